@@ -1,0 +1,2 @@
+// Public API of @mmfuse/audio; see the package README.
+export {};

@@ -1,0 +1,34 @@
+/**
+ * @mmfuse/core: plugin contracts, registry, engine selection, data manifests, errors and seeding.
+ */
+export type {
+  EncodeOptions,
+  EncoderFactory,
+  EncoderOutput,
+  EncoderRegistration,
+  JsonObject,
+  JsonValue,
+  ModalityEncoder,
+  PrepareContext,
+  TensorMap,
+} from './types.js';
+export {
+  ConfigError,
+  EngineError,
+  InvalidInputError,
+  LimitExceededError,
+  MmfuseError,
+  ModelFormatError,
+  UnsupportedFormatError,
+  describeValue,
+  isMmfuseError,
+} from './errors.js';
+export type { ErrorLocation, MmfuseErrorCode, MmfuseErrorOptions } from './errors.js';
+export { EncoderRegistry, encoders, registerEncoder, registerEncoderOnce } from './registry.js';
+export { ENGINE_ENV_VAR, ENGINE_ORDER, getEngineInfo, initEngine } from './engine.js';
+export type { EngineInfo, EngineName, InitEngineOptions, SkippedEngine } from './engine.js';
+export { loadManifest, readManifest, skippedFromError } from './manifest.js';
+export type { FieldKind, ManifestOptions, ManifestSample, SkippedSample } from './manifest.js';
+export { resolveDataPath } from './paths.js';
+export type { ResolvePathOptions } from './paths.js';
+export { Rng, createRng, hashString } from './random.js';

@@ -1,0 +1,257 @@
+/**
+ * Data manifests: one sample per JSONL line (or CSV row with a header). Field names are free; the model
+ * config says which field is which modality, and any field may be absent (a missing modality). Reading
+ * streams line by line, so a manifest of a million lines is never held whole.
+ */
+import { createReadStream } from 'node:fs';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { InvalidInputError, MmfuseError, UnsupportedFormatError, isMmfuseError } from './errors.js';
+import { resolveDataPath } from './paths.js';
+
+/** How a manifest field is checked and converted. */
+export type FieldKind =
+  /** A path relative to the manifest folder; resolved to an absolute path. */
+  | 'path'
+  /** A string. */
+  | 'string'
+  /** A finite number (CSV cells are parsed). */
+  | 'number'
+  /** A string or a number, kept as written (labels). */
+  | 'label'
+  /** Anything JSON. */
+  | 'any';
+
+export interface ManifestOptions {
+  /** `jsonl` or `csv`; default from the extension (`.csv` → csv, else jsonl). */
+  format?: 'jsonl' | 'csv';
+  /** Fields to check and convert; other fields pass through as written. */
+  fields?: Record<string, FieldKind>;
+  /** Fields that must be present on every line. Default none. */
+  required?: string[];
+  /** Folder that `path` fields resolve against. Default: the manifest's folder. */
+  baseDir?: string;
+  /** Allow absolute paths and paths escaping `baseDir`. Default `false`. */
+  allowOutside?: boolean;
+  /** `throw` (default) stops at the first bad line; `skip` reports it through `onSkip` and goes on. */
+  onError?: 'throw' | 'skip';
+  /** Called for each skipped line when `onError` is `skip`. */
+  onSkip?: (skipped: SkippedSample) => void;
+  /** Field holding a sample id; default `id`. Samples without one get `<file>:<line>`. */
+  idField?: string;
+}
+
+/** One manifest sample. */
+export interface ManifestSample {
+  /** The sample's id (its `id` field, or `<file name>:<line>`). */
+  id: string;
+  /** 1-based line (JSONL) or row start line (CSV) in the manifest. */
+  line: number;
+  /** Field values; `path` fields are absolute paths. Absent and empty fields are not present. */
+  fields: Record<string, unknown>;
+}
+
+/** A line that was refused. */
+export interface SkippedSample {
+  file: string;
+  line: number;
+  sample?: string;
+  field?: string;
+  code: string;
+  reason: string;
+  message: string;
+}
+
+export function skippedFromError(err: MmfuseError, fallback: { file: string; line: number }): SkippedSample {
+  const out: SkippedSample = {
+    file: err.file ?? fallback.file,
+    line: err.line ?? fallback.line,
+    code: err.code,
+    reason: err.reason,
+    message: err.message,
+  };
+  if (err.sample !== undefined) out.sample = String(err.sample);
+  if (err.field !== undefined) out.field = err.field;
+  return out;
+}
+
+function detectFormat(file: string, explicit?: 'jsonl' | 'csv'): 'jsonl' | 'csv' {
+  if (explicit !== undefined) return explicit;
+  return path.extname(file).toLowerCase() === '.csv' ? 'csv' : 'jsonl';
+}
+
+/** Parse one CSV record from text that holds whole records; returns cells or `undefined` if quotes are open. */
+function parseCsvRecord(text: string): string[] | undefined {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  let i = 0;
+  let atCellStart = true;
+  while (i < text.length) {
+    const ch = text[i] as string;
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') { cell += '"'; i += 2; continue; }
+        quoted = false; i++; continue;
+      }
+      cell += ch; i++; continue;
+    }
+    if (ch === '"' && atCellStart) { quoted = true; atCellStart = false; i++; continue; }
+    if (ch === ',') { cells.push(cell); cell = ''; atCellStart = true; i++; continue; }
+    cell += ch; atCellStart = false; i++;
+  }
+  if (quoted) return undefined;
+  cells.push(cell);
+  return cells;
+}
+
+interface RawRecord { line: number; value: unknown; }
+
+async function* jsonlRecords(file: string): AsyncGenerator<RawRecord | { line: number; error: MmfuseError }> {
+  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let line = 0;
+  for await (const text of rl) {
+    line++;
+    const trimmed = line === 1 ? text.replace(/^\uFEFF/, '').trim() : text.trim();
+    if (trimmed === '') continue;
+    try {
+      yield { line, value: JSON.parse(trimmed) };
+    } catch (err) {
+      yield { line, error: new InvalidInputError(`line is not valid JSON (${(err as Error).message})`, { file, line }) };
+    }
+  }
+}
+
+async function* csvRecords(file: string): AsyncGenerator<RawRecord | { line: number; error: MmfuseError }> {
+  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let header: string[] | undefined;
+  let line = 0;
+  let pending = '';
+  let pendingStart = 0;
+  for await (const text of rl) {
+    line++;
+    const piece = line === 1 ? text.replace(/^\uFEFF/, '') : text;
+    if (pending === '' && piece.trim() === '') continue;
+    if (pending === '') pendingStart = line;
+    pending = pending === '' ? piece : `${pending}\n${piece}`;
+    const cells = parseCsvRecord(pending);
+    if (cells === undefined) continue; // a quoted cell spans lines
+    pending = '';
+    if (header === undefined) {
+      header = cells.map((c) => c.trim());
+      const seen = new Set<string>();
+      for (const h of header) {
+        if (h === '') throw new InvalidInputError('CSV header has an empty column name', { file, line: pendingStart });
+        if (seen.has(h)) throw new InvalidInputError(`CSV header repeats column "${h}"`, { file, line: pendingStart });
+        seen.add(h);
+      }
+      continue;
+    }
+    if (cells.length !== header.length) {
+      yield { line: pendingStart, error: new InvalidInputError(`row has ${cells.length} cells but the header has ${header.length}`, { file, line: pendingStart }) };
+      continue;
+    }
+    const value: Record<string, string> = {};
+    header.forEach((h, i) => { value[h] = cells[i] as string; });
+    yield { line: pendingStart, value };
+  }
+  if (pending !== '') {
+    yield { line: pendingStart, error: new InvalidInputError('quoted cell is never closed', { file, line: pendingStart }) };
+  }
+}
+
+function convertField(name: string, kind: FieldKind, value: unknown, fromCsv: boolean, ctx: { file: string; line: number; sample: string; baseDir: string; allowOutside: boolean }): unknown {
+  const loc = { file: ctx.file, line: ctx.line, sample: ctx.sample, field: name };
+  switch (kind) {
+    case 'path':
+      if (typeof value !== 'string') throw new InvalidInputError(`expected a path string, got ${typeName(value)}`, loc);
+      return resolveDataPath(ctx.baseDir, value, { ...loc, allowOutside: ctx.allowOutside });
+    case 'string':
+      if (typeof value !== 'string') throw new InvalidInputError(`expected a string, got ${typeName(value)}`, loc);
+      return value;
+    case 'number': {
+      const n = fromCsv && typeof value === 'string' ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isFinite(n)) throw new InvalidInputError(`expected a finite number, got ${JSON.stringify(value)}`, loc);
+      return n;
+    }
+    case 'label':
+      if (typeof value === 'string') return value;
+      if (typeof value === 'number' && Number.isFinite(value)) return value;
+      if (Array.isArray(value) && value.every((v) => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)))) return value;
+      throw new InvalidInputError(`expected a label (string, number, or array of them), got ${typeName(value)}`, loc);
+    case 'any':
+      return value;
+  }
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+/**
+ * Stream the samples of a manifest. Bad lines throw an `InvalidInputError` naming the file, line and
+ * field, or, with `onError: 'skip'`, are reported through `onSkip` while reading goes on.
+ */
+export async function* readManifest(file: string, options: ManifestOptions = {}): AsyncGenerator<ManifestSample> {
+  const format = detectFormat(file, options.format);
+  const baseDir = options.baseDir ?? path.dirname(path.resolve(file));
+  const idField = options.idField ?? 'id';
+  const fields = options.fields ?? {};
+  const required = options.required ?? [];
+  const fileName = path.basename(file);
+  const skip = options.onError === 'skip';
+
+  let records: AsyncGenerator<RawRecord | { line: number; error: MmfuseError }>;
+  try {
+    records = format === 'csv' ? csvRecords(file) : jsonlRecords(file);
+  } catch (err) {
+    throw new UnsupportedFormatError(`cannot read manifest: ${(err as Error).message}`, { file });
+  }
+  try {
+    for await (const rec of records) {
+      try {
+        if ('error' in rec) throw rec.error;
+        const value = rec.value;
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+          throw new InvalidInputError(`each line must be a JSON object, got ${typeName(value)}`, { file, line: rec.line });
+        }
+        const raw = value as Record<string, unknown>;
+        const idRaw = raw[idField];
+        const id = typeof idRaw === 'string' && idRaw !== '' ? idRaw : typeof idRaw === 'number' ? String(idRaw) : `${fileName}:${rec.line}`;
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(raw)) {
+          // An empty CSV cell or a JSON null means "absent" (a missing modality), not an empty value.
+          if (v === null || v === undefined || (format === 'csv' && v === '')) continue;
+          const kind = fields[k];
+          out[k] = kind === undefined ? v : convertField(k, kind, v, format === 'csv', { file, line: rec.line, sample: id, baseDir, allowOutside: options.allowOutside ?? false });
+        }
+        for (const r of required) {
+          if (!(r in out)) throw new InvalidInputError('required field is missing', { file, line: rec.line, sample: id, field: r });
+        }
+        yield { id, line: rec.line, fields: out };
+      } catch (err) {
+        if (!isMmfuseError(err)) throw err;
+        const e = err.locate({ file, line: rec.line });
+        if (!skip) throw e;
+        options.onSkip?.(skippedFromError(e, { file, line: rec.line }));
+      }
+    }
+  } catch (err) {
+    if (isMmfuseError(err)) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new InvalidInputError('manifest file does not exist', { file, cause: err });
+    if (e.code === 'EISDIR') throw new InvalidInputError('manifest path is a folder, not a file', { file, cause: err });
+    throw new MmfuseError('IO', `cannot read manifest: ${e.message}`, { file, cause: err });
+  }
+}
+
+/** Read a whole manifest into memory (for small data), collecting skipped lines when `onError` is `skip`. */
+export async function loadManifest(file: string, options: ManifestOptions = {}): Promise<{ samples: ManifestSample[]; skipped: SkippedSample[] }> {
+  const samples: ManifestSample[] = [];
+  const skipped: SkippedSample[] = [];
+  const userOnSkip = options.onSkip;
+  for await (const s of readManifest(file, { ...options, onSkip: (x) => { skipped.push(x); userOnSkip?.(x); } })) samples.push(s);
+  return { samples, skipped };
+}

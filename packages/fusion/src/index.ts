@@ -1,0 +1,2 @@
+// Public API of @mmfuse/fusion; see the package README.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @mmfuse/text-rnn; see the package README.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @mmfuse/vision-cnn; see the package README.
+export {};

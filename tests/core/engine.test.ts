@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { EngineError, ENGINE_ORDER, getEngineInfo, initEngine } from '@mmfuse/core';
+
+// Where the native engines cannot install (this machine, CI), automatic selection falls through to wasm.
+describe('engine selection', () => {
+  it('falls through tfjs-node-gpu and tfjs-node to wasm, saying why each was skipped', async () => {
+    const info = await initEngine({ env: {} });
+    expect(info.engine).toBe('wasm');
+    expect(info.backend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(info.skipped.map((s) => s.engine)).toEqual(['tfjs-node-gpu', 'tfjs-node']);
+    for (const s of info.skipped) expect(s.reason).toBe('not-installed');
+    expect(info.summary).toMatch(/^engine: wasm; skipped tfjs-node-gpu: not installed; tfjs-node: not installed$/);
+    expect(getEngineInfo()).toBe(info);
+  });
+
+  it('reports an engine whose package loads but throws as load-failed, and moves on', async () => {
+    const importModule = async (s: string): Promise<unknown> => {
+      if (s === '@tensorflow/tfjs-node-gpu') throw new Error('libcudart.so.11.0: cannot open shared object file');
+      return import(s);
+    };
+    const info = await initEngine({ engine: 'auto', env: {}, importModule });
+    // Same request as before and the backend is unchanged, so the cached choice is returned...
+    expect(info.engine).toBe('wasm');
+    // ...unless the cache is bypassed by switching engines first.
+    await initEngine({ engine: 'cpu' });
+    const again = await initEngine({ env: {}, importModule });
+    expect(again.engine).toBe('wasm');
+    expect(again.skipped[0]).toMatchObject({ engine: 'tfjs-node-gpu', reason: 'load-failed' });
+    expect(again.skipped[0]?.message).toContain('libcudart');
+    expect(again.skipped[1]).toMatchObject({ engine: 'tfjs-node', reason: 'not-installed' });
+  });
+
+  it('honours MMFUSE_ENGINE and an explicit option', async () => {
+    const viaEnv = await initEngine({ env: { MMFUSE_ENGINE: 'cpu' } });
+    expect(viaEnv).toMatchObject({ engine: 'cpu', backend: 'cpu', forcedBy: 'env' });
+    expect(tf.getBackend()).toBe('cpu');
+    const viaOption = await initEngine({ engine: 'wasm', env: { MMFUSE_ENGINE: 'cpu' } });
+    expect(viaOption).toMatchObject({ engine: 'wasm', forcedBy: 'option' });
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('refuses a forced engine that is not installed instead of falling back', async () => {
+    await expect(initEngine({ engine: 'tfjs-node' })).rejects.toBeInstanceOf(EngineError);
+    await expect(initEngine({ env: { MMFUSE_ENGINE: 'tfjs-node-gpu' } })).rejects.toThrow(/could not start.*not installed/);
+    await expect(initEngine({ env: { MMFUSE_ENGINE: 'gpu-please' } })).rejects.toThrow(/MMFUSE_ENGINE="gpu-please" is not an engine/);
+    // The previous engine keeps running.
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('lists engines in preference order', () => {
+    expect(ENGINE_ORDER).toEqual(['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']);
+  });
+
+  it('computes on the chosen engine', async () => {
+    await initEngine({ env: {} });
+    const y = tf.tidy(() => tf.tensor2d([[1, 2], [3, 4]]).matMul(tf.tensor2d([[5], [6]])));
+    expect(Array.from(await y.data())).toEqual([17, 39]);
+    y.dispose();
+  });
+});

@@ -1,12 +1,74 @@
 /**
- * Kernels that the wasm backend lacks or runs slowly, registered when mmfuse starts the wasm engine.
- * Filled in by the engine work (conv filter gradients, embedding gradients, transposed matMul).
+ * Kernels that the wasm backend lacks or runs slowly, registered when mmfuse starts the wasm engine:
+ * - missing gradients: Conv2DBackpropFilter (conv1d/conv2d weights), DepthwiseConv2dNativeBackpropFilter/Input,
+ *   UnsortedSegmentSum (the gradient of gather, i.e. of embeddings);
+ * - BatchMatMul and _FusedMatMul with a transposed operand, rerouted to the fast untransposed path;
+ * - _FusedMatMul with a bias on a batch of matrices, which the stock kernel gets wrong.
+ * Every kernel works on the wasm heap and calls the backend's own wasm kernels; none goes through the cpu
+ * backend.
  */
-let registered = false;
+import * as tf from '@tensorflow/tfjs';
+import { MMFUSE_WRAPPED, untransposedMatMul } from './batch_matmul.js';
+import { conv2DBackpropFilterConfig, registerIm2colFlag } from './conv2d_backprop_filter.js';
+import { fusedMatMul } from './fused_matmul.js';
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_conv2d_backprop.js';
+import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
-/** Register mmfuse's wasm kernels once per process. Returns whether this call registered them. */
-export function registerWasmKernels(): boolean {
-  if (registered) return false;
-  registered = true;
-  return true;
+/** Kernels added where the wasm backend has none. */
+export const ADDED_KERNELS: readonly tf.KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+  unsortedSegmentSumConfig,
+];
+
+/** Stock kernels replaced by a wrapper that avoids their transposed-operand path. */
+export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
+
+/** What `registerWasmKernels` did, for logs and tests. */
+export interface WasmKernelReport {
+  /** Kernels mmfuse registered in this call. */
+  added: string[];
+  /** Kernels left alone because the wasm backend (a newer version, or an earlier call) already has them. */
+  present: string[];
+}
+
+function wrapStock(name: string, report: WasmKernelReport): void {
+  const stock = tf.getKernel(name, 'wasm');
+  if (stock === undefined) return; // Nothing to speed up (a wasm backend without this kernel).
+  if ((stock.kernelFunc as unknown as Record<symbol, unknown>)[MMFUSE_WRAPPED] === true) {
+    report.present.push(name);
+    return;
+  }
+  tf.unregisterKernel(name, 'wasm');
+  const config: tf.KernelConfig = {
+    kernelName: name,
+    backendName: 'wasm',
+    kernelFunc: name === '_FusedMatMul' ? fusedMatMul(stock.kernelFunc as never) : untransposedMatMul(stock.kernelFunc as never),
+  };
+  // Keep the stock setup (it binds the wasm function) so that a later setBackend('wasm') still runs it.
+  if (stock.setupFunc !== undefined) config.setupFunc = stock.setupFunc;
+  if (stock.disposeFunc !== undefined) config.disposeFunc = stock.disposeFunc;
+  tf.registerKernel(config);
+  report.added.push(name);
+}
+
+/**
+ * Register mmfuse's wasm kernels. Idempotent: kernels already registered (by an earlier call or by the wasm
+ * backend itself) are left alone, so calling it again, or after switching backends, changes nothing.
+ * Needs `@tensorflow/tfjs-backend-wasm` to have been imported (it registers the stock kernels).
+ */
+export function registerWasmKernels(): WasmKernelReport {
+  const report: WasmKernelReport = { added: [], present: [] };
+  registerIm2colFlag();
+  for (const config of ADDED_KERNELS) {
+    if (tf.getKernel(config.kernelName, 'wasm') !== undefined) {
+      report.present.push(config.kernelName);
+      continue;
+    }
+    tf.registerKernel(config);
+    report.added.push(config.kernelName);
+  }
+  for (const name of WRAPPED_KERNELS) wrapStock(name, report);
+  return report;
 }

@@ -1,0 +1,141 @@
+/**
+ * Conv2DBackpropFilter, the weight gradient of conv2d (and of conv1d, which tfjs runs as a conv2d):
+ *   dW[fh, fw, c, o] = Σ_{b, oh, ow} x[b, oh·sh − padTop + fh, ow·sw − padLeft + fw, c] · dy[b, oh, ow, o].
+ * Computed as im2col + one matrix product on the wasm backend's XNNPACK path: the patches are laid out
+ * already transposed, cols [K = fH·fW·inC, N = batch·outH·outW], so that dW [K, outC] = cols · dy[N, outC]
+ * needs no transposed operand (the slow path of the stock BatchMatMul). Large batches are processed in
+ * chunks of whole samples so the patch matrix stays under `MAX_COL_FLOATS`, accumulating into dW.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type Conv2DInfo, convInfo, type PadAttr, toChannelsLast } from './conv_info.js';
+import { f32, type Info, type KernelArgs, type WasmBackend, withShape } from './heap.js';
+import { plainMatMul } from './plain_matmul.js';
+
+/**
+ * Largest patch matrix built at once, in floats (default 16 Mi floats = 64 MiB of wasm heap). A tfjs
+ * environment flag so that tests can force the chunked path on small tensors.
+ */
+export const IM2COL_FLAG = 'MMFUSE_IM2COL_MAX_FLOATS';
+
+/** Register the flag (re-registering only replaces the default, so this is safe to repeat). */
+export function registerIm2colFlag(): void {
+  tf.env().registerFlag(IM2COL_FLAG, () => 1 << 24);
+}
+
+interface Attrs {
+  strides: number | [number, number];
+  pad: PadAttr;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+}
+
+/**
+ * Fill cols [K, (b1 − b0)·outH·outW] from NHWC `xv` for samples b0..b1 (row k = (fh·fW + fw)·inC + c,
+ * the filter's own layout; column n = ((b − b0)·outH + oh)·outW + ow).
+ */
+function im2colTransposed(xv: Float32Array, cols: Float32Array, info: Conv2DInfo, b0: number, b1: number): void {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw,
+    dilationHeight: dh, dilationWidth: dw, filterHeight: FH, filterWidth: FW } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const n = (b1 - b0) * OH * OW;
+  for (let fh = 0; fh < FH; fh++) {
+    for (let fw = 0; fw < FW; fw++) {
+      // The range of ow whose input column is inside the image, so the inner loop has no branch.
+      const owLo = Math.max(0, Math.ceil((left - fw * dw) / sw));
+      const owHi = Math.min(OW, Math.floor((W - 1 + left - fw * dw) / sw) + 1);
+      for (let c = 0; c < C; c++) {
+        const row = ((fh * FW + fw) * C + c) * n;
+        let col = row;
+        for (let b = b0; b < b1; b++) {
+          for (let oh = 0; oh < OH; oh++) {
+            const ih = oh * sh - top + fh * dh;
+            if (ih < 0 || ih >= H || owHi <= owLo) {
+              cols.fill(0, col, col + OW);
+              col += OW;
+              continue;
+            }
+            if (owLo > 0) cols.fill(0, col, col + owLo);
+            const base = (b * H + ih) * W * C + c;
+            let iw = owLo * sw - left + fw * dw;
+            for (let ow = owLo; ow < owHi; ow++, iw += sw) cols[col + ow] = xv[base + iw * C]!;
+            if (owHi < OW) cols.fill(0, col + owHi, col + OW);
+            col += OW;
+          }
+        }
+      }
+    }
+  }
+}
+
+function backpropFilterNhwc(backend: WasmBackend, x: Info, dy: Info, info: Conv2DInfo): Info {
+  const { batchSize: B, outHeight: OH, outWidth: OW, outChannels: O, inChannels: C, filterHeight: FH, filterWidth: FW } = info;
+  const K = FH * FW * C;
+  const perSample = OH * OW;
+  const maxFloats = tf.env().getNumber(IM2COL_FLAG);
+  const chunk = Math.max(1, Math.min(B, Math.floor(maxFloats / Math.max(1, K * perSample))));
+  let total: Info | undefined;
+  for (let b0 = 0; b0 < B; b0 += chunk) {
+    const b1 = Math.min(B, b0 + chunk);
+    const n = (b1 - b0) * perSample;
+    const cols = backend.makeOutput([K, n], 'float32');
+    let dyChunk: Info = withShape(dy, [n, O]);
+    let ownDy = false;
+    if (b1 - b0 !== B) {
+      dyChunk = backend.makeOutput([n, O], 'float32');
+      ownDy = true;
+    }
+    // Views only after every allocation of this round.
+    im2colTransposed(f32(backend, x), f32(backend, cols), info, b0, b1);
+    if (ownDy) f32(backend, dyChunk).set(f32(backend, dy).subarray(b0 * perSample * O, b1 * perSample * O));
+    const part = plainMatMul(backend, cols, dyChunk); // [K, O]
+    backend.disposeData(cols.dataId);
+    if (ownDy) backend.disposeData(dyChunk.dataId);
+    if (total === undefined) {
+      total = part;
+    } else {
+      const acc = f32(backend, total);
+      const add = f32(backend, part);
+      for (let i = 0; i < acc.length; i++) acc[i]! += add[i]!;
+      backend.disposeData(part.dataId);
+    }
+  }
+  if (total === undefined) {
+    // Empty batch: the gradient is zero.
+    total = backend.makeOutput([K, O], 'float32');
+    f32(backend, total).fill(0);
+  }
+  return total;
+}
+
+export function conv2DBackpropFilter(args: KernelArgs<Attrs>): Info {
+  const { inputs, backend, attrs } = args;
+  const x = inputs['x'];
+  const dy = inputs['dy'];
+  if (x === undefined || dy === undefined) throw new Error('Conv2DBackpropFilter: inputs x and dy are required');
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`Conv2DBackpropFilter: float32 inputs required, got ${x.dtype} and ${dy.dtype}`);
+  const info = convInfo({
+    xShape: x.shape, filterShape: attrs.filterShape, strides: attrs.strides, dilations: 1, pad: attrs.pad,
+    dimRoundingMode: attrs.dimRoundingMode, depthwise: false, dataFormat: attrs.dataFormat,
+  });
+  const out = info.dataFormat === 'channelsFirst'
+    ? (() => {
+      const xl = toChannelsLast(backend, x);
+      const dyl = toChannelsLast(backend, dy);
+      try {
+        return backpropFilterNhwc(backend, xl, dyl, info);
+      } finally {
+        backend.disposeData(xl.dataId);
+        backend.disposeData(dyl.dataId);
+      }
+    })()
+    : backpropFilterNhwc(backend, x, dy, info);
+  return withShape(out, [...attrs.filterShape]);
+}
+
+export const conv2DBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: 'Conv2DBackpropFilter',
+  backendName: 'wasm',
+  kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc,
+};

@@ -1,0 +1,235 @@
+// Each kernel mmfuse adds to (or wraps in) the wasm backend agrees with the cpu backend's kernel on random
+// inputs of awkward shapes, and leaks neither tensors nor backend buffers.
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { initEngine } from '@mmfuse/core';
+import { compareBackends, expectNoLeak, randn, runOn } from './helpers.js';
+
+afterEach(async () => {
+  await tf.setBackend('wasm');
+  tf.env().set('MMFUSE_IM2COL_MAX_FLOATS', 1 << 24);
+});
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+interface ConvCase { x: number[]; f: number[]; strides: [number, number]; pad: Pad; format?: 'NHWC' | 'NCHW' }
+
+/** The output shape of a conv, from tfjs' own shape logic. */
+function convOutShape(c: ConvCase, depthwise: boolean): number[] {
+  const format = c.format === 'NCHW' ? 'channelsFirst' : 'channelsLast';
+  return tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], c.f as [number, number, number, number],
+    c.strides, 1, c.pad, undefined, depthwise, format).outShape;
+}
+
+const convCases: ConvCase[] = [
+  { x: [1, 7, 5, 3], f: [3, 3, 3, 4], strides: [1, 1], pad: 'same' },
+  { x: [2, 9, 11, 5], f: [3, 2, 5, 7], strides: [2, 3], pad: 'same' },
+  { x: [3, 10, 7, 2], f: [4, 3, 2, 5], strides: [2, 2], pad: 'valid' },
+  { x: [2, 6, 9, 3], f: [3, 3, 3, 2], strides: [1, 2], pad: 1 },
+  { x: [1, 5, 8, 4], f: [2, 3, 4, 3], strides: [1, 1], pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+  { x: [2, 3, 9, 11], f: [3, 3, 3, 6], strides: [2, 1], pad: 'same', format: 'NCHW' },
+  // conv1d as tfjs runs it: a height-1 conv2d
+  { x: [3, 1, 13, 6], f: [1, 5, 6, 4], strides: [1, 2], pad: 'same' },
+];
+
+function label(c: ConvCase): string {
+  return `x ${c.x} f ${c.f} strides ${c.strides} pad ${JSON.stringify(c.pad)} ${c.format ?? 'NHWC'}`;
+}
+
+describe('Conv2DBackpropFilter on wasm', () => {
+  it('is registered by initEngine', async () => {
+    await initEngine();
+    expect(tf.getBackend()).toBe('wasm');
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+  });
+
+  for (const c of convCases) {
+    it(`matches cpu: ${label(c)}`, () => {
+      const dyShape = convOutShape(c, false);
+      const run = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropFilter',
+        { x: randn(`x${label(c)}`, c.x), dy: randn(`dy${label(c)}`, dyShape) },
+        { strides: c.strides, pad: c.pad, dataFormat: c.format ?? 'NHWC', dimRoundingMode: undefined, filterShape: c.f } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      compareBackends(run, 1e-4, label(c));
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    });
+  }
+
+  it('gives the same result when the patch matrix is built in chunks of samples', () => {
+    const c: ConvCase = { x: [5, 8, 6, 3], f: [3, 3, 3, 4], strides: [1, 1], pad: 'same' };
+    const run = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropFilter',
+      { x: randn('cx', c.x), dy: randn('cdy', convOutShape(c, false)) },
+      { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const whole = runOn('wasm', run);
+    tf.env().set('MMFUSE_IM2COL_MAX_FLOATS', 27 * 48 * 2); // two samples per chunk: chunks of 2, 2, 1
+    compareBackends(run, 1e-4, 'chunked');
+    expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    const chunked = runOn('wasm', run);
+    expect(Array.from(chunked[0]!.values)).not.toEqual(new Array(chunked[0]!.values.length).fill(0));
+    for (let i = 0; i < whole[0]!.values.length; i++) expect(chunked[0]!.values[i]).toBeCloseTo(whole[0]!.values[i]!, 4);
+  });
+
+  it('gives conv2d weight and input gradients equal to cpu through tf.grads', () => {
+    const f = (): tf.Tensor[] => {
+      const x = randn('gx', [2, 9, 8, 3]);
+      const w = randn('gw', [3, 3, 3, 5]);
+      const dy = randn('gdy', [2, 5, 4, 5]);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same').mul(dy).sum())([x, w]);
+    };
+    compareBackends(f, 1e-4, 'conv2d grads');
+    expectNoLeak(() => tf.dispose(tf.tidy(f)));
+  });
+});
+
+describe('DepthwiseConv2dNative gradients on wasm', () => {
+  const cases: ConvCase[] = [
+    { x: [1, 7, 5, 3], f: [3, 3, 3, 2], strides: [1, 1], pad: 'same' },
+    { x: [2, 9, 8, 4], f: [2, 3, 4, 1], strides: [2, 2], pad: 'valid' },
+    { x: [3, 6, 7, 2], f: [3, 3, 2, 3], strides: [1, 1], pad: 1 },
+  ];
+  for (const c of cases) {
+    it(`filter and input gradients match cpu: ${label(c)}`, () => {
+      const dyShape = convOutShape(c, true);
+      const attrs = { strides: c.strides, pad: c.pad, dilations: [1, 1], dataFormat: c.format ?? 'NHWC', dimRoundingMode: undefined };
+      const run = (): tf.Tensor[] => {
+        const x = randn(`dx${label(c)}`, c.x);
+        const dy = randn(`ddy${label(c)}`, dyShape);
+        const filter = randn(`df${label(c)}`, c.f);
+        return [
+          tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: c.f } as unknown as tf.NamedAttrMap) as tf.Tensor,
+          tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter }, { ...attrs, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        ];
+      };
+      compareBackends(run, 1e-4, label(c));
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    });
+  }
+
+  it('NCHW gives the NHWC result transposed (the cpu backend has no NCHW depthwise gradients to compare with)', () => {
+    const x = [2, 7, 9, 2];
+    const f = [3, 3, 2, 2];
+    const attrs = { strides: [2, 2], pad: 'same', dilations: [1, 1], dimRoundingMode: undefined };
+    const run = (format: 'NHWC' | 'NCHW') => (): tf.Tensor[] => {
+      const toFormat = (t: tf.Tensor): tf.Tensor => (format === 'NCHW' ? t.transpose([0, 3, 1, 2]) : t);
+      const fromFormat = (t: tf.Tensor): tf.Tensor => (format === 'NCHW' ? t.transpose([0, 2, 3, 1]) : t);
+      const xs = toFormat(randn('nx', x));
+      const dy = toFormat(randn('ndy', [2, 4, 5, 4]));
+      const filter = randn('nf', f);
+      return [
+        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: xs, dy }, { ...attrs, dataFormat: format, filterShape: f } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        fromFormat(tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter }, { ...attrs, dataFormat: format, inputShape: format === 'NCHW' ? [2, 2, 7, 9] : x } as unknown as tf.NamedAttrMap) as tf.Tensor),
+      ];
+    };
+    const nhwc = runOn('cpu', run('NHWC'));
+    const nchw = runOn('wasm', run('NCHW'));
+    nhwc.forEach((e, i) => {
+      expect(nchw[i]!.shape).toEqual(e.shape);
+      for (let j = 0; j < e.values.length; j++) expect(nchw[i]!.values[j]).toBeCloseTo(e.values[j]!, 4);
+    });
+  });
+});
+
+describe('UnsortedSegmentSum on wasm', () => {
+  it('matches cpu with repeated, unused and out-of-range ids', () => {
+    const ids = [3, 0, 3, 6, -1, 7, 0, 2, 6]; // 1, 4, 5 unused; -1 and 7 (= numSegments) dropped
+    const run = (): tf.Tensor => tf.unsortedSegmentSum(randn('usx', [9, 5, 3]), tf.tensor1d(ids, 'int32'), 7);
+    compareBackends(run, 1e-6, 'segment sum');
+    expectNoLeak(() => tf.dispose(tf.tidy(run)));
+  });
+
+  it('matches cpu for int32 values, a single row and multi-dimensional ids', () => {
+    compareBackends(() => tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], 'int32'), tf.tensor1d([1, 1, 0], 'int32'), 3), 0, 'int32');
+    compareBackends(() => tf.unsortedSegmentSum(randn('one', [1, 7]), tf.tensor1d([4], 'int32'), 5), 0, 'one row');
+    // The cpu kernel cannot broadcast multi-dimensional ids, so this one is checked by hand.
+    const [out] = runOn('wasm', () => tf.engine().runKernel('UnsortedSegmentSum',
+      { x: tf.range(0, 24, 1, 'float32').reshape([2, 3, 4]), segmentIds: tf.tensor2d([[0, 2, 1], [2, 2, 0]], [2, 3], 'int32') }, { numSegments: 3 }) as tf.Tensor);
+    // rows (4 values each) 0..5 hold 4r..4r+3; segment 0 ← rows 0, 5; segment 1 ← row 2; segment 2 ← rows 1, 3, 4
+    const row = (r: number): number[] => [4 * r, 4 * r + 1, 4 * r + 2, 4 * r + 3];
+    const add = (...rs: number[]): number[] => [0, 1, 2, 3].map((j) => rs.reduce((s, r) => s + row(r)[j]!, 0));
+    expect(out!.shape).toEqual([3, 4]);
+    expect(Array.from(out!.values)).toEqual([...add(0, 5), ...add(2), ...add(1, 3, 4)]);
+  });
+
+  it('is the gradient of gather (embedding lookups) on wasm, equal to cpu', () => {
+    const f = (): tf.Tensor => {
+      const table = randn('table', [37, 6]);
+      const ids = tf.tensor2d([[1, 5, 5, 36], [0, 0, 1, 9], [2, 3, 5, 7]], [3, 4], 'int32');
+      const dy = randn('gdy', [3, 4, 6]);
+      return tf.grad((t: tf.Tensor) => tf.gather(t, ids).mul(dy).sum())(table);
+    };
+    compareBackends(f, 1e-6, 'gather grad');
+    const axis1 = (): tf.Tensor => tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([2, 0, 2], 'int32'), 1).square().sum())(randn('ax1', [4, 3, 5]));
+    compareBackends(axis1, 1e-5, 'gather axis 1 grad');
+    expectNoLeak(() => tf.dispose(tf.tidy(f)));
+  });
+});
+
+describe('BatchMatMul and _FusedMatMul with transposed operands on wasm', () => {
+  const shapes: [number[], number[], boolean, boolean][] = [
+    [[7, 5], [5, 3], false, false],
+    [[5, 7], [5, 3], true, false],
+    [[7, 5], [3, 5], false, true],
+    [[5, 7], [3, 5], true, true],
+    [[1, 1, 9], [1, 4, 9], false, true],
+    [[3, 2, 13, 17], [3, 2, 19, 17], false, true], // attention scores q·kᵀ
+    [[4, 17, 13], [1, 17, 11], true, false], // broadcast batch in b
+    [[1, 17, 13], [4, 11, 17], true, true], // broadcast batch in a
+    [[33, 130], [33, 65], true, false], // a weight gradient xᵀ·dy
+  ];
+  for (const [sa, sb, ta, tb] of shapes) {
+    it(`matMul [${sa}]${ta ? 'ᵀ' : ''} · [${sb}]${tb ? 'ᵀ' : ''} matches cpu`, () => {
+      const run = (): tf.Tensor => tf.matMul(randn(`a${sa}`, sa), randn(`b${sb}`, sb), ta, tb);
+      compareBackends(run, 1e-5, 'matMul');
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    });
+  }
+
+  it('fused matMul with bias and activation and transposes matches cpu, and its gradients too', () => {
+    const f = (): tf.Tensor[] => {
+      const a = randn('fa', [2, 6, 9]);
+      const b = randn('fb', [2, 5, 6]);
+      const bias = randn('fbias', [5]);
+      const y = tf.fused.matMul({ a, b, transposeA: true, transposeB: true, bias, activation: 'relu' });
+      const grads = tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.fused.matMul({ a: p, b: q, transposeA: true, transposeB: true, bias: r, activation: 'elu' }).square().sum())([a, b, bias]);
+      return [y, ...grads];
+    };
+    compareBackends(f, 1e-5, 'fused');
+    expectNoLeak(() => tf.dispose(tf.tidy(f)));
+  });
+
+  it('adds the bias to every matrix of a batch (the stock wasm kernel only biased the first)', () => {
+    for (const activation of ['linear', 'relu', 'leakyrelu', 'sigmoid'] as const) {
+      const run = (): tf.Tensor => tf.fused.matMul({ a: randn('ba', [3, 4, 6]), b: randn('bb', [3, 6, 5]), bias: randn('bbias', [5]), activation, leakyreluAlpha: 0.1 });
+      compareBackends(run, 1e-5, `batched bias ${activation}`);
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    }
+  });
+
+  it('reports no leak to the engine’s own kernel leak check (IS_TEST)', () => {
+    const wasTest = tf.env().getBool('IS_TEST');
+    tf.env().set('IS_TEST', true);
+    try {
+      tf.tidy(() => {
+        tf.matMul(randn('la', [3, 4]), randn('lb', [5, 4]), false, true);
+        tf.engine().runKernel('Conv2DBackpropFilter', { x: randn('lx', [2, 5, 5, 2]), dy: randn('ldy', [2, 5, 5, 3]) },
+          { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] } as unknown as tf.NamedAttrMap);
+        tf.unsortedSegmentSum(randn('lu', [4, 2]), tf.tensor1d([0, 1, 0, 2], 'int32'), 3);
+      });
+    } finally {
+      tf.env().set('IS_TEST', wasTest);
+    }
+  });
+});
+
+describe('registerWasmKernels', () => {
+  it('is idempotent and survives switching between cpu and wasm', async () => {
+    const matMulBefore = tf.getKernel('BatchMatMul', 'wasm');
+    await initEngine({ engine: 'cpu' });
+    await initEngine({ engine: 'wasm' });
+    await initEngine({ env: {} });
+    // The wrapper was not wrapped again, and the added kernels are still there.
+    expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(matMulBefore);
+    for (const k of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum']) {
+      expect(tf.getKernel(k, 'wasm'), k).toBeDefined();
+    }
+    compareBackends(() => tf.matMul(randn('ia', [6, 4]), randn('ib', [6, 3]), true, false), 1e-5, 'after switching');
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * Multi-head scaled dot-product attention with a key-padding mask, parameterized like PyTorch's
+ * `nn.MultiheadAttention` (packed q/k/v input projection, output projection), so its weights load from
+ * the reference vectors.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '@mmfuse/core';
+import { dropout } from './dropout.js';
+import { Linear } from './linear.js';
+import { Module, glorotLimit } from './module.js';
+import type { ApplyOptions } from './module.js';
+
+export interface MultiHeadAttentionArgs {
+  /** Model width (queries, keys, values and output). */
+  dModel: number;
+  /** Number of heads; must divide dModel. */
+  heads: number;
+  /** Dropout on the attention probabilities (training only). Default 0. */
+  dropout?: number;
+}
+
+/**
+ * Added to the scores of masked keys. Finite, not -Infinity: a row whose keys are all masked then gets a
+ * uniform (finite) distribution instead of NaN, and exp(-1e9 - max) is exactly 0 in float32 otherwise.
+ */
+export const MASKED_SCORE = -1e9;
+
+export class MultiHeadAttention extends Module {
+  readonly dModel: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly dropoutRate: number;
+  readonly inKernel: tf.Variable; // [d, 3d]: columns q | k | v
+  readonly inBias: tf.Variable; // [3d]
+  readonly out: Linear;
+
+  constructor(args: MultiHeadAttentionArgs, rng: Rng) {
+    super();
+    if (!Number.isInteger(args.heads) || args.heads < 1 || args.dModel % args.heads !== 0) {
+      throw new RangeError(`MultiHeadAttention: heads (${args.heads}) must be a positive integer dividing dModel (${args.dModel})`);
+    }
+    this.dModel = args.dModel;
+    this.heads = args.heads;
+    this.headDim = args.dModel / args.heads;
+    this.dropoutRate = args.dropout ?? 0;
+    const d = args.dModel;
+    this.inKernel = this.weight('inKernel', [d, 3 * d], { kind: 'uniform', limit: glorotLimit(d, d) }, rng);
+    this.inBias = this.weight('inBias', [3 * d], { kind: 'zeros' }, rng);
+    this.out = this.child('out', new Linear({ inDim: d, outDim: d }, rng));
+  }
+
+  /** [B, T, d] -> [B, H, T, hd] */
+  private splitHeads(x: tf.Tensor, b: number, t: number): tf.Tensor4D {
+    return x.reshape([b, t, this.heads, this.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+  }
+
+  /**
+   * query [B, Tq, d]; keyValue [B, Tk, d] (pass the same tensor as query for self-attention, which then
+   * uses one packed projection); keyMask [B, Tk] with 1 = real key, 0 = ignored.
+   * Returns output [B, Tq, d] and, when asked, the attention probabilities [B, H, Tq, Tk].
+   */
+  apply(query: tf.Tensor3D, keyValue: tf.Tensor3D, keyMask: tf.Tensor2D | undefined, options: ApplyOptions & { returnWeights?: boolean }): { output: tf.Tensor3D; weights?: tf.Tensor4D } {
+    const [b, tq] = query.shape;
+    const tk = keyValue.shape[1];
+    const d = this.dModel;
+    let q: tf.Tensor; let k: tf.Tensor; let v: tf.Tensor;
+    if (query === keyValue) {
+      const qkv = tf.matMul(query.reshape([b * tq, d]), this.inKernel).add(this.inBias); // [B*T, 3d]
+      [q, k, v] = tf.split(qkv, 3, 1); // each [B*T, d]
+    } else {
+      const [wq, wkv] = tf.split(this.inKernel, [d, 2 * d], 1); // [d, d], [d, 2d]
+      const [bq, bkv] = tf.split(this.inBias, [d, 2 * d], 0);
+      q = tf.matMul(query.reshape([b * tq, d]), wq as tf.Tensor2D).add(bq as tf.Tensor); // [B*Tq, d]
+      const kv = tf.matMul(keyValue.reshape([b * tk, d]), wkv as tf.Tensor2D).add(bkv as tf.Tensor); // [B*Tk, 2d]
+      [k, v] = tf.split(kv, 2, 1); // each [B*Tk, d]
+    }
+    const qh = this.splitHeads(q as tf.Tensor, b, tq); // [B, H, Tq, hd]
+    const kh = this.splitHeads(k as tf.Tensor, b, tk); // [B, H, Tk, hd]
+    const vh = this.splitHeads(v as tf.Tensor, b, tk); // [B, H, Tk, hd]
+    const { output, weights } = this.applyProjected({ q: qh, k: kh, v: vh }, keyMask, options);
+    return options.returnWeights === true ? { output, weights } : { output };
+  }
+
+  /**
+   * Attention on already projected, head-split q [B, H, Tq, hd], k and v [B, H, Tk, hd] (for callers whose
+   * keys and values are different tensors). Returns output [B, Tq, d] and probabilities [B, H, Tq, Tk].
+   */
+  applyProjected(p: { q: tf.Tensor4D; k: tf.Tensor4D; v: tf.Tensor4D }, keyMask: tf.Tensor2D | undefined, options: ApplyOptions): { output: tf.Tensor3D; weights: tf.Tensor4D } {
+    const [b, , tq] = p.q.shape;
+    const tk = p.k.shape[2];
+    let scores = tf.matMul(p.q.mul(1 / Math.sqrt(this.headDim)), p.k, false, true); // [B, H, Tq, Tk]
+    if (keyMask !== undefined) {
+      const bias = tf.scalar(1).sub(keyMask).mul(MASKED_SCORE).reshape([b, 1, 1, tk]); // [B, 1, 1, Tk]
+      scores = scores.add(bias);
+    }
+    const probs = tf.softmax(scores, -1) as tf.Tensor4D; // [B, H, Tq, Tk]
+    const dropped = dropout(probs, this.dropoutRate, options.training, options.rng);
+    const ctx = tf.matMul(dropped, p.v).transpose([0, 2, 1, 3]).reshape([b, tq, this.dModel]); // [B, Tq, d]
+    return { output: this.out.apply(ctx) as tf.Tensor3D, weights: probs };
+  }
+
+  /** Load PyTorch `in_proj_weight` [3d, d], `in_proj_bias` [3d], `out_proj.weight` [d, d], `out_proj.bias` [d]. */
+  loadTorch(p: { inProjWeight: tf.Tensor; inProjBias: tf.Tensor; outWeight: tf.Tensor; outBias: tf.Tensor }): void {
+    this.inKernel.assign(tf.tidy(() => p.inProjWeight.transpose()));
+    this.inBias.assign(p.inProjBias);
+    this.out.loadTorch(p.outWeight, p.outBias);
+  }
+}

@@ -127,6 +127,22 @@ describe('DepthwiseConv2dNative gradients on wasm', () => {
   });
 });
 
+describe('MaxPoolGrad on wasm (replaces a stock kernel that gave wrong gradients)', () => {
+  const cases: { x: number[]; size: [number, number]; strides: [number, number]; pad: 'same' | 'valid' }[] = [
+    { x: [2, 8, 6, 3], size: [2, 2], strides: [2, 2], pad: 'valid' },
+    { x: [1, 9, 7, 5], size: [3, 3], strides: [2, 2], pad: 'same' },
+    { x: [3, 1, 11, 4], size: [1, 2], strides: [1, 2], pad: 'valid' }, // maxPooling1d
+    { x: [2, 7, 10, 2], size: [3, 2], strides: [1, 3], pad: 'same' },
+  ];
+  for (const c of cases) {
+    it(`matches cpu: x ${c.x} pool ${c.size} strides ${c.strides} ${c.pad}`, () => {
+      const run = (): tf.Tensor => tf.grad((x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, c.size, c.strides, c.pad).sin().sum())(randn(`mp${c.x}`, c.x));
+      compareBackends(run, 1e-5, 'maxPool grad');
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    });
+  }
+});
+
 describe('UnsortedSegmentSum on wasm', () => {
   it('matches cpu with repeated, unused and out-of-range ids', () => {
     const ids = [3, 0, 3, 6, -1, 7, 0, 2, 6]; // 1, 4, 5 unused; -1 and 7 (= numSegments) dropped
@@ -227,7 +243,7 @@ describe('registerWasmKernels', () => {
     await initEngine({ env: {} });
     // The wrapper was not wrapped again, and the added kernels are still there.
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(matMulBefore);
-    for (const k of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum']) {
+    for (const k of ['MaxPoolGrad', 'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum']) {
       expect(tf.getKernel(k, 'wasm'), k).toBeDefined();
     }
     compareBackends(() => tf.matMul(randn('ia', [6, 4]), randn('ib', [6, 3]), true, false), 1e-5, 'after switching');

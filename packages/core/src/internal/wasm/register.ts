@@ -3,7 +3,8 @@
  * - missing gradients: Conv2DBackpropFilter (conv1d/conv2d weights), DepthwiseConv2dNativeBackpropFilter/Input,
  *   UnsortedSegmentSum (the gradient of gather, i.e. of embeddings);
  * - BatchMatMul and _FusedMatMul with a transposed operand, rerouted to the fast untransposed path;
- * - _FusedMatMul with a bias on a batch of matrices, which the stock kernel gets wrong.
+ * - _FusedMatMul with a bias on a batch of matrices, which the stock kernel gets wrong;
+ * - MaxPoolGrad, whose stock kernel gives wrong gradients.
  * Every kernel works on the wasm heap and calls the backend's own wasm kernels; none goes through the cpu
  * backend.
  */
@@ -12,6 +13,7 @@ import { MMFUSE_WRAPPED, untransposedMatMul } from './batch_matmul.js';
 import { conv2DBackpropFilterConfig, registerIm2colFlag } from './conv2d_backprop_filter.js';
 import { fusedMatMul } from './fused_matmul.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_conv2d_backprop.js';
+import { maxPoolGradConfig } from './max_pool_grad.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
 /** Kernels added where the wasm backend has none. */
@@ -21,6 +23,9 @@ export const ADDED_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseBackpropInputConfig,
   unsortedSegmentSumConfig,
 ];
+
+/** Stock kernels that give wrong results, replaced outright. */
+export const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
 
 /** Stock kernels replaced by a wrapper that avoids their transposed-operand path. */
 export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
@@ -66,6 +71,16 @@ export function registerWasmKernels(): WasmKernelReport {
       report.present.push(config.kernelName);
       continue;
     }
+    tf.registerKernel(config);
+    report.added.push(config.kernelName);
+  }
+  for (const config of REPLACED_KERNELS) {
+    const stock = tf.getKernel(config.kernelName, 'wasm');
+    if (stock?.kernelFunc === config.kernelFunc) {
+      report.present.push(config.kernelName);
+      continue;
+    }
+    if (stock !== undefined) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
     report.added.push(config.kernelName);
   }

@@ -1,0 +1,74 @@
+/**
+ * MaxPoolGrad on wasm. The stock wasm kernel of tfjs-backend-wasm 4.22 returns wrong input gradients (about
+ * half the values differ from the cpu backend's on random data, 2×2 pools included), so conv encoders with
+ * max pooling trained on wasm followed a wrong gradient. This one routes each output gradient to the
+ * position of its window's maximum, the first one in row-major window order on ties (as the cpu backend):
+ *   dx[b, argmax_window(oh, ow, c), c] += dy[b, oh, ow, c]
+ * One pass over the windows on the wasm heap, channels innermost (unit stride).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { f32, type Info, type KernelArgs } from './heap.js';
+
+interface Attrs {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+export function maxPoolGrad(args: KernelArgs<Attrs>): Info {
+  const { inputs, backend, attrs } = args;
+  const dy = inputs['dy'];
+  const x = inputs['input'];
+  if (dy === undefined || x === undefined) throw new Error('MaxPoolGrad: inputs dy and input are required');
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`MaxPoolGrad: float32 inputs required, got ${x.dtype} and ${dy.dtype}`);
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1,
+    attrs.pad, attrs.dimRoundingMode);
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw,
+    filterHeight: FH, filterWidth: FW } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const out = backend.makeOutput([...x.shape], 'float32');
+  const dx = f32(backend, out);
+  const xv = f32(backend, x);
+  const dyv = f32(backend, dy);
+  dx.fill(0);
+  const best = new Float32Array(C);
+  const where = new Int32Array(C);
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = Math.max(0, oh * sh - top);
+      const h1 = Math.min(H, oh * sh - top + FH);
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = Math.max(0, ow * sw - left);
+        const w1 = Math.min(W, ow * sw - left + FW);
+        best.fill(Number.NEGATIVE_INFINITY);
+        where.fill(-1);
+        for (let ih = h0; ih < h1; ih++) {
+          for (let iw = w0; iw < w1; iw++) {
+            const base = ((b * H + ih) * W + iw) * C;
+            for (let c = 0; c < C; c++) {
+              const v = xv[base + c]!;
+              if (v > best[c]!) {
+                best[c] = v;
+                where[c] = base + c;
+              }
+            }
+          }
+        }
+        const yBase = ((b * OH + oh) * OW + ow) * C;
+        for (let c = 0; c < C; c++) {
+          const at = where[c]!;
+          if (at >= 0) dx[at]! += dyv[yBase + c]!;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export const maxPoolGradConfig: tf.KernelConfig = {
+  kernelName: 'MaxPoolGrad',
+  backendName: 'wasm',
+  kernelFunc: maxPoolGrad as unknown as tf.KernelFunc,
+};

@@ -1,2 +1,27 @@
-// Public API of @mmfuse/text-rnn; see the package README.
-export {};
+/**
+ * @mmfuse/text-rnn: tokenizers (word, character, CJK-aware, subword) and the `text/rnn` encoder
+ * (embedding + stacked, optionally bidirectional LSTM/GRU). Importing this module registers the encoders.
+ */
+import { registerEncoderOnce } from '@mmfuse/core';
+import { TextRnnEncoder } from './text-rnn-encoder.js';
+import type { TextRnnEncoderConfig } from './text-rnn-encoder.js';
+
+export { normalizeText, replaceLoneSurrogates } from './normalize-text.js';
+export type { NormalizeTextOptions } from './normalize-text.js';
+export { CLS_ID, PAD_ID, RESERVED_TOKENS, UNKNOWN_ID, Vocabulary } from './vocabulary.js';
+export type { VocabularyFitOptions } from './vocabulary.js';
+export { Tokenizer } from './tokenizer.js';
+export type { TokenizedText, TokenizerOptions, TokenizerType } from './tokenizer.js';
+export { WordTokenizer } from './word-tokenizer.js';
+export { CharTokenizer } from './char-tokenizer.js';
+export { CjkTokenizer, isCjkCharacter } from './cjk-tokenizer.js';
+export { SubwordTokenizer } from './subword-tokenizer.js';
+export type { SubwordTokenizerOptions } from './subword-tokenizer.js';
+export { TOKENIZER_TYPES, createTokenizer, tokenizerFromJSON } from './create-tokenizer.js';
+export type { TokenizerConfig } from './create-tokenizer.js';
+export { RecurrentLayer } from './recurrent-layer.js';
+export type { RecurrentApplyOptions, RecurrentCell, RecurrentLayerArgs, RecurrentOutput } from './recurrent-layer.js';
+export { TextRnnEncoder } from './text-rnn-encoder.js';
+export type { EmbeddingLookup, PreparedText, TextRnnEncoderConfig } from './text-rnn-encoder.js';
+
+registerEncoderOnce(TextRnnEncoder.kind, 'text', (config) => new TextRnnEncoder(config as TextRnnEncoderConfig), 'text: word/char/CJK/subword tokens → embedding → (bi)LSTM/GRU sequence');

@@ -1,0 +1,260 @@
+/**
+ * `text/rnn`: tokens → embedding → stacked (bi)LSTM/GRU, emitting the whole sequence `[batch, time, dim]`
+ * with the mask of true lengths. Tokenizing happens in `prepare` (plain data, cacheable); the vocabulary is
+ * fitted on the training set in `fit` and travels in `getState()`.
+ *
+ * Empty texts (or texts that clean up to nothing) have zero tokens: `collate` gives them length 0, so
+ * `encode` returns all-zero features and an all-zero mask row for them (a batch of only empty texts has one
+ * time step). Consumers must handle a sample whose mask row is all zero.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, InvalidInputError, MmfuseError, ModelFormatError, describeValue } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import { createTokenizer } from './create-tokenizer.js';
+import type { TokenizerConfig } from './create-tokenizer.js';
+import { RecurrentLayer } from './recurrent-layer.js';
+import type { RecurrentCell } from './recurrent-layer.js';
+import type { Tokenizer } from './tokenizer.js';
+import { CLS_ID, Vocabulary } from './vocabulary.js';
+
+/** How the embedding lookup is computed. */
+export type EmbeddingLookup = 'auto' | 'gather' | 'onehot';
+
+export interface TextRnnEncoderConfig {
+  /**
+   * Tokenizer: `{ type: 'word', lowercase: true, minFrequency: 1, maxVocabSize: 20000, maxLength: 64 }` by
+   * default; `type` is `word`, `char`, `cjk` or `subword` (with `path`, the folder of a `tokenizer.json`).
+   */
+  tokenizer?: TokenizerConfig;
+  /** Embedding size. Default 64. */
+  embeddingDim?: number;
+  /** Recurrent state size per direction. Default 64. */
+  hiddenSize?: number;
+  /** `lstm` or `gru`. Default `lstm`. */
+  cell?: RecurrentCell;
+  /** Stacked recurrent layers. Default 1. */
+  layers?: number;
+  /** Run a backward direction too (output size doubles). Default `true`. */
+  bidirectional?: boolean;
+  /** Dropout rate while training, on the embeddings, between layers and on the outputs. Default 0.1. */
+  dropout?: number;
+  /** Prepend the reserved CLS token (id 2) to every text, a real step the model can summarize into. Default `false`. */
+  addCls?: boolean;
+  /**
+   * `gather` (fast when the engine has the UnsortedSegmentSum gradient kernel, as mmfuse's wasm engine does),
+   * `onehot` (matMul of one-hot rows; works on any engine), or `auto` (gather when the kernel exists).
+   * Default `auto`. Both give the same numbers.
+   */
+  embeddingLookup?: EmbeddingLookup;
+}
+
+/** What `prepare` returns: plain data, so it can be cached and sent to workers. */
+export interface PreparedText {
+  /** Tokens after cleaning, at most `tokenizer.maxLength`. */
+  tokens: string[];
+  /** True when the text was longer than `tokenizer.maxLength` tokens (the rest was dropped). */
+  truncated: boolean;
+}
+
+type ResolvedConfig = Required<Omit<TextRnnEncoderConfig, 'tokenizer'>> & { tokenizer: TokenizerConfig & Required<Omit<TokenizerConfig, 'path' | 'maxInputChars'>> };
+
+function positiveInt(value: unknown, fallback: number, path: string): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ConfigError(`must be a positive integer, got ${JSON.stringify(v)}`, { path });
+  return v;
+}
+
+function resolveConfig(config: TextRnnEncoderConfig): ResolvedConfig {
+  const tok = config.tokenizer ?? {};
+  if (typeof tok !== 'object' || tok === null) throw new ConfigError(`must be an object, got ${JSON.stringify(tok)}`, { path: 'tokenizer' });
+  const cell = config.cell ?? 'lstm';
+  if (cell !== 'lstm' && cell !== 'gru') throw new ConfigError(`must be "lstm" or "gru", got ${JSON.stringify(cell)}`, { path: 'cell' });
+  const dropout = config.dropout ?? 0.1;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ConfigError(`must be a number in [0, 1), got ${JSON.stringify(dropout)}`, { path: 'dropout' });
+  const lookup = config.embeddingLookup ?? 'auto';
+  if (!['auto', 'gather', 'onehot'].includes(lookup)) throw new ConfigError(`must be "auto", "gather" or "onehot", got ${JSON.stringify(lookup)}`, { path: 'embeddingLookup' });
+  for (const key of ['bidirectional', 'addCls'] as const) {
+    if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new ConfigError(`must be true or false, got ${JSON.stringify(config[key])}`, { path: key });
+  }
+  const tokenizer: ResolvedConfig['tokenizer'] = {
+    ...tok,
+    type: tok.type ?? 'word',
+    lowercase: tok.lowercase ?? true,
+    minFrequency: positiveInt(tok.minFrequency, 1, 'tokenizer.minFrequency'),
+    maxVocabSize: positiveInt(tok.maxVocabSize, 20000, 'tokenizer.maxVocabSize'),
+    maxLength: positiveInt(tok.maxLength, 64, 'tokenizer.maxLength'),
+  };
+  if (tokenizer.type === 'subword' && (typeof tokenizer.path !== 'string' || tokenizer.path.length === 0)) {
+    throw new ConfigError('a subword tokenizer needs `path`, the folder of its tokenizer.json', { path: 'tokenizer.path' });
+  }
+  return {
+    tokenizer,
+    embeddingDim: positiveInt(config.embeddingDim, 64, 'embeddingDim'),
+    hiddenSize: positiveInt(config.hiddenSize, 64, 'hiddenSize'),
+    cell,
+    layers: positiveInt(config.layers, 1, 'layers'),
+    bidirectional: config.bidirectional ?? true,
+    dropout,
+    addCls: config.addCls ?? false,
+    embeddingLookup: lookup,
+  };
+}
+
+function isPreparedText(v: unknown): v is PreparedText {
+  return typeof v === 'object' && v !== null && Array.isArray((v as PreparedText).tokens) && typeof (v as PreparedText).truncated === 'boolean';
+}
+
+export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
+  static readonly kind = 'text/rnn';
+  readonly kind = TextRnnEncoder.kind;
+  readonly modality = 'text';
+  readonly outputDim: number;
+  readonly config: ResolvedConfig;
+  private tokenizerPromise: Promise<Tokenizer> | undefined;
+  private vocabulary: Vocabulary | undefined;
+  private embedding: tf.Variable | undefined; // [vocab, E]
+  private readonly rnn: RecurrentLayer;
+
+  constructor(config: TextRnnEncoderConfig = {}) {
+    this.config = resolveConfig(config);
+    this.rnn = new RecurrentLayer({
+      cell: this.config.cell,
+      inputSize: this.config.embeddingDim,
+      hiddenSize: this.config.hiddenSize,
+      numLayers: this.config.layers,
+      bidirectional: this.config.bidirectional,
+      dropout: this.config.dropout,
+    });
+    this.outputDim = this.rnn.outputSize;
+  }
+
+  /** The tokenizer (loaded on first use; a subword tokenizer reads its files). */
+  tokenizer(): Promise<Tokenizer> {
+    this.tokenizerPromise ??= createTokenizer(this.config.tokenizer);
+    return this.tokenizerPromise;
+  }
+
+  /** The fitted vocabulary, or undefined before `fit`/`setState`. */
+  get fittedVocabulary(): Vocabulary | undefined {
+    return this.vocabulary;
+  }
+
+  /** The recurrent stack (PyTorch-layout weights by name in `params`). */
+  get recurrent(): RecurrentLayer {
+    return this.rnn;
+  }
+
+  async prepare(raw: string, ctx: PrepareContext): Promise<PreparedText> {
+    if (typeof raw !== 'string') {
+      throw new InvalidInputError(`expected text (a string), got ${describeValue(raw)}`, { sample: ctx.sample, field: ctx.field });
+    }
+    const tokenizer = await this.tokenizer();
+    return tokenizer.tokenize(raw);
+  }
+
+  /** Fit the vocabulary on the training set's prepared texts. */
+  fit(values: readonly PreparedText[]): void {
+    values.forEach((v, i) => {
+      if (!isPreparedText(v)) throw new InvalidInputError(`fit: value ${i} is ${describeValue(v)}, not a prepared text (call prepare first)`, { sample: i });
+    });
+    if (this.embedding !== undefined) {
+      throw new MmfuseError('STATE', 'text/rnn: fit() must come before build(); the embedding size depends on the vocabulary');
+    }
+    const { minFrequency, maxVocabSize } = this.config.tokenizer;
+    this.vocabulary = Vocabulary.fit(values.map((v) => v.tokens), { minFrequency, maxVocabSize });
+  }
+
+  build(rng: Rng): void {
+    if (this.embedding !== undefined) return;
+    if (this.vocabulary === undefined) throw new MmfuseError('STATE', 'text/rnn: call fit() (or setState()) before build(); the embedding size depends on the vocabulary');
+    const r = rng.fork('text/rnn');
+    const { embeddingDim } = this.config;
+    // Small normal init keeps the first recurrent pre-activations away from saturation.
+    this.embedding = tf.tidy(() => tf.variable(tf.randomNormal([this.vocabulary!.size, embeddingDim], 0, 0.1, 'float32', r.nextSeed()), true));
+    this.rnn.build(r.fork('recurrent'));
+  }
+
+  /** `{ ids [B, T] int32 (0 = padding), lengths [B] int32 }` with T = the longest text (at least 1). */
+  collate(values: readonly PreparedText[]): TensorMap {
+    const vocab = this.vocabulary;
+    if (vocab === undefined) throw new MmfuseError('STATE', 'text/rnn: call fit() (or setState()) before collate()');
+    const extra = this.config.addCls ? 1 : 0;
+    let steps = 1;
+    values.forEach((v, i) => {
+      if (!isPreparedText(v)) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text`, { sample: i });
+      steps = Math.max(steps, v.tokens.length + extra);
+    });
+    const ids = new Int32Array(values.length * steps);
+    const lengths = new Int32Array(values.length);
+    values.forEach((v, b) => {
+      let t = b * steps;
+      if (extra === 1) ids[t++] = CLS_ID;
+      ids.set(vocab.toIds(v.tokens), t);
+      lengths[b] = v.tokens.length + extra;
+    });
+    return { ids: tf.tensor2d(ids, [values.length, steps], 'int32'), lengths: tf.tensor1d(lengths, 'int32') };
+  }
+
+  private lookup(ids: tf.Tensor2D): tf.Tensor3D {
+    const table = this.embedding as tf.Variable;
+    const [b, t] = ids.shape;
+    const flat = ids.reshape([b * t]); // [B*T]
+    const mode = this.config.embeddingLookup;
+    const useGather = mode === 'gather' || (mode === 'auto' && tf.getKernel('UnsortedSegmentSum', tf.getBackend()) !== undefined);
+    const rows = useGather
+      ? tf.gather(table, flat) // [B*T, E]
+      : tf.matMul(tf.oneHot(flat, table.shape[0] as number), table); // [B*T, E]
+    return rows.reshape([b, t, this.config.embeddingDim]); // [B, T, E]
+  }
+
+  encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
+    if (this.embedding === undefined) throw new MmfuseError('STATE', 'text/rnn: call build() before encode()');
+    const ids = batch.ids as tf.Tensor2D | undefined;
+    const lengths = batch.lengths as tf.Tensor1D | undefined;
+    if (ids === undefined || lengths === undefined || ids.rank !== 2 || lengths.rank !== 1 || lengths.shape[0] !== ids.shape[0]) {
+      throw new ConfigError('text/rnn: encode expects { ids [B, T], lengths [B] } from collate()');
+    }
+    const [, steps] = ids.shape;
+    const mask = tf.range(0, steps, 1, 'int32').expandDims(0).less(lengths.expandDims(1)).toFloat() as tf.Tensor2D; // [B, T]
+    const train = options.training && this.config.dropout > 0;
+    const rng = options.rng?.fork('text/rnn.dropout');
+    let x = this.lookup(ids);
+    if (train) x = tf.dropout(x, this.config.dropout, undefined, rng?.nextSeed()) as tf.Tensor3D;
+    let features = this.rnn.apply(x, mask, { training: options.training, ...(rng !== undefined ? { rng } : {}) }).output; // [B, T, outputDim]
+    if (train) features = tf.dropout(features, this.config.dropout, undefined, rng?.nextSeed()) as tf.Tensor3D;
+    return { features, mask };
+  }
+
+  get trainableWeights(): tf.Variable[] {
+    return this.embedding === undefined ? [] : [this.embedding, ...this.rnn.weights];
+  }
+
+  get weights(): tf.Variable[] {
+    return this.trainableWeights;
+  }
+
+  getConfig(): JsonObject {
+    return JSON.parse(JSON.stringify(this.config)) as JsonObject;
+  }
+
+  getState(): JsonObject {
+    return this.vocabulary === undefined ? {} : { vocabulary: this.vocabulary.toJSON() };
+  }
+
+  setState(state: JsonObject): void {
+    if (state.vocabulary === undefined) {
+      throw new ModelFormatError('text/rnn state has no "vocabulary"; it was saved before fit()');
+    }
+    const vocab = Vocabulary.fromJSON(state.vocabulary as JsonObject);
+    if (this.embedding !== undefined && this.embedding.shape[0] !== vocab.size) {
+      throw new ModelFormatError(`text/rnn state has ${vocab.size} tokens but the built embedding has ${this.embedding.shape[0]} rows`);
+    }
+    this.vocabulary = vocab;
+  }
+
+  dispose(): void {
+    this.embedding?.dispose();
+    this.embedding = undefined;
+    this.rnn.dispose();
+  }
+}

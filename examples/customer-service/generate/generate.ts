@@ -6,12 +6,12 @@
  * Needs `espeak-ng` and `sox` on PATH (only to regenerate; the data is committed). Deterministic: the split
  * comes from a seeded `Rng`, and espeak-ng/sox produce the same samples for the same arguments.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRng } from '@mmfuse/core';
+import { synthesize } from '../../../scripts/synth/espeak.js';
 import { INTENTS, TYPED_CHINESE } from './intents.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -40,16 +40,6 @@ type Split = 'train' | 'valid' | 'test';
 interface Row { id: string; text?: string; audio?: string; label: string; lang: 'en' | 'zh'; voice?: string; speedWpm?: number }
 
 const hasHan = (s: string): boolean => /\p{Script=Han}/u.test(s);
-
-/** Synthesize `text` to an 8 kHz mono 16-bit WAV, band-limited to the telephone band, silence trimmed. */
-function synthesize(text: string, v: Voice, outFile: string, tmpDir: string): void {
-  const raw = path.join(tmpDir, 'raw.wav');
-  execFileSync('espeak-ng', ['-v', v.voice, '-s', String(v.speedWpm), '-w', raw, text]);
-  execFileSync('sox', ['-D', raw, '-r', '8000', '-c', '1', '-b', '16', outFile,
-    'gain', '-1', 'highpass', '300', 'lowpass', '3400',
-    // Trim leading and trailing silence (below 0.5% of full scale for 20 ms).
-    'silence', '1', '0.02', '0.5%', 'reverse', 'silence', '1', '0.02', '0.5%', 'reverse']);
-}
 
 function main(): void {
   const rng = createRng(2026).fork('customer-service-split');
@@ -86,7 +76,8 @@ function main(): void {
         const v = voices[(k + rotation) % voices.length]!;
         const split: Split = k < 2 ? 'train' : k === 2 ? 'valid' : 'test';
         const file = `clips/${String(++clipId).padStart(4, '0')}.wav`;
-        synthesize(phrase, v, path.join(DATA, file), tmpDir);
+        // Telephone band (300-3400 Hz) at 8 kHz; 1 dB headroom so the filters do not clip.
+        synthesize({ text: phrase, voice: v.voice, speedWpm: v.speedWpm, outFile: path.join(DATA, file), effects: ['gain', '-1', 'highpass', '300', 'lowpass', '3400'], tmpDir });
         // Half of the held-out clips come alone (voice only), half with their transcript as typed text;
         // in training, one reading in two carries its transcript.
         const audioOnly = split === 'train' ? k !== 0 : (intentIndex + phraseIndex + k) % 2 === 0;

@@ -7,11 +7,11 @@
  *
  * Needs `espeak-ng` and `sox` on PATH (only to regenerate; the clips are committed).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { synthesize } from '../../../scripts/synth/espeak.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OUT = path.resolve(HERE, '..', 'data', 'digits');
@@ -24,15 +24,12 @@ function main(): void {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mmfuse-digits-'));
-  const raw = path.join(tmp, 'raw.wav');
   const rows: string[] = [];
   WORDS.forEach((word, digit) => {
     VOICES.forEach((voice, voiceIndex) => {
       SPEEDS_WPM.forEach((speedWpm) => {
         const file = `${digit}-${voiceIndex}-${speedWpm}.wav`;
-        execFileSync('espeak-ng', ['-v', voice, '-s', String(speedWpm), '-w', raw, word]);
-        execFileSync('sox', ['-D', raw, '-r', '8000', '-c', '1', '-b', '16', path.join(OUT, file), 'gain', '-1',
-          'silence', '1', '0.02', '0.5%', 'reverse', 'silence', '1', '0.02', '0.5%', 'reverse']);
+        synthesize({ text: word, voice, speedWpm, outFile: path.join(OUT, file), effects: ['gain', '-1'], tmpDir: tmp });
         rows.push(JSON.stringify({ file, digit, word, voice, voiceIndex, speedWpm }));
       });
     });

@@ -1,0 +1,15 @@
+/**
+ * mmfuse: the command line (`mmfuse train | eval | predict | serve | inspect`), the declarative config
+ * reader and the prediction HTTP server, usable from code too.
+ */
+export { applyOverrides, parseConfigText, readCliConfig, splitCliConfig, CLI_KEYS, DATA_KEYS, MODEL_KEYS } from './internal/config-file.js';
+export type { CliConfig, DataPaths } from './internal/config-file.js';
+export { createPredictionServer } from './server.js';
+export type { PredictionServer, PredictRequest, PredictResponse, Predictor, ServerOptions } from './server.js';
+export type { Outcome } from './internal/batcher.js';
+export { parseMultipart, multipartBoundary } from './internal/multipart.js';
+export type { MultipartPart } from './internal/multipart.js';
+export { renderReport, lineChartSvg, confusionTableHtml, perClassTableHtml, escapeHtml } from './report.js';
+export type { ClassScores, EpochRecord, ReportEvaluation, ReportInput } from './report.js';
+export { UsageError, parseArgs, helpText, usageLine } from './internal/args.js';
+export type { CommandSpec, OptionSpec, ParsedArgs, PositionalSpec } from './internal/args.js';

@@ -1,0 +1,179 @@
+/**
+ * The training report: one self-contained HTML file (no scripts, no external assets) with learning curves
+ * as inline SVG, the confusion matrix as a shaded table and per-class precision / recall / F1.
+ */
+
+/** One point of a learning curve: the metrics logged after an epoch. */
+export interface EpochRecord {
+  epoch: number;
+  /** Metric name → value, e.g. `{ loss: 0.7, valLoss: 0.8, valAccuracy: 0.6 }`. Non-finite values are skipped. */
+  metrics: Record<string, number>;
+}
+
+export interface ClassScores {
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+/** An evaluation as `mmfuse eval` reports it. */
+export interface ReportEvaluation {
+  /** What was evaluated, e.g. `validation (valid.jsonl)`. */
+  name: string;
+  n: number;
+  accuracy: number;
+  macroF1: number;
+  perClass: Record<string, ClassScores>;
+  confusion: { labels: string[]; matrix: number[][] };
+  skipped: number;
+}
+
+export interface ReportInput {
+  title: string;
+  /** Key facts shown at the top: config file, engine, epochs, duration, model size. */
+  facts: Array<[string, string]>;
+  history: EpochRecord[];
+  evaluations: ReportEvaluation[];
+  /** The normalized config, shown at the bottom. */
+  config?: unknown;
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+function fmt(v: number, digits = 3): string {
+  if (!Number.isFinite(v)) return '–';
+  return Math.abs(v) >= 1000 ? v.toFixed(0) : Number(v.toPrecision(digits)).toString();
+}
+
+/** "Nice" axis bounds and ticks covering [lo, hi]. */
+function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (lo === hi) { lo -= 0.5; hi += 0.5; }
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
+  const ticks: number[] = [];
+  for (let t = Math.floor(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  if ((ticks[ticks.length - 1] as number) < hi) ticks.push(Number(((ticks[ticks.length - 1] as number) + step).toPrecision(12)));
+  return ticks;
+}
+
+/**
+ * An SVG line chart of the given series over epochs. Returns an empty string when no series has a point.
+ */
+export function lineChartSvg(title: string, history: EpochRecord[], series: string[]): string {
+  const lines = series
+    .map((name) => ({ name, points: history.filter((h) => Number.isFinite(h.metrics[name])).map((h) => [h.epoch, h.metrics[name] as number] as const) }))
+    .filter((s) => s.points.length > 0);
+  if (lines.length === 0) return '';
+  const W = 520, H = 300, L = 56, R = 16, T = 30, B = 60;
+  const xs = lines.flatMap((s) => s.points.map((p) => p[0]));
+  const ys = lines.flatMap((s) => s.points.map((p) => p[1]));
+  const xTicks = niceTicks(Math.min(...xs), Math.max(...xs), Math.min(8, Math.max(1, xs.length)));
+  const yTicks = niceTicks(Math.min(...ys), Math.max(...ys));
+  const x0 = xTicks[0] as number, x1 = xTicks[xTicks.length - 1] as number;
+  const y0 = yTicks[0] as number, y1 = yTicks[yTicks.length - 1] as number;
+  const sx = (x: number) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
+  const sy = (y: number) => H - B - ((y - y0) / (y1 - y0 || 1)) * (H - T - B);
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeHtml(title)}">`);
+  out.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${escapeHtml(title)}</text>`);
+  for (const t of yTicks) {
+    out.push(`<line x1="${L}" x2="${W - R}" y1="${sy(t).toFixed(1)}" y2="${sy(t).toFixed(1)}" stroke="#ddd"/>`);
+    out.push(`<text x="${L - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end" font-size="11">${fmt(t)}</text>`);
+  }
+  for (const t of xTicks) {
+    out.push(`<text x="${sx(t).toFixed(1)}" y="${H - B + 16}" text-anchor="middle" font-size="11">${fmt(t)}</text>`);
+  }
+  out.push(`<text x="${(L + W - R) / 2}" y="${H - B + 32}" text-anchor="middle" font-size="11">epoch</text>`);
+  out.push(`<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/>`);
+  lines.forEach((s, i) => {
+    const color = PALETTE[i % PALETTE.length] as string;
+    const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ');
+    out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2" data-series="${escapeHtml(s.name)}"/>`);
+    for (const p of s.points) out.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="2.5" fill="${color}"><title>${escapeHtml(s.name)} @ ${p[0]}: ${fmt(p[1], 4)}</title></circle>`);
+    const lx = L + i * 120;
+    out.push(`<rect x="${lx}" y="${H - 18}" width="12" height="3" fill="${color}"/><text x="${lx + 16}" y="${H - 14}" font-size="11">${escapeHtml(s.name)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+/** The confusion matrix as a table; rows are true labels, columns predictions, cells shaded by row share. */
+export function confusionTableHtml(confusion: { labels: string[]; matrix: number[][] }): string {
+  const { labels, matrix } = confusion;
+  const head = labels.map((l) => `<th scope="col">${escapeHtml(l)}</th>`).join('');
+  const rows = labels.map((label, i) => {
+    const row = matrix[i] ?? [];
+    const total = row.reduce((a, b) => a + b, 0);
+    const cells = labels.map((_, j) => {
+      const v = row[j] ?? 0;
+      const share = total > 0 ? v / total : 0;
+      const hue = i === j ? '44, 160, 44' : '214, 39, 40';
+      return `<td style="background: rgba(${hue}, ${(share * 0.85).toFixed(3)})" title="${share > 0 ? (share * 100).toFixed(1) + '% of true ' + escapeHtml(label) : ''}">${v}</td>`;
+    }).join('');
+    return `<tr><th scope="row">${escapeHtml(label)}</th>${cells}<td class="total">${total}</td></tr>`;
+  }).join('\n');
+  return `<table class="confusion"><thead><tr><th>true \\ predicted</th>${head}<th>total</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`;
+}
+
+/** Per-class precision, recall, F1 (with a bar) and support. */
+export function perClassTableHtml(perClass: Record<string, ClassScores>): string {
+  const rows = Object.entries(perClass).map(([label, s]) =>
+    `<tr><th scope="row">${escapeHtml(label)}</th><td>${fmt(s.precision)}</td><td>${fmt(s.recall)}</td>` +
+    `<td class="f1"><svg width="120" height="12" aria-hidden="true"><rect width="${(Math.max(0, Math.min(1, s.f1)) * 120).toFixed(1)}" height="12" fill="#1f77b4"/></svg> ${fmt(s.f1)}</td><td>${s.support}</td></tr>`,
+  ).join('\n');
+  return `<table class="per-class"><thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`;
+}
+
+/** Render the whole report. */
+export function renderReport(input: ReportInput): string {
+  const metricNames = [...new Set(input.history.flatMap((h) => Object.keys(h.metrics)))];
+  const lossSeries = metricNames.filter((m) => /loss/i.test(m));
+  const otherSeries = metricNames.filter((m) => !/loss/i.test(m) && !/(rate|lr|seconds|millis|time)$/i.test(m));
+  const charts = [lineChartSvg('Loss', input.history, lossSeries), lineChartSvg('Metrics', input.history, otherSeries)].filter((s) => s !== '');
+  const facts = input.facts.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('\n');
+  const evals = input.evaluations.map((e) => `
+<section class="evaluation">
+<h2>Evaluation: ${escapeHtml(e.name)}</h2>
+<p>n = ${e.n}, accuracy = ${fmt(e.accuracy)}, macro F1 = ${fmt(e.macroF1)}${e.skipped > 0 ? `, ${e.skipped} bad samples skipped` : ''}</p>
+<h3>Confusion matrix</h3>
+${confusionTableHtml(e.confusion)}
+<h3>Per-class scores</h3>
+${perClassTableHtml(e.perClass)}
+</section>`).join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(input.title)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 70rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }
+th[scope="row"], .facts td { text-align: left; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+pre { background: #f6f6f6; padding: 1rem; overflow: auto; }
+td.total { color: #666; }
+</style>
+</head>
+<body>
+<h1>${escapeHtml(input.title)}</h1>
+<table class="facts">
+${facts}
+</table>
+<h2>Learning curves</h2>
+<div class="charts">
+${charts.length > 0 ? charts.join('\n') : '<p>No epochs were logged.</p>'}
+</div>
+${evals}
+${input.config !== undefined ? `<h2>Config</h2>\n<pre>${escapeHtml(JSON.stringify(input.config, null, 2))}</pre>` : ''}
+</body>
+</html>
+`;
+}

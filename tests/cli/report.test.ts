@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { confusionTableHtml, lineChartSvg, renderReport } from '../../packages/cli/src/index.js';
+import type { EpochRecord } from '../../packages/cli/src/index.js';
+
+const history: EpochRecord[] = [
+  { epoch: 1, metrics: { loss: 1.2, valLoss: 1.3, valAccuracy: 0.4, learningRate: 0.001 } },
+  { epoch: 2, metrics: { loss: 0.8, valLoss: 1.0, valAccuracy: 0.6, learningRate: 0.001 } },
+  { epoch: 3, metrics: { loss: 0.5, valLoss: Number.NaN, valAccuracy: 0.7, learningRate: 0.001 } },
+];
+
+describe('HTML report', () => {
+  it('draws one path per series with one point per finite value, scaled into the plot', () => {
+    const svg = lineChartSvg('Loss', history, ['loss', 'valLoss']);
+    const paths = [...svg.matchAll(/<path d="([^"]+)"[^>]*data-series="([^"]+)"/g)];
+    expect(paths.map((p) => p[2])).toEqual(['loss', 'valLoss']);
+    const coords = paths.map((p) => [...p[1]!.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]));
+    expect(coords[0]).toHaveLength(3);
+    expect(coords[1]).toHaveLength(2); // NaN skipped
+    // The first epoch has the highest loss, so it is drawn highest (smallest y); x grows with the epoch.
+    const loss = coords[0]!;
+    expect(loss[0]![1]).toBeLessThan(loss[2]![1]!);
+    expect(loss[0]![0]).toBeLessThan(loss[2]![0]!);
+    for (const [x, y] of coords.flat()) { expect(x).toBeGreaterThanOrEqual(0); expect(x).toBeLessThanOrEqual(520); expect(y).toBeGreaterThanOrEqual(0); expect(y).toBeLessThanOrEqual(300); }
+    expect(lineChartSvg('none', history, ['missing'])).toBe('');
+  });
+
+  it('renders the confusion matrix with row totals and escapes labels', () => {
+    const html = confusionTableHtml({ labels: ['cat', '<dog>'], matrix: [[3, 1], [0, 2]] });
+    expect(html).toContain('&lt;dog&gt;');
+    expect(html).not.toContain('<dog>');
+    const rows = [...html.matchAll(/<tr><th scope="row">([^<]+)<\/th>(.*?)<\/tr>/g)].map((m) => [m[1], [...m[2]!.matchAll(/>(\d+)<\/td>/g)].map((c) => Number(c[1]))]);
+    expect(rows).toEqual([['cat', [3, 1, 4]], ['&lt;dog&gt;', [0, 2, 2]]]);
+  });
+
+  it('is one self-contained page with curves, evaluations and config', () => {
+    const html = renderReport({
+      title: 'Report <run>',
+      facts: [['config', 'model.yaml'], ['engine', 'wasm']],
+      history,
+      evaluations: [{
+        name: 'validation', n: 6, accuracy: 5 / 6, macroF1: 0.8, skipped: 1,
+        perClass: { cat: { precision: 0.75, recall: 1, f1: 0.857, support: 3 }, dog: { precision: 1, recall: 0.667, f1: 0.8, support: 3 } },
+        confusion: { labels: ['cat', 'dog'], matrix: [[3, 0], [1, 2]] },
+      }],
+      config: { fusion: { dModel: 16 } },
+    });
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(html).toContain('<title>Report &lt;run&gt;</title>');
+    expect(html.match(/<svg xmlns/g)).toHaveLength(2); // loss chart + metrics chart
+    expect(html).toContain('data-series="valAccuracy"');
+    expect(html).not.toContain('data-series="learningRate"');
+    expect(html).toMatch(/n = 6, accuracy = 0\.833, macro F1 = 0\.8, 1 bad samples skipped/);
+    expect(html).toMatch(/<th scope="row">cat<\/th><td>0\.75<\/td><td>1<\/td><td class="f1">.*0\.857<\/td><td>3<\/td>/);
+    expect(html).toContain('&quot;dModel&quot;: 16');
+    // Self-contained: no scripts, no external resources.
+    expect(html).not.toMatch(/<script|<link|src=|href=/i);
+  });
+});

@@ -1,0 +1,262 @@
+// The HTTP server with a fake predictor, in process: routing, JSON and multipart parsing, error answers,
+// body limits, batching, metrics and graceful shutdown. tests/cli/serve.test.ts runs it with a real model.
+import * as http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidInputError } from '@mmfuse/core';
+import { createPredictionServer, multipartBoundary, parseMultipart } from '../../packages/cli/src/index.js';
+import type { Outcome, PredictionServer, PredictRequest, PredictResponse, Predictor } from '../../packages/cli/src/index.js';
+
+/** A predictor whose answers reveal what it received, and which refuses inputs the way a model does. */
+class FakePredictor implements Predictor {
+  readonly fields = { text: 'text', audio: 'audio', image: 'image' } as const;
+  batches: string[][] = [];
+  delayMillis = 0;
+  async predictBatch(requests: PredictRequest[]): Promise<Outcome<PredictResponse>[]> {
+    this.batches.push(requests.map((r) => r.id));
+    if (this.delayMillis > 0) await new Promise((r) => setTimeout(r, this.delayMillis));
+    return requests.map((r) => {
+      const text = r.fields.text;
+      if (typeof text === 'string' && text.includes('crash')) return { ok: false, error: new TypeError('a bug in the model') };
+      if (typeof text === 'string' && text.includes('bad')) return { ok: false, error: new InvalidInputError('text is not allowed to say bad', { sample: r.id, field: 'text' }) };
+      const audio = r.fields.audio;
+      if (audio !== undefined && (!Buffer.isBuffer(audio) || audio.subarray(0, 4).toString('latin1') !== 'RIFF')) {
+        return { ok: false, error: new InvalidInputError('not a WAV file (no RIFF header)', { sample: r.id, field: 'audio' }) };
+      }
+      const image = r.fields.image;
+      return {
+        ok: true,
+        value: {
+          label: typeof text === 'string' ? text.toUpperCase() : 'none',
+          probabilities: { a: 0.25, b: 0.75 },
+          modalitiesUsed: Object.keys(r.fields).sort(),
+          audioBytes: Buffer.isBuffer(audio) ? audio.length : 0,
+          imageHex: Buffer.isBuffer(image) ? image.toString('hex') : null,
+        },
+      };
+    });
+  }
+  describe() { return { labels: ['a', 'b'] }; }
+}
+
+let running: PredictionServer | undefined;
+afterEach(async () => { await running?.shutdown(); running = undefined; });
+
+async function start(predictor: Predictor, options: { maxBodyBytes?: number; maxWaitMillis?: number; maxBatchSize?: number } = {}): Promise<string> {
+  running = createPredictionServer({ predictor, numTensors: () => 7, ...options });
+  const addr = await running.listen(0, '127.0.0.1');
+  return `http://127.0.0.1:${addr.port}`;
+}
+
+interface Reply { status: number; headers: http.IncomingHttpHeaders; text: string; json: () => any }
+
+/** A raw request, so tests control headers and chunking. */
+function request(url: string, opts: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string; chunks?: Buffer[] } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+      });
+    });
+    req.on('error', reject);
+    if (opts.chunks) {
+      for (const c of opts.chunks) req.write(c);
+      req.end();
+    } else {
+      req.end(opts.body);
+    }
+  });
+}
+
+const postJson = (url: string, body: unknown) => request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+const wav = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(40, 1)]);
+const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a]);
+
+function multipartBody(boundary: string, parts: Array<{ name: string; value: Buffer | string; filename?: string; type?: string }>): Buffer {
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
+    if (p.filename !== undefined) head += `; filename="${p.filename}"`;
+    head += '\r\n';
+    if (p.type !== undefined) head += `Content-Type: ${p.type}\r\n`;
+    chunks.push(Buffer.from(`${head}\r\n`), Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value), Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(chunks);
+}
+
+describe('prediction server (fake predictor)', () => {
+  it('answers /healthz, /metrics, unknown routes and wrong methods', async () => {
+    const url = await start(new FakePredictor());
+    const health = await request(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(health.json()).toEqual({ status: 'ok', fields: { text: 'text', audio: 'audio', image: 'image' }, model: { labels: ['a', 'b'] } });
+    const metrics = await request(`${url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(metrics.text).toMatch(/^mmfuse_http_requests_total\{route="\/healthz",method="GET",status="200"\} 1$/m);
+    expect(metrics.text).toMatch(/^mmfuse_tensors 7$/m);
+    expect(metrics.text).toMatch(/^process_resident_memory_bytes \d+$/m);
+    expect((await request(`${url}/nope`)).status).toBe(404);
+    const wrong = await request(`${url}/v1/predict`);
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.allow).toBe('POST');
+    expect((await request(`${url}/healthz`, { method: 'POST', body: '{}' })).status).toBe(405);
+  });
+
+  it('predicts from JSON with text and base64 audio/image, and from a multipart upload', async () => {
+    const url = await start(new FakePredictor());
+    const r = await postJson(url, { id: 'q1', text: 'hello', audio: wav.toString('base64'), image: `data:image/png;base64,${png.toString('base64')}` });
+    expect(r.status).toBe(200);
+    expect(r.json()).toEqual({ id: 'q1', label: 'HELLO', probabilities: { a: 0.25, b: 0.75 }, modalitiesUsed: ['audio', 'image', 'text'], audioBytes: wav.length, imageHex: png.toString('hex') });
+    const textOnly = await postJson(url, { text: 'hi' });
+    expect(textOnly.json()).toMatchObject({ label: 'HI', modalitiesUsed: ['text'], audioBytes: 0 });
+    expect(textOnly.json().id).toMatch(/^request-\d+$/);
+
+    const boundary = '----mmfuse-test-boundary';
+    const body = multipartBody(boundary, [
+      { name: 'text', value: 'multi part' },
+      { name: 'audio', value: wav, filename: 'a.wav', type: 'audio/wav' },
+      { name: 'image', value: png, filename: 'x.png', type: 'image/png' },
+    ]);
+    const m = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+    expect(m.status).toBe(200);
+    expect(m.json()).toMatchObject({ label: 'MULTI PART', audioBytes: wav.length, imageHex: png.toString('hex') });
+    // What a browser / fetch FormData sends parses the same way.
+    const form = new FormData();
+    form.append('text', 'from fetch');
+    form.append('image', new Blob([png], { type: 'image/png' }), 'x.png');
+    const f = await fetch(`${url}/v1/predict`, { method: 'POST', body: form });
+    expect(f.status).toBe(200);
+    expect(await f.json()).toMatchObject({ label: 'FROM FETCH', imageHex: png.toString('hex'), modalitiesUsed: ['image', 'text'] });
+  });
+
+  it('answers bad input with 400 naming the code, field and sample; never 500', async () => {
+    const url = await start(new FakePredictor());
+    const cases: Array<[unknown, RegExp, string | undefined]> = [
+      ['{"text": ', /request body is not valid JSON/, undefined],
+      [[1, 2], /must be a JSON object/, undefined],
+      [{}, /request has no input fields; send at least one of "text", "audio", "image"/, undefined],
+      [{ txt: 'x' }, /unknown input field; this model takes "text", "audio", "image"/, 'txt'],
+      [{ text: 42 }, /expected a string, got a number/, 'text'],
+      [{ audio: ['x'] }, /expected a base64 string, got an array/, 'audio'],
+      [{ audio: 'not base64 !!' }, /not valid base64/, 'audio'],
+      [{ image: '' }, /is empty/, 'image'],
+      [{ text: 'a bad word' }, /text is not allowed to say bad/, 'text'],
+      [{ audio: Buffer.from('OGGS....').toString('base64') }, /no RIFF header/, 'audio'],
+    ];
+    for (const [body, message, field] of cases) {
+      const r = await postJson(url, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      const err = r.json().error;
+      expect(err.code).toBe('INVALID_INPUT');
+      expect(err.message).toMatch(message);
+      expect(err.field).toBe(field);
+      expect(String(err.sample)).toMatch(/^request-\d+$/);
+    }
+    const named = await postJson(url, { id: 'sample-7', text: 'bad' });
+    expect(named.json().error).toMatchObject({ sample: 'sample-7', field: 'text' });
+    expect(named.json().error.message).toMatch(/^sample "sample-7", field "text": /);
+    const wrongType = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
+    expect(wrongType.status).toBe(415);
+    expect(wrongType.json().error.code).toBe('UNSUPPORTED_FORMAT');
+    const noBoundary = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: 'x' });
+    expect(noBoundary.status).toBe(400);
+    expect(noBoundary.json().error.message).toMatch(/no valid boundary/);
+    const truncated = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=zz' }, body: '--zz\r\nContent-Disposition: form-data; name="text"\r\n\r\nhello' });
+    expect(truncated.status).toBe(400);
+    expect(truncated.json().error.message).toMatch(/without its closing boundary/);
+    // A bug in the model is the one thing that answers 500, without leaking internals.
+    const bug = await postJson(url, { text: 'crash' });
+    expect(bug.status).toBe(500);
+    expect(bug.json().error.message).not.toMatch(/a bug in the model/);
+    // The server is still serving.
+    expect((await postJson(url, { text: 'still up' })).json().label).toBe('STILL UP');
+  });
+
+  it('refuses bodies over the limit with 413, declared or streamed, and keeps serving', async () => {
+    const url = await start(new FakePredictor(), { maxBodyBytes: 1024 });
+    const big = JSON.stringify({ text: 'x'.repeat(5000) });
+    const declared = await postJson(url, big);
+    expect(declared.status).toBe(413);
+    expect(declared.json().error.code).toBe('LIMIT_EXCEEDED');
+    expect(declared.json().error.message).toMatch(/exceeds the limit of 1024 bytes/);
+    const chunks = Array.from({ length: 8 }, () => Buffer.alloc(512, 0x61));
+    const streamed = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, chunks });
+    expect(streamed.status).toBe(413);
+    expect((await postJson(url, { text: 'small' })).status).toBe(200);
+  });
+
+  it('batches concurrent requests into one model call, and a bad sample fails alone', async () => {
+    const fake = new FakePredictor();
+    const url = await start(fake, { maxWaitMillis: 100, maxBatchSize: 16 });
+    const texts = ['one', 'two', 'bad three', 'four', 'five', 'six'];
+    const replies = await Promise.all(texts.map((text) => postJson(url, { text })));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 400, 200, 200, 200]);
+    expect(replies.map((r) => r.json().label ?? r.json().error.field)).toEqual(['ONE', 'TWO', 'text', 'FOUR', 'FIVE', 'SIX']);
+    expect(Math.max(...fake.batches.map((b) => b.length))).toBeGreaterThan(1);
+    expect(fake.batches.flat()).toHaveLength(6);
+    const metrics = (await request(`${url}/metrics`)).text;
+    expect(metrics).toMatch(/^mmfuse_predictions_total 5$/m);
+    expect(metrics).toMatch(/^mmfuse_prediction_errors_total 1$/m);
+    expect(metrics).toMatch(/^mmfuse_http_requests_total\{route="\/v1\/predict",method="POST",status="200"\} 5$/m);
+    expect(metrics).toMatch(/^mmfuse_http_requests_total\{route="\/v1\/predict",method="POST",status="400"\} 1$/m);
+    expect(metrics).toMatch(/^mmfuse_http_request_duration_seconds_count\{route="\/v1\/predict"\} 6$/m);
+    expect(metrics).toMatch(/^mmfuse_predict_batch_size_count \d+$/m);
+    // With a batch size of 2 the six requests need at least three calls.
+    const fake2 = new FakePredictor();
+    await running?.shutdown();
+    const url2 = await start(fake2, { maxWaitMillis: 100, maxBatchSize: 2 });
+    await Promise.all(texts.map((text) => postJson(url2, { text })));
+    expect(fake2.batches.every((b) => b.length <= 2)).toBe(true);
+    expect(fake2.batches.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('shuts down gracefully: in-flight requests finish, new ones are refused', async () => {
+    const fake = new FakePredictor();
+    fake.delayMillis = 300;
+    const url = await start(fake, { maxWaitMillis: 0 });
+    const inFlight = postJson(url, { text: 'slow' });
+    await new Promise((r) => setTimeout(r, 100));
+    const server = running as PredictionServer;
+    const closed = server.shutdown();
+    expect(server.shuttingDown).toBe(true);
+    const r = await inFlight;
+    expect(r.status).toBe(200);
+    expect(r.json().label).toBe('SLOW');
+    await closed;
+    await expect(request(`${url}/healthz`)).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+describe('multipart parser', () => {
+  it('reads names, filenames, content types and binary data with CRLFs inside', () => {
+    const data = Buffer.from([0x0d, 0x0a, 0x2d, 0x2d, 0x00, 0xff, 0x0d, 0x0a]);
+    const body = multipartBody('b0und', [
+      { name: 'text', value: 'héllo' },
+      { name: 'image', value: data, filename: 'we"ird.png', type: 'Image/PNG; foo=bar' },
+    ]);
+    const parts = parseMultipart(body, multipartBoundary('multipart/form-data; boundary="b0und"'));
+    expect(parts).toHaveLength(2);
+    expect(parts[0]).toMatchObject({ name: 'text', contentType: 'text/plain' });
+    expect(parts[0]?.data.toString('utf8')).toBe('héllo');
+    expect(parts[1]).toMatchObject({ name: 'image', contentType: 'image/png' });
+    expect(Buffer.compare(parts[1]!.data, data)).toBe(0);
+  });
+
+  it('refuses malformed bodies with InvalidInputError', () => {
+    const bad = [
+      'no boundary at all',
+      '--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--',
+      '--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--',
+      '--b\r\nnot a header\r\n\r\nx\r\n--b--',
+      '--bXX',
+    ];
+    for (const text of bad) expect(() => parseMultipart(Buffer.from(text), 'b'), text).toThrow(InvalidInputError);
+    const many = multipartBody('b', Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, value: 'x' })));
+    expect(() => parseMultipart(many, 'b')).toThrow(/more than 32 parts/);
+  });
+});

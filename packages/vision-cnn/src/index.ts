@@ -1,2 +1,20 @@
-// Public API of @mmfuse/vision-cnn; see the package README.
-export {};
+/**
+ * @mmfuse/vision-cnn: sharp-based image preprocessing, augmentation, a conv block layer and the `image/cnn`
+ * and `image/pretrained` encoders. Importing this module registers both encoders.
+ */
+import { registerEncoderOnce } from '@mmfuse/core';
+import { ImageCnnEncoder } from './image_cnn_encoder.js';
+import type { ImageCnnEncoderConfig } from './image_cnn_encoder.js';
+
+export { DEFAULT_MAX_PIXELS, IMAGE_FITS, RESIZE_KERNELS, SUPPORTED_IMAGE_FORMATS, loadImage } from './load_image.js';
+export type { CropBox, ImageFit, ImageSize, LoadImageOptions, LoadedImage, ResizeKernel, SupportedImageFormat } from './load_image.js';
+export { flipHorizontal, jitterBrightnessContrast, sampleResizedCrop } from './augment.js';
+export type { JitterFactors, JitterOptions, ResizedCropOptions } from './augment.js';
+export { IMAGENET_MEAN, IMAGENET_STD, fitChannelStats } from './normalization.js';
+export type { ChannelStats } from './normalization.js';
+export { ConvBlock } from './conv_block.js';
+export type { ConvBlockArgs, ConvBlockCallOptions } from './conv_block.js';
+export { ImageCnnEncoder } from './image_cnn_encoder.js';
+export type { ImageAugmentConfig, ImageCnnEncoderConfig, ImageNormalization, PreparedImage } from './image_cnn_encoder.js';
+
+registerEncoderOnce(ImageCnnEncoder.kind, 'image', (config) => new ImageCnnEncoder(config as ImageCnnEncoderConfig), 'images → conv blocks → region tokens (or one pooled token)');

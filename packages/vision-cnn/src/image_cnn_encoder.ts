@@ -1,0 +1,330 @@
+/**
+ * `image/cnn`: images → stacked conv blocks → the final feature map as a sequence of region tokens
+ * `[B, H'·W', C']` (row-major: token = row·W' + column), so the fusion Transformer can attend to regions, or one
+ * pooled token `[B, 1, C']`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, InvalidInputError, MmfuseError, describeValue } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import { flipHorizontal, jitterBrightnessContrast, sampleResizedCrop } from './augment.js';
+import { ConvBlock } from './conv_block.js';
+import { checkChannelVector, checkColour, checkNumberIn, checkOneOf, checkPositiveInt } from './internal/options.js';
+import { DEFAULT_MAX_PIXELS, IMAGE_FITS, RESIZE_KERNELS, loadImage } from './load_image.js';
+import type { ImageFit, ResizeKernel } from './load_image.js';
+import { IMAGENET_MEAN, IMAGENET_STD, fitChannelStats } from './normalization.js';
+
+/** Training-only augmentation of `image/cnn`; each part is optional. */
+export interface ImageAugmentConfig {
+  /** Random resized crop before resizing: area fraction `scale`, aspect ratio `ratio`. `null` = none. Default `{ scale: [0.8, 1], ratio: [3/4, 4/3] }`. */
+  crop?: { scale?: [number, number]; ratio?: [number, number] } | null;
+  /** Mirror left-right with probability 1/2. Default `true`. */
+  flip?: boolean;
+  /** Brightness factor drawn from [1 - x, 1 + x]. Default 0.2. */
+  brightness?: number;
+  /** Contrast factor drawn from [1 - x, 1 + x]. Default 0.2. */
+  contrast?: number;
+}
+
+/**
+ * Channel normalization applied in `collate`: given statistics, `'fit'` (computed by `fit()` on the training
+ * set and saved in the state), `'imagenet'` (3 channels only) or `'none'` (values stay in [0, 1]).
+ */
+export type ImageNormalization = { mean: number[]; std: number[] } | 'fit' | 'imagenet' | 'none';
+
+export interface ImageCnnEncoderConfig {
+  /** Input width in pixels after resizing. Default 64. */
+  width?: number;
+  /** Input height in pixels after resizing. Default 64. */
+  height?: number;
+  /** 1 (grey) or 3 (RGB). Default 3. */
+  channels?: 1 | 3;
+  /** How images are fitted to width × height. Default `'cover'`. */
+  fit?: ImageFit;
+  /** Resize kernel. Default `'linear'` (antialiased bilinear). */
+  kernel?: ResizeKernel;
+  /** Colour that alpha is flattened on and that `contain` pads with. Default `'#ffffff'`. */
+  background?: string;
+  /** Channel normalization. Default `'fit'`. */
+  normalization?: ImageNormalization;
+  /** Augmentation used when `prepare` runs with `ctx.training`; `null` = none. Default: crop scale [0.8, 1], flip, brightness 0.2, contrast 0.2. */
+  augment?: ImageAugmentConfig | null;
+  /** Output channels of each conv block (depth = number of blocks). Default `[16, 32, 64]`. */
+  blocks?: number[];
+  /** Kernel size of every block. Default 3. */
+  kernelSize?: number;
+  /** Batch norm in every block. Default `true`. */
+  batchNorm?: boolean;
+  /** Shortcut connection in every block. Default `false`. */
+  residual?: boolean;
+  /** Max-pool size of every block. Default 2. */
+  pool?: number;
+  /** `'regions'`: one token per cell of the final map; `'pooled'`: one token, the spatial mean. Default `'regions'`. */
+  output?: 'regions' | 'pooled';
+  /** Largest source image accepted, in pixels (checked on the header). Default 40,000,000. */
+  maxPixels?: number;
+  /** Dropout on the output tokens in training. Default 0.1. */
+  dropout?: number;
+}
+
+/** What `prepare` returns: one image, HWC float32 in [0, 1] (normalization happens in `collate`). */
+export interface PreparedImage {
+  data: Float32Array;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+interface ResolvedAugment {
+  crop: { scale: [number, number]; ratio: [number, number] } | null;
+  flip: boolean;
+  brightness: number;
+  contrast: number;
+}
+
+type Resolved = Required<Omit<ImageCnnEncoderConfig, 'augment' | 'channels'>> & { channels: 1 | 3; augment: ResolvedAugment | null };
+
+const DEFAULT_AUGMENT: ResolvedAugment = { crop: { scale: [0.8, 1], ratio: [3 / 4, 4 / 3] }, flip: true, brightness: 0.2, contrast: 0.2 };
+
+function checkRange(value: unknown, path: string, min: number, max: number): [number, number] {
+  if (!Array.isArray(value) || value.length !== 2) throw new ConfigError(`must be [min, max], got ${describeValue(value)}`, { path });
+  const lo = checkNumberIn(value[0], `${path}[0]`, min, max);
+  const hi = checkNumberIn(value[1], `${path}[1]`, min, max);
+  if (lo > hi || lo <= 0) throw new ConfigError(`must satisfy 0 < min <= max, got [${lo}, ${hi}]`, { path });
+  return [lo, hi];
+}
+
+function resolveAugment(a: ImageAugmentConfig | null | undefined): ResolvedAugment | null {
+  if (a === null) return null;
+  if (a === undefined) return { ...DEFAULT_AUGMENT };
+  const crop = a.crop === null
+    ? null
+    : {
+      scale: checkRange(a.crop?.scale ?? DEFAULT_AUGMENT.crop?.scale, 'augment.crop.scale', 0, 1),
+      ratio: checkRange(a.crop?.ratio ?? DEFAULT_AUGMENT.crop?.ratio, 'augment.crop.ratio', 0, 100),
+    };
+  const flip = a.flip ?? true;
+  if (typeof flip !== 'boolean') throw new ConfigError(`must be true or false, got ${describeValue(flip)}`, { path: 'augment.flip' });
+  return {
+    crop,
+    flip,
+    brightness: checkNumberIn(a.brightness ?? 0.2, 'augment.brightness', 0, 1),
+    contrast: checkNumberIn(a.contrast ?? 0.2, 'augment.contrast', 0, 1),
+  };
+}
+
+function resolveConfig(config: ImageCnnEncoderConfig): Resolved {
+  const channels = checkOneOf(config.channels ?? 3, 'channels', [1, 3] as const);
+  const blocks = config.blocks ?? [16, 32, 64];
+  if (!Array.isArray(blocks) || blocks.length === 0) throw new ConfigError(`must be a non-empty array of channel counts, got ${describeValue(blocks)}`, { path: 'blocks' });
+  blocks.forEach((b, i) => checkPositiveInt(b, `blocks[${i}]`, 4096));
+  let normalization = config.normalization ?? 'fit';
+  if (typeof normalization === 'string') {
+    checkOneOf(normalization, 'normalization', ['fit', 'imagenet', 'none']);
+    if (normalization === 'imagenet' && channels !== 3) throw new ConfigError('"imagenet" statistics are for 3 channels; use "fit" or give { mean, std } for 1 channel', { path: 'normalization' });
+  } else if (typeof normalization === 'object' && normalization !== null) {
+    normalization = {
+      mean: checkChannelVector(normalization.mean, 'normalization.mean', channels, false),
+      std: checkChannelVector(normalization.std, 'normalization.std', channels, true),
+    };
+  } else {
+    throw new ConfigError(`must be { mean, std }, "fit", "imagenet" or "none", got ${describeValue(normalization)}`, { path: 'normalization' });
+  }
+  const resolved: Resolved = {
+    width: checkPositiveInt(config.width ?? 64, 'width', 8192),
+    height: checkPositiveInt(config.height ?? 64, 'height', 8192),
+    channels,
+    fit: checkOneOf(config.fit ?? 'cover', 'fit', IMAGE_FITS),
+    kernel: checkOneOf(config.kernel ?? 'linear', 'kernel', RESIZE_KERNELS),
+    background: checkColour(config.background ?? '#ffffff', 'background'),
+    normalization,
+    augment: resolveAugment(config.augment),
+    blocks: blocks.slice(),
+    kernelSize: checkPositiveInt(config.kernelSize ?? 3, 'kernelSize', 31),
+    batchNorm: config.batchNorm ?? true,
+    residual: config.residual ?? false,
+    pool: checkPositiveInt(config.pool ?? 2, 'pool', 64),
+    output: checkOneOf(config.output ?? 'regions', 'output', ['regions', 'pooled'] as const),
+    maxPixels: checkPositiveInt(config.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 2 ** 40),
+    dropout: checkNumberIn(config.dropout ?? 0.1, 'dropout', 0, 0.99),
+  };
+  const shrink = resolved.pool ** blocks.length;
+  if (Math.floor(resolved.height / shrink) < 1 || Math.floor(resolved.width / shrink) < 1) {
+    throw new ConfigError(`${blocks.length} blocks with pool ${resolved.pool} shrink ${resolved.width}×${resolved.height} below one cell; use fewer blocks or larger images`, { path: 'blocks' });
+  }
+  return resolved;
+}
+
+export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, PreparedImage> {
+  static readonly kind = 'image/cnn';
+  readonly kind = ImageCnnEncoder.kind;
+  readonly modality = 'image';
+  readonly outputDim: number;
+  /** Number of tokens per image: H'·W' for `regions`, 1 for `pooled`. */
+  readonly tokens: number;
+  private readonly config: Resolved;
+  private readonly blocks: ConvBlock[];
+  private mean?: number[];
+  private std?: number[];
+  private dropoutRng?: Rng;
+
+  constructor(config: ImageCnnEncoderConfig = {}) {
+    this.config = resolveConfig(config);
+    const c = this.config;
+    let inChannels: number = c.channels;
+    this.blocks = c.blocks.map((out, i) => {
+      const block = new ConvBlock({ inChannels, outChannels: out, kernelSize: c.kernelSize, batchNorm: c.batchNorm, residual: c.residual, pool: c.pool, name: `image_cnn_block${i}` });
+      inChannels = out;
+      return block;
+    });
+    this.outputDim = c.blocks[c.blocks.length - 1] as number;
+    const shrink = c.pool ** c.blocks.length;
+    this.tokens = c.output === 'pooled' ? 1 : Math.floor(c.height / shrink) * Math.floor(c.width / shrink);
+    if (typeof c.normalization === 'object') {
+      this.mean = c.normalization.mean.slice();
+      this.std = c.normalization.std.slice();
+    } else if (c.normalization === 'imagenet') {
+      this.mean = [...IMAGENET_MEAN];
+      this.std = [...IMAGENET_STD];
+    } else if (c.normalization === 'none') {
+      this.mean = new Array<number>(c.channels).fill(0);
+      this.std = new Array<number>(c.channels).fill(1);
+    }
+  }
+
+  /**
+   * Decode, orient, flatten, crop/resize to the configured size; with `ctx.training` (and augmentation on) a
+   * random resized crop, a flip and brightness/contrast jitter drawn from `ctx.rng`.
+   */
+  async prepare(raw: string | Uint8Array, ctx: PrepareContext): Promise<PreparedImage> {
+    const c = this.config;
+    const location = { sample: ctx.sample, field: ctx.field };
+    const augment = ctx.training === true ? c.augment : null;
+    const rng = ctx.rng;
+    if (augment !== null && rng === undefined) {
+      throw new ConfigError('prepare in training with augmentation needs ctx.rng (a seeded Rng), so that runs are reproducible', location);
+    }
+    if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
+      throw new InvalidInputError(`expected an image file path or encoded image bytes, got ${describeValue(raw)}`, location);
+    }
+    const crop = augment?.crop;
+    const img = await loadImage(raw, {
+      width: c.width,
+      height: c.height,
+      channels: c.channels,
+      // A random crop already chose the region, so it is stretched to the target size as torchvision does.
+      fit: crop ? 'fill' : c.fit,
+      kernel: c.kernel,
+      background: c.background,
+      maxPixels: c.maxPixels,
+      ...(ctx.baseDir !== undefined ? { baseDir: ctx.baseDir } : {}),
+      ...(ctx.allowOutsideBaseDir !== undefined ? { allowOutsideBaseDir: ctx.allowOutsideBaseDir } : {}),
+      ...(crop && rng ? { crop: (size) => sampleResizedCrop(size, rng, crop) } : {}),
+      location,
+    });
+    let data = img.data;
+    if (augment !== null && rng !== undefined) {
+      if (augment.flip && rng.bernoulli(0.5)) data = flipHorizontal(data, img);
+      if (augment.brightness > 0 || augment.contrast > 0) {
+        data = jitterBrightnessContrast(data, c.channels, rng, { brightness: augment.brightness, contrast: augment.contrast }).data;
+      }
+    }
+    return { data, height: img.height, width: img.width, channels: img.channels };
+  }
+
+  /** With `normalization: 'fit'`, compute each channel's mean and standard deviation over the training images. */
+  fit(values: readonly PreparedImage[]): void {
+    if (this.config.normalization !== 'fit') return;
+    values.forEach((v, i) => this.checkPrepared(v, i));
+    const stats = fitChannelStats(values.map((v) => v.data), this.config.channels);
+    this.mean = stats.mean;
+    this.std = stats.std;
+  }
+
+  build(rng: Rng): void {
+    if (this.dropoutRng !== undefined) return;
+    this.blocks.forEach((b, i) => b.build(rng.fork(`image/cnn/block${i}`)));
+    // Used when encode() gets no rng, so dropout stays reproducible from the build seed.
+    this.dropoutRng = rng.fork('image/cnn/dropout');
+  }
+
+  private checkPrepared(v: PreparedImage, index: number): void {
+    const c = this.config;
+    if (v === null || typeof v !== 'object' || !(v.data instanceof Float32Array) || v.height !== c.height || v.width !== c.width || v.channels !== c.channels ||
+      v.data.length !== c.height * c.width * c.channels) {
+      const got = v !== null && typeof v === 'object' ? `${v.height}×${v.width}×${v.channels}` : describeValue(v);
+      throw new InvalidInputError(`prepared image is ${got}, expected ${c.height}×${c.width}×${c.channels}; prepare it again with this encoder's config`, { sample: index, field: 'images' });
+    }
+  }
+
+  /** Stack and normalize: `{ images: [B, height, width, channels] }`. */
+  collate(values: readonly PreparedImage[]): TensorMap {
+    const c = this.config;
+    if (this.mean === undefined || this.std === undefined) {
+      throw new MmfuseError('STATE', 'image/cnn: normalization is "fit" but fit() has not run (or setState() was not given saved statistics)');
+    }
+    const per = c.height * c.width * c.channels;
+    const flat = new Float32Array(values.length * per);
+    const scale = this.std.map((s) => 1 / s);
+    values.forEach((v, b) => {
+      this.checkPrepared(v, b);
+      const offset = b * per;
+      for (let i = 0; i < per; i++) {
+        const ch = i % c.channels;
+        flat[offset + i] = ((v.data[i] as number) - (this.mean?.[ch] as number)) * (scale[ch] as number);
+      }
+    });
+    return { images: tf.tensor4d(flat, [values.length, c.height, c.width, c.channels]) };
+  }
+
+  encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
+    if (this.dropoutRng === undefined) throw new MmfuseError('STATE', 'image/cnn: call build() before encode()');
+    const images = batch.images;
+    if (images === undefined) throw new ConfigError('image/cnn: batch has no "images" tensor; build it with collate()');
+    const c = this.config;
+    return tf.tidy(() => {
+      let x = images as tf.Tensor4D; // [B, H, W, C]
+      for (const block of this.blocks) x = block.apply(x, { training: options.training });
+      const [b, h, w, ch] = x.shape; // [B, H', W', C']
+      let features = c.output === 'pooled'
+        ? tf.mean(x, [1, 2]).reshape([b, 1, ch]) as tf.Tensor3D // [B, 1, C']
+        : x.reshape([b, h * w, ch]) as tf.Tensor3D; // [B, H'·W', C'], token = row·W' + column
+      if (options.training && c.dropout > 0) {
+        const seed = (options.rng ?? this.dropoutRng as Rng).nextSeed();
+        features = tf.dropout(features, c.dropout, undefined, seed) as tf.Tensor3D;
+      }
+      const mask = tf.ones([b, features.shape[1]]) as tf.Tensor2D; // every region is a real token
+      return { features, mask };
+    });
+  }
+
+  get trainableWeights(): tf.Variable[] {
+    return this.blocks.flatMap((b) => b.trainableWeights);
+  }
+
+  /** Trainable weights of every block, then every block's running statistics. */
+  get weights(): tf.Variable[] {
+    const trainable = new Set(this.trainableWeights);
+    return [...this.trainableWeights, ...this.blocks.flatMap((b) => b.weights.filter((w) => !trainable.has(w)))];
+  }
+
+  getConfig(): JsonObject {
+    const { augment, normalization, ...rest } = this.config;
+    return JSON.parse(JSON.stringify({ ...rest, normalization, augment })) as JsonObject;
+  }
+
+  getState(): JsonObject {
+    return { mean: this.mean === undefined ? null : this.mean.slice(), std: this.std === undefined ? null : this.std.slice() };
+  }
+
+  setState(state: JsonObject): void {
+    if (state.mean === null && state.std === null) return;
+    const path = 'state';
+    this.mean = checkChannelVector(state.mean, `${path}.mean`, this.config.channels, false);
+    this.std = checkChannelVector(state.std, `${path}.std`, this.config.channels, true);
+  }
+
+  dispose(): void {
+    for (const b of this.blocks) b.dispose();
+    this.dropoutRng = undefined;
+  }
+}

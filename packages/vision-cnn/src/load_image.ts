@@ -1,0 +1,277 @@
+/**
+ * Image decoding and resizing with sharp (libvips): the one preprocessing path that scripts and the
+ * `image/cnn` encoder share, so an image looks the same to a model in training and in a script.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { Metadata, OutputInfo } from 'sharp';
+import { InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core';
+import type { ErrorLocation } from '@mmfuse/core';
+import { checkChannelVector, checkColour, checkOneOf, checkPositiveInt } from './internal/options.js';
+
+/** Container formats `loadImage` decodes (sharp's names; AVIF reports itself as `heif`). */
+export const SUPPORTED_IMAGE_FORMATS = ['jpeg', 'png', 'webp', 'heif', 'gif', 'tiff'] as const;
+export type SupportedImageFormat = (typeof SUPPORTED_IMAGE_FORMATS)[number];
+
+/**
+ * How an image is fitted to the target size:
+ * - `cover`: scale so the image covers the target, then cut the overflow equally on both sides (centre crop);
+ * - `contain`: scale so the whole image fits, then pad equally on both sides with `background`;
+ * - `fill`: scale each axis independently (the aspect ratio changes).
+ */
+export type ImageFit = 'cover' | 'contain' | 'fill';
+export const IMAGE_FITS: readonly ImageFit[] = ['cover', 'contain', 'fill'];
+
+/** Resampling kernel (sharp's names). `linear` is bilinear with a support widened when downscaling (antialiased). */
+export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos3';
+export const RESIZE_KERNELS: readonly ResizeKernel[] = ['nearest', 'linear', 'cubic', 'mitchell', 'lanczos3'];
+
+/** A rectangle of the (orientation-corrected) source image, in pixels. */
+export interface CropBox {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** Size of the source image after EXIF orientation is applied. */
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
+export interface LoadImageOptions {
+  /** Target width in pixels. Default: the source width (no resize unless `height` is given). */
+  width?: number;
+  /** Target height in pixels. Default: the source height. */
+  height?: number;
+  /** How the source is fitted to `width` × `height`. Default `'cover'`. */
+  fit?: ImageFit;
+  /** Resampling kernel. Default `'linear'` (bilinear, antialiased when shrinking, as Pillow's BILINEAR). */
+  kernel?: ResizeKernel;
+  /** 1 (libvips' luminance of the sRGB image) or 3 (sRGB). Default 3. */
+  channels?: 1 | 3;
+  /** Colour that transparent pixels are flattened on, and that `contain` pads with. Default `'#ffffff'`. */
+  background?: string;
+  /** Per-channel mean subtracted after scaling to [0, 1]. Default: none (values stay in [0, 1]). */
+  mean?: number[];
+  /** Per-channel standard deviation divided by after subtracting `mean`. Default: none. */
+  std?: number[];
+  /**
+   * Refuse a source whose header claims more pixels (width × height) than this, before decoding anything.
+   * Default 40,000,000.
+   */
+  maxPixels?: number;
+  /**
+   * Cut this region of the orientation-corrected source before resizing (e.g. a random resized crop).
+   * A function receives the source size and returns the box, so a caller can sample it without decoding twice.
+   */
+  crop?: CropBox | ((size: ImageSize) => CropBox);
+  /** Folder that a relative path resolves against. Default: the current folder, with `allowOutsideBaseDir` implied. */
+  baseDir?: string;
+  /** Allow absolute paths and `..` escapes from `baseDir`. Default `false` when `baseDir` is set. */
+  allowOutsideBaseDir?: boolean;
+  /** Sample and field that error messages name. */
+  location?: ErrorLocation;
+}
+
+/** A decoded image: `data` is `height × width × channels` float32 values, row by row, channels interleaved (HWC). */
+export interface LoadedImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+  channels: number;
+  /** The container format that was decoded. */
+  format: SupportedImageFormat;
+  /** Source size after EXIF orientation, before any crop or resize. */
+  sourceWidth: number;
+  sourceHeight: number;
+  /** Bits per sample of the decoded source (8 or 16); 16-bit sources keep their precision. */
+  bitDepth: 8 | 16;
+}
+
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+
+/** Resolved, checked options. */
+interface Resolved {
+  width?: number;
+  height?: number;
+  fit: ImageFit;
+  kernel: ResizeKernel;
+  channels: 1 | 3;
+  background: string;
+  mean?: number[];
+  std?: number[];
+  maxPixels: number;
+}
+
+function resolveOptions(options: LoadImageOptions): Resolved {
+  const channels = checkOneOf(options.channels ?? 3, 'channels', [1, 3] as const);
+  const out: Resolved = {
+    fit: checkOneOf(options.fit ?? 'cover', 'fit', IMAGE_FITS),
+    kernel: checkOneOf(options.kernel ?? 'linear', 'kernel', RESIZE_KERNELS),
+    channels,
+    background: checkColour(options.background ?? '#ffffff', 'background'),
+    maxPixels: checkPositiveInt(options.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 2 ** 40),
+  };
+  if (options.width !== undefined) out.width = checkPositiveInt(options.width, 'width');
+  if (options.height !== undefined) out.height = checkPositiveInt(options.height, 'height');
+  if ((options.mean === undefined) !== (options.std === undefined)) {
+    checkChannelVector(options.mean, 'mean', channels, false);
+    checkChannelVector(options.std, 'std', channels, true);
+  }
+  if (options.mean !== undefined) out.mean = checkChannelVector(options.mean, 'mean', channels, false);
+  if (options.std !== undefined) out.std = checkChannelVector(options.std, 'std', channels, true);
+  return out;
+}
+
+/** Read the bytes of a path or take the given bytes; empty input is refused here. */
+async function readInput(input: string | Uint8Array, options: LoadImageOptions, loc: ErrorLocation): Promise<{ bytes: Uint8Array; file?: string }> {
+  if (typeof input === 'string') {
+    const file = options.baseDir === undefined
+      ? resolveDataPath(process.cwd(), input, { ...loc, allowOutside: options.allowOutsideBaseDir ?? true })
+      : resolveDataPath(options.baseDir, input, { ...loc, allowOutside: options.allowOutsideBaseDir ?? false });
+    let size: number;
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) throw new InvalidInputError(`image path ${JSON.stringify(file)} is not a regular file`, { ...loc, file });
+      size = st.size;
+    } catch (err) {
+      if (err instanceof InvalidInputError) throw err;
+      const code = (err as { code?: string }).code;
+      throw new InvalidInputError(
+        code === 'ENOENT' ? `image file ${JSON.stringify(file)} does not exist; check the path in the data` : `cannot read image file ${JSON.stringify(file)}: ${(err as Error).message}`,
+        { ...loc, file, cause: err },
+      );
+    }
+    if (size === 0) throw new InvalidInputError(`image file ${JSON.stringify(file)} is empty (0 bytes)`, { ...loc, file });
+    return { bytes: await readFile(file), file };
+  }
+  if (!(input instanceof Uint8Array)) {
+    throw new InvalidInputError(`expected an image file path or encoded image bytes (Uint8Array/Buffer), got ${describeValue(input)}`, loc);
+  }
+  if (input.byteLength === 0) throw new InvalidInputError('image bytes are empty (0 bytes)', loc);
+  return { bytes: input };
+}
+
+function checkCrop(box: CropBox, size: ImageSize, loc: ErrorLocation): CropBox {
+  const ok = [box.left, box.top, box.width, box.height].every((v) => Number.isInteger(v)) &&
+    box.left >= 0 && box.top >= 0 && box.width >= 1 && box.height >= 1 &&
+    box.left + box.width <= size.width && box.top + box.height <= size.height;
+  if (!ok) {
+    throw new InvalidInputError(`crop ${JSON.stringify(box)} does not lie inside the ${size.width}×${size.height} image`, loc);
+  }
+  return box;
+}
+
+/**
+ * Decode an image (JPEG, PNG 8/16-bit with or without alpha, WebP, AVIF, GIF first frame, TIFF), apply its EXIF
+ * orientation, flatten transparency on `background`, convert to 1 or 3 channels, optionally crop and resize,
+ * and return float32 HWC values in [0, 1] (or normalized with `mean`/`std`).
+ *
+ * Bad input is refused with typed errors naming `options.location`: `InvalidInputError` for a missing, empty,
+ * truncated or corrupt file or non-image bytes, `UnsupportedFormatError` for an image format outside
+ * `SUPPORTED_IMAGE_FORMATS`, and `LimitExceededError` when the header claims more than `maxPixels` pixels
+ * (checked on the header alone, before any pixel is decoded).
+ */
+export async function loadImage(input: string | Uint8Array, options: LoadImageOptions = {}): Promise<LoadedImage> {
+  const opts = resolveOptions(options);
+  const loc: ErrorLocation = { ...options.location };
+  const { bytes, file } = await readInput(input, options, loc);
+  if (file !== undefined) loc.file = file;
+
+  // Header only: sharp reads dimensions without decoding pixels, so a huge claimed size costs nothing.
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false, failOn: 'truncated' }).metadata();
+  } catch (err) {
+    throw new InvalidInputError(`not a decodable image (${(err as Error).message.split('\n')[0]}); expected ${SUPPORTED_IMAGE_FORMATS.join(', ')}`, { ...loc, cause: err });
+  }
+  const format = meta.format as string;
+  if (!(SUPPORTED_IMAGE_FORMATS as readonly string[]).includes(format)) {
+    throw new UnsupportedFormatError(`image format "${format}" is not supported; convert it to one of ${SUPPORTED_IMAGE_FORMATS.join(', ')}`, loc);
+  }
+  const rawWidth = meta.width;
+  const rawHeight = meta.pageHeight ?? meta.height;
+  if (!(rawWidth > 0 && rawHeight > 0)) {
+    throw new InvalidInputError(`image header gives no size (${rawWidth}×${rawHeight})`, loc);
+  }
+  if (rawWidth * rawHeight > opts.maxPixels) {
+    throw new LimitExceededError(
+      `image is ${rawWidth}×${rawHeight} = ${rawWidth * rawHeight} pixels, over the limit of ${opts.maxPixels}; shrink it or raise maxPixels`,
+      { ...loc, details: { width: rawWidth, height: rawHeight, maxPixels: opts.maxPixels } },
+    );
+  }
+  const source: ImageSize = { width: meta.autoOrient?.width ?? rawWidth, height: meta.autoOrient?.height ?? rawHeight };
+  const wide = meta.depth === 'ushort';
+
+  // sharp applies its operations in a fixed order (orient, extract, flatten, resize, colourspace), whatever the call order.
+  let img = sharp(bytes, { limitInputPixels: opts.maxPixels, failOn: 'truncated', autoOrient: true, pages: 1 });
+  let outWidth = source.width;
+  let outHeight = source.height;
+  if (options.crop !== undefined) {
+    const box = checkCrop(typeof options.crop === 'function' ? options.crop(source) : options.crop, source, loc);
+    img = img.extract(box);
+    outWidth = box.width;
+    outHeight = box.height;
+  }
+  if (meta.hasAlpha) img = img.flatten({ background: opts.background });
+  if (opts.width !== undefined || opts.height !== undefined) {
+    const w = opts.width ?? outWidth;
+    const h = opts.height ?? outHeight;
+    img = img.resize(w, h, { fit: opts.fit, kernel: opts.kernel, background: opts.background, position: 'centre' });
+    outWidth = w;
+    outHeight = h;
+  }
+  img = opts.channels === 1 ? img.toColourspace(wide ? 'grey16' : 'b-w') : img.toColourspace(wide ? 'rgb16' : 'srgb');
+  img = img.removeAlpha();
+
+  let decoded: { data: Buffer; info: OutputInfo };
+  try {
+    decoded = await img.raw({ depth: wide ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0] ?? '';
+    if (/pixel limit/i.test(message)) {
+      throw new LimitExceededError(`image exceeds the pixel limit of ${opts.maxPixels}: ${message}`, { ...loc, cause: err });
+    }
+    throw new InvalidInputError(`${format} image is truncated or corrupt (${message})`, { ...loc, cause: err });
+  }
+  const { info } = decoded;
+  if (info.width !== outWidth || info.height !== outHeight || info.channels !== opts.channels) {
+    // Guards the fixed-order assumptions above; reaching it is a bug in this function, not bad input.
+    throw new Error(`loadImage: sharp returned ${info.width}×${info.height}×${info.channels}, expected ${outWidth}×${outHeight}×${opts.channels}`);
+  }
+  const samples = wide
+    ? new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength / 2)
+    : decoded.data;
+  const data = toFloat(samples, wide ? 65535 : 255, opts.channels, opts.mean, opts.std);
+  return { data, width: info.width, height: info.height, channels: opts.channels, format: format as SupportedImageFormat, sourceWidth: source.width, sourceHeight: source.height, bitDepth: wide ? 16 : 8 };
+}
+
+/** Integer samples → float32 / maxValue, then (x - mean[c]) / std[c] when given. */
+function toFloat(samples: ArrayLike<number>, maxValue: number, channels: number, mean?: number[], std?: number[]): Float32Array {
+  const n = samples.length;
+  const out = new Float32Array(n);
+  if (mean === undefined || std === undefined) {
+    const inv = 1 / maxValue;
+    for (let i = 0; i < n; i++) out[i] = (samples[i] as number) * inv;
+    return out;
+  }
+  // Fold the scaling into one multiply-add per sample: (s / max - m) / d = s * (1 / (max d)) - m / d.
+  const scale = std.map((d) => 1 / (maxValue * d));
+  const shift = mean.map((m, c) => m / (std[c] as number));
+  if (channels === 3) {
+    const [s0, s1, s2] = scale as [number, number, number];
+    const [t0, t1, t2] = shift as [number, number, number];
+    for (let i = 0; i < n; i += 3) {
+      out[i] = (samples[i] as number) * s0 - t0;
+      out[i + 1] = (samples[i + 1] as number) * s1 - t1;
+      out[i + 2] = (samples[i + 2] as number) * s2 - t2;
+    }
+  } else {
+    const s0 = scale[0] as number;
+    const t0 = shift[0] as number;
+    for (let i = 0; i < n; i++) out[i] = (samples[i] as number) * s0 - t0;
+  }
+  return out;
+}

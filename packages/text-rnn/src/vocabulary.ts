@@ -74,10 +74,16 @@ export class Vocabulary {
     return this.index.get(token) ?? UNKNOWN_ID;
   }
 
-  /** Ids of a token list. */
+  /**
+   * Ids of a text's tokens. A text token that spells a reserved token (e.g. the text "<pad>" from a subword
+   * tokenizer) maps to {@link UNKNOWN_ID}, never to padding or CLS.
+   */
   toIds(tokens: readonly string[]): Int32Array {
     const ids = new Int32Array(tokens.length);
-    for (let i = 0; i < tokens.length; i++) ids[i] = this.idOf(tokens[i] as string);
+    for (let i = 0; i < tokens.length; i++) {
+      const id = this.idOf(tokens[i] as string);
+      ids[i] = id < RESERVED_TOKENS.length ? UNKNOWN_ID : id;
+    }
     return ids;
   }
 

@@ -1,0 +1,179 @@
+/**
+ * Band-limited sinc resampling, numerically the method of torchaudio.functional.resample
+ * ("sinc_interp_hann", lowpass_filter_width 6, rolloff 0.99), run as a stream: samples go in by blocks
+ * and outputs come out as soon as every input they depend on has arrived, so a long file never needs a
+ * whole-file copy.
+ *
+ * With g = gcd(from, to), o = from/g, n = to/g, base = min(o, n) * rolloff and width =
+ * ceil(lowpassFilterWidth * o / base): output i*n + j = sum_k K[j, k] x[i*o + k - width], k = 0..2 width + o - 1,
+ * K[j, k] = sinc(pi t) cos(pi t / (2 lowpassFilterWidth))^2 base / o, t = clamp((k - width)/o - j/n) * base,
+ * and x is zero outside the signal. Only the taps with |t| < lowpassFilterWidth are non-zero; each phase
+ * stores just that run.
+ */
+import { TableCache } from './cache.js';
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) { const t = a % b; a = b; b = t; }
+  return a;
+}
+
+export interface ResampleKernel {
+  o: number;
+  n: number;
+  width: number;
+  /** Per phase j: first tap index (k - width offset applied: relative input index) and run of weights. */
+  first: Int32Array;
+  offset: Int32Array;
+  weights: Float64Array;
+}
+
+const kernels = new TableCache<ResampleKernel>(16);
+
+export function resampleKernel(fromHz: number, toHz: number, lowpassFilterWidth = 6, rolloff = 0.99): ResampleKernel {
+  return kernels.get(`${fromHz}|${toHz}|${lowpassFilterWidth}|${rolloff}`, () => {
+    const g = gcd(fromHz, toHz);
+    const o = fromHz / g;
+    const n = toHz / g;
+    const base = Math.min(o, n) * rolloff;
+    const width = Math.ceil((lowpassFilterWidth * o) / base);
+    const taps = 2 * width + o;
+    const first = new Int32Array(n);
+    const offset = new Int32Array(n + 1);
+    const runs: Float64Array[] = [];
+    let total = 0;
+    const scale = base / o;
+    for (let j = 0; j < n; j++) {
+      const row = new Float64Array(taps);
+      let lo = -1;
+      let hi = -1;
+      for (let k = 0; k < taps; k++) {
+        let t = ((k - width) / o - j / n) * base;
+        if (t < -lowpassFilterWidth) t = -lowpassFilterWidth;
+        if (t > lowpassFilterWidth) t = lowpassFilterWidth;
+        const win = Math.cos((t * Math.PI) / lowpassFilterWidth / 2) ** 2;
+        const pt = t * Math.PI;
+        const v = (pt === 0 ? 1 : Math.sin(pt) / pt) * win * scale;
+        row[k] = v;
+        if (v !== 0) { if (lo < 0) lo = k; hi = k; }
+      }
+      const run = lo < 0 ? new Float64Array(0) : row.slice(lo, hi + 1);
+      first[j] = (lo < 0 ? 0 : lo) - width;
+      offset[j] = total;
+      total += run.length;
+      runs.push(run);
+    }
+    offset[n] = total;
+    const weights = new Float64Array(total);
+    runs.forEach((r, j) => weights.set(r, offset[j] as number));
+    return { o, n, width, first, offset, weights };
+  });
+}
+
+/** Output length of torchaudio's resample: ceil(n * length / o). */
+export function resampledLength(length: number, fromHz: number, toHz: number): number {
+  const g = gcd(fromHz, toHz);
+  const o = fromHz / g;
+  const n = toHz / g;
+  // Exact integer arithmetic where it fits; BigInt beyond 2^53.
+  const num = n * length;
+  if (Number.isSafeInteger(num)) return Math.ceil(num / o) === num / o ? num / o : Math.floor(num / o) + 1;
+  return Number((BigInt(n) * BigInt(length) + BigInt(o) - 1n) / BigInt(o));
+}
+
+/**
+ * Streaming resampler: push blocks of input, outputs are written into a preallocated output array.
+ */
+export class StreamingResampler {
+  private readonly k: ResampleKernel;
+  private readonly out: Float32Array;
+  private written = 0;
+  /** Buffered input; buf[0] is input sample `bufStart`. */
+  private buf: Float64Array;
+  private bufLen = 0;
+  private bufStart = 0;
+  private pushed = 0;
+  /** Next output block i (outputs i*n .. i*n + n - 1). */
+  private nextBlock = 0;
+  private readonly minRel: number;
+  private readonly maxRel: number;
+
+  constructor(fromHz: number, toHz: number, totalInput: number) {
+    this.k = resampleKernel(fromHz, toHz);
+    this.out = new Float32Array(resampledLength(totalInput, fromHz, toHz));
+    let minRel = 0;
+    let maxRel = 0;
+    for (let j = 0; j < this.k.n; j++) {
+      const len = (this.k.offset[j + 1] as number) - (this.k.offset[j] as number);
+      const f = this.k.first[j] as number;
+      if (len > 0) { minRel = Math.min(minRel, f); maxRel = Math.max(maxRel, f + len - 1); }
+    }
+    this.minRel = minRel;
+    this.maxRel = maxRel;
+    this.buf = new Float64Array(Math.max(1024, 4 * (maxRel - minRel + this.k.o)));
+  }
+
+  /** Append input samples; computes every output whose inputs are all known. */
+  push(block: ArrayLike<number>): void {
+    const need = this.bufLen + block.length;
+    if (need > this.buf.length) {
+      // Drop inputs no future output needs, then grow if still short.
+      this.compact();
+      if (this.bufLen + block.length > this.buf.length) {
+        const bigger = new Float64Array(Math.max(this.buf.length * 2, this.bufLen + block.length));
+        bigger.set(this.buf.subarray(0, this.bufLen));
+        this.buf = bigger;
+      }
+    }
+    for (let i = 0; i < block.length; i++) this.buf[this.bufLen + i] = block[i] as number;
+    this.bufLen += block.length;
+    this.pushed += block.length;
+    this.produce(false);
+  }
+
+  /** Flush the tail (inputs past the end are zero) and return the output. */
+  finish(): Float32Array {
+    this.produce(true);
+    return this.out;
+  }
+
+  private compact(): void {
+    const keepFrom = this.nextBlock * this.k.o + this.minRel;
+    const drop = Math.min(Math.max(0, keepFrom - this.bufStart), this.bufLen);
+    if (drop > 0) {
+      this.buf.copyWithin(0, drop, this.bufLen);
+      this.bufLen -= drop;
+      this.bufStart += drop;
+    }
+  }
+
+  private produce(final: boolean): void {
+    const { o, n, first, offset, weights } = this.k;
+    const out = this.out;
+    const buf = this.buf;
+    const total = out.length;
+    while (this.written < total) {
+      const i = this.nextBlock;
+      const centre = i * o;
+      if (!final && centre + this.maxRel >= this.pushed) break;
+      const base = centre - this.bufStart;
+      const end = this.pushed - this.bufStart;
+      for (let j = 0; j < n && this.written < total; j++) {
+        const o0 = offset[j] as number;
+        const o1 = offset[j + 1] as number;
+        const start = base + (first[j] as number);
+        let s = 0;
+        if (start >= 0 && start + (o1 - o0) <= end) {
+          for (let q = o0; q < o1; q++) s += (weights[q] as number) * (buf[start + q - o0] as number);
+        } else {
+          for (let q = o0; q < o1; q++) {
+            const idx = start + q - o0;
+            // before the signal start (bufStart is 0 then) or after its end: zero padding
+            if (idx >= 0 && idx < end && this.bufStart + idx >= 0) s += (weights[q] as number) * (buf[idx] as number);
+          }
+        }
+        out[this.written++] = s;
+      }
+      this.nextBlock++;
+    }
+  }
+}

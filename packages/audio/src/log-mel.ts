@@ -1,0 +1,40 @@
+import { ConfigError } from '@mmfuse/core';
+import { checkNumber, checkSamples } from './internal/check.js';
+import { resolveMelSpectrogram } from './internal/options.js';
+import { stftPlan } from './internal/stft.js';
+import { melBank } from './mel-filter-bank.js';
+import type { MelSpectrogramOptions } from './mel-spectrogram.js';
+import type { FeatureMatrix, Samples } from './types.js';
+
+/** Options of `logMel`: the mel spectrogram's, with the defaults of the encoder and the benchmark. */
+export interface LogMelOptions extends MelSpectrogramOptions {
+  /** Added before the natural log so silence stays finite. Default 1e-6. */
+  offset?: number;
+}
+
+/**
+ * Log-mel features ln(mel + offset), fused in one pass per frame (window, FFT, power, mel projection, log).
+ * Defaults: nFft 400, winLength 400, hopLength 160, nMels 64, HTK scale, no filter normalization,
+ * fMin 0, fMax floor(sampleRateHz / 2), offset 1e-6 (the definition of BENCHMARK-SPEC.md).
+ * @returns `[frames, nMels]` frame by frame.
+ */
+export function logMel(samples: Samples, options: LogMelOptions): FeatureMatrix {
+  if (options === null || typeof options !== 'object') throw new ConfigError('options with at least sampleRateHz are required', { path: 'options' });
+  const { stft, mel } = resolveMelSpectrogram({ nFft: 400, hopLength: 160, nMels: 64, ...options });
+  const offset = checkNumber(options.offset ?? 1e-6, 'offset', 0, Number.POSITIVE_INFINITY, true);
+  checkSamples(samples);
+  const plan = stftPlan(stft);
+  const bank = melBank(mel).sparse;
+  const frames = plan.frameCount(samples.length);
+  const nMels = mel.nMels;
+  const spec = new Float64Array(plan.bins);
+  const melFrame = new Float64Array(nMels);
+  const data = new Float32Array(frames * nMels);
+  for (let t = 0; t < frames; t++) {
+    plan.powerFrame(samples, t, spec);
+    bank.apply(spec, 0, melFrame, 0);
+    const o = t * nMels;
+    for (let m = 0; m < nMels; m++) data[o + m] = Math.log((melFrame[m] as number) + offset);
+  }
+  return { data, frames, bins: nMels };
+}

@@ -1,10 +1,13 @@
 /**
  * @mmfuse/text-rnn: tokenizers (word, character, CJK-aware, subword) and the `text/rnn` encoder
- * (embedding + stacked, optionally bidirectional LSTM/GRU). Importing this module registers the encoders.
+ * (embedding + stacked, optionally bidirectional LSTM/GRU) and the frozen `text/pretrained` encoder (a local
+ * transformers.js model). Importing this module registers both encoders.
  */
 import { registerEncoderOnce } from '@mmfuse/core';
 import { TextRnnEncoder } from './text-rnn-encoder.js';
 import type { TextRnnEncoderConfig } from './text-rnn-encoder.js';
+import { TextPretrainedEncoder } from './text-pretrained-encoder.js';
+import type { TextPretrainedEncoderConfig } from './text-pretrained-encoder.js';
 
 export { normalizeText, replaceLoneSurrogates } from './normalize-text.js';
 export type { NormalizeTextOptions } from './normalize-text.js';
@@ -23,5 +26,8 @@ export { RecurrentLayer } from './recurrent-layer.js';
 export type { RecurrentApplyOptions, RecurrentCell, RecurrentLayerArgs, RecurrentOutput } from './recurrent-layer.js';
 export { TextRnnEncoder } from './text-rnn-encoder.js';
 export type { EmbeddingLookup, PreparedText, TextRnnEncoderConfig } from './text-rnn-encoder.js';
+export { TextPretrainedEncoder } from './text-pretrained-encoder.js';
+export type { PreparedTextEmbedding, TextPooling, TextPretrainedEncoderConfig } from './text-pretrained-encoder.js';
 
 registerEncoderOnce(TextRnnEncoder.kind, 'text', (config) => new TextRnnEncoder(config as TextRnnEncoderConfig), 'text: word/char/CJK/subword tokens → embedding → (bi)LSTM/GRU sequence');
+registerEncoderOnce(TextPretrainedEncoder.kind, 'text', (config) => new TextPretrainedEncoder(config as unknown as TextPretrainedEncoderConfig), 'text: frozen token/sentence embeddings from a local transformers.js model folder');

@@ -5,10 +5,10 @@
  * embedding table only holds subwords the training data uses. The folder must be present wherever the
  * fitted model is restored: the state stores its path, not its contents.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import * as path from 'node:path';
-import { ConfigError, ModelFormatError } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core';
 import type { JsonObject } from '@mmfuse/core';
+import { loadHfTokenizer, tokenizerFolder } from './internal/hf.js';
+import type { HfTokenizer } from './internal/hf.js';
 import { Tokenizer, tokenizerOptionsFromJSON } from './tokenizer.js';
 import type { TokenizerOptions } from './tokenizer.js';
 
@@ -16,20 +16,6 @@ import type { TokenizerOptions } from './tokenizer.js';
 export interface SubwordTokenizerOptions extends TokenizerOptions {
   /** Folder holding `tokenizer.json` (and optionally `tokenizer_config.json`), or the `tokenizer.json` file. */
   path: string;
-}
-
-/** The part of a transformers.js tokenizer used here. */
-interface HfTokenizer {
-  _encode_text(text: string | null): string[] | null;
-}
-type HfTokenizerClass = new (tokenizerJSON: unknown, tokenizerConfig: unknown) => HfTokenizer;
-
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ModelFormatError(`cannot read ${file} as JSON: ${(err as Error).message}`, { file, cause: err });
-  }
 }
 
 export class SubwordTokenizer extends Tokenizer {
@@ -50,27 +36,8 @@ export class SubwordTokenizer extends Tokenizer {
     if (typeof options.path !== 'string' || options.path.length === 0) {
       throw new ConfigError('a subword tokenizer needs the folder of its tokenizer.json', { path: 'tokenizer.path' });
     }
-    let folder = path.resolve(options.path);
-    if (existsSync(folder) && statSync(folder).isFile()) folder = path.dirname(folder);
-    const tokenizerFile = path.join(folder, 'tokenizer.json');
-    if (!existsSync(tokenizerFile)) {
-      throw new ConfigError(`no tokenizer.json in ${JSON.stringify(folder)}; point it at a Hugging Face tokenizer folder`, { path: 'tokenizer.path' });
-    }
-    const tokenizerJson = readJson(tokenizerFile);
-    const configFile = path.join(folder, 'tokenizer_config.json');
-    const tokenizerConfig = (existsSync(configFile) ? readJson(configFile) : {}) as { tokenizer_class?: string };
-    const transformers = await import('@xenova/transformers');
-    // Pick the class the way AutoTokenizer does, without its hub lookup (so no global env is touched).
-    const mapping = transformers.AutoTokenizer.TOKENIZER_CLASS_MAPPING as unknown as Record<string, HfTokenizerClass>;
-    const className = (tokenizerConfig.tokenizer_class ?? '').replace(/Fast$/, '');
-    const Cls = mapping[className] ?? (transformers.PreTrainedTokenizer as unknown as HfTokenizerClass);
-    let hf: HfTokenizer;
-    try {
-      hf = new Cls(tokenizerJson, tokenizerConfig);
-    } catch (err) {
-      throw new ModelFormatError(`${tokenizerFile} is not a tokenizer transformers.js can load: ${(err as Error).message}`, { file: tokenizerFile, cause: err });
-    }
-    return new SubwordTokenizer(options, folder, hf);
+    const folder = tokenizerFolder(options.path, 'tokenizer.path');
+    return new SubwordTokenizer(options, folder, await loadHfTokenizer(folder));
   }
 
   protected split(normalized: string, limit: number): string[] {

@@ -1,0 +1,191 @@
+/**
+ * `text/pretrained`: token or sentence embeddings from a local transformers.js model folder
+ * (`onnx/model.onnx`, `config.json`, `tokenizer.json`, `tokenizer_config.json`), frozen. The model runs in
+ * `prepare`, off the tensor path, so its output is plain data that the pipeline can cache; `encode` only
+ * pads and masks. Never touches the network.
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, InvalidInputError, ModelFormatError, describeValue } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import { loadHfModel, loadHfTokenizer, readJsonFile } from './internal/hf.js';
+import type { HfModel, HfTensor, HfTokenizer } from './internal/hf.js';
+import { normalizeText } from './normalize-text.js';
+
+/** How token embeddings become the encoder's sequence. */
+export type TextPooling = 'none' | 'mean' | 'cls';
+
+export interface TextPretrainedEncoderConfig {
+  /** The model folder (absolute, or relative to the working directory). Required. */
+  modelPath: string;
+  /**
+   * `none`: one step per token (special tokens included); `mean`: one step, the mean over tokens;
+   * `cls`: one step, the first token's embedding. Default `mean`.
+   */
+  pooling?: TextPooling;
+  /** Most tokens fed to the model, special tokens included; longer texts are truncated and flagged. Default 128 (at most the model's `max_position_embeddings`). */
+  maxLength?: number;
+  /** Load `onnx/model_quantized.onnx` instead of `onnx/model.onnx`. Default `false`. */
+  quantized?: boolean;
+}
+
+/** What `prepare` returns: the model's output as plain data. */
+export interface PreparedTextEmbedding {
+  /** `length × dim` values, step by step. */
+  embeddings: Float32Array;
+  /** Steps: the token count for pooling `none`, else 1. */
+  length: number;
+  /** True when the text had more than `maxLength` tokens. */
+  truncated: boolean;
+}
+
+interface Loaded {
+  tokenizer: HfTokenizer;
+  model: HfModel;
+}
+
+export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTextEmbedding> {
+  static readonly kind = 'text/pretrained';
+  readonly kind = TextPretrainedEncoder.kind;
+  readonly modality = 'text';
+  readonly outputDim: number;
+  readonly modelPath: string;
+  readonly pooling: TextPooling;
+  readonly maxLength: number;
+  readonly quantized: boolean;
+  private loaded: Promise<Loaded> | undefined;
+
+  constructor(config: TextPretrainedEncoderConfig) {
+    if (typeof config?.modelPath !== 'string' || config.modelPath.length === 0) {
+      throw new ConfigError('text/pretrained needs the folder of a local transformers.js model', { path: 'modelPath' });
+    }
+    this.modelPath = path.resolve(config.modelPath);
+    for (const file of ['config.json', 'tokenizer.json']) {
+      if (!existsSync(path.join(this.modelPath, file))) {
+        throw new ConfigError(`${JSON.stringify(this.modelPath)} has no ${file}; it must hold onnx/model.onnx, config.json, tokenizer.json and tokenizer_config.json`, { path: 'modelPath' });
+      }
+    }
+    const modelConfig = readJsonFile(path.join(this.modelPath, 'config.json')) as { hidden_size?: number; d_model?: number; max_position_embeddings?: number };
+    const dim = modelConfig.hidden_size ?? modelConfig.d_model;
+    if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1) {
+      throw new ModelFormatError(`config.json of ${this.modelPath} has no positive integer hidden_size`, { file: path.join(this.modelPath, 'config.json') });
+    }
+    this.outputDim = dim;
+    this.pooling = config.pooling ?? 'mean';
+    if (!['none', 'mean', 'cls'].includes(this.pooling)) {
+      throw new ConfigError(`must be "none", "mean" or "cls", got ${JSON.stringify(this.pooling)}`, { path: 'pooling' });
+    }
+    const limit = modelConfig.max_position_embeddings ?? Number.POSITIVE_INFINITY;
+    const maxLength = config.maxLength ?? Math.min(128, limit);
+    if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > limit) {
+      throw new ConfigError(`must be an integer in [2, ${limit}] (the model's max_position_embeddings), got ${JSON.stringify(maxLength)}`, { path: 'maxLength' });
+    }
+    this.maxLength = maxLength;
+    if (config.quantized !== undefined && typeof config.quantized !== 'boolean') {
+      throw new ConfigError(`must be true or false, got ${JSON.stringify(config.quantized)}`, { path: 'quantized' });
+    }
+    this.quantized = config.quantized ?? false;
+  }
+
+  private load(): Promise<Loaded> {
+    this.loaded ??= (async () => {
+      const tokenizer = await loadHfTokenizer(this.modelPath);
+      const model = await loadHfModel(this.modelPath, this.quantized);
+      return { tokenizer, model };
+    })();
+    // A failed load may be retried (e.g. after the folder is fixed).
+    this.loaded.catch(() => { this.loaded = undefined; });
+    return this.loaded;
+  }
+
+  async prepare(raw: string, ctx: PrepareContext): Promise<PreparedTextEmbedding> {
+    if (typeof raw !== 'string') {
+      throw new InvalidInputError(`expected text (a string), got ${describeValue(raw)}`, { sample: ctx.sample, field: ctx.field });
+    }
+    const { tokenizer, model } = await this.load();
+    // Same clean-up as the other tokenizers (lone surrogates, controls); case is left to the model's tokenizer.
+    const text = normalizeText(raw);
+    const full = tokenizer(text);
+    const truncated = full.input_ids.dims[1] as number > this.maxLength;
+    const inputs = truncated ? tokenizer(text, { truncation: true, max_length: this.maxLength }) : full;
+    const feeds: Record<string, HfTensor> = { input_ids: inputs.input_ids, attention_mask: inputs.attention_mask };
+    if (inputs.token_type_ids !== undefined) feeds.token_type_ids = inputs.token_type_ids;
+    let output: Record<string, HfTensor>;
+    try {
+      output = await model(feeds);
+    } catch (err) {
+      throw new InvalidInputError(`the model failed on this text: ${(err as Error).message}`, { sample: ctx.sample, field: ctx.field, cause: err });
+    }
+    const hidden = output.last_hidden_state;
+    if (hidden === undefined || !(hidden.data instanceof Float32Array) || hidden.dims.length !== 3 || hidden.dims[2] !== this.outputDim) {
+      throw new ModelFormatError(`the model of ${this.modelPath} did not return last_hidden_state [1, T, ${this.outputDim}]`, { file: this.modelPath });
+    }
+    const steps = hidden.dims[1] as number;
+    const dim = this.outputDim;
+    const tokens = Float32Array.from(hidden.data); // [T, D] (batch 1)
+    if (this.pooling === 'none') return { embeddings: tokens, length: steps, truncated };
+    if (this.pooling === 'cls') return { embeddings: tokens.slice(0, dim), length: 1, truncated };
+    const mean = new Float32Array(dim);
+    for (let t = 0; t < steps; t++) for (let d = 0; d < dim; d++) mean[d]! += tokens[t * dim + d]! / steps;
+    return { embeddings: mean, length: 1, truncated };
+  }
+
+  /** Frozen: nothing to create. */
+  build(_rng: Rng): void {}
+
+  /** `{ features [B, T, D] float32 (zero padded), lengths [B] int32 }`. */
+  collate(values: readonly PreparedTextEmbedding[]): TensorMap {
+    const dim = this.outputDim;
+    let steps = 1;
+    values.forEach((v, i) => {
+      const ok = typeof v === 'object' && v !== null && v.embeddings instanceof Float32Array && Number.isInteger(v.length) &&
+        v.length >= 0 && v.embeddings.length === v.length * dim;
+      if (!ok) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text embedding of width ${dim}`, { sample: i });
+      steps = Math.max(steps, v.length);
+    });
+    const flat = new Float32Array(values.length * steps * dim);
+    values.forEach((v, b) => flat.set(v.embeddings, b * steps * dim));
+    return {
+      features: tf.tensor3d(flat, [values.length, steps, dim]),
+      lengths: tf.tensor1d(values.map((v) => v.length), 'int32'),
+    };
+  }
+
+  encode(batch: TensorMap, _options: EncodeOptions): EncoderOutput {
+    const features = batch.features as tf.Tensor3D | undefined;
+    const lengths = batch.lengths as tf.Tensor1D | undefined;
+    if (features === undefined || lengths === undefined || features.rank !== 3 || lengths.rank !== 1) {
+      throw new ConfigError('text/pretrained: encode expects { features [B, T, D], lengths [B] } from collate()');
+    }
+    const steps = features.shape[1];
+    const mask = tf.range(0, steps, 1, 'int32').expandDims(0).less(lengths.expandDims(1)).toFloat() as tf.Tensor2D; // [B, T]
+    // A copy, so the caller may dispose the batch and the output independently.
+    return { features: features.clone(), mask };
+  }
+
+  get trainableWeights(): tf.Variable[] {
+    return [];
+  }
+
+  get weights(): tf.Variable[] {
+    return [];
+  }
+
+  getConfig(): JsonObject {
+    return { modelPath: this.modelPath, pooling: this.pooling, maxLength: this.maxLength, quantized: this.quantized };
+  }
+
+  /** Nothing is fitted: the model is frozen. */
+  getState(): JsonObject {
+    return {};
+  }
+
+  setState(_state: JsonObject): void {}
+
+  dispose(): void {
+    const loaded = this.loaded;
+    this.loaded = undefined;
+    void loaded?.then((l) => l.model.dispose()).catch(() => undefined);
+  }
+}

@@ -127,6 +127,49 @@ describe('DepthwiseConv2dNative gradients on wasm', () => {
   });
 });
 
+describe('Conv2DBackpropInput on wasm (stride 1 as a conv of the padded gradient)', () => {
+  const cases: ConvCase[] = [
+    { x: [2, 9, 7, 3], f: [3, 3, 3, 4], strides: [1, 1], pad: 'same' },
+    { x: [1, 8, 6, 5], f: [2, 4, 5, 3], strides: [1, 1], pad: 'same' }, // even filter: asymmetric padding
+    { x: [3, 7, 9, 2], f: [3, 2, 2, 6], strides: [1, 1], pad: 'valid' },
+    { x: [2, 6, 5, 4], f: [3, 3, 4, 2], strides: [1, 1], pad: 2 },
+    { x: [2, 6, 5, 4], f: [3, 3, 4, 2], strides: [1, 1], pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+    { x: [2, 9, 7, 3], f: [3, 3, 3, 4], strides: [2, 2], pad: 'same' }, // strided: stock kernel
+  ];
+  for (const c of cases) {
+    it(`matches cpu: ${label(c)}`, () => {
+      const run = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropInput',
+        { dy: randn(`idy${label(c)}`, convOutShape(c, false)), filter: randn(`if${label(c)}`, c.f) },
+        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      compareBackends(run, 1e-4, label(c));
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    });
+  }
+});
+
+describe('Transpose on wasm (rank > 4 collapsed or done in one pass)', () => {
+  const cases: [number[], number[], 'float32' | 'int32' | 'bool'][] = [
+    [[4, 5, 3, 2, 6], [2, 0, 3, 1, 4], 'float32'], // the attention q/k/v split
+    [[3, 2, 4, 3, 2], [4, 3, 2, 1, 0], 'float32'], // full reversal: innermost axis strided
+    [[2, 3, 1, 4, 5, 2], [5, 1, 0, 2, 4, 3], 'int32'],
+    [[2, 3, 4, 5, 6], [0, 1, 3, 4, 2], 'float32'], // collapses to rank 3
+    [[2, 1, 3, 1, 2], [4, 3, 2, 1, 0], 'bool'],
+    [[7, 5], [1, 0], 'float32'],
+    [[1, 1, 1, 1, 1], [4, 2, 0, 1, 3], 'float32'],
+  ];
+  for (const [shape, perm, dtype] of cases) {
+    it(`matches cpu: [${shape}] perm [${perm}] ${dtype}`, () => {
+      const run = (): tf.Tensor => {
+        const x = randn(`t${shape}`, shape);
+        const typed = dtype === 'float32' ? x : dtype === 'int32' ? x.mul(100).toInt() : x.greater(0);
+        return tf.transpose(typed, perm).toFloat();
+      };
+      compareBackends(run, 0, 'transpose');
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    });
+  }
+});
+
 describe('MaxPoolGrad on wasm (replaces a stock kernel that gave wrong gradients)', () => {
   const cases: { x: number[]; size: [number, number]; strides: [number, number]; pad: 'same' | 'valid' }[] = [
     { x: [2, 8, 6, 3], size: [2, 2], strides: [2, 2], pad: 'valid' },
@@ -189,6 +232,9 @@ describe('BatchMatMul and _FusedMatMul with transposed operands on wasm', () => 
     [[4, 17, 13], [1, 17, 11], true, false], // broadcast batch in b
     [[1, 17, 13], [4, 11, 17], true, true], // broadcast batch in a
     [[33, 130], [33, 65], true, false], // a weight gradient xᵀ·dy
+    [[2, 1, 5, 4], [1, 3, 4, 6], false, false], // partial broadcasting (stock path)
+    [[5, 3, 7], [5, 7, 2], false, false], // a batch, split into single products
+    [[2, 3, 1, 9], [2, 3, 9, 1], false, false], // 1-row / 1-column matrices
   ];
   for (const [sa, sb, ta, tb] of shapes) {
     it(`matMul [${sa}]${ta ? 'ᵀ' : ''} · [${sb}]${tb ? 'ᵀ' : ''} matches cpu`, () => {

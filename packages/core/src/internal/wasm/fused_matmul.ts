@@ -1,8 +1,8 @@
 /**
  * _FusedMatMul on wasm, fixed and sped up:
  * - the stock kernel adds the bias to the first matrix of a batch only (tfjs-backend-wasm 4.22: a batched
- *   `tf.fused.matMul` with a bias gives wrong values), so a batched product with a bias runs as
- *   product → Add (broadcast bias) → activation, each a stock wasm kernel;
+ *   `tf.fused.matMul` with a bias gives wrong values), so a batched product runs as BatchMatMul (mmfuse's
+ *   fast one) → Add (broadcast bias) → activation, each a wasm kernel;
  * - transposed operands are transposed explicitly first (see batch_matmul.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
@@ -41,8 +41,14 @@ export function fusedMatMul(original: Original): tf.KernelFunc {
     const { a, b, bias, preluActivationWeights } = inputs;
     if (a === undefined || b === undefined) throw new Error('_FusedMatMul: inputs a and b are required');
     const batch = Math.max(sizeOf(a.shape.slice(0, -2)), sizeOf(b.shape.slice(0, -2)));
-    if (bias === undefined || bias === null || batch <= 1) return untransposed(args);
-    const product = untransposed({ inputs: { a, b }, backend, attrs: { ...attrs, activation: 'linear', leakyreluAlpha: 0 } });
+    if (batch <= 1) return untransposed(args);
+    // A batch: the (fast) BatchMatMul kernel, then bias and activation as separate wasm kernels.
+    const product = callKernel('BatchMatMul', backend, { a, b }, { transposeA: attrs.transposeA ?? false, transposeB: attrs.transposeB ?? false });
+    if (bias === undefined || bias === null) {
+      const out = activate(backend, product, attrs.activation ?? 'linear', attrs.leakyreluAlpha, preluActivationWeights ?? undefined);
+      if (out !== product) backend.disposeData(product.dataId);
+      return out;
+    }
     const biased = callKernel('Add', backend, { a: product, b: bias });
     backend.disposeData(product.dataId);
     const out = activate(backend, biased, attrs.activation ?? 'linear', attrs.leakyreluAlpha, preluActivationWeights ?? undefined);

@@ -2,18 +2,23 @@
  * Kernels that the wasm backend lacks or runs slowly, registered when mmfuse starts the wasm engine:
  * - missing gradients: Conv2DBackpropFilter (conv1d/conv2d weights), DepthwiseConv2dNativeBackpropFilter/Input,
  *   UnsortedSegmentSum (the gradient of gather, i.e. of embeddings);
- * - BatchMatMul and _FusedMatMul with a transposed operand, rerouted to the fast untransposed path;
+ * - BatchMatMul and _FusedMatMul with a transposed operand, rerouted to the fast untransposed path, and
+ *   batches of small products split into single products (4x faster on wasm);
+ * - Transpose above rank 4 (a generic slow path in the stock kernel);
+ * - Conv2DBackpropInput with stride 1, as a Conv2D (XNNPACK) of the padded output gradient;
  * - _FusedMatMul with a bias on a batch of matrices, which the stock kernel gets wrong;
  * - MaxPoolGrad, whose stock kernel gives wrong gradients.
  * Every kernel works on the wasm heap and calls the backend's own wasm kernels; none goes through the cpu
  * backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { MMFUSE_WRAPPED, untransposedMatMul } from './batch_matmul.js';
+import { fastBatchMatMul, MMFUSE_WRAPPED } from './batch_matmul.js';
+import { conv2DBackpropInput } from './conv2d_backprop_input.js';
 import { conv2DBackpropFilterConfig, registerIm2colFlag } from './conv2d_backprop_filter.js';
 import { fusedMatMul } from './fused_matmul.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_conv2d_backprop.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
+import { fastTranspose } from './transpose.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
 /** Kernels added where the wasm backend has none. */
@@ -28,7 +33,14 @@ export const ADDED_KERNELS: readonly tf.KernelConfig[] = [
 export const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
 
 /** Stock kernels replaced by a wrapper that avoids their transposed-operand path. */
-export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
+export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput'] as const;
+
+const WRAPPERS: Record<(typeof WRAPPED_KERNELS)[number], (stock: never) => tf.KernelFunc> = {
+  BatchMatMul: fastBatchMatMul,
+  _FusedMatMul: fusedMatMul,
+  Transpose: fastTranspose,
+  Conv2DBackpropInput: conv2DBackpropInput,
+};
 
 /** What `registerWasmKernels` did, for logs and tests. */
 export interface WasmKernelReport {
@@ -38,18 +50,22 @@ export interface WasmKernelReport {
   present: string[];
 }
 
-function wrapStock(name: string, report: WasmKernelReport): void {
+/** Stock kernels mmfuse replaced or wrapped, kept so that `unregisterWasmKernels` can put them back. */
+const stockConfigs = new Map<string, tf.KernelConfig>();
+
+function wrapStock(name: (typeof WRAPPED_KERNELS)[number], report: WasmKernelReport): void {
   const stock = tf.getKernel(name, 'wasm');
   if (stock === undefined) return; // Nothing to speed up (a wasm backend without this kernel).
   if ((stock.kernelFunc as unknown as Record<symbol, unknown>)[MMFUSE_WRAPPED] === true) {
     report.present.push(name);
     return;
   }
+  stockConfigs.set(name, stock);
   tf.unregisterKernel(name, 'wasm');
   const config: tf.KernelConfig = {
     kernelName: name,
     backendName: 'wasm',
-    kernelFunc: name === '_FusedMatMul' ? fusedMatMul(stock.kernelFunc as never) : untransposedMatMul(stock.kernelFunc as never),
+    kernelFunc: WRAPPERS[name](stock.kernelFunc as never),
   };
   // Keep the stock setup (it binds the wasm function) so that a later setBackend('wasm') still runs it.
   if (stock.setupFunc !== undefined) config.setupFunc = stock.setupFunc;
@@ -80,10 +96,34 @@ export function registerWasmKernels(): WasmKernelReport {
       report.present.push(config.kernelName);
       continue;
     }
-    if (stock !== undefined) tf.unregisterKernel(config.kernelName, 'wasm');
+    if (stock !== undefined) {
+      stockConfigs.set(config.kernelName, stock);
+      tf.unregisterKernel(config.kernelName, 'wasm');
+    }
     tf.registerKernel(config);
     report.added.push(config.kernelName);
   }
   for (const name of WRAPPED_KERNELS) wrapStock(name, report);
   return report;
+}
+
+/**
+ * Undo `registerWasmKernels`: remove the added kernels and put the stock wasm kernels back. For benchmarks
+ * (before/after) and tests; an application has no reason to call it. Returns the kernels it touched.
+ */
+export function unregisterWasmKernels(): string[] {
+  const touched: string[] = [];
+  for (const config of ADDED_KERNELS) {
+    if (tf.getKernel(config.kernelName, 'wasm')?.kernelFunc === config.kernelFunc) {
+      tf.unregisterKernel(config.kernelName, 'wasm');
+      touched.push(config.kernelName);
+    }
+  }
+  for (const [name, stock] of stockConfigs) {
+    if (tf.getKernel(name, 'wasm') !== undefined) tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(stock);
+    touched.push(name);
+  }
+  stockConfigs.clear();
+  return touched;
 }

@@ -66,13 +66,13 @@ export class MultiHeadAttention extends Module {
     let q: tf.Tensor; let k: tf.Tensor; let v: tf.Tensor;
     if (query === keyValue) {
       const qkv = tf.matMul(query.reshape([b * tq, d]), this.inKernel).add(this.inBias); // [B*T, 3d]
-      [q, k, v] = tf.split(qkv, 3, 1); // each [B*T, d]
+      [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor, tf.Tensor, tf.Tensor]; // each [B*T, d]
     } else {
       const [wq, wkv] = tf.split(this.inKernel, [d, 2 * d], 1); // [d, d], [d, 2d]
       const [bq, bkv] = tf.split(this.inBias, [d, 2 * d], 0);
       q = tf.matMul(query.reshape([b * tq, d]), wq as tf.Tensor2D).add(bq as tf.Tensor); // [B*Tq, d]
       const kv = tf.matMul(keyValue.reshape([b * tk, d]), wkv as tf.Tensor2D).add(bkv as tf.Tensor); // [B*Tk, 2d]
-      [k, v] = tf.split(kv, 2, 1); // each [B*Tk, d]
+      [k, v] = tf.split(kv, 2, 1) as [tf.Tensor, tf.Tensor]; // each [B*Tk, d]
     }
     const qh = this.splitHeads(q as tf.Tensor, b, tq); // [B, H, Tq, hd]
     const kh = this.splitHeads(k as tf.Tensor, b, tk); // [B, H, Tk, hd]

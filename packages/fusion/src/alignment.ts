@@ -1,0 +1,94 @@
+/**
+ * Alignment: turns each modality's encoder output into tokens of one width that a shared Transformer can
+ * mix. Per modality: optional pooling to at most `maxTokens` steps, a linear projection to dModel, a learned
+ * modality embedding and fixed sinusoidal positions counted inside the modality.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '@mmfuse/core';
+import { Linear } from './layers/linear.js';
+import { Module } from './layers/module.js';
+import { sinusoidalTable } from './layers/positional-encoding.js';
+
+/** One modality's tokens for a whole batch: x [B, T, d], mask [B, T] (1 = real token). */
+export interface ModalityTokens {
+  x: tf.Tensor3D;
+  mask: tf.Tensor2D;
+}
+
+export interface AlignmentArgs {
+  /** One entry per input field, in config order. */
+  inputs: { field: string; inDim: number; maxTokens?: number }[];
+  dModel: number;
+}
+
+/**
+ * Mean-pool features [B, T, D] with mask [B, T] over windows of `stride` steps, counting only real steps.
+ * Returns [B, ceil(T/stride), D] and the pooled mask (1 where a window held a real step).
+ */
+export function maskedPool(features: tf.Tensor3D, mask: tf.Tensor2D, stride: number): { features: tf.Tensor3D; mask: tf.Tensor2D } {
+  const [b, t, d] = features.shape;
+  const tp = Math.ceil(t / stride);
+  const pad = tp * stride - t;
+  const f = (pad > 0 ? features.pad([[0, 0], [0, pad], [0, 0]]) : features).mul((pad > 0 ? mask.pad([[0, 0], [0, pad]]) : mask).expandDims(2)); // [B, Tp*s, D]
+  const m = pad > 0 ? mask.pad([[0, 0], [0, pad]]) : mask; // [B, Tp*s]
+  const sums = f.reshape([b, tp, stride, d]).sum(2); // [B, Tp, D]
+  const counts = m.reshape([b, tp, stride]).sum(2); // [B, Tp]
+  const pooled = sums.div(tf.maximum(counts, 1).expandDims(2)) as tf.Tensor3D; // [B, Tp, D]
+  return { features: pooled, mask: counts.greater(0).cast('float32') as tf.Tensor2D };
+}
+
+export class Alignment extends Module {
+  readonly dModel: number;
+  readonly fields: string[];
+  readonly maxTokens: (number | undefined)[];
+  readonly projections: Linear[];
+  readonly modalityEmbedding: tf.Variable; // [M, d]
+  private peCache = new Map<number, Float32Array>();
+
+  constructor(args: AlignmentArgs, rng: Rng) {
+    super();
+    this.dModel = args.dModel;
+    this.fields = args.inputs.map((i) => i.field);
+    this.maxTokens = args.inputs.map((i) => i.maxTokens);
+    this.modalityEmbedding = this.weight('modalityEmbedding', [args.inputs.length, args.dModel], { kind: 'normal', std: 0.02 }, rng);
+    this.projections = args.inputs.map((i, m) => this.child(`projection${m}`, new Linear({ inDim: i.inDim, outDim: args.dModel }, rng)));
+  }
+
+  private positions(t: number): tf.Tensor2D {
+    let table = this.peCache.get(t);
+    if (table === undefined) {
+      table = sinusoidalTable(t, this.dModel);
+      this.peCache.set(t, table);
+    }
+    return tf.tensor2d(table, [t, this.dModel]); // [T, d]
+  }
+
+  /**
+   * Align modality `m`: features [P, T, D] and mask [P, T] of the P samples that have it, scattered to
+   * their rows of a batch of `batchSize` (`rows[p]` = batch row of present sample p); absent rows get zero
+   * features and an all-zero mask. `keep` [B] (optional, 0/1) hides the modality for some rows (modality
+   * dropout). Returns tokens [B, T', d] and mask [B, T'].
+   */
+  apply(m: number, enc: { features: tf.Tensor3D; mask: tf.Tensor2D }, rows: number[], batchSize: number, keep?: number[]): ModalityTokens {
+    let { features, mask } = enc;
+    const cap = this.maxTokens[m];
+    if (cap !== undefined && features.shape[1] > cap) {
+      ({ features, mask } = maskedPool(features, mask, Math.ceil(features.shape[1] / cap)));
+    }
+    const proj = this.projections[m] as Linear;
+    let x = proj.apply(features) as tf.Tensor3D; // [P, T, d]
+    const [p, t, d] = x.shape;
+    if (p !== batchSize || rows.some((r, i) => r !== i)) {
+      // Scatter by a one-hot [B, P] product: differentiable on every engine (gather's gradient is not on wasm).
+      const sel = new Float32Array(batchSize * p);
+      rows.forEach((r, i) => { sel[r * p + i] = 1; });
+      const s = tf.tensor2d(sel, [batchSize, p]);
+      x = tf.matMul(s, x.reshape([p, t * d])).reshape([batchSize, t, d]); // [B, T, d]
+      mask = tf.matMul(s, mask).reshape([batchSize, t]); // [B, T]
+    }
+    if (keep !== undefined) mask = mask.mul(tf.tensor2d(keep, [batchSize, 1])) as tf.Tensor2D;
+    const emb = this.modalityEmbedding.slice([m, 0], [1, d]); // [1, d]
+    x = x.add(emb).add(this.positions(t)) as tf.Tensor3D; // [B, T, d]
+    return { x, mask };
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The whole differentiable model: encoders (plugins) -> alignment -> fusion strategy -> head.
+ * `forward` is synchronous and allocates only inside the caller's tidy / gradient scope.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ModalityEncoder, Rng } from '@mmfuse/core';
+import { Alignment } from './alignment.js';
+import type { ModalityTokens } from './alignment.js';
+import type { ResolvedConfig } from './config.js';
+import { Head } from './heads.js';
+import { Module } from './layers/module.js';
+import { CrossAttentionFusion } from './strategies/cross-attention.js';
+import { LateFusion } from './strategies/late.js';
+import type { FusionStrategy } from './strategies/strategy.js';
+import { TransformerFusion } from './strategies/transformer.js';
+
+/** A batch of prepared samples, grouped by input: `fields[m]` lists the batch rows that have input m. */
+export interface BatchInput {
+  size: number;
+  fields: ({ rows: number[]; values: unknown[] } | null)[];
+}
+
+/** Group prepared samples (values[m] undefined = modality missing) into a `BatchInput`. */
+export function toBatchInput(samples: readonly (readonly unknown[])[], inputs: number, drop?: number): BatchInput {
+  const fields: BatchInput['fields'] = [];
+  for (let m = 0; m < inputs; m++) {
+    const rows: number[] = []; const values: unknown[] = [];
+    if (m !== drop) {
+      samples.forEach((s, r) => { const v = s[m]; if (v !== undefined) { rows.push(r); values.push(v); } });
+    }
+    fields.push(rows.length > 0 ? { rows, values } : null);
+  }
+  return { size: samples.length, fields };
+}
+
+export class FusionNetwork extends Module {
+  readonly encoders: readonly ModalityEncoder[];
+  readonly alignment: Alignment;
+  readonly strategy: FusionStrategy;
+  readonly head: Head;
+  readonly modalityDropout: number;
+
+  constructor(config: ResolvedConfig, encoders: readonly ModalityEncoder[], outDim: number, rng: Rng) {
+    super();
+    const f = config.fusion;
+    const fields = Object.keys(config.inputs);
+    this.encoders = encoders;
+    this.modalityDropout = f.modalityDropout;
+    this.alignment = this.child('alignment', new Alignment({
+      dModel: f.dModel,
+      inputs: fields.map((field, m) => {
+        const cap = config.inputs[field]?.maxTokens;
+        return cap === undefined ? { field, inDim: (encoders[m] as ModalityEncoder).outputDim } : { field, inDim: (encoders[m] as ModalityEncoder).outputDim, maxTokens: cap };
+      }),
+    }, rng.fork('alignment')));
+    const srng = rng.fork('strategy');
+    const common = { dModel: f.dModel, ffDim: f.ffDim, dropout: f.dropout };
+    this.strategy = this.child('strategy',
+      f.strategy === 'late' ? new LateFusion({ ...common, modalities: fields.length }, srng)
+        : f.strategy === 'cross-attention' ? new CrossAttentionFusion({ ...common, modalities: fields.length, layers: f.layers, heads: f.heads }, srng)
+          : new TransformerFusion({ ...common, layers: f.layers, heads: f.heads }, srng));
+    this.head = this.child('head', new Head({ type: config.output.type, dModel: f.dModel, outDim }, rng.fork('head')));
+  }
+
+  /** Every weight the optimizer updates: each encoder's trainable weights, then the fusion weights. */
+  get trainableWeights(): tf.Variable[] {
+    return [...this.encoders.flatMap((e) => [...e.trainableWeights]), ...this.weights];
+  }
+
+  /**
+   * Logits [B, outDim]. In training, modality dropout hides each present modality of each sample with
+   * probability `modalityDropout`, always leaving one.
+   */
+  forward(batch: BatchInput, options: { training: boolean; rng?: Rng }): tf.Tensor2D {
+    const b = batch.size;
+    const keep = options.training && this.modalityDropout > 0 ? this.modalityKeep(batch, options.rng) : undefined;
+    const tokens: (ModalityTokens | null)[] = batch.fields.map((field, m) => {
+      if (field === null) return null;
+      const enc = this.encoders[m] as ModalityEncoder;
+      const collated = enc.collate(field.values);
+      const encRng = options.rng?.fork(`encoder${m}`);
+      const out = enc.encode(collated, encRng === undefined ? { training: options.training } : { training: options.training, rng: encRng });
+      return this.alignment.apply(m, out, field.rows, b, keep?.[m]);
+    });
+    const fused = this.strategy.apply(tokens, b, options.rng === undefined ? { training: options.training } : { training: options.training, rng: options.rng.fork('fusion') });
+    return this.head.apply(fused);
+  }
+
+  private modalityKeep(batch: BatchInput, rng: Rng | undefined): number[][] | undefined {
+    if (rng === undefined) throw new Error('FusionNetwork: modality dropout needs a random stream');
+    const r = rng.fork('modalityDropout');
+    const keep = batch.fields.map(() => new Array<number>(batch.size).fill(1));
+    for (let row = 0; row < batch.size; row++) {
+      const present = batch.fields.flatMap((f, m) => (f !== null && f.rows.includes(row) ? [m] : []));
+      if (present.length < 2) continue;
+      const kept = present.filter(() => !r.bernoulli(this.modalityDropout));
+      const survivor = kept.length > 0 ? undefined : present[r.int(present.length)];
+      for (const m of present) if (!kept.includes(m) && m !== survivor) (keep[m] as number[])[row] = 0;
+    }
+    return keep;
+  }
+}

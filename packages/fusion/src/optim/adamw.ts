@@ -1,0 +1,87 @@
+/**
+ * AdamW (Loshchilov & Hutter): Adam moments plus decoupled weight decay, as PyTorch's `torch.optim.AdamW`:
+ *   w <- w (1 - lr wd);  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+ *   w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface AdamWArgs {
+  /** Default 0.9. */
+  beta1?: number;
+  /** Default 0.999. */
+  beta2?: number;
+  /** Default 1e-8. */
+  epsilon?: number;
+  /** Decoupled weight decay. Default 0.01. */
+  weightDecay?: number;
+}
+
+export interface AdamWState { t: number; m: Float32Array[]; v: Float32Array[] }
+
+export class AdamW {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+  private readonly params: tf.Variable[];
+  private readonly m: tf.Variable[];
+  private readonly v: tf.Variable[];
+  private t = 0;
+
+  constructor(params: readonly tf.Variable[], args: AdamWArgs = {}) {
+    this.params = [...params];
+    this.beta1 = args.beta1 ?? 0.9;
+    this.beta2 = args.beta2 ?? 0.999;
+    this.epsilon = args.epsilon ?? 1e-8;
+    this.weightDecay = args.weightDecay ?? 0.01;
+    this.m = this.params.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.v = this.params.map((p) => tf.variable(tf.zerosLike(p), false));
+  }
+
+  /** Apply one update. `grads[i]` belongs to `params[i]`; `gradScale` (e.g. from clipping) multiplies every gradient. */
+  step(grads: (tf.Tensor | undefined)[], learningRate: number, gradScale?: tf.Scalar): void {
+    this.t++;
+    const c1 = 1 - this.beta1 ** this.t;
+    const c2 = 1 - this.beta2 ** this.t;
+    tf.tidy(() => {
+      this.params.forEach((p, i) => {
+        const raw = grads[i];
+        if (raw === undefined) return; // a weight outside this step's graph (e.g. a modality absent from the batch)
+        const g = gradScale === undefined ? raw : raw.mul(gradScale);
+        const m = this.m[i] as tf.Variable; const v = this.v[i] as tf.Variable;
+        m.assign(m.mul(this.beta1).add(g.mul(1 - this.beta1)));
+        v.assign(v.mul(this.beta2).add(g.square().mul(1 - this.beta2)));
+        const update = m.div(c1).div(v.div(c2).sqrt().add(this.epsilon));
+        p.assign(p.mul(1 - learningRate * this.weightDecay).sub(update.mul(learningRate)));
+      });
+    });
+  }
+
+  getState(): AdamWState {
+    return { t: this.t, m: this.m.map((x) => x.dataSync() as Float32Array), v: this.v.map((x) => x.dataSync() as Float32Array) };
+  }
+
+  setState(state: AdamWState): void {
+    if (state.m.length !== this.m.length || state.v.length !== this.v.length) {
+      throw new RangeError(`AdamW.setState: state has ${state.m.length} moments for ${this.m.length} weights`);
+    }
+    this.t = state.t;
+    tf.tidy(() => {
+      this.m.forEach((x, i) => x.assign(tf.tensor(state.m[i] as Float32Array, x.shape)));
+      this.v.forEach((x, i) => x.assign(tf.tensor(state.v[i] as Float32Array, x.shape)));
+    });
+  }
+
+  dispose(): void {
+    tf.dispose([...this.m, ...this.v]);
+  }
+}
+
+/** Global L2 norm of gradients and the factor min(1, maxNorm / norm) that clips them to `maxNorm`. */
+export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { norm: tf.Scalar; scale: tf.Scalar } {
+  return tf.tidy(() => {
+    const norm = tf.addN(grads.map((g) => g.square().sum())).sqrt() as tf.Scalar;
+    const scale = tf.scalar(maxNorm).div(tf.maximum(norm, maxNorm)) as tf.Scalar;
+    return { norm, scale };
+  });
+}

@@ -1,0 +1,20 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { ModalityTokens } from '../alignment.js';
+import { Module } from '../layers/module.js';
+import type { ApplyOptions } from '../layers/module.js';
+
+/**
+ * A fusion strategy turns the aligned tokens of every modality into one vector per sample.
+ * `tokens[m]` is null when no sample of the batch has modality m.
+ */
+export abstract class FusionStrategy extends Module {
+  /** Returns [B, dModel]. */
+  abstract apply(tokens: (ModalityTokens | null)[], batchSize: number, options: ApplyOptions): tf.Tensor2D;
+}
+
+/** Masked mean over time: x [B, T, d], mask [B, T] -> [B, d]; rows without a real token give zeros. */
+export function maskedMean(x: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D {
+  const sum = x.mul(mask.expandDims(2)).sum(1); // [B, d]
+  const count = mask.sum(1, true); // [B, 1]
+  return sum.div(count.maximum(1)) as tf.Tensor2D;
+}

@@ -1,0 +1,53 @@
+/** Training progress: a bar with ETA on a terminal, plain log lines otherwise, or nothing. */
+
+export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
+
+function clock(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600); const m = Math.floor((s % 3600) / 60); const r = s % 60;
+  return `${h > 0 ? `${h}:` : ''}${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`;
+}
+
+export class Progress {
+  readonly mode: 'bar' | 'lines' | 'none';
+  private readonly log: (line: string) => void;
+  private readonly stream: NodeJS.WriteStream;
+  private lastLine = 0;
+  private started = 0;
+
+  constructor(mode: ProgressMode, log: (line: string) => void, stream: NodeJS.WriteStream = process.stderr) {
+    this.mode = mode === 'auto' ? (stream.isTTY === true ? 'bar' : 'lines') : mode;
+    this.log = log;
+    this.stream = stream;
+  }
+
+  startEpoch(): void {
+    this.started = performance.now();
+    this.lastLine = this.started;
+  }
+
+  /** After each step: `done` of `total` steps of epoch `epoch` (1-based) of `epochs`. */
+  step(info: { epoch: number; epochs: number; done: number; total: number; loss: number; doneAtStart: number }): void {
+    if (this.mode === 'none') return;
+    const now = performance.now();
+    const rate = (info.done - info.doneAtStart) / Math.max(1e-9, (now - this.started) / 1000);
+    const eta = (info.total - info.done) / rate;
+    if (this.mode === 'bar') {
+      const width = 24;
+      const filled = Math.round((width * info.done) / info.total);
+      const line = `epoch ${info.epoch}/${info.epochs} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${info.done}/${info.total} loss ${info.loss.toFixed(4)} ETA ${clock(eta)}`;
+      this.stream.write(`\r${line}\x1b[K`);
+    } else if (now - this.lastLine >= 10_000 || info.done === info.total) {
+      this.lastLine = now;
+      if (info.done < info.total) this.log(`epoch ${info.epoch}/${info.epochs} step ${info.done}/${info.total} loss ${info.loss.toFixed(4)} eta ${clock(eta)}`);
+    }
+  }
+
+  /** One summary line per epoch. */
+  epoch(line: string): void {
+    if (this.mode === 'none') return;
+    if (this.mode === 'bar') this.stream.write('\r\x1b[K');
+    this.log(line);
+  }
+}

@@ -1,0 +1,35 @@
+/** Helpers shared by the commands. */
+import * as path from 'node:path';
+import type { SkippedSample } from '@mmfuse/core';
+import type { CliIo } from '../main.js';
+
+/** A stderr logger with the command's prefix. */
+export function logger(io: CliIo, command: string): (line: string) => void {
+  return (line) => io.stderr(`mmfuse ${command}: ${line}\n`);
+}
+
+/** A command-line path, absolute (relative to the working folder). */
+export function fromCwd(io: CliIo, p: string): string {
+  return path.resolve(io.cwd, p);
+}
+
+/** A skipped sample as the JSON output lists it: line, sample, field, code, reason, and the manifest file. */
+export function skippedJson(s: SkippedSample, manifest: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { file: s.file === '(input)' ? manifest : s.file, line: s.line };
+  if (s.sample !== undefined) out.sample = s.sample;
+  if (s.field !== undefined) out.field = s.field;
+  out.code = s.code;
+  out.reason = s.reason;
+  return out;
+}
+
+/** One line per skipped sample for stderr. */
+export function describeSkipped(s: SkippedSample, manifest: string): string {
+  const file = s.file === '(input)' ? manifest : s.file;
+  return `skipped ${path.basename(file)}:${s.line}${s.field !== undefined ? ` field "${s.field}"` : ''}: ${s.reason}`;
+}
+
+/** Numbers rounded for human output. */
+export function round(v: number, digits = 4): number {
+  return Number.isFinite(v) ? Number(v.toFixed(digits)) : v;
+}

@@ -1,0 +1,44 @@
+/** `mmfuse eval --model DIR --data MANIFEST [--json]` */
+import type { ParsedArgs } from '../internal/args.js';
+import { loadModel, readSamples, startEngine, toInputs } from '../internal/model.js';
+import type { Evaluation } from '../internal/model.js';
+import type { CliIo, CommandResult } from '../main.js';
+import { describeSkipped, fromCwd, logger, round, skippedJson } from './common.js';
+
+/** Evaluate a loaded model on a manifest; manifest lines and samples that cannot be prepared are skipped and listed. */
+export async function evaluateManifest(model: Awaited<ReturnType<typeof loadModel>>, manifest: string, log: (line: string) => void): Promise<{ evaluation: Evaluation; skipped: Record<string, unknown>[] }> {
+  const { samples, skipped: badLines } = await readSamples(manifest, model.config, true);
+  const evaluation = await model.evaluate(toInputs(samples), {});
+  const skipped = [...badLines, ...evaluation.skipped].sort((a, b) => a.line - b.line);
+  for (const s of skipped) log(describeSkipped(s, manifest));
+  return { evaluation, skipped: skipped.map((s) => skippedJson(s, manifest)) };
+}
+
+export function evaluationText(e: Evaluation, skipped: number): string {
+  const lines = [`n: ${e.n}   accuracy: ${round(e.accuracy)}   macro F1: ${round(e.macroF1)}${skipped > 0 ? `   skipped: ${skipped}` : ''}`];
+  const labels = Object.keys(e.perClass ?? {});
+  if (labels.length > 0) {
+    const w = Math.max(5, ...labels.map((l) => l.length));
+    lines.push('', `${'class'.padEnd(w)}  precision  recall  f1      support`);
+    for (const l of labels) {
+      const s = e.perClass[l]!;
+      lines.push(`${l.padEnd(w)}  ${String(round(s.precision, 3)).padEnd(9)}  ${String(round(s.recall, 3)).padEnd(6)}  ${String(round(s.f1, 3)).padEnd(6)}  ${s.support}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export async function runEval(args: ParsedArgs, io: CliIo): Promise<CommandResult> {
+  const log = logger(io, 'eval');
+  await startEngine(log);
+  const model = await loadModel(fromCwd(io, args.options.model as string));
+  try {
+    const manifest = fromCwd(io, args.options.data as string);
+    const { evaluation, skipped } = await evaluateManifest(model, manifest, log);
+    const { skipped: _s, ...rest } = evaluation;
+    const json = { ...rest, n: evaluation.n, accuracy: evaluation.accuracy, macroF1: evaluation.macroF1, perClass: evaluation.perClass, confusion: evaluation.confusion, skipped };
+    return { json, human: evaluationText(evaluation, skipped.length) };
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The declaration of every command: arguments, options with defaults, help text. Kept free of heavy
+ * imports so `--help` and usage errors answer without starting TensorFlow.js.
+ */
+import type { CommandSpec } from '../internal/args.js';
+
+const json = { type: 'boolean', description: 'Print one JSON object as the last line of stdout' } as const;
+
+export const trainSpec: CommandSpec = {
+  name: 'train',
+  summary: 'Train a model from a config file; writes the model folder and an HTML report beside it (DIR.report.html).',
+  positionals: [{ name: 'CONFIG', description: 'Config file (.json, .yaml or .yml); data paths are relative to it' }],
+  options: {
+    out: { type: 'string', valueName: 'DIR', description: 'Model folder to write', required: true },
+    seed: { type: 'integer', valueName: 'N', description: 'Override training.seed (default: the config\'s, else 42)', min: 0 },
+    epochs: { type: 'integer', valueName: 'N', description: 'Override training.epochs (default: the config\'s, else 10)', min: 1 },
+    json,
+  },
+  epilog: 'Example: mmfuse train model.yaml --out models/bot --epochs 5',
+};
+
+export const evalSpec: CommandSpec = {
+  name: 'eval',
+  summary: 'Evaluate a trained model on a manifest: accuracy, macro F1, per-class scores, confusion matrix; bad samples are skipped and listed.',
+  positionals: [],
+  options: {
+    model: { type: 'string', valueName: 'DIR', description: 'Model folder written by "mmfuse train"', required: true },
+    data: { type: 'string', valueName: 'MANIFEST', description: 'JSONL or CSV manifest with the target field; paths relative to it', required: true },
+    json,
+  },
+  epilog: 'JSON keys: accuracy, macroF1, n, perClass, confusion { labels, matrix }, skipped [{ line, sample, field, code, reason }].',
+};
+
+export const predictSpec: CommandSpec = {
+  name: 'predict',
+  summary: 'Predict one sample from the given modalities (any subset), or every sample of a manifest as JSONL.',
+  positionals: [],
+  options: {
+    model: { type: 'string', valueName: 'DIR', description: 'Model folder written by "mmfuse train"', required: true },
+    text: { type: 'string', valueName: 'T', description: 'Text for the model\'s text input' },
+    audio: { type: 'string', valueName: 'FILE', description: 'WAV file for the model\'s audio input' },
+    image: { type: 'string', valueName: 'FILE', description: 'Image file (PNG, JPEG, ...) for the model\'s image input' },
+    input: { type: 'string', valueName: 'FIELD=VALUE', description: 'Value for an input field by name (text, or a file path for other modalities)', repeatable: true },
+    data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
+    json,
+  },
+  epilog: 'Output: label, probabilities, modality contributions. With --data, bad samples give a line with "error" and the rest go on.',
+};
+
+export const serveSpec: CommandSpec = {
+  name: 'serve',
+  summary: 'Serve a model over HTTP: POST /v1/predict (JSON with base64 files, or multipart), GET /healthz, GET /metrics.',
+  positionals: [],
+  options: {
+    model: { type: 'string', valueName: 'DIR', description: 'Model folder written by "mmfuse train"', required: true },
+    host: { type: 'string', valueName: 'H', description: 'Address to bind (default 127.0.0.1)' },
+    port: { type: 'integer', valueName: 'N', description: 'Port (default 8080; 0 picks a free one)', min: 0, max: 65535 },
+    'max-body-bytes': { type: 'integer', valueName: 'N', description: 'Largest request body; larger answers 413 (default 10485760)', min: 1 },
+    'max-batch-size': { type: 'integer', valueName: 'N', description: 'Most requests per model call (default 16)', min: 1 },
+    'max-wait-ms': { type: 'number', valueName: 'MS', description: 'How long a request waits to be batched with others (default 5)', min: 0, max: 10000 },
+  },
+  epilog: 'Prints "listening on http://HOST:PORT" on stderr once ready. SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0.',
+};
+
+export const inspectSpec: CommandSpec = {
+  name: 'inspect',
+  summary: 'Describe a model folder: config, labels, metrics, engine, size.',
+  positionals: [{ name: 'DIR', description: 'Model folder written by "mmfuse train"' }],
+  options: { json },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec];

@@ -1,0 +1,146 @@
+/** `mmfuse train CONFIG --out DIR [--seed N] [--epochs N] [--json]` */
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { ConfigError, InvalidInputError, getEngineInfo } from '@mmfuse/core';
+import type { SkippedSample } from '@mmfuse/core';
+import type { ParsedArgs } from '../internal/args.js';
+import { applyOverrides, readCliConfig } from '../internal/config-file.js';
+import { createModel, normalizeModelConfig, readSamples, startEngine, toInputs } from '../internal/model.js';
+import type { Evaluation } from '../internal/model.js';
+import type { CliIo, CommandResult } from '../main.js';
+import { renderReport } from '../report.js';
+import type { EpochRecord, ReportEvaluation } from '../report.js';
+import { describeSkipped, fromCwd, logger, round, skippedJson } from './common.js';
+
+/** An epoch record from whatever fusion reports: `epoch` plus every finite numeric field. */
+export function toEpochRecord(raw: unknown, fallbackEpoch: number): EpochRecord | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const obj = raw as Record<string, unknown>;
+  const epoch = typeof obj.epoch === 'number' ? obj.epoch : fallbackEpoch;
+  const metrics: Record<string, number> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (k !== 'epoch' && typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
+  }
+  return { epoch, metrics };
+}
+
+/** Epoch records from a returned history: an array of epochs, or an object holding one. */
+export function epochsFromHistory(history: unknown): EpochRecord[] {
+  const list = Array.isArray(history) ? history
+    : typeof history === 'object' && history !== null
+      ? Object.values(history as Record<string, unknown>).find((v) => Array.isArray(v) && v.length > 0 && typeof v[0] === 'object' && v[0] !== null && 'epoch' in (v[0] as object))
+      : undefined;
+  if (!Array.isArray(list)) return [];
+  return list.map((e, i) => toEpochRecord(e, i + 1)).filter((e): e is EpochRecord => e !== undefined);
+}
+
+function reportEvaluation(name: string, e: Evaluation, skipped: number): ReportEvaluation {
+  return { name, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1, perClass: e.perClass ?? {}, confusion: e.confusion ?? { labels: [], matrix: [] }, skipped };
+}
+
+export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResult> {
+  const log = logger(io, 'train');
+  const started = Date.now();
+  const configFile = fromCwd(io, args.positionals.CONFIG as string);
+  const out = fromCwd(io, args.options.out as string).replace(/[\\/]+$/, '');
+  const cli = await readCliConfig(configFile);
+  const overrides: { seed?: number; epochs?: number } = {};
+  if (args.options.seed !== undefined) overrides.seed = args.options.seed as number;
+  if (args.options.epochs !== undefined) overrides.epochs = args.options.epochs as number;
+  const engine = await startEngine(log);
+  const config = await normalizeModelConfig(applyOverrides(cli.model, overrides), cli.file);
+  if (cli.data.train === undefined) {
+    throw new ConfigError('is required by "mmfuse train": the training manifest, relative to the config file', { file: cli.file, path: 'data.train' });
+  }
+
+  const allSkipped: Array<Record<string, unknown>> = [];
+  const report = (set: string, manifest: string) => (s: SkippedSample): void => {
+    log(`${set}: ${describeSkipped(s, manifest)}`);
+    allSkipped.push({ set, ...skippedJson(s, manifest) });
+  };
+  const train = await readSamples(cli.data.train, config, true);
+  train.skipped.forEach(report('train', cli.data.train));
+  if (train.samples.length === 0) throw new InvalidInputError('the training manifest has no usable samples', { file: cli.data.train });
+  const validation = cli.data.validation !== undefined ? await readSamples(cli.data.validation, config, true) : undefined;
+  if (validation !== undefined && cli.data.validation !== undefined) validation.skipped.forEach(report('validation', cli.data.validation));
+  log(`training on ${train.samples.length} samples${validation ? `, validating on ${validation.samples.length}` : ''}; ${config.training.epochs} epochs, batch ${config.training.batchSize}, seed ${config.training.seed}`);
+
+  const model = await createModel(config);
+  try {
+    const history: EpochRecord[] = [];
+    const fitOptions: Record<string, unknown> = {
+      onEpoch: (e: unknown) => { const r = toEpochRecord(e, history.length + 1); if (r !== undefined) history.push(r); },
+      log,
+      progress: 'lines',
+      onSkip: report('train', cli.data.train),
+    };
+    if (validation !== undefined) fitOptions.validation = toInputs(validation.samples);
+    const returned = await model.fit(toInputs(train.samples), fitOptions);
+    const epochs = history.length > 0 ? history : epochsFromHistory(returned);
+    await model.save(out);
+    log(`saved the model to ${out}`);
+
+    const evaluations: Array<{ set: string; manifest: string; evaluation: Evaluation }> = [];
+    for (const set of ['validation', 'test'] as const) {
+      const manifest = cli.data[set];
+      if (manifest === undefined) continue;
+      const samples = set === 'validation' && validation !== undefined ? validation.samples : (await readSamples(manifest, config, true)).samples;
+      const evaluation = await model.evaluate(toInputs(samples), { ablation: false });
+      evaluation.skipped.forEach(report(set, manifest));
+      evaluations.push({ set, manifest, evaluation });
+      log(`${set}: accuracy ${round(evaluation.accuracy)}, macro F1 ${round(evaluation.macroF1)} (n ${evaluation.n})`);
+    }
+
+    const seconds = (Date.now() - started) / 1000;
+    const reportFile = `${out}.report.html`;
+    const engineName = getEngineInfo()?.engine ?? engine.engine;
+    const summary = model.summary();
+    const evalSummaries = evaluations.map(({ set, manifest, evaluation }) => ({ name: set, manifest, n: evaluation.n, accuracy: evaluation.accuracy, macroF1: evaluation.macroF1 }));
+    const html = renderReport({
+      title: `mmfuse training report: ${path.basename(out)}`,
+      facts: [
+        ['config', cli.file],
+        ['model folder', out],
+        ['engine', engineName],
+        ['training samples', String(train.samples.length)],
+        ['epochs run', String(epochs.length)],
+        ['parameters', String(summary.parameters ?? '')],
+        ['labels', model.labels.join(', ')],
+        ['skipped samples', String(allSkipped.length)],
+        ['duration', `${seconds.toFixed(1)} s`],
+        ['finished', new Date().toISOString()],
+      ],
+      history: epochs,
+      evaluations: evaluations.map(({ set, manifest, evaluation }) => reportEvaluation(`${set} (${path.basename(manifest)})`, evaluation, evaluation.skipped.length)),
+      config,
+    });
+    await writeFile(reportFile, html);
+    // What inspect shows besides the model itself: where it came from and how it scored.
+    const run = { configFile: cli.file, engine: engineName, seconds, trainSamples: train.samples.length, epochs: epochs.length, skipped: allSkipped.length, evaluations: evalSummaries, finishedAt: new Date().toISOString() };
+    await writeFile(path.join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
+    log(`wrote the report to ${reportFile}`);
+
+    const json = {
+      model: out,
+      report: reportFile,
+      labels: model.labels,
+      trainSamples: train.samples.length,
+      epochs: epochs.length,
+      history: epochs,
+      evaluations: evaluations.map(({ set, evaluation }) => ({ set, n: evaluation.n, accuracy: evaluation.accuracy, macroF1: evaluation.macroF1, perClass: evaluation.perClass, confusion: evaluation.confusion })),
+      skipped: allSkipped,
+      engine: engineName,
+      seconds,
+    };
+    const last = epochs[epochs.length - 1];
+    const human = [
+      `model:  ${out}`,
+      `report: ${reportFile}`,
+      `epochs: ${epochs.length}${last ? ` (last: ${Object.entries(last.metrics).map(([k, v]) => `${k} ${round(v)}`).join(', ')})` : ''}`,
+      ...evalSummaries.map((e) => `${e.name}: accuracy ${round(e.accuracy)}, macro F1 ${round(e.macroF1)} (n ${e.n})`),
+    ].join('\n');
+    return { json, human };
+  } finally {
+    model.dispose();
+  }
+}

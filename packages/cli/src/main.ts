@@ -1,0 +1,133 @@
+/**
+ * The `mmfuse` command line. Exit codes: 0 success, 1 failure (bad data, bad config, I/O), 2 usage error.
+ * With `--json` the last line of stdout is one JSON object (on failure: `{ "error": { code, message, ... } }`).
+ * Logs and progress go to stderr.
+ */
+import { isMmfuseError } from '@mmfuse/core';
+import { UsageError, helpText, parseArgs, usageLine } from './internal/args.js';
+import type { CommandSpec, ParsedArgs } from './internal/args.js';
+import { COMMANDS } from './commands/specs.js';
+
+/** Where a command writes. Replaceable so the CLI can run in process. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Folder that relative command-line paths resolve against. */
+  cwd: string;
+}
+
+/** What a command returns: the JSON object for `--json`, and the text printed otherwise. */
+export interface CommandResult {
+  json: Record<string, unknown>;
+  human: string;
+  exitCode?: number;
+}
+
+export type CommandRunner = (args: ParsedArgs, io: CliIo) => Promise<CommandResult>;
+
+const VERSION = '0.1.0';
+
+/** Load a command's implementation only when it runs, so `--help` stays fast. */
+async function loadRunner(name: string): Promise<CommandRunner> {
+  switch (name) {
+    case 'train': return (await import('./commands/train.js')).runTrain;
+    case 'eval': return (await import('./commands/eval.js')).runEval;
+    case 'predict': return (await import('./commands/predict.js')).runPredict;
+    case 'serve': return (await import('./commands/serve.js')).runServe;
+    case 'inspect': return (await import('./commands/inspect.js')).runInspect;
+    default: throw new UsageError(`unknown command "${name}"`);
+  }
+}
+
+function generalHelp(): string {
+  const lines = ['Usage: mmfuse <command> [options]', '', 'Train, evaluate and serve multimodal (text, audio, image) models.', '', 'Commands:'];
+  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(10)}${c.summary}`);
+  lines.push('', 'Run "mmfuse <command> --help" for the options of a command.', 'Options: -h, --help; --version', '',
+    'Exit codes: 0 success, 1 failure, 2 usage error. With --json the last line of stdout is one JSON object.');
+  return lines.join('\n') + '\n';
+}
+
+function errorJson(err: unknown): Record<string, unknown> {
+  if (isMmfuseError(err)) {
+    const out: Record<string, unknown> = { code: err.code, message: err.message, reason: err.reason };
+    for (const key of ['sample', 'field', 'file', 'line'] as const) if (err[key] !== undefined) out[key] = err[key];
+    if ('path' in err && typeof (err as { path?: unknown }).path === 'string') out.path = (err as { path: string }).path;
+    return out;
+  }
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Run the CLI on `argv` (without `node` and the script); resolves with the exit code. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) {
+    io.stderr(generalHelp());
+    return 2;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
+    const topic = command === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    io.stdout(topic ? helpText(topic) : generalHelp());
+    return 0;
+  }
+  if (command === '--version' || command === '-v') {
+    io.stdout(`${VERSION}\n`);
+    return 0;
+  }
+  const spec: CommandSpec | undefined = COMMANDS.find((c) => c.name === command);
+  if (spec === undefined) {
+    io.stderr(`mmfuse: unknown command ${JSON.stringify(command)}; commands are ${COMMANDS.map((c) => c.name).join(', ')}. Run "mmfuse --help".\n`);
+    return 2;
+  }
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(spec, rest);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr(`mmfuse ${spec.name}: ${err.message}\nUsage: ${usageLine(spec)}\nRun "mmfuse ${spec.name} --help" for details.\n`);
+    return 2;
+  }
+  if (args.help) {
+    io.stdout(helpText(spec));
+    return 0;
+  }
+  const wantJson = args.options.json === true;
+  try {
+    const run = await loadRunner(spec.name);
+    const result = await run(args, io);
+    if (wantJson) io.stdout(`${JSON.stringify(result.json)}\n`);
+    else if (result.human !== '') io.stdout(result.human.endsWith('\n') ? result.human : `${result.human}\n`);
+    return result.exitCode ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`mmfuse ${spec.name}: ${err.message}\nUsage: ${usageLine(spec)}\n`);
+      return 2;
+    }
+    if (isMmfuseError(err)) io.stderr(`mmfuse ${spec.name}: error [${err.code}]: ${err.message}\n`);
+    else io.stderr(`mmfuse ${spec.name}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    if (wantJson) io.stdout(`${JSON.stringify({ error: errorJson(err) })}\n`);
+    return 1;
+  }
+}
+
+function defaultIo(): CliIo {
+  return {
+    stdout: (t) => { process.stdout.write(t); },
+    stderr: (t) => { process.stderr.write(t); },
+    cwd: process.cwd(),
+  };
+}
+
+/** True when this module is the process's entry point (not imported by tests or by bin/mmfuse.js). */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  return /[\\/]cli[\\/](src[\\/]main\.ts|dist[\\/]main\.js)$/.test(entry);
+}
+
+if (isEntryPoint()) {
+  const code = await main(process.argv.slice(2));
+  // Let stdout drain before exiting; `serve` has already closed its server when it returns.
+  process.exitCode = code;
+  if (process.stdout.writableLength === 0) process.exit(code);
+  else process.stdout.once('drain', () => process.exit(code));
+}

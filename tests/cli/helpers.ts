@@ -1,0 +1,55 @@
+// Helpers for tests that drive the CLI as a user does: spawn `node packages/cli/bin/mmfuse.js ...`.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const bin = path.join(repoRoot, 'packages/cli/bin/mmfuse.js');
+
+export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** Env for spawned CLIs: run from source, on the engine tests use. */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, MMFUSE_FROM_SOURCE: '1', MMFUSE_ENGINE: 'wasm', ...extra };
+}
+
+/** Run the CLI to completion (with a hard timeout so a hung process fails the test instead of the suite). */
+export function runCli(args: string[], options: { cwd?: string; timeoutMillis?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? repoRoot, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`mmfuse ${args.join(' ')} timed out\nstderr: ${stderr}`)); }, options.timeoutMillis ?? 90_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+
+/** The last non-empty line of stdout, parsed: the `--json` contract. */
+export function lastJson(r: RunResult): any {
+  const lines = r.stdout.trim().split('\n');
+  const last = lines[lines.length - 1];
+  if (last === undefined || last === '') throw new Error(`no stdout; stderr: ${r.stderr}`);
+  return JSON.parse(last);
+}
+
+/** Start a long-running CLI (serve); resolves once a stderr line matches `ready`. */
+export function startCli(args: string[], ready: RegExp, options: { cwd?: string; timeoutMillis?: number } = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? repoRoot, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let done = false;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('close', (code, signal) => res({ code, signal })));
+    const timer = setTimeout(() => { if (!done) { child.kill('SIGKILL'); reject(new Error(`not ready in time; stderr: ${stderr}`)); } }, options.timeoutMillis ?? 60_000);
+    child.stdout.resume();
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+      const m = ready.exec(stderr);
+      if (m && !done) { done = true; clearTimeout(timer); resolve({ child, match: m, stderr: () => stderr, exited }); }
+    });
+    void exited.then(({ code }) => { if (!done) { done = true; clearTimeout(timer); reject(new Error(`exited with ${code} before ready; stderr: ${stderr}`)); } });
+  });
+}

@@ -18,3 +18,7 @@ export { logMel } from './log-mel.js';
 export type { LogMelOptions } from './log-mel.js';
 export { fbank } from './fbank.js';
 export type { FbankOptions } from './fbank.js';
+export { decodeWav } from './decode-wav.js';
+export type { DecodeWavOptions, DecodedAudio } from './decode-wav.js';
+export { decodeWavFile } from './decode-wav-file.js';
+export type { WavEncoding } from './internal/wav-header.js';

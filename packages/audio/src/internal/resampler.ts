@@ -52,7 +52,9 @@ export function resampleKernel(fromHz: number, toHz: number, lowpassFilterWidth 
         if (t > lowpassFilterWidth) t = lowpassFilterWidth;
         const win = Math.cos((t * Math.PI) / lowpassFilterWidth / 2) ** 2;
         const pt = t * Math.PI;
-        const v = (pt === 0 ? 1 : Math.sin(pt) / pt) * win * scale;
+        // At the clamp the Hann window is cos(pi/2)^2, zero up to rounding (~1e-33): store an exact zero
+        // so the tap drops out of the sparse run.
+        const v = Math.abs(t) >= lowpassFilterWidth ? 0 : (pt === 0 ? 1 : Math.sin(pt) / pt) * win * scale;
         row[k] = v;
         if (v !== 0) { if (lo < 0) lo = k; hi = k; }
       }
@@ -151,29 +153,42 @@ export class StreamingResampler {
     const out = this.out;
     const buf = this.buf;
     const total = out.length;
-    while (this.written < total) {
-      const i = this.nextBlock;
-      const centre = i * o;
-      if (!final && centre + this.maxRel >= this.pushed) break;
-      const base = centre - this.bufStart;
-      const end = this.pushed - this.bufStart;
-      for (let j = 0; j < n && this.written < total; j++) {
+    const bufStart = this.bufStart;
+    const end = this.pushed - bufStart;
+    const maxRel = this.maxRel;
+    let written = this.written;
+    let block = this.nextBlock;
+    while (written < total) {
+      const centre = block * o;
+      if (!final && centre + maxRel >= this.pushed) break;
+      const base = centre - bufStart;
+      const jEnd = Math.min(n, total - written);
+      for (let j = 0; j < jEnd; j++) {
         const o0 = offset[j] as number;
         const o1 = offset[j + 1] as number;
-        const start = base + (first[j] as number);
+        const start = base + (first[j] as number) - o0;
         let s = 0;
-        if (start >= 0 && start + (o1 - o0) <= end) {
-          for (let q = o0; q < o1; q++) s += (weights[q] as number) * (buf[start + q - o0] as number);
+        if (start + o0 >= 0 && start + o1 <= end) {
+          for (let q = o0; q < o1; q++) s += (weights[q] as number) * (buf[start + q] as number);
         } else {
-          for (let q = o0; q < o1; q++) {
-            const idx = start + q - o0;
-            // before the signal start (bufStart is 0 then) or after its end: zero padding
-            if (idx >= 0 && idx < end && this.bufStart + idx >= 0) s += (weights[q] as number) * (buf[idx] as number);
-          }
+          s = edgeSum(weights, buf, o0, o1, start, end);
         }
-        out[this.written++] = s;
+        out[written + j] = s;
       }
-      this.nextBlock++;
+      written += jEnd;
+      block++;
     }
+    this.written = written;
+    this.nextBlock = block;
   }
+}
+
+/** A tap sum near the signal's edges: inputs outside [0, end) of the buffer are the zero padding. */
+function edgeSum(weights: Float64Array, buf: Float64Array, o0: number, o1: number, start: number, end: number): number {
+  let s = 0;
+  for (let q = o0; q < o1; q++) {
+    const idx = start + q;
+    if (idx >= 0 && idx < end) s += (weights[q] as number) * (buf[idx] as number);
+  }
+  return s;
 }

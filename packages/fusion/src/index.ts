@@ -40,3 +40,5 @@ export { learningRateAt } from './schedule.js';
 export { accuracy, confusionMatrix, macroF1, perClassMetrics } from './metrics.js';
 export type { ClassMetrics } from './metrics.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './io/format.js';
+export { trainFromManifest } from './train/from-manifest.js';
+export type { TrainFromManifestOptions } from './train/from-manifest.js';

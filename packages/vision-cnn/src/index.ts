@@ -5,6 +5,8 @@
 import { registerEncoderOnce } from '@mmfuse/core';
 import { ImageCnnEncoder } from './image_cnn_encoder.js';
 import type { ImageCnnEncoderConfig } from './image_cnn_encoder.js';
+import { ImagePretrainedEncoder } from './image_pretrained_encoder.js';
+import type { ImagePretrainedEncoderConfig } from './image_pretrained_encoder.js';
 
 export { DEFAULT_MAX_PIXELS, IMAGE_FITS, RESIZE_KERNELS, SUPPORTED_IMAGE_FORMATS, loadImage } from './load_image.js';
 export type { CropBox, ImageFit, ImageSize, LoadImageOptions, LoadedImage, ResizeKernel, SupportedImageFormat } from './load_image.js';
@@ -16,5 +18,8 @@ export { ConvBlock } from './conv_block.js';
 export type { ConvBlockArgs, ConvBlockCallOptions } from './conv_block.js';
 export { ImageCnnEncoder } from './image_cnn_encoder.js';
 export type { ImageAugmentConfig, ImageCnnEncoderConfig, ImageNormalization, PreparedImage } from './image_cnn_encoder.js';
+export { ImagePretrainedEncoder } from './image_pretrained_encoder.js';
+export type { ImagePretrainedEncoderConfig, PreparedImageFeatures, PretrainedImageOutput } from './image_pretrained_encoder.js';
 
 registerEncoderOnce(ImageCnnEncoder.kind, 'image', (config) => new ImageCnnEncoder(config as ImageCnnEncoderConfig), 'images → conv blocks → region tokens (or one pooled token)');
+registerEncoderOnce(ImagePretrainedEncoder.kind, 'image', (config) => new ImagePretrainedEncoder(config as unknown as ImagePretrainedEncoderConfig), 'frozen ViT/CLIP-style features from a local @xenova/transformers model folder');

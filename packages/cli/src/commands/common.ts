@@ -15,7 +15,9 @@ export function fromCwd(io: CliIo, p: string): string {
 
 /** A skipped sample as the JSON output lists it: line, sample, field, code, reason, and the manifest file. */
 export function skippedJson(s: SkippedSample, manifest: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { file: s.file === '(input)' ? manifest : s.file, line: s.line };
+  // `line` is a line of the manifest; a data file named by the error (a missing image) is kept apart.
+  const out: Record<string, unknown> = { file: manifest, line: s.line };
+  if (s.file !== '(input)' && s.file !== manifest) out.dataFile = s.file;
   if (s.sample !== undefined) out.sample = s.sample;
   if (s.field !== undefined) out.field = s.field;
   out.code = s.code;
@@ -25,8 +27,7 @@ export function skippedJson(s: SkippedSample, manifest: string): Record<string, 
 
 /** One line per skipped sample for stderr. */
 export function describeSkipped(s: SkippedSample, manifest: string): string {
-  const file = s.file === '(input)' ? manifest : s.file;
-  return `skipped ${path.basename(file)}:${s.line}${s.field !== undefined ? ` field "${s.field}"` : ''}: ${s.reason}`;
+  return `skipped ${path.basename(manifest)}:${s.line}${s.field !== undefined ? ` field "${s.field}"` : ''}: ${s.reason}`;
 }
 
 /** Numbers rounded for human output. */

@@ -48,7 +48,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
   if (args.options.seed !== undefined) overrides.seed = args.options.seed as number;
   if (args.options.epochs !== undefined) overrides.epochs = args.options.epochs as number;
   const engine = await startEngine(log);
-  const config = await normalizeModelConfig(applyOverrides(cli.model, overrides), cli.file);
+  const config = normalizeModelConfig(applyOverrides(cli.model, overrides), cli.file);
   if (cli.data.train === undefined) {
     throw new ConfigError('is required by "mmfuse train": the training manifest, relative to the config file', { file: cli.file, path: 'data.train' });
   }

@@ -3,8 +3,11 @@ import { defineConfig } from 'tsup';
 // One build entry per package; each package's `exports` map names exactly these files.
 const packages = ['core', 'audio', 'text-rnn', 'vision-cnn', 'fusion'];
 
-export default defineConfig(
-  packages.map((name) => ({
+// Peer and runtime dependencies stay external: an application has one TensorFlow.js engine.
+const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml'];
+
+export default defineConfig([
+  ...packages.map((name) => ({
     name,
     entry: { index: `packages/${name}/src/index.ts` },
     outDir: `packages/${name}/dist`,
@@ -15,7 +18,20 @@ export default defineConfig(
     clean: true,
     target: 'node20',
     platform: 'node',
-    // Peer and runtime dependencies stay external: an application has one TensorFlow.js engine.
-    external: [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers'],
+    external,
   })),
-);
+  // The CLI has a second entry, `main`, which bin/mmfuse.js runs.
+  {
+    name: 'cli',
+    entry: { index: 'packages/cli/src/index.ts', main: 'packages/cli/src/main.ts' },
+    outDir: 'packages/cli/dist',
+    format: ['esm', 'cjs'],
+    dts: { entry: { index: 'packages/cli/src/index.ts' }, compilerOptions: { paths: {} } },
+    tsconfig: 'tsconfig.json',
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    platform: 'node',
+    external,
+  },
+]);

@@ -42,3 +42,5 @@ export type { ClassMetrics } from './metrics.js';
 export { FORMAT_NAME, FORMAT_VERSION } from './io/format.js';
 export { trainFromManifest } from './train/from-manifest.js';
 export type { TrainFromManifestOptions } from './train/from-manifest.js';
+export { compareStrategies } from './compare.js';
+export type { StrategyResult } from './compare.js';

@@ -40,7 +40,8 @@ export abstract class Module {
    */
   protected weight(name: string, shape: number[], init: Init, rng: Rng): tf.Variable {
     const size = shape.reduce((a, b) => a * b, 1);
-    const v = tf.variable(tf.tensor(initValues(size, init, rng), shape, 'float32'), true);
+    const values = initValues(size, init, rng);
+    const v = tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), true)); // tidy frees the initial tensor
     this.ownWeights.push([name, v]);
     return v;
   }

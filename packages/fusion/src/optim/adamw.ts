@@ -34,8 +34,9 @@ export class AdamW {
     this.beta2 = args.beta2 ?? 0.999;
     this.epsilon = args.epsilon ?? 1e-8;
     this.weightDecay = args.weightDecay ?? 0.01;
-    this.m = this.params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = this.params.map((p) => tf.variable(tf.zerosLike(p), false));
+    // tidy frees the zero tensors; variables outlive it.
+    this.m = tf.tidy(() => this.params.map((p) => tf.variable(tf.zerosLike(p), false)));
+    this.v = tf.tidy(() => this.params.map((p) => tf.variable(tf.zerosLike(p), false)));
   }
 
   /** Apply one update. `grads[i]` belongs to `params[i]`; `gradScale` (e.g. from clipping) multiplies every gradient. */

@@ -1,0 +1,127 @@
+// Masking, gradients and all-missing behaviour of the network for every strategy, plus the heads.
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { FusionModel, Alignment, compareStrategies, maskedPool } from '@mmfuse/fusion';
+import { createRng } from '@mmfuse/core';
+import { tinyConfig, xorSamples } from './helpers.js';
+
+const strategies = ['transformer', 'late', 'cross-attention'] as const;
+
+/** A model with weights (1 epoch of training) and direct access to its network. */
+async function trained(strategy: (typeof strategies)[number], epochs = 1): Promise<FusionModel> {
+  const m = FusionModel.create(tinyConfig({ strategy, epochs }));
+  await m.fit(xorSamples(32, 11), { progress: 'none' });
+  return m;
+}
+
+describe.each(strategies)('%s fusion', (strategy) => {
+  it('every trainable weight (encoders included) gets a non-zero gradient', async () => {
+    const m = await trained(strategy);
+    const net = (m as unknown as { network: import('@mmfuse/fusion').FusionNetwork }).network;
+    const samples = xorSamples(8, 12).map((s) => [new Float32Array(s.fields.a as number[]), new Float32Array(s.fields.b as number[])]);
+    const input = { size: 8, fields: [0, 1].map((k) => ({ rows: [0, 1, 2, 3, 4, 5, 6, 7], values: samples.map((s) => s[k]) })) };
+    const vars = net.trainableWeights;
+    const { value, grads } = tf.variableGrads(() => net.forward(input, { training: true, rng: createRng(1) }).square().sum() as tf.Scalar, vars);
+    const names = new Map(m['namedWeights']().map(([n, v]) => [v.name, n]));
+    const zero = vars.filter((v) => grads[v.name] === undefined || (grads[v.name] as tf.Tensor).abs().max().dataSync()[0] === 0).map((v) => names.get(v.name));
+    expect(zero).toEqual([]);
+    tf.dispose([value, ...Object.values(grads)]);
+    m.dispose();
+  });
+
+  it('padding and missing modalities change nothing they should not', async () => {
+    const m = await trained(strategy);
+    const p = (x: Record<string, unknown>) => m.predict(x, { contributions: false });
+    const alone = await m.predictBatch([{ a: [0.7], b: [-0.4] }], { contributions: false });
+    // Batched with samples that have longer sequences (more padding for this one) and missing fields.
+    const batched = await m.predictBatch([{ a: [0.1, 0.2, 0.3, 0.9], b: [1, 1, 1] }, { a: [0.7], b: [-0.4] }, { b: [0.3] }], { contributions: false });
+    const probs = (r: unknown) => (r as { probabilities: Record<string, number> }).probabilities;
+    expect(probs(batched[1]).same).toBeCloseTo(probs(alone[0]).same as number, 5);
+    // A sample lacking `a` gives the same answer whether its neighbours have `a` or not.
+    const bOnlyAlone = await p({ b: [0.3] });
+    expect(probs(batched[2]).same).toBeCloseTo(probs(bOnlyAlone).same as number, 5);
+    // Neither input present cannot be asked through predict, but the network itself stays finite.
+    const net = (m as unknown as { network: import('@mmfuse/fusion').FusionNetwork }).network;
+    const out = tf.tidy(() => net.forward({ size: 2, fields: [null, null] }, { training: false }).dataSync());
+    expect(Array.from(out).every(Number.isFinite)).toBe(true);
+    m.dispose();
+  });
+});
+
+describe('strategies compared on the same data and budget (transformer: model.test.ts)', () => {
+  it('late and cross-attention both learn a xor b, through compareStrategies', async () => {
+    const results = await compareStrategies(tinyConfig({ epochs: 25 }), xorSamples(192, 1), xorSamples(96, 2), { strategies: ['late', 'cross-attention'], fit: { progress: 'none' } });
+    expect(results.map((r) => r.strategy)).toEqual(['late', 'cross-attention']);
+    for (const r of results) {
+      expect(r.report.accuracy, r.strategy).toBeGreaterThanOrEqual(0.9);
+      expect(r.parameters).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('alignment', () => {
+  it('maskedPool averages only real steps and caps the token count', () => {
+    const [f, mk] = tf.tidy(() => {
+      const x = tf.tensor3d([[[1], [3], [5], [100], [100]]]); // [1, 5, 1], last two are padding
+      const mask = tf.tensor2d([[1, 1, 1, 0, 0]]);
+      const r = maskedPool(x, mask, 2);
+      return [r.features, r.mask];
+    });
+    expect(Array.from((f as tf.Tensor).dataSync())).toEqual([2, 5, 0]);
+    expect(Array.from((mk as tf.Tensor).dataSync())).toEqual([1, 1, 0]);
+    tf.dispose([f as tf.Tensor, mk as tf.Tensor]);
+  });
+
+  it('scatters the present samples into their rows; absent rows are fully masked', () => {
+    const al = new Alignment({ inputs: [{ field: 'a', inDim: 2, maxTokens: 2 }], dModel: 4 }, createRng(1));
+    const before = tf.memory().numTensors;
+    const r = tf.tidy(() => {
+      const out = al.apply(0, { features: tf.ones([2, 3, 2]) as tf.Tensor3D, mask: tf.tensor2d([[1, 1, 1], [1, 0, 0]]) }, [0, 2], 3);
+      return [out.x, out.mask];
+    });
+    expect(r[0]?.shape).toEqual([3, 2, 4]);
+    expect((r[1] as tf.Tensor).arraySync()).toEqual([[1, 1], [0, 0], [1, 0]]);
+    tf.dispose(r);
+    expect(tf.memory().numTensors).toBe(before);
+    al.dispose();
+  });
+});
+
+describe('heads', () => {
+  it('multi-label: learns which of two labels apply', async () => {
+    const data = xorSamples(96, 21).map((s) => {
+      const a = (s.fields.a as number[])[0] as number > 0; const b = (s.fields.b as number[])[0] as number > 0;
+      return { id: s.id, fields: { a: s.fields.a, b: s.fields.b, label: [...(a ? ['A'] : []), ...(b ? ['B'] : [])] } };
+    });
+    const cfg = tinyConfig({ epochs: 15 });
+    const m = FusionModel.create({ ...cfg, output: { field: 'label', type: 'multi-label' }, training: { ...cfg.training, labelSmoothing: 0.05, classWeights: 'balanced' } });
+    await m.fit(data, { progress: 'none' });
+    expect(m.labels).toEqual(['A', 'B']);
+    const p = await m.predict({ a: [1], b: [-1] });
+    expect(p.label).toEqual(['A']);
+    const r = await m.evaluate(data.slice(0, 40));
+    expect(r.accuracy).toBeGreaterThan(0.9);
+    m.dispose();
+  });
+
+  it('regression: predicts a + b in the original units', async () => {
+    const data = xorSamples(96, 22).map((s) => ({ id: s.id, fields: { a: s.fields.a, b: s.fields.b, y: 10 + 3 * ((s.fields.a as number[])[0] as number) + ((s.fields.b as number[])[0] as number) } }));
+    const cfg = tinyConfig({ epochs: 20 });
+    const m = FusionModel.create({ ...cfg, output: { field: 'y', type: 'regression' } });
+    await m.fit(data, { progress: 'none' });
+    const p = await m.predict({ a: [1], b: [1] });
+    expect(p.value?.[0]).toBeGreaterThan(12);
+    expect(p.value?.[0]).toBeLessThan(16);
+    const r = await m.evaluate(data.slice(0, 30));
+    expect(r.regression?.r2).toBeGreaterThan(0.8);
+    m.dispose();
+  });
+
+  it('category with label smoothing and explicit class weights trains', async () => {
+    const cfg = tinyConfig({ epochs: 20 });
+    const m = FusionModel.create({ ...cfg, training: { ...cfg.training, labelSmoothing: 0.1, classWeights: { same: 2, diff: 1 } } });
+    const h = await m.fit(xorSamples(96, 23), { progress: 'none' });
+    expect(h.epochs.at(-1)?.trainAccuracy).toBeGreaterThan(0.8);
+    m.dispose();
+  });
+});

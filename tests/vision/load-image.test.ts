@@ -15,19 +15,23 @@ describe('loadImage: formats, exact pixels', () => {
   it('decodes an 8-bit RGB PNG to exactly its pixels, HWC, scaled to [0, 1]', async () => {
     const pixels = noise(5 * 3 * 3, 3);
     const img = await loadImage(await encode(pixels, 5, 3, 3, 'png'));
-    expect([img.width, img.height, img.channels, img.format, img.bitDepth]).toEqual([5, 3, 3, 'png', 8]);
+    expect([img.width, img.height, img.channels, img.format]).toEqual([5, 3, 3, 'png']);
     expect(img.data).toBeInstanceOf(Float32Array);
     expect(toBytes(img.data)).toEqual(Array.from(pixels));
     img.data.forEach((v, i) => expect(Math.abs(v - (pixels[i] as number) / 255)).toBeLessThan(1e-7));
   });
 
-  it('keeps the precision of a 16-bit PNG (values an 8-bit decode could not give)', async () => {
+  it('keeps the precision of 16-bit PNG and TIFF (values an 8-bit decode could not give)', async () => {
     const samples = new Uint16Array([0, 1, 65535, 32768, 12345, 54321, 257, 65534, 1000, 2, 3, 40000]);
     const png16 = await sharp(samples, { raw: { width: 2, height: 2, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
     expect((await sharp(png16).metadata()).depth).toBe('ushort');
     const img = await loadImage(png16);
-    expect(img.bitDepth).toBe(16);
     expect(Array.from(img.data, (v) => Math.round(v * 65535))).toEqual(Array.from(samples));
+    const tiff16 = await sharp(samples, { raw: { width: 2, height: 2, channels: 3 } }).toColourspace('rgb16').tiff({ compression: 'lzw' }).toBuffer();
+    expect((await sharp(tiff16).metadata()).depth).toBe('ushort');
+    const t = await loadImage(tiff16);
+    expect(t.format).toBe('tiff');
+    expect(Array.from(t.data, (v) => Math.round(v * 65535))).toEqual(Array.from(samples));
   });
 
   it('decodes a 16-bit grey PNG with alpha, flattened on the background', async () => {
@@ -124,7 +128,6 @@ describe('loadImage: EXIF orientation', () => {
       const img = await loadImage(png);
       const want = orient(stored, 3, 2, 3, o);
       expect([img.width, img.height]).toEqual([want.width, want.height]);
-      expect([img.sourceWidth, img.sourceHeight]).toEqual([want.width, want.height]);
       expect(toBytes(img.data)).toEqual(Array.from(want.data));
     });
   }
@@ -221,7 +224,7 @@ describe('loadImage: limits and bad input', () => {
       const err = await loadImage(full.subarray(0, Math.floor(full.length * 0.6)), { location: loc }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InvalidInputError);
       expect((err as InvalidInputError).sample).toBe('img-7');
-      expect((err as Error).message).toMatch(/^sample "img-7", field "photo": .*(truncated|corrupt|not a decodable)/);
+      expect((err as Error).message).toMatch(/^sample "img-7", field "photo": .*image is truncated or corrupt/);
     }
   });
 
@@ -234,7 +237,7 @@ describe('loadImage: limits and bad input', () => {
   it('refuses non-images, unsupported formats, missing files and path escapes', async () => {
     const text = await loadImage(Buffer.from('id,label\n1,cat\n'), { location: loc }).catch((e: unknown) => e);
     expect(text).toBeInstanceOf(InvalidInputError);
-    expect((text as Error).message).toMatch(/sample "img-7", field "photo": not a decodable image/);
+    expect((text as Error).message).toMatch(/sample "img-7", field "photo": not an image \(15 bytes starting 69 64 2c/);
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>');
     await expect(loadImage(svg, { location: loc })).rejects.toThrow(UnsupportedFormatError);
     await expect(loadImage('nope.png', { baseDir: dir, location: loc })).rejects.toThrow(/sample "img-7", field "photo": image file .*nope\.png" does not exist/);

@@ -8,6 +8,7 @@ import type { Metadata, OutputInfo } from 'sharp';
 import { InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core';
 import type { ErrorLocation } from '@mmfuse/core';
 import { checkChannelVector, checkColour, checkOneOf, checkPositiveInt } from './internal/options.js';
+import { sniffImageFormat } from './internal/sniff.js';
 
 /** Container formats `loadImage` decodes (sharp's names; AVIF reports itself as `heif`). */
 export const SUPPORTED_IMAGE_FORMATS = ['jpeg', 'png', 'webp', 'heif', 'gif', 'tiff'] as const;
@@ -88,11 +89,6 @@ export interface LoadedImage {
   channels: number;
   /** The container format that was decoded. */
   format: SupportedImageFormat;
-  /** Source size after EXIF orientation, before any crop or resize. */
-  sourceWidth: number;
-  sourceHeight: number;
-  /** Bits per sample of the decoded source (8 or 16); 16-bit sources keep their precision. */
-  bitDepth: 8 | 16;
 }
 
 export const DEFAULT_MAX_PIXELS = 40_000_000;
@@ -187,49 +183,36 @@ export async function loadImage(input: string | Uint8Array, options: LoadImageOp
   const { bytes, file } = await readInput(input, options, loc);
   if (file !== undefined) loc.file = file;
 
-  // Header only: sharp reads dimensions without decoding pixels, so a huge claimed size costs nothing.
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false, failOn: 'truncated' }).metadata();
-  } catch (err) {
-    throw new InvalidInputError(`not a decodable image (${(err as Error).message.split('\n')[0]}); expected ${SUPPORTED_IMAGE_FORMATS.join(', ')}`, { ...loc, cause: err });
+  const format = sniffImageFormat(bytes);
+  if (format === undefined) {
+    // Not a signature we decode: ask libvips (header only) whether it is some other image format, to tell
+    // "unsupported" from "not an image".
+    let other: string | undefined;
+    try {
+      other = (await sharp(bytes, { limitInputPixels: false }).metadata()).format;
+    } catch {
+      other = undefined;
+    }
+    if (other !== undefined) {
+      throw new UnsupportedFormatError(`image format "${other}" is not supported; convert it to one of ${SUPPORTED_IMAGE_FORMATS.join(', ')}`, loc);
+    }
+    throw new InvalidInputError(`not an image (${describeBytes(bytes)}); expected ${SUPPORTED_IMAGE_FORMATS.join(', ')}`, loc);
   }
-  const format = meta.format as string;
-  if (!(SUPPORTED_IMAGE_FORMATS as readonly string[]).includes(format)) {
-    throw new UnsupportedFormatError(`image format "${format}" is not supported; convert it to one of ${SUPPORTED_IMAGE_FORMATS.join(', ')}`, loc);
-  }
-  const rawWidth = meta.width;
-  const rawHeight = meta.pageHeight ?? meta.height;
-  if (!(rawWidth > 0 && rawHeight > 0)) {
-    throw new InvalidInputError(`image header gives no size (${rawWidth}×${rawHeight})`, loc);
-  }
-  if (rawWidth * rawHeight > opts.maxPixels) {
-    throw new LimitExceededError(
-      `image is ${rawWidth}×${rawHeight} = ${rawWidth * rawHeight} pixels, over the limit of ${opts.maxPixels}; shrink it or raise maxPixels`,
-      { ...loc, details: { width: rawWidth, height: rawHeight, maxPixels: opts.maxPixels } },
-    );
-  }
-  const source: ImageSize = { width: meta.autoOrient?.width ?? rawWidth, height: meta.autoOrient?.height ?? rawHeight };
-  const wide = meta.depth === 'ushort';
 
-  // sharp applies its operations in a fixed order (orient, extract, flatten, resize, colourspace), whatever the call order.
+  // One libvips pipeline per image: sharp checks the header against limitInputPixels before decoding any pixel,
+  // and applies its operations in a fixed order (orient, extract, flatten, resize, colourspace).
   let img = sharp(bytes, { limitInputPixels: opts.maxPixels, failOn: 'truncated', autoOrient: true, pages: 1 });
-  let outWidth = source.width;
-  let outHeight = source.height;
+  let crop: CropBox | undefined;
   if (options.crop !== undefined) {
-    const box = checkCrop(typeof options.crop === 'function' ? options.crop(source) : options.crop, source, loc);
-    img = img.extract(box);
-    outWidth = box.width;
-    outHeight = box.height;
+    const source = await orientedSize(bytes, format, opts.maxPixels, loc);
+    crop = checkCrop(typeof options.crop === 'function' ? options.crop(source) : options.crop, source, loc);
+    img = img.extract(crop);
   }
-  if (meta.hasAlpha) img = img.flatten({ background: opts.background });
+  img = img.flatten({ background: opts.background }); // only acts on images with alpha
   if (opts.width !== undefined || opts.height !== undefined) {
-    const w = opts.width ?? outWidth;
-    const h = opts.height ?? outHeight;
-    img = img.resize(w, h, { fit: opts.fit, kernel: opts.kernel, background: opts.background, position: 'centre', fastShrinkOnLoad: opts.fastShrinkOnLoad });
-    outWidth = w;
-    outHeight = h;
+    img = img.resize(opts.width ?? crop?.width, opts.height ?? crop?.height, { fit: opts.fit, kernel: opts.kernel, background: opts.background, position: 'centre', fastShrinkOnLoad: opts.fastShrinkOnLoad });
   }
+  const wide = await isSixteenBit(bytes, format, loc);
   img = opts.channels === 1 ? img.toColourspace(wide ? 'grey16' : 'b-w') : img.toColourspace(wide ? 'rgb16' : 'srgb');
   img = img.removeAlpha();
 
@@ -239,20 +222,58 @@ export async function loadImage(input: string | Uint8Array, options: LoadImageOp
   } catch (err) {
     const message = (err as Error).message.split('\n')[0] ?? '';
     if (/pixel limit/i.test(message)) {
-      throw new LimitExceededError(`image exceeds the pixel limit of ${opts.maxPixels}: ${message}`, { ...loc, cause: err });
+      const size = await sharp(bytes, { limitInputPixels: false }).metadata().then((m) => ({ width: m.width, height: m.pageHeight ?? m.height }), () => undefined);
+      const claimed = size === undefined ? 'image' : `image is ${size.width}×${size.height} = ${size.width * size.height} pixels,`;
+      throw new LimitExceededError(`${claimed} over the limit of ${opts.maxPixels}; shrink it or raise maxPixels`, { ...loc, cause: err, details: { ...size, maxPixels: opts.maxPixels } });
     }
     throw new InvalidInputError(`${format} image is truncated or corrupt (${message})`, { ...loc, cause: err });
   }
   const { info } = decoded;
-  if (info.width !== outWidth || info.height !== outHeight || info.channels !== opts.channels) {
+  if (info.channels !== opts.channels || (opts.width !== undefined && info.width !== opts.width) || (opts.height !== undefined && info.height !== opts.height)) {
     // Guards the fixed-order assumptions above; reaching it is a bug in this function, not bad input.
-    throw new Error(`loadImage: sharp returned ${info.width}×${info.height}×${info.channels}, expected ${outWidth}×${outHeight}×${opts.channels}`);
+    throw new Error(`loadImage: sharp returned ${info.width}×${info.height}×${info.channels}, expected ${opts.width ?? '?'}×${opts.height ?? '?'}×${opts.channels}`);
   }
-  const samples = wide
-    ? new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength / 2)
-    : decoded.data;
+  const samples = wide ? new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength / 2) : decoded.data;
   const data = toFloat(samples, wide ? 65535 : 255, opts.channels, opts.mean, opts.std);
-  return { data, width: info.width, height: info.height, channels: opts.channels, format: format as SupportedImageFormat, sourceWidth: source.width, sourceHeight: source.height, bitDepth: wide ? 16 : 8 };
+  return { data, width: info.width, height: info.height, channels: opts.channels, format };
+}
+
+/**
+ * Whether the source has more than 8 bits per sample, so that the decode keeps them. JPEG, WebP and GIF are 8-bit;
+ * PNG says so in its IHDR; TIFF and HEIF (AVIF may be 10/12-bit) are asked of libvips (header only).
+ */
+async function isSixteenBit(bytes: Uint8Array, format: SupportedImageFormat, loc: ErrorLocation): Promise<boolean> {
+  if (format === 'jpeg' || format === 'webp' || format === 'gif') return false;
+  if (format === 'png') return bytes.length > 24 && bytes[24] === 16; // IHDR bit depth
+  try {
+    const depth = (await sharp(bytes, { limitInputPixels: false }).metadata()).depth;
+    return depth === 'ushort' || depth === 'short' || depth === 'uint' || depth === 'float' || depth === 'double';
+  } catch (err) {
+    throw new InvalidInputError(`${format} image header is corrupt (${(err as Error).message.split('\n')[0]})`, { ...loc, cause: err });
+  }
+}
+
+/** Source size after EXIF orientation (header only), for crops. */
+async function orientedSize(bytes: Uint8Array, format: string, maxPixels: number, loc: ErrorLocation): Promise<ImageSize> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new InvalidInputError(`${format} image header is corrupt (${(err as Error).message.split('\n')[0]})`, { ...loc, cause: err });
+  }
+  const width = meta.width;
+  const height = meta.pageHeight ?? meta.height;
+  if (width * height > maxPixels) {
+    throw new LimitExceededError(`image is ${width}×${height} = ${width * height} pixels, over the limit of ${maxPixels}; shrink it or raise maxPixels`, { ...loc, details: { width, height, maxPixels } });
+  }
+  const swap = (meta.orientation ?? 1) >= 5;
+  return { width: swap ? height : width, height: swap ? width : height };
+}
+
+/** A short description of bytes that are not an image, for error messages. */
+function describeBytes(bytes: Uint8Array): string {
+  const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  return `${bytes.byteLength} bytes starting ${head}`;
 }
 
 /** Integer samples → float32 / maxValue, then (x - mean[c]) / std[c] when given. */

@@ -87,3 +87,37 @@ export function configYaml(inputs: Array<'text' | 'audio' | 'image'>): string {
   );
   return lines.join('\n') + '\n';
 }
+
+/** The modalities the end-to-end tests train on. */
+export const MODALITIES: Array<'text' | 'audio' | 'image'> = ['text', 'image'];
+
+/** Every non-empty subset of `items`. */
+export function subsets<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let mask = 1; mask < 1 << items.length; mask++) out.push(items.filter((_, i) => (mask & (1 << i)) !== 0));
+  return out;
+}
+
+/**
+ * A folder with train / valid / eval manifests, their files and the config. `eval.jsonl` holds the
+ * validation samples plus three bad lines: a missing image file, broken JSON, and an unknown label.
+ */
+export async function writeProject(dir: string, modalities = MODALITIES): Promise<{ train: Sample[]; valid: Sample[] }> {
+  const pick = (s: Sample): Record<string, string> => {
+    const row: Record<string, string> = { id: s.id, label: s.label };
+    for (const m of modalities) row[m] = s[m];
+    return row;
+  };
+  const train = await writeSamples(dir, 'tr', 16);
+  const valid = await writeSamples(dir, 'va', 6);
+  writeFileSync(path.join(dir, 'train.jsonl'), jsonl(train.map(pick)));
+  writeFileSync(path.join(dir, 'valid.jsonl'), jsonl(valid.map(pick)));
+  const bad = [
+    JSON.stringify({ ...pick(valid[0] as Sample), id: 'missing-file', [modalities.includes('image') ? 'image' : 'audio']: modalities.includes('image') ? 'images/nope.png' : 'clips/nope.wav' }),
+    '{"text": "broken json',
+    JSON.stringify({ ...pick(valid[1] as Sample), id: 'unknown-label', label: 'maybe' }),
+  ];
+  writeFileSync(path.join(dir, 'eval.jsonl'), jsonl([...bad, ...valid.map(pick)]));
+  writeFileSync(path.join(dir, 'model.yaml'), configYaml(modalities));
+  return { train, valid };
+}

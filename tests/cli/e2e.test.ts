@@ -1,0 +1,166 @@
+// The CLI as a user drives it: spawned `mmfuse` processes train a tiny model on generated data, evaluate
+// it, predict from every subset of its modalities, inspect it, and refuse bad input with exit code 1.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../packages/cli/src/main.js';
+import { MODALITIES, subsets, writeProject } from './fixtures.js';
+import type { Sample } from './fixtures.js';
+import { lastJson, runCli } from './helpers.js';
+
+let dir: string;
+let trained: any;
+let samples: { train: Sample[]; valid: Sample[] };
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-cli-e2e-'));
+  samples = await writeProject(dir);
+  const r = await runCli(['train', 'model.yaml', '--out', 'model', '--epochs', '2', '--seed', '7', '--json'], { cwd: dir });
+  if (r.code !== 0) throw new Error(`train failed (${r.code}): ${r.stderr}`);
+  trained = lastJson(r);
+});
+
+/** The same CLI in this process (for the variants; the main paths above run as spawned processes). */
+async function inProcess(argv: string[], cwd = dir): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, cwd });
+  return { code, stdout, stderr };
+}
+
+function checkPrediction(p: any, used: string[]): void {
+  expect(p.modalitiesUsed).toEqual(MODALITIES.filter((m) => used.includes(m)));
+  expect(Object.keys(p.probabilities).sort()).toEqual(['no', 'yes']);
+  const probs = Object.values(p.probabilities) as number[];
+  expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  // The label is the most probable class.
+  expect(p.probabilities[p.label]).toBe(Math.max(...probs));
+  expect(Object.keys(p.contributions).sort()).toEqual([...used].sort());
+  for (const v of Object.values(p.contributions) as number[]) expect(Number.isFinite(v)).toBe(true);
+}
+
+describe('mmfuse train / eval / predict / inspect (spawned)', () => {
+  it('trains: writes the model folder, the JSON summary and a self-contained HTML report', () => {
+    expect(trained.model).toBe(path.join(dir, 'model'));
+    expect(trained.labels).toEqual(['no', 'yes']);
+    expect(trained.trainSamples).toBe(16);
+    expect(trained.epochs).toBe(2);
+    expect(trained.history.map((h: any) => h.epoch)).toEqual([1, 2]);
+    for (const h of trained.history) {
+      expect(h.metrics.trainLoss).toBeGreaterThan(0);
+      expect(h.metrics.valLoss).toBeGreaterThan(0);
+    }
+    for (const f of ['model.json', 'weights.bin', 'run.json']) expect(existsSync(path.join(dir, 'model', f)), f).toBe(true);
+    const validation = trained.evaluations[0];
+    expect(validation).toMatchObject({ set: 'validation', n: 6 });
+    const report = readFileSync(trained.report, 'utf8');
+    expect(trained.report).toBe(path.join(dir, 'model.report.html'));
+    expect(report).toContain('data-series="trainLoss"');
+    expect(report).toContain('data-series="valLoss"');
+    expect(report).toContain('<table class="confusion">');
+    expect(report).toContain('<table class="per-class">');
+    expect(report).not.toMatch(/<script|src=|href=/i);
+    // The confusion matrix in the report is the one in the JSON.
+    const cells = [...report.matchAll(/<td style="background[^>]*>(\d+)<\/td>/g)].map((m) => Number(m[1]));
+    expect(cells).toEqual(validation.confusion.matrix.flat());
+  });
+
+  it('evaluates: metrics that agree with the confusion matrix, and the bad samples with line, field and reason', async () => {
+    const r = await runCli(['eval', '--model', 'model', '--data', 'eval.jsonl', '--json'], { cwd: dir });
+    expect(r.code).toBe(0);
+    const e = lastJson(r);
+    for (const key of ['accuracy', 'macroF1', 'n', 'perClass', 'confusion', 'skipped']) expect(e).toHaveProperty(key);
+    expect(e.n).toBe(6);
+    expect(e.confusion.labels).toEqual(['no', 'yes']);
+    const m = e.confusion.matrix as number[][];
+    expect(m.flat().reduce((a, b) => a + b, 0)).toBe(6);
+    expect(e.accuracy).toBeCloseTo((m[0]![0]! + m[1]![1]!) / 6, 10);
+    expect(e.perClass.no.support).toBe(3);
+    expect(e.perClass.yes.support).toBe(3);
+    const f1s = [e.perClass.no.f1, e.perClass.yes.f1];
+    expect(e.macroF1).toBeCloseTo((f1s[0] + f1s[1]) / 2, 10);
+    expect(e.skipped.map((s: any) => [s.line, s.field ?? null])).toEqual([[1, MODALITIES.includes('image') ? 'image' : 'audio'], [2, null], [3, 'label']]);
+    expect(e.skipped[0]).toMatchObject({ file: path.join(dir, 'eval.jsonl'), sample: 'missing-file', code: 'INVALID_INPUT' });
+    expect(e.skipped[0].reason).toMatch(/does not exist/);
+    expect(e.skipped[1].reason).toMatch(/not valid JSON/);
+    expect(e.skipped[2].reason).toMatch(/"maybe" was not among the training labels/);
+    // The same run, for people: a table, and each skipped line on stderr.
+    const human = await inProcess(['eval', '--model', 'model', '--data', 'eval.jsonl']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^n: 6 {3}accuracy: [\d.]+ {3}macro F1: [\d.]+ {3}skipped: 3/);
+    expect(human.stderr).toMatch(/skipped eval\.jsonl:3 field "label"/);
+  });
+
+  it('predicts from every subset of the modalities', async () => {
+    const s = samples.valid[0] as Sample;
+    const flag = { text: ['--text', s.text], audio: ['--audio', s.audio], image: ['--image', s.image] };
+    const sets = subsets(MODALITIES);
+    const results = await Promise.all(sets.map((set) => runCli(['predict', '--model', 'model', ...set.flatMap((m) => flag[m]), '--json'], { cwd: dir })));
+    results.forEach((r, i) => {
+      expect(r.code, `${sets[i]}: ${r.stderr}`).toBe(0);
+      checkPrediction(lastJson(r), sets[i] as string[]);
+    });
+    // Files are relative to the working folder, wherever that is; --input names a field.
+    const fromElsewhere = await inProcess(['predict', '--model', path.join(dir, 'model'), '--input', `text=${s.text}`, ...(MODALITIES.includes('image') ? ['--image', path.join(dir, s.image)] : []), '--json'], tmpdir());
+    expect(fromElsewhere.code, fromElsewhere.stderr).toBe(0);
+    checkPrediction(JSON.parse(fromElsewhere.stdout), MODALITIES.includes('image') ? ['text', 'image'] : ['text']);
+    const human = await inProcess(['predict', '--model', 'model', '--text', s.text]);
+    expect(human.stdout).toMatch(/^label: (yes|no)\nprobabilities:\n {2}(yes|no): [\d.]+\n {2}(yes|no): [\d.]+\ncontributions:\n {2}text: -?[\d.e-]+\nmodalities used: text\n$/);
+  });
+
+  it('predicts a manifest as JSONL, one line per sample, bad ones with their error', async () => {
+    const before = tf.memory().numTensors;
+    const r = await inProcess(['predict', '--model', 'model', '--data', 'eval.jsonl', '--json']);
+    expect(r.code).toBe(0);
+    // Loading, predicting and disposing the model leaves no tensor behind.
+    expect(tf.memory().numTensors).toBe(before);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.at(-1)).toEqual({ n: 9, predicted: 7, failed: 2 });
+    const rows = lines.slice(0, -1);
+    expect(rows.map((x) => x.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(rows[0]).toMatchObject({ id: 'missing-file', error: { code: 'INVALID_INPUT' } });
+    expect(rows[1].error.reason).toMatch(/not valid JSON/);
+    // Prediction needs no target, so the unknown label does not matter here.
+    checkPrediction(rows[2], [...MODALITIES]);
+    rows.slice(3).forEach((row, i) => { expect(row.id).toBe(`va-${i}`); checkPrediction(row, [...MODALITIES]); });
+  });
+
+  it('refuses bad input with exit 1 and a typed error naming the field', async () => {
+    writeFileSync(path.join(dir, 'broken.png'), Buffer.from('not an image at all'));
+    const badImage = await runCli(['predict', '--model', 'model', '--image', 'broken.png', '--json'], { cwd: dir });
+    expect(badImage.code).toBe(1);
+    expect(lastJson(badImage).error).toMatchObject({ code: 'INVALID_INPUT', field: 'image' });
+    expect(badImage.stderr).toMatch(/error \[INVALID_INPUT\]: .*field "image"/);
+    const before = tf.memory().numTensors;
+    const noFile = await inProcess(['predict', '--model', 'model', '--image', 'nope.png', '--text', 'x', '--json']);
+    expect(noFile.code).toBe(1);
+    expect(JSON.parse(noFile.stdout).error.message).toMatch(/field "image".*does not exist/);
+    expect(tf.memory().numTensors).toBe(before);
+    const notAModel = await inProcess(['eval', '--model', 'images', '--data', 'eval.jsonl', '--json']);
+    expect(notAModel.code).toBe(1);
+    expect(JSON.parse(notAModel.stdout).error.code).toBe('MODEL_FORMAT');
+    const wrongModality = await inProcess(['predict', '--model', 'model', ...(MODALITIES.includes('audio') ? ['--input', 'nope=1'] : ['--audio', 'a.wav']), '--json']);
+    expect(wrongModality.code).toBe(2);
+    expect(wrongModality.stderr).toMatch(/this model has no/);
+  });
+
+  it('inspects the model folder', async () => {
+    const r = await runCli(['inspect', 'model', '--json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const i = lastJson(r);
+    expect(i.labels).toEqual(['no', 'yes']);
+    expect(Object.keys(i.config.inputs)).toEqual(MODALITIES);
+    expect(i.config.fusion).toMatchObject({ strategy: 'transformer', dModel: 16, layers: 1, heads: 2 });
+    expect(i.config.training.seed).toBe(7);
+    expect(i.config.training.epochs).toBe(2);
+    expect(i.summary.parameters).toBeGreaterThan(0);
+    expect(i.engine).toEqual({ now: 'wasm', trainedWith: 'wasm' });
+    expect(i.run.evaluations[0]).toMatchObject({ name: 'validation', n: 6 });
+    expect(i.sizeBytes).toBe(Object.values(i.files as Record<string, number>).reduce((a, b) => a + b, 0));
+    expect(i.files['weights.bin']).toBe(i.summary.parameters * 4);
+    const human = await inProcess(['inspect', 'model']);
+    expect(human.stdout).toMatch(/^model: {3}.*\ninputs: {2}text \(text, rnn\)/);
+  });
+});

@@ -22,3 +22,20 @@ export { decodeWav } from './decode-wav.js';
 export type { DecodeWavOptions, DecodedAudio } from './decode-wav.js';
 export { decodeWavFile } from './decode-wav-file.js';
 export type { WavEncoding } from './internal/wav-header.js';
+export { featureStatistics } from './feature-statistics.js';
+export type { FeatureStatistics } from './feature-statistics.js';
+export { normalize } from './normalize.js';
+export type { NormalizeOptions } from './normalize.js';
+export { specAugment } from './spec-augment.js';
+export type { SpecAugmentMask, SpecAugmentOptions } from './spec-augment.js';
+export { trimSilence } from './trim-silence.js';
+export type { TrimSilenceOptions, TrimmedAudio } from './trim-silence.js';
+export { AudioCnnEncoder } from './audio-cnn-encoder.js';
+export type { AudioCnnEncoderConfig, PreparedAudio } from './audio-cnn-encoder.js';
+export type { AudioInput } from './internal/load-audio.js';
+
+import { registerEncoderOnce } from '@mmfuse/core';
+import { AudioCnnEncoder as Encoder } from './audio-cnn-encoder.js';
+import type { AudioCnnEncoderConfig as Config } from './audio-cnn-encoder.js';
+
+registerEncoderOnce(Encoder.kind, 'audio', (config) => new Encoder(config as unknown as Config), '2-D CNN over log-mel/MFCC/fbank frames, a time sequence with a length mask');

@@ -1,0 +1,310 @@
+/**
+ * `audio/cnn`: 2-D convolutions over a [time, mel] feature map that keep time as a sequence axis.
+ *
+ * prepare: decode -> resample -> (trim) -> features [frames, bins] -> (utterance normalization).
+ * collate: pad to the longest clip -> { features [B, T, bins, 1], lengths [B] } (global normalization here).
+ * encode: per block, explicit zero padding of kernelSize/2 on both axes, conv2d with stride
+ * [timeStride, melStride], bias, ReLU, dropout (training), then the frames past each clip's length are set
+ * to zero. Explicit padding makes an output frame depend only on its own window of input frames (not on
+ * the padded batch length, as 'same' padding would), and re-zeroing padded frames after every block
+ * means they look exactly like the zero padding a clip alone would see, so a clip's outputs are the same
+ * alone or batched with longer clips. Output: [B, T', F' * C] with feature index f * C + c, and the mask
+ * of each clip's T' real steps.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, InvalidInputError, MmfuseError, isMmfuseError } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import { fbank } from './fbank.js';
+import { featureStatistics } from './feature-statistics.js';
+import { checkBoolean, checkInteger, checkNumber, checkOneOf } from './internal/check.js';
+import { loadAudio } from './internal/load-audio.js';
+import type { AudioInput } from './internal/load-audio.js';
+import { logMel } from './log-mel.js';
+import { mfcc } from './mfcc.js';
+import { normalize } from './normalize.js';
+import { drawSpecAugmentMasks, resolveSpecAugment } from './spec-augment.js';
+import type { SpecAugmentOptions } from './spec-augment.js';
+import { trimSilence } from './trim-silence.js';
+import type { FeatureMatrix } from './types.js';
+
+/** Configuration of `audio/cnn`. Every field is optional; defaults are written out. */
+export interface AudioCnnEncoderConfig {
+  /** Rate every input is resampled to, Hz. Default 16000. */
+  sampleRateHz?: number;
+  /** `log-mel` (ln(mel + 1e-6), HTK, no norm), `mfcc` (torchaudio MFCC) or `fbank` (Kaldi). Default `log-mel`. */
+  features?: 'log-mel' | 'mfcc' | 'fbank';
+  /** Mel bins (log-mel, fbank) or mel filters under the MFCC. Default 64. */
+  nMels?: number;
+  /** MFCC coefficients (features 'mfcc' only), <= nMels. Default 20. */
+  nMfcc?: number;
+  /** FFT size for log-mel and mfcc. Default 400 (25 ms at 16 kHz). fbank uses Kaldi's 25 ms frames. */
+  nFft?: number;
+  /** Hop for log-mel and mfcc, samples. Default 160 (10 ms at 16 kHz). fbank uses Kaldi's 10 ms shift. */
+  hopLength?: number;
+  /** `utterance`: each clip standardized per bin; `global`: training-set statistics from `fit`; `none`. Default `utterance`. */
+  normalization?: 'utterance' | 'global' | 'none';
+  /** SpecAugment masks applied in `encode` when training (seeded by the encode rng); null = off. Default null. */
+  specAugment?: SpecAugmentOptions | null;
+  /** Cut leading/trailing silence (60 dB below the loudest frame) before feature extraction. Default false. */
+  trimSilence?: boolean;
+  /** Longer inputs are refused with a LimitExceededError. Default 30. */
+  maxDurationSeconds?: number;
+  /** Output channels of each conv block; the number of blocks is its length. Default [16, 32]. */
+  channels?: number[];
+  /** Square kernel size of every block. Default 3. */
+  kernelSize?: number;
+  /** Stride along time of each block (same length as channels). Default [2, 2]. */
+  timeStride?: number[];
+  /** Stride along mel of each block (same length as channels). Default [2, 2]. */
+  melStride?: number[];
+  /** Dropout rate after each block while training. Default 0.1. */
+  dropout?: number;
+}
+
+/** What `prepare` returns: plain data, cacheable with v8.serialize. */
+export interface PreparedAudio {
+  /** `[frames, bins]` frame by frame. */
+  features: Float32Array;
+  frames: number;
+}
+
+type Resolved = Required<Omit<AudioCnnEncoderConfig, 'specAugment'>> & { specAugment: Required<SpecAugmentOptions> | null };
+
+function resolveConfig(config: AudioCnnEncoderConfig): Resolved {
+  if (config === null || typeof config !== 'object') throw new ConfigError('config must be an object', { path: 'audio/cnn' });
+  const channels = config.channels ?? [16, 32];
+  if (!Array.isArray(channels) || channels.length === 0) throw new ConfigError(`must be a non-empty array of channel counts, got ${JSON.stringify(channels)}`, { path: 'channels' });
+  channels.forEach((c, i) => checkInteger(c, `channels[${i}]`, 1));
+  const strides = (name: 'timeStride' | 'melStride'): number[] => {
+    const s = config[name] ?? channels.map(() => 2);
+    if (!Array.isArray(s) || s.length !== channels.length) throw new ConfigError(`must have one stride per block (${channels.length}), got ${JSON.stringify(s)}`, { path: name });
+    s.forEach((v, i) => checkInteger(v, `${name}[${i}]`, 1));
+    return [...s];
+  };
+  const features = checkOneOf(config.features ?? 'log-mel', 'features', ['log-mel', 'mfcc', 'fbank'] as const);
+  const nMels = checkInteger(config.nMels ?? 64, 'nMels', 1);
+  const nMfcc = checkInteger(config.nMfcc ?? 20, 'nMfcc', 1, nMels);
+  return {
+    sampleRateHz: checkInteger(config.sampleRateHz ?? 16000, 'sampleRateHz', 1),
+    features,
+    nMels,
+    nMfcc,
+    nFft: checkInteger(config.nFft ?? 400, 'nFft', 2),
+    hopLength: checkInteger(config.hopLength ?? 160, 'hopLength', 1),
+    normalization: checkOneOf(config.normalization ?? 'utterance', 'normalization', ['utterance', 'global', 'none'] as const),
+    specAugment: config.specAugment === undefined || config.specAugment === null ? null : resolveSpecAugment(config.specAugment),
+    trimSilence: checkBoolean(config.trimSilence ?? false, 'trimSilence'),
+    maxDurationSeconds: checkNumber(config.maxDurationSeconds ?? 30, 'maxDurationSeconds', 0, Number.POSITIVE_INFINITY, true),
+    channels: [...channels],
+    kernelSize: checkInteger(config.kernelSize ?? 3, 'kernelSize', 1),
+    timeStride: strides('timeStride'),
+    melStride: strides('melStride'),
+    dropout: checkNumber(config.dropout ?? 0.1, 'dropout', 0, 0.95),
+  };
+}
+
+/** Length after a block: explicit padding floor(k/2) on both sides, 'valid' conv with stride s. */
+function convLength(length: number, k: number, s: number): number {
+  const pad = Math.floor(k / 2);
+  return Math.floor((length + 2 * pad - k) / s) + 1;
+}
+
+export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudio> {
+  static readonly kind = 'audio/cnn';
+  readonly kind = AudioCnnEncoder.kind;
+  readonly modality = 'audio';
+  readonly outputDim: number;
+  /** Values per input frame (mel bins or MFCC coefficients). */
+  readonly bins: number;
+  private readonly cfg: Resolved;
+  private stats: { mean: number[]; std: number[] } | undefined;
+  private kernels: tf.Variable[] = []; // [k, k, cin, cout] per block
+  private biases: tf.Variable[] = []; // [cout] per block
+
+  constructor(config: AudioCnnEncoderConfig = {}) {
+    this.cfg = resolveConfig(config);
+    this.bins = this.cfg.features === 'mfcc' ? this.cfg.nMfcc : this.cfg.nMels;
+    let f = this.bins;
+    this.cfg.melStride.forEach((s) => { f = convLength(f, this.cfg.kernelSize, s); });
+    if (f < 1) throw new ConfigError(`leave no mel positions for ${this.bins} input bins`, { path: 'melStride' });
+    this.outputDim = f * (this.cfg.channels[this.cfg.channels.length - 1] as number);
+  }
+
+  /** The feature matrix of one clip (before normalization); used by prepare, exposed for inspection. */
+  extractFeatures(samples: Float32Array): FeatureMatrix {
+    const c = this.cfg;
+    if (c.features === 'fbank') return fbank(samples, { sampleRateHz: c.sampleRateHz, numMelBins: c.nMels });
+    const common = { sampleRateHz: c.sampleRateHz, nFft: c.nFft, hopLength: c.hopLength, nMels: c.nMels };
+    if (c.features === 'mfcc') return mfcc(samples, { ...common, nMfcc: c.nMfcc });
+    return logMel(samples, common);
+  }
+
+  async prepare(raw: AudioInput, ctx: PrepareContext): Promise<PreparedAudio> {
+    const loc = { sample: ctx.sample, field: ctx.field };
+    try {
+      let samples = loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
+      if (this.cfg.trimSilence) {
+        samples = trimSilence(samples).samples;
+        if (samples.length === 0) throw new InvalidInputError('the audio is silent (nothing left after trimming silence)', loc);
+      }
+      const minSamples = this.cfg.features === 'fbank' ? Math.floor(this.cfg.sampleRateHz * 0.025) : Math.floor(this.cfg.nFft / 2) + 1;
+      if (samples.length < minSamples) {
+        throw new InvalidInputError(`the audio has ${samples.length} samples at ${this.cfg.sampleRateHz} Hz; at least ${minSamples} are needed for one feature frame`, loc);
+      }
+      let m = this.extractFeatures(samples);
+      if (this.cfg.normalization === 'utterance') m = normalize(m, 'utterance');
+      return { features: m.data, frames: m.frames };
+    } catch (err) {
+      if (isMmfuseError(err)) throw (err as MmfuseError).locate(loc);
+      throw err;
+    }
+  }
+
+  /** With `normalization: 'global'`, fit per-bin mean and std on the prepared training set. */
+  fit(values: readonly PreparedAudio[]): void {
+    if (this.cfg.normalization !== 'global') return;
+    const s = featureStatistics(values.map((v) => ({ data: v.features, frames: v.frames, bins: this.bins })));
+    this.stats = { mean: s.mean, std: s.std };
+  }
+
+  build(rng: Rng): void {
+    if (this.kernels.length > 0) return;
+    const k = this.cfg.kernelSize;
+    let cin = 1;
+    for (const cout of this.cfg.channels) {
+      const seed = rng.nextSeed();
+      // He initialization for ReLU: std sqrt(2 / fan_in).
+      this.kernels.push(tf.tidy(() => tf.variable(tf.randomNormal([k, k, cin, cout], 0, Math.sqrt(2 / (k * k * cin)), 'float32', seed))));
+      this.biases.push(tf.tidy(() => tf.variable(tf.zeros([cout]))));
+      cin = cout;
+    }
+  }
+
+  collate(values: readonly PreparedAudio[]): TensorMap {
+    if (values.length === 0) throw new ConfigError('cannot collate an empty batch', { path: 'values' });
+    if (this.cfg.normalization === 'global' && this.stats === undefined) {
+      throw new MmfuseError('STATE', 'audio/cnn with normalization "global" needs fit() on the training set (or setState) before collate');
+    }
+    const bins = this.bins;
+    const T = Math.max(...values.map((v) => v.frames));
+    const flat = new Float32Array(values.length * T * bins);
+    const lengths = new Int32Array(values.length);
+    values.forEach((v, b) => {
+      if (!(v.features instanceof Float32Array) || v.features.length !== v.frames * bins) {
+        throw new InvalidInputError(`prepared value ${b} is not ${bins}-bin audio features (was it prepared by another config?)`);
+      }
+      lengths[b] = v.frames;
+      const base = b * T * bins;
+      if (this.stats === undefined || this.cfg.normalization !== 'global') {
+        flat.set(v.features, base);
+      } else {
+        const { mean, std } = this.stats;
+        for (let t = 0; t < v.frames; t++) {
+          for (let f = 0; f < bins; f++) {
+            const d = std[f] as number;
+            flat[base + t * bins + f] = ((v.features[t * bins + f] as number) - (mean[f] as number)) / Math.sqrt(d * d + 1e-5);
+          }
+        }
+      }
+    });
+    return {
+      features: tf.tensor4d(flat, [values.length, T, bins, 1]), // [B, T, bins, 1]
+      lengths: tf.tensor1d(lengths, 'int32'), // [B]
+    };
+  }
+
+  encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
+    if (this.kernels.length === 0) throw new MmfuseError('STATE', 'audio/cnn: call build(rng) before encode');
+    const features = batch.features as tf.Tensor4D | undefined;
+    const lengthsT = batch.lengths as tf.Tensor1D | undefined;
+    if (features === undefined || lengthsT === undefined || features.rank !== 4) {
+      throw new ConfigError('batch must be the { features [B, T, bins, 1], lengths [B] } that collate returns', { path: 'batch' });
+    }
+    const [B, T0] = features.shape;
+    let lengths = Array.from(lengthsT.dataSync());
+    const c = this.cfg;
+    const k = c.kernelSize;
+    const pad = Math.floor(k / 2);
+    let x: tf.Tensor4D = features;
+    if (options.training && c.specAugment !== null) {
+      if (options.rng === undefined) throw new ConfigError('specAugment is on: encode needs options.rng when training', { path: 'rng' });
+      x = x.mul(this.specAugmentMask(B, T0, lengths, options.rng.fork('specaugment'))); // [B, T, bins, 1]
+    }
+    let T = T0;
+    for (let i = 0; i < this.kernels.length; i++) {
+      const st = c.timeStride[i] as number;
+      const sm = c.melStride[i] as number;
+      const padded = x.pad([[0, 0], [pad, k - 1 - pad], [pad, k - 1 - pad], [0, 0]]) as tf.Tensor4D; // [B, T + k - 1, F + k - 1, C]
+      let y = tf.conv2d(padded, this.kernels[i] as tf.Variable as tf.Tensor4D, [st, sm], 'valid'); // [B, T', F', cout]
+      y = tf.relu(y.add(this.biases[i] as tf.Variable)) as tf.Tensor4D;
+      if (options.training && c.dropout > 0) {
+        if (options.rng === undefined) throw new ConfigError('dropout is on: encode needs options.rng when training', { path: 'rng' });
+        y = tf.dropout(y, c.dropout, undefined, options.rng.nextSeed()) as tf.Tensor4D;
+      }
+      T = y.shape[1];
+      lengths = lengths.map((l) => convLength(l, k, st));
+      x = y.mul(this.timeMask(lengths, T).reshape([B, T, 1, 1])) as tf.Tensor4D; // padded frames back to exactly 0
+    }
+    const [, Tn, Fn, Cn] = x.shape;
+    const out = x.reshape([B, Tn, Fn * Cn]) as tf.Tensor3D; // [B, T', F' * C]
+    return { features: out, mask: this.timeMask(lengths, Tn) };
+  }
+
+  /** [B, T] float32, 1 for t < lengths[b]. */
+  private timeMask(lengths: number[], T: number): tf.Tensor2D {
+    const m = new Float32Array(lengths.length * T);
+    lengths.forEach((l, b) => m.fill(1, b * T, b * T + Math.min(l, T)));
+    return tf.tensor2d(m, [lengths.length, T]);
+  }
+
+  /** [B, T, bins, 1] multiplicative mask: SpecAugment bands and spans drawn within each clip's real frames. */
+  private specAugmentMask(B: number, T: number, lengths: number[], rng: Rng): tf.Tensor4D {
+    const opts = this.cfg.specAugment as Required<SpecAugmentOptions>;
+    const bins = this.bins;
+    const m = new Float32Array(B * T * bins).fill(1);
+    for (let b = 0; b < B; b++) {
+      const frames = lengths[b] as number;
+      for (const mask of drawSpecAugmentMasks(frames, bins, opts, rng)) {
+        const base = b * T * bins;
+        if (mask.axis === 'freq') for (let t = 0; t < frames; t++) m.fill(0, base + t * bins + mask.start, base + t * bins + mask.start + mask.width);
+        else m.fill(0, base + mask.start * bins, base + (mask.start + mask.width) * bins);
+      }
+    }
+    return tf.tensor4d(m, [B, T, bins, 1]);
+  }
+
+  get trainableWeights(): tf.Variable[] {
+    return this.kernels.flatMap((kv, i) => [kv, this.biases[i] as tf.Variable]);
+  }
+
+  get weights(): tf.Variable[] {
+    return this.trainableWeights;
+  }
+
+  getConfig(): JsonObject {
+    const c = this.cfg;
+    return {
+      sampleRateHz: c.sampleRateHz, features: c.features, nMels: c.nMels, nMfcc: c.nMfcc, nFft: c.nFft, hopLength: c.hopLength,
+      normalization: c.normalization, specAugment: c.specAugment === null ? null : { ...c.specAugment }, trimSilence: c.trimSilence,
+      maxDurationSeconds: c.maxDurationSeconds, channels: [...c.channels], kernelSize: c.kernelSize, timeStride: [...c.timeStride],
+      melStride: [...c.melStride], dropout: c.dropout,
+    };
+  }
+
+  getState(): JsonObject {
+    return this.stats === undefined ? {} : { mean: [...this.stats.mean], std: [...this.stats.std] };
+  }
+
+  setState(state: JsonObject): void {
+    if (state.mean === undefined && state.std === undefined) { this.stats = undefined; return; }
+    const ok = (v: unknown): v is number[] => Array.isArray(v) && v.length === this.bins && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+    if (!ok(state.mean) || !ok(state.std)) throw new ConfigError(`state must hold ${this.bins} finite means and stds`, { path: 'state' });
+    this.stats = { mean: [...state.mean], std: [...state.std] };
+  }
+
+  dispose(): void {
+    for (const v of [...this.kernels, ...this.biases]) v.dispose();
+    this.kernels = [];
+    this.biases = [];
+  }
+}

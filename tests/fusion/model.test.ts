@@ -27,6 +27,13 @@ describe('FusionModel on a task only fusion can solve (label = a xor b)', () => 
     expect(p.contributions?.a).toBeGreaterThan(0.2);
     const only = await model.predict({ a: [1] });
     expect(only.modalitiesUsed).toEqual(['a']);
+    // Prepared once, predicted synchronously: the same answers as predictBatch.
+    const requests = [{ a: [1], b: [1] }, { b: [-1] }, { a: 'bad' }];
+    const prepared = await model.prepareInputs(requests);
+    expect(prepared[2]).toMatchObject({ error: { code: 'INVALID_INPUT', sample: 2, field: 'a' } });
+    const ok = prepared.filter((p): p is import('@mmfuse/fusion').PreparedInput => !('error' in p));
+    expect(model.predictPrepared(ok)).toEqual((await model.predictBatch(requests)).slice(0, 2));
+    expect(model.summary()).toMatchObject({ trained: true, labels: ['diff', 'same'], inputs: [{ field: 'a', encoder: 'vec/linear' }, { field: 'b' }] });
     model.dispose();
   });
 });
@@ -46,5 +53,17 @@ describe('normalizeConfig', () => {
     expect(() => normalizeConfig({ ...base, inputs: {} })).toThrow(/^inputs:/);
     expect(() => normalizeConfig({ ...base, output: { field: 'text', type: 'category' } })).toThrow(/output\.field/);
     expect(() => FusionModel.create({ ...base, inputs: { t: { type: 'text', encoder: { kind: 'nope' } } } } as never)).toThrow(/inputs\.t\.encoder: unknown encoder kind "text\/nope"/);
+    expect(() => normalizeConfig({ ...base, inputs: { text: { type: 'text', encoder: { kind: 'rnn' }, project: 'no' } } })).toThrow(/inputs\.text\.project: must be true or false/);
+  });
+
+  it('project: false uses an encoder at its own width, and refuses a width that is not dModel', async () => {
+    const cfg = tinyConfig({ epochs: 1 });
+    const m = FusionModel.create({ ...cfg, inputs: { a: { type: 'vec', encoder: { kind: 'linear', dim: 16 }, project: false }, b: cfg.inputs.b } });
+    await m.fit(xorSamples(16, 1), { progress: 'none', shuffle: false });
+    expect(m['namedWeights']().some(([n]) => n.startsWith('fusion.alignment.projection0'))).toBe(false);
+    expect(m['namedWeights']().some(([n]) => n.startsWith('fusion.alignment.projection1'))).toBe(true);
+    m.dispose();
+    const bad = FusionModel.create({ ...cfg, inputs: { a: { type: 'vec', encoder: { kind: 'linear', dim: 8 }, project: false }, b: cfg.inputs.b } });
+    await expect(bad.fit(xorSamples(16, 1), { progress: 'none' })).rejects.toThrow(/inputs\.a\.project: is false, so the encoder's output width 8 must equal fusion\.dModel 16/);
   });
 });

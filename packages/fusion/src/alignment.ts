@@ -4,6 +4,7 @@
  * modality embedding and fixed sinusoidal positions counted inside the modality.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
 import { Linear } from './layers/linear.js';
 import { Module } from './layers/module.js';
@@ -17,7 +18,7 @@ export interface ModalityTokens {
 
 export interface AlignmentArgs {
   /** One entry per input field, in config order. */
-  inputs: { field: string; inDim: number; maxTokens?: number }[];
+  inputs: { field: string; inDim: number; maxTokens?: number; project?: boolean }[];
   dModel: number;
 }
 
@@ -41,7 +42,8 @@ export class Alignment extends Module {
   readonly dModel: number;
   readonly fields: string[];
   readonly maxTokens: (number | undefined)[];
-  readonly projections: Linear[];
+  /** null where the input is used at its own width (`project: false`). */
+  readonly projections: (Linear | null)[];
   readonly modalityEmbedding: tf.Variable; // [M, d]
   private peCache = new Map<number, Float32Array>();
 
@@ -51,7 +53,13 @@ export class Alignment extends Module {
     this.fields = args.inputs.map((i) => i.field);
     this.maxTokens = args.inputs.map((i) => i.maxTokens);
     this.modalityEmbedding = this.weight('modalityEmbedding', [args.inputs.length, args.dModel], { kind: 'normal', std: 0.02 }, rng);
-    this.projections = args.inputs.map((i, m) => this.child(`projection${m}`, new Linear({ inDim: i.inDim, outDim: args.dModel }, rng)));
+    this.projections = args.inputs.map((i, m) => {
+      if (i.project === false) {
+        if (i.inDim !== args.dModel) throw new ConfigError(`is false, so the encoder's output width ${i.inDim} must equal fusion.dModel ${args.dModel}`, { path: `inputs.${i.field}.project` });
+        return null;
+      }
+      return this.child(`projection${m}`, new Linear({ inDim: i.inDim, outDim: args.dModel }, rng));
+    });
   }
 
   private positions(t: number): tf.Tensor2D {
@@ -75,8 +83,8 @@ export class Alignment extends Module {
     if (cap !== undefined && features.shape[1] > cap) {
       ({ features, mask } = maskedPool(features, mask, Math.ceil(features.shape[1] / cap)));
     }
-    const proj = this.projections[m] as Linear;
-    let x = proj.apply(features) as tf.Tensor3D; // [P, T, d]
+    const proj = this.projections[m];
+    let x = proj === null || proj === undefined ? features : (proj.apply(features) as tf.Tensor3D); // [P, T, d]
     const [p, t, d] = x.shape;
     if (p !== batchSize || rows.some((r, i) => r !== i)) {
       // Scatter by a one-hot [B, P] product: differentiable on every engine (gather's gradient is not on wasm).

@@ -21,6 +21,8 @@ export interface InputConfig {
   preprocessing?: JsonObject;
   /** Cap on the tokens this input contributes: longer sequences are mean-pooled with stride ceil(T / maxTokens). Default: no cap. */
   maxTokens?: number;
+  /** Project the encoder's features to dModel. `false` needs an encoder whose outputDim equals dModel. Default true. */
+  project?: boolean;
 }
 
 export interface FusionConfig {
@@ -151,7 +153,7 @@ export function normalizeConfig(raw: unknown): ResolvedConfig {
     const p = `inputs.${field}`;
     if (field === '') fail(p, 'field name must not be empty');
     if (!isObj(v)) fail(p, 'must be an object with "type" and "encoder"');
-    checkKeys(v, ['type', 'encoder', 'preprocessing', 'maxTokens'], p);
+    checkKeys(v, ['type', 'encoder', 'preprocessing', 'maxTokens', 'project'], p);
     if (typeof v.type !== 'string' || !/^[a-z][a-z0-9-]*$/.test(v.type)) fail(`${p}.type`, `must be a lowercase modality name such as "text", got ${JSON.stringify(v.type)}`);
     if (!isObj(v.encoder) || typeof v.encoder.kind !== 'string' || v.encoder.kind === '') fail(`${p}.encoder.kind`, `must be a non-empty string such as "rnn", got ${JSON.stringify(isObj(v.encoder) ? v.encoder.kind : v.encoder)}`);
     const input: InputConfig = { type: v.type, encoder: JSON.parse(JSON.stringify(v.encoder)) as InputConfig['encoder'] };
@@ -160,6 +162,10 @@ export function normalizeConfig(raw: unknown): ResolvedConfig {
       input.preprocessing = JSON.parse(JSON.stringify(v.preprocessing)) as JsonObject;
     }
     if (v.maxTokens !== undefined && v.maxTokens !== null) input.maxTokens = int(v, 'maxTokens', p, 0, 1);
+    if (v.project !== undefined) {
+      if (typeof v.project !== 'boolean') fail(`${p}.project`, `must be true or false, got ${JSON.stringify(v.project)}`);
+      input.project = v.project;
+    }
     inputs[field] = input;
   }
 

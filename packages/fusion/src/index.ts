@@ -20,7 +20,7 @@ export { sinusoidalTable } from './layers/positional-encoding.js';
 export { normalizeConfig, encoderKind, encoderConfig } from './config.js';
 export type { FusionModelConfig, FusionConfig, InputConfig, OutputConfig, OutputType, TrainingConfig, FusionStrategyName, ResolvedConfig } from './config.js';
 export { FusionModel } from './model.js';
-export type { CreateOptions, PredictOptions, PredictionError, ModelSummary } from './model.js';
+export type { CreateOptions, PredictOptions, PredictionError, PreparedInput, ModelSummary } from './model.js';
 export type { FitOptions, EpochMetrics, TrainingHistory } from './train/loop.js';
 export type { Prediction } from './outputs.js';
 export type { EvaluationReport } from './evaluate.js';

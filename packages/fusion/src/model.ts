@@ -48,6 +48,12 @@ export interface ModelSummary {
 /** Rows predicted at once. */
 const INFERENCE_BATCH = 64;
 
+/** A request prepared by `FusionModel.prepareInputs` (opaque: the encoders' prepared values). */
+export interface PreparedInput {
+  readonly kind: 'mmfuse-prepared-input';
+  readonly values: unknown[];
+}
+
 /** A refused request of `predictBatch`, as the JSON of the MmfuseError that refused it. */
 export interface PredictionError {
   name: string;
@@ -198,7 +204,7 @@ export class FusionModel {
     return rows;
   }
 
-  private predictPrepared(values: readonly unknown[][], contributions: boolean): Prediction[] {
+  private predictValues(values: readonly unknown[][], contributions: boolean): Prediction[] {
     const spec = this.outputSpec;
     const full = this.outputsFor(values).map((r) => outputValues(spec, r));
     const preds = values.map((v, i) => toPrediction(spec, full[i] as number[], this.fields.filter((_, m) => v[m] !== undefined)));
@@ -223,20 +229,35 @@ export class FusionModel {
     this.requireNetwork();
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${this.fields.join(', ')}), got ${describe(input)}`, { sample: 0 });
     const values = await prepareFields(input, '0', this.prepareOptions(this.memoryCache, options.baseDir));
-    return this.predictPrepared([values], options.contributions ?? true)[0] as Prediction;
+    return this.predictValues([values], options.contributions ?? true)[0] as Prediction;
+  }
+
+  /**
+   * Prepare requests once (decode, features, tokenize) for repeated or timed prediction with
+   * `predictPrepared`; a bad request gives `{ error }` in its place.
+   */
+  async prepareInputs(inputs: Record<string, unknown>[], options: { baseDir?: string } = {}): Promise<(PreparedInput | { error: PredictionError })[]> {
+    const { prepared, skipped } = await prepareSamples(inputs.map((fields, i) => ({ id: String(i), fields })), this.prepareOptions(this.memoryCache, options.baseDir));
+    const out: (PreparedInput | { error: PredictionError })[] = new Array(inputs.length);
+    prepared.forEach((p) => { out[p.index] = { kind: 'mmfuse-prepared-input', values: p.values }; });
+    for (const s of skipped) out[Number(s.sample)] = { error: errorOf(s) };
+    return out;
+  }
+
+  /** Predict from inputs prepared by `prepareInputs` (no decoding; synchronous). */
+  predictPrepared(inputs: readonly PreparedInput[], options: { contributions?: boolean } = {}): Prediction[] {
+    this.requireNetwork();
+    return this.predictValues(inputs.map((p) => p.values), options.contributions ?? true);
   }
 
   /** Predict many; a bad request gives `{ error }` (the error as JSON) in its place, the others are answered. */
   async predictBatch(inputs: Record<string, unknown>[], options: PredictOptions = {}): Promise<(Prediction | { error: PredictionError })[]> {
     this.requireNetwork();
     const { prepared, skipped } = await prepareSamples(inputs.map((fields, i) => ({ id: String(i), fields })), this.prepareOptions(this.memoryCache, options.baseDir));
-    const preds = this.predictPrepared(prepared.map((p) => p.values), options.contributions ?? true);
+    const preds = this.predictValues(prepared.map((p) => p.values), options.contributions ?? true);
     const out: (Prediction | { error: PredictionError })[] = new Array(inputs.length);
     prepared.forEach((p, j) => { out[p.index] = preds[j] as Prediction; });
-    for (const s of skipped) {
-      const index = Number(s.sample);
-      out[index] = { error: { name: 'InvalidInputError', code: s.code, message: s.message, reason: s.reason, sample: index, ...(s.field === undefined ? {} : { field: s.field }) } };
-    }
+    for (const s of skipped) out[Number(s.sample)] = { error: errorOf(s) };
     return out;
   }
 
@@ -336,6 +357,12 @@ export class FusionModel {
     this.network = undefined;
     for (const e of this.encoders) e.dispose();
   }
+}
+
+function errorOf(s: SkippedSample): PredictionError {
+  const e: PredictionError = { name: s.code === 'INVALID_INPUT' ? 'InvalidInputError' : s.code === 'LIMIT_EXCEEDED' ? 'LimitExceededError' : s.code === 'UNSUPPORTED_FORMAT' ? 'UnsupportedFormatError' : 'MmfuseError', code: s.code, message: s.message, reason: s.reason, sample: Number(s.sample) };
+  if (s.field !== undefined) e.field = s.field;
+  return e;
 }
 
 function describe(v: unknown): string {

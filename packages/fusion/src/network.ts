@@ -49,8 +49,13 @@ export class FusionNetwork extends Module {
     this.alignment = this.child('alignment', new Alignment({
       dModel: f.dModel,
       inputs: fields.map((field, m) => {
-        const cap = config.inputs[field]?.maxTokens;
-        return cap === undefined ? { field, inDim: (encoders[m] as ModalityEncoder).outputDim } : { field, inDim: (encoders[m] as ModalityEncoder).outputDim, maxTokens: cap };
+        const input = config.inputs[field];
+        return {
+          field,
+          inDim: (encoders[m] as ModalityEncoder).outputDim,
+          ...(input?.maxTokens === undefined ? {} : { maxTokens: input.maxTokens }),
+          ...(input?.project === undefined ? {} : { project: input.project }),
+        };
       }),
     }, rng.fork('alignment')));
     const srng = rng.fork('strategy');

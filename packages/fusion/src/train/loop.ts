@@ -48,6 +48,8 @@ export interface FitOptions {
   /** On-disk cache of prepared inputs. */
   cacheDir?: string;
   onSkip?: (s: SkippedSample) => void;
+  /** Shuffle the training samples every epoch. Default true; false keeps the given order (fixed batches). */
+  shuffle?: boolean;
 }
 
 export interface EpochMetrics {
@@ -188,7 +190,7 @@ export async function runTraining(model: FusionModel, train: SampleSource, optio
   try {
     while (state.epoch < epochs && !state.stoppedEarly) {
       const epoch = state.epoch;
-      const order = new Rng(hashString(`epoch:${epoch}`, seed)).permutation(trainSet.length);
+      const order = options.shuffle === false ? trainSet.map((_, i) => i) : new Rng(hashString(`epoch:${epoch}`, seed)).permutation(trainSet.length);
       progress.startEpoch();
       const startBatch = state.batch;
       const t0 = performance.now();

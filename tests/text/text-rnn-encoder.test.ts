@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InvalidInputError, ModelFormatError, createRng, encoders } from '@mmfuse/core';
 import type { JsonObject, ModalityEncoder } from '@mmfuse/core';
-import { TextRnnEncoder } from '@mmfuse/text-rnn';
+import { TextRnnEncoder, charNgramIds } from '@mmfuse/text-rnn';
 import type { PreparedText, TextRnnEncoderConfig } from '@mmfuse/text-rnn';
 
 const TRAIN = [
@@ -37,7 +37,7 @@ describe('text/rnn encoder', () => {
     expect(enc.outputDim).toBe(128);
     expect(enc.getConfig()).toEqual({
       tokenizer: { type: 'word', lowercase: true, minFrequency: 1, maxVocabSize: 20000, maxLength: 64 },
-      embeddingDim: 64, hiddenSize: 64, cell: 'lstm', layers: 1, bidirectional: true, dropout: 0.1, addCls: false, embeddingLookup: 'auto',
+      embeddingDim: 64, hiddenSize: 64, cell: 'lstm', layers: 1, bidirectional: true, dropout: 0.1, addCls: false, embeddingLookup: 'auto', charNgrams: false,
     });
   });
 
@@ -175,6 +175,52 @@ describe('text/rnn encoder', () => {
     expect(read(batch.lengths as tf.Tensor)).toEqual([4, 3]);
     tf.dispose(batch);
     enc.dispose();
+  });
+
+  it('charNgrams: hashed n-grams give misspelt words shared pieces, train, and survive a rebuild', async () => {
+    const opts = { minN: 3, maxN: 4, buckets: 1000, maxPerToken: 32 };
+    // "<ab>" → 3-grams "<ab", "ab>", 4-gram "<ab>"; ids in 1..buckets, deterministic.
+    const ab = charNgramIds('ab', opts);
+    expect(ab).toHaveLength(3);
+    expect(ab.every((id) => id >= 1 && id <= 1000)).toBe(true);
+    expect(charNgramIds('ab', opts)).toEqual(ab);
+    const shared = charNgramIds('refund', opts).filter((id) => charNgramIds('refnd', opts).includes(id));
+    expect(shared.length).toBeGreaterThanOrEqual(2); // "<re", "ref", "<ref"
+    expect(charNgramIds('a'.repeat(100), { ...opts, maxPerToken: 5 })).toHaveLength(5);
+    expect(() => encoders.create('text/rnn', { charNgrams: { minN: 4, maxN: 3 } })).toThrow(/charNgrams\.maxN/);
+
+    const { enc, prepared } = await fitted({ hiddenSize: 4, embeddingDim: 3, charNgrams: { buckets: 500 }, addCls: true });
+    expect(enc.trainableWeights).toHaveLength(2 + 8);
+    const batch = enc.collate(prepared);
+    const [b, t, k] = (batch.ngrams as tf.Tensor).shape;
+    expect([b, t]).toEqual([6, 10]);
+    const ng = (batch.ngrams as tf.Tensor3D).arraySync();
+    expect(ng[0]?.[0]?.every((v) => v === 0)).toBe(true); // the CLS step has no n-grams
+    expect(ng[0]?.[1]?.filter((v) => v > 0)).toEqual(charNgramIds('my', enc.config.charNgrams as Required<typeof opts>));
+    expect(k).toBeGreaterThan(3);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 2; i++) {
+      const { value, grads } = tf.variableGrads(() => enc.encode(batch, { training: true, rng: createRng(1) }).features.square().sum() as tf.Scalar, enc.trainableWeights);
+      for (const w of enc.trainableWeights) expect(tf.tidy(() => (grads[w.name] as tf.Tensor).abs().sum().dataSync()[0])).toBeGreaterThan(0);
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // An unseen misspelling differs from plain <unk>: its n-grams carry information.
+    const typo = await enc.prepare('refnd', { sample: 0, field: 'text' });
+    const unk = await enc.prepare('zzzzqx', { sample: 1, field: 'text' });
+    const pair = enc.collate([typo, unk]);
+    const f = tf.tidy(() => enc.encode(pair, { training: false }).features.arraySync());
+    expect(f[0]?.[1]).not.toEqual(f[1]?.[1]);
+    const copy = encoders.create('text/rnn', JSON.parse(JSON.stringify(enc.getConfig())) as JsonObject);
+    copy.setState(JSON.parse(JSON.stringify(enc.getState())) as JsonObject);
+    copy.build(createRng(2));
+    copy.weights.forEach((w, i) => w.assign(enc.weights[i] as tf.Variable));
+    const pair2 = copy.collate([typo, unk]);
+    const f2 = tf.tidy(() => copy.encode(pair2, { training: false }).features.arraySync());
+    expect(f2).toEqual(f);
+    tf.dispose([batch, pair, pair2]);
+    enc.dispose();
+    copy.dispose();
   });
 
   it('refuses bad input and bad configuration with typed errors naming sample and field', async () => {

@@ -22,6 +22,8 @@ export { SubwordTokenizer } from './subword-tokenizer.js';
 export type { SubwordTokenizerOptions } from './subword-tokenizer.js';
 export { TOKENIZER_TYPES, createTokenizer, tokenizerFromJSON } from './create-tokenizer.js';
 export type { TokenizerConfig } from './create-tokenizer.js';
+export { charNgramIds } from './char-ngrams.js';
+export type { CharNgramOptions } from './char-ngrams.js';
 export { RecurrentLayer } from './recurrent-layer.js';
 export type { RecurrentApplyOptions, RecurrentCell, RecurrentLayerArgs, RecurrentOutput } from './recurrent-layer.js';
 export { TextRnnEncoder } from './text-rnn-encoder.js';

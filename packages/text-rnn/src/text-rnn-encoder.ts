@@ -10,6 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, MmfuseError, ModelFormatError, describeValue } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
+import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
 import type { TokenizerConfig } from './create-tokenizer.js';
 import { RecurrentLayer } from './recurrent-layer.js';
@@ -46,6 +48,13 @@ export interface TextRnnEncoderConfig {
    * Default `auto`. Both give the same numbers.
    */
   embeddingLookup?: EmbeddingLookup;
+  /**
+   * Add hashed character n-gram embeddings to each token's embedding (fastText-style: the step's input is the
+   * mean of the token vector and its n-gram vectors), so rare and misspelt words get useful vectors. `false`
+   * (default) or `{ minN: 3, maxN: 5, buckets: 20000, maxPerToken: 32 }`. The n-gram lookup always uses
+   * `gather` (its one-hot form would be far too large).
+   */
+  charNgrams?: CharNgramOptions | false;
 }
 
 /** What `prepare` returns: plain data, so it can be cached and sent to workers. */
@@ -56,7 +65,10 @@ export interface PreparedText {
   truncated: boolean;
 }
 
-type ResolvedConfig = Required<Omit<TextRnnEncoderConfig, 'tokenizer'>> & { tokenizer: TokenizerConfig & Required<Omit<TokenizerConfig, 'path' | 'maxInputChars'>> };
+type ResolvedConfig = Required<Omit<TextRnnEncoderConfig, 'tokenizer' | 'charNgrams'>> & {
+  tokenizer: TokenizerConfig & Required<Omit<TokenizerConfig, 'path' | 'maxInputChars'>>;
+  charNgrams: ResolvedCharNgramOptions | false;
+};
 
 function positiveInt(value: unknown, fallback: number, path: string): number {
   const v = value ?? fallback;
@@ -87,8 +99,13 @@ function resolveConfig(config: TextRnnEncoderConfig): ResolvedConfig {
   if (tokenizer.type === 'subword' && (typeof tokenizer.path !== 'string' || tokenizer.path.length === 0)) {
     throw new ConfigError('a subword tokenizer needs `path`, the folder of its tokenizer.json', { path: 'tokenizer.path' });
   }
+  const ngrams = config.charNgrams ?? false;
+  if (ngrams !== false && (typeof ngrams !== 'object' || ngrams === null)) {
+    throw new ConfigError(`must be false or an object, got ${JSON.stringify(ngrams)}`, { path: 'charNgrams' });
+  }
   return {
     tokenizer,
+    charNgrams: ngrams === false ? false : resolveCharNgramOptions(ngrams),
     embeddingDim: positiveInt(config.embeddingDim, 64, 'embeddingDim'),
     hiddenSize: positiveInt(config.hiddenSize, 64, 'hiddenSize'),
     cell,
@@ -113,6 +130,8 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   private tokenizerPromise: Promise<Tokenizer> | undefined;
   private vocabulary: Vocabulary | undefined;
   private embedding: tf.Variable | undefined; // [vocab, E]
+  private ngramEmbedding: tf.Variable | undefined; // [buckets + 1, E]
+  private readonly ngramCache = new Map<string, number[]>();
   private readonly rnn: RecurrentLayer;
 
   constructor(config: TextRnnEncoderConfig = {}) {
@@ -171,10 +190,18 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     const { embeddingDim } = this.config;
     // Small normal init keeps the first recurrent pre-activations away from saturation.
     this.embedding = tf.tidy(() => tf.variable(tf.randomNormal([this.vocabulary!.size, embeddingDim], 0, 0.1, 'float32', r.nextSeed()), true));
+    const ngrams = this.config.charNgrams;
+    if (ngrams !== false) {
+      const seed = r.fork('ngrams').nextSeed();
+      this.ngramEmbedding = tf.tidy(() => tf.variable(tf.randomNormal([ngrams.buckets + 1, embeddingDim], 0, 0.1, 'float32', seed), true));
+    }
     this.rnn.build(r.fork('recurrent'));
   }
 
-  /** `{ ids [B, T] int32 (0 = padding), lengths [B] int32 }` with T = the longest text (at least 1). */
+  /**
+   * `{ ids [B, T] int32 (0 = padding), lengths [B] int32 }` with T = the longest text (at least 1); with
+   * `charNgrams`, also `ngrams [B, T, K] int32` (bucket ids, 0 = none; K = most n-grams of a token in the batch).
+   */
   collate(values: readonly PreparedText[]): TensorMap {
     const vocab = this.vocabulary;
     if (vocab === undefined) throw new MmfuseError('STATE', 'text/rnn: call fit() (or setState()) before collate()');
@@ -192,7 +219,25 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
       ids.set(vocab.toIds(v.tokens), t);
       lengths[b] = v.tokens.length + extra;
     });
-    return { ids: tf.tensor2d(ids, [values.length, steps], 'int32'), lengths: tf.tensor1d(lengths, 'int32') };
+    const out: TensorMap = { ids: tf.tensor2d(ids, [values.length, steps], 'int32'), lengths: tf.tensor1d(lengths, 'int32') };
+    const ngramOptions = this.config.charNgrams;
+    if (ngramOptions !== false) {
+      const perToken = values.map((v) => v.tokens.map((t) => this.ngramsOf(t, ngramOptions)));
+      const k = Math.max(1, ...perToken.flatMap((lists) => lists.map((l) => l.length)));
+      const flat = new Int32Array(values.length * steps * k);
+      perToken.forEach((lists, b) => lists.forEach((l, i) => flat.set(l, (b * steps + i + extra) * k)));
+      out.ngrams = tf.tensor3d(flat, [values.length, steps, k], 'int32');
+    }
+    return out;
+  }
+
+  private ngramsOf(token: string, options: ResolvedCharNgramOptions): number[] {
+    let ids = this.ngramCache.get(token);
+    if (ids === undefined) {
+      ids = charNgramIds(token, options);
+      if (this.ngramCache.size < 200_000) this.ngramCache.set(token, ids);
+    }
+    return ids;
   }
 
   private lookup(ids: tf.Tensor2D): tf.Tensor3D {
@@ -207,6 +252,17 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     return rows.reshape([b, t, this.config.embeddingDim]); // [B, T, E]
   }
 
+  /** (token vector + Σ n-gram vectors) / (1 + n-gram count), per step. */
+  private addNgrams(x: tf.Tensor3D, ngrams: tf.Tensor3D): tf.Tensor3D {
+    const [b, t, k] = ngrams.shape;
+    const e = this.config.embeddingDim;
+    const present = ngrams.greater(0).toFloat().expandDims(3); // [B, T, K, 1]
+    const rows = tf.gather(this.ngramEmbedding as tf.Variable, ngrams.reshape([b * t * k])).reshape([b, t, k, e]); // [B, T, K, E]
+    const sum = rows.mul(present).sum(2); // [B, T, E]
+    const count = present.sum(2); // [B, T, 1]
+    return x.add(sum).div(count.add(1)) as tf.Tensor3D;
+  }
+
   encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
     if (this.embedding === undefined) throw new MmfuseError('STATE', 'text/rnn: call build() before encode()');
     const ids = batch.ids as tf.Tensor2D | undefined;
@@ -219,6 +275,11 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     const train = options.training && this.config.dropout > 0;
     const rng = options.rng?.fork('text/rnn.dropout');
     let x = this.lookup(ids);
+    if (this.ngramEmbedding !== undefined) {
+      const ngrams = batch.ngrams as tf.Tensor3D | undefined;
+      if (ngrams === undefined || ngrams.rank !== 3) throw new ConfigError('text/rnn: charNgrams is on, so encode expects `ngrams` [B, T, K] from collate()');
+      x = this.addNgrams(x, ngrams);
+    }
     if (train) x = tf.dropout(x, this.config.dropout, undefined, rng?.nextSeed()) as tf.Tensor3D;
     let features = this.rnn.apply(x, mask, { training: options.training, ...(rng !== undefined ? { rng } : {}) }).output; // [B, T, outputDim]
     if (train) features = tf.dropout(features, this.config.dropout, undefined, rng?.nextSeed()) as tf.Tensor3D;
@@ -226,7 +287,8 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   }
 
   get trainableWeights(): tf.Variable[] {
-    return this.embedding === undefined ? [] : [this.embedding, ...this.rnn.weights];
+    if (this.embedding === undefined) return [];
+    return [this.embedding, ...(this.ngramEmbedding !== undefined ? [this.ngramEmbedding] : []), ...this.rnn.weights];
   }
 
   get weights(): tf.Variable[] {
@@ -255,6 +317,8 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   dispose(): void {
     this.embedding?.dispose();
     this.embedding = undefined;
+    this.ngramEmbedding?.dispose();
+    this.ngramEmbedding = undefined;
     this.rnn.dispose();
   }
 }

@@ -32,6 +32,15 @@ function inputProjection(x: tf.Tensor3D, weight: tf.Tensor2D, bias: tf.Tensor1D)
 }
 
 /**
+ * Per-step masks [B, H] (bool), made with one tile for the whole sequence: `where` with a [B, 1] condition
+ * would tile at every step (three times per step, measured as the largest cost on wasm).
+ */
+function keepMasks(mask: tf.Tensor2D, hidden: number): tf.Tensor2D[] {
+  const full = mask.greater(0).expandDims(2).tile([1, 1, hidden]); // [B, T, H]
+  return tf.unstack(full, 1) as tf.Tensor2D[]; // T × [B, H]
+}
+
+/**
  * One LSTM direction over `x` [B, T, D] with `mask` [B, T] (1 = real step). Gates i, f, g, o:
  * c' = σ(f) c + σ(i) tanh(g); h' = σ(o) tanh(c').
  */
@@ -40,7 +49,7 @@ export function lstmDirection(x: tf.Tensor3D, mask: tf.Tensor2D, w: DirectionWei
   const hidden = w.weightHh.shape[1];
   const proj = inputProjection(x, w.weightIh, w.biasIh.add(w.biasHh) as tf.Tensor1D);
   const xs = tf.unstack(proj, 1) as tf.Tensor2D[]; // T × [B, 4H]
-  const keep = tf.unstack(mask.greater(0).expandDims(2), 1) as tf.Tensor2D[]; // T × [B, 1] bool
+  const keep = keepMasks(mask, hidden);
   const whhT = w.weightHh.transpose(); // [H, 4H]
   const zero: tf.Tensor2D = tf.zeros([batch, hidden]);
   let h = zero;
@@ -69,7 +78,7 @@ export function gruDirection(x: tf.Tensor3D, mask: tf.Tensor2D, w: DirectionWeig
   const hidden = w.weightHh.shape[1];
   const proj = inputProjection(x, w.weightIh, w.biasIh);
   const xs = tf.unstack(proj, 1) as tf.Tensor2D[]; // T × [B, 3H]
-  const keep = tf.unstack(mask.greater(0).expandDims(2), 1) as tf.Tensor2D[]; // T × [B, 1] bool
+  const keep = keepMasks(mask, hidden);
   const whhT = w.weightHh.transpose(); // [H, 3H]
   const zero: tf.Tensor2D = tf.zeros([batch, hidden]);
   let h = zero;

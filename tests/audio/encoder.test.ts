@@ -150,7 +150,7 @@ describe('audio/cnn encoder', () => {
     tf.dispose([value, ...Object.values(grads)]);
     const before = enc.trainableWeights.map((w) => w.dataSync().slice());
     const opt = tf.train.sgd(0.1);
-    tf.dispose(opt.minimize(loss, true, enc.trainableWeights));
+    tf.dispose(opt.minimize(loss, true, enc.trainableWeights) ?? []);
     enc.trainableWeights.forEach((w, i) => {
       const now = w.dataSync();
       expect(now.some((v, j) => v !== before[i]?.[j])).toBe(true);

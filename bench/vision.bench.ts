@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -49,14 +49,16 @@ interface Mode {
   fastShrinkOnLoad: boolean;
 }
 
-async function runMode(blobs: Buffer[], mode: Mode): Promise<{ rates: number[]; outputs: Float32Array[] }> {
+async function runMode(blobs: Buffer[], mode: Mode): Promise<{ rates: number[]; cpuRates: number[]; outputs: Float32Array[] }> {
   sharp.concurrency(mode.vipsThreads);
   const options: LoadImageOptions = { width: 64, height: 64, fit: 'fill', kernel: 'linear', mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD], fastShrinkOnLoad: mode.fastShrinkOnLoad };
   await loadImage(blobs[0] as Buffer, options); // warm-up
   const rates: number[] = [];
+  const cpuRates: number[] = [];
   let outputs: Float32Array[] = [];
   for (let r = 0; r < RUNS; r++) {
     const results = new Array<Float32Array>(blobs.length);
+    const c0 = process.cpuUsage(); // the whole process: libvips' threads included
     const t0 = performance.now();
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -67,9 +69,20 @@ async function runMode(blobs: Buffer[], mode: Mode): Promise<{ rates: number[]; 
     };
     await Promise.all(Array.from({ length: mode.inFlight }, worker));
     rates.push(blobs.length / ((performance.now() - t0) / 1000));
+    const cpu = process.cpuUsage(c0);
+    cpuRates.push(blobs.length / ((cpu.user + cpu.system) / 1e6));
     outputs = results;
   }
-  return { rates, outputs };
+  return { rates, cpuRates, outputs };
+}
+
+/** CPU microseconds per call of `f` over `inputs` (whole process, libvips threads included), one at a time. */
+async function cpuMicros(inputs: Buffer[], f: (b: Buffer) => Promise<unknown>): Promise<number> {
+  for (const b of inputs.slice(0, 3)) await f(b);
+  const c0 = process.cpuUsage();
+  for (const b of inputs) await f(b);
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / inputs.length;
 }
 
 /** Largest and mean |difference| between two sets of normalized outputs, in 0..255 pixel units. */
@@ -99,7 +112,7 @@ export const benchmark: Benchmark = {
       blobs.forEach((b, i) => writeFileSync(path.join(dir, `${String(i).padStart(3, '0')}.jpg`), b));
       const peerOut = path.join(dir, 'pil.f32');
       // Pillow first, alone on the machine.
-      let peer: { pillow: string; runs: number[]; median: number } | null = null;
+      let peer: { pillow: string; runs: number[]; median: number; cpuRuns: number[]; cpuMedian: number } | null = null;
       let peerError = '';
       try {
         const { stdout } = await promisify(execFile)('/usr/bin/python3', [path.join(here, 'peers/vision_pil.py'), dir, String(RUNS), peerOut], { env: { ...process.env, OMP_NUM_THREADS: '1' } });
@@ -111,27 +124,47 @@ export const benchmark: Benchmark = {
 
       // libvips' operation cache would serve repeated runs over the same buffers from memory.
       sharp.cache(false);
-      const defaultThreads = sharp.concurrency();
+      const defaultThreads = sharp.concurrency(); // sharp's default: 1 on glibc Linux without jemalloc, else the core count
+      const cores = cpus().length;
       const modes: Mode[] = [
         { name: 'vision.preprocess.one_thread', label: 'sharp, 1 libvips thread, one image at a time', vipsThreads: 1, inFlight: 1, fastShrinkOnLoad: true },
-        { name: 'vision.preprocess.one_thread_full_decode', label: 'same, without JPEG shrink-on-load (full decode, then resize: the same work as Pillow)', vipsThreads: 1, inFlight: 1, fastShrinkOnLoad: false },
-        { name: 'vision.preprocess.default_threads', label: `sharp, default ${defaultThreads} libvips threads, one image at a time`, vipsThreads: defaultThreads, inFlight: 1, fastShrinkOnLoad: true },
-        { name: 'vision.preprocess.concurrent4', label: `sharp, default ${defaultThreads} libvips threads, 4 images in flight (Promise pool)`, vipsThreads: defaultThreads, inFlight: 4, fastShrinkOnLoad: true },
+        { name: 'vision.preprocess.one_thread_full_decode', label: 'same, JPEG shrink-on-load off (full decode, then resize: the same work as Pillow)', vipsThreads: 1, inFlight: 1, fastShrinkOnLoad: false },
+        { name: 'vision.preprocess.vips_threads', label: `sharp, ${cores} libvips threads, one image at a time`, vipsThreads: cores, inFlight: 1, fastShrinkOnLoad: true },
+        { name: 'vision.preprocess.two_in_flight', label: 'sharp, 1 libvips thread per image, 2 images in flight (Promise pool)', vipsThreads: 1, inFlight: 2, fastShrinkOnLoad: true },
+        { name: 'vision.preprocess.four_in_flight', label: 'sharp, 1 libvips thread per image, 4 images in flight (Promise pool)', vipsThreads: 1, inFlight: 4, fastShrinkOnLoad: true },
       ];
       const figures: BenchFigure[] = [];
       const rows: string[] = [];
       for (const mode of modes) {
-        const { rates, outputs } = await runMode(blobs, mode);
+        const { rates, cpuRates, outputs } = await runMode(blobs, mode);
         const diff = pil === undefined ? undefined : compare(outputs, pil);
         const peerName = peer === null ? 'Pillow (1 thread)' : `Pillow ${peer.pillow} (1 thread)`;
         figures.push({
           name: mode.name, value: median(rates), unit: 'images/s', peer: peerName, peerValue: peer === null ? null : peer.median,
-          details: { mode: mode.label, runs: rates, peerRuns: peer?.runs ?? null, vipsThreads: mode.vipsThreads, inFlight: mode.inFlight, fastShrinkOnLoad: mode.fastShrinkOnLoad, maxAbsDiffVsPillow255: diff?.max ?? null, meanAbsDiffVsPillow255: diff?.mean ?? null },
+          details: { mode: mode.label, runs: rates, peerRuns: peer?.runs ?? null, imagesPerCpuSecond: median(cpuRates), peerImagesPerCpuSecond: peer?.cpuMedian ?? null, vipsThreads: mode.vipsThreads, inFlight: mode.inFlight, fastShrinkOnLoad: mode.fastShrinkOnLoad, maxAbsDiffVsPillow255: diff?.max ?? null, meanAbsDiffVsPillow255: diff?.mean ?? null },
         });
-        rows.push(`| ${mode.label} | ${median(rates).toFixed(0)} | ${peer === null ? 'n/a' : (median(rates) / peer.median).toFixed(2) + '×'} | ${rates.map((r) => r.toFixed(0)).join(', ')} | ${diff === undefined ? 'n/a' : `${diff.mean.toFixed(2)} / ${diff.max.toFixed(1)}`} |`);
+        rows.push(`| ${mode.label} | ${median(rates).toFixed(0)} | ${peer === null ? 'n/a' : (median(rates) / peer.median).toFixed(2) + '×'} | ${rates.map((r) => r.toFixed(0)).join(', ')} | ${median(cpuRates).toFixed(0)}${peer === null ? '' : ` (${(median(cpuRates) / peer.cpuMedian).toFixed(2)}×)`} | ${diff === undefined ? 'n/a' : `${diff.mean.toFixed(2)} / ${diff.max.toFixed(1)}`} |`);
       }
+      // Profile (one libvips thread): the fixed cost of a sharp pipeline, and JPEG decoding alone.
+      sharp.concurrency(1);
+      const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } }).jpeg().toBuffer();
+      const fixedUs = await cpuMicros(new Array<Buffer>(200).fill(tiny), (b) => sharp(b).raw().toBuffer());
+      const decodeUs = await cpuMicros(blobs, (b) => sharp(b).raw().toBuffer());
+      const resizeUs = await cpuMicros(blobs, (b) => sharp(b).resize(64, 64, { kernel: 'linear', fit: 'fill' }).raw().toBuffer());
+      const loadUs = await cpuMicros(blobs, (b) => loadImage(b, { width: 64, height: 64, fit: 'fill', mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] }));
       sharp.concurrency(defaultThreads);
       sharp.cache(true);
+      const firstFigure = figures[0];
+      const firstRatio = firstFigure?.peerValue ? firstFigure.value / firstFigure.peerValue : undefined;
+      const pilDecodeUs = (peer as { decodeOnlyCpuMicros?: number } | null)?.decodeOnlyCpuMicros;
+      const profile = [
+        '| step (CPU µs per image, one thread) | sharp | Pillow |',
+        '| --- | --- | --- |',
+        `| whole pipeline on an 8×8 JPEG (fixed cost per image) | ${fixedUs.toFixed(0)} | |`,
+        `| decode 256×256 JPEG to RGB | ${decodeUs.toFixed(0)} | ${pilDecodeUs === undefined ? 'n/a' : pilDecodeUs.toFixed(0)} |`,
+        `| decode + resize to 64×64 (sharp alone) | ${resizeUs.toFixed(0)} | |`,
+        `| \`loadImage\` (decode + resize + float32 + normalize) | ${loadUs.toFixed(0)} | ${peer === null ? 'n/a' : (1e6 / peer.cpuMedian).toFixed(0)} |`,
+      ];
       const markdown = [
         `${IMAGES} JPEGs, 256×256, quality 90 (an 8×8 random colour field upscaled bicubically plus Gaussian noise of std 8, seeded), held in memory.`,
         'Timed per image: `loadImage(bytes, { width: 64, height: 64, kernel: "linear", mean, std })` = decode, RGB, antialiased bilinear',
@@ -139,18 +172,31 @@ export const benchmark: Benchmark = {
         "libvips' operation cache off. Peer: `bench/peers/vision_pil.py`, Pillow `Image.open(BytesIO) → convert('RGB') → resize((64, 64), BILINEAR)`",
         '→ numpy float32 / 255 → mean/std, one thread, on the same JPEG bytes, in the same run (run first, alone).',
         '',
-        '| mmfuse mode | images/s | vs Pillow | 5 runs | mean / max abs diff vs Pillow (0..255) |',
-        '| --- | --- | --- | --- | --- |',
+        '| mmfuse mode | images/s (wall) | vs Pillow | 5 runs | images per CPU-second (vs Pillow) | mean / max abs diff vs Pillow (0..255) |',
+        '| --- | --- | --- | --- | --- | --- |',
         ...rows,
         '',
-        peer === null ? `Pillow could not run: ${peerError}` : `Pillow ${peer.pillow}: ${peer.median.toFixed(0)} images/s (runs ${peer.runs.map((r) => r.toFixed(0)).join(', ')}).`,
+        peer === null ? `Pillow could not run: ${peerError}` : `Pillow ${peer.pillow}: ${peer.median.toFixed(0)} images/s (runs ${peer.runs.map((r) => r.toFixed(0)).join(', ')}), ${peer.cpuMedian.toFixed(0)} images per CPU-second.`,
+        `Machine load when the run ended (1-minute load average on ${cpus().length} cores): ${loadavg()[0]?.toFixed(1)}.`,
         '',
-        'The fair one-thread comparison is the first row (libvips limited to one thread, one image at a time, as Pillow).',
-        'By default sharp lets libjpeg decode the 256×256 JPEG at 1/4 scale (DCT scaling, "shrink-on-load") before the',
-        'final bilinear step, which is where most of the speed comes from; the second row turns that off and does the',
-        'same work as Pillow (full decode, then one antialiased bilinear resize). The difference columns show how far',
-        'each result is from Pillow\'s, in 8-bit levels. The last two rows use more than one core (the machine has 2',
-        'shared cores), so they are not one-thread figures.',
+        'Profile, measured in the same run:',
+        '',
+        ...profile,
+        '',
+        'The fair comparison with Pillow is the first row: one libvips thread, one image at a time, as Pillow runs. The',
+        'rows with several images in flight use both cores of the machine, so they are not one-thread figures; on this',
+        'shared machine other jobs ran at the same time (see the load above), so wall-clock figures vary a lot between',
+        'runs, and images per CPU-second (which counts libvips\' threads too) is the steadier measure of cost.',
+        'The difference column shows how far each result is from Pillow\'s, in 8-bit levels (different resampler',
+        'implementations and JPEG IDCTs).',
+        '',
+        firstRatio !== undefined && firstRatio >= 2
+          ? `Goal (at least 2× Pillow on one thread): met, ${firstRatio.toFixed(2)}×.`
+          : `Goal (at least 2× Pillow on one thread): **not met** (${firstRatio === undefined ? 'no peer figure' : `${firstRatio.toFixed(2)}× by wall clock`}). ` +
+            'The profile says why: every sharp call pays a fixed cost (the 8×8 row: pipeline set-up, libvips thread hand-offs) that is a large share ' +
+            'of the budget Pillow needs for a whole image, and its JPEG decode of these 256×256 images costs more CPU than Pillow\'s libjpeg-turbo. ' +
+            'Getting past Pillow per core would take a decoder called without libvips\' per-image pipeline (e.g. libjpeg-turbo with DCT scaling, ' +
+            'bound directly), which is not among the installed packages; using both cores (Promise pool) is the lever sharp offers.',
       ].join('\n');
       return { id: 'vision', title: this.title, markdown, figures };
     } finally {

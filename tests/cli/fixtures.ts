@@ -77,7 +77,7 @@ export function jsonl(rows: unknown[]): string {
 export function configYaml(inputs: Array<'text' | 'audio' | 'image'>): string {
   const lines = ['# written by tests/cli/fixtures.ts', 'inputs:'];
   if (inputs.includes('text')) lines.push('  text: { type: text, encoder: { kind: rnn, cell: gru, embeddingDim: 8, hiddenSize: 8, bidirectional: true } }');
-  if (inputs.includes('audio')) lines.push('  audio: { type: audio, preprocessing: { sampleRateHz: 16000, features: log-mel, nMels: 16 }, encoder: { kind: cnn } }');
+  if (inputs.includes('audio')) lines.push('  audio: { type: audio, preprocessing: { sampleRateHz: 16000, features: log-mel, nMels: 20 }, encoder: { kind: cnn, channels: [4, 8] } }');
   if (inputs.includes('image')) lines.push('  image: { type: image, preprocessing: { width: 16, height: 16 }, encoder: { kind: cnn, blocks: [4, 8] } }');
   lines.push(
     'fusion: { strategy: transformer, dModel: 16, layers: 1, heads: 2, modalityDropout: 0.2 }',
@@ -89,7 +89,7 @@ export function configYaml(inputs: Array<'text' | 'audio' | 'image'>): string {
 }
 
 /** The modalities the end-to-end tests train on. */
-export const MODALITIES: Array<'text' | 'audio' | 'image'> = ['text', 'image'];
+export const MODALITIES: Array<'text' | 'audio' | 'image'> = ['text', 'audio', 'image'];
 
 /** Every non-empty subset of `items`. */
 export function subsets<T>(items: readonly T[]): T[][] {

@@ -198,6 +198,21 @@ describe('image/cnn encoder', () => {
     enc.dispose();
   });
 
+  it('default config: 64×64 RGB → 8×8 map of 64 channels = 64 region tokens of width 64', async () => {
+    const enc = new ImageCnnEncoder({ normalization: 'imagenet' });
+    expect([enc.outputDim, enc.tokens]).toEqual([64, 64]);
+    enc.build(createRng(1));
+    const raw = await images(2, 80);
+    const values = await Promise.all(raw.map((r, i) => enc.prepare(r, { sample: i, field: 'image' })));
+    const batch = enc.collate(values);
+    expect(batch.images!.shape).toEqual([2, 64, 64, 3]);
+    const out = tf.tidy(() => enc.encode(batch, { training: false }));
+    expect(out.features.shape).toEqual([2, 64, 64]);
+    expect(out.mask.shape).toEqual([2, 64]);
+    tf.dispose([out.features, out.mask, batch.images!]);
+    enc.dispose();
+  });
+
   it('1-channel images and a given normalization', async () => {
     const enc = new ImageCnnEncoder({ ...small, channels: 1, normalization: { mean: [0.5], std: [0.25] }, output: 'pooled' });
     enc.build(createRng(1));

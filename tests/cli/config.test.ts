@@ -1,9 +1,9 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@mmfuse/core';
-import { applyOverrides, parseConfigText, readCliConfig, splitCliConfig } from '../../packages/cli/src/index.js';
+import { applyOverrides, loadConfig, parseConfigText, readCliConfig, splitCliConfig } from '../../packages/cli/src/index.js';
 
 function tempConfig(name: string, text: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-cli-config-'));
@@ -82,5 +82,48 @@ describe('config files', () => {
     expect(model.training).toEqual({ epochs: 20, batchSize: 8 });
     expect(applyOverrides({ inputs: {} }, { epochs: 1 })).toEqual({ inputs: {}, training: { epochs: 1 } });
     expect(applyOverrides(model, {})).toBe(model);
+  });
+});
+
+const fixtures = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../fixtures/cli');
+
+describe('config normalization (through @mmfuse/fusion)', () => {
+  it('accepts the issue example and fills every default into a minimal config', async () => {
+    const full = await loadConfig(path.join(fixtures, 'issue-example.json'));
+    expect(full.data).toEqual({ train: path.join(fixtures, 'train.jsonl'), validation: path.join(fixtures, 'valid.jsonl') });
+    expect(full.config.fusion).toMatchObject({ strategy: 'transformer', dModel: 128, layers: 2, heads: 4, modalityDropout: 0.2, ffDim: 256 });
+    expect(full.config.inputs.audio).toMatchObject({ type: 'audio', encoder: { kind: 'cnn' }, preprocessing: { sampleRateHz: 16000, features: 'log-mel', nMels: 64 } });
+    expect(full.config.training).toMatchObject({ epochs: 20, batchSize: 32, learningRate: 0.001, earlyStoppingPatience: 3, seed: 42 });
+
+    const minimal = await loadConfig(path.join(fixtures, 'minimal.yaml'), { seed: 5, epochs: 1 });
+    expect(minimal.config.output).toEqual({ field: 'label', type: 'category' });
+    expect(minimal.config.training.seed).toBe(5);
+    expect(minimal.config.training.epochs).toBe(1);
+    expect(minimal.data.train).toBe(path.join(fixtures, 'train.jsonl'));
+  });
+
+  it('documents in the README exactly the defaults normalizeConfig fills in', async () => {
+    const readme = readFileSync(path.resolve(fixtures, '../../../packages/cli/README.md'), 'utf8');
+    const documented = new Map<string, unknown>();
+    for (const m of readme.matchAll(/^\| `((?:fusion|training)\.[A-Za-z]+)` \| `([^`]+)` \|/gm)) documented.set(m[1] as string, JSON.parse(m[2] as string));
+    const { config } = await loadConfig(path.join(fixtures, 'minimal.yaml'));
+    const actual = new Map<string, unknown>();
+    for (const section of ['fusion', 'training'] as const) {
+      for (const [k, v] of Object.entries(config[section])) actual.set(`${section}.${k}`, v);
+    }
+    expect(documented.size).toBeGreaterThan(15);
+    expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(actual));
+  });
+
+  it('names the file and key path of errors found by the model rules', async () => {
+    const bad = tempConfig('m.yaml', 'inputs:\n  text: { type: text, encoder: { kind: rnn } }\noutput: { field: label }\nfusion: { dModel: 16, heads: 5 }\n');
+    const e = await configError(loadConfig(bad));
+    expect(e.path).toBe('fusion.heads');
+    expect(e.file).toBe(bad);
+    expect(e.message).toBe(`${bad}: fusion.heads: must divide dModel 16, got 5`);
+    const e2 = await configError(loadConfig(tempConfig('n.json', JSON.stringify({ inputs: { text: { type: 'text', encoder: { kind: 'rnn' } } }, output: { field: 'text' } }))));
+    expect(e2.path).toBe('output.field');
+    const e3 = await configError(loadConfig(tempConfig('o.yaml', 'inputs: {}\noutput: { field: label }\n')));
+    expect(e3.path).toBe('inputs');
   });
 });

@@ -2,8 +2,8 @@
  * mmfuse: the command line (`mmfuse train | eval | predict | serve | inspect`), the declarative config
  * reader and the prediction HTTP server, usable from code too.
  */
-export { applyOverrides, parseConfigText, readCliConfig, splitCliConfig, CLI_KEYS, DATA_KEYS, MODEL_KEYS } from './internal/config-file.js';
-export type { CliConfig, DataPaths } from './internal/config-file.js';
+export { applyOverrides, loadConfig, normalizeModelPart, parseConfigText, readCliConfig, splitCliConfig, CLI_KEYS, DATA_KEYS, MODEL_KEYS } from './internal/config-file.js';
+export type { CliConfig, DataPaths, LoadedConfig } from './internal/config-file.js';
 export { createPredictionServer } from './server.js';
 export type { PredictionServer, PredictRequest, PredictResponse, Predictor, ServerOptions } from './server.js';
 export type { Outcome } from './internal/batcher.js';

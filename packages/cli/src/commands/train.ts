@@ -1,11 +1,12 @@
 /** `mmfuse train CONFIG --out DIR [--seed N] [--epochs N] [--json]` */
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ConfigError, InvalidInputError, getEngineInfo } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, getEngineInfo, isMmfuseError } from '@mmfuse/core';
 import type { SkippedSample } from '@mmfuse/core';
+import type { EpochMetrics, FitOptions } from '@mmfuse/fusion';
 import type { ParsedArgs } from '../internal/args.js';
-import { applyOverrides, readCliConfig } from '../internal/config-file.js';
-import { createModel, normalizeModelConfig, readSamples, startEngine, toInputs } from '../internal/model.js';
+import { loadConfig } from '../internal/config-file.js';
+import { createModel, readSamples, startEngine, toInputs } from '../internal/model.js';
 import type { Evaluation } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../main.js';
 import { renderReport } from '../report.js';
@@ -43,33 +44,39 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
   const started = Date.now();
   const configFile = fromCwd(io, args.positionals.CONFIG as string);
   const out = fromCwd(io, args.options.out as string).replace(/[\\/]+$/, '');
-  const cli = await readCliConfig(configFile);
   const overrides: { seed?: number; epochs?: number } = {};
   if (args.options.seed !== undefined) overrides.seed = args.options.seed as number;
   if (args.options.epochs !== undefined) overrides.epochs = args.options.epochs as number;
-  const engine = await startEngine(log);
-  const config = normalizeModelConfig(applyOverrides(cli.model, overrides), cli.file);
+  const cli = await loadConfig(configFile, overrides);
+  const config = cli.config;
   if (cli.data.train === undefined) {
     throw new ConfigError('is required by "mmfuse train": the training manifest, relative to the config file', { file: cli.file, path: 'data.train' });
   }
-
-  const allSkipped: Array<Record<string, unknown>> = [];
-  const report = (set: string, manifest: string) => (s: SkippedSample): void => {
-    log(`${set}: ${describeSkipped(s, manifest)}`);
-    allSkipped.push({ set, ...skippedJson(s, manifest) });
-  };
-  const train = await readSamples(cli.data.train, config, true);
-  train.skipped.forEach(report('train', cli.data.train));
-  if (train.samples.length === 0) throw new InvalidInputError('the training manifest has no usable samples', { file: cli.data.train });
-  const validation = cli.data.validation !== undefined ? await readSamples(cli.data.validation, config, true) : undefined;
-  if (validation !== undefined && cli.data.validation !== undefined) validation.skipped.forEach(report('validation', cli.data.validation));
-  log(`training on ${train.samples.length} samples${validation ? `, validating on ${validation.samples.length}` : ''}; ${config.training.epochs} epochs, batch ${config.training.batchSize}, seed ${config.training.seed}`);
-
-  const model = await createModel(config);
+  const engine = await startEngine(log);
+  // Building the encoders checks their options before any data is read.
+  let model: ReturnType<typeof createModel>;
   try {
+    model = createModel(config);
+  } catch (err) {
+    throw isMmfuseError(err) ? err.locate({ file: cli.file }) : err;
+  }
+
+  try {
+    const allSkipped: Array<Record<string, unknown>> = [];
+    const report = (set: string, manifest: string) => (s: SkippedSample): void => {
+      log(`${set}: ${describeSkipped(s, manifest)}`);
+      allSkipped.push({ set, ...skippedJson(s, manifest) });
+    };
+    const train = await readSamples(cli.data.train, config, true);
+    train.skipped.forEach(report('train', cli.data.train));
+    if (train.samples.length === 0) throw new InvalidInputError('the training manifest has no usable samples', { file: cli.data.train });
+    const validation = cli.data.validation !== undefined ? await readSamples(cli.data.validation, config, true) : undefined;
+    if (validation !== undefined && cli.data.validation !== undefined) validation.skipped.forEach(report('validation', cli.data.validation));
+    log(`training on ${train.samples.length} samples${validation ? `, validating on ${validation.samples.length}` : ''}; ${config.training.epochs} epochs, batch ${config.training.batchSize}, seed ${config.training.seed}`);
+
     const history: EpochRecord[] = [];
-    const fitOptions: Record<string, unknown> = {
-      onEpoch: (e: unknown) => { const r = toEpochRecord(e, history.length + 1); if (r !== undefined) history.push(r); },
+    const fitOptions: FitOptions = {
+      onEpoch: (e: EpochMetrics) => { const r = toEpochRecord(e, history.length + 1); if (r !== undefined) history.push(r); },
       log,
       progress: 'lines',
       onSkip: report('train', cli.data.train),

@@ -6,8 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
-import { ConfigError, MmfuseError, describeValue } from '@mmfuse/core';
+import { ConfigError, MmfuseError, describeValue, isMmfuseError } from '@mmfuse/core';
 import type { JsonObject } from '@mmfuse/core';
+import { normalizeConfig } from '@mmfuse/fusion';
+import type { ResolvedConfig } from '@mmfuse/fusion';
 
 /** Top-level keys handed to the fusion model config. */
 export const MODEL_KEYS = ['inputs', 'fusion', 'output', 'training'] as const;
@@ -177,4 +179,29 @@ export function applyOverrides(model: JsonObject, overrides: { seed?: number; ep
   if (overrides.seed !== undefined) training.seed = overrides.seed;
   if (overrides.epochs !== undefined) training.epochs = overrides.epochs;
   return { ...model, training };
+}
+
+/** Normalize the model part with `@mmfuse/fusion`'s rules (defaults filled in); errors keep their key path and gain the file. */
+export function normalizeModelPart(model: JsonObject, file: string): ResolvedConfig {
+  try {
+    return normalizeConfig(model);
+  } catch (err) {
+    if (isMmfuseError(err)) throw err.locate({ file });
+    throw err;
+  }
+}
+
+/** A config file read, checked and normalized: what `mmfuse train` runs. */
+export interface LoadedConfig extends CliConfig {
+  /** The model config with every default filled in. */
+  config: ResolvedConfig;
+}
+
+/**
+ * Read a config file (JSON or YAML), check it, apply `--seed` / `--epochs` overrides and fill in every
+ * default. Throws `ConfigError` naming the file and the key path.
+ */
+export async function loadConfig(file: string, overrides: { seed?: number; epochs?: number } = {}): Promise<LoadedConfig> {
+  const cli = await readCliConfig(file);
+  return { ...cli, config: normalizeModelPart(applyOverrides(cli.model, overrides), cli.file) };
 }

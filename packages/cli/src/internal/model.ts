@@ -4,9 +4,9 @@
  * field kinds a config implies.
  */
 import * as path from 'node:path';
-import { initEngine, isMmfuseError, loadManifest } from '@mmfuse/core';
-import type { EngineInfo, FieldKind, JsonObject, ManifestSample, SkippedSample } from '@mmfuse/core';
-import { FusionModel, normalizeConfig } from '@mmfuse/fusion';
+import { initEngine, loadManifest } from '@mmfuse/core';
+import type { EngineInfo, FieldKind, ManifestSample, SkippedSample } from '@mmfuse/core';
+import { FusionModel } from '@mmfuse/fusion';
 import type { EvaluationReport, Prediction, PredictionError, ResolvedConfig, Sample } from '@mmfuse/fusion';
 // Importing the encoder packages registers `text/rnn`, `audio/cnn` and `image/cnn`.
 import '@mmfuse/text-rnn';
@@ -24,16 +24,6 @@ export async function startEngine(log: (line: string) => void): Promise<EngineIn
   const info = await initEngine();
   log(info.summary);
   return info;
-}
-
-/** Normalize the model part of a config with fusion's rules; errors keep their key path and gain the file. */
-export function normalizeModelConfig(raw: JsonObject, file: string): ModelConfig {
-  try {
-    return normalizeConfig(raw);
-  } catch (err) {
-    if (isMmfuseError(err)) throw err.locate({ file });
-    throw err;
-  }
 }
 
 /** How each manifest column is read, from the config: text as strings, other modalities as paths. */

@@ -141,3 +141,24 @@ describe('layer vectors', () => {
     tf.dispose([src, mask, R]); block.dispose();
   });
 });
+
+describe('dropout', () => {
+  it('drops about `rate` of the values, scales the rest, repeats with the seed, and is identity in inference', async () => {
+    const { dropout, dropoutMask } = await import('@mmfuse/fusion');
+    const m = dropoutMask(100_000, 0.1, 42);
+    const zeros = m.filter((v) => v === 0).length;
+    expect(zeros / m.length).toBeGreaterThan(0.095);
+    expect(zeros / m.length).toBeLessThan(0.105);
+    expect(new Set(m)).toEqual(new Set([0, Math.fround(1 / 0.9)]));
+    expect(dropoutMask(1000, 0.1, 42)).toEqual(m.slice(0, 1000));
+    expect(dropoutMask(1000, 0.1, 43)).not.toEqual(m.slice(0, 1000));
+    const x = tf.ones([4, 5]);
+    expect(dropout(x, 0.5, false, undefined)).toBe(x);
+    const before = tf.memory().numTensors;
+    const y = tf.tidy(() => dropout(x, 0.5, true, createRng(1)));
+    expect(Math.abs(tf.tidy(() => y.mean().dataSync()[0] as number) - 1)).toBeLessThan(0.6);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+});

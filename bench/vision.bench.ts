@@ -49,31 +49,25 @@ interface Mode {
   fastShrinkOnLoad: boolean;
 }
 
-async function runMode(blobs: Buffer[], mode: Mode): Promise<{ rates: number[]; cpuRates: number[]; outputs: Float32Array[] }> {
+/** One timed pass of `mode` over all images: wall-clock and CPU rates, and the outputs. */
+async function runOnce(blobs: Buffer[], mode: Mode): Promise<{ rate: number; cpuRate: number; outputs: Float32Array[] }> {
   sharp.concurrency(mode.vipsThreads);
   const options: LoadImageOptions = { width: 64, height: 64, fit: 'fill', kernel: 'linear', mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD], fastShrinkOnLoad: mode.fastShrinkOnLoad };
   await loadImage(blobs[0] as Buffer, options); // warm-up
-  const rates: number[] = [];
-  const cpuRates: number[] = [];
-  let outputs: Float32Array[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const results = new Array<Float32Array>(blobs.length);
-    const c0 = process.cpuUsage(); // the whole process: libvips' threads included
-    const t0 = performance.now();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < blobs.length) {
-        const i = next++;
-        results[i] = (await loadImage(blobs[i] as Buffer, options)).data;
-      }
-    };
-    await Promise.all(Array.from({ length: mode.inFlight }, worker));
-    rates.push(blobs.length / ((performance.now() - t0) / 1000));
-    const cpu = process.cpuUsage(c0);
-    cpuRates.push(blobs.length / ((cpu.user + cpu.system) / 1e6));
-    outputs = results;
-  }
-  return { rates, cpuRates, outputs };
+  const outputs = new Array<Float32Array>(blobs.length);
+  const c0 = process.cpuUsage(); // the whole process: libvips' threads included
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < blobs.length) {
+      const i = next++;
+      outputs[i] = (await loadImage(blobs[i] as Buffer, options)).data;
+    }
+  };
+  await Promise.all(Array.from({ length: mode.inFlight }, worker));
+  const rate = blobs.length / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(c0);
+  return { rate, cpuRate: blobs.length / ((cpu.user + cpu.system) / 1e6), outputs };
 }
 
 /** CPU microseconds per call of `f` over `inputs` (whole process, libvips threads included), one at a time. */
@@ -111,16 +105,21 @@ export const benchmark: Benchmark = {
     try {
       blobs.forEach((b, i) => writeFileSync(path.join(dir, `${String(i).padStart(3, '0')}.jpg`), b));
       const peerOut = path.join(dir, 'pil.f32');
-      // Pillow first, alone on the machine.
-      let peer: { pillow: string; runs: number[]; median: number; cpuRuns: number[]; cpuMedian: number } | null = null;
+      // Pillow runs before and after mmfuse (5 runs each) and reports the median of all 10, so that a change in the
+      // shared machine's load during the run does not favour either side.
+      type PeerResult = { pillow: string; runs: number[]; median: number; cpuRuns: number[]; cpuMedian: number; decodeOnlyCpuMicros: number };
+      const peerRuns: PeerResult[] = [];
       let peerError = '';
-      try {
-        const { stdout } = await promisify(execFile)('/usr/bin/python3', [path.join(here, 'peers/vision_pil.py'), dir, String(RUNS), peerOut], { env: { ...process.env, OMP_NUM_THREADS: '1' } });
-        peer = JSON.parse(stdout.trim().split('\n').pop() as string);
-      } catch (err) {
-        peerError = (err as Error).message;
-      }
-      const pil = peer === null ? undefined : new Float32Array(readFileSync(peerOut).buffer.slice(0));
+      const runPeer = async (): Promise<void> => {
+        try {
+          const { stdout } = await promisify(execFile)('/usr/bin/python3', [path.join(here, 'peers/vision_pil.py'), dir, String(RUNS), peerOut], { env: { ...process.env, OMP_NUM_THREADS: '1' } });
+          peerRuns.push(JSON.parse(stdout.trim().split('\n').pop() as string) as PeerResult);
+        } catch (err) {
+          peerError = (err as Error).message;
+        }
+      };
+      await runPeer();
+      const pil = peerRuns.length === 0 ? undefined : new Float32Array(readFileSync(peerOut).buffer.slice(0));
 
       // libvips' operation cache would serve repeated runs over the same buffers from memory.
       sharp.cache(false);
@@ -128,15 +127,33 @@ export const benchmark: Benchmark = {
       const cores = cpus().length;
       const modes: Mode[] = [
         { name: 'vision.preprocess.one_thread', label: 'sharp, 1 libvips thread, one image at a time', vipsThreads: 1, inFlight: 1, fastShrinkOnLoad: true },
-        { name: 'vision.preprocess.one_thread_full_decode', label: 'same, JPEG shrink-on-load off (full decode, then resize: the same work as Pillow)', vipsThreads: 1, inFlight: 1, fastShrinkOnLoad: false },
         { name: 'vision.preprocess.vips_threads', label: `sharp, ${cores} libvips threads, one image at a time`, vipsThreads: cores, inFlight: 1, fastShrinkOnLoad: true },
         { name: 'vision.preprocess.two_in_flight', label: 'sharp, 1 libvips thread per image, 2 images in flight (Promise pool)', vipsThreads: 1, inFlight: 2, fastShrinkOnLoad: true },
         { name: 'vision.preprocess.four_in_flight', label: 'sharp, 1 libvips thread per image, 4 images in flight (Promise pool)', vipsThreads: 1, inFlight: 4, fastShrinkOnLoad: true },
       ];
       const figures: BenchFigure[] = [];
       const rows: string[] = [];
-      for (const mode of modes) {
-        const { rates, cpuRates, outputs } = await runMode(blobs, mode);
+      let peer: PeerResult | null = null;
+      // Round robin (run r of every mode, then run r + 1), so that changes in the machine's load hit every mode alike.
+      const measured = modes.map(() => ({ rates: [] as number[], cpuRates: [] as number[], outputs: [] as Float32Array[] }));
+      for (let r = 0; r < RUNS; r++) {
+        for (const [m, mode] of modes.entries()) {
+          const once = await runOnce(blobs, mode);
+          const slot = measured[m] as (typeof measured)[number];
+          slot.rates.push(once.rate);
+          slot.cpuRates.push(once.cpuRate);
+          slot.outputs = once.outputs;
+        }
+      }
+      await runPeer();
+      if (peerRuns.length > 0) {
+        const runs = peerRuns.flatMap((p) => p.runs);
+        const cpuRuns = peerRuns.flatMap((p) => p.cpuRuns);
+        const first = peerRuns[0] as PeerResult;
+        peer = { pillow: first.pillow, runs, median: median(runs), cpuRuns, cpuMedian: median(cpuRuns), decodeOnlyCpuMicros: median(peerRuns.map((p) => p.decodeOnlyCpuMicros)) };
+      }
+      for (const [m, mode] of modes.entries()) {
+        const { rates, cpuRates, outputs } = measured[m] as (typeof measured)[number];
         const diff = pil === undefined ? undefined : compare(outputs, pil);
         const peerName = peer === null ? 'Pillow (1 thread)' : `Pillow ${peer.pillow} (1 thread)`;
         figures.push({
@@ -156,7 +173,7 @@ export const benchmark: Benchmark = {
       sharp.cache(true);
       const firstFigure = figures[0];
       const firstRatio = firstFigure?.peerValue ? firstFigure.value / firstFigure.peerValue : undefined;
-      const pilDecodeUs = (peer as { decodeOnlyCpuMicros?: number } | null)?.decodeOnlyCpuMicros;
+      const pilDecodeUs = peer?.decodeOnlyCpuMicros;
       const profile = [
         '| step (CPU µs per image, one thread) | sharp | Pillow |',
         '| --- | --- | --- |',
@@ -168,9 +185,9 @@ export const benchmark: Benchmark = {
       const markdown = [
         `${IMAGES} JPEGs, 256×256, quality 90 (an 8×8 random colour field upscaled bicubically plus Gaussian noise of std 8, seeded), held in memory.`,
         'Timed per image: `loadImage(bytes, { width: 64, height: 64, kernel: "linear", mean, std })` = decode, RGB, antialiased bilinear',
-        'resize, float32 / 255, ImageNet mean/std, HWC `Float32Array`. Median of 5 runs over all images after one warm-up image;',
+        'resize, float32 / 255, ImageNet mean/std, HWC `Float32Array`. Median of 5 runs over all images (the modes take turns, run by run);',
         "libvips' operation cache off. Peer: `bench/peers/vision_pil.py`, Pillow `Image.open(BytesIO) → convert('RGB') → resize((64, 64), BILINEAR)`",
-        '→ numpy float32 / 255 → mean/std, one thread, on the same JPEG bytes, in the same run (run first, alone).',
+        '→ numpy float32 / 255 → mean/std, one thread, on the same JPEG bytes, in the same run (5 runs before and 5 after mmfuse; median of the 10).',
         '',
         '| mmfuse mode | images/s (wall) | vs Pillow | 5 runs | images per CPU-second (vs Pillow) | mean / max abs diff vs Pillow (0..255) |',
         '| --- | --- | --- | --- | --- | --- |',

@@ -250,7 +250,7 @@ describe('loadImage: limits and bad input', () => {
     await expect(loadImage(png, { width: 0 })).rejects.toThrow(ConfigError);
     await expect(loadImage(png, { channels: 2 as 3 })).rejects.toThrow(/channels: must be one of 1, 3/);
     await expect(loadImage(png, { background: 'white' })).rejects.toThrow(/background: must be a colour/);
-    await expect(loadImage(png, { mean: [0, 0, 0] })).rejects.toThrow(/std/);
+    await expect(loadImage(png, { mean: [0, 0, 0] })).rejects.toThrow(/std: give both mean and std/);
     await expect(loadImage(png, { mean: [0, 0, 0], std: [1, 0, 1] })).rejects.toThrow(/std: \[1\] must be a finite number > 0/);
     await expect(loadImage(png, { crop: { left: 1, top: 0, width: 2, height: 2 }, location: loc })).rejects.toThrow(/does not lie inside the 2×2 image/);
   });

@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
-import { InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core';
 import type { ErrorLocation } from '@mmfuse/core';
 import { checkChannelVector, checkColour, checkOneOf, checkPositiveInt } from './internal/options.js';
 import { sniffImageFormat } from './internal/sniff.js';
@@ -51,8 +51,9 @@ export interface LoadImageOptions {
   /** Resampling kernel. Default `'linear'` (bilinear, antialiased when shrinking, as Pillow's BILINEAR). */
   kernel?: ResizeKernel;
   /**
-   * Let libjpeg/libwebp decode a JPEG/WebP already shrunk by a power of two when the target is much smaller (much
-   * faster; its result differs slightly from a full decode then resize). Default `true`.
+   * sharp's option of the same name: when shrinking a JPEG/WebP a lot, let the decoder shrink harder while it
+   * decodes (sharp always uses some shrink-on-load; this allows more, at the risk of slight moiré or a dimension
+   * rounded down before the final resize). Default `true`.
    */
   fastShrinkOnLoad?: boolean;
   /** 1 (libvips' luminance of the sRGB image) or 3 (sRGB). Default 3. */
@@ -120,8 +121,7 @@ function resolveOptions(options: LoadImageOptions): Resolved {
   if (options.width !== undefined) out.width = checkPositiveInt(options.width, 'width');
   if (options.height !== undefined) out.height = checkPositiveInt(options.height, 'height');
   if ((options.mean === undefined) !== (options.std === undefined)) {
-    checkChannelVector(options.mean, 'mean', channels, false);
-    checkChannelVector(options.std, 'std', channels, true);
+    throw new ConfigError('give both mean and std (one number per channel), or neither', { path: options.mean === undefined ? 'mean' : 'std' });
   }
   if (options.mean !== undefined) out.mean = checkChannelVector(options.mean, 'mean', channels, false);
   if (options.std !== undefined) out.std = checkChannelVector(options.std, 'std', channels, true);

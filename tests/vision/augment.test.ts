@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '@mmfuse/core';
@@ -34,6 +35,29 @@ describe('sampleResizedCrop', () => {
     expect(box).toEqual({ left: 44, top: 0, width: 11, height: 10 });
     expect(sampleResizedCrop({ width: 10, height: 10 }, createRng(1), { scale: [1, 1], ratio: [1, 1] })).toEqual({ left: 0, top: 0, width: 10, height: 10 });
     expect(() => sampleResizedCrop({ width: 10, height: 10 }, createRng(1), { scale: [0, 1] })).toThrow(RangeError);
+  });
+});
+
+describe('augmentation properties (fast-check)', () => {
+  it('every sampled crop lies inside the image, for any size, scale range and seed', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 400 }),
+      fc.double({ min: 0.01, max: 1, noNaN: true }), fc.double({ min: 0.01, max: 1, noNaN: true }), fc.nat(),
+      (width, height, s1, s2, seed) => {
+        const box = sampleResizedCrop({ width, height }, createRng(seed), { scale: [Math.min(s1, s2), Math.max(s1, s2)] });
+        return Number.isInteger(box.left) && Number.isInteger(box.top) && box.width >= 1 && box.height >= 1 &&
+          box.left >= 0 && box.top >= 0 && box.left + box.width <= width && box.top + box.height <= height;
+      },
+    ), { numRuns: 300 });
+  });
+
+  it('flipping twice is the identity, for any shape', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.constantFrom(1, 3), fc.nat(), (width, height, channels, seed) => {
+      const rng = createRng(seed);
+      const data = Float32Array.from({ length: width * height * channels }, () => rng.next());
+      const twice = flipHorizontal(flipHorizontal(data, { width, height, channels }), { width, height, channels });
+      return twice.every((v, i) => v === data[i]);
+    }), { numRuns: 200 });
   });
 });
 

@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
+import type { Options } from 'tsup';
 
 // One build entry per package; each package's `exports` map names exactly these files.
 const packages = ['core', 'audio', 'text-rnn', 'vision-cnn', 'fusion'];
@@ -7,7 +8,7 @@ const packages = ['core', 'audio', 'text-rnn', 'vision-cnn', 'fusion'];
 const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml'];
 
 export default defineConfig([
-  ...packages.map((name) => ({
+  ...packages.map((name): Options => ({
     name,
     entry: { index: `packages/${name}/src/index.ts` },
     outDir: `packages/${name}/dist`,
@@ -21,7 +22,7 @@ export default defineConfig([
     external,
   })),
   // The CLI has a second entry, `main`, which bin/mmfuse.js runs.
-  {
+  ({
     name: 'cli',
     entry: { index: 'packages/cli/src/index.ts', main: 'packages/cli/src/main.ts' },
     outDir: 'packages/cli/dist',
@@ -33,5 +34,5 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     external,
-  },
+  }) satisfies Options,
 ]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError, helpText, parseArgs, usageLine } from '../../packages/cli/src/index.js';
-import type { CommandSpec } from '../../packages/cli/src/index.js';
+import { UsageError, helpText, parseArgs, usageLine } from 'mmfuse';
+import type { CommandSpec } from 'mmfuse';
 
 const spec: CommandSpec = {
   name: 'train',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@mmfuse/core';
-import { applyOverrides, loadConfig, parseConfigText, readCliConfig, splitCliConfig } from '../../packages/cli/src/index.js';
+import { applyOverrides, loadConfig, parseConfigText, readCliConfig, splitCliConfig } from 'mmfuse';
 
 function tempConfig(name: string, text: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-cli-config-'));

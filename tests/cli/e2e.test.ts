@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../packages/cli/src/main.js';
+import { main } from 'mmfuse';
 import { MODALITIES, subsets, writeProject } from './fixtures.js';
 import type { Sample } from './fixtures.js';
 import { lastJson, runCli } from './helpers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { confusionTableHtml, lineChartSvg, renderReport } from '../../packages/cli/src/index.js';
-import type { EpochRecord } from '../../packages/cli/src/index.js';
+import { confusionTableHtml, lineChartSvg, renderReport } from 'mmfuse';
+import type { EpochRecord } from 'mmfuse';
 
 const history: EpochRecord[] = [
   { epoch: 1, metrics: { loss: 1.2, valLoss: 1.3, valAccuracy: 0.4, learningRate: 0.001 } },

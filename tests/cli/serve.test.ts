@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../packages/cli/src/main.js';
+import { main } from 'mmfuse';
 import { MODALITIES, subsets, writeProject } from './fixtures.js';
 import type { Sample } from './fixtures.js';
 import { runCli, startCli } from './helpers.js';

@@ -3,8 +3,8 @@
 import * as http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '@mmfuse/core';
-import { createPredictionServer, multipartBoundary, parseMultipart } from '../../packages/cli/src/index.js';
-import type { Outcome, PredictionServer, PredictRequest, PredictResponse, Predictor } from '../../packages/cli/src/index.js';
+import { createPredictionServer, multipartBoundary, parseMultipart } from 'mmfuse';
+import type { Outcome, PredictionServer, PredictRequest, PredictResponse, Predictor } from 'mmfuse';
 
 /** A predictor whose answers reveal what it received, and which refuses inputs the way a model does. */
 class FakePredictor implements Predictor {

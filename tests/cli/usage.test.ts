@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../packages/cli/src/main.js';
+import { main } from 'mmfuse';
 import { lastJson, runCli } from './helpers.js';
 
 async function inProcess(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -13,3 +13,5 @@ export { renderReport, lineChartSvg, confusionTableHtml, perClassTableHtml, esca
 export type { ClassScores, EpochRecord, ReportEvaluation, ReportInput } from './report.js';
 export { UsageError, parseArgs, helpText, usageLine } from './internal/args.js';
 export type { CommandSpec, OptionSpec, ParsedArgs, PositionalSpec } from './internal/args.js';
+export { main } from './main.js';
+export type { CliIo, CommandResult } from './main.js';

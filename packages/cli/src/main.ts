@@ -121,13 +121,15 @@ function defaultIo(): CliIo {
 function isEntryPoint(): boolean {
   const entry = process.argv[1];
   if (entry === undefined) return false;
-  return /[\\/]cli[\\/](src[\\/]main\.ts|dist[\\/]main\.js)$/.test(entry);
+  return /[\\/]cli[\\/](src[\\/]main\.ts|dist[\\/]main\.c?js)$/.test(entry);
 }
 
 if (isEntryPoint()) {
-  const code = await main(process.argv.slice(2));
-  // Let stdout drain before exiting; `serve` has already closed its server when it returns.
-  process.exitCode = code;
-  if (process.stdout.writableLength === 0) process.exit(code);
-  else process.stdout.once('drain', () => process.exit(code));
+  // No top-level await: this file is also built as CommonJS.
+  void main(process.argv.slice(2)).then((code) => {
+    // Let stdout drain before exiting; `serve` has already closed its server when it returns.
+    process.exitCode = code;
+    if (process.stdout.writableLength === 0) process.exit(code);
+    else process.stdout.once('drain', () => process.exit(code));
+  });
 }

@@ -1,0 +1,165 @@
+/**
+ * A customer-service bot for a shop with a bank card: it reads a typed message, a voice clip, or both, finds
+ * the intent with one fused text + audio model, and answers from `answers.json`.
+ *
+ *   node --conditions=source --import tsx examples/customer-service/bot.ts demo
+ *   node --conditions=source --import tsx examples/customer-service/bot.ts train [--epochs N]
+ *   node --conditions=source --import tsx examples/customer-service/bot.ts ask --text "my card has not arrived"
+ *   node --conditions=source --import tsx examples/customer-service/bot.ts ask --audio examples/customer-service/data/clips/0001.wav
+ *   node --conditions=source --import tsx examples/customer-service/bot.ts ask --text "我的卡丢了" --audio some.wav
+ *
+ * Options: --model DIR (default examples/customer-service/model, git-ignored), --lang en|zh (answer language;
+ * default: zh when the typed text has Chinese characters, else en).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { initEngine } from '@mmfuse/core';
+import type { ManifestSample } from '@mmfuse/core';
+import '@mmfuse/text-rnn';
+import '@mmfuse/audio';
+import { FusionModel, normalizeConfig } from '@mmfuse/fusion';
+import { loadSamples, percent, readExampleConfig, seconds } from '../common/example-config.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ANSWERS = JSON.parse(readFileSync(path.join(HERE, 'answers.json'), 'utf8')) as Record<string, { en: string; zh: string }>;
+
+const { positionals, values: opts } = parseArgs({
+  allowPositionals: true,
+  options: {
+    text: { type: 'string' },
+    audio: { type: 'string' },
+    model: { type: 'string', default: path.join(HERE, 'model') },
+    epochs: { type: 'string' },
+    lang: { type: 'string' },
+  },
+});
+
+const hasHan = (s: string): boolean => /\p{Script=Han}/u.test(s);
+
+interface Splits { train: ManifestSample[]; validation: ManifestSample[]; test: ManifestSample[] }
+
+async function loadSplits(): Promise<Splits> {
+  const cfg = readExampleConfig(path.join(HERE, 'config.json'));
+  const load = (f: string | undefined): Promise<ManifestSample[]> => (f === undefined ? Promise.resolve([]) : loadSamples(f, ['audio']));
+  return { train: await load(cfg.data.train), validation: await load(cfg.data.validation), test: await load(cfg.data.test) };
+}
+
+/** Which inputs a sample carries: `text`, `voice` or `both`. */
+function kindOf(s: ManifestSample): 'text' | 'voice' | 'both' {
+  const t = s.fields.text !== undefined;
+  const a = s.fields.audio !== undefined;
+  return t && a ? 'both' : a ? 'voice' : 'text';
+}
+
+async function train(): Promise<FusionModel> {
+  const cfg = readExampleConfig(path.join(HERE, 'config.json'));
+  const config = normalizeConfig(cfg.model);
+  if (opts.epochs !== undefined) config.training.epochs = Number(opts.epochs);
+  const splits = await loadSplits();
+  console.log(`training on ${splits.train.length} samples (validation ${splits.validation.length}), ${config.training.epochs} epochs at most`);
+  const started = Date.now();
+  const model = await FusionModel.create(config);
+  // fit logs one line per epoch (loss, accuracy, validation) to stderr.
+  const history = await model.fit(splits.train, { validation: splits.validation });
+  const trainMs = Date.now() - started;
+  mkdirSync(opts.model!, { recursive: true });
+  await model.save(opts.model!);
+  const metrics = await testMetrics(model, splits.test);
+  writeFileSync(path.join(opts.model!, 'test-metrics.json'), `${JSON.stringify({ trainSeconds: trainMs / 1000, epochs: history.epochs.length, bestEpoch: history.bestEpoch, ...metrics }, null, 2)}\n`);
+  console.log(`trained in ${seconds(trainMs)} (${history.epochs.length} epochs, best ${history.bestEpoch ?? '-'}); model saved to ${path.relative(process.cwd(), opts.model!) || '.'}`);
+  printMetrics(metrics);
+  return model;
+}
+
+interface TestMetrics {
+  n: number;
+  accuracy: number;
+  macroF1: number;
+  bySubset: Record<string, { n: number; accuracy: number }>;
+  ablation?: unknown;
+}
+
+async function testMetrics(model: FusionModel, test: ManifestSample[]): Promise<TestMetrics> {
+  const all = await model.evaluate(test, { ablation: true });
+  const bySubset: TestMetrics['bySubset'] = {};
+  for (const kind of ['text', 'voice', 'both'] as const) {
+    const subset = test.filter((s) => kindOf(s) === kind);
+    if (subset.length === 0) continue;
+    const r = await model.evaluate(subset);
+    bySubset[kind] = { n: r.n, accuracy: r.accuracy };
+  }
+  return { n: all.n, accuracy: all.accuracy, macroF1: all.macroF1, bySubset, ablation: all.ablation };
+}
+
+function printMetrics(m: TestMetrics): void {
+  console.log(`test accuracy ${percent(m.accuracy)} on ${m.n} samples (macro-F1 ${m.macroF1.toFixed(3)})`);
+  for (const [kind, r] of Object.entries(m.bySubset)) console.log(`  ${kind.padEnd(5)} requests: ${percent(r.accuracy)} of ${r.n}`);
+}
+
+async function loadOrTrain(): Promise<FusionModel> {
+  if (existsSync(path.join(opts.model!, 'model.json'))) {
+    return FusionModel.load(opts.model!);
+  }
+  console.log(`no model in ${path.relative(process.cwd(), opts.model!)}: training one first`);
+  return train();
+}
+
+async function answer(model: FusionModel, request: { text?: string; audio?: string }, lang?: string): Promise<void> {
+  const fields: Record<string, unknown> = {};
+  if (request.text !== undefined) fields.text = request.text;
+  if (request.audio !== undefined) fields.audio = path.resolve(request.audio);
+  const p = await model.predict(fields, { contributions: true });
+  const label = String(p.label);
+  const confidence = p.probabilities?.[label] ?? NaN;
+  const language = lang ?? (request.text !== undefined && hasHan(request.text) ? 'zh' : 'en');
+  const reply = ANSWERS[label]?.[language === 'zh' ? 'zh' : 'en'] ?? '(no answer configured for this intent)';
+  if (request.text !== undefined) console.log(`  typed : ${request.text}`);
+  if (request.audio !== undefined) console.log(`  voice : ${path.relative(process.cwd(), path.resolve(request.audio))}`);
+  console.log(`  intent: ${label} (confidence ${percent(confidence)}; inputs used: ${p.modalitiesUsed.join(' + ')})`);
+  if (p.contributions !== undefined) {
+    // A contribution is how much the intent's probability drops when that input is removed.
+    const parts = Object.entries(p.contributions).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)} points`);
+    console.log(`  contributions (probability lost without the input): ${parts.join(', ')}`);
+  }
+  console.log(`  bot   : ${reply}`);
+}
+
+async function demo(): Promise<void> {
+  const model = await loadOrTrain();
+  const { test } = await loadSplits();
+  const typed = test.find((s) => kindOf(s) === 'text' && !hasHan(String(s.fields.text)));
+  const voice = test.find((s) => kindOf(s) === 'voice');
+  if (typed !== undefined) {
+    console.log(`\ntyped request from the test split (true intent: ${String(typed.fields.label)})`);
+    await answer(model, { text: String(typed.fields.text) });
+  }
+  if (voice !== undefined) {
+    console.log(`\nvoice request from the test split (true intent: ${String(voice.fields.label)}; ${String(voice.fields.voice)} at ${String(voice.fields.speedWpm)} wpm)`);
+    await answer(model, { audio: String(voice.fields.audio) }, voice.fields.lang === 'zh' ? 'zh' : 'en');
+  }
+  console.log('');
+  printMetrics(await testMetrics(model, test));
+}
+
+async function main(): Promise<void> {
+  const command = positionals[0] ?? 'demo';
+  await initEngine();
+  if (command === 'train') {
+    await train();
+  } else if (command === 'ask') {
+    if (opts.text === undefined && opts.audio === undefined) throw new Error('ask needs --text "...", --audio clip.wav, or both');
+    const model = await loadOrTrain();
+    await answer(model, { ...(opts.text !== undefined ? { text: opts.text } : {}), ...(opts.audio !== undefined ? { audio: opts.audio } : {}) }, opts.lang);
+  } else if (command === 'demo') {
+    await demo();
+  } else {
+    throw new Error(`unknown command "${command}"; use train, ask or demo`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -73,6 +73,8 @@ describe('image/pretrained encoder (tiny ViT, ONNX via @xenova/transformers, off
     // config round trip through the registry
     const copy = encoders.create('image/pretrained', enc.getConfig());
     expect(copy.getConfig()).toEqual(enc.getConfig());
+    expect(await copy.prepare(png, ctx)).toEqual(values[0]);
+    copy.dispose();
     expect(enc.getState()).toEqual({});
     enc.dispose();
   });

@@ -24,17 +24,29 @@ export function logMel(samples: Samples, options: LogMelOptions): FeatureMatrix 
   const offset = checkNumber(options.offset ?? 1e-6, 'offset', 0, Number.POSITIVE_INFINITY, true);
   checkSamples(samples);
   const plan = stftPlan(stft);
-  const bank = melBank(mel).sparse;
+  const built = melBank(mel);
   const frames = plan.frameCount(samples.length);
   const nMels = mel.nMels;
-  const spec = new Float64Array(plan.bins);
-  const melFrame = new Float64Array(nMels);
+  const melA = new Float64Array(nMels);
+  const melB = new Float64Array(nMels);
   const data = new Float32Array(frames * nMels);
-  for (let t = 0; t < frames; t++) {
+  let t = 0;
+  if (stft.power === 2) {
+    // two frames per complex FFT, mel weights applied while splitting the spectra
+    for (; t + 1 < frames; t += 2) {
+      plan.melFramePair(samples, t, built.byBin, melA, melB);
+      const o = t * nMels;
+      for (let m = 0; m < nMels; m++) {
+        data[o + m] = Math.log((melA[m] as number) + offset);
+        data[o + nMels + m] = Math.log((melB[m] as number) + offset);
+      }
+    }
+  }
+  const spec = new Float64Array(plan.bins);
+  for (; t < frames; t++) {
     plan.powerFrame(samples, t, spec);
-    bank.apply(spec, 0, melFrame, 0);
-    const o = t * nMels;
-    for (let m = 0; m < nMels; m++) data[o + m] = Math.log((melFrame[m] as number) + offset);
+    built.sparse.apply(spec, 0, melA, 0);
+    for (let m = 0; m < nMels; m++) data[t * nMels + m] = Math.log((melA[m] as number) + offset);
   }
   return { data, frames, bins: nMels };
 }

@@ -31,7 +31,7 @@ export interface MelFilterBank {
   nMels: number;
 }
 
-interface BuiltBank { dense: Float64Array; sparse: SparseFilterbank }
+interface BuiltBank { dense: Float64Array; sparse: SparseFilterbank; byBin: ReturnType<SparseFilterbank['binMajor']> }
 
 const banks = new TableCache<BuiltBank>();
 
@@ -60,7 +60,8 @@ export function melBank(p: MelParams): BuiltBank {
         dense[f * nMels + m] = w * enorm;
       }
     }
-    return { dense, sparse: new SparseFilterbank(dense, nFreqs, nMels) };
+    const sparse = new SparseFilterbank(dense, nFreqs, nMels);
+    return { dense, sparse, byBin: sparse.binMajor() };
   });
 }
 

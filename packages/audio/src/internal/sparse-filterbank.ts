@@ -37,6 +37,34 @@ export class SparseFilterbank {
     runs.forEach((run, m) => this.weights.set(run, this.offset[m] as number));
   }
 
+  /** The same weights bin by bin (CSR over bins): bin f feeds filters binFilter[binStart[f]..binStart[f+1]). */
+  binMajor(): { binStart: Int32Array; binFilter: Int32Array; binWeight: Float64Array } {
+    const counts = new Int32Array(this.nFreqs + 1);
+    for (let m = 0; m < this.nFilters; m++) {
+      const len = (this.offset[m + 1] as number) - (this.offset[m] as number);
+      for (let i = 0; i < len; i++) {
+        const f = (this.start[m] as number) + i + 1;
+        counts[f] = (counts[f] as number) + 1;
+      }
+    }
+    for (let f = 0; f < this.nFreqs; f++) counts[f + 1] = (counts[f + 1] as number) + (counts[f] as number);
+    const binFilter = new Int32Array(this.weights.length);
+    const binWeight = new Float64Array(this.weights.length);
+    const fill = counts.slice(0, this.nFreqs);
+    for (let m = 0; m < this.nFilters; m++) {
+      const o0 = this.offset[m] as number;
+      const len = (this.offset[m + 1] as number) - o0;
+      for (let i = 0; i < len; i++) {
+        const f = (this.start[m] as number) + i;
+        const at = fill[f] as number;
+        binFilter[at] = m;
+        binWeight[at] = this.weights[o0 + i] as number;
+        fill[f] = at + 1;
+      }
+    }
+    return { binStart: counts, binFilter, binWeight };
+  }
+
   /** out[m] = sum_f spec[specOffset + f] * fb[f, m]. */
   apply(spec: Float64Array, specOffset: number, out: Float64Array | Float32Array, outOffset: number): void {
     const { start, offset, weights, nFilters } = this;

@@ -7,7 +7,7 @@
 import { InvalidInputError } from '@mmfuse/core';
 import type { PadMode, Samples } from '../types.js';
 import { TableCache } from './cache.js';
-import { realFft } from './fft.js';
+import { ComplexFft, realFft } from './fft.js';
 import type { RealFft } from './fft.js';
 import { periodicHann } from './windows.js';
 
@@ -33,6 +33,11 @@ export class StftPlan {
   private readonly re: Float64Array;
   private readonly im: Float64Array;
   private readonly scale: number;
+  /** Complex FFT of nFft points that transforms two real frames at once (frame a + i frame b). */
+  private readonly pairFft: ComplexFft;
+  private readonly zr: Float64Array;
+  private readonly zi: Float64Array;
+  private readonly frameB: Float64Array;
 
   constructor(params: StftParams) {
     this.params = params;
@@ -47,6 +52,131 @@ export class StftPlan {
     let energy = 0;
     for (let i = 0; i < params.winLength; i++) energy += (this.window[left + i] as number) ** 2;
     this.scale = params.normalized ? 1 / energy : 1; // applied to |X|^2
+    this.pairFft = new ComplexFft(params.nFft);
+    this.zr = new Float64Array(params.nFft);
+    this.zi = new Float64Array(params.nFft);
+    this.frameB = new Float64Array(params.nFft);
+  }
+
+  /** Copy the windowed frame t (padding applied) into `frame`. */
+  private fillFrame(x: Samples, t: number, frame: Float64Array): void {
+    const { nFft, hopLength, center, padMode } = this.params;
+    const w = this.window;
+    const n = x.length;
+    const start = t * hopLength - (center ? Math.floor(nFft / 2) : 0);
+    if (start >= 0 && start + nFft <= n) {
+      for (let i = 0; i < nFft; i++) frame[i] = (x[start + i] as number) * (w[i] as number);
+      return;
+    }
+    for (let i = 0; i < nFft; i++) {
+      let j = start + i;
+      let v: number;
+      if (j >= 0 && j < n) v = x[j] as number;
+      else if (padMode === 'constant') v = 0;
+      else if (padMode === 'reflect') { j = j < 0 ? -j : 2 * n - 2 - j; v = x[j] as number; }
+      else if (padMode === 'replicate') v = x[j < 0 ? 0 : n - 1] as number;
+      else v = x[((j % n) + n) % n] as number;
+      frame[i] = v * (w[i] as number);
+    }
+  }
+
+  /**
+   * Mel energies of frames t and t + 1 (power 2 only): the pair FFT below, with each bin's |A|^2 and |B|^2
+   * added straight into the filters it feeds (bin-major weights), so no spectrum buffer is written.
+   */
+  melFramePair(x: Samples, t: number, bank: { binStart: Int32Array; binFilter: Int32Array; binWeight: Float64Array }, melA: Float64Array, melB: Float64Array): void {
+    this.transformPair(x, t);
+    const { binStart, binFilter, binWeight } = bank;
+    const zr = this.zr;
+    const zi = this.zi;
+    const nFft = this.params.nFft;
+    const bins = this.bins;
+    const q = 0.25 * this.scale;
+    melA.fill(0);
+    melB.fill(0);
+    for (let k = 0; k < bins; k++) {
+      const j0 = binStart[k] as number;
+      const j1 = binStart[k + 1] as number;
+      if (j0 === j1) continue;
+      const m = k === 0 ? 0 : nFft - k;
+      const ar = zr[k] as number, ai = zi[k] as number;
+      const br = zr[m] as number, bi = zi[m] as number;
+      const sr = ar + br, di = ai - bi, si = ai + bi, dr = ar - br;
+      const pa = (sr * sr + di * di) * q;
+      const pb = (si * si + dr * dr) * q;
+      for (let j = j0; j < j1; j++) {
+        const f = binFilter[j] as number;
+        const w = binWeight[j] as number;
+        melA[f] = (melA[f] as number) + pa * w;
+        melB[f] = (melB[f] as number) + pb * w;
+      }
+    }
+  }
+
+  /** FFT of z = frame t + i frame (t + 1) into zr/zi (natural order). */
+  private transformPair(x: Samples, t: number): void {
+    const { nFft, hopLength, center } = this.params;
+    const fft = this.pairFft;
+    const zr = this.zr;
+    const zi = this.zi;
+    const w = this.window;
+    const n = x.length;
+    const s0 = t * hopLength - (center ? Math.floor(nFft / 2) : 0);
+    const s1 = s0 + hopLength;
+    if (fft.direct) {
+      const perm = fft.perm;
+      if (s0 >= 0 && s1 + nFft <= n) {
+        for (let i = 0; i < nFft; i++) {
+          const p = perm[i] as number;
+          const wi = w[i] as number;
+          zr[p] = (x[s0 + i] as number) * wi;
+          zi[p] = (x[s1 + i] as number) * wi;
+        }
+      } else {
+        this.fillFrame(x, t, this.frame);
+        this.fillFrame(x, t + 1, this.frameB);
+        const fa = this.frame;
+        const fb = this.frameB;
+        for (let i = 0; i < nFft; i++) {
+          const p = perm[i] as number;
+          zr[p] = fa[i] as number;
+          zi[p] = fb[i] as number;
+        }
+      }
+      fft.runStages(zr, zi);
+    } else {
+      this.fillFrame(x, t, zr);
+      this.fillFrame(x, t + 1, zi);
+      fft.transform(zr, zi);
+    }
+  }
+
+  /**
+   * |X|^power of frames t and t + 1 with one complex FFT: z = a + i b, then A[k] = (Z[k] + conj Z[N-k]) / 2
+   * and B[k] = (Z[k] - conj Z[N-k]) / 2i, so |A|^2 and |B|^2 need no twiddles.
+   */
+  powerFramePair(x: Samples, t: number, outA: Float64Array, outB: Float64Array): void {
+    const { nFft, power } = this.params;
+    this.transformPair(x, t);
+    const zr = this.zr;
+    const zi = this.zi;
+    const bins = this.bins;
+    const q = 0.25 * this.scale;
+    for (let k = 0; k < bins; k++) {
+      const m = k === 0 ? 0 : nFft - k;
+      const ar = zr[k] as number, ai = zi[k] as number;
+      const br = zr[m] as number, bi = zi[m] as number;
+      const sr = ar + br, di = ai - bi, si = ai + bi, dr = ar - br;
+      outA[k] = (sr * sr + di * di) * q;
+      outB[k] = (si * si + dr * dr) * q;
+    }
+    if (power !== 2) {
+      const half = power / 2;
+      for (let k = 0; k < bins; k++) {
+        outA[k] = Math.pow(outA[k] as number, half);
+        outB[k] = Math.pow(outB[k] as number, half);
+      }
+    }
   }
 
   /** Number of frames for a signal of `length` samples; throws when the signal is too short. */

@@ -91,6 +91,14 @@ describe('loadImage: formats, exact pixels', () => {
     }
   });
 
+  it('decodes a 10-bit AVIF at full precision to the source colour', async () => {
+    const avif10 = await sharp(Buffer.from(solid(16, 16, [200, 30, 40])), { raw: { width: 16, height: 16, channels: 3 } }).avif({ bitdepth: 10, quality: 90 }).toBuffer();
+    expect((await sharp(avif10).metadata()).bitsPerSample).toBe(10);
+    const img = await loadImage(avif10);
+    expect(img.format).toBe('heif');
+    Array.from(img.data.subarray(0, 3), (v) => v * 255).forEach((v, c) => expect(Math.abs(v - [200, 30, 40][c]!)).toBeLessThan(3));
+  });
+
   it('decodes the first frame of an animated GIF', async () => {
     const red = solid(4, 4, [255, 0, 0]);
     const blue = solid(4, 4, [0, 0, 255]);

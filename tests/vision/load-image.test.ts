@@ -19,6 +19,11 @@ describe('loadImage: formats, exact pixels', () => {
     expect(img.data).toBeInstanceOf(Float32Array);
     expect(toBytes(img.data)).toEqual(Array.from(pixels));
     img.data.forEach((v, i) => expect(Math.abs(v - (pixels[i] as number) / 255)).toBeLessThan(1e-7));
+    // a plain Uint8Array view into a larger buffer reads the same
+    const png = await encode(pixels, 5, 3, 3, 'png');
+    const view = new Uint8Array(new ArrayBuffer(png.length + 16), 7, png.length);
+    view.set(png);
+    expect((await loadImage(view)).data).toEqual(img.data);
   });
 
   it('keeps the precision of 16-bit PNG and TIFF (values an 8-bit decode could not give)', async () => {

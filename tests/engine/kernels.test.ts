@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initEngine } from '@mmfuse/core';
+import { registerWasmKernels, unregisterWasmKernels } from '../../packages/core/src/internal/wasm/register.js';
 import { compareBackends, expectNoLeak, randn, runOn } from './helpers.js';
 
 afterEach(async () => {
@@ -293,5 +294,22 @@ describe('registerWasmKernels', () => {
       expect(tf.getKernel(k, 'wasm'), k).toBeDefined();
     }
     compareBackends(() => tf.matMul(randn('ia', [6, 4]), randn('ib', [6, 3]), true, false), 1e-5, 'after switching');
+  });
+
+  it('can be undone (benchmarks time the stock kernels) and redone', () => {
+    const wrapped = tf.getKernel('BatchMatMul', 'wasm');
+    try {
+      const touched = unregisterWasmKernels();
+      expect(touched).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'UnsortedSegmentSum', 'MaxPoolGrad', 'BatchMatMul', 'Transpose']));
+      expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+      expect(tf.getKernel('BatchMatMul', 'wasm')).not.toBe(wrapped);
+      // The stock kernels work again (the transposed product through the stock slow path).
+      compareBackends(() => tf.matMul(randn('ua', [6, 4]), randn('ub', [6, 3]), true, false), 1e-5, 'stock');
+    } finally {
+      const report = registerWasmKernels();
+      expect(report.added).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'BatchMatMul', 'MaxPoolGrad']));
+    }
+    expect(registerWasmKernels().added).toEqual([]);
+    compareBackends(() => tf.matMul(randn('ra', [6, 4]), randn('rb', [6, 3]), true, false), 1e-5, 'redone');
   });
 });

@@ -83,7 +83,7 @@ function word(id: number): string {
 }
 
 /** Seeded synthetic samples as the spec describes (20 batches of 32). */
-async function makeSamples(): Promise<{ id: string; fields: Record<string, unknown> }[]> {
+export async function makeSamples(): Promise<{ id: string; fields: Record<string, unknown> }[]> {
   const rng = createRng(2024);
   const n = B * BATCHES;
   // Every one of the 4,997 word ids occurs once (so the fitted vocabulary has exactly 5,000 ids with the 3
@@ -102,7 +102,7 @@ async function makeSamples(): Promise<{ id: string; fields: Record<string, unkno
   return out;
 }
 
-const config = {
+export const config = {
   inputs: {
     text: { type: 'text', encoder: { kind: 'rnn', tokenizer: { type: 'word', maxLength: T_TEXT, maxVocabSize: VOCAB, minFrequency: 1 }, embeddingDim: 64, hiddenSize: 64, cell: 'lstm', layers: 1, bidirectional: true, dropout: 0 }, project: false },
     audio: { type: 'audio', encoder: { kind: 'bench-reference' } },

@@ -34,9 +34,9 @@ export class Linear extends Module {
   /** x [..., in] -> [..., out]. */
   apply(x: tf.Tensor): tf.Tensor {
     const lead = x.shape.slice(0, -1);
-    const x2 = x.reshape([-1, this.inDim]); // [N, in]
-    let y = tf.matMul(x2, this.kernel); // [N, out]
-    if (this.bias !== undefined) y = y.add(this.bias);
+    const x2 = x.reshape([-1, this.inDim]) as tf.Tensor2D; // [N, in]
+    // One fused kernel for the product and the bias (its gradient is the usual three products/sums).
+    const y = this.bias === undefined ? tf.matMul(x2, this.kernel as tf.Tensor2D) : tf.fused.matMul({ a: x2, b: this.kernel as tf.Tensor2D, bias: this.bias }); // [N, out]
     return y.reshape([...lead, this.outDim]); // [..., out]
   }
 

@@ -49,6 +49,17 @@ export class MultiHeadAttention extends Module {
     this.out = this.child('out', new Linear({ inDim: d, outDim: d }, rng));
   }
 
+  private scaleCache?: Float32Array;
+
+  /** [3d]: 1/sqrt(headDim) for the query columns, 1 for keys and values. */
+  private scaleVector(): Float32Array {
+    if (this.scaleCache === undefined) {
+      this.scaleCache = new Float32Array(3 * this.dModel).fill(1);
+      this.scaleCache.fill(1 / Math.sqrt(this.headDim), 0, this.dModel);
+    }
+    return this.scaleCache;
+  }
+
   /** [B, T, d] -> [B, H, T, hd] */
   private splitHeads(x: tf.Tensor, b: number, t: number): tf.Tensor4D {
     return x.reshape([b, t, this.heads, this.headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
@@ -63,21 +74,26 @@ export class MultiHeadAttention extends Module {
     const [b, tq] = query.shape;
     const tk = keyValue.shape[1];
     const d = this.dModel;
+    // The 1/sqrt(headDim) score scale is folded into the query projection (scaling [d, d] weights is far
+    // cheaper than scaling [B, H, Tq, hd] activations, forward and backward).
+    const scale = tf.tensor1d(this.scaleVector());
+    const kernel = this.inKernel.mul(scale) as tf.Tensor2D; // [d, 3d]
+    const bias = this.inBias.mul(scale) as tf.Tensor1D; // [3d]
     let q: tf.Tensor; let k: tf.Tensor; let v: tf.Tensor;
     if (query === keyValue) {
-      const qkv = tf.matMul(query.reshape([b * tq, d]), this.inKernel).add(this.inBias); // [B*T, 3d]
+      const qkv = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: kernel, bias }); // [B*T, 3d]
       [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor, tf.Tensor, tf.Tensor]; // each [B*T, d]
     } else {
-      const [wq, wkv] = tf.split(this.inKernel, [d, 2 * d], 1); // [d, d], [d, 2d]
-      const [bq, bkv] = tf.split(this.inBias, [d, 2 * d], 0);
-      q = tf.matMul(query.reshape([b * tq, d]), wq as tf.Tensor2D).add(bq as tf.Tensor); // [B*Tq, d]
-      const kv = tf.matMul(keyValue.reshape([b * tk, d]), wkv as tf.Tensor2D).add(bkv as tf.Tensor); // [B*Tk, 2d]
+      const [wq, wkv] = tf.split(kernel, [d, 2 * d], 1) as [tf.Tensor2D, tf.Tensor2D]; // [d, d], [d, 2d]
+      const [bq, bkv] = tf.split(bias, [d, 2 * d], 0) as [tf.Tensor1D, tf.Tensor1D];
+      q = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: wq, bias: bq }); // [B*Tq, d]
+      const kv = tf.fused.matMul({ a: keyValue.reshape([b * tk, d]), b: wkv, bias: bkv }); // [B*Tk, 2d]
       [k, v] = tf.split(kv, 2, 1) as [tf.Tensor, tf.Tensor]; // each [B*Tk, d]
     }
     const qh = this.splitHeads(q as tf.Tensor, b, tq); // [B, H, Tq, hd]
     const kh = this.splitHeads(k as tf.Tensor, b, tk); // [B, H, Tk, hd]
     const vh = this.splitHeads(v as tf.Tensor, b, tk); // [B, H, Tk, hd]
-    const { output, weights } = this.applyProjected({ q: qh, k: kh, v: vh }, keyMask, options);
+    const { output, weights } = this.applyProjected({ q: qh, k: kh, v: vh }, keyMask, { ...options, scaled: true });
     return options.returnWeights === true ? { output, weights } : { output };
   }
 
@@ -85,10 +101,11 @@ export class MultiHeadAttention extends Module {
    * Attention on already projected, head-split q [B, H, Tq, hd], k and v [B, H, Tk, hd] (for callers whose
    * keys and values are different tensors). Returns output [B, Tq, d] and probabilities [B, H, Tq, Tk].
    */
-  applyProjected(p: { q: tf.Tensor4D; k: tf.Tensor4D; v: tf.Tensor4D }, keyMask: tf.Tensor2D | undefined, options: ApplyOptions): { output: tf.Tensor3D; weights: tf.Tensor4D } {
+  applyProjected(p: { q: tf.Tensor4D; k: tf.Tensor4D; v: tf.Tensor4D }, keyMask: tf.Tensor2D | undefined, options: ApplyOptions & { scaled?: boolean }): { output: tf.Tensor3D; weights: tf.Tensor4D } {
     const [b, , tq] = p.q.shape;
     const tk = p.k.shape[2];
-    let scores = tf.matMul(p.q.mul(1 / Math.sqrt(this.headDim)), p.k, false, true); // [B, H, Tq, Tk]
+    const q = options.scaled === true ? p.q : p.q.mul(1 / Math.sqrt(this.headDim)); // unless folded into the projection
+    let scores = tf.matMul(q, p.k, false, true); // [B, H, Tq, Tk]
     if (keyMask !== undefined) {
       const bias = tf.scalar(1).sub(keyMask).mul(MASKED_SCORE).reshape([b, 1, 1, tk]); // [B, 1, 1, Tk]
       scores = scores.add(bias);

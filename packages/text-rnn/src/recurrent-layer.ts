@@ -8,8 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
-import { gruDirection, lstmDirection } from './internal/recurrence.js';
-import type { DirectionOutput, DirectionWeights } from './internal/recurrence.js';
+import { gruLoop, lstmLoop } from './internal/recurrence.js';
+import type { StackedOutput, StackedWeights } from './internal/recurrence.js';
 
 /** Recurrent cell type. */
 export type RecurrentCell = 'lstm' | 'gru';
@@ -123,14 +123,16 @@ export class RecurrentLayer {
     return this.variables === undefined ? [] : [...this.variables.values()];
   }
 
-  private direction(layer: number, reverse: boolean): DirectionWeights {
-    const s = reverse ? '_reverse' : '';
+  /** Layer `layer`'s weights of every direction, stacked on a leading axis (forward first). */
+  private stacked(layer: number): StackedWeights {
     const p = this.params;
+    const suffixes = SUFFIXES.slice(0, this.bidirectional ? 2 : 1);
+    const get = (name: string): tf.Tensor[] => suffixes.map((s) => p.get(`${name}_l${layer}${s}`) as tf.Tensor);
     return {
-      weightIh: p.get(`weight_ih_l${layer}${s}`) as tf.Tensor as tf.Tensor2D,
-      weightHh: p.get(`weight_hh_l${layer}${s}`) as tf.Tensor as tf.Tensor2D,
-      biasIh: p.get(`bias_ih_l${layer}${s}`) as tf.Tensor as tf.Tensor1D,
-      biasHh: p.get(`bias_hh_l${layer}${s}`) as tf.Tensor as tf.Tensor1D,
+      weightIh: tf.stack(get('weight_ih')) as tf.Tensor3D,
+      weightHh: tf.stack(get('weight_hh')) as tf.Tensor3D,
+      biasIh: tf.stack(get('bias_ih')) as tf.Tensor2D,
+      biasHh: tf.stack(get('bias_hh')) as tf.Tensor2D,
     };
   }
 
@@ -145,8 +147,11 @@ export class RecurrentLayer {
     if (mask.rank !== 2 || mask.shape[0] !== x.shape[0] || mask.shape[1] !== x.shape[1]) {
       throw new ConfigError(`RecurrentLayer: mask must be [${x.shape[0]}, ${x.shape[1]}], got [${mask.shape.join(', ')}]`);
     }
-    const run = this.cell === 'lstm' ? lstmDirection : gruDirection;
-    const revMask = this.bidirectional ? (tf.reverse(mask, 1) as tf.Tensor2D) : undefined;
+    const run = this.cell === 'lstm' ? lstmLoop : gruLoop;
+    // Both directions run in one loop: the backward direction reads the time-reversed batch, in which the
+    // padding comes first; masked steps keep the zero initial state, so each sequence starts at its own
+    // last real token.
+    const masks = (this.bidirectional ? tf.stack([mask, tf.reverse(mask, 1)]) : mask.expandDims(0)) as tf.Tensor3D; // [G, B, T]
     const hs: tf.Tensor2D[] = [];
     const cs: tf.Tensor2D[] = [];
     let input = x;
@@ -154,19 +159,16 @@ export class RecurrentLayer {
       if (l > 0 && options.training === true && this.dropout > 0) {
         input = tf.dropout(input, this.dropout, undefined, options.rng?.nextSeed()) as tf.Tensor3D;
       }
-      const fw: DirectionOutput = run(input, mask, this.direction(l, false));
-      hs.push(fw.h);
-      if (fw.c !== undefined) cs.push(fw.c);
-      if (revMask === undefined) {
-        input = fw.output;
+      const inputs = (this.bidirectional ? tf.stack([input, tf.reverse(input, 1)]) : input.expandDims(0)) as tf.Tensor4D; // [G, B, T, D]
+      const out: StackedOutput = run(inputs, masks, this.stacked(l));
+      hs.push(...(tf.unstack(out.h) as tf.Tensor2D[]));
+      if (out.c !== undefined) cs.push(...(tf.unstack(out.c) as tf.Tensor2D[]));
+      if (!this.bidirectional) {
+        input = out.output.squeeze([0]) as tf.Tensor3D; // [B, T, H]
         continue;
       }
-      // Reversing the whole padded batch puts the padding first; masked steps keep the zero initial state,
-      // so each sequence starts at its own last real token.
-      const bw: DirectionOutput = run(tf.reverse(input, 1) as tf.Tensor3D, revMask, this.direction(l, true));
-      hs.push(bw.h);
-      if (bw.c !== undefined) cs.push(bw.c);
-      input = tf.concat([fw.output, tf.reverse(bw.output, 1)], 2) as tf.Tensor3D; // [B, T, 2H]
+      const [fw, bw] = tf.unstack(out.output) as [tf.Tensor3D, tf.Tensor3D];
+      input = tf.concat([fw, tf.reverse(bw, 1)], 2) as tf.Tensor3D; // [B, T, 2H]
     }
     const hN = tf.stack(hs, 0) as tf.Tensor3D; // [layers × dirs, B, H]
     return cs.length > 0 ? { output: input, hN, cN: tf.stack(cs, 0) as tf.Tensor3D } : { output: input, hN };

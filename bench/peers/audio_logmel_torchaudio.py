@@ -4,7 +4,8 @@ Per clip: MelSpectrogram(sample_rate=16000, n_fft=400, win_length=400, hop_lengt
 pad_mode="reflect", n_mels=64, mel_scale="htk", norm=None, f_min=0, f_max=8000, power=2) then
 log(x + 1e-6); output [64, 101]. The transform (window, filterbank) is built before timing; clips are
 processed one at a time; 10 untimed warm-up clips. Prints JSON: for 1 and 2 intra-op threads the median
-(and all runs) of seconds of audio per second over the clips, plus the same clips in one batched call, and
+(and all runs) of seconds of audio per second over the clips, per wall-clock second and per CPU second of
+the process (all its threads), plus the same clips in one batched call, and
 the log-mel of clip 0 (frame by frame, [101, 64]) so the caller can check both computed the same thing.
 
 Usage: /usr/bin/python3 bench/peers/audio_logmel_torchaudio.py CLIPS.f32 NUM_CLIPS [RUNS]
@@ -39,18 +40,23 @@ def main() -> None:
             for clip in clips[:10]:
                 torch.log(mel(clip) + 1e-6)
             per_clip = []
+            per_clip_cpu = []
             batched = []
             for _ in range(runs):
                 t0 = time.perf_counter()
+                c0 = time.process_time()
                 for clip in clips:
                     torch.log(mel(clip) + 1e-6)
                 per_clip.append(n_clips / (time.perf_counter() - t0))
+                per_clip_cpu.append(n_clips / (time.process_time() - c0))
                 t0 = time.perf_counter()
                 torch.log(mel(batch) + 1e-6)
                 batched.append(n_clips / (time.perf_counter() - t0))
             out[f"threads{threads}"] = {
                 "audioSecondsPerSecond": statistics.median(per_clip),
                 "runs": per_clip,
+                "cpuAudioSecondsPerSecond": statistics.median(per_clip_cpu),
+                "cpuRuns": per_clip_cpu,
                 "batchedAudioSecondsPerSecond": statistics.median(batched),
                 "batchedRuns": batched,
             }

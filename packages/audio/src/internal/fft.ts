@@ -35,7 +35,7 @@ interface Stage {
 export class ComplexFft {
   readonly size: number;
   /** buffer[perm[i]] = input[i] before the stages run (digit reversal for the mixed radices). */
-  readonly perm: Uint32Array;
+  readonly perm: Int32Array;
   private readonly stages: Stage[];
   private readonly bluestein: Bluestein | undefined;
   private readonly scratchRe: Float64Array;
@@ -49,12 +49,12 @@ export class ComplexFft {
     const factors = factorize(size);
     if (factors.some((f) => f > GENERIC_PRIME_LIMIT)) {
       this.bluestein = new Bluestein(size);
-      this.perm = new Uint32Array(0);
+      this.perm = new Int32Array(0);
       this.stages = [];
       return;
     }
     this.bluestein = undefined;
-    this.perm = new Uint32Array(size);
+    this.perm = new Int32Array(size);
     for (let i = 0; i < size; i++) {
       let n = i;
       let stride = size;

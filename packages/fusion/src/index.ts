@@ -45,3 +45,5 @@ export { trainFromManifest } from './train/from-manifest.js';
 export type { TrainFromManifestOptions } from './train/from-manifest.js';
 export { compareStrategies } from './compare.js';
 export type { StrategyResult } from './compare.js';
+export { Progress } from './train/progress.js';
+export type { ProgressMode } from './train/progress.js';

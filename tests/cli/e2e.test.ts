@@ -55,16 +55,28 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     for (const f of ['model.json', 'weights.bin', 'run.json']) expect(existsSync(path.join(dir, 'model', f)), f).toBe(true);
     const validation = trained.evaluations[0];
     expect(validation).toMatchObject({ set: 'validation', n: 6 });
+    expect(trained.evaluations[1]).toMatchObject({ set: 'test', n: 6 });
+    // Bad samples are skipped and listed with their set, manifest line, field and reason; the rest trained.
+    const skipped = trained.skipped.map((s: any) => [s.set, s.line, s.field ?? null]);
+    expect(skipped).toEqual([
+      ['train', 9, MODALITIES.includes('audio') ? 'audio' : 'image'],
+      ['test', 1, MODALITIES.includes('image') ? 'image' : 'audio'],
+      ['test', 2, null],
+      ['test', 3, 'label'],
+    ]);
+    expect(trained.skipped[0]).toMatchObject({ file: path.join(dir, 'train.jsonl'), sample: 'bad-train', code: expect.stringMatching(/^(INVALID_INPUT|UNSUPPORTED_FORMAT)$/) });
     const report = readFileSync(trained.report, 'utf8');
     expect(trained.report).toBe(path.join(dir, 'model.report.html'));
     expect(report).toContain('data-series="trainLoss"');
     expect(report).toContain('data-series="valLoss"');
     expect(report).toContain('<table class="confusion">');
     expect(report).toContain('<table class="per-class">');
+    expect(report).toContain('Evaluation: validation (valid.jsonl)');
+    expect(report).toContain('Evaluation: test (eval.jsonl)');
     expect(report).not.toMatch(/<script|src=|href=/i);
     // The confusion matrix in the report is the one in the JSON.
     const cells = [...report.matchAll(/<td style="background[^>]*>(\d+)<\/td>/g)].map((m) => Number(m[1]));
-    expect(cells).toEqual(validation.confusion.matrix.flat());
+    expect(cells).toEqual([...validation.confusion.matrix.flat(), ...trained.evaluations[1].confusion.matrix.flat()]);
   });
 
   it('evaluates: metrics that agree with the confusion matrix, and the bad samples with line, field and reason', async () => {

@@ -82,7 +82,7 @@ export function configYaml(inputs: Array<'text' | 'audio' | 'image'>): string {
   lines.push(
     'fusion: { strategy: transformer, dModel: 16, layers: 1, heads: 2, modalityDropout: 0.2 }',
     'output: { field: label, type: category }',
-    'data: { train: train.jsonl, validation: valid.jsonl }',
+    'data: { train: train.jsonl, validation: valid.jsonl, test: eval.jsonl }',
     'training: { epochs: 20, batchSize: 8, learningRate: 0.003, earlyStoppingPatience: null }',
   );
   return lines.join('\n') + '\n';
@@ -99,8 +99,9 @@ export function subsets<T>(items: readonly T[]): T[][] {
 }
 
 /**
- * A folder with train / valid / eval manifests, their files and the config. `eval.jsonl` holds the
- * validation samples plus three bad lines: a missing image file, broken JSON, and an unknown label.
+ * A folder with train / valid / eval manifests, their files and the config. `train.jsonl` has 16 good
+ * samples and, on line 9, one whose file is corrupt; `eval.jsonl` (also the config's test set) holds the
+ * validation samples after three bad lines: a missing image file, broken JSON, and an unknown label.
  */
 export async function writeProject(dir: string, modalities = MODALITIES): Promise<{ train: Sample[]; valid: Sample[] }> {
   const pick = (s: Sample): Record<string, string> => {
@@ -110,7 +111,11 @@ export async function writeProject(dir: string, modalities = MODALITIES): Promis
   };
   const train = await writeSamples(dir, 'tr', 16);
   const valid = await writeSamples(dir, 'va', 6);
-  writeFileSync(path.join(dir, 'train.jsonl'), jsonl(train.map(pick)));
+  // One bad training line: its file exists but is not what it claims to be. Training skips it.
+  const badKind = modalities.includes('audio') ? 'audio' : 'image';
+  writeFileSync(path.join(dir, `bad-file.${badKind === 'audio' ? 'wav' : 'png'}`), 'this is not a media file');
+  const badTrain = JSON.stringify({ ...pick(train[0] as Sample), id: 'bad-train', [badKind]: `bad-file.${badKind === 'audio' ? 'wav' : 'png'}` });
+  writeFileSync(path.join(dir, 'train.jsonl'), jsonl([...train.slice(0, 8).map(pick), badTrain, ...train.slice(8).map(pick)]));
   writeFileSync(path.join(dir, 'valid.jsonl'), jsonl(valid.map(pick)));
   const bad = [
     JSON.stringify({ ...pick(valid[0] as Sample), id: 'missing-file', [modalities.includes('image') ? 'image' : 'audio']: modalities.includes('image') ? 'images/nope.png' : 'clips/nope.wav' }),

@@ -15,7 +15,10 @@ export async function evaluateManifest(model: Awaited<ReturnType<typeof loadMode
 }
 
 export function evaluationText(e: Evaluation, skipped: number): string {
-  const lines = [`n: ${e.n}   accuracy: ${round(e.accuracy)}   macro F1: ${round(e.macroF1)}${skipped > 0 ? `   skipped: ${skipped}` : ''}`];
+  const tail = skipped > 0 ? `   skipped: ${skipped}` : '';
+  const lines = e.regression !== undefined
+    ? [`n: ${e.n}   MAE: ${round(e.regression.mae)}   RMSE: ${round(e.regression.rmse)}   R²: ${round(e.regression.r2)}${tail}`]
+    : [`n: ${e.n}   accuracy: ${round(e.accuracy)}   macro F1: ${round(e.macroF1)}${tail}`];
   const labels = Object.keys(e.perClass ?? {});
   if (labels.length > 0) {
     const w = Math.max(5, ...labels.map((l) => l.length));

@@ -75,15 +75,21 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     log(`training on ${train.samples.length} samples${validation ? `, validating on ${validation.samples.length}` : ''}; ${config.training.epochs} epochs, batch ${config.training.batchSize}, seed ${config.training.seed}`);
 
     const history: EpochRecord[] = [];
+    const validationIds = new Set((validation?.samples ?? []).map((v) => v.id));
     const fitOptions: FitOptions = {
       onEpoch: (e: EpochMetrics) => { const r = toEpochRecord(e, history.length + 1); if (r !== undefined) history.push(r); },
       log,
       progress: 'lines',
-      onSkip: report('train', cli.data.train),
+      // fit prepares the validation samples too; tell the two sets apart by sample id.
+      onSkip: (sk: SkippedSample) => {
+        if (validationIds.has(sk.sample ?? '') && cli.data.validation !== undefined) report('validation', cli.data.validation)(sk);
+        else report('train', cli.data.train as string)(sk);
+      },
     };
     if (validation !== undefined) fitOptions.validation = toInputs(validation.samples);
     const returned = await model.fit(toInputs(train.samples), fitOptions);
     const epochs = history.length > 0 ? history : epochsFromHistory(returned);
+    const trainSamples = returned.trainSamples;
     await model.save(out);
     log(`saved the model to ${out}`);
 
@@ -91,9 +97,12 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     for (const set of ['validation', 'test'] as const) {
       const manifest = cli.data[set];
       if (manifest === undefined) continue;
-      const samples = set === 'validation' && validation !== undefined ? validation.samples : (await readSamples(manifest, config, true)).samples;
+      let samples = validation?.samples ?? [];
+      let badLines: SkippedSample[] = [];
+      if (set === 'test') ({ samples, skipped: badLines } = await readSamples(manifest, config, true));
       const evaluation = await model.evaluate(toInputs(samples), { ablation: false });
-      evaluation.skipped.forEach(report(set, manifest));
+      // Validation samples that cannot be prepared were already reported by fit.
+      if (set === 'test') [...badLines, ...evaluation.skipped].sort((a, b) => a.line - b.line).forEach(report(set, manifest));
       evaluations.push({ set, manifest, evaluation });
       log(`${set}: accuracy ${round(evaluation.accuracy)}, macro F1 ${round(evaluation.macroF1)} (n ${evaluation.n})`);
     }
@@ -109,7 +118,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
         ['config', cli.file],
         ['model folder', out],
         ['engine', engineName],
-        ['training samples', String(train.samples.length)],
+        ['training samples', String(trainSamples)],
         ['epochs run', String(epochs.length)],
         ['parameters', String(summary.parameters ?? '')],
         ['labels', model.labels.join(', ')],
@@ -123,7 +132,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     });
     await writeFile(reportFile, html);
     // What inspect shows besides the model itself: where it came from and how it scored.
-    const run = { configFile: cli.file, engine: engineName, seconds, trainSamples: train.samples.length, epochs: epochs.length, skipped: allSkipped.length, evaluations: evalSummaries, finishedAt: new Date().toISOString() };
+    const run = { configFile: cli.file, engine: engineName, seconds, trainSamples, epochs: epochs.length, skipped: allSkipped.length, evaluations: evalSummaries, finishedAt: new Date().toISOString() };
     await writeFile(path.join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
     log(`wrote the report to ${reportFile}`);
 
@@ -131,7 +140,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       model: out,
       report: reportFile,
       labels: model.labels,
-      trainSamples: train.samples.length,
+      trainSamples,
       epochs: epochs.length,
       history: epochs,
       evaluations: evaluations.map(({ set, evaluation }) => ({ set, n: evaluation.n, accuracy: evaluation.accuracy, macroF1: evaluation.macroF1, perClass: evaluation.perClass, confusion: evaluation.confusion })),

@@ -128,6 +128,35 @@ describe('DepthwiseConv2dNative gradients on wasm', () => {
   });
 });
 
+describe("Conv2D / FusedConv2D with 'same' padding and a stride wider than the filter", () => {
+  // The stock wasm kernel gave values off by ~100 % here.
+  const cases: [number[], number[], [number, number]][] = [
+    [[3, 11, 9, 5], [3, 2, 5, 7], [2, 3]],
+    [[3, 11, 9, 5], [3, 2, 5, 7], [1, 3]],
+    [[2, 12, 9, 3], [1, 1, 3, 4], [2, 2]],
+  ];
+  for (const [xs, fs, strides] of cases) {
+    it(`conv2d and fused conv2d match cpu, with gradients: x ${xs} f ${fs} strides ${strides}`, () => {
+      const run = (): tf.Tensor[] => {
+        const x = randn(`sx${xs}`, xs) as tf.Tensor4D;
+        const f = randn(`sf${fs}`, fs) as tf.Tensor4D;
+        const bias = randn('sb', [fs[3]!]);
+        return [
+          tf.conv2d(x, f, strides, 'same'),
+          tf.fused.conv2d({ x, filter: f, strides, pad: 'same', bias, activation: 'relu' }),
+          ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, 'same').sin().sum())([x, f]),
+        ];
+      };
+      compareBackends(run, 1e-4, 'same padding');
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    });
+  }
+
+  it('conv1d with kernel 2 and stride 3 matches cpu', () => {
+    compareBackends(() => tf.conv1d(randn('c1x', [2, 10, 3]) as tf.Tensor3D, randn('c1f', [2, 3, 4]) as tf.Tensor3D, 3, 'same'), 1e-4, 'conv1d');
+  });
+});
+
 describe('Conv2DBackpropInput on wasm (stride 1 as a conv of the padded gradient)', () => {
   const cases: ConvCase[] = [
     { x: [2, 9, 7, 3], f: [3, 3, 3, 4], strides: [1, 1], pad: 'same' },

@@ -6,6 +6,8 @@
  *   batches of small products split into single products (4x faster on wasm);
  * - Transpose above rank 4 (a generic slow path in the stock kernel);
  * - Conv2DBackpropInput with stride 1, as a Conv2D (XNNPACK) of the padded output gradient;
+ * - Conv2D / FusedConv2D with 'same' padding and a stride wider than the filter, which the stock kernel
+ *   gets wrong;
  * - _FusedMatMul with a bias on a batch of matrices, which the stock kernel gets wrong;
  * - MaxPoolGrad, whose stock kernel gives wrong gradients.
  * Every kernel works on the wasm heap and calls the backend's own wasm kernels; none goes through the cpu
@@ -14,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMul, MMFUSE_WRAPPED } from './batch_matmul.js';
 import { conv2DBackpropInput } from './conv2d_backprop_input.js';
+import { sameAsExplicitPadding } from './conv2d_same.js';
 import { conv2DBackpropFilterConfig, registerIm2colFlag } from './conv2d_backprop_filter.js';
 import { fusedMatMul } from './fused_matmul.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_conv2d_backprop.js';
@@ -33,13 +36,15 @@ export const ADDED_KERNELS: readonly tf.KernelConfig[] = [
 export const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
 
 /** Stock kernels replaced by a wrapper that avoids their transposed-operand path. */
-export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput'] as const;
+export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D'] as const;
 
 const WRAPPERS: Record<(typeof WRAPPED_KERNELS)[number], (stock: never) => tf.KernelFunc> = {
   BatchMatMul: fastBatchMatMul,
   _FusedMatMul: fusedMatMul,
   Transpose: fastTranspose,
   Conv2DBackpropInput: conv2DBackpropInput,
+  Conv2D: sameAsExplicitPadding,
+  FusedConv2D: sameAsExplicitPadding,
 };
 
 /** What `registerWasmKernels` did, for logs and tests. */

@@ -1,6 +1,7 @@
 // The HTTP server with a fake predictor, in process: routing, JSON and multipart parsing, error answers,
 // body limits, batching, metrics and graceful shutdown. tests/cli/serve.test.ts runs it with a real model.
 import * as http from 'node:http';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '@mmfuse/core';
 import { createPredictionServer, multipartBoundary, parseMultipart } from 'mmfuse';
@@ -229,6 +230,36 @@ describe('prediction server (fake predictor)', () => {
     expect(r.json().label).toBe('SLOW');
     await closed;
     await expect(request(`${url}/healthz`)).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+describe('prediction server under random input', () => {
+  it('answers any body with 200 or a 4xx error object, never 500, and keeps serving', async () => {
+    const url = await start(new FakePredictor(), { maxBodyBytes: 4096, maxWaitMillis: 0 });
+    const field = fc.constantFrom('text', 'audio', 'image', 'id', 'other', '');
+    const value = fc.oneof(fc.string(), fc.base64String(), fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
+    const jsonBody = fc.oneof(
+      fc.dictionary(field, value).map((o) => JSON.stringify(o)),
+      fc.json(),
+      fc.string(),
+    ).map((t) => ({ type: 'application/json', body: Buffer.from(t) }));
+    const multipart = fc.tuple(fc.constantFrom('b', 'XyZ'), fc.array(fc.tuple(field, fc.uint8Array({ maxLength: 64 }), fc.boolean()), { maxLength: 4 }), fc.boolean())
+      .map(([boundary, parts, close]) => {
+        const chunks = parts.map(([name, data, file]) => Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"${file ? '; filename="f.bin"' : ''}\r\n\r\n`), Buffer.from(data), Buffer.from('\r\n')]));
+        return { type: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat([...chunks, Buffer.from(close ? `--${boundary}--\r\n` : '')]) };
+      });
+    const raw = fc.tuple(fc.constantFrom('application/json', 'multipart/form-data; boundary=q', 'text/plain', ''), fc.uint8Array({ maxLength: 6000 }))
+      .map(([type, bytes]) => ({ type, body: Buffer.from(bytes) }));
+    await fc.assert(fc.asyncProperty(fc.oneof(jsonBody, multipart, raw), async ({ type, body }) => {
+      const headers: Record<string, string> = type === '' ? {} : { 'content-type': type };
+      const r = await request(`${url}/v1/predict`, { method: 'POST', headers, body });
+      expect([200, 400, 413, 415]).toContain(r.status);
+      const json = r.json();
+      if (r.status === 200) expect(typeof json.label).toBe('string');
+      else expect(typeof json.error.code).toBe('string');
+    }), { numRuns: 150, seed: 4242 });
+    expect((await postJson(url, { text: 'alive' })).json().label).toBe('ALIVE');
   });
 });
 

@@ -79,6 +79,21 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     expect(cells).toEqual([...validation.confusion.matrix.flat(), ...trained.evaluations[1].confusion.matrix.flat()]);
   });
 
+  it('trains from a minimal config (in process): defaults, a report of the training data, no tensor left', async () => {
+    writeFileSync(path.join(dir, 'minimal.yaml'), 'inputs:\n  text: { type: text, encoder: { kind: rnn, embeddingDim: 8, hiddenSize: 8 } }\noutput: { field: label }\nfusion: { dModel: 16, heads: 2, layers: 1 }\ndata: { train: train.jsonl }\n');
+    const before = tf.memory().numTensors;
+    const r = await inProcess(['train', 'minimal.yaml', '--out', 'minimal-model', '--epochs', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    // Text only: the line with a corrupt audio file is fine here. 10% of 17 is held out for validation.
+    expect(out.evaluations).toHaveLength(1);
+    expect(out.evaluations[0]).toMatchObject({ set: 'train', n: 17 });
+    expect(out.epochs).toBe(1);
+    expect(r.stderr).toMatch(/no validation or test manifest; training data: accuracy/);
+    expect(readFileSync(out.report, 'utf8')).toContain('Evaluation: train (train.jsonl)');
+  });
+
   it('evaluates: metrics that agree with the confusion matrix, and the bad samples with line, field and reason', async () => {
     const r = await runCli(['eval', '--model', 'model', '--data', 'eval.jsonl', '--json'], { cwd: dir });
     expect(r.code).toBe(0);

@@ -107,6 +107,13 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       log(`${set}: accuracy ${round(evaluation.accuracy)}, macro F1 ${round(evaluation.macroF1)} (n ${evaluation.n})`);
     }
 
+    if (evaluations.length === 0) {
+      // No held-out manifest: the report still shows a confusion matrix, of the training data (optimistic).
+      const evaluation = await model.evaluate(toInputs(train.samples), { ablation: false });
+      evaluations.push({ set: 'train', manifest: cli.data.train, evaluation });
+      log(`no validation or test manifest; training data: accuracy ${round(evaluation.accuracy)}, macro F1 ${round(evaluation.macroF1)} (n ${evaluation.n})`);
+    }
+
     const seconds = (Date.now() - started) / 1000;
     const reportFile = `${out}.report.html`;
     const engineName = getEngineInfo()?.engine ?? engine.engine;

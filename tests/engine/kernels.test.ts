@@ -304,6 +304,13 @@ describe('BatchMatMul and _FusedMatMul with transposed operands on wasm', () => 
         tf.engine().runKernel('Conv2DBackpropFilter', { x: randn('lx', [2, 5, 5, 2]), dy: randn('ldy', [2, 5, 5, 3]) },
           { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] } as unknown as tf.NamedAttrMap);
         tf.unsortedSegmentSum(randn('lu', [4, 2]), tf.tensor1d([0, 1, 0, 2], 'int32'), 3);
+        tf.matMul(randn('lba', [3, 4, 5]), randn('lbb', [3, 6, 5]), false, true);
+        tf.fused.matMul({ a: randn('lfa', [2, 3, 4]), b: randn('lfb', [2, 4, 5]), bias: randn('lfc', [5]), activation: 'relu' });
+        tf.transpose(randn('lt', [2, 3, 4, 5, 6]), [4, 2, 0, 3, 1]);
+        tf.engine().runKernel('Conv2DBackpropInput', { dy: randn('ldi', [2, 5, 5, 3]), filter: randn('lf', [3, 3, 2, 3]) },
+          { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', inputShape: [2, 5, 5, 2] } as unknown as tf.NamedAttrMap);
+        tf.grad((x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid').sum())(randn('lm', [2, 4, 4, 3]));
+        tf.conv2d(randn('lc', [1, 7, 7, 2]) as tf.Tensor4D, randn('lcf', [1, 1, 2, 3]) as tf.Tensor4D, 3, 'same');
       });
     } finally {
       tf.env().set('IS_TEST', wasTest);

@@ -33,8 +33,6 @@ export function maxPoolGrad(args: KernelArgs<Attrs>): Info {
   const xv = f32(backend, x);
   const dyv = f32(backend, dy);
   dx.fill(0);
-  const best = new Float32Array(C);
-  const where = new Int32Array(C);
   for (let b = 0; b < B; b++) {
     for (let oh = 0; oh < OH; oh++) {
       const h0 = Math.max(0, oh * sh - top);
@@ -42,23 +40,20 @@ export function maxPoolGrad(args: KernelArgs<Attrs>): Info {
       for (let ow = 0; ow < OW; ow++) {
         const w0 = Math.max(0, ow * sw - left);
         const w1 = Math.min(W, ow * sw - left + FW);
-        best.fill(Number.NEGATIVE_INFINITY);
-        where.fill(-1);
-        for (let ih = h0; ih < h1; ih++) {
-          for (let iw = w0; iw < w1; iw++) {
-            const base = ((b * H + ih) * W + iw) * C;
-            for (let c = 0; c < C; c++) {
-              const v = xv[base + c]!;
-              if (v > best[c]!) {
-                best[c] = v;
-                where[c] = base + c;
+        const yBase = ((b * OH + oh) * OW + ow) * C;
+        for (let c = 0; c < C; c++) {
+          let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          for (let ih = h0; ih < h1; ih++) {
+            let i = ((b * H + ih) * W + w0) * C + c;
+            for (let iw = w0; iw < w1; iw++, i += C) {
+              const v = xv[i]!;
+              if (v > best) {
+                best = v;
+                at = i;
               }
             }
           }
-        }
-        const yBase = ((b * OH + oh) * OW + ow) * C;
-        for (let c = 0; c < C; c++) {
-          const at = where[c]!;
           if (at >= 0) dx[at]! += dyv[yBase + c]!;
         }
       }

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from 'mmfuse';
 import { MODALITIES, subsets, writeProject } from './fixtures.js';
 import type { Sample } from './fixtures.js';
-import { lastJson, runCli } from './helpers.js';
+import { lastJson, runCli, startCli } from './helpers.js';
 
 let dir: string;
 let trained: any;
@@ -92,6 +92,20 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     expect(out.epochs).toBe(1);
     expect(r.stderr).toMatch(/no validation or test manifest; training data: accuracy/);
     expect(readFileSync(out.report, 'utf8')).toContain('Evaluation: train (train.jsonl)');
+  });
+
+  it('stops training on SIGTERM after the current step, saving the model so far (exit 1)', async () => {
+    const run = await startCli(['train', 'model.yaml', '--out', 'interrupted', '--epochs', '500', '--json'], /epoch 1\/500 /, { cwd: dir });
+    run.child.kill('SIGTERM');
+    const exit = await run.exited;
+    expect(exit.code, run.stderr()).toBe(1);
+    expect(run.stderr()).toMatch(/SIGTERM: stopping after the current step/);
+    const out = JSON.parse(run.stdout().trim().split('\n').at(-1) as string);
+    expect(out.interrupted).toBe(true);
+    expect(out.epochs).toBeGreaterThanOrEqual(1);
+    expect(out.epochs).toBeLessThan(500);
+    expect(existsSync(path.join(dir, 'interrupted', 'weights.bin'))).toBe(true);
+    expect(readFileSync(path.join(dir, 'interrupted.report.html'), 'utf8')).toContain('of 500 (interrupted)');
   });
 
   it('evaluates: metrics that agree with the confusion matrix, and the bad samples with line, field and reason', async () => {

@@ -37,18 +37,19 @@ export function lastJson(r: RunResult): any {
 }
 
 /** Start a long-running CLI (serve); resolves once a stderr line matches `ready`. */
-export function startCli(args: string[], ready: RegExp, options: { cwd?: string; timeoutMillis?: number } = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+export function startCli(args: string[], ready: RegExp, options: { cwd?: string; timeoutMillis?: number } = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; stdout: () => string; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? repoRoot, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     let done = false;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('close', (code, signal) => res({ code, signal })));
     const timer = setTimeout(() => { if (!done) { child.kill('SIGKILL'); reject(new Error(`not ready in time; stderr: ${stderr}`)); } }, options.timeoutMillis ?? 60_000);
-    child.stdout.resume();
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString('utf8');
       const m = ready.exec(stderr);
-      if (m && !done) { done = true; clearTimeout(timer); resolve({ child, match: m, stderr: () => stderr, exited }); }
+      if (m && !done) { done = true; clearTimeout(timer); resolve({ child, match: m, stdout: () => stdout, stderr: () => stderr, exited }); }
     });
     void exited.then(({ code }) => { if (!done) { done = true; clearTimeout(timer); reject(new Error(`exited with ${code} before ready; stderr: ${stderr}`)); } });
   });

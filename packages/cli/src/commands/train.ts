@@ -87,7 +87,18 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       },
     };
     if (validation !== undefined) fitOptions.validation = toInputs(validation.samples);
-    const returned = await model.fit(toInputs(train.samples), fitOptions);
+    // Ctrl-C / SIGTERM stop training after the current step; the model so far is saved and reported.
+    const abort = new AbortController();
+    fitOptions.signal = abort.signal;
+    const onSignal = (signal: string) => () => { log(`${signal}: stopping after the current step`); abort.abort(); };
+    const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
+    for (const [signal, handler] of Object.entries(handlers)) process.once(signal, handler);
+    let returned: Awaited<ReturnType<typeof model.fit>>;
+    try {
+      returned = await model.fit(toInputs(train.samples), fitOptions);
+    } finally {
+      for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
+    }
     const epochs = history.length > 0 ? history : epochsFromHistory(returned);
     const trainSamples = returned.trainSamples;
     await model.save(out);
@@ -126,7 +137,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
         ['model folder', out],
         ['engine', engineName],
         ['training samples', String(trainSamples)],
-        ['epochs run', String(epochs.length)],
+        ['epochs run', `${epochs.length} of ${config.training.epochs}${returned.interrupted ? ' (interrupted)' : returned.stoppedEarly ? ' (stopped early)' : ''}`],
         ['parameters', String(summary.parameters ?? '')],
         ['labels', model.labels.join(', ')],
         ['skipped samples', String(allSkipped.length)],
@@ -145,6 +156,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
 
     const json = {
       model: out,
+      interrupted: returned.interrupted,
       report: reportFile,
       labels: model.labels,
       trainSamples,
@@ -162,6 +174,10 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       `epochs: ${epochs.length}${last ? ` (last: ${Object.entries(last.metrics).map(([k, v]) => `${k} ${round(v)}`).join(', ')})` : ''}`,
       ...evalSummaries.map((e) => `${e.name}: accuracy ${round(e.accuracy)}, macro F1 ${round(e.macroF1)} (n ${e.n})`),
     ].join('\n');
+    if (returned.interrupted) {
+      log(`training was interrupted after ${epochs.length} of ${config.training.epochs} epochs; the model as trained so far is in ${out}`);
+      return { json, human, exitCode: 1 };
+    }
     return { json, human };
   } finally {
     model.dispose();

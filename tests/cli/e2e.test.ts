@@ -168,6 +168,19 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     rows.slice(3).forEach((row, i) => { expect(row.id).toBe(`va-${i}`); checkPrediction(row, [...MODALITIES]); });
   });
 
+  it('streams a manifest longer than one model call in order, bad lines in place', async () => {
+    const good = samples.valid.map((v) => JSON.stringify({ id: v.id, text: v.text, image: v.image }));
+    const lines = Array.from({ length: 150 }, (_, i) => ([63, 64, 65, 130].includes(i) ? (i === 64 ? '{oops' : JSON.stringify({ id: `bad-${i}`, image: 'images/none.png' })) : (good[i % good.length] as string)));
+    writeFileSync(path.join(dir, 'long.jsonl'), `${lines.join('\n')}\n`);
+    const r = await inProcess(['predict', '--model', 'model', '--data', 'long.jsonl', '--json']);
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.at(-1)).toEqual({ n: 150, predicted: 146, failed: 4 });
+    expect(rows.slice(0, -1).map((x) => x.line)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(rows.filter((x) => x.error !== undefined).map((x) => x.line)).toEqual([64, 65, 66, 131]);
+    expect(rows[65].error).toMatchObject({ sample: 'bad-65', field: 'image', file: path.join(dir, 'long.jsonl'), line: 66 });
+  });
+
   it('refuses bad input with exit 1 and a typed error naming the field', async () => {
     writeFileSync(path.join(dir, 'broken.png'), Buffer.from('not an image at all'));
     const badImage = await runCli(['predict', '--model', 'model', '--image', 'broken.png', '--json'], { cwd: dir });

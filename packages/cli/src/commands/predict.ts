@@ -2,10 +2,11 @@
  * `mmfuse predict --model DIR [--text T] [--audio FILE] [--image FILE] [--input FIELD=VALUE] [--json]`, or
  * `--data MANIFEST` for one JSON line per sample.
  */
-import { InvalidInputError } from '@mmfuse/core';
+import { readManifest } from '@mmfuse/core';
+import type { ManifestSample, SkippedSample } from '@mmfuse/core';
 import { UsageError } from '../internal/args.js';
 import type { ParsedArgs } from '../internal/args.js';
-import { isBatchError, loadModel, readSamples, startEngine } from '../internal/model.js';
+import { isBatchError, loadModel, manifestFields, startEngine } from '../internal/model.js';
 import type { FusionModelApi, Prediction } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../main.js';
 import { describeSkipped, fromCwd, logger, round, skippedJson } from './common.js';
@@ -77,34 +78,43 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
   }
 }
 
-/** One JSON line per manifest line, in order: a prediction, or `{ id, line, error }` for a bad sample. */
+/**
+ * One JSON line per manifest line, in order: a prediction, or `{ id, line, error }` for a bad sample.
+ * Streams: at most one chunk of samples is held, so a manifest of any length runs in bounded memory.
+ */
 async function predictManifest(model: FusionModelApi, manifest: string, io: CliIo, log: (line: string) => void): Promise<CommandResult> {
-  const { samples, skipped: badLines } = await readSamples(manifest, model.config, false);
-  const rows: Array<{ line: number; out: Record<string, unknown> }> = [];
-  for (const s of badLines) {
+  // Manifest lines in order: a sample to predict, or a line the reader refused.
+  const pending: Array<{ sample: ManifestSample } | { bad: SkippedSample }> = [];
+  let n = 0;
+  let failed = 0;
+  const fail = (s: SkippedSample): void => {
+    failed++;
     log(describeSkipped(s, manifest));
-    rows.push({ line: s.line, out: { ...(s.sample !== undefined ? { id: s.sample } : {}), line: s.line, error: skippedJson(s, manifest) } });
-  }
-  let failed = badLines.length;
-  for (let start = 0; start < samples.length; start += CHUNK) {
-    const chunk = samples.slice(start, start + CHUNK);
-    const preds = await model.predictBatch(chunk.map((s) => s.fields), { contributions: true });
-    chunk.forEach((s, i) => {
-      const p = preds[i];
-      if (p === undefined || isBatchError(p)) {
-        failed++;
-        const e = p?.error;
-        const reason = e === undefined ? 'no prediction returned' : e.reason;
-        const err = new InvalidInputError(reason, { file: manifest, line: s.line, sample: s.id, ...(e?.field !== undefined ? { field: e.field } : {}) });
-        log(`skipped line ${s.line}: ${err.message}`);
-        rows.push({ line: s.line, out: { id: s.id, line: s.line, error: { code: e?.code ?? 'INVALID_INPUT', reason, ...(err.field !== undefined ? { field: err.field } : {}) } } });
+    io.stdout(`${JSON.stringify({ ...(s.sample !== undefined ? { id: s.sample } : {}), line: s.line, error: skippedJson(s, manifest) })}\n`);
+  };
+  const flush = async (): Promise<void> => {
+    const samples = pending.flatMap((p) => ('sample' in p ? [p.sample] : []));
+    const preds = samples.length > 0 ? await model.predictBatch(samples.map((s) => s.fields), { contributions: true }) : [];
+    let k = 0;
+    for (const p of pending) {
+      n++;
+      if ('bad' in p) { fail(p.bad); continue; }
+      const s = p.sample;
+      const pred = preds[k++];
+      if (pred === undefined || isBatchError(pred)) {
+        const e = pred?.error;
+        fail({ file: manifest, line: s.line, sample: s.id, code: e?.code ?? 'INTERNAL', reason: e?.reason ?? 'no prediction returned', message: e?.message ?? '', ...(e?.field !== undefined ? { field: e.field } : {}) });
       } else {
-        rows.push({ line: s.line, out: { id: s.id, line: s.line, ...predictionJson(p) } });
+        io.stdout(`${JSON.stringify({ id: s.id, line: s.line, ...predictionJson(pred) })}\n`);
       }
-    });
+    }
+    pending.length = 0;
+  };
+  for await (const sample of readManifest(manifest, { fields: manifestFields(model.config, false), onError: 'skip', onSkip: (bad) => { pending.push({ bad }); } })) {
+    pending.push({ sample });
+    if (pending.length >= CHUNK) await flush();
   }
-  rows.sort((a, b) => a.line - b.line);
-  for (const r of rows) io.stdout(`${JSON.stringify(r.out)}\n`);
-  log(`predicted ${rows.length - failed} of ${rows.length} samples${failed > 0 ? `; ${failed} failed` : ''}`);
-  return { json: { n: rows.length, predicted: rows.length - failed, failed }, human: '' };
+  await flush();
+  log(`predicted ${n - failed} of ${n} samples${failed > 0 ? `; ${failed} failed` : ''}`);
+  return { json: { n, predicted: n - failed, failed }, human: '' };
 }

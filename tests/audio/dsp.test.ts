@@ -187,6 +187,39 @@ describe('mel spectrogram, dB, MFCC, log-mel', () => {
     expect(diff).toBeLessThan(1e-5);
   });
 
+  it('logMel (a generated WebAssembly SIMD kernel where the FFT size allows) equals ln(melSpectrogram + offset) for other parameters', () => {
+    const tone = Float32Array.from({ length: 7001 }, (_, i) => Math.sin(i * 0.37) + 0.01 * Math.sin(i * 2.1));
+    const cases = [
+      { sampleRateHz: 16000 },
+      { sampleRateHz: 16000, nFft: 512, hopLength: 128, nMels: 40, melScale: 'slaney' as const, norm: 'slaney' as const },
+      { sampleRateHz: 22050, nFft: 300, winLength: 256, hopLength: 100, nMels: 80, fMin: 50, fMax: 9000, padMode: 'constant' as const },
+      { sampleRateHz: 8000, nFft: 256, hopLength: 80, nMels: 23, center: false, offset: 1e-3 },
+      { sampleRateHz: 16000, nFft: 400, hopLength: 160, normalized: true, padMode: 'replicate' as const },
+      { sampleRateHz: 16000, nFft: 194, hopLength: 97, nMels: 20 }, // 97 is prime: the JS path
+    ];
+    for (const signal of [x, tone, Float64Array.from(tone)]) {
+      for (const c of cases) {
+        const lm = logMel(signal, c);
+        const mel = melSpectrogram(signal, { nFft: 400, hopLength: 160, nMels: 64, ...c });
+        expect([lm.frames, lm.bins]).toEqual([mel.frames, mel.bins]);
+        // The kernel computes in float32 as torchaudio does: a mel energy is exact to about 1e-6 of the
+        // frame's largest energy, which in the log domain is 1e-6 * max / (mel + offset).
+        const offset = c.offset ?? 1e-6;
+        let worst = 0;
+        for (let t = 0; t < lm.frames; t++) {
+          let max = 0;
+          for (let m = 0; m < lm.bins; m++) max = Math.max(max, mel.data[t * lm.bins + m] as number);
+          for (let m = 0; m < lm.bins; m++) {
+            const e = (mel.data[t * lm.bins + m] as number) + offset;
+            const allowed = 1e-5 + 2e-6 * (max / e);
+            worst = Math.max(worst, Math.abs((lm.data[t * lm.bins + m] as number) - Math.log(e)) / allowed);
+          }
+        }
+        expect(worst, JSON.stringify(c)).toBeLessThan(1);
+      }
+    }
+  });
+
   it('amplitudeToDb floors at max - topDb and magnitude uses 20 log10', () => {
     const m = { data: Float32Array.from([1, 1e-3, 1e-12, 100]), frames: 2, bins: 2 };
     expect(Array.from(amplitudeToDb(m).data)).toEqual([0, -30, -100, 20].map(Math.fround));

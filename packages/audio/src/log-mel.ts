@@ -1,6 +1,7 @@
 import { ConfigError } from '@mmfuse/core';
 import { checkNumber, checkSamples } from './internal/check.js';
 import { resolveMelSpectrogram } from './internal/options.js';
+import { simdLogMel } from './internal/log-mel-simd.js';
 import { stftPlan } from './internal/stft.js';
 import { melBank } from './mel-filter-bank.js';
 import type { MelSpectrogramOptions } from './mel-spectrogram.js';
@@ -27,9 +28,34 @@ export function logMel(samples: Samples, options: LogMelOptions): FeatureMatrix 
   const built = melBank(mel);
   const frames = plan.frameCount(samples.length);
   const nMels = mel.nMels;
+  const data = new Float32Array(frames * nMels);
+  if (stft.power === 2) {
+    const kernel = simdLogMel(`${JSON.stringify(stft)}|${JSON.stringify(mel)}|${offset}`, () => ({
+      nFft: stft.nFft, hopLength: stft.hopLength, window: plan.window, nMels,
+      binStart: built.byBin.binStart, binFilter: built.byBin.binFilter, binWeight: built.byBin.binWeight.map((w) => w * plan.powerScale), offset,
+    }));
+    if (kernel !== undefined) {
+      const n = samples.length;
+      const pad = stft.center ? Math.floor(stft.nFft / 2) : 0;
+      const mode = stft.padMode;
+      const fill = (sig: Float32Array): void => {
+        sig.set(samples, pad);
+        for (const i of [...Array.from({ length: pad }, (_, k) => k), ...Array.from({ length: pad }, (_, k) => n + pad + k)]) {
+          let j = i - pad;
+          let v: number;
+          if (mode === 'constant') v = 0;
+          else if (mode === 'reflect') { j = j < 0 ? -j : 2 * n - 2 - j; v = samples[j] as number; }
+          else if (mode === 'replicate') v = samples[j < 0 ? 0 : n - 1] as number;
+          else v = samples[((j % n) + n) % n] as number;
+          sig[i] = v;
+        }
+      };
+      kernel.logMel(fill, n + 2 * pad, frames, data);
+      return { data, frames, bins: nMels };
+    }
+  }
   const melA = new Float64Array(nMels);
   const melB = new Float64Array(nMels);
-  const data = new Float32Array(frames * nMels);
   let t = 0;
   if (stft.power === 2) {
     // two frames per complex FFT, mel weights applied while splitting the spectra

@@ -85,6 +85,11 @@ export class ComplexFft {
     }
   }
 
+  /** The radices of the stages, in the order they run (empty for Bluestein sizes). */
+  get factors(): number[] {
+    return this.stages.map((st) => st.radix);
+  }
+
   /** True when `perm` + `runStages` can be used directly (no Bluestein). */
   get direct(): boolean {
     return this.bluestein === undefined;

@@ -27,12 +27,16 @@ export class StftPlan {
   readonly params: StftParams;
   readonly bins: number;
   /** Window zero-padded to nFft. */
-  private readonly window: Float64Array;
+  readonly window: Float64Array;
   private readonly fft: RealFft;
   private readonly frame: Float64Array;
   private readonly re: Float64Array;
   private readonly im: Float64Array;
   private readonly scale: number;
+  /** Factor on |X|^2 (1, or 1 / sum(window^2) when normalized). */
+  get powerScale(): number {
+    return this.scale;
+  }
   /** Complex FFT of nFft points that transforms two real frames at once (frame a + i frame b). */
   private readonly pairFft: ComplexFft;
   private readonly zr: Float64Array;

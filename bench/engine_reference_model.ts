@@ -5,6 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '@mmfuse/core';
+// Not yet re-exported by @mmfuse/core's index (see the engine report); the fused step on wasm, tf ops elsewhere.
+import { lstmCell } from '../packages/core/src/internal/wasm/lstm_cell.js';
 
 export const B = 32;
 const VOCAB = 5000;
@@ -140,10 +142,8 @@ export class ReferenceModel {
     let c: tf.Tensor2D = tf.zeros([b, 64]);
     const hs: tf.Tensor2D[] = [];
     for (const z0 of steps) {
-      const z = z0.add(tf.matMul(h, this.p(`lstm_${dir}_U`)));
-      const [i, f, g, o] = tf.split(z, 4, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-      c = tf.sigmoid(f).mul(c).add(tf.sigmoid(i).mul(tf.tanh(g)));
-      h = tf.sigmoid(o).mul(tf.tanh(c));
+      const z = z0.add(tf.matMul(h, this.p(`lstm_${dir}_U`))) as tf.Tensor2D; // [B, 4·64], gates i, f, g, o
+      ({ h, c } = lstmCell(z, c));
       hs.push(h);
     }
     return tf.stack(hs, 1) as tf.Tensor3D;

@@ -9,7 +9,8 @@
  * - Conv2D / FusedConv2D with 'same' padding and a stride wider than the filter, which the stock kernel
  *   gets wrong;
  * - _FusedMatMul with a bias on a batch of matrices, which the stock kernel gets wrong;
- * - MaxPoolGrad, whose stock kernel gives wrong gradients.
+ * - MaxPoolGrad, whose stock kernel gives wrong gradients;
+ * - mmfuse's own fused LSTM step (`lstmCell`) and its gradient.
  * Every kernel works on the wasm heap and calls the backend's own wasm kernels; none goes through the cpu
  * backend.
  */
@@ -20,6 +21,7 @@ import { sameAsExplicitPadding } from './conv2d_same.js';
 import { conv2DBackpropFilterConfig, registerIm2colFlag } from './conv2d_backprop_filter.js';
 import { fusedMatMul } from './fused_matmul.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_conv2d_backprop.js';
+import { lstmCellConfig, lstmCellGradConfig, registerLstmCellGradient } from './lstm_cell.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { fastTranspose } from './transpose.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
@@ -30,6 +32,8 @@ export const ADDED_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   unsortedSegmentSumConfig,
+  lstmCellConfig,
+  lstmCellGradConfig,
 ];
 
 /** Stock kernels that give wrong results, replaced outright. */
@@ -87,6 +91,7 @@ function wrapStock(name: (typeof WRAPPED_KERNELS)[number], report: WasmKernelRep
 export function registerWasmKernels(): WasmKernelReport {
   const report: WasmKernelReport = { added: [], present: [] };
   registerIm2colFlag();
+  registerLstmCellGradient();
   for (const config of ADDED_KERNELS) {
     if (tf.getKernel(config.kernelName, 'wasm') !== undefined) {
       report.present.push(config.kernelName);

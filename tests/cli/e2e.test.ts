@@ -90,7 +90,7 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     expect(out.evaluations).toHaveLength(1);
     expect(out.evaluations[0]).toMatchObject({ set: 'train', n: 17 });
     expect(out.epochs).toBe(1);
-    expect(r.stderr).toMatch(/no validation or test manifest; training data: accuracy/);
+    expect(r.stderr).toMatch(/no validation or test manifest; the report scores the training data\n.*training data: accuracy/);
     expect(readFileSync(out.report, 'utf8')).toContain('Evaluation: train (train.jsonl)');
   });
 

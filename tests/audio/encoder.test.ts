@@ -198,6 +198,13 @@ describe('audio/cnn encoder', () => {
       if (v !== plain.features[b]?.[t]?.[i]) { expect(v).toBe(0); zeroed++; }
     })));
     expect(zeroed).toBeGreaterThan(0);
+    // one rng object across steps (as a training loop passes it): each step draws new masks
+    const stepRng = createRng(30);
+    const masksOf = () => tf.tidy(() => {
+      const batch = enc.collate(values);
+      return enc.encode(batch, { training: true, rng: stepRng }).features.arraySync();
+    });
+    expect(masksOf()).not.toEqual(masksOf());
     enc.dispose();
   });
 

@@ -12,7 +12,7 @@
  * of each clip's T' real steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, isMmfuseError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, MmfuseError, createRng, isMmfuseError } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
 import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
@@ -228,7 +228,8 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     let x: tf.Tensor4D = features;
     if (options.training && c.specAugment !== null) {
       if (options.rng === undefined) throw new ConfigError('specAugment is on: encode needs options.rng when training', { path: 'rng' });
-      x = x.mul(this.specAugmentMask(B, T0, lengths, options.rng.fork('specaugment'))); // [B, T, bins, 1]
+      // A stream seeded from the caller's rng, which advances it: every step draws new masks.
+      x = x.mul(this.specAugmentMask(B, T0, lengths, createRng(options.rng.nextSeed()))); // [B, T, bins, 1]
     }
     let T = T0;
     for (let i = 0; i < this.kernels.length; i++) {

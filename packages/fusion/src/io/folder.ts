@@ -1,6 +1,6 @@
 /** Atomic folder writes: build the folder under a temp name beside the target, then rename it into place. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { MmfuseError } from '@mmfuse/core';
 
@@ -22,4 +22,28 @@ export async function writeFolderAtomically(dir: string, write: (tmp: string) =>
     if (err instanceof MmfuseError) throw err;
     throw new MmfuseError('IO', `cannot write ${target}: ${(err as Error).message}`, { file: target, cause: err });
   }
+}
+
+/**
+ * Finish a swap that `writeFolderAtomically` began but a crash (SIGKILL, power) cut between its two renames:
+ * `dir` is missing and `.name.old-T` holds the previous folder. The matching `.name.tmp-T` was complete
+ * before the first rename, so it becomes `dir`; without it the old folder is put back. Returns whether a
+ * folder was recovered.
+ */
+export async function recoverFolder(dir: string): Promise<boolean> {
+  const target = path.resolve(dir);
+  if (await stat(target).then(() => true, () => false)) return false;
+  const parent = path.dirname(target);
+  const prefix = `.${path.basename(target)}.old-`;
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const old = names.find((n) => n.startsWith(prefix));
+  if (old === undefined) return false;
+  const tmp = `.${path.basename(target)}.tmp-${old.slice(prefix.length)}`;
+  if (names.includes(tmp)) {
+    await rename(path.join(parent, tmp), target);
+    await rm(path.join(parent, old), { recursive: true, force: true });
+  } else {
+    await rename(path.join(parent, old), target);
+  }
+  return true;
 }

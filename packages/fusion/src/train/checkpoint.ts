@@ -7,7 +7,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFormatError } from '@mmfuse/core';
-import { writeFolderAtomically } from '../io/folder.js';
+import { recoverFolder, writeFolderAtomically } from '../io/folder.js';
 import { sha256 } from '../io/format.js';
 import type { ModelFile } from '../io/format.js';
 import { readModelFolder, writeModelFiles } from '../io/load-save.js';
@@ -54,6 +54,7 @@ export async function writeCheckpoint(dir: string, model: FusionModel, optimizer
 /** The last checkpoint, or undefined when there is none. */
 export async function readCheckpoint(dir: string): Promise<{ model: ModelFile; buffer: Uint8Array; state: TrainerState; optimizer: AdamWState } | undefined> {
   const folder = checkpointFolder(dir);
+  await recoverFolder(folder);
   const exists = await stat(path.join(folder, 'trainer.json')).then(() => true, () => false);
   if (!exists) return undefined;
   const { model, buffer } = await readModelFolder(folder);

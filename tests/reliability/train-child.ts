@@ -1,0 +1,24 @@
+// Run in a fresh process by faults.test.ts (which SIGKILLs it): train a tiny model from a manifest with a
+// checkpoint after every epoch, optionally resuming, and print one `epoch N` line per finished epoch.
+// argv: CONFIG_JSON TRAIN_MANIFEST CHECKPOINT_DIR OUT_DIR RESUME(0|1) [CACHE_DIR]
+import { readFileSync } from 'node:fs';
+import { initEngine } from '@mmfuse/core';
+import { trainFromManifest } from '@mmfuse/fusion';
+import type { FitOptions, FusionModelConfig } from '@mmfuse/fusion';
+import '@mmfuse/text-rnn';
+import '@mmfuse/audio';
+import '@mmfuse/vision-cnn';
+
+const [configFile, train, checkpointDir, out, resume, cacheDir] = process.argv.slice(2) as [string, string, string, string, string, string | undefined];
+await initEngine();
+const config = JSON.parse(readFileSync(configFile, 'utf8')) as FusionModelConfig;
+const options: Omit<FitOptions, 'validation' | 'baseDir' | 'validationBaseDir'> = {
+  progress: 'lines',
+  log: (line) => process.stderr.write(`${line}\n`),
+  onEpoch: (m) => process.stdout.write(`epoch ${m.epoch}\n`),
+};
+if (checkpointDir !== '-') { options.checkpointDir = checkpointDir; options.resume = resume === '1'; }
+if (cacheDir !== undefined) options.cacheDir = cacheDir;
+const { model, history } = await trainFromManifest({ config, train, out, ...options });
+process.stdout.write(`done ${JSON.stringify({ epochs: history.epochs.length, history: history.epochs.map((e) => e.epoch) })}\n`);
+model.dispose();

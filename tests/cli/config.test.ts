@@ -1,12 +1,16 @@
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '@mmfuse/core';
 import { applyOverrides, loadConfig, parseConfigText, readCliConfig, splitCliConfig } from 'mmfuse';
 
+const tempDirs: string[] = [];
+afterAll(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+
 function tempConfig(name: string, text: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-cli-config-'));
+  tempDirs.push(dir);
   mkdirSync(path.join(dir, 'data'));
   const file = path.join(dir, name);
   writeFileSync(file, text);

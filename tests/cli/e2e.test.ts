@@ -1,10 +1,10 @@
 // The CLI as a user drives it: spawned `mmfuse` processes train a tiny model on generated data, evaluate
 // it, predict from every subset of its modalities, inspect it, and refuse bad input with exit code 1.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from 'mmfuse';
 import { MODALITIES, subsets, writeProject } from './fixtures.js';
 import type { Sample } from './fixtures.js';
@@ -21,6 +21,8 @@ beforeAll(async () => {
   if (r.code !== 0) throw new Error(`train failed (${r.code}): ${r.stderr}`);
   trained = lastJson(r);
 });
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The same CLI in this process (for the variants; the main paths above run as spawned processes). */
 async function inProcess(argv: string[], cwd = dir): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -200,10 +202,10 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     expect(wrongModality.stderr).toMatch(/this model has no/);
   });
 
-  it('inspects the model folder', async () => {
-    const r = await runCli(['inspect', 'model', '--json'], { cwd: dir });
+  it('inspects the model folder (in process)', async () => {
+    const r = await inProcess(['inspect', 'model', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const i = lastJson(r);
+    const i = JSON.parse(r.stdout);
     expect(i.labels).toEqual(['no', 'yes']);
     expect(Object.keys(i.config.inputs)).toEqual(MODALITIES);
     expect(i.config.fusion).toMatchObject({ strategy: 'transformer', dModel: 16, layers: 1, heads: 2 });

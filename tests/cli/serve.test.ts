@@ -1,7 +1,7 @@
 // `mmfuse serve` as a user runs it: a spawned server with a trained model on 127.0.0.1 and a free port;
 // every endpoint, JSON and multipart uploads, each subset of modalities, bad input (400), oversized bodies
 // (413), batching of concurrent requests, a stable tensor count, and graceful shutdown on SIGTERM.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from 'mmfuse';
 import { MODALITIES, subsets, writeProject } from './fixtures.js';
 import type { Sample } from './fixtures.js';
-import { runCli, startCli } from './helpers.js';
+import { startCli } from './helpers.js';
 
 let dir: string;
 let base: string;
@@ -51,14 +51,17 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-cli-serve-'));
   const { valid } = await writeProject(dir);
   sample = valid[1] as Sample;
-  const trained = await runCli(['train', 'model.yaml', '--out', 'model', '--epochs', '1', '--json'], { cwd: dir });
-  if (trained.code !== 0) throw new Error(`train failed: ${trained.stderr}`);
+  // Trained in this process (the spawned path of train is tested in e2e.test.ts); served by a spawned process.
+  let stderr = '';
+  const code = await main(['train', 'model.yaml', '--out', 'model', '--epochs', '1'], { stdout: () => {}, stderr: (t) => { stderr += t; }, cwd: dir });
+  if (code !== 0) throw new Error(`train failed: ${stderr}`);
   server = await startCli(['serve', '--model', 'model', '--host', '127.0.0.1', '--port', '0', '--max-body-bytes', '200000', '--max-wait-ms', '150'], /listening on (http:\/\/127\.0\.0\.1:\d+)/, { cwd: dir });
   base = server.match[1] as string;
 });
 
 afterAll(() => {
   if (server !== undefined && server.child.exitCode === null) server.child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('mmfuse serve (spawned)', () => {

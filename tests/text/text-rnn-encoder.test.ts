@@ -192,12 +192,18 @@ describe('text/rnn encoder', () => {
     const { enc, prepared } = await fitted({ hiddenSize: 4, embeddingDim: 3, charNgrams: { buckets: 500 }, addCls: true });
     expect(enc.trainableWeights).toHaveLength(2 + 8);
     const batch = enc.collate(prepared);
-    const [b, t, k] = (batch.ngrams as tf.Tensor).shape;
-    expect([b, t]).toEqual([6, 10]);
-    const ng = (batch.ngrams as tf.Tensor3D).arraySync();
-    expect(ng[0]?.[0]?.every((v) => v === 0)).toBe(true); // the CLS step has no n-grams
-    expect(ng[0]?.[1]?.filter((v) => v > 0)).toEqual(charNgramIds('my', enc.config.charNgrams as Required<typeof opts>));
+    const distinct = new Set(prepared.flatMap((p) => p.tokens)).size;
+    const [u, k] = (batch.ngrams as tf.Tensor).shape;
+    expect(u).toBe(distinct + 1);
     expect(k).toBeGreaterThan(3);
+    expect(batch.ngramIndex?.shape).toEqual([6, 10]);
+    const ng = (batch.ngrams as tf.Tensor2D).arraySync();
+    const index = (batch.ngramIndex as tf.Tensor2D).arraySync();
+    expect(ng[0]?.every((v) => v === 0)).toBe(true); // row 0: no token
+    expect(index[0]?.[0]).toBe(0); // the CLS step has no n-grams
+    expect(index[5]?.every((v) => v === 0)).toBe(true); // the empty text
+    expect(index[0]?.[1]).toBe(index[1]?.[3]); // "my" in both texts shares one row
+    expect(ng[index[0]?.[1] as number]?.filter((v) => v > 0)).toEqual(charNgramIds('my', enc.config.charNgrams as Required<typeof opts>));
     const before = tf.memory().numTensors;
     for (let i = 0; i < 2; i++) {
       const { value, grads } = tf.variableGrads(() => enc.encode(batch, { training: true, rng: createRng(1) }).features.square().sum() as tf.Scalar, enc.trainableWeights);

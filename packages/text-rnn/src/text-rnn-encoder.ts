@@ -200,7 +200,10 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
 
   /**
    * `{ ids [B, T] int32 (0 = padding), lengths [B] int32 }` with T = the longest text (at least 1); with
-   * `charNgrams`, also `ngrams [B, T, K] int32` (bucket ids, 0 = none; K = most n-grams of a token in the batch).
+   * `charNgrams`, also the n-grams of the batch's distinct tokens, `ngrams [U, K] int32` (bucket ids, 0 = none;
+   * U = distinct tokens + 1, row 0 being "no token"; K = most n-grams of a token), and `ngramIndex [B, T] int32`,
+   * each step's row in `ngrams`. Computing n-gram sums per distinct token, not per occurrence, does the same
+   * arithmetic on about a third of the rows.
    */
   collate(values: readonly PreparedText[]): TensorMap {
     const vocab = this.vocabulary;
@@ -222,11 +225,23 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     const out: TensorMap = { ids: tf.tensor2d(ids, [values.length, steps], 'int32'), lengths: tf.tensor1d(lengths, 'int32') };
     const ngramOptions = this.config.charNgrams;
     if (ngramOptions !== false) {
-      const perToken = values.map((v) => v.tokens.map((t) => this.ngramsOf(t, ngramOptions)));
-      const k = Math.max(1, ...perToken.flatMap((lists) => lists.map((l) => l.length)));
-      const flat = new Int32Array(values.length * steps * k);
-      perToken.forEach((lists, b) => lists.forEach((l, i) => flat.set(l, (b * steps + i + extra) * k)));
-      out.ngrams = tf.tensor3d(flat, [values.length, steps, k], 'int32');
+      const rowOf = new Map<string, number>();
+      const lists: number[][] = [[]]; // row 0: no token (padding, CLS)
+      const index = new Int32Array(values.length * steps);
+      values.forEach((v, b) => v.tokens.forEach((token, i) => {
+        let row = rowOf.get(token);
+        if (row === undefined) {
+          row = lists.length;
+          rowOf.set(token, row);
+          lists.push(this.ngramsOf(token, ngramOptions));
+        }
+        index[b * steps + i + extra] = row;
+      }));
+      const k = Math.max(1, ...lists.map((l) => l.length));
+      const flat = new Int32Array(lists.length * k);
+      lists.forEach((l, r) => flat.set(l, r * k));
+      out.ngrams = tf.tensor2d(flat, [lists.length, k], 'int32');
+      out.ngramIndex = tf.tensor2d(index, [values.length, steps], 'int32');
     }
     return out;
   }
@@ -253,13 +268,15 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   }
 
   /** (token vector + Σ n-gram vectors) / (1 + n-gram count), per step. */
-  private addNgrams(x: tf.Tensor3D, ngrams: tf.Tensor3D): tf.Tensor3D {
-    const [b, t, k] = ngrams.shape;
+  private addNgrams(x: tf.Tensor3D, ngrams: tf.Tensor2D, index: tf.Tensor2D): tf.Tensor3D {
+    const [u, k] = ngrams.shape;
+    const [b, t] = index.shape;
     const e = this.config.embeddingDim;
-    const present = ngrams.greater(0).toFloat().expandDims(3); // [B, T, K, 1]
-    const rows = tf.gather(this.ngramEmbedding as tf.Variable, ngrams.reshape([b * t * k])).reshape([b, t, k, e]); // [B, T, K, E]
-    const sum = rows.mul(present).sum(2); // [B, T, E]
-    const count = present.sum(2); // [B, T, 1]
+    const present = ngrams.greater(0).toFloat().expandDims(2); // [U, K, 1]
+    const rows = tf.gather(this.ngramEmbedding as tf.Variable, ngrams.reshape([u * k])).reshape([u, k, e]); // [U, K, E]
+    const perToken = tf.concat([rows.mul(present).sum(1), present.sum(1)], 1); // [U, E + 1]: n-gram sum, count
+    const perStep = tf.gather(perToken, index.reshape([b * t])).reshape([b, t, e + 1]); // [B, T, E + 1]
+    const [sum, count] = tf.split(perStep, [e, 1], 2) as [tf.Tensor3D, tf.Tensor3D];
     return x.add(sum).div(count.add(1)) as tf.Tensor3D;
   }
 
@@ -276,9 +293,12 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     const rng = options.rng?.fork('text/rnn.dropout');
     let x = this.lookup(ids);
     if (this.ngramEmbedding !== undefined) {
-      const ngrams = batch.ngrams as tf.Tensor3D | undefined;
-      if (ngrams === undefined || ngrams.rank !== 3) throw new ConfigError('text/rnn: charNgrams is on, so encode expects `ngrams` [B, T, K] from collate()');
-      x = this.addNgrams(x, ngrams);
+      const ngrams = batch.ngrams as tf.Tensor2D | undefined;
+      const index = batch.ngramIndex as tf.Tensor2D | undefined;
+      if (ngrams === undefined || index === undefined || ngrams.rank !== 2 || index.rank !== 2) {
+        throw new ConfigError('text/rnn: charNgrams is on, so encode expects `ngrams` [U, K] and `ngramIndex` [B, T] from collate()');
+      }
+      x = this.addNgrams(x, ngrams, index);
     }
     if (train) x = tf.dropout(x, this.config.dropout, undefined, rng?.nextSeed()) as tf.Tensor3D;
     let features = this.rnn.apply(x, mask, { training: options.training, ...(rng !== undefined ? { rng } : {}) }).output; // [B, T, outputDim]

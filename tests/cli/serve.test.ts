@@ -153,6 +153,16 @@ describe('mmfuse serve (spawned)', () => {
     expect(metric(again.text, 'mmfuse_http_requests_total{route="/v1/predict",method="POST",status="400"}')).toBeGreaterThanOrEqual(2);
   });
 
+  it('fails with exit 1 and an IO error when the port is taken', async () => {
+    const port = Number(new URL(base).port);
+    let stderr = '';
+    let stdout = '';
+    const code = await main(['serve', '--model', 'model', '--port', String(port)], { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, cwd: dir });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(new RegExp(`error \\[IO\\]: cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+    expect(stdout).toBe('');
+  });
+
   it('shuts down on SIGTERM after finishing the request in flight, exit code 0', async () => {
     const s = server as NonNullable<typeof server>;
     const body = Buffer.from(JSON.stringify({ id: 'last', text: sample.text }));

@@ -9,6 +9,7 @@
  * kernels where the time goes.
  */
 import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -233,8 +234,9 @@ async function run(): Promise<BenchSection> {
     }
   }
   await use('mmfuse');
-  lines.push('', 'The machine is shared (2 cores, other jobs running), so single figures move by ±30 %; compare rows of',
-    'the same run. wasm runs on one thread in Node (tfjs disables its threads there).');
+  const load = os.loadavg().map((l) => l.toFixed(1)).join(', ');
+  lines.push('', `The machine is shared (2 cores; load average at the end of this run ${load}), so single figures move a`,
+    'lot between runs; compare rows of the same run. wasm runs on one thread in Node (tfjs disables its threads there).');
   return { id: 'engine', title: 'wasm engine: kernels and the reference training step', markdown: lines.join('\n'), figures };
 }
 

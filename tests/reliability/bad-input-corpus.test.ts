@@ -1,0 +1,172 @@
+// The bad-input corpus (bad-input-corpus.ts) run three ways against one tiny text + audio + image model:
+// the library (each encoder's `prepare` through the registry, and `FusionModel.predict`), the CLI
+// (`mmfuse eval --json` on a manifest holding every bad case among good samples: each bad line is in
+// `skipped` with its line, field and reason, the rest is scored) and the server (`POST /v1/predict` → 400
+// with the code). Valid but unusual inputs are processed by all three.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encoders, isMmfuseError } from '@mmfuse/core';
+import type { ModalityEncoder } from '@mmfuse/core';
+import { FusionModel, encoderConfig, encoderKind } from '@mmfuse/fusion';
+import { loadImage } from '@mmfuse/vision-cnn';
+import { main } from 'mmfuse';
+import '@mmfuse/text-rnn';
+import '@mmfuse/audio';
+import { writeProject } from '../cli/fixtures.js';
+import type { Sample } from '../cli/fixtures.js';
+import { repoRoot, startCli } from '../cli/helpers.js';
+import { badCases, manifestValue, unusualCases, writeCorpus } from './bad-input-corpus.js';
+import type { BadCase, UnusualCase } from './bad-input-corpus.js';
+
+const dir = path.join(repoRoot, 'tests/fixtures/bad-inputs/project');
+let bad: BadCase[];
+let unusual: UnusualCase[];
+let valid: Sample[];
+let model: FusionModel;
+let server: Awaited<ReturnType<typeof startCli>> | undefined;
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, cwd: dir });
+  return { code, stdout, stderr };
+}
+
+const codes = (c: BadCase): string[] => (Array.isArray(c.code) ? c.code : [c.code]);
+
+function expectRefusal(err: unknown, c: BadCase, where: string): void {
+  expect(isMmfuseError(err), `${where} ${c.name}: ${String(err)}`).toBe(true);
+  const e = err as { code: string; field?: string; sample?: unknown; reason: string; message: string };
+  expect(codes(c), `${where} ${c.name}: ${e.message}`).toContain(e.code);
+  expect(e.reason, `${where} ${c.name}`).toMatch(c.reason);
+  if (c.field !== null) expect(e.field, `${where} ${c.name}`).toBe(c.field);
+}
+
+beforeAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  ({ valid } = await writeProject(dir));
+  [bad, unusual] = await Promise.all([badCases(), unusualCases()]);
+  writeCorpus(dir, [...bad, ...unusual]);
+  const trained = await cli(['train', 'model.yaml', '--out', 'model', '--epochs', '1', '--seed', '5', '--json']);
+  if (trained.code !== 0) throw new Error(`train failed: ${trained.stderr}`);
+  model = await FusionModel.load(path.join(dir, 'model'));
+});
+
+afterAll(() => {
+  model?.dispose();
+  if (server !== undefined && server.child.exitCode === null) server.child.kill('SIGKILL');
+});
+
+describe('bad-input corpus through the library', () => {
+  it('each encoder\'s prepare (from the registry) and FusionModel.predict refuse every case with a typed error', async () => {
+    const enc = new Map<string, ModalityEncoder>();
+    for (const [field, input] of Object.entries(model.config.inputs)) enc.set(field, encoders.create(encoderKind(input), encoderConfig(input)) as ModalityEncoder);
+    const before = tf.memory().numTensors;
+    const cases = bad.filter((c) => c.routes.includes('library'));
+    expect(cases.length).toBeGreaterThan(20);
+    for (const c of cases) {
+      const field = c.field as string;
+      const raw = c.bytes ?? c.value;
+      const prepared = await (enc.get(field) as ModalityEncoder).prepare(raw, { sample: c.name, field, baseDir: dir }).then(() => undefined, (e: unknown) => e);
+      expectRefusal(prepared, c, 'prepare');
+      expect((prepared as { sample?: unknown }).sample, c.name).toBe(c.name);
+      const input: Record<string, unknown> = { text: 'good day', [field]: manifestValue(c) };
+      const predicted = await model.predict(input, { baseDir: dir }).then(() => undefined, (e: unknown) => e);
+      expectRefusal(predicted, c, 'predict');
+    }
+    for (const e of enc.values()) e.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('processes the valid but unusual inputs', async () => {
+    const before = tf.memory().numTensors;
+    for (const u of unusual) {
+      const p = await model.predict({ [u.field]: manifestValue(u) }, { baseDir: dir });
+      expect(p.modalitiesUsed, u.name).toEqual([u.field]);
+      expect(['no', 'yes'], u.name).toContain(p.label);
+      expect(Object.values(p.probabilities ?? {}).every(Number.isFinite), u.name).toBe(true);
+      expect(Object.keys(p.probabilities ?? {}).sort()).toEqual(['no', 'yes']);
+    }
+    // The EXIF orientation is applied: the 24×12 stored pixels are shown 12×24.
+    const exif = unusual.find((u) => u.name === 'img-exif-rotated') as UnusualCase;
+    const img = await loadImage(exif.bytes as Uint8Array);
+    expect([img.width, img.height]).toEqual([12, 24]);
+    // A lone surrogate is read as U+FFFD, as the text package documents.
+    const lone = unusual.find((u) => u.name === 'text-lone-surrogate') as UnusualCase;
+    const a = await model.predict({ text: lone.value as string });
+    const b = await model.predict({ text: (lone.value as string).replace(/[\uD800-\uDFFF]/g, '\uFFFD') });
+    expect(a.probabilities).toEqual(b.probabilities);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('bad-input corpus through `mmfuse eval --json`', () => {
+  it('lists every bad line in skipped (line, sample, field, code, reason) and scores the rest', async () => {
+    const good = valid.map((v) => JSON.stringify({ id: v.id, text: v.text, audio: v.audio, image: v.image, label: v.label }));
+    const odd = unusual.map((u) => JSON.stringify({ id: u.name, [u.field]: manifestValue(u), label: 'yes' }));
+    const lines: string[] = [...good.slice(0, 3)];
+    const lineOf = new Map<string, number>();
+    for (const c of bad) {
+      let line: string;
+      if (c.line !== undefined) line = c.line;
+      else {
+        const row: Record<string, unknown> = { id: c.name, text: 'good day', label: 'yes' };
+        if (c.field !== null) row[c.field] = c.field === 'label' || c.bytes !== undefined || c.value !== undefined ? manifestValue(c) : undefined;
+        if (c.name === 'label-missing') delete row.label;
+        line = JSON.stringify(row);
+      }
+      lines.push(line);
+      lineOf.set(c.name, lines.length);
+    }
+    lines.push(...odd, ...good.slice(3));
+    writeFileSync(path.join(dir, 'corpus.jsonl'), `${lines.join('\n')}\n`);
+    const r = await cli(['eval', '--model', 'model', '--data', 'corpus.jsonl', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    expect(out.n).toBe(good.length + odd.length);
+    expect(out.skipped.map((s: { line: number }) => s.line)).toEqual(bad.map((c) => lineOf.get(c.name)));
+    for (const c of bad) {
+      const s = out.skipped.find((x: { line: number }) => x.line === lineOf.get(c.name));
+      expect(s.file).toBe(path.join(dir, 'corpus.jsonl'));
+      expect(codes(c), `${c.name}: ${s.reason}`).toContain(s.code);
+      expect(s.reason, c.name).toMatch(c.reason);
+      if (c.field !== null) expect(s.field, c.name).toBe(c.field);
+      if (c.line === undefined) expect(s.sample, c.name).toBe(c.name);
+    }
+    // People see each one on stderr too.
+    for (const c of bad) expect(r.stderr).toContain(`corpus.jsonl:${lineOf.get(c.name)}`);
+  });
+});
+
+describe('bad-input corpus through `mmfuse serve`', () => {
+  it('answers 400 with the code, field and sample for each bad request, 200 for the unusual ones, and keeps serving', async () => {
+    server = await startCli(['serve', '--model', 'model', '--port', '0', '--max-wait-ms', '1'], /listening on (http:\/\/127\.0\.0\.1:\d+)/, { cwd: dir });
+    const base = server.match[1] as string;
+    const post = async (body: unknown): Promise<{ status: number; json: any }> => {
+      const res = await fetch(`${base}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, json: await res.json() };
+    };
+    const cases = bad.filter((c) => c.routes.includes('server'));
+    for (const c of cases) {
+      const field = c.field as string;
+      const value = c.bytes !== undefined ? Buffer.from(c.bytes).toString('base64') : c.value;
+      const r = await post({ id: c.name, ...(field === 'text' ? {} : { text: 'good day' }), [field]: value });
+      expect(r.status, `${c.name}: ${JSON.stringify(r.json)}`).toBe(400);
+      expectRefusal(r.json.error, c, 'server');
+      expect(r.json.error.sample, c.name).toBe(c.name);
+    }
+    for (const u of unusual) {
+      const value = u.bytes !== undefined ? Buffer.from(u.bytes).toString('base64') : u.value;
+      const r = await post({ id: u.name, [u.field]: value });
+      expect(r.status, `${u.name}: ${JSON.stringify(r.json)}`).toBe(200);
+      expect(r.json.modalitiesUsed).toEqual([u.field]);
+    }
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).not.toMatch(/status="5\d\d"/);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+});

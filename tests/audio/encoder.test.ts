@@ -173,6 +173,14 @@ describe('audio/cnn encoder', () => {
     expect(trainB.features).toEqual(trainA.features);
     expect(trainC.features).not.toEqual(trainA.features);
     expect(trainA.features).not.toEqual(inferA.features);
+    // without an rng, training draws from a stream forked at build(): reproducible from the build seed
+    const twin = new AudioCnnEncoder(small);
+    twin.build(createRng(5));
+    const noRng = (e: AudioCnnEncoder) => tf.tidy(() => e.encode(e.collate(values), { training: true }).features.arraySync());
+    const first = noRng(enc);
+    expect(noRng(twin)).toEqual(first);
+    expect(noRng(enc)).not.toEqual(first);
+    twin.dispose();
     const batch = enc.collate(values);
     const count = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {

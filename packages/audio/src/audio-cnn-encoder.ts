@@ -120,6 +120,8 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   private stats: { mean: number[]; std: number[] } | undefined;
   private kernels: tf.Variable[] = []; // [k, k, cin, cout] per block
   private biases: tf.Variable[] = []; // [cout] per block
+  /** Used when encode() gets no rng, so dropout and SpecAugment stay reproducible from the build seed. */
+  private fallbackRng: Rng | undefined;
 
   constructor(config: AudioCnnEncoderConfig = {}) {
     this.cfg = resolveConfig(config);
@@ -169,6 +171,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
 
   build(rng: Rng): void {
     if (this.kernels.length > 0) return;
+    this.fallbackRng = rng.fork('audio/cnn/train');
     const k = this.cfg.kernelSize;
     let cin = 1;
     for (const cout of this.cfg.channels) {
@@ -226,10 +229,10 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     const k = c.kernelSize;
     const pad = Math.floor(k / 2);
     let x: tf.Tensor4D = features;
+    const rng = options.rng ?? (this.fallbackRng as Rng);
     if (options.training && c.specAugment !== null) {
-      if (options.rng === undefined) throw new ConfigError('specAugment is on: encode needs options.rng when training', { path: 'rng' });
-      // A stream seeded from the caller's rng, which advances it: every step draws new masks.
-      x = x.mul(this.specAugmentMask(B, T0, lengths, createRng(options.rng.nextSeed()))); // [B, T, bins, 1]
+      // A stream seeded from the rng, which advances it: every step draws new masks.
+      x = x.mul(this.specAugmentMask(B, T0, lengths, createRng(rng.nextSeed()))); // [B, T, bins, 1]
     }
     let T = T0;
     for (let i = 0; i < this.kernels.length; i++) {
@@ -238,10 +241,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       const padded = x.pad([[0, 0], [pad, k - 1 - pad], [pad, k - 1 - pad], [0, 0]]) as tf.Tensor4D; // [B, T + k - 1, F + k - 1, C]
       let y = tf.conv2d(padded, this.kernels[i] as tf.Variable as tf.Tensor4D, [st, sm], 'valid'); // [B, T', F', cout]
       y = tf.relu(y.add(this.biases[i] as tf.Variable)) as tf.Tensor4D;
-      if (options.training && c.dropout > 0) {
-        if (options.rng === undefined) throw new ConfigError('dropout is on: encode needs options.rng when training', { path: 'rng' });
-        y = tf.dropout(y, c.dropout, undefined, options.rng.nextSeed()) as tf.Tensor4D;
-      }
+      if (options.training && c.dropout > 0) y = tf.dropout(y, c.dropout, undefined, rng.nextSeed()) as tf.Tensor4D;
       T = y.shape[1];
       lengths = lengths.map((l) => convLength(l, k, st));
       x = y.mul(this.timeMask(lengths, T).reshape([B, T, 1, 1])) as tf.Tensor4D; // padded frames back to exactly 0
@@ -307,5 +307,6 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     for (const v of [...this.kernels, ...this.biases]) v.dispose();
     this.kernels = [];
     this.biases = [];
+    this.fallbackRng = undefined;
   }
 }

@@ -151,6 +151,15 @@ describe('decodeWav: formats', () => {
     expect(maxDiff(out.channels[0] as Float32Array, ref.samples)).toBe(0);
   });
 
+  it('reads Buffers that are views into a larger pool (byteOffset > 0)', () => {
+    const wav = rawWav({ sampleRate: 8000, data: pcm16([sine(500, 8000, 0.01)]) });
+    const pool = new Uint8Array(wav.length + 13);
+    pool.set(wav, 13);
+    const view = Buffer.from(pool.buffer, 13, wav.length);
+    expect(view.byteOffset).toBe(13);
+    expect(maxDiff(decodeWav(view).channels[0] as Float32Array, decodeWav(wav).channels[0] as Float32Array)).toBe(0);
+  });
+
   it('skips unknown chunks and odd-sized chunk padding', () => {
     const data = pcm16([sine(500, 8000, 0.05)]);
     const plain = decodeWav(rawWav({ sampleRate: 8000, data }));

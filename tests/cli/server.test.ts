@@ -135,6 +135,33 @@ describe('prediction server (fake predictor)', () => {
     expect(await f.json()).toMatchObject({ label: 'FROM FETCH', imageHex: png.toString('hex'), modalitiesUsed: ['image', 'text'] });
   });
 
+  it('passes a plugin modality\'s value through as JSON (JSON body or multipart part)', async () => {
+    const seen: unknown[] = [];
+    const tabular: Predictor = {
+      fields: { stats: 'tabular', text: 'text' },
+      async predictBatch(requests) {
+        return requests.map((r) => {
+          seen.push(r.fields.stats);
+          const v = r.fields.stats;
+          if (!Array.isArray(v) || !v.every((x) => typeof x === 'number')) return { ok: false, error: new InvalidInputError('expected an array of numbers', { sample: r.id, field: 'stats' }) };
+          return { ok: true, value: { label: String(v.reduce((a: number, b: number) => a + b, 0)) } };
+        });
+      },
+    };
+    const url = await start(tabular);
+    expect((await postJson(url, { stats: [1, 2, 3] })).json().label).toBe('6');
+    const body = multipartBody('tb', [{ name: 'stats', value: '[4, 5]' }]);
+    const m = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=tb' }, body });
+    expect(m.json().label).toBe('9');
+    const bad = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=tb' }, body: multipartBody('tb', [{ name: 'stats', value: 'not json' }]) });
+    expect(bad.status).toBe(400);
+    expect(bad.json().error).toMatchObject({ field: 'stats', code: 'INVALID_INPUT' });
+    expect(bad.json().error.message).toMatch(/a tabular value must be JSON/);
+    const wrong = await postJson(url, { stats: 'abc' });
+    expect(wrong.status).toBe(400);
+    expect(seen).toEqual([[1, 2, 3], [4, 5], 'abc']);
+  });
+
   it('answers bad input with 400 naming the code, field and sample; never 500', async () => {
     const url = await start(new FakePredictor());
     const cases: Array<[unknown, RegExp, string | undefined]> = [

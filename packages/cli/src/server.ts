@@ -19,7 +19,8 @@ import { multipartBoundary, parseMultipart } from './internal/multipart.js';
 export interface PredictRequest {
   /** Sample name for error messages: the request's `id`, or `request-N`. */
   id: string;
-  fields: Record<string, string | Buffer>;
+  /** `text`: a string; `audio`/`image`: the file bytes; other (plugin) modalities: the JSON value as sent. */
+  fields: Record<string, unknown>;
 }
 
 /** What a prediction answers; serialized as JSON as it is. */
@@ -36,7 +37,10 @@ export interface PredictResponse {
  * tested with a fake and run with `FusionModel`.
  */
 export interface Predictor {
-  /** Input field → modality type (`text`, `audio`, `image`, ...). Types other than `text` arrive as bytes. */
+  /**
+   * Input field → modality type. `text` arrives as a string, `audio` and `image` as bytes (`Buffer`), any
+   * other (plugin) modality as the JSON value sent, like a manifest cell.
+   */
   readonly fields: Readonly<Record<string, string>>;
   /**
    * Predict a batch. Returns one outcome per request, in order; an `MmfuseError` outcome refuses that
@@ -81,6 +85,12 @@ class HttpError extends Error {
 }
 
 const BASE64_RE = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** Modalities whose values are files: base64 in JSON, file parts in multipart. */
+const BINARY_TYPES = new Set(['audio', 'image']);
+function isBinary(type: string): boolean {
+  return BINARY_TYPES.has(type);
+}
 
 function decodeBase64(value: string, field: string, sample: string): Buffer {
   let s = value.trim();
@@ -168,7 +178,7 @@ export function createPredictionServer(options: ServerOptions): PredictionServer
   function parseRequest(body: Buffer, contentType: string): PredictRequest {
     const id = `request-${++requestCounter}`;
     const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
-    const fields: Record<string, string | Buffer> = {};
+    const fields: Record<string, unknown> = {};
     let sample = id;
     const known = Object.keys(predictor.fields);
     const checkField = (name: string): string => {
@@ -197,6 +207,7 @@ export function createPredictionServer(options: ServerOptions): PredictionServer
       for (const [name, value] of Object.entries(obj)) {
         if (name === 'id' || value === null) continue;
         const type = checkField(name);
+        if (!isBinary(type) && type !== 'text') { fields[name] = value; continue; }
         if (typeof value !== 'string') {
           throw new InvalidInputError(`expected ${type === 'text' ? 'a string' : 'a base64 string'}, got ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}`, { sample, field: name });
         }
@@ -208,7 +219,14 @@ export function createPredictionServer(options: ServerOptions): PredictionServer
         if (part.name === 'id' && part.filename === undefined) { sample = part.data.toString('utf8'); continue; }
         const type = checkField(part.name);
         if (type === 'text') fields[part.name] = part.data.toString('utf8');
-        else {
+        else if (!isBinary(type)) {
+          // A plugin modality's value is JSON, as in a manifest.
+          try {
+            fields[part.name] = JSON.parse(part.data.toString('utf8'));
+          } catch {
+            throw new InvalidInputError(`a ${type} value must be JSON, got ${JSON.stringify(part.data.subarray(0, 40).toString('utf8'))}`, { sample, field: part.name });
+          }
+        } else {
           if (part.data.length === 0) throw new InvalidInputError('uploaded file is empty', { sample, field: part.name });
           fields[part.name] = Buffer.from(part.data);
         }

@@ -14,6 +14,14 @@ import { describeSkipped, fromCwd, logger, round, skippedJson } from './common.j
 /** Samples predicted per model call with --data. */
 const CHUNK = 64;
 
+function parseJsonOr(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
 /** Map --text/--audio/--image (by modality type) and --input FIELD=VALUE (by name) to input fields. */
 export function inputFields(model: Pick<FusionModelApi, 'config'>, args: ParsedArgs, io: CliIo): Record<string, unknown> {
   const inputs = model.config.inputs;
@@ -22,8 +30,9 @@ export function inputFields(model: Pick<FusionModelApi, 'config'>, args: ParsedA
     const type = inputs[field]?.type;
     if (type === undefined) throw new UsageError(`${flag}: this model has no input "${field}"; its inputs are ${Object.keys(inputs).join(', ')}`, 'predict');
     if (field in fields) throw new UsageError(`${flag}: input "${field}" is given twice`, 'predict');
-    // Files given on the command line are relative to the working folder.
-    fields[field] = type === 'text' ? value : fromCwd(io, value);
+    // Files given on the command line are relative to the working folder; a plugin modality's value is
+    // JSON (as in a manifest), or the string itself when it is not JSON.
+    fields[field] = type === 'text' ? value : type === 'audio' || type === 'image' ? fromCwd(io, value) : parseJsonOr(value);
   };
   for (const type of ['text', 'audio', 'image'] as const) {
     const value = args.options[type];

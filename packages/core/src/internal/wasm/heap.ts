@@ -49,8 +49,8 @@ export function withShape(info: Info, shape: number[]): Info {
 type AnyKernelFunc = (args: { inputs: Record<string, Info>; backend: unknown; attrs: Record<string, unknown> }) => Info | Info[];
 
 /**
- * The stock wasm kernel function `name`, looked up when called so that it is the one the backend set up.
- * `BatchMatMul` is special: mmfuse replaces it, so its original is kept by `batch_matmul.ts`.
+ * The wasm kernel function registered as `name`, looked up at call time: for a kernel mmfuse wraps
+ * (BatchMatMul, Transpose, Conv2D, ...) that is mmfuse's wrapper, which ends in the stock kernel.
  */
 export function stockKernel(name: string): AnyKernelFunc {
   const config = tf.getKernel(name, 'wasm');

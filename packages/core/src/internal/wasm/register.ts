@@ -39,7 +39,10 @@ export const ADDED_KERNELS: readonly tf.KernelConfig[] = [
 /** Stock kernels that give wrong results, replaced outright. */
 export const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
 
-/** Stock kernels replaced by a wrapper that avoids their transposed-operand path. */
+/**
+ * Stock kernels wrapped: the wrapper takes over the cases the stock kernel runs slowly or gets wrong and
+ * passes every other call to it.
+ */
 export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D'] as const;
 
 const WRAPPERS: Record<(typeof WRAPPED_KERNELS)[number], (stock: never) => tf.KernelFunc> = {

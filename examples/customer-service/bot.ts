@@ -98,12 +98,12 @@ function printMetrics(m: TestMetrics): void {
   for (const [kind, r] of Object.entries(m.bySubset)) console.log(`  ${kind.padEnd(5)} requests: ${percent(r.accuracy)} of ${r.n}`);
 }
 
-async function loadOrTrain(): Promise<FusionModel> {
+async function loadOrTrain(): Promise<{ model: FusionModel; trained: boolean }> {
   if (existsSync(path.join(opts.model!, 'model.json'))) {
-    return FusionModel.load(opts.model!);
+    return { model: await FusionModel.load(opts.model!), trained: false };
   }
   console.log(`no model in ${path.relative(process.cwd(), opts.model!)}: training one first`);
-  return train();
+  return { model: await train(), trained: true };
 }
 
 async function answer(model: FusionModel, request: { text?: string; audio?: string }, lang?: string): Promise<void> {
@@ -127,7 +127,7 @@ async function answer(model: FusionModel, request: { text?: string; audio?: stri
 }
 
 async function demo(): Promise<void> {
-  const model = await loadOrTrain();
+  const { model, trained } = await loadOrTrain();
   const { test } = await loadSplits();
   const typed = test.find((s) => kindOf(s) === 'text' && !hasHan(String(s.fields.text)));
   const voice = test.find((s) => kindOf(s) === 'voice');
@@ -139,8 +139,11 @@ async function demo(): Promise<void> {
     console.log(`\nvoice request from the test split (true intent: ${String(voice.fields.label)}; ${String(voice.fields.voice)} at ${String(voice.fields.speedWpm)} wpm)`);
     await answer(model, { audio: String(voice.fields.audio) }, voice.fields.lang === 'zh' ? 'zh' : 'en');
   }
-  console.log('');
-  printMetrics(await testMetrics(model, test));
+  // Training already printed the test figures.
+  if (!trained) {
+    console.log('');
+    printMetrics(await testMetrics(model, test));
+  }
 }
 
 async function main(): Promise<void> {
@@ -150,7 +153,7 @@ async function main(): Promise<void> {
     await train();
   } else if (command === 'ask') {
     if (opts.text === undefined && opts.audio === undefined) throw new Error('ask needs --text "...", --audio clip.wav, or both');
-    const model = await loadOrTrain();
+    const { model } = await loadOrTrain();
     await answer(model, { ...(opts.text !== undefined ? { text: opts.text } : {}), ...(opts.audio !== undefined ? { audio: opts.audio } : {}) }, opts.lang);
   } else if (command === 'demo') {
     await demo();

@@ -21,19 +21,23 @@ const CLIPS = path.join(DATA, 'clips');
 /** espeak-ng voice (language + variant) and speed in words per minute. */
 interface Voice { voice: string; speedWpm: number }
 
-// Four voice/speed combinations per language; each spoken phrase is read by all four (two readings train,
+// Six voice/speed combinations per language; each spoken phrase is read by all six (four readings train,
 // one validation, one test: about 5 MB of clips in all).
 const ENGLISH_VOICES: Voice[] = [
   { voice: 'en-us', speedWpm: 175 },
   { voice: 'en-gb+f3', speedWpm: 160 },
   { voice: 'en-029+m3', speedWpm: 195 },
   { voice: 'en-gb-scotland+f2', speedWpm: 180 },
+  { voice: 'en-us-nyc+m5', speedWpm: 150 },
+  { voice: 'en-gb-x-rp+f4', speedWpm: 170 },
 ];
 const CHINESE_VOICES: Voice[] = [
   { voice: 'cmn', speedWpm: 170 },
   { voice: 'cmn+f3', speedWpm: 155 },
   { voice: 'cmn+m3', speedWpm: 190 },
   { voice: 'cmn+f2', speedWpm: 175 },
+  { voice: 'cmn+m5', speedWpm: 150 },
+  { voice: 'cmn+f4', speedWpm: 165 },
 ];
 
 type Split = 'train' | 'valid' | 'test';
@@ -66,7 +70,7 @@ function main(): void {
     assign(english, 4, 2, 'en');
     assign(chinese, 1, 1, 'zh');
 
-    // Spoken requests: each phrase in four voices. The voice order is rotated per phrase, so every voice
+    // Spoken requests: each phrase in six voices. The voice order is rotated per phrase, so every voice
     // is heard in training, while the (phrase, voice, speed) of each valid/test clip is never trained on.
     source.spoken.forEach((phrase, phraseIndex) => {
       const lang = hasHan(phrase) ? 'zh' : 'en';
@@ -74,13 +78,13 @@ function main(): void {
       const rotation = (intentIndex + phraseIndex) % voices.length;
       voices.forEach((_, k) => {
         const v = voices[(k + rotation) % voices.length]!;
-        const split: Split = k < 2 ? 'train' : k === 2 ? 'valid' : 'test';
+        const split: Split = k < 4 ? 'train' : k === 4 ? 'valid' : 'test';
         const file = `clips/${String(++clipId).padStart(4, '0')}.wav`;
         // Telephone band (300-3400 Hz) at 8 kHz; 1 dB headroom so the filters do not clip.
         synthesize({ text: phrase, voice: v.voice, speedWpm: v.speedWpm, outFile: path.join(DATA, file), effects: ['gain', '-1', 'highpass', '300', 'lowpass', '3400'], tmpDir });
         // Half of the held-out clips come alone (voice only), half with their transcript as typed text;
-        // in training, one reading in two carries its transcript.
-        const audioOnly = split === 'train' ? k !== 0 : (intentIndex + phraseIndex + k) % 2 === 0;
+        // in training, two readings in four carry their transcript.
+        const audioOnly = split === 'train' ? k % 2 === 1 : (intentIndex + phraseIndex + k) % 2 === 0;
         const row: Row = { id: `v${String(clipId).padStart(4, '0')}`, audio: file, label, lang, voice: v.voice, speedWpm: v.speedWpm };
         if (!audioOnly) row.text = phrase;
         splits[split].push(row);

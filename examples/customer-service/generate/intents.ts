@@ -1,7 +1,7 @@
 /**
  * The customer-service dataset, written by hand for this project: 20 intents of a shop that also offers a
  * payment card and account. `typed` are chat messages (English, some Chinese or mixed Chinese/English);
- * `spoken` are short voice requests that `generate.ts` synthesizes with espeak-ng in several voices and
+ * `spoken` are short voice requests (a few words, as said to a phone menu) that `generate.ts` synthesizes with espeak-ng in several voices and
  * speeds. Edit here, then run `generate.ts` to rebuild `data/`.
  */
 
@@ -38,7 +38,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'I want to report my card as lost and get a new one',
       'the card fell out of my pocket, can you block it',
     ],
-    spoken: ['I lost my card', 'please block my stolen card', '我的卡丢了'],
+    spoken: ['lost card', 'my card was stolen', '卡丢了'],
   },
   card_arrival: {
     typed: [
@@ -65,7 +65,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'the new card is late',
       'tracking number for my card please',
     ],
-    spoken: ['my new card has not arrived', 'when will my card come', '我的卡还没到'],
+    spoken: ['card not arrived', 'where is my new card', '卡还没到'],
   },
   card_activation: {
     typed: [
@@ -92,7 +92,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'what do I do to make my card usable',
       'card received, please activate it',
     ],
-    spoken: ['activate my new card', 'how do I turn on my card', '怎么激活我的新卡'],
+    spoken: ['activate card', 'turn on my new card', '激活新卡'],
   },
   card_declined: {
     typed: [
@@ -119,7 +119,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'the website rejected my card',
       'declined card at the petrol station',
     ],
-    spoken: ['my card was declined', 'why does my payment keep failing', '我的卡付款被拒了'],
+    spoken: ['card declined', 'payment refused', '付款被拒'],
   },
   pin_change: {
     typed: [
@@ -146,7 +146,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'my card PIN is not accepted',
       'new PIN please',
     ],
-    spoken: ['I forgot my PIN', 'change my PIN please', '我想改密码'],
+    spoken: ['forgot my PIN', 'change PIN', '修改 PIN 码'],
   },
   transfer_status: {
     typed: [
@@ -173,7 +173,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'can you tell me where my transfer is',
       'still waiting on a transfer',
     ],
-    spoken: ['where is my transfer', 'my transfer is still pending', '我的转账还没到账'],
+    spoken: ['transfer pending', 'where is my transfer', '转账没到账'],
   },
   balance_check: {
     typed: [
@@ -200,7 +200,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'what is the balance on my card',
       'show balance',
     ],
-    spoken: ['what is my balance', 'how much money do I have', '我的余额是多少'],
+    spoken: ['check balance', 'how much money do I have', '查余额'],
   },
   open_account: {
     typed: [
@@ -227,7 +227,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'I would like to open a new savings account',
       'new account please',
     ],
-    spoken: ['I want to open an account', 'how do I sign up', '我想开一个账户'],
+    spoken: ['open an account', 'sign up', '我想开户'],
   },
   close_account: {
     typed: [
@@ -254,7 +254,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'deactivate my account permanently',
       'I want out, close my account',
     ],
-    spoken: ['close my account', 'I want to delete my account', '我要注销账户'],
+    spoken: ['close my account', 'delete account', '注销账户'],
   },
   refund_request: {
     typed: [
@@ -281,7 +281,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'I cancelled but was still charged, refund please',
       'still no refund',
     ],
-    spoken: ['I want a refund', 'where is my refund', '我要退款'],
+    spoken: ['refund please', 'where is my refund', '我要退款'],
   },
   order_status: {
     typed: [
@@ -308,7 +308,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'I have not received the things I bought',
       'where is my parcel',
     ],
-    spoken: ['where is my order', 'track my package', '我的订单到哪了'],
+    spoken: ['where is my order', 'track package', '订单到哪了'],
   },
   cancel_order: {
     typed: [
@@ -335,7 +335,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'can I cancel after paying',
       'undo my order',
     ],
-    spoken: ['cancel my order', 'I want to cancel my purchase', '我想取消订单'],
+    spoken: ['cancel my order', 'cancel purchase', '取消订单'],
   },
   change_address: {
     typed: [
@@ -362,7 +362,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'new address for my account',
       'please correct my address',
     ],
-    spoken: ['change my address', 'I moved to a new address', '我要改地址'],
+    spoken: ['change address', 'I moved house', '改地址'],
   },
   opening_hours: {
     typed: [
@@ -389,7 +389,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'are you closed on public holidays',
       'open times for the shop',
     ],
-    spoken: ['what are your opening hours', 'are you open on Sunday', '你们几点开门'],
+    spoken: ['opening hours', 'when are you open', '几点开门'],
   },
   return_item: {
     typed: [
@@ -416,7 +416,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'what items can not be returned',
       'sending back a product',
     ],
-    spoken: ['how do I return an item', 'I want to send this back', '我想退货'],
+    spoken: ['return an item', 'send it back', '我想退货'],
   },
   payment_methods: {
     typed: [
@@ -443,7 +443,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'can I pay by invoice',
       'payment options please',
     ],
-    spoken: ['which payment methods do you accept', 'can I pay with PayPal', '可以用支付宝付款吗'],
+    spoken: ['payment methods', 'pay with PayPal', '能用支付宝吗'],
   },
   delivery_cost: {
     typed: [
@@ -470,7 +470,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'do you charge for delivery on weekends',
       'cost of shipping',
     ],
-    spoken: ['how much is shipping', 'is delivery free', '运费多少钱'],
+    spoken: ['shipping cost', 'is delivery free', '运费多少'],
   },
   speak_to_human: {
     typed: [
@@ -497,7 +497,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'representative',
       'can I get a call from your team',
     ],
-    spoken: ['I want to talk to a person', 'connect me to an agent', '我要人工客服'],
+    spoken: ['talk to a person', 'agent please', '转人工'],
   },
   password_reset: {
     typed: [
@@ -524,7 +524,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'what do I do if I forgot my username',
       'cannot log in',
     ],
-    spoken: ['I forgot my password', 'I cannot log in', '我忘记密码了'],
+    spoken: ['reset password', 'cannot log in', '忘记密码'],
   },
   exchange_rate: {
     typed: [
@@ -551,7 +551,7 @@ export const INTENTS: Record<string, IntentSource> = {
       'rate for paying in another currency',
       'show exchange rates',
     ],
-    spoken: ['what is the exchange rate', 'how much is a dollar in euros', '今天的汇率是多少'],
+    spoken: ['exchange rate', 'dollar to euro', '汇率多少'],
   },
 };
 

@@ -106,9 +106,12 @@ describe('heads', () => {
 
   it('regression: predicts a + b in the original units', async () => {
     const data = xorSamples(96, 22).map((s) => ({ id: s.id, fields: { a: s.fields.a, b: s.fields.b, y: 10 + 3 * ((s.fields.a as number[])[0] as number) + ((s.fields.b as number[])[0] as number) } }));
+    data.push({ id: 'two-values', fields: { a: [1], b: [1], y: [1, 2] as unknown as number } });
     const cfg = tinyConfig({ epochs: 20 });
     const m = FusionModel.create({ ...cfg, output: { field: 'y', type: 'regression' } });
-    await m.fit(data, { progress: 'none' });
+    const skipped: string[] = [];
+    await m.fit(data, { progress: 'none', onSkip: (s) => skipped.push(`${s.sample}: ${s.reason}`) });
+    expect(skipped).toEqual(['two-values: expected 1 value(s), got 2']);
     const p = await m.predict({ a: [1], b: [1] });
     expect(p.value?.[0]).toBeGreaterThan(12);
     expect(p.value?.[0]).toBeLessThan(16);

@@ -143,10 +143,12 @@ export class FusionModel {
   async initializeFrom(samples: readonly { values: unknown[]; target: Target }[]): Promise<void> {
     const type = this.config.output.type;
     if (type === 'regression') {
+      // The first sample fixes the number of values; samples with another count are skipped by the caller.
       const dim = (samples[0]?.target as number[] | undefined)?.length ?? 1;
+      const same = samples.filter((s) => (s.target as number[]).length === dim);
       const mean = new Array<number>(dim).fill(0); const std = new Array<number>(dim).fill(0);
-      for (const s of samples) (s.target as number[]).forEach((v, i) => { mean[i]! += v / samples.length; });
-      for (const s of samples) (s.target as number[]).forEach((v, i) => { std[i]! += (v - (mean[i] as number)) ** 2 / samples.length; });
+      for (const s of same) (s.target as number[]).forEach((v, i) => { mean[i]! += v / same.length; });
+      for (const s of same) (s.target as number[]).forEach((v, i) => { std[i]! += (v - (mean[i] as number)) ** 2 / same.length; });
       this.targetStats = { mean, std: std.map((v) => Math.sqrt(v) || 1) };
       this.labelList = [];
       this.outDim = dim;

@@ -80,7 +80,7 @@ export interface TrainingHistory {
   skipped: SkippedSample[];
 }
 
-type Labeled = { values: unknown[]; target: Target };
+type Labeled = { id: string; line: number; values: unknown[]; target: Target };
 
 function classWeightVector(model: FusionModel, train: readonly Labeled[]): number[] | undefined {
   const cw = model.config.training.classWeights;
@@ -118,11 +118,12 @@ export async function runTraining(model: FusionModel, train: SampleSource, optio
   const outField = model.config.output.field;
 
   const prep = async (source: SampleSource, file: string, baseDir?: string): Promise<Labeled[]> => {
-    const { prepared } = await prepareSamples(await collectSamples(source), {
+    const samples = await collectSamples(source);
+    const { prepared } = await prepareSamples(samples, {
       ...model.prepareOptions(cache, baseDir), file, onSkip,
       check: (s, id) => model.checkTarget(s.fields[outField], id),
     });
-    return prepared.map((p) => ({ values: p.values, target: p.extra }));
+    return prepared.map((p) => ({ id: p.id, line: samples[p.index]?.line ?? p.index + 1, values: p.values, target: p.extra }));
   };
   let trainSet = await prep(train, 'train', options.baseDir);
   let valSet: Labeled[] = options.validation === undefined ? [] : await prep(options.validation, 'validation', options.validationBaseDir ?? options.baseDir);
@@ -149,14 +150,14 @@ export async function runTraining(model: FusionModel, train: SampleSource, optio
     await model.initializeFrom(trainSet);
   }
   // Samples whose labels the model does not know (validation, or new data after load) cannot be scored.
-  const known = (s: Labeled, i: number, file: string): boolean => {
-    try { model.checkTarget(model.config.output.type === 'category' ? s.target : s.target, `${file}:${i}`); return true; } catch (err) {
-      onSkip({ file, line: i + 1, code: 'INVALID_INPUT', reason: (err as MmfuseError).reason, message: (err as Error).message, field: outField });
+  const known = (s: Labeled, file: string): boolean => {
+    try { model.checkTarget(s.target, s.id); return true; } catch (err) {
+      onSkip({ file, line: s.line, sample: s.id, code: 'INVALID_INPUT', reason: (err as MmfuseError).reason, message: (err as Error).message, field: outField });
       return false;
     }
   };
-  trainSet = trainSet.filter((s, i) => known(s, i, 'train'));
-  valSet = valSet.filter((s, i) => known(s, i, 'validation'));
+  trainSet = trainSet.filter((s) => known(s, 'train'));
+  valSet = valSet.filter((s) => known(s, 'validation'));
 
   const net = model.requireNetwork();
   const spec = model.outputSpec;

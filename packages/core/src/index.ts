@@ -32,3 +32,6 @@ export type { FieldKind, ManifestOptions, ManifestSample, SkippedSample } from '
 export { resolveDataPath } from './paths.js';
 export type { ResolvePathOptions } from './paths.js';
 export { Rng, createRng, hashString } from './random.js';
+export { lstmCell } from './internal/wasm/lstm_cell.js';
+export { registerWasmKernels, unregisterWasmKernels } from './internal/wasm/register.js';
+export type { WasmKernelReport } from './internal/wasm/register.js';

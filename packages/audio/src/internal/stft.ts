@@ -85,8 +85,9 @@ export class StftPlan {
   }
 
   /**
-   * Mel energies of frames t and t + 1 (power 2 only): the pair FFT below, with each bin's |A|^2 and |B|^2
-   * added straight into the filters it feeds (bin-major weights), so no spectrum buffer is written.
+   * Mel energies of frames t and t + 1 (power 2 only) from one complex FFT of z = a + i b:
+   * A[k] = (Z[k] + conj Z[N-k]) / 2 and B[k] = (Z[k] - conj Z[N-k]) / 2i, so |A|^2 and |B|^2 need no twiddles;
+   * each bin's power is added straight into the filters it feeds (bin-major weights).
    */
   melFramePair(x: Samples, t: number, bank: { binStart: Int32Array; binFilter: Int32Array; binWeight: Float64Array }, melA: Float64Array, melB: Float64Array): void {
     this.transformPair(x, t);
@@ -155,34 +156,6 @@ export class StftPlan {
     }
   }
 
-  /**
-   * |X|^power of frames t and t + 1 with one complex FFT: z = a + i b, then A[k] = (Z[k] + conj Z[N-k]) / 2
-   * and B[k] = (Z[k] - conj Z[N-k]) / 2i, so |A|^2 and |B|^2 need no twiddles.
-   */
-  powerFramePair(x: Samples, t: number, outA: Float64Array, outB: Float64Array): void {
-    const { nFft, power } = this.params;
-    this.transformPair(x, t);
-    const zr = this.zr;
-    const zi = this.zi;
-    const bins = this.bins;
-    const q = 0.25 * this.scale;
-    for (let k = 0; k < bins; k++) {
-      const m = k === 0 ? 0 : nFft - k;
-      const ar = zr[k] as number, ai = zi[k] as number;
-      const br = zr[m] as number, bi = zi[m] as number;
-      const sr = ar + br, di = ai - bi, si = ai + bi, dr = ar - br;
-      outA[k] = (sr * sr + di * di) * q;
-      outB[k] = (si * si + dr * dr) * q;
-    }
-    if (power !== 2) {
-      const half = power / 2;
-      for (let k = 0; k < bins; k++) {
-        outA[k] = Math.pow(outA[k] as number, half);
-        outB[k] = Math.pow(outB[k] as number, half);
-      }
-    }
-  }
-
   /** Number of frames for a signal of `length` samples; throws when the signal is too short. */
   frameCount(length: number): number {
     const { nFft, hopLength, center, padMode } = this.params;
@@ -199,25 +172,9 @@ export class StftPlan {
 
   /** Write |X_t[f]|^power, f = 0..bins-1, of frame t into out. */
   powerFrame(x: Samples, t: number, out: Float64Array | Float32Array, outOffset = 0): void {
-    const { nFft, hopLength, center, padMode, power } = this.params;
+    const { power } = this.params;
     const frame = this.frame;
-    const w = this.window;
-    const n = x.length;
-    const start = t * hopLength - (center ? Math.floor(nFft / 2) : 0);
-    if (start >= 0 && start + nFft <= n) {
-      for (let i = 0; i < nFft; i++) frame[i] = (x[start + i] as number) * (w[i] as number);
-    } else {
-      for (let i = 0; i < nFft; i++) {
-        let j = start + i;
-        let v: number;
-        if (j >= 0 && j < n) v = x[j] as number;
-        else if (padMode === 'constant') v = 0;
-        else if (padMode === 'reflect') { j = j < 0 ? -j : 2 * n - 2 - j; v = x[j] as number; }
-        else if (padMode === 'replicate') v = x[j < 0 ? 0 : n - 1] as number;
-        else v = x[((j % n) + n) % n] as number;
-        frame[i] = v * (w[i] as number);
-      }
-    }
+    this.fillFrame(x, t, frame);
     this.fft.forward(frame, this.re, this.im);
     const re = this.re;
     const im = this.im;

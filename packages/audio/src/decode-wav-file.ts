@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { InvalidInputError, MmfuseError } from '@mmfuse/core';
-import { decodeFromSource } from './decode-wav.js';
 import type { DecodeWavOptions, DecodedAudio } from './decode-wav.js';
+import { decodeFromSource } from './internal/decode-source.js';
 import { FileSource } from './internal/byte-source.js';
 
 /**

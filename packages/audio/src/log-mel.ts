@@ -30,7 +30,8 @@ export function logMel(samples: Samples, options: LogMelOptions): FeatureMatrix 
   const nMels = mel.nMels;
   const data = new Float32Array(frames * nMels);
   if (stft.power === 2) {
-    const kernel = simdLogMel(`${JSON.stringify(stft)}|${JSON.stringify(mel)}|${offset}`, () => ({
+    const key = `${stft.nFft}|${stft.winLength}|${stft.hopLength}|${stft.normalized}|${mel.sampleRateHz}|${mel.nMels}|${mel.fMin}|${mel.fMax}|${mel.melScale}|${mel.norm}|${offset}`;
+    const kernel = simdLogMel(key, () => ({
       nFft: stft.nFft, hopLength: stft.hopLength, window: plan.window, nMels,
       binStart: built.byBin.binStart, binFilter: built.byBin.binFilter, binWeight: built.byBin.binWeight.map((w) => w * plan.powerScale), offset,
     }));

@@ -35,10 +35,15 @@ export function checkSamples(samples: unknown, name = 'samples'): Float32Array |
   if (!(samples instanceof Float32Array) && !(samples instanceof Float64Array)) {
     throw new InvalidInputError(`${name} must be a Float32Array or Float64Array, got ${samples === null ? 'null' : typeof samples}`);
   }
-  for (let i = 0; i < samples.length; i++) {
-    const v = samples[i] as number;
-    // v - v is NaN exactly for NaN and +-Infinity; cheaper than Number.isFinite per sample.
-    if (v - v !== 0) throw new InvalidInputError(`${name}[${i}] is ${v}; audio samples must be finite`, { details: { index: i } });
+  // One sum decides: it is finite exactly when every sample is (NaN and Infinity propagate; a sum of at most
+  // 2^53 float32 values cannot overflow a double). Only then look for the culprit.
+  let sum = 0;
+  for (let i = 0; i < samples.length; i++) sum += samples[i] as number;
+  if (sum - sum !== 0) {
+    for (let i = 0; i < samples.length; i++) {
+      const v = samples[i] as number;
+      if (v - v !== 0) throw new InvalidInputError(`${name}[${i}] is ${v}; audio samples must be finite`, { details: { index: i } });
+    }
   }
   return samples;
 }

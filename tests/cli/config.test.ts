@@ -66,7 +66,13 @@ describe('config files', () => {
     expect(e4.path).toBe('data');
     const e5 = await configError(readCliConfig(tempConfig('e.json', '[1, 2]')));
     expect(e5.message).toMatch(/must be an object .* got an array/);
-    expect(() => splitCliConfig({ totally: 1 }, '/x/c.json')).toThrow(/totally: unknown key; allowed top-level keys are inputs, fusion, output, training, data, description/);
+    const e6 = await configError(readCliConfig(tempConfig('p.yaml', 'plugins: ./one.js\n')));
+    expect(e6.path).toBe('plugins');
+    const e7 = await configError(readCliConfig(tempConfig('q.yaml', 'plugins: [./one.js, 7]\n')));
+    expect(e7.path).toBe('plugins[1]');
+    const plugins = splitCliConfig({ plugins: ['./p/one.js', '../two.ts', 'some-package', '/abs/three.js'] }, '/cfg/dir/m.json').plugins;
+    expect(plugins).toEqual([path.resolve('/cfg/dir/p/one.js'), path.resolve('/cfg/two.ts'), 'some-package', path.resolve('/abs/three.js')]);
+    expect(() => splitCliConfig({ totally: 1 }, '/x/c.json')).toThrow(/totally: unknown key; allowed top-level keys are inputs, fusion, output, training, data, plugins, description/);
   });
 
   it('reports syntax errors with the line, and missing files', async () => {

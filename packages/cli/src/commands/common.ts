@@ -1,6 +1,8 @@
 /** Helpers shared by the commands. */
 import * as path from 'node:path';
 import type { SkippedSample } from '@mmfuse/core';
+import type { ParsedArgs } from '../internal/args.js';
+import { isPathSpecifier } from '../internal/config-file.js';
 import type { CliIo } from '../main.js';
 
 /** A stderr logger with the command's prefix. */
@@ -33,4 +35,9 @@ export function describeSkipped(s: SkippedSample, manifest: string): string {
 /** Numbers rounded for human output. */
 export function round(v: number, digits = 4): number {
   return Number.isFinite(v) ? Number(v.toFixed(digits)) : v;
+}
+
+/** `--plugin` values: paths resolved against the working folder, package names as given. */
+export function pluginArgs(args: ParsedArgs, io: CliIo): string[] {
+  return ((args.options.plugin as string[] | undefined) ?? []).map((p) => (isPathSpecifier(p) ? fromCwd(io, p) : p));
 }

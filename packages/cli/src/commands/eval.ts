@@ -1,9 +1,9 @@
 /** `mmfuse eval --model DIR --data MANIFEST [--json]` */
 import type { ParsedArgs } from '../internal/args.js';
-import { loadModel, readSamples, startEngine, toInputs } from '../internal/model.js';
+import { loadModel, loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
 import type { Evaluation } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../main.js';
-import { describeSkipped, fromCwd, logger, round, skippedJson } from './common.js';
+import { describeSkipped, fromCwd, logger, round, skippedJson, pluginArgs } from './common.js';
 
 /** Evaluate a loaded model on a manifest; manifest lines and samples that cannot be prepared are skipped and listed. */
 export async function evaluateManifest(model: Awaited<ReturnType<typeof loadModel>>, manifest: string, log: (line: string) => void): Promise<{ evaluation: Evaluation; skipped: Record<string, unknown>[] }> {
@@ -34,6 +34,7 @@ export function evaluationText(e: Evaluation, skipped: number): string {
 export async function runEval(args: ParsedArgs, io: CliIo): Promise<CommandResult> {
   const log = logger(io, 'eval');
   await startEngine(log);
+  await loadPlugins(pluginArgs(args, io), log);
   const model = await loadModel(fromCwd(io, args.options.model as string));
   try {
     const manifest = fromCwd(io, args.options.data as string);

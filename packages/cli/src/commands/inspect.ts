@@ -3,9 +3,9 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFormatError } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
-import { loadModel, startEngine } from '../internal/model.js';
+import { loadModel, loadPlugins, startEngine } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../main.js';
-import { fromCwd, logger } from './common.js';
+import { fromCwd, logger, pluginArgs } from './common.js';
 
 async function readJsonIfPresent(file: string): Promise<unknown> {
   try {
@@ -21,6 +21,7 @@ export async function runInspect(args: ParsedArgs, io: CliIo): Promise<CommandRe
   const dir = fromCwd(io, args.positionals.DIR as string);
   const engine = await startEngine(log);
   // Loading checks the folder's integrity (hashes, weight shapes), so inspect also validates it.
+  await loadPlugins(pluginArgs(args, io), log);
   const model = await loadModel(dir);
   try {
     const files: Record<string, number> = {};

@@ -6,10 +6,10 @@ import { readManifest } from '@mmfuse/core';
 import type { ManifestSample, SkippedSample } from '@mmfuse/core';
 import { UsageError } from '../internal/args.js';
 import type { ParsedArgs } from '../internal/args.js';
-import { isBatchError, loadModel, manifestFields, startEngine } from '../internal/model.js';
+import { isBatchError, loadModel, loadPlugins, manifestFields, startEngine } from '../internal/model.js';
 import type { FusionModelApi, Prediction } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../main.js';
-import { describeSkipped, fromCwd, logger, round, skippedJson } from './common.js';
+import { describeSkipped, fromCwd, logger, round, skippedJson, pluginArgs } from './common.js';
 
 /** Samples predicted per model call with --data. */
 const CHUNK = 64;
@@ -74,6 +74,7 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
   if (data !== undefined && hasSingle) throw new UsageError('--data predicts a manifest; do not combine it with --text, --audio, --image or --input', 'predict');
   if (data === undefined && !hasSingle) throw new UsageError('give at least one input (--text, --audio, --image, --input FIELD=VALUE) or --data MANIFEST', 'predict');
   await startEngine(log);
+  await loadPlugins(pluginArgs(args, io), log);
   const model = await loadModel(fromCwd(io, args.options.model as string));
   try {
     if (data === undefined) {

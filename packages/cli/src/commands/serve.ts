@@ -4,12 +4,12 @@ import { MmfuseError, isMmfuseError } from '@mmfuse/core';
 import type { MmfuseErrorCode } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
 import type { Outcome } from '../internal/batcher.js';
-import { isBatchError, loadModel, startEngine } from '../internal/model.js';
+import { isBatchError, loadModel, loadPlugins, startEngine } from '../internal/model.js';
 import type { FusionModelApi } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../main.js';
 import { createPredictionServer } from '../server.js';
 import type { PredictRequest, PredictResponse, Predictor } from '../server.js';
-import { fromCwd, logger } from './common.js';
+import { fromCwd, logger, pluginArgs } from './common.js';
 
 /** The server's view of a trained model: one `predictBatch` per batch, a bad request refused alone. */
 export function modelPredictor(model: FusionModelApi, info: Record<string, unknown> = {}): Predictor {
@@ -38,6 +38,7 @@ export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResu
   const log = logger(io, 'serve');
   const engine = await startEngine(log);
   const dir = fromCwd(io, args.options.model as string);
+  await loadPlugins(pluginArgs(args, io), log);
   const model = await loadModel(dir);
   const host = (args.options.host as string | undefined) ?? '127.0.0.1';
   const port = (args.options.port as number | undefined) ?? 8080;

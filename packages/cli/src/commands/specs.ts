@@ -5,6 +5,7 @@
 import type { CommandSpec } from '../internal/args.js';
 
 const json = { type: 'boolean', description: 'Print one JSON object as the last line of stdout' } as const;
+const plugin = { type: 'string', valueName: 'MODULE', description: 'Import a module that registers encoders (a third-party modality) first', repeatable: true } as const;
 
 export const trainSpec: CommandSpec = {
   name: 'train',
@@ -14,6 +15,7 @@ export const trainSpec: CommandSpec = {
     out: { type: 'string', valueName: 'DIR', description: 'Model folder to write', required: true },
     seed: { type: 'integer', valueName: 'N', description: 'Override training.seed (default: the config\'s, else 42)', min: 0 },
     epochs: { type: 'integer', valueName: 'N', description: 'Override training.epochs (default: the config\'s, else 10)', min: 1 },
+    plugin,
     json,
   },
   epilog: 'Example: mmfuse train model.yaml --out models/bot --epochs 5',
@@ -26,6 +28,7 @@ export const evalSpec: CommandSpec = {
   options: {
     model: { type: 'string', valueName: 'DIR', description: 'Model folder written by "mmfuse train"', required: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'JSONL or CSV manifest with the target field; paths relative to it', required: true },
+    plugin,
     json,
   },
   epilog: 'JSON keys: accuracy, macroF1, n, perClass, confusion { labels, matrix }, skipped [{ line, sample, field, code, reason }].',
@@ -42,6 +45,7 @@ export const predictSpec: CommandSpec = {
     image: { type: 'string', valueName: 'FILE', description: 'Image file (PNG, JPEG, ...) for the model\'s image input' },
     input: { type: 'string', valueName: 'FIELD=VALUE', description: 'Value for an input field by name (text, or a file path for other modalities)', repeatable: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
+    plugin,
     json,
   },
   epilog: 'Output: label, probabilities, modality contributions. With --data, bad samples give a line with "error" and the rest go on.',
@@ -58,6 +62,7 @@ export const serveSpec: CommandSpec = {
     'max-body-bytes': { type: 'integer', valueName: 'N', description: 'Largest request body; larger answers 413 (default 10485760)', min: 1 },
     'max-batch-size': { type: 'integer', valueName: 'N', description: 'Most requests per model call (default 16)', min: 1 },
     'max-wait-ms': { type: 'number', valueName: 'MS', description: 'How long a request waits to be batched with others (default 5)', min: 0, max: 10000 },
+    plugin,
   },
   epilog: 'Prints "listening on http://HOST:PORT" on stderr once ready. SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0.',
 };
@@ -66,7 +71,7 @@ export const inspectSpec: CommandSpec = {
   name: 'inspect',
   summary: 'Describe a model folder: config, labels, metrics, engine, size.',
   positionals: [{ name: 'DIR', description: 'Model folder written by "mmfuse train"' }],
-  options: { json },
+  options: { plugin, json },
 };
 
 export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec];

@@ -7,12 +7,12 @@ import type { EpochMetrics, FusionModel, TrainingHistory } from '@mmfuse/fusion'
 import type { ParsedArgs } from '../internal/args.js';
 import { loadConfig } from '../internal/config-file.js';
 import type { LoadedConfig } from '../internal/config-file.js';
-import { createModel, readSamples, startEngine, toInputs } from '../internal/model.js';
+import { createModel, loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
 import type { Evaluation } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../main.js';
 import { renderReport } from '../report.js';
 import type { EpochRecord } from '../report.js';
-import { describeSkipped, fromCwd, logger, round, skippedJson } from './common.js';
+import { describeSkipped, fromCwd, logger, pluginArgs, round, skippedJson } from './common.js';
 
 /** A report point from fusion's epoch metrics: every finite number but `epoch`. */
 export function toEpochRecord(m: EpochMetrics): EpochRecord {
@@ -94,6 +94,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     throw new ConfigError('is required by "mmfuse train": the training manifest, relative to the config file', { file: cli.file, path: 'data.train' });
   }
   await startEngine(log);
+  await loadPlugins([...cli.plugins, ...pluginArgs(args, io)], log);
   // Building the encoders checks their options before any data is read.
   let model: FusionModel;
   try {
@@ -147,7 +148,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       config,
     }));
     // What inspect shows besides the model itself: where it came from and how it scored.
-    const run = { configFile: cli.file, engine, seconds, trainSamples: history.trainSamples, epochs: epochs.length, interrupted: history.interrupted, skipped: skips.entries.length, evaluations: scores, finishedAt: new Date().toISOString() };
+    const run = { configFile: cli.file, plugins: [...cli.plugins, ...pluginArgs(args, io)], engine, seconds, trainSamples: history.trainSamples, epochs: epochs.length, interrupted: history.interrupted, skipped: skips.entries.length, evaluations: scores, finishedAt: new Date().toISOString() };
     await writeFile(path.join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
     log(`wrote the report to ${reportFile}`);
 

@@ -14,7 +14,7 @@ import type { ResolvedConfig } from '@mmfuse/fusion';
 /** Top-level keys handed to the fusion model config. */
 export const MODEL_KEYS = ['inputs', 'fusion', 'output', 'training'] as const;
 /** Top-level keys the CLI itself reads. `description` is free text for humans. */
-export const CLI_KEYS = ['data', 'description'] as const;
+export const CLI_KEYS = ['data', 'plugins', 'description'] as const;
 /** Keys of `data`. */
 export const DATA_KEYS = ['train', 'validation', 'test'] as const;
 
@@ -37,6 +37,12 @@ export interface CliConfig {
   /** The model config as written (not yet normalized): `inputs`, `output`, and optional `fusion`, `training`. */
   model: JsonObject;
   data: DataPaths;
+  /**
+   * Modules that register encoders (third-party modalities), imported before the model is built.
+   * Paths (`./x.js`, `../x.ts`, absolute) are resolved against the config file; bare names are packages.
+   * Default none.
+   */
+  plugins: string[];
   description?: string;
 }
 
@@ -148,12 +154,25 @@ export function splitCliConfig(raw: unknown, file: string): CliConfig {
       data[key as keyof DataPaths] = path.resolve(baseDir, value);
     }
   }
-  const out: CliConfig = { file: abs, baseDir, model, data };
+  const plugins: string[] = [];
+  if (raw.plugins !== undefined && raw.plugins !== null) {
+    if (!Array.isArray(raw.plugins)) throw new ConfigError(`must be a list of modules, e.g. ["./my-plugin.js"], got ${describeValue(raw.plugins)}`, { file: abs, path: 'plugins' });
+    raw.plugins.forEach((p, i) => {
+      if (typeof p !== 'string' || p.trim() === '') throw new ConfigError(`must be a module path or package name, got ${describeValue(p)}`, { file: abs, path: `plugins[${i}]` });
+      plugins.push(isPathSpecifier(p) ? path.resolve(baseDir, p) : p);
+    });
+  }
+  const out: CliConfig = { file: abs, baseDir, model, data, plugins };
   if (raw.description !== undefined) {
     if (typeof raw.description !== 'string') throw new ConfigError(`must be a string, got ${describeValue(raw.description)}`, { file: abs, path: 'description' });
     out.description = raw.description;
   }
   return out;
+}
+
+/** True for `./x`, `../x` and absolute paths (as opposed to package names). */
+export function isPathSpecifier(spec: string): boolean {
+  return spec.startsWith('./') || spec.startsWith('../') || spec === '.' || spec === '..' || path.isAbsolute(spec);
 }
 
 /** Read and split a config file. Missing or unreadable files are `ConfigError`s naming the file. */

@@ -4,7 +4,8 @@
  * field kinds a config implies.
  */
 import * as path from 'node:path';
-import { initEngine, loadManifest } from '@mmfuse/core';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, initEngine, loadManifest } from '@mmfuse/core';
 import type { EngineInfo, FieldKind, ManifestSample, SkippedSample } from '@mmfuse/core';
 import { FusionModel } from '@mmfuse/fusion';
 import type { EvaluationReport, Prediction, PredictionError, ResolvedConfig, Sample } from '@mmfuse/fusion';
@@ -64,4 +65,19 @@ export function loadModel(dir: string): Promise<FusionModel> {
 /** True for a refused sample in a `predictBatch` answer. */
 export function isBatchError(p: Prediction | BatchError): p is BatchError {
   return typeof (p as BatchError).error === 'object' && (p as BatchError).error !== null && typeof (p as BatchError).error.reason === 'string';
+}
+
+/**
+ * Import plugin modules (each registers its encoders on import). Paths must be absolute already (the
+ * config resolves its own; the command line resolves against the working folder); other names are packages.
+ */
+export async function loadPlugins(specs: readonly string[], log: (line: string) => void): Promise<void> {
+  for (const spec of specs) {
+    try {
+      await import(path.isAbsolute(spec) ? pathToFileURL(spec).href : spec);
+    } catch (err) {
+      throw new ConfigError(`cannot load plugin ${JSON.stringify(spec)}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`, { path: 'plugins', cause: err });
+    }
+    log(`loaded plugin ${spec}`);
+  }
 }

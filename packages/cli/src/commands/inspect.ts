@@ -36,6 +36,7 @@ export async function runInspect(args: ParsedArgs, io: CliIo): Promise<CommandRe
     const metrics = await readJsonIfPresent(path.join(dir, 'metrics.json'));
     const run = await readJsonIfPresent(path.join(dir, 'run.json'));
     const summary = model.summary();
+    const trainedWith = (run as { engine?: string } | undefined)?.engine ?? null;
     const json: Record<string, unknown> = {
       dir,
       format: modelFile ? { name: modelFile.format, version: modelFile.version, createdAt: modelFile.createdAt } : undefined,
@@ -44,7 +45,7 @@ export async function runInspect(args: ParsedArgs, io: CliIo): Promise<CommandRe
       summary,
       metrics: metrics ?? null,
       run: run ?? null,
-      engine: { now: engine.engine, trainedWith: (run as { engine?: string } | undefined)?.engine ?? null },
+      engine: { now: engine.engine, trainedWith },
       sizeBytes,
       files,
     };
@@ -57,7 +58,7 @@ export async function runInspect(args: ParsedArgs, io: CliIo): Promise<CommandRe
       `output:  ${model.config.output.field} (${model.config.output.type})`,
       `labels:  ${model.labels.join(', ') || '(regression)'}`,
       `params:  ${String(summary.parameters)}`,
-      `engine:  ${engine.engine} (now)${json.engine && (run as { engine?: string } | undefined)?.engine ? `, trained with ${(run as { engine: string }).engine}` : ''}`,
+      `engine:  ${engine.engine} (now)${trainedWith !== null ? `, trained with ${trainedWith}` : ''}`,
       `size:    ${sizeBytes} bytes in ${Object.keys(files).length} files (${Object.keys(files).join(', ')})`,
     ];
     const evals = (run as { evaluations?: Array<{ name: string; accuracy: number; macroF1: number; n: number }> } | undefined)?.evaluations ?? [];

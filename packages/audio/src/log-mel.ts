@@ -39,16 +39,18 @@ export function logMel(samples: Samples, options: LogMelOptions): FeatureMatrix 
       const n = samples.length;
       const pad = stft.center ? Math.floor(stft.nFft / 2) : 0;
       const mode = stft.padMode;
+      // j is an index outside [0, n): its value under the pad mode
+      const outside = (j: number): number => {
+        if (mode === 'constant') return 0;
+        if (mode === 'reflect') return samples[j < 0 ? -j : 2 * n - 2 - j] as number;
+        if (mode === 'replicate') return samples[j < 0 ? 0 : n - 1] as number;
+        return samples[((j % n) + n) % n] as number;
+      };
       const fill = (sig: Float32Array): void => {
         sig.set(samples, pad);
-        for (const i of [...Array.from({ length: pad }, (_, k) => k), ...Array.from({ length: pad }, (_, k) => n + pad + k)]) {
-          let j = i - pad;
-          let v: number;
-          if (mode === 'constant') v = 0;
-          else if (mode === 'reflect') { j = j < 0 ? -j : 2 * n - 2 - j; v = samples[j] as number; }
-          else if (mode === 'replicate') v = samples[j < 0 ? 0 : n - 1] as number;
-          else v = samples[((j % n) + n) % n] as number;
-          sig[i] = v;
+        for (let k = 0; k < pad; k++) {
+          sig[k] = outside(k - pad);
+          sig[n + pad + k] = outside(n + k);
         }
       };
       kernel.logMel(fill, n + 2 * pad, frames, data);

@@ -37,8 +37,21 @@ export function checkSamples(samples: unknown, name = 'samples'): Float32Array |
   }
   // One sum decides: it is finite exactly when every sample is (NaN and Infinity propagate; a sum of at most
   // 2^53 float32 values cannot overflow a double). Only then look for the culprit.
-  let sum = 0;
-  for (let i = 0; i < samples.length; i++) sum += samples[i] as number;
+  // Four partial sums so the additions do not wait on each other.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const n = samples.length;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += samples[i] as number;
+    s1 += samples[i + 1] as number;
+    s2 += samples[i + 2] as number;
+    s3 += samples[i + 3] as number;
+  }
+  for (; i < n; i++) s0 += samples[i] as number;
+  const sum = s0 + s1 + s2 + s3;
   if (sum - sum !== 0) {
     for (let i = 0; i < samples.length; i++) {
       const v = samples[i] as number;

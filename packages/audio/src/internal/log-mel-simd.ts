@@ -68,7 +68,7 @@ export class SimdLogMel {
     const body = generate(spec, fft, RE, IM, MEL);
     const pages = Math.ceil((SIG + 4 * 65536) / 65536);
     try {
-      const mod = new wasm.Module(buildModule(2, 8, 40 + 2 * spec.nMels, body.code, pages));
+      const mod = new wasm.Module(buildModule(2, 8, 40 + 2 * spec.nMels + 8, body.code, pages));
       const inst = new wasm.Instance(mod, {});
       const exp = inst.exports as { run: (a: number, b: number) => void; mem: WasmMemory };
       return new SimdLogMel(spec, exp.run, exp.mem, MEL, SIG);
@@ -115,8 +115,47 @@ function generate(spec: SimdLogMelSpec, fft: ComplexFft, RE: number, IM: number,
   // i32 locals 2..9: byte address of frame j's first sample, j = 0..7
   for (let j = 0; j < 8; j++) push(op.i32Set(2 + j, op.i32Add(op.get(0), op.i32Mul(op.get(1), op.i32Const(j)))));
   const V = 10; // first v128 local
-  // gather + window into digit-reversed order
-  for (let i = 0; i < N; i++) {
+  // gather + window into digit-reversed order. Four samples of four frames at a time: four unaligned loads
+  // (frame j, samples i..i+3), a 4x4 transpose in eight shuffles (vector k = sample i+k of frames 0..3).
+  const bytes = (lanes: number[]): number[] => lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+  const LO = bytes([0, 4, 1, 5]);
+  const HI = bytes([2, 6, 3, 7]);
+  const PAIR_LO = bytes([0, 1, 4, 5]);
+  const PAIR_HI = bytes([2, 3, 6, 7]);
+  const G = V + 40 + 2 * spec.nMels; // 8 v128 locals for the transpose
+  const quads = N - (N % 4);
+  for (let i = 0; i < quads; i += 4) {
+    const ws = [0, 1, 2, 3].map((k) => spec.window[i + k] as number);
+    if (ws.every((w) => w === 0)) {
+      for (let k = 0; k < 4; k++) {
+        const p = fft.perm[i + k] as number;
+        push(op.store(RE + 16 * p, op.zero()));
+        push(op.store(IM + 16 * p, op.zero()));
+      }
+      continue;
+    }
+    for (const half of [0, 1]) {
+      const base = 2 + 4 * half;
+      const L = (j: number) => op.loadAt(base + j, 4 * i);
+      push(op.set(G, op.shuffle(L(0), L(1), LO)));
+      push(op.set(G + 1, op.shuffle(L(2), L(3), LO)));
+      push(op.set(G + 2, op.shuffle(L(0), L(1), HI)));
+      push(op.set(G + 3, op.shuffle(L(2), L(3), HI)));
+      const cols = [
+        op.shuffle(op.get(G), op.get(G + 1), PAIR_LO),
+        op.shuffle(op.get(G), op.get(G + 1), PAIR_HI),
+        op.shuffle(op.get(G + 2), op.get(G + 3), PAIR_LO),
+        op.shuffle(op.get(G + 2), op.get(G + 3), PAIR_HI),
+      ];
+      for (let k = 0; k < 4; k++) {
+        const p = fft.perm[i + k] as number;
+        const addr = (half === 0 ? RE : IM) + 16 * p;
+        const w = ws[k] as number;
+        push(op.store(addr, w === 0 ? op.zero() : op.mul(cols[k] as number[], op.constSplat(w))));
+      }
+    }
+  }
+  for (let i = quads; i < N; i++) {
     const p = fft.perm[i] as number;
     const w = spec.window[i] as number;
     for (const half of [0, 1]) {

@@ -42,11 +42,16 @@ export function resampleKernel(fromHz: number, toHz: number, lowpassFilterWidth 
     const runs: Float64Array[] = [];
     let total = 0;
     const scale = base / o;
+    // Only taps with |t| < lowpassFilterWidth can be non-zero: scan that window (plus a tap of slack each
+    // side), not all 2 width + o taps, which for coprime rates made the table O(n * o) (minutes at odd rates).
+    const reach = (lowpassFilterWidth / base) * o;
     for (let j = 0; j < n; j++) {
-      const row = new Float64Array(taps);
+      const k0 = Math.max(0, Math.floor(width + (j / n) * o - reach) - 1);
+      const k1 = Math.min(taps - 1, Math.ceil(width + (j / n) * o + reach) + 1);
+      const row = new Float64Array(Math.max(0, k1 - k0 + 1)); // row[k - k0]
       let lo = -1;
       let hi = -1;
-      for (let k = 0; k < taps; k++) {
+      for (let k = k0; k <= k1; k++) {
         let t = ((k - width) / o - j / n) * base;
         if (t < -lowpassFilterWidth) t = -lowpassFilterWidth;
         if (t > lowpassFilterWidth) t = lowpassFilterWidth;
@@ -55,10 +60,10 @@ export function resampleKernel(fromHz: number, toHz: number, lowpassFilterWidth 
         // At the clamp the Hann window is cos(pi/2)^2, zero up to rounding (~1e-33): store an exact zero
         // so the tap drops out of the sparse run.
         const v = Math.abs(t) >= lowpassFilterWidth ? 0 : (pt === 0 ? 1 : Math.sin(pt) / pt) * win * scale;
-        row[k] = v;
+        row[k - k0] = v;
         if (v !== 0) { if (lo < 0) lo = k; hi = k; }
       }
-      const run = lo < 0 ? new Float64Array(0) : row.slice(lo, hi + 1);
+      const run = lo < 0 ? new Float64Array(0) : row.slice(lo - k0, hi - k0 + 1);
       first[j] = (lo < 0 ? 0 : lo) - width;
       offset[j] = total;
       total += run.length;

@@ -47,6 +47,10 @@ export const op = {
   /** f32 at local(base) + offset, splatted or into a lane. */
   loadF32: (baseLocal: number, offset: number): number[] => [0x20, ...uleb(baseLocal), 0x2a, 2, ...uleb(offset)],
   splat: (f32: number[]): number[] => [...f32, ...simd(0x13)],
+  /** v128 at local(base) + offset, no alignment assumed. */
+  loadAt: (baseLocal: number, offset: number): number[] => [0x20, ...uleb(baseLocal), ...simd(0x00), 0, ...uleb(offset)],
+  /** i8x16.shuffle: byte lanes 0-15 from a, 16-31 from b. */
+  shuffle: (a: number[], b: number[], lanes: number[]): number[] => [...a, ...b, ...simd(0x0d), ...lanes],
   replaceLane: (vec: number[], lane: number, f32: number[]): number[] => [...vec, ...f32, ...simd(0x20), lane],
   constSplat: (v: number): number[] => [0x43, ...f32le(v), ...simd(0x13)],
   zero: (): number[] => [...simd(0x0c), ...new Array<number>(16).fill(0)],

@@ -114,6 +114,8 @@ export function readWavHeader(src: ByteSource): WavHeader {
   if (channels === 0) throw new InvalidInputError('the WAV file declares zero channels');
   const sampleRateHz = fmt.sampleRate;
   if (sampleRateHz === 0) throw new InvalidInputError('the WAV file declares a sample rate of 0 Hz');
+  // A lying rate (a flipped high byte gives ~2 GHz) made resampling of a few frames run for minutes.
+  if (sampleRateHz > 1_000_000) throw new InvalidInputError(`the WAV file declares a sample rate of ${sampleRateHz} Hz, above the 1 MHz any recording uses; the header is corrupt`);
   let formatTag = fmt.audioFormat;
   if (formatTag === 0xfffe) {
     const sub = fmt.subformat;

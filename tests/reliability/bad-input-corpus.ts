@@ -85,6 +85,7 @@ export async function badCases(): Promise<BadCase[]> {
     { name: 'wav-data-size-lies', field: 'audio', bytes: lyingWav({ dataSize: 0x7ffffff0 }), ext: 'wav', code: 'INVALID_INPUT', reason: /claims \d+ bytes but only \d+ follow/, routes: both },
     { name: 'wav-huge-duration', field: 'audio', bytes: lyingWav({ sampleRate: 8 }), ext: 'wav', code: 'LIMIT_EXCEEDED', reason: /lasts 500\.00 s, over the limit of 30 s/, routes: both },
     { name: 'wav-zero-channels', field: 'audio', bytes: lyingWav({ channels: 0, blockAlign: 2 }), ext: 'wav', code: 'INVALID_INPUT', reason: /zero channels/, routes: both },
+    { name: 'wav-absurd-rate', field: 'audio', bytes: lyingWav({ sampleRate: 0x7fff3e80 }), ext: 'wav', code: 'INVALID_INPUT', reason: /sample rate of 2147434112 Hz, above the 1 MHz/, routes: both },
     { name: 'wav-zero-rate', field: 'audio', bytes: lyingWav({ sampleRate: 0 }), ext: 'wav', code: 'INVALID_INPUT', reason: /sample rate of 0 Hz/, routes: both },
     { name: 'wav-nan-sample', field: 'audio', bytes: withNonFinite(Number.NaN), ext: 'wav', code: 'INVALID_INPUT', reason: /sample 1234 .* is NaN; audio samples must be finite/, routes: both },
     { name: 'wav-inf-sample', field: 'audio', bytes: withNonFinite(Number.POSITIVE_INFINITY), ext: 'wav', code: 'INVALID_INPUT', reason: /sample 1234 .* is Infinity/, routes: both },

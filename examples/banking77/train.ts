@@ -56,7 +56,6 @@ async function main(): Promise<void> {
   const cfg = readExampleConfig(path.join(HERE, 'config.json'));
 
   const resultsFile = path.join(out, 'results.json');
-  const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown> : {};
   for (const name of names) {
     const config = normalizeConfig(onlyInputs(cfg.model, VARIANTS[name]!));
     if (opts.epochs !== undefined) config.training.epochs = positive('epochs', opts.epochs);
@@ -68,6 +67,8 @@ async function main(): Promise<void> {
     await model.save(path.join(out, 'models', name));
     const r = await model.evaluate(test);
     console.log(`${name}: test accuracy ${percent(r.accuracy)} (macro-F1 ${r.macroF1.toFixed(3)}) on ${r.n} samples; trained in ${trainSeconds.toFixed(0)} s`);
+    // Re-read just before writing, so runs of different models in parallel do not drop each other's results.
+    const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown> : {};
     results[name] = { accuracy: r.accuracy, macroF1: r.macroF1, n: r.n, trainSamples: train.length, trainSeconds, epochs: history.epochs.length, bestEpoch: history.bestEpoch, inputs: VARIANTS[name] };
     mkdirSync(out, { recursive: true });
     writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);

@@ -17,6 +17,7 @@ import type { BenchFigure, Benchmark, BenchSection } from './types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLIPS = 100;
+const ROUNDS = 3;
 const RATE = 16000;
 
 function median(xs: number[]): number {
@@ -42,6 +43,18 @@ function timeOurs(clips: Float32Array[], runs: number): { wall: number[]; cpu: n
 
 interface PeerThreads { audioSecondsPerSecond: number; runs: number[]; cpuAudioSecondsPerSecond: number; cpuRuns: number[]; batchedAudioSecondsPerSecond: number; batchedRuns: number[] }
 interface PeerResult { torch: string; torchaudio: string; shape: number[]; clip0: number[]; threads1: PeerThreads; threads2: PeerThreads }
+
+/** All rounds' runs pooled, medians recomputed. */
+function mergePeer(rounds: PeerResult[]): PeerResult {
+  const pool = (key: 'threads1' | 'threads2'): PeerThreads => {
+    const runs = rounds.flatMap((r) => r[key].runs);
+    const cpuRuns = rounds.flatMap((r) => r[key].cpuRuns);
+    const batchedRuns = rounds.flatMap((r) => r[key].batchedRuns);
+    return { audioSecondsPerSecond: median(runs), runs, cpuAudioSecondsPerSecond: median(cpuRuns), cpuRuns, batchedAudioSecondsPerSecond: median(batchedRuns), batchedRuns };
+  };
+  const first = rounds[0] as PeerResult;
+  return { ...first, threads1: pool('threads1'), threads2: pool('threads2') };
+}
 
 function decodeBench(): { seconds: number; audioSecondsPerSecond: number } {
   const rate = 44100;
@@ -88,15 +101,24 @@ export const benchmark: Benchmark = {
       const firstCallMs = performance.now() - firstCall0;
       const warmup: number[] = [];
       while (warmup.length < 3 || performance.now() - warmStart < 3000) warmup.push(...timeOurs(clips, 1).wall);
-      const first = timeOurs(clips, 3);
-      const peerRun = spawnSync('/usr/bin/python3', [path.join(here, 'peers', 'audio_logmel_torchaudio.py'), clipFile, String(CLIPS), '5'], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
-      const second = timeOurs(clips, 2);
-      const ours = [...first.wall, ...second.wall];
-      const oursCpu = [...first.cpu, ...second.cpu];
-      let peer: PeerResult | null = null;
+      // Rounds alternate ours and the peer (2 runs each), then ours once more, so both sides sample the
+      // machine's load over the same stretch of time.
+      const ours: number[] = [];
+      const oursCpu: number[] = [];
+      const peerRounds: PeerResult[] = [];
       let peerError = '';
-      if (peerRun.status === 0) peer = JSON.parse(peerRun.stdout) as PeerResult;
-      else peerError = (peerRun.stderr || String(peerRun.error)).slice(-500);
+      for (let round = 0; round < ROUNDS; round++) {
+        const o = timeOurs(clips, 2);
+        ours.push(...o.wall);
+        oursCpu.push(...o.cpu);
+        const peerRun = spawnSync('/usr/bin/python3', [path.join(here, 'peers', 'audio_logmel_torchaudio.py'), clipFile, String(CLIPS), '2'], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+        if (peerRun.status === 0) peerRounds.push(JSON.parse(peerRun.stdout) as PeerResult);
+        else peerError = (peerRun.stderr || String(peerRun.error)).slice(-500);
+      }
+      const last = timeOurs(clips, 1);
+      ours.push(...last.wall);
+      oursCpu.push(...last.cpu);
+      const peer = peerRounds.length === ROUNDS ? mergePeer(peerRounds) : null;
 
       // same computation? compare clip 0 with the peer's output
       const mine = logMel(clips[0] as Float32Array, { sampleRateHz: RATE });
@@ -153,11 +175,12 @@ export const benchmark: Benchmark = {
       const markdown = [
         'Log-mel per BENCHMARK-SPEC.md: 100 clips of 1 s of 16 kHz Gaussian noise (std 0.1, seeded), `nFft` 400, window 400',
         '(periodic Hann), hop 160, centred reflect padding, 64 HTK mels without normalization, ln(x + 1e-6): output',
-        '[101 frames, 64 mels] per clip, clips one at a time, median of 5 runs (3 before and 2 after the peer, so both',
-        'see the same load). The peer gets the same clips (written to a float32 file) and its clip-0 output is',
+        '[101 frames, 64 mels] per clip, clips one at a time. Both sides run in 3 alternating rounds of 2 runs (ours once',
+        'more at the end), so they sample the same stretch of machine load; medians over all runs (7 ours, 6 the peer\'s).',
+        'The peer gets the same clips (written to a float32 file) and its clip-0 output is',
         'compared with ours. `logMel` runs a WebAssembly SIMD kernel generated for the parameter set on first use',
         `(${firstCallMs.toFixed(0)} ms for the first clip, kernel generation and compilation included); the runs are timed after an`,
-        `untimed warm-up of ${warmup.length} passes (${warmup.map((x) => x.toFixed(0)).join(', ')} audio-s/s), while the engine moves the kernel`,
+        `untimed warm-up of ${warmup.length} passes over 3 s (first three ${warmup.slice(0, 3).map((x) => x.toFixed(0)).join(', ')}, last ${(warmup[warmup.length - 1] as number).toFixed(0)} audio-s/s), while the engine moves the kernel`,
         'from its baseline to its optimizing compiler.',
         '',
         '| | seconds of audio per wall-clock second | per CPU second |',

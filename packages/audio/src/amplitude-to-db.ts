@@ -1,4 +1,5 @@
 import { checkFeatureMatrix, checkNumber, checkOneOf } from './internal/check.js';
+import { dbInPlace } from './internal/db.js';
 import type { FeatureMatrix } from './types.js';
 
 /** Options of `amplitudeToDb` (torchaudio.transforms.AmplitudeToDB / functional.amplitude_to_DB). */
@@ -27,19 +28,4 @@ export function amplitudeToDb(input: FeatureMatrix, options: AmplitudeToDbOption
   const data = new Float32Array(input.data.length);
   dbInPlace(input.data, data, stype === 'power' ? 10 : 20, amin, ref, topDb);
   return { data, frames: input.frames, bins: input.bins };
-}
-
-/** Shared with mfcc: writes dB values of `src` into `dst` (may be the same array). */
-export function dbInPlace(src: ArrayLike<number>, dst: Float32Array | Float64Array, multiplier: number, amin: number, ref: number, topDb: number | null): void {
-  const offset = multiplier * Math.log10(Math.max(ref, amin));
-  let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < src.length; i++) {
-    const v = multiplier * Math.log10(Math.max(src[i] as number, amin)) - offset;
-    dst[i] = v;
-    if (v > max) max = v;
-  }
-  if (topDb !== null) {
-    const floor = max - topDb;
-    for (let i = 0; i < dst.length; i++) if ((dst[i] as number) < floor) dst[i] = floor;
-  }
 }

@@ -22,7 +22,7 @@ import type { AudioInput } from './internal/load-audio.js';
 import { logMel } from './log-mel.js';
 import { mfcc } from './mfcc.js';
 import { normalize } from './normalize.js';
-import { drawSpecAugmentMasks, resolveSpecAugment } from './spec-augment.js';
+import { drawSpecAugmentMasks, resolveSpecAugment } from './internal/spec-augment-masks.js';
 import type { SpecAugmentOptions } from './spec-augment.js';
 import { trimSilence } from './trim-silence.js';
 import type { FeatureMatrix } from './types.js';

@@ -3,7 +3,7 @@ import { checkNumber, checkSamples } from './internal/check.js';
 import { resolveMelSpectrogram } from './internal/options.js';
 import { simdLogMel } from './internal/log-mel-simd.js';
 import { stftPlan } from './internal/stft.js';
-import { melBank } from './mel-filter-bank.js';
+import { melBank } from './internal/mel-bank.js';
 import type { MelSpectrogramOptions } from './mel-spectrogram.js';
 import type { FeatureMatrix, Samples } from './types.js';
 

@@ -1,7 +1,7 @@
 import { checkSamples } from './internal/check.js';
 import { resolveMelSpectrogram } from './internal/options.js';
 import { stftPlan } from './internal/stft.js';
-import { melBank } from './mel-filter-bank.js';
+import { melBank } from './internal/mel-bank.js';
 import type { MelFilterBankOptions } from './mel-filter-bank.js';
 import type { SpectrogramOptions } from './spectrogram.js';
 import type { FeatureMatrix, Samples } from './types.js';

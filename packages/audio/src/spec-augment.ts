@@ -1,7 +1,10 @@
 import { ConfigError } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
-import { checkFeatureMatrix, checkInteger, checkNumber } from './internal/check.js';
+import { checkFeatureMatrix } from './internal/check.js';
+import { drawSpecAugmentMasks, resolveSpecAugment } from './internal/spec-augment-masks.js';
 import type { FeatureMatrix } from './types.js';
+
+export type { SpecAugmentMask } from './internal/spec-augment-masks.js';
 
 /** Options of `specAugment` (time and frequency masking of Park et al. 2019; no time warping). */
 export interface SpecAugmentOptions {
@@ -15,39 +18,6 @@ export interface SpecAugmentOptions {
   freqMaskMax?: number;
   /** Value written into masked cells (0 = the mean after normalization). Default 0. */
   maskValue?: number;
-}
-
-/** One mask: `[start, start + width)` along time or frequency. */
-export interface SpecAugmentMask {
-  axis: 'time' | 'freq';
-  start: number;
-  width: number;
-}
-
-export function resolveSpecAugment(options: SpecAugmentOptions): Required<SpecAugmentOptions> {
-  if (options === null || typeof options !== 'object') throw new ConfigError('must be an options object', { path: 'specAugment' });
-  return {
-    timeMasks: checkInteger(options.timeMasks ?? 2, 'specAugment.timeMasks', 0),
-    timeMaskMax: checkInteger(options.timeMaskMax ?? 20, 'specAugment.timeMaskMax', 0),
-    freqMasks: checkInteger(options.freqMasks ?? 2, 'specAugment.freqMasks', 0),
-    freqMaskMax: checkInteger(options.freqMaskMax ?? 8, 'specAugment.freqMaskMax', 0),
-    maskValue: checkNumber(options.maskValue ?? 0, 'specAugment.maskValue', Number.NEGATIVE_INFINITY),
-  };
-}
-
-/** Draw the masks for a `frames x bins` matrix. Widths never exceed the axis; positions are uniform. */
-export function drawSpecAugmentMasks(frames: number, bins: number, options: Required<SpecAugmentOptions>, rng: Rng): SpecAugmentMask[] {
-  const masks: SpecAugmentMask[] = [];
-  const draw = (axis: 'time' | 'freq', count: number, max: number, size: number): void => {
-    for (let i = 0; i < count; i++) {
-      const width = Math.min(rng.int(max + 1), size);
-      const start = rng.int(size - width + 1);
-      masks.push({ axis, start, width });
-    }
-  };
-  draw('freq', options.freqMasks, options.freqMaskMax, bins);
-  draw('time', options.timeMasks, options.timeMaskMax, frames);
-  return masks;
 }
 
 /**

@@ -3,11 +3,11 @@
 // (`mmfuse eval --json` on a manifest holding every bad case among good samples: each bad line is in
 // `skipped` with its line, field and reason, the rest is scored) and the server (`POST /v1/predict` → 400
 // with the code). Valid but unusual inputs are processed by all three.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encoders, isMmfuseError } from '@mmfuse/core';
+import { createRng, encoders, isMmfuseError } from '@mmfuse/core';
 import type { ModalityEncoder } from '@mmfuse/core';
 import { FusionModel, encoderConfig, encoderKind } from '@mmfuse/fusion';
 import { loadImage } from '@mmfuse/vision-cnn';
@@ -17,6 +17,7 @@ import '@mmfuse/audio';
 import { writeProject } from '../cli/fixtures.js';
 import type { Sample } from '../cli/fixtures.js';
 import { repoRoot, startCli } from '../cli/helpers.js';
+import { metricValue, runLoad } from '../../scripts/load/generator.js';
 import { badCases, manifestValue, unusualCases, writeCorpus } from './bad-input-corpus.js';
 import type { BadCase, UnusualCase } from './bad-input-corpus.js';
 
@@ -57,7 +58,8 @@ beforeAll(async () => {
 
 afterAll(() => {
   model?.dispose();
-  if (server !== undefined && server.child.exitCode === null) server.child.kill('SIGKILL');
+  // SIGTERM, which the mmfuse launcher passes on: SIGKILL would stop only the launcher and orphan the server.
+  if (server !== undefined && server.child.exitCode === null) server.child.kill('SIGTERM');
 });
 
 describe('bad-input corpus through the library', () => {
@@ -142,7 +144,7 @@ describe('bad-input corpus through `mmfuse eval --json`', () => {
 });
 
 describe('bad-input corpus through `mmfuse serve`', () => {
-  it('answers 400 with the code, field and sample for each bad request, 200 for the unusual ones, and keeps serving', async () => {
+  it('answers 400 with the code, field and sample for each bad request, 200 for the unusual ones, and keeps serving under a mixed load', async () => {
     server = await startCli(['serve', '--model', 'model', '--port', '0', '--max-wait-ms', '1'], /listening on (http:\/\/127\.0\.0\.1:\d+)/, { cwd: dir });
     const base = server.match[1] as string;
     const post = async (body: unknown): Promise<{ status: number; json: any }> => {
@@ -166,6 +168,28 @@ describe('bad-input corpus through `mmfuse serve`', () => {
     }
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).not.toMatch(/status="5\d\d"/);
+
+    // The fast variant of the load benchmark (bench/load.bench.ts): 4 keep-alive clients for 3 s, a mix of
+    // good requests and the corpus's bad ones; every answer as expected, the tensor count unchanged.
+    const tensorsBefore = metricValue(metrics, 'mmfuse_tensors');
+    const rng = createRng(17);
+    const json = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
+    const goodBody = json({ text: valid[0]?.text, audio: readFileSync(path.join(dir, valid[0]?.audio as string)).toString('base64'), image: readFileSync(path.join(dir, valid[0]?.image as string)).toString('base64') });
+    const badBodies = cases.map((c) => json({ id: c.name, [c.field as string]: c.bytes !== undefined ? Buffer.from(c.bytes).toString('base64') : c.value }));
+    const load = await runLoad({
+      baseUrl: base, clients: 4, durationSeconds: 3, maxRequestsPerClient: 400,
+      next: () => (rng.next() < 0.5
+        ? { kind: 'good', method: 'POST', path: '/v1/predict', headers: { 'content-type': 'application/json' }, body: goodBody, expect: [200] }
+        : { kind: 'bad', method: 'POST', path: '/v1/predict', headers: { 'content-type': 'application/json' }, body: badBodies[rng.int(badBodies.length)] as Buffer, expect: [400] }),
+    });
+    expect(load.errors).toEqual([]);
+    expect(load.unexpectedSamples).toEqual([]);
+    expect(load.kinds.good?.n).toBeGreaterThan(4);
+    expect(load.kinds.bad?.n).toBeGreaterThan(4);
+    expect(load.socketsOpened).toBe(4);
+    const after = await (await fetch(`${base}/metrics`)).text();
+    expect(metricValue(after, 'mmfuse_tensors')).toBe(tensorsBefore);
+    expect(after).not.toMatch(/status="5\d\d"/);
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
   });

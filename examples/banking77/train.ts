@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     if (opts.epochs !== undefined) config.training.epochs = positive('epochs', opts.epochs);
     console.log(`\n${name}: training on ${train.length} samples, ${config.training.epochs} epochs at most`);
     const started = Date.now();
-    const model = await FusionModel.create(config);
+    const model = FusionModel.create(config);
     const history = await model.fit(train, { cacheDir: path.join(out, 'cache') });
     const trainSeconds = (Date.now() - started) / 1000;
     await model.save(path.join(out, 'models', name));

@@ -56,11 +56,15 @@ function kindOf(s: ManifestSample): 'text' | 'voice' | 'both' {
 async function train(): Promise<FusionModel> {
   const cfg = readExampleConfig(path.join(HERE, 'config.json'));
   const config = normalizeConfig(cfg.model);
-  if (opts.epochs !== undefined) config.training.epochs = Number(opts.epochs);
+  if (opts.epochs !== undefined) {
+    const epochs = Number(opts.epochs);
+    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer, got ${JSON.stringify(opts.epochs)}`);
+    config.training.epochs = epochs;
+  }
   const splits = await loadSplits();
   console.log(`training on ${splits.train.length} samples (validation ${splits.validation.length}), ${config.training.epochs} epochs at most`);
   const started = Date.now();
-  const model = await FusionModel.create(config);
+  const model = FusionModel.create(config);
   // fit logs one line per epoch (loss, accuracy, validation) to stderr.
   const history = await model.fit(splits.train, { validation: splits.validation });
   const trainMs = Date.now() - started;

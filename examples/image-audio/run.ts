@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     config.training.seed = seed;
     console.log(`\n${v.name}: training on ${train.length} pairs, ${config.training.epochs} epochs at most`);
     const started = Date.now();
-    const model = await FusionModel.create(config);
+    const model = FusionModel.create(config);
     const history = await model.fit(train, { validation: valid });
     const epochs = history.epochs.length;
     const trainSeconds = (Date.now() - started) / 1000;

@@ -327,6 +327,8 @@ describe('resample', () => {
     expect(same).not.toBe(x);
     expect(Array.from(same.subarray(0, 10))).toEqual(Array.from(x.subarray(0, 10)));
     expect(() => resample(x, 0, 8000)).toThrow(ConfigError);
+    // coprime extreme rates would need gigabytes of filter table: refused up front
+    expect(() => resample(x.subarray(0, 100), 9_999_991, 16_000)).toThrow(/9999991 Hz -> 16000 Hz needs a table of about \d+ M taps/);
     expect(() => resample(x, 44100.5, 8000)).toThrow(/fromHz: must be an integer/);
   });
 });

@@ -10,6 +10,7 @@
  * and x is zero outside the signal. Only the taps with |t| < lowpassFilterWidth are non-zero; each phase
  * stores just that run.
  */
+import { ConfigError } from '@mmfuse/core';
 import { TableCache } from './cache.js';
 
 function gcd(a: number, b: number): number {
@@ -28,6 +29,8 @@ export interface ResampleKernel {
 }
 
 const kernels = new TableCache<ResampleKernel>(16);
+/** 32 M taps = 256 MiB of weights. */
+const MAX_TAPS = 2 ** 25;
 
 export function resampleKernel(fromHz: number, toHz: number, lowpassFilterWidth = 6, rolloff = 0.99): ResampleKernel {
   return kernels.get(`${fromHz}|${toHz}|${lowpassFilterWidth}|${rolloff}`, () => {
@@ -37,6 +40,12 @@ export function resampleKernel(fromHz: number, toHz: number, lowpassFilterWidth 
     const base = Math.min(o, n) * rolloff;
     const width = Math.ceil((lowpassFilterWidth * o) / base);
     const taps = 2 * width + o;
+    // Non-zero taps: about 2 lowpassFilterWidth o / base per phase, n phases. Coprime extreme rates make
+    // that table huge (8 bytes a tap); refuse rather than allocate gigabytes.
+    const estimated = n * ((2 * lowpassFilterWidth * o) / base + 2);
+    if (estimated > MAX_TAPS) {
+      throw new ConfigError(`resampling ${fromHz} Hz -> ${toHz} Hz needs a table of about ${Math.round(estimated / 1e6)} M taps (rates reduce to ${o}:${n}); resample in two steps through a rate that shares more factors with both`, { path: 'sampleRateHz' });
+    }
     const first = new Int32Array(n);
     const offset = new Int32Array(n + 1);
     const runs: Float64Array[] = [];

@@ -255,3 +255,11 @@ describe('audio/cnn encoder', () => {
     expect(enc.outputDim).toBe(10 * 8);
   });
 });
+
+describe('audio/cnn config', () => {
+  it('accepts log-mel with fewer mel bins than the MFCC default (the unused nMfcc default follows nMels)', () => {
+    const enc = new AudioCnnEncoder({ features: 'log-mel', nMels: 12 });
+    expect(enc.getConfig()).toMatchObject({ nMels: 12, nMfcc: 12 });
+    expect(() => new AudioCnnEncoder({ features: 'mfcc', nMels: 12, nMfcc: 13 })).toThrow(/nMfcc/);
+  });
+});

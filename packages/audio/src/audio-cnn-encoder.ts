@@ -83,7 +83,9 @@ function resolveConfig(config: AudioCnnEncoderConfig): Resolved {
   };
   const features = checkOneOf(config.features ?? 'log-mel', 'features', ['log-mel', 'mfcc', 'fbank'] as const);
   const nMels = checkInteger(config.nMels ?? 64, 'nMels', 1);
-  const nMfcc = checkInteger(config.nMfcc ?? 20, 'nMfcc', 1, nMels);
+  // The default (20, torchaudio's) never exceeds nMels: with log-mel or fbank features and few mel bins an
+  // unused default must not be refused.
+  const nMfcc = checkInteger(config.nMfcc ?? Math.min(20, nMels), 'nMfcc', 1, nMels);
   return {
     sampleRateHz: checkInteger(config.sampleRateHz ?? 16000, 'sampleRateHz', 1),
     features,

@@ -11,6 +11,7 @@
  * --limit   Use only the first N training samples (a quick trial).
  *
  * Writes OUT/results.json (merged across runs, so models can be trained one at a time) and OUT/models/<name>/.
+ * Ctrl-C stops training after the current step and still saves and evaluates the model.
  * Validation: 10% of the training set (fusion's `validationSplit`), so the test split is touched once.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -62,14 +63,19 @@ async function main(): Promise<void> {
     console.log(`\n${name}: training on ${train.length} samples, ${config.training.epochs} epochs at most`);
     const started = Date.now();
     const model = FusionModel.create(config);
-    const history = await model.fit(train, { cacheDir: path.join(out, 'cache') });
+    // Ctrl-C stops training after the current step; the model as it stands is still saved and evaluated.
+    const controller = new AbortController();
+    const onInterrupt = (): void => { console.log('\ninterrupted: stopping after the current step, then evaluating'); controller.abort(); };
+    process.once('SIGINT', onInterrupt);
+    const history = await model.fit(train, { cacheDir: path.join(out, 'cache'), signal: controller.signal });
+    process.off('SIGINT', onInterrupt);
     const trainSeconds = (Date.now() - started) / 1000;
     await model.save(path.join(out, 'models', name));
     const r = await model.evaluate(test);
     console.log(`${name}: test accuracy ${percent(r.accuracy)} (macro-F1 ${r.macroF1.toFixed(3)}) on ${r.n} samples; trained in ${trainSeconds.toFixed(0)} s`);
     // Re-read just before writing, so runs of different models in parallel do not drop each other's results.
     const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown> : {};
-    results[name] = { accuracy: r.accuracy, macroF1: r.macroF1, n: r.n, trainSamples: train.length, trainSeconds, epochs: history.epochs.length, bestEpoch: history.bestEpoch, inputs: VARIANTS[name] };
+    results[name] = { accuracy: r.accuracy, macroF1: r.macroF1, n: r.n, trainSamples: train.length, trainSeconds, epochs: history.epochs.length, bestEpoch: history.bestEpoch, interrupted: history.interrupted, inputs: VARIANTS[name] };
     mkdirSync(out, { recursive: true });
     writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
     model.dispose();

@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +128,42 @@ describe('training killed with SIGKILL', () => {
     const model = await FusionModel.load(out);
     expect(model.labels).toEqual(['no', 'yes']);
     model.dispose();
+  });
+
+  it('`mmfuse train --checkpoint DIR --resume` continues a run killed with SIGKILL', async () => {
+    writeFileSync(path.join(dir, 'cli.yaml'), 'inputs:\n  text: { type: text, encoder: { kind: rnn, cell: gru, embeddingDim: 8, hiddenSize: 8, bidirectional: false } }\noutput: { field: label }\nfusion: { dModel: 8, heads: 2, layers: 1, ffDim: 16 }\ntraining: { epochs: 6, batchSize: 8, earlyStoppingPatience: null }\ndata: { train: train.jsonl }\n');
+    // The CLI's own entry point, not the launcher: SIGKILL must reach the process that trains.
+    const cliRun = (extra: string[]): Run => {
+      const proc = spawn(process.execPath, ['--conditions=source', '--import', pathToFileURL(path.join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href, path.join(repoRoot, 'packages/cli/src/main.ts'), 'train', 'cli.yaml', '--out', 'cli-model', '--checkpoint', 'cli-ckpt', '--json', ...extra], { cwd: dir, env: { ...process.env, MMFUSE_ENGINE: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      proc.stdout?.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+      proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 100_000);
+      void exited.then(() => clearTimeout(timer));
+      return { proc, stdout: () => stdout, stderr: () => stderr, exited };
+    };
+    const first = cliRun([]);
+    expect(await until(() => /epoch 2\/6 /.test(first.stderr()), first, 90_000), first.stderr()).toBe(true);
+    first.proc.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    const saved = checkpointEpoch(path.join(dir, 'cli-ckpt'));
+    expect(saved).toBeGreaterThanOrEqual(1);
+    const second = cliRun(['--resume']);
+    const exit = await second.exited;
+    expect(exit.code, second.stderr()).toBe(0);
+    expect(second.stderr()).toMatch(new RegExp(`resuming from .*cli-ckpt: epoch ${saved}`));
+    const out = JSON.parse(second.stdout().trim().split('\n').at(-1) as string);
+    expect(out.epochs).toBe(6);
+    expect(out.history.map((h: { epoch: number }) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
+    // Only the epochs after the checkpoint ran again.
+    expect(second.stderr().match(/epoch \d\/6 /g)).toHaveLength(6 - saved);
+    // --resume without a checkpoint folder is a usage error.
+    let stderr = '';
+    const code = await main(['train', 'cli.yaml', '--out', 'x', '--resume'], { stdout: () => {}, stderr: (t) => { stderr += t; }, cwd: dir });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--resume needs --checkpoint DIR/);
   });
 
   it('loses nothing when killed between the two renames that swap in a new checkpoint', async () => {

@@ -15,10 +15,12 @@ export const trainSpec: CommandSpec = {
     out: { type: 'string', valueName: 'DIR', description: 'Model folder to write', required: true },
     seed: { type: 'integer', valueName: 'N', description: 'Override training.seed (default: the config\'s, else 42)', min: 0 },
     epochs: { type: 'integer', valueName: 'N', description: 'Override training.epochs (default: the config\'s, else 10)', min: 1 },
+    checkpoint: { type: 'string', valueName: 'DIR', description: 'Write a checkpoint here after every epoch and on interruption (DIR/last, replaced atomically)' },
+    resume: { type: 'boolean', description: 'Continue from the checkpoint in --checkpoint DIR, if there is one (same config)' },
     plugin,
     json,
   },
-  epilog: 'Example: mmfuse train model.yaml --out models/bot --epochs 5',
+  epilog: 'Example: mmfuse train model.yaml --out models/bot --epochs 5\nAfter a crash or Ctrl-C: mmfuse train model.yaml --out models/bot --checkpoint ckpt --resume',
 };
 
 export const evalSpec: CommandSpec = {

@@ -1,9 +1,10 @@
-/** `mmfuse train CONFIG --out DIR [--seed N] [--epochs N] [--json]` */
+/** `mmfuse train CONFIG --out DIR [--seed N] [--epochs N] [--checkpoint DIR [--resume]] [--json]` */
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError, InvalidInputError, getEngineInfo, isMmfuseError } from '@mmfuse/core';
 import type { ManifestSample, SkippedSample } from '@mmfuse/core';
 import type { EpochMetrics, FusionModel, TrainingHistory } from '@mmfuse/fusion';
+import { UsageError } from '../internal/args.js';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadConfig } from '../internal/config-file.js';
 import type { LoadedConfig } from '../internal/config-file.js';
@@ -34,7 +35,7 @@ class SkipLog {
 interface HeldOut { set: 'validation' | 'test' | 'train'; manifest: string; evaluation: Evaluation }
 
 /** Train with fit's abort signal wired to SIGINT / SIGTERM: training stops after the current step. */
-async function fitInterruptibly(model: FusionModel, train: ManifestSample[], validation: ManifestSample[] | undefined, cli: LoadedConfig, skips: SkipLog, log: (line: string) => void): Promise<TrainingHistory> {
+async function fitInterruptibly(model: FusionModel, train: ManifestSample[], validation: ManifestSample[] | undefined, cli: LoadedConfig, skips: SkipLog, log: (line: string) => void, checkpoint: { checkpointDir?: string; resume?: boolean }): Promise<TrainingHistory> {
   const abort = new AbortController();
   const onSignal = (signal: string) => () => { log(`${signal}: stopping after the current step`); abort.abort(); };
   const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
@@ -45,6 +46,7 @@ async function fitInterruptibly(model: FusionModel, train: ManifestSample[], val
     return await model.fit(toInputs(train), {
       ...(validation !== undefined ? { validation: toInputs(validation) } : {}),
       signal: abort.signal,
+      ...checkpoint,
       log,
       progress: 'lines',
       onSkip: (s) => {
@@ -88,6 +90,8 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
   const overrides: { seed?: number; epochs?: number } = {};
   if (args.options.seed !== undefined) overrides.seed = args.options.seed as number;
   if (args.options.epochs !== undefined) overrides.epochs = args.options.epochs as number;
+  if (args.options.resume === true && args.options.checkpoint === undefined) throw new UsageError('--resume needs --checkpoint DIR, the folder the interrupted run wrote its checkpoints to', 'train');
+  const checkpoint = args.options.checkpoint === undefined ? {} : { checkpointDir: fromCwd(io, args.options.checkpoint as string), resume: args.options.resume === true };
   const cli = await loadConfig(fromCwd(io, args.positionals.CONFIG as string), overrides);
   const { config } = cli;
   if (cli.data.train === undefined) {
@@ -116,7 +120,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     }
     log(`training on ${train.samples.length} samples${validation ? `, validating on ${validation.length}` : ''}; ${config.training.epochs} epochs, batch ${config.training.batchSize}, seed ${config.training.seed}`);
 
-    const history = await fitInterruptibly(model, train.samples, validation, cli, skips, log);
+    const history = await fitInterruptibly(model, train.samples, validation, cli, skips, log, checkpoint);
     const epochs = history.epochs.map(toEpochRecord);
     await model.save(out);
     log(`saved the model to ${out}`);

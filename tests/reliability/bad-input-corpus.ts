@@ -101,7 +101,7 @@ export async function badCases(): Promise<BadCase[]> {
     { name: 'img-is-wav', field: 'image', bytes: goodWav, ext: 'png', code: ['INVALID_INPUT', 'UNSUPPORTED_FORMAT'], reason: /not an image|not supported/, routes: both },
     // Text: wrong JSON types
     { name: 'text-number', field: 'text', value: 12, code: 'INVALID_INPUT', reason: /expected (a string|text)/, routes: both },
-    { name: 'text-object', field: 'text', value: { words: 'hi' }, code: 'INVALID_INPUT', reason: /expected (a string|text)/, routes: both },
+    { name: 'text-object', field: 'text', value: { words: 'hi' }, code: 'INVALID_INPUT', reason: /expected (a string, got an object|text \(a string\), got an object)/, routes: both },
     { name: 'text-array', field: 'text', value: ['a', 'b'], code: 'INVALID_INPUT', reason: /expected (a string|text)/, routes: both },
     // Paths (manifest and library only: the server takes bytes, not paths)
     { name: 'path-escapes', field: 'audio', value: '../../outside.wav', code: 'INVALID_INPUT', reason: /escapes the data folder/, routes: ['library'] },
@@ -115,7 +115,7 @@ export async function badCases(): Promise<BadCase[]> {
     { name: 'line-array', field: null, line: '["good day", "yes"]', code: 'INVALID_INPUT', reason: /must be a JSON object, got (an )?array/, routes: [] },
     { name: 'line-string', field: null, line: '"just a string"', code: 'INVALID_INPUT', reason: /must be a JSON object/, routes: [] },
     { name: 'label-unseen', field: 'label', value: 'maybe', code: 'INVALID_INPUT', reason: /"maybe" was not among the training labels/, routes: [] },
-    { name: 'label-wrong-type', field: 'label', value: { yes: true }, code: 'INVALID_INPUT', reason: /expected a label/, routes: [] },
+    { name: 'label-wrong-type', field: 'label', value: { yes: true }, code: 'INVALID_INPUT', reason: /expected a label \(string, number, or array of them\), got an object/, routes: [] },
     { name: 'label-missing', field: 'label', value: undefined, code: 'INVALID_INPUT', reason: /required field is missing/, routes: [] },
   ];
 }

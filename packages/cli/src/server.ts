@@ -209,7 +209,7 @@ export function createPredictionServer(options: ServerOptions): PredictionServer
         const type = checkField(name);
         if (!isBinary(type) && type !== 'text') { fields[name] = value; continue; }
         if (typeof value !== 'string') {
-          throw new InvalidInputError(`expected ${type === 'text' ? 'a string' : 'a base64 string'}, got ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}`, { sample, field: name });
+          throw new InvalidInputError(`expected ${type === 'text' ? 'a string' : 'a base64 string'}, got ${Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`}`, { sample, field: name });
         }
         fields[name] = type === 'text' ? value : decodeBase64(value, name, sample);
       }

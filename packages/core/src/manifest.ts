@@ -187,7 +187,7 @@ function convertField(name: string, kind: FieldKind, value: unknown, fromCsv: bo
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /**

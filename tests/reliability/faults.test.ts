@@ -125,6 +125,8 @@ describe('training killed with SIGKILL', () => {
     const done = JSON.parse(/^done (.*)$/m.exec(final.stdout())?.[1] ?? 'null') as { history: number[] };
     expect(done.history).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
     expect(checkpointEpoch(ckpt)).toBe(EPOCHS);
+    // Temp folders of writes cut short by a kill were removed when the next run resumed.
+    expect(readdirSync(ckpt)).toEqual(['last']);
     const model = await FusionModel.load(out);
     expect(model.labels).toEqual(['no', 'yes']);
     model.dispose();

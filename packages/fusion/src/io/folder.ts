@@ -32,7 +32,10 @@ export async function writeFolderAtomically(dir: string, write: (tmp: string) =>
  */
 export async function recoverFolder(dir: string): Promise<boolean> {
   const target = path.resolve(dir);
-  if (await stat(target).then(() => true, () => false)) return false;
+  if (await stat(target).then(() => true, () => false)) {
+    await removeOrphans(target);
+    return false;
+  }
   const parent = path.dirname(target);
   const prefix = `.${path.basename(target)}.old-`;
   const names = await readdir(parent).catch(() => [] as string[]);
@@ -46,4 +49,23 @@ export async function recoverFolder(dir: string): Promise<boolean> {
     await rename(path.join(parent, old), target);
   }
   return true;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove the temp and old folders that writers killed mid-write left beside `target` (their pid is gone). */
+async function removeOrphans(target: string): Promise<void> {
+  const parent = path.dirname(target);
+  const pattern = new RegExp(`^\\.${path.basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(tmp|old)-(\\d+)-[0-9a-f]+$`);
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    const m = pattern.exec(name);
+    if (m !== null && Number(m[2]) !== process.pid && !processAlive(Number(m[2]))) await rm(path.join(parent, name), { recursive: true, force: true });
+  }
 }

@@ -5,6 +5,7 @@
 // with the code). Valid but unusual inputs are processed by all three.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, encoders, isMmfuseError } from '@mmfuse/core';
@@ -19,6 +20,7 @@ import type { Sample } from '../cli/fixtures.js';
 import { repoRoot, startCli } from '../cli/helpers.js';
 import { metricValue, runLoad } from '../../scripts/load/generator.js';
 import { badCases, manifestValue, unusualCases, writeCorpus } from './bad-input-corpus.js';
+import { mutate, mutation } from './mutate.js';
 import type { BadCase, UnusualCase } from './bad-input-corpus.js';
 
 const dir = path.join(repoRoot, 'tests/fixtures/bad-inputs/project');
@@ -168,6 +170,19 @@ describe('bad-input corpus through `mmfuse serve`', () => {
     }
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).not.toMatch(/status="5\d\d"/);
+
+    // Mutated valid files through the real decoders behind HTTP: only 200 or a typed 400, never a 5xx.
+    const goodWav = readFileSync(path.join(dir, valid[0]?.audio as string));
+    const goodPng = readFileSync(path.join(dir, valid[0]?.image as string));
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (audio, mutations) => {
+        const bytes = Buffer.from(mutate(audio ? goodWav : goodPng, mutations)).toString('base64');
+        const r = await post({ id: 'mutated', text: 'good day', [audio ? 'audio' : 'image']: bytes });
+        expect([200, 400], JSON.stringify(r.json)).toContain(r.status);
+        if (r.status === 400) expect(r.json.error).toMatchObject({ code: expect.stringMatching(/^(INVALID_INPUT|UNSUPPORTED_FORMAT|LIMIT_EXCEEDED)$/), field: audio ? 'audio' : 'image', sample: 'mutated' });
+      }),
+      { numRuns: 60, seed: 5150 },
+    );
 
     // The fast variant of the load benchmark (bench/load.bench.ts): 4 keep-alive clients for 3 s, a mix of
     // good requests and the corpus's bad ones; every answer as expected, the tensor count unchanged.

@@ -222,7 +222,7 @@ describe('a model folder with a flipped byte in its weights', () => {
 });
 
 describe('two processes writing the same feature cache', () => {
-  it('both finish; every entry is readable and equal to an uncontended run\'s', async () => {
+  it('both finish; every entry is readable and equal to an uncontended run\'s; a truncated entry is rewritten', async () => {
     const cfg = path.join(dir, 'text-audio.json');
     const reference = path.join(dir, 'cache-reference');
     const shared = path.join(dir, 'cache-shared');
@@ -241,5 +241,12 @@ describe('two processes writing the same feature cache', () => {
       expect(bytes.equals(readFileSync(path.join(reference, f))), f).toBe(true);
       expect(() => v8.deserialize(bytes)).not.toThrow();
     }
+    // An entry cut short (a disk filled up, a copy interrupted) is prepared again and rewritten whole.
+    const victim = ref.find((f) => f.endsWith('.v8')) as string;
+    const whole = readFileSync(path.join(reference, victim));
+    writeFileSync(path.join(reference, victim), whole.subarray(0, Math.floor(whole.length / 3)));
+    const again = await trainFromManifest({ config: JSON.parse(readFileSync(cfg, 'utf8')) as FusionModelConfig, train: path.join(dir, 'train.jsonl'), cacheDir: reference, progress: 'lines', log: () => {} });
+    again.model.dispose();
+    expect(readFileSync(path.join(reference, victim)).equals(whole)).toBe(true);
   });
 });

@@ -1,8 +1,9 @@
 // Faults: training processes SIGKILLed at seeded random moments (one of them while a checkpoint is being
-// written) always leave a loadable latest checkpoint, and a resumed run continues from it to the end; a crash
-// between the two renames of a checkpoint swap loses nothing; a model folder with one flipped byte in its
-// weights is refused at load (library and CLI); two processes filling the same feature cache at once leave
-// every entry readable and equal to an uncontended run's.
+// written) always leave a loadable latest checkpoint, and a resumed run (library, and `mmfuse train
+// --checkpoint DIR --resume`) continues from it to the end, cleaning up the temp folders of cut writes; a
+// crash between the two renames of a checkpoint swap loses nothing; a model folder with one flipped byte in
+// its weights is refused at load (library and CLI); two processes filling the same feature cache at once
+// leave every entry readable and equal to an uncontended run's, and a truncated entry is rewritten.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';

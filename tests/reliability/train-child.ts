@@ -1,6 +1,6 @@
 // Run in a fresh process by faults.test.ts (which SIGKILLs it): train a tiny model from a manifest with a
 // checkpoint after every epoch, optionally resuming, and print one `epoch N` line per finished epoch.
-// argv: CONFIG_JSON TRAIN_MANIFEST CHECKPOINT_DIR OUT_DIR RESUME(0|1) [CACHE_DIR]
+// argv: CONFIG_JSON TRAIN_MANIFEST CHECKPOINT_DIR ('-': none) OUT_DIR RESUME(0|1) [CACHE_DIR]
 import { readFileSync } from 'node:fs';
 import { initEngine } from '@mmfuse/core';
 import { trainFromManifest } from '@mmfuse/fusion';

@@ -59,8 +59,7 @@ function render(results: Results): string {
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const files = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).sort();
-  const previous: Results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) as Results : { generatedAt: '', sections: [], figures: [] };
-  const sections = new Map(previous.sections.map((s) => [s.id, s]));
+  const fresh = new Map<string, StoredSection>();
   let failed = 0;
   for (const file of files) {
     const mod = (await import(pathToFileURL(path.join(here, file)).href)) as { benchmark?: Benchmark };
@@ -71,7 +70,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     try {
       const section = await bench.run();
-      sections.set(bench.id, { ...section, measuredAt: new Date().toISOString(), machine: machine() });
+      fresh.set(bench.id, { ...section, measuredAt: new Date().toISOString(), machine: machine() });
       for (const f of section.figures) console.log(`[bench]   ${f.name} = ${fmt(f.value)} ${f.unit}${f.peerValue !== undefined ? ` (peer ${fmt(f.peerValue)}, ${ratio(f)})` : ''}`);
     } catch (err) {
       failed++;
@@ -79,6 +78,11 @@ async function main(): Promise<void> {
     }
     console.log(`[bench] ${bench.id} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
+  // Read the stored sections only now, just before writing, so a run of another benchmark that finished while
+  // this one ran keeps its section.
+  const previous: Results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) as Results : { generatedAt: '', sections: [], figures: [] };
+  const sections = new Map(previous.sections.map((s) => [s.id, s]));
+  for (const [id, section] of fresh) sections.set(id, section);
   const ordered = [...sections.values()].sort((a, b) => a.id.localeCompare(b.id));
   const results: Results = {
     generatedAt: new Date().toISOString(),

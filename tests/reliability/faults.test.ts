@@ -162,7 +162,7 @@ describe('training killed with SIGKILL', () => {
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
       const timer = setTimeout(() => proc.kill('SIGKILL'), 100_000);
       void exited.then(() => clearTimeout(timer));
-      return { proc, stdout: () => stdout, stderr: () => stderr, exited };
+      return { proc, stdout: () => stdout, stderr: () => stderr, epochTimes: [], exited };
     };
     const first = cliRun([]);
     expect(await until(() => /epoch 2\/12 /.test(first.stderr()), first, 90_000), first.stderr()).toBe(true);

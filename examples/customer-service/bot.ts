@@ -31,6 +31,7 @@ const { positionals, values: opts } = parseArgs({
     text: { type: 'string' },
     audio: { type: 'string' },
     model: { type: 'string', default: path.join(HERE, 'model') },
+    config: { type: 'string', default: path.join(HERE, 'config.json') },
     epochs: { type: 'string' },
     lang: { type: 'string' },
   },
@@ -41,7 +42,7 @@ const hasHan = (s: string): boolean => /\p{Script=Han}/u.test(s);
 interface Splits { train: ManifestSample[]; validation: ManifestSample[]; test: ManifestSample[] }
 
 async function loadSplits(): Promise<Splits> {
-  const cfg = readExampleConfig(path.join(HERE, 'config.json'));
+  const cfg = readExampleConfig(opts.config!);
   const load = (f: string | undefined): Promise<ManifestSample[]> => (f === undefined ? Promise.resolve([]) : loadSamples(f, ['audio']));
   return { train: await load(cfg.data.train), validation: await load(cfg.data.validation), test: await load(cfg.data.test) };
 }
@@ -54,7 +55,7 @@ function kindOf(s: ManifestSample): 'text' | 'voice' | 'both' {
 }
 
 async function train(): Promise<FusionModel> {
-  const cfg = readExampleConfig(path.join(HERE, 'config.json'));
+  const cfg = readExampleConfig(opts.config!);
   const config = normalizeConfig(cfg.model);
   if (opts.epochs !== undefined) {
     const epochs = Number(opts.epochs);

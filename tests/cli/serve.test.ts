@@ -59,8 +59,16 @@ beforeAll(async () => {
   base = server.match[1] as string;
 });
 
-afterAll(() => {
-  if (server !== undefined && server.child.exitCode === null) server.child.kill('SIGKILL');
+afterAll(async () => {
+  if (server !== undefined && server.child.exitCode === null) {
+    // SIGTERM reaches the real server through the launcher (which forwards it); SIGKILL alone would kill only
+    // the launcher and leave the server running when a test failed before the shutdown test.
+    const child = server.child;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,6 +1,7 @@
 // Helpers for tests that drive the CLI as a user does: spawn `node packages/cli/bin/mmfuse.js ...`.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,5 +53,28 @@ export function startCli(args: string[], ready: RegExp, options: { cwd?: string;
       if (m && !done) { done = true; clearTimeout(timer); resolve({ child, match: m, stdout: () => stdout, stderr: () => stderr, exited }); }
     });
     void exited.then(({ code }) => { if (!done) { done = true; clearTimeout(timer); reject(new Error(`exited with ${code} before ready; stderr: ${stderr}`)); } });
+  });
+}
+
+export interface Reply { status: number; headers: http.IncomingHttpHeaders; text: string; json: () => any }
+
+/** A raw request, so tests control headers and chunking. */
+export function request(url: string, opts: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string; chunks?: Buffer[] } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+      });
+    });
+    req.on('error', reject);
+    if (opts.chunks) {
+      for (const c of opts.chunks) req.write(c);
+      req.end();
+    } else {
+      req.end(opts.body);
+    }
   });
 }

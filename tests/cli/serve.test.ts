@@ -9,29 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from 'mmfuse';
 import { MODALITIES, subsets, writeProject } from './fixtures.js';
 import type { Sample } from './fixtures.js';
-import { startCli } from './helpers.js';
+import { request, startCli } from './helpers.js';
+import type { Reply } from './helpers.js';
 
 let dir: string;
 let base: string;
 let server: Awaited<ReturnType<typeof startCli>> | undefined;
 let sample: Sample;
 
-interface Reply { status: number; headers: http.IncomingHttpHeaders; text: string; json: () => any }
-
-function request(url: string, opts: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
-      });
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
 
 const postJson = (body: unknown) => request(`${base}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 

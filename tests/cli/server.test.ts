@@ -1,9 +1,9 @@
 // The HTTP server with a fake predictor, in process: routing, JSON and multipart parsing, error answers,
 // body limits, batching, metrics and graceful shutdown. tests/cli/serve.test.ts runs it with a real model.
-import * as http from 'node:http';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '@mmfuse/core';
+import { request } from './helpers.js';
 import { createPredictionServer, multipartBoundary, parseMultipart } from 'mmfuse';
 import type { Outcome, PredictionServer, PredictRequest, PredictResponse, Predictor } from 'mmfuse';
 
@@ -46,29 +46,6 @@ async function start(predictor: Predictor, options: { maxBodyBytes?: number; max
   running = createPredictionServer({ predictor, numTensors: () => 7, ...options });
   const addr = await running.listen(0, '127.0.0.1');
   return `http://127.0.0.1:${addr.port}`;
-}
-
-interface Reply { status: number; headers: http.IncomingHttpHeaders; text: string; json: () => any }
-
-/** A raw request, so tests control headers and chunking. */
-function request(url: string, opts: { method?: string; headers?: Record<string, string | number>; body?: Buffer | string; chunks?: Buffer[] } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
-      });
-    });
-    req.on('error', reject);
-    if (opts.chunks) {
-      for (const c of opts.chunks) req.write(c);
-      req.end();
-    } else {
-      req.end(opts.body);
-    }
-  });
 }
 
 const postJson = (url: string, body: unknown) => request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });

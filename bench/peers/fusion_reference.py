@@ -8,7 +8,7 @@ with norm_first, GELU, final LayerNorm, Linear head). Protocol as the spec says:
   logits read back (.numpy()); samples/s per pass = 640 / seconds.
 The thread count comes from the command line and is applied to torch and, through the environment that the
 caller sets before Python starts (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS), to OpenMP and OpenBLAS.
-Prints one JSON object.
+Prints one JSON object. The model and batches are also imported by engine_reference_torch.py.
 
 Usage: OMP_NUM_THREADS=N OPENBLAS_NUM_THREADS=N /usr/bin/python3 bench/peers/fusion_reference.py N
 """
@@ -74,10 +74,11 @@ class FusionModel(nn.Module):
         return self.head(x[:, 0])
 
 
-def make_batches(seed=1234):
+def make_batches(seed=1234, count=BATCHES):
+    """`count` batches of the spec's shapes (random token ids with padding, log-mel, image, label)."""
     g = torch.Generator().manual_seed(seed)
     out = []
-    for _ in range(BATCHES):
+    for _ in range(count):
         lengths = torch.randint(8, 33, (B,), generator=g)
         ids = torch.randint(1, VOCAB, (B, T_TEXT), generator=g)
         ids = torch.where(torch.arange(T_TEXT)[None, :] < lengths[:, None], ids, torch.zeros_like(ids))

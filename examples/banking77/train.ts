@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { initEngine } from '@mmfuse/core';
 import '@mmfuse/text-rnn';
 import '@mmfuse/audio';
-import { FusionModel, normalizeConfig } from '@mmfuse/fusion';
+import { FusionModel, normalizeConfig, type EvaluationReport } from '@mmfuse/fusion';
 import { loadSamples, onlyInputs, percent, readExampleConfig, seconds } from '../common/example-config.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -53,15 +53,17 @@ async function main(): Promise<void> {
   }
   const names = opts.only!.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const n of names) if (!(n in VARIANTS)) throw new Error(`--only: unknown model "${n}"; use text, voice and/or fused`);
+  const evaluateOnly = opts['evaluate-only'] === true;
+  if (evaluateOnly && (opts.epochs !== undefined || opts.limit !== undefined)) throw new Error('--evaluate-only trains nothing: drop --epochs and --limit');
   await initEngine();
-  let train = await loadSamples(path.join(out, 'train.jsonl'), ['audio']);
+  let train = evaluateOnly ? [] : await loadSamples(path.join(out, 'train.jsonl'), ['audio']);
   if (opts.limit !== undefined) train = train.slice(0, positive('limit', opts.limit));
   const test = await loadSamples(path.join(out, 'test.jsonl'), ['audio']);
   const cfg = readExampleConfig(path.join(HERE, 'config.json'));
 
   const resultsFile = path.join(out, 'results.json');
   for (const name of names) {
-    if (opts['evaluate-only']) {
+    if (evaluateOnly) {
       const model = await FusionModel.load(path.join(out, 'models', name));
       const r = await model.evaluate(test);
       console.log(`${name}: test accuracy ${percent(r.accuracy)} (macro-F1 ${r.macroF1.toFixed(3)}) on ${r.n} samples${ablationText(r.ablation)}`);
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
   console.log(`\nwritten ${path.relative(process.cwd(), resultsFile)}`);
 }
 
-type Ablation = Record<string, { accuracy: number; macroF1: number }> | undefined;
+type Ablation = EvaluationReport['ablation'];
 
 /** Ablation of a model with more than one input (a single-input model has nothing to remove). */
 function ablationOf(a: Ablation): Record<string, { accuracy: number; macroF1: number }> | undefined {

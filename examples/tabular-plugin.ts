@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidInputError, registerEncoder } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 
 export interface TabularEncoderConfig {
   /** Number of numeric columns per sample. */
@@ -18,6 +18,8 @@ export class TabularEncoder implements ModalityEncoder<number[], Float32Array> {
   static readonly kind = 'tabular/linear';
   readonly kind = TabularEncoder.kind;
   readonly modality = 'tabular';
+  /** A JSON array of numbers, as written in the manifest or the request. */
+  readonly input: RawInputSpec = { kind: 'json', maxBytes: 64 * 1024 };
   readonly outputDim: number;
   private readonly columns: number;
   private mean: number[];

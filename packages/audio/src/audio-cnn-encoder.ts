@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, MmfuseError, createRng, isMmfuseError } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
 import { checkBoolean, checkInteger, checkNumber, checkOneOf } from './internal/check.js';
@@ -115,6 +115,8 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   static readonly kind = 'audio/cnn';
   readonly kind = AudioCnnEncoder.kind;
   readonly modality = 'audio';
+  /** A WAV file (path or bytes); up to 256 MiB, and `maxDurationSeconds` of audio. */
+  readonly input: RawInputSpec = { kind: 'file', maxBytes: 256 * 1024 * 1024, mediaTypes: ['audio/wav', 'audio/x-wav', 'audio/wave'] };
   readonly outputDim: number;
   /** Values per input frame (mel bins or MFCC coefficients). */
   readonly bins: number;

@@ -21,7 +21,13 @@ export type MmfuseErrorCode =
   /** A value exceeds a configured limit (duration, pixel count, body size, ...). */
   | 'LIMIT_EXCEEDED'
   /** A caller used the API in the wrong order (e.g. predict before fit). */
-  | 'STATE';
+  | 'STATE'
+  /** A training checkpoint is corrupt, edited or from another config. */
+  | 'CHECKPOINT'
+  /** A command line is malformed (unknown flag, missing argument). CLI exit code 2. */
+  | 'USAGE'
+  /** A bug in mmfuse (never caused by bad input). CLI exit code 1 with code INTERNAL, HTTP 500. */
+  | 'INTERNAL';
 
 /** Where in the data an error was found. Every field is optional; set what is known. */
 export interface ErrorLocation {
@@ -147,6 +153,49 @@ export class ModelFormatError extends MmfuseError {
   static override readonly errorName: string = 'ModelFormatError';
   constructor(reason: string, options: MmfuseErrorOptions = {}) {
     super('MODEL_FORMAT', reason, options);
+  }
+}
+
+/** The API was used in the wrong order (e.g. predict before fit). */
+export class StateError extends MmfuseError {
+  static override readonly errorName: string = 'StateError';
+  constructor(reason: string, options: MmfuseErrorOptions = {}) {
+    super('STATE', reason, options);
+  }
+}
+
+/** A file or folder could not be read or written; `details.errno` holds the system code (EACCES, EROFS, ...). */
+export class IoError extends MmfuseError {
+  static override readonly errorName: string = 'IoError';
+  constructor(reason: string, options: MmfuseErrorOptions = {}) {
+    super('IO', reason, options);
+  }
+}
+
+/** A training checkpoint is corrupt, edited, or was written for another config. */
+export class CheckpointError extends MmfuseError {
+  static override readonly errorName: string = 'CheckpointError';
+  constructor(reason: string, options: MmfuseErrorOptions = {}) {
+    super('CHECKPOINT', reason, options);
+  }
+}
+
+/** A malformed command line (CLI exit code 2). `command` names the subcommand when known. */
+export class UsageError extends MmfuseError {
+  static override readonly errorName: string = 'UsageError';
+  readonly command?: string;
+  constructor(reason: string, options: MmfuseErrorOptions & { command?: string } = {}) {
+    const { command, ...rest } = options;
+    super('USAGE', reason, rest);
+    if (command !== undefined) this.command = command;
+  }
+}
+
+/** A bug in mmfuse, wrapped so it still travels as an MmfuseError (HTTP 500, CLI code INTERNAL). */
+export class InternalError extends MmfuseError {
+  static override readonly errorName: string = 'InternalError';
+  constructor(reason: string, options: MmfuseErrorOptions = {}) {
+    super('INTERNAL', reason, options);
   }
 }
 

@@ -9,17 +9,26 @@ export type {
   JsonObject,
   JsonValue,
   ModalityEncoder,
+  Outcome,
   PrepareContext,
+  RawInputKind,
+  RawInputSpec,
   TensorMap,
 } from './types.js';
+export { DEFAULT_RAW_INPUT, rawInputOf } from './types.js';
 export {
+  CheckpointError,
   ConfigError,
   EngineError,
+  InternalError,
+  IoError,
   InvalidInputError,
   LimitExceededError,
   MmfuseError,
   ModelFormatError,
+  StateError,
   UnsupportedFormatError,
+  UsageError,
   describeValue,
   isMmfuseError,
 } from './errors.js';

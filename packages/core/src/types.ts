@@ -3,6 +3,7 @@
  * shows a complete third-party plugin.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { MmfuseError } from './errors.js';
 import type { Rng } from './random.js';
 
 /** Any JSON value. Fitted state and configs are JSON so they save as plain files. */
@@ -30,6 +31,32 @@ export interface PrepareContext {
   training?: boolean;
   /** Random stream for augmentation; required by plugins when `training` and augmentation is on. */
   rng?: Rng;
+}
+
+/**
+ * What a plugin's raw value is, so core, fusion, the CLI and the server handle it without naming a
+ * modality:
+ * - `file`: a file. Manifests and the command line give a path (resolved against the manifest's folder,
+ *   contained in it unless allowed); requests send the bytes (base64 in JSON, a file part in multipart);
+ *   the library also accepts a `Uint8Array`. `prepare` receives an absolute path or a `Uint8Array`.
+ * - `bytes`: bytes that are not a file: base64 in manifests and JSON requests, a part in multipart;
+ *   `prepare` receives a `Uint8Array`.
+ * - `text`: a string.
+ * - `json`: any JSON value, as written in the manifest or the request.
+ */
+export type RawInputKind = 'file' | 'bytes' | 'text' | 'json';
+
+/** The raw-input declaration of a plugin (`ModalityEncoder.input`). */
+export interface RawInputSpec {
+  kind: RawInputKind;
+  /**
+   * Largest raw value accepted, in bytes: the file size (checked with `stat` before anything is read),
+   * the decoded byte length, the UTF-8 length of a text, or the length of a JSON value's text. Callers
+   * refuse larger values with `LimitExceededError` before calling `prepare`.
+   */
+  maxBytes: number;
+  /** Media types accepted (e.g. `audio/wav`), for upload forms and content checks. Default: any. */
+  mediaTypes?: readonly string[];
 }
 
 /** Options of `ModalityEncoder.encode`. */
@@ -69,6 +96,11 @@ export interface ModalityEncoder<TRaw = unknown, TPrepared = unknown> {
   readonly kind: string;
   /** Modality type, e.g. `text`, `audio`, `image`, or a third-party type such as `tabular`. */
   readonly modality: string;
+  /**
+   * What the raw value is (file, bytes, text, JSON) and its byte limit. Optional for compatibility;
+   * default `{ kind: 'json', maxBytes: 1 MiB }` (see `rawInputOf`).
+   */
+  readonly input?: RawInputSpec;
   /** Size of the last axis of `encode().features`. Known after `build` (or earlier). */
   readonly outputDim: number;
 
@@ -111,3 +143,17 @@ export interface EncoderRegistration {
   /** One line for `--help` and `inspect`. */
   description?: string;
 }
+
+/** Default raw-input declaration of a plugin that declares none. */
+export const DEFAULT_RAW_INPUT: RawInputSpec = Object.freeze({ kind: 'json', maxBytes: 1024 * 1024 });
+
+/** The raw-input declaration of a plugin (its own, or the default for plugins that declare none). */
+export function rawInputOf(encoder: Pick<ModalityEncoder, 'input'>): RawInputSpec {
+  return encoder.input ?? DEFAULT_RAW_INPUT;
+}
+
+/**
+ * The result of one item of a batch operation (a prediction, a prepared sample): a value, or the typed
+ * error that refused this item alone. The error keeps its class; serialize it with its own `toJSON()`.
+ */
+export type Outcome<T, E = MmfuseError> = { ok: true; value: T } | { ok: false; error: E };

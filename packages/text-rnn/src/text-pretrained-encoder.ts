@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, describeValue } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { loadHfModel, loadHfTokenizer, readJsonFile } from './internal/hf.js';
 import type { HfModel, HfTensor, HfTokenizer } from './internal/hf.js';
 import { normalizeText } from './normalize-text.js';
@@ -49,6 +49,7 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
   static readonly kind = 'text/pretrained';
   readonly kind = TextPretrainedEncoder.kind;
   readonly modality = 'text';
+  readonly input: RawInputSpec = { kind: 'text', maxBytes: 1024 * 1024 };
   readonly outputDim: number;
   readonly modelPath: string;
   readonly pooling: TextPooling;

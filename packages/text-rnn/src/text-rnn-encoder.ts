@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, MmfuseError, ModelFormatError, describeValue } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
@@ -125,6 +125,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   static readonly kind = 'text/rnn';
   readonly kind = TextRnnEncoder.kind;
   readonly modality = 'text';
+  readonly input: RawInputSpec = { kind: 'text', maxBytes: 1024 * 1024 };
   readonly outputDim: number;
   readonly config: ResolvedConfig;
   private tokenizerPromise: Promise<Tokenizer> | undefined;

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, MmfuseError, describeValue } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { flipHorizontal, jitterBrightnessContrast, sampleResizedCrop } from './augment.js';
 import { ConvBlock } from './conv_block.js';
 import { checkChannelVector, checkColour, checkNumberIn, checkOneOf, checkPositiveInt } from './internal/options.js';
@@ -158,6 +158,8 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   static readonly kind = 'image/cnn';
   readonly kind = ImageCnnEncoder.kind;
   readonly modality = 'image';
+  /** An image file (path or bytes) of up to 64 MiB; the pixel cap is checked in the header. */
+  readonly input: RawInputSpec = { kind: 'file', maxBytes: 64 * 1024 * 1024, mediaTypes: ['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'] };
   readonly outputDim: number;
   /** Number of tokens per image: H'·W' for `regions`, 1 for `pooled`. */
   readonly tokens: number;

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, MmfuseError, ModelFormatError, describeValue } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { checkColour, checkOneOf, checkPositiveInt } from './internal/options.js';
 import { DEFAULT_MAX_PIXELS, loadImage } from './load_image.js';
 
@@ -126,6 +126,8 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
   static readonly kind = 'image/pretrained';
   readonly kind = ImagePretrainedEncoder.kind;
   readonly modality = 'image';
+  /** An image file (path or bytes) of up to 64 MiB; the pixel cap is checked in the header. */
+  readonly input: RawInputSpec = { kind: 'file', maxBytes: 64 * 1024 * 1024, mediaTypes: ['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'] };
   readonly outputDim: number;
   /** Tokens per image: 1 + patches for `patches`, 1 otherwise. */
   readonly tokens: number;

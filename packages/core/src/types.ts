@@ -76,6 +76,11 @@ export interface EncodeOptions {
 export type EncoderOutput = {
   features: tf.Tensor3D;
   mask: tf.Tensor2D;
+  /**
+   * Optional extra outputs for auxiliary losses, e.g. `{ ctcLogits: [batch, frames, symbols] }` of a
+   * speech encoder; the fusion trainer hands them to loss terms and ignores them otherwise.
+   */
+  aux?: Record<string, tf.Tensor>;
 };
 
 /**

@@ -18,6 +18,7 @@ import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
 import { checkBoolean, checkInteger, checkNumber, checkOneOf } from './internal/check.js';
 import { loadAudio } from './internal/load-audio.js';
+import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
 import type { AudioInput } from './internal/load-audio.js';
 import { logMel } from './log-mel.js';
 import { mfcc } from './mfcc.js';
@@ -115,8 +116,11 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   static readonly kind = 'audio/cnn';
   readonly kind = AudioCnnEncoder.kind;
   readonly modality = 'audio';
-  /** A WAV file (path or bytes); up to 256 MiB, and `maxDurationSeconds` of audio. */
-  readonly input: RawInputSpec = { kind: 'file', maxBytes: 256 * 1024 * 1024, mediaTypes: ['audio/wav', 'audio/x-wav', 'audio/wave'] };
+  /**
+   * An audio file (path or bytes): WAV, MP3, FLAC, Ogg Vorbis/Opus or WebM Opus, recognised by its magic
+   * bytes; up to 256 MiB, and `maxDurationSeconds` of audio.
+   */
+  readonly input: RawInputSpec = { kind: 'file', maxBytes: 256 * 1024 * 1024, mediaTypes: AUDIO_MEDIA_TYPES };
   readonly outputDim: number;
   /** Values per input frame (mel bins or MFCC coefficients). */
   readonly bins: number;
@@ -148,7 +152,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   async prepare(raw: AudioInput, ctx: PrepareContext): Promise<PreparedAudio> {
     const loc = { sample: ctx.sample, field: ctx.field };
     try {
-      let samples = loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
+      let samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
       if (this.cfg.trimSilence) {
         samples = trimSilence(samples).samples;
         if (samples.length === 0) throw new InvalidInputError('the audio is silent (nothing left after trimming silence)', loc);

@@ -1,5 +1,5 @@
 /**
- * @mmfuse/audio: WAV decoding, resampling, DSP features (torchaudio-compatible) and the `audio/cnn` encoder.
+ * @mmfuse/audio: audio decoding (WAV, MP3, FLAC, Ogg Vorbis/Opus, WebM Opus), resampling, DSP features (torchaudio-compatible) and the `audio/cnn` encoder.
  * Importing this module registers `audio/cnn` in the @mmfuse/core registry.
  */
 export type { FeatureMatrix, MelNorm, MelScale, PadMode, Samples } from './types.js';
@@ -21,6 +21,9 @@ export type { FbankOptions } from './fbank.js';
 export { decodeWav } from './decode-wav.js';
 export type { DecodeWavOptions, DecodedAudio } from './decode-wav.js';
 export { decodeWavFile } from './decode-wav-file.js';
+export { decodeAudio } from './decode-audio.js';
+export type { AudioCodec, AudioContainer, DecodeAudioOptions, DecodedAudioFile } from './decode-audio.js';
+export { AUDIO_MEDIA_TYPES, sniffAudioContainer } from './internal/sniff.js';
 export type { WavEncoding } from './internal/wav-header.js';
 export { featureStatistics } from './feature-statistics.js';
 export type { FeatureStatistics } from './feature-statistics.js';

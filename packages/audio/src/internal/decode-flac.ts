@@ -89,6 +89,10 @@ export async function decodeFlac(src: ByteSource, opts: ReaderOptions): Promise<
     if (block.sampleRate !== rate) {
       throw new InvalidInputError(`corrupt FLAC: frames ${where} have ${block.channelData.length} channel(s) at ${block.sampleRate} Hz but STREAMINFO declares ${info.channels} at ${rate} Hz`);
     }
+    // The wasm wrapper scales b-bit integers by 1/(2^(b-1) - 1); WAV here (as torchaudio) uses 1/2^(b-1),
+    // so a FLAC and a WAV of the same PCM decode to the same floats.
+    const scale = 1 - 1 / 2 ** (info.bitsPerSample - 1);
+    for (const ch of block.channelData) for (let k = 0; k < block.samplesDecoded; k++) ch[k] = (ch[k] as number) * scale;
     sink.push(block.channelData, block.samplesDecoded);
   };
   let dec: FlacDecoderLike | undefined;

@@ -111,7 +111,7 @@ export async function decodeFlac(src: ByteSource, opts: ReaderOptions): Promise<
   const frames = sink.framesPushed;
   if (frames === 0) throw new InvalidInputError('corrupt FLAC: no decodable audio frames');
   if (declared !== undefined && frames < declared) {
-    throw new InvalidInputError(`truncated FLAC: STREAMINFO declares ${declared} samples (${(declared / rate).toFixed(2)} s) but the frames hold only ${frames} (${(frames / rate).toFixed(2)} s)`);
+    throw new InvalidInputError(`truncated or corrupt FLAC: STREAMINFO declares ${declared} samples (${(declared / rate).toFixed(2)} s) but only ${frames} (${(frames / rate).toFixed(2)} s) decode`);
   }
   return { channels: sink.finish(), sampleRateHz: opts.targetRateHz ?? rate, sourceSampleRateHz: rate, sourceChannels: info.channels, durationSeconds: frames / rate, codec: 'flac', bitsPerSample: info.bitsPerSample };
 }

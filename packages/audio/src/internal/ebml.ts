@@ -265,8 +265,10 @@ export function walkWebm(win: ReadWindow, visitor: WebmVisitor): void {
     at = elementEnd(h, size, `element ${hex(h.id)} before the Segment`);
   }
   if (segment === undefined) throw new InvalidInputError('truncated WebM: no Segment element after the EBML header');
-  const segEnd = segment.size < 0 ? size : segment.dataOffset + segment.size;
-  if (segEnd > size) throw new InvalidInputError(`truncated WebM: the Segment at byte ${segment.offset} claims ${segment.size} bytes but only ${size - segment.dataOffset} remain`);
+  // A Segment that claims more than exists is walked as far as the bytes go (so Info's duration is checked
+  // against the limit first), then refused.
+  const claimedEnd = segment.size < 0 ? size : segment.dataOffset + segment.size;
+  const segEnd = Math.min(claimedEnd, size);
   const info: WebmInfo = { timecodeScaleNs: 1_000_000, durationSeconds: undefined };
   let rawDuration: number | undefined;
   let haveTracks = false;
@@ -320,5 +322,6 @@ export function walkWebm(win: ReadWindow, visitor: WebmVisitor): void {
     }
     at = end;
   }
+  if (claimedEnd > size) throw new InvalidInputError(`truncated WebM: the Segment at byte ${segment.offset} claims ${segment.size} bytes but only ${size - segment.dataOffset} remain`);
   if (!haveTracks) throw new InvalidInputError('corrupt WebM: the Segment has no Tracks element');
 }

@@ -2,7 +2,7 @@
  * Ogg pages (RFC 3533): header walking (no body reads, for the layout pass), CRC-checked page reads, and
  * packet reassembly across pages for one logical stream.
  */
-import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core';
+import { InvalidInputError } from '@mmfuse/core';
 import type { ReadWindow } from './read-window.js';
 
 export interface OggPageHeader {
@@ -49,7 +49,7 @@ export function readPageHeader(win: ReadWindow, offset: number, index: number): 
     throw new InvalidInputError(`corrupt Ogg: no page starts at byte ${offset} (expected "OggS" after page ${index - 1})`);
   }
   if (h.length < 27) throw new InvalidInputError(`truncated Ogg: ${where} is cut off inside its 27-byte header`);
-  if (h[4] !== 0) throw new UnsupportedFormatError(`Ogg ${where} has stream structure version ${h[4]} (only 0 exists)`);
+  if (h[4] !== 0) throw new InvalidInputError(`corrupt Ogg: ${where} has stream structure version ${h[4]} (only 0 exists)`);
   const v = new DataView(h.buffer, h.byteOffset, 27);
   const flags = h[5] as number;
   const lo = v.getUint32(6, true);

@@ -75,7 +75,7 @@ describe('audio/cnn encoder', () => {
     await expect(enc.prepare('missing.wav', ctx)).rejects.toThrow(InvalidInputError);
     await expect(enc.prepare('missing.wav', ctx)).rejects.toThrow(/sample "row-7", field "voice": audio file "missing.wav" does not exist/);
     await expect(enc.prepare('../escape.wav', ctx)).rejects.toThrow(/sample "row-7", field "voice": path "..\/escape.wav" escapes the data folder/);
-    await expect(enc.prepare(new Uint8Array(0), ctx)).rejects.toThrow(/sample "row-7", field "voice": the WAV data is empty/);
+    await expect(enc.prepare(new Uint8Array(0), ctx)).rejects.toThrow(/sample "row-7", field "voice": the audio data is empty/);
     await expect(enc.prepare(rawWav({ data: new Uint8Array(10), dataSize: 100 }), ctx)).rejects.toThrow(/sample "row-7", field "voice": truncated WAV file/);
     const nan = sine(100, 16000, 0.2);
     nan[5] = Number.NaN;
@@ -83,7 +83,7 @@ describe('audio/cnn encoder', () => {
     await expect(enc.prepare({ samples: sine(100, 16000, 2), sampleRateHz: 16000 }, ctx)).rejects.toThrow(LimitExceededError);
     await expect(enc.prepare(rawWav({ sampleRate: 16000, data: new Uint8Array(16000 * 2 * 2) }), ctx)).rejects.toThrow(/sample "row-7", field "voice": the audio lasts 2\.00 s, over the limit of 1 s/);
     await expect(enc.prepare({ samples: new Float32Array(100), sampleRateHz: 16000 }, ctx)).rejects.toThrow(/sample "row-7", field "voice": the audio has 100 samples .* at least 201/);
-    await expect(enc.prepare(42 as never, ctx)).rejects.toThrow(/sample "row-7", field "voice": expected a WAV file path/);
+    await expect(enc.prepare(42 as never, ctx)).rejects.toThrow(/sample "row-7", field "voice": expected an audio file path/);
     const trimming = new AudioCnnEncoder({ trimSilence: true });
     await expect(trimming.prepare({ samples: new Float32Array(16000), sampleRateHz: 16000 }, ctx)).rejects.toThrow(/field "voice": the audio is silent/);
     expect(() => new AudioCnnEncoder({ channels: [4], timeStride: [2, 2] })).toThrow(ConfigError);

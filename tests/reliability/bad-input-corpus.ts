@@ -89,8 +89,8 @@ export async function badCases(): Promise<BadCase[]> {
     { name: 'wav-zero-rate', field: 'audio', bytes: lyingWav({ sampleRate: 0 }), ext: 'wav', code: 'INVALID_INPUT', reason: /sample rate of 0 Hz/, routes: both },
     { name: 'wav-nan-sample', field: 'audio', bytes: withNonFinite(Number.NaN), ext: 'wav', code: 'INVALID_INPUT', reason: /sample 1234 .* is NaN; audio samples must be finite/, routes: both },
     { name: 'wav-inf-sample', field: 'audio', bytes: withNonFinite(Number.POSITIVE_INFINITY), ext: 'wav', code: 'INVALID_INPUT', reason: /sample 1234 .* is Infinity/, routes: both },
-    { name: 'wav-not-riff', field: 'audio', bytes: Buffer.from('this is plain text, not a WAV file at all'), ext: 'wav', code: 'INVALID_INPUT', reason: /not a WAV file/, routes: both },
-    { name: 'wav-is-png', field: 'audio', bytes: goodPng, ext: 'wav', code: 'INVALID_INPUT', reason: /not a WAV file: it starts with ".PNG"/, routes: both },
+    { name: 'wav-not-riff', field: 'audio', bytes: Buffer.from('this is plain text, not a WAV file at all'), ext: 'wav', code: 'INVALID_INPUT', reason: /not (a WAV|an audio) file/, routes: both },
+    { name: 'wav-is-png', field: 'audio', bytes: goodPng, ext: 'wav', code: 'INVALID_INPUT', reason: /not (a WAV|an audio) file.*: it starts with (bytes 89 50 4e 47 \()?"\.PNG"/, routes: both },
     // Images
     { name: 'img-zero-bytes', field: 'image', bytes: new Uint8Array(0), ext: 'png', code: 'INVALID_INPUT', reason: /empty/, routes: both },
     { name: 'img-truncated-png', field: 'image', bytes: goodPng.subarray(0, Math.floor(goodPng.length / 2)), ext: 'png', code: 'INVALID_INPUT', reason: /png image (is truncated or corrupt|header is corrupt)/, routes: both },
@@ -108,7 +108,7 @@ export async function badCases(): Promise<BadCase[]> {
     { name: 'path-absolute', field: 'image', value: '/etc/hostname', code: 'INVALID_INPUT', reason: /absolute path "\/etc\/hostname" is not allowed/, routes: ['library'] },
     { name: 'path-missing', field: 'audio', value: 'clips/never-written.wav', code: 'INVALID_INPUT', reason: /does not exist/, routes: ['library'] },
     { name: 'path-nul', field: 'image', value: 'images/a\u0000.png', code: 'INVALID_INPUT', reason: /NUL byte/, routes: ['library'] },
-    { name: 'path-wrong-type', field: 'audio', value: 5, code: 'INVALID_INPUT', reason: /expected (a path string|a WAV file path)/, routes: ['library'] },
+    { name: 'path-wrong-type', field: 'audio', value: 5, code: 'INVALID_INPUT', reason: /expected (a path string|a WAV file path|an audio file path)/, routes: ['library'] },
     { name: 'path-is-folder', field: 'image', value: 'images', code: 'INVALID_INPUT', reason: /not a regular file/, routes: ['library'] },
     // Manifest lines and labels (eval only)
     { name: 'line-not-json', field: null, line: '{"id": "line-not-json", "text": "good day",', code: 'INVALID_INPUT', reason: /not valid JSON/, routes: [] },

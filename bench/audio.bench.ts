@@ -4,14 +4,16 @@
  * ln(x + 1e-6); clips one at a time; median of 5 runs) for @mmfuse/audio's `logMel` against torchaudio
  * (bench/peers/audio_logmel_torchaudio.py) on the same clips in the same run. Our runs are split in two
  * halves around the peer so both see the same machine load. Also: 10 minutes of 44.1 kHz stereo WAV
- * decoded to 16 kHz mono (`decodeWav`), which has no peer here.
+ * decoded to 16 kHz mono (`decodeWav`), which has no peer here, and `decodeAudio` on MP3, FLAC, Ogg
+ * Vorbis, Ogg Opus and WebM Opus files against Debian's ffmpeg decoding the same files to PCM (a
+ * subprocess each run, so ffmpeg's start-up is in its time), alternating in the same run.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeWav, logMel } from '@mmfuse/audio';
+import { decodeAudio, decodeWav, logMel } from '@mmfuse/audio';
 import { createRng } from '@mmfuse/core';
 import type { BenchFigure, Benchmark, BenchSection } from './types.js';
 
@@ -79,6 +81,51 @@ function decodeBench(): { seconds: number; audioSecondsPerSecond: number } {
   return { seconds: took, audioSecondsPerSecond: seconds / took };
 }
 
+const FORMAT_SECONDS = 60;
+const FORMATS: { name: string; file: string; args: string[] }[] = [
+  { name: 'mp3', file: 'a.mp3', args: ['-c:a', 'libmp3lame', '-b:a', '128k'] },
+  { name: 'flac', file: 'a.flac', args: ['-c:a', 'flac'] },
+  { name: 'ogg-vorbis', file: 'a.ogg', args: ['-c:a', 'libvorbis', '-q:a', '4'] },
+  { name: 'ogg-opus', file: 'a.opus', args: ['-c:a', 'libopus', '-b:a', '96k'] },
+  { name: 'webm-opus', file: 'a.webm', args: ['-c:a', 'libopus', '-b:a', '96k'] },
+];
+
+interface FormatResult { name: string; ours: number[]; oursTo16k: number[]; ffmpeg: number[]; fileBytes: number }
+
+/**
+ * Seconds of audio per second for decodeAudio (stream rate, both channels kept, as ffmpeg's PCM output;
+ * and to 16 kHz mono, the encoder's use) and for `ffmpeg -i FILE -f f32le -` on the same file, 3 alternating
+ * runs each after one untimed warm-up. Null when ffmpeg is missing (the encoder and the peer).
+ */
+async function formatBench(tmp: string): Promise<FormatResult[] | null> {
+  const ff = (args: string[]) => spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', ...args], { maxBuffer: 1 << 30 });
+  const wav = path.join(tmp, 'a.wav');
+  // 60 s of 44.1 kHz stereo: a sweep in one channel, noise in the other (not trivially compressible).
+  if (ff(['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${FORMAT_SECONDS}`, '-f', 'lavfi', '-i', `anoisesrc=color=pink:sample_rate=44100:amplitude=0.2:duration=${FORMAT_SECONDS}`, '-filter_complex', '[0][1]amerge=inputs=2', wav]).status !== 0) return null;
+  const out: FormatResult[] = [];
+  for (const f of FORMATS) {
+    const file = path.join(tmp, f.file);
+    if (ff(['-i', wav, ...f.args, file]).status !== 0) return null;
+    const r: FormatResult = { name: f.name, ours: [], oursTo16k: [], ffmpeg: [], fileBytes: statSync(file).size };
+    await decodeAudio(file, { mono: false });
+    ff(['-i', file, '-f', 'f32le', '-']);
+    for (let run = 0; run < 3; run++) {
+      let t0 = performance.now();
+      await decodeAudio(file, { mono: false });
+      r.ours.push(FORMAT_SECONDS / ((performance.now() - t0) / 1000));
+      t0 = performance.now();
+      const peer = ff(['-i', file, '-f', 'f32le', '-']);
+      r.ffmpeg.push(FORMAT_SECONDS / ((performance.now() - t0) / 1000));
+      if (peer.status !== 0) return null;
+      t0 = performance.now();
+      await decodeAudio(file, { sampleRateHz: 16000 });
+      r.oursTo16k.push(FORMAT_SECONDS / ((performance.now() - t0) / 1000));
+    }
+    out.push(r);
+  }
+  return out;
+}
+
 export const benchmark: Benchmark = {
   id: 'audio',
   title: 'Audio: log-mel throughput vs torchaudio',
@@ -129,6 +176,9 @@ export const benchmark: Benchmark = {
         peer.clip0.forEach((v, i) => { maxDiff = Math.max(maxDiff as number, Math.abs(v - (mine.data[i] as number))); maxAbs = Math.max(maxAbs, Math.abs(v)); });
       }
       const decode = decodeBench();
+      const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+      const formats = await formatBench(tmp);
+      const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
       const value = median(ours);
       const peerName = peer === null ? 'torchaudio (1 thread)' : `torchaudio ${peer.torchaudio} (1 thread)`;
@@ -170,6 +220,14 @@ export const benchmark: Benchmark = {
           peerValue: peer?.threads2.audioSecondsPerSecond ?? null,
         },
         { name: 'audio.decode.wav44k-stereo-to-16k', value: decode.audioSecondsPerSecond, unit: 'audio-s/s', details: { seconds: decode.seconds, file: '10 min, 44.1 kHz, stereo, 16-bit PCM, in memory', output: '16 kHz mono' } },
+        ...(formats ?? []).map((r): BenchFigure => ({
+          name: `audio.decode.${r.name}`,
+          value: median(r.ours),
+          unit: 'audio-s/s',
+          peer: 'ffmpeg -f f32le (subprocess)',
+          peerValue: median(r.ffmpeg),
+          details: { runs: r.ours, peerRuns: r.ffmpeg, to16kMono: median(r.oursTo16k), to16kMonoRuns: r.oursTo16k, fileBytes: r.fileBytes, seconds: FORMAT_SECONDS, loadavgBefore: loadBefore, loadavgAfter: loadAfter },
+        })),
       ];
       const f = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(0));
       const markdown = [
@@ -195,6 +253,15 @@ export const benchmark: Benchmark = {
         '',
         `WAV decoding: 10 minutes of 44.1 kHz stereo 16-bit PCM (in memory) decoded, downmixed and resampled to 16 kHz mono in ${decode.seconds.toFixed(2)} s`,
         `(${decode.audioSecondsPerSecond.toFixed(0)} seconds of audio per second); no peer.`,
+        '',
+        `Compressed formats: ${FORMAT_SECONDS} s of 44.1 kHz stereo (a tone and pink noise) encoded by ffmpeg, decoded from disk by`,
+        '`decodeAudio` (WebAssembly: mpg123, libFLAC, libvorbis, libopus) at the stream\'s rate with both channels (the same output',
+        'as the peer), and to 16 kHz mono; the peer is `ffmpeg -i FILE -f f32le -` on the same file, a subprocess per run (its',
+        `start-up, tens of ms, is in its time). Medians of 3 alternating runs. Load average ${loadBefore} before, ${loadAfter} after.`,
+        '',
+        '| format | decodeAudio, stream rate (audio-s/s) | ffmpeg (audio-s/s) | ratio | decodeAudio to 16 kHz mono |',
+        '| --- | --- | --- | --- | --- |',
+        ...(formats === null ? ['| (ffmpeg missing: not measured) | | | | |'] : formats.map((r) => `| ${r.name} | ${f(median(r.ours))} | ${f(median(r.ffmpeg))} | ${(median(r.ours) / median(r.ffmpeg)).toFixed(2)} | ${f(median(r.oursTo16k))} |`)),
         '',
         'The machine is shared (2 cores, other jobs running): absolute figures move with the load; the ratio to the',
         'peer measured in the same run is the comparable number.',

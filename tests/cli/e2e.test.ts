@@ -1,5 +1,6 @@
 // The CLI as a user drives it: spawned `mmfuse` processes train a tiny model on generated data, evaluate
 // it, predict from every subset of its modalities, inspect it, and refuse bad input with exit code 1.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -151,6 +152,17 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     checkPrediction(JSON.parse(fromElsewhere.stdout), MODALITIES.includes('image') ? ['text', 'image'] : ['text']);
     const human = await inProcess(['predict', '--model', 'model', '--text', s.text]);
     expect(human.stdout).toMatch(/^label: (yes|no)\nprobabilities:\n {2}(yes|no): [\d.]+\n {2}(yes|no): [\d.]+\ncontributions:\n {2}text: -?[\d.e-]+\nmodalities used: text\n$/);
+  });
+
+  it.skipIf(!MODALITIES.includes('audio'))('predicts from an MP3 and an Ogg Opus of a WAV as from the WAV (format found from the bytes)', async () => {
+    const s = samples.valid[0] as Sample;
+    const wav = JSON.parse((await inProcess(['predict', '--model', 'model', '--audio', s.audio, '--json'])).stdout) as { label: string };
+    for (const [ext, codec] of [['mp3', ['-c:a', 'libmp3lame', '-b:a', '128k']], ['opus', ['-c:a', 'libopus', '-b:a', '64k']]] as const) {
+      execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', '-i', path.join(dir, s.audio), ...codec, path.join(dir, `clip.${ext}`)]);
+      const r = await inProcess(['predict', '--model', 'model', '--audio', `clip.${ext}`, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { label: string }).label).toBe(wav.label);
+    }
   });
 
   it('predicts a manifest as JSONL, one line per sample, bad ones with their error', async () => {

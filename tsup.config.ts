@@ -5,7 +5,9 @@ import type { Options } from 'tsup';
 const packages = ['core', 'audio', 'text-rnn', 'vision-cnn', 'fusion'];
 
 // Peer and runtime dependencies stay external: an application has one TensorFlow.js engine.
-const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml'];
+// The audio codecs (WebAssembly, loaded on first use) stay separate npm packages too: mpg123 and codec-parser
+// are LGPL and must remain replaceable, not bundled.
+const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', 'mpg123-decoder', 'opus-decoder', /^@wasm-audio-decoders\//];
 
 export default defineConfig([
   ...packages.map((name): Options => ({

@@ -2,10 +2,10 @@ import { defineConfig } from 'tsup';
 import type { Options } from 'tsup';
 
 // One build entry per package; each package's `exports` map names exactly these files.
-const packages = ['core', 'audio', 'text-rnn', 'vision-cnn', 'fusion'];
+const packages = ['core', 'audio', 'text-rnn', 'vision-cnn', 'fusion', 'speech'];
 
 // Peer and runtime dependencies stay external: an application has one TensorFlow.js engine.
-const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml'];
+const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', /^@echogarden\//];
 
 export default defineConfig([
   ...packages.map((name): Options => ({
@@ -20,6 +20,8 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     external,
+    // @mmfuse/speech finds its bundled Flite build through import.meta.url, which the CJS build shims.
+    shims: name === 'speech',
   })),
   // The CLI has a second entry, `main`, which bin/mmfuse.js runs.
   ({

@@ -67,11 +67,11 @@ describe('ctcLoss matches torch.nn.functional.ctc_loss', () => {
     const opt = tf.train.adam(0.1);
     const lossOf = (): tf.Scalar => ctcLoss(tf.logSoftmax(logits) as tf.Tensor3D, targets, [12, 7]) as tf.Scalar;
     const first = tf.tidy(() => lossOf().dataSync()[0] as number);
-    for (let i = 0; i < 60; i++) tf.dispose(opt.minimize(lossOf, true));
+    for (let i = 0; i < 60; i++) tf.dispose(opt.minimize(lossOf, true) ?? []);
     const last = tf.tidy(() => lossOf().dataSync()[0] as number);
     expect(last).toBeLessThan(first * 0.1);
     const again = tf.memory().numTensors;
-    for (let i = 0; i < 5; i++) tf.dispose(opt.minimize(lossOf, true));
+    for (let i = 0; i < 5; i++) tf.dispose(opt.minimize(lossOf, true) ?? []);
     expect(tf.memory().numTensors).toBe(again);
     expect(ctcGreedyDecode(tf.tidy(() => logits.clone()) as tf.Tensor3D, { lengths: [12, 7] })).toEqual(targets);
     opt.dispose();

@@ -21,6 +21,8 @@ export type { FbankOptions } from './fbank.js';
 export { decodeWav } from './decode-wav.js';
 export type { DecodeWavOptions, DecodedAudio } from './decode-wav.js';
 export { decodeWavFile } from './decode-wav-file.js';
+export { encodeWav } from './encode-wav.js';
+export type { EncodeWavOptions } from './encode-wav.js';
 export type { WavEncoding } from './internal/wav-header.js';
 export { featureStatistics } from './feature-statistics.js';
 export type { FeatureStatistics } from './feature-statistics.js';

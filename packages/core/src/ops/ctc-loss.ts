@@ -188,5 +188,5 @@ export function ctcLoss(logProbs: tf.Tensor3D, targets: readonly CtcTarget[], in
     };
     return { value, gradFunc };
   };
-  return tf.customGrad(forward as unknown as (...args: tf.Tensor[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor })(logProbs);
+  return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0])(logProbs);
 }

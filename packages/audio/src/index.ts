@@ -1,6 +1,6 @@
 /**
  * @mmfuse/audio: WAV decoding, resampling, DSP features (torchaudio-compatible) and the `audio/cnn` encoder.
- * Importing this module registers `audio/cnn` in the @mmfuse/core registry.
+ * Importing this module registers `audio/cnn` and `audio/phonetic` in the @mmfuse/core registry.
  */
 export type { FeatureMatrix, MelNorm, MelScale, PadMode, Samples } from './types.js';
 export { resample } from './resample.js';
@@ -57,10 +57,16 @@ export { augmentChain } from './augment-chain.js';
 export type { AugmentChainOptions, AugmentStep, NoiseType, Range } from './augment-chain.js';
 export { AudioCnnEncoder } from './audio-cnn-encoder.js';
 export type { AudioCnnEncoderConfig, PreparedAudio } from './audio-cnn-encoder.js';
+export { AudioPhoneticEncoder } from './audio-phonetic-encoder.js';
+export type { AudioPhoneticEncoderConfig, PreparedPhoneticAudio } from './audio-phonetic-encoder.js';
 export type { AudioInput } from './internal/load-audio.js';
 
 import { registerEncoderOnce } from '@mmfuse/core';
 import { AudioCnnEncoder as Encoder } from './audio-cnn-encoder.js';
 import type { AudioCnnEncoderConfig as Config } from './audio-cnn-encoder.js';
 
+import { AudioPhoneticEncoder as Phonetic } from './audio-phonetic-encoder.js';
+import type { AudioPhoneticEncoderConfig as PhoneticConfig } from './audio-phonetic-encoder.js';
+
 registerEncoderOnce(Encoder.kind, 'audio', (config) => new Encoder(config as unknown as Config), '2-D CNN over log-mel/MFCC/fbank frames, a time sequence with a length mask');
+registerEncoderOnce(Phonetic.kind, 'audio', (config) => new Phonetic(config as unknown as PhoneticConfig), 'conv + BiGRU speech encoder over log-mel/fbank frames, pretrained on phonemes with CTC (pretrained: DIR)');

@@ -1,6 +1,6 @@
 /**
  * @mmfuse/speech: speech synthesis for training data (Flite built in, espeak-ng as an external program),
- * phoneme transcripts in a fixed inventory, and corpus synthesis.
+ * phoneme transcripts in a fixed inventory, corpus synthesis, and CTC pretraining of `audio/phonetic`.
  */
 export type { EngineName, SpeechEngine, SynthesizedAudio, VoiceInfo, VoiceSettings } from './types.js';
 export { EspeakNgEngine, ESPEAK_ACCENTS, ESPEAK_VARIANTS } from './espeak-ng.js';
@@ -14,3 +14,5 @@ export { phonemize } from './phonemize.js';
 export type { PhonemizeOptions, PhonemizerName } from './phonemize.js';
 export { synthesizeCorpus } from './synthesize-corpus.js';
 export type { SynthesisFailure, SynthesizeCorpusOptions, SynthesizeCorpusResult } from './synthesize-corpus.js';
+export { pretrainSpeechEncoder } from './pretrain-speech-encoder.js';
+export type { PretrainEpoch, PretrainResult, PretrainSpeechEncoderOptions } from './pretrain-speech-encoder.js';

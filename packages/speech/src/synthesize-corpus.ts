@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError, InvalidInputError, IoError, createRng, hashString, isMmfuseError, readManifest, skippedFromError } from '@mmfuse/core';
-import type { ManifestSample, MmfuseError, SkippedSample } from '@mmfuse/core';
+import type { ManifestSample, MmfuseError, Rng, SkippedSample } from '@mmfuse/core';
 import { encodeWav, resample, trimSilence } from '@mmfuse/audio';
 import { getEngine } from './engines.js';
 import { mapPool } from './internal/pool.js';
@@ -44,7 +44,7 @@ export interface SynthesizeCorpusOptions {
   field?: string;
   /** Voices to choose from (settings or ids like `flite:slt,rate=1.1`). Default `voiceGrid()` of both engines. */
   voices?: readonly (VoiceSettings | string)[];
-  /** Voices per text, chosen per text (seeded by the text), all different. Default 3. */
+  /** Voices per text, chosen per text (seeded by the text), all different, engines taking turns. Default 3. */
   perText?: number;
   /** Rate of the written clips, Hz. Default 16000. */
   sampleRateHz?: number;
@@ -132,6 +132,23 @@ async function render(text: string, settings: Required<VoiceSettings>, sampleRat
   return samples;
 }
 
+/**
+ * `n` distinct voice indices, spread over the engines: engines take turns (in a random order per text),
+ * each turn a random unused voice of that engine, so a voice list dominated by one engine's many voices
+ * still gives every text the other engines' voices too.
+ */
+function pickVoices(voices: readonly Required<VoiceSettings>[], n: number, rng: Rng): number[] {
+  const byEngine = new Map<EngineName, number[]>();
+  voices.forEach((v, i) => byEngine.set(v.engine, [...(byEngine.get(v.engine) ?? []), i]));
+  const pools = rng.shuffle([...byEngine.values()].map((list) => rng.shuffle([...list])));
+  const out: number[] = [];
+  for (let turn = 0; out.length < n; turn++) {
+    const pool = pools[turn % pools.length] as number[];
+    if (pool.length > 0) out.push(pool.pop() as number);
+  }
+  return out;
+}
+
 interface Job { sample: ManifestSample; k: number; text: string; phonemes: string; settings: Required<VoiceSettings>; id: string; file: string }
 
 /** Speak every text of a manifest in `perText` voices; see the module doc for the output. */
@@ -187,7 +204,7 @@ export async function synthesizeCorpus(options: SynthesizeCorpusOptions): Promis
         phonemeCache.set(text, phonemes);
       }
       const rng = createRng(hashString(text, options.seed ?? 0));
-      rng.permutation(ids.length).slice(0, perText).forEach((vi, k) => {
+      pickVoices(unique, perText, rng).forEach((vi, k) => {
         const settings = unique[vi] as Required<VoiceSettings>;
         const id = ids[vi] as string;
         jobs.push({ sample, k, text, phonemes: phonemes as string, settings, id, file: path.join(out, 'clips', `${clipKey(id, sampleRateHz, text)}.wav`) });

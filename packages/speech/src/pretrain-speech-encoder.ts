@@ -12,14 +12,15 @@
  * written and nothing is deleted): `phonetic-encoder.json` + `weights.bin` (the best held-out epoch) and
  * `pretrain-report.json` (every epoch's numbers, the split, the settings).
  */
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, IoError, createRng, ctcGreedyDecode, ctcLoss, errorRate, hashString, isMmfuseError, readManifest } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, createRng, ctcGreedyDecode, ctcLoss, errorRate, hashString, isMmfuseError, readManifest } from '@mmfuse/core';
 import type { JsonObject, ManifestSample, Rng, SkippedSample } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
 import type { AudioPhoneticEncoderConfig, PreparedPhoneticAudio } from '@mmfuse/audio';
 import { AdamW, clipByGlobalNorm, learningRateAt } from '@mmfuse/fusion';
+import { claimFolder } from './internal/owned-folder.js';
 import { PHONEMES, PHONEME_INVENTORY, phonemeIds } from './phonemes.js';
 import { parseVoiceId } from './voices.js';
 
@@ -99,29 +100,6 @@ export interface PretrainResult {
 
 interface Clip { sample: ManifestSample; audio: string; targets: number[]; speaker: string; voice: string }
 
-async function claimFolder(out: string): Promise<void> {
-  try {
-    const st = await stat(out);
-    if (!st.isDirectory()) throw new ConfigError(`${out} is a file, not a folder`, { path: 'out' });
-    const entries = await readdir(out);
-    if (entries.length > 0 && !entries.includes(MARKER)) throw new ConfigError(`${out} already holds files that mmfuse did not write (${entries.slice(0, 3).join(', ')}); give a new or empty folder, or an earlier pretrain output`, { path: 'out' });
-    if (entries.includes(MARKER)) {
-      const text = await readFile(path.join(out, MARKER), 'utf8').catch(() => '');
-      if (!/"format":\s*"mmfuse-pretrain"/.test(text)) throw new ConfigError(`${path.join(out, MARKER)} is not an mmfuse pretrain marker; refusing to write into ${out}`, { path: 'out' });
-      return;
-    }
-  } catch (err) {
-    if (isMmfuseError(err)) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new IoError(`cannot read ${out}: ${(err as Error).message}`, { file: out, cause: err });
-  }
-  try {
-    await mkdir(out, { recursive: true });
-    await writeFile(path.join(out, MARKER), `${JSON.stringify({ format: 'mmfuse-pretrain', version: 1 })}\n`);
-  } catch (err) {
-    throw new IoError(`cannot create ${out}: ${(err as Error).message}`, { file: out, cause: err, details: { errno: (err as NodeJS.ErrnoException).code } });
-  }
-}
-
 function positiveInt(v: unknown, name: string, fallback: number): number {
   const x = v ?? fallback;
   if (typeof x !== 'number' || !Number.isInteger(x) || x < 1) throw new ConfigError(`must be a positive integer, got ${String(x)}`, { path: name });
@@ -171,7 +149,7 @@ export async function pretrainSpeechEncoder(options: PretrainSpeechEncoderOption
   const encoder = new AudioPhoneticEncoder(encoderConfig);
   const manifest = path.resolve(options.manifest);
   const out = path.resolve(options.out);
-  await claimFolder(out);
+  await claimFolder(out, MARKER, 'mmfuse-pretrain', 'pretrain-speech');
 
   // Read the corpus; a bad line is listed and skipped, the others train.
   const skipped: SkippedSample[] = [];

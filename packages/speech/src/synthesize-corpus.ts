@@ -17,12 +17,13 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ConfigError, InvalidInputError, IoError, createRng, hashString, isMmfuseError, readManifest, skippedFromError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, createRng, hashString, isMmfuseError, readManifest, skippedFromError } from '@mmfuse/core';
 import type { ManifestSample, MmfuseError, Rng, SkippedSample } from '@mmfuse/core';
 import { encodeWav, resample, trimSilence } from '@mmfuse/audio';
 import { getEngine } from './engines.js';
+import { claimFolder } from './internal/owned-folder.js';
 import { mapPool } from './internal/pool.js';
 import { phonemize } from './phonemize.js';
 import type { PhonemizerName } from './phonemize.js';
@@ -82,37 +83,6 @@ export interface SynthesizeCorpusResult {
   failed: SynthesisFailure[];
   /** Ids of the voices used. */
   voices: string[];
-}
-
-async function claimFolder(out: string): Promise<void> {
-  let isNew = false;
-  try {
-    const st = await stat(out);
-    if (!st.isDirectory()) throw new ConfigError(`${out} is a file, not a folder`, { path: 'out' });
-  } catch (err) {
-    if (isMmfuseError(err)) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new IoError(`cannot read ${out}: ${(err as Error).message}`, { file: out, cause: err });
-    isNew = true;
-  }
-  const marker = path.join(out, MARKER);
-  if (!isNew) {
-    const entries = await readdir(out);
-    if (entries.length > 0 && !entries.includes(MARKER)) {
-      throw new ConfigError(`${out} already holds files that mmfuse did not write (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}); give a new or empty folder, or an earlier synthesize output`, { path: 'out' });
-    }
-    if (entries.includes(MARKER)) {
-      const text = await readFile(marker, 'utf8').catch(() => '');
-      if (!/"format":\s*"mmfuse-synthesize"/.test(text)) throw new ConfigError(`${marker} is not an mmfuse synthesize marker; refusing to write into ${out}`, { path: 'out' });
-      return;
-    }
-  }
-  try {
-    await mkdir(path.join(out, 'clips'), { recursive: true });
-    await writeFile(marker, `${JSON.stringify({ format: 'mmfuse-synthesize', version: FORMAT_VERSION })}\n`, { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
-    throw new IoError(`cannot create ${out}: ${(err as Error).message}`, { file: out, cause: err, details: { errno: (err as NodeJS.ErrnoException).code } });
-  }
 }
 
 function clipKey(id: string, sampleRateHz: number, text: string): string {
@@ -177,7 +147,8 @@ export async function synthesizeCorpus(options: SynthesizeCorpusOptions): Promis
   const out = path.resolve(options.out);
   const manifestPath = path.resolve(options.manifest);
   if (!existsSync(manifestPath)) throw new InvalidInputError('manifest file does not exist', { file: manifestPath });
-  await claimFolder(out);
+  await claimFolder(out, MARKER, 'mmfuse-synthesize', 'synthesize');
+  await mkdir(path.join(out, 'clips'), { recursive: true });
 
   const failed: SynthesisFailure[] = [];
   const onError = (err: unknown, sample: ManifestSample | undefined, voice?: string): void => {

@@ -2,12 +2,12 @@ import { defineConfig } from 'tsup';
 import type { Options } from 'tsup';
 
 // One build entry per package; each package's `exports` map names exactly these files.
-const packages = ['core', 'audio', 'text-rnn', 'vision-cnn', 'fusion'];
+const packages = ['core', 'audio', 'text-rnn', 'vision-cnn', 'fusion', 'speech'];
 
 // Peer and runtime dependencies stay external: an application has one TensorFlow.js engine.
 // The audio codecs (WebAssembly, loaded on first use) stay separate npm packages too: mpg123 and codec-parser
-// are LGPL and must remain replaceable, not bundled.
-const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', 'mpg123-decoder', 'opus-decoder', /^@wasm-audio-decoders\//];
+// are LGPL and must remain replaceable, not bundled. Flite (@echogarden) likewise stays its own package.
+const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', 'mpg123-decoder', 'opus-decoder', /^@wasm-audio-decoders\//, /^@echogarden\//];
 
 export default defineConfig([
   ...packages.map((name): Options => ({
@@ -22,6 +22,8 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     external,
+    // @mmfuse/speech finds its bundled Flite build through import.meta.url, which the CJS build shims.
+    shims: name === 'speech',
   })),
   // The CLI has a second entry, `main`, which bin/mmfuse.js runs.
   ({

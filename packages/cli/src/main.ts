@@ -35,13 +35,15 @@ async function loadRunner(name: string): Promise<CommandRunner> {
     case 'predict': return (await import('./commands/predict.js')).runPredict;
     case 'serve': return (await import('./commands/serve.js')).runServe;
     case 'inspect': return (await import('./commands/inspect.js')).runInspect;
+    case 'synthesize': return (await import('./commands/synthesize.js')).runSynthesize;
+    case 'pretrain-speech': return (await import('./commands/pretrain-speech.js')).runPretrainSpeech;
     default: throw new UsageError(`unknown command "${name}"`);
   }
 }
 
 function generalHelp(): string {
   const lines = ['Usage: mmfuse <command> [options]', '', 'Train, evaluate and serve multimodal (text, audio, image) models.', '', 'Commands:'];
-  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(10)}${c.summary}`);
+  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(17)}${c.summary}`);
   lines.push('', 'Run "mmfuse <command> --help" for the options of a command.', 'Options: -h, --help; --version', '',
     'Exit codes: 0 success, 1 failure, 2 usage error. With --json the last line of stdout is one JSON object.');
   return lines.join('\n') + '\n';

@@ -41,6 +41,14 @@ export type { FieldKind, ManifestOptions, ManifestSample, SkippedSample } from '
 export { resolveDataPath } from './paths.js';
 export type { ResolvePathOptions } from './paths.js';
 export { Rng, createRng, hashString } from './random.js';
+export { ctcLoss } from './ops/ctc-loss.js';
+export type { CtcLossOptions, CtcReduction, CtcTarget } from './ops/ctc-loss.js';
+export { ctcGreedyDecode } from './ops/ctc-greedy-decode.js';
+export type { CtcGreedyDecodeOptions } from './ops/ctc-greedy-decode.js';
+export { editDistance, errorRate } from './ops/edit-distance.js';
+export type { ErrorRate } from './ops/edit-distance.js';
+export { RecurrentLayer } from './layers/recurrent-layer.js';
+export type { RecurrentApplyOptions, RecurrentCell, RecurrentLayerArgs, RecurrentOutput } from './layers/recurrent-layer.js';
 export { lstmCell } from './internal/wasm/lstm_cell.js';
 export { registerWasmKernels, unregisterWasmKernels } from './internal/wasm/register.js';
 export type { WasmKernelReport } from './internal/wasm/register.js';

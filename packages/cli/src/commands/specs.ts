@@ -3,6 +3,8 @@
  * imports so `--help` and usage errors answer without starting TensorFlow.js.
  */
 import type { CommandSpec } from '../internal/args.js';
+import { pretrainSpeechSpec } from './pretrain-speech.js';
+import { synthesizeSpec } from './synthesize.js';
 
 const json = { type: 'boolean', description: 'Print one JSON object as the last line of stdout' } as const;
 const plugin = { type: 'string', valueName: 'MODULE', description: 'Import a module that registers encoders (a third-party modality) first', repeatable: true } as const;
@@ -76,4 +78,4 @@ export const inspectSpec: CommandSpec = {
   options: { plugin, json },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec];
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec, synthesizeSpec, pretrainSpeechSpec];

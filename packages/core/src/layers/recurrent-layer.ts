@@ -1,0 +1,183 @@
+/**
+ * A stacked, optionally bidirectional LSTM or GRU over a padded batch, equivalent to PyTorch's
+ * `nn.LSTM` / `nn.GRU` (batch-first) run on a packed sequence: weights in PyTorch's layout and names
+ * (`weight_ih_l0`, `weight_hh_l0_reverse`, ...), so PyTorch weights load directly. Padding never leaks:
+ * each sequence's outputs equal those of the sequence run alone, in both directions, and padded steps
+ * output exactly 0.
+ * Lives in core so every modality plugin (text/rnn, audio/phonetic) shares one implementation.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors.js';
+import type { Rng } from '../random.js';
+import { gruLoop, lstmLoop } from '../internal/recurrence.js';
+import type { StackedOutput, StackedWeights } from '../internal/recurrence.js';
+
+/** Recurrent cell type. */
+export type RecurrentCell = 'lstm' | 'gru';
+
+export interface RecurrentLayerArgs {
+  /** `lstm` (gates i, f, g, o) or `gru` (gates r, z, n). */
+  cell: RecurrentCell;
+  /** Size of the last axis of the input. */
+  inputSize: number;
+  /** State size per direction. */
+  hiddenSize: number;
+  /** Stacked layers; layer k > 0 reads layer k − 1's (concatenated) outputs. Default 1. */
+  numLayers?: number;
+  /** Add a backward direction; outputs are [forward, backward] concatenated. Default `false`. */
+  bidirectional?: boolean;
+  /** Dropout on the input of layers 1..N−1 while training (as PyTorch's `dropout`). Default 0. */
+  dropout?: number;
+}
+
+/** Options of {@link RecurrentLayer.apply}. */
+export interface RecurrentApplyOptions {
+  /** Enables inter-layer dropout. Default `false`. */
+  training?: boolean;
+  /** Random stream for dropout masks. */
+  rng?: Rng;
+}
+
+/** Outputs of {@link RecurrentLayer.apply}, as PyTorch returns them. */
+export type RecurrentOutput = {
+  /** [B, T, hiddenSize × directions]; 0 at padded steps. */
+  output: tf.Tensor3D;
+  /** Final states [layers × directions, B, H] (a backward direction's final state is at step 0). */
+  hN: tf.Tensor3D;
+  /** Final cell states, LSTM only, same shape as `hN`. */
+  cN?: tf.Tensor3D;
+};
+
+const SUFFIXES = ['', '_reverse'] as const;
+
+export class RecurrentLayer {
+  static readonly className = 'RecurrentLayer';
+  readonly cell: RecurrentCell;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  readonly dropout: number;
+  private variables: Map<string, tf.Variable> | undefined;
+
+  constructor(args: RecurrentLayerArgs) {
+    if (args.cell !== 'lstm' && args.cell !== 'gru') throw new ConfigError(`must be "lstm" or "gru", got ${JSON.stringify(args.cell)}`, { path: 'cell' });
+    for (const key of ['inputSize', 'hiddenSize'] as const) {
+      if (!Number.isInteger(args[key]) || args[key] < 1) throw new ConfigError(`must be a positive integer, got ${JSON.stringify(args[key])}`, { path: key });
+    }
+    const numLayers = args.numLayers ?? 1;
+    if (!Number.isInteger(numLayers) || numLayers < 1) throw new ConfigError(`must be a positive integer, got ${JSON.stringify(numLayers)}`, { path: 'layers' });
+    const dropout = args.dropout ?? 0;
+    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ConfigError(`must be in [0, 1), got ${JSON.stringify(dropout)}`, { path: 'dropout' });
+    this.cell = args.cell;
+    this.inputSize = args.inputSize;
+    this.hiddenSize = args.hiddenSize;
+    this.numLayers = numLayers;
+    this.bidirectional = args.bidirectional ?? false;
+    this.dropout = dropout;
+  }
+
+  /** Gate count: 4 for LSTM, 3 for GRU. */
+  get gates(): number {
+    return this.cell === 'lstm' ? 4 : 3;
+  }
+
+  /** Size of the last axis of `output`. */
+  get outputSize(): number {
+    return this.hiddenSize * (this.bidirectional ? 2 : 1);
+  }
+
+  /** PyTorch parameter names in PyTorch's order (per layer, per direction: weight_ih, weight_hh, bias_ih, bias_hh). */
+  get parameterNames(): string[] {
+    const names: string[] = [];
+    for (let l = 0; l < this.numLayers; l++) {
+      for (const s of SUFFIXES.slice(0, this.bidirectional ? 2 : 1)) {
+        names.push(`weight_ih_l${l}${s}`, `weight_hh_l${l}${s}`, `bias_ih_l${l}${s}`, `bias_hh_l${l}${s}`);
+      }
+    }
+    return names;
+  }
+
+  /** Create the weights, uniform in ±1/√H as PyTorch does. Idempotent. */
+  build(rng: Rng): void {
+    if (this.variables !== undefined) return;
+    const k = 1 / Math.sqrt(this.hiddenSize);
+    const gh = this.gates * this.hiddenSize;
+    const vars = new Map<string, tf.Variable>();
+    for (const name of this.parameterNames) {
+      const layer = Number(/_l(\d+)/.exec(name)?.[1]);
+      const inSize = layer === 0 ? this.inputSize : this.outputSize;
+      const shape = name.startsWith('weight_ih') ? [gh, inSize] : name.startsWith('weight_hh') ? [gh, this.hiddenSize] : [gh];
+      vars.set(name, tf.tidy(() => tf.variable(tf.randomUniform(shape, -k, k, 'float32', rng.nextSeed()), true)));
+    }
+    this.variables = vars;
+  }
+
+  /** Weights by PyTorch name. Throws before `build`. */
+  get params(): ReadonlyMap<string, tf.Variable> {
+    if (this.variables === undefined) throw new ConfigError('RecurrentLayer: call build() before using the weights');
+    return this.variables;
+  }
+
+  /** Every weight in PyTorch's order (all trainable). Empty before `build`. */
+  get weights(): tf.Variable[] {
+    return this.variables === undefined ? [] : [...this.variables.values()];
+  }
+
+  /** Layer `layer`'s weights of every direction, stacked on a leading axis (forward first). */
+  private stacked(layer: number): StackedWeights {
+    const p = this.params;
+    const suffixes = SUFFIXES.slice(0, this.bidirectional ? 2 : 1);
+    const get = (name: string): tf.Tensor[] => suffixes.map((s) => p.get(`${name}_l${layer}${s}`) as tf.Tensor);
+    return {
+      weightIh: tf.stack(get('weight_ih')) as tf.Tensor3D,
+      weightHh: tf.stack(get('weight_hh')) as tf.Tensor3D,
+      biasIh: tf.stack(get('bias_ih')) as tf.Tensor2D,
+      biasHh: tf.stack(get('bias_hh')) as tf.Tensor2D,
+    };
+  }
+
+  /**
+   * Run over `x` [B, T, inputSize] with `mask` [B, T] (1 = real step; each row must be a prefix of ones,
+   * i.e. right padding). Call inside `tf.tidy` (or a gradient scope); inputs are not disposed.
+   */
+  apply(x: tf.Tensor3D, mask: tf.Tensor2D, options: RecurrentApplyOptions = {}): RecurrentOutput {
+    if (x.rank !== 3 || x.shape[2] !== this.inputSize) {
+      throw new ConfigError(`RecurrentLayer: input must be [batch, time, ${this.inputSize}], got [${x.shape.join(', ')}]`);
+    }
+    if (mask.rank !== 2 || mask.shape[0] !== x.shape[0] || mask.shape[1] !== x.shape[1]) {
+      throw new ConfigError(`RecurrentLayer: mask must be [${x.shape[0]}, ${x.shape[1]}], got [${mask.shape.join(', ')}]`);
+    }
+    const run = this.cell === 'lstm' ? lstmLoop : gruLoop;
+    // Both directions run in one loop: the backward direction reads the time-reversed batch, in which the
+    // padding comes first; masked steps keep the zero initial state, so each sequence starts at its own
+    // last real token.
+    const masks = (this.bidirectional ? tf.stack([mask, tf.reverse(mask, 1)]) : mask.expandDims(0)) as tf.Tensor3D; // [G, B, T]
+    const hs: tf.Tensor2D[] = [];
+    const cs: tf.Tensor2D[] = [];
+    let input = x;
+    for (let l = 0; l < this.numLayers; l++) {
+      if (l > 0 && options.training === true && this.dropout > 0) {
+        input = tf.dropout(input, this.dropout, undefined, options.rng?.nextSeed()) as tf.Tensor3D;
+      }
+      const inputs = (this.bidirectional ? tf.stack([input, tf.reverse(input, 1)]) : input.expandDims(0)) as tf.Tensor4D; // [G, B, T, D]
+      const out: StackedOutput = run(inputs, masks, this.stacked(l));
+      hs.push(...(tf.unstack(out.h) as tf.Tensor2D[]));
+      if (out.c !== undefined) cs.push(...(tf.unstack(out.c) as tf.Tensor2D[]));
+      if (!this.bidirectional) {
+        input = out.output.squeeze([0]) as tf.Tensor3D; // [B, T, H]
+        continue;
+      }
+      const [fw, bw] = tf.unstack(out.output) as [tf.Tensor3D, tf.Tensor3D];
+      input = tf.concat([fw, tf.reverse(bw, 1)], 2) as tf.Tensor3D; // [B, T, 2H]
+    }
+    const hN = tf.stack(hs, 0) as tf.Tensor3D; // [layers × dirs, B, H]
+    return cs.length > 0 ? { output: input, hN, cN: tf.stack(cs, 0) as tf.Tensor3D } : { output: input, hN };
+  }
+
+  /** Free the weights. */
+  dispose(): void {
+    if (this.variables !== undefined) for (const v of this.variables.values()) v.dispose();
+    this.variables = undefined;
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * @mmfuse/speech: speech synthesis for training data (Flite built in, espeak-ng as an external program),
+ * phoneme transcripts in a fixed inventory, corpus synthesis, and CTC pretraining of `audio/phonetic`.
+ */
+export type { EngineName, SpeechEngine, SynthesizedAudio, VoiceInfo, VoiceSettings } from './types.js';
+export { EspeakNgEngine, ESPEAK_ACCENTS, ESPEAK_VARIANTS } from './espeak-ng.js';
+export type { EspeakNgOptions } from './espeak-ng.js';
+export { FliteEngine } from './flite.js';
+export { getEngine, listVoices } from './engines.js';
+export { parseVoiceId, splitVoices, voiceGrid, voiceId } from './voices.js';
+export type { SplitVoicesOptions, VoiceGridOptions } from './voices.js';
+export { PHONEMES, PHONEME_INVENTORY, normalizeArpabet, normalizeEspeakIpa, phonemeIds, phonemesOf } from './phonemes.js';
+export { phonemize } from './phonemize.js';
+export type { PhonemizeOptions, PhonemizerName } from './phonemize.js';
+export { synthesizeCorpus } from './synthesize-corpus.js';
+export type { SynthesisFailure, SynthesizeCorpusOptions, SynthesizeCorpusResult } from './synthesize-corpus.js';
+export { pretrainSpeechEncoder } from './pretrain-speech-encoder.js';
+export type { PretrainEpoch, PretrainResult, PretrainSpeechEncoderOptions } from './pretrain-speech-encoder.js';

@@ -12,7 +12,7 @@
  * of each clip's T' real steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, createRng, isMmfuseError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, MmfuseError, StateError, createRng, isMmfuseError } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
@@ -190,7 +190,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   collate(values: readonly PreparedAudio[]): TensorMap {
     if (values.length === 0) throw new ConfigError('cannot collate an empty batch', { path: 'values' });
     if (this.cfg.normalization === 'global' && this.stats === undefined) {
-      throw new MmfuseError('STATE', 'audio/cnn with normalization "global" needs fit() on the training set (or setState) before collate');
+      throw new StateError('audio/cnn with normalization "global" needs fit() on the training set (or setState) before collate');
     }
     const bins = this.bins;
     const T = Math.max(...values.map((v) => v.frames));
@@ -221,7 +221,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   }
 
   encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
-    if (this.kernels.length === 0) throw new MmfuseError('STATE', 'audio/cnn: call build(rng) before encode');
+    if (this.kernels.length === 0) throw new StateError('audio/cnn: call build(rng) before encode');
     const features = batch.features as tf.Tensor4D | undefined;
     const lengthsT = batch.lengths as tf.Tensor1D | undefined;
     if (features === undefined || lengthsT === undefined || features.rank !== 4) {

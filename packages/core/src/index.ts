@@ -4,6 +4,7 @@
 export type {
   EncodeOptions,
   EncoderFactory,
+  EncoderOptionsByKind,
   EncoderOutput,
   EncoderRegistration,
   JsonObject,
@@ -15,7 +16,7 @@ export type {
   RawInputSpec,
   TensorMap,
 } from './types.js';
-export { DEFAULT_RAW_INPUT, rawInputOf } from './types.js';
+export { DEFAULT_RAW_INPUT, RAW_INPUT_KINDS, rawInputOf } from './types.js';
 export {
   CheckpointError,
   ConfigError,
@@ -33,7 +34,26 @@ export {
   isMmfuseError,
 } from './errors.js';
 export type { ErrorLocation, MmfuseErrorCode, MmfuseErrorOptions } from './errors.js';
-export { EncoderRegistry, encoders, registerEncoder, registerEncoderOnce } from './registry.js';
+export { EncoderRegistry, checkRawInputSpec, encoders, registerEncoder, registerEncoderOnce } from './registry.js';
+export {
+  checkBoolean,
+  checkInteger,
+  checkNumber,
+  checkObject,
+  checkOneOf,
+  joinPath,
+  maxBytesOption,
+  optionsError,
+  optionsJsonSchema,
+  parseOptions,
+  suggestKey,
+  unknownKeyReason,
+  z,
+} from './options.js';
+export type { OptionsLocation, OptionsSchema } from './options.js';
+export { dropout, dropoutMask } from './dropout.js';
+export { loadPretrainedModel, withTransformersEnv } from './pretrained.js';
+export type { LoadPretrainedOptions, TransformersModule } from './pretrained.js';
 export { ENGINE_ENV_VAR, ENGINE_ORDER, getEngineInfo, initEngine } from './engine.js';
 export type { EngineInfo, EngineName, InitEngineOptions, SkippedEngine } from './engine.js';
 export { loadManifest, readManifest, skippedFromError } from './manifest.js';

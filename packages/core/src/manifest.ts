@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { InvalidInputError, MmfuseError, UnsupportedFormatError, isMmfuseError } from './errors.js';
+import { InvalidInputError, IoError, MmfuseError, UnsupportedFormatError, isMmfuseError } from './errors.js';
 import { resolveDataPath } from './paths.js';
 
 /** How a manifest field is checked and converted. */
@@ -243,7 +243,7 @@ export async function* readManifest(file: string, options: ManifestOptions = {})
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') throw new InvalidInputError('manifest file does not exist', { file, cause: err });
     if (e.code === 'EISDIR') throw new InvalidInputError('manifest path is a folder, not a file', { file, cause: err });
-    throw new MmfuseError('IO', `cannot read manifest: ${e.message}`, { file, cause: err });
+    throw new IoError(`cannot read manifest: ${e.message}`, { file, cause: err });
   }
 }
 

@@ -8,7 +8,7 @@
  * time step). Consumers must handle a sample whose mask row is all zero.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, ModelFormatError, describeValue } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, StateError, describeValue } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
@@ -178,7 +178,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
       if (!isPreparedText(v)) throw new InvalidInputError(`fit: value ${i} is ${describeValue(v)}, not a prepared text (call prepare first)`, { sample: i });
     });
     if (this.embedding !== undefined) {
-      throw new MmfuseError('STATE', 'text/rnn: fit() must come before build(); the embedding size depends on the vocabulary');
+      throw new StateError('text/rnn: fit() must come before build(); the embedding size depends on the vocabulary');
     }
     const { minFrequency, maxVocabSize } = this.config.tokenizer;
     this.vocabulary = Vocabulary.fit(values.map((v) => v.tokens), { minFrequency, maxVocabSize });
@@ -186,7 +186,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
 
   build(rng: Rng): void {
     if (this.embedding !== undefined) return;
-    if (this.vocabulary === undefined) throw new MmfuseError('STATE', 'text/rnn: call fit() (or setState()) before build(); the embedding size depends on the vocabulary');
+    if (this.vocabulary === undefined) throw new StateError('text/rnn: call fit() (or setState()) before build(); the embedding size depends on the vocabulary');
     const r = rng.fork('text/rnn');
     const { embeddingDim } = this.config;
     // Small normal init keeps the first recurrent pre-activations away from saturation.
@@ -208,7 +208,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
    */
   collate(values: readonly PreparedText[]): TensorMap {
     const vocab = this.vocabulary;
-    if (vocab === undefined) throw new MmfuseError('STATE', 'text/rnn: call fit() (or setState()) before collate()');
+    if (vocab === undefined) throw new StateError('text/rnn: call fit() (or setState()) before collate()');
     const extra = this.config.addCls ? 1 : 0;
     let steps = 1;
     values.forEach((v, i) => {
@@ -282,7 +282,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   }
 
   encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
-    if (this.embedding === undefined) throw new MmfuseError('STATE', 'text/rnn: call build() before encode()');
+    if (this.embedding === undefined) throw new StateError('text/rnn: call build() before encode()');
     const ids = batch.ids as tf.Tensor2D | undefined;
     const lengths = batch.lengths as tf.Tensor1D | undefined;
     if (ids === undefined || lengths === undefined || ids.rank !== 2 || lengths.rank !== 1 || lengths.shape[0] !== ids.shape[0]) {

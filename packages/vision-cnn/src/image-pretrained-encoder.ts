@@ -9,10 +9,12 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, ModelFormatError, describeValue } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, StateError, describeValue } from '@mmfuse/core';
+import { loadPretrainedModel } from '@mmfuse/core';
+import type { TransformersModule as CoreTransformersModule } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { checkColour, checkOneOf, checkPositiveInt } from './internal/options.js';
-import { DEFAULT_MAX_PIXELS, loadImage } from './load_image.js';
+import { DEFAULT_MAX_PIXELS, loadImage } from './load-image.js';
 
 /**
  * Which features become tokens: `'patches'` every token of `last_hidden_state` ([CLS] first, then one per patch),
@@ -59,9 +61,6 @@ interface TransformersModule {
   AutoModel: { from_pretrained(id: string, options: Record<string, unknown>): Promise<Model> };
   Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
 }
-
-// transformers.js keeps its model root in a global `env`; loads are serialized so two folders cannot mix.
-let loadQueue: Promise<unknown> = Promise.resolve();
 
 function readJson(file: string, what: string): Record<string, unknown> {
   let text: string;
@@ -170,18 +169,8 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
       } catch (err) {
         throw new ConfigError('image/pretrained needs the optional peer dependency @xenova/transformers (npm install @xenova/transformers)', { cause: err });
       }
-      const load = loadQueue.then(async () => {
-        tr.env.allowRemoteModels = false;
-        tr.env.allowLocalModels = true;
-        tr.env.localModelPath = path.dirname(this.folder) + path.sep;
-        return tr.AutoModel.from_pretrained(path.basename(this.folder), { quantized: false, local_files_only: true });
-      });
-      loadQueue = load.catch(() => undefined);
-      try {
-        return { model: await load, Tensor: tr.Tensor };
-      } catch (err) {
-        throw new ModelFormatError(`cannot load the ONNX model in ${this.folder} (expected onnx/model.onnx): ${(err as Error).message}`, { file: this.folder, cause: err });
-      }
+      const model = await loadPretrainedModel<Model>(tr as unknown as CoreTransformersModule, this.folder);
+      return { model, Tensor: tr.Tensor };
     })();
     // A failed load is retried on the next call instead of caching the failure.
     this.model.catch(() => { this.model = undefined; });
@@ -252,7 +241,7 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
 
   encode(batch: TensorMap, _options: EncodeOptions): EncoderOutput {
     const { features, mask } = batch;
-    if (features === undefined || mask === undefined) throw new MmfuseError('STATE', 'image/pretrained: batch needs "features" and "mask"; build it with collate()');
+    if (features === undefined || mask === undefined) throw new StateError('image/pretrained: batch needs "features" and "mask"; build it with collate()');
     // Copies, so the caller may dispose the batch and the output independently.
     return { features: tf.clone(features) as tf.Tensor3D, mask: tf.clone(mask) as tf.Tensor2D };
   }

@@ -4,13 +4,13 @@
  * pooled token `[B, 1, C']`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, describeValue } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, StateError, describeValue } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { flipHorizontal, jitterBrightnessContrast, sampleResizedCrop } from './augment.js';
-import { ConvBlock } from './conv_block.js';
+import { ConvBlock } from './conv-block.js';
 import { checkChannelVector, checkColour, checkNumberIn, checkOneOf, checkPositiveInt } from './internal/options.js';
-import { DEFAULT_MAX_PIXELS, IMAGE_FITS, RESIZE_KERNELS, loadImage } from './load_image.js';
-import type { ImageFit, ResizeKernel } from './load_image.js';
+import { DEFAULT_MAX_PIXELS, IMAGE_FITS, RESIZE_KERNELS, loadImage } from './load-image.js';
+import type { ImageFit, ResizeKernel } from './load-image.js';
 import { IMAGENET_MEAN, IMAGENET_STD, fitChannelStats } from './normalization.js';
 
 /** Training-only augmentation of `image/cnn`; each part is optional. */
@@ -174,7 +174,7 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
     const c = this.config;
     let inChannels: number = c.channels;
     this.blocks = c.blocks.map((out, i) => {
-      const block = new ConvBlock({ inChannels, outChannels: out, kernelSize: c.kernelSize, batchNorm: c.batchNorm, residual: c.residual, pool: c.pool, name: `image_cnn_block${i}` });
+      const block = new ConvBlock({ inChannels, outChannels: out, kernelSize: c.kernelSize, batchNorm: c.batchNorm, residual: c.residual, pool: c.pool });
       inChannels = out;
       return block;
     });
@@ -262,7 +262,7 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   collate(values: readonly PreparedImage[]): TensorMap {
     const c = this.config;
     if (this.mean === undefined || this.std === undefined) {
-      throw new MmfuseError('STATE', 'image/cnn: normalization is "fit" but fit() has not run (or setState() was not given saved statistics)');
+      throw new StateError('image/cnn: normalization is "fit" but fit() has not run (or setState() was not given saved statistics)');
     }
     const per = c.height * c.width * c.channels;
     const flat = new Float32Array(values.length * per);
@@ -279,7 +279,7 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   }
 
   encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
-    if (this.dropoutRng === undefined) throw new MmfuseError('STATE', 'image/cnn: call build() before encode()');
+    if (this.dropoutRng === undefined) throw new StateError('image/cnn: call build() before encode()');
     const images = batch.images;
     if (images === undefined) throw new ConfigError('image/cnn: batch has no "images" tensor; build it with collate()');
     const c = this.config;

@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
-import { ConfigError, InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core';
+import { ConfigError, InternalError, InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core';
 import type { ErrorLocation } from '@mmfuse/core';
 import { checkChannelVector, checkColour, checkOneOf, checkPositiveInt } from './internal/options.js';
 import { sniffImageFormat } from './internal/sniff.js';
@@ -231,7 +231,7 @@ export async function loadImage(input: string | Uint8Array, options: LoadImageOp
   const { info } = decoded;
   if (info.channels !== opts.channels || (opts.width !== undefined && info.width !== opts.width) || (opts.height !== undefined && info.height !== opts.height)) {
     // Guards the fixed-order assumptions above; reaching it is a bug in this function, not bad input.
-    throw new Error(`loadImage: sharp returned ${info.width}×${info.height}×${info.channels}, expected ${opts.width ?? '?'}×${opts.height ?? '?'}×${opts.channels}`);
+    throw new InternalError(`loadImage: sharp returned ${info.width}×${info.height}×${info.channels}, expected ${opts.width ?? '?'}×${opts.height ?? '?'}×${opts.channels}`);
   }
   const samples = wide ? new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength / 2) : decoded.data;
   const data = toFloat(samples, wide ? 65535 : 255, opts.channels, opts.mean, opts.std);

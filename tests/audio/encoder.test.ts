@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, InvalidInputError, LimitExceededError, MmfuseError, createRng, encoders } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, LimitExceededError, MmfuseError, StateError, createRng, encoders } from '@mmfuse/core';
 import { AudioCnnEncoder, logMel } from '@mmfuse/audio';
 import type { AudioCnnEncoderConfig, PreparedAudio } from '@mmfuse/audio';
 import { pcm16, rawWav, sine } from './wav-writer.js';
@@ -173,14 +173,10 @@ describe('audio/cnn encoder', () => {
     expect(trainB.features).toEqual(trainA.features);
     expect(trainC.features).not.toEqual(trainA.features);
     expect(trainA.features).not.toEqual(inferA.features);
-    // without an rng, training draws from a stream forked at build(): reproducible from the build seed
-    const twin = new AudioCnnEncoder(small);
-    twin.build(createRng(5));
-    const noRng = (e: AudioCnnEncoder) => tf.tidy(() => e.encode(e.collate(values), { training: true }).features.arraySync());
-    const first = noRng(enc);
-    expect(noRng(twin)).toEqual(first);
-    expect(noRng(enc)).not.toEqual(first);
-    twin.dispose();
+    // without an rng, training is refused: no unseeded fallback, every run reproducible from one seed
+    const before = tf.memory().numTensors;
+    expect(() => tf.tidy(() => enc.encode(enc.collate(values), { training: true }))).toThrow(StateError);
+    expect(tf.memory().numTensors).toBe(before);
     const batch = enc.collate(values);
     const count = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {

@@ -12,20 +12,18 @@
  * of each clip's T' real steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, StateError, createRng, isMmfuseError } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
-import { checkBoolean, checkInteger, checkNumber, checkOneOf } from './internal/check.js';
 import { loadAudio } from './internal/load-audio.js';
 import type { AudioInput } from './internal/load-audio.js';
 import { logMel } from './log-mel.js';
 import { mfcc } from './mfcc.js';
 import { normalize } from './normalize.js';
-import { drawSpecAugmentMasks, resolveSpecAugment } from './internal/spec-augment-masks.js';
-import type { SpecAugmentOptions } from './spec-augment.js';
+import { drawSpecAugmentMasks } from './internal/spec-augment-masks.js';
 import { trimSilence } from './trim-silence.js';
-import type { FeatureMatrix } from './types.js';
+import type { FeatureMatrix, SpecAugmentOptions } from './types.js';
 
 /** Configuration of `audio/cnn`. Every field is optional; defaults are written out. */
 export interface AudioCnnEncoderConfig {
@@ -59,7 +57,43 @@ export interface AudioCnnEncoderConfig {
   melStride?: number[];
   /** Dropout rate after each block while training. Default 0.1. */
   dropout?: number;
+  /** Largest audio file (or byte buffer) accepted, in bytes, checked before decoding. Default 268435456 (256 MiB). */
+  maxBytes?: number;
 }
+
+/** Default of `maxBytes`: 256 MiB, about 25 minutes of 16-bit stereo at 44.1 kHz. */
+export const AUDIO_MAX_BYTES = 256 * 1024 * 1024;
+
+const int = (min: number) => z.int().min(min);
+
+/** SpecAugment options as a schema (see `SpecAugmentOptions`). */
+export const specAugmentOptionsSchema = z.strictObject({
+  timeMasks: int(0).default(2).describe('Number of time masks. Default 2.'),
+  timeMaskMax: int(0).default(20).describe('Largest time mask, in frames. Default 20.'),
+  freqMasks: int(0).default(2).describe('Number of frequency masks. Default 2.'),
+  freqMaskMax: int(0).default(8).describe('Largest frequency mask, in bins. Default 8.'),
+  maskValue: z.number().default(0).describe('Value written into masked cells. Default 0.'),
+});
+
+/** The declared options of `audio/cnn` (registered with the encoder; checked by the registry and the constructor). */
+export const audioCnnOptionsSchema = z.strictObject({
+  sampleRateHz: int(1).default(16000).describe('Rate every input is resampled to, Hz. Default 16000.'),
+  features: z.enum(['log-mel', 'mfcc', 'fbank']).default('log-mel').describe('Frame features: log-mel, mfcc (torchaudio MFCC) or fbank (Kaldi). Default log-mel.'),
+  nMels: int(1).default(64).describe('Mel bins (log-mel, fbank) or mel filters under the MFCC. Default 64.'),
+  nMfcc: int(1).optional().describe('MFCC coefficients (features mfcc only), <= nMels. Default min(20, nMels).'),
+  nFft: int(2).default(400).describe('FFT size for log-mel and mfcc. Default 400.'),
+  hopLength: int(1).default(160).describe('Hop for log-mel and mfcc, samples. Default 160.'),
+  normalization: z.enum(['utterance', 'global', 'none']).default('utterance').describe('utterance: per clip and bin; global: training-set statistics; none. Default utterance.'),
+  specAugment: specAugmentOptionsSchema.nullable().default(null).describe('SpecAugment masks while training; null = off. Default null.'),
+  trimSilence: z.boolean().default(false).describe('Cut leading/trailing silence before feature extraction. Default false.'),
+  maxDurationSeconds: z.number().gt(0).default(30).describe('Longer inputs are refused with LimitExceededError. Default 30.'),
+  channels: z.array(int(1)).min(1).default([16, 32]).describe('Output channels of each conv block. Default [16, 32].'),
+  kernelSize: int(1).default(3).describe('Square kernel size of every block. Default 3.'),
+  timeStride: z.array(int(1)).optional().describe('Stride along time of each block. Default 2 per block.'),
+  melStride: z.array(int(1)).optional().describe('Stride along mel of each block. Default 2 per block.'),
+  dropout: z.number().min(0).max(0.95).default(0.1).describe('Dropout rate after each block while training. Default 0.1.'),
+  maxBytes: maxBytesOption(AUDIO_MAX_BYTES),
+});
 
 /** What `prepare` returns: plain data, cacheable with v8.serialize. */
 export interface PreparedAudio {
@@ -68,41 +102,23 @@ export interface PreparedAudio {
   frames: number;
 }
 
+// The documented interface and the declared schema accept the same options (checked by tsc).
+type _SameOptions = ExpectTrue<OptionsMatch<AudioCnnEncoderConfig, z.input<typeof audioCnnOptionsSchema>>>;
+
 type Resolved = Required<Omit<AudioCnnEncoderConfig, 'specAugment'>> & { specAugment: Required<SpecAugmentOptions> | null };
 
 function resolveConfig(config: AudioCnnEncoderConfig): Resolved {
-  if (config === null || typeof config !== 'object') throw new ConfigError('config must be an object', { path: 'audio/cnn' });
-  const channels = config.channels ?? [16, 32];
-  if (!Array.isArray(channels) || channels.length === 0) throw new ConfigError(`must be a non-empty array of channel counts, got ${JSON.stringify(channels)}`, { path: 'channels' });
-  channels.forEach((c, i) => checkInteger(c, `channels[${i}]`, 1));
+  const o = parseOptions(audioCnnOptionsSchema, config);
   const strides = (name: 'timeStride' | 'melStride'): number[] => {
-    const s = config[name] ?? channels.map(() => 2);
-    if (!Array.isArray(s) || s.length !== channels.length) throw new ConfigError(`must have one stride per block (${channels.length}), got ${JSON.stringify(s)}`, { path: name });
-    s.forEach((v, i) => checkInteger(v, `${name}[${i}]`, 1));
-    return [...s];
+    const given = o[name];
+    if (given !== undefined && given.length !== o.channels.length) throw new ConfigError(`must have one stride per block (${o.channels.length}), got ${JSON.stringify(given)}`, { path: name });
+    return given ?? o.channels.map(() => 2);
   };
-  const features = checkOneOf(config.features ?? 'log-mel', 'features', ['log-mel', 'mfcc', 'fbank'] as const);
-  const nMels = checkInteger(config.nMels ?? 64, 'nMels', 1);
   // The default (20, torchaudio's) never exceeds nMels: with log-mel or fbank features and few mel bins an
   // unused default must not be refused.
-  const nMfcc = checkInteger(config.nMfcc ?? Math.min(20, nMels), 'nMfcc', 1, nMels);
-  return {
-    sampleRateHz: checkInteger(config.sampleRateHz ?? 16000, 'sampleRateHz', 1),
-    features,
-    nMels,
-    nMfcc,
-    nFft: checkInteger(config.nFft ?? 400, 'nFft', 2),
-    hopLength: checkInteger(config.hopLength ?? 160, 'hopLength', 1),
-    normalization: checkOneOf(config.normalization ?? 'utterance', 'normalization', ['utterance', 'global', 'none'] as const),
-    specAugment: config.specAugment === undefined || config.specAugment === null ? null : resolveSpecAugment(config.specAugment),
-    trimSilence: checkBoolean(config.trimSilence ?? false, 'trimSilence'),
-    maxDurationSeconds: checkNumber(config.maxDurationSeconds ?? 30, 'maxDurationSeconds', 0, Number.POSITIVE_INFINITY, true),
-    channels: [...channels],
-    kernelSize: checkInteger(config.kernelSize ?? 3, 'kernelSize', 1),
-    timeStride: strides('timeStride'),
-    melStride: strides('melStride'),
-    dropout: checkNumber(config.dropout ?? 0.1, 'dropout', 0, 0.95),
-  };
+  const nMfcc = o.nMfcc ?? Math.min(20, o.nMels);
+  if (nMfcc > o.nMels) throw new ConfigError(`must be an integer in 1..${o.nMels} (<= nMels), got ${nMfcc}`, { path: 'nMfcc' });
+  return { ...o, nMfcc, timeStride: strides('timeStride'), melStride: strides('melStride') };
 }
 
 /** Length after a block: explicit padding floor(k/2) on both sides, 'valid' conv with stride s. */
@@ -111,12 +127,15 @@ function convLength(length: number, k: number, s: number): number {
   return Math.floor((length + 2 * pad - k) / s) + 1;
 }
 
+/** Media types of the files `audio/cnn` decodes. */
+const AUDIO_MEDIA_TYPES: readonly string[] = ['audio/wav', 'audio/x-wav', 'audio/wave'];
+
 export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudio> {
   static readonly kind = 'audio/cnn';
   readonly kind = AudioCnnEncoder.kind;
   readonly modality = 'audio';
-  /** A WAV file (path or bytes); up to 256 MiB, and `maxDurationSeconds` of audio. */
-  readonly input: RawInputSpec = { kind: 'file', maxBytes: 256 * 1024 * 1024, mediaTypes: ['audio/wav', 'audio/x-wav', 'audio/wave'] };
+  /** A WAV file (path or bytes) of up to `maxBytes`, and `maxDurationSeconds` of audio. */
+  readonly input: RawInputSpec;
   readonly outputDim: number;
   /** Values per input frame (mel bins or MFCC coefficients). */
   readonly bins: number;
@@ -124,11 +143,10 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   private stats: { mean: number[]; std: number[] } | undefined;
   private kernels: tf.Variable[] = []; // [k, k, cin, cout] per block
   private biases: tf.Variable[] = []; // [cout] per block
-  /** Used when encode() gets no rng, so dropout and SpecAugment stay reproducible from the build seed. */
-  private fallbackRng: Rng | undefined;
 
   constructor(config: AudioCnnEncoderConfig = {}) {
     this.cfg = resolveConfig(config);
+    this.input = { kind: 'file', maxBytes: this.cfg.maxBytes, mediaTypes: AUDIO_MEDIA_TYPES };
     this.bins = this.cfg.features === 'mfcc' ? this.cfg.nMfcc : this.cfg.nMels;
     let f = this.bins;
     this.cfg.melStride.forEach((s) => { f = convLength(f, this.cfg.kernelSize, s); });
@@ -148,6 +166,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   async prepare(raw: AudioInput, ctx: PrepareContext): Promise<PreparedAudio> {
     const loc = { sample: ctx.sample, field: ctx.field };
     try {
+      checkRawInput(raw, this.input, ctx);
       let samples = loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
       if (this.cfg.trimSilence) {
         samples = trimSilence(samples).samples;
@@ -175,7 +194,6 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
 
   build(rng: Rng): void {
     if (this.kernels.length > 0) return;
-    this.fallbackRng = rng.fork('audio/cnn/train');
     const k = this.cfg.kernelSize;
     let cin = 1;
     for (const cout of this.cfg.channels) {
@@ -202,17 +220,10 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       }
       lengths[b] = v.frames;
       const base = b * T * bins;
-      if (this.stats === undefined || this.cfg.normalization !== 'global') {
-        flat.set(v.features, base);
-      } else {
-        const { mean, std } = this.stats;
-        for (let t = 0; t < v.frames; t++) {
-          for (let f = 0; f < bins; f++) {
-            const d = std[f] as number;
-            flat[base + t * bins + f] = ((v.features[t * bins + f] as number) - (mean[f] as number)) / Math.sqrt(d * d + 1e-5);
-          }
-        }
-      }
+      const m = this.stats === undefined || this.cfg.normalization !== 'global'
+        ? v.features
+        : normalize({ data: v.features, frames: v.frames, bins }, { ...this.stats, frames: 0 }).data;
+      flat.set(m, base);
     });
     return {
       features: tf.tensor4d(flat, [values.length, T, bins, 1]), // [B, T, bins, 1]
@@ -233,8 +244,11 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     const k = c.kernelSize;
     const pad = Math.floor(k / 2);
     let x: tf.Tensor4D = features;
-    const rng = options.rng ?? (this.fallbackRng as Rng);
-    if (options.training && c.specAugment !== null) {
+    const rng = options.rng;
+    if (options.training && (c.specAugment !== null || c.dropout > 0) && rng === undefined) {
+      throw new StateError('audio/cnn: encode while training needs options.rng (a seeded Rng) for dropout and SpecAugment, so runs are reproducible');
+    }
+    if (options.training && c.specAugment !== null && rng !== undefined) {
       // A stream seeded from the rng, which advances it: every step draws new masks.
       x = x.mul(this.specAugmentMask(B, T0, lengths, createRng(rng.nextSeed()))); // [B, T, bins, 1]
     }
@@ -245,7 +259,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       const padded = x.pad([[0, 0], [pad, k - 1 - pad], [pad, k - 1 - pad], [0, 0]]) as tf.Tensor4D; // [B, T + k - 1, F + k - 1, C]
       let y = tf.conv2d(padded, this.kernels[i] as tf.Variable as tf.Tensor4D, [st, sm], 'valid'); // [B, T', F', cout]
       y = tf.relu(y.add(this.biases[i] as tf.Variable)) as tf.Tensor4D;
-      if (options.training && c.dropout > 0) y = tf.dropout(y, c.dropout, undefined, rng.nextSeed()) as tf.Tensor4D;
+      y = dropout(y, c.dropout, options.training, rng);
       T = y.shape[1];
       lengths = lengths.map((l) => convLength(l, k, st));
       x = y.mul(this.timeMask(lengths, T).reshape([B, T, 1, 1])) as tf.Tensor4D; // padded frames back to exactly 0
@@ -292,7 +306,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       sampleRateHz: c.sampleRateHz, features: c.features, nMels: c.nMels, nMfcc: c.nMfcc, nFft: c.nFft, hopLength: c.hopLength,
       normalization: c.normalization, specAugment: c.specAugment === null ? null : { ...c.specAugment }, trimSilence: c.trimSilence,
       maxDurationSeconds: c.maxDurationSeconds, channels: [...c.channels], kernelSize: c.kernelSize, timeStride: [...c.timeStride],
-      melStride: [...c.melStride], dropout: c.dropout,
+      melStride: [...c.melStride], dropout: c.dropout, maxBytes: c.maxBytes,
     };
   }
 
@@ -311,6 +325,5 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     for (const v of [...this.kernels, ...this.biases]) v.dispose();
     this.kernels = [];
     this.biases = [];
-    this.fallbackRng = undefined;
   }
 }

@@ -1,41 +1,32 @@
 /**
  * @mmfuse/audio: WAV decoding, resampling, DSP features (torchaudio-compatible) and the `audio/cnn` encoder.
- * Importing this module registers `audio/cnn` in the @mmfuse/core registry.
+ * Importing this module registers `audio/cnn` in the @mmfuse/core registry; `@mmfuse/audio/dsp` has the
+ * DSP functions alone, with no side effects.
  */
-export type { FeatureMatrix, MelNorm, MelScale, PadMode, Samples } from './types.js';
-export { resample } from './resample.js';
-export { spectrogram } from './spectrogram.js';
-export type { SpectrogramOptions } from './spectrogram.js';
-export { melFilterBank } from './mel-filter-bank.js';
-export type { MelFilterBank, MelFilterBankOptions } from './mel-filter-bank.js';
-export { melSpectrogram } from './mel-spectrogram.js';
-export type { MelSpectrogramOptions } from './mel-spectrogram.js';
-export { amplitudeToDb } from './amplitude-to-db.js';
-export type { AmplitudeToDbOptions } from './amplitude-to-db.js';
-export { mfcc } from './mfcc.js';
-export type { MfccOptions } from './mfcc.js';
-export { logMel } from './log-mel.js';
-export type { LogMelOptions } from './log-mel.js';
-export { fbank } from './fbank.js';
-export type { FbankOptions } from './fbank.js';
+import { registerEncoderOnce } from '@mmfuse/core';
+import { AUDIO_MAX_BYTES, AudioCnnEncoder, audioCnnOptionsSchema } from './audio-cnn-encoder.js';
+import type { AudioCnnEncoderConfig } from './audio-cnn-encoder.js';
+
+export * from './dsp.js';
 export { decodeWav } from './decode-wav.js';
 export type { DecodeWavOptions, DecodedAudio } from './decode-wav.js';
 export { decodeWavFile } from './decode-wav-file.js';
 export type { WavEncoding } from './internal/wav-header.js';
-export { featureStatistics } from './feature-statistics.js';
-export type { FeatureStatistics } from './feature-statistics.js';
-export { normalize } from './normalize.js';
-export type { NormalizeOptions } from './normalize.js';
-export { specAugment } from './spec-augment.js';
-export type { SpecAugmentMask, SpecAugmentOptions } from './spec-augment.js';
-export { trimSilence } from './trim-silence.js';
-export type { TrimSilenceOptions, TrimmedAudio } from './trim-silence.js';
-export { AudioCnnEncoder } from './audio-cnn-encoder.js';
+export { AUDIO_MAX_BYTES, AudioCnnEncoder, audioCnnOptionsSchema, specAugmentOptionsSchema } from './audio-cnn-encoder.js';
 export type { AudioCnnEncoderConfig, PreparedAudio } from './audio-cnn-encoder.js';
 export type { AudioInput } from './internal/load-audio.js';
 
-import { registerEncoderOnce } from '@mmfuse/core';
-import { AudioCnnEncoder as Encoder } from './audio-cnn-encoder.js';
-import type { AudioCnnEncoderConfig as Config } from './audio-cnn-encoder.js';
+declare module '@mmfuse/core' {
+  interface EncoderOptionsByKind {
+    'audio/cnn': AudioCnnEncoderConfig;
+  }
+}
 
-registerEncoderOnce(Encoder.kind, 'audio', (config) => new Encoder(config as unknown as Config), '2-D CNN over log-mel/MFCC/fbank frames, a time sequence with a length mask');
+registerEncoderOnce({
+  kind: AudioCnnEncoder.kind,
+  modality: 'audio',
+  options: audioCnnOptionsSchema,
+  input: { kind: 'file', maxBytes: AUDIO_MAX_BYTES },
+  factory: (options) => new AudioCnnEncoder(options),
+  description: '2-D CNN over log-mel/MFCC/fbank frames, a time sequence with a length mask',
+});

@@ -1,11 +1,11 @@
-import { ConfigError } from '@mmfuse/core';
-import { checkNumber, checkSamples } from './internal/check.js';
+import { ConfigError } from '@mmfuse/core/base';
+import { checkSamples } from './internal/check.js';
+import { checkNumber } from '@mmfuse/core/base';
 import { resolveMelSpectrogram } from './internal/options.js';
 import { simdLogMel } from './internal/log-mel-simd.js';
 import { stftPlan } from './internal/stft.js';
 import { melBank } from './internal/mel-bank.js';
-import type { MelSpectrogramOptions } from './mel-spectrogram.js';
-import type { FeatureMatrix, Samples } from './types.js';
+import type { FeatureMatrix, MelSpectrogramOptions, Samples } from './types.js';
 
 /** Options of `logMel`: the mel spectrogram's, with the defaults of the encoder and the benchmark. */
 export interface LogMelOptions extends MelSpectrogramOptions {

@@ -318,3 +318,12 @@ export function optionsJsonSchema(schema: OptionsSchema): Record<string, unknown
 export function maxBytesOption(defaultBytes: number): z.ZodDefault<z.ZodInt> {
   return z.int().min(1).default(defaultBytes).describe(`Largest raw value accepted, in bytes (file size, decoded bytes or UTF-8 length); larger values are refused with LimitExceededError. Default ${defaultBytes}.`) as unknown as z.ZodDefault<z.ZodInt>;
 }
+
+/**
+ * `true` when a documented options interface and a schema's input type accept the same values, for a
+ * compile-time check beside each declared schema:
+ * `type _Check = ExpectTrue<OptionsMatch<MyEncoderConfig, z.input<typeof myOptionsSchema>>>;`
+ */
+export type OptionsMatch<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Compiles only for `true` (see `OptionsMatch`). */
+export type ExpectTrue<T extends true> = T;

@@ -2,8 +2,8 @@
  * Training-time image augmentation: pure functions over HWC `Float32Array`s (values in [0, 1]) and crop
  * boxes, every random choice drawn from a caller's `Rng`, so one seed reproduces a run.
  */
-import { ConfigError, InvalidInputError } from '@mmfuse/core';
-import type { Rng } from '@mmfuse/core';
+import { ConfigError, InvalidInputError } from '@mmfuse/core/base';
+import type { Rng } from '@mmfuse/core/base';
 import type { CropBox, ImageSize } from './load-image.js';
 
 /** Options of `sampleResizedCrop`. */

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '@mmfuse/core';
 import type { JsonObject, Rng } from '@mmfuse/core';
-import { checkNumberIn, checkPositiveInt } from './internal/options.js';
+import { checkInteger, checkNumber } from '@mmfuse/core/base';
 
 export interface ConvBlockArgs {
   /** Channels of the input. */
@@ -67,16 +67,16 @@ export class ConvBlock {
   private runningVar?: tf.Variable; // [out]
 
   constructor(args: ConvBlockArgs) {
-    this.inChannels = checkPositiveInt(args.inChannels, 'inChannels', 65536);
-    this.outChannels = checkPositiveInt(args.outChannels, 'outChannels', 65536);
-    this.kernelSize = checkPositiveInt(args.kernelSize ?? 3, 'kernelSize', 31);
+    this.inChannels = checkInteger(args.inChannels, 'inChannels', 1, 65536);
+    this.outChannels = checkInteger(args.outChannels, 'outChannels', 1, 65536);
+    this.kernelSize = checkInteger(args.kernelSize ?? 3, 'kernelSize', 1, 31);
     if (this.kernelSize % 2 === 0) throw new ConfigError(`must be odd so that "same" padding is symmetric, got ${this.kernelSize}`, { path: 'kernelSize' });
     this.batchNorm = args.batchNorm ?? true;
     this.useBias = args.useBias ?? !this.batchNorm;
-    this.momentum = checkNumberIn(args.momentum ?? 0.1, 'momentum', 0, 1);
-    this.epsilon = checkNumberIn(args.epsilon ?? 1e-5, 'epsilon', 0, 1);
+    this.momentum = checkNumber(args.momentum ?? 0.1, 'momentum', 0, 1);
+    this.epsilon = checkNumber(args.epsilon ?? 1e-5, 'epsilon', 0, 1);
     if (this.epsilon <= 0) throw new ConfigError(`must be > 0, got ${this.epsilon}`, { path: 'epsilon' });
-    this.pool = checkPositiveInt(args.pool ?? 2, 'pool', 64);
+    this.pool = checkInteger(args.pool ?? 2, 'pool', 1, 64);
     this.residual = args.residual ?? false;
     if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) throw new ConfigError(`must be a non-empty string, got ${JSON.stringify(args.name)}`, { path: 'name' });
     this.name = args.name;
@@ -181,7 +181,7 @@ export class ConvBlock {
       epsilon: this.epsilon,
       pool: this.pool,
       residual: this.residual,
-      name: this.name,
+      ...(this.name !== undefined ? { name: this.name } : {}),
     };
   }
 

@@ -5,9 +5,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
-import { ConfigError, InternalError, InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core';
-import type { ErrorLocation } from '@mmfuse/core';
-import { checkChannelVector, checkColour, checkOneOf, checkPositiveInt } from './internal/options.js';
+import { ConfigError, InternalError, InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core/base';
+import type { ErrorLocation } from '@mmfuse/core/base';
+import { checkChannelVector, checkColour } from './internal/options.js';
+import { checkInteger, checkOneOf } from '@mmfuse/core/base';
 import { sniffImageFormat } from './internal/sniff.js';
 
 /** Container formats `loadImage` decodes (sharp's names; AVIF reports itself as `heif`). */
@@ -115,11 +116,11 @@ function resolveOptions(options: LoadImageOptions): Resolved {
     kernel: checkOneOf(options.kernel ?? 'linear', 'kernel', RESIZE_KERNELS),
     channels,
     background: checkColour(options.background ?? '#ffffff', 'background'),
-    maxPixels: checkPositiveInt(options.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 2 ** 40),
+    maxPixels: checkInteger(options.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 1, 2 ** 40),
     fastShrinkOnLoad: options.fastShrinkOnLoad ?? true,
   };
-  if (options.width !== undefined) out.width = checkPositiveInt(options.width, 'width');
-  if (options.height !== undefined) out.height = checkPositiveInt(options.height, 'height');
+  if (options.width !== undefined) out.width = checkInteger(options.width, 'width', 1, 65536);
+  if (options.height !== undefined) out.height = checkInteger(options.height, 'height', 1, 65536);
   if ((options.mean === undefined) !== (options.std === undefined)) {
     throw new ConfigError('give both mean and std (one number per channel), or neither', { path: options.mean === undefined ? 'mean' : 'std' });
   }

@@ -1,5 +1,5 @@
 /** Per-channel image normalization statistics. */
-import { ConfigError, InvalidInputError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError } from '@mmfuse/core/base';
 
 /** ImageNet statistics (RGB) that most pretrained vision models expect. */
 export const IMAGENET_MEAN: readonly number[] = [0.485, 0.456, 0.406];

@@ -6,7 +6,7 @@
  * Bluestein's chirp-z algorithm on a power-of-two FFT so every size is O(n log n).
  * `RealFft` transforms a real signal of even length n with one complex FFT of length n/2.
  */
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
 
 const GENERIC_PRIME_LIMIT = 31;
 

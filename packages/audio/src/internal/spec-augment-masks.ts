@@ -1,15 +1,8 @@
 /** SpecAugment option resolution and mask drawing, shared by specAugment and the audio/cnn encoder. */
-import { ConfigError } from '@mmfuse/core';
-import type { Rng } from '@mmfuse/core';
-import type { SpecAugmentOptions } from '../spec-augment.js';
-import { checkInteger, checkNumber } from './check.js';
-
-/** One mask: `[start, start + width)` along time or frequency. */
-export interface SpecAugmentMask {
-  axis: 'time' | 'freq';
-  start: number;
-  width: number;
-}
+import { ConfigError } from '@mmfuse/core/base';
+import type { Rng } from '@mmfuse/core/base';
+import type { SpecAugmentMask, SpecAugmentOptions } from '../types.js';
+import { checkInteger, checkNumber } from '@mmfuse/core/base';
 
 export function resolveSpecAugment(options: SpecAugmentOptions): Required<SpecAugmentOptions> {
   if (options === null || typeof options !== 'object') throw new ConfigError('must be an options object', { path: 'specAugment' });

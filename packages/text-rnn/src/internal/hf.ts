@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, ModelFormatError, loadPretrainedModel } from '@mmfuse/core';
-import type { TransformersModule } from '@mmfuse/core';
+import { ConfigError, ModelFormatError, loadPretrainedModel } from '@mmfuse/core/base';
+import type { TransformersModule } from '@mmfuse/core/base';
 
 /** The parts of a transformers.js tokenizer used here. */
 export interface HfTokenizer {

@@ -149,6 +149,6 @@ describe('saving and restoring fitted tokenizers', () => {
     await expect(createTokenizer({ type: 'bpe' as 'word' })).rejects.toThrow(/unknown tokenizer type "bpe"/);
     await expect(tokenizerFromJSON({ type: 'morse' })).rejects.toThrow(ModelFormatError);
     await expect(createTokenizer({ type: 'subword' })).rejects.toThrow(/tokenizer\.path/);
-    expect(() => new WordTokenizer({ maxLength: 0 })).toThrow(/tokenizer\.maxLength: must be a positive integer/);
+    expect(() => new WordTokenizer({ maxLength: 0 })).toThrow(/tokenizer\.maxLength: must be an integer >= 1, got 0/);
   });
 });

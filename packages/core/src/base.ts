@@ -54,7 +54,7 @@ export {
   z,
 } from './options.js';
 export type { ExpectTrue, OptionsLocation, OptionsMatch, OptionsSchema } from './options.js';
-export { loadManifest, readManifest, skippedFromError } from './manifest.js';
+export { DEFAULT_MANIFEST_MAX_BYTES, loadManifest, readManifest, skippedFromError } from './manifest.js';
 export type { FieldKind, ManifestOptions, ManifestSample, SkippedSample } from './manifest.js';
 export { checkRawInput } from './raw-input.js';
 export { resolveDataPath } from './paths.js';

@@ -3,6 +3,7 @@
  * imports so `--help` and usage errors answer without starting TensorFlow.js.
  */
 import type { CommandSpec } from '../internal/args.js';
+import { schemaSpec } from './schema.js';
 
 const json = { type: 'boolean', description: 'Print one JSON object as the last line of stdout' } as const;
 const plugin = { type: 'string', valueName: 'MODULE', description: 'Import a module that registers encoders (a third-party modality) first', repeatable: true } as const;
@@ -76,4 +77,4 @@ export const inspectSpec: CommandSpec = {
   options: { plugin, json },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec];
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec, schemaSpec];

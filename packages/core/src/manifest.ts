@@ -113,22 +113,24 @@ async function* jsonlRecords(file: string): AsyncGenerator<RawRecord | { line: n
   }
 }
 
-/** The 1-based line a CSV record starts on, from the line it ends on and its raw text. */
-function startLine(endLine: number, raw: string | undefined): number {
-  if (raw === undefined) return endLine;
-  const body = raw.replace(/^(?:\r?\n)+/, '').replace(/\r?\n?$/, '').replace(/\r$/, '');
-  let inner = 0;
-  for (let i = 0; i < body.length; i++) if (body.charCodeAt(i) === 10) inner++;
-  return Math.max(1, endLine - inner);
+function countOf(text: string, needle: string): number {
+  let n = 0;
+  for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + needle.length)) n++;
+  return n;
 }
 
 async function* csvRecords(file: string, delimiter: string): AsyncGenerator<RawRecord | { line: number; error: MmfuseError }> {
+  // Line numbers are computed on the parser's side, in parse order: csv-parse's `lines` is the line a
+  // record ends on, except that it counts a CRLF inside a quoted cell as two lines (`crlfInCells` undoes
+  // that); a record starts as many lines earlier as its cells hold line breaks.
+  let crlfInCells = 0;
+  let lastEnd = 0;
+  const errors: Array<{ line: number; error: MmfuseError }> = [];
+  const lines: number[] = []; // start line of each record the parser emitted, in order
   const parser = createReadStream(file).pipe(parseCsv({
     bom: true,
     delimiter,
     record_delimiter: ['\r\n', '\n'],
-    info: true,
-    raw: true,
     skip_empty_lines: true,
     // Cell counts are checked here, per row, so one bad row is reported and the rest still read.
     relax_column_count: true,
@@ -136,18 +138,28 @@ async function* csvRecords(file: string, delimiter: string): AsyncGenerator<RawR
     // every later row.
     relax_quotes: true,
     skip_records_with_error: true,
+    on_record: (record: string[], context: { lines?: number }) => {
+      let breaks = 0;
+      for (const c of record) {
+        crlfInCells += countOf(c, '\r\n');
+        breaks += countOf(c, '\n');
+      }
+      lastEnd = (context.lines ?? 0) - crlfInCells;
+      lines.push(lastEnd - breaks);
+      return record;
+    },
   }));
-  const skippedRows: Array<{ line: number; error: MmfuseError }> = [];
   parser.on('skip', (err: CsvError & { raw?: string }) => {
-    const line = startLine(Number((err as { lines?: unknown }).lines ?? 1), err.raw);
+    const blank = /^(?:\r?\n)*/.exec(err.raw ?? '')?.[0] ?? '';
+    const line = lastEnd + 1 + countOf(blank, '\n');
     const reason = err.code === 'CSV_QUOTE_NOT_CLOSED' ? 'quoted cell is never closed' : `malformed CSV row (${err.code}: ${err.message})`;
-    skippedRows.push({ line, error: new InvalidInputError(reason, { file, line }) });
+    errors.push({ line, error: new InvalidInputError(reason, { file, line }) });
   });
   let header: string[] | undefined;
-  for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number }; raw?: string }>) {
-    while (skippedRows.length > 0) yield skippedRows.shift() as { line: number; error: MmfuseError };
-    const line = startLine(rec.info.lines, rec.raw);
-    const cells = rec.record;
+  for await (const cells of parser as AsyncIterable<string[]>) {
+    const line = lines.shift() as number;
+    // Refused rows come out in line order with the others (the parser reports them as it meets them).
+    while (errors.length > 0 && (errors[0] as { line: number }).line < line) yield errors.shift() as { line: number; error: MmfuseError };
     if (header === undefined) {
       header = cells.map((c) => c.trim());
       const seen = new Set<string>();
@@ -159,14 +171,15 @@ async function* csvRecords(file: string, delimiter: string): AsyncGenerator<RawR
       continue;
     }
     if (cells.length !== header.length) {
-      yield { line, error: new InvalidInputError(`row has ${cells.length} cells but the header has ${header.length}${delimiter !== ',' ? '' : ' (a cell holding a comma must be quoted)'}`, { file, line }) };
+      const hint = cells.length > header.length ? ` (a cell holding ${JSON.stringify(delimiter)} must be quoted)` : '';
+      yield { line, error: new InvalidInputError(`row has ${cells.length} cells but the header has ${header.length}${hint}`, { file, line }) };
       continue;
     }
     const value: Record<string, string> = {};
     header.forEach((h, i) => { value[h] = cells[i] as string; });
     yield { line, value };
   }
-  while (skippedRows.length > 0) yield skippedRows.shift() as { line: number; error: MmfuseError };
+  while (errors.length > 0) yield errors.shift() as { line: number; error: MmfuseError };
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -299,7 +299,8 @@ export function parseOptions<S extends OptionsSchema>(schema: S, value: unknown,
 
 /** The `ConfigError` for the first of a schema's issues (see `parseOptions`). */
 export function optionsError(issues: readonly z.core.$ZodIssue[], schema: OptionsSchema, location: OptionsLocation = {}): ConfigError {
-  const first = issues[0];
+  // An unknown key first: a misspelt key also makes the real one missing, and "did you mean" says both.
+  const first = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
   if (first === undefined) return new ConfigError('is not valid', { ...(location.path !== undefined ? { path: location.path } : {}), ...(location.file !== undefined ? { file: location.file } : {}) });
   const { path, reason } = reasonOf(first, schema as AnySchema, []);
   const full = joinPath(location.path, path);

@@ -134,14 +134,17 @@ export interface TypedModelConfig {
  * normalized `ResolvedConfig`.
  */
 export interface FusionModelConfig {
-  inputs: Record<string, UntypedInputConfig>;
+  inputs: Record<string, UntypedInputConfig | InputConfig>;
   fusion?: FusionConfig;
   output: OutputConfigInput;
   training?: TrainingConfig;
 }
 
-/** Returns `config` unchanged, typed: a misspelt or mistyped encoder option is a compile error. */
-export function defineConfig<const C extends TypedModelConfig>(config: C): C {
+/**
+ * Returns `config` unchanged, typed: a misspelt or mistyped encoder option is a compile error. (Not
+ * generic on purpose: a type parameter would turn off the excess-property check that catches typos.)
+ */
+export function defineConfig(config: TypedModelConfig): TypedModelConfig {
   return config;
 }
 

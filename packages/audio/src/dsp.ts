@@ -15,7 +15,7 @@ export { amplitudeToDb } from './amplitude-to-db.js';
 export type { AmplitudeToDbOptions } from './amplitude-to-db.js';
 export { mfcc } from './mfcc.js';
 export type { MfccOptions } from './mfcc.js';
-export { logMel } from './log-mel.js';
+export { logMel, logMelImplementation } from './log-mel.js';
 export type { LogMelOptions } from './log-mel.js';
 export { fbank } from './fbank.js';
 export type { FbankOptions } from './fbank.js';

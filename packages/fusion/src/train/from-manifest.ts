@@ -51,11 +51,10 @@ export async function trainFromManifest(options: TrainFromManifestOptions): Prom
   const onSkip = (s: SkippedSample): void => { skipped.push(s); fit.onSkip?.(s); };
   const fields = manifestFields(model.config, { withTarget: true, ...(registry !== undefined ? { registry } : {}) });
   const manifest = (file: string) => readManifest(file, { onError: 'skip', onSkip, fields, required: [model.config.output.field] });
-  const fitOptions: FitOptions = { ...fit, onSkip, baseDir: path.dirname(path.resolve(train)) };
-  if (validation !== undefined) {
-    fitOptions.validation = manifest(validation);
-    fitOptions.validationBaseDir = path.dirname(path.resolve(validation));
-  }
+  // File fields are resolved (and kept inside the manifest's folder) by the manifest reader, so the
+  // samples reach fit with absolute paths, as they do from `mmfuse train`.
+  const fitOptions: FitOptions = { ...fit, onSkip };
+  if (validation !== undefined) fitOptions.validation = manifest(validation);
   try {
     const history = await model.fit(manifest(train), fitOptions);
     if (history.trainSamples === 0) throw new InvalidInputError('the training manifest has no usable samples', { file: path.resolve(train) });

@@ -253,6 +253,23 @@ describe('audio/cnn encoder', () => {
 });
 
 describe('audio/cnn config', () => {
+  it('refuses files and bytes over maxBytes before decoding, and reports the limit in its raw-input declaration', async () => {
+    const wav = rawWav({ sampleRate: 16000, data: pcm16([sine(440, 16000, 0.5)]) });
+    const enc = encoders.create('audio/cnn', { maxBytes: 1000 });
+    expect(enc.input).toMatchObject({ kind: 'file', maxBytes: 1000 });
+    expect(enc.getConfig()).toMatchObject({ maxBytes: 1000 });
+    await expect(enc.prepare(wav, { sample: 'big', field: 'voice' })).rejects.toThrow(LimitExceededError);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mmfuse-audio-max-'));
+    writeFileSync(path.join(dir, 'a.wav'), wav);
+    await expect(enc.prepare('a.wav', { sample: 'big', field: 'voice', baseDir: dir })).rejects.toThrow(/sample "big", field "voice": the file "a\.wav" is \d+ bytes, over the limit of 1000 bytes/);
+    const roomy = new AudioCnnEncoder({ maxBytes: wav.byteLength });
+    await expect(roomy.prepare('a.wav', { sample: 'ok', field: 'voice', baseDir: dir })).resolves.toHaveProperty('frames');
+    rmSync(dir, { recursive: true, force: true });
+    expect(() => new AudioCnnEncoder({ maxBytes: 0 })).toThrow(/maxBytes: must be an integer >= 1, got 0/);
+    expect(() => encoders.create('audio/cnn', { nMel: 40 })).toThrow(/nMel: unknown key; did you mean "nMels"\?/);
+  });
+
+
   it('accepts log-mel with fewer mel bins than the MFCC default (the unused nMfcc default follows nMels)', () => {
     const enc = new AudioCnnEncoder({ features: 'log-mel', nMels: 12 });
     expect(enc.getConfig()).toMatchObject({ nMels: 12, nMfcc: 12 });

@@ -21,7 +21,7 @@ import type { AudioInput } from './internal/load-audio.js';
 import { logMel } from './log-mel.js';
 import { mfcc } from './mfcc.js';
 import { normalize } from './normalize.js';
-import { drawSpecAugmentMasks } from './internal/spec-augment-masks.js';
+import { drawSpecAugmentMasks, specAugmentOptionsSchema } from './internal/spec-augment-masks.js';
 import { trimSilence } from './trim-silence.js';
 import type { FeatureMatrix, SpecAugmentOptions } from './types.js';
 
@@ -65,15 +65,6 @@ export interface AudioCnnEncoderConfig {
 export const AUDIO_MAX_BYTES = 256 * 1024 * 1024;
 
 const int = (min: number) => z.int().min(min);
-
-/** SpecAugment options as a schema (see `SpecAugmentOptions`). */
-export const specAugmentOptionsSchema = z.strictObject({
-  timeMasks: int(0).default(2).describe('Number of time masks. Default 2.'),
-  timeMaskMax: int(0).default(20).describe('Largest time mask, in frames. Default 20.'),
-  freqMasks: int(0).default(2).describe('Number of frequency masks. Default 2.'),
-  freqMaskMax: int(0).default(8).describe('Largest frequency mask, in bins. Default 8.'),
-  maskValue: z.number().default(0).describe('Value written into masked cells. Default 0.'),
-});
 
 /** The declared options of `audio/cnn` (registered with the encoder; checked by the registry and the constructor). */
 export const audioCnnOptionsSchema = z.strictObject({

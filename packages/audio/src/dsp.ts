@@ -24,6 +24,7 @@ export type { FeatureStatistics } from './feature-statistics.js';
 export { normalize } from './normalize.js';
 export type { NormalizeOptions } from './normalize.js';
 export { specAugment } from './spec-augment.js';
+export { specAugmentOptionsSchema } from './internal/spec-augment-masks.js';
 export type { SpecAugmentMask, SpecAugmentOptions } from './spec-augment.js';
 export { trimSilence } from './trim-silence.js';
 export type { TrimSilenceOptions, TrimmedAudio } from './trim-silence.js';

@@ -12,7 +12,7 @@ export { decodeWav } from './decode-wav.js';
 export type { DecodeWavOptions, DecodedAudio } from './decode-wav.js';
 export { decodeWavFile } from './decode-wav-file.js';
 export type { WavEncoding } from './internal/wav-header.js';
-export { AUDIO_MAX_BYTES, AudioCnnEncoder, audioCnnOptionsSchema, specAugmentOptionsSchema } from './audio-cnn-encoder.js';
+export { AUDIO_MAX_BYTES, AudioCnnEncoder, audioCnnOptionsSchema } from './audio-cnn-encoder.js';
 export type { AudioCnnEncoderConfig, PreparedAudio } from './audio-cnn-encoder.js';
 export type { AudioInput } from './internal/load-audio.js';
 

@@ -1,6 +1,5 @@
-import { ConfigError } from '@mmfuse/core/base';
+import { ConfigError, checkNumber } from '@mmfuse/core/base';
 import { checkSamples } from './internal/check.js';
-import { checkNumber } from '@mmfuse/core/base';
 import { resolveMelSpectrogram } from './internal/options.js';
 import { simdLogMel } from './internal/log-mel-simd.js';
 import { stftPlan } from './internal/stft.js';

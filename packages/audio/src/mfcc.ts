@@ -1,10 +1,9 @@
 import { dbInPlace } from './internal/db.js';
 import { cepstra } from './internal/dct.js';
 import { checkSamples } from './internal/check.js';
-import { checkBoolean, checkInteger } from '@mmfuse/core/base';
+import { ConfigError, checkBoolean, checkInteger } from '@mmfuse/core/base';
 import { resolveMelSpectrogram } from './internal/options.js';
 import { stftPlan } from './internal/stft.js';
-import { ConfigError } from '@mmfuse/core/base';
 import { melBank } from './internal/mel-bank.js';
 import type { FeatureMatrix, MelSpectrogramOptions, Samples } from './types.js';
 

@@ -1,8 +1,7 @@
-import { ConfigError } from '@mmfuse/core/base';
+import { ConfigError, checkNumber } from '@mmfuse/core/base';
 import { featureStatistics } from './feature-statistics.js';
 import type { FeatureStatistics } from './feature-statistics.js';
 import { checkFeatureMatrix } from './internal/check.js';
-import { checkNumber } from '@mmfuse/core/base';
 import type { FeatureMatrix } from './types.js';
 
 /** Options of `normalize`. */

@@ -194,7 +194,6 @@ export interface EncoderRegistration<TOptions = JsonObject> {
  *
  * `@mmfuse/fusion`'s config input type is then a union by `type` and `encoder.kind` over these entries.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface EncoderOptionsByKind {}
 
 /** Default raw-input declaration of a plugin that declares none. */

@@ -9,14 +9,12 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, parseOptions } from '@mmfuse/core';
-import { loadPretrainedModel } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkInteger, checkOneOf, checkRawInput, describeValue, loadPretrainedModel, parseOptions } from '@mmfuse/core';
 import type { TransformersModule as CoreTransformersModule } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, z } from '@mmfuse/core';
 import { IMAGE_MAX_BYTES, imagePretrainedOptionsSchema } from './encoder-options.js';
 import { IMAGE_MEDIA_TYPES } from './image-cnn-encoder.js';
 import { checkColour } from './internal/options.js';
-import { checkInteger, checkOneOf } from '@mmfuse/core/base';
 import { DEFAULT_MAX_PIXELS, loadImage } from './load-image.js';
 
 /**

@@ -5,10 +5,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
-import { ConfigError, InternalError, InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core/base';
+import { ConfigError, InternalError, InvalidInputError, LimitExceededError, UnsupportedFormatError, checkInteger, checkOneOf, describeValue, resolveDataPath } from '@mmfuse/core/base';
 import type { ErrorLocation } from '@mmfuse/core/base';
 import { checkChannelVector, checkColour } from './internal/options.js';
-import { checkInteger, checkOneOf } from '@mmfuse/core/base';
 import { sniffImageFormat } from './internal/sniff.js';
 
 /** Container formats `loadImage` decodes (sharp's names; AVIF reports itself as `heif`). */

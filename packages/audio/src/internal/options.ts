@@ -1,7 +1,6 @@
 /** Resolution of the option objects shared by several DSP functions (defaults as torchaudio's). */
-import { ConfigError } from '@mmfuse/core/base';
+import { ConfigError, checkBoolean, checkInteger, checkNumber, checkOneOf } from '@mmfuse/core/base';
 import type { MelFilterBankOptions, MelNorm, MelScale, MelSpectrogramOptions, PadMode, SpectrogramOptions } from '../types.js';
-import { checkBoolean, checkInteger, checkNumber, checkOneOf } from '@mmfuse/core/base';
 import type { StftParams } from './stft.js';
 
 export function resolveStft(options: SpectrogramOptions = {}): StftParams {

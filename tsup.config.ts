@@ -1,21 +1,35 @@
 import { defineConfig } from 'tsup';
 import type { Options } from 'tsup';
 
-// One build entry per package; each package's `exports` map names exactly these files.
-const packages = ['core', 'audio', 'text-rnn', 'vision-cnn', 'fusion', 'speech'];
+// The build entries of each package; each package's `exports` map names exactly these files. The second
+// entry of a plugin package is its side-effect-free one (no encoder registered, no TensorFlow.js loaded).
+const packages: Record<string, string[]> = {
+  core: ['index', 'base'],
+  audio: ['index', 'dsp'],
+  'text-rnn': ['index', 'tokenizers'],
+  'vision-cnn': ['index', 'preprocess'],
+  fusion: ['index'],
+  speech: ['index'],
+};
 
-// Peer and runtime dependencies stay external: an application has one TensorFlow.js engine.
-// The audio codecs (WebAssembly, loaded on first use) stay separate npm packages too: mpg123 and codec-parser
-// are LGPL and must remain replaceable, not bundled. Flite (@echogarden) likewise stays its own package.
-const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', 'mpg123-decoder', 'opus-decoder', /^@wasm-audio-decoders\//, /^@echogarden\//];
+// Peer and runtime dependencies stay external: an application has one TensorFlow.js engine, and every
+// audio codec stays its own replaceable package (mpg123 and codec-parser are LGPL), like Flite (@echogarden); every
+// @mmfuse package (its own subpaths included) is loaded from its own install, never inlined.
+const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', 'zod', 'csv-parse', 'mpg123-decoder', 'opus-decoder', /^@wasm-audio-decoders\//, /^@echogarden\//];
+
+function entries(name: string, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.map((e) => [e, `packages/${name}/src/${e}.ts`]));
+}
 
 export default defineConfig([
-  ...packages.map((name): Options => ({
+  ...Object.entries(packages).map(([name, names]): Options => ({
     name,
-    entry: { index: `packages/${name}/src/index.ts` },
+    entry: entries(name, names),
     outDir: `packages/${name}/dist`,
     format: ['esm', 'cjs'],
     dts: true,
+    // One copy of each module per format: the entries share chunks instead of each bundling its own.
+    splitting: true,
     tsconfig: 'tsconfig.json',
     sourcemap: true,
     clean: true,
@@ -32,6 +46,7 @@ export default defineConfig([
     outDir: 'packages/cli/dist',
     format: ['esm', 'cjs'],
     dts: { entry: { index: 'packages/cli/src/index.ts' } },
+    splitting: true,
     tsconfig: 'tsconfig.json',
     sourcemap: true,
     clean: true,

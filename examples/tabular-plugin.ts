@@ -4,14 +4,27 @@
  * tests/core/registry.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InvalidInputError, registerEncoder } from '@mmfuse/core';
+import { InvalidInputError, StateError, checkRawInput, maxBytesOption, parseOptions, registerEncoder, z } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 
-export interface TabularEncoderConfig {
-  /** Number of numeric columns per sample. */
-  columns: number;
-  /** Feature size of each column token. Default 16. */
-  dim?: number;
+/**
+ * The plugin's options, declared once: the registry refuses unknown keys ("did you mean"), fills in the
+ * defaults, and `mmfuse schema` turns it into JSON Schema for editors.
+ */
+export const tabularOptions = z.strictObject({
+  columns: z.int().min(1).describe('Number of numeric columns per sample.'),
+  dim: z.int().min(1).default(16).describe('Feature size of each column token. Default 16.'),
+  maxBytes: maxBytesOption(64 * 1024),
+});
+
+/** Options as written (`dim` and `maxBytes` optional). */
+export type TabularEncoderConfig = z.input<typeof tabularOptions>;
+
+// Type-checked configs: `defineConfig({ inputs: { stats: { type: 'tabular', encoder: { kind: 'linear', ... } } } })`.
+declare module '@mmfuse/core' {
+  interface EncoderOptionsByKind {
+    'tabular/linear': TabularEncoderConfig;
+  }
 }
 
 export class TabularEncoder implements ModalityEncoder<number[], Float32Array> {
@@ -19,7 +32,7 @@ export class TabularEncoder implements ModalityEncoder<number[], Float32Array> {
   readonly kind = TabularEncoder.kind;
   readonly modality = 'tabular';
   /** A JSON array of numbers, as written in the manifest or the request. */
-  readonly input: RawInputSpec = { kind: 'json', maxBytes: 64 * 1024 };
+  readonly input: RawInputSpec;
   readonly outputDim: number;
   private readonly columns: number;
   private mean: number[];
@@ -28,14 +41,16 @@ export class TabularEncoder implements ModalityEncoder<number[], Float32Array> {
   private shift?: tf.Variable; // [columns, dim]
 
   constructor(config: TabularEncoderConfig) {
-    if (!Number.isInteger(config.columns) || config.columns < 1) throw new RangeError(`columns must be a positive integer, got ${config.columns}`);
-    this.columns = config.columns;
-    this.outputDim = config.dim ?? 16;
+    const options = parseOptions(tabularOptions, config);
+    this.columns = options.columns;
+    this.outputDim = options.dim;
+    this.input = { kind: 'json', maxBytes: options.maxBytes };
     this.mean = new Array<number>(this.columns).fill(0);
     this.std = new Array<number>(this.columns).fill(1);
   }
 
   async prepare(raw: number[], ctx: PrepareContext): Promise<Float32Array> {
+    checkRawInput(raw, this.input, ctx);
     if (!Array.isArray(raw) || raw.length !== this.columns) {
       throw new InvalidInputError(`expected an array of ${this.columns} numbers`, { sample: ctx.sample, field: ctx.field });
     }
@@ -72,7 +87,7 @@ export class TabularEncoder implements ModalityEncoder<number[], Float32Array> {
   }
 
   encode(batch: TensorMap, _options: EncodeOptions): EncoderOutput {
-    if (this.scale === undefined || this.shift === undefined) throw new Error('TabularEncoder: call build() first');
+    if (this.scale === undefined || this.shift === undefined) throw new StateError('tabular/linear: call build() before encode()');
     const x = batch.x as tf.Tensor2D; // [B, C]
     const features = x.expandDims(2).mul(this.scale.expandDims(0)).add(this.shift.expandDims(0)) as tf.Tensor3D; // [B, C, dim]
     const mask = tf.onesLike(x) as tf.Tensor2D; // every column is a real token
@@ -88,7 +103,7 @@ export class TabularEncoder implements ModalityEncoder<number[], Float32Array> {
   }
 
   getConfig(): JsonObject {
-    return { columns: this.columns, dim: this.outputDim };
+    return { columns: this.columns, dim: this.outputDim, maxBytes: this.input.maxBytes };
   }
 
   getState(): JsonObject {
@@ -108,5 +123,13 @@ export class TabularEncoder implements ModalityEncoder<number[], Float32Array> {
   }
 }
 
-// The one call that makes `tabular/linear` usable in configs and saved models.
-registerEncoder(TabularEncoder.kind, 'tabular', (config) => new TabularEncoder(config as unknown as TabularEncoderConfig), 'numeric columns, one token each');
+// The one call that makes `tabular/linear` usable in configs and saved models: its options schema and its
+// raw input (a JSON value of up to 64 KiB) are declared here, so nothing outside the plugin names it.
+registerEncoder({
+  kind: TabularEncoder.kind,
+  modality: 'tabular',
+  options: tabularOptions,
+  input: { kind: 'json', maxBytes: 64 * 1024 },
+  factory: (options) => new TabularEncoder(options),
+  description: 'numeric columns, one token each',
+});

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   let train = evaluateOnly ? [] : await loadSamples(path.join(out, 'train.jsonl'), ['audio']);
   if (opts.limit !== undefined) train = train.slice(0, positive('limit', opts.limit));
   const test = await loadSamples(path.join(out, 'test.jsonl'), ['audio']);
-  const cfg = readExampleConfig(path.join(HERE, 'config.json'));
+  const cfg = await readExampleConfig(path.join(HERE, 'config.json'));
 
   const resultsFile = path.join(out, 'results.json');
   for (const name of names) {

@@ -1,30 +1,24 @@
 /**
  * Shared by the examples: read an example's `config.json` (the model config plus a `data` section with
- * manifest paths relative to the config file), load manifests, and format results.
+ * manifest paths relative to the config file) through `@mmfuse/fusion`'s `readConfigFile`, load manifests,
+ * and format results.
  */
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { loadManifest } from '@mmfuse/core';
 import type { FieldKind, ManifestSample } from '@mmfuse/core';
+import { readConfigFile } from '@mmfuse/fusion';
+import type { DataPaths } from '@mmfuse/fusion';
 
 export interface ExampleConfig {
   /** The model config (`inputs`, `fusion`, `output`, `training`), ready for `normalizeConfig`. */
   model: Record<string, unknown>;
   /** Manifest paths from `data`, resolved against the config file's folder. */
-  data: { train?: string; validation?: string; test?: string };
+  data: DataPaths;
 }
 
-export function readExampleConfig(file: string): ExampleConfig {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const { data, ...model } = raw;
-  const dir = path.dirname(path.resolve(file));
-  const out: ExampleConfig['data'] = {};
-  if (typeof data === 'object' && data !== null) {
-    for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
-      if ((k === 'train' || k === 'validation' || k === 'test') && typeof v === 'string') out[k] = path.resolve(dir, v);
-    }
-  }
-  return { model, data: out };
+/** Read an example's config with the library's one config reader (`readConfigFile`, as the CLI does). */
+export async function readExampleConfig(file: string): Promise<ExampleConfig> {
+  const { model, data } = await readConfigFile(file);
+  return { model, data };
 }
 
 /**

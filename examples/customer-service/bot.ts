@@ -42,7 +42,7 @@ const hasHan = (s: string): boolean => /\p{Script=Han}/u.test(s);
 interface Splits { train: ManifestSample[]; validation: ManifestSample[]; test: ManifestSample[] }
 
 async function loadSplits(): Promise<Splits> {
-  const cfg = readExampleConfig(opts.config!);
+  const cfg = await readExampleConfig(opts.config!);
   const load = (f: string | undefined): Promise<ManifestSample[]> => (f === undefined ? Promise.resolve([]) : loadSamples(f, ['audio']));
   return { train: await load(cfg.data.train), validation: await load(cfg.data.validation), test: await load(cfg.data.test) };
 }
@@ -55,7 +55,7 @@ function kindOf(s: ManifestSample): 'text' | 'voice' | 'both' {
 }
 
 async function train(): Promise<FusionModel> {
-  const cfg = readExampleConfig(opts.config!);
+  const cfg = await readExampleConfig(opts.config!);
   const config = normalizeConfig(cfg.model);
   if (opts.epochs !== undefined) {
     const epochs = Number(opts.epochs);

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const valid = await loadSamples(path.join(pairsDir, 'valid.jsonl'), ['image', 'audio']);
   const test = await loadSamples(path.join(pairsDir, 'test.jsonl'), ['image', 'audio']);
 
-  const cfg = readExampleConfig(path.join(HERE, 'config.json'));
+  const cfg = await readExampleConfig(path.join(HERE, 'config.json'));
   const variants: Array<{ name: string; inputs: string[] }> = [
     { name: 'image only', inputs: ['image'] },
     { name: 'audio only', inputs: ['audio'] },

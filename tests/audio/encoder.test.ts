@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, InvalidInputError, LimitExceededError, MmfuseError, createRng, encoders } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, LimitExceededError, MmfuseError, StateError, createRng, encoders } from '@mmfuse/core';
 import { AudioCnnEncoder, logMel } from '@mmfuse/audio';
 import type { AudioCnnEncoderConfig, PreparedAudio } from '@mmfuse/audio';
 import { pcm16, rawWav, sine } from './wav-writer.js';
@@ -173,14 +173,10 @@ describe('audio/cnn encoder', () => {
     expect(trainB.features).toEqual(trainA.features);
     expect(trainC.features).not.toEqual(trainA.features);
     expect(trainA.features).not.toEqual(inferA.features);
-    // without an rng, training draws from a stream forked at build(): reproducible from the build seed
-    const twin = new AudioCnnEncoder(small);
-    twin.build(createRng(5));
-    const noRng = (e: AudioCnnEncoder) => tf.tidy(() => e.encode(e.collate(values), { training: true }).features.arraySync());
-    const first = noRng(enc);
-    expect(noRng(twin)).toEqual(first);
-    expect(noRng(enc)).not.toEqual(first);
-    twin.dispose();
+    // without an rng, training is refused: no unseeded fallback, every run reproducible from one seed
+    const before = tf.memory().numTensors;
+    expect(() => tf.tidy(() => enc.encode(enc.collate(values), { training: true }))).toThrow(StateError);
+    expect(tf.memory().numTensors).toBe(before);
     const batch = enc.collate(values);
     const count = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
@@ -257,6 +253,23 @@ describe('audio/cnn encoder', () => {
 });
 
 describe('audio/cnn config', () => {
+  it('refuses files and bytes over maxBytes before decoding, and reports the limit in its raw-input declaration', async () => {
+    const wav = rawWav({ sampleRate: 16000, data: pcm16([sine(440, 16000, 0.5)]) });
+    const enc = encoders.create('audio/cnn', { maxBytes: 1000 });
+    expect(enc.input).toMatchObject({ kind: 'file', maxBytes: 1000 });
+    expect(enc.getConfig()).toMatchObject({ maxBytes: 1000 });
+    await expect(enc.prepare(wav, { sample: 'big', field: 'voice' })).rejects.toThrow(LimitExceededError);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mmfuse-audio-max-'));
+    writeFileSync(path.join(dir, 'a.wav'), wav);
+    await expect(enc.prepare('a.wav', { sample: 'big', field: 'voice', baseDir: dir })).rejects.toThrow(/sample "big", field "voice": the file "a\.wav" is \d+ bytes, over the limit of 1000 bytes/);
+    const roomy = new AudioCnnEncoder({ maxBytes: wav.byteLength });
+    await expect(roomy.prepare('a.wav', { sample: 'ok', field: 'voice', baseDir: dir })).resolves.toHaveProperty('frames');
+    rmSync(dir, { recursive: true, force: true });
+    expect(() => new AudioCnnEncoder({ maxBytes: 0 })).toThrow(/maxBytes: must be an integer >= 1, got 0/);
+    expect(() => encoders.create('audio/cnn', { nMel: 40 })).toThrow(/nMel: unknown key; did you mean "nMels"\?/);
+  });
+
+
   it('accepts log-mel with fewer mel bins than the MFCC default (the unused nMfcc default follows nMels)', () => {
     const enc = new AudioCnnEncoder({ features: 'log-mel', nMels: 12 });
     expect(enc.getConfig()).toMatchObject({ nMels: 12, nMfcc: 12 });

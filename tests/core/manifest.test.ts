@@ -75,11 +75,45 @@ describe('manifests', () => {
       'short,row',
     ].join('\r\n'));
     const { samples, skipped } = await loadManifest(file, { fields: { ...fields, score: 'number' }, onError: 'skip' });
-    expect(samples.map((s) => s.fields.text)).toEqual(['hello, world', 'she said "hi"', 'two\nlines']);
+    // A line break inside a quoted cell is kept as written (CRLF here, RFC 4180).
+    expect(samples.map((s) => s.fields.text)).toEqual(['hello, world', 'she said "hi"', 'two\r\nlines']);
     expect(samples[1]?.fields).not.toHaveProperty('audio');
     expect(samples[2]).toMatchObject({ line: 4, fields: { score: 3, label: 'other' } });
     expect(skipped).toHaveLength(1);
     expect(skipped[0]).toMatchObject({ line: 6, reason: 'row has 2 cells but the header has 4' });
+  });
+
+  it('reads CSV with other delimiters, stray quotes, blank lines and an unclosed quote, naming each line', async () => {
+    const semi = tempFile('semi.csv', ['text;label', '"a; b";x', '', 'plain "quoted" word;y', 'c;z;extra', '"never closed;w', 'd;v'].join('\n'));
+    const { samples, skipped } = await loadManifest(semi, { delimiter: ';', onError: 'skip' });
+    expect(samples.map((s) => [s.line, s.fields.text, s.fields.label])).toEqual([[2, 'a; b', 'x'], [4, 'plain "quoted" word', 'y']]);
+    expect(skipped.map((s) => [s.line, s.reason])).toEqual([
+      [5, 'row has 3 cells but the header has 2 (a cell holding ";" must be quoted)'],
+      [6, 'quoted cell is never closed'],
+    ]);
+    const tsv = tempFile('tabs.tsv', 'text\tlabel\nhello, world\tgreet\n');
+    expect((await loadManifest(tsv)).samples[0]?.fields).toEqual({ text: 'hello, world', label: 'greet' });
+    await expect(loadManifest(semi, { delimiter: '' })).rejects.toThrow(/delimiter: must be a non-empty string/);
+  });
+
+  it('decodes base64 "bytes" fields with a size limit checked before decoding', async () => {
+    const bytes = Uint8Array.from([0, 1, 2, 250, 251, 252, 253]);
+    const b64 = Buffer.from(bytes).toString('base64');
+    const file = tempFile('bytes.jsonl', [
+      JSON.stringify({ id: 'ok', blob: b64 }),
+      JSON.stringify({ id: 'bad', blob: 'not base64!' }),
+      JSON.stringify({ id: 'big', blob: Buffer.alloc(64).toString('base64') }),
+      JSON.stringify({ id: 'num', blob: 5 }),
+    ].join('\n'));
+    const { samples, skipped } = await loadManifest(file, { fields: { blob: 'bytes' }, maxBytes: { blob: 32 }, onError: 'skip' });
+    expect(samples).toHaveLength(1);
+    expect(samples[0]?.fields.blob).toBeInstanceOf(Uint8Array);
+    expect(Array.from(samples[0]?.fields.blob as Uint8Array)).toEqual(Array.from(bytes));
+    expect(skipped.map((s) => [s.sample, s.code])).toEqual([['bad', 'INVALID_INPUT'], ['big', 'LIMIT_EXCEEDED'], ['num', 'INVALID_INPUT']]);
+    expect(skipped[1]?.message).toMatch(/sample "big", field "blob": decodes to 64 bytes, over the limit of 32 bytes/);
+    // CSV cells too.
+    const csv = tempFile('bytes.csv', `id,blob\nc1,${b64}\n`);
+    expect(Array.from((await loadManifest(csv, { fields: { blob: 'bytes' } })).samples[0]?.fields.blob as Uint8Array)).toEqual(Array.from(bytes));
   });
 
   it('checks required fields and numbers', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '@mmfuse/core';
+import { ConfigError, createRng } from '@mmfuse/core';
 
 describe('Rng', () => {
   it('repeats its stream for the same seed and differs for another', () => {
@@ -38,6 +38,6 @@ describe('Rng', () => {
     const p = createRng(3).permutation(50);
     expect([...p].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(p).not.toEqual(Array.from({ length: 50 }, (_, i) => i));
-    expect(() => createRng(3).int(0)).toThrow(RangeError);
+    expect(() => createRng(3).int(0)).toThrow(ConfigError);
   });
 });

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, createRng, encoders } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
 import { PHONEMES, pretrainSpeechEncoder, synthesizeCorpus } from '@mmfuse/speech';
-import { main } from '../../packages/cli/src/main.js';
+import { main } from 'mmfuse';
 
 const WORDS = ['yes', 'no', 'card', 'money', 'help', 'stop'];
 const VOICES = ['flite:slt', 'flite:rms', 'flite:awb', 'espeak-ng:en-us', 'espeak-ng:en-gb+f3', 'espeak-ng:en-029+m2'];

@@ -13,7 +13,7 @@ import {
   EspeakNgEngine, PHONEMES, getEngine, listVoices, normalizeArpabet, normalizeEspeakIpa, parseVoiceId, phonemeIds, phonemesOf,
   phonemize, splitVoices, synthesizeCorpus, voiceGrid, voiceId,
 } from '@mmfuse/speech';
-import { main } from '../../packages/cli/src/main.js';
+import { main } from 'mmfuse';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'mmfuse-speech-test-'));
 

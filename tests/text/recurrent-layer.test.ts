@@ -129,7 +129,7 @@ describe('RecurrentLayer configuration', () => {
 
   it('refuses bad arguments with ConfigError', () => {
     expect(() => new RecurrentLayer({ cell: 'rnn' as RecurrentCell, inputSize: 2, hiddenSize: 2 })).toThrow(ConfigError);
-    expect(() => new RecurrentLayer({ cell: 'lstm', inputSize: 0, hiddenSize: 2 })).toThrow(/inputSize: must be a positive integer/);
+    expect(() => new RecurrentLayer({ cell: 'lstm', inputSize: 0, hiddenSize: 2 })).toThrow(/inputSize: must be an integer >= 1/);
     expect(() => new RecurrentLayer({ cell: 'lstm', inputSize: 2, hiddenSize: 2, dropout: 1 })).toThrow(/dropout/);
   });
 });

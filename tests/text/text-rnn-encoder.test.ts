@@ -37,7 +37,7 @@ describe('text/rnn encoder', () => {
     expect(enc.outputDim).toBe(128);
     expect(enc.getConfig()).toEqual({
       tokenizer: { type: 'word', lowercase: true, minFrequency: 1, maxVocabSize: 20000, maxLength: 64 },
-      embeddingDim: 64, hiddenSize: 64, cell: 'lstm', layers: 1, bidirectional: true, dropout: 0.1, addCls: false, embeddingLookup: 'auto', charNgrams: false,
+      embeddingDim: 64, hiddenSize: 64, cell: 'lstm', layers: 1, bidirectional: true, dropout: 0.1, addCls: false, embeddingLookup: 'auto', charNgrams: false, maxBytes: 1048576,
     });
   });
 
@@ -236,7 +236,7 @@ describe('text/rnn encoder', () => {
     expect(() => enc.build(createRng(1))).toThrow(/call fit\(\) \(or setState\(\)\) before build\(\)/);
     expect(() => enc.setState({})).toThrow(ModelFormatError);
     expect(() => encoders.create('text/rnn', { cell: 'rnn' })).toThrow(ConfigError);
-    expect(() => encoders.create('text/rnn', { hiddenSize: 0 })).toThrow(/hiddenSize: must be a positive integer/);
+    expect(() => encoders.create('text/rnn', { hiddenSize: 0 })).toThrow(/hiddenSize: must be an integer >= 1, got 0/);
     expect(() => encoders.create('text/rnn', { dropout: 1.5 })).toThrow(/dropout/);
     expect(() => encoders.create('text/rnn', { tokenizer: { type: 'subword' } })).toThrow(/tokenizer\.path/);
     expect(() => encoders.create('text/rnn', { tokenizer: { maxLength: -1 } })).toThrow(/tokenizer\.maxLength/);

@@ -94,6 +94,21 @@ describe('CjkTokenizer', () => {
     expect(tok.tokenize("can't pay, 付款失败").tokens).toEqual(["can't", 'pay', ',', '付', '款', '失', '败']);
   });
 
+  it('with cjkSplit "word", cuts CJK runs into words with Intl.Segmenter, and round-trips the option', async () => {
+    const tok = new CjkTokenizer({ cjkSplit: 'word' });
+    expect(tok.tokenize('我的信用卡 card 还没到').tokens).toEqual(['我的', '信用卡', 'card', '还', '没', '到']);
+    expect(tok.tokenize('東京に行きます').tokens).toEqual(['東京', 'に', '行き', 'ます']);
+    const ja = new CjkTokenizer({ cjkSplit: 'word', locale: 'ja', maxLength: 3 });
+    expect(ja.tokenize('東京に行きます').tokens).toEqual(['東京', 'に', '行き']);
+    expect(ja.tokenize('東京に行きます').truncated).toBe(true);
+    const restored = await tokenizerFromJSON(JSON.parse(JSON.stringify(tok.fit(['我的信用卡']).toJSON())));
+    expect(restored).toBeInstanceOf(CjkTokenizer);
+    expect(restored.tokenize('我的信用卡').tokens).toEqual(['我的', '信用卡']);
+    expect((await createTokenizer({ type: 'cjk', cjkSplit: 'word' })).tokenize('信用卡').tokens).toEqual(['信用卡']);
+    await expect(createTokenizer({ type: 'word', cjkSplit: 'word' })).rejects.toThrow(/tokenizer\.cjkSplit: applies to the "cjk" tokenizer only/);
+    expect(() => new CjkTokenizer({ cjkSplit: 'phrase' as 'word' })).toThrow(/tokenizer\.cjkSplit: must be "character" or "word"/);
+  });
+
   it('fits a vocabulary on mixed text and maps unseen characters to unknown', () => {
     const tok = new CjkTokenizer().fit(['我的卡 card', '卡 card 到了']);
     const { ids, tokens } = tok.encode('我的新卡 card');
@@ -149,6 +164,6 @@ describe('saving and restoring fitted tokenizers', () => {
     await expect(createTokenizer({ type: 'bpe' as 'word' })).rejects.toThrow(/unknown tokenizer type "bpe"/);
     await expect(tokenizerFromJSON({ type: 'morse' })).rejects.toThrow(ModelFormatError);
     await expect(createTokenizer({ type: 'subword' })).rejects.toThrow(/tokenizer\.path/);
-    expect(() => new WordTokenizer({ maxLength: 0 })).toThrow(/tokenizer\.maxLength: must be a positive integer/);
+    expect(() => new WordTokenizer({ maxLength: 0 })).toThrow(/tokenizer\.maxLength: must be an integer >= 1, got 0/);
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { createRng } from '@mmfuse/core';
+import { ConfigError, createRng } from '@mmfuse/core';
 import { ImageCnnEncoder, flipHorizontal, jitterBrightnessContrast, loadImage, sampleResizedCrop } from '@mmfuse/vision-cnn';
 import { encode, noise } from './helpers.js';
 
@@ -34,7 +34,7 @@ describe('sampleResizedCrop', () => {
     const box = sampleResizedCrop({ width: 100, height: 10 }, createRng(1), { scale: [0.9, 1], ratio: [0.9, 1.1] });
     expect(box).toEqual({ left: 44, top: 0, width: 11, height: 10 });
     expect(sampleResizedCrop({ width: 10, height: 10 }, createRng(1), { scale: [1, 1], ratio: [1, 1] })).toEqual({ left: 0, top: 0, width: 10, height: 10 });
-    expect(() => sampleResizedCrop({ width: 10, height: 10 }, createRng(1), { scale: [0, 1] })).toThrow(RangeError);
+    expect(() => sampleResizedCrop({ width: 10, height: 10 }, createRng(1), { scale: [0, 1] })).toThrow(ConfigError);
   });
 });
 

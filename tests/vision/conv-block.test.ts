@@ -32,6 +32,20 @@ function loadWeights(block: ConvBlock, values: Stored[]): void {
 }
 
 describe('ConvBlock', () => {
+  it('builds any number of unnamed blocks (tfjs names their variables) and prefixes named ones', () => {
+    const blocks = [0, 1, 2].map(() => new ConvBlock({ inChannels: 1, outChannels: 2 }));
+    blocks.forEach((b, i) => b.build(createRng(i)));
+    const names = blocks.flatMap((b) => b.weights.map((w) => w.name));
+    expect(new Set(names).size).toBe(names.length);
+    const named = new ConvBlock({ inChannels: 1, outChannels: 2, name: 'stem' });
+    named.build(createRng(3));
+    expect(named.weights.map((w) => w.name)).toEqual(expect.arrayContaining(['stem/kernel', 'stem/gamma', 'stem/beta']));
+    expect(named.getConfig()).toMatchObject({ name: 'stem' });
+    expect(blocks[0]?.getConfig()).not.toHaveProperty('name');
+    for (const b of [...blocks, named]) b.dispose();
+    expect(() => new ConvBlock({ inChannels: 1, outChannels: 2, name: '' })).toThrow(/name: must be a non-empty string/);
+  });
+
   it('matches torch Conv2d + BatchNorm2d (eval) + ReLU + MaxPool2d: output and every gradient', async () => {
     const block = new ConvBlock({ inChannels: 3, outChannels: 4, useBias: true });
     block.build(createRng(1));

@@ -247,7 +247,7 @@ describe('image/cnn encoder', () => {
   });
 
   it('bad config: ConfigError with the key path', () => {
-    expect(() => new ImageCnnEncoder({ blocks: [] })).toThrow(/blocks: must be a non-empty array/);
+    expect(() => new ImageCnnEncoder({ blocks: [] })).toThrow(/blocks: must have at least 1 item/);
     expect(() => new ImageCnnEncoder({ width: 8, height: 8, blocks: [4, 4, 4, 4] })).toThrow(/shrink 8×8 below one cell/);
     expect(() => new ImageCnnEncoder({ channels: 1, normalization: 'imagenet' })).toThrow(ConfigError);
     expect(() => new ImageCnnEncoder({ normalization: { mean: [0, 0], std: [1, 1] } })).toThrow(/normalization\.mean: must be an array of 3 numbers/);

@@ -1,5 +1,6 @@
-import { ConfigError, InvalidInputError } from '@mmfuse/core';
-import { checkNumber, checkSamples } from './internal/check.js';
+import { ConfigError, InvalidInputError } from '@mmfuse/core/base';
+import { checkSamples } from './internal/check.js';
+import { checkNumber } from '@mmfuse/core/base';
 import type { Samples } from './types.js';
 
 /** Options of `addNoise`. */

@@ -1,4 +1,5 @@
-import { checkFeatureMatrix, checkNumber, checkOneOf } from './internal/check.js';
+import { checkFeatureMatrix } from './internal/check.js';
+import { checkNumber, checkOneOf } from '@mmfuse/core/base';
 import { dbInPlace } from './internal/db.js';
 import type { FeatureMatrix } from './types.js';
 

@@ -12,21 +12,19 @@
  * of each clip's T' real steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, createRng, isMmfuseError } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
-import { checkBoolean, checkInteger, checkNumber, checkOneOf } from './internal/check.js';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
 import type { AudioInput } from './internal/load-audio.js';
 import { logMel } from './log-mel.js';
 import { mfcc } from './mfcc.js';
 import { normalize } from './normalize.js';
-import { drawSpecAugmentMasks, resolveSpecAugment } from './internal/spec-augment-masks.js';
-import type { SpecAugmentOptions } from './spec-augment.js';
+import { drawSpecAugmentMasks, specAugmentOptionsSchema } from './internal/spec-augment-masks.js';
 import { trimSilence } from './trim-silence.js';
-import type { FeatureMatrix } from './types.js';
+import type { FeatureMatrix, SpecAugmentOptions } from './types.js';
 
 /** Configuration of `audio/cnn`. Every field is optional; defaults are written out. */
 export interface AudioCnnEncoderConfig {
@@ -60,7 +58,34 @@ export interface AudioCnnEncoderConfig {
   melStride?: number[];
   /** Dropout rate after each block while training. Default 0.1. */
   dropout?: number;
+  /** Largest audio file (or byte buffer) accepted, in bytes, checked before decoding. Default 268435456 (256 MiB). */
+  maxBytes?: number;
 }
+
+/** Default of `maxBytes`: 256 MiB, about 25 minutes of 16-bit stereo at 44.1 kHz. */
+export const AUDIO_MAX_BYTES = 256 * 1024 * 1024;
+
+const int = (min: number) => z.int().min(min);
+
+/** The declared options of `audio/cnn` (registered with the encoder; checked by the registry and the constructor). */
+export const audioCnnOptionsSchema = z.strictObject({
+  sampleRateHz: int(1).default(16000).describe('Rate every input is resampled to, Hz. Default 16000.'),
+  features: z.enum(['log-mel', 'mfcc', 'fbank']).default('log-mel').describe('Frame features: log-mel, mfcc (torchaudio MFCC) or fbank (Kaldi). Default log-mel.'),
+  nMels: int(1).default(64).describe('Mel bins (log-mel, fbank) or mel filters under the MFCC. Default 64.'),
+  nMfcc: int(1).optional().describe('MFCC coefficients (features mfcc only), <= nMels. Default min(20, nMels).'),
+  nFft: int(2).default(400).describe('FFT size for log-mel and mfcc. Default 400.'),
+  hopLength: int(1).default(160).describe('Hop for log-mel and mfcc, samples. Default 160.'),
+  normalization: z.enum(['utterance', 'global', 'none']).default('utterance').describe('utterance: per clip and bin; global: training-set statistics; none. Default utterance.'),
+  specAugment: specAugmentOptionsSchema.nullable().default(null).describe('SpecAugment masks while training; null = off. Default null.'),
+  trimSilence: z.boolean().default(false).describe('Cut leading/trailing silence before feature extraction. Default false.'),
+  maxDurationSeconds: z.number().gt(0).default(30).describe('Longer inputs are refused with LimitExceededError. Default 30.'),
+  channels: z.array(int(1)).min(1).default([16, 32]).describe('Output channels of each conv block. Default [16, 32].'),
+  kernelSize: int(1).default(3).describe('Square kernel size of every block. Default 3.'),
+  timeStride: z.array(int(1)).optional().describe('Stride along time of each block. Default 2 per block.'),
+  melStride: z.array(int(1)).optional().describe('Stride along mel of each block. Default 2 per block.'),
+  dropout: z.number().min(0).max(0.95).default(0.1).describe('Dropout rate after each block while training. Default 0.1.'),
+  maxBytes: maxBytesOption(AUDIO_MAX_BYTES),
+});
 
 /** What `prepare` returns: plain data, cacheable with v8.serialize. */
 export interface PreparedAudio {
@@ -69,41 +94,23 @@ export interface PreparedAudio {
   frames: number;
 }
 
+// The documented interface and the declared schema accept the same options (checked by tsc).
+type _SameOptions = ExpectTrue<OptionsMatch<AudioCnnEncoderConfig, z.input<typeof audioCnnOptionsSchema>>>;
+
 type Resolved = Required<Omit<AudioCnnEncoderConfig, 'specAugment'>> & { specAugment: Required<SpecAugmentOptions> | null };
 
 function resolveConfig(config: AudioCnnEncoderConfig): Resolved {
-  if (config === null || typeof config !== 'object') throw new ConfigError('config must be an object', { path: 'audio/cnn' });
-  const channels = config.channels ?? [16, 32];
-  if (!Array.isArray(channels) || channels.length === 0) throw new ConfigError(`must be a non-empty array of channel counts, got ${JSON.stringify(channels)}`, { path: 'channels' });
-  channels.forEach((c, i) => checkInteger(c, `channels[${i}]`, 1));
+  const o = parseOptions(audioCnnOptionsSchema, config);
   const strides = (name: 'timeStride' | 'melStride'): number[] => {
-    const s = config[name] ?? channels.map(() => 2);
-    if (!Array.isArray(s) || s.length !== channels.length) throw new ConfigError(`must have one stride per block (${channels.length}), got ${JSON.stringify(s)}`, { path: name });
-    s.forEach((v, i) => checkInteger(v, `${name}[${i}]`, 1));
-    return [...s];
+    const given = o[name];
+    if (given !== undefined && given.length !== o.channels.length) throw new ConfigError(`must have one stride per block (${o.channels.length}), got ${JSON.stringify(given)}`, { path: name });
+    return given ?? o.channels.map(() => 2);
   };
-  const features = checkOneOf(config.features ?? 'log-mel', 'features', ['log-mel', 'mfcc', 'fbank'] as const);
-  const nMels = checkInteger(config.nMels ?? 64, 'nMels', 1);
   // The default (20, torchaudio's) never exceeds nMels: with log-mel or fbank features and few mel bins an
   // unused default must not be refused.
-  const nMfcc = checkInteger(config.nMfcc ?? Math.min(20, nMels), 'nMfcc', 1, nMels);
-  return {
-    sampleRateHz: checkInteger(config.sampleRateHz ?? 16000, 'sampleRateHz', 1),
-    features,
-    nMels,
-    nMfcc,
-    nFft: checkInteger(config.nFft ?? 400, 'nFft', 2),
-    hopLength: checkInteger(config.hopLength ?? 160, 'hopLength', 1),
-    normalization: checkOneOf(config.normalization ?? 'utterance', 'normalization', ['utterance', 'global', 'none'] as const),
-    specAugment: config.specAugment === undefined || config.specAugment === null ? null : resolveSpecAugment(config.specAugment),
-    trimSilence: checkBoolean(config.trimSilence ?? false, 'trimSilence'),
-    maxDurationSeconds: checkNumber(config.maxDurationSeconds ?? 30, 'maxDurationSeconds', 0, Number.POSITIVE_INFINITY, true),
-    channels: [...channels],
-    kernelSize: checkInteger(config.kernelSize ?? 3, 'kernelSize', 1),
-    timeStride: strides('timeStride'),
-    melStride: strides('melStride'),
-    dropout: checkNumber(config.dropout ?? 0.1, 'dropout', 0, 0.95),
-  };
+  const nMfcc = o.nMfcc ?? Math.min(20, o.nMels);
+  if (nMfcc > o.nMels) throw new ConfigError(`must be an integer in 1..${o.nMels} (<= nMels), got ${nMfcc}`, { path: 'nMfcc' });
+  return { ...o, nMfcc, timeStride: strides('timeStride'), melStride: strides('melStride') };
 }
 
 /** Length after a block: explicit padding floor(k/2) on both sides, 'valid' conv with stride s. */
@@ -118,9 +125,9 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   readonly modality = 'audio';
   /**
    * An audio file (path or bytes): WAV, MP3, FLAC, Ogg Vorbis/Opus or WebM Opus, recognised by its magic
-   * bytes; up to 256 MiB, and `maxDurationSeconds` of audio.
+   * bytes; up to `maxBytes`, and `maxDurationSeconds` of audio.
    */
-  readonly input: RawInputSpec = { kind: 'file', maxBytes: 256 * 1024 * 1024, mediaTypes: AUDIO_MEDIA_TYPES };
+  readonly input: RawInputSpec;
   readonly outputDim: number;
   /** Values per input frame (mel bins or MFCC coefficients). */
   readonly bins: number;
@@ -128,11 +135,10 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   private stats: { mean: number[]; std: number[] } | undefined;
   private kernels: tf.Variable[] = []; // [k, k, cin, cout] per block
   private biases: tf.Variable[] = []; // [cout] per block
-  /** Used when encode() gets no rng, so dropout and SpecAugment stay reproducible from the build seed. */
-  private fallbackRng: Rng | undefined;
 
   constructor(config: AudioCnnEncoderConfig = {}) {
     this.cfg = resolveConfig(config);
+    this.input = { kind: 'file', maxBytes: this.cfg.maxBytes, mediaTypes: AUDIO_MEDIA_TYPES };
     this.bins = this.cfg.features === 'mfcc' ? this.cfg.nMfcc : this.cfg.nMels;
     let f = this.bins;
     this.cfg.melStride.forEach((s) => { f = convLength(f, this.cfg.kernelSize, s); });
@@ -152,6 +158,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   async prepare(raw: AudioInput, ctx: PrepareContext): Promise<PreparedAudio> {
     const loc = { sample: ctx.sample, field: ctx.field };
     try {
+      checkRawInput(raw, this.input, ctx);
       let samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
       if (this.cfg.trimSilence) {
         samples = trimSilence(samples).samples;
@@ -179,7 +186,6 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
 
   build(rng: Rng): void {
     if (this.kernels.length > 0) return;
-    this.fallbackRng = rng.fork('audio/cnn/train');
     const k = this.cfg.kernelSize;
     let cin = 1;
     for (const cout of this.cfg.channels) {
@@ -194,7 +200,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   collate(values: readonly PreparedAudio[]): TensorMap {
     if (values.length === 0) throw new ConfigError('cannot collate an empty batch', { path: 'values' });
     if (this.cfg.normalization === 'global' && this.stats === undefined) {
-      throw new MmfuseError('STATE', 'audio/cnn with normalization "global" needs fit() on the training set (or setState) before collate');
+      throw new StateError('audio/cnn with normalization "global" needs fit() on the training set (or setState) before collate');
     }
     const bins = this.bins;
     const T = Math.max(...values.map((v) => v.frames));
@@ -206,17 +212,10 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       }
       lengths[b] = v.frames;
       const base = b * T * bins;
-      if (this.stats === undefined || this.cfg.normalization !== 'global') {
-        flat.set(v.features, base);
-      } else {
-        const { mean, std } = this.stats;
-        for (let t = 0; t < v.frames; t++) {
-          for (let f = 0; f < bins; f++) {
-            const d = std[f] as number;
-            flat[base + t * bins + f] = ((v.features[t * bins + f] as number) - (mean[f] as number)) / Math.sqrt(d * d + 1e-5);
-          }
-        }
-      }
+      const m = this.stats === undefined || this.cfg.normalization !== 'global'
+        ? v.features
+        : normalize({ data: v.features, frames: v.frames, bins }, { ...this.stats, frames: 0 }).data;
+      flat.set(m, base);
     });
     return {
       features: tf.tensor4d(flat, [values.length, T, bins, 1]), // [B, T, bins, 1]
@@ -225,7 +224,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
   }
 
   encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
-    if (this.kernels.length === 0) throw new MmfuseError('STATE', 'audio/cnn: call build(rng) before encode');
+    if (this.kernels.length === 0) throw new StateError('audio/cnn: call build(rng) before encode');
     const features = batch.features as tf.Tensor4D | undefined;
     const lengthsT = batch.lengths as tf.Tensor1D | undefined;
     if (features === undefined || lengthsT === undefined || features.rank !== 4) {
@@ -237,8 +236,11 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     const k = c.kernelSize;
     const pad = Math.floor(k / 2);
     let x: tf.Tensor4D = features;
-    const rng = options.rng ?? (this.fallbackRng as Rng);
-    if (options.training && c.specAugment !== null) {
+    const rng = options.rng;
+    if (options.training && (c.specAugment !== null || c.dropout > 0) && rng === undefined) {
+      throw new StateError('audio/cnn: encode while training needs options.rng (a seeded Rng) for dropout and SpecAugment, so runs are reproducible');
+    }
+    if (options.training && c.specAugment !== null && rng !== undefined) {
       // A stream seeded from the rng, which advances it: every step draws new masks.
       x = x.mul(this.specAugmentMask(B, T0, lengths, createRng(rng.nextSeed()))); // [B, T, bins, 1]
     }
@@ -249,7 +251,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       const padded = x.pad([[0, 0], [pad, k - 1 - pad], [pad, k - 1 - pad], [0, 0]]) as tf.Tensor4D; // [B, T + k - 1, F + k - 1, C]
       let y = tf.conv2d(padded, this.kernels[i] as tf.Variable as tf.Tensor4D, [st, sm], 'valid'); // [B, T', F', cout]
       y = tf.relu(y.add(this.biases[i] as tf.Variable)) as tf.Tensor4D;
-      if (options.training && c.dropout > 0) y = tf.dropout(y, c.dropout, undefined, rng.nextSeed()) as tf.Tensor4D;
+      y = dropout(y, c.dropout, options.training, rng);
       T = y.shape[1];
       lengths = lengths.map((l) => convLength(l, k, st));
       x = y.mul(this.timeMask(lengths, T).reshape([B, T, 1, 1])) as tf.Tensor4D; // padded frames back to exactly 0
@@ -296,7 +298,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       sampleRateHz: c.sampleRateHz, features: c.features, nMels: c.nMels, nMfcc: c.nMfcc, nFft: c.nFft, hopLength: c.hopLength,
       normalization: c.normalization, specAugment: c.specAugment === null ? null : { ...c.specAugment }, trimSilence: c.trimSilence,
       maxDurationSeconds: c.maxDurationSeconds, channels: [...c.channels], kernelSize: c.kernelSize, timeStride: [...c.timeStride],
-      melStride: [...c.melStride], dropout: c.dropout,
+      melStride: [...c.melStride], dropout: c.dropout, maxBytes: c.maxBytes,
     };
   }
 
@@ -315,6 +317,5 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     for (const v of [...this.kernels, ...this.biases]) v.dispose();
     this.kernels = [];
     this.biases = [];
-    this.fallbackRng = undefined;
   }
 }

@@ -26,7 +26,7 @@ import type { EncodeOptions, EncoderOutput, JsonObject, JsonValue, ModalityEncod
 import { augmentChain } from './augment-chain.js';
 import type { AugmentChainOptions } from './augment-chain.js';
 import { fbank } from './fbank.js';
-import { checkBoolean, checkInteger, checkNumber, checkOneOf } from './internal/check.js';
+import { checkBoolean, checkInteger, checkNumber, checkOneOf } from '@mmfuse/core/base';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
 import type { AudioInput } from './internal/load-audio.js';

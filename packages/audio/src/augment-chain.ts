@@ -1,11 +1,12 @@
-import { ConfigError } from '@mmfuse/core';
-import type { Rng } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
+import type { Rng } from '@mmfuse/core/base';
 import { addNoise } from './add-noise.js';
 import { babbleNoise } from './babble-noise.js';
 import { codecRoundTrip } from './codec-round-trip.js';
 import { fftConvolve } from './fft-convolve.js';
 import { gain } from './gain.js';
-import { checkInteger, checkNumber, checkSamples } from './internal/check.js';
+import { checkSamples } from './internal/check.js';
+import { checkInteger, checkNumber } from '@mmfuse/core/base';
 import { checkRng } from './internal/check-rng.js';
 import { pinkNoise } from './pink-noise.js';
 import { roomImpulseResponse } from './room-impulse-response.js';

@@ -1,6 +1,7 @@
-import { ConfigError, InvalidInputError } from '@mmfuse/core';
-import type { Rng } from '@mmfuse/core';
-import { checkInteger, checkSamples } from './internal/check.js';
+import { ConfigError, InvalidInputError } from '@mmfuse/core/base';
+import type { Rng } from '@mmfuse/core/base';
+import { checkSamples } from './internal/check.js';
+import { checkInteger } from '@mmfuse/core/base';
 import { checkRng } from './internal/check-rng.js';
 import type { Samples } from './types.js';
 

@@ -1,4 +1,4 @@
-import { ConfigError, InvalidInputError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError } from '@mmfuse/core/base';
 import { alawToLinear, linearToAlaw, linearToUlaw, ulawToLinear } from './internal/g711.js';
 import { checkSamples } from './internal/check.js';
 import type { Samples } from './types.js';

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
-import { ConfigError, InternalError, InvalidInputError, IoError, MmfuseError } from '@mmfuse/core';
+import { ConfigError, InternalError, InvalidInputError, IoError, MmfuseError } from '@mmfuse/core/base';
 import { decodeWav } from './decode-wav.js';
 import type { DecodedAudio } from './decode-wav.js';
 import { decodeWavFile } from './decode-wav-file.js';
 import { FileSource, MemorySource } from './internal/byte-source.js';
 import type { ByteSource } from './internal/byte-source.js';
-import { checkBoolean, checkInteger, checkNumber } from './internal/check.js';
+import { checkBoolean, checkInteger, checkNumber } from '@mmfuse/core/base';
 import type { AudioCodec, ReaderOptions, ReaderResult } from './internal/compressed.js';
 import { decodeFlac } from './internal/decode-flac.js';
 import { decodeMp3 } from './internal/decode-mp3.js';

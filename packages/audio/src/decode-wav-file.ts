@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { InvalidInputError, MmfuseError } from '@mmfuse/core';
+import { InvalidInputError, IoError, MmfuseError } from '@mmfuse/core/base';
 import type { DecodeWavOptions, DecodedAudio } from './decode-wav.js';
 import { decodeFromSource } from './internal/decode-source.js';
 import { FileSource } from './internal/byte-source.js';
@@ -17,7 +17,7 @@ export function decodeWavFile(filePath: string, options: DecodeWavOptions = {}):
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new InvalidInputError(`audio file not found: ${filePath}`, { file: filePath, cause: err });
     if (code === 'EISDIR') throw new InvalidInputError(`${filePath} is a directory, not a WAV file`, { file: filePath, cause: err });
-    throw new MmfuseError('IO', `cannot open ${filePath}: ${(err as Error).message}`, { file: filePath, cause: err });
+    throw new IoError(`cannot open ${filePath}: ${(err as Error).message}`, { file: filePath, cause: err });
   }
   try {
     if (!fs.fstatSync(fd).isFile()) throw new InvalidInputError(`${filePath} is not a regular file`, { file: filePath });

@@ -1,35 +1,9 @@
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
 import { MemorySource } from './internal/byte-source.js';
 import { decodeFromSource } from './internal/decode-source.js';
-import type { WavEncoding } from './internal/wav-header.js';
+import type { DecodeWavOptions, DecodedAudio } from './types.js';
 
-/** Options of `decodeWav` and `decodeWavFile`. */
-export interface DecodeWavOptions {
-  /** Average all channels into one (true) or keep each channel (false). Default true. */
-  mono?: boolean;
-  /** Resample to this rate (band-limited sinc, as `resample`). Default: keep the file's rate. */
-  sampleRateHz?: number;
-  /** Refuse files longer than this many seconds with a LimitExceededError. Default: no limit. */
-  maxDurationSeconds?: number;
-  /** Frames converted per block; bounds the decoder's working memory. Default 65536. */
-  blockFrames?: number;
-}
-
-/** A decoded WAV file. */
-export interface DecodedAudio {
-  /** One Float32Array per output channel (one when `mono`), samples in [-1, 1] for integer formats. */
-  channels: Float32Array[];
-  /** Rate of `channels` (the requested rate, or the file's). */
-  sampleRateHz: number;
-  /** The file's own rate and channel count. */
-  sourceSampleRateHz: number;
-  sourceChannels: number;
-  /** Sample encoding and bits per sample of the file. */
-  encoding: WavEncoding;
-  bitsPerSample: number;
-  /** Duration of the file in seconds. */
-  durationSeconds: number;
-}
+export type { DecodeWavOptions, DecodedAudio } from './types.js';
 
 /**
  * Decode WAV bytes: PCM 8/16/24/32-bit, IEEE float 32/64, A-law, mu-law, any channel count and sample rate,

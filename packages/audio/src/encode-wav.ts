@@ -1,5 +1,6 @@
-import { ConfigError, InvalidInputError } from '@mmfuse/core';
-import { checkInteger, checkSamples } from './internal/check.js';
+import { ConfigError, InvalidInputError } from '@mmfuse/core/base';
+import { checkSamples } from './internal/check.js';
+import { checkInteger } from '@mmfuse/core/base';
 import type { Samples } from './types.js';
 
 /** Options of `encodeWav`. */

@@ -1,6 +1,6 @@
-import { ConfigError, InvalidInputError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, checkBoolean, checkInteger, checkNumber, checkOneOf } from '@mmfuse/core/base';
 import { TableCache } from './internal/cache.js';
-import { checkBoolean, checkInteger, checkNumber, checkOneOf, checkSamples } from './internal/check.js';
+import { checkSamples } from './internal/check.js';
 import { realFft } from './internal/fft.js';
 import { kaldiMel } from './internal/mel-scale.js';
 import { SparseFilterbank } from './internal/sparse-filterbank.js';

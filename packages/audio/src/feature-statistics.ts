@@ -1,4 +1,4 @@
-import { ConfigError, InvalidInputError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError } from '@mmfuse/core/base';
 import { checkFeatureMatrix } from './internal/check.js';
 import type { FeatureMatrix } from './types.js';
 

@@ -1,4 +1,4 @@
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
 import { checkSamples } from './internal/check.js';
 import { ComplexFft } from './internal/fft.js';
 import type { Samples } from './types.js';

@@ -1,4 +1,5 @@
-import { checkNumber, checkSamples } from './internal/check.js';
+import { checkSamples } from './internal/check.js';
+import { checkNumber } from '@mmfuse/core/base';
 import type { Samples } from './types.js';
 
 /**

@@ -1,11 +1,10 @@
-import { ConfigError } from '@mmfuse/core';
-import { checkNumber, checkSamples } from './internal/check.js';
+import { ConfigError, checkNumber } from '@mmfuse/core/base';
+import { checkSamples } from './internal/check.js';
 import { resolveMelSpectrogram } from './internal/options.js';
 import { simdLogMel } from './internal/log-mel-simd.js';
 import { stftPlan } from './internal/stft.js';
 import { melBank } from './internal/mel-bank.js';
-import type { MelSpectrogramOptions } from './mel-spectrogram.js';
-import type { FeatureMatrix, Samples } from './types.js';
+import type { FeatureMatrix, MelSpectrogramOptions, Samples } from './types.js';
 
 /** Options of `logMel`: the mel spectrogram's, with the defaults of the encoder and the benchmark. */
 export interface LogMelOptions extends MelSpectrogramOptions {
@@ -19,22 +18,39 @@ export interface LogMelOptions extends MelSpectrogramOptions {
  * fMin 0, fMax floor(sampleRateHz / 2), offset 1e-6 (the definition of BENCHMARK-SPEC.md).
  * @returns `[frames, nMels]` frame by frame.
  */
-export function logMel(samples: Samples, options: LogMelOptions): FeatureMatrix {
+function resolveLogMel(options: LogMelOptions) {
   if (options === null || typeof options !== 'object') throw new ConfigError('options with at least sampleRateHz are required', { path: 'options' });
   const { stft, mel } = resolveMelSpectrogram({ nFft: 400, hopLength: 160, nMels: 64, ...options });
   const offset = checkNumber(options.offset ?? 1e-6, 'offset', 0, Number.POSITIVE_INFINITY, true);
-  checkSamples(samples);
   const plan = stftPlan(stft);
   const built = melBank(mel);
+  // The fused WebAssembly SIMD kernel, when it can be built here for these options (power 2 and an FFT
+  // size of radix 2/3/4/5); otherwise the JS path.
+  const kernel = stft.power !== 2 ? undefined : simdLogMel(
+    `${stft.nFft}|${stft.winLength}|${stft.hopLength}|${stft.normalized}|${mel.sampleRateHz}|${mel.nMels}|${mel.fMin}|${mel.fMax}|${mel.melScale}|${mel.norm}|${offset}`,
+    () => ({
+      nFft: stft.nFft, hopLength: stft.hopLength, window: plan.window, nMels: mel.nMels,
+      binStart: built.byBin.binStart, binFilter: built.byBin.binFilter, binWeight: built.byBin.binWeight.map((w) => w * plan.powerScale), offset,
+    }),
+  );
+  return { stft, mel, offset, plan, built, kernel };
+}
+
+/**
+ * Which implementation `logMel` runs for these options: `simd`, the fused WebAssembly SIMD kernel, or
+ * `js`, the portable path (same numbers, slower). For diagnostics and tests; checks the options as `logMel`.
+ */
+export function logMelImplementation(options: LogMelOptions): 'simd' | 'js' {
+  return resolveLogMel(options).kernel === undefined ? 'js' : 'simd';
+}
+
+export function logMel(samples: Samples, options: LogMelOptions): FeatureMatrix {
+  const { stft, mel, offset, plan, built, kernel } = resolveLogMel(options);
+  checkSamples(samples);
   const frames = plan.frameCount(samples.length);
   const nMels = mel.nMels;
   const data = new Float32Array(frames * nMels);
-  if (stft.power === 2) {
-    const key = `${stft.nFft}|${stft.winLength}|${stft.hopLength}|${stft.normalized}|${mel.sampleRateHz}|${mel.nMels}|${mel.fMin}|${mel.fMax}|${mel.melScale}|${mel.norm}|${offset}`;
-    const kernel = simdLogMel(key, () => ({
-      nFft: stft.nFft, hopLength: stft.hopLength, window: plan.window, nMels,
-      binStart: built.byBin.binStart, binFilter: built.byBin.binFilter, binWeight: built.byBin.binWeight.map((w) => w * plan.powerScale), offset,
-    }));
+  {
     if (kernel !== undefined) {
       const n = samples.length;
       const pad = stft.center ? Math.floor(stft.nFft / 2) : 0;

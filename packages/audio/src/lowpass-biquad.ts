@@ -1,6 +1,7 @@
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
 import { runBiquad, rbj } from './internal/biquad.js';
-import { checkNumber, checkSamples } from './internal/check.js';
+import { checkSamples } from './internal/check.js';
+import { checkNumber } from '@mmfuse/core/base';
 import type { Samples } from './types.js';
 
 /** Options of `lowpassBiquad` and `highpassBiquad`. */

@@ -2,12 +2,9 @@ import { checkSamples } from './internal/check.js';
 import { resolveMelSpectrogram } from './internal/options.js';
 import { stftPlan } from './internal/stft.js';
 import { melBank } from './internal/mel-bank.js';
-import type { MelFilterBankOptions } from './mel-filter-bank.js';
-import type { SpectrogramOptions } from './spectrogram.js';
-import type { FeatureMatrix, Samples } from './types.js';
+import type { FeatureMatrix, MelSpectrogramOptions, Samples } from './types.js';
 
-/** Options of `melSpectrogram` (torchaudio.transforms.MelSpectrogram in camelCase). */
-export interface MelSpectrogramOptions extends SpectrogramOptions, Omit<MelFilterBankOptions, 'nFreqs'> {}
+export type { MelSpectrogramOptions } from './types.js';
 
 /**
  * Mel spectrogram: the spectrogram (`power` 2 by default) projected on `nMels` triangular filters, as

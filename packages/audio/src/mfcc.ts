@@ -1,12 +1,11 @@
 import { dbInPlace } from './internal/db.js';
 import { cepstra } from './internal/dct.js';
-import { checkBoolean, checkInteger, checkSamples } from './internal/check.js';
+import { checkSamples } from './internal/check.js';
+import { ConfigError, checkBoolean, checkInteger } from '@mmfuse/core/base';
 import { resolveMelSpectrogram } from './internal/options.js';
 import { stftPlan } from './internal/stft.js';
-import { ConfigError } from '@mmfuse/core';
 import { melBank } from './internal/mel-bank.js';
-import type { MelSpectrogramOptions } from './mel-spectrogram.js';
-import type { FeatureMatrix, Samples } from './types.js';
+import type { FeatureMatrix, MelSpectrogramOptions, Samples } from './types.js';
 
 /** Options of `mfcc` (torchaudio.transforms.MFCC with its `melkwargs` flattened in). */
 export interface MfccOptions extends MelSpectrogramOptions {

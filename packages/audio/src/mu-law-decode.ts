@@ -1,5 +1,5 @@
-import { InvalidInputError } from '@mmfuse/core';
-import { checkInteger } from './internal/check.js';
+import { InvalidInputError } from '@mmfuse/core/base';
+import { checkInteger } from '@mmfuse/core/base';
 
 /**
  * Inverse of `muLawEncode`, as torchaudio.functional.mu_law_decoding:

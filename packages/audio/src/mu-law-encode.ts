@@ -1,4 +1,5 @@
-import { checkInteger, checkSamples } from './internal/check.js';
+import { checkSamples } from './internal/check.js';
+import { checkInteger } from '@mmfuse/core/base';
 import type { Samples } from './types.js';
 
 /**

@@ -1,7 +1,7 @@
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError, checkNumber } from '@mmfuse/core/base';
 import { featureStatistics } from './feature-statistics.js';
 import type { FeatureStatistics } from './feature-statistics.js';
-import { checkFeatureMatrix, checkNumber } from './internal/check.js';
+import { checkFeatureMatrix } from './internal/check.js';
 import type { FeatureMatrix } from './types.js';
 
 /** Options of `normalize`. */

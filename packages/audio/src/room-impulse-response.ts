@@ -1,6 +1,6 @@
-import { ConfigError } from '@mmfuse/core';
-import type { Rng } from '@mmfuse/core';
-import { checkInteger, checkNumber } from './internal/check.js';
+import { ConfigError } from '@mmfuse/core/base';
+import type { Rng } from '@mmfuse/core/base';
+import { checkInteger, checkNumber } from '@mmfuse/core/base';
 import { checkRng } from './internal/check-rng.js';
 
 /** Options of `roomImpulseResponse`. */

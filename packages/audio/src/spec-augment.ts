@@ -1,24 +1,10 @@
-import { ConfigError } from '@mmfuse/core';
-import type { Rng } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
+import type { Rng } from '@mmfuse/core/base';
 import { checkFeatureMatrix } from './internal/check.js';
 import { drawSpecAugmentMasks, resolveSpecAugment } from './internal/spec-augment-masks.js';
-import type { FeatureMatrix } from './types.js';
+import type { FeatureMatrix, SpecAugmentOptions } from './types.js';
 
-export type { SpecAugmentMask } from './internal/spec-augment-masks.js';
-
-/** Options of `specAugment` (time and frequency masking of Park et al. 2019; no time warping). */
-export interface SpecAugmentOptions {
-  /** Number of time masks. Default 2. */
-  timeMasks?: number;
-  /** Largest time mask, in frames (each width is uniform in 0..timeMaskMax). Default 20. */
-  timeMaskMax?: number;
-  /** Number of frequency masks. Default 2. */
-  freqMasks?: number;
-  /** Largest frequency mask, in bins. Default 8. */
-  freqMaskMax?: number;
-  /** Value written into masked cells (0 = the mean after normalization). Default 0. */
-  maskValue?: number;
-}
+export type { SpecAugmentMask, SpecAugmentOptions } from './types.js';
 
 /**
  * SpecAugment: overwrite `freqMasks` random bands of bins and `timeMasks` random spans of frames with

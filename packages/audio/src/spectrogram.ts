@@ -1,25 +1,9 @@
 import { checkSamples } from './internal/check.js';
 import { resolveStft } from './internal/options.js';
 import { stftPlan } from './internal/stft.js';
-import type { FeatureMatrix, PadMode, Samples } from './types.js';
+import type { FeatureMatrix, Samples, SpectrogramOptions } from './types.js';
 
-/** Options of `spectrogram` (torchaudio.transforms.Spectrogram's arguments in camelCase). */
-export interface SpectrogramOptions {
-  /** FFT size; the output has `floor(nFft / 2) + 1` bins. Default 400. Any size works (mixed radix / Bluestein). */
-  nFft?: number;
-  /** Window length, <= nFft; the periodic Hann window is zero-padded to nFft, centred. Default nFft. */
-  winLength?: number;
-  /** Samples between frame starts. Default floor(winLength / 2). */
-  hopLength?: number;
-  /** Pad nFft/2 samples on both sides so frame t is centred on sample t * hopLength. Default true. */
-  center?: boolean;
-  /** Padding used when `center`: `reflect` (edge not repeated), `constant` (zeros), `replicate`, `circular`. Default `reflect`. */
-  padMode?: PadMode;
-  /** Exponent of the magnitude: 2 = power, 1 = magnitude, any positive value. Default 2. */
-  power?: number;
-  /** Divide the spectrum by the window's L2 norm (torch `normalized=True`). Default false. */
-  normalized?: boolean;
-}
+export type { SpectrogramOptions } from './types.js';
 
 /**
  * Short-time Fourier transform magnitude |X|^power of a mono signal, as torchaudio.transforms.Spectrogram.

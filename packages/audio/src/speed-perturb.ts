@@ -1,5 +1,5 @@
-import { ConfigError } from '@mmfuse/core';
-import { checkInteger, checkNumber } from './internal/check.js';
+import { ConfigError } from '@mmfuse/core/base';
+import { checkInteger, checkNumber } from '@mmfuse/core/base';
 import { resample } from './resample.js';
 import type { Samples } from './types.js';
 

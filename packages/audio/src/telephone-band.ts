@@ -1,6 +1,6 @@
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
 import { highpassBiquad } from './highpass-biquad.js';
-import { checkInteger } from './internal/check.js';
+import { checkInteger } from '@mmfuse/core/base';
 import { lowpassBiquad } from './lowpass-biquad.js';
 import { resample } from './resample.js';
 import type { Samples } from './types.js';

@@ -1,4 +1,5 @@
-import { checkInteger, checkNumber, checkSamples } from './internal/check.js';
+import { checkSamples } from './internal/check.js';
+import { checkInteger, checkNumber } from '@mmfuse/core/base';
 import type { Samples } from './types.js';
 
 /** Options of `trimSilence`. */

@@ -1,5 +1,5 @@
-import type { Rng } from '@mmfuse/core';
-import { checkInteger } from './internal/check.js';
+import type { Rng } from '@mmfuse/core/base';
+import { checkInteger } from '@mmfuse/core/base';
 import { checkRng } from './internal/check-rng.js';
 
 /**

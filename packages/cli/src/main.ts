@@ -35,6 +35,7 @@ async function loadRunner(name: string): Promise<CommandRunner> {
     case 'predict': return (await import('./commands/predict.js')).runPredict;
     case 'serve': return (await import('./commands/serve.js')).runServe;
     case 'inspect': return (await import('./commands/inspect.js')).runInspect;
+    case 'schema': return (await import('./commands/schema.js')).runSchema;
     case 'synthesize': return (await import('./commands/synthesize.js')).runSynthesize;
     case 'pretrain-speech': return (await import('./commands/pretrain-speech.js')).runPretrainSpeech;
     default: throw new UsageError(`unknown command "${name}"`);

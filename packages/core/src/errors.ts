@@ -56,9 +56,29 @@ function locationPrefix(loc: ErrorLocation): string {
   return parts.length > 0 ? `${parts.join(', ')}: ` : '';
 }
 
+/** Marks mmfuse error classes of every copy of @mmfuse/core (ESM, CJS, duplicate installs). */
+const ERROR_CLASS = Symbol.for('@mmfuse/core:error-class');
+
 export class MmfuseError extends Error {
   /** Static name used for serialization; never rely on `constructor.name` (minifiers rename it). */
   static readonly errorName: string = 'MmfuseError';
+  static readonly [ERROR_CLASS] = true;
+
+  /**
+   * `err instanceof ConfigError` holds for a ConfigError of any copy of @mmfuse/core in the process (the
+   * ESM and the CJS build of one install, or two installs): classes match by their static `errorName`.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    // A subclass without its own errorName (a user's) is matched by identity only.
+    const byName = Object.prototype.hasOwnProperty.call(this, 'errorName');
+    for (let proto = Object.getPrototypeOf(value) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+      const ctor = (proto as { constructor?: unknown }).constructor as (typeof MmfuseError & { [ERROR_CLASS]?: boolean }) | undefined;
+      if (ctor === this) return true;
+      if (byName && ctor !== undefined && ctor[ERROR_CLASS] === true && Object.prototype.hasOwnProperty.call(ctor, 'errorName') && ctor.errorName === this.errorName) return true;
+    }
+    return false;
+  }
   readonly code: MmfuseErrorCode;
   sample?: string | number;
   field?: string;

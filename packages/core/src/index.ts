@@ -1,46 +1,11 @@
 /**
  * @mmfuse/core: plugin contracts, registry, engine selection, data manifests, errors and seeding.
+ * Everything that does not need TensorFlow.js is in `./base.ts` (the `@mmfuse/core/base` entry).
  */
-export type {
-  EncodeOptions,
-  EncoderFactory,
-  EncoderOutput,
-  EncoderRegistration,
-  JsonObject,
-  JsonValue,
-  ModalityEncoder,
-  Outcome,
-  PrepareContext,
-  RawInputKind,
-  RawInputSpec,
-  TensorMap,
-} from './types.js';
-export { DEFAULT_RAW_INPUT, rawInputOf } from './types.js';
-export {
-  CheckpointError,
-  ConfigError,
-  EngineError,
-  InternalError,
-  IoError,
-  InvalidInputError,
-  LimitExceededError,
-  MmfuseError,
-  ModelFormatError,
-  StateError,
-  UnsupportedFormatError,
-  UsageError,
-  describeValue,
-  isMmfuseError,
-} from './errors.js';
-export type { ErrorLocation, MmfuseErrorCode, MmfuseErrorOptions } from './errors.js';
-export { EncoderRegistry, encoders, registerEncoder, registerEncoderOnce } from './registry.js';
+export * from './base.js';
 export { ENGINE_ENV_VAR, ENGINE_ORDER, getEngineInfo, initEngine } from './engine.js';
 export type { EngineInfo, EngineName, InitEngineOptions, SkippedEngine } from './engine.js';
-export { loadManifest, readManifest, skippedFromError } from './manifest.js';
-export type { FieldKind, ManifestOptions, ManifestSample, SkippedSample } from './manifest.js';
-export { resolveDataPath } from './paths.js';
-export type { ResolvePathOptions } from './paths.js';
-export { Rng, createRng, hashString } from './random.js';
+export { dropout, dropoutMask } from './dropout.js';
 export { ctcLoss } from './ops/ctc-loss.js';
 export type { CtcLossOptions, CtcReduction, CtcTarget } from './ops/ctc-loss.js';
 export { ctcGreedyDecode } from './ops/ctc-greedy-decode.js';

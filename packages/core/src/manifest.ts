@@ -1,12 +1,15 @@
 /**
  * Data manifests: one sample per JSONL line (or CSV row with a header). Field names are free; the model
  * config says which field is which modality, and any field may be absent (a missing modality). Reading
- * streams line by line, so a manifest of a million lines is never held whole.
+ * streams record by record, so a manifest of a million lines is never held whole. CSV is parsed by
+ * `csv-parse` (RFC 4180: quoted cells with delimiters, doubled quotes and line breaks; CRLF or LF).
  */
 import { createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { InvalidInputError, MmfuseError, UnsupportedFormatError, isMmfuseError } from './errors.js';
+import { parse as parseCsv } from 'csv-parse';
+import type { CsvError } from 'csv-parse';
+import { ConfigError, InvalidInputError, IoError, LimitExceededError, MmfuseError, UnsupportedFormatError, isMmfuseError } from './errors.js';
 import { resolveDataPath } from './paths.js';
 
 /** How a manifest field is checked and converted. */
@@ -20,11 +23,23 @@ export type FieldKind =
   /** A string or a number, kept as written (labels). */
   | 'label'
   /** Anything JSON. */
-  | 'any';
+  | 'any'
+  /**
+   * Bytes written as base64 text (standard alphabet, `=` padding optional); converted to a `Uint8Array`.
+   * Refused when decoding would exceed `maxBytes` (checked before decoding).
+   */
+  | 'bytes';
+
+/** Default `maxBytes` of `bytes` fields: 16 MiB decoded. */
+export const DEFAULT_MANIFEST_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface ManifestOptions {
-  /** `jsonl` or `csv`; default from the extension (`.csv` → csv, else jsonl). */
+  /** `jsonl` or `csv`; default from the extension (`.csv` and `.tsv` → csv, else jsonl). */
   format?: 'jsonl' | 'csv';
+  /** CSV cell delimiter (one or more characters). Default `,`, or a tab for `.tsv` files. */
+  delimiter?: string;
+  /** Largest decoded size of a `bytes` field, in bytes: one limit, or one per field. Default 16 MiB. */
+  maxBytes?: number | Record<string, number>;
   /** Fields to check and convert; other fields pass through as written. */
   fields?: Record<string, FieldKind>;
   /** Fields that must be present on every line. Default none. */
@@ -77,32 +92,8 @@ export function skippedFromError(err: MmfuseError, fallback: { file: string; lin
 
 function detectFormat(file: string, explicit?: 'jsonl' | 'csv'): 'jsonl' | 'csv' {
   if (explicit !== undefined) return explicit;
-  return path.extname(file).toLowerCase() === '.csv' ? 'csv' : 'jsonl';
-}
-
-/** Parse one CSV record from text that holds whole records; returns cells or `undefined` if quotes are open. */
-function parseCsvRecord(text: string): string[] | undefined {
-  const cells: string[] = [];
-  let cell = '';
-  let quoted = false;
-  let i = 0;
-  let atCellStart = true;
-  while (i < text.length) {
-    const ch = text[i] as string;
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') { cell += '"'; i += 2; continue; }
-        quoted = false; i++; continue;
-      }
-      cell += ch; i++; continue;
-    }
-    if (ch === '"' && atCellStart) { quoted = true; atCellStart = false; i++; continue; }
-    if (ch === ',') { cells.push(cell); cell = ''; atCellStart = true; i++; continue; }
-    cell += ch; atCellStart = false; i++;
-  }
-  if (quoted) return undefined;
-  cells.push(cell);
-  return cells;
+  const ext = path.extname(file).toLowerCase();
+  return ext === '.csv' || ext === '.tsv' ? 'csv' : 'jsonl';
 }
 
 interface RawRecord { line: number; value: unknown; }
@@ -122,45 +113,91 @@ async function* jsonlRecords(file: string): AsyncGenerator<RawRecord | { line: n
   }
 }
 
-async function* csvRecords(file: string): AsyncGenerator<RawRecord | { line: number; error: MmfuseError }> {
-  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+function countOf(text: string, needle: string): number {
+  let n = 0;
+  for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + needle.length)) n++;
+  return n;
+}
+
+async function* csvRecords(file: string, delimiter: string): AsyncGenerator<RawRecord | { line: number; error: MmfuseError }> {
+  // Line numbers are computed on the parser's side, in parse order: csv-parse's `lines` is the line a
+  // record ends on, except that it counts a CRLF inside a quoted cell as two lines (`crlfInCells` undoes
+  // that); a record starts as many lines earlier as its cells hold line breaks.
+  let crlfInCells = 0;
+  let lastEnd = 0;
+  const errors: Array<{ line: number; error: MmfuseError }> = [];
+  const lines: number[] = []; // start line of each record the parser emitted, in order
+  const parser = createReadStream(file).pipe(parseCsv({
+    bom: true,
+    delimiter,
+    record_delimiter: ['\r\n', '\n'],
+    skip_empty_lines: true,
+    // Cell counts are checked here, per row, so one bad row is reported and the rest still read.
+    relax_column_count: true,
+    // A quote inside an unquoted cell is kept as text (as most CSV writers expect) instead of derailing
+    // every later row.
+    relax_quotes: true,
+    skip_records_with_error: true,
+    on_record: (record: string[], context: { lines?: number }) => {
+      let breaks = 0;
+      for (const c of record) {
+        crlfInCells += countOf(c, '\r\n');
+        breaks += countOf(c, '\n');
+      }
+      lastEnd = (context.lines ?? 0) - crlfInCells;
+      lines.push(lastEnd - breaks);
+      return record;
+    },
+  }));
+  parser.on('skip', (err: CsvError & { raw?: string }) => {
+    const blank = /^(?:\r?\n)*/.exec(err.raw ?? '')?.[0] ?? '';
+    const line = lastEnd + 1 + countOf(blank, '\n');
+    const reason = err.code === 'CSV_QUOTE_NOT_CLOSED' ? 'quoted cell is never closed' : `malformed CSV row (${err.code}: ${err.message})`;
+    errors.push({ line, error: new InvalidInputError(reason, { file, line }) });
+  });
   let header: string[] | undefined;
-  let line = 0;
-  let pending = '';
-  let pendingStart = 0;
-  for await (const text of rl) {
-    line++;
-    const piece = line === 1 ? text.replace(/^\uFEFF/, '') : text;
-    if (pending === '' && piece.trim() === '') continue;
-    if (pending === '') pendingStart = line;
-    pending = pending === '' ? piece : `${pending}\n${piece}`;
-    const cells = parseCsvRecord(pending);
-    if (cells === undefined) continue; // a quoted cell spans lines
-    pending = '';
+  for await (const cells of parser as AsyncIterable<string[]>) {
+    const line = lines.shift() as number;
+    // Refused rows come out in line order with the others (the parser reports them as it meets them).
+    while (errors.length > 0 && (errors[0] as { line: number }).line < line) yield errors.shift() as { line: number; error: MmfuseError };
     if (header === undefined) {
       header = cells.map((c) => c.trim());
       const seen = new Set<string>();
       for (const h of header) {
-        if (h === '') throw new InvalidInputError('CSV header has an empty column name', { file, line: pendingStart });
-        if (seen.has(h)) throw new InvalidInputError(`CSV header repeats column "${h}"`, { file, line: pendingStart });
+        if (h === '') throw new InvalidInputError('CSV header has an empty column name', { file, line });
+        if (seen.has(h)) throw new InvalidInputError(`CSV header repeats column "${h}"`, { file, line });
         seen.add(h);
       }
       continue;
     }
     if (cells.length !== header.length) {
-      yield { line: pendingStart, error: new InvalidInputError(`row has ${cells.length} cells but the header has ${header.length}`, { file, line: pendingStart }) };
+      const hint = cells.length > header.length ? ` (a cell holding ${JSON.stringify(delimiter)} must be quoted)` : '';
+      yield { line, error: new InvalidInputError(`row has ${cells.length} cells but the header has ${header.length}${hint}`, { file, line }) };
       continue;
     }
     const value: Record<string, string> = {};
     header.forEach((h, i) => { value[h] = cells[i] as string; });
-    yield { line: pendingStart, value };
+    yield { line, value };
   }
-  if (pending !== '') {
-    yield { line: pendingStart, error: new InvalidInputError('quoted cell is never closed', { file, line: pendingStart }) };
-  }
+  while (errors.length > 0) yield errors.shift() as { line: number; error: MmfuseError };
 }
 
-function convertField(name: string, kind: FieldKind, value: unknown, fromCsv: boolean, ctx: { file: string; line: number; sample: string; baseDir: string; allowOutside: boolean }): unknown {
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Decode base64 text, refusing other characters and sizes over `maxBytes` (before decoding). */
+function decodeBase64(text: string, maxBytes: number, loc: { file: string; line: number; sample: string; field: string }): Uint8Array {
+  const compact = text.replace(/\s+/g, '');
+  if (!BASE64.test(compact) || compact.length % 4 === 1) throw new InvalidInputError('expected base64 text (A-Z, a-z, 0-9, +, /, = padding)', loc);
+  const padding = compact.endsWith('==') ? 2 : compact.endsWith('=') ? 1 : 0;
+  const size = Math.floor((compact.length * 3) / 4) - padding;
+  if (size > maxBytes) {
+    throw new LimitExceededError(`decodes to ${size} bytes, over the limit of ${maxBytes} bytes (maxBytes)`, { ...loc, details: { bytes: size, maxBytes } });
+  }
+  const buf = Buffer.from(compact, 'base64');
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function convertField(name: string, kind: FieldKind, value: unknown, fromCsv: boolean, ctx: { file: string; line: number; sample: string; baseDir: string; allowOutside: boolean; maxBytes: number }): unknown {
   const loc = { file: ctx.file, line: ctx.line, sample: ctx.sample, field: name };
   switch (kind) {
     case 'path':
@@ -181,6 +218,9 @@ function convertField(name: string, kind: FieldKind, value: unknown, fromCsv: bo
       throw new InvalidInputError(`expected a label (string, number, or array of them), got ${typeName(value)}`, loc);
     case 'any':
       return value;
+    case 'bytes':
+      if (typeof value !== 'string') throw new InvalidInputError(`expected base64 text, got ${typeName(value)}`, loc);
+      return decodeBase64(value, ctx.maxBytes, loc);
   }
 }
 
@@ -202,10 +242,21 @@ export async function* readManifest(file: string, options: ManifestOptions = {})
   const required = options.required ?? [];
   const fileName = path.basename(file);
   const skip = options.onError === 'skip';
+  const delimiter = options.delimiter ?? (path.extname(file).toLowerCase() === '.tsv' ? '\t' : ',');
+  if (typeof delimiter !== 'string' || delimiter === '' || /[\r\n"]/.test(delimiter)) {
+    throw new ConfigError(`must be a non-empty string without quotes or line breaks, got ${JSON.stringify(delimiter)}`, { path: 'delimiter' });
+  }
+  const maxBytesOf = (field: string): number => {
+    const m = options.maxBytes;
+    const v = typeof m === 'number' ? m : m?.[field] ?? DEFAULT_MANIFEST_MAX_BYTES;
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`must be a positive integer, got ${JSON.stringify(v)}`, { path: typeof m === 'number' ? 'maxBytes' : `maxBytes.${field}` });
+    return v;
+  };
+  for (const [field, kind] of Object.entries(fields)) if (kind === 'bytes') maxBytesOf(field);
 
   let records: AsyncGenerator<RawRecord | { line: number; error: MmfuseError }>;
   try {
-    records = format === 'csv' ? csvRecords(file) : jsonlRecords(file);
+    records = format === 'csv' ? csvRecords(file, delimiter) : jsonlRecords(file);
   } catch (err) {
     throw new UnsupportedFormatError(`cannot read manifest: ${(err as Error).message}`, { file });
   }
@@ -225,7 +276,7 @@ export async function* readManifest(file: string, options: ManifestOptions = {})
           // An empty CSV cell or a JSON null means "absent" (a missing modality), not an empty value.
           if (v === null || v === undefined || (format === 'csv' && v === '')) continue;
           const kind = fields[k];
-          out[k] = kind === undefined ? v : convertField(k, kind, v, format === 'csv', { file, line: rec.line, sample: id, baseDir, allowOutside: options.allowOutside ?? false });
+          out[k] = kind === undefined ? v : convertField(k, kind, v, format === 'csv', { file, line: rec.line, sample: id, baseDir, allowOutside: options.allowOutside ?? false, maxBytes: kind === 'bytes' ? maxBytesOf(k) : 0 });
         }
         for (const r of required) {
           if (!(r in out)) throw new InvalidInputError('required field is missing', { file, line: rec.line, sample: id, field: r });
@@ -243,7 +294,7 @@ export async function* readManifest(file: string, options: ManifestOptions = {})
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') throw new InvalidInputError('manifest file does not exist', { file, cause: err });
     if (e.code === 'EISDIR') throw new InvalidInputError('manifest path is a folder, not a file', { file, cause: err });
-    throw new MmfuseError('IO', `cannot read manifest: ${e.message}`, { file, cause: err });
+    throw new IoError(`cannot read manifest: ${e.message}`, { file, cause: err });
   }
 }
 

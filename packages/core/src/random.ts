@@ -2,6 +2,7 @@
  * Seeded randomness. One seed drives shuffling, weight initialization, dropout and augmentation: each
  * consumer forks a named stream from the root, so adding a consumer does not shift the others' numbers.
  */
+import { ConfigError } from './errors.js';
 
 /** A deterministic pseudo-random stream (xoshiro128** seeded through splitmix32). */
 export class Rng {
@@ -13,7 +14,7 @@ export class Rng {
   readonly seed: number;
 
   constructor(seed: number) {
-    if (!Number.isFinite(seed)) throw new RangeError(`Rng: seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(seed)) throw new ConfigError(`must be a finite number, got ${seed}`, { path: 'seed' });
     this.seed = seed >>> 0;
     let x = this.seed;
     const next = (): number => {
@@ -56,7 +57,7 @@ export class Rng {
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Rng.int: n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`Rng.int: must be a positive integer, got ${n}`, { path: 'n' });
     return Math.floor(this.next() * n);
   }
 

@@ -4,6 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { MmfuseError } from './errors.js';
+import type { OptionsSchema } from './options.js';
 import type { Rng } from './random.js';
 
 /** Any JSON value. Fitted state and configs are JSON so they save as plain files. */
@@ -45,6 +46,9 @@ export interface PrepareContext {
  * - `json`: any JSON value, as written in the manifest or the request.
  */
 export type RawInputKind = 'file' | 'bytes' | 'text' | 'json';
+
+/** Every raw-input kind, for checks and docs. */
+export const RAW_INPUT_KINDS: readonly RawInputKind[] = Object.freeze(['file', 'bytes', 'text', 'json'] as const);
 
 /** The raw-input declaration of a plugin (`ModalityEncoder.input`). */
 export interface RawInputSpec {
@@ -135,19 +139,62 @@ export interface ModalityEncoder<TRaw = unknown, TPrepared = unknown> {
   dispose(): void;
 }
 
-/** Builds a plugin from its config. */
-export type EncoderFactory = (config: JsonObject) => ModalityEncoder;
+/** Builds a plugin from its (parsed) options. */
+export type EncoderFactory<TOptions = JsonObject> = (options: TOptions) => ModalityEncoder;
 
-/** Registry entry. */
-export interface EncoderRegistration {
-  /** Registry name, e.g. `audio/cnn`. */
+/**
+ * A plugin's registration: `registerEncoder({ kind, modality, options, input, factory, description })`.
+ *
+ * ```ts
+ * import { registerEncoder, z, maxBytesOption } from '@mmfuse/core';
+ * const options = z.strictObject({
+ *   columns: z.int().min(1).describe('Numeric columns per sample.'),
+ *   dim: z.int().min(1).default(16).describe('Feature size of each column token. Default 16.'),
+ *   maxBytes: maxBytesOption(64 * 1024),
+ * });
+ * registerEncoder({
+ *   kind: 'tabular/linear', modality: 'tabular', options,
+ *   input: { kind: 'json', maxBytes: 64 * 1024 },
+ *   factory: (o) => new TabularEncoder(o),          // o: z.output<typeof options>, defaults filled in
+ *   description: 'numeric columns, one token each',
+ * });
+ * ```
+ */
+export interface EncoderRegistration<TOptions = JsonObject> {
+  /** Registry name, `modality/name` in lowercase, e.g. `audio/cnn`. */
   kind: string;
-  /** Modality type the plugin handles. */
+  /** Modality type the plugin handles (a config input's `type`), e.g. `audio`. */
   modality: string;
-  factory: EncoderFactory;
+  /**
+   * The plugin's options, as a zod schema (use `z` from @mmfuse/core; `z.strictObject` so unknown keys are
+   * refused with "did you mean"). The registry checks every config against it and hands the factory the
+   * parsed value (defaults filled in); `@mmfuse/fusion` turns it into the config's JSON Schema. Optional:
+   * without it the factory receives the config as written and must check it itself.
+   */
+  options?: OptionsSchema<TOptions>;
+  /**
+   * What the raw value is (file, bytes, text, JSON) and its default byte limit, known without building
+   * the plugin. The built plugin's `input` (which may reflect a `maxBytes` option) takes precedence.
+   */
+  input?: RawInputSpec;
+  factory: EncoderFactory<TOptions>;
   /** One line for `--help` and `inspect`. */
   description?: string;
 }
+
+/**
+ * The options type of each registered encoder kind, for type-checked configs. Plugins add themselves by
+ * module augmentation, beside their `registerEncoder` call:
+ *
+ * ```ts
+ * declare module '@mmfuse/core' {
+ *   interface EncoderOptionsByKind { 'tabular/linear': TabularEncoderConfig }
+ * }
+ * ```
+ *
+ * `@mmfuse/fusion`'s config input type is then a union by `type` and `encoder.kind` over these entries.
+ */
+export interface EncoderOptionsByKind {}
 
 /** Default raw-input declaration of a plugin that declares none. */
 export const DEFAULT_RAW_INPUT: RawInputSpec = Object.freeze({ kind: 'json', maxBytes: 1024 * 1024 });

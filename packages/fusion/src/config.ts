@@ -1,29 +1,58 @@
 /**
- * The one model config (JSON, so the CLI's declarative config maps 1:1 onto it), its documented defaults
- * and its validation. Every error names the key path, e.g. `fusion.heads: must divide dModel 128, got 5`.
+ * The model config: its input type (what a user writes, defaults optional), its normalized type (every
+ * default filled in), the schema that checks it and the JSON Schema editors autocomplete YAML/JSON configs
+ * with. Encoder options are checked against the options schema each plugin declared at registration, so a
+ * typo is refused with "did you mean". Every error is a `ConfigError` naming the key path, e.g.
+ * `fusion.heads: must divide dModel 128, got 5` or
+ * `inputs.text.encoder.hiddenSise: unknown key; did you mean "hiddenSize"?`.
  */
-import { ConfigError } from '@mmfuse/core';
-import type { JsonObject, JsonValue } from '@mmfuse/core';
+import { ConfigError, encoders as globalRegistry, optionsJsonSchema, parseOptions, unknownKeyReason, z } from '@mmfuse/core';
+import type { EncoderOptionsByKind, EncoderRegistry, JsonObject, JsonValue, OptionsSchema } from '@mmfuse/core';
 
 export type FusionStrategyName = 'transformer' | 'late' | 'cross-attention';
 export type OutputType = 'category' | 'multi-label' | 'regression';
 
-/** One input field of the data (a manifest column) and the encoder that reads it. */
-export interface InputConfig {
+// ---------------------------------------------------------------------------------------------------------
+// Types as written
+
+/** The fields every input has, whatever its encoder. */
+interface InputCommon {
+  /** Cap on the tokens this input contributes: longer sequences are mean-pooled with stride ceil(T / maxTokens). Default: no cap. */
+  maxTokens?: number | null;
+  /** Project the encoder's features to dModel. `false` needs an encoder whose outputDim equals dModel. Default true. */
+  project?: boolean;
+}
+
+/** An input as written, its encoder options not type-checked (any JSON). */
+export interface UntypedInputConfig extends InputCommon {
   /** Modality, e.g. `text`, `audio`, `image`, `tabular`. */
   type: string;
   /**
    * Encoder: `kind` `rnn` means registry kind `${type}/rnn`; a kind containing `/` is used as written.
-   * Every other key is passed to the encoder's constructor.
+   * Every other key is an option of the encoder (checked at run time against its declared schema).
    */
-  encoder: { kind: string; [k: string]: JsonValue };
-  /** Merged into the encoder config (kept apart so the CLI can show preprocessing on its own). */
-  preprocessing?: JsonObject;
-  /** Cap on the tokens this input contributes: longer sequences are mean-pooled with stride ceil(T / maxTokens). Default: no cap. */
-  maxTokens?: number;
-  /** Project the encoder's features to dModel. `false` needs an encoder whose outputDim equals dModel. Default true. */
-  project?: boolean;
+  encoder: { kind: string; [k: string]: unknown };
+  /** Merged into the encoder options (kept apart so the CLI can show preprocessing on its own). */
+  preprocessing?: { [k: string]: unknown };
 }
+
+type KnownKind = keyof EncoderOptionsByKind & string;
+type ModalityOf<K extends string> = K extends `${infer M}/${string}` ? M : never;
+type NameOf<K extends string> = K extends `${string}/${infer N}` ? N : never;
+
+/** An input of the registered encoder kind `K`: `type` is its modality, `encoder` its options. */
+export type TypedInputConfig<K extends KnownKind> = InputCommon & {
+  type: ModalityOf<K>;
+  encoder: { kind: K | NameOf<K> } & EncoderOptionsByKind[K];
+  preprocessing?: Partial<EncoderOptionsByKind[K]>;
+};
+
+/**
+ * An input whose encoder options are type-checked: a union by `type` and `encoder.kind` over the encoders
+ * whose packages are imported (each package adds its options to `EncoderOptionsByKind`, keyed
+ * `modality/name`), so a misspelt option is a type error. Untyped when no package declares any.
+ */
+export type InputConfig = [KnownKind] extends [never] ? UntypedInputConfig : { [K in KnownKind]: TypedInputConfig<K> }[KnownKind];
 
 export interface FusionConfig {
   /** `transformer` (default): early fusion over all tokens; `late`: pool each modality, concatenate, MLP; `cross-attention`: each modality attends to the others (MulT). */
@@ -42,10 +71,17 @@ export interface FusionConfig {
   modalityDropout?: number;
 }
 
-export interface OutputConfig {
+/** The output as written. */
+export interface OutputConfigInput {
   /** Manifest field holding the target. */
   field: string;
-  /** `category`: one label; `multi-label`: a list of labels; `regression`: a number or a fixed-length list of numbers. */
+  /** `category`: one label; `multi-label`: a list of labels; `regression`: a number or a fixed-length list of numbers. Default `category`. */
+  type?: OutputType;
+}
+
+/** The output, normalized. */
+export interface OutputConfig {
+  field: string;
   type: OutputType;
 }
 
@@ -80,161 +116,269 @@ export interface TrainingConfig {
   validationSplit?: number;
 }
 
-export interface FusionModelConfig {
+/**
+ * A model config as a user writes it (JSON, YAML or TypeScript), encoder options type-checked: every
+ * section but `inputs` and `output.field` has defaults. Write configs with `defineConfig({...})` (or
+ * `satisfies TypedModelConfig`) so that `hiddenSise` is a type error, as it is a `ConfigError` at run time.
+ */
+export interface TypedModelConfig {
   inputs: Record<string, InputConfig>;
   fusion?: FusionConfig;
-  output: OutputConfig;
+  output: OutputConfigInput;
   training?: TrainingConfig;
+}
+
+/**
+ * What `normalizeConfig` and `FusionModel.create` accept: a config as written (defaults optional; encoder
+ * options are checked at run time against the plugins' declared schemas), which includes an already
+ * normalized `ResolvedConfig`.
+ */
+export interface FusionModelConfig {
+  inputs: Record<string, UntypedInputConfig | InputConfig>;
+  fusion?: FusionConfig;
+  output: OutputConfigInput;
+  training?: TrainingConfig;
+}
+
+/**
+ * Returns `config` unchanged, typed: a misspelt or mistyped encoder option is a compile error. (Not
+ * generic on purpose: a type parameter would turn off the excess-property check that catches typos.)
+ */
+export function defineConfig(config: TypedModelConfig): TypedModelConfig {
+  return config;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Normalized types
+
+/** An input after normalization: the encoder options as written (checked), plain JSON. */
+export interface ResolvedInputConfig {
+  type: string;
+  encoder: { kind: string; [k: string]: JsonValue };
+  preprocessing?: JsonObject;
+  maxTokens?: number;
+  project?: boolean;
 }
 
 /** A config with every default filled in. */
 export interface ResolvedConfig {
-  inputs: Record<string, InputConfig>;
+  inputs: Record<string, ResolvedInputConfig>;
   fusion: Required<FusionConfig>;
   output: OutputConfig;
-  training: Required<Omit<TrainingConfig, 'warmupSteps'>> & { warmupSteps: number | null };
+  training: Required<Omit<TrainingConfig, 'warmupSteps' | 'clipNorm' | 'earlyStoppingPatience' | 'classWeights'>> & {
+    warmupSteps: number | null;
+    clipNorm: number | null;
+    earlyStoppingPatience: number | null;
+    classWeights: 'balanced' | Record<string, number> | null;
+  };
 }
 
-type Obj = Record<string, unknown>;
+// ---------------------------------------------------------------------------------------------------------
+// Schemas
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const int = (min: number) => z.int().min(min);
+const jsonValue: z.ZodType<JsonValue> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]));
 
-function fail(path: string, reason: string): never {
-  throw new ConfigError(reason, { path });
-}
+/** The top-level sections of a model config. */
+export const MODEL_KEYS = ['inputs', 'fusion', 'output', 'training'] as const;
 
-function checkKeys(obj: Obj, allowed: string[], path: string): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) fail(path === '' ? k : `${path}.${k}`, `unknown key; expected one of ${allowed.join(', ')}`);
-  }
-}
+const MODALITY = /^[a-z][a-z0-9-]*$/;
 
-function int(obj: Obj, key: string, path: string, def: number, min: number): number {
-  const v = obj[key];
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(`${path}.${key}`, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return v;
-}
+/** An input's generic shape (the encoder options are checked against the plugin's own schema). */
+const inputSchema = z.strictObject({
+  type: z.string().regex(MODALITY, 'a lowercase modality name such as "text"').describe('Modality: text, audio, image, or a third-party type such as tabular.'),
+  encoder: z.looseObject({ kind: z.string().min(1).describe('Encoder kind: a short name (rnn → text/rnn) or a full registry kind.') }).describe('The encoder and its options.'),
+  preprocessing: z.record(z.string(), jsonValue).optional().describe('Merged into the encoder options.'),
+  maxTokens: int(1).nullable().optional().describe('Cap on the tokens this input contributes (longer sequences are mean-pooled). Default: no cap.'),
+  project: z.boolean().optional().describe('Project the encoder features to dModel. Default true.'),
+});
 
-function num(obj: Obj, key: string, path: string, def: number, lo: number, hi: number, hiOpen = false): number {
-  const v = obj[key];
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || (hiOpen ? v >= hi : v > hi)) {
-    fail(`${path}.${key}`, `must be a number in [${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
+export const fusionSchema = z.strictObject({
+  strategy: z.enum(['transformer', 'late', 'cross-attention']).default('transformer').describe('transformer: early fusion over all tokens; late: pool, concatenate, MLP; cross-attention: MulT. Default transformer.'),
+  dModel: int(2).default(128).describe('Token width (even). Default 128.'),
+  layers: int(1).default(2).describe('Transformer blocks. Default 2.'),
+  heads: int(1).default(4).describe('Attention heads; must divide dModel. Default 4.'),
+  ffDim: int(1).optional().describe('Feed-forward width. Default 2 x dModel.'),
+  dropout: z.number().min(0).lt(1).default(0.1).describe('Dropout in the fusion layers. Default 0.1.'),
+  modalityDropout: z.number().min(0).lt(1).default(0.1).describe('Probability of hiding a present modality of a sample in training (one always stays). Default 0.1.'),
+});
+
+export const outputSchema = z.strictObject({
+  field: z.string().min(1).describe('Manifest field holding the target.'),
+  type: z.enum(['category', 'multi-label', 'regression']).default('category').describe('category, multi-label or regression. Default category.'),
+});
+
+export const trainingSchema = z.strictObject({
+  epochs: int(1).default(10).describe('Default 10.'),
+  batchSize: int(1).default(32).describe('Default 32.'),
+  learningRate: z.number().gt(0).max(10).default(1e-3).describe('Peak learning rate. Default 0.001.'),
+  weightDecay: z.number().min(0).max(1).default(0.01).describe('AdamW decoupled weight decay. Default 0.01.'),
+  warmupSteps: int(0).nullable().default(null).describe('Linear warmup steps; null: warmupRatio of all steps. Default null.'),
+  warmupRatio: z.number().min(0).lt(1).default(0.1).describe('Fraction of all steps used for warmup when warmupSteps is null. Default 0.1.'),
+  schedule: z.enum(['cosine', 'constant']).default('cosine').describe('cosine: warmup then cosine decay; constant: warmup then flat. Default cosine.'),
+  minLearningRate: z.number().min(0).default(0).describe('Floor of the cosine decay (<= learningRate). Default 0.'),
+  clipNorm: z.number().gt(0).nullable().default(1).describe('Clip gradients to this global norm; null: off. Default 1.'),
+  labelSmoothing: z.number().min(0).lt(1).default(0).describe('Label smoothing for category and multi-label heads. Default 0.'),
+  classWeights: z.union([z.literal('balanced'), z.record(z.string(), z.number().min(0)), z.null()]).default(null).describe('balanced, { label: weight }, or null. Default null.'),
+  earlyStoppingPatience: int(1).nullable().default(3).describe('Epochs without a better validation loss before stopping; null: off. Default 3.'),
+  seed: int(0).default(42).describe('Seed of every random choice. Default 42.'),
+  validationSplit: z.number().min(0).lt(1).default(0.1).describe('Fraction held out for validation when no validation set is given. Default 0.1.'),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Normalization
 
 /** The registry kind of an input's encoder. */
-export function encoderKind(input: InputConfig): string {
+export function encoderKind(input: { type: string; encoder: { kind: string } }): string {
   return input.encoder.kind.includes('/') ? input.encoder.kind : `${input.type}/${input.encoder.kind}`;
 }
 
 /** The config handed to the registry: the encoder keys without `kind`, then `preprocessing` merged in. */
-export function encoderConfig(input: InputConfig): JsonObject {
-  const { kind: _kind, ...rest } = input.encoder;
+export function encoderConfig(input: { encoder: { kind: string }; preprocessing?: JsonObject }): JsonObject {
+  const { kind: _kind, ...rest } = input.encoder as { kind: string; [k: string]: JsonValue };
   return { ...rest, ...(input.preprocessing ?? {}) } as JsonObject;
 }
 
-/**
- * Check a raw config (parsed JSON/YAML) and fill in the documented defaults. Throws `ConfigError` naming
- * the key path. The result is plain JSON.
- */
-export function normalizeConfig(raw: unknown): ResolvedConfig {
-  if (!isObj(raw)) fail('(config)', `must be an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
-  checkKeys(raw, ['inputs', 'fusion', 'output', 'training'], '');
+/** Options of `normalizeConfig`. */
+export interface NormalizeOptions {
+  /** Registry whose declared option schemas check the encoder options. Default: the process-wide one. */
+  registry?: EncoderRegistry;
+  /** The config file, for error messages. */
+  file?: string;
+}
 
-  const inputsRaw = raw.inputs;
-  if (!isObj(inputsRaw) || Object.keys(inputsRaw).length === 0) fail('inputs', 'must be an object with at least one input field, e.g. { "text": { "type": "text", "encoder": { "kind": "rnn" } } }');
-  const inputs: Record<string, InputConfig> = {};
-  for (const [field, v] of Object.entries(inputsRaw)) {
-    const p = `inputs.${field}`;
-    if (field === '') fail(p, 'field name must not be empty');
-    if (!isObj(v)) fail(p, 'must be an object with "type" and "encoder"');
-    checkKeys(v, ['type', 'encoder', 'preprocessing', 'maxTokens', 'project'], p);
-    if (typeof v.type !== 'string' || !/^[a-z][a-z0-9-]*$/.test(v.type)) fail(`${p}.type`, `must be a lowercase modality name such as "text", got ${JSON.stringify(v.type)}`);
-    if (!isObj(v.encoder) || typeof v.encoder.kind !== 'string' || v.encoder.kind === '') fail(`${p}.encoder.kind`, `must be a non-empty string such as "rnn", got ${JSON.stringify(isObj(v.encoder) ? v.encoder.kind : v.encoder)}`);
-    const input: InputConfig = { type: v.type, encoder: JSON.parse(JSON.stringify(v.encoder)) as InputConfig['encoder'] };
-    if (v.preprocessing !== undefined) {
-      if (!isObj(v.preprocessing)) fail(`${p}.preprocessing`, 'must be an object');
-      input.preprocessing = JSON.parse(JSON.stringify(v.preprocessing)) as JsonObject;
-    }
-    if (v.maxTokens !== undefined && v.maxTokens !== null) input.maxTokens = int(v, 'maxTokens', p, 0, 1);
-    if (v.project !== undefined) {
-      if (typeof v.project !== 'boolean') fail(`${p}.project`, `must be true or false, got ${JSON.stringify(v.project)}`);
-      input.project = v.project;
-    }
+function describeType(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/**
+ * Check an input's encoder options against the schema its plugin declared (when the kind is registered;
+ * an unregistered kind is left to `registry.create`, which names the plugin to import). Options found in
+ * `preprocessing` are reported under that key.
+ */
+function checkEncoderOptions(field: string, input: ResolvedInputConfig, registry: EncoderRegistry, file: string | undefined): void {
+  const kind = encoderKind(input);
+  if (!registry.has(kind)) return;
+  const entry = registry.get(kind);
+  if (entry.modality !== input.type) {
+    throw new ConfigError(`encoder ${kind} reads "${entry.modality}", but the input's type is "${input.type}"`, { path: `inputs.${field}.type`, ...(file !== undefined ? { file } : {}) });
+  }
+  const merged = encoderConfig(input);
+  try {
+    registry.parseConfig(kind, merged);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const key = err.path?.split(/[.[]/)[0];
+    const section = key !== undefined && input.preprocessing !== undefined && key in input.preprocessing ? 'preprocessing' : 'encoder';
+    const reason = err.path === undefined ? err.reason : err.reason.slice(err.path.length + 2);
+    throw new ConfigError(reason, { path: `inputs.${field}.${section}${err.path === undefined ? '' : `.${err.path}`}`, cause: err, ...(file !== undefined ? { file } : {}) });
+  }
+}
+
+/**
+ * Check a config as written (parsed JSON/YAML or a TypeScript object) and fill in the documented
+ * defaults. Throws `ConfigError` naming the key path; the result is plain JSON.
+ */
+export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): ResolvedConfig {
+  const registry = options.registry ?? globalRegistry;
+  const file = options.file;
+  const loc = (path: string) => ({ path, ...(file !== undefined ? { file } : {}) });
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`must be an object, got ${describeType(raw)}`, loc('(config)'));
+  const root = raw as Record<string, unknown>;
+  for (const key of Object.keys(root)) {
+    if (!(MODEL_KEYS as readonly string[]).includes(key)) throw new ConfigError(unknownKeyReason(key, MODEL_KEYS), loc(key));
+  }
+
+  const inputsRaw = root.inputs;
+  if (typeof inputsRaw !== 'object' || inputsRaw === null || Array.isArray(inputsRaw) || Object.keys(inputsRaw).length === 0) {
+    throw new ConfigError('must be an object with at least one input field, e.g. { "text": { "type": "text", "encoder": { "kind": "rnn" } } }', loc('inputs'));
+  }
+  const inputs: Record<string, ResolvedInputConfig> = {};
+  for (const [field, value] of Object.entries(inputsRaw)) {
+    const path = `inputs.${field}`;
+    if (field === '') throw new ConfigError('field name must not be empty', loc(path));
+    const parsed = parseOptions(inputSchema, value, loc(path));
+    // Plain JSON copies: the result never aliases the caller's objects.
+    const input: ResolvedInputConfig = { type: parsed.type, encoder: JSON.parse(JSON.stringify(parsed.encoder)) as ResolvedInputConfig['encoder'] };
+    if (parsed.preprocessing !== undefined) input.preprocessing = JSON.parse(JSON.stringify(parsed.preprocessing)) as JsonObject;
+    if (parsed.maxTokens !== undefined && parsed.maxTokens !== null) input.maxTokens = parsed.maxTokens;
+    if (parsed.project !== undefined) input.project = parsed.project;
+    checkEncoderOptions(field, input, registry, file);
     inputs[field] = input;
   }
 
-  const fusionRaw = raw.fusion ?? {};
-  if (!isObj(fusionRaw)) fail('fusion', 'must be an object');
-  checkKeys(fusionRaw, ['strategy', 'dModel', 'layers', 'heads', 'ffDim', 'dropout', 'modalityDropout'], 'fusion');
-  const strategy = fusionRaw.strategy ?? 'transformer';
-  if (strategy !== 'transformer' && strategy !== 'late' && strategy !== 'cross-attention') fail('fusion.strategy', `must be "transformer", "late" or "cross-attention", got ${JSON.stringify(strategy)}`);
-  const dModel = int(fusionRaw, 'dModel', 'fusion', 128, 2);
-  if (dModel % 2 !== 0) fail('fusion.dModel', `must be even (sinusoidal positions pair sin and cos), got ${dModel}`);
-  const heads = int(fusionRaw, 'heads', 'fusion', 4, 1);
-  if (dModel % heads !== 0) fail('fusion.heads', `must divide dModel ${dModel}, got ${heads}`);
-  const fusion: Required<FusionConfig> = {
-    strategy,
-    dModel,
-    layers: int(fusionRaw, 'layers', 'fusion', 2, 1),
-    heads,
-    ffDim: int(fusionRaw, 'ffDim', 'fusion', 2 * dModel, 1),
-    dropout: num(fusionRaw, 'dropout', 'fusion', 0.1, 0, 1, true),
-    modalityDropout: num(fusionRaw, 'modalityDropout', 'fusion', 0.1, 0, 1, true),
-  };
+  const f = parseOptions(fusionSchema, root.fusion ?? {}, loc('fusion'));
+  if (f.dModel % 2 !== 0) throw new ConfigError(`must be even (sinusoidal positions pair sin and cos), got ${f.dModel}`, loc('fusion.dModel'));
+  if (f.dModel % f.heads !== 0) throw new ConfigError(`must divide dModel ${f.dModel}, got ${f.heads}`, loc('fusion.heads'));
+  const fusion: Required<FusionConfig> = { ...f, ffDim: f.ffDim ?? 2 * f.dModel };
 
-  const outRaw = raw.output;
-  if (!isObj(outRaw)) fail('output', 'must be an object such as { "field": "label", "type": "category" }');
-  checkKeys(outRaw, ['field', 'type'], 'output');
-  if (typeof outRaw.field !== 'string' || outRaw.field === '') fail('output.field', `must be a non-empty string, got ${JSON.stringify(outRaw.field)}`);
-  if (outRaw.field in inputs) fail('output.field', `"${outRaw.field}" is also an input; the target cannot be an input`);
-  const type = outRaw.type ?? 'category';
-  if (type !== 'category' && type !== 'multi-label' && type !== 'regression') fail('output.type', `must be "category", "multi-label" or "regression", got ${JSON.stringify(type)}`);
-  const output: OutputConfig = { field: outRaw.field, type };
-
-  const tr = raw.training ?? {};
-  if (!isObj(tr)) fail('training', 'must be an object');
-  checkKeys(tr, ['epochs', 'batchSize', 'learningRate', 'weightDecay', 'warmupSteps', 'warmupRatio', 'schedule', 'minLearningRate', 'clipNorm', 'labelSmoothing', 'classWeights', 'earlyStoppingPatience', 'seed', 'validationSplit'], 'training');
-  const learningRate = num(tr, 'learningRate', 'training', 1e-3, 0, 10);
-  if (learningRate <= 0) fail('training.learningRate', `must be > 0, got ${learningRate}`);
-  const schedule = tr.schedule ?? 'cosine';
-  if (schedule !== 'cosine' && schedule !== 'constant') fail('training.schedule', `must be "cosine" or "constant", got ${JSON.stringify(schedule)}`);
-  let clipNorm: number | null = 1;
-  if (tr.clipNorm === null) clipNorm = null;
-  else if (tr.clipNorm !== undefined) {
-    clipNorm = num(tr, 'clipNorm', 'training', 1, 0, Number.MAX_VALUE);
-    if (clipNorm <= 0) fail('training.clipNorm', `must be > 0 or null, got ${clipNorm}`);
+  if (typeof root.output !== 'object' || root.output === null || Array.isArray(root.output)) {
+    throw new ConfigError(`must be an object such as { "field": "label", "type": "category" }, got ${describeType(root.output)}`, loc('output'));
   }
-  let classWeights: 'balanced' | Record<string, number> | null = null;
-  if (tr.classWeights === 'balanced') classWeights = 'balanced';
-  else if (isObj(tr.classWeights)) {
-    classWeights = {};
-    for (const [label, w] of Object.entries(tr.classWeights)) {
-      if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) fail(`training.classWeights.${label}`, `must be a number >= 0, got ${JSON.stringify(w)}`);
-      classWeights[label] = w;
-    }
-  } else if (tr.classWeights !== undefined && tr.classWeights !== null) fail('training.classWeights', `must be "balanced", an object of label -> weight, or null, got ${JSON.stringify(tr.classWeights)}`);
-  if (classWeights !== null && output.type === 'regression') fail('training.classWeights', 'has no meaning for a regression output');
-  const training: ResolvedConfig['training'] = {
-    epochs: int(tr, 'epochs', 'training', 10, 1),
-    batchSize: int(tr, 'batchSize', 'training', 32, 1),
-    learningRate,
-    weightDecay: num(tr, 'weightDecay', 'training', 0.01, 0, 1),
-    warmupSteps: tr.warmupSteps === undefined || tr.warmupSteps === null ? null : int(tr, 'warmupSteps', 'training', 0, 0),
-    warmupRatio: num(tr, 'warmupRatio', 'training', 0.1, 0, 1, true),
-    schedule,
-    minLearningRate: num(tr, 'minLearningRate', 'training', 0, 0, learningRate),
-    clipNorm,
-    labelSmoothing: num(tr, 'labelSmoothing', 'training', 0, 0, 1, true),
-    classWeights,
-    earlyStoppingPatience: tr.earlyStoppingPatience === null ? null : int(tr, 'earlyStoppingPatience', 'training', 3, 1),
-    seed: int(tr, 'seed', 'training', 42, 0),
-    validationSplit: num(tr, 'validationSplit', 'training', 0.1, 0, 1, true),
+  const output: OutputConfig = parseOptions(outputSchema, root.output, loc('output'));
+  if (output.field in inputs) throw new ConfigError(`"${output.field}" is also an input; the target cannot be an input`, loc('output.field'));
+
+  const training: ResolvedConfig['training'] = parseOptions(trainingSchema, root.training ?? {}, loc('training'));
+  if (training.minLearningRate > training.learningRate) {
+    throw new ConfigError(`must be <= learningRate ${training.learningRate}, got ${training.minLearningRate}`, loc('training.minLearningRate'));
+  }
+  if (training.classWeights !== null && output.type === 'regression') throw new ConfigError('has no meaning for a regression output', loc('training.classWeights'));
+  return { inputs, fusion, output, training: { ...training, classWeights: training.classWeights === null || training.classWeights === 'balanced' ? training.classWeights : { ...training.classWeights } } };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// JSON Schema
+
+/** Keys of a config file that the CLI (and `readConfigFile`) read besides the model sections. */
+export const FILE_KEYS = ['data', 'plugins', 'description'] as const;
+/** Keys of `data`. */
+export const DATA_KEYS = ['train', 'validation', 'test'] as const;
+
+function isObjectSchema(schema: OptionsSchema | undefined): schema is z.ZodObject {
+  return schema !== undefined && (schema as unknown as { _zod: { def: { type: string } } })._zod.def.type === 'object';
+}
+
+/** The schema of one registered encoder kind's input: `type` fixed to its modality, its options beside `kind`. */
+function pluginInputSchema(kind: string, modality: string, options: OptionsSchema | undefined): z.ZodType {
+  const slash = kind.indexOf('/');
+  const names = kind.slice(0, slash) === modality ? [kind.slice(slash + 1), kind] : [kind];
+  const kindSchema = z.enum(names as [string, ...string[]]).describe(`${kind}${names.length > 1 ? ` (or "${names[0]}" for type ${modality})` : ''}`);
+  const encoder = isObjectSchema(options) ? options.extend({ kind: kindSchema }) : z.looseObject({ kind: kindSchema });
+  const preprocessing = isObjectSchema(options) ? options.partial() : z.record(z.string(), jsonValue);
+  return z.strictObject({
+    type: z.literal(modality),
+    encoder,
+    preprocessing: preprocessing.optional().describe('Merged into the encoder options.'),
+    maxTokens: inputSchema.shape.maxTokens,
+    project: inputSchema.shape.project,
+  });
+}
+
+/**
+ * The JSON Schema (draft 2020-12) of a config file as written: the model sections, with each input a
+ * union over the registered encoders (their declared options, "additionalProperties": false), plus
+ * `data`, `plugins` and `description`. `mmfuse schema > mmfuse.schema.json` writes it for editors.
+ */
+export function configJsonSchema(options: { registry?: EncoderRegistry } = {}): Record<string, unknown> {
+  const registry = options.registry ?? globalRegistry;
+  const members = registry.list().map((r) => pluginInputSchema(r.kind, r.modality, r.options as OptionsSchema | undefined));
+  const input = members.length === 0 ? inputSchema : members.length === 1 ? members[0] as z.ZodType : z.union(members as [z.ZodType, z.ZodType, ...z.ZodType[]]);
+  const schema = z.strictObject({
+    description: z.string().optional().describe('Free text for humans.'),
+    inputs: z.record(z.string(), input).describe('Input fields (manifest columns) and their encoders.'),
+    fusion: fusionSchema.optional().describe('How the modalities are fused.'),
+    output: outputSchema.describe('The target.'),
+    training: trainingSchema.optional().describe('Optimization.'),
+    data: z.strictObject({
+      train: z.string().min(1).optional().describe('Training manifest (JSONL or CSV), relative to the config file.'),
+      validation: z.string().min(1).optional().describe('Validation manifest. Default: training.validationSplit of the training data.'),
+      test: z.string().min(1).optional().describe('Test manifest, evaluated after training.'),
+    }).nullable().optional().describe('Manifest paths, relative to the config file.'),
+    plugins: z.array(z.string().min(1)).nullable().optional().describe('Modules that register encoders, imported before the model is built.'),
+  });
+  return {
+    ...optionsJsonSchema(schema),
+    title: 'mmfuse config',
+    description: `An mmfuse model config (JSON or YAML). Encoders: ${registry.kinds().join(', ') || '(none registered)'}.`,
   };
-  return { inputs, fusion, output, training };
 }

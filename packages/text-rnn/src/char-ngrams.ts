@@ -4,8 +4,7 @@
  * rare, misspelt and unseen words a representation built from their pieces ("refnd" shares "<re", "ref",
  * "fnd>"... with "refund").
  */
-import { ConfigError } from '@mmfuse/core';
-import { hashString } from '@mmfuse/core';
+import { ConfigError, checkInteger, hashString } from '@mmfuse/core/base';
 
 export interface CharNgramOptions {
   /** Shortest n-gram, in code points. Default 3. */
@@ -22,9 +21,7 @@ export type ResolvedCharNgramOptions = Required<CharNgramOptions>;
 
 export function resolveCharNgramOptions(options: CharNgramOptions): ResolvedCharNgramOptions {
   const out = { minN: options.minN ?? 3, maxN: options.maxN ?? 5, buckets: options.buckets ?? 20000, maxPerToken: options.maxPerToken ?? 32 };
-  for (const [key, v] of Object.entries(out)) {
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`must be a positive integer, got ${JSON.stringify(v)}`, { path: `charNgrams.${key}` });
-  }
+  for (const [key, v] of Object.entries(out)) checkInteger(v, `charNgrams.${key}`, 1);
   if (out.maxN < out.minN) throw new ConfigError(`maxN (${out.maxN}) must be at least minN (${out.minN})`, { path: 'charNgrams.maxN' });
   return out;
 }

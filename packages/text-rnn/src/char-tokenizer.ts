@@ -3,7 +3,7 @@
  * emoji with a skin tone or a letter with a combining mark is one token), spaces kept as " " tokens
  * because they mark word boundaries (runs of whitespace are already collapsed to one space).
  */
-import type { JsonObject } from '@mmfuse/core';
+import type { JsonObject } from '@mmfuse/core/base';
 import { Tokenizer, tokenizerOptionsFromJSON } from './tokenizer.js';
 
 const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });

@@ -5,8 +5,8 @@
  * embedding table only holds subwords the training data uses. The folder must be present wherever the
  * fitted model is restored: the state stores its path, not its contents.
  */
-import { ConfigError } from '@mmfuse/core';
-import type { JsonObject } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
+import type { JsonObject } from '@mmfuse/core/base';
 import { loadHfTokenizer, tokenizerFolder } from './internal/hf.js';
 import type { HfTokenizer } from './internal/hf.js';
 import { Tokenizer, tokenizerOptionsFromJSON } from './tokenizer.js';

@@ -7,11 +7,13 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, ModelFormatError, describeValue } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, checkRawInput, describeValue, parseOptions } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { loadHfModel, loadHfTokenizer, readJsonFile } from './internal/hf.js';
 import type { HfModel, HfTensor, HfTokenizer } from './internal/hf.js';
 import { normalizeText } from './normalize-text.js';
+import { TEXT_MAX_BYTES, textPretrainedOptionsSchema } from './options.js';
+import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
 
 /** How token embeddings become the encoder's sequence. */
 export type TextPooling = 'none' | 'mean' | 'cls';
@@ -28,6 +30,8 @@ export interface TextPretrainedEncoderConfig {
   maxLength?: number;
   /** Load `onnx/model_quantized.onnx` instead of `onnx/model.onnx`. Default `false`. */
   quantized?: boolean;
+  /** Largest text accepted, in bytes of UTF-8 (longer texts are refused with LimitExceededError). Default 1048576 (1 MiB). */
+  maxBytes?: number;
 }
 
 /** What `prepare` returns: the model's output as plain data. */
@@ -49,7 +53,8 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
   static readonly kind = 'text/pretrained';
   readonly kind = TextPretrainedEncoder.kind;
   readonly modality = 'text';
-  readonly input: RawInputSpec = { kind: 'text', maxBytes: 1024 * 1024 };
+  /** A string of up to `maxBytes` bytes of UTF-8. */
+  readonly input: RawInputSpec;
   readonly outputDim: number;
   readonly modelPath: string;
   readonly pooling: TextPooling;
@@ -61,7 +66,9 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
     if (typeof config?.modelPath !== 'string' || config.modelPath.length === 0) {
       throw new ConfigError('text/pretrained needs the folder of a local transformers.js model', { path: 'modelPath' });
     }
-    this.modelPath = path.resolve(config.modelPath);
+    const o = parseOptions(textPretrainedOptionsSchema, config);
+    this.input = { kind: 'text', maxBytes: o.maxBytes ?? TEXT_MAX_BYTES };
+    this.modelPath = path.resolve(o.modelPath);
     for (const file of ['config.json', 'tokenizer.json']) {
       if (!existsSync(path.join(this.modelPath, file))) {
         throw new ConfigError(`${JSON.stringify(this.modelPath)} has no ${file}; it must hold onnx/model.onnx, config.json, tokenizer.json and tokenizer_config.json`, { path: 'modelPath' });
@@ -73,20 +80,14 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
       throw new ModelFormatError(`config.json of ${this.modelPath} has no positive integer hidden_size`, { file: path.join(this.modelPath, 'config.json') });
     }
     this.outputDim = dim;
-    this.pooling = config.pooling ?? 'mean';
-    if (!['none', 'mean', 'cls'].includes(this.pooling)) {
-      throw new ConfigError(`must be "none", "mean" or "cls", got ${JSON.stringify(this.pooling)}`, { path: 'pooling' });
-    }
+    this.pooling = o.pooling ?? 'mean';
     const limit = modelConfig.max_position_embeddings ?? Number.POSITIVE_INFINITY;
-    const maxLength = config.maxLength ?? Math.min(128, limit);
-    if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > limit) {
-      throw new ConfigError(`must be an integer in [2, ${limit}] (the model's max_position_embeddings), got ${JSON.stringify(maxLength)}`, { path: 'maxLength' });
+    const maxLength = o.maxLength ?? Math.min(128, limit);
+    if (maxLength > limit) {
+      throw new ConfigError(`must be an integer in 2..${limit} (the model's max_position_embeddings), got ${JSON.stringify(maxLength)}`, { path: 'maxLength' });
     }
     this.maxLength = maxLength;
-    if (config.quantized !== undefined && typeof config.quantized !== 'boolean') {
-      throw new ConfigError(`must be true or false, got ${JSON.stringify(config.quantized)}`, { path: 'quantized' });
-    }
-    this.quantized = config.quantized ?? false;
+    this.quantized = o.quantized ?? false;
   }
 
   private load(): Promise<Loaded> {
@@ -104,6 +105,7 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
     if (typeof raw !== 'string') {
       throw new InvalidInputError(`expected text (a string), got ${describeValue(raw)}`, { sample: ctx.sample, field: ctx.field });
     }
+    checkRawInput(raw, this.input, ctx);
     const { tokenizer, model } = await this.load();
     // Same clean-up as the other tokenizers (lone surrogates, controls); case is left to the model's tokenizer.
     const text = normalizeText(raw);
@@ -174,7 +176,7 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
   }
 
   getConfig(): JsonObject {
-    return { modelPath: this.modelPath, pooling: this.pooling, maxLength: this.maxLength, quantized: this.quantized };
+    return { modelPath: this.modelPath, pooling: this.pooling, maxLength: this.maxLength, quantized: this.quantized, maxBytes: this.input.maxBytes };
   }
 
   /** Nothing is fitted: the model is frozen. */
@@ -190,3 +192,6 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
     void loaded?.then((l) => l.model.dispose()).catch(() => undefined);
   }
 }
+
+// The documented interface and the declared schema accept the same options (checked by tsc).
+type _SameOptions = ExpectTrue<OptionsMatch<TextPretrainedEncoderConfig, z.input<typeof textPretrainedOptionsSchema>>>;

@@ -8,7 +8,7 @@
  * time step). Consumers must handle a sample whose mask row is all zero.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, ModelFormatError, describeValue } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
@@ -17,6 +17,8 @@ import type { TokenizerConfig } from './create-tokenizer.js';
 import { RecurrentLayer } from './recurrent-layer.js';
 import type { RecurrentCell } from './recurrent-layer.js';
 import type { Tokenizer } from './tokenizer.js';
+import { TEXT_MAX_BYTES, textRnnOptionsSchema } from './options.js';
+import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
 import { CLS_ID, Vocabulary } from './vocabulary.js';
 
 /** How the embedding lookup is computed. */
@@ -55,6 +57,8 @@ export interface TextRnnEncoderConfig {
    * `gather` (its one-hot form would be far too large).
    */
   charNgrams?: CharNgramOptions | false;
+  /** Largest text accepted, in bytes of UTF-8 (longer texts are refused with LimitExceededError). Default 1048576 (1 MiB). */
+  maxBytes?: number;
 }
 
 /** What `prepare` returns: plain data, so it can be cached and sent to workers. */
@@ -66,54 +70,37 @@ export interface PreparedText {
 }
 
 type ResolvedConfig = Required<Omit<TextRnnEncoderConfig, 'tokenizer' | 'charNgrams'>> & {
-  tokenizer: TokenizerConfig & Required<Omit<TokenizerConfig, 'path' | 'maxInputChars'>>;
+  tokenizer: TokenizerConfig & Required<Omit<TokenizerConfig, 'path' | 'maxInputChars' | 'cjkSplit' | 'locale'>>;
   charNgrams: ResolvedCharNgramOptions | false;
 };
 
-function positiveInt(value: unknown, fallback: number, path: string): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ConfigError(`must be a positive integer, got ${JSON.stringify(v)}`, { path });
-  return v;
-}
-
 function resolveConfig(config: TextRnnEncoderConfig): ResolvedConfig {
-  const tok = config.tokenizer ?? {};
-  if (typeof tok !== 'object' || tok === null) throw new ConfigError(`must be an object, got ${JSON.stringify(tok)}`, { path: 'tokenizer' });
-  const cell = config.cell ?? 'lstm';
-  if (cell !== 'lstm' && cell !== 'gru') throw new ConfigError(`must be "lstm" or "gru", got ${JSON.stringify(cell)}`, { path: 'cell' });
-  const dropout = config.dropout ?? 0.1;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ConfigError(`must be a number in [0, 1), got ${JSON.stringify(dropout)}`, { path: 'dropout' });
-  const lookup = config.embeddingLookup ?? 'auto';
-  if (!['auto', 'gather', 'onehot'].includes(lookup)) throw new ConfigError(`must be "auto", "gather" or "onehot", got ${JSON.stringify(lookup)}`, { path: 'embeddingLookup' });
-  for (const key of ['bidirectional', 'addCls'] as const) {
-    if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new ConfigError(`must be true or false, got ${JSON.stringify(config[key])}`, { path: key });
-  }
+  const o = parseOptions(textRnnOptionsSchema, config);
+  const tok = o.tokenizer ?? {};
   const tokenizer: ResolvedConfig['tokenizer'] = {
     ...tok,
     type: tok.type ?? 'word',
     lowercase: tok.lowercase ?? true,
-    minFrequency: positiveInt(tok.minFrequency, 1, 'tokenizer.minFrequency'),
-    maxVocabSize: positiveInt(tok.maxVocabSize, 20000, 'tokenizer.maxVocabSize'),
-    maxLength: positiveInt(tok.maxLength, 64, 'tokenizer.maxLength'),
+    minFrequency: tok.minFrequency ?? 1,
+    maxVocabSize: tok.maxVocabSize ?? 20000,
+    maxLength: tok.maxLength ?? 64,
   };
-  if (tokenizer.type === 'subword' && (typeof tokenizer.path !== 'string' || tokenizer.path.length === 0)) {
+  if (tokenizer.type === 'subword' && tokenizer.path === undefined) {
     throw new ConfigError('a subword tokenizer needs `path`, the folder of its tokenizer.json', { path: 'tokenizer.path' });
   }
-  const ngrams = config.charNgrams ?? false;
-  if (ngrams !== false && (typeof ngrams !== 'object' || ngrams === null)) {
-    throw new ConfigError(`must be false or an object, got ${JSON.stringify(ngrams)}`, { path: 'charNgrams' });
-  }
+  const ngrams = o.charNgrams ?? false;
   return {
     tokenizer,
     charNgrams: ngrams === false ? false : resolveCharNgramOptions(ngrams),
-    embeddingDim: positiveInt(config.embeddingDim, 64, 'embeddingDim'),
-    hiddenSize: positiveInt(config.hiddenSize, 64, 'hiddenSize'),
-    cell,
-    layers: positiveInt(config.layers, 1, 'layers'),
-    bidirectional: config.bidirectional ?? true,
-    dropout,
-    addCls: config.addCls ?? false,
-    embeddingLookup: lookup,
+    embeddingDim: o.embeddingDim ?? 64,
+    hiddenSize: o.hiddenSize ?? 64,
+    cell: o.cell ?? 'lstm',
+    layers: o.layers ?? 1,
+    bidirectional: o.bidirectional ?? true,
+    dropout: o.dropout ?? 0.1,
+    addCls: o.addCls ?? false,
+    embeddingLookup: o.embeddingLookup ?? 'auto',
+    maxBytes: o.maxBytes ?? TEXT_MAX_BYTES,
   };
 }
 
@@ -125,7 +112,8 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   static readonly kind = 'text/rnn';
   readonly kind = TextRnnEncoder.kind;
   readonly modality = 'text';
-  readonly input: RawInputSpec = { kind: 'text', maxBytes: 1024 * 1024 };
+  /** A string of up to `maxBytes` bytes of UTF-8. */
+  readonly input: RawInputSpec;
   readonly outputDim: number;
   readonly config: ResolvedConfig;
   private tokenizerPromise: Promise<Tokenizer> | undefined;
@@ -137,6 +125,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
 
   constructor(config: TextRnnEncoderConfig = {}) {
     this.config = resolveConfig(config);
+    this.input = { kind: 'text', maxBytes: this.config.maxBytes };
     this.rnn = new RecurrentLayer({
       cell: this.config.cell,
       inputSize: this.config.embeddingDim,
@@ -168,6 +157,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     if (typeof raw !== 'string') {
       throw new InvalidInputError(`expected text (a string), got ${describeValue(raw)}`, { sample: ctx.sample, field: ctx.field });
     }
+    checkRawInput(raw, this.input, ctx);
     const tokenizer = await this.tokenizer();
     return tokenizer.tokenize(raw);
   }
@@ -178,7 +168,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
       if (!isPreparedText(v)) throw new InvalidInputError(`fit: value ${i} is ${describeValue(v)}, not a prepared text (call prepare first)`, { sample: i });
     });
     if (this.embedding !== undefined) {
-      throw new MmfuseError('STATE', 'text/rnn: fit() must come before build(); the embedding size depends on the vocabulary');
+      throw new StateError('text/rnn: fit() must come before build(); the embedding size depends on the vocabulary');
     }
     const { minFrequency, maxVocabSize } = this.config.tokenizer;
     this.vocabulary = Vocabulary.fit(values.map((v) => v.tokens), { minFrequency, maxVocabSize });
@@ -186,7 +176,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
 
   build(rng: Rng): void {
     if (this.embedding !== undefined) return;
-    if (this.vocabulary === undefined) throw new MmfuseError('STATE', 'text/rnn: call fit() (or setState()) before build(); the embedding size depends on the vocabulary');
+    if (this.vocabulary === undefined) throw new StateError('text/rnn: call fit() (or setState()) before build(); the embedding size depends on the vocabulary');
     const r = rng.fork('text/rnn');
     const { embeddingDim } = this.config;
     // Small normal init keeps the first recurrent pre-activations away from saturation.
@@ -208,7 +198,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
    */
   collate(values: readonly PreparedText[]): TensorMap {
     const vocab = this.vocabulary;
-    if (vocab === undefined) throw new MmfuseError('STATE', 'text/rnn: call fit() (or setState()) before collate()');
+    if (vocab === undefined) throw new StateError('text/rnn: call fit() (or setState()) before collate()');
     const extra = this.config.addCls ? 1 : 0;
     let steps = 1;
     values.forEach((v, i) => {
@@ -282,7 +272,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   }
 
   encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
-    if (this.embedding === undefined) throw new MmfuseError('STATE', 'text/rnn: call build() before encode()');
+    if (this.embedding === undefined) throw new StateError('text/rnn: call build() before encode()');
     const ids = batch.ids as tf.Tensor2D | undefined;
     const lengths = batch.lengths as tf.Tensor1D | undefined;
     if (ids === undefined || lengths === undefined || ids.rank !== 2 || lengths.rank !== 1 || lengths.shape[0] !== ids.shape[0]) {
@@ -301,9 +291,10 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
       }
       x = this.addNgrams(x, ngrams, index);
     }
-    if (train) x = tf.dropout(x, this.config.dropout, undefined, rng?.nextSeed()) as tf.Tensor3D;
+    if (train && rng === undefined) throw new StateError('text/rnn: encode while training needs options.rng (a seeded Rng) for dropout, so runs are reproducible');
+    x = dropout(x, this.config.dropout, train, rng);
     let features = this.rnn.apply(x, mask, { training: options.training, ...(rng !== undefined ? { rng } : {}) }).output; // [B, T, outputDim]
-    if (train) features = tf.dropout(features, this.config.dropout, undefined, rng?.nextSeed()) as tf.Tensor3D;
+    features = dropout(features, this.config.dropout, train, rng);
     return { features, mask };
   }
 
@@ -343,3 +334,6 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     this.rnn.dispose();
   }
 }
+
+// The documented interface and the declared schema accept the same options (checked by tsc).
+type _SameOptions = ExpectTrue<OptionsMatch<TextRnnEncoderConfig, z.input<typeof textRnnOptionsSchema>>>;

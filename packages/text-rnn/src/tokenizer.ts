@@ -3,8 +3,8 @@
  * ({@link normalizeText}), split it into at most `maxLength` tokens (flagging truncation), and map tokens to
  * ids through a {@link Vocabulary} fitted on the training set.
  */
-import { ConfigError, ModelFormatError } from '@mmfuse/core';
-import type { JsonObject } from '@mmfuse/core';
+import { ConfigError, ModelFormatError, checkBoolean, checkInteger } from '@mmfuse/core/base';
+import type { JsonObject } from '@mmfuse/core/base';
 import { normalizeText } from './normalize-text.js';
 import { Vocabulary } from './vocabulary.js';
 
@@ -38,10 +38,7 @@ export interface TokenizedText {
   truncated: boolean;
 }
 
-function checkPositiveInt(value: number, path: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`must be a positive integer, got ${JSON.stringify(value)}`, { path });
-  return value;
-}
+const checkPositiveInt = (value: unknown, path: string): number => checkInteger(value, path, 1);
 
 export abstract class Tokenizer {
   abstract readonly type: TokenizerType;
@@ -54,10 +51,7 @@ export abstract class Tokenizer {
   vocabulary: Vocabulary | undefined;
 
   constructor(options: TokenizerOptions = {}) {
-    if (options.lowercase !== undefined && typeof options.lowercase !== 'boolean') {
-      throw new ConfigError(`must be true or false, got ${JSON.stringify(options.lowercase)}`, { path: 'tokenizer.lowercase' });
-    }
-    this.lowercase = options.lowercase ?? true;
+    this.lowercase = checkBoolean(options.lowercase ?? true, 'tokenizer.lowercase');
     this.maxLength = checkPositiveInt(options.maxLength ?? 64, 'tokenizer.maxLength');
     this.minFrequency = checkPositiveInt(options.minFrequency ?? 1, 'tokenizer.minFrequency');
     this.maxVocabSize = checkPositiveInt(options.maxVocabSize ?? 20000, 'tokenizer.maxVocabSize');

@@ -2,8 +2,8 @@
  * Token → id table fitted on a training set. Ids 0, 1 and 2 are reserved: 0 = padding, 1 = unknown token,
  * 2 = CLS (a summary position a model may prepend); fitted tokens start at 3.
  */
-import { ConfigError, ModelFormatError } from '@mmfuse/core';
-import type { JsonObject } from '@mmfuse/core';
+import { ConfigError, ModelFormatError } from '@mmfuse/core/base';
+import type { JsonObject } from '@mmfuse/core/base';
 
 /** Id of the padding token. */
 export const PAD_ID = 0;

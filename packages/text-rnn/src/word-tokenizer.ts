@@ -4,7 +4,7 @@
  * skin-tone and ZWJ sequences), and every other non-space character (punctuation, symbols) as its own token. Unicode-aware: any script's letters
  * and combining marks count as letters.
  */
-import type { JsonObject } from '@mmfuse/core';
+import type { JsonObject } from '@mmfuse/core/base';
 import { Tokenizer, tokenizerOptionsFromJSON } from './tokenizer.js';
 
 const WORD_PATTERN = /\p{L}[\p{L}\p{M}]*(?:['’][\p{L}\p{M}]+)*|\p{N}+(?:[.,]\p{N}+)*|\p{Extended_Pictographic}(?:[\u{1F3FB}-\u{1F3FF}\uFE0F]|\u200D\p{Extended_Pictographic})*|[^\s\p{L}\p{N}]/gu;

@@ -2,8 +2,9 @@
  * Training-time image augmentation: pure functions over HWC `Float32Array`s (values in [0, 1]) and crop
  * boxes, every random choice drawn from a caller's `Rng`, so one seed reproduces a run.
  */
-import type { Rng } from '@mmfuse/core';
-import type { CropBox, ImageSize } from './load_image.js';
+import { ConfigError, InvalidInputError } from '@mmfuse/core/base';
+import type { Rng } from '@mmfuse/core/base';
+import type { CropBox, ImageSize } from './load-image.js';
 
 /** Options of `sampleResizedCrop`. */
 export interface ResizedCropOptions {
@@ -21,8 +22,8 @@ export interface ResizedCropOptions {
 export function sampleResizedCrop(size: ImageSize, rng: Rng, options: ResizedCropOptions = {}): CropBox {
   const [smin, smax] = options.scale ?? [0.08, 1];
   const [rmin, rmax] = options.ratio ?? [3 / 4, 4 / 3];
-  if (!(smin > 0 && smin <= smax && smax <= 1)) throw new RangeError(`sampleResizedCrop: scale must satisfy 0 < min <= max <= 1, got [${smin}, ${smax}]`);
-  if (!(rmin > 0 && rmin <= rmax)) throw new RangeError(`sampleResizedCrop: ratio must satisfy 0 < min <= max, got [${rmin}, ${rmax}]`);
+  if (!(smin > 0 && smin <= smax && smax <= 1)) throw new ConfigError(`sampleResizedCrop: scale must satisfy 0 < min <= max <= 1, got [${smin}, ${smax}]`);
+  if (!(rmin > 0 && rmin <= rmax)) throw new ConfigError(`sampleResizedCrop: ratio must satisfy 0 < min <= max, got [${rmin}, ${rmax}]`);
   const { width, height } = size;
   const area = width * height;
   const logMin = Math.log(rmin);
@@ -48,7 +49,7 @@ export function sampleResizedCrop(size: ImageSize, rng: Rng, options: ResizedCro
 export function flipHorizontal(data: Float32Array, size: { width: number; height: number; channels: number }): Float32Array {
   const { width, height, channels } = size;
   if (data.length !== width * height * channels) {
-    throw new RangeError(`flipHorizontal: data has ${data.length} values, expected ${height}×${width}×${channels} = ${width * height * channels}`);
+    throw new InvalidInputError(`flipHorizontal: data has ${data.length} values, expected ${height}×${width}×${channels} = ${width * height * channels}`);
   }
   const out = new Float32Array(data.length);
   const row = width * channels;
@@ -91,8 +92,8 @@ export function jitterBrightnessContrast(
 ): { data: Float32Array; factors: JitterFactors } {
   const bs = options.brightness ?? 0;
   const cs = options.contrast ?? 0;
-  if (!(bs >= 0 && cs >= 0)) throw new RangeError(`jitterBrightnessContrast: strengths must be >= 0, got brightness ${bs}, contrast ${cs}`);
-  if (channels !== 1 && channels !== 3) throw new RangeError(`jitterBrightnessContrast: channels must be 1 or 3, got ${channels}`);
+  if (!(bs >= 0 && cs >= 0)) throw new ConfigError(`jitterBrightnessContrast: strengths must be >= 0, got brightness ${bs}, contrast ${cs}`);
+  if (channels !== 1 && channels !== 3) throw new ConfigError(`jitterBrightnessContrast: channels must be 1 or 3, got ${channels}`);
   const brightness = bs > 0 ? rng.uniform(Math.max(0, 1 - bs), 1 + bs) : 1;
   const contrast = cs > 0 ? rng.uniform(Math.max(0, 1 - cs), 1 + cs) : 1;
   const out = new Float32Array(data.length);

@@ -1,25 +1,44 @@
 /**
  * @mmfuse/vision-cnn: sharp-based image preprocessing, augmentation, a conv block layer and the `image/cnn`
- * and `image/pretrained` encoders. Importing this module registers both encoders.
+ * and `image/pretrained` encoders. Importing this module registers both encoders;
+ * `@mmfuse/vision-cnn/preprocess` has the preprocessing alone, with no side effects.
  */
 import { registerEncoderOnce } from '@mmfuse/core';
-import { ImageCnnEncoder } from './image_cnn_encoder.js';
-import type { ImageCnnEncoderConfig } from './image_cnn_encoder.js';
-import { ImagePretrainedEncoder } from './image_pretrained_encoder.js';
-import type { ImagePretrainedEncoderConfig } from './image_pretrained_encoder.js';
+import { IMAGE_MAX_BYTES, imageCnnOptionsSchema, imagePretrainedOptionsSchema } from './encoder-options.js';
+import { ImageCnnEncoder } from './image-cnn-encoder.js';
+import type { ImageCnnEncoderConfig } from './image-cnn-encoder.js';
+import { ImagePretrainedEncoder } from './image-pretrained-encoder.js';
+import type { ImagePretrainedEncoderConfig } from './image-pretrained-encoder.js';
 
-export { DEFAULT_MAX_PIXELS, IMAGE_FITS, RESIZE_KERNELS, SUPPORTED_IMAGE_FORMATS, loadImage } from './load_image.js';
-export type { CropBox, ImageFit, ImageSize, LoadImageOptions, LoadedImage, ResizeKernel, SupportedImageFormat } from './load_image.js';
-export { flipHorizontal, jitterBrightnessContrast, sampleResizedCrop } from './augment.js';
-export type { JitterFactors, JitterOptions, ResizedCropOptions } from './augment.js';
-export { IMAGENET_MEAN, IMAGENET_STD, fitChannelStats } from './normalization.js';
-export type { ChannelStats } from './normalization.js';
-export { ConvBlock } from './conv_block.js';
-export type { ConvBlockArgs, ConvBlockCallOptions } from './conv_block.js';
-export { ImageCnnEncoder } from './image_cnn_encoder.js';
-export type { ImageAugmentConfig, ImageCnnEncoderConfig, ImageNormalization, PreparedImage } from './image_cnn_encoder.js';
-export { ImagePretrainedEncoder } from './image_pretrained_encoder.js';
-export type { ImagePretrainedEncoderConfig, PreparedImageFeatures, PretrainedImageOutput } from './image_pretrained_encoder.js';
+export * from './preprocess.js';
+export { IMAGE_MAX_BYTES, imageAugmentOptionsSchema, imageCnnOptionsSchema, imagePretrainedOptionsSchema } from './encoder-options.js';
+export { ConvBlock } from './conv-block.js';
+export type { ConvBlockArgs, ConvBlockCallOptions } from './conv-block.js';
+export { IMAGE_MEDIA_TYPES, ImageCnnEncoder } from './image-cnn-encoder.js';
+export type { ImageAugmentConfig, ImageCnnEncoderConfig, ImageNormalization, PreparedImage } from './image-cnn-encoder.js';
+export { ImagePretrainedEncoder } from './image-pretrained-encoder.js';
+export type { ImagePretrainedEncoderConfig, PreparedImageFeatures, PretrainedImageOutput } from './image-pretrained-encoder.js';
 
-registerEncoderOnce(ImageCnnEncoder.kind, 'image', (config) => new ImageCnnEncoder(config as ImageCnnEncoderConfig), 'images → conv blocks → region tokens (or one pooled token)');
-registerEncoderOnce(ImagePretrainedEncoder.kind, 'image', (config) => new ImagePretrainedEncoder(config as unknown as ImagePretrainedEncoderConfig), 'frozen ViT/CLIP-style features from a local @xenova/transformers model folder');
+declare module '@mmfuse/core' {
+  interface EncoderOptionsByKind {
+    'image/cnn': ImageCnnEncoderConfig;
+    'image/pretrained': ImagePretrainedEncoderConfig;
+  }
+}
+
+registerEncoderOnce({
+  kind: ImageCnnEncoder.kind,
+  modality: 'image',
+  options: imageCnnOptionsSchema,
+  input: { kind: 'file', maxBytes: IMAGE_MAX_BYTES },
+  factory: (options) => new ImageCnnEncoder(options),
+  description: 'images → conv blocks → region tokens (or one pooled token)',
+});
+registerEncoderOnce({
+  kind: ImagePretrainedEncoder.kind,
+  modality: 'image',
+  options: imagePretrainedOptionsSchema,
+  input: { kind: 'file', maxBytes: IMAGE_MAX_BYTES },
+  factory: (options) => new ImagePretrainedEncoder(options),
+  description: 'frozen ViT/CLIP-style features from a local @xenova/transformers model folder',
+});

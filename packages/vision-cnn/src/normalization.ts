@@ -1,4 +1,5 @@
 /** Per-channel image normalization statistics. */
+import { ConfigError, InvalidInputError } from '@mmfuse/core/base';
 
 /** ImageNet statistics (RGB) that most pretrained vision models expect. */
 export const IMAGENET_MEAN: readonly number[] = [0.485, 0.456, 0.406];
@@ -16,15 +17,15 @@ export interface ChannelStats {
  * large sets do not lose precision. A channel with zero spread gets std 1 (dividing by it changes nothing).
  */
 export function fitChannelStats(images: readonly Float32Array[], channels: number): ChannelStats {
-  if (!Number.isInteger(channels) || channels < 1) throw new RangeError(`fitChannelStats: channels must be a positive integer, got ${channels}`);
+  if (!Number.isInteger(channels) || channels < 1) throw new ConfigError(`fitChannelStats: must be a positive integer, got ${channels}`, { path: 'channels' });
   const sum = new Float64Array(channels);
   let pixels = 0;
   images.forEach((img, i) => {
-    if (img.length % channels !== 0) throw new RangeError(`fitChannelStats: image ${i} has ${img.length} values, not a multiple of ${channels} channels`);
+    if (img.length % channels !== 0) throw new InvalidInputError(`fitChannelStats: image ${i} has ${img.length} values, not a multiple of ${channels} channels`);
     for (let j = 0; j < img.length; j++) sum[j % channels] = (sum[j % channels] as number) + (img[j] as number);
     pixels += img.length / channels;
   });
-  if (pixels === 0) throw new RangeError('fitChannelStats: no pixels to fit (empty training set)');
+  if (pixels === 0) throw new InvalidInputError('fitChannelStats: no pixels to fit (empty training set)');
   const mean = Array.from(sum, (s) => s / pixels);
   const sq = new Float64Array(channels);
   for (const img of images) {

@@ -1,5 +1,5 @@
-import { ConfigError } from '@mmfuse/core';
-import type { Rng } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
+import type { Rng } from '@mmfuse/core/base';
 
 /** Refuse a missing or foreign random stream: augmentation is reproducible only through an `Rng`. */
 export function checkRng(rng: unknown): Rng {

@@ -1,34 +1,8 @@
-/** Argument checks shared by the DSP functions: each throws a ConfigError naming the option and value. */
-import { ConfigError, InvalidInputError } from '@mmfuse/core';
-
-export function checkInteger(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
-    throw new ConfigError(`must be an integer ${range}, got ${String(value)}`, { path: name });
-  }
-  return value;
-}
-
-export function checkNumber(value: unknown, name: string, min: number, max = Number.POSITIVE_INFINITY, minExclusive = false): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (minExclusive && value === min)) {
-    const low = minExclusive ? `> ${min}` : `>= ${min}`;
-    const range = max === Number.POSITIVE_INFINITY ? low : `${low} and <= ${max}`;
-    throw new ConfigError(`must be a finite number ${range}, got ${String(value)}`, { path: name });
-  }
-  return value;
-}
-
-export function checkOneOf<T extends string | null>(value: unknown, name: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly unknown[]).includes(value)) {
-    throw new ConfigError(`must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${JSON.stringify(value)}`, { path: name });
-  }
-  return value as T;
-}
-
-export function checkBoolean(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') throw new ConfigError(`must be true or false, got ${JSON.stringify(value)}`, { path: name });
-  return value;
-}
+/**
+ * Input checks of the DSP functions (sample buffers, feature matrices). Option checks are core's
+ * (`checkInteger`, `checkNumber`, ... from @mmfuse/core).
+ */
+import { InvalidInputError } from '@mmfuse/core/base';
 
 /** Refuse a sample buffer that is not a float typed array or holds NaN/Infinity. */
 export function checkSamples(samples: unknown, name = 'samples'): Float32Array | Float64Array {

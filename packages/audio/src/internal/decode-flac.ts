@@ -4,7 +4,7 @@
  * libFLAC (WebAssembly). When STREAMINFO states the total, decoding to fewer samples is a truncated file
  * and to more a corrupt one.
  */
-import { InvalidInputError } from '@mmfuse/core';
+import { InvalidInputError } from '@mmfuse/core/base';
 import type { ByteSource } from './byte-source.js';
 import type { ReaderOptions, ReaderResult } from './compressed.js';
 import { PcmSink, checkDeclaredDuration } from './pcm-sink.js';

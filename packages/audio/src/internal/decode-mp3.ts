@@ -6,7 +6,7 @@
  * to mpg123 (WebAssembly, gapless: the encoder delay and padding that LAME records are removed) in 64 KiB
  * reads straight from the source.
  */
-import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core';
+import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core/base';
 import type { ByteSource } from './byte-source.js';
 import type { AudioCodec, ReaderOptions, ReaderResult } from './compressed.js';
 import { parseMpegHeader } from './mpeg-header.js';

@@ -5,7 +5,7 @@
  * The second pass reads each page of the stream (CRC checked) and decodes it: Opus packets through
  * libopus, Vorbis pages through libvorbis (both WebAssembly).
  */
-import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core';
+import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core/base';
 import type { ByteSource } from './byte-source.js';
 import type { ReaderOptions, ReaderResult } from './compressed.js';
 import { BEGIN, END, PacketAssembler, readPage, readPageHeader } from './ogg-pages.js';

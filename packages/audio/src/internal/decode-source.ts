@@ -1,8 +1,7 @@
 /** The block-wise decoder behind decodeWav and decodeWavFile. */
-import { LimitExceededError } from '@mmfuse/core';
-import type { DecodeWavOptions, DecodedAudio } from '../decode-wav.js';
+import { LimitExceededError, checkBoolean, checkInteger, checkNumber } from '@mmfuse/core/base';
+import type { DecodeWavOptions, DecodedAudio } from '../types.js';
 import type { ByteSource } from './byte-source.js';
-import { checkBoolean, checkInteger, checkNumber } from './check.js';
 import { decodeBlock } from './pcm.js';
 import { StreamingResampler } from './resampler.js';
 import { readWavHeader } from './wav-header.js';

@@ -4,7 +4,7 @@
  * durations, less the pre-skip and the last block's DiscardPadding) and refuses over-long files early;
  * the second walk decodes the track's frames with libopus (WebAssembly).
  */
-import { InvalidInputError, LimitExceededError, UnsupportedFormatError } from '@mmfuse/core';
+import { InvalidInputError, LimitExceededError, UnsupportedFormatError } from '@mmfuse/core/base';
 import type { ByteSource } from './byte-source.js';
 import type { ReaderOptions, ReaderResult } from './compressed.js';
 import { walkWebm } from './ebml.js';

@@ -7,7 +7,7 @@
  * beyond one block. Live recordings (MediaRecorder) write the Segment and Clusters with an unknown size;
  * such a cluster ends where the next top-level element starts.
  */
-import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core';
+import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core/base';
 import type { ReadWindow } from './read-window.js';
 
 export const ID = {

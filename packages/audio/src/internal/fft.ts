@@ -6,6 +6,7 @@
  * Bluestein's chirp-z algorithm on a power-of-two FFT so every size is O(n log n).
  * `RealFft` transforms a real signal of even length n with one complex FFT of length n/2.
  */
+import { ConfigError } from '@mmfuse/core/base';
 
 const GENERIC_PRIME_LIMIT = 31;
 
@@ -42,7 +43,7 @@ export class ComplexFft {
   private readonly scratchIm: Float64Array;
 
   constructor(size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`FFT size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size < 1) throw new ConfigError(`FFT size must be a positive integer, got ${size}`, { path: 'nFft' });
     this.size = size;
     this.scratchRe = new Float64Array(size);
     this.scratchIm = new Float64Array(size);
@@ -381,7 +382,7 @@ export class RealFft {
   private readonly sinT: Float64Array;
 
   constructor(size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`FFT size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size < 1) throw new ConfigError(`FFT size must be a positive integer, got ${size}`, { path: 'nFft' });
     this.size = size;
     this.bins = Math.floor(size / 2) + 1;
     if (size % 2 === 0) {

@@ -1,7 +1,7 @@
 /** Turn a raw audio field value (path, audio file bytes, or samples + rate) into mono samples at one rate. */
 import * as fs from 'node:fs';
-import { InvalidInputError, LimitExceededError, describeValue, resolveDataPath } from '@mmfuse/core';
-import type { PrepareContext } from '@mmfuse/core';
+import { InvalidInputError, LimitExceededError, describeValue, resolveDataPath } from '@mmfuse/core/base';
+import type { PrepareContext } from '@mmfuse/core/base';
 import { decodeAudio } from '../decode-audio.js';
 import { resample } from '../resample.js';
 

@@ -2,7 +2,7 @@
  * Ogg pages (RFC 3533): header walking (no body reads, for the layout pass), CRC-checked page reads, and
  * packet reassembly across pages for one logical stream.
  */
-import { InvalidInputError } from '@mmfuse/core';
+import { InvalidInputError } from '@mmfuse/core/base';
 import type { ReadWindow } from './read-window.js';
 
 export interface OggPageHeader {

@@ -1,10 +1,6 @@
 /** Resolution of the option objects shared by several DSP functions (defaults as torchaudio's). */
-import { ConfigError } from '@mmfuse/core';
-import type { MelFilterBankOptions } from '../mel-filter-bank.js';
-import type { MelSpectrogramOptions } from '../mel-spectrogram.js';
-import type { SpectrogramOptions } from '../spectrogram.js';
-import type { MelNorm, MelScale, PadMode } from '../types.js';
-import { checkBoolean, checkInteger, checkNumber, checkOneOf } from './check.js';
+import { ConfigError, checkBoolean, checkInteger, checkNumber, checkOneOf } from '@mmfuse/core/base';
+import type { MelFilterBankOptions, MelNorm, MelScale, MelSpectrogramOptions, PadMode, SpectrogramOptions } from '../types.js';
 import type { StftParams } from './stft.js';
 
 export function resolveStft(options: SpectrogramOptions = {}): StftParams {

@@ -3,7 +3,7 @@
  * the header's pre-skip dropped by the decoder, the output gain applied, and the end trimmed to the
  * container's stated length (the encoder pads the last packet).
  */
-import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core';
+import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core/base';
 import { OPUS_RATE_HZ, opusPacketSamples } from './opus.js';
 import type { OpusHead } from './opus.js';
 import type { PcmSink } from './pcm-sink.js';

@@ -3,7 +3,7 @@
  * §5.1, also a WebM track's CodecPrivate) and a packet's duration from its TOC byte (RFC 6716 §3.1), so
  * a stream's length is known before anything is decoded.
  */
-import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core';
+import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core/base';
 
 /** Opus always decodes at 48 kHz here; granule positions and pre-skip count 48 kHz samples. */
 export const OPUS_RATE_HZ = 48000;

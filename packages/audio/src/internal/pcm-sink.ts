@@ -10,7 +10,7 @@
  * those of resampling exactly the decoded samples). Without a bound the downmixed blocks are kept at the
  * source rate and resampled at the end.
  */
-import { InvalidInputError, LimitExceededError } from '@mmfuse/core';
+import { InvalidInputError, LimitExceededError } from '@mmfuse/core/base';
 import { StreamingResampler, resampledLength } from './resampler.js';
 
 export interface PcmSinkOptions {

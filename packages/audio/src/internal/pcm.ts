@@ -1,5 +1,5 @@
 /** Conversion of interleaved WAV sample bytes to floats in [-1, 1), one block at a time. */
-import { InvalidInputError } from '@mmfuse/core';
+import { InvalidInputError } from '@mmfuse/core/base';
 import type { WavHeader } from './wav-header.js';
 
 function muLawTable(): Float32Array {

@@ -10,7 +10,7 @@
  * and x is zero outside the signal. Only the taps with |t| < lowpassFilterWidth are non-zero; each phase
  * stores just that run.
  */
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError } from '@mmfuse/core/base';
 import { TableCache } from './cache.js';
 
 function gcd(a: number, b: number): number {

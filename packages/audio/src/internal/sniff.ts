@@ -1,7 +1,7 @@
 /**
  * Container detection by magic bytes (never by file extension: uploads and manifests lie about names).
  */
-import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core';
+import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core/base';
 import { parseMpegHeader } from './mpeg-header.js';
 
 /** Containers `decodeAudio` reads. */

@@ -1,25 +1,20 @@
 /** SpecAugment option resolution and mask drawing, shared by specAugment and the audio/cnn encoder. */
-import { ConfigError } from '@mmfuse/core';
-import type { Rng } from '@mmfuse/core';
-import type { SpecAugmentOptions } from '../spec-augment.js';
-import { checkInteger, checkNumber } from './check.js';
+import type { Rng } from '@mmfuse/core/base';
+import type { SpecAugmentMask, SpecAugmentOptions } from '../types.js';
+import { parseOptions, z } from '@mmfuse/core/base';
 
-/** One mask: `[start, start + width)` along time or frequency. */
-export interface SpecAugmentMask {
-  axis: 'time' | 'freq';
-  start: number;
-  width: number;
-}
+/** SpecAugment options as a schema (see `SpecAugmentOptions`): the one place their defaults live. */
+export const specAugmentOptionsSchema = z.strictObject({
+  timeMasks: z.int().min(0).default(2).describe('Number of time masks. Default 2.'),
+  timeMaskMax: z.int().min(0).default(20).describe('Largest time mask, in frames. Default 20.'),
+  freqMasks: z.int().min(0).default(2).describe('Number of frequency masks. Default 2.'),
+  freqMaskMax: z.int().min(0).default(8).describe('Largest frequency mask, in bins. Default 8.'),
+  maskValue: z.number().default(0).describe('Value written into masked cells. Default 0.'),
+});
 
+/** Check SpecAugment options and fill in the defaults; errors name `specAugment.<key>`. */
 export function resolveSpecAugment(options: SpecAugmentOptions): Required<SpecAugmentOptions> {
-  if (options === null || typeof options !== 'object') throw new ConfigError('must be an options object', { path: 'specAugment' });
-  return {
-    timeMasks: checkInteger(options.timeMasks ?? 2, 'specAugment.timeMasks', 0),
-    timeMaskMax: checkInteger(options.timeMaskMax ?? 20, 'specAugment.timeMaskMax', 0),
-    freqMasks: checkInteger(options.freqMasks ?? 2, 'specAugment.freqMasks', 0),
-    freqMaskMax: checkInteger(options.freqMaskMax ?? 8, 'specAugment.freqMaskMax', 0),
-    maskValue: checkNumber(options.maskValue ?? 0, 'specAugment.maskValue', Number.NEGATIVE_INFINITY),
-  };
+  return parseOptions(specAugmentOptionsSchema, options, { path: 'specAugment' });
 }
 
 /** Draw the masks for a `frames x bins` matrix. Widths never exceed the axis; positions are uniform. */

@@ -4,7 +4,7 @@
  * writes one frame's |X|^power at a time into a caller buffer, so callers fuse the next step (mel
  * projection, log) without materializing the full spectrogram.
  */
-import { InvalidInputError } from '@mmfuse/core';
+import { InvalidInputError } from '@mmfuse/core/base';
 import type { PadMode, Samples } from '../types.js';
 import { TableCache } from './cache.js';
 import { ComplexFft, realFft } from './fft.js';

@@ -7,7 +7,7 @@
  * them into typed errors instead, so `quietly` collects those prints for the duration of one synchronous
  * decoder call (nothing else runs in between) and puts them into the error.
  */
-import { InvalidInputError, MmfuseError } from '@mmfuse/core';
+import { InvalidInputError, MmfuseError } from '@mmfuse/core/base';
 
 export interface DecodedBlock {
   channelData: Float32Array[];

@@ -4,7 +4,7 @@
  * typed error rather than a crash or a silently short decode; the fmt chunk's fields are read by
  * `wavefile`.
  */
-import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core';
+import { InvalidInputError, UnsupportedFormatError } from '@mmfuse/core/base';
 import * as wavefileModule from 'wavefile';
 import type { ByteSource } from './byte-source.js';
 

@@ -5,6 +5,7 @@
 import type { CommandSpec } from '../internal/args.js';
 import { pretrainSpeechSpec } from './pretrain-speech.js';
 import { synthesizeSpec } from './synthesize.js';
+import { schemaSpec } from './schema.js';
 
 const json = { type: 'boolean', description: 'Print one JSON object as the last line of stdout' } as const;
 const plugin = { type: 'string', valueName: 'MODULE', description: 'Import a module that registers encoders (a third-party modality) first', repeatable: true } as const;
@@ -78,4 +79,4 @@ export const inspectSpec: CommandSpec = {
   options: { plugin, json },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec, synthesizeSpec, pretrainSpeechSpec];
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec];

@@ -8,6 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.js';
+import { checkInteger, checkOneOf } from '../options.js';
+import { dropout } from '../dropout.js';
 import type { Rng } from '../random.js';
 import { gruLoop, lstmLoop } from '../internal/recurrence.js';
 import type { StackedOutput, StackedWeights } from '../internal/recurrence.js';
@@ -61,20 +63,18 @@ export class RecurrentLayer {
   private variables: Map<string, tf.Variable> | undefined;
 
   constructor(args: RecurrentLayerArgs) {
-    if (args.cell !== 'lstm' && args.cell !== 'gru') throw new ConfigError(`must be "lstm" or "gru", got ${JSON.stringify(args.cell)}`, { path: 'cell' });
-    for (const key of ['inputSize', 'hiddenSize'] as const) {
-      if (!Number.isInteger(args[key]) || args[key] < 1) throw new ConfigError(`must be a positive integer, got ${JSON.stringify(args[key])}`, { path: key });
-    }
-    const numLayers = args.numLayers ?? 1;
-    if (!Number.isInteger(numLayers) || numLayers < 1) throw new ConfigError(`must be a positive integer, got ${JSON.stringify(numLayers)}`, { path: 'layers' });
-    const dropout = args.dropout ?? 0;
-    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ConfigError(`must be in [0, 1), got ${JSON.stringify(dropout)}`, { path: 'dropout' });
+    checkOneOf(args.cell, 'cell', ['lstm', 'gru'] as const);
+    checkInteger(args.inputSize, 'inputSize', 1);
+    checkInteger(args.hiddenSize, 'hiddenSize', 1);
+    const numLayers = checkInteger(args.numLayers ?? 1, 'layers', 1);
+    const rate = args.dropout ?? 0;
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new ConfigError(`must be a number >= 0 and < 1, got ${JSON.stringify(rate)}`, { path: 'dropout' });
     this.cell = args.cell;
     this.inputSize = args.inputSize;
     this.hiddenSize = args.hiddenSize;
     this.numLayers = numLayers;
     this.bidirectional = args.bidirectional ?? false;
-    this.dropout = dropout;
+    this.dropout = rate;
   }
 
   /** Gate count: 4 for LSTM, 3 for GRU. */
@@ -158,7 +158,7 @@ export class RecurrentLayer {
     let input = x;
     for (let l = 0; l < this.numLayers; l++) {
       if (l > 0 && options.training === true && this.dropout > 0) {
-        input = tf.dropout(input, this.dropout, undefined, options.rng?.nextSeed()) as tf.Tensor3D;
+        input = dropout(input, this.dropout, true, options.rng);
       }
       const inputs = (this.bidirectional ? tf.stack([input, tf.reverse(input, 1)]) : input.expandDims(0)) as tf.Tensor4D; // [G, B, T, D]
       const out: StackedOutput = run(inputs, masks, this.stacked(l));

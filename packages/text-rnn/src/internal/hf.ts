@@ -4,7 +4,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, ModelFormatError } from '@mmfuse/core';
+import { ConfigError, ModelFormatError, loadPretrainedModel } from '@mmfuse/core/base';
+import type { TransformersModule } from '@mmfuse/core/base';
 
 /** The parts of a transformers.js tokenizer used here. */
 export interface HfTokenizer {
@@ -62,24 +63,11 @@ export async function loadHfTokenizer(folder: string): Promise<HfTokenizer> {
   }
 }
 
-// transformers.js resolves local models through its global `env`; loads are serialized so two of ours never
-// interleave their settings.
-let loading: Promise<unknown> = Promise.resolve();
-
-/** Load `<folder>/onnx/model.onnx` (unquantized unless asked) from disk only, never the network. */
-export function loadHfModel(folder: string, quantized: boolean): Promise<HfModel> {
-  const run = async (): Promise<HfModel> => {
-    const { AutoModel, env } = await import('@xenova/transformers');
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
-    env.localModelPath = `${path.dirname(folder)}/`;
-    try {
-      return (await AutoModel.from_pretrained(path.basename(folder), { quantized, local_files_only: true })) as unknown as HfModel;
-    } catch (err) {
-      throw new ModelFormatError(`cannot load the ONNX model of ${folder}: ${(err as Error).message}`, { file: folder, cause: err });
-    }
-  };
-  const result = loading.then(run, run);
-  loading = result.catch(() => undefined);
-  return result;
+/**
+ * Load `<folder>/onnx/model.onnx` (unquantized unless asked) from disk only, never the network, through
+ * core's one loader, which serializes every mmfuse use of transformers.js's global `env`.
+ */
+export async function loadHfModel(folder: string, quantized: boolean): Promise<HfModel> {
+  const transformers = await import('@xenova/transformers');
+  return loadPretrainedModel<HfModel>(transformers as unknown as TransformersModule, folder, { quantized });
 }

@@ -1,29 +1,9 @@
 /**
- * Option checks shared by the preprocessing functions and the encoders. Every check names the option and
- * the offending value, and throws `ConfigError` (a wrong option is the caller's setting, not the sample's).
+ * Image-specific option checks (colours, per-channel vectors) beside core's generic ones (`checkInteger`,
+ * `checkNumber`, `checkOneOf`). Every check names the option and the offending value, and throws
+ * `ConfigError` (a wrong option is the caller's setting, not the sample's).
  */
-import { ConfigError, describeValue } from '@mmfuse/core';
-
-export function checkPositiveInt(value: unknown, path: string, max = 1 << 16): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new ConfigError(`must be an integer in 1..${max}, got ${describeValue(value)}`, { path });
-  }
-  return value;
-}
-
-export function checkNumberIn(value: unknown, path: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(`must be a number in [${min}, ${max}], got ${describeValue(value)}`, { path });
-  }
-  return value;
-}
-
-export function checkOneOf<T extends string | number>(value: unknown, path: string, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) {
-    throw new ConfigError(`must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describeValue(value)}`, { path });
-  }
-  return value as T;
-}
+import { ConfigError, describeValue } from '@mmfuse/core/base';
 
 const HEX_COLOUR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
 

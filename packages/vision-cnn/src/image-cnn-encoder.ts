@@ -4,13 +4,15 @@
  * pooled token `[B, 1, C']`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, describeValue } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, z } from '@mmfuse/core';
+import { IMAGE_MAX_BYTES, imageCnnOptionsSchema } from './encoder-options.js';
 import { flipHorizontal, jitterBrightnessContrast, sampleResizedCrop } from './augment.js';
-import { ConvBlock } from './conv_block.js';
-import { checkChannelVector, checkColour, checkNumberIn, checkOneOf, checkPositiveInt } from './internal/options.js';
-import { DEFAULT_MAX_PIXELS, IMAGE_FITS, RESIZE_KERNELS, loadImage } from './load_image.js';
-import type { ImageFit, ResizeKernel } from './load_image.js';
+import { ConvBlock } from './conv-block.js';
+import { checkChannelVector, checkColour } from './internal/options.js';
+import { checkInteger, checkNumber, checkOneOf } from '@mmfuse/core/base';
+import { DEFAULT_MAX_PIXELS, IMAGE_FITS, RESIZE_KERNELS, loadImage } from './load-image.js';
+import type { ImageFit, ResizeKernel } from './load-image.js';
 import { IMAGENET_MEAN, IMAGENET_STD, fitChannelStats } from './normalization.js';
 
 /** Training-only augmentation of `image/cnn`; each part is optional. */
@@ -64,7 +66,12 @@ export interface ImageCnnEncoderConfig {
   maxPixels?: number;
   /** Dropout on the output tokens in training. Default 0.1. */
   dropout?: number;
+  /** Largest image file (or byte buffer) accepted, in bytes, checked before decoding. Default 67108864 (64 MiB). */
+  maxBytes?: number;
 }
+
+// The documented interface and the declared schema accept the same options (checked by tsc).
+type _SameOptions = ExpectTrue<OptionsMatch<ImageCnnEncoderConfig, z.input<typeof imageCnnOptionsSchema>>>;
 
 /** What `prepare` returns: one image, HWC float32 in [0, 1] (normalization happens in `collate`). */
 export interface PreparedImage {
@@ -87,8 +94,8 @@ const DEFAULT_AUGMENT: ResolvedAugment = { crop: { scale: [0.8, 1], ratio: [3 / 
 
 function checkRange(value: unknown, path: string, min: number, max: number): [number, number] {
   if (!Array.isArray(value) || value.length !== 2) throw new ConfigError(`must be [min, max], got ${describeValue(value)}`, { path });
-  const lo = checkNumberIn(value[0], `${path}[0]`, min, max);
-  const hi = checkNumberIn(value[1], `${path}[1]`, min, max);
+  const lo = checkNumber(value[0], `${path}[0]`, min, max);
+  const hi = checkNumber(value[1], `${path}[1]`, min, max);
   if (lo > hi || lo <= 0) throw new ConfigError(`must satisfy 0 < min <= max, got [${lo}, ${hi}]`, { path });
   return [lo, hi];
 }
@@ -107,16 +114,17 @@ function resolveAugment(a: ImageAugmentConfig | null | undefined): ResolvedAugme
   return {
     crop,
     flip,
-    brightness: checkNumberIn(a.brightness ?? 0.2, 'augment.brightness', 0, 1),
-    contrast: checkNumberIn(a.contrast ?? 0.2, 'augment.contrast', 0, 1),
+    brightness: checkNumber(a.brightness ?? 0.2, 'augment.brightness', 0, 1),
+    contrast: checkNumber(a.contrast ?? 0.2, 'augment.contrast', 0, 1),
   };
 }
 
-function resolveConfig(config: ImageCnnEncoderConfig): Resolved {
+function resolveConfig(raw: ImageCnnEncoderConfig): Resolved {
+  const config = parseOptions(imageCnnOptionsSchema, raw);
   const channels = checkOneOf(config.channels ?? 3, 'channels', [1, 3] as const);
   const blocks = config.blocks ?? [16, 32, 64];
   if (!Array.isArray(blocks) || blocks.length === 0) throw new ConfigError(`must be a non-empty array of channel counts, got ${describeValue(blocks)}`, { path: 'blocks' });
-  blocks.forEach((b, i) => checkPositiveInt(b, `blocks[${i}]`, 4096));
+  blocks.forEach((b, i) => checkInteger(b, `blocks[${i}]`, 1, 4096));
   let normalization = config.normalization ?? 'fit';
   if (typeof normalization === 'string') {
     checkOneOf(normalization, 'normalization', ['fit', 'imagenet', 'none']);
@@ -130,8 +138,8 @@ function resolveConfig(config: ImageCnnEncoderConfig): Resolved {
     throw new ConfigError(`must be { mean, std }, "fit", "imagenet" or "none", got ${describeValue(normalization)}`, { path: 'normalization' });
   }
   const resolved: Resolved = {
-    width: checkPositiveInt(config.width ?? 64, 'width', 8192),
-    height: checkPositiveInt(config.height ?? 64, 'height', 8192),
+    width: checkInteger(config.width ?? 64, 'width', 1, 8192),
+    height: checkInteger(config.height ?? 64, 'height', 1, 8192),
     channels,
     fit: checkOneOf(config.fit ?? 'cover', 'fit', IMAGE_FITS),
     kernel: checkOneOf(config.kernel ?? 'linear', 'kernel', RESIZE_KERNELS),
@@ -139,13 +147,14 @@ function resolveConfig(config: ImageCnnEncoderConfig): Resolved {
     normalization,
     augment: resolveAugment(config.augment),
     blocks: blocks.slice(),
-    kernelSize: checkPositiveInt(config.kernelSize ?? 3, 'kernelSize', 31),
+    kernelSize: checkInteger(config.kernelSize ?? 3, 'kernelSize', 1, 31),
     batchNorm: config.batchNorm ?? true,
     residual: config.residual ?? false,
-    pool: checkPositiveInt(config.pool ?? 2, 'pool', 64),
+    pool: checkInteger(config.pool ?? 2, 'pool', 1, 64),
     output: checkOneOf(config.output ?? 'regions', 'output', ['regions', 'pooled'] as const),
-    maxPixels: checkPositiveInt(config.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 2 ** 40),
-    dropout: checkNumberIn(config.dropout ?? 0.1, 'dropout', 0, 0.99),
+    maxPixels: checkInteger(config.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 1, 2 ** 40),
+    dropout: checkNumber(config.dropout ?? 0.1, 'dropout', 0, 0.99),
+    maxBytes: config.maxBytes ?? IMAGE_MAX_BYTES,
   };
   const shrink = resolved.pool ** blocks.length;
   if (Math.floor(resolved.height / shrink) < 1 || Math.floor(resolved.width / shrink) < 1) {
@@ -154,12 +163,15 @@ function resolveConfig(config: ImageCnnEncoderConfig): Resolved {
   return resolved;
 }
 
+/** Media types of the images `image/cnn` decodes (through sharp). */
+export const IMAGE_MEDIA_TYPES: readonly string[] = ['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'];
+
 export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, PreparedImage> {
   static readonly kind = 'image/cnn';
   readonly kind = ImageCnnEncoder.kind;
   readonly modality = 'image';
-  /** An image file (path or bytes) of up to 64 MiB; the pixel cap is checked in the header. */
-  readonly input: RawInputSpec = { kind: 'file', maxBytes: 64 * 1024 * 1024, mediaTypes: ['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'] };
+  /** An image file (path or bytes) of up to `maxBytes`; the pixel cap is checked in the header. */
+  readonly input: RawInputSpec;
   readonly outputDim: number;
   /** Number of tokens per image: H'·W' for `regions`, 1 for `pooled`. */
   readonly tokens: number;
@@ -167,14 +179,15 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   private readonly blocks: ConvBlock[];
   private mean?: number[];
   private std?: number[];
-  private dropoutRng?: Rng;
+  private built = false;
 
   constructor(config: ImageCnnEncoderConfig = {}) {
     this.config = resolveConfig(config);
     const c = this.config;
+    this.input = { kind: 'file', maxBytes: c.maxBytes, mediaTypes: IMAGE_MEDIA_TYPES };
     let inChannels: number = c.channels;
     this.blocks = c.blocks.map((out, i) => {
-      const block = new ConvBlock({ inChannels, outChannels: out, kernelSize: c.kernelSize, batchNorm: c.batchNorm, residual: c.residual, pool: c.pool, name: `image_cnn_block${i}` });
+      const block = new ConvBlock({ inChannels, outChannels: out, kernelSize: c.kernelSize, batchNorm: c.batchNorm, residual: c.residual, pool: c.pool });
       inChannels = out;
       return block;
     });
@@ -200,6 +213,7 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   async prepare(raw: string | Uint8Array, ctx: PrepareContext): Promise<PreparedImage> {
     const c = this.config;
     const location = { sample: ctx.sample, field: ctx.field };
+    checkRawInput(raw, this.input, ctx);
     const augment = ctx.training === true ? c.augment : null;
     const rng = ctx.rng;
     if (augment !== null && rng === undefined) {
@@ -243,10 +257,9 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   }
 
   build(rng: Rng): void {
-    if (this.dropoutRng !== undefined) return;
+    if (this.built) return;
     this.blocks.forEach((b, i) => b.build(rng.fork(`image/cnn/block${i}`)));
-    // Used when encode() gets no rng, so dropout stays reproducible from the build seed.
-    this.dropoutRng = rng.fork('image/cnn/dropout');
+    this.built = true;
   }
 
   private checkPrepared(v: PreparedImage, index: number): void {
@@ -262,7 +275,7 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   collate(values: readonly PreparedImage[]): TensorMap {
     const c = this.config;
     if (this.mean === undefined || this.std === undefined) {
-      throw new MmfuseError('STATE', 'image/cnn: normalization is "fit" but fit() has not run (or setState() was not given saved statistics)');
+      throw new StateError('image/cnn: normalization is "fit" but fit() has not run (or setState() was not given saved statistics)');
     }
     const per = c.height * c.width * c.channels;
     const flat = new Float32Array(values.length * per);
@@ -279,7 +292,10 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   }
 
   encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
-    if (this.dropoutRng === undefined) throw new MmfuseError('STATE', 'image/cnn: call build() before encode()');
+    if (!this.built) throw new StateError('image/cnn: call build() before encode()');
+    if (options.training && this.config.dropout > 0 && options.rng === undefined) {
+      throw new StateError('image/cnn: encode while training needs options.rng (a seeded Rng) for dropout, so runs are reproducible');
+    }
     const images = batch.images;
     if (images === undefined) throw new ConfigError('image/cnn: batch has no "images" tensor; build it with collate()');
     const c = this.config;
@@ -290,10 +306,7 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
       let features = c.output === 'pooled'
         ? tf.mean(x, [1, 2]).reshape([b, 1, ch]) as tf.Tensor3D // [B, 1, C']
         : x.reshape([b, h * w, ch]) as tf.Tensor3D; // [B, H'·W', C'], token = row·W' + column
-      if (options.training && c.dropout > 0) {
-        const seed = (options.rng ?? this.dropoutRng as Rng).nextSeed();
-        features = tf.dropout(features, c.dropout, undefined, seed) as tf.Tensor3D;
-      }
+      features = dropout(features, c.dropout, options.training, options.rng);
       const mask = tf.ones([b, features.shape[1]]) as tf.Tensor2D; // every region is a real token
       return { features, mask };
     });
@@ -327,6 +340,6 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
 
   dispose(): void {
     for (const b of this.blocks) b.dispose();
-    this.dropoutRng = undefined;
+    this.built = false;
   }
 }

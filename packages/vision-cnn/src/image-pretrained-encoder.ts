@@ -9,10 +9,13 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, ModelFormatError, describeValue } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
-import { checkColour, checkOneOf, checkPositiveInt } from './internal/options.js';
-import { DEFAULT_MAX_PIXELS, loadImage } from './load_image.js';
+import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkInteger, checkOneOf, checkRawInput, describeValue, loadPretrainedModel, parseOptions } from '@mmfuse/core';
+import type { TransformersModule as CoreTransformersModule } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, z } from '@mmfuse/core';
+import { IMAGE_MAX_BYTES, imagePretrainedOptionsSchema } from './encoder-options.js';
+import { IMAGE_MEDIA_TYPES } from './image-cnn-encoder.js';
+import { checkColour } from './internal/options.js';
+import { DEFAULT_MAX_PIXELS, loadImage } from './load-image.js';
 
 /**
  * Which features become tokens: `'patches'` every token of `last_hidden_state` ([CLS] first, then one per patch),
@@ -29,7 +32,12 @@ export interface ImagePretrainedEncoderConfig {
   background?: string;
   /** Largest source image accepted, in pixels. Default 40,000,000. */
   maxPixels?: number;
+  /** Largest image file (or byte buffer) accepted, in bytes, checked before decoding. Default 67108864 (64 MiB). */
+  maxBytes?: number;
 }
+
+// The documented interface and the declared schema accept the same options (checked by tsc).
+type _SameOptions = ExpectTrue<OptionsMatch<ImagePretrainedEncoderConfig, z.input<typeof imagePretrainedOptionsSchema>>>;
 
 /** Features of one image: `tokens × dim` float32 values, token by token. */
 export interface PreparedImageFeatures {
@@ -59,9 +67,6 @@ interface TransformersModule {
   AutoModel: { from_pretrained(id: string, options: Record<string, unknown>): Promise<Model> };
   Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
 }
-
-// transformers.js keeps its model root in a global `env`; loads are serialized so two folders cannot mix.
-let loadQueue: Promise<unknown> = Promise.resolve();
 
 function readJson(file: string, what: string): Record<string, unknown> {
   let text: string;
@@ -126,13 +131,13 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
   static readonly kind = 'image/pretrained';
   readonly kind = ImagePretrainedEncoder.kind;
   readonly modality = 'image';
-  /** An image file (path or bytes) of up to 64 MiB; the pixel cap is checked in the header. */
-  readonly input: RawInputSpec = { kind: 'file', maxBytes: 64 * 1024 * 1024, mediaTypes: ['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'] };
+  /** An image file (path or bytes) of up to `maxBytes`; the pixel cap is checked in the header. */
+  readonly input: RawInputSpec;
   readonly outputDim: number;
   /** Tokens per image: 1 + patches for `patches`, 1 otherwise. */
   readonly tokens: number;
   private readonly folder: string;
-  private readonly config: Required<ImagePretrainedEncoderConfig>;
+  private readonly config: Required<Omit<ImagePretrainedEncoderConfig, 'maxBytes'>>;
   private readonly pre: Preprocessing;
   private model?: Promise<{ model: Model; Tensor: TransformersModule['Tensor'] }>;
 
@@ -140,11 +145,13 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
     if (typeof config?.model !== 'string' || config.model.length === 0) {
       throw new ConfigError(`must be the path of a local model folder, got ${describeValue(config?.model)}`, { path: 'model' });
     }
+    const o = parseOptions(imagePretrainedOptionsSchema, config);
+    this.input = { kind: 'file', maxBytes: o.maxBytes ?? IMAGE_MAX_BYTES, mediaTypes: IMAGE_MEDIA_TYPES };
     this.config = {
-      model: config.model,
+      model: o.model,
       output: checkOneOf(config.output ?? 'patches', 'output', ['patches', 'cls', 'pooled'] as const),
       background: checkColour(config.background ?? '#ffffff', 'background'),
-      maxPixels: checkPositiveInt(config.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 2 ** 40),
+      maxPixels: checkInteger(config.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 1, 2 ** 40),
     };
     this.folder = path.resolve(config.model);
     const modelConfig = readJson(path.join(this.folder, 'config.json'), 'model config');
@@ -170,18 +177,8 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
       } catch (err) {
         throw new ConfigError('image/pretrained needs the optional peer dependency @xenova/transformers (npm install @xenova/transformers)', { cause: err });
       }
-      const load = loadQueue.then(async () => {
-        tr.env.allowRemoteModels = false;
-        tr.env.allowLocalModels = true;
-        tr.env.localModelPath = path.dirname(this.folder) + path.sep;
-        return tr.AutoModel.from_pretrained(path.basename(this.folder), { quantized: false, local_files_only: true });
-      });
-      loadQueue = load.catch(() => undefined);
-      try {
-        return { model: await load, Tensor: tr.Tensor };
-      } catch (err) {
-        throw new ModelFormatError(`cannot load the ONNX model in ${this.folder} (expected onnx/model.onnx): ${(err as Error).message}`, { file: this.folder, cause: err });
-      }
+      const model = await loadPretrainedModel<Model>(tr as unknown as CoreTransformersModule, this.folder);
+      return { model, Tensor: tr.Tensor };
     })();
     // A failed load is retried on the next call instead of caching the failure.
     this.model.catch(() => { this.model = undefined; });
@@ -191,6 +188,7 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
   /** Decode and preprocess as `preprocessor_config.json` says, run the model, and return the chosen tokens. */
   async prepare(raw: string | Uint8Array, ctx: PrepareContext): Promise<PreparedImageFeatures> {
     const location = { sample: ctx.sample, field: ctx.field };
+    checkRawInput(raw, this.input, ctx);
     const p = this.pre;
     const img = await loadImage(raw, {
       ...(p.resize ? { width: p.width, height: p.height } : {}),
@@ -252,7 +250,7 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
 
   encode(batch: TensorMap, _options: EncodeOptions): EncoderOutput {
     const { features, mask } = batch;
-    if (features === undefined || mask === undefined) throw new MmfuseError('STATE', 'image/pretrained: batch needs "features" and "mask"; build it with collate()');
+    if (features === undefined || mask === undefined) throw new StateError('image/pretrained: batch needs "features" and "mask"; build it with collate()');
     // Copies, so the caller may dispose the batch and the output independently.
     return { features: tf.clone(features) as tf.Tensor3D, mask: tf.clone(mask) as tf.Tensor2D };
   }
@@ -266,7 +264,7 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
   }
 
   getConfig(): JsonObject {
-    return { ...this.config };
+    return { ...this.config, maxBytes: this.input.maxBytes };
   }
 
   getState(): JsonObject {

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '@mmfuse/core';
 import type { JsonObject, Rng } from '@mmfuse/core';
-import { checkNumberIn, checkPositiveInt } from './internal/options.js';
+import { checkInteger, checkNumber } from '@mmfuse/core/base';
 
 export interface ConvBlockArgs {
   /** Channels of the input. */
@@ -31,7 +31,10 @@ export interface ConvBlockArgs {
    * (no bias). Default `false`.
    */
   residual?: boolean;
-  /** Prefix of the variable names (a unique number is appended, as tfjs variable names must be unique). Default `conv_block`. */
+  /**
+   * Prefix of the variable names (`<name>/kernel`, ...). tfjs variable names must be unique in the process,
+   * so give each block its own. Default: none, and tfjs names the variables itself (always unique).
+   */
   name?: string;
 }
 
@@ -40,8 +43,6 @@ export interface ConvBlockCallOptions {
   /** Training mode: batch norm uses the batch's statistics and updates the running ones. */
   training: boolean;
 }
-
-let blockCounter = 0;
 
 export class ConvBlock {
   /** Static name for registries and saved configs (never `constructor.name`). */
@@ -55,7 +56,7 @@ export class ConvBlock {
   readonly epsilon: number;
   readonly pool: number;
   readonly residual: boolean;
-  readonly name: string;
+  readonly name: string | undefined;
 
   private kernel?: tf.Variable; // [k, k, in, out]
   private bias?: tf.Variable; // [out]
@@ -66,18 +67,19 @@ export class ConvBlock {
   private runningVar?: tf.Variable; // [out]
 
   constructor(args: ConvBlockArgs) {
-    this.inChannels = checkPositiveInt(args.inChannels, 'inChannels', 65536);
-    this.outChannels = checkPositiveInt(args.outChannels, 'outChannels', 65536);
-    this.kernelSize = checkPositiveInt(args.kernelSize ?? 3, 'kernelSize', 31);
+    this.inChannels = checkInteger(args.inChannels, 'inChannels', 1, 65536);
+    this.outChannels = checkInteger(args.outChannels, 'outChannels', 1, 65536);
+    this.kernelSize = checkInteger(args.kernelSize ?? 3, 'kernelSize', 1, 31);
     if (this.kernelSize % 2 === 0) throw new ConfigError(`must be odd so that "same" padding is symmetric, got ${this.kernelSize}`, { path: 'kernelSize' });
     this.batchNorm = args.batchNorm ?? true;
     this.useBias = args.useBias ?? !this.batchNorm;
-    this.momentum = checkNumberIn(args.momentum ?? 0.1, 'momentum', 0, 1);
-    this.epsilon = checkNumberIn(args.epsilon ?? 1e-5, 'epsilon', 0, 1);
+    this.momentum = checkNumber(args.momentum ?? 0.1, 'momentum', 0, 1);
+    this.epsilon = checkNumber(args.epsilon ?? 1e-5, 'epsilon', 0, 1);
     if (this.epsilon <= 0) throw new ConfigError(`must be > 0, got ${this.epsilon}`, { path: 'epsilon' });
-    this.pool = checkPositiveInt(args.pool ?? 2, 'pool', 64);
+    this.pool = checkInteger(args.pool ?? 2, 'pool', 1, 64);
     this.residual = args.residual ?? false;
-    this.name = args.name ?? 'conv_block';
+    if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) throw new ConfigError(`must be a non-empty string, got ${JSON.stringify(args.name)}`, { path: 'name' });
+    this.name = args.name;
   }
 
   /** Create the weights: He-normal kernels (std √(2 / fan-in)) from `rng`, zero biases, unit gamma. Idempotent. */
@@ -85,20 +87,21 @@ export class ConvBlock {
     if (this.kernel !== undefined) return;
     const k = this.kernelSize;
     const c = this.outChannels;
-    const prefix = `${this.name}_${blockCounter++}`;
-    this.kernel = heNormal([k, k, this.inChannels, c], k * k * this.inChannels, rng, `${prefix}/kernel`);
+    // Without a name, tfjs gives each variable a unique one of its own (no counter of ours).
+    const named = (part: string): string | undefined => (this.name === undefined ? undefined : `${this.name}/${part}`);
+    this.kernel = heNormal([k, k, this.inChannels, c], k * k * this.inChannels, rng, named('kernel'));
     // tidy frees the initial values; the variables survive it.
     tf.tidy(() => {
-      if (this.useBias) this.bias = tf.variable(tf.zeros([c]), true, `${prefix}/bias`);
+      if (this.useBias) this.bias = tf.variable(tf.zeros([c]), true, named('bias'));
       if (this.batchNorm) {
-        this.gamma = tf.variable(tf.ones([c]), true, `${prefix}/gamma`);
-        this.beta = tf.variable(tf.zeros([c]), true, `${prefix}/beta`);
-        this.runningMean = tf.variable(tf.zeros([c]), false, `${prefix}/running_mean`);
-        this.runningVar = tf.variable(tf.ones([c]), false, `${prefix}/running_var`);
+        this.gamma = tf.variable(tf.ones([c]), true, named('gamma'));
+        this.beta = tf.variable(tf.zeros([c]), true, named('beta'));
+        this.runningMean = tf.variable(tf.zeros([c]), false, named('running_mean'));
+        this.runningVar = tf.variable(tf.ones([c]), false, named('running_var'));
       }
     });
     if (this.residual && this.inChannels !== c) {
-      this.shortcut = heNormal([1, 1, this.inChannels, c], this.inChannels, rng, `${prefix}/shortcut`);
+      this.shortcut = heNormal([1, 1, this.inChannels, c], this.inChannels, rng, named('shortcut'));
     }
   }
 
@@ -178,7 +181,7 @@ export class ConvBlock {
       epsilon: this.epsilon,
       pool: this.pool,
       residual: this.residual,
-      name: this.name,
+      ...(this.name !== undefined ? { name: this.name } : {}),
     };
   }
 
@@ -188,7 +191,7 @@ export class ConvBlock {
   }
 }
 
-function heNormal(shape: number[], fanIn: number, rng: Rng, name: string): tf.Variable {
+function heNormal(shape: number[], fanIn: number, rng: Rng, name: string | undefined): tf.Variable {
   const std = Math.sqrt(2 / fanIn);
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
   for (let i = 0; i < values.length; i++) values[i] = rng.normal(0, std);

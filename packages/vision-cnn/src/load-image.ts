@@ -5,9 +5,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
-import { ConfigError, InvalidInputError, LimitExceededError, UnsupportedFormatError, describeValue, resolveDataPath } from '@mmfuse/core';
-import type { ErrorLocation } from '@mmfuse/core';
-import { checkChannelVector, checkColour, checkOneOf, checkPositiveInt } from './internal/options.js';
+import { ConfigError, InternalError, InvalidInputError, LimitExceededError, UnsupportedFormatError, checkInteger, checkOneOf, describeValue, resolveDataPath } from '@mmfuse/core/base';
+import type { ErrorLocation } from '@mmfuse/core/base';
+import { checkChannelVector, checkColour } from './internal/options.js';
 import { sniffImageFormat } from './internal/sniff.js';
 
 /** Container formats `loadImage` decodes (sharp's names; AVIF reports itself as `heif`). */
@@ -115,11 +115,11 @@ function resolveOptions(options: LoadImageOptions): Resolved {
     kernel: checkOneOf(options.kernel ?? 'linear', 'kernel', RESIZE_KERNELS),
     channels,
     background: checkColour(options.background ?? '#ffffff', 'background'),
-    maxPixels: checkPositiveInt(options.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 2 ** 40),
+    maxPixels: checkInteger(options.maxPixels ?? DEFAULT_MAX_PIXELS, 'maxPixels', 1, 2 ** 40),
     fastShrinkOnLoad: options.fastShrinkOnLoad ?? true,
   };
-  if (options.width !== undefined) out.width = checkPositiveInt(options.width, 'width');
-  if (options.height !== undefined) out.height = checkPositiveInt(options.height, 'height');
+  if (options.width !== undefined) out.width = checkInteger(options.width, 'width', 1, 65536);
+  if (options.height !== undefined) out.height = checkInteger(options.height, 'height', 1, 65536);
   if ((options.mean === undefined) !== (options.std === undefined)) {
     throw new ConfigError('give both mean and std (one number per channel), or neither', { path: options.mean === undefined ? 'mean' : 'std' });
   }
@@ -231,7 +231,7 @@ export async function loadImage(input: string | Uint8Array, options: LoadImageOp
   const { info } = decoded;
   if (info.channels !== opts.channels || (opts.width !== undefined && info.width !== opts.width) || (opts.height !== undefined && info.height !== opts.height)) {
     // Guards the fixed-order assumptions above; reaching it is a bug in this function, not bad input.
-    throw new Error(`loadImage: sharp returned ${info.width}×${info.height}×${info.channels}, expected ${opts.width ?? '?'}×${opts.height ?? '?'}×${opts.channels}`);
+    throw new InternalError(`loadImage: sharp returned ${info.width}×${info.height}×${info.channels}, expected ${opts.width ?? '?'}×${opts.height ?? '?'}×${opts.channels}`);
   }
   const samples = wide ? new Uint16Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength / 2) : decoded.data;
   const data = toFloat(samples, wide ? 65535 : 255, opts.channels, opts.mean, opts.std);

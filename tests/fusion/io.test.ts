@@ -44,8 +44,10 @@ describe('save / load', () => {
     expect(child.status, child.stderr).toBe(0);
     const got = JSON.parse(child.stdout);
     expect(got).toEqual(JSON.parse(JSON.stringify(expected)));
-    expect(got[3].error).toMatchObject({ code: 'INVALID_INPUT', sample: 3, field: 'a' });
-    expect(got[0].probabilities.same + got[0].probabilities.diff).toBeCloseTo(1, 5);
+    // One outcome per request; the refused one carries its error as the error's own JSON.
+    expect(got[3]).toMatchObject({ ok: false, error: { name: 'InvalidInputError', code: 'INVALID_INPUT', sample: 3, field: 'a' } });
+    expect(got[0].ok).toBe(true);
+    expect(got[0].value.probabilities.same + got[0].value.probabilities.diff).toBeCloseTo(1, 5);
   });
 
   it('loads in this process with identical probabilities', async () => {

@@ -40,7 +40,7 @@ export { EarlyStopping } from './train/early-stopping.js';
 export type { EarlyStoppingState } from './train/early-stopping.js';
 export type { Sample, SampleSource } from './pipeline/prepare.js';
 export { PrepareCache } from './pipeline/cache.js';
-export { checkRawInput } from './pipeline/raw-input.js';
+export { base64Length, checkRawInput, decodeBase64 } from './pipeline/raw-input.js';
 export { Alignment, maskedPool } from './alignment.js';
 export type { ModalityTokens } from './alignment.js';
 export { FusionNetwork, toBatchInput } from './network.js';

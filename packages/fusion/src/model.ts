@@ -31,6 +31,8 @@ export interface PredictOptions {
   baseDir?: string;
   /** Also measure each input's contribution (one extra forward pass per input present). Default true. */
   contributions?: boolean;
+  /** `predictBatch`: the name of each request in errors (`sample`), e.g. request ids. Default: its index. */
+  sampleIds?: readonly (string | number)[];
 }
 
 export interface EvaluateOptions {
@@ -138,11 +140,12 @@ export class FusionModel {
 
   /**
    * Predict many: one outcome per request, in order. A bad request gives `{ ok: false, error }` with the
-   * typed error that refused it (sample = its index in `inputs`); the others are answered.
+   * typed error that refused it (sample = `sampleIds[i]`, default its index); the others are answered.
    */
   async predictBatch(inputs: Record<string, unknown>[], options: PredictOptions = {}): Promise<Outcome<Prediction>[]> {
     this.state.requireNetwork();
-    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.prepareOptions(this.cache, options.baseDir), sampleName: (i) => i });
+    const ids = options.sampleIds;
+    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.prepareOptions(this.cache, options.baseDir), sampleName: (i) => ids?.[i] ?? i });
     const ready = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     const preds = predictValues(this.state, ready.map((p) => p.values), options.contributions ?? true);
     const byIndex = new Map(ready.map((p, j) => [p.index, preds[j] as Prediction]));

@@ -18,8 +18,8 @@ export interface TargetLocation {
   field: string;
 }
 
-/** What a prediction answers (its JSON is this object as it is). */
-export interface Prediction {
+/** What a prediction answers (its JSON is this object as it is). A type alias, so it is a plain JSON record. */
+export type Prediction = {
   /** Category: the label; multi-label: every label with probability >= 0.5; regression: the first value. */
   label: string | string[] | number;
   /** Category and multi-label: each label's probability. */
@@ -34,7 +34,7 @@ export interface Prediction {
   contributions?: Record<string, number>;
   /** Input fields that were present and used. */
   modalitiesUsed: string[];
-}
+};
 
 /** Targets of one batch as the loss takes them, built in JS. */
 export interface BatchTargets {

@@ -127,7 +127,9 @@ class Run implements TrainingRun {
     const totalSteps = this.stepsPerEpoch * epochs;
     this.schedule = { base: cfg.learningRate, warmupSteps: cfg.warmupSteps ?? Math.round(cfg.warmupRatio * totalSteps), totalSteps, min: cfg.minLearningRate, schedule: cfg.schedule };
     this.trainer = resumed?.trainer ?? freshTrainer();
-    if (resumed !== undefined) optimizer.setState(resumed.optimizer);
+    if (resumed !== undefined) {
+      try { optimizer.setState(resumed.optimizer); } catch (err) { optimizer.dispose(); throw err; }
+    }
     const classWeights = output.classWeights(cfg.classWeights, train.map((s) => s.target));
     this.step = {
       state, network, output, optimizer, trainable, labelSmoothing: cfg.labelSmoothing, clipNorm: cfg.clipNorm,

@@ -34,7 +34,7 @@ export function checkpointFolder(dir: string): string {
   return path.join(dir, 'last');
 }
 
-export async function writeCheckpoint(dir: string, model: FusionState, optimizer: AdamWState, state: Readonly<TrainerState>): Promise<void> {
+export async function writeCheckpoint(dir: string, model: FusionState, optimizer: AdamWState, trainer: Readonly<TrainerState>): Promise<void> {
   await writeFolderAtomically(checkpointFolder(dir), async (tmp) => {
     await writeModelFiles(model, tmp);
     const parts = [...optimizer.m, ...optimizer.v];
@@ -43,7 +43,7 @@ export async function writeCheckpoint(dir: string, model: FusionState, optimizer
     let off = 0;
     for (const p of parts) { buf.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), off); off += p.byteLength; }
     await writeFile(path.join(tmp, 'optimizer.bin'), buf);
-    const file: TrainerFile = { state, optimizer: { t: optimizer.t, sizes: optimizer.m.map((x) => x.length), sha256: sha256(buf) } };
+    const file: TrainerFile = { state: trainer, optimizer: { t: optimizer.t, sizes: optimizer.m.map((x) => x.length), sha256: sha256(buf) } };
     await writeFile(path.join(tmp, 'trainer.json'), `${JSON.stringify(file)}\n`);
   });
 }

@@ -153,7 +153,7 @@ async function run(): Promise<BenchSection> {
   const summary = model.summary();
 
   // Inference: prepared once (decoding is not timed, as the peer's tensors are ready), 3 warm-up batches, 5 passes.
-  const prepared = (await model.prepareInputs(samples.map((s) => ({ text: s.fields.text, audio: s.fields.audio, image: s.fields.image })))) as PreparedInput[];
+  const prepared: PreparedInput[] = (await model.prepareInputs(samples.map((s) => ({ text: s.fields.text, audio: s.fields.audio, image: s.fields.image })))).map((o) => { if (!o.ok) throw o.error; return o.value; });
   const batches = Array.from({ length: BATCHES }, (_, i) => prepared.slice(i * B, (i + 1) * B));
   for (let i = 0; i < 3; i++) model.predictPrepared(batches[i % BATCHES] as PreparedInput[], { contributions: false });
   const infer: number[] = [];
@@ -164,10 +164,10 @@ async function run(): Promise<BenchSection> {
   }
 
   // Where one training step's time goes: forward per part (training mode), the whole step, and kernels.
-  const net = model.requireNetwork();
+  const net = model.state.requireNetwork();
   const values = prepared.slice(0, B).map((p) => p.values);
   const input = toBatchInput(values, 3);
-  const K = model.outDim; // 77 (fewer in a smoke run)
+  const K = model.state.requireOutput().outDim; // 77 (fewer in a smoke run)
   const targets = { values: new Float32Array(B * K).map((_, i) => (i % K === Math.floor(i / K) % K ? 1 : 0)) };
   const timeIt = (f: () => tf.Tensor | tf.Tensor[] | void, reps = 3): number => {
     const ts: number[] = [];
@@ -181,7 +181,7 @@ async function run(): Promise<BenchSection> {
   };
   const rng = createRng(5);
   const parts: [string, number][] = [];
-  model.encoders.forEach((enc, m) => {
+  model.state.encoders.forEach((enc, m) => {
     const field = input.fields[m] as { values: unknown[] };
     parts.push([`encoder ${enc.kind} forward`, timeIt(() => { const o = enc.encode(enc.collate(field.values), { training: true, rng }); return [o.features]; })]);
   });

@@ -139,8 +139,8 @@ async function trainAndScore(train: Row[], test: Row[]): Promise<RunResult> {
   const tPredict = performance.now();
   const report = await model.evaluate(samplesOf(test, 'test.csv'));
   const predictSeconds = (performance.now() - tPredict) / 1000;
-  const encoder = model.encoders[0] as TextRnnEncoder;
-  const parameters = model.namedWeights().reduce((n, [, w]) => n + w.size, 0);
+  const encoder = model.state.encoders[0] as TextRnnEncoder;
+  const parameters = model.state.namedWeights().reduce((n, [, w]) => n + w.size, 0);
   const result: RunResult = {
     accuracy: report.accuracy, macroF1: report.macroF1, trainSeconds, trainCpuSeconds: (cpu.user + cpu.system) / 1e6, predictSeconds,
     vocabSize: encoder.fittedVocabulary?.size ?? 0, epochLoss: history.epochs.map((e) => e.trainLoss), steps: history.steps, parameters,

@@ -46,6 +46,19 @@ describe('argument parser', () => {
     expect(usage(['cfg', 'extra', '--out', 'm'])).toMatch(/unexpected argument "extra"/);
     expect(usage(['cfg', '--out', 'a', '--out', 'b'])).toMatch(/given more than once/);
     expect(usage(['cfg', '--out', 'm', '--json=yes'])).toMatch(/is a flag/);
+    expect(usage(['cfg', '--out', 'm', '--no-json=1'])).toMatch(/--no-json takes no value/);
+    // A near miss names the option meant.
+    expect(usage(['cfg', '--out', 'm', '--epoch', '3'])).toBe('unknown option --epoch for "train"; did you mean --epochs?');
+  });
+
+  it('raises the core UsageError, naming the command', () => {
+    try {
+      parseArgs(spec, ['cfg']);
+    } catch (err) {
+      expect(err).toMatchObject({ name: 'UsageError', code: 'USAGE', command: 'train' });
+      return;
+    }
+    throw new Error('no usage error');
   });
 
   it('lets --help win over missing arguments and documents every option', () => {

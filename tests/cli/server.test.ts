@@ -2,14 +2,19 @@
 // body limits, batching, metrics and graceful shutdown. tests/cli/serve.test.ts runs it with a real model.
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidInputError } from '@mmfuse/core';
+import { Readable } from 'node:stream';
+import { InternalError, InvalidInputError, LimitExceededError } from '@mmfuse/core';
 import { request } from './helpers.js';
 import { createPredictionServer, multipartBoundary, parseMultipart } from 'mmfuse';
 import type { Outcome, PredictionServer, PredictRequest, PredictResponse, Predictor } from 'mmfuse';
 
 /** A predictor whose answers reveal what it received, and which refuses inputs the way a model does. */
 class FakePredictor implements Predictor {
-  readonly fields = { text: 'text', audio: 'audio', image: 'image' } as const;
+  readonly fields = {
+    text: { modality: 'text', input: { kind: 'text', maxBytes: 1 << 20 } },
+    audio: { modality: 'audio', input: { kind: 'file', maxBytes: 1 << 20 } },
+    image: { modality: 'image', input: { kind: 'file', maxBytes: 1 << 20 } },
+  } as const;
   batches: string[][] = [];
   delayMillis = 0;
   async predictBatch(requests: PredictRequest[]): Promise<Outcome<PredictResponse>[]> {
@@ -17,7 +22,7 @@ class FakePredictor implements Predictor {
     if (this.delayMillis > 0) await new Promise((r) => setTimeout(r, this.delayMillis));
     return requests.map((r) => {
       const text = r.fields.text;
-      if (typeof text === 'string' && text.includes('crash')) return { ok: false, error: new TypeError('a bug in the model') };
+      if (typeof text === 'string' && text.includes('crash')) return { ok: false, error: new InternalError('a bug in the model') };
       if (typeof text === 'string' && text.includes('bad')) return { ok: false, error: new InvalidInputError('text is not allowed to say bad', { sample: r.id, field: 'text' }) };
       const audio = r.fields.audio;
       if (audio !== undefined && (!Buffer.isBuffer(audio) || audio.subarray(0, 4).toString('latin1') !== 'RIFF')) {
@@ -115,7 +120,7 @@ describe('prediction server (fake predictor)', () => {
   it('passes a plugin modality\'s value through as JSON (JSON body or multipart part)', async () => {
     const seen: unknown[] = [];
     const tabular: Predictor = {
-      fields: { stats: 'tabular', text: 'text' },
+      fields: { stats: { modality: 'tabular', input: { kind: 'json', maxBytes: 1024 } }, text: { modality: 'text', input: { kind: 'text', maxBytes: 1024 } } },
       async predictBatch(requests) {
         return requests.map((r) => {
           seen.push(r.fields.stats);
@@ -171,6 +176,9 @@ describe('prediction server (fake predictor)', () => {
     const noBoundary = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: 'x' });
     expect(noBoundary.status).toBe(400);
     expect(noBoundary.json().error.message).toMatch(/no valid boundary/);
+    const nameless = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=zz' }, body: '--zz\r\nContent-Type: text/plain\r\n\r\nhello\r\n--zz--\r\n' });
+    expect(nameless.status).toBe(400);
+    expect(nameless.json().error.message).toMatch(/request has no input fields/);
     const truncated = await request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=zz' }, body: '--zz\r\nContent-Disposition: form-data; name="text"\r\n\r\nhello' });
     expect(truncated.status).toBe(400);
     expect(truncated.json().error.message).toMatch(/without its closing boundary/);
@@ -267,31 +275,42 @@ describe('prediction server under random input', () => {
   });
 });
 
-describe('multipart parser', () => {
-  it('reads names, filenames, content types and binary data with CRLFs inside', () => {
+describe('multipart parser (busboy, streaming)', () => {
+  it('reads names, filenames, content types and binary data with CRLFs inside', async () => {
     const data = Buffer.from([0x0d, 0x0a, 0x2d, 0x2d, 0x00, 0xff, 0x0d, 0x0a]);
     const body = multipartBody('b0und', [
       { name: 'text', value: 'héllo' },
-      { name: 'image', value: data, filename: 'we"ird.png', type: 'Image/PNG; foo=bar' },
+      { name: 'image', value: data, filename: 'we\\"ird.png', type: 'Image/PNG; foo=bar' },
     ]);
-    const parts = parseMultipart(body, multipartBoundary('multipart/form-data; boundary="b0und"'));
+    const type = 'multipart/form-data; boundary="b0und"';
+    expect(multipartBoundary(type)).toBe('b0und');
+    // From a stream that delivers the body a few bytes at a time, as a socket does.
+    const parts = await parseMultipart(Readable.from(Array.from({ length: Math.ceil(body.length / 7) }, (_, i) => body.subarray(i * 7, i * 7 + 7))), type);
     expect(parts).toHaveLength(2);
     expect(parts[0]).toMatchObject({ name: 'text', contentType: 'text/plain' });
     expect(parts[0]?.data.toString('utf8')).toBe('héllo');
-    expect(parts[1]).toMatchObject({ name: 'image', contentType: 'image/png' });
+    expect(parts[1]).toMatchObject({ name: 'image', contentType: 'image/png', filename: 'we"ird.png' });
     expect(Buffer.compare(parts[1]!.data, data)).toBe(0);
   });
 
-  it('refuses malformed bodies with InvalidInputError', () => {
+  it('refuses malformed bodies with InvalidInputError and oversized parts with LimitExceededError', async () => {
+    const type = 'multipart/form-data; boundary=b';
     const bad = [
       'no boundary at all',
       '--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--',
-      '--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--',
       '--b\r\nnot a header\r\n\r\nx\r\n--b--',
       '--bXX',
+      '--b\r\nContent-Disposition: form-data; name="text"\r\n\r\nhello',
     ];
-    for (const text of bad) expect(() => parseMultipart(Buffer.from(text), 'b'), text).toThrow(InvalidInputError);
+    for (const text of bad) await expect(parseMultipart(Buffer.from(text), type), text).rejects.toThrow(InvalidInputError);
+    expect(() => multipartBoundary('multipart/form-data')).toThrow(/no valid boundary/);
+    // A part without Content-Disposition has no field name: it is ignored (RFC 7578 4.2), leaving no fields.
+    expect(await parseMultipart(Buffer.from('--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--'), type)).toEqual([]);
     const many = multipartBody('b', Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, value: 'x' })));
-    expect(() => parseMultipart(many, 'b')).toThrow(/more than 32 parts/);
+    await expect(parseMultipart(many, type)).rejects.toThrow(/more than 32 parts/);
+    const big = multipartBody('b', [{ name: 'audio', value: Buffer.alloc(5000, 1), filename: 'a.wav' }]);
+    const err = await parseMultipart(big, type, { maxPartBytes: () => 4096 }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(LimitExceededError);
+    expect(err).toMatchObject({ field: 'audio', code: 'LIMIT_EXCEEDED' });
   });
 });

@@ -26,7 +26,7 @@ describe('mmfuse usage (spawned)', () => {
     expect(help.stdout).toMatch(/^Usage: mmfuse <command>/);
     for (const c of ['train', 'eval', 'predict', 'serve', 'inspect']) expect(help.stdout).toContain(`  ${c} `);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown command "trian"/);
+    expect(unknown.stderr).toMatch(/unknown command "trian" \(did you mean "train"\?\)/);
     expect(badOption.code).toBe(2);
     expect(badOption.stderr).toMatch(/unknown option --bogus for "eval"/);
     expect(missing.code).toBe(2);

@@ -17,12 +17,12 @@ async function trained(strategy: (typeof strategies)[number], epochs = 1): Promi
 describe.each(strategies)('%s fusion', (strategy) => {
   it('every trainable weight (encoders included) gets a non-zero gradient', async () => {
     const m = await trained(strategy);
-    const net = (m as unknown as { network: import('@mmfuse/fusion').FusionNetwork }).network;
+    const net = m.state.requireNetwork();
     const samples = xorSamples(8, 12).map((s) => [new Float32Array(s.fields.a as number[]), new Float32Array(s.fields.b as number[])]);
     const input = { size: 8, fields: [0, 1].map((k) => ({ rows: [0, 1, 2, 3, 4, 5, 6, 7], values: samples.map((s) => s[k]) })) };
     const vars = net.trainableWeights;
     const { value, grads } = tf.variableGrads(() => net.forward(input, { training: true, rng: createRng(1) }).square().sum() as tf.Scalar, vars);
-    const names = new Map(m['namedWeights']().map(([n, v]) => [v.name, n]));
+    const names = new Map(m.state.namedWeights().map(([n, v]) => [v.name, n]));
     const zero = vars.filter((v) => grads[v.name] === undefined || (grads[v.name] as tf.Tensor).abs().max().dataSync()[0] === 0).map((v) => names.get(v.name));
     expect(zero).toEqual([]);
     tf.dispose([value, ...Object.values(grads)]);
@@ -35,13 +35,13 @@ describe.each(strategies)('%s fusion', (strategy) => {
     const alone = await m.predictBatch([{ a: [0.7], b: [-0.4] }], { contributions: false });
     // Batched with samples that have longer sequences (more padding for this one) and missing fields.
     const batched = await m.predictBatch([{ a: [0.1, 0.2, 0.3, 0.9], b: [1, 1, 1] }, { a: [0.7], b: [-0.4] }, { b: [0.3] }], { contributions: false });
-    const probs = (r: unknown) => (r as { probabilities: Record<string, number> }).probabilities;
+    const probs = (r: unknown) => ((r as { value?: { probabilities: Record<string, number> } }).value ?? (r as { probabilities: Record<string, number> })).probabilities;
     expect(probs(batched[1]).same).toBeCloseTo(probs(alone[0]).same as number, 5);
     // A sample lacking `a` gives the same answer whether its neighbours have `a` or not.
     const bOnlyAlone = await p({ b: [0.3] });
     expect(probs(batched[2]).same).toBeCloseTo(probs(bOnlyAlone).same as number, 5);
     // Neither input present cannot be asked through predict, but the network itself stays finite.
-    const net = (m as unknown as { network: import('@mmfuse/fusion').FusionNetwork }).network;
+    const net = m.state.requireNetwork();
     const out = tf.tidy(() => net.forward({ size: 2, fields: [null, null] }, { training: false }).dataSync());
     expect(Array.from(out).every(Number.isFinite)).toBe(true);
     m.dispose();

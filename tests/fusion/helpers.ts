@@ -12,12 +12,15 @@ export class VecEncoder implements ModalityEncoder<number[], Float32Array> {
   readonly kind = VecEncoder.kind;
   readonly modality = 'vec';
   readonly outputDim: number;
+  /** Also return `aux.energy` [B, T] (mean squared feature per step), for auxiliary-loss tests. */
+  private readonly aux: boolean;
   private scale = 1;
   private w?: tf.Variable;
   private b?: tf.Variable;
 
   constructor(config: JsonObject) {
     this.outputDim = typeof config.dim === 'number' ? config.dim : 8;
+    this.aux = config.aux === true;
   }
 
   async prepare(raw: number[], ctx: PrepareContext): Promise<Float32Array> {
@@ -50,12 +53,13 @@ export class VecEncoder implements ModalityEncoder<number[], Float32Array> {
   encode(batch: TensorMap, _options: EncodeOptions): EncoderOutput {
     const x = batch.x as tf.Tensor2D; // [B, T]
     const features = x.expandDims(2).mul(this.w as tf.Variable).add(this.b as tf.Variable).tanh() as tf.Tensor3D; // [B, T, dim]
-    return { features, mask: (batch.mask as tf.Tensor2D).clone() };
+    const mask = (batch.mask as tf.Tensor2D).clone();
+    return this.aux ? { features, mask, aux: { energy: features.square().mean(2) } } : { features, mask };
   }
 
   get trainableWeights(): tf.Variable[] { return this.w === undefined ? [] : [this.w, this.b as tf.Variable]; }
   get weights(): tf.Variable[] { return this.trainableWeights; }
-  getConfig(): JsonObject { return { dim: this.outputDim }; }
+  getConfig(): JsonObject { return this.aux ? { dim: this.outputDim, aux: true } : { dim: this.outputDim }; }
   getState(): JsonObject { return { scale: this.scale }; }
   setState(state: JsonObject): void { this.scale = state.scale as number; }
   dispose(): void { this.w?.dispose(); this.b?.dispose(); this.w = undefined; this.b = undefined; }

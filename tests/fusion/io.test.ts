@@ -44,8 +44,10 @@ describe('save / load', () => {
     expect(child.status, child.stderr).toBe(0);
     const got = JSON.parse(child.stdout);
     expect(got).toEqual(JSON.parse(JSON.stringify(expected)));
-    expect(got[3].error).toMatchObject({ code: 'INVALID_INPUT', sample: 3, field: 'a' });
-    expect(got[0].probabilities.same + got[0].probabilities.diff).toBeCloseTo(1, 5);
+    // One outcome per request; the refused one carries its error as the error's own JSON.
+    expect(got[3]).toMatchObject({ ok: false, error: { name: 'InvalidInputError', code: 'INVALID_INPUT', sample: 3, field: 'a' } });
+    expect(got[0].ok).toBe(true);
+    expect(got[0].value.probabilities.same + got[0].value.probabilities.diff).toBeCloseTo(1, 5);
   });
 
   it('loads in this process with identical probabilities', async () => {
@@ -99,5 +101,36 @@ describe('save / load', () => {
     j.integrity = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify(j));
     await expect(FusionModel.load(dir)).rejects.toThrow(/expects fusion\.strategy\.block0\.ff\.linear1\.kernel \[16,48\]/);
+  });
+});
+
+describe('a format version 1 folder written before the FusionState refactoring', () => {
+  // Written by scripts/fixtures/make-v1-model.ts on main at 7cc1af0, with the predictions that code gave.
+  const fixture = path.join(root, 'tests/fixtures/fusion/v1-model');
+  const expected = JSON.parse(readFileSync(path.join(root, 'tests/fixtures/fusion/v1-model.expected.json'), 'utf8')) as {
+    probes: Record<string, unknown>[];
+    predictions: { label: string; probabilities: Record<string, number>; contributions: Record<string, number>; modalitiesUsed: string[] }[];
+  };
+
+  it('loads and predicts as the code that wrote it did; saving it again writes the same files', async () => {
+    const m = await FusionModel.load(fixture);
+    const got = await m.predictBatch(expected.probes, { contributions: true });
+    got.forEach((o, i) => {
+      const e = expected.predictions[i]!;
+      if (!o.ok) throw o.error;
+      expect(o.value.label).toBe(e.label);
+      expect(o.value.modalitiesUsed).toEqual(e.modalitiesUsed);
+      for (const [l, v] of Object.entries(e.probabilities)) expect(o.value.probabilities?.[l]).toBeCloseTo(v, 6);
+      for (const [f, v] of Object.entries(e.contributions)) expect(o.value.contributions?.[f]).toBeCloseTo(v, 6);
+    });
+    const again = path.join(work, 'v1-resaved');
+    await m.save(again);
+    expect(readFileSync(path.join(again, 'weights.bin')).equals(readFileSync(path.join(fixture, 'weights.bin')))).toBe(true);
+    const body = (dir: string) => {
+      const { createdAt: _c, integrity: _i, ...rest } = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
+      return rest;
+    };
+    expect(body(again)).toEqual(body(fixture));
+    m.dispose();
   });
 });

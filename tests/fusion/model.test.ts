@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError } from '@mmfuse/core';
 import { FusionModel, normalizeConfig } from '@mmfuse/fusion';
 import { tinyConfig, xorSamples } from './helpers.js';
 
@@ -30,9 +30,15 @@ describe('FusionModel on a task only fusion can solve (label = a xor b)', () => 
     // Prepared once, predicted synchronously: the same answers as predictBatch.
     const requests = [{ a: [1], b: [1] }, { b: [-1] }, { a: 'bad' }];
     const prepared = await model.prepareInputs(requests);
-    expect(prepared[2]).toMatchObject({ error: { code: 'INVALID_INPUT', sample: 2, field: 'a' } });
-    const ok = prepared.filter((p): p is import('@mmfuse/fusion').PreparedInput => !('error' in p));
-    expect(model.predictPrepared(ok)).toEqual((await model.predictBatch(requests)).slice(0, 2));
+    expect(prepared[2]).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', sample: 2, field: 'a' } });
+    expect((prepared[2] as { error: unknown }).error).toBeInstanceOf(InvalidInputError);
+    const ok = prepared.flatMap((p) => (p.ok ? [p.value] : []));
+    expect(ok).toHaveLength(2);
+    const batch = await model.predictBatch(requests);
+    expect(model.predictPrepared(ok)).toEqual(batch.slice(0, 2).map((o) => (o.ok ? o.value : o.error)));
+    // The refused request keeps the typed error of the encoder that refused it.
+    expect(batch[2]).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', sample: 2, field: 'a' } });
+    expect((batch[2] as { error: unknown }).error).toBeInstanceOf(InvalidInputError);
     expect(model.summary()).toMatchObject({ trained: true, labels: ['diff', 'same'], inputs: [{ field: 'a', encoder: 'vec/linear' }, { field: 'b' }] });
     model.dispose();
   });
@@ -60,8 +66,8 @@ describe('normalizeConfig', () => {
     const cfg = tinyConfig({ epochs: 1 });
     const m = FusionModel.create({ ...cfg, inputs: { a: { type: 'vec', encoder: { kind: 'linear', dim: 16 }, project: false }, b: cfg.inputs.b } });
     await m.fit(xorSamples(16, 1), { progress: 'none', shuffle: false });
-    expect(m['namedWeights']().some(([n]) => n.startsWith('fusion.alignment.projection0'))).toBe(false);
-    expect(m['namedWeights']().some(([n]) => n.startsWith('fusion.alignment.projection1'))).toBe(true);
+    expect(m.state.namedWeights().some(([n]) => n.startsWith('fusion.alignment.projection0'))).toBe(false);
+    expect(m.state.namedWeights().some(([n]) => n.startsWith('fusion.alignment.projection1'))).toBe(true);
     m.dispose();
     const bad = FusionModel.create({ ...cfg, inputs: { a: { type: 'vec', encoder: { kind: 'linear', dim: 8 }, project: false }, b: cfg.inputs.b } });
     await expect(bad.fit(xorSamples(16, 1), { progress: 'none' })).rejects.toThrow(/inputs\.a\.project: is false, so the encoder's output width 8 must equal fusion\.dModel 16/);

@@ -10,7 +10,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('prepared-input cache', () => {
   it('keys by content, encoder kind and config; a path is keyed by its file bytes', async () => {
     const c = new PrepareCache(path.join(work, 'c1'));
-    const base = { kind: 'text/rnn', config: { tokenizer: { type: 'word' } }, isPath: false };
+    const base = { kind: 'text/rnn', config: { tokenizer: { type: 'word' } }, input: 'text' as const };
     const k1 = await c.key('hello', base);
     expect(k1).toMatch(/^[0-9a-f]{64}$/);
     expect(await c.key('hello', base)).toBe(k1);
@@ -19,7 +19,7 @@ describe('prepared-input cache', () => {
     expect(await c.key('hello', { ...base, config: { tokenizer: { type: 'char' } } })).not.toBe(k1);
     writeFileSync(path.join(work, 'a.bin'), Buffer.from([1, 2, 3]));
     writeFileSync(path.join(work, 'b.bin'), Buffer.from([1, 2, 3]));
-    const pk = { kind: 'audio/cnn', config: {}, isPath: true, baseDir: work };
+    const pk = { kind: 'audio/cnn', config: {}, input: 'file' as const, baseDir: work };
     const ka = await c.key('a.bin', pk);
     expect(await c.key('b.bin', pk)).toBe(ka); // same bytes, same key
     writeFileSync(path.join(work, 'b.bin'), Buffer.from([1, 2, 4]));
@@ -31,7 +31,7 @@ describe('prepared-input cache', () => {
   it('stores values (typed arrays included) on disk atomically and reads them in another instance', async () => {
     const dir = path.join(work, 'c2');
     const a = new PrepareCache(dir);
-    const key = (await a.key('x', { kind: 'k/k', config: {}, isPath: false })) as string;
+    const key = (await a.key('x', { kind: 'k/k', config: {}, input: 'text' })) as string;
     expect(await a.get(key)).toEqual({ hit: false });
     await a.set(key, { features: new Float32Array([1.5, 2]), frames: 1 });
     const b = new PrepareCache(dir);

@@ -3,27 +3,13 @@
  * With `--json` the last line of stdout is one JSON object (on failure: `{ "error": { code, message, ... } }`).
  * Logs and progress go to stderr.
  */
-import { isMmfuseError } from '@mmfuse/core';
-import { UsageError, helpText, parseArgs, usageLine } from './internal/args.js';
+import { InternalError, UsageError, isMmfuseError } from '@mmfuse/core';
+import { closest, helpText, parseArgs, usageLine } from './internal/args.js';
 import type { CommandSpec, ParsedArgs } from './internal/args.js';
+import type { CliIo, CommandResult, CommandRunner } from './internal/io.js';
 import { COMMANDS } from './commands/specs.js';
 
-/** Where a command writes. Replaceable so the CLI can run in process. */
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  /** Folder that relative command-line paths resolve against. */
-  cwd: string;
-}
-
-/** What a command returns: the JSON object for `--json`, and the text printed otherwise. */
-export interface CommandResult {
-  json: Record<string, unknown>;
-  human: string;
-  exitCode?: number;
-}
-
-export type CommandRunner = (args: ParsedArgs, io: CliIo) => Promise<CommandResult>;
+export type { CliIo, CommandResult, CommandRunner } from './internal/io.js';
 
 const VERSION = '0.1.0';
 
@@ -38,7 +24,7 @@ async function loadRunner(name: string): Promise<CommandRunner> {
     case 'schema': return (await import('./commands/schema.js')).runSchema;
     case 'synthesize': return (await import('./commands/synthesize.js')).runSynthesize;
     case 'pretrain-speech': return (await import('./commands/pretrain-speech.js')).runPretrainSpeech;
-    default: throw new UsageError(`unknown command "${name}"`);
+    default: throw new UsageError(`unknown command "${name}"`, { command: name });
   }
 }
 
@@ -50,14 +36,16 @@ function generalHelp(): string {
   return lines.join('\n') + '\n';
 }
 
+/** A usage mistake (exit code 2), also from another copy of @mmfuse/core. */
+function isUsageError(err: unknown): err is UsageError {
+  return isMmfuseError(err) && err.code === 'USAGE';
+}
+
+/** The `--json` error object: the error's own `toJSON()` (a bug is wrapped as an InternalError first). */
 function errorJson(err: unknown): Record<string, unknown> {
-  if (isMmfuseError(err)) {
-    const out: Record<string, unknown> = { code: err.code, message: err.message, reason: err.reason };
-    for (const key of ['sample', 'field', 'file', 'line'] as const) if (err[key] !== undefined) out[key] = err[key];
-    if ('path' in err && typeof (err as { path?: unknown }).path === 'string') out.path = (err as { path: string }).path;
-    return out;
-  }
-  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+  const e = isMmfuseError(err) ? err : new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
+  const out = e.toJSON();
+  return out;
 }
 
 /** Run the CLI on `argv` (without `node` and the script); resolves with the exit code. */
@@ -78,14 +66,15 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   }
   const spec: CommandSpec | undefined = COMMANDS.find((c) => c.name === command);
   if (spec === undefined) {
-    io.stderr(`mmfuse: unknown command ${JSON.stringify(command)}; commands are ${COMMANDS.map((c) => c.name).join(', ')}. Run "mmfuse --help".\n`);
+    const hint = closest(command, COMMANDS.map((c) => c.name));
+    io.stderr(`mmfuse: unknown command ${JSON.stringify(command)}${hint !== undefined ? ` (did you mean "${hint}"?)` : ''}; commands are ${COMMANDS.map((c) => c.name).join(', ')}. Run "mmfuse --help".\n`);
     return 2;
   }
   let args: ParsedArgs;
   try {
     args = parseArgs(spec, rest);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
+    if (!isUsageError(err)) throw err;
     io.stderr(`mmfuse ${spec.name}: ${err.message}\nUsage: ${usageLine(spec)}\nRun "mmfuse ${spec.name} --help" for details.\n`);
     return 2;
   }
@@ -101,7 +90,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
     else if (result.human !== '') io.stdout(result.human.endsWith('\n') ? result.human : `${result.human}\n`);
     return result.exitCode ?? 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (isUsageError(err)) {
       io.stderr(`mmfuse ${spec.name}: ${err.message}\nUsage: ${usageLine(spec)}\n`);
       return 2;
     }

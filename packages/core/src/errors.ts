@@ -158,6 +158,12 @@ export class ConfigError extends MmfuseError {
     super('CONFIG', path !== undefined ? `${path}: ${reason}` : reason, rest);
     if (path !== undefined) this.path = path;
   }
+
+  override toJSON(): Record<string, unknown> {
+    const out = super.toJSON();
+    if (this.path !== undefined) out.path = this.path;
+    return out;
+  }
 }
 
 /** No usable engine, or an engine failed. */
@@ -208,6 +214,12 @@ export class UsageError extends MmfuseError {
     const { command, ...rest } = options;
     super('USAGE', reason, rest);
     if (command !== undefined) this.command = command;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    const out = super.toJSON();
+    if (this.command !== undefined) out.command = this.command;
+    return out;
   }
 }
 

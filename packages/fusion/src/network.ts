@@ -2,8 +2,9 @@
  * The whole differentiable model: encoders (plugins) -> alignment -> fusion strategy -> head.
  * `forward` is synchronous and allocates only inside the caller's tidy / gradient scope.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { ModalityEncoder, Rng } from '@mmfuse/core';
+import type * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '@mmfuse/core';
+import type { EncoderOutput, ModalityEncoder, Rng } from '@mmfuse/core';
 import { Alignment } from './alignment.js';
 import type { ModalityTokens } from './alignment.js';
 import type { ResolvedConfig } from './config.js';
@@ -31,6 +32,24 @@ export function toBatchInput(samples: readonly (readonly unknown[])[], inputs: n
     fields.push(rows.length > 0 ? { rows, values } : null);
   }
   return { size: samples.length, fields };
+}
+
+/** One input's encoder output in a forward pass: `output` covers the batch rows listed in `rows`. */
+export interface EncodedInput {
+  /** Batch rows (0-based) that have this input, in the order of `output`'s first axis. */
+  rows: readonly number[];
+  /** The encoder's features [rows, time, dim], mask [rows, time] and optional `aux` tensors. */
+  output: EncoderOutput;
+}
+
+/** Options of `FusionNetwork.forward`. */
+export interface ForwardOptions {
+  /** Training mode: dropout, modality dropout and encoders' train-only behaviour. */
+  training: boolean;
+  /** Random stream for every mask; required while training with dropout. */
+  rng?: Rng;
+  /** Apply the configured modality dropout while training. Default true. */
+  modalityDropout?: boolean;
 }
 
 export class FusionNetwork extends Module {
@@ -64,7 +83,7 @@ export class FusionNetwork extends Module {
       f.strategy === 'late' ? new LateFusion({ ...common, modalities: fields.length }, srng)
         : f.strategy === 'cross-attention' ? new CrossAttentionFusion({ ...common, modalities: fields.length, layers: f.layers, heads: f.heads }, srng)
           : new TransformerFusion({ ...common, layers: f.layers, heads: f.heads }, srng));
-    this.head = this.child('head', new Head({ type: config.output.type, dModel: f.dModel, outDim }, rng.fork('head')));
+    this.head = this.child('head', new Head({ dModel: f.dModel, outDim }, rng.fork('head')));
   }
 
   /** Every weight the optimizer updates: each encoder's trainable weights, then the fusion weights. */
@@ -76,23 +95,30 @@ export class FusionNetwork extends Module {
    * Logits [B, outDim]. In training, modality dropout hides each present modality of each sample with
    * probability `modalityDropout`, always leaving one.
    */
-  forward(batch: BatchInput, options: { training: boolean; rng?: Rng }): tf.Tensor2D {
+  forward(batch: BatchInput, options: ForwardOptions): tf.Tensor2D {
+    return this.forwardWithEncoders(batch, options).logits;
+  }
+
+  /** `forward`, also returning each input's encoder output (null for an input no row has), for auxiliary losses. */
+  forwardWithEncoders(batch: BatchInput, options: ForwardOptions): { logits: tf.Tensor2D; encoded: (EncodedInput | null)[] } {
     const b = batch.size;
-    const keep = options.training && this.modalityDropout > 0 ? this.modalityKeep(batch, options.rng) : undefined;
+    const keep = options.training && this.modalityDropout > 0 && options.modalityDropout !== false ? this.modalityKeep(batch, options.rng) : undefined;
+    const encoded: (EncodedInput | null)[] = [];
     const tokens: (ModalityTokens | null)[] = batch.fields.map((field, m) => {
-      if (field === null) return null;
+      if (field === null) { encoded.push(null); return null; }
       const enc = this.encoders[m] as ModalityEncoder;
       const collated = enc.collate(field.values);
       const encRng = options.rng?.fork(`encoder${m}`);
       const out = enc.encode(collated, encRng === undefined ? { training: options.training } : { training: options.training, rng: encRng });
+      encoded.push({ rows: field.rows, output: out });
       return this.alignment.apply(m, out, field.rows, b, keep?.[m]);
     });
     const fused = this.strategy.apply(tokens, b, options.rng === undefined ? { training: options.training } : { training: options.training, rng: options.rng.fork('fusion') });
-    return this.head.apply(fused);
+    return { logits: this.head.apply(fused), encoded };
   }
 
   private modalityKeep(batch: BatchInput, rng: Rng | undefined): number[][] | undefined {
-    if (rng === undefined) throw new Error('FusionNetwork: modality dropout needs a random stream');
+    if (rng === undefined) throw new ConfigError('FusionNetwork.forward: training with modalityDropout > 0 needs options.rng (a random stream)', { path: 'rng' });
     const r = rng.fork('modalityDropout');
     const keep = batch.fields.map(() => new Array<number>(batch.size).fill(1));
     for (let row = 0; row < batch.size; row++) {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { SkippedSample } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
 import { isPathSpecifier } from '../internal/config-file.js';
-import type { CliIo } from '../main.js';
+import type { CliIo } from '../internal/io.js';
 
 /** A stderr logger with the command's prefix. */
 export function logger(io: CliIo, command: string): (line: string) => void {

@@ -2,12 +2,12 @@
 import type { ParsedArgs } from '../internal/args.js';
 import { loadModel, loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
 import type { Evaluation } from '../internal/model.js';
-import type { CliIo, CommandResult } from '../main.js';
+import type { CliIo, CommandResult } from '../internal/io.js';
 import { describeSkipped, fromCwd, logger, round, skippedJson, pluginArgs } from './common.js';
 
 /** Evaluate a loaded model on a manifest; manifest lines and samples that cannot be prepared are skipped and listed. */
 export async function evaluateManifest(model: Awaited<ReturnType<typeof loadModel>>, manifest: string, log: (line: string) => void): Promise<{ evaluation: Evaluation; skipped: Record<string, unknown>[] }> {
-  const { samples, skipped: badLines } = await readSamples(manifest, model.config, true);
+  const { samples, skipped: badLines } = await readSamples(manifest, model, true);
   const evaluation = await model.evaluate(toInputs(samples), {});
   const skipped = [...badLines, ...evaluation.skipped].sort((a, b) => a.line - b.line);
   for (const s of skipped) log(describeSkipped(s, manifest));

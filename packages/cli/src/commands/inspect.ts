@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { ModelFormatError } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadModel, loadPlugins, startEngine } from '../internal/model.js';
-import type { CliIo, CommandResult } from '../main.js';
+import type { CliIo, CommandResult } from '../internal/io.js';
 import { fromCwd, logger, pluginArgs } from './common.js';
 
 async function readJsonIfPresent(file: string): Promise<unknown> {

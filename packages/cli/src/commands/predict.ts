@@ -2,13 +2,14 @@
  * `mmfuse predict --model DIR [--text T] [--audio FILE] [--image FILE] [--input FIELD=VALUE] [--json]`, or
  * `--data MANIFEST` for one JSON line per sample.
  */
-import { readManifest } from '@mmfuse/core';
-import type { ManifestSample, SkippedSample } from '@mmfuse/core';
-import { UsageError } from '../internal/args.js';
+import * as path from 'node:path';
+import { InternalError, UsageError, readManifest } from '@mmfuse/core';
+import type { ManifestSample, MmfuseError, RawInputKind, SkippedSample } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
-import { isBatchError, loadModel, loadPlugins, manifestFields, startEngine } from '../internal/model.js';
+import { loadModel, loadPlugins, manifestFields, startEngine } from '../internal/model.js';
 import type { FusionModelApi, Prediction } from '../internal/model.js';
-import type { CliIo, CommandResult } from '../main.js';
+import { predictSpec } from './specs.js';
+import type { CliIo, CommandResult } from '../internal/io.js';
 import { describeSkipped, fromCwd, logger, round, skippedJson, pluginArgs } from './common.js';
 
 /** Samples predicted per model call with --data. */
@@ -22,32 +23,56 @@ function parseJsonOr(value: string): unknown {
   }
 }
 
-/** Map --text/--audio/--image (by modality type) and --input FIELD=VALUE (by name) to input fields. */
-export function inputFields(model: Pick<FusionModelApi, 'config'>, args: ParsedArgs, io: CliIo): Record<string, unknown> {
-  const inputs = model.config.inputs;
+/** A command-line value as the input's raw kind reads it. */
+function fromCommandLine(kind: RawInputKind, value: string, io: CliIo): unknown {
+  switch (kind) {
+    // Files given on the command line are relative to the working folder.
+    case 'file': return fromCwd(io, value);
+    case 'text': return value;
+    // JSON as in a manifest, or the string itself when it is not JSON.
+    case 'json': return parseJsonOr(value);
+    // Base64, as in a manifest (fusion decodes it).
+    case 'bytes': return value;
+  }
+}
+
+/** The modality shortcut options of `predict` (`--text`, ...), from its spec. */
+const SHORTCUTS = Object.entries(predictSpec.options).flatMap(([flag, o]) => (o.modality === undefined ? [] : [{ flag, modality: o.modality }]));
+
+/** Map the modality shortcuts (`--text`, ...) and --input FIELD=VALUE (by name) to input fields. */
+export function inputFields(model: Pick<FusionModelApi, 'inputs'>, args: ParsedArgs, io: CliIo): Record<string, unknown> {
+  const inputs = model.inputs;
   const fields: Record<string, unknown> = {};
   const set = (field: string, value: string, flag: string): void => {
-    const type = inputs[field]?.type;
-    if (type === undefined) throw new UsageError(`${flag}: this model has no input "${field}"; its inputs are ${Object.keys(inputs).join(', ')}`, 'predict');
-    if (field in fields) throw new UsageError(`${flag}: input "${field}" is given twice`, 'predict');
-    // Files given on the command line are relative to the working folder; a plugin modality's value is
-    // JSON (as in a manifest), or the string itself when it is not JSON.
-    fields[field] = type === 'text' ? value : type === 'audio' || type === 'image' ? fromCwd(io, value) : parseJsonOr(value);
+    const input = inputs.find((i) => i.field === field);
+    if (input === undefined) throw new UsageError(`${flag}: this model has no input "${field}"; its inputs are ${inputs.map((i) => i.field).join(', ')}`, { command: 'predict' });
+    if (field in fields) throw new UsageError(`${flag}: input "${field}" is given twice`, { command: 'predict' });
+    fields[field] = fromCommandLine(input.input.kind, value, io);
   };
-  for (const type of ['text', 'audio', 'image'] as const) {
-    const value = args.options[type];
+  for (const { flag, modality } of SHORTCUTS) {
+    const value = args.options[flag];
     if (typeof value !== 'string') continue;
-    const matching = Object.entries(inputs).filter(([, i]) => i.type === type).map(([f]) => f);
-    if (matching.length === 0) throw new UsageError(`--${type}: this model has no ${type} input; its inputs are ${Object.entries(inputs).map(([f, i]) => `${f} (${i.type})`).join(', ')}`, 'predict');
-    if (matching.length > 1) throw new UsageError(`--${type}: this model has several ${type} inputs (${matching.join(', ')}); use --input FIELD=VALUE`, 'predict');
-    set(matching[0] as string, value, `--${type}`);
+    const matching = inputs.filter((i) => i.modality === modality).map((i) => i.field);
+    if (matching.length === 0) throw new UsageError(`--${flag}: this model has no ${modality} input; its inputs are ${inputs.map((i) => `${i.field} (${i.modality})`).join(', ')}`, { command: 'predict' });
+    if (matching.length > 1) throw new UsageError(`--${flag}: this model has several ${modality} inputs (${matching.join(', ')}); use --input FIELD=VALUE`, { command: 'predict' });
+    set(matching[0] as string, value, `--${flag}`);
   }
   for (const pair of (args.options.input as string[] | undefined) ?? []) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--input expects FIELD=VALUE, got ${JSON.stringify(pair)}`, 'predict');
+    if (eq <= 0) throw new UsageError(`--input expects FIELD=VALUE, got ${JSON.stringify(pair)}`, { command: 'predict' });
     set(pair.slice(0, eq), pair.slice(eq + 1), '--input');
   }
   return fields;
+}
+
+/**
+ * A prediction error of a manifest line: the error's own JSON, placed at the manifest's line (a data file the
+ * error names, e.g. a missing image, is kept as `dataFile`).
+ */
+function manifestErrorJson(error: MmfuseError, manifest: string, line: number): Record<string, unknown> {
+  const out = error.toJSON();
+  if (error.file !== undefined && error.file !== manifest) out.dataFile = error.file;
+  return { ...out, file: manifest, line };
 }
 
 function predictionJson(p: Prediction): Record<string, unknown> {
@@ -69,10 +94,11 @@ function predictionText(p: Prediction): string {
 
 export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandResult> {
   const log = logger(io, 'predict');
-  const hasSingle = ['text', 'audio', 'image', 'input'].some((k) => args.options[k] !== undefined);
+  const single = [...SHORTCUTS.map((s) => `--${s.flag}`), '--input'];
+  const hasSingle = single.some((k) => args.options[k.slice(2)] !== undefined);
   const data = args.options.data as string | undefined;
-  if (data !== undefined && hasSingle) throw new UsageError('--data predicts a manifest; do not combine it with --text, --audio, --image or --input', 'predict');
-  if (data === undefined && !hasSingle) throw new UsageError('give at least one input (--text, --audio, --image, --input FIELD=VALUE) or --data MANIFEST', 'predict');
+  if (data !== undefined && hasSingle) throw new UsageError(`--data predicts a manifest; do not combine it with ${single.slice(0, -1).join(', ')} or --input`, { command: 'predict' });
+  if (data === undefined && !hasSingle) throw new UsageError(`give at least one input (${single.join(', ')} FIELD=VALUE) or --data MANIFEST`, { command: 'predict' });
   await startEngine(log);
   await loadPlugins(pluginArgs(args, io), log);
   const model = await loadModel(fromCwd(io, args.options.model as string));
@@ -104,23 +130,25 @@ async function predictManifest(model: FusionModelApi, manifest: string, io: CliI
   };
   const flush = async (): Promise<void> => {
     const samples = pending.flatMap((p) => ('sample' in p ? [p.sample] : []));
-    const preds = samples.length > 0 ? await model.predictBatch(samples.map((s) => s.fields), { contributions: true }) : [];
+    const outcomes = samples.length > 0 ? await model.predictBatch(samples.map((s) => s.fields), { contributions: true, sampleIds: samples.map((s) => s.id) }) : [];
     let k = 0;
     for (const p of pending) {
       n++;
       if ('bad' in p) { fail(p.bad); continue; }
       const s = p.sample;
-      const pred = preds[k++];
-      if (pred === undefined || isBatchError(pred)) {
-        const e = pred?.error;
-        fail({ file: manifest, line: s.line, sample: s.id, code: e?.code ?? 'INTERNAL', reason: e?.reason ?? 'no prediction returned', message: e?.message ?? '', ...(e?.field !== undefined ? { field: e.field } : {}) });
+      const o = outcomes[k++];
+      if (o === undefined || !o.ok) {
+        failed++;
+        const error = o?.error ?? new InternalError('no prediction returned', { sample: s.id });
+        log(`skipped ${path.basename(manifest)}:${s.line}${error.field !== undefined ? ` field "${error.field}"` : ''}: ${error.reason}`);
+        io.stdout(`${JSON.stringify({ id: s.id, line: s.line, error: manifestErrorJson(error, manifest, s.line) })}\n`);
       } else {
-        io.stdout(`${JSON.stringify({ id: s.id, line: s.line, ...predictionJson(pred) })}\n`);
+        io.stdout(`${JSON.stringify({ id: s.id, line: s.line, ...predictionJson(o.value) })}\n`);
       }
     }
     pending.length = 0;
   };
-  for await (const sample of readManifest(manifest, { fields: manifestFields(model.config, false), onError: 'skip', onSkip: (bad) => { pending.push({ bad }); } })) {
+  for await (const sample of readManifest(manifest, { fields: manifestFields(model, false), onError: 'skip', onSkip: (bad) => { pending.push({ bad }); } })) {
     pending.push({ sample });
     if (pending.length >= CHUNK) await flush();
   }

@@ -4,9 +4,9 @@
  * held-out speakers. The spec is here with the runner; @mmfuse/speech loads only when it runs.
  */
 import type { CommandSpec, ParsedArgs } from '../internal/args.js';
-import { UsageError } from '../internal/args.js';
+import { UsageError } from '@mmfuse/core';
 import { startEngine } from '../internal/model.js';
-import type { CliIo, CommandResult } from '../main.js';
+import type { CliIo, CommandResult } from '../internal/io.js';
 import { fromCwd, logger } from './common.js';
 
 export const pretrainSpeechSpec: CommandSpec = {
@@ -35,7 +35,7 @@ export async function runPretrainSpeech(args: ParsedArgs, io: CliIo): Promise<Co
   const log = logger(io, 'pretrain-speech');
   const o = args.options;
   const rate = o['learning-rate'] as number | undefined;
-  if (rate !== undefined && !(rate > 0)) throw new UsageError(`--learning-rate must be positive, got ${rate}`, 'pretrain-speech');
+  if (rate !== undefined && !(rate > 0)) throw new UsageError(`--learning-rate must be positive, got ${rate}`, { command: 'pretrain-speech' });
   await startEngine(log);
   const speech = await import('@mmfuse/speech');
   const heldOut = ((o['held-out'] as string[] | undefined) ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');

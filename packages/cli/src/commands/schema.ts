@@ -5,7 +5,7 @@
  * top of a YAML config, or `"$schema": "./mmfuse.schema.json"` in a JSON one.
  */
 import type { CommandSpec, ParsedArgs } from '../internal/args.js';
-import type { CliIo, CommandResult } from '../main.js';
+import type { CliIo, CommandResult } from '../internal/io.js';
 import { logger, pluginArgs } from './common.js';
 
 export const schemaSpec: CommandSpec = {

@@ -1,35 +1,25 @@
 /** `mmfuse serve --model DIR [--host H] [--port N]`: runs until SIGTERM / SIGINT, then shuts down gracefully. */
 import * as tf from '@tensorflow/tfjs';
-import { MmfuseError, isMmfuseError } from '@mmfuse/core';
-import type { MmfuseErrorCode } from '@mmfuse/core';
+import { IoError, isMmfuseError } from '@mmfuse/core';
+import type { Outcome } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
-import type { Outcome } from '../internal/batcher.js';
-import { isBatchError, loadModel, loadPlugins, startEngine } from '../internal/model.js';
+import { loadModel, loadPlugins, startEngine } from '../internal/model.js';
 import type { FusionModelApi } from '../internal/model.js';
-import type { CliIo, CommandResult } from '../main.js';
+import type { CliIo, CommandResult } from '../internal/io.js';
 import { createPredictionServer } from '../server.js';
-import type { PredictRequest, PredictResponse, Predictor } from '../server.js';
+import type { PredictRequest, PredictResponse, Predictor, PredictorField } from '../server.js';
 import { fromCwd, logger, pluginArgs } from './common.js';
 
 /** The server's view of a trained model: one `predictBatch` per batch, a bad request refused alone. */
 export function modelPredictor(model: FusionModelApi, info: Record<string, unknown> = {}): Predictor {
-  const fields: Record<string, string> = {};
-  for (const [name, input] of Object.entries(model.config.inputs)) fields[name] = input.type;
+  const fields: Record<string, PredictorField> = {};
+  for (const input of model.inputs) fields[input.field] = { modality: input.modality, input: input.input };
   return {
     fields,
     describe: () => ({ labels: model.labels, output: model.config.output, ...info }),
     async predictBatch(requests: PredictRequest[]): Promise<Outcome<PredictResponse>[]> {
-      const preds = await model.predictBatch(requests.map((r) => r.fields), { contributions: true });
-      return requests.map((r, i): Outcome<PredictResponse> => {
-        const p = preds[i];
-        if (p === undefined) return { ok: false, error: new Error(`the model returned no prediction for request ${i}`) };
-        if (isBatchError(p)) {
-          // The model names the sample by its batch index; name it by the request instead.
-          const e = p.error;
-          return { ok: false, error: new MmfuseError(e.code as MmfuseErrorCode, e.reason, { sample: r.id, ...(e.field !== undefined ? { field: e.field } : {}) }) };
-        }
-        return { ok: true, value: p as PredictResponse };
-      });
+      // Errors name each sample by its request id; they reach the client as they were raised.
+      return model.predictBatch(requests.map((r) => r.fields), { contributions: true, sampleIds: requests.map((r) => r.id) });
     },
   };
 }
@@ -57,7 +47,7 @@ export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResu
     model.dispose();
     const e = err as NodeJS.ErrnoException;
     if (isMmfuseError(err)) throw err;
-    throw new MmfuseError('IO', `cannot listen on ${host}:${port}: ${e.code ?? e.message}`, { cause: err });
+    throw new IoError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`, { cause: err, ...(e.code === undefined ? {} : { details: { errno: e.code } }) });
   }
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   log(`listening on http://${shown}:${address.port}`);

@@ -4,8 +4,8 @@
  * with phoneme transcripts. The spec is here with the runner; @mmfuse/speech loads only when it runs.
  */
 import type { CommandSpec, ParsedArgs } from '../internal/args.js';
-import { UsageError } from '../internal/args.js';
-import type { CliIo, CommandResult } from '../main.js';
+import { UsageError } from '@mmfuse/core';
+import type { CliIo, CommandResult } from '../internal/io.js';
 import { fromCwd, logger } from './common.js';
 
 export const synthesizeSpec: CommandSpec = {
@@ -34,7 +34,7 @@ export const synthesizeSpec: CommandSpec = {
 function numberList(raw: unknown, name: string): number[] | undefined {
   if (raw === undefined) return undefined;
   const values = String(raw).split(',').map((s) => Number(s.trim()));
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new UsageError(`--${name} expects comma-separated numbers, got ${JSON.stringify(raw)}`, 'synthesize');
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new UsageError(`--${name} expects comma-separated numbers, got ${JSON.stringify(raw)}`, { command: 'synthesize' });
   return values;
 }
 
@@ -43,9 +43,9 @@ export async function runSynthesize(args: ParsedArgs, io: CliIo): Promise<Comman
   const speech = await import('@mmfuse/speech');
   const o = args.options;
   const engineArgs = (o.engine as string[] | undefined) ?? [];
-  for (const e of engineArgs) if (e !== 'flite' && e !== 'espeak-ng') throw new UsageError(`--engine must be flite or espeak-ng, got ${JSON.stringify(e)}`, 'synthesize');
+  for (const e of engineArgs) if (e !== 'flite' && e !== 'espeak-ng') throw new UsageError(`--engine must be flite or espeak-ng, got ${JSON.stringify(e)}`, { command: 'synthesize' });
   const phonemizer = o.phonemizer as string | undefined;
-  if (phonemizer !== undefined && phonemizer !== 'flite' && phonemizer !== 'espeak-ng') throw new UsageError(`--phonemizer must be flite or espeak-ng, got ${JSON.stringify(phonemizer)}`, 'synthesize');
+  if (phonemizer !== undefined && phonemizer !== 'flite' && phonemizer !== 'espeak-ng') throw new UsageError(`--phonemizer must be flite or espeak-ng, got ${JSON.stringify(phonemizer)}`, { command: 'synthesize' });
   let engines = engineArgs as ('flite' | 'espeak-ng')[];
   if (engines.length === 0) {
     engines = ['flite'];

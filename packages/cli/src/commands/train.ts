@@ -1,16 +1,15 @@
 /** `mmfuse train CONFIG --out DIR [--seed N] [--epochs N] [--checkpoint DIR [--resume]] [--json]` */
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ConfigError, InvalidInputError, getEngineInfo, isMmfuseError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, UsageError, getEngineInfo, isMmfuseError } from '@mmfuse/core';
 import type { ManifestSample, SkippedSample } from '@mmfuse/core';
 import type { EpochMetrics, FusionModel, TrainingHistory } from '@mmfuse/fusion';
-import { UsageError } from '../internal/args.js';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadConfig } from '../internal/config-file.js';
 import type { LoadedConfig } from '../internal/config-file.js';
 import { createModel, loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
 import type { Evaluation } from '../internal/model.js';
-import type { CliIo, CommandResult } from '../main.js';
+import type { CliIo, CommandResult } from '../internal/io.js';
 import { renderReport } from '../report.js';
 import type { EpochRecord } from '../report.js';
 import { describeSkipped, fromCwd, logger, pluginArgs, round, skippedJson } from './common.js';
@@ -70,7 +69,7 @@ async function evaluateHeldOut(model: FusionModel, cli: LoadedConfig, train: Man
     out.push({ set: 'validation', manifest: cli.data.validation, evaluation: await model.evaluate(toInputs(validation), { ablation: false }) });
   }
   if (cli.data.test !== undefined) {
-    const test = await readSamples(cli.data.test, cli.config, true);
+    const test = await readSamples(cli.data.test, model, true);
     const evaluation = await model.evaluate(toInputs(test.samples), { ablation: false });
     for (const s of [...test.skipped, ...evaluation.skipped].sort((a, b) => a.line - b.line)) skips.add('test', cli.data.test, s);
     out.push({ set: 'test', manifest: cli.data.test, evaluation });
@@ -90,7 +89,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
   const overrides: { seed?: number; epochs?: number } = {};
   if (args.options.seed !== undefined) overrides.seed = args.options.seed as number;
   if (args.options.epochs !== undefined) overrides.epochs = args.options.epochs as number;
-  if (args.options.resume === true && args.options.checkpoint === undefined) throw new UsageError('--resume needs --checkpoint DIR, the folder the interrupted run wrote its checkpoints to', 'train');
+  if (args.options.resume === true && args.options.checkpoint === undefined) throw new UsageError('--resume needs --checkpoint DIR, the folder the interrupted run wrote its checkpoints to', { command: 'train' });
   const checkpoint = args.options.checkpoint === undefined ? {} : { checkpointDir: fromCwd(io, args.options.checkpoint as string), resume: args.options.resume === true };
   const cli = await loadConfig(fromCwd(io, args.positionals.CONFIG as string), overrides);
   const { config } = cli;
@@ -109,12 +108,12 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
 
   try {
     const skips = new SkipLog(log);
-    const train = await readSamples(cli.data.train, config, true);
+    const train = await readSamples(cli.data.train, model, true);
     for (const s of train.skipped) skips.add('train', cli.data.train, s);
     if (train.samples.length === 0) throw new InvalidInputError('the training manifest has no usable samples', { file: cli.data.train });
     let validation: ManifestSample[] | undefined;
     if (cli.data.validation !== undefined) {
-      const read = await readSamples(cli.data.validation, config, true);
+      const read = await readSamples(cli.data.validation, model, true);
       for (const s of read.skipped) skips.add('validation', cli.data.validation, s);
       validation = read.samples;
     }

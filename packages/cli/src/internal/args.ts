@@ -1,8 +1,12 @@
 /**
- * A small, dependency-free argument parser. Each command declares its positionals and options once; the
- * same declaration drives parsing, validation and `--help`. Usage mistakes throw `UsageError`, which the
- * CLI turns into exit code 2 with the command's usage line.
+ * Command-line arguments on `node:util.parseArgs`. Each command declares its positionals and options once;
+ * the same declaration drives parsing, validation and `--help`. Usage mistakes throw `UsageError` (from
+ * @mmfuse/core), which the CLI turns into exit code 2 with the command's usage line.
  */
+import { parseArgs as nodeParseArgs } from 'node:util';
+import { UsageError } from '@mmfuse/core';
+
+export { UsageError };
 
 /** The value kinds an option can take. */
 export type OptionType = 'string' | 'integer' | 'number' | 'boolean';
@@ -21,6 +25,11 @@ export interface OptionSpec {
   min?: number;
   /** Largest accepted value for numeric options. */
   max?: number;
+  /**
+   * A shortcut for the model's one input of this modality (e.g. `--text T`): the value is read by that
+   * input's raw kind, as `--input FIELD=VALUE` would.
+   */
+  modality?: string;
 }
 
 export interface PositionalSpec {
@@ -51,32 +60,59 @@ export interface ParsedArgs {
   help: boolean;
 }
 
-/** A usage mistake: unknown option, missing value, bad number. Exit code 2. */
-export class UsageError extends Error {
-  static readonly errorName = 'UsageError';
-  readonly command?: string;
-  constructor(message: string, command?: string) {
-    super(message);
-    this.name = UsageError.errorName;
-    if (command !== undefined) this.command = command;
+/** Edit distance, for "did you mean" hints. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[]; const prev = d[i - 1] as number[];
+      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
   }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/** The closest of `names` within edit distance 2 (for "did you mean"), if any. */
+export function closest(name: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const n of names) {
+    const dist = distance(name, n);
+    if (dist < bestD) { best = n; bestD = dist; }
+  }
+  return best;
+}
+
+function usage(reason: string, spec: CommandSpec): UsageError {
+  return new UsageError(reason, { command: spec.name });
 }
 
 function parseValue(spec: CommandSpec, name: string, opt: OptionSpec, raw: string): string | number {
   if (opt.type === 'string') {
-    if (raw === '') throw new UsageError(`--${name} needs a non-empty value`, spec.name);
+    if (raw === '') throw usage(`--${name} needs a non-empty value`, spec);
     return raw;
   }
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(n)) {
-    throw new UsageError(`--${name} expects ${opt.type === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`, spec.name);
+    throw usage(`--${name} expects ${opt.type === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`, spec);
   }
   if (opt.type === 'integer' && !Number.isInteger(n)) {
-    throw new UsageError(`--${name} expects an integer, got ${JSON.stringify(raw)}`, spec.name);
+    throw usage(`--${name} expects an integer, got ${JSON.stringify(raw)}`, spec);
   }
-  if (opt.min !== undefined && n < opt.min) throw new UsageError(`--${name} must be at least ${opt.min}, got ${raw}`, spec.name);
-  if (opt.max !== undefined && n > opt.max) throw new UsageError(`--${name} must be at most ${opt.max}, got ${raw}`, spec.name);
+  if (opt.min !== undefined && n < opt.min) throw usage(`--${name} must be at least ${opt.min}, got ${raw}`, spec);
+  if (opt.max !== undefined && n > opt.max) throw usage(`--${name} must be at most ${opt.max}, got ${raw}`, spec);
   return n;
+}
+
+/** The `node:util.parseArgs` option table of a spec: booleans as flags (and their `--no-` forms), the rest as strings. */
+function nodeOptions(spec: CommandSpec): Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> {
+  const out: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, opt] of Object.entries(spec.options)) {
+    out[name] = opt.type === 'boolean' ? { type: 'boolean', multiple: true } : { type: 'string', multiple: true };
+    if (opt.type === 'boolean') out[`no-${name}`] = { type: 'boolean', multiple: true };
+  }
+  return out;
 }
 
 /**
@@ -84,78 +120,68 @@ function parseValue(spec: CommandSpec, name: string, opt: OptionSpec, raw: strin
  * `--name=value`, `--flag`, `--no-flag` for booleans, and `--` to end options.
  */
 export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
-  const positionals: string[] = [];
-  const options: Record<string, OptionValue> = {};
   // `--help` anywhere before `--` wins over every other mistake on the line.
   const end = argv.indexOf('--');
   if ((end < 0 ? argv : argv.slice(0, end)).some((a) => a === '-h' || a === '--help')) return { positionals: {}, options: {}, help: true };
-  let help = false;
-  let onlyPositionals = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (onlyPositionals || !arg.startsWith('-') || arg === '-') {
-      positionals.push(arg);
-      continue;
-    }
-    if (arg === '--') { onlyPositionals = true; continue; }
-    if (arg === '-h' || arg === '--help') { help = true; continue; }
-    if (!arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`, spec.name);
-    const eq = arg.indexOf('=');
-    let name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    let inline: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
+  // Not strict: unknown options and missing values come back as tokens, so the messages below are ours.
+  const { tokens } = nodeParseArgs({ args: [...argv], options: nodeOptions(spec), strict: false, allowPositionals: true, tokens: true });
+  const positionals: string[] = [];
+  const options: Record<string, OptionValue> = {};
+  const known = Object.keys(spec.options);
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') { positionals.push(token.value); continue; }
+    const written = argv[token.index] as string;
+    if (!token.rawName.startsWith('--')) throw usage(`unknown option ${written.split('=')[0]}`, spec);
+    let name = token.name;
+    let inline = token.inlineValue === true ? token.value : undefined;
     let opt = spec.options[name];
     if (opt === undefined && name.startsWith('no-') && spec.options[name.slice(3)]?.type === 'boolean') {
-      if (inline !== undefined) throw new UsageError(`--${name} takes no value`, spec.name);
+      if (inline !== undefined) throw usage(`--${name} takes no value`, spec);
       name = name.slice(3);
       opt = spec.options[name];
       inline = 'false';
     }
     if (opt === undefined) {
-      const known = Object.keys(spec.options).map((k) => `--${k}`).join(', ');
-      throw new UsageError(`unknown option --${name} for "${spec.name}"${known ? ` (options: ${known}, --help)` : ''}`, spec.name);
+      const hint = closest(name, known);
+      const list = known.map((k) => `--${k}`).join(', ');
+      throw usage(`unknown option --${name} for "${spec.name}"${hint !== undefined ? `; did you mean --${hint}?` : list ? ` (options: ${list}, --help)` : ''}`, spec);
     }
     let value: string | number | boolean;
     if (opt.type === 'boolean') {
       if (inline === undefined || inline === 'true') value = true;
       else if (inline === 'false') value = false;
-      else throw new UsageError(`--${name} is a flag; write --${name} or --no-${name}, not --${name}=${inline}`, spec.name);
+      else throw usage(`--${name} is a flag; write --${name} or --no-${name}, not --${name}=${inline}`, spec);
     } else {
-      let raw = inline;
-      if (raw === undefined) {
-        const next = argv[i + 1];
-        // A following option is never taken as a value, so `--out --json` reports the missing value.
-        if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new UsageError(`--${name} needs a value (${opt.valueName ?? opt.type.toUpperCase()})`, spec.name);
-        raw = next;
-        i++;
-      }
+      const raw = token.value;
+      // A following option is never taken as a value, so `--out --json` reports the missing value.
+      if (raw === undefined || (token.inlineValue !== true && raw.startsWith('--') && raw.length > 2)) throw usage(`--${name} needs a value (${opt.valueName ?? opt.type.toUpperCase()})`, spec);
       value = parseValue(spec, name, opt, raw);
     }
     if (opt.repeatable) {
       const prev = options[name];
       options[name] = (Array.isArray(prev) ? [...prev, value] : [value]) as OptionValue;
     } else {
-      if (name in options) throw new UsageError(`--${name} is given more than once`, spec.name);
+      if (name in options) throw usage(`--${name} is given more than once`, spec);
       options[name] = value;
     }
   }
-  const named: Record<string, string> = {};
-  if (!help) {
-    if (positionals.length > spec.positionals.length) {
-      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[spec.positionals.length])}`, spec.name);
-    }
-    spec.positionals.forEach((p, idx) => {
-      const v = positionals[idx];
-      if (v === undefined) {
-        if (p.required !== false) throw new UsageError(`missing ${p.name}`, spec.name);
-      } else {
-        named[p.name] = v;
-      }
-    });
-    for (const [name, opt] of Object.entries(spec.options)) {
-      if (opt.required && !(name in options)) throw new UsageError(`missing required option --${name}`, spec.name);
-    }
+  if (positionals.length > spec.positionals.length) {
+    throw usage(`unexpected argument ${JSON.stringify(positionals[spec.positionals.length])}`, spec);
   }
-  return { positionals: named, options, help };
+  const named: Record<string, string> = {};
+  spec.positionals.forEach((p, idx) => {
+    const v = positionals[idx];
+    if (v === undefined) {
+      if (p.required !== false) throw usage(`missing ${p.name}`, spec);
+    } else {
+      named[p.name] = v;
+    }
+  });
+  for (const [name, opt] of Object.entries(spec.options)) {
+    if (opt.required && !(name in options)) throw usage(`missing required option --${name}`, spec);
+  }
+  return { positionals: named, options, help: false };
 }
 
 /** The one-line usage of a command, e.g. `mmfuse eval --model DIR --data MANIFEST [--json]`. */

@@ -3,8 +3,8 @@
  * to the model in one call of up to `maxBatchSize` samples. One call runs at a time, since the engine computes
  * one thing at a time anyway; each caller gets the outcome of its own sample only.
  */
-
-export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+import { ConfigError, InternalError, isMmfuseError } from '@mmfuse/core';
+import type { Outcome } from '@mmfuse/core';
 
 export interface BatcherOptions {
   /** Most samples per model call. Default 16. */
@@ -26,13 +26,13 @@ export class Batcher<I, R> {
 
   /**
    * @param run predicts a batch and returns one outcome per input, in order. If it throws, every sample
-   *   of that batch gets the error.
+   *   of that batch gets the error (an error that is no MmfuseError, i.e. a bug, as an InternalError).
    */
   constructor(private readonly run: (inputs: I[]) => Promise<Outcome<R>[]>, private readonly options: BatcherOptions = {}) {
     this.maxBatchSize = options.maxBatchSize ?? 16;
     this.maxWaitMillis = options.maxWaitMillis ?? 5;
-    if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new RangeError(`maxBatchSize must be a positive integer, got ${this.maxBatchSize}`);
-    if (!(this.maxWaitMillis >= 0)) throw new RangeError(`maxWaitMillis must be >= 0, got ${this.maxWaitMillis}`);
+    if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new ConfigError(`must be a positive integer, got ${this.maxBatchSize}`, { path: 'maxBatchSize' });
+    if (!(this.maxWaitMillis >= 0)) throw new ConfigError(`must be >= 0, got ${this.maxWaitMillis}`, { path: 'maxWaitMillis' });
   }
 
   /** Samples waiting for a model call. */
@@ -61,8 +61,9 @@ export class Batcher<I, R> {
     let outcomes: Outcome<R>[];
     try {
       outcomes = await this.run(batch.map((p) => p.input));
-      if (outcomes.length !== batch.length) throw new Error(`predictor returned ${outcomes.length} outcomes for ${batch.length} inputs`);
-    } catch (error) {
+      if (outcomes.length !== batch.length) throw new InternalError(`the predictor returned ${outcomes.length} outcomes for ${batch.length} inputs`);
+    } catch (err) {
+      const error = isMmfuseError(err) ? err : new InternalError(`prediction failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       outcomes = batch.map(() => ({ ok: false, error }));
     }
     this.options.onBatch?.(batch.length, outcomes.filter((o) => !o.ok).length);

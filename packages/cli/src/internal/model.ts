@@ -1,14 +1,14 @@
 /**
  * Everything the CLI needs from the model stack, in one place: starting the engine, registering the
- * built-in encoders, `@mmfuse/fusion`'s config normalization and model, and reading manifests with the
- * field kinds a config implies.
+ * built-in encoders, `@mmfuse/fusion`'s model, and reading manifests with the field kinds the model's
+ * inputs declare (their encoders' raw-input kinds) and its output kind implies.
  */
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, initEngine, loadManifest } from '@mmfuse/core';
 import type { EngineInfo, FieldKind, ManifestSample, SkippedSample } from '@mmfuse/core';
-import { FusionModel } from '@mmfuse/fusion';
-import type { EvaluationReport, Prediction, PredictionError, ResolvedConfig, Sample } from '@mmfuse/fusion';
+import { FusionModel, manifestFields as fusionManifestFields } from '@mmfuse/fusion';
+import type { EvaluationReport, Prediction, ResolvedConfig, Sample } from '@mmfuse/fusion';
 // Importing the encoder packages registers `text/rnn`, `audio/cnn` and `image/cnn`.
 import '@mmfuse/text-rnn';
 import '@mmfuse/audio';
@@ -18,7 +18,6 @@ export type ModelConfig = ResolvedConfig;
 export type FusionModelApi = FusionModel;
 export type Evaluation = EvaluationReport;
 export type { Prediction };
-export type BatchError = { error: PredictionError };
 
 /** Start the engine (automatic choice, or `MMFUSE_ENGINE`) and say which on stderr. */
 export async function startEngine(log: (line: string) => void): Promise<EngineInfo> {
@@ -27,24 +26,23 @@ export async function startEngine(log: (line: string) => void): Promise<EngineIn
   return info;
 }
 
-/** How each manifest column is read, from the config: text as strings, other modalities as paths. */
-export function manifestFields(config: ModelConfig, withTarget: boolean): Record<string, FieldKind> {
-  const fields: Record<string, FieldKind> = {};
-  for (const [name, input] of Object.entries(config.inputs)) {
-    fields[name] = input.type === 'text' ? 'string' : input.type === 'audio' || input.type === 'image' ? 'path' : 'any';
-  }
-  if (withTarget) fields[config.output.field] = config.output.type === 'regression' ? 'any' : 'label';
-  return fields;
+/**
+ * How each manifest column is read: by the raw-input kind of its encoder (a file as a path relative to the
+ * manifest, kept inside its folder; text as a string; bytes as base64; JSON as written), and the target by
+ * the output kind. One definition, fusion's `manifestFields`.
+ */
+export function manifestFields(model: Pick<FusionModel, 'config' | 'inputs'>, withTarget: boolean): Record<string, FieldKind> {
+  return fusionManifestFields(model.config, { withTarget, inputs: model.inputs });
 }
 
 /**
- * Read a manifest for a config. Bad lines are skipped and returned (never thrown), so one bad sample costs
+ * Read a manifest for a model. Bad lines are skipped and returned (never thrown), so one bad sample costs
  * only itself. `withTarget` requires the output field on every line.
  */
-export async function readSamples(file: string, config: ModelConfig, withTarget: boolean): Promise<{ samples: ManifestSample[]; skipped: SkippedSample[] }> {
+export async function readSamples(file: string, model: Pick<FusionModel, 'config' | 'inputs'>, withTarget: boolean): Promise<{ samples: ManifestSample[]; skipped: SkippedSample[] }> {
   return loadManifest(path.resolve(file), {
-    fields: manifestFields(config, withTarget),
-    ...(withTarget ? { required: [config.output.field] } : {}),
+    fields: manifestFields(model, withTarget),
+    ...(withTarget ? { required: [model.config.output.field] } : {}),
     onError: 'skip',
   });
 }
@@ -60,11 +58,6 @@ export function createModel(config: ModelConfig): FusionModel {
 
 export function loadModel(dir: string): Promise<FusionModel> {
   return FusionModel.load(path.resolve(dir));
-}
-
-/** True for a refused sample in a `predictBatch` answer. */
-export function isBatchError(p: Prediction | BatchError): p is BatchError {
-  return typeof (p as BatchError).error === 'object' && (p as BatchError).error !== null && typeof (p as BatchError).error.reason === 'string';
 }
 
 /**

@@ -1,18 +1,34 @@
 /**
- * A `multipart/form-data` body parser (RFC 7578) over a whole, size-limited body buffer. Enough for form
- * uploads from browsers and `curl -F`: parts with `Content-Disposition: form-data; name=...; filename=...`
- * and an optional `Content-Type`. Malformed bodies throw `InvalidInputError` saying what is wrong.
+ * `multipart/form-data` (RFC 7578) parsing on `busboy`, streaming: parts are read as the body arrives, each
+ * held to its own byte limit, so an oversized upload is refused without buffering it. Malformed bodies
+ * reject with `InvalidInputError`, a part over its limit with `LimitExceededError` naming the field. Parts
+ * without a `Content-Disposition: form-data` header carry no field name and are ignored (as busboy does).
  */
-import { InvalidInputError } from '@mmfuse/core';
+import { Readable } from 'node:stream';
+import busboy from 'busboy';
+import { InvalidInputError, LimitExceededError, isMmfuseError } from '@mmfuse/core';
+import type { MmfuseError } from '@mmfuse/core';
 
 export interface MultipartPart {
   /** The form field name. */
   name: string;
   /** Set for file uploads. */
   filename?: string;
-  /** The part's `Content-Type`, lower-cased; default `text/plain`. */
+  /** The part's `Content-Type`, lower-cased, without parameters; default `text/plain`. */
   contentType: string;
   data: Buffer;
+}
+
+export interface MultipartLimits {
+  /** Most parts. Default 32. */
+  maxParts?: number;
+  /**
+   * Largest part of field `name` in bytes (default 10 MiB). May throw an `MmfuseError` to refuse the field
+   * (e.g. an unknown input) before its bytes are read.
+   */
+  maxPartBytes?: (name: string) => number;
+  /** Sample name in errors. Default `request`. */
+  sample?: string;
 }
 
 /** The boundary of a `multipart/form-data` content type, or throws. */
@@ -25,66 +41,84 @@ export function multipartBoundary(contentType: string): string {
   return boundary;
 }
 
-/** Parse header lines of one part into a lower-cased map. */
-function parseHeaders(block: string, index: number): Map<string, string> {
-  const headers = new Map<string, string>();
-  for (const line of block.split('\r\n')) {
-    if (line === '') continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new InvalidInputError(`multipart part ${index} has a malformed header line ${JSON.stringify(line.slice(0, 60))}`, { sample: 'request' });
-    headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  return headers;
-}
-
-/** A `key="value"` or `key=value` parameter of a header value. */
-function headerParam(value: string, key: string): string | undefined {
-  const re = new RegExp(`(?:^|;)\\s*${key}=(?:"((?:[^"\\\\]|\\\\.)*)"|([^;]*))`, 'i');
-  const m = re.exec(value);
-  if (!m) return undefined;
-  return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] as string).trim();
-}
-
-/** Split a multipart body into parts. */
-export function parseMultipart(body: Buffer, boundary: string, limits: { maxParts?: number } = {}): MultipartPart[] {
+/** Parse a multipart body (a stream, e.g. the request, or a whole buffer) into its parts, in order. */
+export function parseMultipart(source: Readable | Buffer, contentType: string, limits: MultipartLimits = {}): Promise<MultipartPart[]> {
+  const sample = limits.sample ?? 'request';
   const maxParts = limits.maxParts ?? 32;
-  const delimiter = Buffer.from(`--${boundary}`);
-  const parts: MultipartPart[] = [];
-  let pos = body.indexOf(delimiter);
-  if (pos < 0) throw new InvalidInputError('multipart body does not contain its boundary', { sample: 'request' });
-  for (;;) {
-    pos += delimiter.length;
-    // `--` right after a delimiter closes the body.
-    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) return parts;
-    if (body[pos] !== 0x0d || body[pos + 1] !== 0x0a) throw new InvalidInputError('multipart boundary is not followed by CRLF', { sample: 'request' });
-    pos += 2;
-    const headerEnd = body.indexOf('\r\n\r\n', pos);
-    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), pos);
-    if (next < 0) throw new InvalidInputError('multipart body ends without its closing boundary', { sample: 'request' });
-    let headers: Map<string, string>;
-    let dataStart: number;
-    if (headerEnd < 0 || headerEnd > next) {
-      // A part with no headers at all is legal but useless here: it has no name.
-      throw new InvalidInputError(`multipart part ${parts.length} has no headers`, { sample: 'request' });
-    } else {
-      headers = parseHeaders(body.subarray(pos, headerEnd).toString('utf8'), parts.length);
-      dataStart = headerEnd + 4;
-    }
-    const disposition = headers.get('content-disposition');
-    if (disposition === undefined || !/^form-data\b/i.test(disposition)) {
-      throw new InvalidInputError(`multipart part ${parts.length} has no "Content-Disposition: form-data" header`, { sample: 'request' });
-    }
-    const name = headerParam(disposition, 'name');
-    if (name === undefined || name === '') throw new InvalidInputError(`multipart part ${parts.length} has no field name`, { sample: 'request' });
-    const part: MultipartPart = {
-      name,
-      contentType: (headers.get('content-type') ?? 'text/plain').split(';')[0]!.trim().toLowerCase(),
-      data: body.subarray(dataStart, next),
+  const boundary = multipartBoundary(contentType);
+  return new Promise((resolve, reject) => {
+    const parts: (MultipartPart | undefined)[] = [];
+    let failed = false;
+    let count = 0;
+    // Parts keep their order; a file part is complete only when its stream ends, which may follow 'close'.
+    let open = 0;
+    let closed = false;
+    const finish = (): void => { if (!failed && closed && open === 0) resolve(parts.filter((p): p is MultipartPart => p !== undefined)); };
+    const bb = busboy({
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      // Our own per-part limits apply below; busboy's only keep it from truncating silently.
+      limits: { parts: maxParts, files: maxParts, fields: maxParts, fieldSize: Number.MAX_SAFE_INTEGER, fileSize: Number.MAX_SAFE_INTEGER, headerPairs: 64 },
+    });
+    const fail = (err: MmfuseError): void => {
+      if (failed) return;
+      failed = true;
+      if (source instanceof Readable) source.unpipe(bb);
+      reject(err);
     };
-    const filename = headerParam(disposition, 'filename');
-    if (filename !== undefined) part.filename = filename;
-    parts.push(part);
-    if (parts.length > maxParts) throw new InvalidInputError(`multipart body has more than ${maxParts} parts`, { sample: 'request' });
-    pos = next + 2; // at the delimiter
-  }
+    const check = (name: string | undefined): number | undefined => {
+      if (name === undefined || name === null || name === '') { fail(new InvalidInputError(`multipart part ${count} has no field name`, { sample })); return undefined; }
+      if (++count > maxParts) { fail(new InvalidInputError(`multipart body has more than ${maxParts} parts`, { sample })); return undefined; }
+      try {
+        return limits.maxPartBytes?.(name) ?? 10 * 1024 * 1024;
+      } catch (err) {
+        fail(isMmfuseError(err) ? err : new InvalidInputError(String(err), { sample, field: name }));
+        return undefined;
+      }
+    };
+    const tooLarge = (name: string, max: number): LimitExceededError =>
+      new LimitExceededError(`the uploaded part is over the limit of ${max} bytes for this input`, { sample, field: name, details: { maxBytes: max } });
+    bb.on('field', (name, value, info) => {
+      if (failed) return;
+      const max = check(name);
+      if (max === undefined) return;
+      const data = Buffer.from(value, 'utf8');
+      if (data.length > max) { fail(tooLarge(name, max)); return; }
+      parts.push({ name, contentType: (info.mimeType || 'text/plain').toLowerCase(), data });
+    });
+    bb.on('file', (name, stream, info) => {
+      // busboy also reports a cut-off file on its stream; the form's own 'error' below says what happened.
+      stream.on('error', () => undefined);
+      if (failed) { stream.resume(); return; }
+      const max = check(name);
+      if (max === undefined) { stream.resume(); return; }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const slot = parts.length;
+      parts.push(undefined);
+      open++;
+      stream.on('data', (chunk: Buffer) => {
+        if (failed) return;
+        size += chunk.length;
+        if (size > max) { fail(tooLarge(name, max)); return; }
+        chunks.push(chunk);
+      });
+      stream.on('end', () => {
+        if (failed) return;
+        const part: MultipartPart = { name, contentType: (info.mimeType || 'application/octet-stream').toLowerCase(), data: Buffer.concat(chunks) };
+        if (info.filename !== undefined) part.filename = info.filename;
+        parts[slot] = part;
+        open--;
+        finish();
+      });
+    });
+    bb.on('partsLimit', () => fail(new InvalidInputError(`multipart body has more than ${maxParts} parts`, { sample })));
+    bb.on('filesLimit', () => fail(new InvalidInputError(`multipart body has more than ${maxParts} parts`, { sample })));
+    bb.on('fieldsLimit', () => fail(new InvalidInputError(`multipart body has more than ${maxParts} parts`, { sample })));
+    bb.on('error', (err: Error) => {
+      fail(new InvalidInputError(err.message === 'Unexpected end of form' ? 'multipart body ends without its closing boundary' : `multipart body is malformed (${err.message})`, { sample }));
+    });
+    bb.on('close', () => { closed = true; finish(); });
+    if (source instanceof Readable) source.pipe(bb);
+    else bb.end(source);
+  });
 }

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { MmfuseError } from '@mmfuse/core';
+import { IoError, isMmfuseError } from '@mmfuse/core';
 
 export async function writeFolderAtomically(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const target = path.resolve(dir);
@@ -19,8 +19,9 @@ export async function writeFolderAtomically(dir: string, write: (tmp: string) =>
     if (exists) await rm(old, { recursive: true, force: true });
   } catch (err) {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    if (err instanceof MmfuseError) throw err;
-    throw new MmfuseError('IO', `cannot write ${target}: ${(err as Error).message}`, { file: target, cause: err });
+    if (isMmfuseError(err)) throw err;
+    const errno = (err as NodeJS.ErrnoException).code;
+    throw new IoError(`cannot write ${target}: ${(err as Error).message}`, { file: target, cause: err, ...(errno === undefined ? {} : { details: { errno } }) });
   }
 }
 

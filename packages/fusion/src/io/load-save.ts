@@ -1,31 +1,34 @@
 /** Writing and reading the model folder (see format.ts), with every checksum verified on load. */
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ModelFormatError } from '@mmfuse/core';
-import type { FusionModel } from '../model.js';
+import * as tf from '@tensorflow/tfjs';
+import { ModelFormatError, isMmfuseError } from '@mmfuse/core';
+import type { ModalityEncoder } from '@mmfuse/core';
+import type { FusionState } from '../state.js';
 import { FORMAT_NAME, FORMAT_VERSION, integrityOf, packWeights, sha256 } from './format.js';
-import type { ModelFile } from './format.js';
+import type { ModelFile, WeightEntry } from './format.js';
 
-/** Write model.json, weights.bin (and metrics.json) into an existing folder. */
-export async function writeModelFiles(model: FusionModel, dir: string): Promise<void> {
-  const named = model.namedWeights().map(([name, v]): [string, Float32Array, number[]] => [name, v.dataSync() as Float32Array, [...v.shape]]);
+/** Write model.json, weights.bin (and metrics.json) of a trained state into an existing folder. */
+export async function writeModelFiles(state: FusionState, dir: string): Promise<void> {
+  const output = state.requireOutput().toJSON();
+  const named = state.namedWeights().map(([name, v]): [string, Float32Array, number[]] => [name, v.dataSync() as Float32Array, [...v.shape]]);
   const { entries, buffer } = packWeights(named);
   const body: Omit<ModelFile, 'integrity'> = {
     format: FORMAT_NAME,
     version: FORMAT_VERSION,
     createdAt: new Date().toISOString(),
-    config: model.config,
-    labels: model.labels,
-    ...(model.targetStats === undefined ? {} : { targetStats: model.targetStats }),
-    outDim: model.outDim,
-    encoders: model.encoders.map((e, m) => ({ field: model.fields[m] as string, kind: e.kind, config: model.encoderConfigs[m] ?? {}, state: e.getState() })),
+    config: state.config,
+    labels: output.labels,
+    ...(output.targetStats === undefined ? {} : { targetStats: output.targetStats }),
+    outDim: output.outDim,
+    encoders: state.encoders.map((e, m) => ({ field: state.fields[m] as string, kind: e.kind, config: state.encoderConfigs[m] ?? {}, state: e.getState() })),
     weights: entries,
     weightsFile: 'weights.bin',
     weightsSha256: sha256(buffer),
   };
   const file: ModelFile = { ...body, integrity: integrityOf(body) };
   await writeFile(path.join(dir, 'weights.bin'), buffer);
-  if (model.history !== undefined) await writeFile(path.join(dir, 'metrics.json'), `${JSON.stringify(model.history, null, 2)}\n`);
+  if (state.history !== undefined) await writeFile(path.join(dir, 'metrics.json'), `${JSON.stringify(state.history, null, 2)}\n`);
   await writeFile(path.join(dir, 'model.json'), `${JSON.stringify(file, null, 2)}\n`);
 }
 
@@ -66,4 +69,38 @@ export async function readModelFolder(dir: string): Promise<{ model: ModelFile; 
     throw new ModelFormatError(`weights.bin fails its checksum${bad === undefined ? '' : ` (first bad weight: ${bad.name})`}; the file is corrupt or from another model`, { file: weightsFile });
   }
   return { model, buffer };
+}
+
+function formatError(dir: string, reason: string, cause?: unknown): ModelFormatError {
+  return new ModelFormatError(`model folder: ${reason}`, cause === undefined ? { file: dir } : { file: dir, cause });
+}
+
+/**
+ * Set a state's output (labels / target statistics), encoder states and weights from a read model file
+ * (`readModelFolder`). The state must be built from the file's config. Throws `ModelFormatError` naming
+ * `dir` when the file does not fit it.
+ */
+export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8Array, dir: string): void {
+  try {
+    state.output = state.outputKind.restore({ labels: file.labels, outDim: file.outDim, ...(file.targetStats === undefined ? {} : { targetStats: file.targetStats }) }, state.config.output.field);
+  } catch (err) {
+    throw formatError(dir, isMmfuseError(err) ? err.reason : (err as Error).message, err);
+  }
+  if (file.encoders.length !== state.encoders.length) throw formatError(dir, `lists ${file.encoders.length} encoders for ${state.encoders.length} inputs`);
+  file.encoders.forEach((e, m) => {
+    const enc = state.encoders[m] as ModalityEncoder;
+    if (e.field !== state.fields[m] || e.kind !== enc.kind) throw formatError(dir, `encoder ${m} is ${e.kind} for "${e.field}", but the config gives ${enc.kind} for "${state.fields[m]}"`);
+    try { enc.setState(e.state); } catch (err) { throw formatError(dir, `encoder ${e.kind} refused its saved state: ${(err as Error).message}`, err); }
+  });
+  state.build();
+  const named = state.namedWeights();
+  if (named.length !== file.weights.length) throw formatError(dir, `holds ${file.weights.length} weights, the model has ${named.length}`);
+  tf.tidy(() => {
+    named.forEach(([name, v], i) => {
+      const w = file.weights[i] as WeightEntry;
+      if (w.name !== name || w.shape.join('x') !== v.shape.join('x')) throw formatError(dir, `weight ${i} is ${w.name} [${w.shape}], the model expects ${name} [${v.shape}]`);
+      const data = new Float32Array(buffer.buffer.slice(buffer.byteOffset + w.offset, buffer.byteOffset + w.offset + w.byteLength));
+      v.assign(tf.tensor(data, v.shape, 'float32'));
+    });
+  });
 }

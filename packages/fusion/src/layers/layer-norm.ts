@@ -1,5 +1,6 @@
 /** Layer normalization over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta (biased variance). */
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
 import { Module } from './module.js';
 
@@ -18,7 +19,7 @@ export class LayerNorm extends Module {
 
   constructor(args: LayerNormArgs, rng: Rng) {
     super();
-    if (!Number.isInteger(args.dim) || args.dim < 1) throw new RangeError(`LayerNorm: dim must be a positive integer, got ${args.dim}`);
+    if (!Number.isInteger(args.dim) || args.dim < 1) throw new ConfigError(`LayerNorm: must be a positive integer, got ${args.dim}`, { path: 'dim' });
     this.dim = args.dim;
     this.epsilon = args.epsilon ?? 1e-5;
     this.gamma = this.weight('gamma', [args.dim], { kind: 'ones' }, rng);

@@ -3,6 +3,7 @@
  * transpose); `loadTorch` takes PyTorch's [out, in] layout.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
 import { Module, glorotLimit } from './module.js';
 
@@ -23,8 +24,8 @@ export class Linear extends Module {
 
   constructor(args: LinearArgs, rng: Rng) {
     super();
-    if (!Number.isInteger(args.inDim) || args.inDim < 1) throw new RangeError(`Linear: inDim must be a positive integer, got ${args.inDim}`);
-    if (!Number.isInteger(args.outDim) || args.outDim < 1) throw new RangeError(`Linear: outDim must be a positive integer, got ${args.outDim}`);
+    if (!Number.isInteger(args.inDim) || args.inDim < 1) throw new ConfigError(`Linear: must be a positive integer, got ${args.inDim}`, { path: 'inDim' });
+    if (!Number.isInteger(args.outDim) || args.outDim < 1) throw new ConfigError(`Linear: must be a positive integer, got ${args.outDim}`, { path: 'outDim' });
     this.inDim = args.inDim;
     this.outDim = args.outDim;
     this.kernel = this.weight('kernel', [args.inDim, args.outDim], { kind: 'uniform', limit: glorotLimit(args.inDim, args.outDim) }, rng);

@@ -4,6 +4,7 @@
  * the reference vectors.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
 import { dropout } from './dropout.js';
 import { Linear } from './linear.js';
@@ -37,7 +38,7 @@ export class MultiHeadAttention extends Module {
   constructor(args: MultiHeadAttentionArgs, rng: Rng) {
     super();
     if (!Number.isInteger(args.heads) || args.heads < 1 || args.dModel % args.heads !== 0) {
-      throw new RangeError(`MultiHeadAttention: heads (${args.heads}) must be a positive integer dividing dModel (${args.dModel})`);
+      throw new ConfigError(`MultiHeadAttention: must be a positive integer dividing dModel (${args.dModel}), got ${args.heads}`, { path: 'heads' });
     }
     this.dModel = args.dModel;
     this.heads = args.heads;

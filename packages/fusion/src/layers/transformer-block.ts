@@ -5,6 +5,7 @@
  * With `context`, the attention is cross-attention: queries from ln1(x), keys/values from lnKv(context).
  */
 import type * as tf from '@tensorflow/tfjs';
+import { StateError } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
 import { dropout } from './dropout.js';
 import { FeedForward } from './feed-forward.js';
@@ -54,7 +55,7 @@ export class TransformerBlock extends Module {
     const h = this.ln1.apply(x) as tf.Tensor3D;
     let kv = h;
     if (options.context !== undefined) {
-      if (this.lnContext === undefined) throw new Error('TransformerBlock: context given to a self-attention block');
+      if (this.lnContext === undefined) throw new StateError('TransformerBlock.apply: a context was given to a self-attention block (build it with cross: true)');
       kv = this.lnContext.apply(options.context) as tf.Tensor3D;
     }
     const a = this.attn.apply(h, kv, keyMask, options).output;
@@ -67,7 +68,7 @@ export class TransformerBlock extends Module {
   loadTorch(p: Record<string, tf.Tensor>): void {
     const get = (k: string): tf.Tensor => {
       const t = p[k];
-      if (t === undefined) throw new Error(`TransformerBlock.loadTorch: missing ${k}`);
+      if (t === undefined) throw new StateError(`TransformerBlock.loadTorch: the state dict has no ${k}`);
       return t;
     };
     this.attn.loadTorch({ inProjWeight: get('self_attn.in_proj_weight'), inProjBias: get('self_attn.in_proj_bias'), outWeight: get('self_attn.out_proj.weight'), outBias: get('self_attn.out_proj.bias') });

@@ -4,6 +4,7 @@
  *   w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
  */
 import * as tf from '@tensorflow/tfjs';
+import { StateError } from '@mmfuse/core';
 
 export interface AdamWArgs {
   /** Default 0.9. */
@@ -64,7 +65,7 @@ export class AdamW {
 
   setState(state: AdamWState): void {
     if (state.m.length !== this.m.length || state.v.length !== this.v.length) {
-      throw new RangeError(`AdamW.setState: state has ${state.m.length} moments for ${this.m.length} weights`);
+      throw new StateError(`AdamW.setState: the state has ${state.m.length} first and ${state.v.length} second moments for ${this.m.length} weights; it belongs to another model`);
     }
     this.t = state.t;
     tf.tidy(() => {

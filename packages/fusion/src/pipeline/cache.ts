@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
+import type { RawInputKind } from '@mmfuse/core';
 
 const CACHE_VERSION = 'mmfuse-prepared-v1';
 
@@ -22,14 +23,15 @@ export class PrepareCache {
   }
 
   /**
-   * The key of a raw value, or undefined when it cannot be keyed (then it is prepared every time).
-   * `isPath`: a string raw value names a file (non-text modalities), whose bytes are hashed.
+   * The key of a raw value, or undefined when it cannot be keyed (then it is prepared every time). `input`
+   * is the encoder's raw-input kind: for `file`, a string names a file (relative to `baseDir`, default the
+   * working folder) whose bytes are hashed.
    */
-  async key(raw: unknown, opts: { kind: string; config: unknown; isPath: boolean; baseDir?: string }): Promise<string | undefined> {
+  async key(raw: unknown, opts: { kind: string; config: unknown; input: RawInputKind; baseDir?: string }): Promise<string | undefined> {
     const h = createHash('sha256');
     h.update(`${CACHE_VERSION}\0${opts.kind}\0${JSON.stringify(opts.config)}\0`);
     if (typeof raw === 'string') {
-      if (opts.isPath) {
+      if (opts.input === 'file') {
         try {
           h.update('file\0');
           h.update(await readFile(path.resolve(opts.baseDir ?? process.cwd(), raw)));

@@ -1,12 +1,13 @@
 /**
- * Preparation of raw samples: every configured input of every sample goes through its encoder's
- * `prepare` (decode, features, tokenize), with bounded concurrency (file reads and native decoders such
- * as sharp run on libuv's thread pool meanwhile) and the prepared-value cache. A bad value skips its
- * sample, reported through `onSkip`; the other samples go on.
+ * Preparation of raw samples: every configured input of every sample is checked by its encoder's raw-input
+ * kind (`raw-input.ts`), then goes through its encoder's `prepare` (decode, features, tokenize), with
+ * bounded concurrency (file reads and native decoders such as sharp run on libuv's thread pool meanwhile)
+ * and the prepared-value cache. A bad value refuses its sample alone with a typed, located error.
  */
-import { InvalidInputError, isMmfuseError, skippedFromError } from '@mmfuse/core';
-import type { MmfuseError, ModalityEncoder, SkippedSample } from '@mmfuse/core';
+import { InvalidInputError, isMmfuseError, rawInputOf, skippedFromError } from '@mmfuse/core';
+import type { MmfuseError, ModalityEncoder, Outcome, SkippedSample } from '@mmfuse/core';
 import type { PrepareCache } from './cache.js';
+import { checkRawInput } from './raw-input.js';
 
 /** One sample: an optional id and its field values (a `ManifestSample` fits). */
 export interface Sample {
@@ -20,10 +21,13 @@ export interface Sample {
 export type SampleSource = Iterable<Sample> | AsyncIterable<Sample>;
 
 /** A prepared sample: `values[m]` is input m's prepared value, undefined when the sample lacks it. */
-export interface PreparedSample {
+export interface PreparedSample<T = undefined> {
   id: string;
+  /** Position in the prepared list of samples. */
   index: number;
   values: unknown[];
+  /** What the `check` option returned (e.g. the parsed target). */
+  extra: T;
 }
 
 export interface PrepareInputsOptions {
@@ -33,8 +37,6 @@ export interface PrepareInputsOptions {
   encoderConfigs: readonly unknown[];
   cache: PrepareCache;
   baseDir?: string;
-  /** Label used in skip reports when a sample has no manifest line. Default `(input)`. */
-  file?: string;
   /** Samples prepared at once. Default 8. */
   concurrency?: number;
 }
@@ -46,70 +48,88 @@ export async function collectSamples(source: SampleSource): Promise<Sample[]> {
 }
 
 /** The error of a non-mmfuse failure inside a plugin, located at the sample and field. */
-function asInputError(err: unknown, kind: string, sample: string, field: string): MmfuseError {
+function asInputError(err: unknown, kind: string, sample: string | number, field: string): MmfuseError {
   if (isMmfuseError(err)) return err.locate({ sample, field });
   const msg = err instanceof Error ? err.message : String(err);
   return new InvalidInputError(`encoder ${kind} could not prepare this value: ${msg}`, { sample, field, cause: err });
 }
 
 /** Prepare the inputs of one sample's fields (an unknown field is ignored). Throws a located MmfuseError. */
-export async function prepareFields(fieldsIn: Record<string, unknown>, id: string, opts: PrepareInputsOptions): Promise<unknown[]> {
+export async function prepareFields(fieldsIn: Record<string, unknown>, sample: string | number, opts: PrepareInputsOptions): Promise<unknown[]> {
   const values: unknown[] = [];
   for (let m = 0; m < opts.fields.length; m++) {
     const field = opts.fields[m] as string;
     const raw = fieldsIn[field];
     if (raw === undefined || raw === null) { values.push(undefined); continue; }
     const enc = opts.encoders[m] as ModalityEncoder;
+    const spec = rawInputOf(enc);
     try {
-      const key = await opts.cache.key(raw, { kind: enc.kind, config: opts.encoderConfigs[m], isPath: enc.modality !== 'text', ...(opts.baseDir === undefined ? {} : { baseDir: opts.baseDir }) });
+      const value = await checkRawInput(spec, raw, { sample, field, encoder: enc.kind, ...(opts.baseDir === undefined ? {} : { baseDir: opts.baseDir }) });
+      const key = await opts.cache.key(value, { kind: enc.kind, config: opts.encoderConfigs[m], input: spec.kind });
       if (key !== undefined) {
         const got = await opts.cache.get(key);
         if (got.hit) { values.push(got.value); continue; }
       }
-      const ctx = opts.baseDir === undefined ? { sample: id, field } : { sample: id, field, baseDir: opts.baseDir };
-      const value = await enc.prepare(raw, ctx);
-      if (key !== undefined) await opts.cache.set(key, value);
-      values.push(value);
+      // A file path is absolute and checked by now, so a file plugin resolves nothing itself.
+      const ctx = spec.kind === 'file' || opts.baseDir === undefined ? { sample, field } : { sample, field, baseDir: opts.baseDir };
+      const prepared = await enc.prepare(value, ctx);
+      if (key !== undefined) await opts.cache.set(key, prepared);
+      values.push(prepared);
     } catch (err) {
-      throw asInputError(err, enc.kind, id, field);
+      throw asInputError(err, enc.kind, sample, field);
     }
   }
   if (values.every((v) => v === undefined)) {
-    throw new InvalidInputError(`none of the inputs ${opts.fields.map((f) => `"${f}"`).join(', ')} is present`, { sample: id });
+    throw new InvalidInputError(`none of the inputs ${opts.fields.map((f) => `"${f}"`).join(', ')} is present`, { sample });
   }
   return values;
 }
 
 /**
- * Prepare many samples in order. `check` runs first on each sample (e.g. target parsing) and may throw an
- * MmfuseError to skip it. Returns the prepared samples (with the sample kept for `check`'s result) and the skipped ones.
+ * Prepare many samples in order: one outcome per sample, the prepared sample or the typed error that
+ * refused it alone. `check` runs first on each sample (e.g. target parsing) and may throw an MmfuseError
+ * to refuse it; `sampleName` names a sample without an id in errors (default: its index as a string).
  */
-export async function prepareSamples<T>(samples: readonly Sample[], opts: PrepareInputsOptions & { check?: (s: Sample, id: string) => T; onSkip?: (s: SkippedSample) => void }): Promise<{ prepared: (PreparedSample & { extra: T })[]; skipped: SkippedSample[] }> {
-  const results: ((PreparedSample & { extra: T }) | undefined)[] = new Array(samples.length);
-  const skipped: { index: number; s: SkippedSample }[] = [];
+export async function prepareAll<T = undefined>(samples: readonly Sample[], opts: PrepareInputsOptions & { check?: (s: Sample, id: string) => T; sampleName?: (index: number) => string | number }): Promise<Outcome<PreparedSample<T>>[]> {
+  const results: Outcome<PreparedSample<T>>[] = new Array(samples.length);
   let next = 0;
-  const file = opts.file ?? '(input)';
   const worker = async (): Promise<void> => {
     for (;;) {
       const index = next++;
       if (index >= samples.length) return;
       const sample = samples[index] as Sample;
-      const id = sample.id ?? String(index);
+      const name = sample?.id ?? opts.sampleName?.(index) ?? String(index);
+      const id = String(name);
       try {
         if (typeof sample !== 'object' || sample === null || typeof sample.fields !== 'object' || sample.fields === null) {
-          throw new InvalidInputError('a sample must be an object { id?, fields: { ... } }', { sample: id });
+          throw new InvalidInputError('a sample must be an object { id?, fields: { ... } }', { sample: name });
         }
         const extra = opts.check === undefined ? (undefined as T) : opts.check(sample, id);
-        const values = await prepareFields(sample.fields, id, opts);
-        results[index] = { id, index, values, extra };
+        const values = await prepareFields(sample.fields, name, opts);
+        results[index] = { ok: true, value: { id, index, values, extra } };
       } catch (err) {
-        const e = isMmfuseError(err) ? err : new InvalidInputError(`could not prepare: ${err instanceof Error ? err.message : String(err)}`, { sample: id, cause: err });
-        skipped.push({ index, s: skippedFromError(e, { file, line: sample?.line ?? index + 1 }) });
+        const error = isMmfuseError(err) ? err : new InvalidInputError(`could not prepare: ${err instanceof Error ? err.message : String(err)}`, { sample: name, cause: err });
+        results[index] = { ok: false, error };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker));
-  skipped.sort((a, b) => a.index - b.index);
-  for (const { s } of skipped) opts.onSkip?.(s);
-  return { prepared: results.filter((r): r is PreparedSample & { extra: T } => r !== undefined), skipped: skipped.map((x) => x.s) };
+  return results;
+}
+
+/**
+ * Prepare labeled data (training, evaluation): the refused samples become `SkippedSample` reports (with
+ * `file` and the manifest line), passed to `onSkip` in order.
+ */
+export async function prepareSamples<T>(samples: readonly Sample[], opts: PrepareInputsOptions & { check?: (s: Sample, id: string) => T; onSkip?: (s: SkippedSample) => void; file?: string }): Promise<{ prepared: PreparedSample<T>[]; skipped: SkippedSample[] }> {
+  const outcomes = await prepareAll(samples, opts);
+  const prepared: PreparedSample<T>[] = [];
+  const skipped: SkippedSample[] = [];
+  outcomes.forEach((o, index) => {
+    if (o.ok) { prepared.push(o.value); return; }
+    const s = skippedFromError(o.error, { file: opts.file ?? '(input)', line: samples[index]?.line ?? index + 1 });
+    skipped.push(s);
+    opts.onSkip?.(s);
+  });
+  return { prepared, skipped };
 }

@@ -11,11 +11,12 @@ import { recoverFolder, writeFolderAtomically } from '../io/folder.js';
 import { sha256 } from '../io/format.js';
 import type { ModelFile } from '../io/format.js';
 import { readModelFolder, writeModelFiles } from '../io/load-save.js';
-import type { FusionModel } from '../model.js';
 import type { AdamWState } from '../optim/adamw.js';
-import type { EpochMetrics } from './loop.js';
+import type { FusionState } from '../state.js';
+import type { EarlyStoppingState } from './early-stopping.js';
+import type { EpochMetrics } from './history.js';
 
-export interface TrainerState {
+export interface TrainerState extends EarlyStoppingState {
   /** Epochs completed. */
   epoch: number;
   /** Batches of the current epoch already done (mid-epoch checkpoint after an interruption). */
@@ -23,21 +24,17 @@ export interface TrainerState {
   /** Optimizer steps done. */
   step: number;
   history: EpochMetrics[];
-  bestValLoss: number | null;
-  bestEpoch: number | null;
-  epochsWithoutImprovement: number;
-  stoppedEarly: boolean;
-  /** Sums of the current, unfinished epoch. */
-  partial: { lossSum: number; seen: number; correct: number };
+  /** Sums of the current, unfinished epoch (`terms`: per loss component, with loss terms only). */
+  partial: { lossSum: number; seen: number; correct: number; terms?: Record<string, number> };
 }
 
-interface TrainerFile { state: TrainerState; optimizer: { t: number; sizes: number[]; sha256: string } }
+interface TrainerFile { state: Readonly<TrainerState>; optimizer: { t: number; sizes: number[]; sha256: string } }
 
 export function checkpointFolder(dir: string): string {
   return path.join(dir, 'last');
 }
 
-export async function writeCheckpoint(dir: string, model: FusionModel, optimizer: AdamWState, state: TrainerState): Promise<void> {
+export async function writeCheckpoint(dir: string, model: FusionState, optimizer: AdamWState, trainer: Readonly<TrainerState>): Promise<void> {
   await writeFolderAtomically(checkpointFolder(dir), async (tmp) => {
     await writeModelFiles(model, tmp);
     const parts = [...optimizer.m, ...optimizer.v];
@@ -46,7 +43,7 @@ export async function writeCheckpoint(dir: string, model: FusionModel, optimizer
     let off = 0;
     for (const p of parts) { buf.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), off); off += p.byteLength; }
     await writeFile(path.join(tmp, 'optimizer.bin'), buf);
-    const file: TrainerFile = { state, optimizer: { t: optimizer.t, sizes: optimizer.m.map((x) => x.length), sha256: sha256(buf) } };
+    const file: TrainerFile = { state: trainer, optimizer: { t: optimizer.t, sizes: optimizer.m.map((x) => x.length), sha256: sha256(buf) } };
     await writeFile(path.join(tmp, 'trainer.json'), `${JSON.stringify(file)}\n`);
   });
 }
@@ -71,5 +68,5 @@ export async function readCheckpoint(dir: string): Promise<{ model: ModelFile; b
   let off = 0;
   for (const n of file.optimizer.sizes) { m.push(f32.slice(off, off + n)); off += n; }
   for (const n of file.optimizer.sizes) { v.push(f32.slice(off, off + n)); off += n; }
-  return { model, buffer, state: file.state, optimizer: { t: file.optimizer.t, m, v } };
+  return { model, buffer, state: file.state as TrainerState, optimizer: { t: file.optimizer.t, m, v } };
 }

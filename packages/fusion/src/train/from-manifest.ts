@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { DEFAULT_RAW_INPUT, ConfigError, InvalidInputError, encoders as globalRegistry, readManifest } from '@mmfuse/core';
-import type { EncoderRegistry, FieldKind, RawInputKind, SkippedSample } from '@mmfuse/core';
+import type { EncoderRegistry, FieldKind, RawInputKind, RawInputSpec, SkippedSample } from '@mmfuse/core';
 import { encoderKind } from '../config.js';
 import type { FusionModelConfig, ResolvedConfig } from '../config.js';
 import { loadConfigFile } from '../config-file.js';
@@ -16,16 +16,18 @@ import type { FitOptions, TrainingHistory } from './loop.js';
 const FIELD_KIND: Record<RawInputKind, FieldKind> = { file: 'path', text: 'string', bytes: 'bytes', json: 'any' };
 
 /**
- * How each manifest column of a config is read, from the raw-input kind its encoder registered
- * (`file` → `path`, `text` → `string`, `bytes` → `bytes`, `json` → `any`); with `withTarget`, the output
- * field too (`label`, or `any` for regression).
+ * How each manifest column of a config is read, from the raw-input kind of its encoder (`file` → `path`,
+ * `text` → `string`, `bytes` → `bytes`, `json` → `any`); with `withTarget`, the output field too (`label`,
+ * or `any` for regression). Pass a built model's `inputs` to use the kinds its encoders declare (exact,
+ * also for plugins registered without a declaration); otherwise the registrations are read.
  */
-export function manifestFields(config: Pick<ResolvedConfig, 'inputs' | 'output'>, options: { withTarget?: boolean; registry?: EncoderRegistry } = {}): Record<string, FieldKind> {
+export function manifestFields(config: Pick<ResolvedConfig, 'inputs' | 'output'>, options: { withTarget?: boolean; registry?: EncoderRegistry; inputs?: readonly { field: string; input: RawInputSpec }[] } = {}): Record<string, FieldKind> {
   const registry = options.registry ?? globalRegistry;
+  const built = new Map((options.inputs ?? []).map((i) => [i.field, i.input] as const));
   const fields: Record<string, FieldKind> = {};
   for (const [name, input] of Object.entries(config.inputs)) {
     const kind = encoderKind(input);
-    const raw = (registry.has(kind) ? registry.rawInput(kind) : undefined) ?? DEFAULT_RAW_INPUT;
+    const raw = built.get(name) ?? (registry.has(kind) ? registry.rawInput(kind) : undefined) ?? DEFAULT_RAW_INPUT;
     fields[name] = FIELD_KIND[raw.kind];
   }
   if (options.withTarget === true) fields[config.output.field] = config.output.type === 'regression' ? 'any' : 'label';
@@ -49,7 +51,7 @@ export async function trainFromManifest(options: TrainFromManifestOptions): Prom
   const model = FusionModel.create(config, registry === undefined ? {} : { registry });
   const skipped: SkippedSample[] = [];
   const onSkip = (s: SkippedSample): void => { skipped.push(s); fit.onSkip?.(s); };
-  const fields = manifestFields(model.config, { withTarget: true, ...(registry !== undefined ? { registry } : {}) });
+  const fields = manifestFields(model.config, { withTarget: true, inputs: model.inputs, ...(registry !== undefined ? { registry } : {}) });
   const manifest = (file: string) => readManifest(file, { onError: 'skip', onSkip, fields, required: [model.config.output.field] });
   // File fields are resolved (and kept inside the manifest's folder) by the manifest reader, so the
   // samples reach fit with absolute paths, as they do from `mmfuse train`.

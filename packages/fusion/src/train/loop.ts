@@ -5,25 +5,36 @@
  * the validation split, the shuffles, weight init and every dropout mask, so a run repeats exactly; the
  * shuffle of epoch e and the dropout masks of step s are derived from (seed, e) and (seed, s), so a
  * resumed run continues exactly as an uninterrupted one.
+ *
+ * Extension without editing this file: `lossTerms` (extra losses with access to the step's tensors, e.g.
+ * an auxiliary CTC loss or distillation), `headLossWeight` (mixing hard and soft targets) and `callbacks`
+ * (progress, checkpoints and `onEpoch` are callbacks too; a callback may stop the run).
  */
-import * as tf from '@tensorflow/tfjs';
-import { InvalidInputError, MmfuseError, ModelFormatError, Rng, createRng, hashString } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, Rng, StateError, hashString } from '@mmfuse/core';
 import type { SkippedSample } from '@mmfuse/core';
-import { headLoss } from '../heads.js';
-import { accuracy, confusionMatrix, macroF1 } from '../metrics.js';
-import type { FusionModel } from '../model.js';
-import { toBatchInput } from '../network.js';
-import { AdamW, clipByGlobalNorm } from '../optim/adamw.js';
-import { batchTargets, outputValues, rowLoss, topIndex } from '../outputs.js';
+import { AdamW } from '../optim/adamw.js';
+import type { AdamWState } from '../optim/adamw.js';
 import { PrepareCache } from '../pipeline/cache.js';
-import { collectSamples, prepareSamples } from '../pipeline/prepare.js';
 import type { SampleSource } from '../pipeline/prepare.js';
 import { learningRateAt } from '../schedule.js';
-import type { Target } from '../targets.js';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import type { FusionState } from '../state.js';
+import { restoreState } from '../io/load-save.js';
+import { BestWeights } from './best-weights.js';
+import { CallbackList, CheckpointCallback, ProgressCallback } from './callbacks.js';
+import type { StepInfo, TrainingCallback, TrainingRun } from './callbacks.js';
+import { readCheckpoint } from './checkpoint.js';
 import type { TrainerState } from './checkpoint.js';
-import { Progress } from './progress.js';
+import { dropUnknownTargets, prepareLabeled, splitValidation } from './data.js';
+import { EarlyStopping } from './early-stopping.js';
+import type { EpochMetrics, TrainingHistory } from './history.js';
+import { interruptedLine, restoredLine, resumeLine, stoppedLine } from './log-lines.js';
+import type { LossTerm, TrainingSample } from './loss-terms.js';
 import type { ProgressMode } from './progress.js';
+import { trainStep } from './step.js';
+import type { StepContext } from './step.js';
+import { validate } from './validate.js';
+
+export type { EpochMetrics, TrainingHistory } from './history.js';
 
 export interface FitOptions {
   /** Validation samples; default: `training.validationSplit` of the training data. */
@@ -40,6 +51,7 @@ export interface FitOptions {
   checkpointDir?: string;
   /** Continue from the checkpoint in `checkpointDir` if there is one. */
   resume?: boolean;
+  /** Called after each epoch (after its checkpoint), as the `onEpochEnd` of a callback. */
   onEpoch?: (m: EpochMetrics) => void;
   /** Where log lines go. Default: stderr. */
   log?: (line: string) => void;
@@ -50,229 +62,225 @@ export interface FitOptions {
   onSkip?: (s: SkippedSample) => void;
   /** Shuffle the training samples every epoch. Default true; false keeps the given order (fixed batches). */
   shuffle?: boolean;
+  /** Extra losses added to the head loss of every step (see `LossTerm`). Default none. */
+  lossTerms?: readonly LossTerm[];
+  /** Multiplies the head loss (e.g. 0.5 to mix hard labels with a distillation term). Default 1. */
+  headLossWeight?: number;
+  /** Hooks into the run, called after the built-in progress, checkpoint and `onEpoch` hooks. */
+  callbacks?: readonly TrainingCallback[];
+  /** Raw fields kept on each `TrainingSample` for loss terms (e.g. a transcript). Default none. */
+  keepFields?: readonly string[];
 }
 
-export interface EpochMetrics {
-  /** 1-based. */
-  epoch: number;
-  trainLoss: number;
-  valLoss?: number;
-  /** Category: accuracy of the training-mode predictions made during the epoch's steps. */
-  trainAccuracy?: number;
-  valAccuracy?: number;
-  valMacroF1?: number;
-  /** Learning rate of the epoch's last step. */
-  learningRate: number;
-  seconds: number;
-}
-
-export interface TrainingHistory {
-  epochs: EpochMetrics[];
-  /** Epoch (1-based) whose weights the model holds when validation chose them. */
-  bestEpoch?: number;
-  stoppedEarly: boolean;
-  /** Stopped by the abort signal. */
-  interrupted: boolean;
-  /** Steps done in total (over resumed runs). */
-  steps: number;
-  trainSamples: number;
-  validationSamples: number;
-  skipped: SkippedSample[];
-}
-
-type Labeled = { id: string; line: number; values: unknown[]; target: Target };
-
-function classWeightVector(model: FusionModel, train: readonly Labeled[]): number[] | undefined {
-  const cw = model.config.training.classWeights;
-  const labels = model.labels;
-  if (cw === null || labels.length === 0) return undefined;
-  if (cw === 'balanced') {
-    const counts = new Array<number>(labels.length).fill(0);
-    for (const s of train) for (const l of Array.isArray(s.target) ? (s.target as string[]) : [s.target as string]) counts[labels.indexOf(l)]! += 1;
-    return counts.map((c) => (c > 0 ? train.length / (labels.length * c) : 1));
+/** The epochs of a run, checked. */
+function checkOptions(state: FusionState, options: FitOptions): number {
+  const epochs = options.epochs ?? state.config.training.epochs;
+  if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError(`must be a positive integer, got ${epochs}`, { path: 'epochs' });
+  if (options.resume === true && options.checkpointDir === undefined) throw new ConfigError('resume: true needs a checkpointDir', { path: 'resume' });
+  const w = options.headLossWeight ?? 1;
+  if (!Number.isFinite(w) || w < 0) throw new ConfigError(`must be a finite number >= 0, got ${w}`, { path: 'headLossWeight' });
+  const names = new Set<string>(['head']);
+  for (const t of options.lossTerms ?? []) {
+    if (typeof t?.name !== 'string' || t.name === '' || names.has(t.name)) throw new ConfigError(`each loss term needs a unique name other than "head", got ${JSON.stringify(t?.name)}`, { path: 'lossTerms' });
+    if (t.weight !== undefined && (!Number.isFinite(t.weight) || t.weight < 0)) throw new ConfigError(`weight of "${t.name}" must be a finite number >= 0, got ${t.weight}`, { path: 'lossTerms' });
+    names.add(t.name);
   }
-  return labels.map((l) => cw[l] ?? 1);
+  return epochs;
 }
 
-/** Inference-mode loss / accuracy / macro-F1 on labeled samples. */
-function validate(model: FusionModel, samples: readonly Labeled[]): { loss: number; accuracy?: number; macroF1?: number } {
-  const spec = model.outputSpec;
-  const rows = model.outputsFor(samples.map((s) => s.values));
-  const loss = rows.reduce((a, r, i) => a + rowLoss(spec, r, (samples[i] as Labeled).target), 0) / Math.max(1, rows.length);
-  if (spec.type !== 'category') return { loss };
-  const truth = samples.map((s) => spec.labels.indexOf(s.target as string));
-  const pred = rows.map((r) => topIndex(spec, outputValues(spec, r)));
-  return { loss, accuracy: accuracy(truth, pred), macroF1: macroF1(confusionMatrix(truth, pred, spec.labels.length)) };
+/** Weights from the checkpoint (resume), from an earlier fit or load, or fitted fresh on the training set. */
+async function initOrResume(state: FusionState, train: readonly TrainingSample[], options: FitOptions): Promise<{ trainer: TrainerState; optimizer: AdamWState } | undefined> {
+  const checkpoint = options.resume === true ? await readCheckpoint(options.checkpointDir as string) : undefined;
+  if (checkpoint !== undefined) {
+    if (JSON.stringify(checkpoint.model.config) !== JSON.stringify(state.config)) {
+      throw new ModelFormatError(`the checkpoint in ${options.checkpointDir} was written for a different config; remove it or train without resume`, { file: options.checkpointDir as string });
+    }
+    restoreState(state, checkpoint.model, checkpoint.buffer, options.checkpointDir as string);
+    return { trainer: checkpoint.state, optimizer: checkpoint.optimizer };
+  }
+  if (!state.trained) await state.initialize(train);
+  return undefined;
 }
 
-export async function runTraining(model: FusionModel, train: SampleSource, options: FitOptions): Promise<TrainingHistory> {
-  const cfg = model.config.training;
-  const epochs = options.epochs ?? cfg.epochs;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new MmfuseError('CONFIG', `epochs must be a positive integer, got ${epochs}`);
-  if (options.resume === true && options.checkpointDir === undefined) throw new MmfuseError('CONFIG', 'resume: true needs a checkpointDir');
+const freshTrainer = (): TrainerState => ({ epoch: 0, batch: 0, step: 0, history: [], bestValLoss: null, bestEpoch: null, epochsWithoutImprovement: 0, stoppedEarly: false, partial: { lossSum: 0, seen: 0, correct: 0 } });
+
+/** The state of one run, and the handle callbacks get. */
+class Run implements TrainingRun {
+  readonly epochs: number;
+  readonly stepsPerEpoch: number;
+  readonly trainer: TrainerState;
+  readonly step: StepContext;
+  readonly earlyStopping: EarlyStopping;
+  readonly best = new BestWeights();
+  interrupted = false;
+  stopReason: string | undefined;
+  readonly schedule: Parameters<typeof learningRateAt>[1];
+
+  constructor(readonly state: FusionState, readonly train: TrainingSample[], readonly validation: TrainingSample[], readonly options: FitOptions, epochs: number, readonly skipped: SkippedSample[], readonly log: (line: string) => void, resumed?: { trainer: TrainerState; optimizer: AdamWState }) {
+    const cfg = state.config.training;
+    const network = state.requireNetwork();
+    const output = state.requireOutput();
+    const trainable = network.trainableWeights;
+    const optimizer = new AdamW(trainable, { weightDecay: cfg.weightDecay });
+    this.epochs = epochs;
+    this.stepsPerEpoch = Math.ceil(train.length / cfg.batchSize);
+    const totalSteps = this.stepsPerEpoch * epochs;
+    this.schedule = { base: cfg.learningRate, warmupSteps: cfg.warmupSteps ?? Math.round(cfg.warmupRatio * totalSteps), totalSteps, min: cfg.minLearningRate, schedule: cfg.schedule };
+    this.trainer = resumed?.trainer ?? freshTrainer();
+    if (resumed !== undefined) {
+      try { optimizer.setState(resumed.optimizer); } catch (err) { optimizer.dispose(); throw err; }
+    }
+    const classWeights = output.classWeights(cfg.classWeights, train.map((s) => s.target));
+    this.step = {
+      state, network, output, optimizer, trainable, labelSmoothing: cfg.labelSmoothing, clipNorm: cfg.clipNorm,
+      lossTerms: options.lossTerms ?? [], headLossWeight: options.headLossWeight ?? 1,
+      ...(classWeights === undefined ? {} : { classWeights }),
+    };
+    this.earlyStopping = new EarlyStopping(cfg.earlyStoppingPatience, this.trainer);
+  }
+
+  get trainSamples(): number { return this.train.length; }
+  get validationSamples(): number { return this.validation.length; }
+  get progress(): Readonly<TrainerState> { return this.trainer; }
+  learningRate(): number { return learningRateAt(this.trainer.step, this.schedule); }
+  optimizerState(): AdamWState { return this.step.optimizer.getState(); }
+  stop(reason: string): void { this.stopReason ??= reason; }
+
+  /** Another epoch is due: epochs left, no early stop, no stop request. */
+  get wantsEpoch(): boolean {
+    return this.trainer.epoch < this.epochs && !this.trainer.stoppedEarly && this.stopReason === undefined;
+  }
+
+  history(): TrainingHistory {
+    const t = this.trainer;
+    const h: TrainingHistory = { epochs: t.history, stoppedEarly: t.stoppedEarly, interrupted: this.interrupted, steps: t.step, trainSamples: this.train.length, validationSamples: this.validation.length, skipped: this.skipped };
+    if (t.bestEpoch !== null) h.bestEpoch = t.bestEpoch;
+    if (this.stopReason !== undefined) h.stopReason = this.stopReason;
+    return h;
+  }
+
+  dispose(): void {
+    this.step.optimizer.dispose();
+  }
+}
+
+/** The sample order of epoch `epoch` (0-based): a permutation seeded by (seed, epoch), or the given order. */
+function epochOrder(run: Run, epoch: number): number[] {
+  return run.options.shuffle === false ? run.train.map((_, i) => i) : new Rng(hashString(`epoch:${epoch}`, run.state.config.training.seed)).permutation(run.train.length);
+}
+
+/** Run the rest of the current epoch's steps. False when the run ends inside the epoch (abort or stop). */
+async function runEpoch(run: Run, callbacks: CallbackList): Promise<boolean> {
+  const t = run.trainer;
+  const epoch = t.epoch;
+  const bs = run.state.config.training.batchSize;
+  const order = epochOrder(run, epoch);
+  await callbacks.epochStart({ epoch: epoch + 1, startBatch: t.batch }, run);
+  for (let b = t.batch; b < run.stepsPerEpoch; b++) {
+    if (run.options.signal?.aborted === true) { run.interrupted = true; return false; }
+    if (run.stopReason !== undefined) return false;
+    const samples = order.slice(b * bs, (b + 1) * bs).map((i) => run.train[i] as TrainingSample);
+    const learningRate = run.learningRate();
+    const r = trainStep(run.step, { samples, epoch, step: t.step, learningRate, rng: new Rng(hashString(`step:${t.step}`, run.state.config.training.seed)) });
+    if (!Number.isFinite(r.loss)) {
+      throw new StateError(`training diverged at step ${t.step + 1} (loss ${r.loss}); lower training.learningRate (now ${run.state.config.training.learningRate}) or set training.clipNorm`);
+    }
+    const p = t.partial;
+    p.lossSum += r.loss * samples.length; p.seen += samples.length; p.correct += r.correct;
+    if (r.losses !== undefined) {
+      p.terms ??= {};
+      for (const [k, v] of Object.entries(r.losses)) p.terms[k] = (p.terms[k] ?? 0) + v * samples.length;
+    }
+    t.step++;
+    t.batch = b + 1;
+    const info: StepInfo = { epoch: epoch + 1, batch: b + 1, step: t.step, loss: r.loss, meanLoss: p.lossSum / p.seen, learningRate, samples: samples.length };
+    if (r.losses !== undefined) info.losses = r.losses;
+    await callbacks.step(info, run);
+    await new Promise((resolve) => setImmediate(resolve)); // let a SIGINT handler run between steps
+  }
+  return true;
+}
+
+/** Close a finished epoch: metrics, validation, early stopping, best weights; the trainer moves to the next epoch. */
+function finishEpoch(run: Run, started: number): EpochMetrics {
+  const t = run.trainer;
+  const p = t.partial;
+  const seen = Math.max(1, p.seen);
+  // The learning rate of the epoch's last step.
+  const m: EpochMetrics = { epoch: t.epoch + 1, trainLoss: p.lossSum / seen, learningRate: learningRateAt(Math.max(0, t.step - 1), run.schedule), seconds: 0 };
+  if (p.terms !== undefined) m.losses = Object.fromEntries(Object.entries(p.terms).map(([k, v]) => [k, v / seen]));
+  if (run.step.output.trainingAccuracy !== undefined) m.trainAccuracy = p.correct / seen;
+  if (run.validation.length > 0) {
+    const v = validate(run.state, run.validation);
+    m.valLoss = v.loss;
+    if (v.accuracy !== undefined) m.valAccuracy = v.accuracy;
+    if (v.macroF1 !== undefined) m.valMacroF1 = v.macroF1;
+    if (run.earlyStopping.update(t.epoch + 1, v.loss)) run.best.save(run.state, t.epoch + 1);
+  }
+  m.seconds = (performance.now() - started) / 1000;
+  t.history.push(m);
+  t.epoch++; t.batch = 0; t.partial = { lossSum: 0, seen: 0, correct: 0 };
+  return m;
+}
+
+/** After the last epoch: the best validation weights back (when the run saw them), or say why it ended early. */
+function finishRun(run: Run): void {
+  const t = run.trainer;
+  if (run.interrupted) {
+    run.log(interruptedLine(t, run.options.checkpointDir));
+    return;
+  }
+  if (run.stopReason !== undefined) run.log(stoppedLine(run.stopReason, t));
+  if (t.batch === 0 && run.best.saved && t.bestEpoch !== null && t.bestEpoch !== t.epoch) {
+    run.best.restore(run.state);
+    run.log(restoredLine(t.bestEpoch, t.bestValLoss));
+  }
+}
+
+/** Train a state on `source`; resolves with the history (also stored as `state.history`). */
+export async function runTraining(state: FusionState, source: SampleSource, options: FitOptions = {}): Promise<TrainingHistory> {
+  const epochs = checkOptions(state, options);
   const log = options.log ?? ((line: string) => { process.stderr.write(`${line}\n`); });
-  const progress = new Progress(options.progress ?? 'auto', log);
   const skipped: SkippedSample[] = [];
   const onSkip = (s: SkippedSample): void => { skipped.push(s); options.onSkip?.(s); };
   const cache = new PrepareCache(options.cacheDir);
-  const outField = model.config.output.field;
+  const keep = options.keepFields === undefined ? {} : { keepFields: options.keepFields };
 
-  const prep = async (source: SampleSource, file: string, baseDir?: string): Promise<Labeled[]> => {
-    const samples = await collectSamples(source);
-    const { prepared } = await prepareSamples(samples, {
-      ...model.prepareOptions(cache, baseDir), file, onSkip,
-      check: (s, id) => model.checkTarget(s.fields[outField], id),
-    });
-    return prepared.map((p) => ({ id: p.id, line: samples[p.index]?.line ?? p.index + 1, values: p.values, target: p.extra }));
-  };
-  let trainSet = await prep(train, 'train', options.baseDir);
-  let valSet: Labeled[] = options.validation === undefined ? [] : await prep(options.validation, 'validation', options.validationBaseDir ?? options.baseDir);
-  if (trainSet.length === 0) {
+  // Data: both sets prepared, validation split off when none was given.
+  let train = await prepareLabeled(state, source, { cache, file: 'train', onSkip, ...keep, ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }) });
+  const validationDir = options.validationBaseDir ?? options.baseDir;
+  let validation = options.validation === undefined ? [] : await prepareLabeled(state, options.validation, { cache, file: 'validation', onSkip, ...keep, ...(validationDir === undefined ? {} : { baseDir: validationDir }) });
+  if (train.length === 0) {
     throw new InvalidInputError(`no usable training samples (${skipped.length} skipped${skipped[0] === undefined ? '' : `; first: ${skipped[0].message}`})`);
   }
-  const seed = cfg.seed;
-  if (options.validation === undefined && cfg.validationSplit > 0 && trainSet.length >= 10) {
-    const order = createRng(seed).fork('validation-split').permutation(trainSet.length);
-    const nVal = Math.max(1, Math.round(trainSet.length * cfg.validationSplit));
-    const valIdx = new Set(order.slice(0, nVal));
-    valSet = trainSet.filter((_, i) => valIdx.has(i));
-    trainSet = trainSet.filter((_, i) => !valIdx.has(i));
-  }
+  if (options.validation === undefined) ({ train, validation } = splitValidation(train, state.config.training));
 
-  // Weights: from the checkpoint, from an earlier fit/load, or fitted fresh on this data.
-  const checkpoint = options.resume === true ? await readCheckpoint(options.checkpointDir as string) : undefined;
-  if (checkpoint !== undefined) {
-    if (JSON.stringify(checkpoint.model.config) !== JSON.stringify(model.config)) {
-      throw new ModelFormatError(`the checkpoint in ${options.checkpointDir} was written for a different config; remove it or train without resume`, { file: options.checkpointDir as string });
-    }
-    model.restore(checkpoint.model, checkpoint.buffer, options.checkpointDir as string);
-  } else if (model.network === undefined) {
-    await model.initializeFrom(trainSet);
-  }
-  // Samples whose labels the model does not know (validation, or new data after load) cannot be scored.
-  const known = (s: Labeled, file: string): boolean => {
-    try { model.checkTarget(s.target, s.id); return true; } catch (err) {
-      onSkip({ file, line: s.line, sample: s.id, code: 'INVALID_INPUT', reason: (err as MmfuseError).reason, message: (err as Error).message, field: outField });
-      return false;
-    }
-  };
-  trainSet = trainSet.filter((s) => known(s, 'train'));
-  valSet = valSet.filter((s) => known(s, 'validation'));
+  const resumed = await initOrResume(state, train, options);
+  train = dropUnknownTargets(state, train, 'train', onSkip);
+  validation = dropUnknownTargets(state, validation, 'validation', onSkip);
 
-  const net = model.requireNetwork();
-  const spec = model.outputSpec;
-  const trainable = net.trainableWeights;
-  const optimizer = new AdamW(trainable, { weightDecay: cfg.weightDecay });
-  const classWeights = classWeightVector(model, trainSet);
-  const bs = cfg.batchSize;
-  const stepsPerEpoch = Math.ceil(trainSet.length / bs);
-  const totalSteps = stepsPerEpoch * epochs;
-  const sched = { base: cfg.learningRate, warmupSteps: cfg.warmupSteps ?? Math.round(cfg.warmupRatio * totalSteps), totalSteps, min: cfg.minLearningRate, schedule: cfg.schedule };
-
-  let state: TrainerState = { epoch: 0, batch: 0, step: 0, history: [], bestValLoss: null, bestEpoch: null, epochsWithoutImprovement: 0, stoppedEarly: false, partial: { lossSum: 0, seen: 0, correct: 0 } };
-  if (checkpoint !== undefined) {
-    state = checkpoint.state;
-    optimizer.setState(checkpoint.optimizer);
-    log(`resuming from ${options.checkpointDir}: epoch ${state.epoch + (state.batch > 0 ? 1 : 0)}, step ${state.step}`);
-  }
-  let best: Float32Array[] | undefined;
-  let interrupted = false;
-  const checkpointNow = async (): Promise<void> => {
-    if (options.checkpointDir === undefined) return;
-    model.history = historyOf(state, false);
-    await writeCheckpoint(options.checkpointDir, model, optimizer.getState(), state);
-  };
-  const historyOf = (s: TrainerState, intr: boolean): TrainingHistory => {
-    const h: TrainingHistory = { epochs: s.history, stoppedEarly: s.stoppedEarly, interrupted: intr, steps: s.step, trainSamples: trainSet.length, validationSamples: valSet.length, skipped };
-    if (s.bestEpoch !== null) h.bestEpoch = s.bestEpoch;
-    return h;
-  };
-
+  const run = new Run(state, train, validation, options, epochs, skipped, log, resumed);
+  if (resumed !== undefined) log(resumeLine(options.checkpointDir as string, run.trainer));
+  const callbacks = new CallbackList([
+    new ProgressCallback(options.progress ?? 'auto', log),
+    ...(options.checkpointDir === undefined ? [] : [new CheckpointCallback(options.checkpointDir)]),
+    ...(options.onEpoch === undefined ? [] : [{ onEpochEnd: (m: EpochMetrics) => options.onEpoch?.(m) }]),
+    ...(options.callbacks ?? []),
+  ]);
   try {
-    while (state.epoch < epochs && !state.stoppedEarly) {
-      const epoch = state.epoch;
-      const order = options.shuffle === false ? trainSet.map((_, i) => i) : new Rng(hashString(`epoch:${epoch}`, seed)).permutation(trainSet.length);
-      progress.startEpoch();
-      const startBatch = state.batch;
-      const t0 = performance.now();
-      let lr = learningRateAt(state.step, sched);
-      for (let b = state.batch; b < stepsPerEpoch; b++) {
-        if (options.signal?.aborted === true) { interrupted = true; break; }
-        const idx = order.slice(b * bs, (b + 1) * bs);
-        const batch = idx.map((i) => trainSet[i] as Labeled);
-        lr = learningRateAt(state.step, sched);
-        const { loss, correct } = trainStep(model, batch, classWeights, lr, new Rng(hashString(`step:${state.step}`, seed)), optimizer, trainable, spec);
-        if (!Number.isFinite(loss)) {
-          throw new MmfuseError('STATE', `training diverged at step ${state.step + 1} (loss ${loss}); lower training.learningRate (now ${cfg.learningRate}) or set training.clipNorm`);
-        }
-        state.partial.lossSum += loss * batch.length;
-        state.partial.seen += batch.length;
-        state.partial.correct += correct;
-        state.step++;
-        state.batch = b + 1;
-        progress.step({ epoch: epoch + 1, epochs, done: b + 1, total: stepsPerEpoch, loss: state.partial.lossSum / state.partial.seen, doneAtStart: startBatch });
-        await new Promise((r) => setImmediate(r)); // let a SIGINT handler run between steps
-      }
-      if (interrupted) break;
-      const m: EpochMetrics = { epoch: epoch + 1, trainLoss: state.partial.lossSum / Math.max(1, state.partial.seen), learningRate: lr, seconds: 0 };
-      if (spec.type === 'category') m.trainAccuracy = state.partial.correct / Math.max(1, state.partial.seen);
-      if (valSet.length > 0) {
-        const v = validate(model, valSet);
-        m.valLoss = v.loss;
-        if (v.accuracy !== undefined) m.valAccuracy = v.accuracy;
-        if (v.macroF1 !== undefined) m.valMacroF1 = v.macroF1;
-        if (state.bestValLoss === null || v.loss < state.bestValLoss) {
-          state.bestValLoss = v.loss; state.bestEpoch = epoch + 1; state.epochsWithoutImprovement = 0;
-          best = model.namedWeights().map(([, w]) => w.dataSync().slice() as Float32Array);
-        } else {
-          state.epochsWithoutImprovement++;
-          if (cfg.earlyStoppingPatience !== null && state.epochsWithoutImprovement >= cfg.earlyStoppingPatience) state.stoppedEarly = true;
-        }
-      }
-      m.seconds = (performance.now() - t0) / 1000;
-      state.history.push(m);
-      state.epoch = epoch + 1; state.batch = 0; state.partial = { lossSum: 0, seen: 0, correct: 0 };
-      progress.epoch(`epoch ${m.epoch}/${epochs} loss ${m.trainLoss.toFixed(4)}${m.trainAccuracy !== undefined ? ` acc ${m.trainAccuracy.toFixed(3)}` : ''}${m.valLoss !== undefined ? ` val_loss ${m.valLoss.toFixed(4)}` : ''}${m.valAccuracy !== undefined ? ` val_acc ${m.valAccuracy.toFixed(3)} val_f1 ${(m.valMacroF1 ?? 0).toFixed(3)}` : ''} lr ${lr.toExponential(2)} ${m.seconds.toFixed(1)}s${state.stoppedEarly ? ' (early stop)' : ''}`);
-      await checkpointNow();
-      options.onEpoch?.(m);
-      if (options.signal?.aborted === true) { interrupted = state.epoch < epochs && !state.stoppedEarly; break; }
+    await callbacks.trainStart(run);
+    while (run.wantsEpoch) {
+      const started = performance.now();
+      if (!(await runEpoch(run, callbacks))) break;
+      await callbacks.epochEnd(finishEpoch(run, started), run);
+      if (options.signal?.aborted === true) { run.interrupted = run.wantsEpoch; break; }
     }
-    if (interrupted) {
-      await checkpointNow();
-      log(`interrupted at epoch ${state.epoch + (state.batch > 0 ? 1 : 0)}, step ${state.step}${options.checkpointDir !== undefined ? `; checkpoint in ${options.checkpointDir}, continue with resume` : ''}`);
-    } else if (best !== undefined && state.bestEpoch !== null && state.bestEpoch !== state.epoch) {
-      // Restore the weights of the best validation epoch (only when this run saw it).
-      const named = model.namedWeights();
-      tf.tidy(() => named.forEach(([, w], i) => w.assign(tf.tensor(best![i] as Float32Array, w.shape))));
-      log(`restored the weights of epoch ${state.bestEpoch} (best validation loss ${state.bestValLoss?.toFixed(4)})`);
-    }
+    finishRun(run);
+    const history = run.history();
+    state.history = history;
+    await callbacks.trainEnd(history, run);
+    return history;
   } finally {
-    optimizer.dispose();
+    run.dispose();
   }
-  return historyOf(state, interrupted);
-}
-
-function trainStep(model: FusionModel, batch: Labeled[], classWeights: number[] | undefined, lr: number, rng: Rng, optimizer: AdamW, trainable: tf.Variable[], spec: FusionModel['outputSpec']): { loss: number; correct: number } {
-  const net = model.requireNetwork();
-  const input = toBatchInput(batch.map((s) => s.values), model.fields.length);
-  const targets = batchTargets(spec, batch.map((s) => s.target), classWeights);
-  const smoothing = model.config.training.labelSmoothing;
-  let pred: tf.Tensor | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    const logits = net.forward(input, { training: true, rng });
-    if (spec.type === 'category') pred = tf.keep(logits.argMax(-1));
-    return headLoss(spec.type, logits, targets, smoothing);
-  }, trainable);
-  const list = trainable.map((v) => grads[v.name]);
-  const clip = model.config.training.clipNorm;
-  const clipped = clip === null ? undefined : clipByGlobalNorm(list.filter((g): g is tf.Tensor => g !== undefined), clip);
-  optimizer.step(list, lr, clipped?.scale);
-  const loss = value.dataSync()[0] as number;
-  let correct = 0;
-  if (pred !== undefined) {
-    const p = pred.dataSync();
-    batch.forEach((s, i) => { if (spec.labels[p[i] as number] === s.target) correct++; });
-  }
-  tf.dispose([value, ...Object.values(grads), ...(pred === undefined ? [] : [pred]), ...(clipped === undefined ? [] : [clipped.norm, clipped.scale])]);
-  return { loss, correct };
 }

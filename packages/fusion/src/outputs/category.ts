@@ -1,0 +1,133 @@
+/**
+ * `category`: one label per sample. Head: one logit per label; loss: softmax cross-entropy with label
+ * smoothing ((1 - eps) one-hot + eps / K) and per-sample class weights (weighted mean sum(w l) / sum(w));
+ * prediction: the most probable label and every label's probability.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { InvalidInputError } from '@mmfuse/core';
+import { accuracy, confusionMatrix, macroF1, perClassMetrics } from '../metrics.js';
+import type { ClassMetrics } from '../metrics.js';
+import { checkSavedLabels, labelOf, labelWeights, requireKnown, sortedLabels } from './labels.js';
+import type { BatchTargets, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';
+
+/** Softmax of one row, in float64. */
+export function softmaxRow(row: ArrayLike<number>): number[] {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i] as number);
+  const e = Array.from(row, (v) => Math.exp(v - max));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+function argMax(values: readonly number[]): number {
+  let best = 0;
+  values.forEach((v, i) => { if (v > (values[best] as number)) best = i; });
+  return best;
+}
+
+/** The category loss (see the file comment). */
+export function categoryLoss(logits: tf.Tensor2D, targets: BatchTargets, options: LossOptions = {}): tf.Scalar {
+  const [b, k] = logits.shape;
+  const eps = options.labelSmoothing ?? 0;
+  const y = tf.tensor2d(targets.values, [b, k]);
+  const t = eps > 0 ? y.mul(1 - eps).add(eps / k) : y;
+  const perSample = t.mul(tf.logSoftmax(logits, -1)).sum(1).neg(); // [B]
+  if (targets.weights === undefined) return perSample.mean() as tf.Scalar;
+  const w = tf.tensor1d(targets.weights);
+  return perSample.mul(w).sum().div(w.sum().maximum(1e-12)) as tf.Scalar;
+}
+
+class CategoryOutput implements FittedOutput {
+  readonly type = 'category' as const;
+  readonly outDim: number;
+  private readonly index: Map<string, number>;
+
+  constructor(readonly labels: readonly string[], readonly field: string) {
+    this.outDim = labels.length;
+    this.index = new Map(labels.map((l, i) => [l, i]));
+  }
+
+  check(target: Target, loc: TargetLocation): void {
+    requireKnown(this.index, target as string, loc);
+  }
+
+  classWeights(setting: 'balanced' | Record<string, number> | null, targets: readonly Target[]): number[] | undefined {
+    return labelWeights(this.labels, setting, targets.map((t) => [t as string]));
+  }
+
+  encode(targets: readonly Target[], classWeights?: readonly number[]): BatchTargets {
+    const k = this.outDim;
+    const values = new Float32Array(targets.length * k);
+    const rows = targets.map((t) => this.index.get(t as string) as number);
+    rows.forEach((c, r) => { values[r * k + c] = 1; });
+    if (classWeights === undefined) return { values };
+    return { values, weights: Float32Array.from(rows, (c) => classWeights[c] as number) };
+  }
+
+  loss(logits: tf.Tensor2D, targets: BatchTargets, options?: LossOptions): tf.Scalar {
+    return categoryLoss(logits, targets, options);
+  }
+
+  values(row: Float32Array): number[] {
+    return softmaxRow(row);
+  }
+
+  topIndex(values: readonly number[]): number {
+    return argMax(values);
+  }
+
+  decode(values: readonly number[], modalitiesUsed: string[]): Prediction {
+    const probabilities: Record<string, number> = {};
+    this.labels.forEach((l, i) => { probabilities[l] = values[i] as number; });
+    return { label: this.labels[argMax(values)] as string, probabilities, modalitiesUsed };
+  }
+
+  score(values: readonly (readonly number[])[], targets: readonly Target[]): OutputScores {
+    const truth = targets.map((t) => this.index.get(t as string) as number);
+    const pred = values.map(argMax);
+    const matrix = confusionMatrix(truth, pred, this.labels.length);
+    const per = perClassMetrics(matrix);
+    const perClass: Record<string, ClassMetrics> = {};
+    this.labels.forEach((l, i) => { perClass[l] = per[i] as ClassMetrics; });
+    return { accuracy: accuracy(truth, pred), macroF1: macroF1(matrix), perClass, confusion: { labels: [...this.labels], matrix } };
+  }
+
+  readonly trainingAccuracy = {
+    predict: (logits: tf.Tensor2D): tf.Tensor1D => logits.argMax(-1) as tf.Tensor1D,
+    correct: (predicted: ArrayLike<number>, targets: readonly Target[]): number => {
+      let n = 0;
+      targets.forEach((t, i) => { if (this.labels[predicted[i] as number] === t) n++; });
+      return n;
+    },
+  };
+
+  validationScores(values: readonly (readonly number[])[], targets: readonly Target[]): { accuracy: number; macroF1: number } {
+    const truth = targets.map((t) => this.index.get(t as string) as number);
+    const pred = values.map(argMax);
+    return { accuracy: accuracy(truth, pred), macroF1: macroF1(confusionMatrix(truth, pred, this.labels.length)) };
+  }
+
+  toJSON(): SavedOutput {
+    return { labels: [...this.labels], outDim: this.outDim };
+  }
+}
+
+export const categoryOutput: OutputKind = {
+  type: 'category',
+  manifestField: 'label',
+  parse(raw: unknown, loc: TargetLocation): Target {
+    if (raw === undefined || raw === null) throw new InvalidInputError('the target is missing', loc);
+    const label = labelOf(raw);
+    if (label === undefined) throw new InvalidInputError(`expected one label (a non-empty string or a number), got ${JSON.stringify(raw)}`, loc);
+    return label;
+  },
+  fit(targets: readonly Target[], field: string): FittedOutput {
+    const labels = sortedLabels(targets as readonly string[]);
+    if (labels.length < 2) throw new InvalidInputError(`the training data has ${labels.length} distinct label(s) in "${field}"; a category output needs at least 2`, { field });
+    return new CategoryOutput(labels, field);
+  },
+  loss: categoryLoss,
+  restore(saved: SavedOutput, field: string): FittedOutput {
+    return new CategoryOutput(checkSavedLabels(saved, 'category', 2), field);
+  },
+};

@@ -1,0 +1,19 @@
+/** The output kinds by name. Adding one is adding an `OutputKind` here (and its name to `OutputType`). */
+import type { OutputType } from '../config.js';
+import { categoryOutput } from './category.js';
+import { multiLabelOutput } from './multi-label.js';
+import { regressionOutput } from './regression.js';
+import type { OutputKind } from './types.js';
+
+export const OUTPUT_KINDS: Readonly<Record<OutputType, OutputKind>> = Object.freeze({
+  category: categoryOutput,
+  'multi-label': multiLabelOutput,
+  regression: regressionOutput,
+});
+
+/** The kind object of an output type. */
+export function outputKind(type: OutputType): OutputKind {
+  return OUTPUT_KINDS[type];
+}
+
+export type { BatchTargets, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';

@@ -1,0 +1,130 @@
+/**
+ * The contract of an output kind (category, multi-label, regression): one object per kind owns target
+ * parsing, fitting (labels or target statistics), the head's loss (a tensor loss, the only one: training
+ * and validation both use it), metrics, decoding a head output row to a prediction and its JSON shape.
+ * The trainer, evaluator, serializer and predictor call these and never switch on the output type.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { FieldKind } from '@mmfuse/core';
+import type { OutputType } from '../config.js';
+import type { ClassMetrics } from '../metrics.js';
+
+/** A parsed target: a label (category), a list of labels (multi-label), or values (regression). */
+export type Target = string | string[] | number[];
+
+/** Where a target came from, for error messages. */
+export interface TargetLocation {
+  sample: string | number;
+  field: string;
+}
+
+/** What a prediction answers (its JSON is this object as it is). A type alias, so it is a plain JSON record. */
+export type Prediction = {
+  /** Category: the label; multi-label: every label with probability >= 0.5; regression: the first value. */
+  label: string | string[] | number;
+  /** Category and multi-label: each label's probability. */
+  probabilities?: Record<string, number>;
+  /** Regression: every predicted value. */
+  value?: number[];
+  /**
+   * Per input field used: how much it moved the answer, measured by removing it. Category / multi-label:
+   * top probability with every input minus the probability of the same label without this field;
+   * regression: first value with every input minus the value without this field.
+   */
+  contributions?: Record<string, number>;
+  /** Input fields that were present and used. */
+  modalitiesUsed: string[];
+};
+
+/** Targets of one batch as the loss takes them, built in JS. */
+export interface BatchTargets {
+  /** [B, K] row-major: one-hot (category), multi-hot (multi-label) or standardized values (regression). */
+  values: Float32Array;
+  /** Category: per-sample weights [B]; multi-label: per-label weights [K]. Absent: unweighted. */
+  weights?: Float32Array;
+}
+
+/** Options of `FittedOutput.loss`. */
+export interface LossOptions {
+  /** Label smoothing (category and multi-label; ignored by regression). Default 0. */
+  labelSmoothing?: number;
+}
+
+/** Scores of a set of predictions against their targets. */
+export interface OutputScores {
+  /** Category: accuracy; multi-label: exact-match ratio; regression: NaN (see `regression`). */
+  accuracy: number;
+  /** Macro-F1 over labels (NaN for regression). */
+  macroF1: number;
+  perClass: Record<string, ClassMetrics>;
+  /** Category: confusion[true][predicted] in `labels` order; empty for other kinds. */
+  confusion: { labels: string[]; matrix: number[][] };
+  /** Regression: mean absolute error, root mean squared error, R² (over all output values). */
+  regression?: { mae: number; rmse: number; r2: number };
+}
+
+/** What a fitted output saves in `model.json` (format version 1: `labels`, `targetStats`, `outDim`). */
+export interface SavedOutput {
+  labels: string[];
+  outDim: number;
+  targetStats?: { mean: number[]; std: number[] };
+}
+
+/** An output kind fitted on training targets: labels or target statistics, and everything that needs them. */
+export interface FittedOutput {
+  readonly type: OutputType;
+  /** The target field (for error locations). */
+  readonly field: string;
+  /** Labels in output order (category / multi-label); empty for regression. */
+  readonly labels: readonly string[];
+  /** Width of the head output. */
+  readonly outDim: number;
+  /** Regression targets are standardized with these (per output value). */
+  readonly targetStats?: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  /** Refuse a parsed target the fit did not see (unknown label, other value count) with `InvalidInputError`. */
+  check(target: Target, loc: TargetLocation): void;
+  /**
+   * Per-label loss weights from `training.classWeights` (`balanced`: n / (labels × count) on `targets`), or
+   * undefined when the kind has none or the config sets none.
+   */
+  classWeights(setting: 'balanced' | Record<string, number> | null, targets: readonly Target[]): number[] | undefined;
+  /** Batch targets for `loss`; `classWeights` from `classWeights()`. */
+  encode(targets: readonly Target[], classWeights?: readonly number[]): BatchTargets;
+  /** Mean (weighted) loss of a batch: logits [B, K] -> scalar. Runs inside the caller's tidy / gradient scope. */
+  loss(logits: tf.Tensor2D, targets: BatchTargets, options?: LossOptions): tf.Scalar;
+  /** Probabilities (category / multi-label) or values in the original units (regression) of one head output row. */
+  values(row: Float32Array): number[];
+  /** The index whose value decides the answer (contributions are measured on it). */
+  topIndex(values: readonly number[]): number;
+  /** A prediction from one row's `values`. */
+  decode(values: readonly number[], modalitiesUsed: string[]): Prediction;
+  /** Metrics of many rows' `values` against targets. */
+  score(values: readonly (readonly number[])[], targets: readonly Target[]): OutputScores;
+  /**
+   * Category only: per-row predicted class of training-mode logits ([B] int32, created in the caller's
+   * scope) and how many match the targets, for the epoch's training accuracy. Other kinds leave it out.
+   */
+  readonly trainingAccuracy?: {
+    predict(logits: tf.Tensor2D): tf.Tensor1D;
+    correct(predicted: ArrayLike<number>, targets: readonly Target[]): number;
+  };
+  /** Category only: validation accuracy and macro-F1 of many rows' values. Other kinds leave it out. */
+  validationScores?(values: readonly (readonly number[])[], targets: readonly Target[]): { accuracy: number; macroF1: number };
+  /** What `model.json` stores. */
+  toJSON(): SavedOutput;
+}
+
+/** One output kind: parses targets and fits (or restores) a `FittedOutput`. */
+export interface OutputKind {
+  readonly type: OutputType;
+  /** How a manifest reader reads the target field. */
+  readonly manifestField: FieldKind;
+  /** The loss of a batch (what `FittedOutput.loss` computes): logits [B, K] -> scalar, in the caller's scope. */
+  loss(logits: tf.Tensor2D, targets: BatchTargets, options?: LossOptions): tf.Scalar;
+  /** Check one sample's target and bring it to its canonical form; throws `InvalidInputError` naming the field. */
+  parse(raw: unknown, loc: TargetLocation): Target;
+  /** Fit on the training targets (all parsed by `parse`). Throws `InvalidInputError` when they cannot train this kind. */
+  fit(targets: readonly Target[], field: string): FittedOutput;
+  /** Rebuild from what `toJSON` saved. Throws `ModelFormatError` when it does not fit the kind. */
+  restore(saved: SavedOutput, field: string): FittedOutput;
+}

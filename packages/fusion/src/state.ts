@@ -1,0 +1,149 @@
+/**
+ * The trained state of a fusion model, in one object: the resolved config, the input fields with their
+ * encoders (plugins, with their fitted state), the fitted output (labels / target statistics / width), the
+ * network (encoders -> alignment -> fusion -> head) and the training history. The trainer, evaluator,
+ * serializer, checkpoint code (and exporters, distillers) take it; `FusionModel` is a facade over it.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { ConfigError, StateError, createRng, isMmfuseError, rawInputOf } from '@mmfuse/core';
+import type { EncoderRegistry, JsonObject, ModalityEncoder, RawInputSpec, Rng } from '@mmfuse/core';
+import { encoderConfig, encoderKind } from './config.js';
+import type { ResolvedConfig } from './config.js';
+import { FusionNetwork } from './network.js';
+import { outputKind } from './outputs/index.js';
+import type { FittedOutput, OutputKind, Target } from './outputs/index.js';
+import type { TrainingHistory } from './train/history.js';
+
+/** One input of a model: the data field, its modality, the encoder reading it and what its raw value is. */
+export interface ModelInput {
+  field: string;
+  /** Modality type the encoder reads, e.g. `text`. */
+  modality: string;
+  /** Encoder registry kind, e.g. `text/rnn`. */
+  encoder: string;
+  /** What the raw value is (file, bytes, text, JSON) and its byte limit, from the encoder. */
+  input: RawInputSpec;
+}
+
+export class FusionState {
+  readonly config: ResolvedConfig;
+  /** Input field names, in config order (the order of `encoders` and of prepared values). */
+  readonly fields: readonly string[];
+  readonly encoders: readonly ModalityEncoder[];
+  /** The config each encoder was built from (part of the prepared-value cache key). */
+  readonly encoderConfigs: readonly JsonObject[];
+  /** The output kind of `config.output.type`. */
+  readonly outputKind: OutputKind;
+  /** The fitted output; set by `initialize` or a restore. */
+  output?: FittedOutput;
+  /** Every weight; set by `build`. */
+  network?: FusionNetwork;
+  /** History of the last training run. */
+  history?: TrainingHistory;
+
+  private constructor(config: ResolvedConfig, encoders: ModalityEncoder[], encoderConfigs: JsonObject[]) {
+    this.config = config;
+    this.fields = Object.keys(config.inputs);
+    this.encoders = encoders;
+    this.encoderConfigs = encoderConfigs;
+    this.outputKind = outputKind(config.output.type);
+  }
+
+  /** Build the encoders of a resolved config through the registry (no weights yet). Throws `ConfigError` naming the input. */
+  static create(config: ResolvedConfig, registry: EncoderRegistry): FusionState {
+    const encoders: ModalityEncoder[] = [];
+    const configs: JsonObject[] = [];
+    try {
+      for (const [field, input] of Object.entries(config.inputs)) {
+        const kind = encoderKind(input);
+        const cfg = encoderConfig(input);
+        let enc: ModalityEncoder;
+        try {
+          enc = registry.create(kind, cfg);
+        } catch (err) {
+          if (err instanceof ConfigError && err.path === undefined) throw new ConfigError(err.reason, { path: `inputs.${field}.encoder`, cause: err });
+          if (isMmfuseError(err)) throw err;
+          throw new ConfigError(`encoder ${kind} rejected its config: ${(err as Error).message}`, { path: `inputs.${field}.encoder`, cause: err });
+        }
+        encoders.push(enc);
+        if (enc.modality !== input.type) throw new ConfigError(`encoder ${kind} reads "${enc.modality}", but the input's type is "${input.type}"`, { path: `inputs.${field}.type` });
+        configs.push(cfg);
+      }
+    } catch (err) {
+      for (const e of encoders) e.dispose();
+      throw err;
+    }
+    return new FusionState(config, encoders, configs);
+  }
+
+  /** The inputs with their modality, encoder and raw-input declaration. */
+  get inputs(): ModelInput[] {
+    return this.fields.map((field, m) => {
+      const enc = this.encoders[m] as ModalityEncoder;
+      return { field, modality: enc.modality, encoder: enc.kind, input: rawInputOf(enc) };
+    });
+  }
+
+  /** True once the state has weights (fitted or loaded). */
+  get trained(): boolean {
+    return this.network !== undefined;
+  }
+
+  requireNetwork(): FusionNetwork {
+    if (this.network === undefined) throw new StateError('the model has no weights yet: call fit() or FusionModel.load() first');
+    return this.network;
+  }
+
+  requireOutput(): FittedOutput {
+    if (this.output === undefined) throw new StateError('the model has no fitted output yet: call fit() or FusionModel.load() first');
+    return this.output;
+  }
+
+  /**
+   * Parse a sample's target (`output.field`) and, once the output is fitted, check that its labels (or value
+   * count) are known. Throws `InvalidInputError` naming the sample and field.
+   */
+  target(raw: unknown, sample: string | number): Target {
+    const loc = { sample, field: this.config.output.field };
+    const t = this.outputKind.parse(raw, loc);
+    this.output?.check(t, loc);
+    return t;
+  }
+
+  /**
+   * Fit the output (labels or target statistics) and every encoder's state (`fit`) on prepared training
+   * samples, then create every weight.
+   */
+  async initialize(samples: readonly { values: readonly unknown[]; target: Target }[]): Promise<void> {
+    this.output = this.outputKind.fit(samples.map((s) => s.target), this.config.output.field);
+    for (let m = 0; m < this.encoders.length; m++) {
+      const present = samples.flatMap((s) => (s.values[m] === undefined ? [] : [s.values[m]]));
+      await this.encoders[m]?.fit?.(present);
+    }
+    this.build();
+  }
+
+  /** Create the encoders' and the fusion network's weights (replacing earlier ones). The output must be fitted. */
+  build(rng: Rng = createRng(this.config.training.seed)): void {
+    const output = this.requireOutput();
+    this.network?.dispose();
+    this.encoders.forEach((e, m) => e.build(rng.fork(`encoder:${this.fields[m]}`)));
+    this.network = new FusionNetwork(this.config, this.encoders, output.outDim, rng.fork('fusion'));
+  }
+
+  /** Every weight with its saved name (`encoders.<field>.<i>`, then `fusion.<path>`), in save order. */
+  namedWeights(): [string, tf.Variable][] {
+    const net = this.requireNetwork();
+    return [
+      ...this.encoders.flatMap((e, m) => e.weights.map((w, i): [string, tf.Variable] => [`encoders.${this.fields[m]}.${i}`, w])),
+      ...net.namedWeights('fusion.'),
+    ];
+  }
+
+  /** Free every weight (encoders included). */
+  dispose(): void {
+    this.network?.dispose();
+    this.network = undefined;
+    for (const e of this.encoders) e.dispose();
+  }
+}

@@ -1,0 +1,36 @@
+/** What a training run reports: per-epoch metrics and the run's outcome. */
+import type { SkippedSample } from '@mmfuse/core';
+
+export interface EpochMetrics {
+  /** 1-based. */
+  epoch: number;
+  /** Mean training loss of the epoch's steps: the head loss, plus the weighted loss terms when there are any. */
+  trainLoss: number;
+  /** With loss terms: the mean of each component (`head` and each term by name), unweighted. */
+  losses?: Record<string, number>;
+  /** Head loss (no label smoothing, no class weights) on the validation samples, in inference mode. */
+  valLoss?: number;
+  /** Category: accuracy of the training-mode predictions made during the epoch's steps. */
+  trainAccuracy?: number;
+  valAccuracy?: number;
+  valMacroF1?: number;
+  /** Learning rate of the epoch's last step. */
+  learningRate: number;
+  seconds: number;
+}
+
+export interface TrainingHistory {
+  epochs: EpochMetrics[];
+  /** Epoch (1-based) whose weights the model holds when validation chose them. */
+  bestEpoch?: number;
+  stoppedEarly: boolean;
+  /** Why a callback stopped the run (`TrainingRun.stop`), when one did. */
+  stopReason?: string;
+  /** Stopped by the abort signal. */
+  interrupted: boolean;
+  /** Steps done in total (over resumed runs). */
+  steps: number;
+  trainSamples: number;
+  validationSamples: number;
+  skipped: SkippedSample[];
+}

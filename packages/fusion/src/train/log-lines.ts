@@ -1,0 +1,38 @@
+/** The training log lines, one small builder each. */
+import type { EpochMetrics } from './history.js';
+
+const f4 = (v: number): string => v.toFixed(4);
+const f3 = (v: number): string => v.toFixed(3);
+
+/** `epoch 3/10 loss 0.4512 acc 0.812 val_loss 0.5011 val_acc 0.790 val_f1 0.781 lr 1.00e-3 4.2s` */
+export function epochLine(m: EpochMetrics, epochs: number, stoppedEarly: boolean): string {
+  const parts = [`epoch ${m.epoch}/${epochs}`, `loss ${f4(m.trainLoss)}`];
+  if (m.losses !== undefined) parts.push(`(${Object.entries(m.losses).map(([k, v]) => `${k} ${f4(v)}`).join(', ')})`);
+  if (m.trainAccuracy !== undefined) parts.push(`acc ${f3(m.trainAccuracy)}`);
+  if (m.valLoss !== undefined) parts.push(`val_loss ${f4(m.valLoss)}`);
+  if (m.valAccuracy !== undefined) parts.push(`val_acc ${f3(m.valAccuracy)} val_f1 ${f3(m.valMacroF1 ?? 0)}`);
+  parts.push(`lr ${m.learningRate.toExponential(2)}`, `${m.seconds.toFixed(1)}s`);
+  if (stoppedEarly) parts.push('(early stop)');
+  return parts.join(' ');
+}
+
+/** The epoch a run is in: completed epochs, plus one when it stopped inside an epoch. */
+function currentEpoch(p: { epoch: number; batch: number }): number {
+  return p.epoch + (p.batch > 0 ? 1 : 0);
+}
+
+export function resumeLine(dir: string, p: { epoch: number; batch: number; step: number }): string {
+  return `resuming from ${dir}: epoch ${currentEpoch(p)}, step ${p.step}`;
+}
+
+export function interruptedLine(p: { epoch: number; batch: number; step: number }, checkpointDir?: string): string {
+  return `interrupted at epoch ${currentEpoch(p)}, step ${p.step}${checkpointDir !== undefined ? `; checkpoint in ${checkpointDir}, continue with resume` : ''}`;
+}
+
+export function stoppedLine(reason: string, p: { epoch: number; batch: number; step: number }): string {
+  return `stopped at epoch ${currentEpoch(p)}, step ${p.step}: ${reason}`;
+}
+
+export function restoredLine(epoch: number, bestValLoss: number | null): string {
+  return `restored the weights of epoch ${epoch} (best validation loss ${bestValLoss?.toFixed(4)})`;
+}

@@ -1,0 +1,142 @@
+/**
+ * Loss terms: extra losses added to the head loss of every training step, without touching the loop —
+ * an auxiliary loss on an encoder's `aux` outputs (e.g. CTC on a speech encoder's frame logits), a
+ * distillation loss towards a teacher's probabilities, or a consistency loss between two forward passes
+ * with different inputs hidden (voice-only logits towards text-only logits). Each term's `compute` runs
+ * inside the step's gradient scope, so everything it returns is differentiated and freed by the step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '@mmfuse/core';
+import type { EncoderOutput, Rng } from '@mmfuse/core';
+import type { BatchTargets, FittedOutput, Target } from '../outputs/index.js';
+import type { FusionState } from '../state.js';
+
+/** One prepared sample of a training run. */
+export interface TrainingSample {
+  /** The sample's id (manifest `id`, or its position as a string). */
+  readonly id: string;
+  /** 0-based position of the sample in the source given to `fit` (in `validation` for validation samples). */
+  readonly index: number;
+  /** Manifest line, for reports. */
+  readonly line: number;
+  /** Input m's prepared value (undefined when the sample lacks input m). */
+  readonly values: readonly unknown[];
+  readonly target: Target;
+  /** The raw fields named by `FitOptions.keepFields` (e.g. a transcript for a CTC loss). */
+  readonly fields?: Readonly<Record<string, unknown>>;
+}
+
+/** Options of `LossContext.forward`. */
+export interface LossForwardOptions {
+  /** Input fields to hide (as if the samples lacked them). Default none. */
+  hide?: readonly string[];
+  /** Batch rows to run (0-based, in batch order); the logits have one row per entry. Default every row. */
+  rows?: readonly number[];
+  /** Training mode (dropout on, with a stream of its own). Default true. */
+  training?: boolean;
+}
+
+/** One input's encoder output in the step's forward pass. */
+export interface EncodedBatchInput {
+  /** Batch rows (0-based) that have this input, in the order of `output`'s first axis. */
+  readonly rows: readonly number[];
+  /** features [rows, time, dim], mask [rows, time], and the encoder's optional `aux` tensors. */
+  readonly output: EncoderOutput;
+}
+
+/** What a loss term sees of one training step. Tensors belong to the step: do not dispose or keep them. */
+export interface LossContext {
+  readonly state: FusionState;
+  readonly output: FittedOutput;
+  /** The batch's samples, in batch row order. */
+  readonly samples: readonly TrainingSample[];
+  /** The head loss's targets of the batch (`output.encode` of the samples' targets, class weights applied). */
+  readonly targets: BatchTargets;
+  /** Head output of the step's forward pass (training mode): [B, outDim]. */
+  readonly logits: tf.Tensor2D;
+  /** The head loss of the step (before `headLossWeight`). */
+  readonly headLoss: tf.Scalar;
+  /** Each input's encoder output by field name (absent when no sample of the batch has the input). */
+  readonly encoded: Readonly<Record<string, EncodedBatchInput | undefined>>;
+  /** A stream of this term's own for this step. */
+  readonly rng: Rng;
+  /** 0-based epoch. */
+  readonly epoch: number;
+  /** 0-based global step. */
+  readonly step: number;
+  /**
+   * Run the network again on this batch, inside the same gradient scope: logits [rows, outDim] with the
+   * `hide` inputs removed (modality dropout is not applied; dropout is, with a stream of its own).
+   */
+  forward(options?: LossForwardOptions): tf.Tensor2D;
+}
+
+/** An extra loss: `weight × compute(ctx)` is added to the step's loss. */
+export interface LossTerm {
+  /** Name in logs and `EpochMetrics.losses`. */
+  readonly name: string;
+  /** Multiplies the term. Default 1. */
+  readonly weight?: number;
+  /** A scalar to minimize, built from the context's tensors. */
+  compute(ctx: LossContext): tf.Scalar;
+}
+
+/** Options of `distillationLoss`. */
+export interface DistillationOptions {
+  /** The teacher's probabilities (length outDim, in `output.labels` order) of a training sample, or undefined to leave it out. */
+  teacher: (sample: TrainingSample) => ArrayLike<number> | undefined;
+  /** Softmax temperature of the student (the teacher's probabilities are taken as given). Default 1. */
+  temperature?: number;
+  /** Weight of the term. Default 1 (lower `FitOptions.headLossWeight` to mix hard and soft targets). */
+  weight?: number;
+  /** Name in logs. Default `distill`. */
+  name?: string;
+}
+
+/**
+ * Knowledge distillation (Hinton et al.) for a category output: the cross-entropy between a teacher's
+ * probabilities and the student's softmax(logits / T), scaled by T², over the samples the teacher covers.
+ * Mix with the hard labels through `FitOptions.headLossWeight` (e.g. 0.5) and this term's `weight`.
+ */
+export function distillationLoss(options: DistillationOptions): LossTerm {
+  const t = options.temperature ?? 1;
+  if (!(t > 0) || !Number.isFinite(t)) throw new ConfigError(`must be a positive number, got ${t}`, { path: 'temperature' });
+  const term: LossTerm = {
+    name: options.name ?? 'distill',
+    compute(ctx: LossContext): tf.Scalar {
+      const k = ctx.output.outDim;
+      const rows: number[] = [];
+      const probs: number[] = [];
+      ctx.samples.forEach((s, r) => {
+        const p = options.teacher(s);
+        if (p === undefined) return;
+        if (p.length !== k) throw new ConfigError(`the teacher gave ${p.length} probabilities for sample ${JSON.stringify(s.id)}; the output has ${k} labels`, { path: 'teacher' });
+        rows.push(r);
+        for (let i = 0; i < k; i++) probs.push(p[i] as number);
+      });
+      if (rows.length === 0) return tf.scalar(0);
+      const sel = rows.length === ctx.samples.length ? ctx.logits : selectRows(ctx.logits, rows); // [R, K]
+      const logp = tf.logSoftmax(sel.div(t), -1);
+      const target = tf.tensor2d(probs, [rows.length, k]);
+      return target.mul(logp).sum(1).neg().mean().mul(t * t) as tf.Scalar;
+    },
+  };
+  return options.weight === undefined ? term : { ...term, weight: options.weight };
+}
+
+/** Rows of x [B, K] as a one-hot product (differentiable on every engine): [rows.length, K]. */
+export function selectRows(x: tf.Tensor2D, rows: readonly number[]): tf.Tensor2D {
+  const b = x.shape[0];
+  const sel = new Float32Array(rows.length * b);
+  rows.forEach((r, i) => { sel[i * b + r] = 1; });
+  return tf.matMul(tf.tensor2d(sel, [rows.length, b]), x);
+}
+
+/**
+ * The input's value with no gradient flowing back through it (a teacher's logits, a fixed target):
+ * identity forward, zero gradient.
+ */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...inputs) => ({ value: (inputs[0] as tf.Tensor).clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
+  return f(x) as T;
+}

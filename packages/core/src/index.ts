@@ -34,7 +34,7 @@ export {
 } from './errors.js';
 export type { ErrorLocation, MmfuseErrorCode, MmfuseErrorOptions } from './errors.js';
 export { EncoderRegistry, encoders, registerEncoder, registerEncoderOnce } from './registry.js';
-export { ENGINE_ENV_VAR, ENGINE_ORDER, getEngineInfo, initEngine } from './engine.js';
+export { ENGINE_ENV_VAR, ENGINE_ORDER, THREADS_ENV_VAR, WASM_PACKAGE, getEngineInfo, initEngine } from './engine.js';
 export type { EngineInfo, EngineName, InitEngineOptions, SkippedEngine } from './engine.js';
 export { loadManifest, readManifest, skippedFromError } from './manifest.js';
 export type { FieldKind, ManifestOptions, ManifestSample, SkippedSample } from './manifest.js';

@@ -38,6 +38,10 @@ export default defineConfig([
     external,
     // @mmfuse/speech finds its bundled Flite build through import.meta.url, which the CJS build shims.
     shims: name === 'speech',
+    // The wasm engine's pthread worker script is a plain file that worker_threads loads by path.
+    // (Its loader finds the script from `__dirname` in the CJS build and `import.meta.url` in the ESM build;
+    // the CJS build never reads the latter, so esbuild's warning that it is empty there is silenced.)
+    ...(name === 'core' ? { publicDir: 'packages/core/src/internal/wasm/worker', esbuildOptions: (o) => { o.logOverride = { ...o.logOverride, 'empty-import-meta': 'silent' }; } } : {}),
   })),
   // The CLI has a second entry, `main`, which bin/mmfuse.js runs.
   ({

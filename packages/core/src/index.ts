@@ -3,7 +3,7 @@
  * Everything that does not need TensorFlow.js is in `./base.ts` (the `@mmfuse/core/base` entry).
  */
 export * from './base.js';
-export { ENGINE_ENV_VAR, ENGINE_ORDER, getEngineInfo, initEngine } from './engine.js';
+export { ENGINE_ENV_VAR, ENGINE_ORDER, THREADS_ENV_VAR, WASM_PACKAGE, getEngineInfo, initEngine } from './engine.js';
 export type { EngineInfo, EngineName, InitEngineOptions, SkippedEngine } from './engine.js';
 export { dropout, dropoutMask } from './dropout.js';
 export { ctcLoss } from './ops/ctc-loss.js';

@@ -116,12 +116,12 @@ function composedGrad(gates: tf.Tensor2D, c: tf.Tensor2D, cNew: tf.Tensor2D, dh:
   });
 }
 
-let gradientRegistered = false;
-
-/** Register the gradient of the fused kernel (once per process; gradients are backend-independent). */
+/**
+ * Register the gradient of the fused kernel (once per process, whichever copy of @mmfuse/core asks first;
+ * gradients are backend-independent).
+ */
 export function registerLstmCellGradient(): void {
-  if (gradientRegistered) return;
-  gradientRegistered = true;
+  if (tf.getGradient(LSTM_CELL) !== undefined) return;
   tf.registerGradient({
     kernelName: LSTM_CELL,
     inputsToSave: ['gates', 'c'],

@@ -11,7 +11,8 @@ describe('engine selection', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(info.skipped.map((s) => s.engine)).toEqual(['tfjs-node-gpu', 'tfjs-node']);
     for (const s of info.skipped) expect(s.reason).toBe('not-installed');
-    expect(info.summary).toMatch(/^engine: wasm; skipped tfjs-node-gpu: not installed; tfjs-node: not installed$/);
+    expect(info.summary).toMatch(/^engine: wasm \(\d+ threads?\); skipped tfjs-node-gpu: not installed; tfjs-node: not installed$/);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
     expect(getEngineInfo()).toBe(info);
   });
 
@@ -47,6 +48,31 @@ describe('engine selection', () => {
     await expect(initEngine({ env: { MMFUSE_ENGINE: 'gpu-please' } })).rejects.toThrow(/MMFUSE_ENGINE="gpu-please" is not an engine/);
     // The previous engine keeps running.
     expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('warns with the exact package to install when automatic selection ends up on cpu', async () => {
+    await initEngine({ engine: 'cpu' }); // leave the cached automatic choice
+    const warnings: string[] = [];
+    const importModule = async (s: string): Promise<unknown> => {
+      if (s === '@tensorflow/tfjs-backend-wasm') throw Object.assign(new Error(`Cannot find package '${s}' imported from /app/index.js`), { code: 'ERR_MODULE_NOT_FOUND' });
+      return import(s);
+    };
+    const info = await initEngine({ env: {}, importModule, warn: (line) => warnings.push(line) });
+    expect(info.engine).toBe('cpu');
+    expect(info.skipped.map((s) => `${s.engine}:${s.reason}`)).toEqual(['tfjs-node-gpu:not-installed', 'tfjs-node:not-installed', 'wasm:not-installed']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`npm install @tensorflow/tfjs-backend-wasm@${tf.version_core}`);
+    expect(warnings[0]).toMatch(/slow "cpu" engine/);
+    // Forced cpu is the user's choice: no warning.
+    await initEngine({ engine: 'cpu', warn: (line) => warnings.push(line) });
+    expect(warnings).toHaveLength(1);
+    await initEngine({ engine: 'wasm' });
+  });
+
+  it('keeps the choice in one process-wide place (shared by the ESM and CJS builds)', async () => {
+    const info = await initEngine({ env: {} });
+    const shared = (globalThis as unknown as Record<symbol, { current?: unknown }>)[Symbol.for('mmfuse.engine')];
+    expect(shared?.current).toBe(info);
   });
 
   it('lists engines in preference order', () => {

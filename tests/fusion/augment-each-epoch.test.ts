@@ -11,8 +11,8 @@ import { VecEncoder, tinyConfig, xorSamples } from './helpers.js';
 
 /** `vec/linear` that adds N(0, 0.1) to every number when prepared as training data. */
 class JitterEncoder extends VecEncoder {
-  static override readonly kind = 'vec/jitter';
-  override readonly kind = JitterEncoder.kind;
+  static override readonly kind: string = 'vec/jitter';
+  override readonly kind: string = JitterEncoder.kind;
   override async prepare(raw: number[], ctx: PrepareContext): Promise<Float32Array> {
     const clean = await super.prepare(raw, ctx);
     if (ctx.training !== true || ctx.rng === undefined) return clean;

@@ -18,6 +18,7 @@ import '@mmfuse/text-rnn';
 import { FusionModel, modalityDistillationLoss } from '@mmfuse/fusion';
 import type { FusionModelConfig } from '@mmfuse/fusion';
 import { PHONEMES, ctcAuxLoss, phonemeTextLoss, synthesizeCorpus } from '@mmfuse/speech';
+import { main } from 'mmfuse';
 
 const INTENTS: Record<string, string[]> = { yes: ['yes', 'yes please'], no: ['no', 'no thanks'], help: ['help', 'help me'] };
 const VOICES = ['flite:slt', 'flite:rms', 'espeak-ng:en-us'];
@@ -199,6 +200,16 @@ describe('audio/phonetic in fusion', () => {
     await hidden.fit(paired, { progress: 'none' });
     const greedy = await hidden.predict({ audio: s.fields.audio });
     expect(typeof greedy.heard?.audio).toBe('string');
+    // `mmfuse predict` shows it, in JSON and in text.
+    const saved = path.join(dir, 'model-heard');
+    await model.save(saved);
+    let out = '';
+    const io = { stdout: (t: string) => { out += t; }, stderr: () => {}, cwd: dir };
+    expect(await main(['predict', '--model', saved, '--input', `audio=${s.fields.audio as string}`, '--json'], io)).toBe(0);
+    expect((JSON.parse(out) as { heard?: Record<string, string> }).heard).toEqual(voice.heard);
+    out = '';
+    expect(await main(['predict', '--model', saved, '--input', `audio=${s.fields.audio as string}`], io)).toBe(0);
+    expect(out).toContain(`heard (audio): ${voice.heard?.audio as string}`);
 
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {

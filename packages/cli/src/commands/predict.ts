@@ -89,6 +89,7 @@ function predictionText(p: Prediction): string {
     lines.push('contributions:', ...Object.entries(p.contributions).map(([f, v]) => `  ${f}: ${round(v)}`));
   }
   if (p.modalitiesUsed !== undefined) lines.push(`modalities used: ${p.modalitiesUsed.join(', ')}`);
+  for (const [field, heard] of Object.entries(p.heard ?? {})) lines.push(`heard (${field}): ${heard === '' ? '(nothing)' : heard}`);
   return lines.join('\n');
 }
 

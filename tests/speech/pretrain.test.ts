@@ -54,7 +54,7 @@ describe('pretrainSpeechEncoder', () => {
     const exact = heard.filter((h, i) => h.join(' ') === held[i]?.phonemes).length;
     expect(exact, JSON.stringify(heard)).toBeGreaterThanOrEqual(2);
     enc.dispose();
-  });
+  }, 600_000);
 
   it('refuses a folder it did not write and a corpus without voice ids; the CLI reports usage errors', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mmfuse-pretrain-'));

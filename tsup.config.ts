@@ -36,8 +36,10 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     external,
-    // @mmfuse/speech finds its bundled Flite build through import.meta.url, which the CJS build shims.
-    shims: name === 'speech',
+    // @mmfuse/speech finds its bundled Flite build, and core the wasm engine's worker script, through
+    // import.meta.url, which the CJS build must shim (tsup's CJS output keeps `import.meta` otherwise, a
+    // syntax error under require()).
+    shims: name === 'speech' || name === 'core',
     // The wasm engine's pthread worker script is a plain file that worker_threads loads by path.
     // (Its loader finds the script from `__dirname` in the CJS build and `import.meta.url` in the ESM build;
     // the CJS build never reads the latter, so esbuild's warning that it is empty there is silenced.)

@@ -36,6 +36,10 @@ export const kernelCases: KernelCase[] = [
     const ids = tf.tensor1d(Array.from({ length: 97 }, (_, i) => (i * 37) % 61), 'int32');
     return tf.grad((table: tf.Tensor) => tf.gather(table, ids).mul(randn('gw', [97, 13])).sum())(randn('table', [61, 13]));
   } },
+  { id: 'Slice, Unpack, SplitV', run: () => {
+    const x = randn('slx', [5, 33, 7, 9]);
+    return [tf.slice(x, [1, 3, 2, 0], [3, 20, 4, 9]), ...tf.unstack(x, 2), ...tf.split(x, [3, 6], 3)];
+  } },
   { id: 'MmfuseLstmCell and its gradient', run: () => {
     const gates = randn('lg', [9, 4 * 11]) as tf.Tensor2D;
     const c = randn('lc', [9, 11]) as tf.Tensor2D;

@@ -42,5 +42,8 @@ export { resolveDataPath } from './paths.js';
 export type { ResolvePathOptions } from './paths.js';
 export { Rng, createRng, hashString } from './random.js';
 export { lstmCell } from './internal/wasm/lstm_cell.js';
+export { attention, MASKED_SCORE } from './internal/wasm/attention.js';
+export type { AttentionArgs, AttentionLayout } from './internal/wasm/attention.js';
+export { DropoutStream, dropoutMask } from './internal/wasm/dropout_mask.js';
 export { registerWasmKernels, unregisterWasmKernels } from './internal/wasm/register.js';
 export type { WasmKernelReport } from './internal/wasm/register.js';

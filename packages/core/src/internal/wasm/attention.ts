@@ -10,12 +10,28 @@
  *
  * The backward kernel recomputes P from Q, K and the mask (as FlashAttention does) instead of keeping the
  * [B, H, Tq, Tk] probabilities alive from forward to backward; the dropout mask is redrawn from its seed.
- * On other backends `attention` composes the same function from tf ops (same values and gradients).
+ * On other backends, and on wasm unless the MMFUSE_FUSED_ATTENTION flag is on (measured slower there, see
+ * below), `attention` composes the same function from tf ops (same values and gradients).
  */
 import * as tf from '@tensorflow/tfjs';
-import { DropoutStream, dropoutMask } from './dropout_mask.js';
-import { callKernel, f32, type Info, type KernelArgs, type WasmBackend } from './heap.js';
+import { dropout } from './dropout.js';
+import { DropoutStream } from './dropout_mask.js';
+import { callKernel, f32, type Info, type KernelArgs, transpose, type WasmBackend, withShape } from './heap.js';
 import { product } from './products.js';
+import { sliceInto } from './slice.js';
+
+/**
+ * tfjs environment flag: run `attention` as the fused wasm kernel (true) or as the tf-ops composition
+ * (false, the default). Measured on the reference model's shapes the fused kernel is slower on wasm (its
+ * elementwise passes are scalar JavaScript, tfjs's own kernels are SIMD C++; see BENCHMARKS.md), so it is
+ * opt-in: `tf.env().set('MMFUSE_FUSED_ATTENTION', true)`.
+ */
+export const FUSED_ATTENTION_FLAG = 'MMFUSE_FUSED_ATTENTION';
+
+/** Register the flag (re-registering only replaces the default, so this is safe to repeat). */
+export function registerAttentionFlag(): void {
+  tf.env().registerFlag(FUSED_ATTENTION_FLAG, () => false);
+}
 
 /** Added to the scores of masked keys (finite, so an all-masked row gives a uniform distribution, not NaN). */
 export const MASKED_SCORE = -1e9;
@@ -41,18 +57,6 @@ interface AttentionAttrs {
   dropoutRate: number;
   dropoutSeed: number;
   [key: string]: unknown;
-}
-
-/** Where (batch row b, head h, step t) of q, k, v or the output starts: hd contiguous floats. */
-interface Operand { info: Info; steps: number; row: number; col: number }
-
-function operand(info: Info, layout: AttentionLayout, col: number, heads: number, headDim: number): Operand {
-  if (layout === 'bhtd') return { info, steps: info.shape[2]!, row: headDim, col: 0 };
-  return { info, steps: info.shape[1]!, row: info.shape[2]!, col };
-}
-
-function at(o: Operand, layout: AttentionLayout, b: number, h: number, t: number, heads: number, headDim: number): number {
-  return layout === 'bhtd' ? ((b * heads + h) * o.steps + t) * headDim : (b * o.steps + t) * o.row + o.col + h * headDim;
 }
 
 function resolveInputs(inputs: Record<string, Info>, variant: Variant): { q: Info; k: Info; v: Info } {
@@ -83,22 +87,41 @@ function check(q: Info, k: Info, v: Info, mask: Info, a: AttentionAttrs): { B: n
   return { B, Tq, Tk };
 }
 
-/** into [steps, hd] = the rows of (b, h) in `view` (no subarray objects: this runs per row). */
-function gatherRows(view: Float32Array, o: Operand, layout: AttentionLayout, b: number, h: number, steps: number, H: number, hd: number, into: Float32Array): void {
-  let k = 0;
-  for (let t = 0; t < steps; t++) {
-    const base = at(o, layout, b, h, t, H, hd);
-    for (let j = 0; j < hd; j++) into[k++] = view[base + j]!;
+/**
+ * The heads of one operand as a new [B, H, T, hd] tensor (every (b, h) block contiguous), made with the
+ * backend's own kernels: a column-block slice (memmove per row) and a rank-4 transpose. `transposed` gives
+ * [B, H, hd, T] instead. The caller disposes the result.
+ */
+function headsMajor(backend: WasmBackend, x: Info, layout: AttentionLayout, col: number, H: number, hd: number, transposed = false): Info {
+  if (layout === 'bhtd') return transposed ? transpose(backend, x, [0, 1, 3, 2]) : callKernel('Identity', backend, { x });
+  const [B, T, C] = x.shape as [number, number, number];
+  let block = x;
+  if (C !== H * hd) {
+    block = backend.makeOutput([B, T, H * hd], 'float32');
+    sliceInto(backend, x, [0, 0, col], [B, T, H * hd], block);
   }
+  const out = transpose(backend, withShape(block, [B, T, H, hd]), transposed ? [0, 2, 3, 1] : [0, 2, 1, 3]);
+  if (block !== x) backend.disposeData(block.dataId);
+  return out;
 }
 
-/** The rows of (b, h) in `view` = c [steps, hd]. */
-function scatterRows(c: Float32Array, view: Float32Array, o: Operand, layout: AttentionLayout, b: number, h: number, steps: number, H: number, hd: number): void {
-  let k = 0;
-  for (let t = 0; t < steps; t++) {
-    const base = at(o, layout, b, h, t, H, hd);
-    for (let j = 0; j < hd; j++) view[base + j] = c[k++]!;
+/** Write g [B, H, T, hd] into `into` ([B, T, C] at column `col`, or [B, H, T, hd]); consumes g. */
+function fromHeadsMajor(backend: WasmBackend, g: Info, into: Info, layout: AttentionLayout, col: number): void {
+  const [B, H, T, hd] = g.shape as [number, number, number, number];
+  if (layout === 'bhtd') {
+    f32(backend, into).set(f32(backend, g));
+    backend.disposeData(g.dataId);
+    return;
   }
+  const rows = transpose(backend, g, [0, 2, 1, 3]); // [B, T, H, hd]
+  backend.disposeData(g.dataId);
+  const C = into.shape[2]!;
+  const d = H * hd;
+  const src = f32(backend, rows);
+  const dst = f32(backend, into);
+  if (C === d) dst.set(src);
+  else for (let r = 0; r < B * T; r++) dst.set(src.subarray(r * d, (r + 1) * d), r * C + col);
+  backend.disposeData(rows.dataId);
 }
 
 /** The additive key bias of batch row b: (1 − mask) · MASKED_SCORE. */
@@ -107,29 +130,26 @@ function keyBias(maskView: Float32Array, b: number, Tk: number, out: Float32Arra
 }
 
 /**
- * P [B·H·Tq, Tk] (pre-dropout): per (b, h) the scores Q Kᵀ on XNNPACK, scaled and masked while copied into
- * one tensor, then the stock (XNNPACK, vectorized exp) Softmax over all rows at once.
+ * P [B·H·Tq, Tk] (pre-dropout) from Q [B, H, Tq, hd] and Kᵀ [B, H, hd, Tk]: per (b, h) the scores on XNNPACK,
+ * scaled and masked while copied into one tensor, then the stock (XNNPACK, vectorized exp) Softmax over all
+ * rows at once.
  */
-function probabilities(backend: WasmBackend, a: AttentionAttrs, qo: Operand, ko: Operand, mask: Info, B: number, Tq: number, Tk: number): Info {
-  const { heads: H, headDim: hd, layout, scale } = a;
+function probabilities(backend: WasmBackend, a: AttentionAttrs, qh: Info, kt: Info, mask: Info, B: number, Tq: number, Tk: number): Info {
+  const { heads: H, headDim: hd, scale } = a;
   const scores = backend.makeOutput([B * H * Tq, Tk], 'float32');
   const bias = new Float32Array(Tk);
   try {
     for (let b = 0; b < B; b++) {
       keyBias(f32(backend, mask), b, Tk, bias);
       for (let h = 0; h < H; h++) {
-        product(backend, Tq, hd, Tk, (qa, kt) => {
-          const qv = f32(backend, qo.info);
-          const kv = f32(backend, ko.info);
-          gatherRows(qv, qo, layout, b, h, Tq, H, hd, qa);
-          for (let t = 0; t < Tk; t++) {
-            const base = at(ko, layout, b, h, t, H, hd);
-            for (let j = 0; j < hd; j++) kt[j * Tk + t] = kv[base + j]!;
-          }
+        const p = b * H + h;
+        product(backend, Tq, hd, Tk, (qa, kb) => {
+          qa.set(f32(backend, qh).subarray(p * Tq * hd, (p + 1) * Tq * hd));
+          kb.set(f32(backend, kt).subarray(p * hd * Tk, (p + 1) * hd * Tk));
         }, (c) => {
           const sv = f32(backend, scores);
-          let o = (b * H + h) * Tq * Tk;
-          for (let i = 0; i < Tq; i++) for (let j = 0; j < Tk; j++) sv[o++] = c[i * Tk + j]! * scale + bias[j]!;
+          let o = p * Tq * Tk;
+          for (let i = 0, r = 0; i < Tq; i++) for (let j = 0; j < Tk; j++, r++) sv[o++] = c[r]! * scale + bias[j]!;
         });
       }
     }
@@ -139,48 +159,54 @@ function probabilities(backend: WasmBackend, a: AttentionAttrs, qo: Operand, ko:
   }
 }
 
+/** Scratch row for drawing dropout values (the stream must stay in (b, h, i, j) order). */
+const scratch = { buf: new Float32Array(0) };
+function scratchOf(size: number): Float32Array {
+  if (scratch.buf.length < size) scratch.buf = new Float32Array(size);
+  return scratch.buf;
+}
+
 function attentionKernel(args: KernelArgs<AttentionAttrs>): Info {
   const { inputs, backend, attrs } = args;
   const { heads: H, headDim: hd, layout, dropoutRate } = attrs;
   const { q, k, v } = resolveInputs(inputs, attrs.variant);
   const mask = inputs['mask']!;
   const { B, Tq, Tk } = check(q, k, v, mask, attrs);
-  const probs = probabilities(backend, attrs, operand(q, layout, attrs.qCol, H, hd), operand(k, layout, attrs.kCol, H, hd), mask, B, Tq, Tk);
-  const out = backend.makeOutput(layout === 'bhtd' ? [B, H, Tq, hd] : [B, Tq, H * hd], 'float32');
-  const vo = operand(v, layout, attrs.vCol, H, hd);
-  const oo = operand(out, layout, 0, H, hd);
+  const qh = headsMajor(backend, q, layout, attrs.qCol, H, hd);
+  const kt = headsMajor(backend, k, layout, attrs.kCol, H, hd, true);
+  const probs = probabilities(backend, attrs, qh, kt, mask, B, Tq, Tk);
+  backend.disposeData(qh.dataId);
+  backend.disposeData(kt.dataId);
+  const vh = headsMajor(backend, v, layout, attrs.vCol, H, hd);
+  const oh = backend.makeOutput([B, H, Tq, hd], 'float32');
   const drop = dropoutRate > 0 ? new DropoutStream(dropoutRate, attrs.dropoutSeed) : undefined;
   const pairSize = Tq * Tk;
-  try {
-    for (let b = 0; b < B; b++) {
-      for (let h = 0; h < H; h++) {
-        const offset = (b * H + h) * pairSize;
-        // O [Tq, hd] = P′ [Tq, Tk] · V [Tk, hd]
-        product(backend, Tq, Tk, hd, (pa, va) => {
-          pa.set(f32(backend, probs).subarray(offset, offset + pairSize));
-          if (drop !== undefined) applyDropout(drop, pa, pairSize);
-          gatherRows(f32(backend, v), vo, layout, b, h, Tk, H, hd, va);
-        }, (c) => scatterRows(c, f32(backend, out), oo, layout, b, h, Tq, H, hd));
+  for (let p = 0; p < B * H; p++) {
+    // O [Tq, hd] = P′ [Tq, Tk] · V [Tk, hd]
+    product(backend, Tq, Tk, hd, (pa, va) => {
+      pa.set(f32(backend, probs).subarray(p * pairSize, (p + 1) * pairSize));
+      if (drop !== undefined) {
+        const m = scratchOf(pairSize);
+        drop.fill(m, 0, pairSize);
+        for (let i = 0; i < pairSize; i++) pa[i] = pa[i]! * m[i]!;
       }
-    }
-  } finally {
-    backend.disposeData(probs.dataId);
+      va.set(f32(backend, vh).subarray(p * Tk * hd, (p + 1) * Tk * hd));
+    }, (c) => f32(backend, oh).set(c, p * Tq * hd));
   }
+  backend.disposeData(probs.dataId);
+  backend.disposeData(vh.dataId);
+  const out = backend.makeOutput(layout === 'bhtd' ? [B, H, Tq, hd] : [B, Tq, H * hd], 'float32');
+  fromHeadsMajor(backend, oh, out, layout, 0);
   return out;
-}
-
-/** x ⊙ the next `count` mask values (drawn into a scratch row so the stream stays in order). */
-const dropScratch = { buf: new Float32Array(0) };
-function applyDropout(drop: DropoutStream, x: Float32Array, count: number): void {
-  if (dropScratch.buf.length < count) dropScratch.buf = new Float32Array(count);
-  const m = dropScratch.buf;
-  drop.fill(m, 0, count);
-  for (let i = 0; i < count; i++) x[i] = x[i]! * m[i]!;
 }
 
 /**
  * Gradient kernel: inputs {dy, mask} plus the forward's q/k/v inputs under their names; outputs one
- * gradient per forward input (qkv | q, kv | q, k, v), zero where a column block is unused.
+ * gradient per forward input (qkv | q, kv | q, k, v), zero where a column block is unused. Per (b, h), with
+ * P recomputed and P′ = P ⊙ dropout:
+ *   dP′ = dO Vᵀ,  dVᵀ = dOᵀ P′,  dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale (dP = dP′ ⊙ dropout),
+ *   dQ = dS K,  dKᵀ = Qᵀ dS
+ * (the transposed forms keep every operand a contiguous block of a heads-major tensor).
  */
 function attentionGradKernel(args: KernelArgs<AttentionAttrs>): Info[] {
   const { inputs, backend, attrs } = args;
@@ -189,77 +215,72 @@ function attentionGradKernel(args: KernelArgs<AttentionAttrs>): Info[] {
   const mask = inputs['mask']!;
   const dy = inputs['dy']!;
   const { B, Tq, Tk } = check(q, k, v, mask, attrs);
-  const qo = operand(q, layout, attrs.qCol, H, hd);
-  const ko = operand(k, layout, attrs.kCol, H, hd);
-  const vo = operand(v, layout, attrs.vCol, H, hd);
-  const probs = probabilities(backend, attrs, qo, ko, mask, B, Tq, Tk);
+  const qh = headsMajor(backend, q, layout, attrs.qCol, H, hd);
+  const qt = headsMajor(backend, q, layout, attrs.qCol, H, hd, true);
+  const kh = headsMajor(backend, k, layout, attrs.kCol, H, hd);
+  const kt = headsMajor(backend, k, layout, attrs.kCol, H, hd, true);
+  const vt = headsMajor(backend, v, layout, attrs.vCol, H, hd, true);
+  const doh = headsMajor(backend, dy, layout, 0, H, hd);
+  const dot = headsMajor(backend, dy, layout, 0, H, hd, true);
+  const probs = probabilities(backend, attrs, qh, kt, mask, B, Tq, Tk);
+  const dqh = backend.makeOutput([B, H, Tq, hd], 'float32');
+  const dkt = backend.makeOutput([B, H, hd, Tk], 'float32');
+  const dvt = backend.makeOutput([B, H, hd, Tk], 'float32');
+  const pairSize = Tq * Tk;
+  const p = new Float32Array(pairSize); // P, then dS
+  const pd = new Float32Array(pairSize); // P′
+  const dp = new Float32Array(pairSize); // dP′, then dP
+  const dmask = dropoutRate > 0 ? new Float32Array(pairSize) : undefined;
+  const drop = dropoutRate > 0 ? new DropoutStream(dropoutRate, attrs.dropoutSeed) : undefined;
+  const qs = Tq * hd;
+  const ks = Tk * hd;
+  for (let n = 0; n < B * H; n++) {
+    p.set(f32(backend, probs).subarray(n * pairSize, (n + 1) * pairSize));
+    if (dmask !== undefined && drop !== undefined) {
+      drop.fill(dmask, 0, pairSize);
+      for (let i = 0; i < pairSize; i++) pd[i] = p[i]! * dmask[i]!;
+    }
+    const pPrime = dmask === undefined ? p : pd;
+    // dP′ [Tq, Tk] = dO [Tq, hd] · Vᵀ [hd, Tk]
+    product(backend, Tq, hd, Tk, (a, b) => {
+      a.set(f32(backend, doh).subarray(n * qs, (n + 1) * qs));
+      b.set(f32(backend, vt).subarray(n * ks, (n + 1) * ks));
+    }, (c) => dp.set(c));
+    // dVᵀ [hd, Tk] = dOᵀ [hd, Tq] · P′ [Tq, Tk]
+    product(backend, hd, Tq, Tk, (a, b) => {
+      a.set(f32(backend, dot).subarray(n * qs, (n + 1) * qs));
+      b.set(pPrime);
+    }, (c) => f32(backend, dvt).set(c, n * ks));
+    // dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale, dP = dP′ ⊙ dropout (into p)
+    for (let i = 0; i < Tq; i++) {
+      const r = i * Tk;
+      let sum = 0;
+      if (dmask !== undefined) for (let t = 0; t < Tk; t++) dp[r + t] = dp[r + t]! * dmask[r + t]!;
+      for (let t = 0; t < Tk; t++) sum += dp[r + t]! * p[r + t]!;
+      for (let t = 0; t < Tk; t++) p[r + t] = p[r + t]! * (dp[r + t]! - sum) * scale;
+    }
+    // dQ [Tq, hd] = dS [Tq, Tk] · K [Tk, hd]
+    product(backend, Tq, Tk, hd, (a, b) => {
+      a.set(p);
+      b.set(f32(backend, kh).subarray(n * ks, (n + 1) * ks));
+    }, (c) => f32(backend, dqh).set(c, n * qs));
+    // dKᵀ [hd, Tk] = Qᵀ [hd, Tq] · dS [Tq, Tk]
+    product(backend, hd, Tq, Tk, (a, b) => {
+      a.set(f32(backend, qt).subarray(n * qs, (n + 1) * qs));
+      b.set(p);
+    }, (c) => f32(backend, dkt).set(c, n * ks));
+  }
+  for (const t of [qh, qt, kh, kt, vt, doh, dot, probs]) backend.disposeData(t.dataId);
   const grads = (variant === 'self' ? [q] : variant === 'cross' ? [q, k] : [q, k, v]).map((x) => backend.makeOutput([...x.shape], 'float32'));
   for (const g of grads) f32(backend, g).fill(0);
   const dq = grads[0]!;
   const dk = variant === 'self' ? grads[0]! : grads[1]!;
   const dv = variant === 'self' ? grads[0]! : variant === 'cross' ? grads[1]! : grads[2]!;
-  const dqo = operand(dq, layout, attrs.qCol, H, hd);
-  const dko = operand(dk, layout, attrs.kCol, H, hd);
-  const dvo = operand(dv, layout, attrs.vCol, H, hd);
-  const dyo = operand(dy, layout, 0, H, hd);
-  const pairSize = Tq * Tk;
-  const p = new Float32Array(pairSize); // P of one (b, h), then dS
-  const dmask = dropoutRate > 0 ? new Float32Array(pairSize) : undefined;
-  const drop = dropoutRate > 0 ? new DropoutStream(dropoutRate, attrs.dropoutSeed) : undefined;
-  const dpd = new Float32Array(pairSize); // dP′ = dO Vᵀ
-  const rowsOf = (src: Operand, x: Info, b: number, h: number, steps: number, into: Float32Array): void => gatherRows(f32(backend, x), src, layout, b, h, steps, H, hd, into);
-  const scatter = (dst: Operand, x: Info, b: number, h: number, steps: number, c: Float32Array): void => scatterRows(c, f32(backend, x), dst, layout, b, h, steps, H, hd);
-  /** out [cols, rows] = m [rows, cols]ᵀ (optionally ⊙ w). */
-  const transposeInto = (m: Float32Array, rows: number, cols: number, out: Float32Array, w?: Float32Array): void => {
-    for (let i = 0; i < rows; i++) {
-      const r = i * cols;
-      if (w === undefined) for (let t = 0; t < cols; t++) out[t * rows + i] = m[r + t]!;
-      else for (let t = 0; t < cols; t++) out[t * rows + i] = m[r + t]! * w[r + t]!;
-    }
-  };
-  try {
-    for (let b = 0; b < B; b++) {
-      for (let h = 0; h < H; h++) {
-        const offset = (b * H + h) * pairSize;
-        p.set(f32(backend, probs).subarray(offset, offset + pairSize));
-        if (dmask !== undefined && drop !== undefined) drop.fill(dmask, 0, pairSize);
-        // dP′ [Tq, Tk] = dO [Tq, hd] · Vᵀ [hd, Tk]
-        product(backend, Tq, hd, Tk, (da, vt) => {
-          rowsOf(dyo, dy, b, h, Tq, da);
-          const vv = f32(backend, v);
-          for (let t = 0; t < Tk; t++) {
-            const base = at(vo, layout, b, h, t, H, hd);
-            for (let j = 0; j < hd; j++) vt[j * Tk + t] = vv[base + j]!;
-          }
-        }, (c) => dpd.set(c));
-        // dV [Tk, hd] = P′ᵀ [Tk, Tq] · dO [Tq, hd]
-        product(backend, Tk, Tq, hd, (pt, da) => {
-          transposeInto(p, Tq, Tk, pt, dmask);
-          rowsOf(dyo, dy, b, h, Tq, da);
-        }, (c) => scatter(dvo, dv, b, h, Tk, c));
-        // dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale, with dP = dP′ ⊙ dropout (into p)
-        for (let i = 0; i < Tq; i++) {
-          const r = i * Tk;
-          let dot = 0;
-          if (dmask !== undefined) for (let t = 0; t < Tk; t++) dpd[r + t] = dpd[r + t]! * dmask[r + t]!;
-          for (let t = 0; t < Tk; t++) dot += dpd[r + t]! * p[r + t]!;
-          for (let t = 0; t < Tk; t++) p[r + t] = p[r + t]! * (dpd[r + t]! - dot) * scale;
-        }
-        // dQ [Tq, hd] = dS [Tq, Tk] · K [Tk, hd]
-        product(backend, Tq, Tk, hd, (ds, ka) => {
-          ds.set(p);
-          rowsOf(ko, k, b, h, Tk, ka);
-        }, (c) => scatter(dqo, dq, b, h, Tq, c));
-        // dK [Tk, hd] = dSᵀ [Tk, Tq] · Q [Tq, hd]
-        product(backend, Tk, Tq, hd, (dst, qa) => {
-          transposeInto(p, Tq, Tk, dst);
-          rowsOf(qo, q, b, h, Tq, qa);
-        }, (c) => scatter(dko, dk, b, h, Tk, c));
-      }
-    }
-  } finally {
-    backend.disposeData(probs.dataId);
-  }
+  fromHeadsMajor(backend, dqh, dq, layout, attrs.qCol);
+  fromHeadsMajor(backend, transpose(backend, dkt, [0, 1, 3, 2]), dk, layout, attrs.kCol);
+  backend.disposeData(dkt.dataId);
+  fromHeadsMajor(backend, transpose(backend, dvt, [0, 1, 3, 2]), dv, layout, attrs.vCol);
+  backend.disposeData(dvt.dataId);
   return grads;
 }
 
@@ -322,8 +343,9 @@ function composed(a: Required<Omit<AttentionArgs, 'dropout' | 'mask' | 'headDim'
   const { heads: H, layout } = a;
   const split = (x: tf.Tensor, col: number): tf.Tensor4D => {
     if (layout === 'bhtd') return x as tf.Tensor4D;
-    const [b, t] = x.shape as [number, number, number];
-    return x.slice([0, 0, col], [b, t, H * headDim]).reshape([b, t, H, headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
+    const [b, t, c] = x.shape as [number, number, number];
+    const block = col === 0 && c === H * headDim ? x : x.slice([0, 0, col], [b, t, H * headDim]);
+    return block.reshape([b, t, H, headDim]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
   };
   const q = split(a.q, a.qCol);
   const k = split(a.k, a.kCol);
@@ -332,14 +354,15 @@ function composed(a: Required<Omit<AttentionArgs, 'dropout' | 'mask' | 'headDim'
   const tk = k.shape[2];
   const bias = tf.scalar(1).sub(a.mask).mul(MASKED_SCORE).reshape([b, 1, 1, tk]); // [B, 1, 1, Tk]
   const probs = tf.softmax(tf.matMul(q, k, false, true).mul(a.scale).add(bias), -1); // [B, H, Tq, Tk]
-  const dropped = a.dropout === undefined || a.dropout.rate <= 0 ? probs : probs.mul(tf.tensor(dropoutMask(probs.size, a.dropout.rate, a.dropout.seed), probs.shape));
+  const dropped = a.dropout === undefined || a.dropout.rate <= 0 ? probs : dropout(probs, a.dropout.rate, a.dropout.seed);
   const ctx = tf.matMul(dropped, v); // [B, H, Tq, hd]
   return layout === 'bhtd' ? ctx : ctx.transpose([0, 2, 1, 3]).reshape([b, tq, H * headDim]); // [B, Tq, d]
 }
 
 /**
- * Multi-head attention output [B, Tq, H·hd] ("bthd") or [B, H, Tq, hd] ("bhtd"). Differentiable. On the
- * wasm engine (after `initEngine`) it runs as one fused kernel each way; elsewhere as tf ops.
+ * Multi-head attention output [B, Tq, H·hd] ("bthd") or [B, H, Tq, hd] ("bhtd"). Differentiable. Runs as tf
+ * ops (with mmfuse's fused dropout kernel on wasm); with the `MMFUSE_FUSED_ATTENTION` flag on, as one fused
+ * kernel each way on the wasm engine.
  */
 export function attention(args: AttentionArgs): tf.Tensor {
   const layout = args.layout ?? 'bthd';
@@ -353,6 +376,11 @@ export function attention(args: AttentionArgs): tf.Tensor {
 /** `attention` from tf ops on any backend, fused kernel or not (the reference the fused kernels are tested against). */
 export function attentionComposed(args: AttentionArgs): tf.Tensor {
   return attention({ ...args, composed: true } as AttentionArgs);
+}
+
+/** `attention` as the fused kernel where the backend has it, whatever the flag says (for tests and benchmarks). */
+export function attentionFused(args: AttentionArgs): tf.Tensor {
+  return attention({ ...args, composed: false } as AttentionArgs);
 }
 
 function attentionWithHeadDim(args: AttentionArgs, layout: AttentionLayout, headDim: number): tf.Tensor {
@@ -372,7 +400,9 @@ function attentionWithHeadDim(args: AttentionArgs, layout: AttentionLayout, head
   const full = { q: args.q, k: args.k, v: args.v, mask, heads, layout, qCol, kCol, vCol, scale, ...(rate > 0 ? { dropout: args.dropout! } : {}) };
   const variant: Variant = packedSelf ? 'self' : packedKv ? 'cross' : 'separate';
   const kernelName = ATTENTION_KERNELS[variant];
-  if ((args as { composed?: boolean }).composed === true || tf.getKernel(kernelName, tf.getBackend()) === undefined) return composed(full, headDim);
+  const fused = (args as { composed?: boolean }).composed !== true && tf.getKernel(kernelName, tf.getBackend()) !== undefined
+    && ((args as { composed?: boolean }).composed === false || (tf.env().getFlags()[FUSED_ATTENTION_FLAG] ?? false) === true);
+  if (!fused) return composed(full, headDim);
   const inputs: tf.NamedTensorMap = variant === 'self' ? { qkv: args.q, mask } : variant === 'cross' ? { q: args.q, kv: args.k, mask } : { q: args.q, k: args.k, v: args.v, mask };
   const attrs = { variant, heads, headDim, scale, layout, qCol, kCol, vCol, dropoutRate: rate, dropoutSeed: args.dropout?.seed ?? 0 };
   return tf.engine().runKernel(kernelName, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;

@@ -1,14 +1,19 @@
 // mmfuse's fused ops on the wasm engine against their unfused tf-ops compositions, on the same engine: values
 // and gradients (of every input) on awkward shapes, and no leaked tensors or backend buffers.
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
-import { adamwUpdate, dropoutMask } from '@mmfuse/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { adamwUpdate, dropoutMask, initEngine } from '@mmfuse/core';
 import { attentionComposed, attentionFused } from '../../packages/core/src/internal/wasm/attention.js';
 import { GELU, geluComposed, geluFused } from '../../packages/core/src/internal/wasm/gelu.js';
 import { dropout, dropoutComposed, DROPOUT } from '../../packages/core/src/internal/wasm/dropout.js';
 import { DropoutStream } from '../../packages/core/src/internal/wasm/dropout_mask.js';
 import { LAYER_NORM, layerNorm, layerNormComposed } from '../../packages/core/src/internal/wasm/layer_norm.js';
 import { expectNoLeak, randn, relativeError } from './helpers.js';
+
+// These tests are about the wasm engine, whichever engine MMFUSE_ENGINE gave tests/setup.ts.
+beforeAll(async () => {
+  await initEngine({ engine: 'wasm' });
+});
 
 /** Values of f and the gradients of sum(f(xs) ⊙ w) with respect to every x, read back. */
 function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], seed: string): Float32Array[] {

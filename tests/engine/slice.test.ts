@@ -1,8 +1,14 @@
 // Slice, Unpack, SplitV and Identity on wasm (mmfuse's heap-to-heap versions) agree with the cpu backend on
 // awkward shapes and every dtype, and leak neither tensors nor backend buffers.
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initEngine } from '@mmfuse/core';
 import { compareBackends, expectNoLeak, randn } from './helpers.js';
+
+// These tests are about the wasm engine, whichever engine MMFUSE_ENGINE gave tests/setup.ts.
+beforeAll(async () => {
+  await initEngine({ engine: 'wasm' });
+});
 
 const ints = (shape: number[]): tf.Tensor => tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7919) % 1009 - 500), shape, 'int32');
 const bools = (shape: number[]): tf.Tensor => tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i * 31) % 3 === 0), shape, 'bool');

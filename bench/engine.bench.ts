@@ -153,8 +153,6 @@ const kernelCases: KernelCase[] = [
     inputs: () => [normal([2, 32, 32, 256])], run: ([x]) => tf.concat(tf.unstack(x!, 2).map((t) => t.slice([0, 0, 0], [1, 1, 1])), 0) },
   { id: 'identity', what: 'Identity (clone) [3904,384] (every tensor the tape saves)', before: 'stock', reps: { before: 5, after: 9 },
     inputs: () => [normal([3904, 384])], run: ([x]) => tf.clone(x!) },
-  { id: 'sum_rows', what: 'Sum over rows [3904,384] → [384] (a bias gradient)', before: 'stock', reps: { before: 5, after: 9 },
-    inputs: () => [normal([3904, 384])], run: ([x]) => tf.sum(x!, 0) },
   { id: 'layer_norm', what: 'layerNorm [32,122,128], forward + gradients of x, gamma, beta', before: 'composed', reps: { before: 5, after: 9 },
     inputs: () => [normal([32, 122, 128]), normal([128]), normal([128])],
     run: ([x, g, b]) => grads3((a, c, e) => layerNorm(a, c as tf.Tensor1D, e as tf.Tensor1D), x!, g!, b!),
@@ -334,7 +332,7 @@ async function run(): Promise<BenchSection> {
     'tfjs\'s own elementwise kernels are SIMD C++; a plain JS multiply over 1 M floats measured ~6× slower than the stock Mul kernel),',
     'so `gelu` and `attention` run as compositions by default; the fused kernels stay available (`MMFUSE_FUSED_GELU`,',
     '`MMFUSE_FUSED_ATTENTION` tfjs flags) and tested. The ones that pay are on by default: layerNorm, dropout, the AdamW update,',
-    'Slice/Unpack/SplitV/Identity/Sum and the LSTM step.');
+    'Slice/Unpack/SplitV/Identity and the LSTM step.');
   return { id: 'engine', title: 'wasm engine: kernels and the reference training step', markdown: lines.join('\n'), figures };
 }
 

@@ -42,7 +42,6 @@ export const kernelCases: KernelCase[] = [
     const x = randn('slx', [5, 33, 7, 9]);
     return [tf.slice(x, [1, 3, 2, 0], [3, 20, 4, 9]), ...tf.unstack(x, 2), ...tf.split(x, [3, 6], 3)];
   } },
-  { id: 'Sum over leading axes', run: () => tf.sum(randn('sum', [301, 3, 37]), [0, 1]) },
   { id: 'MmfuseLayerNorm and its gradient', run: () => {
     const [x, g, b] = [randn('lnx', [5, 29, 67]), randn('lng', [67]), randn('lnb', [67])];
     return [layerNorm(x!, g as tf.Tensor1D, b as tf.Tensor1D), ...tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) => layerNorm(a, c as tf.Tensor1D, e as tf.Tensor1D).mul(randn('lnw', [5, 29, 67])).sum())([x!, g!, b!])];

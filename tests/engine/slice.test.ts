@@ -87,15 +87,3 @@ describe('Identity on wasm', () => {
   });
 });
 
-describe('Sum over leading axes on wasm', () => {
-  for (const [shape, axis, keepDims] of [[[3904, 37], 0, false], [[5, 7, 9], [0, 1], false], [[5, 7, 9], [1, 0], true], [[4, 6], -2, true], [[2, 3, 4], [0, 2], false], [[6], 0, false]] as [number[], number | number[], boolean][]) {
-    it(`matches cpu: [${shape}] axis ${JSON.stringify(axis)} keepDims ${keepDims}`, () => {
-      const run = (): tf.Tensor => tf.sum(randn(`sum${shape}`, shape), axis, keepDims);
-      compareBackends(run, 1e-5);
-      expectNoLeak(() => tf.dispose(tf.tidy(run)));
-    });
-  }
-  it('leaves int32 sums to the stock kernel', () => {
-    compareBackends(() => tf.sum(ints([5, 4]), 0), 0);
-  });
-});

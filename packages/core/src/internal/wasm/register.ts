@@ -7,7 +7,6 @@
  * - Transpose above rank 4 (a generic slow path in the stock kernel);
  * - Slice, Unpack and SplitV, whose stock kernels copy the whole input through JavaScript for every slice,
  *   and Identity, which copied what it can share;
- * - Sum over leading axes (bias gradients), which the stock kernel does by transposing the whole input;
  * - Conv2DBackpropInput with stride 1, as a Conv2D (XNNPACK) of the padded output gradient;
  * - Conv2D / FusedConv2D with 'same' padding and a stride wider than the filter, which the stock kernel
  *   gets wrong;
@@ -34,7 +33,6 @@ import { layerNormConfig, layerNormGradConfig, registerLayerNormGradient } from 
 import { lstmCellConfig, lstmCellGradConfig, registerLstmCellGradient } from './lstm_cell.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { fastSlice, fastSplitV, fastUnpack, sharedIdentity } from './slice.js';
-import { leadingSum } from './sum.js';
 import { fastTranspose } from './transpose.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
@@ -63,7 +61,7 @@ export const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
  * Stock kernels wrapped: the wrapper takes over the cases the stock kernel runs slowly or gets wrong and
  * passes every other call to it.
  */
-export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D', 'Slice', 'Unpack', 'SplitV', 'Identity', 'Sum'] as const;
+export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D', 'Slice', 'Unpack', 'SplitV', 'Identity'] as const;
 
 const WRAPPERS: Record<(typeof WRAPPED_KERNELS)[number], (stock: never) => tf.KernelFunc> = {
   BatchMatMul: fastBatchMatMul,
@@ -76,7 +74,6 @@ const WRAPPERS: Record<(typeof WRAPPED_KERNELS)[number], (stock: never) => tf.Ke
   Unpack: fastUnpack,
   SplitV: fastSplitV,
   Identity: sharedIdentity,
-  Sum: leadingSum,
 };
 
 /** What `registerWasmKernels` did, for logs and tests. */

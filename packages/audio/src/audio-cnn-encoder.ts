@@ -13,7 +13,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
 import { loadAudio } from './internal/load-audio.js';
@@ -259,6 +260,35 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     const [, Tn, Fn, Cn] = x.shape;
     const out = x.reshape([B, Tn, Fn * Cn]) as tf.Tensor3D; // [B, T', F' * C]
     return { features: out, mask: this.timeMask(lengths, Tn) };
+  }
+
+  /**
+   * The inference-mode `encode` as ONNX (NCHW convolutions): inputs `features` [batch, time, bins, 1]
+   * float32 and `lengths` [batch] int32; each block pads, convolves with its strides, adds the bias, applies
+   * ReLU and zeroes the frames past each clip's length, as `encode` does.
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    if (this.kernels.length === 0) throw new StateError('audio/cnn: call build(rng) before exportOnnx()');
+    const c = this.cfg;
+    const k = c.kernelSize;
+    const pad = Math.floor(k / 2);
+    const features = g.input('features', 'float32', [g.batch, 'time', this.bins, 1]);
+    let lengths = g.input('lengths', 'int32', [g.batch]);
+    let x = g.op('Transpose', [features], { perm: [0, 3, 1, 2] }); // [B, 1, T, bins]
+    let mask: OnnxValue | undefined;
+    this.kernels.forEach((kernel, i) => {
+      const st = c.timeStride[i] as number;
+      const kernelOihw = tf.tidy(() => kernel.transpose([3, 2, 0, 1])); // [cout, cin, k, k]
+      const w = g.constant(kernelOihw);
+      kernelOihw.dispose();
+      const y = g.op('Relu', [g.op('Conv', [x, w, g.constant(this.biases[i] as tf.Variable)], { kernel_shape: [k, k], pads: [pad, pad, k - 1 - pad, k - 1 - pad], strides: [st, c.melStride[i] as number] })]); // [B, C, T', F']
+      // convLength: floor((l + 2 pad - k) / s) + 1 (the numerator is >= 0 for a clip of at least one frame).
+      lengths = g.op('Add', [g.op('Div', [g.op('Add', [lengths, g.constant({ data: Int32Array.of(2 * pad - k), dims: [] })]), g.constant({ data: Int32Array.of(st), dims: [] })]), g.constant({ data: Int32Array.of(1), dims: [] })]);
+      mask = onnxLengthMask(g, lengths, onnxAxisLength(g, y, 2)); // [B, T']
+      x = g.op('Mul', [y, g.op('Unsqueeze', [mask, g.ints([1, 3])])]);
+    });
+    const out = g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 3, 1] }), g.ints([0, 0, -1])]); // [B, T', F' * C], index f * C + c
+    return { features: out, mask: mask as OnnxValue };
   }
 
   /** [B, T] float32, 1 for t < lengths[b]. */

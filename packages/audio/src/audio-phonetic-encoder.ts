@@ -22,11 +22,11 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, RecurrentLayer, StateError, createRng, ctcGreedyDecode, isMmfuseError } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, JsonValue, ModalityEncoder, MmfuseError, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, JsonValue, ModalityEncoder, MmfuseError, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { augmentChain } from './augment-chain.js';
 import type { AugmentChainOptions } from './augment-chain.js';
 import { fbank } from './fbank.js';
-import { checkBoolean, checkInteger, checkNumber, checkOneOf } from '@mmfuse/core/base';
+import { checkBoolean, checkInteger, checkNumber, checkOneOf, onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
 import type { AudioInput } from './internal/load-audio.js';
@@ -369,6 +369,34 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
       result.aux = { ctcLogits: logits, ctcLengths: tf.tensor1d(lengths, 'int32') };
     }
     return result;
+  }
+
+  /**
+   * The inference-mode `encode` as ONNX: inputs `features` [batch, time, bins] float32 and `lengths` [batch]
+   * int32; the 1-D conv blocks (stride 2, frames past each clip's length zeroed) and the bidirectional GRU
+   * as ONNX `GRU` ops with the lengths as `sequence_lens`. The CTC head is not part of the fusion graph.
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    const rnn = this.rnn;
+    if (rnn === undefined) throw new StateError('audio/phonetic: call build(rng) before exportOnnx()');
+    const k = this.cfg.kernelSize;
+    const pad = Math.floor(k / 2);
+    const features = g.input('features', 'float32', [g.batch, 'time', this.bins]);
+    let lengths = g.input('lengths', 'int32', [g.batch]);
+    let x = g.op('Transpose', [features], { perm: [0, 2, 1] }); // [B, bins, T]
+    let mask: OnnxValue = onnxLengthMask(g, lengths, onnxAxisLength(g, features, 1));
+    this.convKernels.forEach((kernel, i) => {
+      const oik = tf.tidy(() => kernel.transpose([2, 1, 0])); // [cout, cin, k]
+      const w = g.constant(oik);
+      oik.dispose();
+      const y = g.op('Relu', [g.op('Conv', [x, w, g.constant(this.convBiases[i] as tf.Variable)], { kernel_shape: [k], pads: [pad, k - 1 - pad], strides: [2] })]); // [B, C, T']
+      // convLength: floor((l - 1) / 2) + 1 (l >= 1).
+      lengths = g.op('Add', [g.op('Div', [g.op('Sub', [lengths, g.constant({ data: Int32Array.of(1), dims: [] })]), g.constant({ data: Int32Array.of(2), dims: [] })]), g.constant({ data: Int32Array.of(1), dims: [] })]);
+      mask = onnxLengthMask(g, lengths, onnxAxisLength(g, y, 2)); // [B, T']
+      x = g.op('Mul', [y, g.op('Unsqueeze', [mask, g.ints([1])])]);
+    });
+    const frames = g.op('Transpose', [x], { perm: [0, 2, 1] }); // [B, T', C]
+    return { features: rnn.exportOnnx(g, frames, lengths, mask), mask };
   }
 
   /** Greedy CTC transcripts (symbol lists) of an `encode` output. */

@@ -9,7 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
@@ -296,6 +297,32 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     let features = this.rnn.apply(x, mask, { training: options.training, ...(rng !== undefined ? { rng } : {}) }).output; // [B, T, outputDim]
     features = dropout(features, this.config.dropout, train, rng);
     return { features, mask };
+  }
+
+  /**
+   * The inference-mode `encode` as ONNX: inputs `ids` [batch, time] int32, `lengths` [batch] int32 (and with
+   * `charNgrams`, `ngrams` [rows, ngrams] int32 and `ngramIndex` [batch, time] int32), the embedding (and
+   * n-gram) lookups, then ONNX LSTM/GRU ops with the lengths as `sequence_lens`.
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    if (this.embedding === undefined) throw new StateError('text/rnn: call build() before exportOnnx()');
+    const ids = g.input('ids', 'int32', [g.batch, 'time']);
+    const lengths = g.input('lengths', 'int32', [g.batch]);
+    const mask = onnxLengthMask(g, lengths, onnxAxisLength(g, ids, 1)); // [B, T]
+    let x = g.gather(this.embedding, ids); // [B, T, E]
+    if (this.ngramEmbedding !== undefined) {
+      const e = this.config.embeddingDim;
+      const ngrams = g.input('ngrams', 'int32', ['ngramRows', 'ngramsPerToken']);
+      const index = g.input('ngramIndex', 'int32', [g.batch, 'time']);
+      const present = g.op('Unsqueeze', [g.op('Cast', [g.op('Greater', [ngrams, g.constant({ data: Int32Array.of(0), dims: [] })])], { to: 1 }), g.ints([2])]); // [U, K, 1]
+      const sum = g.op('ReduceSum', [g.op('Mul', [g.gather(this.ngramEmbedding, ngrams), present]), g.ints([1])], { keepdims: 0 }); // [U, E]
+      const count = g.op('ReduceSum', [present, g.ints([1])], { keepdims: 0 }); // [U, 1]
+      const perStep = g.op('Gather', [g.op('Concat', [sum, count], { axis: 1 }), index], { axis: 0 }); // [B, T, E + 1]
+      const [stepSum, stepCount] = g.ops('Split', [perStep, g.ints([e, 1])], 2, { axis: 2 }) as [typeof x, typeof x];
+      x = g.op('Div', [g.op('Add', [x, stepSum]), g.op('Add', [stepCount, g.floats(1, [])])]);
+    }
+    const features = this.rnn.exportOnnx(g, x, lengths, mask); // [B, T, outputDim]
+    return { features, mask, maxSteps: this.config.tokenizer.maxLength + (this.config.addCls ? 1 : 0) };
   }
 
   get trainableWeights(): tf.Variable[] {

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EngineError, ModelFormatError, registerEncoderOnce } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
-import { FusionModel, OnnxFusionModel, exportOnnx, outputRows, readOnnxMetadata } from '@mmfuse/fusion';
+import { FusionModel, OnnxFusionModel, exportOnnx, outputRows, quantizeColumns, readOnnxMetadata } from '@mmfuse/fusion';
+import '../../examples/tabular-plugin.js';
 import type { FusionModelConfig, Prediction } from '@mmfuse/fusion';
 import { fixtures, fusion, maxDiff, onnxChecker, output, samples, trainTiny, training, withMissing } from './helpers.js';
 
@@ -102,6 +103,64 @@ describe('ONNX export equals mmfuse', () => {
       fusion: fusion('transformer'), output, training,
     } as FusionModelConfig;
     await checkModel(config, ['text', 'image']);
+  });
+
+  it('a third-party plugin (examples/tabular-plugin.ts) exports through its own exportOnnx', async () => {
+    const data = Array.from({ length: 12 }, (_, i) => ({ id: `t${i}`, fields: { stats: [i % 3, (i * 7) % 5, i / 4], text: i % 2 ? 'card lost' : 'refund please', label: ['card', 'refund', 'order'][i % 3] as string } }));
+    const config = { inputs: { stats: { type: 'tabular', encoder: { kind: 'linear', columns: 3, dim: 4 } }, text }, fusion: fusion('transformer'), output, training } as FusionModelConfig;
+    const model = await trainTiny(config, data);
+    const { bytes } = exportOnnx(model.state);
+    expect(onnxChecker(bytes).ok).toBe(true);
+    const onnx = await OnnxFusionModel.load(bytes);
+    try {
+      await expectSameOutputs(model, onnx, withMissing(data, ['stats', 'text']));
+    } finally {
+      onnx.dispose();
+      model.dispose();
+    }
+  });
+
+  it('int8 export: integer kernels (DynamicQuantizeLinear + MatMulInteger, int8 embedding rows), checker-valid, smaller, close to float32', async () => {
+    const data = await samples(12, 4, ['text', 'audio']);
+    const config = { inputs: { text: { ...text, encoder: { ...text.encoder, embeddingDim: 32, hiddenSize: 32 } }, audio }, fusion: { ...fusion('transformer'), dModel: 64, ffDim: 128 }, output, training } as FusionModelConfig;
+    const model = await trainTiny(config, data);
+    const fp32 = exportOnnx(model.state);
+    const int8 = exportOnnx(model.state, { quantize: 'int8' });
+    expect(int8.metadata.quantize).toBe('int8');
+    expect(onnxChecker(int8.bytes).ok).toBe(true);
+    const ops = new TextDecoder('latin1').decode(int8.bytes);
+    expect(ops).toContain('MatMulInteger');
+    expect(ops).toContain('DynamicQuantizeLinear');
+    // Recurrent and convolution weights stay float32, so less than 4× here.
+    expect(int8.bytes.length).toBeLessThan(0.7 * fp32.bytes.length);
+    const a = await OnnxFusionModel.load(fp32.bytes);
+    const b = await OnnxFusionModel.load(int8.bytes);
+    try {
+      const requests = withMissing(data, ['text', 'audio']);
+      const pa = (await a.predictBatch(requests)).map((o) => { if (!o.ok) throw o.error; return o.value; });
+      const pb = (await b.predictBatch(requests)).map((o) => { if (!o.ok) throw o.error; return o.value; });
+      let worst = 0;
+      pa.forEach((p, i) => { for (const [l, v] of Object.entries(p.probabilities ?? {})) worst = Math.max(worst, Math.abs(v - ((pb[i] as Prediction).probabilities?.[l] ?? NaN))); });
+      expect(worst).toBeLessThan(0.05);
+      expect(worst).toBeGreaterThan(0); // really quantized
+    } finally {
+      a.dispose();
+      b.dispose();
+      model.dispose();
+    }
+  });
+
+  it('int8 scheme: per-output-column symmetric scales; weights dequantized from it re-quantize to the same integers', () => {
+    const w = Float32Array.from({ length: 6 * 4 }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 4)));
+    const q = quantizeColumns(w, 6, 4);
+    for (let c = 0; c < 4; c++) {
+      let max = 0;
+      for (let r = 0; r < 6; r++) max = Math.max(max, Math.abs(w[r * 4 + c] as number));
+      expect(q.scales[c]).toBeCloseTo(max / 127, 6);
+    }
+    const deq = Float32Array.from(q.values, (v, i) => v * (q.scales[i % 4] as number));
+    const again = quantizeColumns(deq, 6, 4);
+    expect(Array.from(again.values)).toEqual(Array.from(q.values));
   });
 
   it('evaluation reports (with ablation) are the same on both runtimes, and predictions leak no tensors', async () => {

@@ -24,7 +24,7 @@ export function toneWav(freq: number, seconds: number, rate: number, seed: numbe
   const rng = createRng(seed);
   const n = Math.round(seconds * rate);
   const x = Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin((2 * Math.PI * freq * i) / rate) + 0.02 * rng.normal());
-  return encodeWav(x, { sampleRateHz: rate, bitDepth: 16 });
+  return encodeWav(x, { sampleRateHz: rate });
 }
 
 /** A random 24×20 RGB PNG. */

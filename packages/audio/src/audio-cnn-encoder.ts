@@ -15,16 +15,12 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
-import { fbank } from './fbank.js';
+import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
 import { featureStatistics } from './feature-statistics.js';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
 import type { AudioInput } from './internal/load-audio.js';
-import { logMel } from './log-mel.js';
-import { mfcc } from './mfcc.js';
-import { normalize } from './normalize.js';
 import { drawSpecAugmentMasks, specAugmentOptionsSchema } from './internal/spec-augment-masks.js';
-import { trimSilence } from './trim-silence.js';
 import type { FeatureMatrix, SpecAugmentOptions } from './types.js';
 
 /** Configuration of `audio/cnn`. Every field is optional; defaults are written out. */
@@ -149,29 +145,15 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
 
   /** The feature matrix of one clip (before normalization); used by prepare, exposed for inspection. */
   extractFeatures(samples: Float32Array): FeatureMatrix {
-    const c = this.cfg;
-    if (c.features === 'fbank') return fbank(samples, { sampleRateHz: c.sampleRateHz, numMelBins: c.nMels });
-    const common = { sampleRateHz: c.sampleRateHz, nFft: c.nFft, hopLength: c.hopLength, nMels: c.nMels };
-    if (c.features === 'mfcc') return mfcc(samples, { ...common, nMfcc: c.nMfcc });
-    return logMel(samples, common);
+    return audioFeatureMatrix(samples, this.cfg);
   }
 
   async prepare(raw: AudioInput, ctx: PrepareContext): Promise<PreparedAudio> {
     const loc = { sample: ctx.sample, field: ctx.field };
     try {
       checkRawInput(raw, this.input, ctx);
-      let samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
-      if (this.cfg.trimSilence) {
-        samples = trimSilence(samples).samples;
-        if (samples.length === 0) throw new InvalidInputError('the audio is silent (nothing left after trimming silence)', loc);
-      }
-      const minSamples = this.cfg.features === 'fbank' ? Math.floor(this.cfg.sampleRateHz * 0.025) : Math.floor(this.cfg.nFft / 2) + 1;
-      if (samples.length < minSamples) {
-        throw new InvalidInputError(`the audio has ${samples.length} samples at ${this.cfg.sampleRateHz} Hz; at least ${minSamples} are needed for one feature frame`, loc);
-      }
-      let m = this.extractFeatures(samples);
-      if (this.cfg.normalization === 'utterance') m = normalize(m, 'utterance');
-      return { features: m.data, frames: m.frames };
+      const samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
+      return audioFeatureFrames(samples, this.cfg, loc);
     } catch (err) {
       if (isMmfuseError(err)) throw (err as MmfuseError).locate(loc);
       throw err;
@@ -204,20 +186,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       throw new StateError('audio/cnn with normalization "global" needs fit() on the training set (or setState) before collate');
     }
     const bins = this.bins;
-    const T = Math.max(...values.map((v) => v.frames));
-    const flat = new Float32Array(values.length * T * bins);
-    const lengths = new Int32Array(values.length);
-    values.forEach((v, b) => {
-      if (!(v.features instanceof Float32Array) || v.features.length !== v.frames * bins) {
-        throw new InvalidInputError(`prepared value ${b} is not ${bins}-bin audio features (was it prepared by another config?)`);
-      }
-      lengths[b] = v.frames;
-      const base = b * T * bins;
-      const m = this.stats === undefined || this.cfg.normalization !== 'global'
-        ? v.features
-        : normalize({ data: v.features, frames: v.frames, bins }, { ...this.stats, frames: 0 }).data;
-      flat.set(m, base);
-    });
+    const { data: flat, frames: T, lengths } = padFeatureBatch(values, bins, this.cfg.normalization === 'global' ? this.stats : undefined);
     return {
       features: tf.tensor4d(flat, [values.length, T, bins, 1]), // [B, T, bins, 1]
       lengths: tf.tensor1d(lengths, 'int32'), // [B]

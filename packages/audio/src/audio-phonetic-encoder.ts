@@ -25,14 +25,12 @@ import { ConfigError, InvalidInputError, ModelFormatError, RecurrentLayer, State
 import type { EncodeOptions, EncoderOutput, JsonObject, JsonValue, ModalityEncoder, MmfuseError, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { augmentChain } from './augment-chain.js';
 import type { AugmentChainOptions } from './augment-chain.js';
-import { fbank } from './fbank.js';
+import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
 import { checkBoolean, checkInteger, checkNumber, checkOneOf, onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
 import type { AudioInput } from './internal/load-audio.js';
 import { drawSpecAugmentMasks, resolveSpecAugment } from './internal/spec-augment-masks.js';
-import { logMel } from './log-mel.js';
-import { normalize } from './normalize.js';
 import type { SpecAugmentOptions } from './spec-augment.js';
 import type { FeatureMatrix } from './types.js';
 
@@ -205,9 +203,7 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
 
   /** The feature matrix of one clip (before normalization). */
   extractFeatures(samples: Float32Array): FeatureMatrix {
-    const c = this.cfg;
-    if (c.features === 'fbank') return fbank(samples, { sampleRateHz: c.sampleRateHz, numMelBins: c.nMels });
-    return logMel(samples, { sampleRateHz: c.sampleRateHz, nFft: c.nFft, hopLength: c.hopLength, nMels: c.nMels });
+    return audioFeatureMatrix(samples, { ...this.cfg, normalization: 'none' });
   }
 
   async prepare(raw: AudioInput, ctx: PrepareContext): Promise<PreparedPhoneticAudio> {
@@ -218,10 +214,7 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
         if (ctx.rng === undefined) throw new ConfigError('audio/phonetic augmentation needs ctx.rng while training', { path: 'augment' });
         samples = augmentChain(samples, { ...this.cfg.augment, sampleRateHz: this.cfg.sampleRateHz }, ctx.rng).samples;
       }
-      const minSamples = this.cfg.features === 'fbank' ? Math.floor(this.cfg.sampleRateHz * 0.025) : Math.floor(this.cfg.nFft / 2) + 1;
-      if (samples.length < minSamples) throw new InvalidInputError(`the audio has ${samples.length} samples at ${this.cfg.sampleRateHz} Hz; at least ${minSamples} are needed for one feature frame`, loc);
-      const m = normalize(this.extractFeatures(samples), 'utterance');
-      return { features: m.data, frames: m.frames };
+      return audioFeatureFrames(samples, { ...this.cfg, normalization: 'utterance' }, loc);
     } catch (err) {
       if (isMmfuseError(err)) throw (err as MmfuseError).locate(loc);
       throw err;
@@ -317,16 +310,8 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
   collate(values: readonly PreparedPhoneticAudio[]): TensorMap {
     if (values.length === 0) throw new ConfigError('cannot collate an empty batch', { path: 'values' });
     const bins = this.bins;
-    const T = Math.max(...values.map((v) => v.frames));
-    const flat = new Float32Array(values.length * T * bins);
-    const lengths = new Int32Array(values.length);
-    values.forEach((v, b) => {
-      if (!(v.features instanceof Float32Array) || v.features.length !== v.frames * bins || v.frames < 1) {
-        throw new InvalidInputError(`prepared value ${b} is not ${bins}-bin audio features (was it prepared by another config?)`);
-      }
-      lengths[b] = v.frames;
-      flat.set(v.features, b * T * bins);
-    });
+    values.forEach((v, b) => { if (!(v.frames >= 1)) throw new InvalidInputError(`prepared value ${b} is not ${bins}-bin audio features (was it prepared by another config?)`); });
+    const { data: flat, frames: T, lengths } = padFeatureBatch(values, bins);
     return {
       features: tf.tensor3d(flat, [values.length, T, bins]), // [B, T, bins]
       lengths: tf.tensor1d(lengths, 'int32'), // [B]

@@ -11,7 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
-import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
+import { resolveCharNgramOptions } from './char-ngrams.js';
+import { collateTexts } from './collate-texts.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
 import type { TokenizerConfig } from './create-tokenizer.js';
@@ -20,7 +21,7 @@ import type { RecurrentCell } from './recurrent-layer.js';
 import type { Tokenizer } from './tokenizer.js';
 import { TEXT_MAX_BYTES, textRnnOptionsSchema } from './options.js';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
-import { CLS_ID, Vocabulary } from './vocabulary.js';
+import { Vocabulary } from './vocabulary.js';
 
 /** How the embedding lookup is computed. */
 export type EmbeddingLookup = 'auto' | 'gather' | 'onehot';
@@ -200,51 +201,16 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   collate(values: readonly PreparedText[]): TensorMap {
     const vocab = this.vocabulary;
     if (vocab === undefined) throw new StateError('text/rnn: call fit() (or setState()) before collate()');
-    const extra = this.config.addCls ? 1 : 0;
-    let steps = 1;
     values.forEach((v, i) => {
       if (!isPreparedText(v)) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text`, { sample: i });
-      steps = Math.max(steps, v.tokens.length + extra);
     });
-    const ids = new Int32Array(values.length * steps);
-    const lengths = new Int32Array(values.length);
-    values.forEach((v, b) => {
-      let t = b * steps;
-      if (extra === 1) ids[t++] = CLS_ID;
-      ids.set(vocab.toIds(v.tokens), t);
-      lengths[b] = v.tokens.length + extra;
-    });
-    const out: TensorMap = { ids: tf.tensor2d(ids, [values.length, steps], 'int32'), lengths: tf.tensor1d(lengths, 'int32') };
-    const ngramOptions = this.config.charNgrams;
-    if (ngramOptions !== false) {
-      const rowOf = new Map<string, number>();
-      const lists: number[][] = [[]]; // row 0: no token (padding, CLS)
-      const index = new Int32Array(values.length * steps);
-      values.forEach((v, b) => v.tokens.forEach((token, i) => {
-        let row = rowOf.get(token);
-        if (row === undefined) {
-          row = lists.length;
-          rowOf.set(token, row);
-          lists.push(this.ngramsOf(token, ngramOptions));
-        }
-        index[b * steps + i + extra] = row;
-      }));
-      const k = Math.max(1, ...lists.map((l) => l.length));
-      const flat = new Int32Array(lists.length * k);
-      lists.forEach((l, r) => flat.set(l, r * k));
-      out.ngrams = tf.tensor2d(flat, [lists.length, k], 'int32');
-      out.ngramIndex = tf.tensor2d(index, [values.length, steps], 'int32');
+    const c = collateTexts(values, vocab, { addCls: this.config.addCls, charNgrams: this.config.charNgrams, ngramCache: this.ngramCache });
+    const out: TensorMap = { ids: tf.tensor2d(c.ids, [values.length, c.steps], 'int32'), lengths: tf.tensor1d(c.lengths, 'int32') };
+    if (c.ngrams !== undefined && c.ngramIndex !== undefined) {
+      out.ngrams = tf.tensor2d(c.ngrams.data, [c.ngrams.rows, c.ngrams.perToken], 'int32');
+      out.ngramIndex = tf.tensor2d(c.ngramIndex, [values.length, c.steps], 'int32');
     }
     return out;
-  }
-
-  private ngramsOf(token: string, options: ResolvedCharNgramOptions): number[] {
-    let ids = this.ngramCache.get(token);
-    if (ids === undefined) {
-      ids = charNgramIds(token, options);
-      if (this.ngramCache.size < 200_000) this.ngramCache.set(token, ids);
-    }
-    return ids;
   }
 
   private lookup(ids: tf.Tensor2D): tf.Tensor3D {

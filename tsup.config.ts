@@ -8,7 +8,7 @@ const packages: Record<string, string[]> = {
   audio: ['index', 'dsp'],
   'text-rnn': ['index', 'tokenizers'],
   'vision-cnn': ['index', 'preprocess'],
-  fusion: ['index'],
+  fusion: ['index', 'feeds'],
   speech: ['index'],
 };
 

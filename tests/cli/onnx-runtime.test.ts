@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../packages/cli/src/main.js';
+import { main } from 'mmfuse';
 import { onnxChecker } from '../onnx/helpers.js';
 import { MODALITIES, subsets, writeProject } from './fixtures.js';
 import type { Sample } from './fixtures.js';

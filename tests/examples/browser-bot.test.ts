@@ -86,9 +86,9 @@ describe('the bot page in headless chromium', () => {
         expect(await page.getAttribute('body', 'data-state'), (await page.textContent('#status')) ?? '').toBe('ready');
 
         const test = manifest('test.jsonl');
-        const typed = test.find((s) => s.fields.text !== undefined && s.fields.audio === undefined) as { fields: { text: string } };
-        const spoken = test.find((s) => s.fields.audio !== undefined && s.fields.text === undefined) as { fields: { audio: string } };
-        const both = test.find((s) => s.fields.audio !== undefined && s.fields.text !== undefined) as { fields: { text: string; audio: string } };
+        const typed = test.find((s) => s.fields.text !== undefined && s.fields.audio === undefined) as unknown as { fields: { text: string } };
+        const spoken = test.find((s) => s.fields.audio !== undefined && s.fields.text === undefined) as unknown as { fields: { audio: string } };
+        const both = test.find((s) => s.fields.audio !== undefined && s.fields.text !== undefined) as unknown as { fields: { text: string; audio: string } };
         expectSame(await ask(page, { text: typed.fields.text }), await model.predict({ text: typed.fields.text }));
         expectSame(await ask(page, { wav: spoken.fields.audio }), await model.predict({ audio: spoken.fields.audio }));
         expectSame(await ask(page, { text: both.fields.text, wav: both.fields.audio }), await model.predict({ text: both.fields.text, audio: both.fields.audio }));

@@ -163,23 +163,36 @@ export class OnnxFusionModel {
 
   /** Head outputs of prepared value lists, 64 rows per run (as `outputRows`); `drop` hides input m from every row. */
   async outputRows(values: readonly (readonly unknown[])[], drop?: number): Promise<Float32Array[]> {
-    const session = this.session;
-    if (session === undefined) throw new EngineError('this onnx model was disposed');
     const k = this.metadata.logits.outDim;
     const rows: Float32Array[] = [];
     for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
       const chunk = values.slice(start, start + INFERENCE_BATCH);
-      const fields = this.state.fields.map((_, m) => (m === drop ? null : this.collate(m, chunk)));
-      const feeds = buildFeeds(this.metadata.inputs, this.metadata.batch, chunk.length, fields);
-      const ortFeeds: Record<string, OrtTensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.ort.Tensor(t.type, t.data, t.dims);
-      const out = await session.run(ortFeeds);
-      const logits = out[this.metadata.logits.name];
-      if (logits === undefined) throw new EngineError(`the graph gave no ${this.metadata.logits.name} output`);
-      const data = logits.data as Float32Array;
+      const data = await this.runFeeds(this.batchFeeds(chunk, drop));
       for (let r = 0; r < chunk.length; r++) rows.push(data.slice(r * k, (r + 1) * k));
     }
     return rows;
+  }
+
+  /**
+   * The graph feeds of one batch of prepared values (the encoders' `collate`, spread over the batch with
+   * presence masks); `drop` hides input m. With `runFeeds`, what `outputRows` does per batch (exposed for
+   * benchmarks that time the graph alone).
+   */
+  batchFeeds(values: readonly (readonly unknown[])[], drop?: number): Record<string, FeedTensor> {
+    const fields = this.state.fields.map((_, m) => (m === drop ? null : this.collate(m, values)));
+    return buildFeeds(this.metadata.inputs, this.metadata.batch, values.length, fields);
+  }
+
+  /** Run the graph on feeds from `batchFeeds`: the logits [batch, outDim], row-major. */
+  async runFeeds(feeds: Record<string, FeedTensor>): Promise<Float32Array> {
+    const session = this.session;
+    if (session === undefined) throw new EngineError('this onnx model was disposed');
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.ort.Tensor(t.type, t.data, t.dims);
+    const out = await session.run(ortFeeds);
+    const logits = out[this.metadata.logits.name];
+    if (logits === undefined) throw new EngineError(`the graph gave no ${this.metadata.logits.name} output`);
+    return logits.data as Float32Array;
   }
 
   /** Field m's collated tensors (read back as typed arrays) for the rows that have it, or null. */

@@ -4,7 +4,7 @@ import { IoError, isMmfuseError } from '@mmfuse/core';
 import type { Outcome } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadPlugins, startEngine } from '../internal/model.js';
-import { loadModelFor } from '../internal/runtime.js';
+import { loadModelFor, runtimeOf } from '../internal/runtime.js';
 import type { FusionModelApi } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
 import { createPredictionServer } from '../server.js';
@@ -34,7 +34,7 @@ export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResu
   const host = (args.options.host as string | undefined) ?? '127.0.0.1';
   const port = (args.options.port as number | undefined) ?? 8080;
   const handle = createPredictionServer({
-    predictor: modelPredictor(model, { engine: engine.engine, runtime: args.options.runtime ?? (dir.endsWith('.onnx') ? 'onnx' : 'tfjs'), modelDir: dir }),
+    predictor: modelPredictor(model, { engine: engine.engine, runtime: runtimeOf(model), modelDir: dir }),
     numTensors: () => tf.memory().numTensors,
     log,
     ...(args.options['max-body-bytes'] !== undefined ? { maxBodyBytes: args.options['max-body-bytes'] as number } : {}),

@@ -25,6 +25,11 @@ function isOnnxFile(file: string): boolean {
   }
 }
 
+/** The runtime a loaded model runs on. */
+export function runtimeOf(model: FusionModelApi): RuntimeName {
+  return model instanceof OnnxFusionModel ? 'onnx' : 'tfjs';
+}
+
 /** Load `--model` on the chosen runtime. */
 export async function loadModelFor(args: ParsedArgs, io: CliIo, command: string, log: (line: string) => void): Promise<FusionModelApi> {
   const file = path.resolve(io.cwd, args.options.model as string);

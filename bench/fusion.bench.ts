@@ -16,8 +16,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { InvalidInputError, createRng, initEngine, registerEncoderOnce } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import { InvalidInputError, createRng, getEngineInfo, initEngine, registerEncoderOnce } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxGraphBuilder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
 import { AdamW, FusionModel, headLoss, toBatchInput } from '@mmfuse/fusion';
 import type { PreparedInput } from '@mmfuse/fusion';
 import '@mmfuse/text-rnn';
@@ -67,6 +67,20 @@ class BenchAudioEncoder implements ModalityEncoder<{ logMel: Float32Array }, Flo
     }); // [B, 25, 16, 32]
     const [b, t, f, c] = x.shape;
     return { features: x.reshape([b, t, f * c]) as tf.Tensor3D, mask: tf.ones([b, t]) as tf.Tensor2D }; // [B, 25, 512]
+  }
+
+  /** The same blocks as ONNX (NCHW): Conv 3x3 pad 1 + bias, Relu, MaxPool 2, then [B, 25, 16*32] in (mel, channel) order. */
+  exportOnnx(g: OnnxGraphBuilder): OnnxEncoderGraph {
+    const input = g.input('x', 'float32', [g.batch, FRAMES, MELS, 1]);
+    let x = g.op('Transpose', [input], { perm: [0, 3, 1, 2] }); // [B, 1, 100, 64]
+    this.kernels.forEach((k, i) => {
+      const w = tf.tidy(() => k.transpose([3, 2, 0, 1])); // [cout, cin, 3, 3]
+      x = g.op('MaxPool', [g.op('Relu', [g.op('Conv', [x, g.constant(w), g.constant(this.biases[i] as tf.Variable)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })])], { kernel_shape: [2, 2], strides: [2, 2] });
+      w.dispose();
+    }); // [B, 32, 25, 16]
+    const features = g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 3, 1] }), g.ints([0, 0, -1])]); // [B, 25, 512]
+    const b = g.op('Gather', [g.op('Shape', [input]), g.ints([0])], { axis: 0 });
+    return { features, mask: g.op('Expand', [g.floats(1, [1, 25]), g.op('Concat', [b, g.ints([25])], { axis: 0 })]), maxSteps: 25 };
   }
 
   get trainableWeights(): tf.Variable[] { return [...this.kernels, ...this.biases]; }

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
@@ -305,6 +305,25 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
 
   get weights(): tf.Variable[] {
     return this.trainableWeights;
+  }
+
+  /** Embedding tables [rows, E] get one int8 scale per row (token / n-gram bucket); recurrent matrices per gate row. */
+  describeWeights(): WeightDescription[] {
+    return [
+      { name: 'embedding', outputAxis: 0 },
+      ...(this.config.charNgrams !== false ? [{ name: 'ngramEmbedding', outputAxis: 0 }] : []),
+      ...this.rnn.describeWeights('rnn.'),
+    ];
+  }
+
+  /** The recurrent hidden units (one count for every layer and direction: `hiddenSize`). */
+  pruningGroups(): PruningGroup[] {
+    return this.rnn.pruningGroups(this.config.charNgrams !== false ? 2 : 1, 'rnn.');
+  }
+
+  prunedOptions(kept: Readonly<Record<string, number>>): JsonObject {
+    const h = kept['rnn.l0.hidden'];
+    return h === undefined ? {} : { hiddenSize: h };
   }
 
   getConfig(): JsonObject {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, z } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription, z } from '@mmfuse/core';
 import { IMAGE_MAX_BYTES, imageCnnOptionsSchema } from './encoder-options.js';
 import { flipHorizontal, jitterBrightnessContrast, sampleResizedCrop } from './augment.js';
 import { ConvBlock } from './conv-block.js';
@@ -320,6 +320,18 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   get weights(): tf.Variable[] {
     const trainable = new Set(this.trainableWeights);
     return [...this.trainableWeights, ...this.blocks.flatMap((b) => b.weights.filter((w) => !trainable.has(w)))];
+  }
+
+  /** Conv filters and 1×1 shortcuts [k, k, in, out] per output channel (axis 3); bias, batch-norm parameters and statistics stay float32. */
+  describeWeights(): WeightDescription[] {
+    const trainable = this.blocks.flatMap((b, i) => [
+      { name: `block${i}.kernel`, outputAxis: 3 },
+      ...(b.useBias ? [{ name: `block${i}.bias`, outputAxis: null }] : []),
+      ...(b.batchNorm ? [{ name: `block${i}.gamma`, outputAxis: null }, { name: `block${i}.beta`, outputAxis: null }] : []),
+      ...(b.residual && b.inChannels !== b.outChannels ? [{ name: `block${i}.shortcut`, outputAxis: 3 }] : []),
+    ]);
+    const stats = this.blocks.flatMap((b, i) => (b.batchNorm ? [{ name: `block${i}.runningMean`, outputAxis: null }, { name: `block${i}.runningVar`, outputAxis: null }] : []));
+    return [...trainable, ...stats];
   }
 
   getConfig(): JsonObject {

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '@mmfuse/core';
 import { FusionModel, loadState, normalizeConfig, planStructuredPruning, prepareSet, pruneMagnitude, pruneStructured, runTraining, saveState, zeroPrunedUnits } from '@mmfuse/fusion';
 import type { FusionState, Sample } from '@mmfuse/fusion';
+import '@mmfuse/vision-cnn';
+import { writeSamples } from '../cli/fixtures.js';
 import { botConfig, logitsOf, maxAbsDiff, trainBot, writeBotData } from './compress-helpers.js';
 
 let work: string;
@@ -80,6 +82,35 @@ describe.each([
     expect(logitsOf(loaded, values)).toEqual(got);
     expect(JSON.parse(readFileSync(path.join(work, `${strategy}-pruned`, 'model.json'), 'utf8')).version).toBe(1);
     for (const s of [pruned, masked, loaded]) s.dispose();
+  });
+});
+
+describe('structured pruning of image/cnn channels (batch norm)', () => {
+  it('gives the masked computation too', async () => {
+    const dir = path.join(work, 'images');
+    const rows = await writeSamples(dir, 'im', 16);
+    const samples = rows.map((r) => ({ id: r.id, fields: { image: path.join(dir, r.image), text: r.text, label: r.label } }));
+    const model = await trainBot({
+      inputs: {
+        image: { type: 'image', encoder: { kind: 'cnn', blocks: [6, 8], width: 16, height: 16 } },
+        text: { type: 'text', encoder: { kind: 'rnn', embeddingDim: 8, hiddenSize: 8 } },
+      },
+      fusion: { dModel: 16, layers: 1, heads: 2, ffDim: 16, dropout: 0, modalityDropout: 0 },
+      output: { field: 'label' },
+      training: { epochs: 2, batchSize: 8, validationSplit: 0, earlyStoppingPatience: null },
+    }, samples);
+    const dirModel = path.join(work, 'image-model');
+    await model.save(dirModel);
+    const values = (await prepareSet(model.state, samples)).values;
+    const plan = planStructuredPruning(model.state, { ratio: 0.5, importance: 'norm' });
+    expect(plan.groups.map((g) => g.name)).toEqual(expect.arrayContaining(['encoders.image:block0.channels', 'encoders.image:block1.channels']));
+    const pruned = pruneStructured(model.state, plan);
+    expect(pruned.config.inputs.image!.encoder.blocks).toEqual([3, 4]);
+    const masked = await loadState(dirModel);
+    zeroPrunedUnits(masked, plan);
+    expect(maxAbsDiff(logitsOf(pruned, values), logitsOf(masked, values))).toBeLessThan(1e-4);
+    for (const s2 of [pruned, masked]) s2.dispose();
+    model.dispose();
   });
 });
 

@@ -6,6 +6,7 @@ import type { CommandSpec } from '../internal/args.js';
 import { pretrainSpeechSpec } from './pretrain-speech.js';
 import { synthesizeSpec } from './synthesize.js';
 import { schemaSpec } from './schema.js';
+import { cacheOption, hyperoptSpec, prepareSpec, redisOption, workerSpec } from './distributed-specs.js';
 
 const json = { type: 'boolean', description: 'Print one JSON object as the last line of stdout' } as const;
 const plugin = { type: 'string', valueName: 'MODULE', description: 'Import a module that registers encoders (a third-party modality) first', repeatable: true } as const;
@@ -20,6 +21,8 @@ export const trainSpec: CommandSpec = {
     epochs: { type: 'integer', valueName: 'N', description: 'Override training.epochs (default: the config\'s, else 10)', min: 1 },
     checkpoint: { type: 'string', valueName: 'DIR', description: 'Write a checkpoint here after every epoch and on interruption (DIR/last, replaced atomically)' },
     resume: { type: 'boolean', description: 'Continue from the checkpoint in --checkpoint DIR, if there is one (same config)' },
+    cache: cacheOption,
+    redis: { ...redisOption, description: 'Prepare the training and validation samples on mmfuse workers through this Redis first (needs --cache on shared storage); default: MMFUSE_REDIS_URL' },
     plugin,
     json,
   },
@@ -50,6 +53,7 @@ export const predictSpec: CommandSpec = {
     image: { type: 'string', valueName: 'FILE', description: 'Image file (PNG, JPEG, ...) for the model\'s image input', modality: 'image' },
     input: { type: 'string', valueName: 'FIELD=VALUE', description: 'Value for an input field by name, read as its encoder declares (a file path, text, JSON, or base64 bytes)', repeatable: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
+    redis: { ...redisOption, description: 'With --data: predict on mmfuse workers through this Redis (same output, in manifest order); default: MMFUSE_REDIS_URL' },
     plugin,
     json,
   },
@@ -79,4 +83,4 @@ export const inspectSpec: CommandSpec = {
   options: { plugin, json },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec];
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, prepareSpec, workerSpec, hyperoptSpec];

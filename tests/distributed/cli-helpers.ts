@@ -60,9 +60,12 @@ export async function runMmfuse(args: string[], options: { cwd: string; env?: Re
   return { code, stdout: p.stdout(), stderr: p.stderr() };
 }
 
-/** A worker on `url`; resolves once it is connected. */
+/**
+ * A worker on `url`; resolves once it is connected. The default lock (30 s) keeps a worker that is merely
+ * starved of CPU on a loaded machine from losing its job; tests that kill workers pass a short one.
+ */
 export async function startWorker(url: string, cwd: string, extra: string[] = []): Promise<Proc> {
-  const w = startMmfuse(['worker', '--redis', url, '--lock-seconds', '3', '--max-stalls', '5', ...extra], { cwd });
+  const w = startMmfuse(['worker', '--redis', url, '--max-stalls', '5', ...extra], { cwd });
   await w.waitFor(/ready: /);
   return w;
 }

@@ -17,6 +17,8 @@ let redis: RedisServer;
 let local: string;
 let localStderr: string;
 const workers: Proc[] = [];
+/** A killed worker's chunk goes to the other after about this long (a live one renews its lock every 2 s). */
+const LOCK = ['--lock-seconds', '4'];
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-dist-predict-'));
@@ -29,8 +31,8 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'long.jsonl'), jsonl(Array.from({ length: 20 }, () => [...ev, ...tr]).flat()));
   const [trained, w1, w2] = await Promise.all([
     runMmfuse(['train', 'model.yaml', '--out', 'model', '--epochs', '2', '--seed', '3'], { cwd: dir }),
-    startWorker(redis.url, dir),
-    startWorker(redis.url, dir, ['--health-port', '0']),
+    startWorker(redis.url, dir, LOCK),
+    startWorker(redis.url, dir, [...LOCK, '--health-port', '0']),
   ]);
   if (trained.code !== 0) throw new Error(`train failed: ${trained.stderr}`);
   workers.push(w1, w2);
@@ -75,7 +77,7 @@ describe('mmfuse predict --data --redis (2 workers)', () => {
     expect(code, run.stderr()).toBe(0);
     expect(run.stdout()).toBe(local);
     expect(run.stderr()).toMatch(/taken over from a worker that stopped/);
-    workers.push(await startWorker(redis.url, dir));
+    workers.push(await startWorker(redis.url, dir, LOCK));
   });
 
   for (const mode of ['save', 'nosave'] as const) {

@@ -23,7 +23,7 @@ import type { TrialJob, TrialResult } from '../distributed/job-types.js';
 import { loadDistributed, openExecutor, redisUrlOf } from '../distributed/setup.js';
 import { fromCwd, logger, pluginArgs } from './common.js';
 
-/** A folder the search may write into: absent, or empty. */
+/** A folder the search may write into: absent, or empty; created. */
 async function freshFolder(dir: string): Promise<void> {
   const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return []; throw err; });
   if (entries.length > 0) throw new UsageError(`--out ${dir} is not empty; choose a new folder (a search removes the models of the trials it beats inside it)`, { command: 'hyperopt' });
@@ -65,13 +65,16 @@ export async function runHyperopt(args: ParsedArgs, io: CliIo): Promise<CommandR
   const out = fromCwd(io, (args.options.out as string | undefined) ?? `hyperopt-${path.basename(file).replace(/\.[^.]+$/, '')}`);
   const plugins = pluginArgs(args, io);
   const d = await loadDistributed();
+  // Everything that can be checked without the engine first: the space, the key paths, the output folder.
   const space = await d.readSearchSpace(spaceFile);
-  await startEngine(log);
-  await loadPlugins([...(await readCliConfig(file)).plugins, ...plugins], log);
-  const cli = await loadConfig(file);
-  if (cli.data.train === undefined) throw new ConfigError('is required by "mmfuse hyperopt": the training manifest, relative to the config file', { file: cli.file, path: 'data.train' });
-  checkParams(space, Object.keys(cli.config.inputs), spaceFile);
+  const raw = await readCliConfig(file);
+  if (raw.data.train === undefined) throw new ConfigError('is required by "mmfuse hyperopt": the training manifest, relative to the config file', { file: raw.file, path: 'data.train' });
+  const rawInputs = raw.model.inputs;
+  checkParams(space, typeof rawInputs === 'object' && rawInputs !== null && !Array.isArray(rawInputs) ? Object.keys(rawInputs) : [], spaceFile);
   await freshFolder(out);
+  await startEngine(log);
+  await loadPlugins([...raw.plugins, ...plugins], log);
+  const cli = await loadConfig(file);
   const trialsDir = path.join(out, 'trials');
   const cacheDir = args.options.cache !== undefined ? fromCwd(io, args.options.cache as string) : path.join(out, 'cache');
   const maxEpochs = space.asha.maxEpochs ?? cli.config.training.epochs;

@@ -41,7 +41,7 @@ export async function runPrepare(args: ParsedArgs, io: CliIo): Promise<CommandRe
       onSkip: (set, manifest, s) => log(`${set}: ${describeSkipped(s, manifest)}`),
     });
     for (const s of r.sets) log(`${s.set}: ${s.prepared} of ${s.samples} samples prepared${s.skipped > 0 ? `, ${s.skipped} refused` : ''}`);
-    log(`cache: ${r.cache.writes} entries written, ${r.cache.diskHits} already there`);
+    log(`cache: ${r.cache.writes} entries written, ${r.cache.diskHits} found there`);
     const json = {
       cache: cacheDir,
       sets: r.sets,

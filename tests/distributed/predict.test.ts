@@ -104,6 +104,10 @@ describe('mmfuse predict --data --redis (2 workers)', () => {
     expect(w.code).toBe(1);
     expect(w.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\); retrying with back-off/);
     expect(JSON.parse(w.stdout.trim().split('\n').at(-1) as string).error.name).toBe('RedisUnavailableError');
+    // Workers run model folders on the tfjs runtime: the onnx runtime is refused with --redis, before any connection.
+    const onnx = await runMmfuse(['predict', '--model', 'model', '--data', 'long.jsonl', '--redis', closed, '--runtime', 'onnx'], { cwd: dir });
+    expect(onnx.code).toBe(2);
+    expect(onnx.stderr).toMatch(/--redis \(or MMFUSE_REDIS_URL\) predicts on workers, which run a model folder on the TensorFlow\.js runtime; --runtime onnx/);
     const noUrl = await runMmfuse(['worker'], { cwd: dir });
     expect(noUrl.code).toBe(2);
     expect(noUrl.stderr).toMatch(/needs --redis URL \(or MMFUSE_REDIS_URL\)/);

@@ -20,6 +20,7 @@ async function loadRunner(name: string): Promise<CommandRunner> {
     case 'eval': return (await import('./commands/eval.js')).runEval;
     case 'predict': return (await import('./commands/predict.js')).runPredict;
     case 'serve': return (await import('./commands/serve.js')).runServe;
+    case 'export': return (await import('./commands/export.js')).runExport;
     case 'inspect': return (await import('./commands/inspect.js')).runInspect;
     case 'schema': return (await import('./commands/schema.js')).runSchema;
     case 'synthesize': return (await import('./commands/synthesize.js')).runSynthesize;
@@ -27,6 +28,8 @@ async function loadRunner(name: string): Promise<CommandRunner> {
     case 'prepare': return (await import('./commands/prepare.js')).runPrepare;
     case 'worker': return (await import('./commands/worker.js')).runWorker;
     case 'hyperopt': return (await import('./commands/hyperopt.js')).runHyperopt;
+    case 'compress': return (await import('./commands/compress.js')).runCompress;
+    case 'distill': return (await import('./commands/distill.js')).runDistill;
     default: throw new UsageError(`unknown command "${name}"`, { command: name });
   }
 }

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { InternalError, UsageError, readManifest } from '@mmfuse/core';
 import type { ManifestSample, MmfuseError, RawInputKind, SkippedSample } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
-import { loadModel, loadPlugins, manifestFields, startEngine } from '../internal/model.js';
+import { loadPlugins, manifestFields, startEngine } from '../internal/model.js';
+import { isOnnxFile, loadModelFor } from '../internal/runtime.js';
 import type { FusionModelApi, Prediction } from '../internal/model.js';
 import { predictSpec } from './specs.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
@@ -100,9 +101,14 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
   const data = args.options.data as string | undefined;
   if (data !== undefined && hasSingle) throw new UsageError(`--data predicts a manifest; do not combine it with ${single.slice(0, -1).join(', ')} or --input`, { command: 'predict' });
   if (data === undefined && !hasSingle) throw new UsageError(`give at least one input (${single.join(', ')} FIELD=VALUE) or --data MANIFEST`, { command: 'predict' });
+  // --redis / MMFUSE_REDIS_URL with --data: workers predict with the TensorFlow.js runtime from the model folder.
+  const redis = data === undefined ? undefined : redisUrlOf(args);
+  if (redis !== undefined && (args.options.runtime === 'onnx' || args.options.threads !== undefined || isOnnxFile(fromCwd(io, args.options.model as string)))) {
+    throw new UsageError('--redis (or MMFUSE_REDIS_URL) predicts on workers, which run a model folder on the TensorFlow.js runtime; --runtime onnx, --threads and .onnx files run in this process only: drop --redis (or unset MMFUSE_REDIS_URL)', { command: 'predict' });
+  }
   await startEngine(log);
   await loadPlugins(pluginArgs(args, io), log);
-  const model = await loadModel(fromCwd(io, args.options.model as string));
+  const model = await loadModelFor(args, io, 'predict', log);
   try {
     if (data === undefined) {
       const fields = inputFields(model, args, io);
@@ -110,7 +116,6 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
       return { json: predictionJson(p), human: predictionText(p) };
     }
     // --redis / MMFUSE_REDIS_URL: the same chunks, predicted on workers (distributed/predict-remote.ts).
-    const redis = redisUrlOf(args);
     if (redis !== undefined) {
       const { predictManifestRemote } = await import('../distributed/predict-remote.js');
       return await predictManifestRemote({ model, modelDir: fromCwd(io, args.options.model as string), manifest: fromCwd(io, data), redis, plugins: pluginArgs(args, io), io, log });

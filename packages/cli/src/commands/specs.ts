@@ -7,6 +7,8 @@ import { pretrainSpeechSpec } from './pretrain-speech.js';
 import { synthesizeSpec } from './synthesize.js';
 import { schemaSpec } from './schema.js';
 import { cacheOption, hyperoptSpec, prepareSpec, redisOption, workerSpec } from './distributed-specs.js';
+import { runtimeOptions } from '../internal/runtime-options.js';
+import { compressSpec, distillSpec } from './compress-specs.js';
 
 const json = { type: 'boolean', description: 'Print one JSON object as the last line of stdout' } as const;
 const plugin = { type: 'string', valueName: 'MODULE', description: 'Import a module that registers encoders (a third-party modality) first', repeatable: true } as const;
@@ -36,6 +38,7 @@ export const evalSpec: CommandSpec = {
   options: {
     model: { type: 'string', valueName: 'DIR', description: 'Model folder written by "mmfuse train"', required: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'JSONL or CSV manifest with the target field; paths relative to it', required: true },
+    ...runtimeOptions,
     plugin,
     json,
   },
@@ -54,6 +57,7 @@ export const predictSpec: CommandSpec = {
     input: { type: 'string', valueName: 'FIELD=VALUE', description: 'Value for an input field by name, read as its encoder declares (a file path, text, JSON, or base64 bytes)', repeatable: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
     redis: { ...redisOption, description: 'With --data: predict on mmfuse workers through this Redis (same output, in manifest order); default: MMFUSE_REDIS_URL' },
+    ...runtimeOptions,
     plugin,
     json,
   },
@@ -71,6 +75,7 @@ export const serveSpec: CommandSpec = {
     'max-body-bytes': { type: 'integer', valueName: 'N', description: 'Largest request body; larger answers 413 (default 10485760)', min: 1 },
     'max-batch-size': { type: 'integer', valueName: 'N', description: 'Most requests per model call (default 16)', min: 1 },
     'max-wait-ms': { type: 'number', valueName: 'MS', description: 'How long a request waits to be batched with others (default 5)', min: 0, max: 10000 },
+    ...runtimeOptions,
     plugin,
   },
   epilog: 'Prints "listening on http://HOST:PORT" on stderr once ready. SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0.',
@@ -83,4 +88,19 @@ export const inspectSpec: CommandSpec = {
   options: { plugin, json },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, prepareSpec, workerSpec, hyperoptSpec];
+export const exportSpec: CommandSpec = {
+  name: 'export',
+  summary: 'Export a trained model folder as one ONNX graph (every encoder, fusion and head) for onnxruntime, in Node or a browser.',
+  positionals: [],
+  options: {
+    model: { type: 'string', valueName: 'DIR', description: 'Model folder written by "mmfuse train"', required: true },
+    format: { type: 'string', valueName: 'FORMAT', description: 'Output format: onnx (the only one)', required: true },
+    out: { type: 'string', valueName: 'FILE', description: 'The .onnx file to write (an existing file is replaced only when mmfuse wrote it)', required: true },
+    quantize: { type: 'string', valueName: 'MODE', description: 'int8: integer kernels for dense products (per-output-channel int8 weights, dynamic activation quantization) and int8 embedding rows' },
+    plugin,
+    json,
+  },
+  epilog: 'Graph inputs per input field F: F.<tensor> (its encoder\'s collate tensors) and F.present [batch]; output: logits [batch, outDim].\nRun it: mmfuse serve --model FILE.onnx (or predict / eval), or in a browser with onnxruntime-web.',
+};
+
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec, prepareSpec, workerSpec, hyperoptSpec];

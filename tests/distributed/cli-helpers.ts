@@ -21,7 +21,7 @@ export interface Proc {
   child: ChildProcess;
   stdout(): string;
   stderr(): string;
-  /** Resolves when stderr (or stdout) matches; rejects if the process exits first or after `millis` (hang detection). */
+  /** Resolves when stderr (or stdout) matches; rejects if the process exits first or after `millis` (hang detection: 10 min by default, for a machine loaded far beyond its cores). */
   waitFor(re: RegExp, options?: { stream?: 'stderr' | 'stdout'; millis?: number }): Promise<RegExpMatchArray>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -43,7 +43,7 @@ export function startMmfuse(args: string[], options: { cwd: string; env?: Record
       const m = re.exec(o.stream === 'stdout' ? out : err);
       if (m !== null) { done(); resolve(m); } else if (child.exitCode !== null || child.signalCode !== null) { done(); reject(new Error(`mmfuse ${args[0]} exited before ${re}; stderr:\n${err}`)); }
     };
-    const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${re} from mmfuse ${args[0]}; stderr:\n${err}`)); }, o.millis ?? 120_000);
+    const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${re} from mmfuse ${args[0]}; stderr:\n${err}`)); }, o.millis ?? 600_000);
     const done = (): void => { clearTimeout(timer); listeners.delete(check); };
     listeners.add(check);
     check();
@@ -51,10 +51,10 @@ export function startMmfuse(args: string[], options: { cwd: string; env?: Record
   return { child, stdout: () => out, stderr: () => err, waitFor, exited };
 }
 
-/** Run `mmfuse ARGS` to the end (with hang detection). */
+/** Run `mmfuse ARGS` to the end (with hang detection: killed after 15 min by default). */
 export async function runMmfuse(args: string[], options: { cwd: string; env?: Record<string, string>; millis?: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = startMmfuse(args, options);
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), options.millis ?? 240_000);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), options.millis ?? 900_000);
   const { code } = await p.exited;
   clearTimeout(timer);
   return { code, stdout: p.stdout(), stderr: p.stderr() };

@@ -6,19 +6,23 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InternalError, InvalidInputError } from '@mmfuse/core';
 import { LocalExecutor, RedisExecutor, RedisUnavailableError, runOrdered, startWorker } from '@mmfuse/distributed';
 import type { JobHandlers, WorkerHandle } from '@mmfuse/distributed';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
 
+// Every test here starts real processes (tsx, the engine, Redis): limits are hang detection only, sized for a
+// machine loaded far beyond its cores.
+vi.setConfig({ testTimeout: 1_200_000, hookTimeout: 1_200_000 });
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait until `check` holds (hang detection only: generous). */
-async function until(check: () => boolean | Promise<boolean>, what: string, millis = 60_000): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, what: string, millis = 300_000): Promise<void> {
   const end = Date.now() + millis;
   while (Date.now() < end) {
     if (await check()) return;

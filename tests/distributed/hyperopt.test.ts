@@ -6,12 +6,16 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ashaContinues } from '@mmfuse/distributed';
 import { writeProject } from '../cli/fixtures.js';
 import { runMmfuse, startWorker, stopAll } from './cli-helpers.js';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
+
+// Every test here starts real processes (tsx, the engine, Redis): limits are hang detection only, sized for a
+// machine loaded far beyond its cores.
+vi.setConfig({ testTimeout: 1_200_000, hookTimeout: 1_200_000 });
 
 let dir: string;
 let redis: RedisServer;

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { jsonl } from '../cli/fixtures.js';
 import { repoRoot } from '../cli/helpers.js';
 import { runMmfuse, startMmfuse, stopAll } from './cli-helpers.js';
@@ -15,6 +15,10 @@ import type { Proc } from './cli-helpers.js';
 import { CRASH_MAGIC } from './crash-plugin.js';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
+
+// Every test here starts real processes (tsx, the engine, Redis): limits are hang detection only, sized for a
+// machine loaded far beyond its cores.
+vi.setConfig({ testTimeout: 1_200_000, hookTimeout: 1_200_000 });
 
 let dir: string;
 let redis: RedisServer;

@@ -5,12 +5,16 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { jsonl, writeProject } from '../cli/fixtures.js';
 import { runMmfuse, startMmfuse, startWorker, stopAll } from './cli-helpers.js';
 import type { Proc } from './cli-helpers.js';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
+
+// Every test here starts real processes (tsx, the engine, Redis): limits are hang detection only, sized for a
+// machine loaded far beyond its cores.
+vi.setConfig({ testTimeout: 1_200_000, hookTimeout: 1_200_000 });
 
 let dir: string;
 let redis: RedisServer;
@@ -104,13 +108,15 @@ describe('mmfuse predict --data --redis (2 workers)', () => {
     expect(w.code).toBe(1);
     expect(w.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\); retrying with back-off/);
     expect(JSON.parse(w.stdout.trim().split('\n').at(-1) as string).error.name).toBe('RedisUnavailableError');
-    // Workers run model folders on the tfjs runtime: the onnx runtime is refused with --redis, before any connection.
-    const onnx = await runMmfuse(['predict', '--model', 'model', '--data', 'long.jsonl', '--redis', closed, '--runtime', 'onnx'], { cwd: dir });
-    expect(onnx.code).toBe(2);
-    expect(onnx.stderr).toMatch(/--redis \(or MMFUSE_REDIS_URL\) predicts on workers, which run a model folder on the TensorFlow\.js runtime; --runtime onnx/);
     const noUrl = await runMmfuse(['worker'], { cwd: dir });
     expect(noUrl.code).toBe(2);
     expect(noUrl.stderr).toMatch(/needs --redis URL \(or MMFUSE_REDIS_URL\)/);
+  });
+
+  it('refuses --runtime onnx with --redis before connecting (workers run model folders on the tfjs runtime)', async () => {
+    const onnx = await runMmfuse(['predict', '--model', 'model', '--data', 'long.jsonl', '--redis', 'redis://127.0.0.1:1', '--runtime', 'onnx'], { cwd: dir });
+    expect(onnx.code).toBe(2);
+    expect(onnx.stderr).toMatch(/--redis \(or MMFUSE_REDIS_URL\) predicts on workers, which run a model folder on the TensorFlow\.js runtime; --runtime onnx/);
   });
 
   it('answers GET /healthz with the worker state, and exits 0 on SIGTERM', async () => {

@@ -44,7 +44,7 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, millis = 30_000): Promise<void> {
+async function waitFor(check: () => Promise<boolean>, what: string, millis = 120_000): Promise<void> {
   const until = Date.now() + millis;
   while (Date.now() < until) {
     if (await check()) return;

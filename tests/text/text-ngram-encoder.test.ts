@@ -39,7 +39,7 @@ describe('text/ngram encoder', () => {
     expect(enc.getConfig()).toEqual({
       tokenizer: { type: 'cjk', lowercase: true, minFrequency: 1, maxVocabSize: 50000, maxLength: 64 },
       dim: 128, wordNgrams: 2, charNgrams: { minN: 2, maxN: 5, maxPerToken: 32 }, buckets: 20000, output: 'pooled',
-      featureDropout: 0.2, dropout: 0, maxBytes: 1048576,
+      featureDropout: 0.2, featureWeights: false, dropout: 0, maxBytes: 1048576,
     });
   });
 
@@ -166,6 +166,35 @@ describe('text/ngram encoder', () => {
     opt.dispose();
     tf.dispose([batch, target]);
     enc.dispose();
+  });
+
+  it('featureWeights: the pooled vector is the mean weighted by exp(s) per feature row; s starts at 0 and trains', async () => {
+    const plain = await fitted({ ...SMALL }, 4);
+    const { enc, prepared } = await fitted({ ...SMALL, featureWeights: true }, 4);
+    expect(enc.weights).toHaveLength(2);
+    const table = enc.weights[0]!.arraySync() as number[][];
+    expect(table).toEqual(plain.enc.weights[0]!.arraySync());
+    expect(enc.weights[1]!.shape).toEqual([table.length, 1]);
+    const batch = enc.collate([prepared[0] as PreparedText]);
+    const plainBatch = plain.enc.collate([plain.prepared[0] as PreparedText]);
+    // s = 0: the plain mean.
+    expect(tf.tidy(() => read(enc.encode(batch, { training: false }).features))).toEqual(tf.tidy(() => read(plain.enc.encode(plainBatch, { training: false }).features)));
+    const s = Array.from({ length: table.length }, (_, i) => Math.sin(i) * 2);
+    enc.weights[1]!.assign(tf.tensor2d(s, [table.length, 1]));
+    const rows = read(batch.rows as tf.Tensor);
+    const total = rows.reduce((a, r) => a + Math.exp(s[r] as number), 0);
+    const expected = [0, 1, 2, 3, 4, 5].map((d) => rows.reduce((a, r) => a + Math.exp(s[r] as number) * (table[r]?.[d] as number), 0) / total);
+    const got = tf.tidy(() => read(enc.encode(batch, { training: false }).features));
+    got.forEach((v, d) => expect(v).toBeCloseTo(expected[d] as number, 5));
+    const target = tf.randomNormal([1, 1, 6], 0, 1, 'float32', 5);
+    const before = tf.memory().numTensors;
+    const { value, grads } = tf.variableGrads(() => enc.encode(batch, { training: false }).features.sub(target).square().mean() as tf.Scalar, enc.trainableWeights);
+    for (const w of enc.trainableWeights) expect(tf.tidy(() => (grads[w.name] as tf.Tensor).abs().sum().dataSync()[0])).toBeGreaterThan(0);
+    tf.dispose([value, ...Object.values(grads)]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([batch, plainBatch, target]);
+    enc.dispose();
+    plain.enc.dispose();
   });
 
   it('rebuilds from getConfig() + getState() + weights with identical outputs, through JSON (Intl.Segmenter words)', async () => {

@@ -65,6 +65,7 @@ export const textNgramOptionsSchema = z.strictObject({
   buckets: int(1).optional().describe('Hash buckets shared by word n-grams and character n-grams. Default 20000.'),
   output: z.enum(['pooled', 'tokens']).optional().describe('pooled: one vector per text (mean of every feature); tokens: one vector per token. Default pooled.'),
   featureDropout: z.number().min(0).lt(1).optional().describe('Probability of dropping each feature (word, word n-gram, character n-gram) while training. Default 0.2.'),
+  featureWeights: z.boolean().optional().describe('Learn one weight per feature (a learned IDF): vectors are weighted means, exp(s) per feature. Default false.'),
   dropout: z.number().min(0).lt(1).optional().describe('Dropout on the output vectors while training. Default 0.'),
   maxBytes: int(1).optional().describe(`Largest text accepted, in bytes of UTF-8. Default ${TEXT_MAX_BYTES}.`),
 });

@@ -61,6 +61,12 @@ export interface TextNgramEncoderConfig {
    * with kept character n-grams looks like a misspelling. Default 0.2.
    */
   featureDropout?: number;
+  /**
+   * Learn one scalar s per feature row and average with weights exp(s) (clipped to e^±8) instead of
+   * equally: a learned IDF, so frequent uninformative features (stop words, common n-grams) can fade.
+   * Starts at s = 0, the plain mean. Adds a `[rows, 1]` weight. Default false.
+   */
+  featureWeights?: boolean;
   /** Dropout on the output vectors while training. Default 0. */
   dropout?: number;
   /** Largest text accepted, in bytes of UTF-8 (longer texts are refused with LimitExceededError). Default 1048576 (1 MiB). */
@@ -103,6 +109,7 @@ function resolveConfig(config: TextNgramEncoderConfig): ResolvedTextNgramConfig 
     buckets: o.buckets ?? 20000,
     output: o.output ?? 'pooled',
     featureDropout: o.featureDropout ?? 0.2,
+    featureWeights: o.featureWeights ?? false,
     dropout: o.dropout ?? 0,
     maxBytes: o.maxBytes ?? TEXT_MAX_BYTES,
   };
@@ -123,6 +130,7 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
   private tokenizerPromise: Promise<Tokenizer> | undefined;
   private vocabulary: Vocabulary | undefined;
   private table: tf.Variable | undefined; // [vocabulary + buckets, dim]
+  private logWeights: tf.Variable | undefined; // [vocabulary + buckets, 1], with featureWeights
   /** Hashed character n-gram rows (1..buckets) per token. */
   private readonly charCache = new Map<string, number[]>();
 
@@ -167,6 +175,7 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
     const seed = rng.fork('text/ngram').nextSeed();
     const rows = this.vocabulary.size + this.config.buckets;
     this.table = tf.tidy(() => tf.variable(tf.randomNormal([rows, this.config.dim], 0, 0.1, 'float32', seed), true));
+    if (this.config.featureWeights) this.logWeights = tf.variable(tf.zeros([rows, 1]), true);
   }
 
   /** Table rows of one token's features at position t: its word, the word n-grams starting at t, its character n-grams. */
@@ -248,7 +257,8 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
     const dim = this.config.dim;
     const pooled = this.config.output === 'pooled';
     const steps = pooled ? 1 : Math.max(1, ...(lengths.dataSync() as Int32Array));
-    const w = present.expandDims(1); // [N, 1]
+    let w = present.expandDims(1); // [N, 1]
+    if (this.logWeights !== undefined) w = w.mul(tf.gather(this.logWeights, rows).clipByValue(-8, 8).exp()); // [N, 1]
     const x = tf.gather(this.table, rows).mul(w); // [N, dim]
     const sum = tf.unsortedSegmentSum(x, slots, b * steps); // [B * T, dim]
     const count = tf.unsortedSegmentSum(w, slots, b * steps); // [B * T, 1]
@@ -263,7 +273,8 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
   }
 
   get trainableWeights(): tf.Variable[] {
-    return this.table === undefined ? [] : [this.table];
+    if (this.table === undefined) return [];
+    return this.logWeights === undefined ? [this.table] : [this.table, this.logWeights];
   }
 
   get weights(): tf.Variable[] {
@@ -290,6 +301,8 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
   dispose(): void {
     this.table?.dispose();
     this.table = undefined;
+    this.logWeights?.dispose();
+    this.logWeights = undefined;
   }
 }
 

@@ -1,7 +1,7 @@
 /** Inference on prepared values: head outputs in batches, predictions with per-input contributions. */
 import * as tf from '@tensorflow/tfjs';
 import { toBatchInput } from './network.js';
-import type { Prediction } from './outputs/index.js';
+import type { DecodeOptions, Prediction } from './outputs/index.js';
 import type { FusionState } from './state.js';
 
 /** Rows predicted at once. */
@@ -23,13 +23,13 @@ export function outputRows(state: FusionState, values: readonly (readonly unknow
 }
 
 /**
- * Predictions of prepared value lists. With `contributions`, each present input is removed in turn (one
+ * Predictions of prepared value lists (`options.outOfScopeThreshold` overrides the model's threshold). With `contributions`, each present input is removed in turn (one
  * extra pass per input) and the drop of the deciding value is its contribution.
  */
-export function predictValues(state: FusionState, values: readonly (readonly unknown[])[], contributions: boolean): Prediction[] {
+export function predictValues(state: FusionState, values: readonly (readonly unknown[])[], contributions: boolean, options: DecodeOptions = {}): Prediction[] {
   const output = state.requireOutput();
   const full = outputRows(state, values).map((r) => output.values(r));
-  const preds = values.map((v, i) => output.decode(full[i] as number[], state.fields.filter((_, m) => v[m] !== undefined)));
+  const preds = values.map((v, i) => output.decode(full[i] as number[], state.fields.filter((_, m) => v[m] !== undefined), options));
   if (!contributions) return preds;
   preds.forEach((p) => { p.contributions = {}; });
   state.fields.forEach((field, m) => {

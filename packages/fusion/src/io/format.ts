@@ -1,6 +1,7 @@
 /**
  * The saved-model folder:
- * - `model.json`: format name + version, config, labels, target statistics, every encoder's kind, config
+ * - `model.json`: format name + version, config, labels, target statistics, the output calibration (version
+ *   2: temperature and out-of-scope threshold of a category output), every encoder's kind, config
  *   and fitted state, the weight manifest (name, shape, dtype, byte offset, length, sha256), the sha256 of
  *   `weights.bin`, and `integrity`, the sha256 of the file's own JSON without that key.
  * - `weights.bin`: float32 little-endian values of every weight, in manifest order.
@@ -9,9 +10,17 @@
 import { createHash } from 'node:crypto';
 import type { JsonObject } from '@mmfuse/core';
 import type { ResolvedConfig } from '../config.js';
+import type { Calibration } from '../outputs/calibration.js';
 
 export const FORMAT_NAME = 'mmfuse-fusion-model';
-export const FORMAT_VERSION = 1;
+/**
+ * The newest format version written. Version 2 adds `calibration`; a model without one is still written as
+ * version 1, so readers that only know version 1 keep reading it (and refuse, rather than silently
+ * ignore, a calibrated one).
+ */
+export const FORMAT_VERSION = 2;
+/** Versions this package reads. */
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface WeightEntry {
   name: string;
@@ -32,6 +41,8 @@ export interface ModelFile {
   /** Regression targets are standardized with these (per output value). */
   targetStats?: { mean: number[]; std: number[] };
   outDim: number;
+  /** Version 2: the category output's calibration (temperature, out-of-scope threshold, validation figures). */
+  calibration?: Calibration;
   encoders: { field: string; kind: string; config: JsonObject; state: JsonObject }[];
   weights: WeightEntry[];
   weightsFile: 'weights.bin';

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelFormatError, isMmfuseError } from '@mmfuse/core';
 import type { ModalityEncoder } from '@mmfuse/core';
 import type { FusionState } from '../state.js';
-import { FORMAT_NAME, FORMAT_VERSION, integrityOf, packWeights, sha256 } from './format.js';
+import { FORMAT_NAME, READABLE_VERSIONS, integrityOf, packWeights, sha256 } from './format.js';
 import type { ModelFile, WeightEntry } from './format.js';
 
 /** Write model.json, weights.bin (and metrics.json) of a trained state into an existing folder. */
@@ -15,12 +15,13 @@ export async function writeModelFiles(state: FusionState, dir: string): Promise<
   const { entries, buffer } = packWeights(named);
   const body: Omit<ModelFile, 'integrity'> = {
     format: FORMAT_NAME,
-    version: FORMAT_VERSION,
+    version: output.calibration === undefined ? 1 : 2,
     createdAt: new Date().toISOString(),
     config: state.config,
     labels: output.labels,
     ...(output.targetStats === undefined ? {} : { targetStats: output.targetStats }),
     outDim: output.outDim,
+    ...(output.calibration === undefined ? {} : { calibration: output.calibration }),
     encoders: state.encoders.map((e, m) => ({ field: state.fields[m] as string, kind: e.kind, config: state.encoderConfigs[m] ?? {}, state: e.getState() })),
     weights: entries,
     weightsFile: 'weights.bin',
@@ -51,8 +52,11 @@ export async function readModelFolder(dir: string): Promise<{ model: ModelFile; 
   if (typeof model !== 'object' || model === null || model.format !== FORMAT_NAME) {
     throw new ModelFormatError(`model.json is not an mmfuse fusion model (format ${JSON.stringify((model as { format?: unknown } | null)?.format)}, expected "${FORMAT_NAME}")`, { file: jsonFile });
   }
-  if (model.version !== FORMAT_VERSION) {
-    throw new ModelFormatError(`model format version ${JSON.stringify(model.version)} is not supported by this @mmfuse/fusion (reads version ${FORMAT_VERSION})`, { file: jsonFile });
+  if (!READABLE_VERSIONS.includes(model.version)) {
+    throw new ModelFormatError(`model format version ${JSON.stringify(model.version)} is not supported by this @mmfuse/fusion (reads versions ${READABLE_VERSIONS.join(' and ')})`, { file: jsonFile });
+  }
+  if (model.version === 1 && model.calibration !== undefined) {
+    throw new ModelFormatError('model.json of format version 1 has a "calibration" (a version 2 key); the file is corrupt', { file: jsonFile });
   }
   if (integrityOf(model) !== model.integrity) {
     throw new ModelFormatError('model.json fails its integrity check (edited or corrupt)', { file: jsonFile });
@@ -82,7 +86,11 @@ function formatError(dir: string, reason: string, cause?: unknown): ModelFormatE
  */
 export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8Array, dir: string): void {
   try {
-    state.output = state.outputKind.restore({ labels: file.labels, outDim: file.outDim, ...(file.targetStats === undefined ? {} : { targetStats: file.targetStats }) }, state.config.output.field);
+    state.output = state.outputKind.restore({
+      labels: file.labels, outDim: file.outDim,
+      ...(file.targetStats === undefined ? {} : { targetStats: file.targetStats }),
+      ...(file.calibration === undefined ? {} : { calibration: file.calibration }),
+    }, state.config.output.field);
   } catch (err) {
     throw formatError(dir, isMmfuseError(err) ? err.reason : (err as Error).message, err);
   }

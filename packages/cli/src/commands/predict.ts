@@ -88,6 +88,7 @@ function predictionText(p: Prediction): string {
   if (p.contributions !== undefined) {
     lines.push('contributions:', ...Object.entries(p.contributions).map(([f, v]) => `  ${f}: ${round(v)}`));
   }
+  if (p.outOfScope !== undefined) lines.push(`out of scope: ${p.outOfScope ? 'yes (no label fits well enough)' : 'no'}`);
   if (p.modalitiesUsed !== undefined) lines.push(`modalities used: ${p.modalitiesUsed.join(', ')}`);
   return lines.join('\n');
 }
@@ -102,13 +103,14 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
   await startEngine(log);
   await loadPlugins(pluginArgs(args, io), log);
   const model = await loadModel(fromCwd(io, args.options.model as string));
+  const oos = args.options['oos-threshold'] === undefined ? {} : { outOfScopeThreshold: args.options['oos-threshold'] as number };
   try {
     if (data === undefined) {
       const fields = inputFields(model, args, io);
-      const p = await model.predict(fields, { contributions: true });
+      const p = await model.predict(fields, { contributions: true, ...oos });
       return { json: predictionJson(p), human: predictionText(p) };
     }
-    return await predictManifest(model, fromCwd(io, data), io, log);
+    return await predictManifest(model, fromCwd(io, data), io, log, oos);
   } finally {
     model.dispose();
   }
@@ -118,7 +120,7 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
  * One JSON line per manifest line, in order: a prediction, or `{ id, line, error }` for a bad sample.
  * Streams: at most one chunk of samples is held, so a manifest of any length runs in bounded memory.
  */
-async function predictManifest(model: FusionModelApi, manifest: string, io: CliIo, log: (line: string) => void): Promise<CommandResult> {
+async function predictManifest(model: FusionModelApi, manifest: string, io: CliIo, log: (line: string) => void, oos: { outOfScopeThreshold?: number }): Promise<CommandResult> {
   // Manifest lines in order: a sample to predict, or a line the reader refused.
   const pending: Array<{ sample: ManifestSample } | { bad: SkippedSample }> = [];
   let n = 0;
@@ -130,7 +132,7 @@ async function predictManifest(model: FusionModelApi, manifest: string, io: CliI
   };
   const flush = async (): Promise<void> => {
     const samples = pending.flatMap((p) => ('sample' in p ? [p.sample] : []));
-    const outcomes = samples.length > 0 ? await model.predictBatch(samples.map((s) => s.fields), { contributions: true, sampleIds: samples.map((s) => s.id) }) : [];
+    const outcomes = samples.length > 0 ? await model.predictBatch(samples.map((s) => s.fields), { contributions: true, sampleIds: samples.map((s) => s.id), ...oos }) : [];
     let k = 0;
     for (const p of pending) {
       n++;

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, initEngine, loadManifest } from '@mmfuse/core';
 import type { EngineInfo, FieldKind, ManifestSample, SkippedSample } from '@mmfuse/core';
 import { FusionModel, manifestFields as fusionManifestFields } from '@mmfuse/fusion';
+export { calibrationLine } from '@mmfuse/fusion';
 import type { EvaluationReport, Prediction, ResolvedConfig, Sample } from '@mmfuse/fusion';
 // Importing the encoder packages registers `text/rnn`, `audio/cnn` and `image/cnn`.
 import '@mmfuse/text-rnn';

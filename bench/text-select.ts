@@ -37,7 +37,7 @@ export const BASE: FusionModelConfig = {
   inputs: { text: { type: 'text', encoder: { kind: 'ngram' } } },
   fusion: { strategy: 'late', dModel: 128, dropout: 0.1, modalityDropout: 0 },
   output: { field: 'intent', type: 'category' },
-  training: { epochs: 20, batchSize: 32, learningRate: 3e-3, weightDecay: 0.01, labelSmoothing: 0.1, earlyStoppingPatience: 3, seed: 42 },
+  training: { epochs: 12, batchSize: 64, learningRate: 5e-3, warmupRatio: 0.05, weightDecay: 0.01, labelSmoothing: 0.1, earlyStoppingPatience: 3, seed: 42 },
 };
 
 export function configOf(v: Variant): FusionModelConfig {

@@ -4,15 +4,15 @@
  * `predict` any subset of its inputs, `evaluate`, `save` to a folder and `load` it back.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, encoders as globalRegistry, getEngineInfo } from '@mmfuse/core';
+import { InvalidInputError, encoders as globalRegistry, getEngineInfo } from '@mmfuse/core';
 import type { EncoderRegistry, ModalityEncoder, Outcome, SkippedSample } from '@mmfuse/core';
 import { normalizeConfig } from './config.js';
 import type { FusionModelConfig, ResolvedConfig } from './config.js';
 import { evaluatePrepared } from './evaluate.js';
 import type { EvaluationReport } from './evaluate.js';
-import { predictValues } from './infer.js';
+import { decodeOptions, predictValues } from './infer.js';
 import { loadState, saveState } from './io/state-folder.js';
-import type { Calibration, DecodeOptions, Prediction } from './outputs/index.js';
+import type { Calibration, Prediction } from './outputs/index.js';
 import { PrepareCache } from './pipeline/cache.js';
 import { collectSamples, prepareAll, prepareFields, prepareSamples } from './pipeline/prepare.js';
 import type { PrepareInputsOptions, SampleSource } from './pipeline/prepare.js';
@@ -40,12 +40,6 @@ export interface PredictOptions {
   outOfScopeThreshold?: number | null;
 }
 
-function decodeOptions(options: { outOfScopeThreshold?: number | null }): DecodeOptions {
-  const t = options.outOfScopeThreshold;
-  if (t === undefined) return {};
-  if (t !== null && !(typeof t === 'number' && t >= 0 && t <= 1)) throw new ConfigError(`must be a probability in [0, 1] or null, got ${JSON.stringify(t)}`, { path: 'outOfScopeThreshold' });
-  return { outOfScopeThreshold: t };
-}
 
 export interface EvaluateOptions {
   /** Folder that relative paths resolve against. */

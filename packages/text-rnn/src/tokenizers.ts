@@ -21,3 +21,6 @@ export { charNgramIds } from './char-ngrams.js';
 export type { CharNgramOptions } from './char-ngrams.js';
 export { DEFAULT_TEXT_CORRUPTION, corruptText, resolveTextCorruption } from './corrupt-text.js';
 export type { ResolvedTextCorruption, TextCorruptionOptions } from './corrupt-text.js';
+export { collateTexts } from './collate-texts.js';
+export type { CollateTextsOptions } from './collate-texts.js';
+export { resolveCharNgramOptions } from './char-ngrams.js';

@@ -9,13 +9,9 @@ import { accuracy, confusionMatrix, macroF1, perClassMetrics } from '../metrics.
 import type { ClassMetrics } from '../metrics.js';
 import { NO_CALIBRATION, checkSavedCalibration, expectedCalibrationError, fitCalibration, scaledSoftmax } from './calibration.js';
 import type { Calibration, CalibrationSettings } from './calibration.js';
+import { softmaxRow } from './softmax.js';
 import { checkSavedLabels, labelOf, labelWeights, requireKnown, sortedLabels } from './labels.js';
 import type { BatchTargets, DecodeOptions, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';
-
-/** Softmax of one row, in float64. */
-export function softmaxRow(row: ArrayLike<number>): number[] {
-  return scaledSoftmax(row, 1);
-}
 
 function argMax(values: readonly number[]): number {
   let best = 0;
@@ -34,6 +30,8 @@ export function categoryLoss(logits: tf.Tensor2D, targets: BatchTargets, options
   const w = tf.tensor1d(targets.weights);
   return perSample.mul(w).sum().div(w.sum().maximum(1e-12)) as tf.Scalar;
 }
+
+export { softmaxRow };
 
 class CategoryOutput implements FittedOutput {
   readonly type = 'category' as const;

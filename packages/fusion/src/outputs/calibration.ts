@@ -20,7 +20,7 @@ export interface CalibrationSettings {
 }
 
 /** Figures of the validation data a calibration was fitted on. */
-export interface CalibrationReport {
+export interface CalibrationValidation {
   /** Validation samples. */
   n: number;
   /** Expected calibration error (15 equal-width bins of the top probability) before and after scaling. */
@@ -44,7 +44,7 @@ export interface Calibration {
   /** Where the threshold came from: chosen on validation data, set in the config, or none. */
   thresholdSource: 'validation' | 'config' | 'none';
   /** The validation figures, when validation data was there. */
-  validation?: CalibrationReport;
+  validation?: CalibrationValidation;
 }
 
 /** No scaling, no threshold (models saved before calibration existed). */
@@ -142,7 +142,7 @@ export function fitCalibration(rows: readonly ArrayLike<number>[], truth: readon
   const top = after.map((p) => Math.max(...p));
   const correct = after.map((p, i) => p.indexOf(Math.max(...p)) === truth[i]);
   const threshold = fixed ?? (settings.threshold === 'auto' ? chooseThreshold(top, correct, settings.maxRejectedCorrect) : null);
-  const validation: CalibrationReport = {
+  const validation: CalibrationValidation = {
     n: rows.length,
     eceBefore: expectedCalibrationError(before, truth),
     eceAfter: expectedCalibrationError(after, truth),

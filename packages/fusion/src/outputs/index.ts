@@ -17,5 +17,5 @@ export function outputKind(type: OutputType): OutputKind {
 }
 
 export { NO_CALIBRATION, chooseThreshold, expectedCalibrationError, fitCalibration, fitTemperature, meanNll, scaledSoftmax } from './calibration.js';
-export type { Calibration, CalibrationReport, CalibrationSettings } from './calibration.js';
+export type { Calibration, CalibrationValidation, CalibrationSettings } from './calibration.js';
 export type { BatchTargets, DecodeOptions, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';

@@ -43,6 +43,9 @@ export type { TrainerState } from './train/checkpoint.js';
 export { EarlyStopping } from './train/early-stopping.js';
 export type { EarlyStoppingState } from './train/early-stopping.js';
 export type { Sample, SampleSource } from './pipeline/prepare.js';
+// Preparation on its own (e.g. filling the on-disk cache on other machines before `fit`): the same calls `fit` makes.
+export { prepareAll, prepareSamples } from './pipeline/prepare.js';
+export type { PreparedSample, PrepareInputsOptions } from './pipeline/prepare.js';
 export { PrepareCache } from './pipeline/cache.js';
 export { base64Length, checkRawInput, decodeBase64 } from './pipeline/raw-input.js';
 export { Alignment, maskedPool } from './alignment.js';

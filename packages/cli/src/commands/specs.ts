@@ -6,6 +6,7 @@ import type { CommandSpec } from '../internal/args.js';
 import { pretrainSpeechSpec } from './pretrain-speech.js';
 import { synthesizeSpec } from './synthesize.js';
 import { schemaSpec } from './schema.js';
+import { cacheOption, hyperoptSpec, prepareSpec, redisOption, workerSpec } from './distributed-specs.js';
 import { runtimeOptions } from '../internal/runtime-options.js';
 import { compressSpec, distillSpec } from './compress-specs.js';
 
@@ -22,6 +23,8 @@ export const trainSpec: CommandSpec = {
     epochs: { type: 'integer', valueName: 'N', description: 'Override training.epochs (default: the config\'s, else 10)', min: 1 },
     checkpoint: { type: 'string', valueName: 'DIR', description: 'Write a checkpoint here after every epoch and on interruption (DIR/last, replaced atomically)' },
     resume: { type: 'boolean', description: 'Continue from the checkpoint in --checkpoint DIR, if there is one (same config)' },
+    cache: cacheOption,
+    redis: { ...redisOption, description: 'Prepare the training and validation samples on mmfuse workers through this Redis first (needs --cache on shared storage); default: MMFUSE_REDIS_URL' },
     plugin,
     json,
   },
@@ -54,6 +57,7 @@ export const predictSpec: CommandSpec = {
     input: { type: 'string', valueName: 'FIELD=VALUE', description: 'Value for an input field by name, read as its encoder declares (a file path, text, JSON, or base64 bytes)', repeatable: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
     'oos-threshold': { type: 'number', valueName: 'P', description: 'Out-of-scope threshold on the calibrated top probability, instead of the model\'s (chosen on validation data when it was trained)', min: 0, max: 1 },
+    redis: { ...redisOption, description: 'With --data: predict on mmfuse workers through this Redis (same output, in manifest order); default: MMFUSE_REDIS_URL' },
     ...runtimeOptions,
     plugin,
     json,
@@ -101,4 +105,4 @@ export const exportSpec: CommandSpec = {
   epilog: 'Graph inputs per input field F: F.<tensor> (its encoder\'s collate tensors) and F.present [batch]; output: logits [batch, outDim].\nRun it: mmfuse serve --model FILE.onnx (or predict / eval), or in a browser with onnxruntime-web.',
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec];
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec, prepareSpec, workerSpec, hyperoptSpec];

@@ -9,8 +9,8 @@
  * Run: `npm run bench text`.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -179,13 +179,22 @@ async function lookupStepMillis(train: Row[]): Promise<Record<'gather' | 'onehot
 
 interface PeerResult { name: string; accuracy: number; macroF1: number; trainSeconds: number; predictSeconds: number }
 
-async function runPeer(): Promise<PeerResult | null> {
+/** The TF-IDF + LinearSVC peer on the same rows (the script takes a job file; its SVM answer only). */
+async function runPeer(train: Row[], test: Row[]): Promise<PeerResult | null> {
+  const job = path.join(mkdtempSync(path.join(tmpdir(), 'mmfuse-text-peer-')), 'job.json');
   try {
-    const { stdout } = await promisify(execFile)(PYTHON, [path.join(here, 'peers', 'text_tfidf_svm.py'), DATA], { maxBuffer: 1 << 20 });
-    return JSON.parse(stdout) as PeerResult;
+    writeFileSync(job, JSON.stringify({ tasks: [{ name: 'banking77', train: train.map((r) => [r.text, r.label]), tests: { test: test.map((r) => [r.text, r.label]) } }] }));
+    const { stdout } = await promisify(execFile)(PYTHON, [path.join(here, 'peers', 'text_tfidf_svm.py'), job], { maxBuffer: 1 << 24 });
+    const out = JSON.parse(stdout) as { names: Record<string, string>; tasks: Record<string, Record<string, { trainSeconds: number; tests: Record<string, { accuracy: number; macroF1: number; predictSeconds: number }> }>> };
+    const svm = out.tasks.banking77?.svm;
+    const scored = svm?.tests.test;
+    if (svm === undefined || scored === undefined) throw new Error(`the peer answered no SVM figures: ${stdout.slice(0, 200)}`);
+    return { name: out.names.svm ?? 'TF-IDF + LinearSVC', accuracy: scored.accuracy, macroF1: scored.macroF1, trainSeconds: svm.trainSeconds, predictSeconds: scored.predictSeconds };
   } catch (err) {
     console.error('[bench] text: the scikit-learn peer failed:', err);
     return null;
+  } finally {
+    rmSync(path.dirname(job), { recursive: true, force: true });
   }
 }
 
@@ -204,7 +213,7 @@ export const benchmark: Benchmark = {
     const train = LIMIT === undefined ? allTrain : allTrain.slice(0, LIMIT);
     const test = LIMIT === undefined ? allTest : allTest.slice(0, LIMIT);
     const load0 = loadavg()[0] as number;
-    const peer = LIMIT === undefined ? await runPeer() : null;
+    const peer = LIMIT === undefined ? await runPeer(train, test) : null;
     const ours = await trainAndScore(train, test);
     const lookup = await lookupStepMillis(train);
     const load1 = loadavg()[0] as number;

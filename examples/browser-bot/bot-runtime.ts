@@ -24,6 +24,8 @@ export interface BotPrediction {
   probabilities: Record<string, number>;
   modalitiesUsed: string[];
   contributions: Record<string, number>;
+  /** When the model was saved with an out-of-scope threshold: true when the top probability is below it (hand over). */
+  outOfScope?: boolean;
 }
 
 /** One input's preparation: a raw value to a prepared value, prepared values to collated tensors. */
@@ -84,12 +86,17 @@ const PREPARERS: Record<string, (input: OnnxInputMetadata) => Preparer> = {
 export class BrowserBot {
   readonly fields: string[];
   readonly labels: string[];
+  /** The model's calibration (temperature scaling, out-of-scope threshold), as `FusionModel.predict` applies it. */
+  private readonly temperature: number;
+  private readonly threshold: number | null;
   private readonly preparers: Preparer[];
 
   private constructor(readonly metadata: OnnxModelMetadata, private readonly ort: OrtWeb, private readonly session: Awaited<ReturnType<OrtWeb['InferenceSession']['create']>>) {
     if (metadata.config.output.type !== 'category') throw new Error(`this page answers category models, not ${metadata.config.output.type}`);
     this.fields = metadata.inputs.map((i) => i.field);
     this.labels = [...metadata.output.labels];
+    this.temperature = metadata.output.calibration?.temperature ?? 1;
+    this.threshold = metadata.output.calibration?.outOfScopeThreshold ?? null;
     this.preparers = metadata.inputs.map((i) => {
       const make = PREPARERS[i.kind];
       if (make === undefined) throw new Error(`input ${i.field}: encoder ${i.kind} has no browser preparation in this page`);
@@ -126,7 +133,8 @@ export class BrowserBot {
       values.push(raw === undefined || raw === null ? undefined : await (this.preparers[m] as Preparer).prepare(raw));
     }
     if (values.every((v) => v === undefined)) throw new Error(`none of the inputs ${this.fields.join(', ')} is present`);
-    const probs = softmaxRow(await this.logits(values));
+    const calibrated = (logits: Float32Array): number[] => softmaxRow(Array.from(logits, (v) => v / this.temperature));
+    const probs = calibrated(await this.logits(values));
     let top = 0;
     probs.forEach((p, i) => { if (p > (probs[top] as number)) top = i; });
     const probabilities: Record<string, number> = {};
@@ -134,9 +142,11 @@ export class BrowserBot {
     const contributions: Record<string, number> = {};
     for (let m = 0; m < values.length; m++) {
       if (values[m] === undefined) continue;
-      const without = softmaxRow(await this.logits(values, m));
+      const without = calibrated(await this.logits(values, m));
       contributions[this.fields[m] as string] = (probs[top] as number) - (without[top] as number);
     }
-    return { label: this.labels[top] as string, probabilities, modalitiesUsed: this.fields.filter((_, m) => values[m] !== undefined), contributions };
+    const answer: BotPrediction = { label: this.labels[top] as string, probabilities, modalitiesUsed: this.fields.filter((_, m) => values[m] !== undefined), contributions };
+    if (this.threshold !== null) answer.outOfScope = (probs[top] as number) < this.threshold;
+    return answer;
   }
 }

@@ -9,7 +9,8 @@
  *   node --conditions=source --import tsx examples/customer-service/bot.ts ask --text "我的卡丢了" --audio some.wav
  *
  * Options: --model DIR (default examples/customer-service/model, git-ignored), --lang en|zh (answer language;
- * default: zh when the typed text has Chinese characters, else en).
+ * default: zh when the typed text has Chinese characters, else en), --oos-threshold P (hand a request over when
+ * the calibrated confidence is below P; default: the model's threshold, chosen on the validation split).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +25,10 @@ import { loadSamples, percent, readExampleConfig, seconds } from '../common/exam
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ANSWERS = JSON.parse(readFileSync(path.join(HERE, 'answers.json'), 'utf8')) as Record<string, { en: string; zh: string }>;
+/** The reply when the model says a request is out of scope (its calibrated confidence is below the model's threshold). */
+const HANDOVER = { en: "Sorry, I am not sure I understood. Let me pass you to a colleague who can help.", zh: '抱歉，我不太确定您的意思。我为您转接人工客服。' };
+/** A request none of the 20 intents covers, for the demo. */
+const OUT_OF_SCOPE_DEMO = 'can you recommend a good pizza place near the station';
 
 const { positionals, values: opts } = parseArgs({
   allowPositionals: true,
@@ -34,8 +39,18 @@ const { positionals, values: opts } = parseArgs({
     config: { type: 'string', default: path.join(HERE, 'config.json') },
     epochs: { type: 'string' },
     lang: { type: 'string' },
+    'oos-threshold': { type: 'string' },
   },
 });
+
+/** `--oos-threshold P`: a probability in [0, 1]; absent: the model's own threshold. */
+function oosThreshold(): { outOfScopeThreshold?: number } {
+  const raw = opts['oos-threshold'];
+  if (raw === undefined) return {};
+  const t = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(t) || t < 0 || t > 1) throw new Error(`--oos-threshold must be a probability in [0, 1], got ${JSON.stringify(raw)}`);
+  return { outOfScopeThreshold: t };
+}
 
 const hasHan = (s: string): boolean => /\p{Script=Han}/u.test(s);
 
@@ -115,14 +130,15 @@ async function answer(model: FusionModel, request: { text?: string; audio?: stri
   const fields: Record<string, unknown> = {};
   if (request.text !== undefined) fields.text = request.text;
   if (request.audio !== undefined) fields.audio = path.resolve(request.audio);
-  const p = await model.predict(fields, { contributions: true });
+  const p = await model.predict(fields, { contributions: true, ...oosThreshold() });
   const label = String(p.label);
   const confidence = p.probabilities?.[label] ?? NaN;
   const language = lang ?? (request.text !== undefined && hasHan(request.text) ? 'zh' : 'en');
-  const reply = ANSWERS[label]?.[language === 'zh' ? 'zh' : 'en'] ?? '(no answer configured for this intent)';
+  const lang2 = language === 'zh' ? 'zh' : 'en';
+  const reply = p.outOfScope === true ? HANDOVER[lang2] : ANSWERS[label]?.[lang2] ?? '(no answer configured for this intent)';
   if (request.text !== undefined) console.log(`  typed : ${request.text}`);
   if (request.audio !== undefined) console.log(`  voice : ${path.relative(process.cwd(), path.resolve(request.audio))}`);
-  console.log(`  intent: ${label} (confidence ${percent(confidence)}; inputs used: ${p.modalitiesUsed.join(' + ')})`);
+  console.log(`  intent: ${label} (confidence ${percent(confidence)}; inputs used: ${p.modalitiesUsed.join(' + ')})${p.outOfScope === true ? ' -> out of scope: handing over' : ''}`);
   if (p.contributions !== undefined) {
     // A contribution is how much the intent's probability drops when that input is removed.
     const parts = Object.entries(p.contributions).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)} points`);
@@ -144,6 +160,8 @@ async function demo(): Promise<void> {
     console.log(`\nvoice request from the test split (true intent: ${String(voice.fields.label)}; ${String(voice.fields.voice)} at ${String(voice.fields.speedWpm)} wpm)`);
     await answer(model, { audio: String(voice.fields.audio) }, voice.fields.lang === 'zh' ? 'zh' : 'en');
   }
+  console.log('\ntyped request that no intent covers');
+  await answer(model, { text: OUT_OF_SCOPE_DEMO });
   // Training already printed the test figures.
   if (!trained) {
     console.log('');

@@ -166,7 +166,7 @@ describe('audio/phonetic encoder', () => {
     expect(() => new AudioPhoneticEncoder({ pretrained: bad })).toThrow(/expected "mmfuse-phonetic-encoder"/);
     const headless = new AudioPhoneticEncoder({ ...small, ctcSymbols: null });
     headless.build(createRng(1));
-    expect(() => headless.transcribe(tf.tidy(() => headless.encode(headless.collate(values), { training: false })))).toThrow(StateError);
+    expect(tf.tidy(() => headless.transcribe(headless.encode(headless.collate(values), { training: false })))).toBeUndefined();
     for (const e of [enc, twin, loaded, broken, headless]) e.dispose();
   });
 });

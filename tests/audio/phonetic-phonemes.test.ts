@@ -34,7 +34,7 @@ function copyWeights(from: AudioPhoneticEncoder, to: AudioPhoneticEncoder, count
 function encodeRows(enc: AudioPhoneticEncoder, values: PreparedPhoneticInput[]): { features: number[][][]; mask: number[][]; heard: string[][] } {
   return tf.tidy(() => {
     const out: EncoderOutput = enc.encode(enc.collate(values), { training: false });
-    return { features: out.features.arraySync() as number[][][], mask: out.mask.arraySync() as number[][], heard: enc.transcribe(out) };
+    return { features: out.features.arraySync() as number[][][], mask: out.mask.arraySync() as number[][], heard: enc.transcribe(out)! };
   });
 }
 

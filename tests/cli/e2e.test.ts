@@ -151,7 +151,7 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     expect(fromElsewhere.code, fromElsewhere.stderr).toBe(0);
     checkPrediction(JSON.parse(fromElsewhere.stdout), MODALITIES.includes('image') ? ['text', 'image'] : ['text']);
     const human = await inProcess(['predict', '--model', 'model', '--text', s.text]);
-    expect(human.stdout).toMatch(/^label: (yes|no)\nprobabilities:\n {2}(yes|no): [\d.]+\n {2}(yes|no): [\d.]+\ncontributions:\n {2}text: -?[\d.e-]+\nmodalities used: text\n$/);
+    expect(human.stdout).toMatch(/^label: (yes|no)\nprobabilities:\n {2}(yes|no): [\d.]+\n {2}(yes|no): [\d.]+\ncontributions:\n {2}text: -?[\d.e-]+\nout of scope: (no|yes \(no label fits well enough\))\nmodalities used: text\n$/);
   });
 
   it.skipIf(!MODALITIES.includes('audio'))('predicts from an MP3 and an Ogg Opus of a WAV as from the WAV (format found from the bytes)', async () => {

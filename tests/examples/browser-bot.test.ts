@@ -41,6 +41,8 @@ const audioPhonetic = { type: 'audio', encoder: { kind: 'phonetic', sampleRateHz
 function expectSame(page: Prediction, node: Prediction): void {
   expect(page.label).toBe(node.label);
   expect(page.modalitiesUsed).toEqual(node.modalitiesUsed);
+  // The page applies the model's calibration (temperature, out-of-scope threshold) as Node does.
+  expect(page.outOfScope).toBe(node.outOfScope);
   for (const [l, v] of Object.entries(node.probabilities ?? {})) expect(Math.abs((page.probabilities?.[l] ?? NaN) - v)).toBeLessThan(1e-4);
   expect(Object.keys(page.contributions ?? {})).toEqual(Object.keys(node.contributions ?? {}));
   for (const [f, v] of Object.entries(node.contributions ?? {})) expect(Math.abs((page.contributions?.[f] ?? NaN) - v)).toBeLessThan(1e-4);

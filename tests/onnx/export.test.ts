@@ -36,6 +36,7 @@ function expectSamePredictions(a: Prediction[], b: Prediction[]): void {
     const q = b[i] as Prediction;
     expect(q.label).toEqual(p.label);
     expect(q.modalitiesUsed).toEqual(p.modalitiesUsed);
+    expect(q.outOfScope).toEqual(p.outOfScope);
     for (const [l, v] of Object.entries(p.probabilities ?? {})) expect(Math.abs((q.probabilities?.[l] ?? NaN) - v)).toBeLessThan(1e-4);
     expect(Object.keys(q.contributions ?? {})).toEqual(Object.keys(p.contributions ?? {}));
     for (const [f, v] of Object.entries(p.contributions ?? {})) expect(Math.abs((q.contributions?.[f] ?? NaN) - v)).toBeLessThan(1e-4);
@@ -178,6 +179,33 @@ describe('ONNX export equals mmfuse', () => {
       const before = tf.memory().numTensors;
       for (let i = 0; i < 3; i++) await onnx.predictBatch(requests);
       expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      onnx.dispose();
+      model.dispose();
+    }
+  });
+});
+
+describe('ONNX runtime and calibration', () => {
+  it('carries the temperature and the out-of-scope threshold: the same calibrated probabilities and outOfScope, a per-call threshold too', async () => {
+    const data = await samples(12, 11, ['text']);
+    const model = await trainTiny({ inputs: { text }, fusion: fusion('late'), output, training: { ...training, epochs: 2, validationSplit: 0.25 } } as FusionModelConfig, data);
+    const onnx = await OnnxFusionModel.load(exportOnnx(model.state).bytes, { threads: 1 });
+    try {
+      expect(model.calibration?.method).toBe('temperature');
+      expect(onnx.calibration).toEqual(model.calibration);
+      const requests = data.map((d) => ({ text: d.fields.text }));
+      for (const threshold of [undefined, 0, 1, null]) {
+        const opts = threshold === undefined ? {} : { outOfScopeThreshold: threshold };
+        const a = (await model.predictBatch(requests, opts)).map((o) => { if (!o.ok) throw o.error; return o.value; });
+        const b = (await onnx.predictBatch(requests, opts)).map((o) => { if (!o.ok) throw o.error; return o.value; });
+        expectSamePredictions(a, b);
+        if (threshold === 1) expect(b.every((p) => p.outOfScope === true)).toBe(true);
+        if (threshold === null) expect(b.every((p) => p.outOfScope === undefined)).toBe(true);
+      }
+      const [ra, rb] = [await model.evaluate(data), await onnx.evaluate(data)];
+      expect(rb.ece).toBeCloseTo(ra.ece as number, 4);
+      expect(rb.eceUncalibrated).toBeCloseTo(ra.eceUncalibrated as number, 4);
     } finally {
       onnx.dispose();
       model.dispose();

@@ -50,7 +50,7 @@ describe('pretrainSpeechEncoder', () => {
     const rows = readFileSync(corpus.manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { audio: string; phonemes: string; voice: string });
     const held = rows.filter((r) => r.voice === 'flite:awb');
     const prepared = await Promise.all(held.map((r, i) => enc.prepare(r.audio, { sample: i, field: 'audio', baseDir: path.dirname(corpus.manifest) })));
-    const heard = tf.tidy(() => enc.transcribe(enc.encode(enc.collate(prepared), { training: false })));
+    const heard = tf.tidy(() => enc.transcribe(enc.encode(enc.collate(prepared), { training: false })))!;
     const exact = heard.filter((h, i) => h.join(' ') === held[i]?.phonemes).length;
     expect(exact, JSON.stringify(heard)).toBeGreaterThanOrEqual(2);
     enc.dispose();

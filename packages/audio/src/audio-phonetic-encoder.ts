@@ -677,11 +677,12 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
   /**
    * What was heard, one symbol list per row of an `encode` output: output `phonemes`, the most likely symbol
    * of each phoneme of the sequence (for a clip, the same as greedy CTC decoding); output `hidden`, greedy
-   * CTC decoding of `aux.ctcLogits` (rows without audio get an empty list).
+   * CTC decoding of `aux.ctcLogits` (rows without audio get an empty list). `undefined` without a CTC head
+   * (no `ctcSymbols`): such an encoder recognises nothing it could show.
    */
-  transcribe(output: EncoderOutput): string[][] {
+  transcribe(output: EncoderOutput): string[][] | undefined {
     const symbols = this.cfg.ctcSymbols;
-    if (symbols === null) throw new StateError('audio/phonetic: this encoder has no CTC head (ctcSymbols), so it cannot transcribe');
+    if (symbols === null) return undefined;
     const B = output.features.shape[0] as number;
     const seq = output.aux?.phonemes as tf.Tensor3D | undefined;
     if (seq !== undefined) {

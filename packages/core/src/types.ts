@@ -145,9 +145,10 @@ export interface ModalityEncoder<TRaw = unknown, TPrepared = unknown> {
   preparedKey?(): string | undefined;
   /**
    * What the encoder recognised in each row of an `encode` output, as symbols (e.g. a speech encoder's
-   * phoneme transcript), for display ("heard: ..."). Optional.
+   * phoneme transcript), for display ("heard: ..."). Optional; `undefined` when this instance cannot
+   * transcribe (e.g. a speech encoder built without a CTC head), so callers show nothing.
    */
-  transcribe?(output: EncoderOutput): string[][];
+  transcribe?(output: EncoderOutput): string[][] | undefined;
   /** Fitted state (vocabulary, statistics), JSON. */
   getState(): JsonObject;
   /** Restore fitted state saved by `getState`. */

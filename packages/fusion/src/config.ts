@@ -17,6 +17,12 @@ export type OutputType = 'category' | 'multi-label' | 'regression';
 
 /** The fields every input has, whatever its encoder. */
 interface InputCommon {
+  /**
+   * The sample field (manifest column, request field) this input reads. Default: the input's own name. Two
+   * inputs may read one field, each with its own encoder, e.g. `text` through `text/ngram` and `textRnn` with
+   * `field: 'text'` through `text/rnn`: their tokens sit side by side in the fusion.
+   */
+  field?: string;
   /** Cap on the tokens this input contributes: longer sequences are mean-pooled with stride ceil(T / maxTokens). Default: no cap. */
   maxTokens?: number | null;
   /** Project the encoder's features to dModel. `false` needs an encoder whose outputDim equals dModel. Default true. */
@@ -85,18 +91,46 @@ export interface BlockShape {
   ffDim?: number;
 }
 
+/** Out-of-scope answers of a category output (config `output.outOfScope`). */
+export interface OutOfScopeConfig {
+  /**
+   * `auto` (default): chosen on the validation data after training, the highest threshold on the calibrated
+   * top probability that calls at most `maxRejectedCorrect` of the correctly answered validation samples out
+   * of scope; a number in [0, 1]: that threshold; null: predictions are never out of scope.
+   */
+  threshold?: 'auto' | number | null;
+  /** `auto` only: that fraction. Default 0.01 (in-scope accuracy drops by at most 1 point on validation data). */
+  maxRejectedCorrect?: number;
+}
+
 /** The output as written. */
 export interface OutputConfigInput {
   /** Manifest field holding the target. */
   field: string;
   /** `category`: one label; `multi-label`: a list of labels; `regression`: a number or a fixed-length list of numbers. Default `category`. */
   type?: OutputType;
+  /**
+   * Category only: `temperature` (default) fits one temperature dividing the logits on the validation data
+   * after training, so probabilities match how often the model is right; `none` keeps the raw softmax.
+   */
+  calibration?: 'temperature' | 'none';
+  /** Category only: when a prediction is out of scope (`Prediction.outOfScope`). Default `{ threshold: 'auto', maxRejectedCorrect: 0.01 }`. */
+  outOfScope?: OutOfScopeConfig;
 }
 
-/** The output, normalized. */
+/** The output, normalized (`calibration` and `outOfScope` as written; `calibrationSettings` fills their defaults). */
 export interface OutputConfig {
   field: string;
   type: OutputType;
+  calibration?: 'temperature' | 'none';
+  outOfScope?: Required<OutOfScopeConfig>;
+}
+
+/** The calibration settings of a category output, defaults filled in: temperature scaling, threshold `auto` at 0.01. */
+export function calibrationSettings(output: OutputConfig): { calibration: 'temperature' | 'none'; threshold: 'auto' | number | null; maxRejectedCorrect: number } {
+  const o = output.outOfScope;
+  // `threshold: null` (off) must survive: no `??` on it.
+  return { calibration: output.calibration ?? 'temperature', threshold: o === undefined ? 'auto' : o.threshold, maxRejectedCorrect: o?.maxRejectedCorrect ?? 0.01 };
 }
 
 export interface TrainingConfig {
@@ -168,6 +202,8 @@ export function defineConfig(config: TypedModelConfig): TypedModelConfig {
 /** An input after normalization: the encoder options as written (checked), plain JSON. */
 export interface ResolvedInputConfig {
   type: string;
+  /** The sample field read, when it is not the input's name. */
+  field?: string;
   encoder: { kind: string; [k: string]: JsonValue };
   preprocessing?: JsonObject;
   maxTokens?: number;
@@ -201,6 +237,7 @@ const MODALITY = /^[a-z][a-z0-9-]*$/;
 /** An input's generic shape (the encoder options are checked against the plugin's own schema). */
 const inputSchema = z.strictObject({
   type: z.string().regex(MODALITY, 'a lowercase modality name such as "text"').describe('Modality: text, audio, image, or a third-party type such as tabular.'),
+  field: z.string().min(1).optional().describe("The sample field this input reads. Default: the input's name (two inputs may read one field)."),
   encoder: z.looseObject({ kind: z.string().min(1).describe('Encoder kind: a short name (rnn → text/rnn) or a full registry kind.') }).describe('The encoder and its options.'),
   preprocessing: z.record(z.string(), jsonValue).optional().describe('Merged into the encoder options.'),
   maxTokens: int(1).nullable().optional().describe('Cap on the tokens this input contributes (longer sequences are mean-pooled). Default: no cap.'),
@@ -221,9 +258,16 @@ export const fusionSchema = z.strictObject({
   })).optional().describe('Per-block sizes written by structured pruning (mmfuse compress --prune). Default none.'),
 });
 
+export const outOfScopeSchema = z.strictObject({
+  threshold: z.union([z.literal('auto'), z.number().min(0).max(1), z.null()]).default('auto').describe('auto: chosen on validation data; a calibrated top probability in [0, 1] below which a prediction is out of scope; null: never. Default auto.'),
+  maxRejectedCorrect: z.number().min(0).lt(1).default(0.01).describe('auto only: the largest fraction of correctly answered validation samples called out of scope. Default 0.01.'),
+});
+
 export const outputSchema = z.strictObject({
   field: z.string().min(1).describe('Manifest field holding the target.'),
   type: z.enum(['category', 'multi-label', 'regression']).default('category').describe('category, multi-label or regression. Default category.'),
+  calibration: z.enum(['temperature', 'none']).optional().describe('Category only: temperature (fitted on validation data after training) or none. Default temperature.'),
+  outOfScope: outOfScopeSchema.optional().describe('Category only: when a prediction is out of scope. Default { threshold: auto, maxRejectedCorrect: 0.01 }.'),
 });
 
 export const trainingSchema = z.strictObject({
@@ -245,6 +289,11 @@ export const trainingSchema = z.strictObject({
 
 // ---------------------------------------------------------------------------------------------------------
 // Normalization
+
+/** The sample field an input reads: its `field`, else its name. */
+export function inputField(name: string, input: { field?: string | undefined }): string {
+  return input.field ?? name;
+}
 
 /** The registry kind of an input's encoder. */
 export function encoderKind(input: { type: string; encoder: { kind: string } }): string {
@@ -318,6 +367,7 @@ export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): R
     const parsed = parseOptions(inputSchema, value, loc(path));
     // Plain JSON copies: the result never aliases the caller's objects.
     const input: ResolvedInputConfig = { type: parsed.type, encoder: JSON.parse(JSON.stringify(parsed.encoder)) as ResolvedInputConfig['encoder'] };
+    if (parsed.field !== undefined && parsed.field !== field) input.field = parsed.field;
     if (parsed.preprocessing !== undefined) input.preprocessing = JSON.parse(JSON.stringify(parsed.preprocessing)) as JsonObject;
     if (parsed.maxTokens !== undefined && parsed.maxTokens !== null) input.maxTokens = parsed.maxTokens;
     if (parsed.project !== undefined) input.project = parsed.project;
@@ -335,8 +385,20 @@ export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): R
   if (typeof root.output !== 'object' || root.output === null || Array.isArray(root.output)) {
     throw new ConfigError(`must be an object such as { "field": "label", "type": "category" }, got ${describeType(root.output)}`, loc('output'));
   }
-  const output: OutputConfig = parseOptions(outputSchema, root.output, loc('output'));
+  const parsedOutput = parseOptions(outputSchema, root.output, loc('output'));
+  // calibration and outOfScope stay as written (their defaults come from `calibrationSettings`), so a model
+  // saved before they existed keeps its config byte for byte when it is loaded and saved again.
+  const output: OutputConfig = { field: parsedOutput.field, type: parsedOutput.type };
+  for (const key of ['calibration', 'outOfScope'] as const) {
+    if (parsedOutput[key] === undefined) continue;
+    if (parsedOutput.type !== 'category') throw new ConfigError(`applies to category outputs only, not ${parsedOutput.type}`, loc(`output.${key}`));
+  }
+  if (parsedOutput.calibration !== undefined) output.calibration = parsedOutput.calibration;
+  if (parsedOutput.outOfScope !== undefined) output.outOfScope = parsedOutput.outOfScope;
   if (output.field in inputs) throw new ConfigError(`"${output.field}" is also an input; the target cannot be an input`, loc('output.field'));
+  for (const [name, input] of Object.entries(inputs)) {
+    if (input.field === output.field) throw new ConfigError(`"${output.field}" is the target field; an input cannot read it`, loc(`inputs.${name}.field`));
+  }
 
   const training: ResolvedConfig['training'] = parseOptions(trainingSchema, root.training ?? {}, loc('training'));
   if (training.minLearningRate > training.learningRate) {
@@ -367,6 +429,7 @@ function pluginInputSchema(kind: string, modality: string, options: OptionsSchem
   const preprocessing = isObjectSchema(options) ? options.partial() : z.record(z.string(), jsonValue);
   return z.strictObject({
     type: z.literal(modality),
+    field: inputSchema.shape.field,
     encoder,
     preprocessing: preprocessing.optional().describe('Merged into the encoder options.'),
     maxTokens: inputSchema.shape.maxTokens,

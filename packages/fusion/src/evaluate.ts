@@ -2,6 +2,7 @@
 import type { SkippedSample } from '@mmfuse/core';
 import { outputRows } from './infer.js';
 import type { ClassMetrics } from './metrics.js';
+import { expectedCalibrationError, scaledSoftmax } from './outputs/calibration.js';
 import type { FittedOutput, Target } from './outputs/index.js';
 import type { FusionState } from './state.js';
 
@@ -16,6 +17,12 @@ export interface EvaluationReport {
   confusion: { labels: string[]; matrix: number[][] };
   /** Regression: mean absolute error, root mean squared error, R² (over all output values). */
   regression?: { mae: number; rmse: number; r2: number };
+  /** Category: expected calibration error of the model's (calibrated) top probabilities, 15 bins. */
+  ece?: number;
+  /** Category with temperature scaling: the same error of the raw softmax (temperature 1), for comparison. */
+  eceUncalibrated?: number;
+  /** Category with an out-of-scope threshold: the fraction of samples predicted out of scope. */
+  outOfScope?: number;
   skipped: SkippedSample[];
   /** The same samples scored with one input field removed from every sample. */
   ablation?: Record<string, { accuracy: number; macroF1: number; regression?: { mae: number; rmse: number; r2: number } }>;
@@ -30,6 +37,12 @@ export function reportFromRows(output: FittedOutput, fields: readonly string[], 
   const all = score(full);
   const report: EvaluationReport = { n: targets.length, accuracy: all.accuracy, macroF1: all.macroF1, perClass: all.perClass, confusion: all.confusion, skipped };
   if (all.regression !== undefined) report.regression = all.regression;
+  if (all.ece !== undefined) report.ece = all.ece;
+  if (all.ece !== undefined && output.calibration !== undefined && output.calibration.temperature !== 1) {
+    const index = new Map(output.labels.map((l, i) => [l, i]));
+    report.eceUncalibrated = expectedCalibrationError(full.map((r) => scaledSoftmax(r, 1)), targets.map((t) => index.get(t as string) as number));
+  }
+  if (all.outOfScope !== undefined) report.outOfScope = all.outOfScope;
   if (ablation !== undefined && targets.length > 0) {
     report.ablation = {};
     fields.forEach((field, m) => {

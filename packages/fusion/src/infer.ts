@@ -1,8 +1,17 @@
 /** Inference on prepared values: head outputs in batches, predictions with per-input contributions. */
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '@mmfuse/core';
 import { toBatchInput } from './network.js';
-import type { FittedOutput, Prediction } from './outputs/index.js';
+import type { DecodeOptions, FittedOutput, Prediction } from './outputs/index.js';
 import type { FusionState } from './state.js';
+
+/** The decode options of a predict call: a per-call out-of-scope threshold, checked (a probability or null). */
+export function decodeOptions(options: { outOfScopeThreshold?: number | null }): DecodeOptions {
+  const t = options.outOfScopeThreshold;
+  if (t === undefined) return {};
+  if (t !== null && !(typeof t === 'number' && t >= 0 && t <= 1)) throw new ConfigError(`must be a probability in [0, 1] or null, got ${JSON.stringify(t)}`, { path: 'outOfScopeThreshold' });
+  return { outOfScopeThreshold: t };
+}
 
 /** Rows predicted at once. */
 export const INFERENCE_BATCH = 64;
@@ -32,6 +41,7 @@ function forwardRows(state: FusionState, values: readonly (readonly unknown[])[]
         const enc = state.encoders[m];
         if (e === null || enc?.transcribe === undefined) return;
         const said = enc.transcribe(e.output);
+        if (said === undefined) return;
         e.rows.forEach((r, i) => { (heard[start + r] as Record<string, string>)[state.fields[m] as string] = (said[i] ?? []).join(' '); });
       });
       return logits;
@@ -62,11 +72,12 @@ export function contributionPasses(inputs: number, values: readonly (readonly un
 /**
  * Predictions from head outputs: `full[i]` of row i with every input, and (for contributions) each pass's
  * head outputs `without[p][j]` of row `passes[p].rows[j]` with the pass's input hidden. Shared by every
- * runtime (TensorFlow.js, onnxruntime), so they answer alike.
+ * runtime (TensorFlow.js, onnxruntime), so they answer alike; `options.outOfScopeThreshold` overrides the
+ * model's out-of-scope threshold.
  */
-export function decodePredictions(output: FittedOutput, fields: readonly string[], values: readonly (readonly unknown[])[], full: readonly Float32Array[], contributions?: { passes: readonly ContributionPass[]; without: readonly (readonly Float32Array[])[] }): Prediction[] {
+export function decodePredictions(output: FittedOutput, fields: readonly string[], values: readonly (readonly unknown[])[], full: readonly Float32Array[], contributions?: { passes: readonly ContributionPass[]; without: readonly (readonly Float32Array[])[] }, options: DecodeOptions = {}): Prediction[] {
   const probs = full.map((r) => output.values(r));
-  const preds = values.map((v, i) => output.decode(probs[i] as number[], fields.filter((_, m) => v[m] !== undefined)));
+  const preds = values.map((v, i) => output.decode(probs[i] as number[], fields.filter((_, m) => v[m] !== undefined), options));
   if (contributions === undefined) return preds;
   preds.forEach((p) => { p.contributions = {}; });
   contributions.passes.forEach((pass, k) => {
@@ -82,10 +93,10 @@ export function decodePredictions(output: FittedOutput, fields: readonly string[
 }
 
 /**
- * Predictions of prepared value lists. With `contributions`, each present input is removed in turn (one
+ * Predictions of prepared value lists (`options.outOfScopeThreshold` overrides the model's threshold). With `contributions`, each present input is removed in turn (one
  * extra pass per input) and the drop of the deciding value is its contribution.
  */
-export function predictValues(state: FusionState, values: readonly (readonly unknown[])[], contributions: boolean): Prediction[] {
+export function predictValues(state: FusionState, values: readonly (readonly unknown[])[], contributions: boolean, options: DecodeOptions = {}): Prediction[] {
   const output = state.requireOutput();
   const pass = forwardRows(state, values, undefined, true);
   const full = pass.rows;
@@ -93,8 +104,8 @@ export function predictValues(state: FusionState, values: readonly (readonly unk
     preds.forEach((p, i) => { const h = pass.heard[i] as Record<string, string>; if (Object.keys(h).length > 0) p.heard = h; });
     return preds;
   };
-  if (!contributions) return withHeard(decodePredictions(output, state.fields, values, full));
+  if (!contributions) return withHeard(decodePredictions(output, state.fields, values, full, undefined, options));
   const passes = contributionPasses(state.fields.length, values);
   const without = passes.map((p) => outputRows(state, p.rows.map((i) => values[i] as unknown[]), p.input));
-  return withHeard(decodePredictions(output, state.fields, values, full, { passes, without }));
+  return withHeard(decodePredictions(output, state.fields, values, full, { passes, without }, options));
 }

@@ -10,9 +10,9 @@ import { normalizeConfig } from './config.js';
 import type { FusionModelConfig, ResolvedConfig } from './config.js';
 import { evaluatePrepared } from './evaluate.js';
 import type { EvaluationReport } from './evaluate.js';
-import { predictValues } from './infer.js';
+import { decodeOptions, predictValues } from './infer.js';
 import { loadState, saveState } from './io/state-folder.js';
-import type { Prediction } from './outputs/index.js';
+import type { Calibration, Prediction } from './outputs/index.js';
 import { PrepareCache } from './pipeline/cache.js';
 import { collectSamples, prepareAll, prepareFields, prepareSamples } from './pipeline/prepare.js';
 import type { PrepareInputsOptions, SampleSource } from './pipeline/prepare.js';
@@ -33,7 +33,13 @@ export interface PredictOptions {
   contributions?: boolean;
   /** `predictBatch`: the name of each request in errors (`sample`), e.g. request ids. Default: its index. */
   sampleIds?: readonly (string | number)[];
+  /**
+   * Category: the calibrated top probability below which a prediction is `outOfScope`, instead of the
+   * model's own threshold (chosen on validation data or set in the config); null: no out-of-scope answers.
+   */
+  outOfScopeThreshold?: number | null;
 }
+
 
 export interface EvaluateOptions {
   /** Folder that relative paths resolve against. */
@@ -97,6 +103,15 @@ export class FusionModel {
     return this.state.inputs;
   }
 
+  /**
+   * Category: the calibration fitted after training (temperature, out-of-scope threshold, validation ECE
+   * before and after); undefined for other outputs, before training, or for a model saved without one.
+   */
+  get calibration(): Calibration | undefined {
+    const c = this.state.output?.calibration;
+    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null) ? undefined : { ...c };
+  }
+
   /** History of the last `fit` (or of the loaded model's training, when saved with it). */
   get history(): TrainingHistory | undefined {
     return this.state.history;
@@ -104,7 +119,7 @@ export class FusionModel {
 
   private prepareOptions(cache: PrepareCache, baseDir?: string): PrepareInputsOptions {
     const s = this.state;
-    return { fields: s.fields, encoders: s.encoders, encoderConfigs: s.encoderConfigs, cache, ...(baseDir === undefined ? {} : { baseDir }) };
+    return { fields: s.fields, sources: s.sources, encoders: s.encoders, encoderConfigs: s.encoderConfigs, cache, ...(baseDir === undefined ? {} : { baseDir }) };
   }
 
   /**
@@ -118,9 +133,10 @@ export class FusionModel {
   /** Predict one sample from any subset of the inputs, e.g. `{ text: 'hi' }` or `{ text, audio, image }`. */
   async predict(input: Record<string, unknown>, options: PredictOptions = {}): Promise<Prediction> {
     this.state.requireNetwork();
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${this.state.fields.join(', ')}), got ${describe(input)}`, { sample: 0 });
+    const decode = decodeOptions(options);
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${[...new Set(this.state.sources)].join(', ')}), got ${describe(input)}`, { sample: 0 });
     const values = await prepareFields(input, '0', this.prepareOptions(this.cache, options.baseDir));
-    return predictValues(this.state, [values], options.contributions ?? true)[0] as Prediction;
+    return predictValues(this.state, [values], options.contributions ?? true, decode)[0] as Prediction;
   }
 
   /**
@@ -133,9 +149,9 @@ export class FusionModel {
   }
 
   /** Predict from inputs prepared by `prepareInputs` (no decoding; synchronous). */
-  predictPrepared(inputs: readonly PreparedInput[], options: { contributions?: boolean } = {}): Prediction[] {
+  predictPrepared(inputs: readonly PreparedInput[], options: { contributions?: boolean; outOfScopeThreshold?: number | null } = {}): Prediction[] {
     this.state.requireNetwork();
-    return predictValues(this.state, inputs.map((p) => p.values), options.contributions ?? true);
+    return predictValues(this.state, inputs.map((p) => p.values), options.contributions ?? true, decodeOptions(options));
   }
 
   /**
@@ -144,10 +160,11 @@ export class FusionModel {
    */
   async predictBatch(inputs: Record<string, unknown>[], options: PredictOptions = {}): Promise<Outcome<Prediction>[]> {
     this.state.requireNetwork();
+    const decode = decodeOptions(options);
     const ids = options.sampleIds;
     const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.prepareOptions(this.cache, options.baseDir), sampleName: (i) => ids?.[i] ?? i });
     const ready = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
-    const preds = predictValues(this.state, ready.map((p) => p.values), options.contributions ?? true);
+    const preds = predictValues(this.state, ready.map((p) => p.values), options.contributions ?? true, decode);
     const byIndex = new Map(ready.map((p, j) => [p.index, preds[j] as Prediction]));
     return outcomes.map((o, i) => (o.ok ? { ok: true, value: byIndex.get(i) as Prediction } : o));
   }

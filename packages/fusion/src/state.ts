@@ -7,7 +7,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError, StateError, createRng, isMmfuseError, rawInputOf } from '@mmfuse/core';
 import type { EncoderRegistry, JsonObject, ModalityEncoder, RawInputSpec, Rng } from '@mmfuse/core';
-import { encoderConfig, encoderKind } from './config.js';
+import { encoderConfig, encoderKind, inputField } from './config.js';
 import type { ResolvedConfig } from './config.js';
 import { FusionNetwork } from './network.js';
 import { outputKind } from './outputs/index.js';
@@ -15,21 +15,29 @@ import type { FittedOutput, OutputKind, Target } from './outputs/index.js';
 import type { TrainingHistory } from './train/history.js';
 import type { WeightStorage } from './io/format.js';
 
-/** One input of a model: the data field, its modality, the encoder reading it and what its raw value is. */
+/**
+ * One sample field a model reads: the field, its modality, the encoder reading it and what its raw value
+ * is. A field read by several inputs (`inputs.<name>.field`) is listed once, with the first input's encoder
+ * and the smallest byte limit among them.
+ */
 export interface ModelInput {
   field: string;
   /** Modality type the encoder reads, e.g. `text`. */
   modality: string;
-  /** Encoder registry kind, e.g. `text/rnn`. */
+  /** Encoder registry kind, e.g. `text/rnn` (the first, when several inputs read the field). */
   encoder: string;
-  /** What the raw value is (file, bytes, text, JSON) and its byte limit, from the encoder. */
+  /** What the raw value is (file, bytes, text, JSON) and its byte limit, from the encoder(s). */
   input: RawInputSpec;
+  /** The inputs (config names) that read this field, when that is not just the field itself. */
+  inputs?: string[];
 }
 
 export class FusionState {
   readonly config: ResolvedConfig;
-  /** Input field names, in config order (the order of `encoders` and of prepared values). */
+  /** Input names, in config order (the order of `encoders` and of prepared values). */
   readonly fields: readonly string[];
+  /** The sample field each input reads (`inputs.<name>.field`, default the name), in the order of `fields`. */
+  readonly sources: readonly string[];
   readonly encoders: readonly ModalityEncoder[];
   /** The config each encoder was built from (part of the prepared-value cache key). */
   readonly encoderConfigs: readonly JsonObject[];
@@ -47,6 +55,7 @@ export class FusionState {
   private constructor(config: ResolvedConfig, encoders: ModalityEncoder[], encoderConfigs: JsonObject[]) {
     this.config = config;
     this.fields = Object.keys(config.inputs);
+    this.sources = this.fields.map((f) => inputField(f, config.inputs[f] as { field?: string }));
     this.encoders = encoders;
     this.encoderConfigs = encoderConfigs;
     this.outputKind = outputKind(config.output.type);
@@ -72,6 +81,17 @@ export class FusionState {
         if (enc.modality !== input.type) throw new ConfigError(`encoder ${kind} reads "${enc.modality}", but the input's type is "${input.type}"`, { path: `inputs.${field}.type` });
         configs.push(cfg);
       }
+      // Inputs sharing a sample field must agree on what its raw value is.
+      const rawKind = new Map<string, { name: string; kind: string }>();
+      Object.entries(config.inputs).forEach(([name, input], m) => {
+        const source = inputField(name, input);
+        const kind = rawInputOf(encoders[m] as ModalityEncoder).kind;
+        const first = rawKind.get(source);
+        if (first === undefined) rawKind.set(source, { name, kind });
+        else if (first.kind !== kind) {
+          throw new ConfigError(`reads field "${source}" as ${kind}, but input "${first.name}" reads it as ${first.kind}; inputs sharing a field need the same raw input kind`, { path: `inputs.${name}.field` });
+        }
+      });
     } catch (err) {
       for (const e of encoders) e.dispose();
       throw err;
@@ -101,12 +121,22 @@ export class FusionState {
     return this.encoders[m]?.savedConfig?.() ?? this.encoderConfigs[m] ?? {};
   }
 
-  /** The inputs with their modality, encoder and raw-input declaration. */
+  /** The sample fields read, each with its modality, encoder and raw-input declaration (one entry per field). */
   get inputs(): ModelInput[] {
-    return this.fields.map((field, m) => {
+    const byField = new Map<string, ModelInput>();
+    this.fields.forEach((name, m) => {
       const enc = this.encoders[m] as ModalityEncoder;
-      return { field, modality: enc.modality, encoder: enc.kind, input: rawInputOf(enc) };
+      const field = this.sources[m] as string;
+      const spec = rawInputOf(enc);
+      const seen = byField.get(field);
+      if (seen === undefined) {
+        byField.set(field, { field, modality: enc.modality, encoder: enc.kind, input: spec, ...(name === field ? {} : { inputs: [name] }) });
+        return;
+      }
+      seen.inputs = [...(seen.inputs ?? [field]), name];
+      if (spec.maxBytes < seen.input.maxBytes) seen.input = { ...seen.input, maxBytes: spec.maxBytes };
     });
+    return [...byField.values()];
   }
 
   /** True once the state has weights (fitted or loaded). */

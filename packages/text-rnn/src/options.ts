@@ -50,3 +50,22 @@ export const textPretrainedOptionsSchema = z.strictObject({
   quantized: z.boolean().optional().describe('Load onnx/model_quantized.onnx. Default false.'),
   maxBytes: maxBytesOption(TEXT_MAX_BYTES).optional(),
 });
+
+export const ngramCharOptionsSchema = z.strictObject({
+  minN: int(1).optional().describe('Shortest character n-gram, in code points (the token is wrapped in < >). Default 2.'),
+  maxN: int(1).optional().describe('Longest character n-gram, in code points. Default 5.'),
+  maxPerToken: int(1).optional().describe('Most character n-grams kept per token (shortest n first). Default 32.'),
+});
+
+export const textNgramOptionsSchema = z.strictObject({
+  tokenizer: tokenizerOptionsSchema.optional().describe('Tokenizer options. Default { type: cjk, lowercase: true, minFrequency: 1, maxVocabSize: 50000, maxLength: 64 }.'),
+  dim: int(1).optional().describe('Embedding size (the output width). Default 128.'),
+  wordNgrams: int(1).optional().describe('Longest word n-gram hashed as a feature (1: words only). Default 2.'),
+  charNgrams: z.union([z.literal(false), ngramCharOptionsSchema]).optional().describe('Hashed character n-grams of each token: false or { minN, maxN, maxPerToken }. Default { minN: 2, maxN: 5, maxPerToken: 32 }.'),
+  buckets: int(1).optional().describe('Hash buckets shared by word n-grams and character n-grams. Default 20000.'),
+  output: z.enum(['pooled', 'tokens']).optional().describe('pooled: one vector per text (mean of every feature); tokens: one vector per token. Default pooled.'),
+  featureDropout: z.number().min(0).lt(1).optional().describe('Probability of dropping each feature (word, word n-gram, character n-gram) while training. Default 0.2.'),
+  featureWeights: z.boolean().optional().describe('Learn one weight per feature (a learned IDF): vectors are weighted means, exp(s) per feature. Default false.'),
+  dropout: z.number().min(0).lt(1).optional().describe('Dropout on the output vectors while training. Default 0.'),
+  maxBytes: int(1).optional().describe(`Largest text accepted, in bytes of UTF-8. Default ${TEXT_MAX_BYTES}.`),
+});

@@ -19,6 +19,8 @@ export { TOKENIZER_TYPES, createTokenizer, tokenizerFromJSON } from './create-to
 export type { TokenizerConfig } from './create-tokenizer.js';
 export { charNgramIds } from './char-ngrams.js';
 export type { CharNgramOptions } from './char-ngrams.js';
+export { DEFAULT_TEXT_CORRUPTION, corruptText, resolveTextCorruption } from './corrupt-text.js';
+export type { ResolvedTextCorruption, TextCorruptionOptions } from './corrupt-text.js';
 export { collateTexts } from './collate-texts.js';
 export type { CollateTextsOptions } from './collate-texts.js';
 export { resolveCharNgramOptions } from './char-ngrams.js';

@@ -21,6 +21,11 @@ export function evaluationText(e: Evaluation, skipped: number): string {
   const lines = e.regression !== undefined
     ? [`n: ${e.n}   MAE: ${round(e.regression.mae)}   RMSE: ${round(e.regression.rmse)}   R²: ${round(e.regression.r2)}${tail}`]
     : [`n: ${e.n}   accuracy: ${round(e.accuracy)}   macro F1: ${round(e.macroF1)}${tail}`];
+  if (e.ece !== undefined) {
+    const parts = [`ECE: ${round(e.ece, 3)}${e.eceUncalibrated !== undefined ? ` (uncalibrated ${round(e.eceUncalibrated, 3)})` : ''}`];
+    if (e.outOfScope !== undefined) parts.push(`out of scope: ${round(100 * e.outOfScope, 1)}%`);
+    lines.push(parts.join('   '));
+  }
   const labels = Object.keys(e.perClass ?? {});
   if (labels.length > 0) {
     const w = Math.max(5, ...labels.map((l) => l.length));

@@ -90,6 +90,7 @@ function predictionText(p: Prediction): string {
   if (p.contributions !== undefined) {
     lines.push('contributions:', ...Object.entries(p.contributions).map(([f, v]) => `  ${f}: ${round(v)}`));
   }
+  if (p.outOfScope !== undefined) lines.push(`out of scope: ${p.outOfScope ? 'yes (no label fits well enough)' : 'no'}`);
   if (p.modalitiesUsed !== undefined) lines.push(`modalities used: ${p.modalitiesUsed.join(', ')}`);
   for (const [field, heard] of Object.entries(p.heard ?? {})) lines.push(`heard (${field}): ${heard === '' ? '(nothing)' : heard}`);
   return lines.join('\n');
@@ -110,18 +111,20 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
   await startEngine(log);
   await loadPlugins(pluginArgs(args, io), log);
   const model = await loadModelFor(args, io, 'predict', log);
+  const oos = args.options['oos-threshold'] === undefined ? {} : { outOfScopeThreshold: args.options['oos-threshold'] as number };
   try {
     if (data === undefined) {
       const fields = inputFields(model, args, io);
-      const p = await model.predict(fields, { contributions: true });
+      const p = await model.predict(fields, { contributions: true, ...oos });
       return { json: predictionJson(p), human: predictionText(p) };
     }
     // --redis / MMFUSE_REDIS_URL: the same chunks, predicted on workers (distributed/predict-remote.ts).
     if (redis !== undefined) {
+      if (oos.outOfScopeThreshold !== undefined) throw new UsageError('--oos-threshold is not passed to --redis workers yet; leave one of them out', { command: 'predict' });
       const { predictManifestRemote } = await import('../distributed/predict-remote.js');
       return await predictManifestRemote({ model, modelDir: fromCwd(io, args.options.model as string), manifest: fromCwd(io, data), redis, plugins: pluginArgs(args, io), io, log });
     }
-    return await predictManifest(model, fromCwd(io, data), io, log);
+    return await predictManifest(model, fromCwd(io, data), io, log, oos);
   } finally {
     model.dispose();
   }
@@ -147,7 +150,7 @@ export async function* manifestChunks(model: Pick<FusionModelApi, 'config' | 'in
  * Predict one chunk and write one JSON line per entry to `io.stdout`, in order: a prediction, or
  * `{ id, line, error }` for a bad sample (also logged). Local runs and distributed workers both call it.
  */
-export async function predictEntries(model: Pick<FusionModelApi, 'predictBatch'>, entries: readonly ManifestEntry[], manifest: string, io: Pick<CliIo, 'stdout'>, log: (line: string) => void): Promise<{ n: number; failed: number }> {
+export async function predictEntries(model: Pick<FusionModelApi, 'predictBatch'>, entries: readonly ManifestEntry[], manifest: string, io: Pick<CliIo, 'stdout'>, log: (line: string) => void, oos: { outOfScopeThreshold?: number } = {}): Promise<{ n: number; failed: number }> {
   let failed = 0;
   const fail = (s: SkippedSample): void => {
     failed++;
@@ -155,7 +158,7 @@ export async function predictEntries(model: Pick<FusionModelApi, 'predictBatch'>
     io.stdout(`${JSON.stringify({ ...(s.sample !== undefined ? { id: s.sample } : {}), line: s.line, error: skippedJson(s, manifest) })}\n`);
   };
   const samples = entries.flatMap((p) => ('sample' in p ? [p.sample] : []));
-  const outcomes = samples.length > 0 ? await model.predictBatch(samples.map((s) => s.fields), { contributions: true, sampleIds: samples.map((s) => s.id) }) : [];
+  const outcomes = samples.length > 0 ? await model.predictBatch(samples.map((s) => s.fields), { contributions: true, sampleIds: samples.map((s) => s.id), ...oos }) : [];
   let k = 0;
   for (const p of entries) {
     if ('bad' in p) { fail(p.bad); continue; }
@@ -177,11 +180,11 @@ export async function predictEntries(model: Pick<FusionModelApi, 'predictBatch'>
  * One JSON line per manifest line, in order: a prediction, or `{ id, line, error }` for a bad sample.
  * Streams: at most one chunk of samples is held, so a manifest of any length runs in bounded memory.
  */
-async function predictManifest(model: FusionModelApi, manifest: string, io: CliIo, log: (line: string) => void): Promise<CommandResult> {
+async function predictManifest(model: FusionModelApi, manifest: string, io: CliIo, log: (line: string) => void, oos: { outOfScopeThreshold?: number } = {}): Promise<CommandResult> {
   let n = 0;
   let failed = 0;
   for await (const chunk of manifestChunks(model, manifest)) {
-    const r = await predictEntries(model, chunk, manifest, io, log);
+    const r = await predictEntries(model, chunk, manifest, io, log, oos);
     n += r.n;
     failed += r.failed;
   }

@@ -12,15 +12,15 @@ import type { PredictRequest, PredictResponse, Predictor, PredictorField } from 
 import { fromCwd, logger, pluginArgs } from './common.js';
 
 /** The server's view of a trained model: one `predictBatch` per batch, a bad request refused alone. */
-export function modelPredictor(model: FusionModelApi, info: Record<string, unknown> = {}): Predictor {
+export function modelPredictor(model: FusionModelApi, info: Record<string, unknown> = {}, options: { outOfScopeThreshold?: number } = {}): Predictor {
   const fields: Record<string, PredictorField> = {};
   for (const input of model.inputs) fields[input.field] = { modality: input.modality, input: input.input };
   return {
     fields,
-    describe: () => ({ labels: model.labels, output: model.config.output, ...info }),
+    describe: () => ({ labels: model.labels, output: model.config.output, outOfScopeThreshold: options.outOfScopeThreshold ?? model.calibration?.outOfScopeThreshold ?? null, ...info }),
     async predictBatch(requests: PredictRequest[]): Promise<Outcome<PredictResponse>[]> {
       // Errors name each sample by its request id; they reach the client as they were raised.
-      return model.predictBatch(requests.map((r) => r.fields), { contributions: true, sampleIds: requests.map((r) => r.id) });
+      return model.predictBatch(requests.map((r) => r.fields), { contributions: true, sampleIds: requests.map((r) => r.id), ...options });
     },
   };
 }
@@ -34,7 +34,7 @@ export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResu
   const host = (args.options.host as string | undefined) ?? '127.0.0.1';
   const port = (args.options.port as number | undefined) ?? 8080;
   const handle = createPredictionServer({
-    predictor: modelPredictor(model, { engine: engine.engine, runtime: runtimeOf(model), modelDir: dir }),
+    predictor: modelPredictor(model, { engine: engine.engine, runtime: runtimeOf(model), modelDir: dir }, args.options['oos-threshold'] === undefined ? {} : { outOfScopeThreshold: args.options['oos-threshold'] as number }),
     numTensors: () => tf.memory().numTensors,
     log,
     ...(args.options['max-body-bytes'] !== undefined ? { maxBodyBytes: args.options['max-body-bytes'] as number } : {}),

@@ -56,12 +56,13 @@ export const predictSpec: CommandSpec = {
     image: { type: 'string', valueName: 'FILE', description: 'Image file (PNG, JPEG, ...) for the model\'s image input', modality: 'image' },
     input: { type: 'string', valueName: 'FIELD=VALUE', description: 'Value for an input field by name, read as its encoder declares (a file path, text, JSON, or base64 bytes)', repeatable: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
+    'oos-threshold': { type: 'number', valueName: 'P', description: 'Out-of-scope threshold on the calibrated top probability, instead of the model\'s (chosen on validation data when it was trained)', min: 0, max: 1 },
     redis: { ...redisOption, description: 'With --data: predict on mmfuse workers through this Redis (same output, in manifest order); default: MMFUSE_REDIS_URL' },
     ...runtimeOptions,
     plugin,
     json,
   },
-  epilog: 'Output: label, probabilities, modality contributions. With --data, bad samples give a line with "error" and the rest go on.',
+  epilog: 'Output: label, probabilities, modality contributions, and outOfScope (true: no label fits well enough; hand the request over) when the model has a threshold. With --data, bad samples give a line with "error" and the rest go on.',
 };
 
 export const serveSpec: CommandSpec = {
@@ -75,6 +76,7 @@ export const serveSpec: CommandSpec = {
     'max-body-bytes': { type: 'integer', valueName: 'N', description: 'Largest request body; larger answers 413 (default 10485760)', min: 1 },
     'max-batch-size': { type: 'integer', valueName: 'N', description: 'Most requests per model call (default 16)', min: 1 },
     'max-wait-ms': { type: 'number', valueName: 'MS', description: 'How long a request waits to be batched with others (default 5)', min: 0, max: 10000 },
+    'oos-threshold': { type: 'number', valueName: 'P', description: 'Out-of-scope threshold on the calibrated top probability, instead of the model\'s (chosen on validation data when it was trained)', min: 0, max: 1 },
     ...runtimeOptions,
     plugin,
   },

@@ -7,7 +7,7 @@ import type { EpochMetrics, FusionModel, TrainingHistory } from '@mmfuse/fusion'
 import type { ParsedArgs } from '../internal/args.js';
 import { loadConfig } from '../internal/config-file.js';
 import type { LoadedConfig } from '../internal/config-file.js';
-import { createModel, loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
+import { calibrationLine, createModel, loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
 import type { Evaluation } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
 import { renderReport } from '../report.js';
@@ -171,6 +171,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       history: epochs,
       evaluations: heldOut.map(({ set, evaluation: e }) => ({ set, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1, perClass: e.perClass, confusion: e.confusion })),
       skipped: skips.entries,
+      calibration: model.calibration ?? null,
       engine,
       seconds,
     };
@@ -180,6 +181,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       `report: ${reportFile}`,
       `epochs: ${epochs.length}${status}${last ? ` (last: ${Object.entries(last.metrics).map(([k, v]) => `${k} ${round(v)}`).join(', ')})` : ''}`,
       ...scores.map((e) => `${e.name}: accuracy ${round(e.accuracy)}, macro F1 ${round(e.macroF1)} (n ${e.n})`),
+      ...(model.calibration === undefined ? [] : [calibrationLine(model.calibration)]),
     ].join('\n');
     if (history.interrupted) {
       log(`training was interrupted after ${epochs.length} of ${config.training.epochs} epochs; the model as trained so far is in ${out}`);

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, initEngine, loadManifest } from '@mmfuse/core';
 import type { EngineInfo, FieldKind, ManifestSample, SkippedSample } from '@mmfuse/core';
 import { FusionModel, manifestFields as fusionManifestFields } from '@mmfuse/fusion';
+export { calibrationLine } from '@mmfuse/fusion';
 import type { EvaluationReport, Prediction, ResolvedConfig, Sample } from '@mmfuse/fusion';
 // Importing the encoder packages registers `text/rnn`, `audio/cnn` and `image/cnn`.
 import '@mmfuse/text-rnn';
@@ -16,7 +17,7 @@ import '@mmfuse/vision-cnn';
 
 export type ModelConfig = ResolvedConfig;
 /** What the commands use of a loaded model; `FusionModel` (tfjs) and `OnnxFusionModel` (onnx) both have it. */
-export type FusionModelApi = Pick<FusionModel, 'config' | 'inputs' | 'labels' | 'predict' | 'predictBatch' | 'evaluate' | 'dispose'>;
+export type FusionModelApi = Pick<FusionModel, 'config' | 'inputs' | 'labels' | 'calibration' | 'predict' | 'predictBatch' | 'evaluate' | 'dispose'>;
 export type Evaluation = EvaluationReport;
 export type { Prediction };
 

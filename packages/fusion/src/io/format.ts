@@ -1,6 +1,7 @@
 /**
  * The saved-model folder:
- * - `model.json`: format name + version, config, labels, target statistics, every encoder's kind, config
+ * - `model.json`: format name + version, config, labels, target statistics, the output calibration (version
+ *   2: temperature and out-of-scope threshold of a category output), every encoder's kind, config
  *   and fitted state, the weight manifest (name, shape, dtype, byte offset, length, sha256), the sha256 of
  *   `weights.bin`, and `integrity`, the sha256 of the file's own JSON without that key.
  * - `weights.bin`: every weight in manifest order, each at a 4-byte aligned offset, little-endian: float32,
@@ -8,17 +9,20 @@
  * - `metrics.json` (optional): training history.
  *
  * Versions: 1 stores every weight as float32. 2 adds `dtype` `int8` / `float16` and `scales` to weight
- * entries. A model whose weights are all float32 is written as version 1 (readable by every release);
- * version 2 only when a weight is stored in low precision. Both are read.
+ * entries, and `calibration` (temperature and out-of-scope threshold of a category output). A model with
+ * float32 weights and no calibration is written as version 1 (readable by every release); version 2 only
+ * when a weight is stored in low precision or the output is calibrated, so a reader that knows only
+ * version 1 refuses it rather than silently ignoring either. Both are read.
  */
 import { createHash } from 'node:crypto';
 import type { JsonObject } from '@mmfuse/core';
 import type { ResolvedConfig } from '../config.js';
+import type { Calibration } from '../outputs/calibration.js';
 import { alignUp, encodeFloat16, int8Scales, quantizeInt8 } from './weight-codec.js';
 import type { WeightDtype } from './weight-codec.js';
 
 export const FORMAT_NAME = 'mmfuse-fusion-model';
-/** The newest version written (version 2: low-precision weights). */
+/** The newest version written (version 2: low-precision weights and/or an output calibration). */
 export const FORMAT_VERSION = 2;
 /** Every version this release reads. */
 export const READABLE_VERSIONS: readonly number[] = [1, 2];
@@ -53,6 +57,8 @@ export interface ModelFile {
   /** Regression targets are standardized with these (per output value). */
   targetStats?: { mean: number[]; std: number[] };
   outDim: number;
+  /** Version 2: the category output's calibration (temperature, out-of-scope threshold, validation figures). */
+  calibration?: Calibration;
   encoders: { field: string; kind: string; config: JsonObject; state: JsonObject }[];
   weights: WeightEntry[];
   weightsFile: 'weights.bin';
@@ -110,6 +116,6 @@ export function packWeights(named: [string, Float32Array, number[]][], storage: 
 }
 
 /** The version a file needs: 1 when every weight is float32 (readable by older releases), else 2. */
-export function versionFor(entries: readonly WeightEntry[]): number {
-  return entries.every((e) => e.dtype === 'float32') ? 1 : 2;
+export function versionFor(entries: readonly WeightEntry[], calibration?: Calibration): number {
+  return entries.every((e) => e.dtype === 'float32') && calibration === undefined ? 1 : 2;
 }

@@ -22,12 +22,13 @@ export async function writeModelFiles(state: FusionState, dir: string, options: 
   const { entries, buffer } = packWeights(named, options.storage);
   const body: Omit<ModelFile, 'integrity'> = {
     format: FORMAT_NAME,
-    version: versionFor(entries),
+    version: versionFor(entries, output.calibration),
     createdAt: new Date().toISOString(),
     config: state.savedConfig(),
     labels: output.labels,
     ...(output.targetStats === undefined ? {} : { targetStats: output.targetStats }),
     outDim: output.outDim,
+    ...(output.calibration === undefined ? {} : { calibration: output.calibration }),
     encoders: state.encoders.map((e, m) => ({ field: state.fields[m] as string, kind: e.kind, config: state.savedEncoderConfig(m), state: e.getState() })),
     weights: entries,
     weightsFile: 'weights.bin',
@@ -61,6 +62,9 @@ export async function readModelFolder(dir: string): Promise<{ model: ModelFile; 
   if (!READABLE_VERSIONS.includes(model.version)) {
     throw new ModelFormatError(`model format version ${JSON.stringify(model.version)} is not supported by this @mmfuse/fusion (reads versions ${READABLE_VERSIONS.join(' and ')})`, { file: jsonFile });
   }
+  if (model.version === 1 && model.calibration !== undefined) {
+    throw new ModelFormatError('model.json of format version 1 has a "calibration" (a version 2 key); the file is corrupt', { file: jsonFile });
+  }
   if (integrityOf(model) !== model.integrity) {
     throw new ModelFormatError('model.json fails its integrity check (edited or corrupt)', { file: jsonFile });
   }
@@ -92,7 +96,11 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
   // Every weight decoded (and its scales checked) before anything is built.
   const values = file.weights.map((w) => decodeEntry(w, buffer, dir));
   try {
-    state.output = state.outputKind.restore({ labels: file.labels, outDim: file.outDim, ...(file.targetStats === undefined ? {} : { targetStats: file.targetStats }) }, state.config.output.field);
+    state.output = state.outputKind.restore({
+      labels: file.labels, outDim: file.outDim,
+      ...(file.targetStats === undefined ? {} : { targetStats: file.targetStats }),
+      ...(file.calibration === undefined ? {} : { calibration: file.calibration }),
+    }, state.config.output.field);
   } catch (err) {
     throw formatError(dir, isMmfuseError(err) ? err.reason : (err as Error).message, err);
   }

@@ -14,9 +14,9 @@ import { normalizeConfig } from '../config.js';
 import type { ResolvedConfig } from '../config.js';
 import { reportFromRows } from '../evaluate.js';
 import type { EvaluationReport } from '../evaluate.js';
-import { INFERENCE_BATCH, contributionPasses, decodePredictions } from '../infer.js';
+import { INFERENCE_BATCH, contributionPasses, decodeOptions, decodePredictions } from '../infer.js';
 import type { EvaluateOptions, PredictOptions, PreparedInput } from '../model.js';
-import type { Prediction, Target } from '../outputs/index.js';
+import type { Calibration, DecodeOptions, Prediction, Target } from '../outputs/index.js';
 import { PrepareCache } from '../pipeline/cache.js';
 import { collectSamples, prepareAll, prepareFields, prepareSamples } from '../pipeline/prepare.js';
 import type { PrepareInputsOptions, SampleSource } from '../pipeline/prepare.js';
@@ -156,9 +156,15 @@ export class OnnxFusionModel {
     return this.state.inputs;
   }
 
+  /** As `FusionModel.calibration` (carried in the graph's metadata with the fitted output). */
+  get calibration(): Calibration | undefined {
+    const c = this.state.output?.calibration;
+    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null) ? undefined : { ...c };
+  }
+
   private prepareOptions(cache: PrepareCache, baseDir?: string): PrepareInputsOptions {
     const s = this.state;
-    return { fields: s.fields, encoders: s.encoders, encoderConfigs: s.encoderConfigs, cache, ...(baseDir === undefined ? {} : { baseDir }) };
+    return { fields: s.fields, sources: s.sources, encoders: s.encoders, encoderConfigs: s.encoderConfigs, cache, ...(baseDir === undefined ? {} : { baseDir }) };
   }
 
   /** Head outputs of prepared value lists, 64 rows per run (as `outputRows`); `drop` hides input m from every row. */
@@ -209,21 +215,22 @@ export class OnnxFusionModel {
     }
   }
 
-  private async predictValues(values: readonly (readonly unknown[])[], contributions: boolean): Promise<Prediction[]> {
+  private async predictValues(values: readonly (readonly unknown[])[], contributions: boolean, options: DecodeOptions = {}): Promise<Prediction[]> {
     const output = this.state.requireOutput();
     const full = await this.outputRows(values);
-    if (!contributions) return decodePredictions(output, this.state.fields, values, full);
+    if (!contributions) return decodePredictions(output, this.state.fields, values, full, undefined, options);
     const passes = contributionPasses(this.state.fields.length, values);
     const without: Float32Array[][] = [];
     for (const p of passes) without.push(await this.outputRows(p.rows.map((i) => values[i] as unknown[]), p.input));
-    return decodePredictions(output, this.state.fields, values, full, { passes, without });
+    return decodePredictions(output, this.state.fields, values, full, { passes, without }, options);
   }
 
   /** As `FusionModel.predict`. */
   async predict(input: Record<string, unknown>, options: PredictOptions = {}): Promise<Prediction> {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${this.state.fields.join(', ')}), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`, { sample: 0 });
+    const decode = decodeOptions(options);
     const values = await prepareFields(input, '0', this.prepareOptions(this.cache, options.baseDir));
-    return (await this.predictValues([values], options.contributions ?? true))[0] as Prediction;
+    return (await this.predictValues([values], options.contributions ?? true, decode))[0] as Prediction;
   }
 
   /** As `FusionModel.prepareInputs`. */
@@ -233,16 +240,17 @@ export class OnnxFusionModel {
   }
 
   /** As `FusionModel.predictPrepared`, asynchronous. */
-  predictPrepared(inputs: readonly PreparedInput[], options: { contributions?: boolean } = {}): Promise<Prediction[]> {
-    return this.predictValues(inputs.map((p) => p.values), options.contributions ?? true);
+  predictPrepared(inputs: readonly PreparedInput[], options: { contributions?: boolean; outOfScopeThreshold?: number | null } = {}): Promise<Prediction[]> {
+    return this.predictValues(inputs.map((p) => p.values), options.contributions ?? true, decodeOptions(options));
   }
 
   /** As `FusionModel.predictBatch`: one outcome per request, a refused one with its typed error. */
   async predictBatch(inputs: Record<string, unknown>[], options: PredictOptions = {}): Promise<Outcome<Prediction>[]> {
+    const decode = decodeOptions(options);
     const ids = options.sampleIds;
     const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.prepareOptions(this.cache, options.baseDir), sampleName: (i) => ids?.[i] ?? i });
     const ready = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
-    const preds = await this.predictValues(ready.map((p) => p.values), options.contributions ?? true);
+    const preds = await this.predictValues(ready.map((p) => p.values), options.contributions ?? true, decode);
     const byIndex = new Map(ready.map((p, j) => [p.index, preds[j] as Prediction]));
     return outcomes.map((o, i) => (o.ok ? { ok: true, value: byIndex.get(i) as Prediction } : o));
   }

@@ -7,9 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidInputError } from '@mmfuse/core';
 import { accuracy, confusionMatrix, macroF1, perClassMetrics } from '../metrics.js';
 import type { ClassMetrics } from '../metrics.js';
+import { NO_CALIBRATION, checkSavedCalibration, expectedCalibrationError, fitCalibration, scaledSoftmax } from './calibration.js';
+import type { Calibration, CalibrationSettings } from './calibration.js';
 import { softmaxRow } from './softmax.js';
 import { checkSavedLabels, labelOf, labelWeights, requireKnown, sortedLabels } from './labels.js';
-import type { BatchTargets, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';
+import type { BatchTargets, DecodeOptions, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';
 
 function argMax(values: readonly number[]): number {
   let best = 0;
@@ -35,10 +37,13 @@ class CategoryOutput implements FittedOutput {
   readonly type = 'category' as const;
   readonly outDim: number;
   private readonly index: Map<string, number>;
+  /** Temperature and out-of-scope threshold (none until `calibrate` or a restore that saved one). */
+  calibration: Calibration;
 
-  constructor(readonly labels: readonly string[], readonly field: string) {
+  constructor(readonly labels: readonly string[], readonly field: string, calibration: Calibration = NO_CALIBRATION) {
     this.outDim = labels.length;
     this.index = new Map(labels.map((l, i) => [l, i]));
+    this.calibration = { ...calibration };
   }
 
   check(target: Target, loc: TargetLocation): void {
@@ -62,18 +67,28 @@ class CategoryOutput implements FittedOutput {
     return categoryLoss(logits, targets, options);
   }
 
+  /** Calibrated probabilities: softmax(logits / temperature). */
   values(row: Float32Array): number[] {
-    return softmaxRow(row);
+    return scaledSoftmax(row, this.calibration.temperature);
   }
 
   topIndex(values: readonly number[]): number {
     return argMax(values);
   }
 
-  decode(values: readonly number[], modalitiesUsed: string[]): Prediction {
+  decode(values: readonly number[], modalitiesUsed: string[], options: DecodeOptions = {}): Prediction {
     const probabilities: Record<string, number> = {};
     this.labels.forEach((l, i) => { probabilities[l] = values[i] as number; });
-    return { label: this.labels[argMax(values)] as string, probabilities, modalitiesUsed };
+    const top = argMax(values);
+    const prediction: Prediction = { label: this.labels[top] as string, probabilities, modalitiesUsed };
+    const threshold = options.outOfScopeThreshold !== undefined ? options.outOfScopeThreshold : this.calibration.outOfScopeThreshold;
+    if (threshold !== null) prediction.outOfScope = (values[top] as number) < threshold;
+    return prediction;
+  }
+
+  calibrate(rows: readonly Float32Array[], targets: readonly Target[], settings: CalibrationSettings): Calibration {
+    this.calibration = fitCalibration(rows, targets.map((t) => this.index.get(t as string) as number), settings);
+    return { ...this.calibration };
   }
 
   score(values: readonly (readonly number[])[], targets: readonly Target[]): OutputScores {
@@ -83,7 +98,10 @@ class CategoryOutput implements FittedOutput {
     const per = perClassMetrics(matrix);
     const perClass: Record<string, ClassMetrics> = {};
     this.labels.forEach((l, i) => { perClass[l] = per[i] as ClassMetrics; });
-    return { accuracy: accuracy(truth, pred), macroF1: macroF1(matrix), perClass, confusion: { labels: [...this.labels], matrix } };
+    const scores: OutputScores = { accuracy: accuracy(truth, pred), macroF1: macroF1(matrix), perClass, confusion: { labels: [...this.labels], matrix }, ece: expectedCalibrationError(values, truth) };
+    const threshold = this.calibration.outOfScopeThreshold;
+    if (threshold !== null) scores.outOfScope = values.filter((v, i) => (v[pred[i] as number] as number) < threshold).length / Math.max(1, values.length);
+    return scores;
   }
 
   readonly trainingAccuracy = {
@@ -102,7 +120,9 @@ class CategoryOutput implements FittedOutput {
   }
 
   toJSON(): SavedOutput {
-    return { labels: [...this.labels], outDim: this.outDim };
+    const saved: SavedOutput = { labels: [...this.labels], outDim: this.outDim };
+    if (this.calibration.method !== 'none' || this.calibration.outOfScopeThreshold !== null) saved.calibration = JSON.parse(JSON.stringify(this.calibration)) as Calibration;
+    return saved;
   }
 }
 
@@ -122,6 +142,7 @@ export const categoryOutput: OutputKind = {
   },
   loss: categoryLoss,
   restore(saved: SavedOutput, field: string): FittedOutput {
-    return new CategoryOutput(checkSavedLabels(saved, 'category', 2), field);
+    const labels = checkSavedLabels(saved, 'category', 2);
+    return new CategoryOutput(labels, field, saved.calibration === undefined ? NO_CALIBRATION : checkSavedCalibration(saved.calibration));
   },
 };

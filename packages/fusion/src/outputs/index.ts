@@ -16,4 +16,6 @@ export function outputKind(type: OutputType): OutputKind {
   return OUTPUT_KINDS[type];
 }
 
-export type { BatchTargets, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';
+export { NO_CALIBRATION, chooseThreshold, expectedCalibrationError, fitCalibration, fitTemperature, meanNll, scaledSoftmax } from './calibration.js';
+export type { Calibration, CalibrationValidation, CalibrationSettings } from './calibration.js';
+export type { BatchTargets, DecodeOptions, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';

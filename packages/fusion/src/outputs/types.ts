@@ -8,6 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { FieldKind } from '@mmfuse/core';
 import type { OutputType } from '../config.js';
 import type { ClassMetrics } from '../metrics.js';
+import type { Calibration, CalibrationSettings } from './calibration.js';
 
 /** A parsed target: a label (category), a list of labels (multi-label), or values (regression). */
 export type Target = string | string[] | number[];
@@ -26,6 +27,12 @@ export type Prediction = {
   probabilities?: Record<string, number>;
   /** Regression: every predicted value. */
   value?: number[];
+  /**
+   * Category, when the model has an out-of-scope threshold (chosen on validation data, set in the config, or
+   * given at prediction): true when the calibrated probability of `label` is below it, i.e. the request
+   * matches none of the labels well enough to be answered (hand it over instead). `label` is still the best guess.
+   */
+  outOfScope?: boolean;
   /**
    * Per input field used: how much it moved the answer, measured by removing it. Category / multi-label:
    * top probability with every input minus the probability of the same label without this field;
@@ -66,13 +73,25 @@ export interface OutputScores {
   confusion: { labels: string[]; matrix: number[][] };
   /** Regression: mean absolute error, root mean squared error, R² (over all output values). */
   regression?: { mae: number; rmse: number; r2: number };
+  /** Category: expected calibration error of the (calibrated) top probabilities, 15 bins. */
+  ece?: number;
+  /** Category with an out-of-scope threshold: the fraction of samples whose prediction is out of scope. */
+  outOfScope?: number;
 }
 
-/** What a fitted output saves in `model.json` (format version 1: `labels`, `targetStats`, `outDim`). */
+/** What a fitted output saves in `model.json` (`labels`, `targetStats`, `outDim`; format version 2 adds `calibration`). */
 export interface SavedOutput {
   labels: string[];
   outDim: number;
   targetStats?: { mean: number[]; std: number[] };
+  /** Category: the temperature and out-of-scope threshold fitted after training. */
+  calibration?: Calibration;
+}
+
+/** Options of `FittedOutput.decode`. */
+export interface DecodeOptions {
+  /** Category: out-of-scope threshold for this prediction, instead of the model's (null: none). */
+  outOfScopeThreshold?: number | null;
 }
 
 /** An output kind fitted on training targets: labels or target statistics, and everything that needs them. */
@@ -102,7 +121,7 @@ export interface FittedOutput {
   /** The index whose value decides the answer (contributions are measured on it). */
   topIndex(values: readonly number[]): number;
   /** A prediction from one row's `values`. */
-  decode(values: readonly number[], modalitiesUsed: string[]): Prediction;
+  decode(values: readonly number[], modalitiesUsed: string[], options?: DecodeOptions): Prediction;
   /** Metrics of many rows' `values` against targets. */
   score(values: readonly (readonly number[])[], targets: readonly Target[]): OutputScores;
   /**
@@ -115,6 +134,13 @@ export interface FittedOutput {
   };
   /** Category only: validation accuracy and macro-F1 of many rows' values. Other kinds leave it out. */
   validationScores?(values: readonly (readonly number[])[], targets: readonly Target[]): { accuracy: number; macroF1: number };
+  /** Category: the calibration in use (temperature scaling of `values`, out-of-scope threshold). Other kinds leave it out. */
+  readonly calibration?: Calibration;
+  /**
+   * Category only: fit the calibration on validation head outputs (raw logit rows) and targets, and use it
+   * from now on (`values` divides logits by the temperature; `decode` flags out-of-scope answers).
+   */
+  calibrate?(rows: readonly Float32Array[], targets: readonly Target[], settings: CalibrationSettings): Calibration;
   /** What `model.json` stores. */
   toJSON(): SavedOutput;
 }

@@ -31,7 +31,10 @@ export interface PreparedSample<T = undefined> {
 }
 
 export interface PrepareInputsOptions {
+  /** Input names (in the order of `encoders`). */
   fields: readonly string[];
+  /** The sample field each input reads, in the order of `fields`. Default: `fields`. */
+  sources?: readonly string[];
   encoders: readonly ModalityEncoder[];
   /** Encoder configs, part of the cache key. */
   encoderConfigs: readonly unknown[];
@@ -63,7 +66,7 @@ function asInputError(err: unknown, kind: string, sample: string | number, field
 export async function prepareFields(fieldsIn: Record<string, unknown>, sample: string | number, opts: PrepareInputsOptions): Promise<unknown[]> {
   const values: unknown[] = [];
   for (let m = 0; m < opts.fields.length; m++) {
-    const field = opts.fields[m] as string;
+    const field = (opts.sources ?? opts.fields)[m] as string;
     const raw = fieldsIn[field];
     if (raw === undefined || raw === null) { values.push(undefined); continue; }
     const enc = opts.encoders[m] as ModalityEncoder;
@@ -88,7 +91,7 @@ export async function prepareFields(fieldsIn: Record<string, unknown>, sample: s
     }
   }
   if (values.every((v) => v === undefined)) {
-    throw new InvalidInputError(`none of the inputs ${opts.fields.map((f) => `"${f}"`).join(', ')} is present`, { sample });
+    throw new InvalidInputError(`none of the inputs ${[...new Set(opts.sources ?? opts.fields)].map((f) => `"${f}"`).join(', ')} is present`, { sample });
   }
   return values;
 }

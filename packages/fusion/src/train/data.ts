@@ -23,7 +23,7 @@ export async function prepareLabeled(state: FusionState, source: SampleSource, o
   const samples = await collectSamples(source);
   const outField = state.config.output.field;
   const { prepared } = await prepareSamples(samples, {
-    fields: state.fields, encoders: state.encoders, encoderConfigs: state.encoderConfigs, cache: o.cache, file: o.file, onSkip: o.onSkip,
+    fields: state.fields, sources: state.sources, encoders: state.encoders, encoderConfigs: state.encoderConfigs, cache: o.cache, file: o.file, onSkip: o.onSkip,
     ...(o.baseDir === undefined ? {} : { baseDir: o.baseDir }),
     check: (s, id) => state.target(s.fields[outField], id),
   });

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { DEFAULT_RAW_INPUT, ConfigError, InvalidInputError, encoders as globalRegistry, readManifest } from '@mmfuse/core';
 import type { EncoderRegistry, FieldKind, RawInputKind, RawInputSpec, SkippedSample } from '@mmfuse/core';
-import { encoderKind } from '../config.js';
+import { encoderKind, inputField } from '../config.js';
 import type { FusionModelConfig, ResolvedConfig } from '../config.js';
 import { loadConfigFile } from '../config-file.js';
 import type { ConfigOverrides } from '../config-file.js';
@@ -27,8 +27,9 @@ export function manifestFields(config: Pick<ResolvedConfig, 'inputs' | 'output'>
   const fields: Record<string, FieldKind> = {};
   for (const [name, input] of Object.entries(config.inputs)) {
     const kind = encoderKind(input);
-    const raw = built.get(name) ?? (registry.has(kind) ? registry.rawInput(kind) : undefined) ?? DEFAULT_RAW_INPUT;
-    fields[name] = FIELD_KIND[raw.kind];
+    const field = inputField(name, input);
+    const raw = built.get(field) ?? (registry.has(kind) ? registry.rawInput(kind) : undefined) ?? DEFAULT_RAW_INPUT;
+    fields[field] = FIELD_KIND[raw.kind];
   }
   if (options.withTarget === true) fields[config.output.field] = config.output.type === 'regression' ? 'any' : 'label';
   return fields;

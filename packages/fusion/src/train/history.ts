@@ -1,5 +1,6 @@
 /** What a training run reports: per-epoch metrics and the run's outcome. */
 import type { SkippedSample } from '@mmfuse/core';
+import type { Calibration } from '../outputs/calibration.js';
 
 export interface EpochMetrics {
   /** 1-based. */
@@ -33,4 +34,9 @@ export interface TrainingHistory {
   trainSamples: number;
   validationSamples: number;
   skipped: SkippedSample[];
+  /**
+   * Category outputs: the calibration fitted on the validation samples after the last epoch (temperature,
+   * out-of-scope threshold, expected calibration error before and after). Absent when the run was interrupted.
+   */
+  calibration?: Calibration;
 }

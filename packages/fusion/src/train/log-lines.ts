@@ -1,4 +1,5 @@
 /** The training log lines, one small builder each. */
+import type { Calibration } from '../outputs/calibration.js';
 import type { EpochMetrics } from './history.js';
 
 const f4 = (v: number): string => v.toFixed(4);
@@ -35,4 +36,15 @@ export function stoppedLine(reason: string, p: { epoch: number; batch: number; s
 
 export function restoredLine(epoch: number, bestValLoss: number | null): string {
   return `restored the weights of epoch ${epoch} (best validation loss ${bestValLoss?.toFixed(4)})`;
+}
+
+/** `calibration: temperature 1.42 (validation ECE 0.081 -> 0.023, n 1500); out-of-scope below 0.312 (rejects 1.0% of correct answers)` */
+export function calibrationLine(c: Calibration): string {
+  const v = c.validation;
+  const parts = [`calibration: ${c.method === 'temperature' ? `temperature ${c.temperature.toFixed(3)}` : 'none'}`];
+  if (v !== undefined) parts[0] += ` (validation ECE ${f3(v.eceBefore)} -> ${f3(v.eceAfter)}, NLL ${f4(v.nllBefore)} -> ${f4(v.nllAfter)}, n ${v.n})`;
+  if (c.outOfScopeThreshold !== null) {
+    parts.push(`out of scope below ${f3(c.outOfScopeThreshold)} (${c.thresholdSource === 'config' ? 'from the config' : 'chosen on validation'}${v?.rejectedCorrect !== undefined ? `; rejects ${(100 * v.rejectedCorrect).toFixed(1)}% of correct validation answers` : ''})`);
+  }
+  return parts.join('; ');
 }

@@ -19,6 +19,8 @@ import { collectSamples } from '../pipeline/prepare.js';
 import type { Sample, SampleSource } from '../pipeline/prepare.js';
 import { learningRateAt } from '../schedule.js';
 import type { FusionState } from '../state.js';
+import { calibrationSettings } from '../config.js';
+import type { Calibration } from '../outputs/calibration.js';
 import { restoreState } from '../io/load-save.js';
 import { BestWeights } from './best-weights.js';
 import { CallbackList, CheckpointCallback, ProgressCallback } from './callbacks.js';
@@ -28,7 +30,8 @@ import type { TrainerState } from './checkpoint.js';
 import { augmentTraining, dropUnknownTargets, prepareLabeled, splitValidation } from './data.js';
 import { EarlyStopping } from './early-stopping.js';
 import type { EpochMetrics, TrainingHistory } from './history.js';
-import { interruptedLine, restoredLine, resumeLine, stoppedLine } from './log-lines.js';
+import { calibrationLine, interruptedLine, restoredLine, resumeLine, stoppedLine } from './log-lines.js';
+import { outputRows } from '../infer.js';
 import type { LossTerm, TrainingSample } from './loss-terms.js';
 import type { ProgressMode } from './progress.js';
 import { trainStep } from './step.js';
@@ -128,6 +131,7 @@ class Run implements TrainingRun {
   readonly best = new BestWeights();
   interrupted = false;
   stopReason: string | undefined;
+  calibration: Calibration | undefined;
   readonly schedule: Parameters<typeof learningRateAt>[1];
 
   /** The raw training samples (for `augmentEachEpoch`), by `TrainingSample.index`. */
@@ -174,6 +178,7 @@ class Run implements TrainingRun {
     const h: TrainingHistory = { epochs: t.history, stoppedEarly: t.stoppedEarly, interrupted: this.interrupted, steps: t.step, trainSamples: this.train.length, validationSamples: this.validation.length, skipped: this.skipped };
     if (t.bestEpoch !== null) h.bestEpoch = t.bestEpoch;
     if (this.stopReason !== undefined) h.stopReason = this.stopReason;
+    if (this.calibration !== undefined) h.calibration = this.calibration;
     return h;
   }
 
@@ -262,6 +267,20 @@ function finishRun(run: Run): void {
   }
 }
 
+/**
+ * After a finished run: fit the output's calibration (temperature, out-of-scope threshold) on the validation
+ * samples' head outputs, with the weights the run ends with. Kinds without calibration are left alone.
+ */
+function calibrate(run: Run): void {
+  const output = run.step.output;
+  if (run.interrupted || output.calibrate === undefined) return;
+  const rows = outputRows(run.state, run.validation.map((s) => s.values));
+  const calibration = output.calibrate(rows, run.validation.map((s) => s.target), calibrationSettings(run.state.config.output));
+  run.calibration = calibration;
+  // Without validation samples and a threshold from the config there is nothing to say.
+  if (calibration.validation !== undefined || calibration.outOfScopeThreshold !== null) run.log(calibrationLine(calibration));
+}
+
 /** Train a state on `source`; resolves with the history (also stored as `state.history`). */
 export async function runTraining(state: FusionState, source: SampleSource, options: FitOptions = {}): Promise<TrainingHistory> {
   const epochs = checkOptions(state, options);
@@ -304,6 +323,7 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
       if (options.signal?.aborted === true) { run.interrupted = run.wantsEpoch; break; }
     }
     finishRun(run);
+    calibrate(run);
     const history = run.history();
     state.history = history;
     await callbacks.trainEnd(history, run);

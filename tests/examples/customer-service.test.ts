@@ -1,0 +1,91 @@
+// The customer-service bot (examples/customer-service/bot.ts) hands a request over instead of answering it
+// when the model calls it out of scope: a small text model trained here on the bot's typed English requests,
+// asked through the bot as a user runs it (a spawned `bot.ts ask`).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import '@mmfuse/text-rnn';
+import { FusionModel } from '@mmfuse/fusion';
+import type { Sample } from '@mmfuse/fusion';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const here = path.join(root, 'examples/customer-service');
+const bot = path.join(here, 'bot.ts');
+const ANSWERS = JSON.parse(readFileSync(path.join(here, 'answers.json'), 'utf8')) as Record<string, { en: string }>;
+const HANDOVER = 'Let me pass you to a colleague who can help.';
+const IN_SCOPE = 'where is my order';
+const OUT_OF_SCOPE = 'can you recommend a good pizza place near the station';
+
+/** The typed English requests of a split. */
+function typed(split: string): Sample[] {
+  return readFileSync(path.join(here, 'data', `${split}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>)
+    .filter((r) => r.text !== undefined && r.lang === 'en')
+    .map((r) => ({ id: r.id as string, fields: { text: r.text as string, label: r.label as string } }));
+}
+
+let dir: string;
+let model: FusionModel;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-bot-'));
+  model = FusionModel.create({
+    inputs: { text: { type: 'text', encoder: { kind: 'ngram', dim: 32, buckets: 4000 } } },
+    fusion: { strategy: 'late', dModel: 32, modalityDropout: 0 },
+    output: { field: 'label' },
+    training: { epochs: 10, batchSize: 32, learningRate: 0.02, seed: 5, earlyStoppingPatience: null },
+  });
+  await model.fit(typed('train'), { validation: typed('valid'), progress: 'none', log: () => {} });
+  await model.save(path.join(dir, 'model'));
+}, 600_000); // generous: a loaded machine must not fail the suite
+
+afterAll(() => {
+  model?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function ask(text: string, extra: string[] = []): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', bot, 'ask', '--model', path.join(dir, 'model'), '--text', text, ...extra], {
+    cwd: root, env: { ...process.env, MMFUSE_ENGINE: 'wasm' }, maxBuffer: 1 << 20,
+  });
+  return stdout;
+}
+
+describe('the customer-service bot and out-of-scope requests', () => {
+  // Each spawned bot loads TypeScript sources and the model: slow on a loaded machine, so generous limits.
+  it('the model has a threshold chosen on the validation split; the bot follows it', { timeout: 600_000 }, async () => {
+    expect(model.calibration?.thresholdSource).toBe('validation');
+    const p = await model.predict({ text: OUT_OF_SCOPE });
+    const out = await ask(OUT_OF_SCOPE);
+    expect(out).toContain(`intent: ${String(p.label)}`);
+    if (p.outOfScope === true) {
+      expect(out).toContain('out of scope: handing over');
+      expect(out).toContain(HANDOVER);
+    } else {
+      expect(out).toContain(ANSWERS[String(p.label)]?.en);
+    }
+  });
+
+  it('answers an in-scope request and hands over an out-of-scope one, with a threshold between their confidences', { timeout: 600_000 }, async () => {
+    const [inScope, outOfScope] = await Promise.all([model.predict({ text: IN_SCOPE }), model.predict({ text: OUT_OF_SCOPE })]);
+    expect(inScope.label).toBe('order_status');
+    const pIn = inScope.probabilities?.order_status as number;
+    const pOut = outOfScope.probabilities?.[String(outOfScope.label)] as number;
+    // A request from the training data is answered with more confidence than one no intent covers.
+    expect(pOut).toBeLessThan(pIn);
+    const threshold = String((pIn + pOut) / 2);
+    const answered = await ask(IN_SCOPE, ['--oos-threshold', threshold]);
+    expect(answered).toContain(ANSWERS.order_status?.en);
+    expect(answered).not.toContain(HANDOVER);
+    const handed = await ask(OUT_OF_SCOPE, ['--oos-threshold', threshold]);
+    expect(handed).toContain('out of scope: handing over');
+    expect(handed).toContain(HANDOVER);
+    expect(handed).not.toContain(ANSWERS[String(outOfScope.label)]?.en);
+  });
+
+  it('refuses a threshold outside [0, 1]', { timeout: 600_000 }, async () => {
+    await expect(ask(IN_SCOPE, ['--oos-threshold', '2'])).rejects.toThrow(/--oos-threshold must be a probability in \[0, 1\], got "2"/);
+  });
+});

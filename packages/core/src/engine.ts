@@ -190,7 +190,31 @@ function wasmThreads(pkg: unknown): number | undefined {
 
 type TryResult = { ok: true; gpu?: boolean; threads?: number; threadsNote?: string } | { ok: false; skip: SkippedEngine };
 
+type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
+const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
+
+/**
+ * The process-wide error listeners an engine installs while it starts. The wasm builds' Emscripten glue adds
+ * an `uncaughtException` and an `unhandledRejection` listener that rethrow: with them in place no handler
+ * of the application (e.g. `mmfuse serve`, which logs and keeps serving) can keep the process alive. Taken
+ * back after the engine starts, which leaves Node's own default (crash on an unhandled error) to apps that
+ * install no handler.
+ */
+function withoutEngineErrorListeners<T>(start: () => Promise<T>): Promise<T> {
+  const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set(process.listeners(e as 'uncaughtException'))] as const));
+  const restore = (): void => {
+    for (const e of PROCESS_EVENTS) {
+      for (const l of process.listeners(e as 'uncaughtException')) if (!before.get(e)?.has(l)) process.off(e, l);
+    }
+  };
+  return start().finally(restore);
+}
+
 async function tryEngine(name: EngineName, importModule: (s: string) => Promise<unknown>, threads: number): Promise<TryResult> {
+  return withoutEngineErrorListeners(() => startEngine(name, importModule, threads));
+}
+
+async function startEngine(name: EngineName, importModule: (s: string) => Promise<unknown>, threads: number): Promise<TryResult> {
   const specifier = ENGINE_MODULES[name];
   try {
     const pkg = specifier !== undefined ? await importModule(specifier) : undefined;

@@ -39,11 +39,20 @@ export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResu
     ...(args.options['max-body-bytes'] !== undefined ? { maxBodyBytes: args.options['max-body-bytes'] as number } : {}),
     ...(args.options['max-batch-size'] !== undefined ? { maxBatchSize: args.options['max-batch-size'] as number } : {}),
     ...(args.options['max-wait-ms'] !== undefined ? { maxWaitMillis: args.options['max-wait-ms'] as number } : {}),
+    ...(args.options.cors !== undefined ? { corsOrigins: args.options.cors as string[] } : {}),
   });
+  // A throw or rejection nobody awaited (in a plugin's timer, say) is logged; it must not end the process
+  // while requests are in flight. The handlers live as long as the server.
+  const onUncaught = (what: string) => (err: unknown): void => {
+    log(`${what} (the server keeps running): ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  };
+  const guards = { uncaughtException: onUncaught('uncaught exception'), unhandledRejection: onUncaught('unhandled rejection') };
+  for (const [event, handler] of Object.entries(guards)) process.on(event, handler);
   let address;
   try {
     address = await handle.listen(port, host);
   } catch (err) {
+    for (const [event, handler] of Object.entries(guards)) process.off(event, handler);
     model.dispose();
     const e = err as NodeJS.ErrnoException;
     if (isMmfuseError(err)) throw err;
@@ -58,6 +67,7 @@ export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResu
   });
   log(`${signal}: no new connections; finishing in-flight requests`);
   await handle.shutdown();
+  for (const [event, handler] of Object.entries(guards)) process.off(event, handler);
   model.dispose();
   log('stopped');
   return { json: { stopped: true, signal }, human: '' };

@@ -67,6 +67,7 @@ export const serveSpec: CommandSpec = {
     'max-body-bytes': { type: 'integer', valueName: 'N', description: 'Largest request body; larger answers 413 (default 10485760)', min: 1 },
     'max-batch-size': { type: 'integer', valueName: 'N', description: 'Most requests per model call (default 16)', min: 1 },
     'max-wait-ms': { type: 'number', valueName: 'MS', description: 'How long a request waits to be batched with others (default 5)', min: 0, max: 10000 },
+    cors: { type: 'string', valueName: 'ORIGIN', description: 'Let browser pages from ORIGIN (e.g. https://app.example.com, or *) call the server (CORS)', repeatable: true },
     plugin,
   },
   epilog: 'Prints "listening on http://HOST:PORT" on stderr once ready. SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0.',

@@ -65,7 +65,7 @@ export async function prepareFields(fieldsIn: Record<string, unknown>, sample: s
     const spec = rawInputOf(enc);
     try {
       const value = await checkRawInput(spec, raw, { sample, field, encoder: enc.kind, ...(opts.baseDir === undefined ? {} : { baseDir: opts.baseDir }) });
-      const key = await opts.cache.key(value, { kind: enc.kind, config: opts.encoderConfigs[m], input: spec.kind });
+      const key = await opts.cache.key(value, { kind: enc.kind, config: opts.encoderConfigs[m], input: spec.kind, maxBytes: spec.maxBytes });
       if (key !== undefined) {
         const got = await opts.cache.get(key);
         if (got.hit) { values.push(got.value); continue; }

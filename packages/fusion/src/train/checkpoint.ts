@@ -7,7 +7,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFormatError } from '@mmfuse/core';
-import { recoverFolder, writeFolderAtomically } from '../io/folder.js';
+import { isCheckpoint, recoverFolder, writeFolderAtomically } from '../io/folder.js';
 import { sha256 } from '../io/format.js';
 import type { ModelFile } from '../io/format.js';
 import { readModelFolder, writeModelFiles } from '../io/load-save.js';
@@ -34,6 +34,9 @@ export function checkpointFolder(dir: string): string {
   return path.join(dir, 'last');
 }
 
+/** `<checkpointDir>/last` may be replaced only by another checkpoint. */
+const LAST_RULE = { what: 'checkpoint', option: 'checkpointDir', isOwned: isCheckpoint };
+
 export async function writeCheckpoint(dir: string, model: FusionState, optimizer: AdamWState, trainer: Readonly<TrainerState>): Promise<void> {
   await writeFolderAtomically(checkpointFolder(dir), async (tmp) => {
     await writeModelFiles(model, tmp);
@@ -45,7 +48,7 @@ export async function writeCheckpoint(dir: string, model: FusionState, optimizer
     await writeFile(path.join(tmp, 'optimizer.bin'), buf);
     const file: TrainerFile = { state: trainer, optimizer: { t: optimizer.t, sizes: optimizer.m.map((x) => x.length), sha256: sha256(buf) } };
     await writeFile(path.join(tmp, 'trainer.json'), `${JSON.stringify(file)}\n`);
-  });
+  }, LAST_RULE);
 }
 
 /** The last checkpoint, or undefined when there is none. */

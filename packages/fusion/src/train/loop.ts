@@ -10,7 +10,7 @@
  * an auxiliary CTC loss or distillation), `headLossWeight` (mixing hard and soft targets) and `callbacks`
  * (progress, checkpoints and `onEpoch` are callbacks too; a callback may stop the run).
  */
-import { ConfigError, InvalidInputError, ModelFormatError, Rng, StateError, hashString } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, Rng, StateError, checkOutputTarget, hashString } from '@mmfuse/core';
 import type { SkippedSample } from '@mmfuse/core';
 import { AdamW } from '../optim/adamw.js';
 import type { AdamWState } from '../optim/adamw.js';
@@ -19,6 +19,7 @@ import type { SampleSource } from '../pipeline/prepare.js';
 import { learningRateAt } from '../schedule.js';
 import type { FusionState } from '../state.js';
 import { restoreState } from '../io/load-save.js';
+import { checkpointFolderRule } from '../io/folder.js';
 import { BestWeights } from './best-weights.js';
 import { CallbackList, CheckpointCallback, ProgressCallback } from './callbacks.js';
 import type { StepInfo, TrainingCallback, TrainingRun } from './callbacks.js';
@@ -244,6 +245,9 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   const skipped: SkippedSample[] = [];
   const onSkip = (s: SkippedSample): void => { skipped.push(s); options.onSkip?.(s); };
   const cache = new PrepareCache(options.cacheDir);
+  // Every folder the run will write is checked before any work (refused untouched when it is not mmfuse's).
+  if (options.checkpointDir !== undefined) await checkOutputTarget(options.checkpointDir, checkpointFolderRule());
+  await cache.claim();
   const keep = options.keepFields === undefined ? {} : { keepFields: options.keepFields };
 
   // Data: both sets prepared, validation split off when none was given.

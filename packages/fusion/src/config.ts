@@ -193,12 +193,18 @@ const inputSchema = z.strictObject({
   project: z.boolean().optional().describe('Project the encoder features to dModel. Default true.'),
 });
 
+/**
+ * Upper bounds of the fusion sizes (far above any model this SDK trains on a CPU): a config, or a saved
+ * model whose config was edited, beyond them is refused before anything is built.
+ */
+export const FUSION_LIMITS = { dModel: 4096, layers: 64, heads: 64, ffDim: 16384 } as const;
+
 export const fusionSchema = z.strictObject({
   strategy: z.enum(['transformer', 'late', 'cross-attention']).default('transformer').describe('transformer: early fusion over all tokens; late: pool, concatenate, MLP; cross-attention: MulT. Default transformer.'),
-  dModel: int(2).default(128).describe('Token width (even). Default 128.'),
-  layers: int(1).default(2).describe('Transformer blocks. Default 2.'),
-  heads: int(1).default(4).describe('Attention heads; must divide dModel. Default 4.'),
-  ffDim: int(1).optional().describe('Feed-forward width. Default 2 x dModel.'),
+  dModel: int(2).max(FUSION_LIMITS.dModel).default(128).describe(`Token width (even, at most ${FUSION_LIMITS.dModel}). Default 128.`),
+  layers: int(1).max(FUSION_LIMITS.layers).default(2).describe(`Transformer blocks (at most ${FUSION_LIMITS.layers}). Default 2.`),
+  heads: int(1).max(FUSION_LIMITS.heads).default(4).describe(`Attention heads; must divide dModel (at most ${FUSION_LIMITS.heads}). Default 4.`),
+  ffDim: int(1).max(FUSION_LIMITS.ffDim).optional().describe(`Feed-forward width (at most ${FUSION_LIMITS.ffDim}). Default 2 x dModel.`),
   dropout: z.number().min(0).lt(1).default(0.1).describe('Dropout in the fusion layers. Default 0.1.'),
   modalityDropout: z.number().min(0).lt(1).default(0.1).describe('Probability of hiding a present modality of a sample in training (one always stays). Default 0.1.'),
 });

@@ -1,0 +1,114 @@
+/**
+ * Checks of a saved model before anything is built from it. The checksums in model.json prove only that
+ * the files agree with each other (anyone can recompute a SHA-256), so an edited folder must be refused by
+ * what it says, in milliseconds and without allocating what it claims:
+ * - the weight manifest: names unique, shapes of positive integers, `byteLength` = 4 x the shape's product,
+ *   offsets contiguous from 0, the total equal to the size of weights.bin (checked with `stat` before a
+ *   byte is read), at most `MODEL_LIMITS.maxParameters` values;
+ * - labels and `outDim`: at most `MODEL_LIMITS.maxOutputs`;
+ * - the config's sizes within the schema's upper bounds (`fusionSchema`), and the fusion network the config
+ *   describes no larger than the fusion weights the file holds (`minimumFusionParameters`), so a config
+ *   edited to 100000 layers is refused before one layer is built;
+ * - every weight value finite.
+ */
+import { ModelFormatError } from '@mmfuse/core';
+import type { ResolvedConfig } from '../config.js';
+import type { ModelFile, WeightEntry } from './format.js';
+
+/** Upper bounds on what `load` builds (documented in the package README). */
+export const MODEL_LIMITS = {
+  /** Values in weights.bin (1 G float32 = 4 GiB). */
+  maxParameters: 2 ** 30,
+  /** Labels / output width. */
+  maxOutputs: 100_000,
+  /** Entries of the weight manifest. */
+  maxWeights: 100_000,
+  /** Dimensions of one weight's shape. */
+  maxRank: 8,
+} as const;
+
+function refuse(file: string, reason: string): ModelFormatError {
+  return new ModelFormatError(`model.json: ${reason}; the folder was edited or is corrupt`, { file });
+}
+
+function isCount(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+/**
+ * Check the parts of model.json that say how much to allocate, against the size of weights.bin. Throws
+ * `ModelFormatError` naming `file` (model.json) and the first problem.
+ */
+export function checkWeightManifest(model: ModelFile, weightsBytes: number, file: string): void {
+  if (!Array.isArray(model.labels) || !model.labels.every((l) => typeof l === 'string')) throw refuse(file, '"labels" must be a list of strings');
+  if (model.labels.length > MODEL_LIMITS.maxOutputs) throw refuse(file, `${model.labels.length} labels, over the limit of ${MODEL_LIMITS.maxOutputs}`);
+  if (new Set(model.labels).size !== model.labels.length) throw refuse(file, '"labels" lists a label twice');
+  if (!isCount(model.outDim, 1, MODEL_LIMITS.maxOutputs)) throw refuse(file, `"outDim" must be an integer from 1 to ${MODEL_LIMITS.maxOutputs}, got ${JSON.stringify(model.outDim)}`);
+  if (model.labels.length > 0 && model.labels.length !== model.outDim) throw refuse(file, `${model.labels.length} labels for an output of width ${model.outDim}`);
+  if (!Array.isArray(model.encoders)) throw refuse(file, '"encoders" must be a list');
+  const weights = model.weights as unknown;
+  if (!Array.isArray(weights) || weights.length > MODEL_LIMITS.maxWeights) throw refuse(file, `"weights" must be a list of at most ${MODEL_LIMITS.maxWeights} entries`);
+  const names = new Set<string>();
+  let offset = 0;
+  let values = 0;
+  (weights as unknown[]).forEach((raw, i) => {
+    const w = raw as Partial<WeightEntry> | null;
+    if (typeof w !== 'object' || w === null || typeof w.name !== 'string') throw refuse(file, `weight ${i} has no name`);
+    const at = `weight ${i} (${JSON.stringify(w.name.slice(0, 80))})`;
+    if (names.has(w.name)) throw refuse(file, `${at} is listed twice`);
+    names.add(w.name);
+    if (w.dtype !== 'float32') throw refuse(file, `${at} has dtype ${JSON.stringify(w.dtype)}; only float32 is written`);
+    if (!Array.isArray(w.shape) || w.shape.length > MODEL_LIMITS.maxRank || !w.shape.every((d) => isCount(d, 1, MODEL_LIMITS.maxParameters))) {
+      throw refuse(file, `${at} has shape ${JSON.stringify(w.shape)}; expected up to ${MODEL_LIMITS.maxRank} positive integers`);
+    }
+    const size = w.shape.reduce((a, d) => a * d, 1);
+    values += size;
+    if (values > MODEL_LIMITS.maxParameters) throw refuse(file, `the weights hold more than ${MODEL_LIMITS.maxParameters} values, the most mmfuse loads`);
+    if (w.byteLength !== size * 4) throw refuse(file, `${at} has byteLength ${JSON.stringify(w.byteLength)}, but its shape [${w.shape}] needs ${size * 4} bytes`);
+    if (w.offset !== offset) throw refuse(file, `${at} starts at byte ${JSON.stringify(w.offset)}; the weights are packed one after the other, so it must start at ${offset}`);
+    offset += size * 4;
+  });
+  if (offset !== weightsBytes) throw refuse(file, `the weights add up to ${offset} bytes, but weights.bin has ${weightsBytes}`);
+}
+
+/** Float32 values (weight manifest entries) whose name starts with `prefix`. */
+export function valuesUnder(model: ModelFile, prefix: string): number {
+  return model.weights.filter((w) => w.name.startsWith(prefix)).reduce((a, w) => a + w.byteLength / 4, 0);
+}
+
+/**
+ * A lower bound on the fusion weights (alignment, strategy, head) the config describes: the matrices alone,
+ * biases and norms left out, so it never exceeds the true count. `inputDims` are the encoders' output widths.
+ */
+export function minimumFusionParameters(config: ResolvedConfig, inputDims: readonly number[], outDim: number): number {
+  const f = config.fusion;
+  const d = f.dModel;
+  const m = inputDims.length;
+  const fields = Object.keys(config.inputs);
+  const projections = inputDims.reduce((a, inDim, i) => a + (config.inputs[fields[i] as string]?.project === false ? 0 : inDim * d), 0);
+  const block = 4 * d * d + 2 * d * f.ffDim;
+  const strategy = f.strategy === 'late' ? m * d * f.ffDim + f.ffDim * d
+    : f.strategy === 'cross-attention' ? m * f.layers * block + m * d * d
+      : f.layers * block;
+  return m * d + projections + strategy + d * outDim;
+}
+
+/** Refuse a config whose fusion network would be larger than the fusion weights the file holds. */
+export function checkFusionSize(model: ModelFile, config: ResolvedConfig, inputDims: readonly number[], file: string): void {
+  const needed = minimumFusionParameters(config, inputDims, model.outDim);
+  const held = valuesUnder(model, 'fusion.');
+  if (!Number.isFinite(needed) || needed > held) {
+    throw refuse(file, `its config describes a fusion network of at least ${needed} values (fusion ${JSON.stringify(config.fusion)}, inputs of width ${inputDims.join(', ')}), but the file holds ${held}`);
+  }
+}
+
+/** Refuse weights with a NaN or an infinity (the index of the first one and its weight's name). */
+export function checkFinite(model: ModelFile, buffer: Uint8Array, file: string): void {
+  const values = new Float32Array(buffer.buffer, buffer.byteOffset, Math.floor(buffer.byteLength / 4));
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i] as number)) {
+      const w = model.weights.find((e) => e.offset <= i * 4 && i * 4 < e.offset + e.byteLength);
+      throw new ModelFormatError(`weights.bin holds ${values[i]} at value ${i}${w === undefined ? '' : ` (weight ${w.name})`}; every weight must be finite`, { file });
+    }
+  }
+}

@@ -265,9 +265,9 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   const keep = options.keepFields === undefined ? {} : { keepFields: options.keepFields };
 
   // Data: both sets prepared, validation split off when none was given.
-  let train = await prepareLabeled(state, source, { cache, file: 'train', onSkip, ...keep, ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }) });
+  let train = await prepareLabeled(state, source, { cache, file: 'train', onSkip, log, ...keep, ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }) });
   const validationDir = options.validationBaseDir ?? options.baseDir;
-  let validation = options.validation === undefined ? [] : await prepareLabeled(state, options.validation, { cache, file: 'validation', onSkip, ...keep, ...(validationDir === undefined ? {} : { baseDir: validationDir }) });
+  let validation = options.validation === undefined ? [] : await prepareLabeled(state, options.validation, { cache, file: 'validation', onSkip, log, ...keep, ...(validationDir === undefined ? {} : { baseDir: validationDir }) });
   if (train.length === 0) {
     throw new InvalidInputError(`no usable training samples (${skipped.length} skipped${skipped[0] === undefined ? '' : `; first: ${skipped[0].message}`})`);
   }

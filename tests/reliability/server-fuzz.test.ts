@@ -20,8 +20,8 @@ import { repoRoot, request, startCli } from '../cli/helpers.js';
 /** What came back on one raw connection: the status line's code (if any answer came) and the raw text. */
 interface RawReply { status: number | undefined; text: string }
 
-/** How long one exchange may take before it counts as a hang (a hang is the failure; generous on purpose). */
-const HANG_MILLIS = 60_000;
+/** How long one exchange may take before it counts as a hang (hang detection only; generous on purpose). */
+const HANG_MILLIS = 300_000;
 
 /**
  * Write `bytes` on a fresh connection, half-close it, and read until the server closes it or one whole
@@ -196,7 +196,7 @@ describe('`mmfuse serve` (spawned, a real model) under hostile requests', () => 
     const replies = await Promise.all([post([666, 1]), post([1, 2]), post([666, 3])]);
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
     // Both reach the log (poll: the timer fires after the answer).
-    for (let i = 0; i < 600 && !(/uncaught exception \(the server keeps running\): Error: chaos: thrown from a timer/.test(server?.stderr() ?? '') && /unhandled rejection \(the server keeps running\): Error: chaos: a rejection nobody awaits/.test(server?.stderr() ?? '')); i++) {
+    while (!(/uncaught exception \(the server keeps running\): Error: chaos: thrown from a timer/.test(server?.stderr() ?? '') && /unhandled rejection \(the server keeps running\): Error: chaos: a rejection nobody awaits/.test(server?.stderr() ?? ''))) {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(server?.stderr()).toMatch(/uncaught exception \(the server keeps running\): Error: chaos: thrown from a timer/);
@@ -218,7 +218,7 @@ describe('`mmfuse serve` (spawned, a real model) under hostile requests', () => 
       socket.on('error', () => resolve());
     });
     let after = before;
-    for (let i = 0; i < 600 && count(after, 'aborted') === count(before, 'aborted'); i++) {
+    while (count(after, 'aborted') === count(before, 'aborted')) {
       await new Promise((r) => setTimeout(r, 100));
       after = (await request(`http://127.0.0.1:${port}/metrics`)).text;
     }

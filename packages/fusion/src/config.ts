@@ -6,7 +6,7 @@
  * `fusion.heads: must divide dModel 128, got 5` or
  * `inputs.text.encoder.hiddenSise: unknown key; did you mean "hiddenSize"?`.
  */
-import { ConfigError, encoders as globalRegistry, optionsJsonSchema, parseOptions, unknownKeyReason, z } from '@mmfuse/core';
+import { ConfigError, createRecord, encoders as globalRegistry, optionsJsonSchema, parseOptions, unknownKeyReason, z } from '@mmfuse/core';
 import type { EncoderOptionsByKind, EncoderRegistry, JsonObject, JsonValue, OptionsSchema } from '@mmfuse/core';
 
 export type FusionStrategyName = 'transformer' | 'late' | 'cross-attention';
@@ -275,7 +275,7 @@ function checkEncoderOptions(field: string, input: ResolvedInputConfig, registry
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const key = err.path?.split(/[.[]/)[0];
-    const section = key !== undefined && input.preprocessing !== undefined && key in input.preprocessing ? 'preprocessing' : 'encoder';
+    const section = key !== undefined && input.preprocessing !== undefined && Object.hasOwn(input.preprocessing, key) ? 'preprocessing' : 'encoder';
     const reason = err.path === undefined ? err.reason : err.reason.slice(err.path.length + 2);
     throw new ConfigError(reason, { path: `inputs.${field}.${section}${err.path === undefined ? '' : `.${err.path}`}`, cause: err, ...(file !== undefined ? { file } : {}) });
   }
@@ -299,7 +299,8 @@ export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): R
   if (typeof inputsRaw !== 'object' || inputsRaw === null || Array.isArray(inputsRaw) || Object.keys(inputsRaw).length === 0) {
     throw new ConfigError('must be an object with at least one input field, e.g. { "text": { "type": "text", "encoder": { "kind": "rnn" } } }', loc('inputs'));
   }
-  const inputs: Record<string, ResolvedInputConfig> = {};
+  // Field names are the user's (`constructor`, `__proto__` are fields like any other).
+  const inputs = createRecord<ResolvedInputConfig>();
   for (const [field, value] of Object.entries(inputsRaw)) {
     const path = `inputs.${field}`;
     if (field === '') throw new ConfigError('field name must not be empty', loc(path));
@@ -322,14 +323,29 @@ export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): R
     throw new ConfigError(`must be an object such as { "field": "label", "type": "category" }, got ${describeType(root.output)}`, loc('output'));
   }
   const output: OutputConfig = parseOptions(outputSchema, root.output, loc('output'));
-  if (output.field in inputs) throw new ConfigError(`"${output.field}" is also an input; the target cannot be an input`, loc('output.field'));
+  if (Object.hasOwn(inputs, output.field)) throw new ConfigError(`"${output.field}" is also an input; the target cannot be an input`, loc('output.field'));
 
   const training: ResolvedConfig['training'] = parseOptions(trainingSchema, root.training ?? {}, loc('training'));
   if (training.minLearningRate > training.learningRate) {
     throw new ConfigError(`must be <= learningRate ${training.learningRate}, got ${training.minLearningRate}`, loc('training.minLearningRate'));
   }
   if (training.classWeights !== null && output.type === 'regression') throw new ConfigError('has no meaning for a regression output', loc('training.classWeights'));
-  return { inputs, fusion, output, training: { ...training, classWeights: training.classWeights === null || training.classWeights === 'balanced' ? training.classWeights : { ...training.classWeights } } };
+  const classWeights = training.classWeights === null || training.classWeights === 'balanced' ? training.classWeights : labelWeightsOf((root.training as Record<string, unknown>).classWeights as Record<string, unknown>, loc);
+  return { inputs, fusion, output, training: { ...training, classWeights } };
+}
+
+/**
+ * `training.classWeights` keyed by label, from the config as written: the schema's record drops a label
+ * named `__proto__` (it never assigns that key), so the weights are copied from the own keys of the input
+ * into a null-prototype record, each checked as the schema checks the others (a number >= 0).
+ */
+function labelWeightsOf(raw: Record<string, unknown>, loc: (path: string) => { path: string; file?: string }): Record<string, number> {
+  const out = createRecord<number>();
+  for (const [label, weight] of Object.entries(raw)) {
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw new ConfigError(`must be a number >= 0, got ${typeof weight === 'number' ? weight : describeType(weight)}`, loc(`training.classWeights.${label}`));
+    out[label] = weight;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------

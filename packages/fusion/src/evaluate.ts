@@ -1,4 +1,5 @@
 /** Evaluation of a trained state on prepared samples, with per-input ablation. */
+import { createRecord } from '@mmfuse/core';
 import type { SkippedSample } from '@mmfuse/core';
 import { outputRows } from './infer.js';
 import type { ClassMetrics } from './metrics.js';
@@ -31,7 +32,7 @@ export function evaluatePrepared(state: FusionState, samples: readonly { values:
   const report: EvaluationReport = { n: samples.length, accuracy: full.accuracy, macroF1: full.macroF1, perClass: full.perClass, confusion: full.confusion, skipped };
   if (full.regression !== undefined) report.regression = full.regression;
   if (ablation && samples.length > 0) {
-    report.ablation = {};
+    report.ablation = createRecord();
     state.fields.forEach((field, m) => {
       const s = score(m);
       report.ablation![field] = s.regression === undefined ? { accuracy: s.accuracy, macroF1: s.macroF1 } : { accuracy: s.accuracy, macroF1: s.macroF1, regression: s.regression };

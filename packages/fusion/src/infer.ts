@@ -1,5 +1,6 @@
 /** Inference on prepared values: head outputs in batches, predictions with per-input contributions. */
 import * as tf from '@tensorflow/tfjs';
+import { createRecord } from '@mmfuse/core';
 import { toBatchInput } from './network.js';
 import type { Prediction } from './outputs/index.js';
 import type { FusionState } from './state.js';
@@ -31,7 +32,7 @@ export function predictValues(state: FusionState, values: readonly (readonly unk
   const full = outputRows(state, values).map((r) => output.values(r));
   const preds = values.map((v, i) => output.decode(full[i] as number[], state.fields.filter((_, m) => v[m] !== undefined)));
   if (!contributions) return preds;
-  preds.forEach((p) => { p.contributions = {}; });
+  preds.forEach((p) => { p.contributions = createRecord<number>(); });
   state.fields.forEach((field, m) => {
     const idx = values.flatMap((v, i) => (v[m] !== undefined ? [i] : []));
     if (idx.length === 0) return;

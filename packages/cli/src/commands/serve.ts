@@ -1,6 +1,6 @@
 /** `mmfuse serve --model DIR [--host H] [--port N]`: runs until SIGTERM / SIGINT, then shuts down gracefully. */
 import * as tf from '@tensorflow/tfjs';
-import { IoError, isMmfuseError } from '@mmfuse/core';
+import { IoError, createRecord, isMmfuseError } from '@mmfuse/core';
 import type { Outcome } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadModel, loadPlugins, startEngine } from '../internal/model.js';
@@ -12,7 +12,7 @@ import { fromCwd, logger, pluginArgs } from './common.js';
 
 /** The server's view of a trained model: one `predictBatch` per batch, a bad request refused alone. */
 export function modelPredictor(model: FusionModelApi, info: Record<string, unknown> = {}): Predictor {
-  const fields: Record<string, PredictorField> = {};
+  const fields = createRecord<PredictorField>();
   for (const input of model.inputs) fields[input.field] = { modality: input.modality, input: input.input };
   return {
     fields,

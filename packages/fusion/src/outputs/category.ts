@@ -4,7 +4,7 @@
  * prediction: the most probable label and every label's probability.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InvalidInputError } from '@mmfuse/core';
+import { InvalidInputError, createRecord } from '@mmfuse/core';
 import { accuracy, confusionMatrix, macroF1, perClassMetrics } from '../metrics.js';
 import type { ClassMetrics } from '../metrics.js';
 import { checkSavedLabels, labelOf, labelWeights, requireKnown, sortedLabels } from './labels.js';
@@ -77,7 +77,7 @@ class CategoryOutput implements FittedOutput {
   }
 
   decode(values: readonly number[], modalitiesUsed: string[]): Prediction {
-    const probabilities: Record<string, number> = {};
+    const probabilities = createRecord<number>(); // a label may be named __proto__
     this.labels.forEach((l, i) => { probabilities[l] = values[i] as number; });
     return { label: this.labels[argMax(values)] as string, probabilities, modalitiesUsed };
   }
@@ -87,7 +87,7 @@ class CategoryOutput implements FittedOutput {
     const pred = values.map(argMax);
     const matrix = confusionMatrix(truth, pred, this.labels.length);
     const per = perClassMetrics(matrix);
-    const perClass: Record<string, ClassMetrics> = {};
+    const perClass = createRecord<ClassMetrics>();
     this.labels.forEach((l, i) => { perClass[l] = per[i] as ClassMetrics; });
     return { accuracy: accuracy(truth, pred), macroF1: macroF1(matrix), perClass, confusion: { labels: [...this.labels], matrix } };
   }

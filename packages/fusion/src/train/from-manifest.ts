@@ -4,7 +4,7 @@
  * manifest's folder, a string, base64 bytes or any JSON), never by modality name.
  */
 import * as path from 'node:path';
-import { DEFAULT_RAW_INPUT, ConfigError, InvalidInputError, checkOutputTarget, encoders as globalRegistry, readManifest } from '@mmfuse/core';
+import { DEFAULT_RAW_INPUT, ConfigError, InvalidInputError, checkOutputTarget, createRecord, encoders as globalRegistry, readManifest } from '@mmfuse/core';
 import type { EncoderRegistry, FieldKind, RawInputKind, RawInputSpec, SkippedSample } from '@mmfuse/core';
 import { encoderKind } from '../config.js';
 import type { FusionModelConfig, ResolvedConfig } from '../config.js';
@@ -25,7 +25,7 @@ const FIELD_KIND: Record<RawInputKind, FieldKind> = { file: 'path', text: 'strin
 export function manifestFields(config: Pick<ResolvedConfig, 'inputs' | 'output'>, options: { withTarget?: boolean; registry?: EncoderRegistry; inputs?: readonly { field: string; input: RawInputSpec }[] } = {}): Record<string, FieldKind> {
   const registry = options.registry ?? globalRegistry;
   const built = new Map((options.inputs ?? []).map((i) => [i.field, i.input] as const));
-  const fields: Record<string, FieldKind> = {};
+  const fields = createRecord<FieldKind>();
   for (const [name, input] of Object.entries(config.inputs)) {
     const kind = encoderKind(input);
     const raw = built.get(name) ?? (registry.has(kind) ? registry.rawInput(kind) : undefined) ?? DEFAULT_RAW_INPUT;

@@ -8,14 +8,14 @@ const packages: Record<string, string[]> = {
   audio: ['index', 'dsp'],
   'text-rnn': ['index', 'tokenizers'],
   'vision-cnn': ['index', 'preprocess'],
-  fusion: ['index'],
+  fusion: ['index', 'feeds'],
   speech: ['index'],
 };
 
 // Peer and runtime dependencies stay external: an application has one TensorFlow.js engine, and every
 // audio codec stays its own replaceable package (mpg123 and codec-parser are LGPL), like Flite (@echogarden); every
 // @mmfuse package (its own subpaths included) is loaded from its own install, never inlined.
-const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', 'zod', 'csv-parse', 'busboy', 'mpg123-decoder', 'opus-decoder', /^@wasm-audio-decoders\//, /^@echogarden\//];
+const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', 'zod', 'csv-parse', 'busboy', 'onnx-proto', 'onnxruntime-node', 'mpg123-decoder', 'opus-decoder', /^@wasm-audio-decoders\//, /^@echogarden\//];
 
 function entries(name: string, names: string[]): Record<string, string> {
   return Object.fromEntries(names.map((e) => [e, `packages/${name}/src/${e}.ts`]));
@@ -36,8 +36,10 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     external,
-    // @mmfuse/speech finds its bundled Flite build through import.meta.url, which the CJS build shims.
-    shims: name === 'speech',
+    // @mmfuse/speech finds its bundled Flite build, and core the wasm engine's worker script, through
+    // import.meta.url, which the CJS build must shim (tsup's CJS output keeps `import.meta` otherwise, a
+    // syntax error under require()).
+    shims: name === 'speech' || name === 'core',
     // The wasm engine's pthread worker script is a plain file that worker_threads loads by path.
     // (Its loader finds the script from `__dirname` in the CJS build and `import.meta.url` in the ESM build;
     // the CJS build never reads the latter, so esbuild's warning that it is empty there is silenced.)

@@ -1,33 +1,37 @@
 /**
  * `npm run bench engine`: mmfuse's wasm kernels, each before/after, and one training step of the
- * BENCHMARK-SPEC.md reference model on three engine setups:
- * - "cpu": the pure-JS backend, as the "before" of kernels stock wasm lacks (too slow for a whole step);
- * - "stock wasm + gradients": tfjs-backend-wasm's own kernels plus only the gradient kernels it lacks
- *   (Conv2DBackpropFilter, UnsortedSegmentSum), i.e. the least that trains (the LSTM step as tf ops);
- * - "mmfuse wasm": everything registerWasmKernels() installs.
- * The PyTorch reference step (1 thread) is the peer. A tf.profile of one step per wasm setup lists the
- * kernels where the time goes.
+ * BENCHMARK-SPEC.md reference model:
+ * - kernels at one thread: "before" is the stock wasm kernel, the cpu backend where stock wasm has none, or for
+ *   mmfuse's fused ops their unfused tf-ops composition;
+ * - the step on stock wasm + only the gradient kernels it lacks (the least that trains) and on mmfuse wasm at
+ *   1 and 2 threads (child processes, bench/engine_step_child.ts), against the PyTorch reference step at the
+ *   same thread counts in the same run; thread scaling 1 → 2;
+ * - a tf.profile of one step per wasm setup lists the kernels where the time goes.
  */
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { createRng, initEngine } from '@mmfuse/core';
+import { adamwUpdate, createRng, initEngine, layerNorm } from '@mmfuse/core';
+import { attentionComposed, attentionFused } from '../packages/core/src/internal/wasm/attention.js';
+import { dropout, dropoutComposed } from '../packages/core/src/internal/wasm/dropout.js';
+import { geluComposed, geluFused } from '../packages/core/src/internal/wasm/gelu.js';
+import { layerNormComposed } from '../packages/core/src/internal/wasm/layer_norm.js';
 import { ADDED_KERNELS, registerWasmKernels, unregisterWasmKernels } from '../packages/core/src/internal/wasm/register.js';
 import type { BenchFigure, Benchmark, BenchSection } from './types.js';
 import { AdamW, B, disposeBatches, makeBatches, ReferenceModel } from './engine_reference_model.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-type Setup = 'cpu' | 'stock' | 'mmfuse';
+type Setup = 'cpu' | 'stock' | 'mmfuse' | 'composed';
 const MISSING_GRADIENTS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum'];
-const SETUP_LABEL: Record<Setup, string> = { cpu: 'cpu backend', stock: 'stock wasm + missing gradients', mmfuse: 'mmfuse wasm' };
+const SETUP_LABEL: Record<Setup, string> = { cpu: 'cpu backend', stock: 'stock wasm + missing gradients', mmfuse: 'mmfuse wasm', composed: 'tf-ops composition (mmfuse wasm)' };
 
 /** Put the engine in one of the setups (kernel registry and active backend). */
-async function use(setup: Setup): Promise<void> {
+export async function use(setup: Setup): Promise<void> {
   unregisterWasmKernels();
-  if (setup === 'mmfuse') {
+  if (setup === 'mmfuse' || setup === 'composed') {
     registerWasmKernels();
   } else {
     // The least that trains on wasm: the missing gradient kernels, stock everything else (the reference
@@ -46,9 +50,9 @@ function median(xs: number[]): number {
 }
 
 /** Median wall time (ms) of `f` on inputs made beforehand, output read back, after one untimed call. */
-function timeKernel(c: KernelCase, reps: number, warmUp: boolean): number {
+function timeKernel(c: KernelCase, reps: number, warmUp: boolean, before = false): number {
   const inputs = c.inputs();
-  const f = (): tf.Tensor => c.run(inputs);
+  const f = (): tf.Tensor => (before && c.runBefore !== undefined ? c.runBefore(inputs) : c.run(inputs));
   if (warmUp) tf.dispose(tf.tidy(f));
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -73,10 +77,42 @@ interface KernelCase {
   /** Inputs, made on the active backend before timing. */
   inputs: () => tf.Tensor[];
   run: (inputs: tf.Tensor[]) => tf.Tensor;
+  /** For `before: 'composed'`: the unfused composition (run with every mmfuse kernel registered). */
+  runBefore?: (inputs: tf.Tensor[]) => tf.Tensor;
 }
 
 const CONV_ATTRS = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
 const attrs = (extra: Record<string, unknown>): tf.NamedAttrMap => ({ ...CONV_ATTRS, ...extra }) as unknown as tf.NamedAttrMap;
+
+/** f(x) with the gradient of sum(f(x)²), as one tensor (both computed). */
+function grad1(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
+  const y = f(x);
+  const g = tf.grad((a: tf.Tensor) => { const z = f(a); return z.mul(z).sum(); })(x);
+  return tf.concat([y.reshape([-1]), g.reshape([-1])]);
+}
+
+function grads3(f: (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Tensor {
+  const y = f(a, b, c);
+  const gs = tf.grads((x: tf.Tensor, u: tf.Tensor, v: tf.Tensor) => { const z = f(x, u, v); return z.mul(z).sum(); })([a, b, c]);
+  return tf.concat([y.reshape([-1]), ...gs.map((g) => g.reshape([-1]))]);
+}
+
+/** The reference model's variable shapes (one LSTM bias per direction). */
+const ADAMW_SHAPES: number[][] = [[5000, 64], [64, 256], [64, 256], [256], [64, 256], [64, 256], [256], [3, 3, 1, 16], [16], [3, 3, 16, 32], [32],
+  [512, 128], [128], [3, 3, 3, 16], [16], [3, 3, 16, 32], [32], [3, 3, 32, 64], [64], [64, 128], [128], [3, 128], [128],
+  ...Array.from({ length: 2 }, () => [[128], [128], [128, 384], [384], [128, 128], [128], [128], [128], [128, 256], [256], [256, 128], [128]]).flat(),
+  [128], [128], [128, 77], [77]];
+let adamState: { p: tf.Variable[]; m: tf.Variable[]; v: tf.Variable[]; step: number } | undefined;
+
+/** One AdamW update of variables of ADAMW_SHAPES (kept across calls) with gradients `gs`; returns the first weight. */
+function adamwOnce(gs: tf.Tensor[], composed: boolean): tf.Tensor {
+  if (adamState === undefined) {
+    adamState = { p: ADAMW_SHAPES.map((sh) => tf.variable(tf.zeros(sh))), m: ADAMW_SHAPES.map((sh) => tf.variable(tf.zeros(sh))), v: ADAMW_SHAPES.map((sh) => tf.variable(tf.zeros(sh))), step: 0 };
+  }
+  const st = adamState;
+  adamwUpdate(st.p, gs, st.m, st.v, { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01, step: ++st.step, composed });
+  return st.p[0]!.clone();
+}
 
 const kernelCases: KernelCase[] = [
   { id: 'matmul_xT_dy', what: 'BatchMatMul xᵀ·dy [3904,128]ᵀ·[3904,384] (qkv weight gradient)', before: 'stock', reps: { before: 3, after: 9 },
@@ -111,11 +147,32 @@ const kernelCases: KernelCase[] = [
       return [x, y, normal(y.shape)];
     },
     run: ([x, y, dy]) => tf.engine().runKernel('MaxPoolGrad', { dy: dy!, input: x!, output: y! }, { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap) as tf.Tensor },
+  { id: 'split_qkv', what: 'SplitV [3904,384] into 3 (q|k|v split; the stock kernel copies the whole input per slice)', before: 'stock', reps: { before: 3, after: 9 },
+    inputs: () => [normal([3904, 384])], run: ([x]) => tf.concat(tf.split(x!, 3, 1).map((t) => t.slice([0, 0], [1, 1])), 0) },
+  { id: 'unstack_lstm', what: 'Unpack [2,32,32,256] on axis 2 (an LSTM\'s per-step inputs)', before: 'stock', reps: { before: 3, after: 9 },
+    inputs: () => [normal([2, 32, 32, 256])], run: ([x]) => tf.concat(tf.unstack(x!, 2).map((t) => t.slice([0, 0, 0], [1, 1, 1])), 0) },
+  { id: 'identity', what: 'Identity (clone) [3904,384] (every tensor the tape saves)', before: 'stock', reps: { before: 5, after: 9 },
+    inputs: () => [normal([3904, 384])], run: ([x]) => tf.clone(x!) },
+  { id: 'layer_norm', what: 'layerNorm [32,122,128], forward + gradients of x, gamma, beta', before: 'composed', reps: { before: 5, after: 9 },
+    inputs: () => [normal([32, 122, 128]), normal([128]), normal([128])],
+    run: ([x, g, b]) => grads3((a, c, e) => layerNorm(a, c as tf.Tensor1D, e as tf.Tensor1D), x!, g!, b!),
+    runBefore: ([x, g, b]) => grads3((a, c, e) => layerNormComposed(a, c as tf.Tensor1D, e as tf.Tensor1D), x!, g!, b!) },
+  { id: 'dropout', what: 'dropout 0.1 [32,122,256], forward + gradient', before: 'composed', reps: { before: 5, after: 9 },
+    inputs: () => [normal([32, 122, 256])],
+    run: ([x]) => grad1((a) => dropout(a, 0.1, 7), x!), runBefore: ([x]) => grad1((a) => dropoutComposed(a, 0.1, 7), x!) },
+  { id: 'gelu', what: 'GELU [32,122,256], forward + gradient (fused kernels off by default: see below)', before: 'composed', reps: { before: 5, after: 9 },
+    inputs: () => [normal([32, 122, 256])], run: ([x]) => grad1((a) => geluFused(a), x!), runBefore: ([x]) => grad1((a) => geluComposed(a), x!) },
+  { id: 'attention', what: 'attention [32,122,3·128] 4 heads, mask, dropout 0.1, forward + gradient (fused kernel off by default: see below)', before: 'composed', reps: { before: 3, after: 5 },
+    inputs: () => [normal([32, 122, 384]), tf.tensor2d(Array.from({ length: 32 * 122 }, (_, i) => (i % 122 > 20 && i % 122 < 33 ? 0 : 1)), [32, 122])],
+    run: ([qkv, mask]) => grad1((x) => attentionFused({ q: x, k: x, v: x, mask: mask as tf.Tensor2D, heads: 4, dropout: { rate: 0.1, seed: 3 } }), qkv!),
+    runBefore: ([qkv, mask]) => grad1((x) => attentionComposed({ q: x, k: x, v: x, mask: mask as tf.Tensor2D, heads: 4, dropout: { rate: 0.1, seed: 3 } }), qkv!) },
+  { id: 'adamw', what: 'AdamW update of the reference model\'s 51 variables (764,077 values)', before: 'composed', reps: { before: 5, after: 9 },
+    inputs: () => ADAMW_SHAPES.map((sh) => normal(sh)), run: (gs) => adamwOnce(gs, false), runBefore: (gs) => adamwOnce(gs, true) },
 ];
 
-interface StepResult { setup: Setup; stepMs: number; stepsMs: number[]; loss: number }
+export interface StepResult { setup: Setup; stepMs: number; stepsMs: number[]; loss: number }
 
-function timeSteps(setup: Setup, warmup: number, steps: number): StepResult {
+export function timeSteps(setup: Setup, warmup: number, steps: number): StepResult {
   const model = new ReferenceModel();
   const batches = makeBatches(4);
   const opt = new AdamW(model);
@@ -154,9 +211,10 @@ async function profileStep(): Promise<{ total: number; rows: [string, number, nu
   return { total: rows.reduce((s, r) => s + r[1], 0), rows };
 }
 
-function torchPeer(steps: number): { stepMs: number; version: string } | null {
+function torchPeer(steps: number, threads: number): { stepMs: number; version: string } | null {
   const script = path.join(here, 'peers', 'engine_reference_torch.py');
-  const res = spawnSync('/usr/bin/python3', [script, String(steps), '1'], { encoding: 'utf8', timeout: 300_000 });
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  const res = spawnSync('/usr/bin/python3', [script, String(steps), String(threads)], { encoding: 'utf8', timeout: 600_000, env });
   if (res.status !== 0) {
     console.error(`[bench] engine: torch peer failed: ${res.stderr?.slice(-500)}`);
     return null;
@@ -165,22 +223,38 @@ function torchPeer(steps: number): { stepMs: number; version: string } | null {
   return { stepMs: out.runs[0]!.stepMs, version: out.torch };
 }
 
+interface ChildStep { summary: string; threads: number; step: StepResult; load: number[] }
+
+/** The mmfuse reference step in a child process with MMFUSE_THREADS=threads (bench/engine_step_child.ts). */
+function mmfuseStep(threads: number): ChildStep | null {
+  const env = { ...process.env, MMFUSE_THREADS: String(threads) };
+  const res = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(here, 'engine_step_child.ts')], { encoding: 'utf8', timeout: 1_800_000, env, maxBuffer: 1 << 24 });
+  if (res.status !== 0) {
+    console.error(`[bench] engine: ${threads}-thread step failed: ${res.stderr?.slice(-800)}`);
+    return null;
+  }
+  return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as ChildStep;
+}
+
 const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
 async function run(): Promise<BenchSection> {
-  await initEngine({ engine: 'wasm' });
+  // Kernel tables at one thread (XNNPACK's thread pool would blur single-kernel comparisons); the training step
+  // runs at 1 and 2 threads below, each in its own process.
+  const info = await initEngine({ engine: 'wasm', threads: 1 });
   const figures: BenchFigure[] = [];
   const lines: string[] = [];
 
   // 1. Kernels, before and after.
-  lines.push('### Kernels', '', 'Median wall time of one call (output read back). "Before" is the stock wasm kernel, or the cpu',
-    'backend where stock wasm has no kernel at all; "after" is mmfuse\'s wasm kernel. In the summary table the',
-    '"before" figure is listed as the peer, so the ratio is the speed-up.', '',
+  lines.push('### Kernels', '', `Median wall time of one call (output read back), \`${info.summary.split(';')[0]}\`. "Before" is the stock wasm kernel, the`,
+    'cpu backend where stock wasm has no kernel at all, or, for mmfuse\'s fused ops, their unfused tf-ops composition on the same',
+    'engine; "after" is mmfuse\'s kernel. In the summary table the "before" figure is listed as the peer, so the ratio is the speed-up',
+    '(below 1× the fused kernel is slower).', '',
     '| kernel | before | before ms | after ms | speed-up |', '| --- | --- | --- | --- | --- |');
   for (const c of kernelCases) {
     await use(c.before);
     // The cpu backend's kernels are pure JS (no compilation to warm up) and take up to minutes: one call.
-    const before = timeKernel(c, c.reps.before, c.before !== 'cpu');
+    const before = timeKernel(c, c.reps.before, c.before !== 'cpu', c.before === 'composed');
     await use('mmfuse');
     const after = timeKernel(c, c.reps.after, true);
     lines.push(`| ${c.what} | ${SETUP_LABEL[c.before]} | ${fmt(before)} | ${fmt(after)} | ${(before / after).toFixed(1)}× |`);
@@ -189,38 +263,53 @@ async function run(): Promise<BenchSection> {
     console.log(`[bench]   ${c.id}: ${fmt(before)} → ${fmt(after)} ms`);
   }
 
-  // 2. The reference training step.
+  // 2. The reference training step: stock wasm vs mmfuse wasm at one thread (this process), then mmfuse at 1 and
+  // 2 threads (child processes) and PyTorch at 1 and 2 threads, alternating.
   // No cpu-backend step: one conv weight gradient alone takes ~90 s there (see the kernel table).
-  const plan: [Setup, number, number][] = [['mmfuse', 3, 10], ['stock', 1, 4]];
-  const steps: StepResult[] = [];
-  for (const [setup, warmup, n] of plan) {
-    await use(setup);
-    const r = timeSteps(setup, warmup, n);
-    steps.push(r);
-    console.log(`[bench]   step on ${SETUP_LABEL[setup]}: ${fmt(r.stepMs)} ms (loss ${r.loss.toFixed(3)})`);
-  }
+  await use('stock');
+  const stock = timeSteps('stock', 1, 4);
+  console.log(`[bench]   step on ${SETUP_LABEL.stock}: ${fmt(stock.stepMs)} ms (loss ${stock.loss.toFixed(3)})`);
   await use('mmfuse');
-  const peer = torchPeer(10);
-  const peerName = peer === null ? 'PyTorch 1.13 (1 thread)' : `PyTorch ${peer.version} (1 thread)`;
-  const byId = Object.fromEntries(steps.map((s) => [s.setup, s])) as Record<'mmfuse' | 'stock', StepResult>;
-  figures.push(
-    { name: 'engine.step.mmfuse_wasm', value: byId.mmfuse.stepMs, unit: 'ms/step', peer: peerName, peerValue: peer?.stepMs ?? null, higherIsBetter: false,
-      details: { stepsMs: byId.mmfuse.stepsMs } },
-    { name: 'engine.step.stock_wasm', value: byId.stock.stepMs, unit: 'ms/step', peer: SETUP_LABEL.mmfuse, peerValue: byId.mmfuse.stepMs, higherIsBetter: false,
-      details: { stepsMs: byId.stock.stepsMs, note: 'stock wasm + the missing gradient kernels; ratio < 1 means mmfuse is faster' } },
-    { name: 'engine.train.samples_per_s', value: (1000 * B) / byId.mmfuse.stepMs, unit: 'samples/s', peer: peerName,
-      peerValue: peer === null ? null : (1000 * B) / peer.stepMs, higherIsBetter: true },
-  );
+  const threadRuns: { threads: number; mmfuse: ChildStep | null; peer: { stepMs: number; version: string } | null }[] = [];
+  for (const threads of [1, 2]) {
+    const peer = torchPeer(10, threads);
+    const mmfuse = mmfuseStep(threads);
+    threadRuns.push({ threads, mmfuse, peer });
+    console.log(`[bench]   ${threads} thread(s): mmfuse ${mmfuse === null ? 'failed' : `${fmt(mmfuse.step.stepMs)} ms`}, PyTorch ${peer === null ? 'failed' : `${fmt(peer.stepMs)} ms`}`);
+  }
+  const one = threadRuns[0]!;
+  const peerName = (r: (typeof threadRuns)[number]) => `PyTorch ${r.peer?.version ?? '1.13'} (${r.threads} thread${r.threads > 1 ? 's' : ''})`;
+  if (one.mmfuse !== null) {
+    figures.push(
+      { name: 'engine.step.mmfuse_wasm', value: one.mmfuse.step.stepMs, unit: 'ms/step', peer: peerName(one), peerValue: one.peer?.stepMs ?? null, higherIsBetter: false, details: { stepsMs: one.mmfuse.step.stepsMs } },
+      { name: 'engine.step.stock_wasm', value: stock.stepMs, unit: 'ms/step', peer: SETUP_LABEL.mmfuse, peerValue: one.mmfuse.step.stepMs, higherIsBetter: false,
+        details: { stepsMs: stock.stepsMs, note: 'stock wasm + the missing gradient kernels, 1 thread; ratio < 1 means mmfuse is faster' } },
+    );
+  }
+  for (const r of threadRuns) {
+    if (r.mmfuse === null) continue;
+    figures.push({ name: `engine.train.samples_per_s${r.threads === 1 ? '' : ` (${r.threads} threads)`}`, value: (1000 * B) / r.mmfuse.step.stepMs, unit: 'samples/s', peer: peerName(r),
+      peerValue: r.peer === null ? null : (1000 * B) / r.peer.stepMs, higherIsBetter: true, details: { threads: r.threads, engine: r.mmfuse.summary, load: r.mmfuse.load } });
+  }
   lines.push('', '### Reference model training step', '',
     'BENCHMARK-SPEC.md model written with tf ops in `bench/engine_reference_model.ts` (764,077 parameters: one LSTM',
     'bias vector per direction), batch 32, AdamW; one step = forward, loss, gradients, update, loss read back.',
-    'Median over the timed steps after warm-up; the PyTorch reference (`bench/peers/engine_reference_torch.py`,',
-    '1 thread) measured in the same run.', '',
-    '| setup | ms/step | samples/s | vs mmfuse wasm |', '| --- | --- | --- | --- |');
-  for (const s of steps) {
-    lines.push(`| ${SETUP_LABEL[s.setup]} | ${fmt(s.stepMs)} | ${((1000 * B) / s.stepMs).toFixed(1)} | ${(s.stepMs / byId.mmfuse.stepMs).toFixed(2)}× |`);
+    'Median over 10 timed steps after 3 warm-up steps (4 after 1 for stock wasm). mmfuse at 1 and 2 threads runs in child processes',
+    '(`bench/engine_step_child.ts`, `MMFUSE_THREADS`); the PyTorch reference (`bench/peers/engine_reference_torch.py`) at the same',
+    'thread counts in the same run, alternating with mmfuse.', '',
+    '| setup | threads | ms/step | samples/s | PyTorch ms/step (same threads) | vs PyTorch |', '| --- | --- | --- | --- | --- | --- |',
+    `| ${SETUP_LABEL.stock} | 1 | ${fmt(stock.stepMs)} | ${((1000 * B) / stock.stepMs).toFixed(1)} | ${one.peer === null ? 'failed' : fmt(one.peer.stepMs)} | ${one.peer === null ? '' : `${(one.peer.stepMs / stock.stepMs).toFixed(2)}×`} |`);
+  for (const r of threadRuns) {
+    if (r.mmfuse === null) { lines.push(`| mmfuse wasm | ${r.threads} | failed | | | |`); continue; }
+    const ms = r.mmfuse.step.stepMs;
+    lines.push(`| mmfuse wasm | ${r.threads} | ${fmt(ms)} | ${((1000 * B) / ms).toFixed(1)} | ${r.peer === null ? 'failed' : fmt(r.peer.stepMs)} | ${r.peer === null ? '' : `${(r.peer.stepMs / ms).toFixed(2)}×`} |`);
   }
-  if (peer !== null) lines.push(`| ${peerName} (peer) | ${fmt(peer.stepMs)} | ${((1000 * B) / peer.stepMs).toFixed(1)} | ${(peer.stepMs / byId.mmfuse.stepMs).toFixed(2)}× |`);
+  const two = threadRuns[1]!;
+  if (one.mmfuse !== null && two.mmfuse !== null) {
+    lines.push('', `Thread scaling 1 → 2: mmfuse ${(one.mmfuse.step.stepMs / two.mmfuse.step.stepMs).toFixed(2)}×` +
+      `${one.peer !== null && two.peer !== null ? `, PyTorch ${(one.peer.stepMs / two.peer.stepMs).toFixed(2)}×` : ''}. Load average at the end of the mmfuse runs (1/5/15 min): ` +
+      `${one.mmfuse.load.map((x) => x.toFixed(1)).join(' / ')} (1 thread), ${two.mmfuse.load.map((x) => x.toFixed(1)).join(' / ')} (2 threads).`);
+  }
 
   // 3. Where a step's time goes.
   for (const setup of ['mmfuse', 'stock'] as const) {
@@ -235,8 +324,15 @@ async function run(): Promise<BenchSection> {
   }
   await use('mmfuse');
   const load = os.loadavg().map((l) => l.toFixed(1)).join(', ');
-  lines.push('', `The machine is shared (2 cores; load average at the end of this run ${load}), so single figures move a`,
-    'lot between runs; compare rows of the same run. wasm runs on one thread in Node (tfjs disables its threads there).');
+  lines.push('', `The machine is shared (${os.cpus().length} cores; load average at the end of this run ${load}), so single figures move a`,
+    'lot between runs; compare rows of the same run, and re-run on a quiet machine with `npm run bench engine`. The wasm engine runs',
+    'tfjs-backend-wasm\'s threaded-SIMD build through mmfuse\'s own loader (`MMFUSE_THREADS`, default every core): matrix products and',
+    'convolutions use the threads; elementwise kernels and mmfuse\'s JavaScript kernels run on one.',
+    '', 'Fused GELU and attention are slower than their tf-ops compositions on wasm (their elementwise passes are scalar JavaScript,',
+    'tfjs\'s own elementwise kernels are SIMD C++; a plain JS multiply over 1 M floats measured ~6× slower than the stock Mul kernel),',
+    'so `gelu` and `attention` run as compositions by default; the fused kernels stay available (`MMFUSE_FUSED_GELU`,',
+    '`MMFUSE_FUSED_ATTENTION` tfjs flags) and tested. The ones that pay are on by default: layerNorm, dropout, the AdamW update,',
+    'Slice/Unpack/SplitV/Identity and the LSTM step.');
   return { id: 'engine', title: 'wasm engine: kernels and the reference training step', markdown: lines.join('\n'), figures };
 }
 

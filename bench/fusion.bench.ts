@@ -1,9 +1,10 @@
 /**
  * `npm run bench fusion`: the reference model of ../shared/BENCHMARK-SPEC.md built with mmfuse
  * (text/rnn BiLSTM from @mmfuse/text-rnn, image/cnn from @mmfuse/vision-cnn, @mmfuse/fusion's alignment,
- * Transformer, head, AdamW and training loop), against the same model in PyTorch (bench/peers/fusion_reference.py,
- * threads 1 and 2) in the same run. Training and inference samples/s, parameter counts, and a profile of
- * one training step (time per encoder / fusion / backward, and the kernels where it goes).
+ * Transformer, head, AdamW and training loop), against the same model in PyTorch (bench/peers/fusion_reference.py)
+ * in the same run, both at 1 and at 2 threads (mmfuse in child processes, bench/fusion_child.ts, since the wasm
+ * engine's thread count is fixed per process). Training and inference samples/s, parameter counts, thread
+ * scaling, and a profile of one training step (time per encoder / fusion / backward, and the kernels).
  *
  * The audio branch is defined here (`audio/bench-reference`): @mmfuse/audio's audio/cnn downsamples with
  * strided convolutions and has no max-pool, so it cannot express the spec's Conv(stride 1)+ReLU+MaxPool blocks.
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidInputError, createRng, getEngineInfo, initEngine, registerEncoderOnce } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxGraphBuilder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
 import { AdamW, FusionModel, headLoss, toBatchInput } from '@mmfuse/fusion';
 import type { PreparedInput } from '@mmfuse/fusion';
 import '@mmfuse/text-rnn';
@@ -66,6 +67,20 @@ class BenchAudioEncoder implements ModalityEncoder<{ logMel: Float32Array }, Flo
     }); // [B, 25, 16, 32]
     const [b, t, f, c] = x.shape;
     return { features: x.reshape([b, t, f * c]) as tf.Tensor3D, mask: tf.ones([b, t]) as tf.Tensor2D }; // [B, 25, 512]
+  }
+
+  /** The same blocks as ONNX (NCHW): Conv 3x3 pad 1 + bias, Relu, MaxPool 2, then [B, 25, 16*32] in (mel, channel) order. */
+  exportOnnx(g: OnnxGraphBuilder): OnnxEncoderGraph {
+    const input = g.input('x', 'float32', [g.batch, FRAMES, MELS, 1]);
+    let x = g.op('Transpose', [input], { perm: [0, 3, 1, 2] }); // [B, 1, 100, 64]
+    this.kernels.forEach((k, i) => {
+      const w = tf.tidy(() => k.transpose([3, 2, 0, 1])); // [cout, cin, 3, 3]
+      x = g.op('MaxPool', [g.op('Relu', [g.op('Conv', [x, g.constant(w), g.constant(this.biases[i] as tf.Variable)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })])], { kernel_shape: [2, 2], strides: [2, 2] });
+      w.dispose();
+    }); // [B, 32, 25, 16]
+    const features = g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 3, 1] }), g.ints([0, 0, -1])]); // [B, 25, 512]
+    const b = g.op('Gather', [g.op('Shape', [input]), g.ints([0])], { axis: 0 });
+    return { features, mask: g.op('Expand', [g.floats(1, [1, 25]), g.op('Concat', [b, g.ints([25])], { axis: 0 })]), maxSteps: 25 };
   }
 
   get trainableWeights(): tf.Variable[] { return [...this.kernels, ...this.biases]; }
@@ -135,10 +150,24 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function run(): Promise<BenchSection> {
-  await initEngine();
-  const engine = getEngineInfo()?.engine ?? tf.getBackend();
-  const peers = SMOKE ? [{ error: 'smoke run' }, { error: 'smoke run' }] : [runPeer(1), runPeer(2)];
+/** What one mmfuse run measures (in its own process, so that its thread count is its own). */
+export interface MmfuseResult {
+  engine: string;
+  summary: string;
+  threads: number;
+  train: number[];
+  trainCpuSamplesPerS: number;
+  infer: number[];
+  parameters: number;
+  parts: [string, number][];
+  kernels: [string, { ms: number; calls: number }][];
+  kernelTotal: number;
+  load: number[];
+}
+
+/** Train (epoch 1 warm-up, epochs 2-6 timed), infer (3 warm-up batches, 5 passes) and profile one step. */
+export async function measureMmfuse(): Promise<MmfuseResult> {
+  const info = await initEngine();
   const samples = await makeSamples();
 
   const model = FusionModel.create(config);
@@ -215,54 +244,91 @@ async function run(): Promise<BenchSection> {
     byKernel.set(k.name, e);
   }
   const kernelTotal = [...byKernel.values()].reduce((a, e) => a + e.ms, 0);
-  const topKernels = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
+  const kernels = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 14);
   model.dispose();
+  return {
+    engine: info.engine, summary: info.summary, threads: info.threads ?? 1, train, trainCpuSamplesPerS: (B * BATCHES * epochSeconds.length) / trainCpu, infer,
+    parameters: summary.trainableParameters, parts, kernels, kernelTotal, load: os.loadavg(),
+  };
+}
 
-  const p1 = peers[0] as PeerResult | { error: string };
-  const p2 = peers[1] as PeerResult | { error: string };
-  const ok = (p: PeerResult | { error: string }): p is PeerResult => !('error' in p);
+/** One mmfuse run in a child process with MMFUSE_THREADS=threads (bench/fusion_child.ts). */
+function runMmfuse(threads: number): MmfuseResult | { error: string } {
+  const env = { ...process.env, MMFUSE_THREADS: String(threads), MMFUSE_ENGINE: process.env.MMFUSE_ENGINE ?? 'wasm' };
+  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(here, 'fusion_child.ts')], { encoding: 'utf8', env, timeout: 3_600_000, maxBuffer: 1 << 26 });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').slice(-800) };
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as MmfuseResult;
+}
+
+async function run(): Promise<BenchSection> {
+  // Each side at 1 and 2 threads, alternating, so both sample the same stretch of machine load.
+  const threadCounts = [1, 2];
+  const runs: { threads: number; mmfuse: MmfuseResult | { error: string }; peer: PeerResult | { error: string } }[] = [];
+  for (const n of threadCounts) {
+    const peer = SMOKE ? { error: 'smoke run' } : runPeer(n);
+    const mmfuse = runMmfuse(n);
+    runs.push({ threads: n, mmfuse, peer });
+  }
+  const ok = <T extends object>(p: T | { error: string }): p is T => !('error' in p);
+  const first = runs.find((r) => ok(r.mmfuse))?.mmfuse as MmfuseResult | undefined;
+  if (first === undefined) throw new Error(`mmfuse runs failed: ${runs.map((r) => (r.mmfuse as { error: string }).error).join(' | ')}`);
   const torchName = (p: PeerResult | { error: string }, n: number) => `PyTorch ${ok(p) ? p.torch : ''} CPU (${n} thread${n > 1 ? 's' : ''})`;
-  const figures: BenchFigure[] = [
-    { name: 'fusion.train.samples_per_s', value: median(train), unit: 'samples/s', peer: torchName(p1, 1), peerValue: ok(p1) ? p1.train_median : null, details: { mmfuse: train, peer: ok(p1) ? p1.train_samples_per_s : p1.error } },
-    { name: 'fusion.train.samples_per_s (peer 2 threads)', value: median(train), unit: 'samples/s', peer: torchName(p2, 2), peerValue: ok(p2) ? p2.train_median : null, details: { peer: ok(p2) ? p2.train_samples_per_s : p2.error } },
-    { name: 'fusion.train.samples_per_cpu_s', value: (B * BATCHES * epochSeconds.length) / trainCpu, unit: 'samples/CPU-s', peer: torchName(p1, 1), peerValue: ok(p1) ? p1.train_samples_per_cpu_s : null },
-    { name: 'fusion.infer.samples_per_s', value: median(infer), unit: 'samples/s', peer: torchName(p1, 1), peerValue: ok(p1) ? p1.infer_median : null, details: { mmfuse: infer, peer: ok(p1) ? p1.infer_samples_per_s : p1.error } },
-    { name: 'fusion.infer.samples_per_s (peer 2 threads)', value: median(infer), unit: 'samples/s', peer: torchName(p2, 2), peerValue: ok(p2) ? p2.infer_median : null, details: { peer: ok(p2) ? p2.infer_samples_per_s : p2.error } },
-    { name: 'fusion.parameters', value: summary.trainableParameters, unit: 'parameters', peer: 'PyTorch reference', peerValue: ok(p1) ? p1.parameters : null, details: { spec: 764_589 } },
-  ];
   const fmt = (v: number) => v.toFixed(1);
-  const row = (label: string, m: number[], p: PeerResult | { error: string }, key: 'train_samples_per_s' | 'infer_samples_per_s') =>
-    `| ${label} | ${fmt(median(m))} (${m.map(fmt).join(', ')}) | ${ok(p) ? `${fmt(median(p[key]))} (${p[key].map(fmt).join(', ')})` : `failed: ${p.error}`} | ${ok(p) ? `${(median(m) / median(p[key])).toFixed(2)}×` : ''} |`;
+  const figures: BenchFigure[] = [];
+  const rows: string[] = [];
+  for (const r of runs) {
+    const m = r.mmfuse; const p = r.peer;
+    const suffix = r.threads === 1 ? '' : ` (${r.threads} threads)`;
+    if (!ok(m)) { rows.push(`| ${r.threads} | mmfuse failed: ${m.error.replace(/\n/g, ' ').slice(0, 200)} | | |`); continue; }
+    figures.push(
+      { name: `fusion.train.samples_per_s${suffix}`, value: median(m.train), unit: 'samples/s', peer: torchName(p, r.threads), peerValue: ok(p) ? p.train_median : null, details: { mmfuse: m.train, peer: ok(p) ? p.train_samples_per_s : p.error, threads: r.threads, engine: m.summary } },
+      { name: `fusion.infer.samples_per_s${suffix}`, value: median(m.infer), unit: 'samples/s', peer: torchName(p, r.threads), peerValue: ok(p) ? p.infer_median : null, details: { mmfuse: m.infer, peer: ok(p) ? p.infer_samples_per_s : p.error, threads: r.threads } },
+    );
+    const cell = (xs: number[]) => `${fmt(median(xs))} (${xs.map(fmt).join(', ')})`;
+    const ratio = (a: number[], b: number[] | undefined) => (b === undefined ? '' : `${(median(a) / median(b)).toFixed(2)}×`);
+    rows.push(`| ${r.threads} | training | ${cell(m.train)} | ${ok(p) ? cell(p.train_samples_per_s) : `failed: ${p.error.slice(0, 120)}`} | ${ratio(m.train, ok(p) ? p.train_samples_per_s : undefined)} |`);
+    rows.push(`| ${r.threads} | inference | ${cell(m.infer)} | ${ok(p) ? cell(p.infer_samples_per_s) : ''} | ${ratio(m.infer, ok(p) ? p.infer_samples_per_s : undefined)} |`);
+  }
+  const p1 = runs[0]!.peer;
+  figures.push(
+    { name: 'fusion.train.samples_per_cpu_s', value: first.trainCpuSamplesPerS, unit: 'samples/CPU-s', peer: torchName(p1, 1), peerValue: ok(p1) ? p1.train_samples_per_cpu_s : null },
+    { name: 'fusion.parameters', value: first.parameters, unit: 'parameters', peer: 'PyTorch reference', peerValue: ok(p1) ? p1.parameters : null, details: { spec: 764_589 } },
+  );
+  const okRuns = runs.filter((r): r is typeof r & { mmfuse: MmfuseResult } => ok(r.mmfuse));
+  const scaling = okRuns.length === 2 ? `Thread scaling 1 → 2: mmfuse training ${(median(okRuns[1]!.mmfuse.train) / median(okRuns[0]!.mmfuse.train)).toFixed(2)}×, inference ${(median(okRuns[1]!.mmfuse.infer) / median(okRuns[0]!.mmfuse.infer)).toFixed(2)}×` +
+    (ok(runs[0]!.peer) && ok(runs[1]!.peer) ? `; PyTorch training ${(runs[1]!.peer.train_median / runs[0]!.peer.train_median).toFixed(2)}×, inference ${(runs[1]!.peer.infer_median / runs[0]!.peer.infer_median).toFixed(2)}×.` : '.') : '';
+  const loads = okRuns.map((r) => `${r.threads} thread${r.threads > 1 ? 's' : ''}: ${r.mmfuse.load.map((x) => x.toFixed(1)).join(' / ')}`).join('; ');
   const markdown = [
     `The BENCHMARK-SPEC.md reference model (3 inputs, 122 tokens, 2 pre-LN layers d128/4 heads/ff256, 77 classes), batch 32,`,
-    `20 fixed batches per epoch, on the **${engine}** engine (one thread: tfjs-backend-wasm runs single-threaded in Node).`,
+    `20 fixed batches per epoch, on the **${first.engine}** engine (\`${first.summary.split(';')[0]}\` in the 1-thread run).`,
     `mmfuse trains through \`FusionModel.fit\` (its own loop: AdamW lr 1e-3, wd 0.01 on every weight, constant LR, no clipping,`,
     `\`shuffle: false\`), the loss read back every step; epoch 1 is the warm-up, epochs 2-6 are timed (\`EpochMetrics.seconds\`).`,
     `Inference is \`predictPrepared\` (inputs prepared once beforehand, dropout off, outputs read back) after 3 warm-up batches, 5 passes.`,
-    `PyTorch runs the spec's code (\`bench/peers/fusion_reference.py\`) in the same run, once with 1 thread and once with 2.`,
+    `PyTorch runs the spec's code (\`bench/peers/fusion_reference.py\`). Each side runs at 1 and at 2 threads, each in its own process`,
+    `(mmfuse: \`MMFUSE_THREADS\`, \`bench/fusion_child.ts\`; PyTorch: \`torch.set_num_threads\` and its OpenMP/OpenBLAS pools), alternating`,
+    `PyTorch 1, mmfuse 1, PyTorch 2, mmfuse 2; each ratio compares the same thread count.`,
     '',
-    '| figure | mmfuse (median; 5 values) | PyTorch (median; 5 values) | ratio |',
-    '| --- | --- | --- | --- |',
-    row('training samples/s vs PyTorch 1 thread', train, p1, 'train_samples_per_s'),
-    row('training samples/s vs PyTorch 2 threads', train, p2, 'train_samples_per_s'),
-    row('inference samples/s vs PyTorch 1 thread', infer, p1, 'infer_samples_per_s'),
-    row('inference samples/s vs PyTorch 2 threads', infer, p2, 'infer_samples_per_s'),
+    '| threads | figure | mmfuse samples/s (median; 5 values) | PyTorch samples/s (median; 5 values) | ratio |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
     '',
-    `Parameters: mmfuse ${summary.trainableParameters.toLocaleString('en')} trainable, PyTorch ${ok(p1) ? p1.parameters.toLocaleString('en') : 'n/a'}, spec 764,589 (both LSTMs keep PyTorch's two bias vectors per direction).`,
-    `Load average while measuring: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min) on ${os.cpus().length} cores: other processes were running, which slows both sides, PyTorch with 2 threads most.`,
-    `Per process CPU-second in training: mmfuse ${((B * BATCHES * epochSeconds.length) / trainCpu).toFixed(1)} samples, PyTorch (1 thread) ${ok(p1) ? p1.train_samples_per_cpu_s.toFixed(1) : 'n/a'}.`,
+    scaling,
+    `Parameters: mmfuse ${first.parameters.toLocaleString('en')} trainable, PyTorch ${ok(p1) ? p1.parameters.toLocaleString('en') : 'n/a'}, spec 764,589 (both LSTMs keep PyTorch's two bias vectors per direction).`,
+    `Load average at the end of each mmfuse run (1/5/15 min, ${os.cpus().length} cores): ${loads}. The machine is shared: other processes slow both sides, the 2-thread runs most`,
+    `(a second thread only helps when a second core is free). Re-run on a quiet machine with \`npm run bench fusion\`.`,
+    `Per process CPU-second in training (1 thread): mmfuse ${first.trainCpuSamplesPerS.toFixed(1)} samples, PyTorch ${ok(p1) ? p1.train_samples_per_cpu_s.toFixed(1) : 'n/a'}.`,
     '',
-    '### Where the time goes (one training step, batch 32)',
+    '### Where the time goes (one training step, batch 32, 1 thread)',
     '',
     '| part | ms |',
     '| --- | --- |',
-    ...parts.map(([k, v]) => `| ${k} | ${v.toFixed(1)} |`),
+    ...first.parts.map(([k, v]) => `| ${k} | ${v.toFixed(1)} |`),
     '',
-    `Kernels of one forward + backward (tf.profile; ${kernelTotal.toFixed(0)} ms of kernel time in total):`,
+    `Kernels of one forward + backward (tf.profile; ${first.kernelTotal.toFixed(0)} ms of kernel time in total):`,
     '',
     '| kernel | ms | calls | share |',
     '| --- | --- | --- | --- |',
-    ...topKernels.map(([k, e]) => `| ${k} | ${e.ms.toFixed(1)} | ${e.calls} | ${((100 * e.ms) / Math.max(1e-9, kernelTotal)).toFixed(1)} % |`),
+    ...first.kernels.map(([k, e]) => `| ${k} | ${e.ms.toFixed(1)} | ${e.calls} | ${((100 * e.ms) / Math.max(1e-9, first.kernelTotal)).toFixed(1)} % |`),
     '',
     'Built from: `text/rnn` (@mmfuse/text-rnn: embedding 5000x64 fitted on the data, BiLSTM 64, dropout 0, `project: false` as the',
     'spec has no text projection), `image/cnn` (@mmfuse/vision-cnn: blocks [16, 32, 64], no batch norm, regions output, no',

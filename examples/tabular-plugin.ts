@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidInputError, StateError, checkRawInput, maxBytesOption, parseOptions, registerEncoder, z } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 
 /**
  * The plugin's options, declared once: the registry refuses unknown keys ("did you mean"), fills in the
@@ -92,6 +92,19 @@ export class TabularEncoder implements ModalityEncoder<number[], Float32Array> {
     const features = x.expandDims(2).mul(this.scale.expandDims(0)).add(this.shift.expandDims(0)) as tf.Tensor3D; // [B, C, dim]
     const mask = tf.onesLike(x) as tf.Tensor2D; // every column is a real token
     return { features, mask };
+  }
+
+  /**
+   * Optional: the same computation as `encode` as an ONNX graph, so `mmfuse export --format onnx` can export
+   * models that use this plugin. The graph reads `collate`'s tensor (`x` [batch, columns]) and returns the
+   * features and mask; the builder prefixes names and stores the weights.
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    if (this.scale === undefined || this.shift === undefined) throw new StateError('tabular/linear: call build() before exportOnnx()');
+    const x = g.input('x', 'float32', [g.batch, this.columns]);
+    const features = g.op('Add', [g.op('Mul', [g.op('Unsqueeze', [x, g.ints([2])]), g.constant(this.scale)]), g.constant(this.shift)]); // [B, C, dim]
+    const mask = g.op('Expand', [g.floats(1, [1, 1]), g.op('Shape', [x])]); // [B, C]: every column is a real token
+    return { features, mask, maxSteps: this.columns };
   }
 
   get trainableWeights(): tf.Variable[] {

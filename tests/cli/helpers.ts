@@ -16,9 +16,12 @@ export const HANG_MILLIS = 600_000;
 
 export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-/** Env for spawned CLIs: run from source, on the engine tests use. */
+/**
+ * Env for spawned CLIs: run from source, on the engine tests use, one wasm thread each (the tests start up
+ * to seven CLIs at once on a 2-core machine; threads would only oversubscribe the cores).
+ */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, MMFUSE_FROM_SOURCE: '1', MMFUSE_ENGINE: 'wasm', ...extra };
+  return { ...process.env, MMFUSE_FROM_SOURCE: '1', MMFUSE_ENGINE: 'wasm', MMFUSE_THREADS: '1', ...extra };
 }
 
 /** Run the CLI to completion (with a hard timeout so a hung process fails the test instead of the suite). */

@@ -48,7 +48,7 @@ describe('mmfuse usage (spawned)', () => {
 
 describe('mmfuse usage (in process)', () => {
   it('has --help for every command, each listing its options', async () => {
-    for (const c of ['train', 'eval', 'predict', 'serve', 'inspect']) {
+    for (const c of ['train', 'eval', 'predict', 'serve', 'export', 'inspect']) {
       const r = await inProcess([c, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^Usage: mmfuse ${c}`));
@@ -56,7 +56,7 @@ describe('mmfuse usage (in process)', () => {
     }
     const serve = await inProcess(['serve', '-h']);
     for (const o of ['--model', '--host', '--port', '--max-body-bytes']) expect(serve.stdout).toContain(o);
-    expect((await inProcess(['help', 'eval'])).stdout).toMatch(/^Usage: mmfuse eval --model DIR --data MANIFEST \[--plugin MODULE ...\] \[--json\]/);
+    expect((await inProcess(['help', 'eval'])).stdout).toMatch(/^Usage: mmfuse eval --model DIR --data MANIFEST \[--runtime NAME\] \[--threads N\] \[--plugin MODULE ...\] \[--json\]/);
     expect((await inProcess(['--version'])).stdout).toBe('0.1.0\n');
     expect((await inProcess(['train', '--help'])).stdout).toMatch(/^Usage: mmfuse train CONFIG --out DIR \[--seed N\] \[--epochs N\] \[--checkpoint DIR\] \[--resume\] \[--plugin MODULE ...\] \[--json\]/);
     const none = await inProcess([]);

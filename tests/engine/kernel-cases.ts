@@ -1,7 +1,10 @@
 // One seeded call of every kernel mmfuse registers on (or wraps in) the wasm engine, on awkward shapes large
 // enough that XNNPACK splits the work between threads. Used by threads-child.ts to compare 1 and 2 threads.
 import * as tf from '@tensorflow/tfjs';
-import { lstmCell } from '@mmfuse/core';
+import { adamwUpdate, layerNorm, lstmCell } from '@mmfuse/core';
+import { dropout } from '../../packages/core/src/internal/wasm/dropout.js';
+import { attentionFused } from '../../packages/core/src/internal/wasm/attention.js';
+import { geluFused } from '../../packages/core/src/internal/wasm/gelu.js';
 import { randn } from './helpers.js';
 
 export interface KernelCase {
@@ -35,6 +38,37 @@ export const kernelCases: KernelCase[] = [
   { id: 'UnsortedSegmentSum (gather gradient)', run: () => {
     const ids = tf.tensor1d(Array.from({ length: 97 }, (_, i) => (i * 37) % 61), 'int32');
     return tf.grad((table: tf.Tensor) => tf.gather(table, ids).mul(randn('gw', [97, 13])).sum())(randn('table', [61, 13]));
+  } },
+  { id: 'Slice, Unpack, SplitV', run: () => {
+    const x = randn('slx', [5, 33, 7, 9]);
+    return [tf.slice(x, [1, 3, 2, 0], [3, 20, 4, 9]), ...tf.unstack(x, 2), ...tf.split(x, [3, 6], 3)];
+  } },
+  { id: 'MmfuseLayerNorm and its gradient', run: () => {
+    const [x, g, b] = [randn('lnx', [5, 29, 67]), randn('lng', [67]), randn('lnb', [67])];
+    return [layerNorm(x!, g as tf.Tensor1D, b as tf.Tensor1D), ...tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) => layerNorm(a, c as tf.Tensor1D, e as tf.Tensor1D).mul(randn('lnw', [5, 29, 67])).sum())([x!, g!, b!])];
+  } },
+  { id: 'MmfuseGelu and its gradient', run: () => {
+    const x = randn('gx', [7, 301]).mul(2);
+    return [geluFused(x), tf.grad((a: tf.Tensor) => geluFused(a).mul(randn('gw', [7, 301])).sum())(x)];
+  } },
+  { id: 'MmfuseDropout and its gradient', run: () => {
+    const x = randn('dx', [9, 211]);
+    return [dropout(x, 0.3, 5), tf.grad((a: tf.Tensor) => dropout(a, 0.3, 5).mul(randn('dw', [9, 211])).sum())(x)];
+  } },
+  { id: 'MmfuseAttention and its gradient', run: () => {
+    const qkv = randn('aqkv', [3, 37, 3 * 64]);
+    const mask = tf.tensor2d(Array.from({ length: 3 * 37 }, (_, i) => (i % 37 > 30 ? 0 : 1)), [3, 37]);
+    const f = (x: tf.Tensor): tf.Tensor => attentionFused({ q: x, k: x, v: x, mask, heads: 4, dropout: { rate: 0.1, seed: 9 } });
+    return [f(qkv), tf.grad((x: tf.Tensor) => f(x).mul(randn('aw', [3, 37, 64])).sum())(qkv)];
+  } },
+  { id: 'MmfuseAdamW', run: () => {
+    const p = [tf.variable(randn('ap0', [33, 17])), tf.variable(randn('ap1', [17]))];
+    const m = p.map((x) => tf.variable(tf.zerosLike(x)));
+    const v = p.map((x) => tf.variable(tf.zerosLike(x)));
+    for (let step = 1; step <= 2; step++) adamwUpdate(p, [randn(`ag0${step}`, [33, 17]), randn(`ag1${step}`, [17])], m, v, { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01, step });
+    const out = [...p, ...m, ...v].map((x) => x.clone());
+    tf.dispose([...p, ...m, ...v]);
+    return out;
   } },
   { id: 'MmfuseLstmCell and its gradient', run: () => {
     const gates = randn('lg', [9, 4 * 11]) as tf.Tensor2D;

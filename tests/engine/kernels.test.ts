@@ -1,10 +1,15 @@
 // Each kernel mmfuse adds to (or wraps in) the wasm backend agrees with the cpu backend's kernel on random
 // inputs of awkward shapes, and leaks neither tensors nor backend buffers.
 import * as tf from '@tensorflow/tfjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '@mmfuse/core';
 import { registerWasmKernels, unregisterWasmKernels } from '../../packages/core/src/internal/wasm/register.js';
 import { compareBackends, expectNoLeak, randn, runOn } from './helpers.js';
+
+// These tests are about the wasm engine, whichever engine MMFUSE_ENGINE gave tests/setup.ts.
+beforeAll(async () => {
+  await initEngine({ engine: 'wasm' });
+});
 
 afterEach(async () => {
   await tf.setBackend('wasm');
@@ -38,7 +43,7 @@ function label(c: ConvCase): string {
 
 describe('Conv2DBackpropFilter on wasm', () => {
   it('is registered by initEngine', async () => {
-    await initEngine();
+    await initEngine({ engine: 'wasm' });
     expect(tf.getBackend()).toBe('wasm');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
   });

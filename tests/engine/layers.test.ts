@@ -1,8 +1,14 @@
 // LSTM, GRU, conv1d, conv2d (with batch norm and pooling) and embedding layers train on the wasm backend, and
 // their gradients and the weights after a few steps equal the cpu backend's within 1e-4 (relative).
 import * as tf from '@tensorflow/tfjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { initEngine } from '@mmfuse/core';
 import { backendDataIds, expectClose, randomValues, type Snapshot, sizeOf } from './helpers.js';
+
+// These tests are about the wasm engine, whichever engine MMFUSE_ENGINE gave tests/setup.ts.
+beforeAll(async () => {
+  await initEngine({ engine: 'wasm' });
+});
 
 afterEach(async () => {
   await tf.setBackend('wasm');

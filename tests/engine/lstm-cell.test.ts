@@ -1,9 +1,15 @@
 // The fused LSTM step (one wasm kernel each way) gives the values and gradients of the same step written
 // with tf ops on the cpu backend.
 import * as tf from '@tensorflow/tfjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { initEngine } from '@mmfuse/core';
 import { LSTM_CELL, lstmCell } from '../../packages/core/src/internal/wasm/lstm_cell.js';
 import { compareBackends, expectNoLeak, randn } from './helpers.js';
+
+// These tests are about the wasm engine, whichever engine MMFUSE_ENGINE gave tests/setup.ts.
+beforeAll(async () => {
+  await initEngine({ engine: 'wasm' });
+});
 
 afterEach(async () => {
   await tf.setBackend('wasm');

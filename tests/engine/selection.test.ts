@@ -4,14 +4,19 @@ import { EngineError, ENGINE_ORDER, getEngineInfo, initEngine } from '@mmfuse/co
 
 // Where the native engines cannot install (this machine, CI), automatic selection falls through to wasm.
 describe('engine selection', () => {
-  it('falls through tfjs-node-gpu and tfjs-node to wasm, saying why each was skipped', async () => {
-    const info = await initEngine({ env: {} });
+  it('falls through tfjs-node-gpu, webgpu (without a hardware adapter) and tfjs-node to wasm, saying why each was skipped', async () => {
+    const noDawn = async (s: string): Promise<unknown> => {
+      if (s === 'webgpu') throw Object.assign(new Error(`Cannot find package '${s}' imported from /app/index.js`), { code: 'ERR_MODULE_NOT_FOUND' });
+      return import(s);
+    };
+    await initEngine({ engine: 'cpu' }); // leave any cached automatic choice
+    const info = await initEngine({ env: {}, importModule: noDawn });
     expect(info.engine).toBe('wasm');
     expect(info.backend).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
-    expect(info.skipped.map((s) => s.engine)).toEqual(['tfjs-node-gpu', 'tfjs-node']);
+    expect(info.skipped.map((s) => s.engine)).toEqual(['tfjs-node-gpu', 'webgpu', 'tfjs-node']);
     for (const s of info.skipped) expect(s.reason).toBe('not-installed');
-    expect(info.summary).toMatch(/^engine: wasm \(\d+ threads?\); skipped tfjs-node-gpu: not installed; tfjs-node: not installed$/);
+    expect(info.summary).toMatch(/^engine: wasm \(\d+ threads?\); skipped tfjs-node-gpu: not installed; webgpu: not installed; tfjs-node: not installed$/);
     expect(info.threads).toBeGreaterThanOrEqual(1);
     expect(getEngineInfo()).toBe(info);
   });
@@ -30,7 +35,7 @@ describe('engine selection', () => {
     expect(again.engine).toBe('wasm');
     expect(again.skipped[0]).toMatchObject({ engine: 'tfjs-node-gpu', reason: 'load-failed' });
     expect(again.skipped[0]?.message).toContain('libcudart');
-    expect(again.skipped[1]).toMatchObject({ engine: 'tfjs-node', reason: 'not-installed' });
+    expect(again.skipped.find((s) => s.engine === 'tfjs-node')).toMatchObject({ reason: 'not-installed' });
   });
 
   it('honours MMFUSE_ENGINE and an explicit option', async () => {
@@ -59,7 +64,8 @@ describe('engine selection', () => {
     };
     const info = await initEngine({ env: {}, importModule, warn: (line) => warnings.push(line) });
     expect(info.engine).toBe('cpu');
-    expect(info.skipped.map((s) => `${s.engine}:${s.reason}`)).toEqual(['tfjs-node-gpu:not-installed', 'tfjs-node:not-installed', 'wasm:not-installed']);
+    expect(info.skipped.map((s) => s.engine)).toEqual(['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm']);
+    expect(info.skipped.find((s) => s.engine === 'wasm')?.reason).toBe('not-installed');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`npm install @tensorflow/tfjs-backend-wasm@${tf.version_core}`);
     expect(warnings[0]).toMatch(/slow "cpu" engine/);
@@ -76,7 +82,7 @@ describe('engine selection', () => {
   });
 
   it('lists engines in preference order', () => {
-    expect(ENGINE_ORDER).toEqual(['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']);
+    expect(ENGINE_ORDER).toEqual(['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu']);
   });
 
   it('computes on the chosen engine', async () => {

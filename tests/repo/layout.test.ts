@@ -70,7 +70,7 @@ describe('repository layout', () => {
   it('loads the side-effect-free entries without TensorFlow.js and without registering encoders', () => {
     const tsx = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
     const script = [
-      "const entries = ['@mmfuse/core/base', '@mmfuse/audio/dsp', '@mmfuse/text-rnn/tokenizers', '@mmfuse/vision-cnn/preprocess'];",
+      "const entries = ['@mmfuse/core/base', '@mmfuse/audio/dsp', '@mmfuse/text-rnn/tokenizers', '@mmfuse/vision-cnn/preprocess', '@mmfuse/fusion/feeds'];",
       'for (const e of entries) await import(e);',
       // tfjs-core keeps its engine on the global object once loaded.
       "const before = { tf: '_tfengine' in globalThis, kinds: (await import('@mmfuse/core/base')).encoders.kinds() };",

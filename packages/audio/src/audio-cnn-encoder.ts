@@ -13,17 +13,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
-import { fbank } from './fbank.js';
+import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
 import { featureStatistics } from './feature-statistics.js';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
 import type { AudioInput } from './internal/load-audio.js';
-import { logMel } from './log-mel.js';
-import { mfcc } from './mfcc.js';
-import { normalize } from './normalize.js';
 import { drawSpecAugmentMasks, specAugmentOptionsSchema } from './internal/spec-augment-masks.js';
-import { trimSilence } from './trim-silence.js';
 import type { FeatureMatrix, SpecAugmentOptions } from './types.js';
 
 /** Configuration of `audio/cnn`. Every field is optional; defaults are written out. */
@@ -148,29 +145,15 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
 
   /** The feature matrix of one clip (before normalization); used by prepare, exposed for inspection. */
   extractFeatures(samples: Float32Array): FeatureMatrix {
-    const c = this.cfg;
-    if (c.features === 'fbank') return fbank(samples, { sampleRateHz: c.sampleRateHz, numMelBins: c.nMels });
-    const common = { sampleRateHz: c.sampleRateHz, nFft: c.nFft, hopLength: c.hopLength, nMels: c.nMels };
-    if (c.features === 'mfcc') return mfcc(samples, { ...common, nMfcc: c.nMfcc });
-    return logMel(samples, common);
+    return audioFeatureMatrix(samples, this.cfg);
   }
 
   async prepare(raw: AudioInput, ctx: PrepareContext): Promise<PreparedAudio> {
     const loc = { sample: ctx.sample, field: ctx.field };
     try {
       checkRawInput(raw, this.input, ctx);
-      let samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
-      if (this.cfg.trimSilence) {
-        samples = trimSilence(samples).samples;
-        if (samples.length === 0) throw new InvalidInputError('the audio is silent (nothing left after trimming silence)', loc);
-      }
-      const minSamples = this.cfg.features === 'fbank' ? Math.floor(this.cfg.sampleRateHz * 0.025) : Math.floor(this.cfg.nFft / 2) + 1;
-      if (samples.length < minSamples) {
-        throw new InvalidInputError(`the audio has ${samples.length} samples at ${this.cfg.sampleRateHz} Hz; at least ${minSamples} are needed for one feature frame`, loc);
-      }
-      let m = this.extractFeatures(samples);
-      if (this.cfg.normalization === 'utterance') m = normalize(m, 'utterance');
-      return { features: m.data, frames: m.frames };
+      const samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
+      return audioFeatureFrames(samples, this.cfg, loc);
     } catch (err) {
       if (isMmfuseError(err)) throw (err as MmfuseError).locate(loc);
       throw err;
@@ -203,20 +186,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       throw new StateError('audio/cnn with normalization "global" needs fit() on the training set (or setState) before collate');
     }
     const bins = this.bins;
-    const T = Math.max(...values.map((v) => v.frames));
-    const flat = new Float32Array(values.length * T * bins);
-    const lengths = new Int32Array(values.length);
-    values.forEach((v, b) => {
-      if (!(v.features instanceof Float32Array) || v.features.length !== v.frames * bins) {
-        throw new InvalidInputError(`prepared value ${b} is not ${bins}-bin audio features (was it prepared by another config?)`);
-      }
-      lengths[b] = v.frames;
-      const base = b * T * bins;
-      const m = this.stats === undefined || this.cfg.normalization !== 'global'
-        ? v.features
-        : normalize({ data: v.features, frames: v.frames, bins }, { ...this.stats, frames: 0 }).data;
-      flat.set(m, base);
-    });
+    const { data: flat, frames: T, lengths } = padFeatureBatch(values, bins, this.cfg.normalization === 'global' ? this.stats : undefined);
     return {
       features: tf.tensor4d(flat, [values.length, T, bins, 1]), // [B, T, bins, 1]
       lengths: tf.tensor1d(lengths, 'int32'), // [B]
@@ -259,6 +229,35 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     const [, Tn, Fn, Cn] = x.shape;
     const out = x.reshape([B, Tn, Fn * Cn]) as tf.Tensor3D; // [B, T', F' * C]
     return { features: out, mask: this.timeMask(lengths, Tn) };
+  }
+
+  /**
+   * The inference-mode `encode` as ONNX (NCHW convolutions): inputs `features` [batch, time, bins, 1]
+   * float32 and `lengths` [batch] int32; each block pads, convolves with its strides, adds the bias, applies
+   * ReLU and zeroes the frames past each clip's length, as `encode` does.
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    if (this.kernels.length === 0) throw new StateError('audio/cnn: call build(rng) before exportOnnx()');
+    const c = this.cfg;
+    const k = c.kernelSize;
+    const pad = Math.floor(k / 2);
+    const features = g.input('features', 'float32', [g.batch, 'time', this.bins, 1]);
+    let lengths = g.input('lengths', 'int32', [g.batch]);
+    let x = g.op('Transpose', [features], { perm: [0, 3, 1, 2] }); // [B, 1, T, bins]
+    let mask: OnnxValue | undefined;
+    this.kernels.forEach((kernel, i) => {
+      const st = c.timeStride[i] as number;
+      const kernelOihw = tf.tidy(() => kernel.transpose([3, 2, 0, 1])); // [cout, cin, k, k]
+      const w = g.constant(kernelOihw);
+      kernelOihw.dispose();
+      const y = g.op('Relu', [g.op('Conv', [x, w, g.constant(this.biases[i] as tf.Variable)], { kernel_shape: [k, k], pads: [pad, pad, k - 1 - pad, k - 1 - pad], strides: [st, c.melStride[i] as number] })]); // [B, C, T', F']
+      // convLength: floor((l + 2 pad - k) / s) + 1 (the numerator is >= 0 for a clip of at least one frame).
+      lengths = g.op('Add', [g.op('Div', [g.op('Add', [lengths, g.constant({ data: Int32Array.of(2 * pad - k), dims: [] })]), g.constant({ data: Int32Array.of(st), dims: [] })]), g.constant({ data: Int32Array.of(1), dims: [] })]);
+      mask = onnxLengthMask(g, lengths, onnxAxisLength(g, y, 2)); // [B, T']
+      x = g.op('Mul', [y, g.op('Unsqueeze', [mask, g.ints([1, 3])])]);
+    });
+    const out = g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 3, 1] }), g.ints([0, 0, -1])]); // [B, T', F' * C], index f * C + c
+    return { features: out, mask: mask as OnnxValue };
   }
 
   /** [B, T] float32, 1 for t < lengths[b]. */

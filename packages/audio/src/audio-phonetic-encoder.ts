@@ -22,17 +22,15 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, RecurrentLayer, StateError, createRng, ctcGreedyDecode, isMmfuseError } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, JsonValue, ModalityEncoder, MmfuseError, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, JsonValue, ModalityEncoder, MmfuseError, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { augmentChain } from './augment-chain.js';
 import type { AugmentChainOptions } from './augment-chain.js';
-import { fbank } from './fbank.js';
-import { checkBoolean, checkInteger, checkNumber, checkOneOf } from '@mmfuse/core/base';
+import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
+import { checkBoolean, checkInteger, checkNumber, checkOneOf, onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
 import type { AudioInput } from './internal/load-audio.js';
 import { drawSpecAugmentMasks, resolveSpecAugment } from './internal/spec-augment-masks.js';
-import { logMel } from './log-mel.js';
-import { normalize } from './normalize.js';
 import type { SpecAugmentOptions } from './spec-augment.js';
 import type { FeatureMatrix } from './types.js';
 
@@ -205,9 +203,7 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
 
   /** The feature matrix of one clip (before normalization). */
   extractFeatures(samples: Float32Array): FeatureMatrix {
-    const c = this.cfg;
-    if (c.features === 'fbank') return fbank(samples, { sampleRateHz: c.sampleRateHz, numMelBins: c.nMels });
-    return logMel(samples, { sampleRateHz: c.sampleRateHz, nFft: c.nFft, hopLength: c.hopLength, nMels: c.nMels });
+    return audioFeatureMatrix(samples, { ...this.cfg, normalization: 'none' });
   }
 
   async prepare(raw: AudioInput, ctx: PrepareContext): Promise<PreparedPhoneticAudio> {
@@ -218,10 +214,7 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
         if (ctx.rng === undefined) throw new ConfigError('audio/phonetic augmentation needs ctx.rng while training', { path: 'augment' });
         samples = augmentChain(samples, { ...this.cfg.augment, sampleRateHz: this.cfg.sampleRateHz }, ctx.rng).samples;
       }
-      const minSamples = this.cfg.features === 'fbank' ? Math.floor(this.cfg.sampleRateHz * 0.025) : Math.floor(this.cfg.nFft / 2) + 1;
-      if (samples.length < minSamples) throw new InvalidInputError(`the audio has ${samples.length} samples at ${this.cfg.sampleRateHz} Hz; at least ${minSamples} are needed for one feature frame`, loc);
-      const m = normalize(this.extractFeatures(samples), 'utterance');
-      return { features: m.data, frames: m.frames };
+      return audioFeatureFrames(samples, { ...this.cfg, normalization: 'utterance' }, loc);
     } catch (err) {
       if (isMmfuseError(err)) throw (err as MmfuseError).locate(loc);
       throw err;
@@ -317,16 +310,8 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
   collate(values: readonly PreparedPhoneticAudio[]): TensorMap {
     if (values.length === 0) throw new ConfigError('cannot collate an empty batch', { path: 'values' });
     const bins = this.bins;
-    const T = Math.max(...values.map((v) => v.frames));
-    const flat = new Float32Array(values.length * T * bins);
-    const lengths = new Int32Array(values.length);
-    values.forEach((v, b) => {
-      if (!(v.features instanceof Float32Array) || v.features.length !== v.frames * bins || v.frames < 1) {
-        throw new InvalidInputError(`prepared value ${b} is not ${bins}-bin audio features (was it prepared by another config?)`);
-      }
-      lengths[b] = v.frames;
-      flat.set(v.features, b * T * bins);
-    });
+    values.forEach((v, b) => { if (!(v.frames >= 1)) throw new InvalidInputError(`prepared value ${b} is not ${bins}-bin audio features (was it prepared by another config?)`); });
+    const { data: flat, frames: T, lengths } = padFeatureBatch(values, bins);
     return {
       features: tf.tensor3d(flat, [values.length, T, bins]), // [B, T, bins]
       lengths: tf.tensor1d(lengths, 'int32'), // [B]
@@ -369,6 +354,34 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
       result.aux = { ctcLogits: logits, ctcLengths: tf.tensor1d(lengths, 'int32') };
     }
     return result;
+  }
+
+  /**
+   * The inference-mode `encode` as ONNX: inputs `features` [batch, time, bins] float32 and `lengths` [batch]
+   * int32; the 1-D conv blocks (stride 2, frames past each clip's length zeroed) and the bidirectional GRU
+   * as ONNX `GRU` ops with the lengths as `sequence_lens`. The CTC head is not part of the fusion graph.
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    const rnn = this.rnn;
+    if (rnn === undefined) throw new StateError('audio/phonetic: call build(rng) before exportOnnx()');
+    const k = this.cfg.kernelSize;
+    const pad = Math.floor(k / 2);
+    const features = g.input('features', 'float32', [g.batch, 'time', this.bins]);
+    let lengths = g.input('lengths', 'int32', [g.batch]);
+    let x = g.op('Transpose', [features], { perm: [0, 2, 1] }); // [B, bins, T]
+    let mask: OnnxValue = onnxLengthMask(g, lengths, onnxAxisLength(g, features, 1));
+    this.convKernels.forEach((kernel, i) => {
+      const oik = tf.tidy(() => kernel.transpose([2, 1, 0])); // [cout, cin, k]
+      const w = g.constant(oik);
+      oik.dispose();
+      const y = g.op('Relu', [g.op('Conv', [x, w, g.constant(this.convBiases[i] as tf.Variable)], { kernel_shape: [k], pads: [pad, k - 1 - pad], strides: [2] })]); // [B, C, T']
+      // convLength: floor((l - 1) / 2) + 1 (l >= 1).
+      lengths = g.op('Add', [g.op('Div', [g.op('Sub', [lengths, g.constant({ data: Int32Array.of(1), dims: [] })]), g.constant({ data: Int32Array.of(2), dims: [] })]), g.constant({ data: Int32Array.of(1), dims: [] })]);
+      mask = onnxLengthMask(g, lengths, onnxAxisLength(g, y, 2)); // [B, T']
+      x = g.op('Mul', [y, g.op('Unsqueeze', [mask, g.ints([1])])]);
+    });
+    const frames = g.op('Transpose', [x], { perm: [0, 2, 1] }); // [B, T', C]
+    return { features: rnn.exportOnnx(g, frames, lengths, mask), mask };
   }
 
   /** Greedy CTC transcripts (symbol lists) of an `encode` output. */

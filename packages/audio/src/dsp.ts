@@ -30,6 +30,8 @@ export type { SpecAugmentMask, SpecAugmentOptions } from './spec-augment.js';
 export { trimSilence } from './trim-silence.js';
 export type { TrimSilenceOptions, TrimmedAudio } from './trim-silence.js';
 export { decodeWav } from './decode-wav.js';
+export { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
+export type { AudioFeatureOptions } from './audio-features.js';
 export type { DecodeWavOptions, DecodedAudio } from './decode-wav.js';
 export { decodeWavFile } from './decode-wav-file.js';
 export { decodeAudio } from './decode-audio.js';

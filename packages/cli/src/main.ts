@@ -20,6 +20,7 @@ async function loadRunner(name: string): Promise<CommandRunner> {
     case 'eval': return (await import('./commands/eval.js')).runEval;
     case 'predict': return (await import('./commands/predict.js')).runPredict;
     case 'serve': return (await import('./commands/serve.js')).runServe;
+    case 'export': return (await import('./commands/export.js')).runExport;
     case 'inspect': return (await import('./commands/inspect.js')).runInspect;
     case 'schema': return (await import('./commands/schema.js')).runSchema;
     case 'synthesize': return (await import('./commands/synthesize.js')).runSynthesize;

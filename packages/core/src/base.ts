@@ -20,6 +20,8 @@ export type {
   TensorMap,
 } from './types.js';
 export { DEFAULT_RAW_INPUT, RAW_INPUT_KINDS, rawInputOf } from './types.js';
+export type { OnnxAttribute, OnnxDim, OnnxElementType, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxTensorData, OnnxValue } from './onnx-graph.js';
+export { onnxAxisLength, onnxLengthMask } from './onnx-helpers.js';
 export {
   CheckpointError,
   ConfigError,

@@ -1,8 +1,9 @@
 /**
  * Run-time engine selection. mmfuse never requires a native engine: it tries, in order,
- * `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node`, `@tensorflow/tfjs-backend-wasm` (a dependency of
+ * `@tensorflow/tfjs-node-gpu`, WebGPU (`@tensorflow/tfjs-backend-webgpu` on npm `webgpu`, taken automatically
+ * only on a hardware adapter), `@tensorflow/tfjs-node`, `@tensorflow/tfjs-backend-wasm` (a dependency of
  * `@mmfuse/core`, so always installed), then the pure-JS `cpu` backend, and reports which one it chose, why
- * each earlier one was skipped, and on how many threads the wasm engine runs.
+ * each earlier one was skipped, the WebGPU adapter, and on how many threads the wasm engine runs.
  *
  * The choice is process-wide state kept under `Symbol.for('mmfuse.engine')` on `globalThis`, so the ESM and
  * the CJS build of `@mmfuse/core` (or two installed copies) loaded into one process agree on it.
@@ -11,10 +12,12 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { EngineError } from './errors.js';
 import { registerWasmKernels } from './internal/wasm/register.js';
+import { registerWebGpuKernels } from './internal/webgpu/register.js';
 import { MAX_WASM_THREADS, startThreadedWasm, type WasmPackage } from './internal/wasm/threads.js';
+import { prepareWebGpu, WebGpuUnavailable } from './internal/webgpu/start.js';
 
 /** Engines in preference order. */
-export const ENGINE_ORDER = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export const ENGINE_ORDER = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type EngineName = (typeof ENGINE_ORDER)[number];
 
 /** The environment variable that forces an engine (`MMFUSE_ENGINE=wasm`). */
@@ -28,6 +31,7 @@ export const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
 
 const ENGINE_MODULES: Record<EngineName, string | undefined> = {
   'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
   'tfjs-node': '@tensorflow/tfjs-node',
   wasm: WASM_PACKAGE,
   cpu: undefined,
@@ -35,6 +39,7 @@ const ENGINE_MODULES: Record<EngineName, string | undefined> = {
 
 const ENGINE_BACKENDS: Record<EngineName, string> = {
   'tfjs-node-gpu': 'tensorflow',
+  webgpu: 'webgpu',
   'tfjs-node': 'tensorflow',
   wasm: 'wasm',
   cpu: 'cpu',
@@ -59,6 +64,8 @@ export interface EngineInfo {
   forcedBy?: 'option' | 'env';
   /** For a GPU engine, whether TensorFlow reports a GPU. */
   gpu?: boolean;
+  /** For the WebGPU engine: the adapter, e.g. `NVIDIA H100 80GB HBM3` or `llvmpipe ... (software)`. */
+  adapter?: string;
   /** For the wasm engine: the threads its matrix products and convolutions run on (the main thread included). */
   threads?: number;
   /** For the wasm engine, when it runs on fewer threads than asked: why. */
@@ -188,7 +195,7 @@ function wasmThreads(pkg: unknown): number | undefined {
   }
 }
 
-type TryResult = { ok: true; gpu?: boolean; threads?: number; threadsNote?: string } | { ok: false; skip: SkippedEngine };
+type TryResult = { ok: true; gpu?: boolean; threads?: number; threadsNote?: string; adapter?: string } | { ok: false; skip: SkippedEngine };
 
 type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
 const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
@@ -210,11 +217,46 @@ function withoutEngineErrorListeners<T>(start: () => Promise<T>): Promise<T> {
   return start().finally(restore);
 }
 
-async function tryEngine(name: EngineName, importModule: (s: string) => Promise<unknown>, threads: number): Promise<TryResult> {
-  return withoutEngineErrorListeners(() => startEngine(name, importModule, threads));
+interface SyncReader { readSync(dataId: object): unknown; tensorMap?: { get(dataId: object): { values?: unknown } | undefined }; [key: symbol]: unknown }
+const EXPLAINED = Symbol.for('mmfuse.webgpu.syncReads');
+
+/**
+ * tfjs-backend-webgpu reads GPU data synchronously through an OffscreenCanvas, which Node does not have
+ * (`dataSync()` fails with "OffscreenCanvas is not defined"). Values already on the CPU still read
+ * synchronously; anything else gets an EngineError that says what to do instead.
+ */
+function explainSyncReads(backend: SyncReader): void {
+  if (backend[EXPLAINED] === true || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return;
+  const stock = backend.readSync.bind(backend);
+  backend.readSync = (dataId: object) => {
+    if (backend.tensorMap?.get(dataId)?.values != null) return stock(dataId);
+    throw new EngineError('a synchronous read (dataSync/arraySync) of GPU data is not possible on the WebGPU engine in Node: use `await tensor.data()` (or run on the wasm engine: MMFUSE_ENGINE=wasm)');
+  };
+  backend[EXPLAINED] = true;
 }
 
-async function startEngine(name: EngineName, importModule: (s: string) => Promise<unknown>, threads: number): Promise<TryResult> {
+async function tryWebGpu(importModule: (s: string) => Promise<unknown>, forced: boolean): Promise<TryResult> {
+  try {
+    const adapter = await prepareWebGpu(importModule, forced);
+    const ready = await tf.setBackend('webgpu');
+    if (!ready) return { ok: false, skip: { engine: 'webgpu', reason: 'load-failed', message: `backend "webgpu" failed to initialize on ${adapter.label}` } };
+    await tf.ready();
+    explainSyncReads(tf.backend() as unknown as SyncReader);
+    registerWebGpuKernels();
+    return { ok: true, adapter: adapter.label };
+  } catch (err) {
+    if (err instanceof WebGpuUnavailable) return { ok: false, skip: { engine: 'webgpu', reason: err.reason, message: err.message } };
+    const message = err instanceof Error ? err.message.split('\n')[0] ?? String(err) : String(err);
+    return { ok: false, skip: { engine: 'webgpu', reason: 'load-failed', message: `the WebGPU engine failed to start: ${message}` } };
+  }
+}
+
+async function tryEngine(name: EngineName, importModule: (s: string) => Promise<unknown>, threads: number, forced: boolean): Promise<TryResult> {
+  return withoutEngineErrorListeners(() => startEngine(name, importModule, threads, forced));
+}
+
+async function startEngine(name: EngineName, importModule: (s: string) => Promise<unknown>, threads: number, forced: boolean): Promise<TryResult> {
+  if (name === 'webgpu') return tryWebGpu(importModule, forced);
   const specifier = ENGINE_MODULES[name];
   try {
     const pkg = specifier !== undefined ? await importModule(specifier) : undefined;
@@ -275,7 +317,7 @@ function silenceCpuBanner(): void {
 function summarize(info: Omit<EngineInfo, 'summary'>): string {
   const parts = info.skipped.map((s) => `${s.engine}: ${s.reason === 'not-installed' ? 'not installed' : s.message}`);
   const forced = info.forcedBy === 'env' ? ` (forced by ${ENGINE_ENV_VAR})` : info.forcedBy === 'option' ? ' (forced by option)' : '';
-  const gpu = info.gpu === undefined ? '' : info.gpu ? ' on GPU' : ' on CPU (no CUDA device found)';
+  const gpu = info.adapter !== undefined ? ` on ${info.adapter}` : info.gpu === undefined ? '' : info.gpu ? ' on GPU' : ' on CPU (no CUDA device found)';
   const threads = info.threads === undefined ? '' : ` (${info.threads} thread${info.threads === 1 ? '' : 's'}${info.threadsNote !== undefined ? `: ${info.threadsNote}` : ''})`;
   return `engine: ${info.engine}${threads}${gpu}${forced}${parts.length > 0 ? `; skipped ${parts.join('; ')}` : ''}`;
 }
@@ -316,13 +358,14 @@ export async function initEngine(options: InitEngineOptions = {}): Promise<Engin
   const candidates: readonly EngineName[] = requested === 'auto' ? ENGINE_ORDER : [requested];
   const skipped: SkippedEngine[] = [];
   for (const name of candidates) {
-    const result = await tryEngine(name, importModule, threads);
+    const result = await tryEngine(name, importModule, threads, forcedBy !== undefined);
     if (result.ok) {
       const base: Omit<EngineInfo, 'summary'> = { engine: name, backend: tf.getBackend(), skipped };
       if (forcedBy !== undefined) base.forcedBy = forcedBy;
       if (result.gpu !== undefined) base.gpu = result.gpu;
       if (result.threads !== undefined) base.threads = result.threads;
       if (result.threadsNote !== undefined) base.threadsNote = result.threadsNote;
+      if (result.adapter !== undefined) base.adapter = result.adapter;
       const info: EngineInfo = { ...base, summary: summarize(base) };
       st.current = info;
       silenceCpuBanner();

@@ -4,6 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { MmfuseError } from './errors.js';
+import type { OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder } from './onnx-graph.js';
 import type { OptionsSchema } from './options.js';
 import type { Rng } from './random.js';
 
@@ -137,6 +138,14 @@ export interface ModalityEncoder<TRaw = unknown, TPrepared = unknown> {
   setState(state: JsonObject): void;
   /** Free weights and other resources. */
   dispose(): void;
+
+  /**
+   * Optional: add the encoder's tensor part to an ONNX graph (`mmfuse export --format onnx`). Declare one
+   * graph input per `collate` tensor (same key, dtype and layout) with `graph.input`, and return what
+   * `encode` returns in inference mode; see `OnnxGraphBuilder`. Without it a model using the encoder
+   * cannot be exported (a `ConfigError` says which input).
+   */
+  exportOnnx?(graph: OnnxGraphBuilder, context: OnnxExportContext): OnnxEncoderGraph;
 }
 
 /** Builds a plugin from its (parsed) options. */

@@ -3,7 +3,7 @@ import { createRecord } from '@mmfuse/core';
 import type { SkippedSample } from '@mmfuse/core';
 import { outputRows } from './infer.js';
 import type { ClassMetrics } from './metrics.js';
-import type { Target } from './outputs/index.js';
+import type { FittedOutput, Target } from './outputs/index.js';
 import type { FusionState } from './state.js';
 
 export interface EvaluationReport {
@@ -22,21 +22,30 @@ export interface EvaluationReport {
   ablation?: Record<string, { accuracy: number; macroF1: number; regression?: { mae: number; rmse: number; r2: number } }>;
 }
 
-/** Score prepared labeled samples (and, with `ablation`, the same samples without each input). */
-export function evaluatePrepared(state: FusionState, samples: readonly { values: unknown[]; target: Target }[], skipped: SkippedSample[], ablation: boolean): EvaluationReport {
-  const output = state.requireOutput();
-  const values = samples.map((s) => s.values);
-  const targets = samples.map((s) => s.target);
-  const score = (drop?: number) => output.score(outputRows(state, values, drop).map((r) => output.values(r)), targets);
-  const full = score();
-  const report: EvaluationReport = { n: samples.length, accuracy: full.accuracy, macroF1: full.macroF1, perClass: full.perClass, confusion: full.confusion, skipped };
-  if (full.regression !== undefined) report.regression = full.regression;
-  if (ablation && samples.length > 0) {
-    report.ablation = createRecord();
-    state.fields.forEach((field, m) => {
-      const s = score(m);
+/**
+ * A report from head outputs: `full[i]` of sample i with every input and, for the ablation, `ablation[m][i]`
+ * with input m hidden from every sample. Shared by every runtime.
+ */
+export function reportFromRows(output: FittedOutput, fields: readonly string[], targets: readonly Target[], full: readonly Float32Array[], skipped: SkippedSample[], ablation?: readonly (readonly Float32Array[])[]): EvaluationReport {
+  const score = (rows: readonly Float32Array[]) => output.score(rows.map((r) => output.values(r)), targets);
+  const all = score(full);
+  const report: EvaluationReport = { n: targets.length, accuracy: all.accuracy, macroF1: all.macroF1, perClass: all.perClass, confusion: all.confusion, skipped };
+  if (all.regression !== undefined) report.regression = all.regression;
+  if (ablation !== undefined && targets.length > 0) {
+    report.ablation = createRecord(); // keyed by input field names (`constructor` is one)
+    fields.forEach((field, m) => {
+      const s = score(ablation[m] as readonly Float32Array[]);
       report.ablation![field] = s.regression === undefined ? { accuracy: s.accuracy, macroF1: s.macroF1 } : { accuracy: s.accuracy, macroF1: s.macroF1, regression: s.regression };
     });
   }
   return report;
+}
+
+/** Score prepared labeled samples (and, with `ablation`, the same samples without each input). */
+export function evaluatePrepared(state: FusionState, samples: readonly { values: unknown[]; target: Target }[], skipped: SkippedSample[], ablation: boolean): EvaluationReport {
+  const output = state.requireOutput();
+  const values = samples.map((s) => s.values);
+  const full = outputRows(state, values);
+  const dropped = ablation && samples.length > 0 ? state.fields.map((_, m) => outputRows(state, values, m)) : undefined;
+  return reportFromRows(output, state.fields, samples.map((s) => s.target), full, skipped, dropped);
 }

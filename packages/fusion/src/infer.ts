@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRecord } from '@mmfuse/core';
 import { toBatchInput } from './network.js';
-import type { Prediction } from './outputs/index.js';
+import type { FittedOutput, Prediction } from './outputs/index.js';
 import type { FusionState } from './state.js';
 
 /** Rows predicted at once. */
@@ -23,26 +23,53 @@ export function outputRows(state: FusionState, values: readonly (readonly unknow
   return rows;
 }
 
+/** One extra pass of a prediction with contributions: input `input` hidden from the rows (indices) that have it. */
+export interface ContributionPass {
+  input: number;
+  rows: number[];
+}
+
+/** The passes that measure each present input's contribution (one per input that some row has). */
+export function contributionPasses(inputs: number, values: readonly (readonly unknown[])[]): ContributionPass[] {
+  const passes: ContributionPass[] = [];
+  for (let m = 0; m < inputs; m++) {
+    const rows = values.flatMap((v, i) => (v[m] !== undefined ? [i] : []));
+    if (rows.length > 0) passes.push({ input: m, rows });
+  }
+  return passes;
+}
+
+/**
+ * Predictions from head outputs: `full[i]` of row i with every input, and (for contributions) each pass's
+ * head outputs `without[p][j]` of row `passes[p].rows[j]` with the pass's input hidden. Shared by every
+ * runtime (TensorFlow.js, onnxruntime), so they answer alike.
+ */
+export function decodePredictions(output: FittedOutput, fields: readonly string[], values: readonly (readonly unknown[])[], full: readonly Float32Array[], contributions?: { passes: readonly ContributionPass[]; without: readonly (readonly Float32Array[])[] }): Prediction[] {
+  const probs = full.map((r) => output.values(r));
+  const preds = values.map((v, i) => output.decode(probs[i] as number[], fields.filter((_, m) => v[m] !== undefined)));
+  if (contributions === undefined) return preds;
+  preds.forEach((p) => { p.contributions = createRecord<number>(); });
+  contributions.passes.forEach((pass, k) => {
+    const without = contributions.without[k] as readonly Float32Array[];
+    pass.rows.forEach((i, j) => {
+      const f = probs[i] as number[];
+      const top = output.topIndex(f);
+      const w = output.values(without[j] as Float32Array);
+      (preds[i] as Prediction).contributions![fields[pass.input] as string] = (f[top] as number) - (w[top] as number);
+    });
+  });
+  return preds;
+}
+
 /**
  * Predictions of prepared value lists. With `contributions`, each present input is removed in turn (one
  * extra pass per input) and the drop of the deciding value is its contribution.
  */
 export function predictValues(state: FusionState, values: readonly (readonly unknown[])[], contributions: boolean): Prediction[] {
   const output = state.requireOutput();
-  const full = outputRows(state, values).map((r) => output.values(r));
-  const preds = values.map((v, i) => output.decode(full[i] as number[], state.fields.filter((_, m) => v[m] !== undefined)));
-  if (!contributions) return preds;
-  preds.forEach((p) => { p.contributions = createRecord<number>(); });
-  state.fields.forEach((field, m) => {
-    const idx = values.flatMap((v, i) => (v[m] !== undefined ? [i] : []));
-    if (idx.length === 0) return;
-    const without = outputRows(state, idx.map((i) => values[i] as unknown[]), m);
-    idx.forEach((i, j) => {
-      const f = full[i] as number[];
-      const top = output.topIndex(f);
-      const w = output.values(without[j] as Float32Array);
-      (preds[i] as Prediction).contributions![field] = (f[top] as number) - (w[top] as number);
-    });
-  });
-  return preds;
+  const full = outputRows(state, values);
+  if (!contributions) return decodePredictions(output, state.fields, values, full);
+  const passes = contributionPasses(state.fields.length, values);
+  const without = passes.map((p) => outputRows(state, p.rows.map((i) => values[i] as unknown[]), p.input));
+  return decodePredictions(output, state.fields, values, full, { passes, without });
 }

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, checkRawInput, describeValue, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { loadHfModel, loadHfTokenizer, readJsonFile } from './internal/hf.js';
 import type { HfModel, HfTensor, HfTokenizer } from './internal/hf.js';
 import { normalizeText } from './normalize-text.js';
@@ -165,6 +166,16 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
     const mask = tf.range(0, steps, 1, 'int32').expandDims(0).less(lengths.expandDims(1)).toFloat() as tf.Tensor2D; // [B, T]
     // A copy, so the caller may dispose the batch and the output independently.
     return { features: features.clone(), mask };
+  }
+
+  /**
+   * The tensor part as ONNX: `features` [batch, time, dim] float32 and `lengths` [batch] int32 (the
+   * pretrained model itself runs in `prepare`, chained before the graph on every runtime).
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    const features = g.input('features', 'float32', [g.batch, 'time', this.outputDim]);
+    const lengths = g.input('lengths', 'int32', [g.batch]);
+    return { features, mask: onnxLengthMask(g, lengths, onnxAxisLength(g, features, 1)), maxSteps: this.pooling === 'none' ? this.maxLength : 1 };
   }
 
   get trainableWeights(): tf.Variable[] {

@@ -9,8 +9,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
-import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
+import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import { resolveCharNgramOptions } from './char-ngrams.js';
+import { collateTexts } from './collate-texts.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
 import type { TokenizerConfig } from './create-tokenizer.js';
@@ -19,7 +21,7 @@ import type { RecurrentCell } from './recurrent-layer.js';
 import type { Tokenizer } from './tokenizer.js';
 import { TEXT_MAX_BYTES, textRnnOptionsSchema } from './options.js';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
-import { CLS_ID, Vocabulary } from './vocabulary.js';
+import { Vocabulary } from './vocabulary.js';
 
 /** How the embedding lookup is computed. */
 export type EmbeddingLookup = 'auto' | 'gather' | 'onehot';
@@ -199,51 +201,16 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   collate(values: readonly PreparedText[]): TensorMap {
     const vocab = this.vocabulary;
     if (vocab === undefined) throw new StateError('text/rnn: call fit() (or setState()) before collate()');
-    const extra = this.config.addCls ? 1 : 0;
-    let steps = 1;
     values.forEach((v, i) => {
       if (!isPreparedText(v)) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text`, { sample: i });
-      steps = Math.max(steps, v.tokens.length + extra);
     });
-    const ids = new Int32Array(values.length * steps);
-    const lengths = new Int32Array(values.length);
-    values.forEach((v, b) => {
-      let t = b * steps;
-      if (extra === 1) ids[t++] = CLS_ID;
-      ids.set(vocab.toIds(v.tokens), t);
-      lengths[b] = v.tokens.length + extra;
-    });
-    const out: TensorMap = { ids: tf.tensor2d(ids, [values.length, steps], 'int32'), lengths: tf.tensor1d(lengths, 'int32') };
-    const ngramOptions = this.config.charNgrams;
-    if (ngramOptions !== false) {
-      const rowOf = new Map<string, number>();
-      const lists: number[][] = [[]]; // row 0: no token (padding, CLS)
-      const index = new Int32Array(values.length * steps);
-      values.forEach((v, b) => v.tokens.forEach((token, i) => {
-        let row = rowOf.get(token);
-        if (row === undefined) {
-          row = lists.length;
-          rowOf.set(token, row);
-          lists.push(this.ngramsOf(token, ngramOptions));
-        }
-        index[b * steps + i + extra] = row;
-      }));
-      const k = Math.max(1, ...lists.map((l) => l.length));
-      const flat = new Int32Array(lists.length * k);
-      lists.forEach((l, r) => flat.set(l, r * k));
-      out.ngrams = tf.tensor2d(flat, [lists.length, k], 'int32');
-      out.ngramIndex = tf.tensor2d(index, [values.length, steps], 'int32');
+    const c = collateTexts(values, vocab, { addCls: this.config.addCls, charNgrams: this.config.charNgrams, ngramCache: this.ngramCache });
+    const out: TensorMap = { ids: tf.tensor2d(c.ids, [values.length, c.steps], 'int32'), lengths: tf.tensor1d(c.lengths, 'int32') };
+    if (c.ngrams !== undefined && c.ngramIndex !== undefined) {
+      out.ngrams = tf.tensor2d(c.ngrams.data, [c.ngrams.rows, c.ngrams.perToken], 'int32');
+      out.ngramIndex = tf.tensor2d(c.ngramIndex, [values.length, c.steps], 'int32');
     }
     return out;
-  }
-
-  private ngramsOf(token: string, options: ResolvedCharNgramOptions): number[] {
-    let ids = this.ngramCache.get(token);
-    if (ids === undefined) {
-      ids = charNgramIds(token, options);
-      if (this.ngramCache.size < 200_000) this.ngramCache.set(token, ids);
-    }
-    return ids;
   }
 
   private lookup(ids: tf.Tensor2D): tf.Tensor3D {
@@ -296,6 +263,32 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     let features = this.rnn.apply(x, mask, { training: options.training, ...(rng !== undefined ? { rng } : {}) }).output; // [B, T, outputDim]
     features = dropout(features, this.config.dropout, train, rng);
     return { features, mask };
+  }
+
+  /**
+   * The inference-mode `encode` as ONNX: inputs `ids` [batch, time] int32, `lengths` [batch] int32 (and with
+   * `charNgrams`, `ngrams` [rows, ngrams] int32 and `ngramIndex` [batch, time] int32), the embedding (and
+   * n-gram) lookups, then ONNX LSTM/GRU ops with the lengths as `sequence_lens`.
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    if (this.embedding === undefined) throw new StateError('text/rnn: call build() before exportOnnx()');
+    const ids = g.input('ids', 'int32', [g.batch, 'time']);
+    const lengths = g.input('lengths', 'int32', [g.batch]);
+    const mask = onnxLengthMask(g, lengths, onnxAxisLength(g, ids, 1)); // [B, T]
+    let x = g.gather(this.embedding, ids); // [B, T, E]
+    if (this.ngramEmbedding !== undefined) {
+      const e = this.config.embeddingDim;
+      const ngrams = g.input('ngrams', 'int32', ['ngramRows', 'ngramsPerToken']);
+      const index = g.input('ngramIndex', 'int32', [g.batch, 'time']);
+      const present = g.op('Unsqueeze', [g.op('Cast', [g.op('Greater', [ngrams, g.constant({ data: Int32Array.of(0), dims: [] })])], { to: 1 }), g.ints([2])]); // [U, K, 1]
+      const sum = g.op('ReduceSum', [g.op('Mul', [g.gather(this.ngramEmbedding, ngrams), present]), g.ints([1])], { keepdims: 0 }); // [U, E]
+      const count = g.op('ReduceSum', [present, g.ints([1])], { keepdims: 0 }); // [U, 1]
+      const perStep = g.op('Gather', [g.op('Concat', [sum, count], { axis: 1 }), index], { axis: 0 }); // [B, T, E + 1]
+      const [stepSum, stepCount] = g.ops('Split', [perStep, g.ints([e, 1])], 2, { axis: 2 }) as [typeof x, typeof x];
+      x = g.op('Div', [g.op('Add', [x, stepSum]), g.op('Add', [stepCount, g.floats(1, [])])]);
+    }
+    const features = this.rnn.exportOnnx(g, x, lengths, mask); // [B, T, outputDim]
+    return { features, mask, maxSteps: this.config.tokenizer.maxLength + (this.config.addCls ? 1 : 0) };
   }
 
   get trainableWeights(): tf.Variable[] {

@@ -19,3 +19,6 @@ export { TOKENIZER_TYPES, createTokenizer, tokenizerFromJSON } from './create-to
 export type { TokenizerConfig } from './create-tokenizer.js';
 export { charNgramIds } from './char-ngrams.js';
 export type { CharNgramOptions } from './char-ngrams.js';
+export { collateTexts } from './collate-texts.js';
+export type { CollateTextsOptions } from './collate-texts.js';
+export { resolveCharNgramOptions } from './char-ngrams.js';

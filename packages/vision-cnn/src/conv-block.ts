@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '@mmfuse/core';
-import type { JsonObject, Rng } from '@mmfuse/core';
+import type { JsonObject, OnnxGraphBuilder, OnnxValue, Rng } from '@mmfuse/core';
 import { checkInteger, checkNumber } from '@mmfuse/core/base';
 
 export interface ConvBlockArgs {
@@ -157,6 +157,33 @@ export class ConvBlock {
       variance = runningVar as unknown as tf.Tensor1D;
     }
     return tf.batchNorm(y, mean, variance, beta, gamma, this.epsilon) as tf.Tensor4D;
+  }
+
+  /**
+   * The inference-mode `apply` as ONNX on NCHW values: x [B, inChannels, H, W] -> [B, outChannels, H/p, W/p]
+   * (conv with symmetric "same" padding, bias, BatchNormalization with the running statistics, shortcut,
+   * ReLU, MaxPool).
+   */
+  exportOnnx(g: OnnxGraphBuilder, x: OnnxValue): OnnxValue {
+    if (this.kernel === undefined) throw new ConfigError(`${this.name ?? 'ConvBlock'}: call build() before exportOnnx()`);
+    const k = this.kernelSize;
+    const p = Math.floor(k / 2);
+    const oihw = (v: tf.Variable): OnnxValue => {
+      const t = tf.tidy(() => v.transpose([3, 2, 0, 1])); // [out, in, kh, kw]
+      const c = g.constant(t);
+      t.dispose();
+      return c;
+    };
+    let y = g.op('Conv', [x, oihw(this.kernel), this.bias === undefined ? null : g.constant(this.bias)], { kernel_shape: [k, k], pads: [p, p, p, p] });
+    if (this.batchNorm) {
+      y = g.op('BatchNormalization', [y, g.constant(this.gamma as tf.Variable), g.constant(this.beta as tf.Variable), g.constant(this.runningMean as tf.Variable), g.constant(this.runningVar as tf.Variable)], { epsilon: { float: this.epsilon } });
+    }
+    if (this.residual) {
+      const skip = this.shortcut === undefined ? x : g.op('Conv', [x, oihw(this.shortcut)], { kernel_shape: [1, 1] });
+      y = g.op('Add', [y, skip]);
+    }
+    y = g.op('Relu', [y]);
+    return this.pool > 1 ? g.op('MaxPool', [y], { kernel_shape: [this.pool, this.pool], strides: [this.pool, this.pool] }) : y;
   }
 
   /** Weights the optimizer updates: kernel, bias, gamma, beta, shortcut (those that exist, in this order). */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, z } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, z } from '@mmfuse/core';
 import { IMAGE_MAX_BYTES, imageCnnOptionsSchema } from './encoder-options.js';
 import { flipHorizontal, jitterBrightnessContrast, sampleResizedCrop } from './augment.js';
 import { ConvBlock } from './conv-block.js';
@@ -310,6 +310,25 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
       const mask = tf.ones([b, features.shape[1]]) as tf.Tensor2D; // every region is a real token
       return { features, mask };
     });
+  }
+
+  /**
+   * The inference-mode `encode` as ONNX: input `images` [batch, height, width, channels] float32 (already
+   * normalized by `collate`), the conv blocks in NCHW, then region tokens (row-major) or the pooled token,
+   * every token real.
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    if (!this.built) throw new StateError('image/cnn: call build() before exportOnnx()');
+    const c = this.config;
+    const images = g.input('images', 'float32', [g.batch, c.height, c.width, c.channels]);
+    let x = g.op('Transpose', [images], { perm: [0, 3, 1, 2] }); // [B, C, H, W]
+    for (const block of this.blocks) x = block.exportOnnx(g, x);
+    const features = c.output === 'pooled'
+      ? g.op('Unsqueeze', [g.op('ReduceMean', [x], { axes: [2, 3], keepdims: 0 }), g.ints([1])]) // [B, 1, C']
+      : g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 3, 1] }), g.ints([0, -1, this.outputDim])]); // [B, H'·W', C'], token = row·W' + column
+    const b = g.op('Gather', [g.op('Shape', [images]), g.ints([0])], { axis: 0 });
+    const mask = g.op('Expand', [g.floats(1, [1, this.tokens]), g.op('Concat', [b, g.ints([this.tokens])], { axis: 0 })]); // [B, tokens]
+    return { features, mask, maxSteps: this.tokens };
   }
 
   get trainableWeights(): tf.Variable[] {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkInteger, checkOneOf, checkRawInput, describeValue, loadPretrainedModel, parseOptions } from '@mmfuse/core';
 import type { TransformersModule as CoreTransformersModule } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, z } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, z } from '@mmfuse/core';
 import { IMAGE_MAX_BYTES, imagePretrainedOptionsSchema } from './encoder-options.js';
 import { IMAGE_MEDIA_TYPES } from './image-cnn-encoder.js';
 import { checkColour } from './internal/options.js';
@@ -253,6 +253,17 @@ export class ImagePretrainedEncoder implements ModalityEncoder<string | Uint8Arr
     if (features === undefined || mask === undefined) throw new StateError('image/pretrained: batch needs "features" and "mask"; build it with collate()');
     // Copies, so the caller may dispose the batch and the output independently.
     return { features: tf.clone(features) as tf.Tensor3D, mask: tf.clone(mask) as tf.Tensor2D };
+  }
+
+  /**
+   * The tensor part as ONNX: inputs `features` [batch, time, dim] and `mask` [batch, time] float32, passed
+   * through (the pretrained model itself runs in `prepare`, chained before the graph on every runtime).
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    const features = g.input('features', 'float32', [g.batch, 'time', this.outputDim]);
+    const mask = g.input('mask', 'float32', [g.batch, 'time']);
+    // The token count is known unless the model's config has no patch_size.
+    return this.config.output !== 'patches' || this.tokens > 1 ? { features, mask, maxSteps: this.tokens } : { features, mask };
   }
 
   get trainableWeights(): tf.Variable[] {

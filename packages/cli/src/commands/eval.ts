@@ -2,13 +2,15 @@
 import { InvalidInputError } from '@mmfuse/core';
 import type { SkippedSample } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
-import { loadModel, loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
+import { loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
+import type { FusionModelApi } from '../internal/model.js';
+import { loadModelFor } from '../internal/runtime.js';
 import type { Evaluation } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
 import { describeSkipped, fromCwd, logger, round, skippedJson, pluginArgs } from './common.js';
 
 /** Evaluate a loaded model on a manifest; manifest lines and samples that cannot be prepared are skipped and listed. */
-export async function evaluateManifest(model: Awaited<ReturnType<typeof loadModel>>, manifest: string, log: (line: string) => void): Promise<{ evaluation: Evaluation; skipped: Record<string, unknown>[] }> {
+export async function evaluateManifest(model: FusionModelApi, manifest: string, log: (line: string) => void): Promise<{ evaluation: Evaluation; skipped: Record<string, unknown>[] }> {
   const { samples, skipped: badLines } = await readSamples(manifest, model, true);
   if (samples.length === 0) {
     for (const s of badLines) log(describeSkipped(s, manifest));
@@ -55,7 +57,7 @@ export async function runEval(args: ParsedArgs, io: CliIo): Promise<CommandResul
   const log = logger(io, 'eval');
   await startEngine(log);
   await loadPlugins(pluginArgs(args, io), log);
-  const model = await loadModel(fromCwd(io, args.options.model as string));
+  const model = await loadModelFor(args, io, 'eval', log);
   try {
     const manifest = fromCwd(io, args.options.data as string);
     const { evaluation, skipped } = await evaluateManifest(model, manifest, log);

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { InternalError, UsageError, createRecord, readManifest } from '@mmfuse/core';
 import type { ManifestSample, MmfuseError, RawInputKind, SkippedSample } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
-import { loadModel, loadPlugins, manifestFields, startEngine } from '../internal/model.js';
+import { loadPlugins, manifestFields, startEngine } from '../internal/model.js';
+import { loadModelFor } from '../internal/runtime.js';
 import type { FusionModelApi, Prediction } from '../internal/model.js';
 import { predictSpec } from './specs.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
@@ -101,7 +102,7 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
   if (data === undefined && !hasSingle) throw new UsageError(`give at least one input (${single.join(', ')} FIELD=VALUE) or --data MANIFEST`, { command: 'predict' });
   await startEngine(log);
   await loadPlugins(pluginArgs(args, io), log);
-  const model = await loadModel(fromCwd(io, args.options.model as string));
+  const model = await loadModelFor(args, io, 'predict', log);
   try {
     if (data === undefined) {
       const fields = inputFields(model, args, io);

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { IoError, createRecord, isMmfuseError } from '@mmfuse/core';
 import type { Outcome } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
-import { loadModel, loadPlugins, startEngine } from '../internal/model.js';
+import { loadPlugins, startEngine } from '../internal/model.js';
+import { loadModelFor, runtimeOf } from '../internal/runtime.js';
 import type { FusionModelApi } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
 import { createPredictionServer } from '../server.js';
@@ -29,11 +30,11 @@ export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResu
   const engine = await startEngine(log);
   const dir = fromCwd(io, args.options.model as string);
   await loadPlugins(pluginArgs(args, io), log);
-  const model = await loadModel(dir);
+  const model = await loadModelFor(args, io, 'serve', log);
   const host = (args.options.host as string | undefined) ?? '127.0.0.1';
   const port = (args.options.port as number | undefined) ?? 8080;
   const handle = createPredictionServer({
-    predictor: modelPredictor(model, { engine: engine.engine, modelDir: dir }),
+    predictor: modelPredictor(model, { engine: engine.engine, runtime: runtimeOf(model), modelDir: dir }),
     numTensors: () => tf.memory().numTensors,
     log,
     ...(args.options['max-body-bytes'] !== undefined ? { maxBodyBytes: args.options['max-body-bytes'] as number } : {}),

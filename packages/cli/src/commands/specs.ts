@@ -6,6 +6,7 @@ import type { CommandSpec } from '../internal/args.js';
 import { pretrainSpeechSpec } from './pretrain-speech.js';
 import { synthesizeSpec } from './synthesize.js';
 import { schemaSpec } from './schema.js';
+import { runtimeOptions } from '../internal/runtime-options.js';
 
 const json = { type: 'boolean', description: 'Print one JSON object as the last line of stdout' } as const;
 const plugin = { type: 'string', valueName: 'MODULE', description: 'Import a module that registers encoders (a third-party modality) first', repeatable: true } as const;
@@ -33,6 +34,7 @@ export const evalSpec: CommandSpec = {
   options: {
     model: { type: 'string', valueName: 'DIR', description: 'Model folder written by "mmfuse train"', required: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'JSONL or CSV manifest with the target field; paths relative to it', required: true },
+    ...runtimeOptions,
     plugin,
     json,
   },
@@ -50,6 +52,7 @@ export const predictSpec: CommandSpec = {
     image: { type: 'string', valueName: 'FILE', description: 'Image file (PNG, JPEG, ...) for the model\'s image input', modality: 'image' },
     input: { type: 'string', valueName: 'FIELD=VALUE', description: 'Value for an input field by name, read as its encoder declares (a file path, text, JSON, or base64 bytes)', repeatable: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
+    ...runtimeOptions,
     plugin,
     json,
   },
@@ -68,6 +71,7 @@ export const serveSpec: CommandSpec = {
     'max-batch-size': { type: 'integer', valueName: 'N', description: 'Most requests per model call (default 16)', min: 1 },
     'max-wait-ms': { type: 'number', valueName: 'MS', description: 'How long a request waits to be batched with others (default 5)', min: 0, max: 10000 },
     cors: { type: 'string', valueName: 'ORIGIN', description: 'Let browser pages from ORIGIN (e.g. https://app.example.com, or *) call the server (CORS)', repeatable: true },
+    ...runtimeOptions,
     plugin,
   },
   epilog: 'Prints "listening on http://HOST:PORT" on stderr once ready. SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0.',
@@ -80,4 +84,19 @@ export const inspectSpec: CommandSpec = {
   options: { plugin, json },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec];
+export const exportSpec: CommandSpec = {
+  name: 'export',
+  summary: 'Export a trained model folder as one ONNX graph (every encoder, fusion and head) for onnxruntime, in Node or a browser.',
+  positionals: [],
+  options: {
+    model: { type: 'string', valueName: 'DIR', description: 'Model folder written by "mmfuse train"', required: true },
+    format: { type: 'string', valueName: 'FORMAT', description: 'Output format: onnx (the only one)', required: true },
+    out: { type: 'string', valueName: 'FILE', description: 'The .onnx file to write (an existing file is replaced only when mmfuse wrote it)', required: true },
+    quantize: { type: 'string', valueName: 'MODE', description: 'int8: integer kernels for dense products (per-output-channel int8 weights, dynamic activation quantization) and int8 embedding rows' },
+    plugin,
+    json,
+  },
+  epilog: 'Graph inputs per input field F: F.<tensor> (its encoder\'s collate tensors) and F.present [batch]; output: logits [batch, outDim].\nRun it: mmfuse serve --model FILE.onnx (or predict / eval), or in a browser with onnxruntime-web.',
+};
+
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec];

@@ -15,7 +15,8 @@ import '@mmfuse/audio';
 import '@mmfuse/vision-cnn';
 
 export type ModelConfig = ResolvedConfig;
-export type FusionModelApi = FusionModel;
+/** What the commands use of a loaded model; `FusionModel` (tfjs) and `OnnxFusionModel` (onnx) both have it. */
+export type FusionModelApi = Pick<FusionModel, 'config' | 'inputs' | 'labels' | 'predict' | 'predictBatch' | 'evaluate' | 'dispose'>;
 export type Evaluation = EvaluationReport;
 export type { Prediction };
 

@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import { checkInteger, checkOneOf } from '../options.js';
 import { dropout } from '../dropout.js';
 import type { Rng } from '../random.js';
+import type { OnnxGraphBuilder, OnnxValue } from '../onnx-graph.js';
 import { gruLoop, lstmLoop } from '../internal/recurrence.js';
 import type { StackedOutput, StackedWeights } from '../internal/recurrence.js';
 
@@ -173,6 +174,53 @@ export class RecurrentLayer {
     }
     const hN = tf.stack(hs, 0) as tf.Tensor3D; // [layers × dirs, B, H]
     return cs.length > 0 ? { output: input, hN, cN: tf.stack(cs, 0) as tf.Tensor3D } : { output: input, hN };
+  }
+
+  /**
+   * Add the layer to an ONNX graph as ONNX `LSTM` / `GRU` ops (one per layer, both directions in one op,
+   * `sequence_lens` = the lengths, so the backward direction starts at each sequence's last real step as
+   * here). Gate rows are reordered from PyTorch's (i, f, g, o / r, z, n) to ONNX's (i, o, f, c / z, r, h);
+   * the GRU uses `linear_before_reset`, PyTorch's form. x [B, T, inputSize] float32, lengths [B] int32,
+   * mask [B, T] float32 (the prefix mask of the lengths). Returns the output [B, T, outputSize], exactly
+   * 0 at padded steps as `apply`'s. Zero lengths run one step and are masked back to 0.
+   */
+  exportOnnx(g: OnnxGraphBuilder, x: OnnxValue, lengths: OnnxValue, mask: OnnxValue): OnnxValue {
+    const p = this.params;
+    const h = this.hiddenSize;
+    const order = this.cell === 'lstm' ? [0, 3, 1, 2] : [1, 0, 2];
+    const suffixes = SUFFIXES.slice(0, this.bidirectional ? 2 : 1);
+    // Gate blocks of a PyTorch [K*H, ...] weight in ONNX order.
+    const reorder = (v: tf.Variable): Float32Array => {
+      const src = v.dataSync() as Float32Array;
+      const block = src.length / this.gates;
+      const out = new Float32Array(src.length);
+      order.forEach((gate, i) => out.set(src.subarray(gate * block, (gate + 1) * block), i * block));
+      return out;
+    };
+    const stack = (parts: Float32Array[]): Float32Array => {
+      const out = new Float32Array(parts.reduce((a, q) => a + q.length, 0));
+      let o = 0;
+      for (const q of parts) { out.set(q, o); o += q.length; }
+      return out;
+    };
+    const seqLens = g.op('Max', [g.op('Cast', [lengths], { to: 6 }), g.constant({ data: Int32Array.of(1), dims: [1] })]); // [B] int32, >= 1
+    const maskTb = g.op('Unsqueeze', [g.op('Transpose', [mask], { perm: [1, 0] }), g.ints([2])]); // [T, B, 1]
+    let input = g.op('Transpose', [x], { perm: [1, 0, 2] }); // [T, B, D]
+    const kh = this.gates * h;
+    for (let l = 0; l < this.numLayers; l++) {
+      const inSize = l === 0 ? this.inputSize : this.outputSize;
+      const get = (name: string): tf.Variable[] => suffixes.map((s) => p.get(`${name}_l${l}${s}`) as tf.Variable);
+      const w = g.constant({ data: stack(get('weight_ih').map(reorder)), dims: [suffixes.length, kh, inSize] });
+      const r = g.constant({ data: stack(get('weight_hh').map(reorder)), dims: [suffixes.length, kh, h] });
+      const biasIh = get('bias_ih').map(reorder);
+      const biasHh = get('bias_hh').map(reorder);
+      const b = g.constant({ data: stack(suffixes.flatMap((_, d) => [biasIh[d] as Float32Array, biasHh[d] as Float32Array])), dims: [suffixes.length, 2 * kh] });
+      const attrs = { hidden_size: h, direction: this.bidirectional ? 'bidirectional' : 'forward', ...(this.cell === 'gru' ? { linear_before_reset: 1 } : {}) };
+      const [y] = g.ops(this.cell === 'lstm' ? 'LSTM' : 'GRU', [input, w, r, b, seqLens], 1, attrs) as [OnnxValue]; // [T, dirs, B, H]
+      const joined = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])]); // [T, B, dirs*H], forward first
+      input = g.op('Mul', [joined, maskTb]); // padded steps exactly 0
+    }
+    return g.op('Transpose', [input], { perm: [1, 0, 2] }); // [B, T, outputSize]
   }
 
   /** Free the weights. */

@@ -4,7 +4,7 @@
  * the reference vectors.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError, attention } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
 import { dropout } from './dropout.js';
 import { Linear } from './linear.js';
@@ -80,22 +80,33 @@ export class MultiHeadAttention extends Module {
     const scale = tf.tensor1d(this.scaleVector());
     const kernel = this.inKernel.mul(scale) as tf.Tensor2D; // [d, 3d]
     const bias = this.inBias.mul(scale) as tf.Tensor1D; // [3d]
-    let q: tf.Tensor; let k: tf.Tensor; let v: tf.Tensor;
+    // q, k, v as column blocks of one packed projection: [B, T, 3d] (self) or [B, Tq, d] and [B, Tk, 2d].
+    let q: tf.Tensor3D; let kv: tf.Tensor3D;
     if (query === keyValue) {
-      const qkv = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: kernel, bias }); // [B*T, 3d]
-      [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor, tf.Tensor, tf.Tensor]; // each [B*T, d]
+      q = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: kernel, bias }).reshape([b, tq, 3 * d]); // [B, T, 3d]
+      kv = q;
     } else {
       const [wq, wkv] = tf.split(kernel, [d, 2 * d], 1) as [tf.Tensor2D, tf.Tensor2D]; // [d, d], [d, 2d]
       const [bq, bkv] = tf.split(bias, [d, 2 * d], 0) as [tf.Tensor1D, tf.Tensor1D];
-      q = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: wq, bias: bq }); // [B*Tq, d]
-      const kv = tf.fused.matMul({ a: keyValue.reshape([b * tk, d]), b: wkv, bias: bkv }); // [B*Tk, 2d]
-      [k, v] = tf.split(kv, 2, 1) as [tf.Tensor, tf.Tensor]; // each [B*Tk, d]
+      q = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: wq, bias: bq }).reshape([b, tq, d]); // [B, Tq, d]
+      kv = tf.fused.matMul({ a: keyValue.reshape([b * tk, d]), b: wkv, bias: bkv }).reshape([b, tk, 2 * d]); // [B, Tk, 2d]
     }
-    const qh = this.splitHeads(q as tf.Tensor, b, tq); // [B, H, Tq, hd]
-    const kh = this.splitHeads(k as tf.Tensor, b, tk); // [B, H, Tk, hd]
-    const vh = this.splitHeads(v as tf.Tensor, b, tk); // [B, H, Tk, hd]
-    const { output, weights } = this.applyProjected({ q: qh, k: kh, v: vh }, keyMask, { ...options, scaled: true });
-    return options.returnWeights === true ? { output, weights } : { output };
+    if (options.returnWeights === true) {
+      const kCol = query === keyValue ? d : 0;
+      const qh = this.splitHeads(q.slice([0, 0, 0], [b, tq, d]), b, tq); // [B, H, Tq, hd]
+      const kh = this.splitHeads(kv.slice([0, 0, kCol], [b, tk, d]), b, tk); // [B, H, Tk, hd]
+      const vh = this.splitHeads(kv.slice([0, 0, kCol + d], [b, tk, d]), b, tk); // [B, H, Tk, hd]
+      return this.applyProjected({ q: qh, k: kh, v: vh }, keyMask, { ...options, scaled: true });
+    }
+    // Scores, mask, softmax, dropout and weighted sum in one op (@mmfuse/core `attention`), the heads read as
+    // column blocks of the projections; the scale is already in q.
+    const rate = options.training ? this.dropoutRate : 0;
+    if (rate > 0 && options.rng === undefined) throw new Error('dropout: a random stream is required while training');
+    const ctx = attention({
+      q, k: kv, v: kv, heads: this.heads, headDim: this.headDim, scale: 1,
+      ...(keyMask === undefined ? {} : { mask: keyMask }), ...(rate > 0 ? { dropout: { rate, seed: options.rng!.nextSeed() } } : {}),
+    }); // [B, Tq, d]
+    return { output: this.out.apply(ctx) as tf.Tensor3D };
   }
 
   /**

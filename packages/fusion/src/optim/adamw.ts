@@ -4,7 +4,7 @@
  *   w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
  */
 import * as tf from '@tensorflow/tfjs';
-import { StateError } from '@mmfuse/core';
+import { StateError, adamwUpdate } from '@mmfuse/core';
 
 export interface AdamWArgs {
   /** Default 0.9. */
@@ -43,19 +43,10 @@ export class AdamW {
   /** Apply one update. `grads[i]` belongs to `params[i]`; `gradScale` (e.g. from clipping) multiplies every gradient. */
   step(grads: (tf.Tensor | undefined)[], learningRate: number, gradScale?: tf.Scalar): void {
     this.t++;
-    const c1 = 1 - this.beta1 ** this.t;
-    const c2 = 1 - this.beta2 ** this.t;
-    tf.tidy(() => {
-      this.params.forEach((p, i) => {
-        const raw = grads[i];
-        if (raw === undefined) return; // a weight outside this step's graph (e.g. a modality absent from the batch)
-        const g = gradScale === undefined ? raw : raw.mul(gradScale);
-        const m = this.m[i] as tf.Variable; const v = this.v[i] as tf.Variable;
-        m.assign(m.mul(this.beta1).add(g.mul(1 - this.beta1)));
-        v.assign(v.mul(this.beta2).add(g.square().mul(1 - this.beta2)));
-        const update = m.div(c1).div(v.div(c2).sqrt().add(this.epsilon));
-        p.assign(p.mul(1 - learningRate * this.weightDecay).sub(update.mul(learningRate)));
-      });
+    // One kernel for every variable on the wasm engine, tf ops elsewhere (@mmfuse/core `adamwUpdate`).
+    adamwUpdate(this.params, this.params.map((_, i) => grads[i]), this.m, this.v, {
+      learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay, step: this.t,
+      ...(gradScale === undefined ? {} : { gradScale }),
     });
   }
 

@@ -7,17 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidInputError, createRecord } from '@mmfuse/core';
 import { accuracy, confusionMatrix, macroF1, perClassMetrics } from '../metrics.js';
 import type { ClassMetrics } from '../metrics.js';
+import { softmaxRow } from './softmax.js';
 import { checkSavedLabels, labelOf, labelWeights, requireKnown, sortedLabels } from './labels.js';
 import type { BatchTargets, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';
-
-/** Softmax of one row, in float64. */
-export function softmaxRow(row: ArrayLike<number>): number[] {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i] as number);
-  const e = Array.from(row, (v) => Math.exp(v - max));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-}
 
 function argMax(values: readonly number[]): number {
   let best = 0;
@@ -36,6 +28,8 @@ export function categoryLoss(logits: tf.Tensor2D, targets: BatchTargets, options
   const w = tf.tensor1d(targets.weights);
   return perSample.mul(w).sum().div(w.sum().maximum(1e-12)) as tf.Scalar;
 }
+
+export { softmaxRow };
 
 class CategoryOutput implements FittedOutput {
   readonly type = 'category' as const;

@@ -5,24 +5,34 @@
  * - BatchMatMul and _FusedMatMul with a transposed operand, rerouted to the fast untransposed path, and
  *   batches of small products split into single products (4x faster on wasm);
  * - Transpose above rank 4 (a generic slow path in the stock kernel);
+ * - Slice, Unpack and SplitV, whose stock kernels copy the whole input through JavaScript for every slice,
+ *   and Identity, which copied what it can share;
  * - Conv2DBackpropInput with stride 1, as a Conv2D (XNNPACK) of the padded output gradient;
  * - Conv2D / FusedConv2D with 'same' padding and a stride wider than the filter, which the stock kernel
  *   gets wrong;
  * - _FusedMatMul with a bias on a batch of matrices, which the stock kernel gets wrong;
  * - MaxPoolGrad, whose stock kernel gives wrong gradients;
- * - mmfuse's own fused LSTM step (`lstmCell`) and its gradient.
+ * - mmfuse's own fused ops and their gradients: the LSTM step (`lstmCell`), multi-head attention
+ *   (`attention`), layer normalization (`layerNorm`), GELU (`gelu`), dropout (`dropout`) and the AdamW
+ *   update of every variable at once (`adamwUpdate`).
  * Every kernel works on the wasm heap and calls the backend's own wasm kernels; none goes through the cpu
  * backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamwConfig } from './adamw.js';
+import { attentionConfigs, attentionGradConfig, registerAttentionFlag, registerAttentionGradients } from './attention.js';
 import { fastBatchMatMul, MMFUSE_WRAPPED } from './batch_matmul.js';
 import { conv2DBackpropInput } from './conv2d_backprop_input.js';
 import { sameAsExplicitPadding } from './conv2d_same.js';
 import { conv2DBackpropFilterConfig, registerIm2colFlag } from './conv2d_backprop_filter.js';
 import { fusedMatMul } from './fused_matmul.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise_conv2d_backprop.js';
+import { dropoutConfig, registerDropoutGradient } from './dropout.js';
+import { geluConfig, geluGradConfig, registerGeluFlag, registerGeluGradient } from './gelu.js';
+import { layerNormConfig, layerNormGradConfig, registerLayerNormGradient } from './layer_norm.js';
 import { lstmCellConfig, lstmCellGradConfig, registerLstmCellGradient } from './lstm_cell.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
+import { fastSlice, fastSplitV, fastUnpack, sharedIdentity } from './slice.js';
 import { fastTranspose } from './transpose.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
@@ -34,6 +44,14 @@ export const ADDED_KERNELS: readonly tf.KernelConfig[] = [
   unsortedSegmentSumConfig,
   lstmCellConfig,
   lstmCellGradConfig,
+  ...attentionConfigs,
+  attentionGradConfig,
+  layerNormConfig,
+  layerNormGradConfig,
+  geluConfig,
+  geluGradConfig,
+  dropoutConfig,
+  adamwConfig,
 ];
 
 /** Stock kernels that give wrong results, replaced outright. */
@@ -43,7 +61,7 @@ export const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
  * Stock kernels wrapped: the wrapper takes over the cases the stock kernel runs slowly or gets wrong and
  * passes every other call to it.
  */
-export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D'] as const;
+export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D', 'Slice', 'Unpack', 'SplitV', 'Identity'] as const;
 
 const WRAPPERS: Record<(typeof WRAPPED_KERNELS)[number], (stock: never) => tf.KernelFunc> = {
   BatchMatMul: fastBatchMatMul,
@@ -52,6 +70,10 @@ const WRAPPERS: Record<(typeof WRAPPED_KERNELS)[number], (stock: never) => tf.Ke
   Conv2DBackpropInput: conv2DBackpropInput,
   Conv2D: sameAsExplicitPadding,
   FusedConv2D: sameAsExplicitPadding,
+  Slice: fastSlice,
+  Unpack: fastUnpack,
+  SplitV: fastSplitV,
+  Identity: sharedIdentity,
 };
 
 /** What `registerWasmKernels` did, for logs and tests. */
@@ -79,6 +101,7 @@ function wrapStock(name: (typeof WRAPPED_KERNELS)[number], report: WasmKernelRep
     backendName: 'wasm',
     kernelFunc: WRAPPERS[name](stock.kernelFunc as never),
   };
+  if ((config.kernelFunc as unknown as Record<symbol, unknown>)[MMFUSE_WRAPPED] !== true) Object.defineProperty(config.kernelFunc, MMFUSE_WRAPPED, { value: true });
   // Keep the stock setup (it binds the wasm function) so that a later setBackend('wasm') still runs it.
   if (stock.setupFunc !== undefined) config.setupFunc = stock.setupFunc;
   if (stock.disposeFunc !== undefined) config.disposeFunc = stock.disposeFunc;
@@ -94,7 +117,13 @@ function wrapStock(name: (typeof WRAPPED_KERNELS)[number], report: WasmKernelRep
 export function registerWasmKernels(): WasmKernelReport {
   const report: WasmKernelReport = { added: [], present: [] };
   registerIm2colFlag();
+  registerAttentionFlag();
+  registerGeluFlag();
   registerLstmCellGradient();
+  registerAttentionGradients();
+  registerLayerNormGradient();
+  registerGeluGradient();
+  registerDropoutGradient();
   for (const config of ADDED_KERNELS) {
     if (tf.getKernel(config.kernelName, 'wasm') !== undefined) {
       report.present.push(config.kernelName);

@@ -102,6 +102,36 @@ function keepHeapViewCurrent(module: EmscriptenModule): void {
   });
 }
 
+/**
+ * Run `start` (the glue's factory) with the global `Worker` it installs made to create only the first `real`
+ * workers for real: the glue pre-allocates 8 pthread workers (a V8 isolate each, tens of milliseconds of
+ * startup apiece) whatever the thread count, and the loader keeps only `threads − 1` of them. The others are
+ * placeholders that the loader discards before the glue sends them anything. Afterwards the global `Worker`
+ * is the real one, as the glue leaves it.
+ */
+function withPoolSizedWorkers<T>(real: number, start: () => T): T {
+  const before = Object.getOwnPropertyDescriptor(globalThis, 'Worker');
+  let Real: (new (path: string) => NodeWorker) | undefined;
+  let made = 0;
+  const placeholder = (): NodeWorker => ({ unref: () => undefined, terminate: () => undefined });
+  const Pooled = function (this: unknown, path: string): NodeWorker {
+    if (Real === undefined) throw new Error('the wasm glue created a worker before installing Worker');
+    return made++ < real ? new Real(path) : placeholder();
+  } as unknown as new (path: string) => NodeWorker;
+  Object.defineProperty(globalThis, 'Worker', {
+    configurable: true,
+    get: () => (Real === undefined ? before?.value : Pooled),
+    set: (v: new (path: string) => NodeWorker) => { Real = v; },
+  });
+  try {
+    return start();
+  } finally {
+    if (Real !== undefined) Object.defineProperty(globalThis, 'Worker', { configurable: true, writable: true, value: Real });
+    else if (before !== undefined) Object.defineProperty(globalThis, 'Worker', before);
+    else delete (globalThis as { Worker?: unknown }).Worker;
+  }
+}
+
 /** The largest useful count: the glue pre-starts this many workers plus the main thread. */
 export const MAX_WASM_THREADS = 9;
 
@@ -143,8 +173,8 @@ export async function startThreadedWasm(pkg: WasmPackage, threads: number): Prom
       imports.env['emscripten_num_logical_cores'] = () => 2 * threads;
       WebAssemblyApi.instantiate(binary, imports).then(
         (result) => {
-          // The glue (which made `config` its Module) has pre-started 8 workers by now; load only those the
-          // pool will use, so that startup does not pay for the others.
+          // The glue (which made `config` its Module) has 8 pre-allocated workers by now, only the first
+          // threads − 1 of them real (withPoolSizedWorkers); load only those.
           const pool = (config as unknown as EmscriptenModule).PThread.unusedWorkers;
           for (const worker of pool.splice(Math.max(0, threads - 1))) void worker.terminate();
           receive(result.instance, result.module);
@@ -154,7 +184,7 @@ export async function startThreadedWasm(pkg: WasmPackage, threads: number): Prom
       return {};
     },
   };
-  const module = await Promise.race([instantiationFailed, factory(config)]);
+  const module = await Promise.race([instantiationFailed, withPoolSizedWorkers(threads - 1, () => factory(config))]);
   const voidType = null;
   module.tfjs = {
     init: module.cwrap('init', voidType, []),

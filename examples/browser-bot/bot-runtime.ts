@@ -1,0 +1,142 @@
+/**
+ * The bot's model in a browser: the graph exported by `mmfuse export --format onnx`, run by onnxruntime-web
+ * (wasm backend), with mmfuse's own preparation code from the side-effect-free entries (tokenizers and
+ * text batches from `@mmfuse/text-rnn/tokenizers`, WAV decoding and features from `@mmfuse/audio/dsp`, graph
+ * feeds from `@mmfuse/fusion/feeds`), so an answer equals `FusionModel.predict`'s for the same input.
+ * Encoders handled: `text/rnn`, `audio/cnn` and `audio/phonetic` (the bot's); a category output.
+ */
+import { audioFeatureFrames, decodeWav, padFeatureBatch } from '@mmfuse/audio/dsp';
+import type { AudioFeatureOptions } from '@mmfuse/audio/dsp';
+import { buildFeeds, softmaxRow } from '@mmfuse/fusion/feeds';
+import type { CollatedField, OnnxInputMetadata, OnnxModelMetadata } from '@mmfuse/fusion/feeds';
+import { Vocabulary, collateTexts, createTokenizer } from '@mmfuse/text-rnn/tokenizers';
+import type { Tokenizer, TokenizerConfig } from '@mmfuse/text-rnn/tokenizers';
+
+/** The part of onnxruntime-web's API used here. */
+export interface OrtWeb {
+  Tensor: new (type: string, data: unknown, dims: readonly number[]) => unknown;
+  InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>> }> };
+}
+
+/** An answer, as `FusionModel.predict` gives it. */
+export interface BotPrediction {
+  label: string;
+  probabilities: Record<string, number>;
+  modalitiesUsed: string[];
+  contributions: Record<string, number>;
+}
+
+/** One input's preparation: a raw value to a prepared value, prepared values to collated tensors. */
+interface Preparer {
+  prepare(raw: unknown): Promise<unknown>;
+  collate(values: unknown[]): CollatedField['tensors'];
+}
+
+function textPreparer(input: OnnxInputMetadata): Preparer {
+  const config = input.config as unknown as { tokenizer: TokenizerConfig; addCls: boolean; charNgrams: false | { minN: number; maxN: number; buckets: number; maxPerToken: number } };
+  const vocab = Vocabulary.fromJSON(input.state.vocabulary as never);
+  let tokenizer: Promise<Tokenizer> | undefined;
+  const cache = new Map<string, number[]>();
+  return {
+    async prepare(raw) {
+      if (typeof raw !== 'string') throw new Error(`${input.field}: expected text`);
+      tokenizer ??= createTokenizer(config.tokenizer);
+      return (await tokenizer).tokenize(raw);
+    },
+    collate(values) {
+      const c = collateTexts(values as { tokens: string[] }[], vocab, { addCls: config.addCls, charNgrams: config.charNgrams, ngramCache: cache });
+      const b = values.length;
+      const out: CollatedField['tensors'] = { ids: { data: c.ids, dims: [b, c.steps] }, lengths: { data: c.lengths, dims: [b] } };
+      if (c.ngrams !== undefined && c.ngramIndex !== undefined) {
+        return { ...out, ngrams: { data: c.ngrams.data, dims: [c.ngrams.rows, c.ngrams.perToken] }, ngramIndex: { data: c.ngramIndex, dims: [b, c.steps] } };
+      }
+      return out;
+    },
+  };
+}
+
+function audioPreparer(input: OnnxInputMetadata): Preparer {
+  const phonetic = input.kind === 'audio/phonetic';
+  const config = input.config as unknown as AudioFeatureOptions & { maxDurationSeconds: number; nMfcc?: number };
+  const options: AudioFeatureOptions = phonetic ? { ...config, normalization: 'utterance', trimSilence: false } : config;
+  const bins = config.features === 'mfcc' ? (config.nMfcc as number) : config.nMels;
+  const stats = !phonetic && config.normalization === 'global' ? (input.state as { mean: number[]; std: number[] }) : undefined;
+  return {
+    async prepare(raw) {
+      if (!(raw instanceof Uint8Array)) throw new Error(`${input.field}: expected WAV bytes`);
+      const samples = decodeWav(raw, { sampleRateHz: config.sampleRateHz, maxDurationSeconds: config.maxDurationSeconds }).channels[0] as Float32Array;
+      return audioFeatureFrames(samples, options, { field: input.field });
+    },
+    collate(values) {
+      const p = padFeatureBatch(values as { features: Float32Array; frames: number }[], bins, stats);
+      const b = values.length;
+      return { features: { data: p.data, dims: phonetic ? [b, p.frames, bins] : [b, p.frames, bins, 1] }, lengths: { data: p.lengths, dims: [b] } };
+    },
+  };
+}
+
+const PREPARERS: Record<string, (input: OnnxInputMetadata) => Preparer> = {
+  'text/rnn': textPreparer,
+  'audio/cnn': audioPreparer,
+  'audio/phonetic': audioPreparer,
+};
+
+export class BrowserBot {
+  readonly fields: string[];
+  readonly labels: string[];
+  private readonly preparers: Preparer[];
+
+  private constructor(readonly metadata: OnnxModelMetadata, private readonly ort: OrtWeb, private readonly session: Awaited<ReturnType<OrtWeb['InferenceSession']['create']>>) {
+    if (metadata.config.output.type !== 'category') throw new Error(`this page answers category models, not ${metadata.config.output.type}`);
+    this.fields = metadata.inputs.map((i) => i.field);
+    this.labels = [...metadata.output.labels];
+    this.preparers = metadata.inputs.map((i) => {
+      const make = PREPARERS[i.kind];
+      if (make === undefined) throw new Error(`input ${i.field}: encoder ${i.kind} has no browser preparation in this page`);
+      return make(i);
+    });
+  }
+
+  /** The exported graph's bytes and its metadata (`model.json`). */
+  static async load(ort: OrtWeb, model: Uint8Array, metadata: OnnxModelMetadata): Promise<BrowserBot> {
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    return new BrowserBot(metadata, ort, session);
+  }
+
+  /** The fields of a given modality (e.g. the `audio` input). */
+  fieldsOf(modality: string): string[] {
+    return this.metadata.inputs.filter((i) => i.modality === modality).map((i) => i.field);
+  }
+
+  /** Head outputs of one prepared request, `drop` hiding an input (as `outputRows` on a batch of one). */
+  private async logits(values: readonly unknown[], drop?: number): Promise<Float32Array> {
+    const fields = values.map((v, m): CollatedField | null => (v === undefined || m === drop ? null : { rows: [0], tensors: (this.preparers[m] as Preparer).collate([v]) }));
+    const feeds = buildFeeds(this.metadata.inputs, this.metadata.batch, 1, fields);
+    const ortFeeds: Record<string, unknown> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.ort.Tensor(t.type, t.data, t.dims);
+    const out = await this.session.run(ortFeeds);
+    return (out[this.metadata.logits.name] as { data: Float32Array }).data;
+  }
+
+  /** Answer one request of any subset of the inputs: `{ text: '...', audio: wavBytes }`. */
+  async predict(request: Record<string, unknown>): Promise<BotPrediction> {
+    const values: unknown[] = [];
+    for (let m = 0; m < this.fields.length; m++) {
+      const raw = request[this.fields[m] as string];
+      values.push(raw === undefined || raw === null ? undefined : await (this.preparers[m] as Preparer).prepare(raw));
+    }
+    if (values.every((v) => v === undefined)) throw new Error(`none of the inputs ${this.fields.join(', ')} is present`);
+    const probs = softmaxRow(await this.logits(values));
+    let top = 0;
+    probs.forEach((p, i) => { if (p > (probs[top] as number)) top = i; });
+    const probabilities: Record<string, number> = {};
+    this.labels.forEach((l, i) => { probabilities[l] = probs[i] as number; });
+    const contributions: Record<string, number> = {};
+    for (let m = 0; m < values.length; m++) {
+      if (values[m] === undefined) continue;
+      const without = softmaxRow(await this.logits(values, m));
+      contributions[this.fields[m] as string] = (probs[top] as number) - (without[top] as number);
+    }
+    return { label: this.labels[top] as string, probabilities, modalitiesUsed: this.fields.filter((_, m) => values[m] !== undefined), contributions };
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * mmfuse's seeded dropout masks: xorshift32 with two 16-bit draws per state update, each value 0 with
+ * probability `rate` (to 1/65536) and 1 / (1 - rate) otherwise. One definition for the layers (which build a
+ * whole mask) and the fused kernels (which draw the same values row by row, so a fused op and its unfused
+ * composition drop exactly the same entries for the same seed).
+ */
+
+/** Draws the mask of `dropoutMask(size, rate, seed)` in order, any number of values at a time. */
+export class DropoutStream {
+  private s: number;
+  /** The high half of the last state, when the low half has been used. */
+  private pending = -1;
+  private readonly keep: number;
+  private readonly threshold: number;
+
+  constructor(rate: number, seed: number) {
+    if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropout rate must be in [0, 1), got ${rate}`);
+    this.keep = 1 / (1 - rate);
+    this.threshold = Math.round(rate * 65536); // drop when a 16-bit draw is below it
+    this.s = (seed ^ 0x9e3779b9) >>> 0 || 1;
+  }
+
+  /** Write the next `count` mask values into `out` from `offset`. */
+  fill(out: Float32Array, offset: number, count: number): void {
+    const { keep, threshold } = this;
+    let s = this.s;
+    let i = offset;
+    const end = offset + count;
+    if (i < end && this.pending >= 0) {
+      out[i++] = this.pending < threshold ? 0 : keep;
+      this.pending = -1;
+    }
+    while (i < end) {
+      s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+      out[i++] = (s & 0xffff) < threshold ? 0 : keep;
+      if (i < end) out[i++] = (s >>> 16) < threshold ? 0 : keep;
+      else this.pending = s >>> 16;
+    }
+    this.s = s;
+  }
+}
+
+/** A keep mask of `size` values: 0 with probability `rate` (to 1/65536), else 1 / (1 - rate). */
+export function dropoutMask(size: number, rate: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  new DropoutStream(rate, seed).fill(out, 0, size);
+  return out;
+}

@@ -1,0 +1,181 @@
+// mmfuse's fused ops on the wasm engine against their unfused tf-ops compositions, on the same engine: values
+// and gradients (of every input) on awkward shapes, and no leaked tensors or backend buffers.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { adamwUpdate, dropoutMask, initEngine } from '@mmfuse/core';
+import { attentionComposed, attentionFused } from '../../packages/core/src/internal/wasm/attention.js';
+import { GELU, geluComposed, geluFused } from '../../packages/core/src/internal/wasm/gelu.js';
+import { dropout, dropoutComposed, DROPOUT } from '../../packages/core/src/internal/wasm/dropout.js';
+import { DropoutStream } from '../../packages/core/src/internal/wasm/dropout_mask.js';
+import { LAYER_NORM, layerNorm, layerNormComposed } from '../../packages/core/src/internal/wasm/layer_norm.js';
+import { expectNoLeak, randn, relativeError } from './helpers.js';
+
+// These tests are about the wasm engine, whichever engine MMFUSE_ENGINE gave tests/setup.ts.
+beforeAll(async () => {
+  await initEngine({ engine: 'wasm' });
+});
+
+/** Values of f and the gradients of sum(f(xs) ⊙ w) with respect to every x, read back. */
+function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], seed: string): Float32Array[] {
+  return tf.tidy(() => {
+    const y = f(...xs);
+    const w = randn(`w${seed}`, y.shape);
+    const grads = tf.grads((...ys: tf.Tensor[]) => f(...ys).mul(w).sum())(xs);
+    return [y, ...grads].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+function expectSame(fused: Float32Array[], composed: Float32Array[], tol: number, label: string): void {
+  expect(fused.length).toBe(composed.length);
+  fused.forEach((a, i) => {
+    const err = relativeError(a, composed[i]!);
+    expect(err, `${label}: output ${i} relative error ${err}`).toBeLessThanOrEqual(tol);
+  });
+}
+
+describe('layerNorm (fused) against tf.moments and friends', () => {
+  it('is a registered wasm kernel', () => {
+    expect(tf.getBackend()).toBe('wasm');
+    expect(tf.getKernel(LAYER_NORM, 'wasm')).toBeDefined();
+  });
+
+  for (const shape of [[1, 1], [3, 7], [2, 5, 13], [4, 3, 2, 129], [17, 1]]) {
+    it(`values and gradients of x, gamma, beta match: [${shape}]`, () => {
+      const d = shape[shape.length - 1]!;
+      const xs = [randn(`x${shape}`, shape).mul(3).add(1.5), randn(`g${shape}`, [d]), randn(`b${shape}`, [d])];
+      const fused = valueAndGrads((x, g, b) => layerNorm(x!, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5), xs, `ln${shape}`);
+      const composed = valueAndGrads((x, g, b) => layerNormComposed(x!, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5), xs, `ln${shape}`);
+      expectSame(fused, composed, 2e-4, `layerNorm [${shape}]`);
+      tf.dispose(xs);
+    });
+  }
+
+  it('handles a constant row (variance 0) and a large epsilon', () => {
+    const x = tf.tensor2d([[2, 2, 2, 2], [1, -1, 3, 0]]);
+    const g = tf.tensor1d([1, 2, 3, 4]);
+    const b = tf.tensor1d([0.5, 0, -0.5, 1]);
+    expectSame(valueAndGrads((a, c, e) => layerNorm(a!, c as tf.Tensor1D, e as tf.Tensor1D, 0.1), [x, g, b], 'const'),
+      valueAndGrads((a, c, e) => layerNormComposed(a!, c as tf.Tensor1D, e as tf.Tensor1D, 0.1), [x, g, b], 'const'), 1e-5, 'constant row');
+    tf.dispose([x, g, b]);
+  });
+
+  it('leaks nothing', () => {
+    const x = randn('lx', [3, 8]);
+    const g = randn('lg', [8]) as tf.Tensor1D;
+    const b = randn('lb', [8]) as tf.Tensor1D;
+    expectNoLeak(() => tf.dispose(tf.tidy(() => tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) => layerNorm(a, c as tf.Tensor1D, e as tf.Tensor1D).sum())([x, g, b]))));
+    tf.dispose([x, g, b]);
+  });
+});
+
+describe('dropout (fused) against multiplying by the uploaded mask', () => {
+  it('draws the same mask row by row as all at once', () => {
+    const whole = dropoutMask(1001, 0.3, 77);
+    const parts = new Float32Array(1001);
+    const stream = new DropoutStream(0.3, 77);
+    let at = 0;
+    for (const n of [1, 2, 3, 500, 7, 488]) { stream.fill(parts, at, n); at += n; }
+    expect(Array.from(parts)).toEqual(Array.from(whole));
+  });
+
+  it('keeps about 1 - rate of the values, scaled by 1 / (1 - rate)', () => {
+    const m = dropoutMask(100_000, 0.25, 3);
+    const kept = m.filter((v) => v !== 0);
+    expect(kept.length / m.length).toBeGreaterThan(0.74);
+    expect(kept.length / m.length).toBeLessThan(0.76);
+    expect(new Set(kept)).toEqual(new Set([Math.fround(1 / 0.75)]));
+  });
+
+  for (const [shape, rate] of [[[7], 0.5], [[3, 5, 9], 0.1], [[2, 1, 257], 0.9]] as [number[], number][]) {
+    it(`values and gradient match: [${shape}] rate ${rate}`, () => {
+      expect(tf.getKernel(DROPOUT, 'wasm')).toBeDefined();
+      const x = randn(`d${shape}`, shape);
+      expectSame(valueAndGrads((a) => dropout(a!, rate, 11), [x], `d${shape}`), valueAndGrads((a) => dropoutComposed(a!, rate, 11), [x], `d${shape}`), 0, `dropout [${shape}]`);
+      expectNoLeak(() => tf.dispose(tf.tidy(() => tf.grad((a: tf.Tensor) => dropout(a, rate, 11).sum())(x))));
+      x.dispose();
+    });
+  }
+});
+
+describe('attention (fused) against the tf-ops composition', () => {
+  const cases = [
+    { name: 'packed q|k|v, one key masked everywhere, a fully masked row', b: 3, t: 7, tk: 7, heads: 2, hd: 5, layout: 'bthd' as const, packed: true, drop: 0 },
+    { name: 'q, k, v apart with column offsets, dropout', b: 2, t: 9, tk: 6, heads: 3, hd: 4, layout: 'bthd' as const, packed: false, drop: 0.3 },
+    { name: 'heads already split (bhtd), Tq ≠ Tk, dropout', b: 2, t: 5, tk: 11, heads: 2, hd: 3, layout: 'bhtd' as const, packed: false, drop: 0.1 },
+    { name: 'one head, one query, four keys', b: 1, t: 1, tk: 4, heads: 1, hd: 8, layout: 'bthd' as const, packed: false, drop: 0 },
+  ];
+  for (const c of cases) {
+    it(`values and gradients match: ${c.name}`, () => {
+      const d = c.heads * c.hd;
+      const maskValues = Array.from({ length: c.b * c.tk }, (_, i) => ((i * 7) % 5 === 0 ? 0 : 1));
+      maskValues.fill(0, 0, c.tk); // batch row 0: every key masked
+      const mask = tf.tensor2d(maskValues, [c.b, c.tk]);
+      const args = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => ({
+        q, k, v, mask, heads: c.heads, layout: c.layout, ...(c.drop > 0 ? { dropout: { rate: c.drop, seed: 42 } } : {}),
+        ...(c.packed || c.layout === 'bhtd' ? {} : { qCol: 5, vCol: 2, headDim: c.hd }),
+      });
+      let xs: tf.Tensor[];
+      let fused: (...t: tf.Tensor[]) => tf.Tensor;
+      let composed: (...t: tf.Tensor[]) => tf.Tensor;
+      if (c.packed) {
+        xs = [randn(`qkv${c.name}`, [c.b, c.t, 3 * d])];
+        fused = (x) => attentionFused(args(x!, x!, x!));
+        composed = (x) => attentionComposed(args(x!, x!, x!));
+      } else {
+        const shapeOf = (t: number, extra: number) => (c.layout === 'bhtd' ? [c.b, c.heads, t, c.hd] : [c.b, t, d + extra]);
+        xs = [randn(`q${c.name}`, shapeOf(c.t, 5)), randn(`k${c.name}`, shapeOf(c.tk, 0)), randn(`v${c.name}`, shapeOf(c.tk, 2))];
+        fused = (q, k, v) => attentionFused(args(q!, k!, v!));
+        composed = (q, k, v) => attentionComposed(args(q!, k!, v!));
+      }
+      expectSame(valueAndGrads(fused, xs, c.name), valueAndGrads(composed, xs, c.name), 1e-4, c.name);
+      expectNoLeak(() => tf.dispose(tf.tidy(() => tf.grads((...t: tf.Tensor[]) => fused(...t).sum())(xs))));
+      tf.dispose([...xs, mask]);
+    });
+  }
+});
+
+describe('gelu (fused) against 0.5 x (1 + erf(x / sqrt 2)) from tf ops', () => {
+  for (const shape of [[5], [3, 17], [2, 3, 129]]) {
+    it(`values and gradient match: [${shape}]`, () => {
+      expect(tf.getKernel(GELU, 'wasm')).toBeDefined();
+      const x = randn(`ge${shape}`, shape).mul(3);
+      expectSame(valueAndGrads((a) => geluFused(a!), [x], `ge${shape}`), valueAndGrads((a) => geluComposed(a!), [x], `ge${shape}`), 1e-5, `gelu [${shape}]`);
+      expectNoLeak(() => tf.dispose(tf.tidy(() => tf.grad((a: tf.Tensor) => geluFused(a).sum())(x))));
+      x.dispose();
+    });
+  }
+});
+
+describe('adamwUpdate (one kernel for every variable) against per-variable tf ops', () => {
+  it('moves weights and moments the same way, skips variables without a gradient, honours a gradient scale', () => {
+    const shapes = [[3, 5], [7], [2, 2, 3], [1]];
+    const make = (): { p: tf.Variable[]; m: tf.Variable[]; v: tf.Variable[] } => ({
+      p: shapes.map((s, i) => tf.variable(randn(`p${i}`, s))),
+      m: shapes.map((s) => tf.variable(tf.zeros(s))),
+      v: shapes.map((s) => tf.variable(tf.zeros(s))),
+    });
+    const fused = make();
+    const composed = make();
+    const scale = tf.scalar(0.5);
+    for (let step = 1; step <= 3; step++) {
+      const grads = shapes.map((s, i) => (i === 1 ? undefined : randn(`g${i}${step}`, s)));
+      const options = { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.1, step, ...(step === 2 ? { gradScale: scale } : {}) };
+      adamwUpdate(fused.p, grads, fused.m, fused.v, options);
+      adamwUpdate(composed.p, grads, composed.m, composed.v, { ...options, composed: true });
+      tf.dispose(grads.filter((g): g is tf.Tensor => g !== undefined));
+    }
+    for (const k of ['p', 'm', 'v'] as const) {
+      fused[k].forEach((x, i) => expect(relativeError(x.dataSync(), composed[k][i]!.dataSync()), `${k}${i}`).toBeLessThanOrEqual(1e-5));
+    }
+    // The variable without a gradient kept its value and zero moments.
+    expect(Array.from(fused.m[1]!.dataSync())).toEqual(new Array(7).fill(0));
+    expectNoLeak(() => tf.tidy(() => adamwUpdate(fused.p, fused.p.map((p) => tf.onesLike(p)), fused.m, fused.v, { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: 4 })), 1);
+    tf.dispose([...fused.p, ...fused.m, ...fused.v, ...composed.p, ...composed.m, ...composed.v, scale]);
+  });
+
+  it('refuses mismatched lists', () => {
+    const p = tf.variable(tf.zeros([2]));
+    expect(() => adamwUpdate([p], [], [p], [p], { learningRate: 1, beta1: 0.9, beta2: 0.9, epsilon: 1, weightDecay: 0, step: 1 })).toThrow(/1 variables, 0 gradients/);
+    p.dispose();
+  });
+});

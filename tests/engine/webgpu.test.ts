@@ -1,0 +1,160 @@
+// The WebGPU engine (@tensorflow/tfjs-backend-webgpu on Dawn's Node bindings, npm `webgpu`). CI runs it on
+// Mesa's software Vulkan driver (lavapipe, `mesa-vulkan-drivers` from bookworm-backports): that checks
+// correctness only; its speed says nothing about a GPU. Skipped, with the reason printed, only where Dawn
+// finds no Vulkan adapter at all.
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRng, EngineError, initEngine, lstmCell } from '@mmfuse/core';
+import { AdamW, LayerNorm, Linear, TransformerBlock } from '@mmfuse/fusion';
+import { describeAdapter } from '../../packages/core/src/internal/webgpu/start.js';
+
+/** The adapter Dawn offers here (null: no Vulkan driver). Probed in this process before any engine test. */
+async function probe(): Promise<{ label: string; software: boolean } | null> {
+  try {
+    const dawn = await import('webgpu') as unknown as { create(o: string[]): { requestAdapter(o?: object): Promise<unknown> } };
+    const adapter = await dawn.create([]).requestAdapter({ powerPreference: 'high-performance' });
+    return adapter === null ? null : describeAdapter(adapter as never);
+  } catch (err) {
+    console.log(`WebGPU probe failed: ${err instanceof Error ? err.message : String(err)}`);
+    return null;
+  }
+}
+
+const adapter = await probe();
+if (adapter === null) {
+  console.log('Skipping the WebGPU engine tests: Dawn found no Vulkan adapter (install libvulkan1 and a Vulkan driver; CI uses mesa-vulkan-drivers from bookworm-backports, see .ci/apt-packages.txt).');
+}
+
+afterAll(async () => {
+  await initEngine({ engine: 'wasm' });
+});
+
+describe('WebGPU engine: selection', () => {
+  it('names the packages to install when forced and they are absent', async () => {
+    const missing = (name: string) => async (s: string): Promise<unknown> => {
+      if (s === name) throw Object.assign(new Error(`Cannot find package '${s}' imported from /app/index.js`), { code: 'ERR_MODULE_NOT_FOUND' });
+      return import(s);
+    };
+    await initEngine({ engine: 'cpu' }); // leave a cached WebGPU engine (MMFUSE_ENGINE=webgpu)
+    const err = await initEngine({ engine: 'webgpu', importModule: missing('@tensorflow/tfjs-backend-webgpu') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect((err as Error).message).toMatch(/forced engine "webgpu" could not start/);
+    expect((err as Error).message).toContain(`npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@${tf.version_core}`);
+  });
+});
+
+describe.skipIf(adapter === null)('WebGPU engine on this machine\'s adapter', () => {
+  it('is skipped by automatic selection on a software adapter (with the reason), taken on hardware', async () => {
+    await initEngine({ engine: 'cpu' }); // leave any cached automatic choice
+    const info = await initEngine({ env: {} });
+    if (adapter!.software) {
+      expect(info.engine).toBe('wasm');
+      const skip = info.skipped.find((s) => s.engine === 'webgpu');
+      expect(skip?.message).toMatch(/only a software adapter .*force it with MMFUSE_ENGINE=webgpu/);
+    } else {
+      expect(info.engine).toBe('webgpu');
+    }
+  });
+
+  it('starts when forced and names the adapter in the summary', async () => {
+    const info = await initEngine({ engine: 'webgpu' });
+    expect(info).toMatchObject({ engine: 'webgpu', backend: 'webgpu', adapter: adapter!.label });
+    expect(info.summary).toContain(`engine: webgpu on ${adapter!.label}`);
+    expect(tf.getBackend()).toBe('webgpu');
+  });
+
+  it('explains that synchronous reads of GPU data cannot work in Node', async () => {
+    await initEngine({ engine: 'webgpu' });
+    // Large enough to run on the GPU (tfjs computes tensors under 1000 values on the CPU).
+    const x = tf.range(0, 4096).mul(2);
+    expect(() => x.dataSync()).toThrow(/not possible on the WebGPU engine in Node: use `await tensor.data\(\)`/);
+    expect((await x.data())[4095]).toBe(8190);
+    x.dispose();
+  });
+
+  it('runs mmfuse\'s LSTM step as WebGPU shaders, values and gradients equal to cpu', async () => {
+    const gv = Float32Array.from({ length: 5 * 28 }, (_, i) => Math.sin(i * 1.3) * 3);
+    const cv = Float32Array.from({ length: 5 * 7 }, (_, i) => Math.cos(i * 0.7));
+    const run = async (): Promise<Float32Array[]> => {
+      const gates = tf.tensor2d(gv, [5, 28]);
+      const c = tf.tensor2d(cv, [5, 7]);
+      const { h, c: cNew } = lstmCell(gates, c);
+      const grads = tf.grads((g: tf.Tensor, cc: tf.Tensor) => {
+        const r = lstmCell(g as tf.Tensor2D, cc as tf.Tensor2D);
+        return r.h.mul(2).sum().add(r.c.mul(tf.linspace(-1, 1, 35).reshape([5, 7])).sum());
+      })([gates, c]);
+      const out = await Promise.all([h, cNew, ...grads].map(async (t) => (await t.data()) as Float32Array));
+      tf.dispose([gates, c, h, cNew, ...grads]);
+      return out;
+    };
+    await initEngine({ engine: 'webgpu' });
+    expect(tf.getKernel('MmfuseLstmCell', 'webgpu')).toBeDefined();
+    const gpu = await run();
+    await tf.setBackend('cpu');
+    const cpu = await run();
+    gpu.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - cpu[i]![j]!), `output ${i}[${j}]`).toBeLessThan(1e-5)));
+  });
+
+  it('trains a small fused model with the loss curve of the wasm engine', async () => {
+    const gpu = await trainCurve('webgpu');
+    const wasm = await trainCurve('wasm');
+    expect(gpu).toHaveLength(8);
+    gpu.forEach((l, i) => expect(Math.abs(l - wasm[i]!), `step ${i + 1}: webgpu ${l}, wasm ${wasm[i]}`).toBeLessThanOrEqual(2e-4 * Math.max(1, Math.abs(wasm[i]!))));
+    expect(gpu[7]!).toBeLessThan(gpu[0]!); // it learned
+  }, 600_000);
+});
+
+/**
+ * Eight AdamW steps of a small fused model (a BiLSTM-free LSTM text branch through mmfuse's lstmCell, a
+ * projected second modality, one pre-LN Transformer block with dropout, LayerNorm, a 3-class head) on the
+ * given engine, from the same seeded weights, data and dropout streams; the loss of every step, read back
+ * asynchronously (as WebGPU needs).
+ */
+async function trainCurve(engine: 'webgpu' | 'wasm'): Promise<number[]> {
+  await initEngine({ engine });
+  const rng = createRng(7);
+  const B = 6; const T = 5; const V = 4; const D = 16; const H = 8;
+  const lstmW = new Linear({ inDim: 5, outDim: 4 * H }, rng.fork('lstmW'));
+  const lstmU = new Linear({ inDim: H, outDim: 4 * H, bias: false }, rng.fork('lstmU'));
+  const textProj = new Linear({ inDim: H, outDim: D }, rng.fork('text'));
+  const visProj = new Linear({ inDim: 6, outDim: D }, rng.fork('vis'));
+  const block = new TransformerBlock({ dModel: D, heads: 2, ffDim: 32, dropout: 0.1 }, rng.fork('block'));
+  const norm = new LayerNorm({ dim: D }, rng.fork('norm'));
+  const head = new Linear({ inDim: D, outDim: 3 }, rng.fork('head'));
+  const modules = [lstmW, lstmU, textProj, visProj, block, norm, head];
+  const weights = modules.flatMap((m) => m.weights);
+  const opt = new AdamW(weights, { weightDecay: 0.01 });
+  const data = createRng(11);
+  const textValues = Float32Array.from({ length: B * T * 5 }, () => data.normal());
+  const visValues = Float32Array.from({ length: B * V * 6 }, () => data.normal());
+  const maskValues = Float32Array.from({ length: B * (T + V) }, (_, i) => (i % (T + V) < T && (i % (T + V)) >= T - (Math.floor(i / (T + V)) % 3) ? 0 : 1));
+  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: B }, (_, i) => i % 3), 'int32'), 3).toFloat();
+  const text = tf.tensor3d(textValues, [B, T, 5]);
+  const vis = tf.tensor3d(visValues, [B, V, 6]);
+  const mask = tf.tensor2d(maskValues, [B, T + V]);
+  const losses: number[] = [];
+  for (let step = 0; step < 8; step++) {
+    const dropRng = createRng(100 + step);
+    const { value, grads } = tf.variableGrads(() => {
+      let h = tf.zeros([B, H]) as tf.Tensor2D;
+      let c = tf.zeros([B, H]) as tf.Tensor2D;
+      const xs = tf.unstack(lstmW.apply(text), 1); // T × [B, 4H]
+      const hs: tf.Tensor2D[] = [];
+      for (const x of xs) {
+        ({ h, c } = lstmCell(x.add(lstmU.apply(h)) as tf.Tensor2D, c));
+        hs.push(h);
+      }
+      const tokens = tf.concat([textProj.apply(tf.stack(hs, 1)), visProj.apply(vis)], 1) as tf.Tensor3D; // [B, T + V, D]
+      const y = norm.apply(block.apply(tokens, mask, { training: true, rng: dropRng })) as tf.Tensor3D;
+      const logits = head.apply(y.mean(1)) as tf.Tensor2D;
+      return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+    }, weights);
+    losses.push((await value.data())[0]!);
+    opt.step(weights.map((w) => grads[w.name]), 1e-2);
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+  opt.dispose();
+  for (const m of modules) m.dispose();
+  tf.dispose([labels, text, vis, mask]);
+  return losses;
+}

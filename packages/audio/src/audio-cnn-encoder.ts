@@ -14,8 +14,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
-import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
+import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
@@ -289,6 +290,37 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
 
   get weights(): tf.Variable[] {
     return this.trainableWeights;
+  }
+
+  /** Conv filters [k, k, in, out]: output channels on axis 3; biases stay float32. */
+  describeWeights(): WeightDescription[] {
+    return this.cfg.channels.flatMap((_, i) => [{ name: `conv${i}.kernel`, outputAxis: 3 }, { name: `conv${i}.bias`, outputAxis: null }]);
+  }
+
+  /**
+   * The output channels of each conv block. Channel u of block i owns filter u and bias u of the block and
+   * input channel u of the next block's filter; the last block's channel u feeds output features f·C + u
+   * (one per mel position f). Zeroed, the channel is relu(0) = 0 everywhere, so removing it changes nothing.
+   */
+  pruningGroups(): PruningGroup[] {
+    const channels = this.cfg.channels;
+    const last = channels.length - 1;
+    const c = channels[last] as number;
+    const melPositions = this.outputDim / c;
+    return channels.map((size, i) => {
+      const slices: PruningGroup['slices'] = [
+        { weight: 2 * i, axis: 3, indices: (u) => [u] },
+        { weight: 2 * i + 1, axis: 0, indices: (u) => [u] },
+      ];
+      if (i < last) slices.push({ weight: 2 * (i + 1), axis: 2, indices: (u) => [u] });
+      const group: PruningGroup = { name: `conv${i}.channels`, size, slices };
+      if (i === last) group.outputFeatures = (u) => Array.from({ length: melPositions }, (_, f) => f * c + u);
+      return group;
+    });
+  }
+
+  prunedOptions(kept: Readonly<Record<string, number>>): JsonObject {
+    return { channels: this.cfg.channels.map((n, i) => kept[`conv${i}.channels`] ?? n) };
   }
 
   getConfig(): JsonObject {

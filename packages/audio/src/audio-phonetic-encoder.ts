@@ -22,7 +22,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, RecurrentLayer, StateError, createRng, ctcGreedyDecode, isMmfuseError } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, JsonValue, ModalityEncoder, MmfuseError, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, JsonValue, MmfuseError, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { augmentChain } from './augment-chain.js';
 import type { AugmentChainOptions } from './augment-chain.js';
 import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
@@ -424,6 +424,13 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
     const conv = this.convKernels.flatMap((kv, i) => [kv, this.convBiases[i] as tf.Variable]);
     const head = this.ctcKernel !== undefined && this.ctcBias !== undefined ? [this.ctcKernel, this.ctcBias] : [];
     return [...conv, ...(this.rnn?.weights ?? []), ...head];
+  }
+
+  /** Conv filters [k, in, out] per output channel (axis 2), GRU matrices per gate row, the CTC kernel [2H, symbols] per symbol. */
+  describeWeights(): WeightDescription[] {
+    const conv = this.cfg.convChannels.flatMap((_, i) => [{ name: `conv${i}.kernel`, outputAxis: 2 }, { name: `conv${i}.bias`, outputAxis: null }]);
+    const head = this.ctcKernel !== undefined ? [{ name: 'ctc.kernel', outputAxis: 1 }, { name: 'ctc.bias', outputAxis: null }] : [];
+    return [...conv, ...(this.rnn?.describeWeights('gru.') ?? []), ...head];
   }
 
   /** The full architecture (never `pretrained`: a saved fusion model carries the weights itself). */

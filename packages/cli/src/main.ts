@@ -25,6 +25,8 @@ async function loadRunner(name: string): Promise<CommandRunner> {
     case 'schema': return (await import('./commands/schema.js')).runSchema;
     case 'synthesize': return (await import('./commands/synthesize.js')).runSynthesize;
     case 'pretrain-speech': return (await import('./commands/pretrain-speech.js')).runPretrainSpeech;
+    case 'compress': return (await import('./commands/compress.js')).runCompress;
+    case 'distill': return (await import('./commands/distill.js')).runDistill;
     default: throw new UsageError(`unknown command "${name}"`, { command: name });
   }
 }

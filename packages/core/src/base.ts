@@ -15,9 +15,11 @@ export type {
   ModalityEncoder,
   Outcome,
   PrepareContext,
+  PruningGroup,
   RawInputKind,
   RawInputSpec,
   TensorMap,
+  WeightDescription,
 } from './types.js';
 export { DEFAULT_RAW_INPUT, RAW_INPUT_KINDS, rawInputOf } from './types.js';
 export type { OnnxAttribute, OnnxDim, OnnxElementType, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxTensorData, OnnxValue } from './onnx-graph.js';

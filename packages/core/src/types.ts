@@ -146,6 +146,56 @@ export interface ModalityEncoder<TRaw = unknown, TPrepared = unknown> {
    * cannot be exported (a `ConfigError` says which input).
    */
   exportOnnx?(graph: OnnxGraphBuilder, context: OnnxExportContext): OnnxEncoderGraph;
+  /**
+   * Optional, for compression (`mmfuse compress`): what each of `weights` is, in the same order. Without it,
+   * a weight of rank >= 2 is taken to be a TensorFlow.js-layout kernel (`[in, out]`, `[k, in, out]`,
+   * `[k, k, in, out]`) with its output channels on the last axis, and smaller ranks stay float32.
+   */
+  describeWeights?(): WeightDescription[];
+  /**
+   * Optional, for structured pruning: the encoder's groups of units that can be removed (conv channels,
+   * recurrent hidden units). Without it the encoder is kept whole while the fusion layers are pruned.
+   */
+  pruningGroups?(): PruningGroup[];
+  /**
+   * Optional, with `pruningGroups`: the options that change when group `name` keeps `kept[name]` units
+   * (e.g. `{ channels: [8, 16] }`), merged into the encoder's config. Building the encoder from the merged
+   * config must give weights whose shapes are those of `weights` with the pruned units' slices removed.
+   */
+  prunedOptions?(kept: Readonly<Record<string, number>>): JsonObject;
+}
+
+/** One weight of an encoder, for compression (`ModalityEncoder.describeWeights`). */
+export interface WeightDescription {
+  /** Readable name for reports, e.g. `conv0.kernel`. */
+  name: string;
+  /**
+   * The axis of the weight's output channels, along which int8 quantization takes one scale per slice:
+   * the last axis of a TensorFlow.js kernel `[in, out]` or filter `[k, k, in, out]`, axis 0 of a
+   * PyTorch-layout recurrent matrix `[gates × hidden, in]`, axis 0 of an embedding table `[vocab, dim]`
+   * (one scale per token row). `null`: always stored as float32 (biases, normalization parameters,
+   * running statistics).
+   */
+  outputAxis: number | null;
+}
+
+/**
+ * A group of interchangeable units of an encoder (the output channels of a conv layer, the hidden units of
+ * a recurrent layer and direction) for structured pruning. Zeroing every slice a unit owns must remove the
+ * unit exactly (the encoder then computes what the encoder built without the unit computes), which is
+ * what makes the pruned encoder's outputs checkable against a masked computation.
+ */
+export interface PruningGroup {
+  /** Unique within the encoder, e.g. `conv1.channels`; the key of `prunedOptions`. */
+  name: string;
+  /** Units in the group. */
+  size: number;
+  /** The slices unit u owns: indices `indices(u)` along `axis` of `weights[weight]`. */
+  slices: { weight: number; axis: number; indices(unit: number): number[] }[];
+  /** Indices of the encoder's output features (last axis of `encode().features`) that unit u feeds, when it feeds the output. */
+  outputFeatures?(unit: number): number[];
+  /** Groups with the same `tie` must keep the same number of units (e.g. both directions of a recurrent layer). */
+  tie?: string;
 }
 
 /** Builds a plugin from its (parsed) options. */

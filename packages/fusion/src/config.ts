@@ -69,6 +69,20 @@ export interface FusionConfig {
   dropout?: number;
   /** Probability, per sample and per present modality in training, of hiding that modality (one always stays). Default 0.1. */
   modalityDropout?: number;
+  /**
+   * Per-block sizes that differ from `heads` / `ffDim`, as structured pruning (`mmfuse compress --prune`)
+   * writes them: block path (`block0`, `stream1.block0`, or `hidden` for late fusion) → `{ heads, ffDim }`.
+   * A block's head width stays dModel / heads. Default: none (every block as configured).
+   */
+  blockShapes?: Record<string, BlockShape>;
+}
+
+/** The sizes of one fusion block (`fusion.blockShapes`). */
+export interface BlockShape {
+  /** Attention heads kept (each dModel / fusion.heads wide). */
+  heads?: number;
+  /** Feed-forward (or late-fusion hidden) width. */
+  ffDim?: number;
 }
 
 /** The output as written. */
@@ -163,7 +177,7 @@ export interface ResolvedInputConfig {
 /** A config with every default filled in. */
 export interface ResolvedConfig {
   inputs: Record<string, ResolvedInputConfig>;
-  fusion: Required<FusionConfig>;
+  fusion: Required<Omit<FusionConfig, 'blockShapes'>> & { blockShapes?: Record<string, BlockShape> };
   output: OutputConfig;
   training: Required<Omit<TrainingConfig, 'warmupSteps' | 'clipNorm' | 'earlyStoppingPatience' | 'classWeights'>> & {
     warmupSteps: number | null;
@@ -207,6 +221,10 @@ export const fusionSchema = z.strictObject({
   ffDim: int(1).max(FUSION_LIMITS.ffDim).optional().describe(`Feed-forward width (at most ${FUSION_LIMITS.ffDim}). Default 2 x dModel.`),
   dropout: z.number().min(0).lt(1).default(0.1).describe('Dropout in the fusion layers. Default 0.1.'),
   modalityDropout: z.number().min(0).lt(1).default(0.1).describe('Probability of hiding a present modality of a sample in training (one always stays). Default 0.1.'),
+  blockShapes: z.record(z.string().regex(/^(block\d+|stream\d+\.block\d+|hidden)$/, 'a block path: blockN, streamM.blockN or hidden'), z.strictObject({
+    heads: int(1).optional().describe('Attention heads kept, each dModel / heads wide.'),
+    ffDim: int(1).optional().describe('Feed-forward (or late-fusion hidden) width.'),
+  })).optional().describe('Per-block sizes written by structured pruning (mmfuse compress --prune). Default none.'),
 });
 
 export const outputSchema = z.strictObject({
@@ -317,7 +335,9 @@ export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): R
   const f = parseOptions(fusionSchema, root.fusion ?? {}, loc('fusion'));
   if (f.dModel % 2 !== 0) throw new ConfigError(`must be even (sinusoidal positions pair sin and cos), got ${f.dModel}`, loc('fusion.dModel'));
   if (f.dModel % f.heads !== 0) throw new ConfigError(`must divide dModel ${f.dModel}, got ${f.heads}`, loc('fusion.heads'));
-  const fusion: Required<FusionConfig> = { ...f, ffDim: f.ffDim ?? 2 * f.dModel };
+  const fusion: ResolvedConfig['fusion'] = { ...f, ffDim: f.ffDim ?? 2 * f.dModel };
+  if (f.blockShapes === undefined) delete fusion.blockShapes;
+  else fusion.blockShapes = JSON.parse(JSON.stringify(f.blockShapes)) as Record<string, BlockShape>;
 
   if (typeof root.output !== 'object' || root.output === null || Array.isArray(root.output)) {
     throw new ConfigError(`must be an object such as { "field": "label", "type": "category" }, got ${describeType(root.output)}`, loc('output'));

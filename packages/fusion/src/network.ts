@@ -13,6 +13,7 @@ import { Module } from './layers/module.js';
 import { CrossAttentionFusion } from './strategies/cross-attention.js';
 import { LateFusion } from './strategies/late.js';
 import type { FusionStrategy } from './strategies/strategy.js';
+import { blockPaths } from './strategies/strategy.js';
 import { TransformerFusion } from './strategies/transformer.js';
 
 /** A batch of prepared samples, grouped by input: `fields[m]` lists the batch rows that have input m. */
@@ -78,7 +79,11 @@ export class FusionNetwork extends Module {
       }),
     }, rng.fork('alignment')));
     const srng = rng.fork('strategy');
-    const common = { dModel: f.dModel, ffDim: f.ffDim, dropout: f.dropout };
+    const paths = blockPaths(f.strategy, f.layers, fields.length);
+    for (const key of Object.keys(f.blockShapes ?? {})) {
+      if (!paths.includes(key)) throw new ConfigError(`"${key}" is not a block of this ${f.strategy} fusion (blocks: ${paths.join(', ')})`, { path: `fusion.blockShapes.${key}` });
+    }
+    const common = { dModel: f.dModel, ffDim: f.ffDim, dropout: f.dropout, ...(f.blockShapes === undefined ? {} : { blockShapes: f.blockShapes }) };
     this.strategy = this.child('strategy',
       f.strategy === 'late' ? new LateFusion({ ...common, modalities: fields.length }, srng)
         : f.strategy === 'cross-attention' ? new CrossAttentionFusion({ ...common, modalities: fields.length, layers: f.layers, heads: f.heads }, srng)

@@ -13,6 +13,7 @@ import { FusionNetwork } from './network.js';
 import { outputKind } from './outputs/index.js';
 import type { FittedOutput, OutputKind, Target } from './outputs/index.js';
 import type { TrainingHistory } from './train/history.js';
+import type { WeightStorage } from './io/format.js';
 
 /** One input of a model: the data field, its modality, the encoder reading it and what its raw value is. */
 export interface ModelInput {
@@ -40,6 +41,8 @@ export class FusionState {
   network?: FusionNetwork;
   /** History of the last training run. */
   history?: TrainingHistory;
+  /** How `saveState` stores weights in low precision (int8 / float16 by weight name); unset = float32. */
+  weightStorage?: WeightStorage;
 
   private constructor(config: ResolvedConfig, encoders: ModalityEncoder[], encoderConfigs: JsonObject[]) {
     this.config = config;

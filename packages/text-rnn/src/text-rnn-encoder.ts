@@ -10,9 +10,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
-import { resolveCharNgramOptions } from './char-ngrams.js';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { collateTexts } from './collate-texts.js';
+import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
 import type { TokenizerConfig } from './create-tokenizer.js';
@@ -298,6 +298,25 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
 
   get weights(): tf.Variable[] {
     return this.trainableWeights;
+  }
+
+  /** Embedding tables [rows, E] get one int8 scale per row (token / n-gram bucket); recurrent matrices per gate row. */
+  describeWeights(): WeightDescription[] {
+    return [
+      { name: 'embedding', outputAxis: 0 },
+      ...(this.config.charNgrams !== false ? [{ name: 'ngramEmbedding', outputAxis: 0 }] : []),
+      ...this.rnn.describeWeights('rnn.'),
+    ];
+  }
+
+  /** The recurrent hidden units (one count for every layer and direction: `hiddenSize`). */
+  pruningGroups(): PruningGroup[] {
+    return this.rnn.pruningGroups(this.config.charNgrams !== false ? 2 : 1, 'rnn.');
+  }
+
+  prunedOptions(kept: Readonly<Record<string, number>>): JsonObject {
+    const h = kept['rnn.l0.hidden'];
+    return h === undefined ? {} : { hiddenSize: h };
   }
 
   getConfig(): JsonObject {

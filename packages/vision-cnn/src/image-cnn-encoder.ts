@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, z } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OptionsMatch, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription, z } from '@mmfuse/core';
 import { IMAGE_MAX_BYTES, imageCnnOptionsSchema } from './encoder-options.js';
 import { flipHorizontal, jitterBrightnessContrast, sampleResizedCrop } from './augment.js';
 import { ConvBlock } from './conv-block.js';
@@ -339,6 +339,57 @@ export class ImageCnnEncoder implements ModalityEncoder<string | Uint8Array, Pre
   get weights(): tf.Variable[] {
     const trainable = new Set(this.trainableWeights);
     return [...this.trainableWeights, ...this.blocks.flatMap((b) => b.weights.filter((w) => !trainable.has(w)))];
+  }
+
+  /** Conv filters and 1×1 shortcuts [k, k, in, out] per output channel (axis 3); bias, batch-norm parameters and statistics stay float32. */
+  describeWeights(): WeightDescription[] {
+    const trainable = this.blocks.flatMap((b, i) => [
+      { name: `block${i}.kernel`, outputAxis: 3 },
+      ...(b.useBias ? [{ name: `block${i}.bias`, outputAxis: null }] : []),
+      ...(b.batchNorm ? [{ name: `block${i}.gamma`, outputAxis: null }, { name: `block${i}.beta`, outputAxis: null }] : []),
+      ...(b.residual && b.inChannels !== b.outChannels ? [{ name: `block${i}.shortcut`, outputAxis: 3 }] : []),
+    ]);
+    const stats = this.blocks.flatMap((b, i) => (b.batchNorm ? [{ name: `block${i}.runningMean`, outputAxis: null }, { name: `block${i}.runningVar`, outputAxis: null }] : []));
+    return [...trainable, ...stats];
+  }
+
+  /**
+   * The output channels of each block. Channel u of block i owns filter u, its bias, batch-norm gamma, beta
+   * and running statistics, and input channel u of the next block's filter; the last block's channel u is
+   * output feature u. Zeroed, batch norm gives gamma · (x − mean) / σ + beta = 0 and relu(0) = 0, so removing
+   * the channel changes nothing. With `residual` blocks an identity shortcut ties a block's channels to the
+   * previous block's, which groups of counts cannot say: no groups then.
+   */
+  pruningGroups(): PruningGroup[] {
+    if (this.config.residual) return [];
+    const index: { kernel: number; bias?: number; gamma?: number; beta?: number; mean?: number; variance?: number }[] = [];
+    let n = 0;
+    for (const b of this.blocks) {
+      const at: (typeof index)[number] = { kernel: n++ };
+      if (b.useBias) at.bias = n++;
+      if (b.batchNorm) { at.gamma = n++; at.beta = n++; }
+      index.push(at);
+    }
+    for (const [i, b] of this.blocks.entries()) {
+      if (b.batchNorm) { (index[i] as (typeof index)[number]).mean = n++; (index[i] as (typeof index)[number]).variance = n++; }
+    }
+    const last = this.blocks.length - 1;
+    return this.blocks.map((b, i) => {
+      const at = index[i] as (typeof index)[number];
+      const own = (w: number | undefined): PruningGroup['slices'] => (w === undefined ? [] : [{ weight: w, axis: 0, indices: (u: number) => [u] }]);
+      const slices: PruningGroup['slices'] = [
+        { weight: at.kernel, axis: 3, indices: (u) => [u] },
+        ...own(at.bias), ...own(at.gamma), ...own(at.beta), ...own(at.mean), ...own(at.variance),
+      ];
+      if (i < last) slices.push({ weight: (index[i + 1] as (typeof index)[number]).kernel, axis: 2, indices: (u) => [u] });
+      const group: PruningGroup = { name: `block${i}.channels`, size: b.outChannels, slices };
+      if (i === last) group.outputFeatures = (u) => [u];
+      return group;
+    });
+  }
+
+  prunedOptions(kept: Readonly<Record<string, number>>): JsonObject {
+    return { blocks: this.config.blocks.map((n, i) => kept[`block${i}.channels`] ?? n) };
   }
 
   getConfig(): JsonObject {

@@ -7,6 +7,7 @@ import { pretrainSpeechSpec } from './pretrain-speech.js';
 import { synthesizeSpec } from './synthesize.js';
 import { schemaSpec } from './schema.js';
 import { runtimeOptions } from '../internal/runtime-options.js';
+import { compressSpec, distillSpec } from './compress-specs.js';
 
 const json = { type: 'boolean', description: 'Print one JSON object as the last line of stdout' } as const;
 const plugin = { type: 'string', valueName: 'MODULE', description: 'Import a module that registers encoders (a third-party modality) first', repeatable: true } as const;
@@ -99,4 +100,4 @@ export const exportSpec: CommandSpec = {
   epilog: 'Graph inputs per input field F: F.<tensor> (its encoder\'s collate tensors) and F.present [batch]; output: logits [batch, outDim].\nRun it: mmfuse serve --model FILE.onnx (or predict / eval), or in a browser with onnxruntime-web.',
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec];
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec];

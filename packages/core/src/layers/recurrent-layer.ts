@@ -12,6 +12,7 @@ import { checkInteger, checkOneOf } from '../options.js';
 import { dropout } from '../dropout.js';
 import type { Rng } from '../random.js';
 import type { OnnxGraphBuilder, OnnxValue } from '../onnx-graph.js';
+import type { PruningGroup, WeightDescription } from '../types.js';
 import { gruLoop, lstmLoop } from '../internal/recurrence.js';
 import type { StackedOutput, StackedWeights } from '../internal/recurrence.js';
 
@@ -221,6 +222,51 @@ export class RecurrentLayer {
       input = g.op('Mul', [joined, maskTb]); // padded steps exactly 0
     }
     return g.op('Transpose', [input], { perm: [1, 0, 2] }); // [B, T, outputSize]
+  }
+
+  /**
+   * Compression descriptions of `weights` (in order): the [gates × H, in] and [gates × H, H] matrices have
+   * their output channels (gate rows) on axis 0; biases stay float32.
+   */
+  describeWeights(prefix = ''): WeightDescription[] {
+    return this.parameterNames.map((n) => ({ name: `${prefix}${n}`, outputAxis: n.startsWith('weight') ? 0 : null }));
+  }
+
+  /**
+   * Structured-pruning groups: the hidden units of each layer and direction (`l0.hidden`, `l0_reverse.hidden`,
+   * ...), all tied to one count because `hiddenSize` is shared. Unit u of layer l, direction d owns its
+   * gate rows (g·H + u) of weight_ih, weight_hh, bias_ih and bias_hh, column u of weight_hh, and column
+   * d·H + u of the next layer's weight_ih (both directions); on the last layer it feeds output feature
+   * d·H + u. With all of them zero the unit's state stays 0 from its zero initial state (LSTM: g = 0 so
+   * c = 0 and h = 0; GRU: n = 0 so h = z·h = 0) and nothing reads it, so removing it changes nothing.
+   * `weightOffset` is the index of this layer's first weight in the owner's `weights`.
+   */
+  pruningGroups(weightOffset: number, prefix = ''): PruningGroup[] {
+    const names = this.parameterNames;
+    const index = (name: string): number => weightOffset + names.indexOf(name);
+    const h = this.hiddenSize;
+    const gates = this.gates;
+    const suffixes = SUFFIXES.slice(0, this.bidirectional ? 2 : 1);
+    const groups: PruningGroup[] = [];
+    for (let l = 0; l < this.numLayers; l++) {
+      suffixes.forEach((s, d) => {
+        const rows = (u: number): number[] => Array.from({ length: gates }, (_, g) => g * h + u);
+        const slices: PruningGroup['slices'] = [
+          { weight: index(`weight_ih_l${l}${s}`), axis: 0, indices: rows },
+          { weight: index(`weight_hh_l${l}${s}`), axis: 0, indices: rows },
+          { weight: index(`weight_hh_l${l}${s}`), axis: 1, indices: (u) => [u] },
+          { weight: index(`bias_ih_l${l}${s}`), axis: 0, indices: rows },
+          { weight: index(`bias_hh_l${l}${s}`), axis: 0, indices: rows },
+        ];
+        if (l + 1 < this.numLayers) {
+          for (const s2 of suffixes) slices.push({ weight: index(`weight_ih_l${l + 1}${s2}`), axis: 1, indices: (u) => [d * h + u] });
+        }
+        const group: PruningGroup = { name: `${prefix}l${l}${s}.hidden`, size: h, slices, tie: `${prefix}hidden` };
+        if (l + 1 === this.numLayers) group.outputFeatures = (u) => [d * h + u];
+        groups.push(group);
+      });
+    }
+    return groups;
   }
 
   /** Free the weights. */

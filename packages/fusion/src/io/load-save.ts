@@ -5,19 +5,27 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelFormatError, isMmfuseError } from '@mmfuse/core';
 import type { ModalityEncoder } from '@mmfuse/core';
 import type { FusionState } from '../state.js';
-import { FORMAT_NAME, FORMAT_VERSION, integrityOf, packWeights, sha256 } from './format.js';
-import type { ModelFile, WeightEntry } from './format.js';
+import { FORMAT_NAME, READABLE_VERSIONS, integrityOf, packWeights, sha256, versionFor } from './format.js';
+import type { ModelFile, WeightEntry, WeightStorage } from './format.js';
 import { MAX_MODEL_JSON_BYTES } from './folder.js';
 import { checkFinite, checkFusionSize, checkWeightManifest } from './validate.js';
+import { alignUp } from './weight-codec.js';
+import { checkEntries, decodeEntry } from './weight-entries.js';
+
+/** Options of `writeModelFiles`. */
+export interface WriteModelOptions {
+  /** Low-precision storage by weight name (int8 with per-channel scales, float16); the rest is float32. Default: all float32. */
+  storage?: WeightStorage;
+}
 
 /** Write model.json, weights.bin (and metrics.json) of a trained state into an existing folder. */
-export async function writeModelFiles(state: FusionState, dir: string): Promise<void> {
+export async function writeModelFiles(state: FusionState, dir: string, options: WriteModelOptions = {}): Promise<void> {
   const output = state.requireOutput().toJSON();
   const named = state.namedWeights().map(([name, v]): [string, Float32Array, number[]] => [name, v.dataSync() as Float32Array, [...v.shape]]);
-  const { entries, buffer } = packWeights(named);
+  const { entries, buffer } = packWeights(named, options.storage);
   const body: Omit<ModelFile, 'integrity'> = {
     format: FORMAT_NAME,
-    version: FORMAT_VERSION,
+    version: versionFor(entries),
     createdAt: new Date().toISOString(),
     config: state.config,
     labels: output.labels,
@@ -71,8 +79,8 @@ export async function readModelFolder(dir: string): Promise<{ model: ModelFile; 
   if (typeof model !== 'object' || model === null || model.format !== FORMAT_NAME) {
     throw new ModelFormatError(`model.json is not an mmfuse fusion model (format ${JSON.stringify((model as { format?: unknown } | null)?.format)}, expected "${FORMAT_NAME}")`, { file: jsonFile });
   }
-  if (model.version !== FORMAT_VERSION) {
-    throw new ModelFormatError(`model format version ${JSON.stringify(model.version)} is not supported by this @mmfuse/fusion (reads version ${FORMAT_VERSION})`, { file: jsonFile });
+  if (!READABLE_VERSIONS.includes(model.version)) {
+    throw new ModelFormatError(`model format version ${JSON.stringify(model.version)} is not supported by this @mmfuse/fusion (reads versions ${READABLE_VERSIONS.join(' and ')})`, { file: jsonFile });
   }
   if (integrityOf(model) !== model.integrity) {
     throw new ModelFormatError('model.json fails its integrity check (edited or corrupt)', { file: jsonFile });
@@ -95,20 +103,24 @@ export async function readModelFolder(dir: string): Promise<{ model: ModelFile; 
     const bad = model.weights.find((w) => w.offset + w.byteLength > buffer.length || sha256(buffer.subarray(w.offset, w.offset + w.byteLength)) !== w.sha256);
     throw new ModelFormatError(`weights.bin fails its checksum${bad === undefined ? '' : ` (first bad weight: ${bad.name})`}; the file is corrupt or from another model`, { file: weightsFile });
   }
+  checkEntries(model, buffer.length, jsonFile);
   checkFinite(model, buffer, weightsFile);
   return { model, buffer };
 }
 
-/** The byte count the manifest's last entry ends at, when the manifest is a list of entries with numbers. */
+/**
+ * The size weights.bin must have by the manifest's byte lengths (each entry starts at a multiple of 4, as
+ * `packWeights` lays them out), when the manifest is a list of entries with numbers.
+ */
 function expectedWeightBytes(model: ModelFile): number | undefined {
   if (!Array.isArray(model.weights)) return undefined;
   let total = 0;
   for (const w of model.weights as unknown[]) {
     const n = (w as { byteLength?: unknown } | null)?.byteLength;
     if (typeof n !== 'number' || !Number.isFinite(n)) return undefined;
-    total += n;
+    total = alignUp(total) + n;
   }
-  return total;
+  return alignUp(total);
 }
 
 function formatError(dir: string, reason: string, cause?: unknown): ModelFormatError {
@@ -121,6 +133,8 @@ function formatError(dir: string, reason: string, cause?: unknown): ModelFormatE
  * `dir` when the file does not fit it.
  */
 export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8Array, dir: string): void {
+  // Every weight decoded (and its scales checked) before anything is built.
+  const values = file.weights.map((w) => decodeEntry(w, buffer, dir));
   try {
     state.output = state.outputKind.restore({ labels: file.labels, outDim: file.outDim, ...(file.targetStats === undefined ? {} : { targetStats: file.targetStats }) }, state.config.output.field);
   } catch (err) {
@@ -141,8 +155,11 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
     named.forEach(([name, v], i) => {
       const w = file.weights[i] as WeightEntry;
       if (w.name !== name || w.shape.join('x') !== v.shape.join('x')) throw formatError(dir, `weight ${i} is ${w.name} [${w.shape}], the model expects ${name} [${v.shape}]`);
-      const data = new Float32Array(buffer.buffer.slice(buffer.byteOffset + w.offset, buffer.byteOffset + w.offset + w.byteLength));
-      v.assign(tf.tensor(data, v.shape, 'float32'));
+      v.assign(tf.tensor(values[i] as Float32Array, v.shape, 'float32'));
     });
   });
+  const stored = Object.fromEntries(file.weights.flatMap((w) => (w.dtype === 'int8' && w.scales !== undefined ? [[w.name, { dtype: 'int8', axis: w.scales.axis }]] : w.dtype === 'float16' ? [[w.name, { dtype: 'float16' }]] : [])));
+  // Saving the state again keeps the weights' storage (re-quantizing dequantized int8 weights gives the same codes).
+  if (Object.keys(stored).length > 0) state.weightStorage = stored as WeightStorage;
+  else delete state.weightStorage;
 }

@@ -2,9 +2,11 @@
  * Checks of a saved model before anything is built from it. The checksums in model.json prove only that
  * the files agree with each other (anyone can recompute a SHA-256), so an edited folder must be refused by
  * what it says, in milliseconds and without allocating what it claims:
- * - the weight manifest: names unique, shapes of positive integers, `byteLength` = 4 x the shape's product,
- *   offsets contiguous from 0, the total equal to the size of weights.bin (checked with `stat` before a
- *   byte is read), at most `MODEL_LIMITS.maxParameters` values;
+ * - the weight manifest: names unique, dtypes of the file's format version, shapes of positive integers,
+ *   `byteLength` what the dtype needs for the shape (float32 4 bytes a value, float16 2, int8 1 padded to 4
+ *   plus a float32 scale per channel), each entry starting at the next multiple of 4 after the one before,
+ *   the total equal to the size of weights.bin (checked with `stat` before a byte is read), at most
+ *   `MODEL_LIMITS.maxParameters` values;
  * - labels and `outDim`: at most `MODEL_LIMITS.maxOutputs`;
  * - the config's sizes within the schema's upper bounds (`fusionSchema`), and the fusion network the config
  *   describes no larger than the fusion weights the file holds (`minimumFusionParameters`), so a config
@@ -14,6 +16,8 @@
 import { ModelFormatError } from '@mmfuse/core';
 import type { ResolvedConfig } from '../config.js';
 import type { ModelFile, WeightEntry } from './format.js';
+import { alignUp } from './weight-codec.js';
+import { DTYPES_BY_VERSION, decodeEntry } from './weight-entries.js';
 
 /** Upper bounds on what `load` builds (documented in the package README). */
 export const MODEL_LIMITS = {
@@ -49,6 +53,7 @@ export function checkWeightManifest(model: ModelFile, weightsBytes: number, file
   const weights = model.weights as unknown;
   if (!Array.isArray(weights) || weights.length > MODEL_LIMITS.maxWeights) throw refuse(file, `"weights" must be a list of at most ${MODEL_LIMITS.maxWeights} entries`);
   const names = new Set<string>();
+  const dtypes = DTYPES_BY_VERSION[model.version] ?? ['float32'];
   let offset = 0;
   let values = 0;
   (weights as unknown[]).forEach((raw, i) => {
@@ -57,23 +62,45 @@ export function checkWeightManifest(model: ModelFile, weightsBytes: number, file
     const at = `weight ${i} (${JSON.stringify(w.name.slice(0, 80))})`;
     if (names.has(w.name)) throw refuse(file, `${at} is listed twice`);
     names.add(w.name);
-    if (w.dtype !== 'float32') throw refuse(file, `${at} has dtype ${JSON.stringify(w.dtype)}; only float32 is written`);
+    if (typeof w.dtype !== 'string' || !dtypes.includes(w.dtype)) throw refuse(file, `${at}: dtype ${JSON.stringify(w.dtype)} is not one of ${dtypes.join(', ')} (format version ${model.version})`);
     if (!Array.isArray(w.shape) || w.shape.length > MODEL_LIMITS.maxRank || !w.shape.every((d) => isCount(d, 1, MODEL_LIMITS.maxParameters))) {
       throw refuse(file, `${at} has shape ${JSON.stringify(w.shape)}; expected up to ${MODEL_LIMITS.maxRank} positive integers`);
     }
     const size = w.shape.reduce((a, d) => a * d, 1);
     values += size;
     if (values > MODEL_LIMITS.maxParameters) throw refuse(file, `the weights hold more than ${MODEL_LIMITS.maxParameters} values, the most mmfuse loads`);
-    if (w.byteLength !== size * 4) throw refuse(file, `${at} has byteLength ${JSON.stringify(w.byteLength)}, but its shape [${w.shape}] needs ${size * 4} bytes`);
-    if (w.offset !== offset) throw refuse(file, `${at} starts at byte ${JSON.stringify(w.offset)}; the weights are packed one after the other, so it must start at ${offset}`);
-    offset += size * 4;
+    const needed = entryBytes(w as WeightEntry, size, (reason) => refuse(file, `${at}: ${reason}`));
+    if (w.byteLength !== needed) throw refuse(file, `${at} has byteLength ${JSON.stringify(w.byteLength)}, but its shape [${w.shape}] needs ${needed} bytes as ${w.dtype}`);
+    const start = alignUp(offset);
+    if (w.offset !== start) throw refuse(file, `${at} starts at byte ${JSON.stringify(w.offset)}; the weights are packed one after the other (each at a multiple of 4), so it must start at ${start}`);
+    offset = start + needed;
   });
-  if (offset !== weightsBytes) throw refuse(file, `the weights add up to ${offset} bytes, but weights.bin has ${weightsBytes}`);
+  if (alignUp(offset) !== weightsBytes) throw refuse(file, `the weights add up to ${alignUp(offset)} bytes, but weights.bin has ${weightsBytes}`);
 }
 
-/** Float32 values (weight manifest entries) whose name starts with `prefix`. */
+/** The bytes an entry of its dtype and shape spans (an int8 entry: values padded to 4, then one float32 scale per channel). */
+function entryBytes(w: WeightEntry, size: number, bad: (reason: string) => ModelFormatError): number {
+  switch (w.dtype) {
+    case 'float16': return size * 2;
+    case 'int8': {
+      const s = w.scales as Partial<NonNullable<WeightEntry['scales']>> | undefined;
+      if (typeof s !== 'object' || s === null || !isCount(s.axis, 0, MODEL_LIMITS.maxRank) || !isCount(s.count, 0, MODEL_LIMITS.maxParameters)) throw bad('an int8 weight needs scales { axis, offset, count }');
+      if (s.axis >= w.shape.length || s.count !== w.shape[s.axis]) throw bad(`scales along axis ${s.axis} must number ${w.shape[s.axis] ?? '(no such axis)'}, got ${s.count}`);
+      if (s.offset !== w.offset + alignUp(size)) throw bad(`scales must follow the int8 values at byte ${w.offset + alignUp(size)}, got ${JSON.stringify(s.offset)}`);
+      return alignUp(size) + 4 * s.count;
+    }
+    default: return size * 4;
+  }
+}
+
+/** Values (not bytes) a weight holds, whatever its storage. */
+function valuesOf(w: WeightEntry): number {
+  return w.shape.reduce((a, d) => a * d, 1);
+}
+
+/** Values held by the weights (manifest entries) whose name starts with `prefix`. */
 export function valuesUnder(model: ModelFile, prefix: string): number {
-  return model.weights.filter((w) => w.name.startsWith(prefix)).reduce((a, w) => a + w.byteLength / 4, 0);
+  return model.weights.filter((w) => w.name.startsWith(prefix)).reduce((a, w) => a + valuesOf(w), 0);
 }
 
 /**
@@ -102,13 +129,21 @@ export function checkFusionSize(model: ModelFile, config: ResolvedConfig, inputD
   }
 }
 
-/** Refuse weights with a NaN or an infinity (the index of the first one and its weight's name). */
+/**
+ * Refuse weights with a NaN or an infinity (the first one: its index among the file's float32 values, or
+ * within its weight for float16 / int8 storage, and the weight's name). Entries must be checked already.
+ */
 export function checkFinite(model: ModelFile, buffer: Uint8Array, file: string): void {
-  const values = new Float32Array(buffer.buffer, buffer.byteOffset, Math.floor(buffer.byteLength / 4));
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i] as number)) {
-      const w = model.weights.find((e) => e.offset <= i * 4 && i * 4 < e.offset + e.byteLength);
-      throw new ModelFormatError(`weights.bin holds ${values[i]} at value ${i}${w === undefined ? '' : ` (weight ${w.name})`}; every weight must be finite`, { file });
+  for (const w of model.weights) {
+    if (w.dtype === 'float32') {
+      const values = new Float32Array(buffer.buffer.slice(buffer.byteOffset + w.offset, buffer.byteOffset + w.offset + w.byteLength));
+      const j = values.findIndex((v) => !Number.isFinite(v));
+      if (j >= 0) throw new ModelFormatError(`weights.bin holds ${values[j]} at value ${w.offset / 4 + j} (weight ${w.name}); every weight must be finite`, { file });
+    } else {
+      // float16 infinities/NaNs and int8 scales (checked by decodeEntry) decoded as load reads them.
+      const values = decodeEntry(w, buffer, file);
+      const j = values.findIndex((v) => !Number.isFinite(v));
+      if (j >= 0) throw new ModelFormatError(`weights.bin holds ${values[j]} at value ${j} of weight ${w.name} (${w.dtype}); every weight must be finite`, { file });
     }
   }
 }

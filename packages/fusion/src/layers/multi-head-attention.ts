@@ -14,8 +14,13 @@ import type { ApplyOptions } from './module.js';
 export interface MultiHeadAttentionArgs {
   /** Model width (queries, keys, values and output). */
   dModel: number;
-  /** Number of heads; must divide dModel. */
+  /** Number of heads; must divide dModel unless `headDim` is given. */
   heads: number;
+  /**
+   * Width of each head. Default dModel / heads. A structurally pruned block keeps fewer heads of the
+   * original width, so its attention works on heads × headDim < dModel channels.
+   */
+  headDim?: number;
   /** Dropout on the attention probabilities (training only). Default 0. */
   dropout?: number;
 }
@@ -30,33 +35,38 @@ export class MultiHeadAttention extends Module {
   readonly dModel: number;
   readonly heads: number;
   readonly headDim: number;
+  /** heads × headDim: the width of q, k, v and of the output projection's input (dModel unless pruned). */
+  readonly inner: number;
   readonly dropoutRate: number;
-  readonly inKernel: tf.Variable; // [d, 3d]: columns q | k | v
-  readonly inBias: tf.Variable; // [3d]
+  readonly inKernel: tf.Variable; // [d, 3 inner]: columns q | k | v
+  readonly inBias: tf.Variable; // [3 inner]
   readonly out: Linear;
 
   constructor(args: MultiHeadAttentionArgs, rng: Rng) {
     super();
-    if (!Number.isInteger(args.heads) || args.heads < 1 || args.dModel % args.heads !== 0) {
+    if (args.headDim === undefined ? !Number.isInteger(args.heads) || args.heads < 1 || args.dModel % args.heads !== 0 : !Number.isInteger(args.heads) || args.heads < 1) {
       throw new ConfigError(`MultiHeadAttention: must be a positive integer dividing dModel (${args.dModel}), got ${args.heads}`, { path: 'heads' });
     }
+    if (args.headDim !== undefined && (!Number.isInteger(args.headDim) || args.headDim < 1)) throw new ConfigError(`MultiHeadAttention: must be a positive integer, got ${args.headDim}`, { path: 'headDim' });
     this.dModel = args.dModel;
     this.heads = args.heads;
-    this.headDim = args.dModel / args.heads;
+    this.headDim = args.headDim ?? args.dModel / args.heads;
+    this.inner = this.heads * this.headDim;
     this.dropoutRate = args.dropout ?? 0;
     const d = args.dModel;
-    this.inKernel = this.weight('inKernel', [d, 3 * d], { kind: 'uniform', limit: glorotLimit(d, d) }, rng);
-    this.inBias = this.weight('inBias', [3 * d], { kind: 'zeros' }, rng);
-    this.out = this.child('out', new Linear({ inDim: d, outDim: d }, rng));
+    const inner = this.inner;
+    this.inKernel = this.weight('inKernel', [d, 3 * inner], { kind: 'uniform', limit: glorotLimit(d, inner) }, rng);
+    this.inBias = this.weight('inBias', [3 * inner], { kind: 'zeros' }, rng);
+    this.out = this.child('out', new Linear({ inDim: inner, outDim: d }, rng));
   }
 
   private scaleCache?: Float32Array;
 
-  /** [3d]: 1/sqrt(headDim) for the query columns, 1 for keys and values. */
+  /** [3 inner]: 1/sqrt(headDim) for the query columns, 1 for keys and values. */
   private scaleVector(): Float32Array {
     if (this.scaleCache === undefined) {
-      this.scaleCache = new Float32Array(3 * this.dModel).fill(1);
-      this.scaleCache.fill(1 / Math.sqrt(this.headDim), 0, this.dModel);
+      this.scaleCache = new Float32Array(3 * this.inner).fill(1);
+      this.scaleCache.fill(1 / Math.sqrt(this.headDim), 0, this.inner);
     }
     return this.scaleCache;
   }
@@ -78,24 +88,26 @@ export class MultiHeadAttention extends Module {
     // The 1/sqrt(headDim) score scale is folded into the query projection (scaling [d, d] weights is far
     // cheaper than scaling [B, H, Tq, hd] activations, forward and backward).
     const scale = tf.tensor1d(this.scaleVector());
-    const kernel = this.inKernel.mul(scale) as tf.Tensor2D; // [d, 3d]
-    const bias = this.inBias.mul(scale) as tf.Tensor1D; // [3d]
-    // q, k, v as column blocks of one packed projection: [B, T, 3d] (self) or [B, Tq, d] and [B, Tk, 2d].
+    const inner = this.inner;
+    const kernel = this.inKernel.mul(scale) as tf.Tensor2D; // [d, 3 inner]
+    const bias = this.inBias.mul(scale) as tf.Tensor1D; // [3 inner]
+    // q, k, v as column blocks of one packed projection: [B, T, 3 inner] (self) or [B, Tq, inner] and
+    // [B, Tk, 2 inner]. inner = heads x headDim is d unless heads were pruned.
     let q: tf.Tensor3D; let kv: tf.Tensor3D;
     if (query === keyValue) {
-      q = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: kernel, bias }).reshape([b, tq, 3 * d]); // [B, T, 3d]
+      q = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: kernel, bias }).reshape([b, tq, 3 * inner]); // [B, T, 3 inner]
       kv = q;
     } else {
-      const [wq, wkv] = tf.split(kernel, [d, 2 * d], 1) as [tf.Tensor2D, tf.Tensor2D]; // [d, d], [d, 2d]
-      const [bq, bkv] = tf.split(bias, [d, 2 * d], 0) as [tf.Tensor1D, tf.Tensor1D];
-      q = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: wq, bias: bq }).reshape([b, tq, d]); // [B, Tq, d]
-      kv = tf.fused.matMul({ a: keyValue.reshape([b * tk, d]), b: wkv, bias: bkv }).reshape([b, tk, 2 * d]); // [B, Tk, 2d]
+      const [wq, wkv] = tf.split(kernel, [inner, 2 * inner], 1) as [tf.Tensor2D, tf.Tensor2D]; // [d, inner], [d, 2 inner]
+      const [bq, bkv] = tf.split(bias, [inner, 2 * inner], 0) as [tf.Tensor1D, tf.Tensor1D];
+      q = tf.fused.matMul({ a: query.reshape([b * tq, d]), b: wq, bias: bq }).reshape([b, tq, inner]); // [B, Tq, inner]
+      kv = tf.fused.matMul({ a: keyValue.reshape([b * tk, d]), b: wkv, bias: bkv }).reshape([b, tk, 2 * inner]); // [B, Tk, 2 inner]
     }
     if (options.returnWeights === true) {
-      const kCol = query === keyValue ? d : 0;
-      const qh = this.splitHeads(q.slice([0, 0, 0], [b, tq, d]), b, tq); // [B, H, Tq, hd]
-      const kh = this.splitHeads(kv.slice([0, 0, kCol], [b, tk, d]), b, tk); // [B, H, Tk, hd]
-      const vh = this.splitHeads(kv.slice([0, 0, kCol + d], [b, tk, d]), b, tk); // [B, H, Tk, hd]
+      const kCol = query === keyValue ? inner : 0;
+      const qh = this.splitHeads(q.slice([0, 0, 0], [b, tq, inner]), b, tq); // [B, H, Tq, hd]
+      const kh = this.splitHeads(kv.slice([0, 0, kCol], [b, tk, inner]), b, tk); // [B, H, Tk, hd]
+      const vh = this.splitHeads(kv.slice([0, 0, kCol + inner], [b, tk, inner]), b, tk); // [B, H, Tk, hd]
       return this.applyProjected({ q: qh, k: kh, v: vh }, keyMask, { ...options, scaled: true });
     }
     // Scores, mask, softmax, dropout and weighted sum in one op (@mmfuse/core `attention`), the heads read as
@@ -105,7 +117,7 @@ export class MultiHeadAttention extends Module {
     const ctx = attention({
       q, k: kv, v: kv, heads: this.heads, headDim: this.headDim, scale: 1,
       ...(keyMask === undefined ? {} : { mask: keyMask }), ...(rate > 0 ? { dropout: { rate, seed: options.rng!.nextSeed() } } : {}),
-    }); // [B, Tq, d]
+    }); // [B, Tq, inner]
     return { output: this.out.apply(ctx) as tf.Tensor3D };
   }
 
@@ -124,7 +136,7 @@ export class MultiHeadAttention extends Module {
     }
     const probs = tf.softmax(scores, -1) as tf.Tensor4D; // [B, H, Tq, Tk]
     const dropped = dropout(probs, this.dropoutRate, options.training, options.rng);
-    const ctx = tf.matMul(dropped, p.v).transpose([0, 2, 1, 3]).reshape([b, tq, this.dModel]); // [B, Tq, d]
+    const ctx = tf.matMul(dropped, p.v).transpose([0, 2, 1, 3]).reshape([b, tq, this.inner]); // [B, Tq, inner]
     return { output: this.out.apply(ctx) as tf.Tensor3D, weights: probs };
   }
 

@@ -17,6 +17,8 @@ import type { ApplyOptions } from './module.js';
 export interface TransformerBlockArgs {
   dModel: number;
   heads: number;
+  /** Width of each attention head. Default dModel / heads (see `MultiHeadAttentionArgs.headDim`). */
+  headDim?: number;
   /** Feed-forward hidden width. */
   ffDim: number;
   /** Dropout at the 4 sites (attention probabilities, after attention, after GELU, after the FFN). Default 0. */
@@ -41,7 +43,7 @@ export class TransformerBlock extends Module {
     const eps = args.epsilon ?? 1e-5;
     this.dropoutRate = rate;
     this.ln1 = this.child('ln1', new LayerNorm({ dim: args.dModel, epsilon: eps }, rng));
-    this.attn = this.child('attn', new MultiHeadAttention({ dModel: args.dModel, heads: args.heads, dropout: rate }, rng));
+    this.attn = this.child('attn', new MultiHeadAttention({ dModel: args.dModel, heads: args.heads, ...(args.headDim === undefined ? {} : { headDim: args.headDim }), dropout: rate }, rng));
     this.ln2 = this.child('ln2', new LayerNorm({ dim: args.dModel, epsilon: eps }, rng));
     this.ff = this.child('ff', new FeedForward({ dModel: args.dModel, ffDim: args.ffDim, dropout: rate }, rng));
     if (args.cross === true) this.lnContext = this.child('lnContext', new LayerNorm({ dim: args.dModel, epsilon: eps }, rng));

@@ -46,7 +46,8 @@ function splitHeads(g: OnnxGraphBuilder, x: OnnxValue, heads: number, headDim: n
  * uses the packed projection); keyMask [B, Tk] (1 = real key). Returns [B, Tq, d].
  */
 export function attentionOnnx(g: OnnxGraphBuilder, mha: MultiHeadAttention, query: OnnxValue, keyValue: OnnxValue, keyMask: OnnxValue): OnnxValue {
-  const d = mha.dModel;
+  // The width of q, k and v: heads x headDim (dModel unless heads were pruned by `mmfuse compress`).
+  const d = mha.inner;
   // The 1/sqrt(headDim) score scale folded into the query columns, computed in float32 as `apply` does.
   const [kernel, bias] = tf.tidy(() => {
     const scale = tf.concat([tf.fill([d], 1 / Math.sqrt(mha.headDim)), tf.ones([2 * d])]);

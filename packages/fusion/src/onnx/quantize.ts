@@ -4,6 +4,7 @@
  * -127..127 (zero point 0). Re-quantizing weights that were dequantized from this scheme gives back the
  * same integers (the column's largest |q| is 127, so the scale is recovered).
  */
+import { int8Scales, quantizeInt8 } from '../io/weight-codec.js';
 
 /** Quantized values and one float32 scale per group. */
 export interface Quantized {
@@ -11,28 +12,22 @@ export interface Quantized {
   scales: Float32Array;
 }
 
-function quantize(w: Float32Array, groups: number, size: number, index: (group: number, i: number) => number): Quantized {
-  const values = new Int8Array(w.length);
-  const scales = new Float32Array(groups);
-  for (let g = 0; g < groups; g++) {
-    let max = 0;
-    for (let i = 0; i < size; i++) max = Math.max(max, Math.abs(w[index(g, i)] as number));
-    const scale = max > 0 ? Math.fround(max / 127) : 1;
-    scales[g] = scale;
-    for (let i = 0; i < size; i++) {
-      const k = index(g, i);
-      values[k] = Math.max(-127, Math.min(127, Math.round((w[k] as number) / scale)));
-    }
-  }
-  return { values, scales };
+/**
+ * One implementation of the scheme for both writers: `int8Scales` / `quantizeInt8` of the saved-model
+ * codec (round half to even, as PyTorch). An all-zero group gets scale 1 here instead of 0 (its values are 0
+ * either way), so a graph never multiplies by a zero scale.
+ */
+function quantize(w: Float32Array, shape: [number, number], axis: 0 | 1): Quantized {
+  const scales = int8Scales(w, shape, axis).map((s) => (s > 0 ? s : 1));
+  return { values: quantizeInt8(w, shape, axis, scales), scales };
 }
 
 /** A [rows, cols] row-major kernel quantized per column (an output channel of `x W`). */
 export function quantizeColumns(w: Float32Array, rows: number, cols: number): Quantized {
-  return quantize(w, cols, rows, (c, r) => r * cols + c);
+  return quantize(w, [rows, cols], 1);
 }
 
 /** A [rows, cols] row-major table quantized per row (an embedding vector). */
 export function quantizeRows(w: Float32Array, rows: number, cols: number): Quantized {
-  return quantize(w, rows, cols, (r, c) => r * cols + c);
+  return quantize(w, [rows, cols], 0);
 }

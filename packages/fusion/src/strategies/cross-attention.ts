@@ -9,11 +9,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '@mmfuse/core';
 import type { ModalityTokens } from '../alignment.js';
+import type { BlockShape } from '../config.js';
 import { LayerNorm } from '../layers/layer-norm.js';
 import { Linear } from '../layers/linear.js';
 import { TransformerBlock } from '../layers/transformer-block.js';
 import type { ApplyOptions } from '../layers/module.js';
-import { FusionStrategy, maskedMean } from './strategy.js';
+import { FusionStrategy, blockArgs, maskedMean } from './strategy.js';
 
 export interface CrossAttentionFusionArgs {
   modalities: number;
@@ -22,6 +23,8 @@ export interface CrossAttentionFusionArgs {
   heads: number;
   ffDim: number;
   dropout: number;
+  /** Sizes of pruned blocks by path (`stream0.block0`, ...); others use `heads` and `ffDim`. */
+  blockShapes?: Readonly<Record<string, BlockShape>>;
 }
 
 export class CrossAttentionFusion extends FusionStrategy {
@@ -37,7 +40,7 @@ export class CrossAttentionFusion extends FusionStrategy {
     this.dModel = args.dModel;
     this.nullToken = this.weight('nullToken', [args.dModel], { kind: 'normal', std: 0.02 }, rng);
     this.streams = Array.from({ length: args.modalities }, (_, m) =>
-      Array.from({ length: args.layers }, (_, l) => this.child(`stream${m}.block${l}`, new TransformerBlock({ ...args, cross: true }, rng))));
+      Array.from({ length: args.layers }, (_, l) => this.child(`stream${m}.block${l}`, new TransformerBlock({ ...blockArgs(args, `stream${m}.block${l}`), cross: true }, rng))));
     this.norms = Array.from({ length: args.modalities }, (_, m) => this.child(`stream${m}.norm`, new LayerNorm({ dim: args.dModel }, rng)));
     this.out = this.child('out', new Linear({ inDim: args.modalities * args.dModel, outDim: args.dModel }, rng));
   }

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '@mmfuse/core';
 import type { ModalityTokens } from '../alignment.js';
+import type { BlockShape } from '../config.js';
 import { gelu } from '../layers/activations.js';
 import { dropout } from '../layers/dropout.js';
 import { LayerNorm } from '../layers/layer-norm.js';
@@ -18,6 +19,8 @@ export interface LateFusionArgs {
   dModel: number;
   ffDim: number;
   dropout: number;
+  /** `hidden.ffDim`: the hidden width after structured pruning. Default `ffDim`. */
+  blockShapes?: Readonly<Record<string, BlockShape>>;
 }
 
 export class LateFusion extends FusionStrategy {
@@ -32,8 +35,9 @@ export class LateFusion extends FusionStrategy {
     super();
     this.dModel = args.dModel;
     this.dropoutRate = args.dropout;
-    this.hidden = this.child('hidden', new Linear({ inDim: args.modalities * args.dModel, outDim: args.ffDim }, rng));
-    this.out = this.child('out', new Linear({ inDim: args.ffDim, outDim: args.dModel }, rng));
+    const ffDim = args.blockShapes?.hidden?.ffDim ?? args.ffDim;
+    this.hidden = this.child('hidden', new Linear({ inDim: args.modalities * args.dModel, outDim: ffDim }, rng));
+    this.out = this.child('out', new Linear({ inDim: ffDim, outDim: args.dModel }, rng));
     this.norm = this.child('norm', new LayerNorm({ dim: args.dModel }, rng));
   }
 

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ModalityTokens } from '../alignment.js';
+import type { BlockShape } from '../config.js';
 import { Module } from '../layers/module.js';
 import type { ApplyOptions } from '../layers/module.js';
 
@@ -17,4 +18,20 @@ export function maskedMean(x: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D {
   const sum = x.mul(mask.expandDims(2)).sum(1); // [B, d]
   const count = mask.sum(1, true); // [B, 1]
   return sum.div(count.maximum(1)) as tf.Tensor2D;
+}
+
+/**
+ * The arguments of the Transformer block at `path`: its pruned sizes from `blockShapes` when listed (heads
+ * keep the unpruned width dModel / heads), else the strategy's.
+ */
+export function blockArgs<T extends { dModel: number; heads: number; ffDim: number; blockShapes?: Readonly<Record<string, BlockShape>> }>(args: T, path: string): T & { headDim: number } {
+  const shape = args.blockShapes?.[path];
+  return { ...args, headDim: args.dModel / args.heads, heads: shape?.heads ?? args.heads, ffDim: shape?.ffDim ?? args.ffDim };
+}
+
+/** The block paths a strategy has (the keys `fusion.blockShapes` may use). */
+export function blockPaths(strategy: string, layers: number, modalities: number): string[] {
+  if (strategy === 'late') return ['hidden'];
+  if (strategy === 'cross-attention') return Array.from({ length: modalities }, (_, m) => Array.from({ length: layers }, (_, l) => `stream${m}.block${l}`)).flat();
+  return Array.from({ length: layers }, (_, l) => `block${l}`);
 }

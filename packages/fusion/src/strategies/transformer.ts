@@ -6,10 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '@mmfuse/core';
 import type { ModalityTokens } from '../alignment.js';
+import type { BlockShape } from '../config.js';
 import { LayerNorm } from '../layers/layer-norm.js';
 import { TransformerBlock } from '../layers/transformer-block.js';
 import type { ApplyOptions } from '../layers/module.js';
-import { FusionStrategy } from './strategy.js';
+import { FusionStrategy, blockArgs } from './strategy.js';
 
 export interface TransformerFusionArgs {
   dModel: number;
@@ -17,6 +18,8 @@ export interface TransformerFusionArgs {
   heads: number;
   ffDim: number;
   dropout: number;
+  /** Sizes of pruned blocks by path (`block0`, ...); others use `heads` and `ffDim`. */
+  blockShapes?: Readonly<Record<string, BlockShape>>;
 }
 
 export class TransformerFusion extends FusionStrategy {
@@ -28,7 +31,7 @@ export class TransformerFusion extends FusionStrategy {
   constructor(args: TransformerFusionArgs, rng: Rng) {
     super();
     this.cls = this.weight('cls', [args.dModel], { kind: 'normal', std: 0.02 }, rng);
-    this.blocks = Array.from({ length: args.layers }, (_, i) => this.child(`block${i}`, new TransformerBlock(args, rng)));
+    this.blocks = Array.from({ length: args.layers }, (_, i) => this.child(`block${i}`, new TransformerBlock(blockArgs(args, `block${i}`), rng)));
     this.norm = this.child('norm', new LayerNorm({ dim: args.dModel }, rng));
   }
 

@@ -1,0 +1,356 @@
+/**
+ * Compression (issue 17, item 7's table): for the customer-service bot (text + voice) and Banking77 (text),
+ * model size on disk, test accuracy, single-request latency and throughput of the float32 model and of
+ * what `mmfuse compress` / `mmfuse distill` make of it: int8, float16, structured pruning at 50% with a
+ * fine-tune, magnitude pruning at 50% (size-only), and a distilled student. Every variant is made through
+ * the CLI (`main`), loaded with `FusionModel.load` and timed in the same process, variants interleaved
+ * round by round so that load on a shared machine hits all of them alike.
+ *
+ * Models: the bot's float32 model is `examples/customer-service/model` when it has been trained (`npm run
+ * demo`), else the example's config trained into bench/.work/compress/bot (reused by later runs while the
+ * config is unchanged). Banking77: the example's config with its text input only, trained on
+ * `../shared/datasets/banking77` (BANKING77_DIR elsewhere) into bench/.work/compress/banking77. Nothing is
+ * re-trained while its inputs are unchanged, so a re-run only re-measures.
+ *
+ * The student config is derived from the teacher's, so the benchmark follows the bot as it changes:
+ * late fusion at half the width; text/rnn at half its hidden and embedding sizes; audio/cnn with its first
+ * two blocks at half their channels and a time/mel stride of 4 in the second; audio/phonetic at half its
+ * hidden size, one layer; other encoders unchanged. COMPRESS_STUDENT_<BOT|BANKING77>=file.json replaces it.
+ *
+ * Environment: COMPRESS_ONLY=bot|banking77; COMPRESS_ROUNDS (timing rounds, default 5);
+ * COMPRESS_FINETUNE_EPOCHS_<BOT|BANKING77> (default 8 / 3); COMPRESS_BANKING77_LIMIT (training samples,
+ * default all); COMPRESS_FORCE=1 re-makes every variant.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { loadManifest } from '@mmfuse/core';
+import type { FieldKind, ManifestSample } from '@mmfuse/core';
+import '@mmfuse/text-rnn';
+import '@mmfuse/audio';
+import { FusionModel } from '@mmfuse/fusion';
+import type { PreparedInput } from '@mmfuse/fusion';
+import { main } from 'mmfuse';
+import type { BenchFigure, Benchmark } from './types.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const work = path.join(here, '.work', 'compress');
+const ROUNDS = Number(process.env.COMPRESS_ROUNDS ?? 5);
+const FORCE = process.env.COMPRESS_FORCE === '1';
+const LATENCY_REQUESTS = 40;
+const BATCH = 32;
+
+type Json = Record<string, any>;
+
+interface Dataset {
+  id: 'bot' | 'banking77';
+  title: string;
+  /** The teacher's config file (data paths relative to it, or absolute). */
+  config: string;
+  /** Manifests: training, optional validation, test. */
+  train: string;
+  validation?: string;
+  test: string;
+  /** The float32 model, when it exists already (not trained here). */
+  existing?: string;
+  fields: Record<string, FieldKind>;
+  finetuneEpochs: number;
+  limit?: number;
+}
+
+const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' / ');
+const log = (line: string): void => { process.stderr.write(`[compress] ${line}\n`); };
+const hash = (...parts: string[]): string => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 12);
+
+/** Run the CLI in process; throws on a non-zero exit with its stderr tail. */
+async function cli(argv: string[], cwd: string): Promise<Json> {
+  let stdout = '';
+  let stderr = '';
+  log(`mmfuse ${argv.join(' ')}`);
+  const code = await main([...argv, '--json'], {
+    stdout: (t) => { stdout += t; },
+    stderr: (t) => { stderr += t; if (/epoch \d+\/\d+ loss/.test(t) || /fine-tun|distilling|accuracy/.test(t)) process.stderr.write(t); },
+    cwd,
+  });
+  if (code !== 0) throw new Error(`mmfuse ${argv[0]} exited ${code}: ${stderr.slice(-2000)}`);
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as Json;
+}
+
+function datasets(): Dataset[] {
+  const bot = path.join(root, 'examples/customer-service');
+  const botConfig = JSON.parse(readFileSync(path.join(bot, 'config.json'), 'utf8')) as Json;
+  const bankingDir = process.env.BANKING77_DIR ?? path.resolve(root, '../shared/datasets/banking77');
+  const out: Dataset[] = [{
+    id: 'bot', title: 'customer-service bot (text + voice)', config: path.join(bot, 'config.json'),
+    train: path.join(bot, botConfig.data.train), validation: path.join(bot, botConfig.data.validation), test: path.join(bot, botConfig.data.test),
+    ...(existsSync(path.join(bot, 'model', 'model.json')) ? { existing: path.join(bot, 'model') } : {}),
+    fields: { text: 'string', audio: 'path', label: 'label' },
+    finetuneEpochs: Number(process.env.COMPRESS_FINETUNE_EPOCHS_BOT ?? 8),
+  }];
+  if (existsSync(path.join(bankingDir, 'train.csv'))) {
+    const limit = process.env.COMPRESS_BANKING77_LIMIT === undefined ? undefined : Number(process.env.COMPRESS_BANKING77_LIMIT);
+    out.push({
+      id: 'banking77', title: 'Banking77 (text)', config: path.join(root, 'examples/banking77/config.json'),
+      train: path.join(bankingDir, 'train.csv'), test: path.join(bankingDir, 'test.csv'),
+      fields: { text: 'string', category: 'label' },
+      finetuneEpochs: Number(process.env.COMPRESS_FINETUNE_EPOCHS_BANKING77 ?? 3),
+      ...(limit === undefined ? {} : { limit }),
+    });
+  } else {
+    log(`no Banking77 at ${bankingDir} (set BANKING77_DIR): its rows are left out`);
+  }
+  const only = process.env.COMPRESS_ONLY;
+  return only === undefined ? out : out.filter((d) => d.id === only);
+}
+
+/** The teacher config of a dataset, as a file in the work folder (absolute data paths). */
+function teacherConfig(d: Dataset, dir: string): string {
+  const cfg = JSON.parse(readFileSync(d.config, 'utf8')) as Json;
+  if (d.id === 'banking77') {
+    // Text only (the example's voice input needs the synthesized clips), the CSV's `category` as the label.
+    delete cfg.inputs.audio;
+    cfg.output = { ...cfg.output, field: 'category' };
+  }
+  let train = d.train;
+  if (d.limit !== undefined) {
+    const lines = readFileSync(d.train, 'utf8').split('\n');
+    train = path.join(dir, 'train-limited.csv');
+    writeFileSync(train, lines.slice(0, d.limit + 1).join('\n') + '\n');
+  }
+  cfg.data = { train, ...(d.validation === undefined ? {} : { validation: d.validation }), test: d.test };
+  const file = path.join(dir, 'teacher.json');
+  writeFileSync(file, JSON.stringify(cfg, null, 2));
+  return file;
+}
+
+const half = (n: number, min = 8): number => Math.max(min, Math.round(n / 2));
+
+/** The student config derived from the teacher's (see the header). */
+function studentConfig(teacher: Json, d: Dataset): Json {
+  const override = process.env[`COMPRESS_STUDENT_${d.id.toUpperCase()}`];
+  if (override !== undefined) return { ...(JSON.parse(readFileSync(override, 'utf8')) as Json), data: teacher.data };
+  const s = JSON.parse(JSON.stringify(teacher)) as Json;
+  for (const input of Object.values(s.inputs) as Json[]) {
+    const e = input.encoder;
+    const kind = String(e.kind).includes('/') ? e.kind : `${input.type}/${e.kind}`;
+    if (kind === 'text/rnn') {
+      e.hiddenSize = half(e.hiddenSize ?? 64);
+      e.embeddingDim = half(e.embeddingDim ?? 64);
+      e.layers = 1;
+    } else if (kind === 'audio/cnn') {
+      const ch: number[] = e.channels ?? [16, 32];
+      e.channels = ch.slice(0, 2).map((c) => half(c, 4));
+      e.timeStride = [2, 4].slice(0, e.channels.length);
+      e.melStride = [2, 4].slice(0, e.channels.length);
+    } else if (kind === 'audio/phonetic') {
+      e.hiddenSize = half(e.hiddenSize ?? 128);
+      e.layers = 1;
+    }
+  }
+  const f = s.fusion ?? {};
+  const dModel = half(f.dModel ?? 128, 16);
+  s.fusion = { strategy: 'late', dModel, ffDim: dModel, dropout: f.dropout ?? 0.1, modalityDropout: f.modalityDropout ?? 0.1 };
+  return s;
+}
+
+/** Bytes of a model folder's model.json + weights.bin, and of the two gzipped. */
+function sizes(dir: string): { bytes: number; gzip: number } {
+  let bytes = 0;
+  let gzip = 0;
+  for (const f of ['model.json', 'weights.bin']) {
+    const data = readFileSync(path.join(dir, f));
+    bytes += data.byteLength;
+    gzip += gzipSync(data, { level: 6 }).byteLength;
+  }
+  return { bytes, gzip };
+}
+
+interface Variant {
+  id: string;
+  label: string;
+  dir: string;
+  made?: Json;
+  model?: FusionModel;
+  prepared?: PreparedInput[];
+  accuracy?: number;
+  latency: number[];
+  endToEnd: number[];
+  throughput: number[];
+  size?: { bytes: number; gzip: number };
+  note?: string;
+}
+
+/** Make (or reuse) every variant's folder. */
+async function makeVariants(d: Dataset): Promise<Variant[]> {
+  const dir = path.join(work, d.id);
+  mkdirSync(dir, { recursive: true });
+  const config = teacherConfig(d, dir);
+  const configText = readFileSync(config, 'utf8');
+  const key = hash(configText, d.existing === undefined ? '' : readFileSync(path.join(d.existing, 'model.json'), 'utf8'));
+  const stamp = path.join(dir, 'stamp.json');
+  const fresh = FORCE || !existsSync(stamp) || (JSON.parse(readFileSync(stamp, 'utf8')) as Json).key !== key;
+  if (fresh) for (const f of readdirSync(dir)) if (!['teacher.json', 'train-limited.csv'].includes(f)) rmSync(path.join(dir, f), { recursive: true, force: true });
+  const made: Json = fresh ? {} : (JSON.parse(readFileSync(stamp, 'utf8')) as Json).made;
+  const save = (): void => writeFileSync(stamp, JSON.stringify({ key, made }, null, 2));
+  const once = async (id: string, out: string, make: () => Promise<Json>): Promise<void> => {
+    if (made[id] !== undefined && existsSync(path.join(out, 'model.json'))) return;
+    const started = Date.now();
+    made[id] = { ...(await make()), seconds: (Date.now() - started) / 1000, load: load() };
+    save();
+  };
+  const fp32 = d.existing ?? path.join(dir, 'fp32');
+  if (d.existing === undefined) await once('fp32', fp32, () => cli(['train', config, '--out', fp32], dir));
+  await once('int8', path.join(dir, 'int8'), () => cli(['compress', '--model', fp32, '--quantize', 'int8', '--out', path.join(dir, 'int8')], dir));
+  await once('fp16', path.join(dir, 'fp16'), () => cli(['compress', '--model', fp32, '--quantize', 'float16', '--out', path.join(dir, 'fp16')], dir));
+  await once('magnitude', path.join(dir, 'magnitude'), () => cli(['compress', '--model', fp32, '--prune', '0.5', '--prune-method', 'magnitude', '--out', path.join(dir, 'magnitude')], dir));
+  const cfgJson = JSON.parse(configText) as Json;
+  const train = cfgJson.data.train as string;
+  await once('pruned', path.join(dir, 'pruned'), () => cli(['compress', '--model', fp32, '--prune', '0.5', '--data', train, ...(d.validation === undefined ? [] : ['--validation', d.validation]), '--finetune-epochs', String(d.finetuneEpochs), '--out', path.join(dir, 'pruned')], dir));
+  const studentFile = path.join(dir, 'student.json');
+  writeFileSync(studentFile, JSON.stringify(studentConfig(cfgJson, d), null, 2));
+  await once('student', path.join(dir, 'student'), () => cli(['distill', '--teacher', fp32, '--config', studentFile, '--out', path.join(dir, 'student')], dir));
+  const rows: [string, string, string][] = [
+    ['fp32', 'fp32 (tfjs)', fp32],
+    ['int8', 'int8 weights (tfjs, dequantized at load)', path.join(dir, 'int8')],
+    ['fp16', 'float16 weights (tfjs)', path.join(dir, 'fp16')],
+    ['pruned', `structured pruning 50% + ${d.finetuneEpochs}-epoch fine-tune`, path.join(dir, 'pruned')],
+    ['magnitude', 'magnitude pruning 50% (size-only)', path.join(dir, 'magnitude')],
+    ['student', 'distilled student', path.join(dir, 'student')],
+  ];
+  return rows.map(([id, label, folder]) => ({ id, label, dir: folder, ...(made[id] === undefined ? {} : { made: made[id] as Json }), latency: [], endToEnd: [], throughput: [] }));
+}
+
+const median = (xs: readonly number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2; };
+
+/** Measure every variant: accuracy once, then timing rounds with the variants interleaved. */
+async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: string; loadAfter: string; testSamples: number }> {
+  const target = Object.entries(d.fields).find(([, k]) => k === 'label')?.[0] as string;
+  const { samples } = await loadManifest(d.test, { fields: d.fields, required: [target], onError: 'skip' });
+  const requests = samples.map((s: ManifestSample) => Object.fromEntries(Object.entries(s.fields).filter(([k]) => k !== target)));
+  const loadBefore = load();
+  for (const v of variants) {
+    v.model = await FusionModel.load(v.dir);
+    v.size = sizes(v.dir);
+    const e = await v.model.evaluate(samples, { ablation: false });
+    v.accuracy = e.accuracy;
+    // End to end, each request once (raw value: decoding, features, tokens, then the model).
+    for (const r of requests.slice(0, LATENCY_REQUESTS)) {
+      const t0 = performance.now();
+      await v.model.predict(r, { contributions: false });
+      v.endToEnd.push(performance.now() - t0);
+    }
+    v.prepared = (await v.model.prepareInputs(requests)).flatMap((o) => (o.ok ? [o.value] : []));
+    for (let i = 0; i < 3; i++) v.model.predictPrepared([v.prepared[i] as PreparedInput], { contributions: false }); // warm-up
+    log(`${d.id} ${v.id}: accuracy ${(100 * e.accuracy).toFixed(1)}% (n ${e.n}), ${v.size.bytes} bytes`);
+  }
+  const single = requests.length === 0 ? [] : Array.from({ length: LATENCY_REQUESTS }, (_, i) => Math.floor((i * requests.length) / LATENCY_REQUESTS));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
+      const m = v.model as FusionModel;
+      const prepared = v.prepared as PreparedInput[];
+      for (const i of single) {
+        const p = prepared[i % prepared.length] as PreparedInput;
+        const t0 = performance.now();
+        m.predictPrepared([p], { contributions: false });
+        v.latency.push(performance.now() - t0);
+      }
+      const t0 = performance.now();
+      for (let i = 0; i < prepared.length; i += BATCH) m.predictPrepared(prepared.slice(i, i + BATCH), { contributions: false });
+      v.throughput.push(prepared.length / ((performance.now() - t0) / 1000));
+    }
+    log(`${d.id}: timing round ${round + 1}/${ROUNDS} (load ${load()})`);
+  }
+  for (const v of variants) v.model?.dispose();
+  return { loadBefore, loadAfter: load(), testSamples: samples.length };
+}
+
+const mb = (b: number): string => (b / 2 ** 20).toFixed(2);
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAfter: string; testSamples: number }): { markdown: string[]; figures: BenchFigure[] } {
+  const base = variants.find((v) => v.id === 'fp32') as Variant;
+  const baseLat = median(base.latency);
+  const baseThr = median(base.throughput);
+  const lines = [
+    `### ${d.title}`,
+    '',
+    `Test set: ${m.testSamples} samples (${path.relative(root, d.test)}). Load average (1 / 5 / 15 min, ${cpus().length} cores) before measuring ${m.loadBefore}, after ${m.loadAfter}.`,
+    '',
+    '| variant | size on disk | vs fp32 | gzip | accuracy | Δ vs fp32 | inference p50 (1 request) | end-to-end p50 | throughput (batch 32) | speed vs fp32 | made under load |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const figures: BenchFigure[] = [];
+  for (const v of variants) {
+    const lat = median(v.latency);
+    const thr = median(v.throughput);
+    const size = v.size as { bytes: number; gzip: number };
+    const delta = 100 * ((v.accuracy as number) - (base.accuracy as number));
+    lines.push(`| ${v.label} | ${mb(size.bytes)} MB | ${pct(size.bytes / (base.size as { bytes: number }).bytes)} | ${mb(size.gzip)} MB | ${pct(v.accuracy as number)} | ${v.id === 'fp32' ? '' : `${delta >= 0 ? '+' : ''}${delta.toFixed(1)} pt`} | ${lat.toFixed(2)} ms | ${median(v.endToEnd).toFixed(1)} ms | ${thr.toFixed(0)} /s | ${v.id === 'fp32' ? '1×' : `${(baseLat / lat).toFixed(2)}× / ${(thr / baseThr).toFixed(2)}×`} | ${v.made?.load ?? '(trained earlier)'} |`);
+    const details = { latencyRuns: v.latency.length, throughputRuns: v.throughput, endToEndRuns: v.endToEnd.length, bytes: size.bytes, gzipBytes: size.gzip, accuracy: v.accuracy, loadBefore: m.loadBefore, loadAfter: m.loadAfter, made: v.made ?? null };
+    if (v.id === 'fp32') {
+      figures.push({ name: `compress.${d.id}.fp32.accuracy`, value: v.accuracy as number, unit: 'accuracy', details });
+      figures.push({ name: `compress.${d.id}.fp32.latency`, value: lat, unit: 'ms', higherIsBetter: false, details });
+      continue;
+    }
+    figures.push({ name: `compress.${d.id}.${v.id}.size`, value: size.bytes, unit: 'bytes', peer: 'fp32 tfjs', peerValue: (base.size as { bytes: number }).bytes, higherIsBetter: false, details });
+    figures.push({ name: `compress.${d.id}.${v.id}.accuracy`, value: v.accuracy as number, unit: 'accuracy', peer: 'fp32 tfjs', peerValue: base.accuracy as number, details });
+    figures.push({ name: `compress.${d.id}.${v.id}.latency`, value: lat, unit: 'ms', peer: 'fp32 tfjs', peerValue: baseLat, higherIsBetter: false, details });
+    figures.push({ name: `compress.${d.id}.${v.id}.throughput`, value: thr, unit: 'samples/s', peer: 'fp32 tfjs', peerValue: baseThr, details });
+  }
+  lines.push(
+    '| fp32 onnxruntime | _onnx-deploy helper_ | | | | | | | | | |',
+    '| int8 onnxruntime (integer kernels) | _onnx-deploy helper_ | | | | | | | | | |',
+    '',
+  );
+  if (d.id === 'bot') {
+    const int8 = variants.find((v) => v.id === 'int8') as Variant;
+    const student = variants.find((v) => v.id === 'student') as Variant;
+    const sizeRatio = (int8.size as { bytes: number }).bytes / (base.size as { bytes: number }).bytes;
+    const int8Drop = 100 * ((base.accuracy as number) - (int8.accuracy as number));
+    const speed = baseLat / median(student.latency);
+    const speedThr = median(student.throughput) / baseThr;
+    const studentDrop = 100 * ((base.accuracy as number) - (student.accuracy as number));
+    lines.push(
+      'Goals (issue 17):',
+      `- int8 ≤ 30% of the fp32 size: ${pct(sizeRatio)} — **${sizeRatio <= 0.3 ? 'met' : 'not met'}**; accuracy within 1 point: ${int8Drop.toFixed(1)} points lower — **${int8Drop <= 1 ? 'met' : 'not met'}**.`,
+      `- distilled student ≥ 3× faster: ${speed.toFixed(2)}× single-request, ${speedThr.toFixed(2)}× throughput — **${speed >= 3 ? 'met' : 'not met'}** (single request); accuracy within 2 points of its teacher: ${studentDrop.toFixed(1)} points lower — **${studentDrop <= 2 ? 'met' : 'not met'}**.`,
+      '',
+    );
+  }
+  return { markdown: lines, figures };
+}
+
+export const benchmark: Benchmark = {
+  id: 'compress',
+  title: 'Compression: int8, float16, pruning, distillation (bot and Banking77)',
+  async run() {
+    mkdirSync(work, { recursive: true });
+    const markdown = [
+      'Each variant is made by `mmfuse compress` / `mmfuse distill` from the float32 model and loaded with `FusionModel.load`',
+      '(TensorFlow.js, wasm engine). Size on disk: model.json + weights.bin; gzip: the same two files gzipped (what a',
+      'download costs; magnitude pruning only shrinks this). Inference p50: one prepared request at a time (decoding and',
+      'features excluded), the median over rounds in which the variants take turns; end-to-end p50: one raw request',
+      '(decoding, features, tokens, model) each; throughput: the prepared test set in batches of 32, median of the rounds.',
+      'Speed vs fp32: single-request / throughput ratios in the same run. int8 and float16 weights are dequantized at',
+      'load and computed in float32, so on this runtime they are smaller, not faster; integer kernels are the onnxruntime',
+      'rows, measured by the ONNX export work (left blank here). Figures on a shared, loaded machine are noisy: the load',
+      'average is beside every table and, per variant, the load while it was made.',
+      '',
+    ];
+    const figures: BenchFigure[] = [];
+    for (const d of datasets()) {
+      const variants = await makeVariants(d);
+      const m = await measure(d, variants);
+      const t = table(d, variants, m);
+      markdown.push(...t.markdown);
+      figures.push(...t.figures);
+      const student = variants.find((v) => v.id === 'student')?.made;
+      if (student !== undefined) markdown.push(`Student (${d.id}): ${student.parameters?.student} parameters vs ${student.parameters?.teacher}; config in bench/.work/compress/${d.id}/student.json (derived from the teacher's; see bench/compress.bench.ts).`, '');
+    }
+    return { id: 'compress', title: this.title, markdown: markdown.join('\n'), figures };
+  },
+};

@@ -1,0 +1,122 @@
+/**
+ * `mmfuse distill --teacher DIR --config STUDENT.yaml --out DIR2 [--unlabeled MANIFEST ...] [--temperature T]
+ * [--alpha A] [--epochs N] [--seed N] [--json]`: a student model (its own config, reading any subset of the
+ * teacher's inputs) trained on the teacher's softened outputs and the labels of `data.train`.
+ */
+import * as path from 'node:path';
+import { ConfigError, getEngineInfo, isMmfuseError, loadManifest } from '@mmfuse/core';
+import type { FieldKind, ManifestSample, SkippedSample } from '@mmfuse/core';
+import { checkStudent, distill } from '@mmfuse/fusion';
+import type { FusionModel } from '@mmfuse/fusion';
+import type { ParsedArgs } from '../internal/args.js';
+import { loadConfig } from '../internal/config-file.js';
+import type { CliIo, CommandResult } from '../internal/io.js';
+import { createModel, loadModel, loadPlugins, manifestFields, startEngine, toInputs } from '../internal/model.js';
+import { checkModelOutput, writeModelOutput } from '../internal/model-output.js';
+import { describeSkipped, fromCwd, logger, pluginArgs, round, skippedJson } from './common.js';
+
+const COMMAND = 'distill';
+
+/** How to read a manifest for both models: the student's fields and the teacher's (which may read more inputs). */
+function unionFields(teacher: FusionModel, student: FusionModel, withTarget: boolean): Record<string, FieldKind> {
+  const t = manifestFields(teacher, withTarget);
+  const s = manifestFields(student, withTarget);
+  for (const [field, kind] of Object.entries(s)) {
+    if (t[field] !== undefined && JSON.stringify(t[field]) !== JSON.stringify(kind)) {
+      throw new ConfigError(`the student reads "${field}" as ${JSON.stringify(kind)}, the teacher as ${JSON.stringify(t[field])}; they must read a field the same way`, { path: `inputs.${field}` });
+    }
+  }
+  return { ...t, ...s };
+}
+
+async function read(file: string, fields: Record<string, FieldKind>, target: string | undefined, onSkip: (s: SkippedSample) => void): Promise<ManifestSample[]> {
+  const { samples, skipped } = await loadManifest(path.resolve(file), { fields, ...(target === undefined ? {} : { required: [target] }), onError: 'skip' });
+  for (const s of skipped) onSkip(s);
+  return samples;
+}
+
+export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandResult> {
+  const log = logger(io, COMMAND);
+  const started = Date.now();
+  const o = args.options;
+  const teacherDir = fromCwd(io, o.teacher as string);
+  const out = fromCwd(io, o.out as string).replace(/[\\/]+$/, '');
+  await checkModelOutput(out, [{ dir: teacherDir, option: '--teacher' }], COMMAND);
+  const overrides: { seed?: number; epochs?: number } = {};
+  if (o.seed !== undefined) overrides.seed = o.seed as number;
+  if (o.epochs !== undefined) overrides.epochs = o.epochs as number;
+  const cli = await loadConfig(fromCwd(io, o.config as string), overrides);
+  if (cli.data.train === undefined) throw new ConfigError('is required by "mmfuse distill": the training manifest, relative to the config file', { file: cli.file, path: 'data.train' });
+  await startEngine(log);
+  await loadPlugins([...cli.plugins, ...pluginArgs(args, io)], log);
+  const teacher = await loadModel(teacherDir);
+  let student: FusionModel | undefined;
+  try {
+    try {
+      student = createModel(cli.config);
+      checkStudent(teacher.state, student.state);
+    } catch (err) {
+      throw isMmfuseError(err) ? err.locate({ file: cli.file }) : err;
+    }
+    const skipped: Record<string, unknown>[] = [];
+    const skip = (set: string, manifest: string) => (s: SkippedSample): void => {
+      log(`${set}: ${describeSkipped(s, manifest)}`);
+      skipped.push({ set, ...skippedJson(s, manifest) });
+    };
+    const target = cli.config.output.field;
+    const labeledFields = unionFields(teacher, student, true);
+    const train = await read(cli.data.train, labeledFields, target, skip('train', cli.data.train));
+    const validation = cli.data.validation === undefined ? undefined : await read(cli.data.validation, labeledFields, target, skip('validation', cli.data.validation));
+    const unlabeledFiles = ((o.unlabeled as string[] | undefined) ?? []).map((f) => fromCwd(io, f));
+    const unlabeled: ManifestSample[] = [];
+    const plainFields = unionFields(teacher, student, false);
+    for (const f of unlabeledFiles) unlabeled.push(...(await read(f, plainFields, undefined, skip('unlabeled', f))).map((s, i) => ({ ...s, id: s.id ?? `${path.basename(f)}:${i + 1}` })));
+    const studentParams = (m: FusionModel): number => m.summary().parameters;
+    log(`distilling ${teacherDir} (${teacher.inputs.map((i) => i.field).join(' + ')}) into a student of ${student.inputs.map((i) => i.field).join(' + ')}: ${train.length} labeled${unlabeled.length > 0 ? ` + ${unlabeled.length} unlabeled` : ''} samples`);
+    const validationIds = new Set((validation ?? []).map((v) => v.id));
+    const result = await distill(teacher.state, student.state, toInputs(train), {
+      ...(validation === undefined ? {} : { validation: toInputs(validation) }),
+      ...(unlabeled.length === 0 ? {} : { unlabeled: toInputs(unlabeled) }),
+      ...(o.temperature === undefined ? {} : { temperature: o.temperature as number }),
+      ...(o.alpha === undefined ? {} : { alpha: o.alpha as number }),
+      log, progress: 'lines',
+      onSkip: (s) => {
+        if (s.file === 'unlabeled') skip('unlabeled', unlabeledFiles.join(', '))(s);
+        else if (validationIds.has(s.sample ?? '') && cli.data.validation !== undefined) skip('validation', cli.data.validation)(s);
+        else skip('train', cli.data.train as string)(s);
+      },
+    });
+    for (const s of result.teacherSkipped) log(`teacher could not read train line ${s.line} (${s.reason}); it trains on its label alone`);
+
+    const evaluations: Record<string, unknown>[] = [];
+    if (cli.data.test !== undefined) {
+      const test = await read(cli.data.test, labeledFields, target, skip('test', cli.data.test));
+      for (const [name, model] of [['teacher', teacher], ['student', student]] as const) {
+        const e = await model.evaluate(toInputs(test), { ablation: false });
+        evaluations.push({ model: name, manifest: cli.data.test, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1 });
+        log(`test: ${name} accuracy ${round(e.accuracy)} (n ${e.n}${e.skipped.length > 0 ? `, ${e.skipped.length} it cannot read` : ''})`);
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const report = {
+      teacher: teacherDir, configFile: cli.file, engine: getEngineInfo()?.engine ?? 'unknown',
+      temperature: (o.temperature as number | undefined) ?? 2, alpha: (o.alpha as number | undefined) ?? 0.5,
+      parameters: { teacher: studentParams(teacher), student: studentParams(student) },
+      inputs: { teacher: teacher.inputs.map((i) => i.field), student: student.inputs.map((i) => i.field) },
+      trainSamples: result.history.trainSamples, taught: result.taught, pseudoLabeled: result.pseudoLabeled,
+      epochs: result.history.epochs.length, bestEpoch: result.history.bestEpoch ?? null, history: result.history.epochs,
+      evaluations, skipped, seconds, finishedAt: new Date().toISOString(),
+    };
+    await writeModelOutput(student.state, out, { 'distill.json': report });
+    log(`saved the student to ${out}`);
+    const human = [
+      `student: ${out} (${report.parameters.student} parameters; teacher ${report.parameters.teacher})`,
+      `trained: ${report.epochs} epochs on ${report.trainSamples} samples (${report.pseudoLabeled} labeled by the teacher)`,
+      ...evaluations.map((e) => `test:    ${String(e.model)} accuracy ${round(e.accuracy as number)} (n ${String(e.n)})`),
+    ].join('\n');
+    return { json: { model: out, ...report }, human };
+  } finally {
+    student?.dispose();
+    teacher.dispose();
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Knowledge distillation (Hinton et al., 2015): a smaller student learns from a trained teacher's softened
+ * outputs, softmax(teacher logits / T), mixed with the hard labels:
+ *
+ *   loss = (1 − alpha) · CE(student, label) + alpha · T² · CE(softmax(teacher / T), softmax(student / T))
+ *
+ * through the trainer's `distillationLoss` term. The teacher reads each training sample with all of its own
+ * inputs; the student may read a subset of them (a voice-only student of a text + voice teacher learns from
+ * answers the teacher gave with the text too). Unlabeled samples are labeled by the teacher (its top label
+ * as the hard label, its probabilities as the soft one) and join the training data.
+ */
+import { ConfigError, StateError, skippedFromError } from '@mmfuse/core';
+import type { SkippedSample } from '@mmfuse/core';
+import { outputRows } from '../infer.js';
+import { PrepareCache } from '../pipeline/cache.js';
+import { collectSamples, prepareAll } from '../pipeline/prepare.js';
+import type { Sample, SampleSource } from '../pipeline/prepare.js';
+import type { FusionState } from '../state.js';
+import { runTraining } from '../train/loop.js';
+import type { FitOptions, TrainingHistory } from '../train/loop.js';
+import { distillationLoss } from '../train/loss-terms.js';
+
+export interface DistillOptions extends Omit<FitOptions, 'lossTerms' | 'headLossWeight'> {
+  /** Softmax temperature of teacher and student in the soft term. Default 2. */
+  temperature?: number;
+  /** Weight of the soft (teacher) term; the hard labels get 1 − alpha. Default 0.5. */
+  alpha?: number;
+  /** Samples without labels; the teacher labels them and they join the training data. */
+  unlabeled?: SampleSource;
+  /** Folder that relative paths of the unlabeled samples resolve against. Default `baseDir`. */
+  unlabeledBaseDir?: string;
+  /** Extra loss terms besides the distillation term. */
+  extraLossTerms?: FitOptions['lossTerms'];
+}
+
+export interface DistillResult {
+  history: TrainingHistory;
+  /** Training samples (labeled + teacher-labeled) the teacher gave soft targets for. */
+  taught: number;
+  /** Labeled training samples the teacher could not read (they train on the hard label alone). */
+  teacherSkipped: SkippedSample[];
+  /** Unlabeled samples the teacher labeled, and those it could not read (left out). */
+  pseudoLabeled: number;
+  unlabeledSkipped: SkippedSample[];
+}
+
+/** Check that the student can learn from the teacher: same output; every student input is a teacher input of the same type. */
+export function checkStudent(teacher: FusionState, student: FusionState): void {
+  teacher.requireNetwork();
+  const to = teacher.config.output;
+  const so = student.config.output;
+  if (to.type !== 'category') throw new ConfigError(`distillation learns from the teacher's class probabilities, so it needs a category output; the teacher's is ${to.type}`, { path: 'output.type' });
+  if (so.field !== to.field || so.type !== to.type) throw new ConfigError(`must be the teacher's output { field: "${to.field}", type: "${to.type}" }, got { field: "${so.field}", type: "${so.type}" }`, { path: 'output' });
+  for (const field of student.fields) {
+    const t = teacher.config.inputs[field];
+    if (t === undefined) throw new ConfigError(`the teacher has no input "${field}" (its inputs: ${teacher.fields.join(', ')}); a student reads a subset of the teacher's inputs`, { path: `inputs.${field}` });
+    const s = student.config.inputs[field];
+    if (s?.type !== t.type) throw new ConfigError(`is "${s?.type}", but the teacher's input "${field}" is "${t.type}"`, { path: `inputs.${field}.type` });
+  }
+}
+
+function softmax(logits: ArrayLike<number>, temperature: number): number[] {
+  const z = Array.from(logits, (v) => v / temperature);
+  const max = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+/** The teacher's logits of raw samples (undefined where it cannot read one), and the refused samples. */
+async function teacherLogits(teacher: FusionState, samples: readonly Sample[], baseDir: string | undefined, file: string): Promise<{ logits: (Float32Array | undefined)[]; skipped: SkippedSample[] }> {
+  const outcomes = await prepareAll(samples, { fields: teacher.fields, encoders: teacher.encoders, encoderConfigs: teacher.encoderConfigs, cache: new PrepareCache(), ...(baseDir === undefined ? {} : { baseDir }) });
+  const ok = outcomes.flatMap((o, i) => (o.ok ? [{ i, values: o.value.values }] : []));
+  const rows = outputRows(teacher, ok.map((o) => o.values));
+  const logits: (Float32Array | undefined)[] = new Array(samples.length).fill(undefined);
+  ok.forEach((o, j) => { logits[o.i] = rows[j]; });
+  const skipped = outcomes.flatMap((o, i) => (o.ok ? [] : [skippedFromError(o.error, { file, line: samples[i]?.line ?? i + 1 })]));
+  return { logits, skipped };
+}
+
+/** Train an untrained (or trained, to continue) student on the teacher's softened outputs. */
+export async function distill(teacher: FusionState, student: FusionState, train: SampleSource, options: DistillOptions = {}): Promise<DistillResult> {
+  checkStudent(teacher, student);
+  const temperature = options.temperature ?? 2;
+  const alpha = options.alpha ?? 0.5;
+  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new ConfigError(`must be a positive number, got ${temperature}`, { path: 'temperature' });
+  if (!(alpha >= 0 && alpha <= 1)) throw new ConfigError(`must be a number in [0, 1], got ${alpha}`, { path: 'alpha' });
+  const teacherOut = teacher.requireOutput();
+  const field = teacher.config.output.field;
+
+  const labeled = await collectSamples(train);
+  const taughtLabeled = await teacherLogits(teacher, labeled, options.baseDir, 'train');
+  let pseudo: Sample[] = [];
+  let pseudoLogits: Float32Array[] = [];
+  let unlabeledSkipped: SkippedSample[] = [];
+  if (options.unlabeled !== undefined) {
+    const raw = await collectSamples(options.unlabeled);
+    const t = await teacherLogits(teacher, raw, options.baseDir, 'unlabeled');
+    unlabeledSkipped = t.skipped;
+    raw.forEach((s, i) => {
+      const l = t.logits[i];
+      if (l === undefined) return;
+      const label = teacherOut.labels[teacherOut.topIndex(softmax(l, 1))] as string;
+      pseudo.push({ ...s, ...(s.id === undefined ? { id: `unlabeled-${i}` } : {}), fields: { ...s.fields, [field]: label } });
+      pseudoLogits.push(l);
+    });
+    for (const s of unlabeledSkipped) options.onSkip?.(s);
+  }
+  const soft: (number[] | undefined)[] = [...taughtLabeled.logits, ...pseudoLogits].map((l) => (l === undefined ? undefined : softmax(l, temperature)));
+
+  // The student's labels are fitted on its own training data: map the teacher's probabilities by label name.
+  let mapping: number[] | undefined;
+  const teacherProbs = (index: number): number[] | undefined => {
+    const p = soft[index];
+    if (p === undefined) return undefined;
+    if (mapping === undefined) {
+      const labels = student.requireOutput().labels;
+      mapping = labels.map((l) => {
+        const j = teacherOut.labels.indexOf(l);
+        if (j < 0) throw new ConfigError(`the student's training data has the label "${l}", which the teacher does not know (teacher labels: ${teacherOut.labels.join(', ')})`, { path: `output.${field}` });
+        return j;
+      });
+    }
+    const mapped = mapping.map((j) => p[j] as number);
+    const sum = mapped.reduce((a, b) => a + b, 0);
+    return sum > 0 ? mapped.map((v) => v / sum) : undefined;
+  };
+
+  const { temperature: _t, alpha: _a, unlabeled: _u, extraLossTerms, ...fit } = options;
+  const history = await runTraining(student, [...labeled, ...pseudo], {
+    ...fit,
+    headLossWeight: 1 - alpha,
+    lossTerms: [distillationLoss({ teacher: (s) => teacherProbs(s.index), temperature, weight: alpha }), ...(extraLossTerms ?? [])],
+  });
+  if (student.network === undefined) throw new StateError('distillation ended without a trained student');
+  return {
+    history,
+    taught: soft.filter((p) => p !== undefined).length,
+    teacherSkipped: taughtLabeled.skipped,
+    pseudoLabeled: pseudo.length,
+    unlabeledSkipped,
+  };
+}

@@ -1,0 +1,91 @@
+// Knowledge distillation: a smaller student learns from a trained text + voice teacher's softened outputs,
+// including a voice-only student (a subset of the teacher's inputs) and unlabeled samples the teacher labels.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '@mmfuse/core';
+import { FusionModel, checkStudent, distill } from '@mmfuse/fusion';
+import type { Sample } from '@mmfuse/fusion';
+import type { SkippedSample } from '@mmfuse/core';
+import { botConfig, trainBot, writeBotData } from './compress-helpers.js';
+
+let work: string;
+let train: Sample[];
+let test: Sample[];
+let teacher: FusionModel;
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'mmfuse-distill-'));
+  train = writeBotData(work, 'tr', 48, 21);
+  test = writeBotData(work, 'te', 24, 22, ['voice']);
+  teacher = await trainBot(botConfig({ epochs: 6 }), train);
+});
+
+afterAll(() => {
+  teacher?.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A smaller voice-only config: one conv block fewer channels, narrower fusion. */
+function voiceStudent(epochs: number) {
+  const cfg = botConfig({ inputs: ['audio'], dModel: 16, epochs });
+  (cfg.inputs.audio!.encoder as Record<string, unknown>).channels = [4, 4];
+  return { ...cfg, fusion: { ...cfg.fusion, layers: 1, heads: 2, ffDim: 16 } };
+}
+
+describe('distillation', () => {
+  it('a voice-only student learns from the text + voice teacher, with unlabeled clips the teacher labels', async () => {
+    const student = FusionModel.create(voiceStudent(8));
+    const unlabeled = writeBotData(work, 'un', 24, 23, ['voice', 'both']).map((s) => ({ ...s, fields: { text: s.fields.text, audio: s.fields.audio } }));
+    const skipped: SkippedSample[] = [];
+    const result = await distill(teacher.state, student.state, train, { unlabeled, temperature: 2, alpha: 0.7, progress: 'none', log: () => {}, onSkip: (s) => skipped.push(s) });
+    expect(result.pseudoLabeled).toBe(24);
+    expect(result.taught).toBe(48 + 24);
+    expect(result.teacherSkipped).toEqual([]);
+    // Text-only training samples have no input for this student: skipped and reported, the rest trains.
+    expect(skipped.length).toBe(16);
+    expect(skipped.every((s) => /none of the inputs "audio" is present/.test(s.reason))).toBe(true);
+    expect(result.history.trainSamples).toBe(32 + 24);
+    expect(result.history.epochs.at(-1)!.losses).toHaveProperty('distill');
+    expect(student.inputs.map((i) => i.field)).toEqual(['audio']);
+    expect(student.labels).toEqual(teacher.labels);
+    const report = await student.evaluate(test, { ablation: false });
+    expect(report.n).toBe(24);
+    expect(report.accuracy).toBeGreaterThan(0.5); // four tones, chance 0.25
+    const p = await student.predict({ audio: test[0]!.fields.audio });
+    expect(p.modalitiesUsed).toEqual(['audio']);
+    student.dispose();
+  });
+
+  it('soft targets alone (alpha 1) pull the student toward the teacher\'s answers', async () => {
+    const student = FusionModel.create(voiceStudent(8));
+    await distill(teacher.state, student.state, train, { alpha: 1, temperature: 1, progress: 'none', log: () => {} });
+    const voiceOf = test.map((s) => ({ audio: s.fields.audio }));
+    const t = await teacher.predictBatch(voiceOf, { contributions: false });
+    const s = await student.predictBatch(voiceOf, { contributions: false });
+    const agree = t.filter((o, i) => o.ok && s[i]!.ok && o.value.label === (s[i] as { value: { label: unknown } }).value.label).length / t.length;
+    expect(agree).toBeGreaterThan(0.5);
+    student.dispose();
+  });
+
+  it('refuses students that cannot learn from the teacher', async () => {
+    const other = (edit: (c: ReturnType<typeof voiceStudent>) => unknown) => {
+      const cfg = voiceStudent(1);
+      const m = FusionModel.create(edit(cfg) as ReturnType<typeof voiceStudent>);
+      try { checkStudent(teacher.state, m.state); } finally { m.dispose(); }
+    };
+    expect(() => other((c) => ({ ...c, inputs: { speech: c.inputs.audio } }))).toThrow(/the teacher has no input "speech"/);
+    expect(() => other((c) => ({ ...c, output: { field: 'intent', type: 'category' } }))).toThrow(ConfigError);
+    expect(() => other((c) => ({ ...c, output: { field: 'label', type: 'multi-label' } }))).toThrow(/must be the teacher's output/);
+    const untrained = FusionModel.create(botConfig());
+    const s = FusionModel.create(voiceStudent(1));
+    expect(() => checkStudent(untrained.state, s.state)).toThrow(/no weights yet/);
+    untrained.dispose();
+    s.dispose();
+    const bad = FusionModel.create(voiceStudent(1));
+    await expect(distill(teacher.state, bad.state, train, { alpha: 2 })).rejects.toThrow(/alpha: must be a number in \[0, 1\], got 2/);
+    await expect(distill(teacher.state, bad.state, train, { temperature: 0 })).rejects.toThrow(/temperature/);
+    bad.dispose();
+  });
+});

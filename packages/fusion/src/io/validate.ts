@@ -15,6 +15,7 @@
  */
 import { ModelFormatError } from '@mmfuse/core';
 import type { ResolvedConfig } from '../config.js';
+import { blockPaths } from '../strategies/strategy.js';
 import type { ModelFile, WeightEntry } from './format.js';
 import { alignUp } from './weight-codec.js';
 import { DTYPES_BY_VERSION, decodeEntry } from './weight-entries.js';
@@ -113,10 +114,16 @@ export function minimumFusionParameters(config: ResolvedConfig, inputDims: reado
   const m = inputDims.length;
   const fields = Object.keys(config.inputs);
   const projections = inputDims.reduce((a, inDim, i) => a + (config.inputs[fields[i] as string]?.project === false ? 0 : inDim * d), 0);
-  const block = 4 * d * d + 2 * d * f.ffDim;
-  const strategy = f.strategy === 'late' ? m * d * f.ffDim + f.ffDim * d
-    : f.strategy === 'cross-attention' ? m * f.layers * block + m * d * d
-      : f.layers * block;
+  // Each block at its pruned sizes (`fusion.blockShapes`: heads keep the width dModel / heads): the four
+  // attention projections d x (heads x headDim) and the two feed-forward matrices d x ffDim.
+  const shapes = f.blockShapes ?? {};
+  const headDim = d / f.heads;
+  const block = (p: string): number => 4 * d * (shapes[p]?.heads ?? f.heads) * headDim + 2 * d * (shapes[p]?.ffDim ?? f.ffDim);
+  const hidden = shapes.hidden?.ffDim ?? f.ffDim;
+  const blocks = blockPaths(f.strategy, f.layers, m).reduce((a, p) => a + block(p), 0);
+  const strategy = f.strategy === 'late' ? m * d * hidden + hidden * d
+    : f.strategy === 'cross-attention' ? blocks + m * d * d
+      : blocks;
   return m * d + projections + strategy + d * outDim;
 }
 

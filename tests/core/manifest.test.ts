@@ -27,7 +27,7 @@ describe('manifests', () => {
     expect(skipped).toEqual([]);
     expect(samples).toHaveLength(3);
     expect(samples[0]).toEqual({
-      id: 'train.jsonl:1', line: 1,
+      id: 'train.jsonl:1', line: 1, baseDir: dir,
       fields: { text: 'where is my card?', audio: path.join(dir, 'clips/0001.wav'), image: path.join(dir, 'img/0001.png'), label: 'card_arrival' },
     });
     expect(samples[1]).toMatchObject({ id: 's2', line: 3 });

@@ -184,21 +184,23 @@ describe('bad-input corpus through `mmfuse serve`', () => {
       { numRuns: 60, seed: 5150 },
     );
 
-    // The fast variant of the load benchmark (bench/load.bench.ts): 4 keep-alive clients for 3 s, a mix of
-    // good requests and the corpus's bad ones; every answer as expected, the tensor count unchanged.
+    // The fast variant of the load benchmark (bench/load.bench.ts): 4 keep-alive clients sending 15
+    // requests each (a count, not a duration, so a loaded machine runs the same test), a mix of good
+    // requests and the corpus's bad ones; every answer as expected, the tensor count unchanged.
     const tensorsBefore = metricValue(metrics, 'mmfuse_tensors');
     const rng = createRng(17);
     const json = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
     const goodBody = json({ text: valid[0]?.text, audio: readFileSync(path.join(dir, valid[0]?.audio as string)).toString('base64'), image: readFileSync(path.join(dir, valid[0]?.image as string)).toString('base64') });
     const badBodies = cases.map((c) => json({ id: c.name, [c.field as string]: c.bytes !== undefined ? Buffer.from(c.bytes).toString('base64') : c.value }));
     const load = await runLoad({
-      baseUrl: base, clients: 4, durationSeconds: 3, maxRequestsPerClient: 400,
+      baseUrl: base, clients: 4, durationSeconds: 3600, maxRequestsPerClient: 15, requestTimeoutMillis: 600_000,
       next: () => (rng.next() < 0.5
         ? { kind: 'good', method: 'POST', path: '/v1/predict', headers: { 'content-type': 'application/json' }, body: goodBody, expect: [200] }
         : { kind: 'bad', method: 'POST', path: '/v1/predict', headers: { 'content-type': 'application/json' }, body: badBodies[rng.int(badBodies.length)] as Buffer, expect: [400] }),
     });
     expect(load.errors).toEqual([]);
     expect(load.unexpectedSamples).toEqual([]);
+    expect((load.kinds.good?.n ?? 0) + (load.kinds.bad?.n ?? 0)).toBe(60);
     expect(load.kinds.good?.n).toBeGreaterThan(4);
     expect(load.kinds.bad?.n).toBeGreaterThan(4);
     expect(load.socketsOpened).toBe(4);

@@ -20,7 +20,7 @@ import { main } from 'mmfuse';
 import '@mmfuse/text-rnn';
 import '@mmfuse/audio';
 import { jsonl, writeSamples } from '../cli/fixtures.js';
-import { repoRoot } from '../cli/helpers.js';
+import { HANG_MILLIS, repoRoot } from '../cli/helpers.js';
 
 const child = path.join(repoRoot, 'tests/reliability/train-child.ts');
 const EPOCHS = 14;
@@ -49,9 +49,10 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startTraining(args: { config: string; ckpt: string; out: string; resume: boolean; cache?: string }): Run {
+function startTraining(args: { config: string; ckpt: string; out: string; resume: boolean; cache?: string; pauseInCheckpointWrite?: boolean }): Run {
   const argv = ['--conditions=source', '--import', 'tsx', child, args.config, path.join(dir, 'train.jsonl'), args.ckpt, args.out, args.resume ? '1' : '0', ...(args.cache ? [args.cache] : [])];
-  const proc = spawn(process.execPath, argv, { cwd: repoRoot, env: { ...process.env, MMFUSE_ENGINE: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env, MMFUSE_ENGINE: 'wasm', ...(args.pauseInCheckpointWrite === true ? { PAUSE_IN_CHECKPOINT_WRITE: '1' } : {}) };
+  const proc = spawn(process.execPath, argv, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const epochTimes: number[] = [];
@@ -62,8 +63,8 @@ function startTraining(args: { config: string; ckpt: string; out: string; resume
   });
   proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
-  // A hung child must fail the test, not the suite.
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 100_000);
+  // A hung child must fail the test, not the suite (hang detection only: generous on a loaded machine).
+  const timer = setTimeout(() => proc.kill('SIGKILL'), HANG_MILLIS);
   void exited.then(() => clearTimeout(timer));
   return { proc, stdout: () => stdout, stderr: () => stderr, epochTimes, exited };
 }
@@ -104,17 +105,18 @@ describe('training killed with SIGKILL', () => {
     for (const moment of ['random', 'during-checkpoint-write', 'random'] as const) {
       // Temp folders left by an earlier kill do not count as a write in progress.
       const stale = new Set(existsSync(ckpt) ? readdirSync(ckpt) : []);
-      const run = startTraining({ config: cfg, ckpt, out, resume: lastEpoch > 0 });
+      const run = startTraining({ config: cfg, ckpt, out, resume: lastEpoch > 0, pauseInCheckpointWrite: moment === 'during-checkpoint-write' });
       if (moment === 'random') {
         // A random moment inside a random epoch, scaled by this machine's measured epoch time, so the kill
         // lands mid-training however fast or loaded the machine is (a fixed delay let quiet machines finish).
         const target = 2 + rng.int(2);
-        expect(await until(() => epochsPrinted(run) >= target, run, 90_000), run.stderr()).toBe(true);
+        expect(await until(() => epochsPrinted(run) >= target, run, HANG_MILLIS), run.stderr()).toBe(true);
         const t = run.epochTimes;
         const epochMillis = Math.max(1, Math.floor((t[t.length - 1] ?? 0) - (t[t.length - 2] ?? 0)));
         await new Promise((r) => setTimeout(r, rng.int(epochMillis)));
       } else {
-        const writing = await until(() => epochsPrinted(run) >= 1 && existsSync(ckpt) && readdirSync(ckpt).some((f) => f.startsWith('.last.tmp-') && !stale.has(f)), run, 90_000);
+        // The child stops inside its first checkpoint write (model files written, trainer.json not yet) and says so.
+        const writing = await until(() => /^writing-checkpoint$/m.test(run.stdout()) && readdirSync(ckpt).some((f) => f.startsWith('.last.tmp-') && !stale.has(f)), run, HANG_MILLIS);
         expect(writing, `no checkpoint write seen; ${run.stderr()}`).toBe(true);
       }
       run.proc.kill('SIGKILL');
@@ -160,12 +162,12 @@ describe('training killed with SIGKILL', () => {
       proc.stdout?.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
       proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 100_000);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), HANG_MILLIS);
       void exited.then(() => clearTimeout(timer));
       return { proc, stdout: () => stdout, stderr: () => stderr, epochTimes: [], exited };
     };
     const first = cliRun([]);
-    expect(await until(() => /epoch 2\/12 /.test(first.stderr()), first, 90_000), first.stderr()).toBe(true);
+    expect(await until(() => /epoch 2\/12 /.test(first.stderr()), first, HANG_MILLIS), first.stderr()).toBe(true);
     first.proc.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
     const saved = checkpointEpoch(path.join(dir, 'cli-ckpt'));
@@ -257,7 +259,9 @@ describe('two processes writing the same feature cache', () => {
     for (const f of ref) {
       const bytes = readFileSync(path.join(shared, f));
       expect(bytes.equals(readFileSync(path.join(reference, f))), f).toBe(true);
-      expect(() => v8.deserialize(bytes)).not.toThrow();
+      // Entries are v8-serialized values; the folder's marker (.mmfuse-cache.json, which says it is mmfuse's) is JSON.
+      if (f.endsWith('.v8')) expect(() => v8.deserialize(bytes), f).not.toThrow();
+      else expect(JSON.parse(bytes.toString('utf8')), f).toMatchObject({ format: 'mmfuse-prepared-cache' });
     }
     // An entry cut short (a disk filled up, a copy interrupted) is prepared again and rewritten whole.
     const victim = ref.find((f) => f.endsWith('.v8')) as string;

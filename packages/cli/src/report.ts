@@ -2,6 +2,9 @@
  * The training report: one self-contained HTML file (no scripts, no external assets) with learning curves
  * as inline SVG, the confusion matrix as a shaded table and per-class precision / recall / F1.
  */
+import { open, writeFile } from 'node:fs/promises';
+import { checkOutputTarget } from '@mmfuse/core/base';
+import type { OutputRule } from '@mmfuse/core/base';
 
 /** One point of a learning curve: the metrics logged after an epoch. */
 export interface EpochRecord {
@@ -37,6 +40,36 @@ export interface ReportInput {
   evaluations: ReportEvaluation[];
   /** The normalized config, shown at the bottom. */
   config?: unknown;
+}
+
+/** The marker of a page mmfuse wrote: a report file is replaced only when it carries it. */
+export const GENERATOR_META = '<meta name="generator" content="mmfuse">';
+
+/** True when `file` is a report page mmfuse wrote (its generator marker within the first 4 KiB). */
+export async function isReportFile(file: string): Promise<boolean> {
+  try {
+    const fd = await open(file, 'r');
+    try {
+      const buf = Buffer.alloc(4096);
+      const { bytesRead } = await fd.read(buf, 0, buf.length, 0);
+      return buf.subarray(0, bytesRead).toString('utf8').includes(GENERATOR_META);
+    } finally {
+      await fd.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** The replace rule of a report file (`mmfuse train`'s `DIR.report.html`, `mmfuse report --out`). */
+export function reportFileRule(option: string): OutputRule {
+  return { what: 'report', option, kind: 'file', isOwned: isReportFile };
+}
+
+/** Write a report page, replacing only an earlier mmfuse report (see `reportFileRule`). */
+export async function writeReportFile(file: string, html: string, option: string): Promise<void> {
+  await checkOutputTarget(file, reportFileRule(option));
+  await writeFile(file, html);
 }
 
 export function escapeHtml(s: string): string {
@@ -151,6 +184,7 @@ ${perClassTableHtml(e.perClass)}
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+${GENERATOR_META}
 <title>${escapeHtml(input.title)}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 70rem; }

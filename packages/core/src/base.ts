@@ -62,6 +62,9 @@ export { DEFAULT_MANIFEST_MAX_BYTES, loadManifest, readManifest, skippedFromErro
 export type { FieldKind, ManifestOptions, ManifestSample, SkippedSample } from './manifest.js';
 export { checkRawInput } from './raw-input.js';
 export { resolveDataPath } from './paths.js';
+export { createRecord, ownValue } from './records.js';
+export { checkOutputTarget, checkWritable } from './output-target.js';
+export type { OutputRule, OutputState } from './output-target.js';
 export type { ResolvePathOptions } from './paths.js';
 export { Rng, createRng, hashString } from './random.js';
 export { loadPretrainedModel, withTransformersEnv } from './pretrained.js';

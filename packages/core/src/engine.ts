@@ -197,6 +197,26 @@ function wasmThreads(pkg: unknown): number | undefined {
 
 type TryResult = { ok: true; gpu?: boolean; threads?: number; threadsNote?: string; adapter?: string } | { ok: false; skip: SkippedEngine };
 
+type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
+const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
+
+/**
+ * The process-wide error listeners an engine installs while it starts. The wasm builds' Emscripten glue adds
+ * an `uncaughtException` and an `unhandledRejection` listener that rethrow: with them in place no handler
+ * of the application (e.g. `mmfuse serve`, which logs and keeps serving) can keep the process alive. Taken
+ * back after the engine starts, which leaves Node's own default (crash on an unhandled error) to apps that
+ * install no handler.
+ */
+function withoutEngineErrorListeners<T>(start: () => Promise<T>): Promise<T> {
+  const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set(process.listeners(e as 'uncaughtException'))] as const));
+  const restore = (): void => {
+    for (const e of PROCESS_EVENTS) {
+      for (const l of process.listeners(e as 'uncaughtException')) if (!before.get(e)?.has(l)) process.off(e, l);
+    }
+  };
+  return start().finally(restore);
+}
+
 interface SyncReader { readSync(dataId: object): unknown; tensorMap?: { get(dataId: object): { values?: unknown } | undefined }; [key: symbol]: unknown }
 const EXPLAINED = Symbol.for('mmfuse.webgpu.syncReads');
 
@@ -232,6 +252,10 @@ async function tryWebGpu(importModule: (s: string) => Promise<unknown>, forced: 
 }
 
 async function tryEngine(name: EngineName, importModule: (s: string) => Promise<unknown>, threads: number, forced: boolean): Promise<TryResult> {
+  return withoutEngineErrorListeners(() => startEngine(name, importModule, threads, forced));
+}
+
+async function startEngine(name: EngineName, importModule: (s: string) => Promise<unknown>, threads: number, forced: boolean): Promise<TryResult> {
   if (name === 'webgpu') return tryWebGpu(importModule, forced);
   const specifier = ENGINE_MODULES[name];
   try {

@@ -62,8 +62,20 @@ export interface ManifestSample {
   id: string;
   /** 1-based line (JSONL) or row start line (CSV) in the manifest. */
   line: number;
-  /** Field values; `path` fields are absolute paths. Absent and empty fields are not present. */
+  /**
+   * Field values (a null-prototype object: a field may be named `constructor` or `__proto__`); `path` fields
+   * are absolute paths. Absent and empty fields are not present.
+   */
   fields: Record<string, unknown>;
+  /**
+   * The folder relative file paths of this sample resolve against (and stay inside): the manifest's folder,
+   * or the `baseDir` option. `@mmfuse/fusion` resolves a file input that is still a relative path (a
+   * manifest read without `fields`) against it, so `model.fit(readManifest('data/train.jsonl'))` finds
+   * `data/clips/a.wav` from any working folder.
+   */
+  baseDir: string;
+  /** Set when the manifest was read with `allowOutside`: this sample's paths may leave `baseDir`. */
+  allowOutsideBaseDir?: boolean;
 }
 
 /** A line that was refused. */
@@ -175,7 +187,7 @@ async function* csvRecords(file: string, delimiter: string): AsyncGenerator<RawR
       yield { line, error: new InvalidInputError(`row has ${cells.length} cells but the header has ${header.length}${hint}`, { file, line }) };
       continue;
     }
-    const value: Record<string, string> = {};
+    const value: Record<string, string> = Object.create(null) as Record<string, string>;
     header.forEach((h, i) => { value[h] = cells[i] as string; });
     yield { line, value };
   }
@@ -236,7 +248,7 @@ function typeName(value: unknown): string {
  */
 export async function* readManifest(file: string, options: ManifestOptions = {}): AsyncGenerator<ManifestSample> {
   const format = detectFormat(file, options.format);
-  const baseDir = options.baseDir ?? path.dirname(path.resolve(file));
+  const baseDir = path.resolve(options.baseDir ?? path.dirname(path.resolve(file)));
   const idField = options.idField ?? 'id';
   const fields = options.fields ?? {};
   const required = options.required ?? [];
@@ -269,19 +281,20 @@ export async function* readManifest(file: string, options: ManifestOptions = {})
           throw new InvalidInputError(`each line must be a JSON object, got ${typeName(value)}`, { file, line: rec.line });
         }
         const raw = value as Record<string, unknown>;
-        const idRaw = raw[idField];
+        const idRaw = Object.hasOwn(raw, idField) ? raw[idField] : undefined;
         const id = typeof idRaw === 'string' && idRaw !== '' ? idRaw : typeof idRaw === 'number' ? String(idRaw) : `${fileName}:${rec.line}`;
-        const out: Record<string, unknown> = {};
+        // Field names are the user's: `constructor` or `__proto__` is a field like any other.
+        const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
         for (const [k, v] of Object.entries(raw)) {
           // An empty CSV cell or a JSON null means "absent" (a missing modality), not an empty value.
           if (v === null || v === undefined || (format === 'csv' && v === '')) continue;
-          const kind = fields[k];
+          const kind = Object.hasOwn(fields, k) ? fields[k] : undefined;
           out[k] = kind === undefined ? v : convertField(k, kind, v, format === 'csv', { file, line: rec.line, sample: id, baseDir, allowOutside: options.allowOutside ?? false, maxBytes: kind === 'bytes' ? maxBytesOf(k) : 0 });
         }
         for (const r of required) {
-          if (!(r in out)) throw new InvalidInputError('required field is missing', { file, line: rec.line, sample: id, field: r });
+          if (!Object.hasOwn(out, r)) throw new InvalidInputError('required field is missing', { file, line: rec.line, sample: id, field: r });
         }
-        yield { id, line: rec.line, fields: out };
+        yield { id, line: rec.line, fields: out, baseDir, ...(options.allowOutside === true ? { allowOutsideBaseDir: true } : {}) };
       } catch (err) {
         if (!isMmfuseError(err)) throw err;
         const e = err.locate({ file, line: rec.line });

@@ -4,13 +4,16 @@
  * `description`, with "did you mean"), resolve data and plugin paths against the file's folder, and
  * normalize the model part with `normalizeConfig`. Errors are `ConfigError`s naming the file and key path.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, IoError, checkObject, describeValue, encoders as globalRegistry, isMmfuseError, unknownKeyReason } from '@mmfuse/core';
 import type { EncoderRegistry, JsonObject } from '@mmfuse/core';
 import { DATA_KEYS, FILE_KEYS, MODEL_KEYS, normalizeConfig } from './config.js';
 import type { FusionModelConfig, ResolvedConfig } from './config.js';
+
+/** Largest config file read (configs are a few kilobytes). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 /** Manifest paths of a config, absolute (resolved against the config file's folder). */
 export interface DataPaths {
@@ -80,7 +83,12 @@ function parseYaml(text: string, file: string): unknown {
     const where = pos ? ` (line ${pos.line}, column ${pos.col})` : '';
     throw new ConfigError(`config is not valid YAML: ${first.message.split('\n')[0]}${where}`, pos ? { file, line: pos.line } : { file });
   }
-  return doc.toJS({ maxAliasCount: 100 });
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias bomb ("billion laughs": aliases of aliases) is refused by the YAML library; say so as a config error.
+    throw new ConfigError(`config is not usable YAML: ${(err as Error).message}`, { file, cause: err });
+  }
 }
 
 /** Parse config text; `.yaml`/`.yml` as YAML, `.json` as JSON, anything else as JSON if it looks like it, else YAML. */
@@ -148,8 +156,14 @@ export async function readConfigFile(file: string): Promise<ConfigFile> {
   const abs = path.resolve(file);
   let text: string;
   try {
+    // Checked before reading: a config is a small regular file (not /dev/zero, a FIFO or a folder).
+    const st = await stat(abs);
+    if (st.isDirectory()) throw new ConfigError('config path is a folder; pass the config file', { file: abs });
+    if (!st.isFile()) throw new ConfigError('config path is not a regular file', { file: abs });
+    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(`config file is ${st.size} bytes, over the ${MAX_CONFIG_BYTES} bytes a config may have`, { file: abs });
     text = await readFile(abs, 'utf8');
   } catch (err) {
+    if (isMmfuseError(err)) throw err;
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') throw new ConfigError('config file does not exist', { file: abs, cause: err });
     if (e.code === 'EISDIR') throw new ConfigError('config path is a folder; pass the config file', { file: abs, cause: err });

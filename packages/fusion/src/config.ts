@@ -6,7 +6,7 @@
  * `fusion.heads: must divide dModel 128, got 5` or
  * `inputs.text.encoder.hiddenSise: unknown key; did you mean "hiddenSize"?`.
  */
-import { ConfigError, encoders as globalRegistry, optionsJsonSchema, parseOptions, unknownKeyReason, z } from '@mmfuse/core';
+import { ConfigError, createRecord, encoders as globalRegistry, optionsJsonSchema, parseOptions, unknownKeyReason, z } from '@mmfuse/core';
 import type { EncoderOptionsByKind, EncoderRegistry, JsonObject, JsonValue, OptionsSchema } from '@mmfuse/core';
 
 export type FusionStrategyName = 'transformer' | 'late' | 'cross-attention';
@@ -244,12 +244,18 @@ const inputSchema = z.strictObject({
   project: z.boolean().optional().describe('Project the encoder features to dModel. Default true.'),
 });
 
+/**
+ * Upper bounds of the fusion sizes (far above any model this SDK trains on a CPU): a config, or a saved
+ * model whose config was edited, beyond them is refused before anything is built.
+ */
+export const FUSION_LIMITS = { dModel: 4096, layers: 64, heads: 64, ffDim: 16384 } as const;
+
 export const fusionSchema = z.strictObject({
   strategy: z.enum(['transformer', 'late', 'cross-attention']).default('transformer').describe('transformer: early fusion over all tokens; late: pool, concatenate, MLP; cross-attention: MulT. Default transformer.'),
-  dModel: int(2).default(128).describe('Token width (even). Default 128.'),
-  layers: int(1).default(2).describe('Transformer blocks. Default 2.'),
-  heads: int(1).default(4).describe('Attention heads; must divide dModel. Default 4.'),
-  ffDim: int(1).optional().describe('Feed-forward width. Default 2 x dModel.'),
+  dModel: int(2).max(FUSION_LIMITS.dModel).default(128).describe(`Token width (even, at most ${FUSION_LIMITS.dModel}). Default 128.`),
+  layers: int(1).max(FUSION_LIMITS.layers).default(2).describe(`Transformer blocks (at most ${FUSION_LIMITS.layers}). Default 2.`),
+  heads: int(1).max(FUSION_LIMITS.heads).default(4).describe(`Attention heads; must divide dModel (at most ${FUSION_LIMITS.heads}). Default 4.`),
+  ffDim: int(1).max(FUSION_LIMITS.ffDim).optional().describe(`Feed-forward width (at most ${FUSION_LIMITS.ffDim}). Default 2 x dModel.`),
   dropout: z.number().min(0).lt(1).default(0.1).describe('Dropout in the fusion layers. Default 0.1.'),
   modalityDropout: z.number().min(0).lt(1).default(0.1).describe('Probability of hiding a present modality of a sample in training (one always stays). Default 0.1.'),
   blockShapes: z.record(z.string().regex(/^(block\d+|stream\d+\.block\d+|hidden)$/, 'a block path: blockN, streamM.blockN or hidden'), z.strictObject({
@@ -336,7 +342,7 @@ function checkEncoderOptions(field: string, input: ResolvedInputConfig, registry
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const key = err.path?.split(/[.[]/)[0];
-    const section = key !== undefined && input.preprocessing !== undefined && key in input.preprocessing ? 'preprocessing' : 'encoder';
+    const section = key !== undefined && input.preprocessing !== undefined && Object.hasOwn(input.preprocessing, key) ? 'preprocessing' : 'encoder';
     const reason = err.path === undefined ? err.reason : err.reason.slice(err.path.length + 2);
     throw new ConfigError(reason, { path: `inputs.${field}.${section}${err.path === undefined ? '' : `.${err.path}`}`, cause: err, ...(file !== undefined ? { file } : {}) });
   }
@@ -360,7 +366,8 @@ export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): R
   if (typeof inputsRaw !== 'object' || inputsRaw === null || Array.isArray(inputsRaw) || Object.keys(inputsRaw).length === 0) {
     throw new ConfigError('must be an object with at least one input field, e.g. { "text": { "type": "text", "encoder": { "kind": "rnn" } } }', loc('inputs'));
   }
-  const inputs: Record<string, ResolvedInputConfig> = {};
+  // Field names are the user's (`constructor`, `__proto__` are fields like any other).
+  const inputs = createRecord<ResolvedInputConfig>();
   for (const [field, value] of Object.entries(inputsRaw)) {
     const path = `inputs.${field}`;
     if (field === '') throw new ConfigError('field name must not be empty', loc(path));
@@ -395,7 +402,7 @@ export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): R
   }
   if (parsedOutput.calibration !== undefined) output.calibration = parsedOutput.calibration;
   if (parsedOutput.outOfScope !== undefined) output.outOfScope = parsedOutput.outOfScope;
-  if (output.field in inputs) throw new ConfigError(`"${output.field}" is also an input; the target cannot be an input`, loc('output.field'));
+  if (Object.hasOwn(inputs, output.field)) throw new ConfigError(`"${output.field}" is also an input; the target cannot be an input`, loc('output.field'));
   for (const [name, input] of Object.entries(inputs)) {
     if (input.field === output.field) throw new ConfigError(`"${output.field}" is the target field; an input cannot read it`, loc(`inputs.${name}.field`));
   }
@@ -405,7 +412,22 @@ export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): R
     throw new ConfigError(`must be <= learningRate ${training.learningRate}, got ${training.minLearningRate}`, loc('training.minLearningRate'));
   }
   if (training.classWeights !== null && output.type === 'regression') throw new ConfigError('has no meaning for a regression output', loc('training.classWeights'));
-  return { inputs, fusion, output, training: { ...training, classWeights: training.classWeights === null || training.classWeights === 'balanced' ? training.classWeights : { ...training.classWeights } } };
+  const classWeights = training.classWeights === null || training.classWeights === 'balanced' ? training.classWeights : labelWeightsOf((root.training as Record<string, unknown>).classWeights as Record<string, unknown>, loc);
+  return { inputs, fusion, output, training: { ...training, classWeights } };
+}
+
+/**
+ * `training.classWeights` keyed by label, from the config as written: the schema's record drops a label
+ * named `__proto__` (it never assigns that key), so the weights are copied from the own keys of the input
+ * into a null-prototype record, each checked as the schema checks the others (a number >= 0).
+ */
+function labelWeightsOf(raw: Record<string, unknown>, loc: (path: string) => { path: string; file?: string }): Record<string, number> {
+  const out = createRecord<number>();
+  for (const [label, weight] of Object.entries(raw)) {
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw new ConfigError(`must be a number >= 0, got ${typeof weight === 'number' ? weight : describeType(weight)}`, loc(`training.classWeights.${label}`));
+    out[label] = weight;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 /** Evaluation of a trained state on prepared samples, with per-input ablation. */
+import { createRecord } from '@mmfuse/core';
 import type { SkippedSample } from '@mmfuse/core';
 import { outputRows } from './infer.js';
 import type { ClassMetrics } from './metrics.js';
@@ -44,7 +45,7 @@ export function reportFromRows(output: FittedOutput, fields: readonly string[], 
   }
   if (all.outOfScope !== undefined) report.outOfScope = all.outOfScope;
   if (ablation !== undefined && targets.length > 0) {
-    report.ablation = {};
+    report.ablation = createRecord(); // keyed by input field names (`constructor` is one)
     fields.forEach((field, m) => {
       const s = score(ablation[m] as readonly Float32Array[]);
       report.ablation![field] = s.regression === undefined ? { accuracy: s.accuracy, macroF1: s.macroF1 } : { accuracy: s.accuracy, macroF1: s.macroF1, regression: s.regression };

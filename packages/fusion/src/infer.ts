@@ -1,6 +1,6 @@
 /** Inference on prepared values: head outputs in batches, predictions with per-input contributions. */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError, createRecord } from '@mmfuse/core';
 import { toBatchInput } from './network.js';
 import type { DecodeOptions, FittedOutput, Prediction } from './outputs/index.js';
 import type { FusionState } from './state.js';
@@ -79,7 +79,7 @@ export function decodePredictions(output: FittedOutput, fields: readonly string[
   const probs = full.map((r) => output.values(r));
   const preds = values.map((v, i) => output.decode(probs[i] as number[], fields.filter((_, m) => v[m] !== undefined), options));
   if (contributions === undefined) return preds;
-  preds.forEach((p) => { p.contributions = {}; });
+  preds.forEach((p) => { p.contributions = createRecord<number>(); });
   contributions.passes.forEach((pass, k) => {
     const without = contributions.without[k] as readonly Float32Array[];
     pass.rows.forEach((i, j) => {

@@ -4,7 +4,7 @@
  * `predict` any subset of its inputs, `evaluate`, `save` to a folder and `load` it back.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InvalidInputError, encoders as globalRegistry, getEngineInfo } from '@mmfuse/core';
+import { InvalidInputError, encoders as globalRegistry, getEngineInfo, ownValue } from '@mmfuse/core';
 import type { EncoderRegistry, ModalityEncoder, Outcome, SkippedSample } from '@mmfuse/core';
 import { normalizeConfig } from './config.js';
 import type { FusionModelConfig, ResolvedConfig } from './config.js';
@@ -177,7 +177,7 @@ export class FusionModel {
     const field = this.state.config.output.field;
     const { prepared, skipped } = await prepareSamples(all, {
       ...this.prepareOptions(cache, options.baseDir),
-      check: (s, id) => this.state.target(s.fields[field], id),
+      check: (s, id) => this.state.target(ownValue(s.fields, field), id),
       ...(options.onSkip === undefined ? {} : { onSkip: options.onSkip }),
     });
     return evaluatePrepared(this.state, prepared.map((p) => ({ values: p.values, target: p.extra })), skipped, options.ablation ?? true);

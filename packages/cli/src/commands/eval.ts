@@ -1,4 +1,6 @@
 /** `mmfuse eval --model DIR --data MANIFEST [--json]` */
+import { InvalidInputError } from '@mmfuse/core';
+import type { SkippedSample } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
 import type { FusionModelApi } from '../internal/model.js';
@@ -10,10 +12,28 @@ import { describeSkipped, fromCwd, logger, round, skippedJson, pluginArgs } from
 /** Evaluate a loaded model on a manifest; manifest lines and samples that cannot be prepared are skipped and listed. */
 export async function evaluateManifest(model: FusionModelApi, manifest: string, log: (line: string) => void): Promise<{ evaluation: Evaluation; skipped: Record<string, unknown>[] }> {
   const { samples, skipped: badLines } = await readSamples(manifest, model, true);
+  if (samples.length === 0) {
+    for (const s of badLines) log(describeSkipped(s, manifest));
+    throw nothingToScore(manifest, badLines);
+  }
   const evaluation = await model.evaluate(toInputs(samples), {});
   const skipped = [...badLines, ...evaluation.skipped].sort((a, b) => a.line - b.line);
   for (const s of skipped) log(describeSkipped(s, manifest));
+  if (evaluation.n === 0) throw nothingToScore(manifest, skipped);
   return { evaluation, skipped: skipped.map((s) => skippedJson(s, manifest)) };
+}
+
+/**
+ * An evaluation of no sample is a failure, never `{"n":0,"accuracy":0}`: the manifest is empty, or every
+ * line was skipped (each one is listed on stderr; the reason shared by most is named here).
+ */
+function nothingToScore(manifest: string, skipped: readonly SkippedSample[]): InvalidInputError {
+  if (skipped.length === 0) return new InvalidInputError('nothing to score: the manifest has no samples', { file: manifest });
+  const counts = new Map<string, number>();
+  for (const s of skipped) counts.set(s.reason, (counts.get(s.reason) ?? 0) + 1);
+  const [reason, count] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
+  const most = count === skipped.length ? `all: ${reason}` : `most (${count}): ${reason}`;
+  return new InvalidInputError(`nothing to score: all ${skipped.length} samples were skipped (${most})`, { file: manifest });
 }
 
 export function evaluationText(e: Evaluation, skipped: number): string {

@@ -3,7 +3,7 @@
  * `--data MANIFEST` for one JSON line per sample.
  */
 import * as path from 'node:path';
-import { InternalError, UsageError, readManifest } from '@mmfuse/core';
+import { InternalError, UsageError, createRecord, readManifest } from '@mmfuse/core';
 import type { ManifestSample, MmfuseError, RawInputKind, SkippedSample } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadPlugins, manifestFields, startEngine } from '../internal/model.js';
@@ -44,11 +44,11 @@ const SHORTCUTS = Object.entries(predictSpec.options).flatMap(([flag, o]) => (o.
 /** Map the modality shortcuts (`--text`, ...) and --input FIELD=VALUE (by name) to input fields. */
 export function inputFields(model: Pick<FusionModelApi, 'inputs'>, args: ParsedArgs, io: CliIo): Record<string, unknown> {
   const inputs = model.inputs;
-  const fields: Record<string, unknown> = {};
+  const fields = createRecord<unknown>();
   const set = (field: string, value: string, flag: string): void => {
     const input = inputs.find((i) => i.field === field);
     if (input === undefined) throw new UsageError(`${flag}: this model has no input "${field}"; its inputs are ${inputs.map((i) => i.field).join(', ')}`, { command: 'predict' });
-    if (field in fields) throw new UsageError(`${flag}: input "${field}" is given twice`, { command: 'predict' });
+    if (Object.hasOwn(fields, field)) throw new UsageError(`${flag}: input "${field}" is given twice`, { command: 'predict' });
     fields[field] = fromCommandLine(input.input.kind, value, io);
   };
   for (const { flag, modality } of SHORTCUTS) {

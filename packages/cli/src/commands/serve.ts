@@ -1,6 +1,6 @@
 /** `mmfuse serve --model DIR [--host H] [--port N]`: runs until SIGTERM / SIGINT, then shuts down gracefully. */
 import * as tf from '@tensorflow/tfjs';
-import { IoError, isMmfuseError } from '@mmfuse/core';
+import { IoError, createRecord, isMmfuseError } from '@mmfuse/core';
 import type { Outcome } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadPlugins, startEngine } from '../internal/model.js';
@@ -13,7 +13,7 @@ import { fromCwd, logger, pluginArgs } from './common.js';
 
 /** The server's view of a trained model: one `predictBatch` per batch, a bad request refused alone. */
 export function modelPredictor(model: FusionModelApi, info: Record<string, unknown> = {}, options: { outOfScopeThreshold?: number } = {}): Predictor {
-  const fields: Record<string, PredictorField> = {};
+  const fields = createRecord<PredictorField>();
   for (const input of model.inputs) fields[input.field] = { modality: input.modality, input: input.input };
   return {
     fields,
@@ -40,11 +40,20 @@ export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResu
     ...(args.options['max-body-bytes'] !== undefined ? { maxBodyBytes: args.options['max-body-bytes'] as number } : {}),
     ...(args.options['max-batch-size'] !== undefined ? { maxBatchSize: args.options['max-batch-size'] as number } : {}),
     ...(args.options['max-wait-ms'] !== undefined ? { maxWaitMillis: args.options['max-wait-ms'] as number } : {}),
+    ...(args.options.cors !== undefined ? { corsOrigins: args.options.cors as string[] } : {}),
   });
+  // A throw or rejection nobody awaited (in a plugin's timer, say) is logged; it must not end the process
+  // while requests are in flight. The handlers live as long as the server.
+  const onUncaught = (what: string) => (err: unknown): void => {
+    log(`${what} (the server keeps running): ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  };
+  const guards = { uncaughtException: onUncaught('uncaught exception'), unhandledRejection: onUncaught('unhandled rejection') };
+  for (const [event, handler] of Object.entries(guards)) process.on(event, handler);
   let address;
   try {
     address = await handle.listen(port, host);
   } catch (err) {
+    for (const [event, handler] of Object.entries(guards)) process.off(event, handler);
     model.dispose();
     const e = err as NodeJS.ErrnoException;
     if (isMmfuseError(err)) throw err;
@@ -59,6 +68,7 @@ export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResu
   });
   log(`${signal}: no new connections; finishing in-flight requests`);
   await handle.shutdown();
+  for (const [event, handler] of Object.entries(guards)) process.off(event, handler);
   model.dispose();
   log('stopped');
   return { json: { stopped: true, signal }, human: '' };

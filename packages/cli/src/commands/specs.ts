@@ -77,6 +77,7 @@ export const serveSpec: CommandSpec = {
     'max-batch-size': { type: 'integer', valueName: 'N', description: 'Most requests per model call (default 16)', min: 1 },
     'max-wait-ms': { type: 'number', valueName: 'MS', description: 'How long a request waits to be batched with others (default 5)', min: 0, max: 10000 },
     'oos-threshold': { type: 'number', valueName: 'P', description: 'Out-of-scope threshold on the calibrated top probability, instead of the model\'s (chosen on validation data when it was trained)', min: 0, max: 1 },
+    cors: { type: 'string', valueName: 'ORIGIN', description: 'Let browser pages from ORIGIN (e.g. https://app.example.com, or *) call the server (CORS)', repeatable: true },
     ...runtimeOptions,
     plugin,
   },

@@ -1,8 +1,9 @@
 /** `mmfuse train CONFIG --out DIR [--seed N] [--epochs N] [--checkpoint DIR [--resume]] [--json]` */
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ConfigError, InvalidInputError, UsageError, getEngineInfo, isMmfuseError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, UsageError, checkOutputTarget, getEngineInfo, isMmfuseError } from '@mmfuse/core';
 import type { ManifestSample, SkippedSample } from '@mmfuse/core';
+import { checkpointFolderRule, modelFolderRule } from '@mmfuse/fusion';
 import type { EpochMetrics, FusionModel, TrainingHistory } from '@mmfuse/fusion';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadConfig } from '../internal/config-file.js';
@@ -10,7 +11,7 @@ import type { LoadedConfig } from '../internal/config-file.js';
 import { calibrationLine, createModel, loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
 import type { Evaluation } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
-import { renderReport } from '../report.js';
+import { renderReport, reportFileRule, writeReportFile } from '../report.js';
 import type { EpochRecord } from '../report.js';
 import { describeSkipped, fromCwd, logger, pluginArgs, round, skippedJson } from './common.js';
 import { cacheDirOf, redisUrlOf } from '../distributed/setup.js';
@@ -83,15 +84,37 @@ async function evaluateHeldOut(model: FusionModel, cli: LoadedConfig, train: Man
   return out;
 }
 
+/** True when `a` is `b` or inside it. */
+function inside(a: string, b: string): boolean {
+  const rel = path.relative(b, a);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * Every place `train` writes, checked before anything is read or trained: the model folder, its report
+ * beside it and the checkpoint folder are each absent, empty or mmfuse's own earlier output (else refused
+ * untouched, whatever they hold), writable, and apart from each other.
+ */
+async function checkOutputs(out: string, report: string, checkpointDir: string | undefined, cwd: string): Promise<void> {
+  if (checkpointDir !== undefined && (inside(out, checkpointDir) || inside(checkpointDir, out))) {
+    throw new UsageError(`--out ${out} and --checkpoint ${checkpointDir} must be separate folders, neither inside the other`, { command: 'train' });
+  }
+  await checkOutputTarget(out, modelFolderRule('--out'), { cwd });
+  await checkOutputTarget(report, reportFileRule('--out'), { cwd });
+  if (checkpointDir !== undefined) await checkOutputTarget(checkpointDir, checkpointFolderRule('--checkpoint'), { cwd });
+}
+
 export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResult> {
   const log = logger(io, 'train');
   const started = Date.now();
-  const out = fromCwd(io, args.options.out as string).replace(/[\\/]+$/, '');
+  const out = fromCwd(io, args.options.out as string);
+  const reportFile = `${out}.report.html`;
   const overrides: { seed?: number; epochs?: number } = {};
   if (args.options.seed !== undefined) overrides.seed = args.options.seed as number;
   if (args.options.epochs !== undefined) overrides.epochs = args.options.epochs as number;
   if (args.options.resume === true && args.options.checkpoint === undefined) throw new UsageError('--resume needs --checkpoint DIR, the folder the interrupted run wrote its checkpoints to', { command: 'train' });
   const checkpoint = args.options.checkpoint === undefined ? {} : { checkpointDir: fromCwd(io, args.options.checkpoint as string), resume: args.options.resume === true };
+  await checkOutputs(out, reportFile, checkpoint.checkpointDir, io.cwd);
   // --cache (or MMFUSE_CACHE_DIR): the prepared-input cache `mmfuse prepare` fills; --redis prepares on workers first.
   const cacheDir = cacheDirOf(args, io);
   const redis = redisUrlOf(args);
@@ -134,9 +157,8 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     const seconds = (Date.now() - started) / 1000;
     const engine = getEngineInfo()?.engine ?? 'unknown';
     const scores = heldOut.map(({ set, manifest, evaluation: e }) => ({ name: set, manifest, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1 }));
-    const reportFile = `${out}.report.html`;
     const status = history.interrupted ? ' (interrupted)' : history.stoppedEarly ? ' (stopped early)' : '';
-    await writeFile(reportFile, renderReport({
+    await writeReportFile(reportFile, renderReport({
       title: `mmfuse training report: ${path.basename(out)}`,
       facts: [
         ['config', cli.file],
@@ -155,7 +177,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
         name: `${set} (${path.basename(manifest)})`, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1, perClass: e.perClass, confusion: e.confusion, skipped: e.skipped.length,
       })),
       config,
-    }));
+    }), '--out');
     // What inspect shows besides the model itself: where it came from and how it scored.
     const run = { configFile: cli.file, plugins: [...cli.plugins, ...pluginArgs(args, io)], engine, seconds, trainSamples: history.trainSamples, epochs: epochs.length, interrupted: history.interrupted, skipped: skips.entries.length, evaluations: scores, finishedAt: new Date().toISOString() };
     await writeFile(path.join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);

@@ -7,7 +7,8 @@ import type { JsonValue } from '@mmfuse/core';
 import type { WireFields } from '@mmfuse/distributed';
 
 /** A manifest entry on the wire: a sample (`s`) or a line the reader refused (`bad`). */
-export type WireEntry = { s: { id: string; line: number } & WireFields } | { bad: SkippedSample };
+/** A sample on the wire: `s` its id, line and fields, `dir` the folder its relative paths resolve against (shared storage). */
+export type WireEntry = { s: { id: string; line: number } & WireFields; dir: string } | { bad: SkippedSample };
 
 /** `predict-chunk`: predict one chunk of a manifest with a model folder. */
 export interface PredictChunkJob {
@@ -88,10 +89,10 @@ export interface TrialResult {
 
 export function entryToWire(entry: { sample: ManifestSample } | { bad: SkippedSample }, toWire: (f: Record<string, unknown>) => WireFields): WireEntry {
   if ('bad' in entry) return { bad: entry.bad };
-  return { s: { id: entry.sample.id, line: entry.sample.line, ...toWire(entry.sample.fields) } };
+  return { s: { id: entry.sample.id, line: entry.sample.line, ...toWire(entry.sample.fields) }, dir: entry.sample.baseDir };
 }
 
 export function entryFromWire(entry: WireEntry, fromWire: (w: WireFields) => Record<string, unknown>): { sample: ManifestSample } | { bad: SkippedSample } {
   if ('bad' in entry) return { bad: entry.bad };
-  return { sample: { id: entry.s.id, line: entry.s.line, fields: fromWire(entry.s) } };
+  return { sample: { id: entry.s.id, line: entry.s.line, fields: fromWire(entry.s), baseDir: entry.dir } };
 }

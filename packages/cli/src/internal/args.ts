@@ -135,11 +135,13 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
     if (!token.rawName.startsWith('--')) throw usage(`unknown option ${written.split('=')[0]}`, spec);
     let name = token.name;
     let inline = token.inlineValue === true ? token.value : undefined;
-    let opt = spec.options[name];
-    if (opt === undefined && name.startsWith('no-') && spec.options[name.slice(3)]?.type === 'boolean') {
+    // Own options only: `--constructor` or `--toString` is an unknown option, not Object's member.
+    const optionOf = (n: string): OptionSpec | undefined => (Object.hasOwn(spec.options, n) ? spec.options[n] : undefined);
+    let opt = optionOf(name);
+    if (opt === undefined && name.startsWith('no-') && optionOf(name.slice(3))?.type === 'boolean') {
       if (inline !== undefined) throw usage(`--${name} takes no value`, spec);
       name = name.slice(3);
-      opt = spec.options[name];
+      opt = optionOf(name);
       inline = 'false';
     }
     if (opt === undefined) {
@@ -162,7 +164,7 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
       const prev = options[name];
       options[name] = (Array.isArray(prev) ? [...prev, value] : [value]) as OptionValue;
     } else {
-      if (name in options) throw usage(`--${name} is given more than once`, spec);
+      if (Object.hasOwn(options, name)) throw usage(`--${name} is given more than once`, spec);
       options[name] = value;
     }
   }
@@ -179,7 +181,7 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
     }
   });
   for (const [name, opt] of Object.entries(spec.options)) {
-    if (opt.required && !(name in options)) throw usage(`missing required option --${name}`, spec);
+    if (opt.required && !Object.hasOwn(options, name)) throw usage(`missing required option --${name}`, spec);
   }
   return { positionals: named, options, help: false };
 }

@@ -52,8 +52,11 @@ export class ServerMetrics {
 
   constructor(private readonly sources: GaugeSources = {}) {}
 
-  /** Record one finished request. `route` is the normalized path (`/v1/predict`, or `other`). */
-  recordRequest(route: string, method: string, status: number, seconds: number): void {
+  /**
+   * Record one finished request. `route` is the normalized path (`/v1/predict`, or `other`); `status` the
+   * answer's status code, or `aborted` when the client went away before the whole answer was written.
+   */
+  recordRequest(route: string, method: string, status: number | 'aborted', seconds: number): void {
     const key = `route="${escapeLabel(route)}",method="${escapeLabel(method)}",status="${status}"`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
     const lkey = `route="${escapeLabel(route)}"`;
@@ -71,7 +74,7 @@ export class ServerMetrics {
 
   render(): string {
     const out: string[] = [];
-    out.push('# HELP mmfuse_http_requests_total HTTP requests by route, method and status code.');
+    out.push('# HELP mmfuse_http_requests_total HTTP requests by route, method and status code ("aborted": the client left before the answer).');
     out.push('# TYPE mmfuse_http_requests_total counter');
     for (const [k, v] of [...this.requests].sort()) out.push(`mmfuse_http_requests_total{${k}} ${v}`);
     out.push('# HELP mmfuse_http_request_duration_seconds Request latency from first byte read to response end.');

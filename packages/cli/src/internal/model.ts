@@ -49,9 +49,9 @@ export async function readSamples(file: string, model: Pick<FusionModel, 'config
   });
 }
 
-/** Samples as fusion takes them. */
+/** Samples as fusion takes them (with their manifest's folder, where relative paths stay). */
 export function toInputs(samples: ManifestSample[]): Sample[] {
-  return samples.map((s) => ({ id: s.id, line: s.line, fields: s.fields }));
+  return samples.map((s) => ({ id: s.id, line: s.line, fields: s.fields, baseDir: s.baseDir, ...(s.allowOutsideBaseDir === true ? { allowOutsideBaseDir: true } : {}) }));
 }
 
 export function createModel(config: ModelConfig): FusionModel {

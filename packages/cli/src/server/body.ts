@@ -5,7 +5,7 @@
  * before it is decoded.
  */
 import type * as http from 'node:http';
-import { InvalidInputError, isMmfuseError } from '@mmfuse/core';
+import { InvalidInputError, createRecord, isMmfuseError } from '@mmfuse/core';
 import type { MmfuseError } from '@mmfuse/core';
 import { decodeBase64 } from '@mmfuse/fusion';
 import { parseMultipart } from '../internal/multipart.js';
@@ -67,9 +67,10 @@ export class RequestReader {
   }
 
   private field(name: string, sample: string, seen: Record<string, unknown>): PredictorField {
-    const f = this.fields[name];
+    // Own keys only: a field may be named `constructor`, and `toString` is no field of any model.
+    const f = Object.hasOwn(this.fields, name) ? this.fields[name] : undefined;
     if (f === undefined) throw new InvalidInputError(`unknown input field; this model takes ${this.known}`, { sample, field: name });
-    if (name in seen) throw new InvalidInputError('is given more than once', { sample, field: name });
+    if (Object.hasOwn(seen, name)) throw new InvalidInputError('is given more than once', { sample, field: name });
     return f;
   }
 
@@ -105,11 +106,11 @@ export class RequestReader {
     }
     const obj = parsed as Record<string, unknown>;
     let sample = id;
-    if (obj.id !== undefined) {
+    if (Object.hasOwn(obj, 'id') && obj.id !== undefined) {
       if (typeof obj.id !== 'string' && typeof obj.id !== 'number') throw new InvalidInputError('"id" must be a string or a number', { sample, field: 'id' });
       sample = String(obj.id);
     }
-    const fields: Record<string, unknown> = {};
+    const fields = createRecord<unknown>();
     for (const [name, value] of Object.entries(obj)) {
       if (name === 'id' || value === null) continue;
       const { input } = this.field(name, sample, fields);
@@ -142,14 +143,14 @@ export class RequestReader {
         if (!watchSize(req, this.maxBodyBytes, (err) => { over = err; reject(err); drain(req); })) return;
         parseMultipart(req, contentType, {
           sample,
-          maxPartBytes: (name) => (name === 'id' ? 1024 : this.field(name, sample, {}).input.maxBytes),
+          maxPartBytes: (name) => (name === 'id' ? 1024 : this.field(name, sample, createRecord()).input.maxBytes),
         }).then((p) => { if (over === undefined) resolve(p); }, (err: unknown) => { drain(req); reject(err); });
       });
     } catch (err) {
       if (isMmfuseError(err)) throw err;
       throw new InvalidInputError(`cannot read the multipart body: ${(err as Error).message}`, { sample });
     }
-    const fields: Record<string, unknown> = {};
+    const fields = createRecord<unknown>();
     for (const part of parts) {
       if (part.name === 'id' && part.filename === undefined) { sample = part.data.toString('utf8'); continue; }
       const { modality, input } = this.field(part.name, sample, fields);

@@ -1,11 +1,67 @@
-/** Atomic folder writes: build the folder under a temp name beside the target, then rename it into place. */
+/**
+ * Atomic folder writes: build the folder under a temp name beside the target, then rename it into place.
+ * A target is replaced only when `checkOutputTarget` (@mmfuse/core) allows it: absent, empty, or the
+ * writer's own earlier output (a model folder: its `model.json` of format `mmfuse-fusion-model`; a
+ * checkpoint: that plus `trainer.json`), checked before writing and again right before the swap.
+ */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { IoError, isMmfuseError } from '@mmfuse/core';
+import { IoError, checkOutputTarget, isMmfuseError } from '@mmfuse/core';
+import type { OutputRule } from '@mmfuse/core';
+import { FORMAT_NAME } from './format.js';
 
-export async function writeFolderAtomically(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
+/** Largest model.json read (a folder whose model.json is larger is not one mmfuse wrote). */
+export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+
+/** True when `dir` holds a `model.json` of mmfuse's model format (a regular file, parsed; any version). */
+export async function isModelFolder(dir: string): Promise<boolean> {
+  const file = path.join(dir, 'model.json');
+  try {
+    const st = await lstat(file);
+    if (!st.isFile() || st.size > MAX_MODEL_JSON_BYTES) return false;
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { format?: unknown } | null;
+    return typeof parsed === 'object' && parsed !== null && parsed.format === FORMAT_NAME;
+  } catch {
+    return false;
+  }
+}
+
+/** The replace rule of a model folder (`FusionModel.save`, `mmfuse train --out`): its own model.json. */
+export function modelFolderRule(option = 'out'): OutputRule {
+  return { what: 'model folder', option, isOwned: isModelFolder };
+}
+
+/** A checkpoint (`<checkpointDir>/last`): a model folder with the trainer's `trainer.json`. */
+export async function isCheckpoint(dir: string): Promise<boolean> {
+  return (await isModelFolder(dir)) && (await lstat(path.join(dir, 'trainer.json')).then((s) => s.isFile(), () => false));
+}
+
+const CHECKPOINT_ENTRY = /^(last|\.last\.(tmp|old)-\d+-[0-9a-f]+)$/;
+
+/**
+ * The rule of a checkpoint folder (`checkpointDir`, `--checkpoint`): it holds only `last` (a checkpoint)
+ * and the temp folders of checkpoint writes.
+ */
+export function checkpointFolderRule(option = 'checkpointDir'): OutputRule {
+  return {
+    what: 'checkpoint folder',
+    option,
+    async isOwned(dir: string): Promise<boolean> {
+      const entries = await readdir(dir).catch(() => [] as string[]);
+      if (!entries.every((e) => CHECKPOINT_ENTRY.test(e))) return false;
+      return !entries.includes('last') || isCheckpoint(path.join(dir, 'last'));
+    },
+  };
+}
+
+/**
+ * Write `dir` atomically: `write` fills a temp folder beside it, which then replaces `dir`. `rule` says
+ * which existing folder may be replaced (see `checkOutputTarget`); anything else is refused untouched.
+ */
+export async function writeFolderAtomically(dir: string, write: (tmp: string) => Promise<void>, rule: OutputRule): Promise<void> {
   const target = path.resolve(dir);
+  await checkOutputTarget(target, rule);
   const parent = path.dirname(target);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmp = path.join(parent, `.${path.basename(target)}.tmp-${tag}`);
@@ -13,7 +69,8 @@ export async function writeFolderAtomically(dir: string, write: (tmp: string) =>
   try {
     await mkdir(tmp, { recursive: true });
     await write(tmp);
-    const exists = await stat(target).then((s) => s.isDirectory(), () => false);
+    // Again at the last moment: the folder may have been created or filled while `write` ran.
+    const exists = (await checkOutputTarget(target, rule)) !== 'absent';
     if (exists) await rename(target, old);
     await rename(tmp, target);
     if (exists) await rm(old, { recursive: true, force: true });

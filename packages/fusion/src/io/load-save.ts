@@ -1,5 +1,5 @@
 /** Writing and reading the model folder (see format.ts), with every checksum verified on load. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelFormatError, isMmfuseError } from '@mmfuse/core';
@@ -7,6 +7,9 @@ import type { ModalityEncoder } from '@mmfuse/core';
 import type { FusionState } from '../state.js';
 import { FORMAT_NAME, READABLE_VERSIONS, integrityOf, packWeights, sha256, versionFor } from './format.js';
 import type { ModelFile, WeightEntry, WeightStorage } from './format.js';
+import { MAX_MODEL_JSON_BYTES } from './folder.js';
+import { checkFinite, checkFusionSize, checkWeightManifest } from './validate.js';
+import { alignUp } from './weight-codec.js';
 import { checkEntries, decodeEntry } from './weight-entries.js';
 
 /** Options of `writeModelFiles`. */
@@ -40,15 +43,33 @@ export async function writeModelFiles(state: FusionState, dir: string, options: 
   await writeFile(path.join(dir, 'model.json'), `${JSON.stringify(file, null, 2)}\n`);
 }
 
-/** Read and verify a model folder. */
+/** The size of a regular file, checked before it is read (a FIFO, a device or a link to one is refused). */
+async function regularFileSize(file: string, name: string, dir: string): Promise<number> {
+  let st;
+  try {
+    st = await stat(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ModelFormatError(code === 'ENOENT' ? (name === 'model.json' ? `no model.json here; is ${dir} a folder written by FusionModel.save?` : `${name} is missing`) : `cannot read ${name}: ${(err as Error).message}`, { file, cause: err });
+  }
+  if (!st.isFile()) throw new ModelFormatError(`${name} is not a regular file`, { file });
+  return st.size;
+}
+
+/**
+ * Read and verify a model folder: sizes checked with `stat` before reading, model.json's integrity, its
+ * weight manifest against the size of weights.bin (`checkWeightManifest`), the checksums, and every value
+ * finite. Nothing is allocated from what the files claim before these checks pass.
+ */
 export async function readModelFolder(dir: string): Promise<{ model: ModelFile; buffer: Uint8Array }> {
   const jsonFile = path.join(dir, 'model.json');
+  const jsonBytes = await regularFileSize(jsonFile, 'model.json', dir);
+  if (jsonBytes > MAX_MODEL_JSON_BYTES) throw new ModelFormatError(`model.json is ${jsonBytes} bytes, over the ${MAX_MODEL_JSON_BYTES} bytes of any model mmfuse writes`, { file: jsonFile });
   let text: string;
   try {
     text = await readFile(jsonFile, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ModelFormatError(code === 'ENOENT' ? `no model.json here; is ${dir} a folder written by FusionModel.save?` : `cannot read model.json: ${(err as Error).message}`, { file: jsonFile, cause: err });
+    throw new ModelFormatError(`cannot read model.json: ${(err as Error).message}`, { file: jsonFile, cause: err });
   }
   let model: ModelFile;
   try {
@@ -69,18 +90,41 @@ export async function readModelFolder(dir: string): Promise<{ model: ModelFile; 
     throw new ModelFormatError('model.json fails its integrity check (edited or corrupt)', { file: jsonFile });
   }
   const weightsFile = path.join(dir, 'weights.bin');
+  const weightsBytes = await regularFileSize(weightsFile, 'weights.bin', dir);
+  if (weightsBytes !== expectedWeightBytes(model)) {
+    // Said first in the words of a truncated or padded file; the manifest itself is checked just below.
+    throw new ModelFormatError(`weights.bin has ${weightsBytes} bytes, but model.json lists ${expectedWeightBytes(model) ?? 'no valid'} bytes of weights; the file is corrupt or from another model`, { file: weightsFile });
+  }
+  checkWeightManifest(model, weightsBytes, jsonFile);
   let buffer: Uint8Array;
   try {
     buffer = new Uint8Array(await readFile(weightsFile));
   } catch (err) {
     throw new ModelFormatError(`cannot read weights.bin: ${(err as Error).message}`, { file: weightsFile, cause: err });
   }
+  if (buffer.byteLength !== weightsBytes) throw new ModelFormatError('weights.bin changed while it was read', { file: weightsFile });
   if (sha256(buffer) !== model.weightsSha256) {
     const bad = model.weights.find((w) => w.offset + w.byteLength > buffer.length || sha256(buffer.subarray(w.offset, w.offset + w.byteLength)) !== w.sha256);
     throw new ModelFormatError(`weights.bin fails its checksum${bad === undefined ? '' : ` (first bad weight: ${bad.name})`}; the file is corrupt or from another model`, { file: weightsFile });
   }
   checkEntries(model, buffer.length, jsonFile);
+  checkFinite(model, buffer, weightsFile);
   return { model, buffer };
+}
+
+/**
+ * The size weights.bin must have by the manifest's byte lengths (each entry starts at a multiple of 4, as
+ * `packWeights` lays them out), when the manifest is a list of entries with numbers.
+ */
+function expectedWeightBytes(model: ModelFile): number | undefined {
+  if (!Array.isArray(model.weights)) return undefined;
+  let total = 0;
+  for (const w of model.weights as unknown[]) {
+    const n = (w as { byteLength?: unknown } | null)?.byteLength;
+    if (typeof n !== 'number' || !Number.isFinite(n)) return undefined;
+    total = alignUp(total) + n;
+  }
+  return alignUp(total);
 }
 
 function formatError(dir: string, reason: string, cause?: unknown): ModelFormatError {
@@ -110,6 +154,8 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
     if (e.field !== state.fields[m] || e.kind !== enc.kind) throw formatError(dir, `encoder ${m} is ${e.kind} for "${e.field}", but the config gives ${enc.kind} for "${state.fields[m]}"`);
     try { enc.setState(e.state); } catch (err) { throw formatError(dir, `encoder ${e.kind} refused its saved state: ${(err as Error).message}`, err); }
   });
+  // Nothing is built that the file could not fill: refused before a single weight exists.
+  checkFusionSize(file, state.config, state.encoders.map((e) => e.outputDim), path.join(dir, 'model.json'));
   state.build();
   const named = state.namedWeights();
   if (named.length !== file.weights.length) throw formatError(dir, `holds ${file.weights.length} weights, the model has ${named.length}`);

@@ -3,16 +3,18 @@ import { ModelFormatError, encoders as globalRegistry } from '@mmfuse/core';
 import type { EncoderRegistry } from '@mmfuse/core';
 import { normalizeConfig } from '../config.js';
 import { FusionState } from '../state.js';
-import { writeFolderAtomically } from './folder.js';
+import { modelFolderRule, writeFolderAtomically } from './folder.js';
 import { readModelFolder, restoreState, writeModelFiles } from './load-save.js';
 
 /**
- * Write a trained state as a model folder, atomically (temp folder, then rename). Weights are stored as
- * `state.weightStorage` says (int8 / float16; set by compression or by loading a compressed folder), else float32.
+ * Write a trained state as a model folder, atomically (temp folder, then rename). An existing `dir` is
+ * replaced only when it is empty or an mmfuse model folder (`modelFolderRule`); otherwise `ConfigError`.
+ * Weights are stored as `state.weightStorage` says (int8 / float16; set by compression or by loading a
+ * compressed folder), else float32.
  */
 export async function saveState(state: FusionState, dir: string): Promise<void> {
   state.requireNetwork();
-  await writeFolderAtomically(dir, (tmp) => writeModelFiles(state, tmp, state.weightStorage === undefined ? {} : { storage: state.weightStorage }));
+  await writeFolderAtomically(dir, (tmp) => writeModelFiles(state, tmp, state.weightStorage === undefined ? {} : { storage: state.weightStorage }), modelFolderRule('dir'));
 }
 
 /** Read a model folder into a new state. Throws `ModelFormatError` when it is corrupt, incomplete or mismatched. */

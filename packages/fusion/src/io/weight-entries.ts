@@ -7,7 +7,7 @@ import { ModelFormatError } from '@mmfuse/core';
 import type { ModelFile, WeightEntry } from './format.js';
 import { alignUp, decodeFloat16, dequantizeInt8 } from './weight-codec.js';
 
-const DTYPES_BY_VERSION: Record<number, readonly string[]> = { 1: ['float32'], 2: ['float32', 'int8', 'float16'] };
+export const DTYPES_BY_VERSION: Readonly<Record<number, readonly string[]>> = { 1: ['float32'], 2: ['float32', 'int8', 'float16'] };
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 

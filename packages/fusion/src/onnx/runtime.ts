@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { EngineError, InvalidInputError, IoError, ModelFormatError, encoders as globalRegistry, isMmfuseError } from '@mmfuse/core';
+import { EngineError, InvalidInputError, IoError, ModelFormatError, encoders as globalRegistry, isMmfuseError, ownValue } from '@mmfuse/core';
 import type { EncoderRegistry, ModalityEncoder, Outcome, SkippedSample } from '@mmfuse/core';
 import { normalizeConfig } from '../config.js';
 import type { ResolvedConfig } from '../config.js';
@@ -262,7 +262,7 @@ export class OnnxFusionModel {
     const field = this.state.config.output.field;
     const { prepared, skipped } = await prepareSamples<Target>(all, {
       ...this.prepareOptions(cache, options.baseDir),
-      check: (s, id) => this.state.target(s.fields[field], id),
+      check: (s, id) => this.state.target(ownValue(s.fields, field), id),
       ...(options.onSkip === undefined ? {} : { onSkip: options.onSkip }),
     });
     const values = prepared.map((p) => p.values);

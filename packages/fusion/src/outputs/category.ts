@@ -4,7 +4,7 @@
  * prediction: the most probable label and every label's probability.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InvalidInputError } from '@mmfuse/core';
+import { InvalidInputError, createRecord } from '@mmfuse/core';
 import { accuracy, confusionMatrix, macroF1, perClassMetrics } from '../metrics.js';
 import type { ClassMetrics } from '../metrics.js';
 import { NO_CALIBRATION, checkSavedCalibration, expectedCalibrationError, fitCalibration, scaledSoftmax } from './calibration.js';
@@ -77,7 +77,7 @@ class CategoryOutput implements FittedOutput {
   }
 
   decode(values: readonly number[], modalitiesUsed: string[], options: DecodeOptions = {}): Prediction {
-    const probabilities: Record<string, number> = {};
+    const probabilities = createRecord<number>(); // a label may be named __proto__
     this.labels.forEach((l, i) => { probabilities[l] = values[i] as number; });
     const top = argMax(values);
     const prediction: Prediction = { label: this.labels[top] as string, probabilities, modalitiesUsed };
@@ -96,7 +96,7 @@ class CategoryOutput implements FittedOutput {
     const pred = values.map(argMax);
     const matrix = confusionMatrix(truth, pred, this.labels.length);
     const per = perClassMetrics(matrix);
-    const perClass: Record<string, ClassMetrics> = {};
+    const perClass = createRecord<ClassMetrics>();
     this.labels.forEach((l, i) => { perClass[l] = per[i] as ClassMetrics; });
     const scores: OutputScores = { accuracy: accuracy(truth, pred), macroF1: macroF1(matrix), perClass, confusion: { labels: [...this.labels], matrix }, ece: expectedCalibrationError(values, truth) };
     const threshold = this.calibration.outOfScopeThreshold;

@@ -26,7 +26,7 @@ export function requireKnown(index: ReadonlyMap<string, number>, label: string, 
  */
 export function labelWeights(labels: readonly string[], setting: 'balanced' | Record<string, number> | null, occurrences: readonly (readonly string[])[]): number[] | undefined {
   if (setting === null || labels.length === 0) return undefined;
-  if (setting !== 'balanced') return labels.map((l) => setting[l] ?? 1);
+  if (setting !== 'balanced') return labels.map((l) => (Object.hasOwn(setting, l) ? setting[l] as number : 1));
   const index = new Map(labels.map((l, i) => [l, i]));
   const counts = new Array<number>(labels.length).fill(0);
   for (const list of occurrences) for (const l of list) { const i = index.get(l); if (i !== undefined) counts[i]! += 1; }

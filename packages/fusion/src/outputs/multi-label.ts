@@ -4,7 +4,7 @@
  * samples and labels; prediction: every label with probability >= 0.5.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InvalidInputError } from '@mmfuse/core';
+import { InvalidInputError, createRecord } from '@mmfuse/core';
 import { multiLabelMetrics } from '../metrics.js';
 import type { ClassMetrics } from '../metrics.js';
 import { checkSavedLabels, labelOf, labelWeights, requireKnown, sortedLabels } from './labels.js';
@@ -62,7 +62,7 @@ class MultiLabelOutput implements FittedOutput {
   }
 
   decode(values: readonly number[], modalitiesUsed: string[]): Prediction {
-    const probabilities: Record<string, number> = {};
+    const probabilities = createRecord<number>(); // a label may be named __proto__
     this.labels.forEach((l, i) => { probabilities[l] = values[i] as number; });
     return { label: this.labels.filter((_, i) => (values[i] as number) >= 0.5), probabilities, modalitiesUsed };
   }
@@ -71,7 +71,7 @@ class MultiLabelOutput implements FittedOutput {
     const truth = targets.map((t) => this.labels.map((l) => ((t as string[]).includes(l) ? 1 : 0)));
     const pred = values.map((v) => v.map((p) => (p >= 0.5 ? 1 : 0)));
     const m = multiLabelMetrics(truth, pred, this.labels.length);
-    const perClass: Record<string, ClassMetrics> = {};
+    const perClass = createRecord<ClassMetrics>();
     this.labels.forEach((l, i) => { perClass[l] = m.perLabel[i] as ClassMetrics; });
     return { accuracy: m.exactMatch, macroF1: m.macroF1, perClass, confusion: { labels: [], matrix: [] } };
   }

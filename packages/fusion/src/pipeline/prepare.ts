@@ -15,6 +15,13 @@ export interface Sample {
   /** Manifest line, for error reports. */
   line?: number;
   fields: Record<string, unknown>;
+  /**
+   * Folder this sample's relative file paths resolve against (and must stay in): a manifest sample carries
+   * its manifest's folder. Takes precedence over the `baseDir` option of `fit` / `evaluate` / `predict`.
+   */
+  baseDir?: string;
+  /** This sample's paths may leave `baseDir` (a manifest read with `allowOutside`). */
+  allowOutsideBaseDir?: boolean;
 }
 
 /** Anything that yields samples: an array, a generator, `readManifest(...)`. */
@@ -62,26 +69,31 @@ function asInputError(err: unknown, kind: string, sample: string | number, field
   return new InvalidInputError(`encoder ${kind} could not prepare this value: ${msg}`, { sample, field, cause: err });
 }
 
-/** Prepare the inputs of one sample's fields (an unknown field is ignored). Throws a located MmfuseError. */
-export async function prepareFields(fieldsIn: Record<string, unknown>, sample: string | number, opts: PrepareInputsOptions): Promise<unknown[]> {
+/**
+ * Prepare the inputs of one sample's fields (an unknown field is ignored). `where` is the sample's own
+ * folder for relative paths (a manifest sample's), over `opts.baseDir`. Throws a located MmfuseError.
+ */
+export async function prepareFields(fieldsIn: Record<string, unknown>, sample: string | number, opts: PrepareInputsOptions, where: { baseDir?: string; allowOutsideBaseDir?: boolean } = {}): Promise<unknown[]> {
   const values: unknown[] = [];
+  const baseDir = where.baseDir ?? opts.baseDir;
   for (let m = 0; m < opts.fields.length; m++) {
     const field = (opts.sources ?? opts.fields)[m] as string;
-    const raw = fieldsIn[field];
+    // Own properties only: a field named `constructor` is not Object's.
+    const raw = Object.hasOwn(fieldsIn, field) ? fieldsIn[field] : undefined;
     if (raw === undefined || raw === null) { values.push(undefined); continue; }
     const enc = opts.encoders[m] as ModalityEncoder;
     const spec = rawInputOf(enc);
     try {
-      const value = await checkRawInput(spec, raw, { sample, field, encoder: enc.kind, ...(opts.baseDir === undefined ? {} : { baseDir: opts.baseDir }) });
+      const value = await checkRawInput(spec, raw, { sample, field, encoder: enc.kind, ...(baseDir === undefined ? {} : { baseDir }), ...(where.allowOutsideBaseDir === true ? { allowOutsideBaseDir: true } : {}) });
       const extra = enc.preparedKey?.();
       const config = extra === undefined ? opts.encoderConfigs[m] : { config: opts.encoderConfigs[m], prepared: extra };
-      const key = opts.training !== undefined ? undefined : await opts.cache.key(value, { kind: enc.kind, config, input: spec.kind });
+      const key = opts.training !== undefined ? undefined : await opts.cache.key(value, { kind: enc.kind, config, input: spec.kind, maxBytes: spec.maxBytes });
       if (key !== undefined) {
         const got = await opts.cache.get(key);
         if (got.hit) { values.push(got.value); continue; }
       }
       // A file path is absolute and checked by now, so a file plugin resolves nothing itself.
-      const base = spec.kind === 'file' || opts.baseDir === undefined ? { sample, field } : { sample, field, baseDir: opts.baseDir };
+      const base = spec.kind === 'file' || baseDir === undefined ? { sample, field } : { sample, field, baseDir };
       const ctx = opts.training === undefined ? base : { ...base, training: true, rng: opts.training.rng(field) };
       const prepared = await enc.prepare(value, ctx);
       if (key !== undefined) await opts.cache.set(key, prepared);
@@ -116,7 +128,7 @@ export async function prepareAll<T = undefined>(samples: readonly Sample[], opts
           throw new InvalidInputError('a sample must be an object { id?, fields: { ... } }', { sample: name });
         }
         const extra = opts.check === undefined ? (undefined as T) : opts.check(sample, id);
-        const values = await prepareFields(sample.fields, name, opts);
+        const values = await prepareFields(sample.fields, name, opts, { ...(sample.baseDir === undefined ? {} : { baseDir: sample.baseDir }), ...(sample.allowOutsideBaseDir === true ? { allowOutsideBaseDir: true } : {}) });
         results[index] = { ok: true, value: { id, index, values, extra } };
       } catch (err) {
         const error = isMmfuseError(err) ? err : new InvalidInputError(`could not prepare: ${err instanceof Error ? err.message : String(err)}`, { sample: name, cause: err });

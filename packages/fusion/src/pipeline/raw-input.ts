@@ -1,9 +1,10 @@
 /**
  * What fusion does with a raw field value before the encoder's `prepare`, by the encoder's declared raw
  * input (`ModalityEncoder.input`, see `RawInputSpec` in @mmfuse/core), never by its modality:
- * - `file`: a path string is resolved (against `baseDir`, contained in it; without `baseDir` against the
- *   working folder), `stat`ed (a regular file no larger than `maxBytes`) and handed over absolute; bytes
- *   (`Uint8Array`) are checked against `maxBytes`.
+ * - `file`: a path string is resolved (against `baseDir`, contained in it, symbolic links included: an
+ *   absolute path is accepted only inside it; without `baseDir` against the working folder), `stat`ed (a
+ *   regular file no larger than `maxBytes`) and handed over absolute; bytes (`Uint8Array`) are checked
+ *   against `maxBytes`.
  * - `bytes`: a string is base64 (as manifests carry bytes) and is decoded; bytes are checked.
  * - `text`: a string's UTF-8 length is checked.
  * - `json`: the length of the value's JSON text is checked.
@@ -11,6 +12,7 @@
  * which refuses what it cannot read.
  */
 import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import { InvalidInputError, LimitExceededError, resolveDataPath } from '@mmfuse/core';
 import type { RawInputSpec } from '@mmfuse/core';
 
@@ -21,6 +23,8 @@ export interface RawInputContext {
   encoder: string;
   /** Folder relative paths resolve against (and must stay in). */
   baseDir?: string;
+  /** Paths may leave `baseDir`. Default false. */
+  allowOutsideBaseDir?: boolean;
 }
 
 const BASE64_RE = /^[A-Za-z0-9+/_-]*={0,2}$/;
@@ -73,9 +77,17 @@ export async function checkRawInput(spec: RawInputSpec, raw: unknown, ctx: RawIn
         return raw;
       }
       if (typeof raw !== 'string') return raw;
-      const file = ctx.baseDir === undefined
-        ? resolveDataPath(process.cwd(), raw, { ...loc, allowOutside: true })
-        : resolveDataPath(ctx.baseDir, raw, { ...loc, allowOutside: false });
+      let file: string;
+      if (ctx.baseDir === undefined) {
+        file = resolveDataPath(process.cwd(), raw, { ...loc, allowOutside: true });
+      } else {
+        // An absolute path inside the data folder (a manifest reader resolved it already) is checked as
+        // the relative path it is; any other absolute path is refused unless allowed.
+        const root = path.resolve(ctx.baseDir);
+        const rel = path.isAbsolute(raw) ? path.relative(root, raw) : raw;
+        const inside = path.isAbsolute(raw) && rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+        file = resolveDataPath(root, inside ? rel : raw, { ...loc, allowOutside: ctx.allowOutsideBaseDir ?? false });
+      }
       let st;
       try {
         st = await stat(file);

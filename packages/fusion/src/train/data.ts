@@ -1,5 +1,5 @@
 /** The data steps of a training run: prepare the labeled sets, split off validation, drop unknown targets. */
-import { Rng, createRng, hashString } from '@mmfuse/core';
+import { InvalidInputError, Rng, createRng, hashString } from '@mmfuse/core';
 import type { MmfuseError, ModalityEncoder, SkippedSample } from '@mmfuse/core';
 import type { ResolvedConfig } from '../config.js';
 import type { PrepareCache } from '../pipeline/cache.js';
@@ -16,23 +16,50 @@ export interface PrepareSetOptions {
   onSkip: (s: SkippedSample) => void;
   /** Raw fields kept on each sample (`TrainingSample.fields`). */
   keepFields?: readonly string[];
+  /** Where the summary of skipped samples goes (the run's log). */
+  log?: (line: string) => void;
+}
+
+/** How many skip reasons the summary line quotes. */
+const QUOTED_REASONS = 3;
+
+function describeSkip(s: SkippedSample): string {
+  return `${s.sample !== undefined ? `sample ${JSON.stringify(s.sample)}` : `line ${s.line}`}${s.field !== undefined ? ` field "${s.field}"` : ''}: ${s.reason}`;
+}
+
+/**
+ * Say loudly what a set lost: one line with the count and the first reasons. An input that was present in
+ * some samples and refused in every one of them would silently train a model without it: that is an
+ * error, naming the input and the first reasons.
+ */
+function reportSkips(state: FusionState, set: string, samples: readonly { fields: Record<string, unknown> }[], skipped: readonly SkippedSample[], log: ((line: string) => void) | undefined): void {
+  if (skipped.length === 0) return;
+  log?.(`${set}: skipped ${skipped.length} of ${samples.length} samples (first: ${skipped.slice(0, QUOTED_REASONS).map(describeSkip).join('; ')})${skipped.length > QUOTED_REASONS ? '; onSkip lists every one' : ''}`);
+  for (const field of state.fields) {
+    const present = samples.filter((s) => Object.hasOwn(s.fields, field) && s.fields[field] !== null && s.fields[field] !== undefined).length;
+    const refused = skipped.filter((s) => s.field === field);
+    if (present > 0 && refused.length >= present) {
+      throw new InvalidInputError(`input "${field}" could not be read in any of the ${present} ${set} samples that have it, so the model would train without it (first: ${refused.slice(0, QUOTED_REASONS).map(describeSkip).join('; ')}); relative paths resolve against each manifest's folder (or the baseDir option)`, { field });
+    }
+  }
 }
 
 /** Prepare a labeled set: inputs through their encoders, targets parsed (and checked once the output is fitted). */
 export async function prepareLabeled(state: FusionState, source: SampleSource, o: PrepareSetOptions): Promise<TrainingSample[]> {
   const samples = await collectSamples(source);
   const outField = state.config.output.field;
-  const { prepared } = await prepareSamples(samples, {
+  const { prepared, skipped } = await prepareSamples(samples, {
     fields: state.fields, sources: state.sources, encoders: state.encoders, encoderConfigs: state.encoderConfigs, cache: o.cache, file: o.file, onSkip: o.onSkip,
     ...(o.baseDir === undefined ? {} : { baseDir: o.baseDir }),
-    check: (s, id) => state.target(s.fields[outField], id),
+    check: (s, id) => state.target(Object.hasOwn(s.fields, outField) ? s.fields[outField] : undefined, id),
   });
+  reportSkips(state, o.file, samples, skipped, o.log);
   return prepared.map((p) => {
     const line = samples[p.index]?.line ?? p.index + 1;
     const base = { id: p.id, index: p.index, line, values: p.values, target: p.extra };
     if (o.keepFields === undefined || o.keepFields.length === 0) return base;
     const raw = samples[p.index]?.fields ?? {};
-    return { ...base, fields: Object.fromEntries(o.keepFields.filter((f) => raw[f] !== undefined).map((f) => [f, raw[f]])) };
+    return { ...base, fields: Object.fromEntries(o.keepFields.filter((f) => Object.hasOwn(raw, f) && raw[f] !== undefined).map((f) => [f, raw[f]])) };
   });
 }
 

@@ -4,12 +4,13 @@
  * manifest's folder, a string, base64 bytes or any JSON), never by modality name.
  */
 import * as path from 'node:path';
-import { DEFAULT_RAW_INPUT, ConfigError, InvalidInputError, encoders as globalRegistry, readManifest } from '@mmfuse/core';
+import { DEFAULT_RAW_INPUT, ConfigError, InvalidInputError, checkOutputTarget, createRecord, encoders as globalRegistry, readManifest } from '@mmfuse/core';
 import type { EncoderRegistry, FieldKind, RawInputKind, RawInputSpec, SkippedSample } from '@mmfuse/core';
 import { encoderKind, inputField } from '../config.js';
 import type { FusionModelConfig, ResolvedConfig } from '../config.js';
 import { loadConfigFile } from '../config-file.js';
 import type { ConfigOverrides } from '../config-file.js';
+import { modelFolderRule } from '../io/folder.js';
 import { FusionModel } from '../model.js';
 import type { FitOptions, TrainingHistory } from './loop.js';
 
@@ -24,7 +25,7 @@ const FIELD_KIND: Record<RawInputKind, FieldKind> = { file: 'path', text: 'strin
 export function manifestFields(config: Pick<ResolvedConfig, 'inputs' | 'output'>, options: { withTarget?: boolean; registry?: EncoderRegistry; inputs?: readonly { field: string; input: RawInputSpec }[] } = {}): Record<string, FieldKind> {
   const registry = options.registry ?? globalRegistry;
   const built = new Map((options.inputs ?? []).map((i) => [i.field, i.input] as const));
-  const fields: Record<string, FieldKind> = {};
+  const fields = createRecord<FieldKind>();
   for (const [name, input] of Object.entries(config.inputs)) {
     const kind = encoderKind(input);
     const field = inputField(name, input);
@@ -49,6 +50,8 @@ export interface TrainFromManifestOptions extends Omit<FitOptions, 'validation' 
 /** Train from manifests; bad lines are skipped and reported (`onSkip` and the result's `skipped`). */
 export async function trainFromManifest(options: TrainFromManifestOptions): Promise<{ model: FusionModel; history: TrainingHistory; skipped: SkippedSample[] }> {
   const { config, train, validation, out, registry, ...fit } = options;
+  // The model folder is checked before training: a folder that is not mmfuse's is refused untouched.
+  if (out !== undefined) await checkOutputTarget(out, modelFolderRule('out'));
   const model = FusionModel.create(config, registry === undefined ? {} : { registry });
   const skipped: SkippedSample[] = [];
   const onSkip = (s: SkippedSample): void => { skipped.push(s); fit.onSkip?.(s); };

@@ -10,7 +10,7 @@
  * an auxiliary CTC loss or distillation), `headLossWeight` (mixing hard and soft targets) and `callbacks`
  * (progress, checkpoints and `onEpoch` are callbacks too; a callback may stop the run).
  */
-import { ConfigError, InvalidInputError, ModelFormatError, Rng, StateError, hashString } from '@mmfuse/core';
+import { CheckpointError, ConfigError, InvalidInputError, Rng, StateError, checkOutputTarget, hashString } from '@mmfuse/core';
 import type { SkippedSample } from '@mmfuse/core';
 import { AdamW } from '../optim/adamw.js';
 import type { AdamWState } from '../optim/adamw.js';
@@ -22,6 +22,7 @@ import type { FusionState } from '../state.js';
 import { calibrationSettings } from '../config.js';
 import type { Calibration } from '../outputs/calibration.js';
 import { restoreState } from '../io/load-save.js';
+import { checkpointFolderRule } from '../io/folder.js';
 import { BestWeights } from './best-weights.js';
 import { CallbackList, CheckpointCallback, ProgressCallback } from './callbacks.js';
 import type { StepInfo, TrainingCallback, TrainingRun } from './callbacks.js';
@@ -110,13 +111,24 @@ async function initOrResume(state: FusionState, train: readonly TrainingSample[]
   const checkpoint = options.resume === true ? await readCheckpoint(options.checkpointDir as string) : undefined;
   if (checkpoint !== undefined) {
     if (JSON.stringify(checkpoint.model.config) !== JSON.stringify(state.savedConfig())) {
-      throw new ModelFormatError(`the checkpoint in ${options.checkpointDir} was written for a different config; remove it or train without resume`, { file: options.checkpointDir as string });
+      throw new CheckpointError(`the checkpoint in ${options.checkpointDir} was written for a different config; remove it or train without resume`, { file: options.checkpointDir as string });
     }
     restoreState(state, checkpoint.model, checkpoint.buffer, options.checkpointDir as string);
     return { trainer: checkpoint.state, optimizer: checkpoint.optimizer };
   }
   if (!state.trained) await state.initialize(train);
   return undefined;
+}
+
+/** A checkpoint's optimizer and position must fit this model and data; otherwise it belongs to another run. */
+function checkResumable(resumed: { trainer: TrainerState; optimizer: AdamWState }, sizes: readonly number[], stepsPerEpoch: number, dir: string): void {
+  const m = resumed.optimizer.m.map((x) => x.length);
+  if (m.length !== sizes.length || m.some((n, i) => n !== sizes[i])) {
+    throw new CheckpointError(`the optimizer state in ${dir} has moments for ${m.length} weights (${m.slice(0, 4).join(', ')}${m.length > 4 ? ', ...' : ''} values), but this model has ${sizes.length} (${sizes.slice(0, 4).join(', ')}${sizes.length > 4 ? ', ...' : ''}); remove the checkpoint or train without resume`, { file: dir });
+  }
+  if (resumed.trainer.batch > stepsPerEpoch) {
+    throw new CheckpointError(`the checkpoint in ${dir} stopped after batch ${resumed.trainer.batch} of an epoch, but this data has ${stepsPerEpoch} batches an epoch; resume with the same data, or remove the checkpoint`, { file: dir });
+  }
 }
 
 const freshTrainer = (): TrainerState => ({ epoch: 0, batch: 0, step: 0, history: [], bestValLoss: null, bestEpoch: null, epochsWithoutImprovement: 0, stoppedEarly: false, partial: { lossSum: 0, seen: 0, correct: 0 } });
@@ -150,7 +162,10 @@ class Run implements TrainingRun {
     this.schedule = { base: cfg.learningRate, warmupSteps: cfg.warmupSteps ?? Math.round(cfg.warmupRatio * totalSteps), totalSteps, min: cfg.minLearningRate, schedule: cfg.schedule };
     this.trainer = resumed?.trainer ?? freshTrainer();
     if (resumed !== undefined) {
-      try { optimizer.setState(resumed.optimizer); } catch (err) { optimizer.dispose(); throw err; }
+      try {
+        checkResumable(resumed, trainable.map((w) => w.size), this.stepsPerEpoch, options.checkpointDir as string);
+        optimizer.setState(resumed.optimizer);
+      } catch (err) { optimizer.dispose(); throw err; }
     }
     const classWeights = output.classWeights(cfg.classWeights, train.map((s) => s.target));
     this.step = {
@@ -288,13 +303,16 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   const skipped: SkippedSample[] = [];
   const onSkip = (s: SkippedSample): void => { skipped.push(s); options.onSkip?.(s); };
   const cache = new PrepareCache(options.cacheDir);
+  // Every folder the run will write is checked before any work (refused untouched when it is not mmfuse's).
+  if (options.checkpointDir !== undefined) await checkOutputTarget(options.checkpointDir, checkpointFolderRule());
+  await cache.claim();
   const keep = options.keepFields === undefined ? {} : { keepFields: options.keepFields };
 
   // Data: both sets prepared, validation split off when none was given.
   const rawTrain = await collectSamples(source);
-  let train = await prepareLabeled(state, rawTrain, { cache, file: 'train', onSkip, ...keep, ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }) });
+  let train = await prepareLabeled(state, rawTrain, { cache, file: 'train', onSkip, log, ...keep, ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }) });
   const validationDir = options.validationBaseDir ?? options.baseDir;
-  let validation = options.validation === undefined ? [] : await prepareLabeled(state, options.validation, { cache, file: 'validation', onSkip, ...keep, ...(validationDir === undefined ? {} : { baseDir: validationDir }) });
+  let validation = options.validation === undefined ? [] : await prepareLabeled(state, options.validation, { cache, file: 'validation', onSkip, log, ...keep, ...(validationDir === undefined ? {} : { baseDir: validationDir }) });
   if (train.length === 0) {
     throw new InvalidInputError(`no usable training samples (${skipped.length} skipped${skipped[0] === undefined ? '' : `; first: ${skipped[0].message}`})`);
   }

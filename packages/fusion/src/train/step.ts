@@ -1,6 +1,6 @@
 /** One training step: forward, head loss plus loss terms, gradients, clipping, AdamW. */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError, createRecord } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
 import type { FusionNetwork } from '../network.js';
 import { toBatchInput } from '../network.js';
@@ -88,7 +88,7 @@ export function trainStep(ctx: StepContext, batch: StepBatch): StepResult {
 /** The loss terms' view of a step (without the per-term rng). */
 function lossContext(ctx: StepContext, batch: StepBatch, t: { logits: tf.Tensor2D; head: tf.Scalar; encoded: (EncodedBatchInput | null)[]; targets: LossContext['targets'] }): Omit<LossContext, 'rng'> {
   const { state, network } = ctx;
-  const encoded: Record<string, EncodedBatchInput | undefined> = {};
+  const encoded = createRecord<EncodedBatchInput | undefined>(); // keyed by field names (`__proto__` is one)
   state.fields.forEach((f, m) => { const e = t.encoded[m]; if (e !== null && e !== undefined) encoded[f] = e; });
   let passes = 0;
   return {

@@ -33,6 +33,8 @@ export interface PredictOptions {
   contributions?: boolean;
   /** `predictBatch`: the name of each request in errors (`sample`), e.g. request ids. Default: its index. */
   sampleIds?: readonly (string | number)[];
+  /** `predict`: the request's name in errors (`sample`), e.g. a request id or a file name. Default `"input"`. */
+  sampleId?: string | number;
 }
 
 export interface EvaluateOptions {
@@ -118,8 +120,8 @@ export class FusionModel {
   /** Predict one sample from any subset of the inputs, e.g. `{ text: 'hi' }` or `{ text, audio, image }`. */
   async predict(input: Record<string, unknown>, options: PredictOptions = {}): Promise<Prediction> {
     this.state.requireNetwork();
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${this.state.fields.join(', ')}), got ${describe(input)}`, { sample: 0 });
-    const values = await prepareFields(input, '0', this.prepareOptions(this.cache, options.baseDir));
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${this.state.fields.join(', ')}), got ${describe(input)}`, { sample: options.sampleId ?? 'input' });
+    const values = await prepareFields(input, options.sampleId ?? 'input', this.prepareOptions(this.cache, options.baseDir));
     return predictValues(this.state, [values], options.contributions ?? true)[0] as Prediction;
   }
 

@@ -53,11 +53,13 @@ export const predictSpec: CommandSpec = {
     image: { type: 'string', valueName: 'FILE', description: 'Image file (PNG, JPEG, ...) for the model\'s image input', modality: 'image' },
     input: { type: 'string', valueName: 'FIELD=VALUE', description: 'Value for an input field by name, read as its encoder declares (a file path, text, JSON, or base64 bytes)', repeatable: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
+    top: { type: 'integer', valueName: 'K', description: 'Print the K most probable labels (default 5); --json always has every probability', min: 1 },
+    all: { type: 'boolean', description: 'Print the probability of every label' },
     ...runtimeOptions,
     plugin,
     json,
   },
-  epilog: 'Output: label, probabilities, modality contributions. With --data, bad samples give a line with "error" and the rest go on.',
+  epilog: 'Output: label, the most probable labels, modality contributions (--json: every probability). With --data, bad samples give a line with "error" and the rest go on.',
 };
 
 export const serveSpec: CommandSpec = {

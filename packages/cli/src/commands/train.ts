@@ -12,7 +12,7 @@ import type { Evaluation } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
 import { renderReport } from '../report.js';
 import type { EpochRecord } from '../report.js';
-import { describeSkipped, fromCwd, logger, pluginArgs, round, skippedJson } from './common.js';
+import { describeSkipped, fromCwd, logger, pluginArgs, progressOptions, round, skippedJson } from './common.js';
 
 /** A report point from fusion's epoch metrics: every finite number but `epoch`. */
 export function toEpochRecord(m: EpochMetrics): EpochRecord {
@@ -34,7 +34,7 @@ class SkipLog {
 interface HeldOut { set: 'validation' | 'test' | 'train'; manifest: string; evaluation: Evaluation }
 
 /** Train with fit's abort signal wired to SIGINT / SIGTERM: training stops after the current step. */
-async function fitInterruptibly(model: FusionModel, train: ManifestSample[], validation: ManifestSample[] | undefined, cli: LoadedConfig, skips: SkipLog, log: (line: string) => void, checkpoint: { checkpointDir?: string; resume?: boolean }): Promise<TrainingHistory> {
+async function fitInterruptibly(model: FusionModel, train: ManifestSample[], validation: ManifestSample[] | undefined, cli: LoadedConfig, skips: SkipLog, log: (line: string) => void, checkpoint: { checkpointDir?: string; resume?: boolean }, io: CliIo): Promise<TrainingHistory> {
   const abort = new AbortController();
   const onSignal = (signal: string) => () => { log(`${signal}: stopping after the current step`); abort.abort(); };
   const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
@@ -47,7 +47,7 @@ async function fitInterruptibly(model: FusionModel, train: ManifestSample[], val
       signal: abort.signal,
       ...checkpoint,
       log,
-      progress: 'lines',
+      ...progressOptions(io),
       onSkip: (s) => {
         if (validationIds.has(s.sample ?? '') && cli.data.validation !== undefined) skips.add('validation', cli.data.validation, s);
         else skips.add('train', cli.data.train as string, s);
@@ -119,7 +119,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     }
     log(`training on ${train.samples.length} samples${validation ? `, validating on ${validation.length}` : ''}; ${config.training.epochs} epochs, batch ${config.training.batchSize}, seed ${config.training.seed}`);
 
-    const history = await fitInterruptibly(model, train.samples, validation, cli, skips, log, checkpoint);
+    const history = await fitInterruptibly(model, train.samples, validation, cli, skips, log, checkpoint, io);
     const epochs = history.epochs.map(toEpochRecord);
     await model.save(out);
     log(`saved the model to ${out}`);

@@ -31,7 +31,25 @@ class SkipLog {
   }
 }
 
-interface HeldOut { set: 'validation' | 'test' | 'train'; manifest: string; evaluation: Evaluation }
+interface HeldOut { set: 'validation' | 'test' | 'train'; manifest: string; evaluation: Evaluation; contributions?: Record<string, number> }
+
+/** Each input's mean contribution over the samples that have it (predictions with contributions). */
+async function meanContributions(model: FusionModel, samples: ManifestSample[]): Promise<Record<string, number>> {
+  const sums: Record<string, { total: number; n: number }> = {};
+  for (let start = 0; start < samples.length; start += 256) {
+    const chunk = samples.slice(start, start + 256);
+    const outcomes = await model.predictBatch(chunk.map((s) => s.fields), { contributions: true, sampleIds: chunk.map((s) => s.id ?? s.line) });
+    for (const o of outcomes) {
+      if (!o.ok) continue;
+      for (const [field, v] of Object.entries(o.value.contributions ?? {})) {
+        const acc = (sums[field] ??= { total: 0, n: 0 });
+        acc.total += v;
+        acc.n++;
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(sums).map(([f, { total, n }]) => [f, total / n]));
+}
 
 /** Train with fit's abort signal wired to SIGINT / SIGTERM: training stops after the current step. */
 async function fitInterruptibly(model: FusionModel, train: ManifestSample[], validation: ManifestSample[] | undefined, cli: LoadedConfig, skips: SkipLog, log: (line: string) => void, checkpoint: { checkpointDir?: string; resume?: boolean }, io: CliIo): Promise<TrainingHistory> {
@@ -77,6 +95,15 @@ async function evaluateHeldOut(model: FusionModel, cli: LoadedConfig, train: Man
   if (out.length === 0) {
     out.push({ set: 'train', manifest: cli.data.train as string, evaluation: await model.evaluate(toInputs(train), { ablation: false }) });
     log('no validation or test manifest; the report scores the training data');
+  }
+  // What each input brings, on the first scored set: the ablation (scores without each input) and the mean
+  // per-input contributions (with more than one input; a single input's ablation says nothing new).
+  const first = out[0] as HeldOut;
+  if (model.inputs.length > 1) {
+    const samples = first.set === 'validation' ? validation ?? [] : first.set === 'train' ? train : (await readSamples(first.manifest, model, true)).samples;
+    const withAblation = await model.evaluate(toInputs(samples), {});
+    if (withAblation.ablation !== undefined) first.evaluation = { ...first.evaluation, ablation: withAblation.ablation };
+    first.contributions = await meanContributions(model, samples);
   }
   for (const h of out) log(`${h.set === 'train' ? 'training data' : h.set}: accuracy ${round(h.evaluation.accuracy)}, macro F1 ${round(h.evaluation.macroF1)} (n ${h.evaluation.n})`);
   return out;
@@ -145,8 +172,10 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
         ['finished', new Date().toISOString()],
       ],
       history: epochs,
-      evaluations: heldOut.map(({ set, manifest, evaluation: e }) => ({
+      ...(history.bestEpoch === undefined ? {} : { bestEpoch: history.bestEpoch }),
+      evaluations: heldOut.map(({ set, manifest, evaluation: e, contributions }) => ({
         name: `${set} (${path.basename(manifest)})`, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1, perClass: e.perClass, confusion: e.confusion, skipped: e.skipped.length,
+        ...(e.ablation === undefined ? {} : { ablation: e.ablation }), ...(contributions === undefined ? {} : { contributions }),
       })),
       config,
     }));

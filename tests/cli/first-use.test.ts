@@ -1,7 +1,7 @@
 // The CLI's output as a first-time user meets it: training progress as a live bar on a terminal and whole
 // lines otherwise (never a log line glued to a bar), predict's top-k labels, eval's `without.FIELD`
 // ablation keys, and a single prediction's errors naming the sample "command line".
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +90,11 @@ describe('training progress', () => {
       expect(c).not.toMatch(/[\r\x1b]/);
     }
     expect(r.chunks.filter((c) => /^mmfuse train: epoch \d\/2 loss/.test(c))).toHaveLength(2);
+    // The report says what each input brings (ablation and mean contributions) and marks the best epoch.
+    const report = readFileSync(path.join(dir, 'model.report.html'), 'utf8');
+    for (const input of ['text', 'image']) expect(report).toMatch(new RegExp(`<tr data-input="${input}"><th scope="row">${input}</th><td>[\\d.]+ \\([+−][\\d.]+\\)</td><td>[\\d.]+ \\([+−][\\d.]+\\)</td><td>-?[\\d.e-]+</td></tr>`));
+    expect(report).toContain('data-marker="best-epoch"');
+    expect(report).toContain('<h3>Top confusions</h3>');
   });
 
   it('a log line written while the bar is drawn clears the bar first (library Progress)', () => {
@@ -110,6 +115,35 @@ describe('training progress', () => {
     q.step({ epoch: 1, epochs: 1, done: 1, total: 4, loss: 0.5, doneAtStart: 0 });
     q.clear();
     expect(plain).toEqual([]);
+  });
+});
+
+describe('mmfuse report', () => {
+  it('compares trained runs side by side: facts, held-out scores, one curve per run, per-class F1', async () => {
+    const r = await run(['report', 'model', 'tty-model', '--out', 'compare.html', '--json']);
+    expect(r.code, r.chunks.join('')).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.report).toBe(path.join(dir, 'compare.html'));
+    expect(json.runs.map((x: { name: string }) => x.name)).toEqual(['model', 'tty-model']);
+    for (const x of json.runs) {
+      expect(x.epochs).toBe(2);
+      expect(x.evaluations[0]).toMatchObject({ name: 'validation', n: 6 });
+    }
+    const html = readFileSync(path.join(dir, 'compare.html'), 'utf8');
+    expect(html).toContain('<title>mmfuse runs: model vs tty-model</title>');
+    // One chart per logged metric, each with one line per run.
+    expect(html).toMatch(/aria-label="valLoss"/);
+    const chart = html.slice(html.indexOf('aria-label="valLoss"'));
+    expect([...chart.slice(0, chart.indexOf('</svg>')).matchAll(/data-series="([^"]+)"/g)].map((m) => m[1])).toEqual(['model', 'tty-model']);
+    expect(html).toMatch(/<tr data-set="validation" data-metric="accuracy"><th scope="row">validation accuracy<\/th>(<td( class="best")?>[\d.]+<\/td>){2}<\/tr>/);
+    for (const label of ['billing', 'delivery', 'login']) expect(html).toMatch(new RegExp(`<tr><th scope="row">${label}</th>(<td( class="best")?>[\\d.]+</td>){2}</tr>`));
+    const human = await run(['report', 'model']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^report: .*mmfuse-compare\.html\nmodel validation: accuracy [\d.]+, macro F1 [\d.]+ \(n 6\)\n$/);
+    const notARun = await run(['report', 'model', '.', '--json']);
+    expect(notARun.code).toBe(1);
+    expect(JSON.parse(notARun.stdout).error).toMatchObject({ code: 'MODEL_FORMAT' });
+    expect(JSON.parse(notARun.stdout).error.message).toMatch(/no run\.json: give model folders written by "mmfuse train"/);
   });
 });
 

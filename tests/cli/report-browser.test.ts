@@ -59,7 +59,7 @@ describe('the training report in headless chromium', () => {
           cellFontPx: parseFloat(getComputedStyle(firstCell).fontSize), before, after, rowHeadLeft,
           markers: document.querySelectorAll('[data-marker="best-epoch"]').length, markerHeight: marker.getBoundingClientRect().height,
           topConfusions: document.querySelectorAll('table.top-confusions tbody tr').length,
-          inputs: [...document.querySelectorAll('table.inputs tbody tr')].map((r) => (r as HTMLElement).dataset.input),
+          inputs: Array.from(document.querySelectorAll('table.inputs tbody tr')).map((r) => (r as HTMLElement).dataset.input),
         };
       });
       // The page never scrolls sideways; the matrix scrolls inside its box, both ways.

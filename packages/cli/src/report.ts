@@ -242,3 +242,85 @@ ${input.config !== undefined ? `<h2>Config</h2>\n<pre>${escapeHtml(JSON.stringif
 </html>
 `;
 }
+
+/** One trained run as `mmfuse report` compares it (from the model folder's run.json). */
+export interface ComparedRun {
+  /** How the page names the run (the model folder's name). */
+  name: string;
+  history: EpochRecord[];
+  bestEpoch?: number;
+  evaluations: Array<{ name: string; n: number; accuracy: number; macroF1: number; perClass?: Record<string, ClassScores> }>;
+  facts: Array<[string, string]>;
+}
+
+/** Each run's value of `metric` as its own series, for one chart (series named after the runs). */
+function runSeries(runs: readonly ComparedRun[], metric: string): { history: EpochRecord[]; series: string[] } {
+  const epochs = [...new Set(runs.flatMap((r) => r.history.map((h) => h.epoch)))].sort((a, b) => a - b);
+  const history = epochs.map((epoch) => ({
+    epoch,
+    metrics: Object.fromEntries(runs.map((r) => [r.name, r.history.find((h) => h.epoch === epoch)?.metrics[metric] ?? Number.NaN])),
+  }));
+  return { history, series: runs.map((r) => r.name) };
+}
+
+/**
+ * A page comparing runs side by side (as `ludwig visualize compare_performance` does): each curve metric
+ * with one line per run, the held-out scores of every run in one table, and per-class F1 by run.
+ */
+export function renderComparison(title: string, runs: readonly ComparedRun[]): string {
+  const metrics = [...new Set(runs.flatMap((r) => r.history.flatMap((h) => Object.keys(h.metrics))))].filter((m) => !/(rate|lr|seconds|millis|time)$/i.test(m));
+  const charts = metrics.map((m) => { const { history, series } = runSeries(runs, m); return lineChartSvg(m, history, series); }).filter((s) => s !== '');
+  const head = runs.map((r) => `<th scope="col">${escapeHtml(r.name)}</th>`).join('');
+  const factKeys = [...new Set(runs.flatMap((r) => r.facts.map(([k]) => k)))];
+  const factRows = factKeys.map((k) => `<tr><th scope="row">${escapeHtml(k)}</th>${runs.map((r) => `<td>${escapeHtml(r.facts.find(([f]) => f === k)?.[1] ?? '–')}</td>`).join('')}</tr>`);
+  const sets = [...new Set(runs.flatMap((r) => r.evaluations.map((e) => e.name)))];
+  const best = (values: number[]): number => Math.max(...values.filter((v) => Number.isFinite(v)));
+  const scoreRows = sets.flatMap((set) => (['accuracy', 'macroF1'] as const).map((k) => {
+    const values = runs.map((r) => r.evaluations.find((e) => e.name === set)?.[k] ?? Number.NaN);
+    const top = best(values);
+    return `<tr data-set="${escapeHtml(set)}" data-metric="${k}"><th scope="row">${escapeHtml(set)} ${k === 'macroF1' ? 'macro F1' : k}</th>${values.map((v) => `<td${v === top ? ' class="best"' : ''}>${fmt(v)}</td>`).join('')}</tr>`;
+  }));
+  // Per-class F1 on the first set every run scored (validation when there is one).
+  const set = sets.find((s) => runs.every((r) => r.evaluations.some((e) => e.name === s && e.perClass !== undefined)));
+  const perClass = set === undefined ? [] : [...new Set(runs.flatMap((r) => Object.keys(r.evaluations.find((e) => e.name === set)?.perClass ?? {})))];
+  const f1Rows = perClass.map((label) => {
+    const values = runs.map((r) => r.evaluations.find((e) => e.name === set)?.perClass?.[label]?.f1 ?? Number.NaN);
+    const top = best(values);
+    return `<tr><th scope="row">${escapeHtml(label)}</th>${values.map((v) => `<td${v === top && runs.length > 1 ? ' class="best"' : ''}>${fmt(v)}</td>`).join('')}</tr>`;
+  });
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 70rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }
+th[scope="row"] { text-align: left; }
+td.best { font-weight: bold; background: #e8f4e8; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+.scroll { max-width: 100%; max-height: 36rem; overflow: auto; }
+</style>
+</head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+<table class="runs"><thead><tr><th></th>${head}</tr></thead>
+<tbody>
+${factRows.join('\n')}
+</tbody></table>
+<h2>Held-out scores</h2>
+<table class="scores"><thead><tr><th></th>${head}</tr></thead>
+<tbody>
+${scoreRows.join('\n')}
+</tbody></table>
+<h2>Learning curves</h2>
+<div class="charts">
+${charts.length > 0 ? charts.join('\n') : '<p>No epochs were logged.</p>'}
+</div>
+${set === undefined ? '' : `<h2>Per-class F1 (${escapeHtml(set)})</h2>\n<div class="scroll"><table class="per-class-f1"><thead><tr><th>class</th>${head}</tr></thead>\n<tbody>\n${f1Rows.join('\n')}\n</tbody></table></div>`}
+</body>
+</html>
+`;
+}

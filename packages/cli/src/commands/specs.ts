@@ -101,4 +101,14 @@ export const exportSpec: CommandSpec = {
   epilog: 'Graph inputs per input field F: F.<tensor> (its encoder\'s collate tensors) and F.present [batch]; output: logits [batch, outDim].\nRun it: mmfuse serve --model FILE.onnx (or predict / eval), or in a browser with onnxruntime-web.',
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec];
+export const reportSpec: CommandSpec = {
+  name: 'report',
+  summary: 'Compare trained runs side by side in one HTML page: curves, held-out metrics, per-class F1.',
+  positionals: [{ name: 'MODEL_DIR', description: 'Model folder written by "mmfuse train" (its run.json); give several to compare them', variadic: true }],
+  options: {
+    out: { type: 'string', valueName: 'FILE', description: 'Where to write the page (default mmfuse-compare.html in the working folder)' },
+    json,
+  },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, reportSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec];

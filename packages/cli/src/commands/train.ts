@@ -180,7 +180,12 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       config,
     }));
     // What inspect shows besides the model itself: where it came from and how it scored.
-    const run = { configFile: cli.file, plugins: [...cli.plugins, ...pluginArgs(args, io)], engine, seconds, trainSamples: history.trainSamples, epochs: epochs.length, interrupted: history.interrupted, skipped: skips.entries.length, evaluations: scores, finishedAt: new Date().toISOString() };
+    // `history`, `bestEpoch` and each evaluation's per-class scores are what `mmfuse report` compares.
+    const run = {
+      configFile: cli.file, plugins: [...cli.plugins, ...pluginArgs(args, io)], engine, seconds, trainSamples: history.trainSamples, epochs: epochs.length, interrupted: history.interrupted, skipped: skips.entries.length,
+      evaluations: heldOut.map(({ set, manifest, evaluation: e }) => ({ name: set, manifest, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1, perClass: e.perClass })),
+      history: epochs, ...(history.bestEpoch === undefined ? {} : { bestEpoch: history.bestEpoch }), finishedAt: new Date().toISOString(),
+    };
     await writeFile(path.join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
     log(`wrote the report to ${reportFile}`);
 

@@ -1,14 +1,14 @@
 // The training report as a person sees it: a 77-class report (Banking77's size) opened in Debian's headless
 // chromium through playwright-core (no browser download). The confusion matrix scrolls inside its own box
 // (the page itself never scrolls sideways) with its headers kept in view, the best epoch is drawn on the
-// curves, and the inputs and top-confusions tables are there.
+// curves, and the inputs and top-confusions tables are there. The comparison of runs draws every run.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { renderReport } from 'mmfuse';
+import { renderComparison, renderReport } from 'mmfuse';
 import type { ClassScores, EpochRecord } from 'mmfuse';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -75,6 +75,36 @@ describe('the training report in headless chromium', () => {
       expect(layout.markerHeight).toBeGreaterThan(100);
       expect(layout.topConfusions).toBe(10);
       expect(layout.inputs).toEqual(['text', 'audio']);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('draws the comparison of runs: one visible line per run in each chart, the better score marked', async () => {
+    const { labels, perClass } = evaluation77();
+    const curve = (k: number): EpochRecord[] => Array.from({ length: 6 }, (_, i) => ({ epoch: i + 1, metrics: { loss: k / (i + 1), valAccuracy: 0.4 + (i * 0.1) / k } }));
+    const file = path.join(dir, 'compare.html');
+    writeFileSync(file, renderComparison('runs', [
+      { name: 'text-only', history: curve(1), bestEpoch: 6, evaluations: [{ name: 'validation', n: 3000, accuracy: 0.8, macroF1: 0.78, perClass }], facts: [['engine', 'wasm']] },
+      { name: 'fused', history: curve(2), evaluations: [{ name: 'validation', n: 3000, accuracy: 0.86, macroF1: 0.85, perClass }], facts: [['engine', 'wasm'], ['epochs run', '6']] },
+    ]));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(pathToFileURL(file).href);
+      const seen = await page.evaluate(() => ({
+        lines: Array.from(document.querySelectorAll('svg path[data-series]')).map((p) => {
+          const r = p.getBoundingClientRect();
+          return [(p as SVGPathElement).dataset.series, r.width > 50 && r.height > 1];
+        }),
+        best: Array.from(document.querySelectorAll('table.scores td.best')).map((td) => (td as HTMLTableCellElement).cellIndex),
+        f1Rows: document.querySelectorAll('table.per-class-f1 tbody tr').length,
+        pageWidth: document.documentElement.scrollWidth, viewport: window.innerWidth,
+      }));
+      expect(seen.lines).toEqual([['text-only', true], ['fused', true], ['text-only', true], ['fused', true]]);
+      expect(seen.best).toEqual([2, 2]); // the fused run's accuracy and macro F1 (column 2)
+      expect(seen.f1Rows).toBe(77);
+      expect(seen.pageWidth).toBeLessThanOrEqual(seen.viewport);
     } finally {
       await browser.close();
     }

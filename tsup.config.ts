@@ -10,12 +10,13 @@ const packages: Record<string, string[]> = {
   'vision-cnn': ['index', 'preprocess'],
   fusion: ['index', 'feeds'],
   speech: ['index'],
+  distributed: ['index'],
 };
 
 // Peer and runtime dependencies stay external: an application has one TensorFlow.js engine, and every
 // audio codec stays its own replaceable package (mpg123 and codec-parser are LGPL), like Flite (@echogarden); every
 // @mmfuse package (its own subpaths included) is loaded from its own install, never inlined.
-const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', 'zod', 'csv-parse', 'busboy', 'onnx-proto', 'onnxruntime-node', 'mpg123-decoder', 'opus-decoder', /^@wasm-audio-decoders\//, /^@echogarden\//];
+const external = [/^@tensorflow\//, /^@mmfuse\//, 'sharp', 'wavefile', '@xenova/transformers', 'yaml', 'zod', 'csv-parse', 'busboy', 'bullmq', 'ioredis', 'onnx-proto', 'onnxruntime-node', 'mpg123-decoder', 'opus-decoder', /^@wasm-audio-decoders\//, /^@echogarden\//];
 
 function entries(name: string, names: string[]): Record<string, string> {
   return Object.fromEntries(names.map((e) => [e, `packages/${name}/src/${e}.ts`]));

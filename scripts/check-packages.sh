@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for p in core audio text-rnn vision-cnn fusion speech cli; do
+for p in core audio text-rnn vision-cnn fusion speech distributed cli; do
   echo "== packages/$p"
   npx publint --strict "packages/$p" || status=1
   (cd "packages/$p" && npx attw --pack . --profile node16 --format table-flipped) || status=1

@@ -21,7 +21,7 @@ trap cleanup EXIT
 
 echo "consumer-test: packing into $work/tarballs"
 mkdir -p "$work/tarballs" "$work/app"
-for p in core audio text-rnn vision-cnn fusion speech cli; do
+for p in core audio text-rnn vision-cnn fusion speech distributed cli; do
   (cd "packages/$p" && npm pack --silent --pack-destination "$work/tarballs" > /dev/null)
 done
 ls "$work/tarballs"
@@ -62,7 +62,7 @@ echo "consumer-test: npm install (tarballs + registry)"
 wasm="$(cd "$root" && ver @tensorflow/tfjs-backend-wasm)"
 npm install --no-audit --no-fund --loglevel=error "$work"/tarballs/*.tgz "@tensorflow/tfjs-backend-wasm@$wasm" > "$work/npm-install.log" 2>&1 || { cat "$work/npm-install.log"; exit 1; }
 # No workspace links: every @mmfuse package is a real folder inside this app.
-for p in core audio text-rnn vision-cnn fusion speech; do
+for p in core audio text-rnn vision-cnn fusion speech distributed; do
   if [[ -L "node_modules/@mmfuse/$p" ]]; then echo "consumer-test: node_modules/@mmfuse/$p is a link" >&2; exit 1; fi
 done
 
@@ -93,6 +93,15 @@ node -e '
   const r = JSON.parse(require("fs").readFileSync("predict.json", "utf8").trim().split("\n").pop());
   if (!["low", "high"].includes(r.label)) throw new Error(`predict: ${JSON.stringify(r)}`);
   console.log(`mmfuse predict: ${r.label}`);'
+# @mmfuse/distributed from its tarball: the in-process preparation (no Redis), and both module formats.
+npx mmfuse prepare config.json --cache prepared --json > prepare.json
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("prepare.json", "utf8").trim().split("\n").pop());
+  if (r.executor !== "this process" || r.sets[0].prepared !== 16) throw new Error(`prepare: ${JSON.stringify(r)}`);
+  const d = require("@mmfuse/distributed");
+  if (typeof d.RedisExecutor.connect !== "function" || d.ashaRungs({ minEpochs: 1, reductionFactor: 3, maxEpochs: 10 }).join() !== "1,3,9") throw new Error("@mmfuse/distributed (CJS)");
+  console.log(`mmfuse prepare: ${r.sets[0].prepared} samples; @mmfuse/distributed loads as CommonJS`);'
+node --input-type=module -e 'const d = await import("@mmfuse/distributed"); if (typeof d.startWorker !== "function") throw new Error("@mmfuse/distributed (ESM)");'
 npx mmfuse schema > mmfuse.schema.json
 node -e '
   const s = JSON.parse(require("fs").readFileSync("mmfuse.schema.json", "utf8"));

@@ -21,7 +21,7 @@ function noise(seconds: number, seed: number, rate = 16000): Float32Array {
 }
 
 async function prepareAll(enc: AudioPhoneticEncoder, clips: Float32Array[]): Promise<PreparedPhoneticAudio[]> {
-  return Promise.all(clips.map((samples, i) => enc.prepare({ samples, sampleRateHz: 16000 }, { sample: i, field: 'audio' })));
+  return Promise.all(clips.map((samples, i) => enc.prepareAudio({ samples, sampleRateHz: 16000 }, { sample: i, field: 'audio' })));
 }
 
 function run(enc: AudioPhoneticEncoder, values: PreparedPhoneticAudio[], training = false, seed = 0) {
@@ -125,10 +125,10 @@ describe('audio/phonetic encoder', () => {
   it('augments the waveform in prepare only when training, reproducibly from ctx.rng', async () => {
     const enc = new AudioPhoneticEncoder({ ...small, augment: { speed: { probability: 1 }, noise: { probability: 1, snrDb: [5, 5] } } });
     const clip = { samples: noise(0.4, 14), sampleRateHz: 16000 };
-    const plain = await enc.prepare(clip, { sample: 0, field: 'audio' });
-    const a = await enc.prepare(clip, { sample: 0, field: 'audio', training: true, rng: createRng(1) });
-    const b = await enc.prepare(clip, { sample: 0, field: 'audio', training: true, rng: createRng(1) });
-    const c = await enc.prepare(clip, { sample: 0, field: 'audio', training: true, rng: createRng(2) });
+    const plain = await enc.prepareAudio(clip, { sample: 0, field: 'audio' });
+    const a = await enc.prepareAudio(clip, { sample: 0, field: 'audio', training: true, rng: createRng(1) });
+    const b = await enc.prepareAudio(clip, { sample: 0, field: 'audio', training: true, rng: createRng(1) });
+    const c = await enc.prepareAudio(clip, { sample: 0, field: 'audio', training: true, rng: createRng(2) });
     expect(Array.from(a.features)).toEqual(Array.from(b.features));
     expect(Array.from(a.features)).not.toEqual(Array.from(plain.features));
     expect(Array.from(c.features)).not.toEqual(Array.from(a.features));

@@ -48,7 +48,7 @@ describe('mmfuse usage (spawned)', () => {
 
 describe('mmfuse usage (in process)', () => {
   it('has --help for every command, each listing its options', async () => {
-    for (const c of ['train', 'eval', 'predict', 'serve', 'export', 'inspect']) {
+    for (const c of ['train', 'eval', 'predict', 'serve', 'export', 'inspect', 'prepare', 'hyperopt', 'worker']) {
       const r = await inProcess([c, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^Usage: mmfuse ${c}`));
@@ -58,7 +58,7 @@ describe('mmfuse usage (in process)', () => {
     for (const o of ['--model', '--host', '--port', '--max-body-bytes']) expect(serve.stdout).toContain(o);
     expect((await inProcess(['help', 'eval'])).stdout).toMatch(/^Usage: mmfuse eval --model DIR --data MANIFEST \[--runtime NAME\] \[--threads N\] \[--plugin MODULE ...\] \[--json\]/);
     expect((await inProcess(['--version'])).stdout).toBe('0.1.0\n');
-    expect((await inProcess(['train', '--help'])).stdout).toMatch(/^Usage: mmfuse train CONFIG --out DIR \[--seed N\] \[--epochs N\] \[--checkpoint DIR\] \[--resume\] \[--plugin MODULE ...\] \[--json\]/);
+    expect((await inProcess(['train', '--help'])).stdout).toMatch(/^Usage: mmfuse train CONFIG --out DIR \[--seed N\] \[--epochs N\] \[--checkpoint DIR\] \[--resume\] \[--cache DIR\] \[--redis URL\] \[--plugin MODULE ...\] \[--json\]/);
     const none = await inProcess([]);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/^Usage: mmfuse <command>/);

@@ -8,8 +8,8 @@ import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, Prepare
 export const prepareCalls = { count: 0 };
 
 export class VecEncoder implements ModalityEncoder<number[], Float32Array> {
-  static readonly kind = 'vec/linear';
-  readonly kind = VecEncoder.kind;
+  static readonly kind: string = 'vec/linear';
+  readonly kind: string = VecEncoder.kind;
   readonly modality = 'vec';
   readonly outputDim: number;
   /** Also return `aux.energy` [B, T] (mean squared feature per step), for auxiliary-loss tests. */

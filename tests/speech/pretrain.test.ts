@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, createRng, encoders } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
-import { PHONEMES, pretrainSpeechEncoder, synthesizeCorpus } from '@mmfuse/speech';
+import { PHONEMES, evaluateSpeechEncoder, pretrainSpeechEncoder, synthesizeCorpus } from '@mmfuse/speech';
 import { main } from 'mmfuse';
 
 const WORDS = ['yes', 'no', 'card', 'money', 'help', 'stop'];
@@ -54,7 +54,7 @@ describe('pretrainSpeechEncoder', () => {
     const exact = heard.filter((h, i) => h.join(' ') === held[i]?.phonemes).length;
     expect(exact, JSON.stringify(heard)).toBeGreaterThanOrEqual(2);
     enc.dispose();
-  });
+  }, 600_000);
 
   it('refuses a folder it did not write and a corpus without voice ids; the CLI reports usage errors', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mmfuse-pretrain-'));
@@ -74,4 +74,41 @@ describe('pretrainSpeechEncoder', () => {
     expect(await main(['pretrain-speech', '--data', 'm.jsonl', '--out', 'foreign'], io)).toBe(1);
     expect(existsSync(path.join(foreign, 'phonetic-encoder.json'))).toBe(false);
   });
+  it('resumes an interrupted run from its checkpoint exactly; evaluateSpeechEncoder scores a folder per speaker', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mmfuse-pretrain-'));
+    const texts = path.join(dir, 'words.jsonl');
+    writeFileSync(texts, ['yes', 'no', 'stop'].map((w) => JSON.stringify({ id: w, text: w })).join('\n'));
+    const voices = ['flite:slt', 'flite:rms', 'espeak-ng:en-us'];
+    const corpus = await synthesizeCorpus({ manifest: texts, out: path.join(dir, 'speech'), voices, perText: voices.length });
+    const opts = {
+      manifest: corpus.manifest, heldOutSpeakers: ['espeak-ng:en-us'], epochs: 4, batchSize: 2, learningRate: 5e-3, augment: true,
+      encoder: { convChannels: [8, 8], hiddenSize: 8, layers: 1, dropout: 0.2 }, seed: 2,
+    };
+    const whole = await pretrainSpeechEncoder({ ...opts, out: path.join(dir, 'whole') });
+    expect(whole).toMatchObject({ resumedFrom: 0, interrupted: false });
+    // Stopped after epoch 2 (its checkpoint written), then resumed: the same epochs and the same weights.
+    const ctl = new AbortController();
+    const part = await pretrainSpeechEncoder({ ...opts, out: path.join(dir, 'split'), signal: ctl.signal, onEpoch: (e) => { if (e.epoch === 2) ctl.abort(); } });
+    expect(part).toMatchObject({ interrupted: true, resumedFrom: 0 });
+    expect(part.epochs).toHaveLength(2);
+    const rest = await pretrainSpeechEncoder({ ...opts, out: path.join(dir, 'split'), resume: true });
+    expect(rest).toMatchObject({ interrupted: false, resumedFrom: 2 });
+    expect(rest.epochs.map((e) => e.trainLoss)).toEqual(whole.epochs.map((e) => e.trainLoss));
+    const bytes = (sub: string): number[] => Array.from(readFileSync(path.join(dir, sub, 'checkpoint', 'weights.bin')));
+    expect(bytes('split')).toEqual(bytes('whole'));
+    // Other settings: a CheckpointError, nothing overwritten.
+    await expect(pretrainSpeechEncoder({ ...opts, epochs: 5, out: path.join(dir, 'split'), resume: true })).rejects.toThrow(/other settings/);
+
+    // evaluateSpeechEncoder: PER overall and per speaker; a bad line is listed, the others scored.
+    const manifest = path.join(dir, 'speech', 'eval.jsonl');
+    writeFileSync(manifest, `${readFileSync(corpus.manifest, 'utf8').trim()}\n${JSON.stringify({ audio: 'clips/missing.wav', phonemes: 'y eh s', voice: 'flite:slt' })}\n`);
+    const ev = await evaluateSpeechEncoder({ encoder: path.join(dir, 'whole'), manifest });
+    expect(ev.clips).toBe(9);
+    expect(ev.skipped).toHaveLength(1);
+    expect(Object.keys(ev.bySpeaker).sort()).toEqual(['espeak-ng:en-us', 'flite:rms', 'flite:slt']);
+    expect(Object.values(ev.bySpeaker).every((s) => s.clips === 3 && s.per >= 0)).toBe(true);
+    expect(ev.per).toBeGreaterThanOrEqual(0);
+    expect(ev.examples[0]?.reference).toMatch(/^[a-z ]+$/);
+    await expect(evaluateSpeechEncoder({ encoder: dir, manifest })).rejects.toThrow();
+  }, 600_000);
 });

@@ -132,4 +132,25 @@ describe('RecurrentLayer configuration', () => {
     expect(() => new RecurrentLayer({ cell: 'lstm', inputSize: 0, hiddenSize: 2 })).toThrow(/inputSize: must be an integer >= 1/);
     expect(() => new RecurrentLayer({ cell: 'lstm', inputSize: 2, hiddenSize: 2, dropout: 1 })).toThrow(/dropout/);
   });
+  it('differentiates sequences of one step and unidirectional final states (tfjs\'s unstack gradient fails on a size-1 axis)', () => {
+    for (const cell of ['gru', 'lstm'] as const) {
+      for (const bidirectional of [false, true]) {
+        const layer = new RecurrentLayer({ cell, inputSize: 3, hiddenSize: 2, bidirectional });
+        layer.build(createRng(4));
+        const x = tf.tensor3d([[[0.1, -0.2, 0.3]], [[0.5, 0.1, -0.4]]]); // [2, 1, 3]: one step
+        const mask = maskOf([1, 1], 1);
+        const { value, grads } = tf.variableGrads(() => {
+          const out = layer.apply(x, mask);
+          return out.output.sum().add(out.hN.square().sum()) as tf.Scalar;
+        }, layer.weights);
+        for (const w of layer.weights) expect(grads[w.name]?.shape, `${cell} ${bidirectional} ${w.name}`).toEqual(w.shape);
+        // The one-step output equals the first step of a longer run of the same sequence.
+        const long = tf.tidy(() => layer.apply(tf.concat([x, x], 1) as tf.Tensor3D, maskOf([1, 1], 2)).output.slice([0, 0, 0], [2, 1, -1]).arraySync());
+        const one = tf.tidy(() => layer.apply(x, mask).output.arraySync());
+        expect(one).toEqual(long);
+        tf.dispose([value, x, mask, ...Object.values(grads)]);
+        layer.dispose();
+      }
+    }
+  });
 });

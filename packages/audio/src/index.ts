@@ -7,14 +7,14 @@
 import { registerEncoderOnce } from '@mmfuse/core';
 import { AUDIO_MAX_BYTES, AudioCnnEncoder, audioCnnOptionsSchema } from './audio-cnn-encoder.js';
 import type { AudioCnnEncoderConfig } from './audio-cnn-encoder.js';
-import { AudioPhoneticEncoder } from './audio-phonetic-encoder.js';
+import { AudioPhoneticEncoder, audioPhoneticOptionsSchema } from './audio-phonetic-encoder.js';
 import type { AudioPhoneticEncoderConfig } from './audio-phonetic-encoder.js';
 
 export * from './dsp.js';
 export { AUDIO_MAX_BYTES, AudioCnnEncoder, audioCnnOptionsSchema } from './audio-cnn-encoder.js';
 export type { AudioCnnEncoderConfig, PreparedAudio } from './audio-cnn-encoder.js';
-export { AudioPhoneticEncoder } from './audio-phonetic-encoder.js';
-export type { AudioPhoneticEncoderConfig, PreparedPhoneticAudio } from './audio-phonetic-encoder.js';
+export { AudioPhoneticEncoder, audioPhoneticOptionsSchema } from './audio-phonetic-encoder.js';
+export type { AudioPhoneticEncoderConfig, PhoneticReaderConfig, PreparedPhonemeSequence, PreparedPhoneticAudio, PreparedPhoneticInput } from './audio-phonetic-encoder.js';
 export type { AudioInput } from './internal/load-audio.js';
 
 declare module '@mmfuse/core' {
@@ -35,7 +35,8 @@ registerEncoderOnce({
 registerEncoderOnce({
   kind: AudioPhoneticEncoder.kind,
   modality: 'audio',
+  options: audioPhoneticOptionsSchema,
   input: { kind: 'file', maxBytes: AUDIO_MAX_BYTES },
-  factory: (options) => new AudioPhoneticEncoder(options as unknown as AudioPhoneticEncoderConfig),
+  factory: (options) => new AudioPhoneticEncoder(options as AudioPhoneticEncoderConfig),
   description: 'conv + BiGRU speech encoder over log-mel/fbank frames, pretrained on phonemes with CTC (pretrained: DIR)',
 });

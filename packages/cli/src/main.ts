@@ -26,6 +26,9 @@ async function loadRunner(name: string): Promise<CommandRunner> {
     case 'schema': return (await import('./commands/schema.js')).runSchema;
     case 'synthesize': return (await import('./commands/synthesize.js')).runSynthesize;
     case 'pretrain-speech': return (await import('./commands/pretrain-speech.js')).runPretrainSpeech;
+    case 'prepare': return (await import('./commands/prepare.js')).runPrepare;
+    case 'worker': return (await import('./commands/worker.js')).runWorker;
+    case 'hyperopt': return (await import('./commands/hyperopt.js')).runHyperopt;
     case 'compress': return (await import('./commands/compress.js')).runCompress;
     case 'distill': return (await import('./commands/distill.js')).runDistill;
     default: throw new UsageError(`unknown command "${name}"`, { command: name });

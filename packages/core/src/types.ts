@@ -132,6 +132,22 @@ export interface ModalityEncoder<TRaw = unknown, TPrepared = unknown> {
 
   /** Constructor config; `registry.create(kind, getConfig())` rebuilds an equivalent plugin. */
   getConfig(): JsonObject;
+  /**
+   * The options a saved model folder records for this encoder instead of the options as written, when
+   * those name files the model folder does not need (e.g. `audio/phonetic` with `pretrained: DIR` records
+   * its full architecture: the saved weights replace the folder's). Optional; undefined = as written.
+   */
+  savedConfig?(): JsonObject | undefined;
+  /**
+   * What `prepare`'s output depends on beyond the config (e.g. a hash of weights that `prepare` runs), so
+   * the prepared-value cache never answers from values computed with other weights. Optional.
+   */
+  preparedKey?(): string | undefined;
+  /**
+   * What the encoder recognised in each row of an `encode` output, as symbols (e.g. a speech encoder's
+   * phoneme transcript), for display ("heard: ..."). Optional.
+   */
+  transcribe?(output: EncoderOutput): string[][];
   /** Fitted state (vocabulary, statistics), JSON. */
   getState(): JsonObject;
   /** Restore fitted state saved by `getState`. */

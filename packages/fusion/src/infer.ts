@@ -9,17 +9,38 @@ export const INFERENCE_BATCH = 64;
 
 /** Head outputs [N][outDim] of prepared value lists, in inference mode; `drop` hides input m from every row. */
 export function outputRows(state: FusionState, values: readonly (readonly unknown[])[], drop?: number): Float32Array[] {
+  return forwardRows(state, values, drop, false).rows;
+}
+
+/**
+ * `outputRows`, and with `transcripts` what each transcribing encoder (`ModalityEncoder.transcribe`, e.g. a
+ * speech encoder's phonemes) recognised in each row, from the same forward pass.
+ */
+function forwardRows(state: FusionState, values: readonly (readonly unknown[])[], drop: number | undefined, transcripts: boolean): { rows: Float32Array[]; heard: Record<string, string>[] } {
   const net = state.requireNetwork();
   const k = state.requireOutput().outDim;
   const rows: Float32Array[] = [];
+  const heard: Record<string, string>[] = values.map(() => ({}));
+  const wants = transcripts && state.encoders.some((e) => e.transcribe !== undefined);
   for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
     const chunk = values.slice(start, start + INFERENCE_BATCH);
-    const out = tf.tidy(() => net.forward(toBatchInput(chunk, state.fields.length, drop), { training: false }));
+    const out = tf.tidy(() => {
+      const batch = toBatchInput(chunk, state.fields.length, drop);
+      if (!wants) return net.forward(batch, { training: false });
+      const { logits, encoded } = net.forwardWithEncoders(batch, { training: false });
+      encoded.forEach((e, m) => {
+        const enc = state.encoders[m];
+        if (e === null || enc?.transcribe === undefined) return;
+        const said = enc.transcribe(e.output);
+        e.rows.forEach((r, i) => { (heard[start + r] as Record<string, string>)[state.fields[m] as string] = (said[i] ?? []).join(' '); });
+      });
+      return logits;
+    });
     const data = out.dataSync() as Float32Array;
     out.dispose();
     for (let r = 0; r < chunk.length; r++) rows.push(data.slice(r * k, (r + 1) * k));
   }
-  return rows;
+  return { rows, heard };
 }
 
 /** One extra pass of a prediction with contributions: input `input` hidden from the rows (indices) that have it. */
@@ -66,9 +87,14 @@ export function decodePredictions(output: FittedOutput, fields: readonly string[
  */
 export function predictValues(state: FusionState, values: readonly (readonly unknown[])[], contributions: boolean): Prediction[] {
   const output = state.requireOutput();
-  const full = outputRows(state, values);
-  if (!contributions) return decodePredictions(output, state.fields, values, full);
+  const pass = forwardRows(state, values, undefined, true);
+  const full = pass.rows;
+  const withHeard = (preds: Prediction[]): Prediction[] => {
+    preds.forEach((p, i) => { const h = pass.heard[i] as Record<string, string>; if (Object.keys(h).length > 0) p.heard = h; });
+    return preds;
+  };
+  if (!contributions) return withHeard(decodePredictions(output, state.fields, values, full));
   const passes = contributionPasses(state.fields.length, values);
   const without = passes.map((p) => outputRows(state, p.rows.map((i) => values[i] as unknown[]), p.input));
-  return decodePredictions(output, state.fields, values, full, { passes, without });
+  return withHeard(decodePredictions(output, state.fields, values, full, { passes, without }));
 }

@@ -79,6 +79,28 @@ export class FusionState {
     return new FusionState(config, encoders, configs);
   }
 
+  /**
+   * The config a model folder records: the resolved config, except that an input whose encoder has a
+   * `savedConfig` (options naming files the saved weights replace, e.g. `audio/phonetic`'s `pretrained`)
+   * records those options instead, so the folder loads on its own.
+   */
+  savedConfig(): ResolvedConfig {
+    const inputs: ResolvedConfig['inputs'] = {};
+    this.fields.forEach((field, m) => {
+      const input = this.config.inputs[field] as ResolvedConfig['inputs'][string];
+      const saved = this.encoders[m]?.savedConfig?.();
+      if (saved === undefined) { inputs[field] = input; return; }
+      const { preprocessing: _p, ...rest } = input;
+      inputs[field] = { ...rest, encoder: { kind: input.encoder.kind, ...saved } };
+    });
+    return { ...this.config, inputs };
+  }
+
+  /** The encoder options a model folder records for input m (see `savedConfig`). */
+  savedEncoderConfig(m: number): JsonObject {
+    return this.encoders[m]?.savedConfig?.() ?? this.encoderConfigs[m] ?? {};
+  }
+
   /** The inputs with their modality, encoder and raw-input declaration. */
   get inputs(): ModelInput[] {
     return this.fields.map((field, m) => {

@@ -16,3 +16,7 @@ export { synthesizeCorpus } from './synthesize-corpus.js';
 export type { SynthesisFailure, SynthesizeCorpusOptions, SynthesizeCorpusResult } from './synthesize-corpus.js';
 export { pretrainSpeechEncoder } from './pretrain-speech-encoder.js';
 export type { PretrainEpoch, PretrainResult, PretrainSpeechEncoderOptions } from './pretrain-speech-encoder.js';
+export { evaluateSpeechEncoder } from './evaluate-speech-encoder.js';
+export type { EvaluateSpeechEncoderOptions, SpeechEvaluation } from './evaluate-speech-encoder.js';
+export { corruptPhonemes, ctcAuxLoss, phonemeTextLoss } from './loss-terms.js';
+export type { CtcAuxLossOptions, PhonemeNoiseOptions, PhonemeTextLossOptions } from './loss-terms.js';

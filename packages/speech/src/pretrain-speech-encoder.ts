@@ -9,13 +9,16 @@
  * epoch, so the encoder learns the phonemes rather than one synthesizer's clean output.
  *
  * Output folder (new, empty, or an earlier output marked by `.mmfuse-pretrain.json`; nothing else is
- * written and nothing is deleted): `phonetic-encoder.json` + `weights.bin` (the best held-out epoch) and
- * `pretrain-report.json` (every epoch's numbers, the split, the settings).
+ * written, and nothing is deleted but mmfuse's own checkpoint folders inside it): `phonetic-encoder.json` +
+ * `weights.bin` (the best held-out epoch), `pretrain-report.json` (every epoch's numbers, the split, the
+ * settings) and `checkpoint/` (after every epoch: the weights, AdamW's moments and the run's position,
+ * so `resume: true` continues an interrupted run exactly as if it had not stopped).
  */
-import { rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, createRng, ctcGreedyDecode, ctcLoss, errorRate, hashString, isMmfuseError, readManifest } from '@mmfuse/core';
+import { CheckpointError, ConfigError, InvalidInputError, createRng, ctcGreedyDecode, ctcLoss, errorRate, hashString, isMmfuseError, readManifest } from '@mmfuse/core';
 import type { JsonObject, ManifestSample, Rng, SkippedSample } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
 import type { AudioPhoneticEncoderConfig, PreparedPhoneticAudio } from '@mmfuse/audio';
@@ -60,6 +63,13 @@ export interface PretrainSpeechEncoderOptions {
   seed?: number;
   /** Use at most this many manifest lines (a quick trial). Default all. */
   limit?: number;
+  /**
+   * Continue from `out/checkpoint/` when an earlier run with the same settings left one (a different
+   * setting is a `CheckpointError`). Default false: a new run (an old checkpoint is replaced after epoch 1).
+   */
+  resume?: boolean;
+  /** Stop after the current epoch (its checkpoint written) when aborted. */
+  signal?: AbortSignal;
   /** Called after every epoch. */
   onEpoch?: (epoch: PretrainEpoch) => void;
   /** Progress lines. */
@@ -96,6 +106,69 @@ export interface PretrainResult {
   seconds: number;
   /** Held-out examples: reference and greedy transcript. */
   examples: { reference: string; heard: string; voice: string }[];
+  /** Epochs done when this call started (a resumed run), else 0. */
+  resumedFrom: number;
+  /** True when `signal` stopped the run before its last epoch. */
+  interrupted: boolean;
+}
+
+const CHECKPOINT = 'checkpoint';
+
+interface CheckpointFile {
+  format: 'mmfuse-pretrain-checkpoint';
+  /** The settings the run was started with (must match to resume). */
+  settings: JsonObject;
+  epoch: number;
+  step: number;
+  best: { per: number | null; epoch: number };
+  history: PretrainEpoch[];
+  examples: PretrainResult['examples'];
+  optimizer: { t: number; sizes: number[] };
+}
+
+/** Write `<out>/checkpoint/` through a new folder and renames, so an interruption leaves one complete checkpoint. */
+async function writeCheckpoint(out: string, encoder: AudioPhoneticEncoder, optimizer: AdamW, file: Omit<CheckpointFile, 'optimizer'>): Promise<void> {
+  const dir = path.join(out, CHECKPOINT);
+  const next = `${dir}.next`;
+  const old = `${dir}.old`;
+  await rm(next, { recursive: true, force: true });
+  await mkdir(next, { recursive: true });
+  await encoder.save(next);
+  const state = optimizer.getState();
+  const parts = [...state.m, ...state.v];
+  const buf = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) { buf.set(p, off); off += p.length; }
+  await writeFile(path.join(next, 'optimizer.bin'), new Uint8Array(buf.buffer));
+  const doc: CheckpointFile = { ...file, optimizer: { t: state.t, sizes: state.m.map((m) => m.length) } };
+  await writeFile(path.join(next, 'trainer.json'), `${JSON.stringify(doc)}\n`);
+  await rm(old, { recursive: true, force: true });
+  if (existsSync(dir)) await rename(dir, old);
+  await rename(next, dir);
+  await rm(old, { recursive: true, force: true });
+}
+
+/** The checkpoint of `out`, or undefined when there is none (an interrupted swap is completed first). */
+async function readCheckpoint(out: string): Promise<{ file: CheckpointFile; dir: string; moments: Float32Array } | undefined> {
+  const dir = path.join(out, CHECKPOINT);
+  if (!existsSync(path.join(dir, 'trainer.json'))) {
+    // Interrupted between the two renames: the new checkpoint is complete in `.next` (or the old one in `.old`).
+    for (const other of [`${dir}.next`, `${dir}.old`]) {
+      if (existsSync(path.join(other, 'trainer.json'))) { await rename(other, dir); break; }
+    }
+  }
+  if (!existsSync(path.join(dir, 'trainer.json'))) return undefined;
+  try {
+    const file = JSON.parse(await readFile(path.join(dir, 'trainer.json'), 'utf8')) as CheckpointFile;
+    if (file.format !== 'mmfuse-pretrain-checkpoint') throw new Error(`format ${JSON.stringify(file.format)}`);
+    const bytes = await readFile(path.join(dir, 'optimizer.bin'));
+    const moments = new Float32Array(bytes.byteLength / 4);
+    new Uint8Array(moments.buffer).set(bytes);
+    if (moments.length !== 2 * file.optimizer.sizes.reduce((a, b) => a + b, 0)) throw new Error('optimizer.bin does not hold the moments trainer.json lists');
+    return { file, dir, moments };
+  } catch (err) {
+    throw new CheckpointError(`the pretraining checkpoint in ${dir} is unreadable: ${(err as Error).message}`, { file: dir, cause: err });
+  }
 }
 
 interface Clip { sample: ManifestSample; audio: string; targets: number[]; speaker: string; voice: string }
@@ -146,10 +219,11 @@ export async function pretrainSpeechEncoder(options: PretrainSpeechEncoderOption
   if (!(fraction > 0 && fraction < 1)) throw new ConfigError(`must be in (0, 1), got ${String(fraction)}`, { path: 'heldOutFraction' });
 
   const encoderConfig: AudioPhoneticEncoderConfig = { convChannels: [128, 128], hiddenSize: 128, layers: 2, ...(options.encoder ?? {}), ctcSymbols: [...PHONEMES], augment: augment ? {} : null };
-  const encoder = new AudioPhoneticEncoder(encoderConfig);
   const manifest = path.resolve(options.manifest);
   const out = path.resolve(options.out);
   await claimFolder(out, MARKER, 'mmfuse-pretrain', 'pretrain-speech');
+  const checkpoint = options.resume === true ? await readCheckpoint(out) : undefined;
+  const encoder = new AudioPhoneticEncoder(checkpoint === undefined ? encoderConfig : { pretrained: checkpoint.dir, augment: encoderConfig.augment ?? null, ...(encoderConfig.dropout === undefined ? {} : { dropout: encoderConfig.dropout }) });
 
   // Read the corpus; a bad line is listed and skipped, the others train.
   const skipped: SkippedSample[] = [];
@@ -195,6 +269,11 @@ export async function pretrainSpeechEncoder(options: PretrainSpeechEncoderOption
   if (train.length === 0 || heldOut.length === 0) throw new ConfigError(`the split leaves ${train.length} training and ${heldOut.length} held-out clips; the corpus needs at least two speakers`, { path: 'heldOutSpeakers' });
   log(`${train.length} training clips, ${heldOut.length} held-out clips (speakers ${[...held].join(', ')}); ${skipped.length} lines skipped`);
 
+  const settings = JSON.parse(JSON.stringify({ manifest, limit: options.limit ?? null, heldOut: [...held].sort(), epochs, batchSize, learningRate: lr, warmupSteps: options.warmupSteps ?? null, clipNorm, weightDecay, seed, augment, encoder: encoderConfig })) as JsonObject;
+  if (checkpoint !== undefined && JSON.stringify(checkpoint.file.settings) !== JSON.stringify(settings)) {
+    encoder.dispose();
+    throw new CheckpointError(`the checkpoint in ${checkpoint.dir} was written with other settings; pass the same options, or resume: false to start over`, { file: checkpoint.dir });
+  }
   const root = createRng(seed);
   encoder.build(root.fork('init'));
   const baseDir = path.dirname(manifest);
@@ -202,7 +281,7 @@ export async function pretrainSpeechEncoder(options: PretrainSpeechEncoderOption
     const res: (PreparedPhoneticAudio | undefined)[] = [];
     for (const c of set) {
       try {
-        res.push(await encoder.prepare(c.audio, { sample: c.sample.id, field: audioField, baseDir, allowOutsideBaseDir: true, training, ...(rng === undefined ? {} : { rng }) }));
+        res.push(await encoder.prepareAudio(c.audio, { sample: c.sample.id, field: audioField, baseDir, allowOutsideBaseDir: true, training, ...(rng === undefined ? {} : { rng }) }));
       } catch (err) {
         if (!isMmfuseError(err)) throw err;
         res.push(undefined);
@@ -224,6 +303,23 @@ export async function pretrainSpeechEncoder(options: PretrainSpeechEncoderOption
   let best: { per: number; epoch: number } = { per: Number.POSITIVE_INFINITY, epoch: 0 };
   let examples: PretrainResult['examples'] = [];
   let step = 0;
+  let startEpoch = 1;
+  if (checkpoint !== undefined) {
+    const f = checkpoint.file;
+    const m: Float32Array[] = [];
+    const v: Float32Array[] = [];
+    let off = 0;
+    for (const n of f.optimizer.sizes) { m.push(checkpoint.moments.slice(off, off + n)); off += n; }
+    for (const n of f.optimizer.sizes) { v.push(checkpoint.moments.slice(off, off + n)); off += n; }
+    optimizer.setState({ t: f.optimizer.t, m, v });
+    history.push(...f.history);
+    best = { per: f.best.per ?? Number.POSITIVE_INFINITY, epoch: f.best.epoch };
+    examples = f.examples;
+    step = f.step;
+    startEpoch = f.epoch + 1;
+    log(`resuming after epoch ${f.epoch} (best held-out PER ${f.best.per === null ? '-' : `${(100 * f.best.per).toFixed(1)}%`} at epoch ${f.best.epoch})`);
+  }
+  let interrupted = false;
 
   const evaluate = (): { loss: number; per: number; heard: string[][] } => {
     const idx = heldPrepared.map((p, i) => (p === undefined ? -1 : i)).filter((i) => i >= 0);
@@ -249,7 +345,8 @@ export async function pretrainSpeechEncoder(options: PretrainSpeechEncoderOption
     return { loss: lossSum / Math.max(1, phones), per: errorRate(refs, hyps).rate, heard: hyps.map((h) => h.map((id) => PHONEMES[id - 1] as string)) };
   };
 
-  for (let epoch = 1; epoch <= epochs; epoch++) {
+  for (let epoch = startEpoch; epoch <= epochs; epoch++) {
+    if (options.signal?.aborted === true) { interrupted = true; break; }
     const t0 = Date.now();
     if (augment) trainPrepared = await prepareSet(train, true, root.fork(`augment-${epoch}`));
     const prepared = trainPrepared as (PreparedPhoneticAudio | undefined)[];
@@ -293,13 +390,14 @@ export async function pretrainSpeechEncoder(options: PretrainSpeechEncoderOption
       examples = ok.slice(0, 5).map(({ c }, k) => ({ reference: c.targets.map((id) => PHONEMES[id - 1]).join(' '), heard: (ev.heard[k] ?? []).join(' '), voice: c.voice }));
       await encoder.save(out, { inventory: PHONEME_INVENTORY, heldOutPer: ev.per, epoch, heldOutSpeakers: [...held], trainClips: train.length, heldOutClips: heldOut.length });
     }
+    await writeCheckpoint(out, encoder, optimizer, { format: 'mmfuse-pretrain-checkpoint', settings, epoch, step, best: { per: Number.isFinite(best.per) ? best.per : null, epoch: best.epoch }, history, examples });
   }
   optimizer.dispose();
   const parameters = encoder.weights.reduce((s, w) => s + w.size, 0);
   encoder.dispose();
   const result: PretrainResult = {
     out, epochs: history, heldOutPer: best.per, bestEpoch: best.epoch, trainClips: train.length, heldOutClips: heldOut.length, heldOutSpeakers: [...held],
-    skipped, parameters, seconds: (Date.now() - started) / 1000, examples,
+    skipped, parameters, seconds: (Date.now() - started) / 1000, examples, resumedFrom: startEpoch - 1, interrupted,
   };
   const report: JsonObject = JSON.parse(JSON.stringify({ ...result, settings: { manifest, epochs, batchSize, learningRate: lr, warmupSteps, clipNorm, weightDecay, seed, augment, encoder: encoderConfig } })) as JsonObject;
   const reportFile = path.join(out, 'pretrain-report.json');

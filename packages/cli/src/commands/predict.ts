@@ -7,11 +7,12 @@ import { InternalError, UsageError, readManifest } from '@mmfuse/core';
 import type { ManifestSample, MmfuseError, RawInputKind, SkippedSample } from '@mmfuse/core';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadPlugins, manifestFields, startEngine } from '../internal/model.js';
-import { loadModelFor } from '../internal/runtime.js';
+import { isOnnxFile, loadModelFor } from '../internal/runtime.js';
 import type { FusionModelApi, Prediction } from '../internal/model.js';
 import { predictSpec } from './specs.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
 import { describeSkipped, fromCwd, logger, round, skippedJson, pluginArgs } from './common.js';
+import { redisUrlOf } from '../distributed/setup.js';
 
 /** Samples predicted per model call with --data. */
 const CHUNK = 64;
@@ -70,7 +71,7 @@ export function inputFields(model: Pick<FusionModelApi, 'inputs'>, args: ParsedA
  * A prediction error of a manifest line: the error's own JSON, placed at the manifest's line (a data file the
  * error names, e.g. a missing image, is kept as `dataFile`).
  */
-function manifestErrorJson(error: MmfuseError, manifest: string, line: number): Record<string, unknown> {
+export function manifestErrorJson(error: MmfuseError, manifest: string, line: number): Record<string, unknown> {
   const out = error.toJSON();
   if (error.file !== undefined && error.file !== manifest) out.dataFile = error.file;
   return { ...out, file: manifest, line };
@@ -96,6 +97,7 @@ export function predictionText(p: Prediction, top?: number): string {
     lines.push('contributions:', ...Object.entries(p.contributions).map(([f, v]) => `  ${f}: ${round(v)}`));
   }
   if (p.modalitiesUsed !== undefined) lines.push(`modalities used: ${p.modalitiesUsed.join(', ')}`);
+  for (const [field, heard] of Object.entries(p.heard ?? {})) lines.push(`heard (${field}): ${heard === '' ? '(nothing)' : heard}`);
   return lines.join('\n');
 }
 
@@ -106,6 +108,11 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
   const data = args.options.data as string | undefined;
   if (data !== undefined && hasSingle) throw new UsageError(`--data predicts a manifest; do not combine it with ${single.slice(0, -1).join(', ')} or --input`, { command: 'predict' });
   if (data === undefined && !hasSingle) throw new UsageError(`give at least one input (${single.join(', ')} FIELD=VALUE) or --data MANIFEST`, { command: 'predict' });
+  // --redis / MMFUSE_REDIS_URL with --data: workers predict with the TensorFlow.js runtime from the model folder.
+  const redis = data === undefined ? undefined : redisUrlOf(args);
+  if (redis !== undefined && (args.options.runtime === 'onnx' || args.options.threads !== undefined || isOnnxFile(fromCwd(io, args.options.model as string)))) {
+    throw new UsageError('--redis (or MMFUSE_REDIS_URL) predicts on workers, which run a model folder on the TensorFlow.js runtime; --runtime onnx, --threads and .onnx files run in this process only: drop --redis (or unset MMFUSE_REDIS_URL)', { command: 'predict' });
+  }
   await startEngine(log);
   await loadPlugins(pluginArgs(args, io), log);
   const model = await loadModelFor(args, io, 'predict', log);
@@ -116,10 +123,61 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
       const p = await model.predict(fields, { contributions: true, sampleId: 'command line' });
       return { json: predictionJson(p), human: predictionText(p, args.options.all === true ? undefined : (args.options.top as number | undefined) ?? DEFAULT_TOP) };
     }
+    // --redis / MMFUSE_REDIS_URL: the same chunks, predicted on workers (distributed/predict-remote.ts).
+    if (redis !== undefined) {
+      const { predictManifestRemote } = await import('../distributed/predict-remote.js');
+      return await predictManifestRemote({ model, modelDir: fromCwd(io, args.options.model as string), manifest: fromCwd(io, data), redis, plugins: pluginArgs(args, io), io, log });
+    }
     return await predictManifest(model, fromCwd(io, data), io, log);
   } finally {
     model.dispose();
   }
+}
+
+/** A manifest line, in order: a sample to predict, or a line the reader refused. */
+export type ManifestEntry = { sample: ManifestSample } | { bad: SkippedSample };
+
+/**
+ * The manifest's lines in chunks of `CHUNK` entries (samples and refused lines, in order): the batches a
+ * local run predicts, and the jobs a distributed run hands out, so both make the same model calls.
+ */
+export async function* manifestChunks(model: Pick<FusionModelApi, 'config' | 'inputs'>, manifest: string): AsyncGenerator<ManifestEntry[]> {
+  const pending: ManifestEntry[] = [];
+  for await (const sample of readManifest(manifest, { fields: manifestFields(model, false), onError: 'skip', onSkip: (bad) => { pending.push({ bad }); } })) {
+    pending.push({ sample });
+    if (pending.length >= CHUNK) yield pending.splice(0);
+  }
+  if (pending.length > 0) yield pending.splice(0);
+}
+
+/**
+ * Predict one chunk and write one JSON line per entry to `io.stdout`, in order: a prediction, or
+ * `{ id, line, error }` for a bad sample (also logged). Local runs and distributed workers both call it.
+ */
+export async function predictEntries(model: Pick<FusionModelApi, 'predictBatch'>, entries: readonly ManifestEntry[], manifest: string, io: Pick<CliIo, 'stdout'>, log: (line: string) => void): Promise<{ n: number; failed: number }> {
+  let failed = 0;
+  const fail = (s: SkippedSample): void => {
+    failed++;
+    log(describeSkipped(s, manifest));
+    io.stdout(`${JSON.stringify({ ...(s.sample !== undefined ? { id: s.sample } : {}), line: s.line, error: skippedJson(s, manifest) })}\n`);
+  };
+  const samples = entries.flatMap((p) => ('sample' in p ? [p.sample] : []));
+  const outcomes = samples.length > 0 ? await model.predictBatch(samples.map((s) => s.fields), { contributions: true, sampleIds: samples.map((s) => s.id) }) : [];
+  let k = 0;
+  for (const p of entries) {
+    if ('bad' in p) { fail(p.bad); continue; }
+    const s = p.sample;
+    const o = outcomes[k++];
+    if (o === undefined || !o.ok) {
+      failed++;
+      const error = o?.error ?? new InternalError('no prediction returned', { sample: s.id });
+      log(`skipped ${path.basename(manifest)}:${s.line}${error.field !== undefined ? ` field "${error.field}"` : ''}: ${error.reason}`);
+      io.stdout(`${JSON.stringify({ id: s.id, line: s.line, error: manifestErrorJson(error, manifest, s.line) })}\n`);
+    } else {
+      io.stdout(`${JSON.stringify({ id: s.id, line: s.line, ...predictionJson(o.value) })}\n`);
+    }
+  }
+  return { n: entries.length, failed };
 }
 
 /**
@@ -127,40 +185,13 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
  * Streams: at most one chunk of samples is held, so a manifest of any length runs in bounded memory.
  */
 async function predictManifest(model: FusionModelApi, manifest: string, io: CliIo, log: (line: string) => void): Promise<CommandResult> {
-  // Manifest lines in order: a sample to predict, or a line the reader refused.
-  const pending: Array<{ sample: ManifestSample } | { bad: SkippedSample }> = [];
   let n = 0;
   let failed = 0;
-  const fail = (s: SkippedSample): void => {
-    failed++;
-    log(describeSkipped(s, manifest));
-    io.stdout(`${JSON.stringify({ ...(s.sample !== undefined ? { id: s.sample } : {}), line: s.line, error: skippedJson(s, manifest) })}\n`);
-  };
-  const flush = async (): Promise<void> => {
-    const samples = pending.flatMap((p) => ('sample' in p ? [p.sample] : []));
-    const outcomes = samples.length > 0 ? await model.predictBatch(samples.map((s) => s.fields), { contributions: true, sampleIds: samples.map((s) => s.id) }) : [];
-    let k = 0;
-    for (const p of pending) {
-      n++;
-      if ('bad' in p) { fail(p.bad); continue; }
-      const s = p.sample;
-      const o = outcomes[k++];
-      if (o === undefined || !o.ok) {
-        failed++;
-        const error = o?.error ?? new InternalError('no prediction returned', { sample: s.id });
-        log(`skipped ${path.basename(manifest)}:${s.line}${error.field !== undefined ? ` field "${error.field}"` : ''}: ${error.reason}`);
-        io.stdout(`${JSON.stringify({ id: s.id, line: s.line, error: manifestErrorJson(error, manifest, s.line) })}\n`);
-      } else {
-        io.stdout(`${JSON.stringify({ id: s.id, line: s.line, ...predictionJson(o.value) })}\n`);
-      }
-    }
-    pending.length = 0;
-  };
-  for await (const sample of readManifest(manifest, { fields: manifestFields(model, false), onError: 'skip', onSkip: (bad) => { pending.push({ bad }); } })) {
-    pending.push({ sample });
-    if (pending.length >= CHUNK) await flush();
+  for await (const chunk of manifestChunks(model, manifest)) {
+    const r = await predictEntries(model, chunk, manifest, io, log);
+    n += r.n;
+    failed += r.failed;
   }
-  await flush();
   log(`predicted ${n - failed} of ${n} samples${failed > 0 ? `; ${failed} failed` : ''}`);
   return { json: { n, predicted: n - failed, failed }, human: '' };
 }

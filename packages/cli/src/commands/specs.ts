@@ -6,6 +6,7 @@ import type { CommandSpec } from '../internal/args.js';
 import { pretrainSpeechSpec } from './pretrain-speech.js';
 import { synthesizeSpec } from './synthesize.js';
 import { schemaSpec } from './schema.js';
+import { cacheOption, hyperoptSpec, prepareSpec, redisOption, workerSpec } from './distributed-specs.js';
 import { runtimeOptions } from '../internal/runtime-options.js';
 import { compressSpec, distillSpec } from './compress-specs.js';
 
@@ -22,6 +23,8 @@ export const trainSpec: CommandSpec = {
     epochs: { type: 'integer', valueName: 'N', description: 'Override training.epochs (default: the config\'s, else 10)', min: 1 },
     checkpoint: { type: 'string', valueName: 'DIR', description: 'Write a checkpoint here after every epoch and on interruption (DIR/last, replaced atomically)' },
     resume: { type: 'boolean', description: 'Continue from the checkpoint in --checkpoint DIR, if there is one (same config)' },
+    cache: cacheOption,
+    redis: { ...redisOption, description: 'Prepare the training and validation samples on mmfuse workers through this Redis first (needs --cache on shared storage); default: MMFUSE_REDIS_URL' },
     plugin,
     json,
   },
@@ -55,6 +58,7 @@ export const predictSpec: CommandSpec = {
     data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
     top: { type: 'integer', valueName: 'K', description: 'Print the K most probable labels (default 5); --json always has every probability', min: 1 },
     all: { type: 'boolean', description: 'Print the probability of every label' },
+    redis: { ...redisOption, description: 'With --data: predict on mmfuse workers through this Redis (same output, in manifest order); default: MMFUSE_REDIS_URL' },
     ...runtimeOptions,
     plugin,
     json,
@@ -111,4 +115,4 @@ export const reportSpec: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, reportSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec];
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, reportSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec, prepareSpec, workerSpec, hyperoptSpec];

@@ -13,6 +13,7 @@ import type { CliIo, CommandResult } from '../internal/io.js';
 import { renderReport } from '../report.js';
 import type { EpochRecord } from '../report.js';
 import { describeSkipped, fromCwd, logger, pluginArgs, progressOptions, round, skippedJson } from './common.js';
+import { cacheDirOf, redisUrlOf } from '../distributed/setup.js';
 
 /** A report point from fusion's epoch metrics: every finite number but `epoch`. */
 export function toEpochRecord(m: EpochMetrics): EpochRecord {
@@ -52,7 +53,7 @@ async function meanContributions(model: FusionModel, samples: ManifestSample[]):
 }
 
 /** Train with fit's abort signal wired to SIGINT / SIGTERM: training stops after the current step. */
-async function fitInterruptibly(model: FusionModel, train: ManifestSample[], validation: ManifestSample[] | undefined, cli: LoadedConfig, skips: SkipLog, log: (line: string) => void, checkpoint: { checkpointDir?: string; resume?: boolean }, io: CliIo): Promise<TrainingHistory> {
+async function fitInterruptibly(model: FusionModel, train: ManifestSample[], validation: ManifestSample[] | undefined, cli: LoadedConfig, skips: SkipLog, log: (line: string) => void, checkpoint: { checkpointDir?: string; resume?: boolean; cacheDir?: string }, io: CliIo): Promise<TrainingHistory> {
   const abort = new AbortController();
   const onSignal = (signal: string) => () => { log(`${signal}: stopping after the current step`); abort.abort(); };
   const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
@@ -118,6 +119,10 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
   if (args.options.epochs !== undefined) overrides.epochs = args.options.epochs as number;
   if (args.options.resume === true && args.options.checkpoint === undefined) throw new UsageError('--resume needs --checkpoint DIR, the folder the interrupted run wrote its checkpoints to', { command: 'train' });
   const checkpoint = args.options.checkpoint === undefined ? {} : { checkpointDir: fromCwd(io, args.options.checkpoint as string), resume: args.options.resume === true };
+  // --cache (or MMFUSE_CACHE_DIR): the prepared-input cache `mmfuse prepare` fills; --redis prepares on workers first.
+  const cacheDir = cacheDirOf(args, io);
+  const redis = redisUrlOf(args);
+  if (redis !== undefined && cacheDir === undefined) throw new UsageError('--redis (or MMFUSE_REDIS_URL) prepares the samples on workers into the cache: give --cache DIR (or MMFUSE_CACHE_DIR), a folder every worker can read and write', { command: 'train' });
   const cli = await loadConfig(fromCwd(io, args.positionals.CONFIG as string), overrides);
   const { config } = cli;
   if (cli.data.train === undefined) {
@@ -146,7 +151,8 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     }
     log(`training on ${train.samples.length} samples${validation ? `, validating on ${validation.length}` : ''}; ${config.training.epochs} epochs, batch ${config.training.batchSize}, seed ${config.training.seed}`);
 
-    const history = await fitInterruptibly(model, train.samples, validation, cli, skips, log, checkpoint, io);
+    if (redis !== undefined) await (await import('../distributed/prepare-run.js')).prepareForTraining({ cli, cacheDir: cacheDir as string, redis, plugins: pluginArgs(args, io), log });
+    const history = await fitInterruptibly(model, train.samples, validation, cli, skips, log, { ...checkpoint, ...(cacheDir !== undefined ? { cacheDir } : {}) }, io);
     const epochs = history.epochs.map(toEpochRecord);
     await model.save(out);
     log(`saved the model to ${out}`);

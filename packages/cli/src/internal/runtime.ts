@@ -16,8 +16,8 @@ import * as path from 'node:path';
 import { RUNTIMES } from './runtime-options.js';
 import type { RuntimeName } from './runtime-options.js';
 
-
-function isOnnxFile(file: string): boolean {
+/** Whether `file` is an ONNX graph file (not a model folder). */
+export function isOnnxFile(file: string): boolean {
   try {
     return file.toLowerCase().endsWith('.onnx') && statSync(file).isFile();
   } catch {

@@ -25,6 +25,14 @@ export interface StackedOutput {
   c?: tf.Tensor3D; // [G, B, H], LSTM only
 }
 
+/**
+ * `tf.unstack` that also differentiates over an axis of size 1 (tfjs 4.22's Unpack gradient hands `stack`
+ * a single tensor instead of a list when the op has one output, and throws): a squeeze there.
+ */
+export function unstackAxis(x: tf.Tensor, axis: number): tf.Tensor[] {
+  return x.shape[axis] === 1 ? [x.squeeze([axis])] : tf.unstack(x, axis);
+}
+
 /** x [G, B, T, D] → x W^T + b as [G, B, T, K*H], one batched matMul for the whole sequence. */
 function inputProjection(x: tf.Tensor4D, weight: tf.Tensor3D, bias: tf.Tensor2D): tf.Tensor4D {
   const [g, b, t, d] = x.shape;
@@ -37,7 +45,7 @@ function inputProjection(x: tf.Tensor4D, weight: tf.Tensor3D, bias: tf.Tensor2D)
 /** Per-step masks [G, B, H] (bool) with one tile for the whole sequence, not one per step. */
 function keepMasks(mask: tf.Tensor3D, hidden: number): tf.Tensor3D[] {
   const full = mask.greater(0).expandDims(3).tile([1, 1, 1, hidden]); // [G, B, T, H]
-  return tf.unstack(full, 2) as tf.Tensor3D[]; // T × [G, B, H]
+  return unstackAxis(full, 2) as tf.Tensor3D[]; // T × [G, B, H]
 }
 
 function stackSteps(outs: tf.Tensor3D[], g: number, b: number, h: number): tf.Tensor4D {
@@ -52,7 +60,7 @@ export function lstmLoop(x: tf.Tensor4D, mask: tf.Tensor3D, w: StackedWeights): 
   const [dirs, batch, steps] = x.shape;
   const hidden = w.weightHh.shape[2];
   const proj = inputProjection(x, w.weightIh, w.biasIh.add(w.biasHh) as tf.Tensor2D);
-  const xs = tf.unstack(proj, 2) as tf.Tensor3D[]; // T × [G, B, 4H]
+  const xs = unstackAxis(proj, 2) as tf.Tensor3D[]; // T × [G, B, 4H]
   const keep = keepMasks(mask, hidden);
   const whhT = w.weightHh.transpose([0, 2, 1]); // [G, H, 4H]
   const zero: tf.Tensor3D = tf.zeros([dirs, batch, hidden]);
@@ -80,7 +88,7 @@ export function gruLoop(x: tf.Tensor4D, mask: tf.Tensor3D, w: StackedWeights): S
   const [dirs, batch, steps] = x.shape;
   const hidden = w.weightHh.shape[2];
   const proj = inputProjection(x, w.weightIh, w.biasIh);
-  const xs = tf.unstack(proj, 2) as tf.Tensor3D[]; // T × [G, B, 3H]
+  const xs = unstackAxis(proj, 2) as tf.Tensor3D[]; // T × [G, B, 3H]
   const keep = keepMasks(mask, hidden);
   const whhT = w.weightHh.transpose([0, 2, 1]); // [G, H, 3H]
   const bhh = w.biasHh.expandDims(1); // [G, 1, 3H]

@@ -13,7 +13,7 @@ import { dropout } from '../dropout.js';
 import type { Rng } from '../random.js';
 import type { OnnxGraphBuilder, OnnxValue } from '../onnx-graph.js';
 import type { PruningGroup, WeightDescription } from '../types.js';
-import { gruLoop, lstmLoop } from '../internal/recurrence.js';
+import { gruLoop, lstmLoop, unstackAxis } from '../internal/recurrence.js';
 import type { StackedOutput, StackedWeights } from '../internal/recurrence.js';
 
 /** Recurrent cell type. */
@@ -164,8 +164,8 @@ export class RecurrentLayer {
       }
       const inputs = (this.bidirectional ? tf.stack([input, tf.reverse(input, 1)]) : input.expandDims(0)) as tf.Tensor4D; // [G, B, T, D]
       const out: StackedOutput = run(inputs, masks, this.stacked(l));
-      hs.push(...(tf.unstack(out.h) as tf.Tensor2D[]));
-      if (out.c !== undefined) cs.push(...(tf.unstack(out.c) as tf.Tensor2D[]));
+      hs.push(...(unstackAxis(out.h, 0) as tf.Tensor2D[]));
+      if (out.c !== undefined) cs.push(...(unstackAxis(out.c, 0) as tf.Tensor2D[]));
       if (!this.bidirectional) {
         input = out.output.squeeze([0]) as tf.Tensor3D; // [B, T, H]
         continue;

@@ -34,6 +34,11 @@ export type Prediction = {
   contributions?: Record<string, number>;
   /** Input fields that were present and used. */
   modalitiesUsed: string[];
+  /**
+   * Per input whose encoder transcribes (e.g. `audio/phonetic` with a CTC head): what it recognised, as
+   * space-separated symbols (phonemes), e.g. `{ audio: 'w eh r ih z m ay k aa r d' }`. Absent otherwise.
+   */
+  heard?: Record<string, string>;
 };
 
 /** Targets of one batch as the loss takes them, built in JS. */

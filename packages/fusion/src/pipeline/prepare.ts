@@ -5,7 +5,7 @@
  * and the prepared-value cache. A bad value refuses its sample alone with a typed, located error.
  */
 import { InvalidInputError, isMmfuseError, rawInputOf, skippedFromError } from '@mmfuse/core';
-import type { MmfuseError, ModalityEncoder, Outcome, SkippedSample } from '@mmfuse/core';
+import type { MmfuseError, ModalityEncoder, Outcome, Rng, SkippedSample } from '@mmfuse/core';
 import type { PrepareCache } from './cache.js';
 import { checkRawInput } from './raw-input.js';
 
@@ -39,6 +39,11 @@ export interface PrepareInputsOptions {
   baseDir?: string;
   /** Samples prepared at once. Default 8. */
   concurrency?: number;
+  /**
+   * Prepare as training data: `ctx.training` true and `ctx.rng` = `rng(field)` (encoders augment), never
+   * from or into the cache. Default: inference preparation.
+   */
+  training?: { rng: (field: string) => Rng };
 }
 
 export async function collectSamples(source: SampleSource): Promise<Sample[]> {
@@ -65,13 +70,16 @@ export async function prepareFields(fieldsIn: Record<string, unknown>, sample: s
     const spec = rawInputOf(enc);
     try {
       const value = await checkRawInput(spec, raw, { sample, field, encoder: enc.kind, ...(opts.baseDir === undefined ? {} : { baseDir: opts.baseDir }) });
-      const key = await opts.cache.key(value, { kind: enc.kind, config: opts.encoderConfigs[m], input: spec.kind });
+      const extra = enc.preparedKey?.();
+      const config = extra === undefined ? opts.encoderConfigs[m] : { config: opts.encoderConfigs[m], prepared: extra };
+      const key = opts.training !== undefined ? undefined : await opts.cache.key(value, { kind: enc.kind, config, input: spec.kind });
       if (key !== undefined) {
         const got = await opts.cache.get(key);
         if (got.hit) { values.push(got.value); continue; }
       }
       // A file path is absolute and checked by now, so a file plugin resolves nothing itself.
-      const ctx = spec.kind === 'file' || opts.baseDir === undefined ? { sample, field } : { sample, field, baseDir: opts.baseDir };
+      const base = spec.kind === 'file' || opts.baseDir === undefined ? { sample, field } : { sample, field, baseDir: opts.baseDir };
+      const ctx = opts.training === undefined ? base : { ...base, training: true, rng: opts.training.rng(field) };
       const prepared = await enc.prepare(value, ctx);
       if (key !== undefined) await opts.cache.set(key, prepared);
       values.push(prepared);

@@ -1,10 +1,10 @@
 /** The data steps of a training run: prepare the labeled sets, split off validation, drop unknown targets. */
-import { createRng } from '@mmfuse/core';
-import type { MmfuseError, SkippedSample } from '@mmfuse/core';
+import { Rng, createRng, hashString } from '@mmfuse/core';
+import type { MmfuseError, ModalityEncoder, SkippedSample } from '@mmfuse/core';
 import type { ResolvedConfig } from '../config.js';
 import type { PrepareCache } from '../pipeline/cache.js';
-import { collectSamples, prepareSamples } from '../pipeline/prepare.js';
-import type { SampleSource } from '../pipeline/prepare.js';
+import { collectSamples, prepareFields, prepareSamples } from '../pipeline/prepare.js';
+import type { Sample, SampleSource } from '../pipeline/prepare.js';
 import type { FusionState } from '../state.js';
 import type { TrainingSample } from './loss-terms.js';
 
@@ -61,4 +61,55 @@ export function dropUnknownTargets(state: FusionState, set: TrainingSample[], fi
       return false;
     }
   });
+}
+
+/** Options of `augmentTraining`. */
+export interface AugmentTrainingOptions {
+  /** Input fields prepared again (the others keep their values). */
+  fields: readonly string[];
+  /** 0-based epoch: with `seed`, it fixes every sample's random stream. */
+  epoch: number;
+  seed: number;
+  cache: PrepareCache;
+  baseDir?: string;
+}
+
+/**
+ * The training samples with the given inputs prepared again as training data (`ctx.training`, a random
+ * stream per (seed, epoch, sample, field)), so encoders that augment in `prepare` give fresh audio each
+ * epoch, and a resumed run gets the same values as an uninterrupted one. A sample whose training
+ * preparation fails keeps its earlier values; the failures are counted (with the first error).
+ * `raw[s.index]` must be the raw sample of each training sample.
+ */
+export async function augmentTraining(state: FusionState, raw: readonly Sample[], train: readonly TrainingSample[], o: AugmentTrainingOptions): Promise<{ train: TrainingSample[]; failed: number; firstError?: string }> {
+  const ms = o.fields.map((f) => state.fields.indexOf(f)).filter((m) => m >= 0);
+  const opts = {
+    fields: ms.map((m) => state.fields[m] as string), encoders: ms.map((m) => state.encoders[m] as ModalityEncoder), encoderConfigs: ms.map((m) => state.encoderConfigs[m]), cache: o.cache,
+    ...(o.baseDir === undefined ? {} : { baseDir: o.baseDir }),
+  };
+  const out = [...train];
+  let failed = 0;
+  let firstError: string | undefined;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= out.length) return;
+      const s = out[i] as TrainingSample;
+      if (!ms.some((m) => s.values[m] !== undefined)) continue;
+      const fields = raw[s.index]?.fields ?? {};
+      try {
+        const rng = (field: string): Rng => new Rng(hashString(`augment:${o.epoch}:${s.index}:${field}`, o.seed));
+        const fresh = await prepareFields(fields, s.id, { ...opts, training: { rng } });
+        const values = [...s.values];
+        ms.forEach((m, k) => { if (values[m] !== undefined) values[m] = fresh[k]; });
+        out[i] = { ...s, values };
+      } catch (err) {
+        failed++;
+        firstError ??= (err as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return firstError === undefined ? { train: out, failed } : { train: out, failed, firstError };
 }

@@ -15,7 +15,8 @@ import type { SkippedSample } from '@mmfuse/core';
 import { AdamW } from '../optim/adamw.js';
 import type { AdamWState } from '../optim/adamw.js';
 import { PrepareCache } from '../pipeline/cache.js';
-import type { SampleSource } from '../pipeline/prepare.js';
+import { collectSamples } from '../pipeline/prepare.js';
+import type { Sample, SampleSource } from '../pipeline/prepare.js';
 import { learningRateAt } from '../schedule.js';
 import type { FusionState } from '../state.js';
 import { restoreState } from '../io/load-save.js';
@@ -24,7 +25,7 @@ import { CallbackList, CheckpointCallback, ProgressCallback } from './callbacks.
 import type { StepInfo, TrainingCallback, TrainingRun } from './callbacks.js';
 import { readCheckpoint } from './checkpoint.js';
 import type { TrainerState } from './checkpoint.js';
-import { dropUnknownTargets, prepareLabeled, splitValidation } from './data.js';
+import { augmentTraining, dropUnknownTargets, prepareLabeled, splitValidation } from './data.js';
 import { EarlyStopping } from './early-stopping.js';
 import type { EpochMetrics, TrainingHistory } from './history.js';
 import { interruptedLine, restoredLine, resumeLine, stoppedLine } from './log-lines.js';
@@ -72,6 +73,13 @@ export interface FitOptions {
   callbacks?: readonly TrainingCallback[];
   /** Raw fields kept on each `TrainingSample` for loss terms (e.g. a transcript). Default none. */
   keepFields?: readonly string[];
+  /**
+   * Prepare the training samples' inputs again at the start of every epoch as training data (encoders'
+   * `prepare` gets `ctx.training` and a random stream per seed, epoch, sample and field), so augmentation
+   * in `prepare` (e.g. `audio/phonetic`'s `augment`) is fresh each epoch: `true` for every input, or the
+   * input fields to prepare again. Not cached; validation is prepared once, clean. Default false.
+   */
+  augmentEachEpoch?: boolean | readonly string[];
 }
 
 /** The epochs of a run, checked. */
@@ -79,6 +87,12 @@ function checkOptions(state: FusionState, options: FitOptions): number {
   const epochs = options.epochs ?? state.config.training.epochs;
   if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError(`must be a positive integer, got ${epochs}`, { path: 'epochs' });
   if (options.resume === true && options.checkpointDir === undefined) throw new ConfigError('resume: true needs a checkpointDir', { path: 'resume' });
+  const aug = options.augmentEachEpoch;
+  if (Array.isArray(aug)) {
+    for (const f of aug) if (!state.fields.includes(f)) throw new ConfigError(`"${String(f)}" is not an input of this model (inputs: ${state.fields.join(', ')})`, { path: 'augmentEachEpoch' });
+  } else if (aug !== undefined && typeof aug !== 'boolean') {
+    throw new ConfigError(`must be true, false or a list of input fields, got ${JSON.stringify(aug)}`, { path: 'augmentEachEpoch' });
+  }
   const w = options.headLossWeight ?? 1;
   if (!Number.isFinite(w) || w < 0) throw new ConfigError(`must be a finite number >= 0, got ${w}`, { path: 'headLossWeight' });
   const names = new Set<string>(['head']);
@@ -94,7 +108,7 @@ function checkOptions(state: FusionState, options: FitOptions): number {
 async function initOrResume(state: FusionState, train: readonly TrainingSample[], options: FitOptions): Promise<{ trainer: TrainerState; optimizer: AdamWState } | undefined> {
   const checkpoint = options.resume === true ? await readCheckpoint(options.checkpointDir as string) : undefined;
   if (checkpoint !== undefined) {
-    if (JSON.stringify(checkpoint.model.config) !== JSON.stringify(state.config)) {
+    if (JSON.stringify(checkpoint.model.config) !== JSON.stringify(state.savedConfig())) {
       throw new ModelFormatError(`the checkpoint in ${options.checkpointDir} was written for a different config; remove it or train without resume`, { file: options.checkpointDir as string });
     }
     restoreState(state, checkpoint.model, checkpoint.buffer, options.checkpointDir as string);
@@ -118,7 +132,11 @@ class Run implements TrainingRun {
   stopReason: string | undefined;
   readonly schedule: Parameters<typeof learningRateAt>[1];
 
-  constructor(readonly state: FusionState, readonly train: TrainingSample[], readonly validation: TrainingSample[], readonly options: FitOptions, epochs: number, readonly skipped: SkippedSample[], readonly log: (line: string) => void, resumed?: { trainer: TrainerState; optimizer: AdamWState }) {
+  /** The raw training samples (for `augmentEachEpoch`), by `TrainingSample.index`. */
+  raw: readonly Sample[] = [];
+  cache: PrepareCache | undefined;
+
+  constructor(readonly state: FusionState, public train: TrainingSample[], readonly validation: TrainingSample[], readonly options: FitOptions, epochs: number, readonly skipped: SkippedSample[], readonly log: (line: string) => void, resumed?: { trainer: TrainerState; optimizer: AdamWState }) {
     const cfg = state.config.training;
     const network = state.requireNetwork();
     const output = state.requireOutput();
@@ -177,6 +195,13 @@ async function runEpoch(run: Run, callbacks: CallbackList): Promise<boolean> {
   const epoch = t.epoch;
   const bs = run.state.config.training.batchSize;
   const order = epochOrder(run, epoch);
+  const aug = run.options.augmentEachEpoch;
+  if (aug !== undefined && aug !== false) {
+    const fields = aug === true ? run.state.fields : aug;
+    const r = await augmentTraining(run.state, run.raw, run.train, { fields, epoch, seed: run.state.config.training.seed, cache: run.cache as PrepareCache, ...(run.options.baseDir === undefined ? {} : { baseDir: run.options.baseDir }) });
+    run.train = r.train;
+    if (r.failed > 0) run.log(`epoch ${epoch + 1}: ${r.failed} training sample(s) kept their unaugmented inputs (first: ${r.firstError})`);
+  }
   await callbacks.epochStart({ epoch: epoch + 1, startBatch: t.batch }, run);
   for (let b = t.batch; b < run.stepsPerEpoch; b++) {
     if (run.options.signal?.aborted === true) { run.interrupted = true; return false; }
@@ -249,7 +274,8 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   const keep = options.keepFields === undefined ? {} : { keepFields: options.keepFields };
 
   // Data: both sets prepared, validation split off when none was given.
-  let train = await prepareLabeled(state, source, { cache, file: 'train', onSkip, ...keep, ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }) });
+  const rawTrain = await collectSamples(source);
+  let train = await prepareLabeled(state, rawTrain, { cache, file: 'train', onSkip, ...keep, ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }) });
   const validationDir = options.validationBaseDir ?? options.baseDir;
   let validation = options.validation === undefined ? [] : await prepareLabeled(state, options.validation, { cache, file: 'validation', onSkip, ...keep, ...(validationDir === undefined ? {} : { baseDir: validationDir }) });
   if (train.length === 0) {
@@ -265,6 +291,8 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   // The run's own lines (resume, interrupted, restored) clear the bar first instead of landing on its row.
   const runLog = (line: string): void => progress.log(line);
   const run = new Run(state, train, validation, options, epochs, skipped, runLog, resumed);
+  run.raw = rawTrain;
+  run.cache = cache;
   if (resumed !== undefined) runLog(resumeLine(options.checkpointDir as string, run.trainer));
   const callbacks = new CallbackList([
     progress,

@@ -34,6 +34,12 @@ export interface LossForwardOptions {
   rows?: readonly number[];
   /** Training mode (dropout on, with a stream of its own). Default true. */
   training?: boolean;
+  /**
+   * Prepared values to use instead of the samples' own, per input field: one per entry of `rows` (undefined
+   * = the sample lacks the input in this pass). E.g. a typed text's phoneme sequence in the audio input,
+   * so the voice path learns from text. Default none.
+   */
+  replace?: Readonly<Record<string, readonly unknown[]>>;
 }
 
 /** One input's encoder output in the step's forward pass. */
@@ -119,6 +125,61 @@ export function distillationLoss(options: DistillationOptions): LossTerm {
       const logp = tf.logSoftmax(sel.div(t), -1);
       const target = tf.tensor2d(probs, [rows.length, k]);
       return target.mul(logp).sum(1).neg().mean().mul(t * t) as tf.Scalar;
+    },
+  };
+  return options.weight === undefined ? term : { ...term, weight: options.weight };
+}
+
+/** Options of `modalityDistillationLoss`. */
+export interface ModalityDistillationOptions {
+  /** The inputs the teacher pass sees (every other input hidden), e.g. `['text']`. */
+  teacher: readonly string[];
+  /** The inputs the student pass sees, e.g. `['audio']`. */
+  student: readonly string[];
+  /** Softmax temperature of both passes. Default 2. */
+  temperature?: number;
+  /** Weight of the term. Default 1. */
+  weight?: number;
+  /** Name in logs. Default `modality-distill`. */
+  name?: string;
+}
+
+/**
+ * Cross-modal distillation on paired samples (Hinton et al.'s loss between two views of one sample): on
+ * every batch sample that has all the teacher's and all the student's inputs, the student pass (only the
+ * student inputs, training mode) learns to match the teacher pass (only the teacher inputs, inference
+ * mode, no gradient): KL(softmax(teacher / T) || softmax(student / T)) x T². E.g. the voice-only
+ * prediction learns the text-only prediction of the same request, so a spoken request gets what the text
+ * path knows. Category outputs only.
+ */
+export function modalityDistillationLoss(options: ModalityDistillationOptions): LossTerm {
+  const t = options.temperature ?? 2;
+  if (!(t > 0) || !Number.isFinite(t)) throw new ConfigError(`must be a positive number, got ${t}`, { path: 'temperature' });
+  for (const key of ['teacher', 'student'] as const) {
+    const list = options[key];
+    if (!Array.isArray(list) || list.length === 0 || list.some((f) => typeof f !== 'string' || f === '')) throw new ConfigError(`must be a non-empty list of input fields, got ${JSON.stringify(list)}`, { path: key });
+  }
+  const overlap = options.teacher.filter((f) => options.student.includes(f));
+  if (overlap.length > 0) throw new ConfigError(`teacher and student share the input(s) ${overlap.join(', ')}; give them different inputs`, { path: 'student' });
+  const term: LossTerm = {
+    name: options.name ?? 'modality-distill',
+    compute(ctx: LossContext): tf.Scalar {
+      if (ctx.output.type !== 'category') throw new ConfigError(`modality distillation needs a category output, not ${ctx.output.type}`, { path: 'output.type' });
+      const fields = ctx.state.fields;
+      const index = (f: string): number => {
+        const m = fields.indexOf(f);
+        if (m < 0) throw new ConfigError(`"${f}" is not an input of this model (inputs: ${fields.join(', ')})`, { path: 'teacher' });
+        return m;
+      };
+      const need = [...options.teacher, ...options.student].map(index);
+      const rows = ctx.samples.flatMap((s, r) => (need.every((m) => s.values[m] !== undefined) ? [r] : []));
+      if (rows.length === 0) return tf.scalar(0);
+      const hideAllBut = (keep: readonly string[]): string[] => fields.filter((f) => !keep.includes(f));
+      const teacher = stopGradient(ctx.forward({ hide: hideAllBut(options.teacher), rows, training: false })); // [R, K]
+      const student = ctx.forward({ hide: hideAllBut(options.student), rows }); // [R, K]
+      const pT = tf.softmax(teacher.div(t), -1);
+      const kl = pT.mul(tf.logSoftmax(teacher.div(t), -1).sub(tf.logSoftmax(student.div(t), -1))).sum(1); // [R]
+      return kl.mean().mul(t * t) as tf.Scalar;
     },
   };
   return options.weight === undefined ? term : { ...term, weight: options.weight };

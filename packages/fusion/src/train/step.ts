@@ -106,7 +106,16 @@ function lossContext(ctx: StepContext, batch: StepBatch, t: { logits: tf.Tensor2
       for (const f of hide) if (!state.fields.includes(f)) throw new ConfigError(`forward: "${f}" is not an input of this model (inputs: ${state.fields.join(', ')})`, { path: 'hide' });
       const rows = options.rows ?? batch.samples.map((_, i) => i);
       for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= batch.samples.length) throw new ConfigError(`forward: row ${r} is outside the batch of ${batch.samples.length}`, { path: 'rows' });
-      const values = rows.map((r) => (batch.samples[r] as TrainingSample).values.map((v, m) => (hide.has(state.fields[m] as string) ? undefined : v)));
+      const replace = options.replace ?? {};
+      for (const [f, list] of Object.entries(replace)) {
+        if (!state.fields.includes(f)) throw new ConfigError(`forward: "${f}" is not an input of this model (inputs: ${state.fields.join(', ')})`, { path: 'replace' });
+        if (!Array.isArray(list) || list.length !== rows.length) throw new ConfigError(`forward: replace.${f} needs one value per row (${rows.length}), got ${Array.isArray(list) ? list.length : typeof list}`, { path: 'replace' });
+      }
+      const values = rows.map((r, i) => (batch.samples[r] as TrainingSample).values.map((v, m) => {
+        const f = state.fields[m] as string;
+        if (hide.has(f)) return undefined;
+        return f in replace ? (replace[f] as readonly unknown[])[i] : v;
+      }));
       const training = options.training ?? true;
       const rng = batch.rng.fork(`loss-forward:${passes++}`);
       // Modality dropout would hide inputs at random on top of `hide`: off for these passes.

@@ -28,7 +28,8 @@ export default defineConfig([
     entry: entries(name, names),
     outDir: `packages/${name}/dist`,
     format: ['esm', 'cjs'],
-    dts: true,
+    // Members marked `@internal` (used across mmfuse's own modules, not an API) are left out of the .d.ts.
+    dts: { compilerOptions: { stripInternal: true } },
     // One copy of each module per format: the entries share chunks instead of each bundling its own.
     splitting: true,
     tsconfig: 'tsconfig.json',
@@ -52,7 +53,7 @@ export default defineConfig([
     entry: { index: 'packages/cli/src/index.ts', main: 'packages/cli/src/main.ts' },
     outDir: 'packages/cli/dist',
     format: ['esm', 'cjs'],
-    dts: { entry: { index: 'packages/cli/src/index.ts' } },
+    dts: { entry: { index: 'packages/cli/src/index.ts' }, compilerOptions: { stripInternal: true } },
     splitting: true,
     tsconfig: 'tsconfig.json',
     sourcemap: true,

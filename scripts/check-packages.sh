@@ -9,5 +9,9 @@ for p in core audio text-rnn vision-cnn fusion speech distributed cli; do
   echo "== packages/$p"
   npx publint --strict "packages/$p" || status=1
   (cd "packages/$p" && npx attw --pack . --profile node16 --format table-flipped) || status=1
+  # Members documented `@internal` are not API: the build's stripInternal leaves them out of the .d.ts.
+  if grep -l '@internal' "packages/$p"/dist/*.d.ts "packages/$p"/dist/*.d.cts 2>/dev/null; then
+    echo "packages/$p: @internal members are in the published .d.ts (tsup dts needs stripInternal)"; status=1
+  fi
 done
 exit $status

@@ -84,7 +84,12 @@ async function main(): Promise<void> {
   const limit = arg('limit') === undefined ? Infinity : positiveInt('limit', arg('limit'), 1);
   const jobs = positiveInt('jobs', arg('jobs'), 2);
   if (!existsSync(path.join(dataDir, 'train.csv'))) {
-    throw new Error(`Banking77 not found: ${dataDir}/train.csv does not exist. Pass --data DIR or set BANKING77_DIR.`);
+    throw new Error([
+      `Banking77 not found: expected ${path.join(dataDir, 'train.csv')} and test.csv (columns text,category).`,
+      'Get them from the PolyAI-LDN/task-specific-datasets repository on GitHub, folder banking_data/ (CC BY 4.0), e.g.',
+      '  git clone --depth 1 https://github.com/PolyAI-LDN/task-specific-datasets && cp task-specific-datasets/banking_data/{train,test}.csv DIR/',
+      'then pass --data DIR or set BANKING77_DIR=DIR (default: ../shared/datasets/banking77 beside the repository).',
+    ].join('\n'));
   }
   const tmpDir = path.join(os.tmpdir(), `mmfuse-banking77-${process.pid}`);
   mkdirSync(tmpDir, { recursive: true });

@@ -26,6 +26,15 @@ function usage(argv: string[]): string {
 }
 
 describe('argument parser', () => {
+  it('gives a variadic last positional every further argument', () => {
+    const many: CommandSpec = { name: 'report', summary: 'Compare runs.', positionals: [{ name: 'MODEL_DIR', description: 'runs', variadic: true }], options: { out: { type: 'string', description: 'page' } } };
+    expect(parseArgs(many, ['a', '--out', 'x.html', 'b', 'c'])).toEqual({ positionals: { MODEL_DIR: 'a' }, options: { out: 'x.html' }, help: false, rest: ['b', 'c'] });
+    expect(parseArgs(many, ['a']).rest).toEqual([]);
+    expect(() => parseArgs(many, [])).toThrow(/missing MODEL_DIR/);
+    expect(usageLine(many)).toContain('MODEL_DIR [MODEL_DIR...]');
+    // Without variadic, an extra argument is still a usage error.
+    expect(() => parseArgs(spec, ['a.yaml', 'b.yaml', '--out', 'm'])).toThrow(/unexpected argument "b\.yaml"/);
+  });
   it('parses positionals, --name value, --name=value, flags and repeated options', () => {
     const p = parseArgs(spec, ['cfg.yaml', '--out', 'm', '--epochs=3', '--rate', '-0.5', '--json', '--input', 'a=1', '--input=b=2']);
     expect(p).toEqual({ positionals: { CONFIG: 'cfg.yaml' }, options: { out: 'm', epochs: 3, rate: -0.5, json: true, input: ['a=1', 'b=2'] }, help: false });

@@ -98,8 +98,8 @@ describe('config files', () => {
 const fixtures = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../fixtures/cli');
 
 describe('config normalization (through @mmfuse/fusion)', () => {
-  it('accepts the issue example and fills every default into a minimal config', async () => {
-    const full = await loadConfig(path.join(fixtures, 'issue-example.json'));
+  it('accepts the full example and fills every default into a minimal config', async () => {
+    const full = await loadConfig(path.join(fixtures, 'full-example.json'));
     expect(full.data).toEqual({ train: path.join(fixtures, 'train.jsonl'), validation: path.join(fixtures, 'valid.jsonl') });
     expect(full.config.fusion).toMatchObject({ strategy: 'transformer', dModel: 128, layers: 2, heads: 4, modalityDropout: 0.2, ffDim: 256 });
     expect(full.config.inputs.audio).toMatchObject({ type: 'audio', encoder: { kind: 'cnn' }, preprocessing: { sampleRateHz: 16000, features: 'log-mel', nMels: 64 } });

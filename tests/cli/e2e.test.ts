@@ -72,13 +72,13 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     expect(trained.report).toBe(path.join(dir, 'model.report.html'));
     expect(report).toContain('data-series="trainLoss"');
     expect(report).toContain('data-series="valLoss"');
-    expect(report).toContain('<table class="confusion">');
+    expect(report).toContain('<div class="confusion-scroll"><table class="confusion">');
     expect(report).toContain('<table class="per-class">');
     expect(report).toContain('Evaluation: validation (valid.jsonl)');
     expect(report).toContain('Evaluation: test (eval.jsonl)');
     expect(report).not.toMatch(/<script|src=|href=/i);
     // The confusion matrix in the report is the one in the JSON.
-    const cells = [...report.matchAll(/<td style="background[^>]*>(\d+)<\/td>/g)].map((m) => Number(m[1]));
+    const cells = [...report.matchAll(/<td data-count="(\d+)" style="background/g)].map((m) => Number(m[1]));
     expect(cells).toEqual([...validation.confusion.matrix.flat(), ...trained.evaluations[1].confusion.matrix.flat()]);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { confusionTableHtml, lineChartSvg, renderReport } from 'mmfuse';
+import { confusionTableHtml, inputsTableHtml, lineChartSvg, renderReport, topConfusions } from 'mmfuse';
 import type { EpochRecord } from 'mmfuse';
 
 const history: EpochRecord[] = [
@@ -24,12 +24,38 @@ describe('HTML report', () => {
     expect(lineChartSvg('none', history, ['missing'])).toBe('');
   });
 
-  it('renders the confusion matrix with row totals and escapes labels', () => {
+  it('renders the confusion matrix normalized by row, with counts and row totals, and escapes labels', () => {
     const html = confusionTableHtml({ labels: ['cat', '<dog>'], matrix: [[3, 1], [0, 2]] });
     expect(html).toContain('&lt;dog&gt;');
     expect(html).not.toContain('<dog>');
-    const rows = [...html.matchAll(/<tr><th scope="row">([^<]+)<\/th>(.*?)<\/tr>/g)].map((m) => [m[1], [...m[2]!.matchAll(/>(\d+)<\/td>/g)].map((c) => Number(c[1]))]);
-    expect(rows).toEqual([['cat', [3, 1, 4]], ['&lt;dog&gt;', [0, 2, 2]]]);
+    const rows = [...html.matchAll(/<tr><th scope="row">([^<]+)<\/th>(.*?)<\/tr>/g)].map((m) => [m[1], [...m[2]!.matchAll(/data-count="(\d+)"[^>]*>(\d*)<\/td>/g)].map((c) => [Number(c[1]), c[2]]), m[2]!.match(/class="total">(\d+)</)?.[1]]);
+    // Cells show the percentage of the true class (blank for none); the count stays in data-count.
+    expect(rows).toEqual([['cat', [[3, '75'], [1, '25']], '4'], ['&lt;dog&gt;', [[0, ''], [2, '100']], '2']]);
+    expect(html).toContain('title="1 of 4 true cat (25.0%) predicted &lt;dog&gt;"');
+  });
+
+  it('lists the top confusions, most first, and numbers the columns of a large matrix', () => {
+    const labels = Array.from({ length: 20 }, (_, i) => `intent_${i}`);
+    const matrix = labels.map((_, i) => labels.map((_, j) => (i === j ? 10 : j === (i + 1) % 20 ? i % 4 : 0)));
+    const top = topConfusions({ labels, matrix }, 3);
+    expect(top.map((c) => [c.actual, c.predicted, c.n])).toEqual([['intent_11', 'intent_12', 3], ['intent_15', 'intent_16', 3], ['intent_19', 'intent_0', 3]]);
+    expect(top[0]!.share).toBeCloseTo(3 / 13, 10);
+    const html = confusionTableHtml({ labels, matrix });
+    expect(html).toContain('<th scope="col" title="intent_3">4</th>');
+    expect(html).toContain('<th scope="row">4. intent_3</th>');
+  });
+
+  it('marks the best epoch on the curves and shows what each input brings', () => {
+    const svg = lineChartSvg('Loss', history, ['loss'], 2);
+    const marker = /<line x1="([\d.]+)" x2="([\d.]+)"[^>]*data-marker="best-epoch"/.exec(svg);
+    expect(marker).not.toBeNull();
+    const points = [...svg.matchAll(/<circle cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(Number(marker![1])).toBeCloseTo(points[1]!, 1); // at epoch 2's x
+    expect(lineChartSvg('Loss', history, ['loss'])).not.toContain('best-epoch');
+    const inputs = inputsTableHtml({ accuracy: 0.9, macroF1: 0.8, ablation: { text: { accuracy: 0.5, macroF1: 0.4 }, audio: { accuracy: 0.85, macroF1: 0.8 } }, contributions: { text: 0.31, audio: 0.02 } });
+    expect(inputs).toMatch(/<tr data-input="text"><th scope="row">text<\/th><td>0\.5 \(−0\.4\)<\/td><td>0\.4 \(−0\.4\)<\/td><td>0\.31<\/td><\/tr>/);
+    expect(inputs).toMatch(/<tr data-input="audio"><th scope="row">audio<\/th><td>0\.85 \(−0\.05\)<\/td><td>0\.8 \(\+0\)<\/td><td>0\.02<\/td><\/tr>/);
+    expect(inputsTableHtml({ accuracy: 1, macroF1: 1 })).toBe('');
   });
 
   it('is one self-contained page with curves, evaluations and config', () => {

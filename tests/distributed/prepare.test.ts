@@ -39,6 +39,7 @@ afterAll(async () => {
 function snapshot(cache: string): Map<string, [number, number, number]> {
   const out = new Map<string, [number, number, number]>();
   for (const sub of readdirSync(cache)) {
+    if (!statSync(path.join(cache, sub)).isDirectory()) continue; // the folder's own marker file (.mmfuse-cache.json)
     for (const f of readdirSync(path.join(cache, sub))) {
       const st = statSync(path.join(cache, sub, f));
       out.set(`${sub}/${f}`, [st.ino, st.mtimeMs, st.size]);

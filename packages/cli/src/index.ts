@@ -10,8 +10,8 @@ export { RequestTooLargeError, UnsupportedMediaTypeError, errorResponse, httpSta
 export type { Outcome } from '@mmfuse/core';
 export { parseMultipart, multipartBoundary } from './internal/multipart.js';
 export type { MultipartLimits, MultipartPart } from './internal/multipart.js';
-export { renderReport, lineChartSvg, confusionTableHtml, perClassTableHtml, escapeHtml } from './report.js';
-export type { ClassScores, EpochRecord, ReportEvaluation, ReportInput } from './report.js';
+export { renderReport, renderComparison, lineChartSvg, confusionTableHtml, perClassTableHtml, inputsTableHtml, topConfusions, escapeHtml } from './report.js';
+export type { ClassScores, ComparedRun, EpochRecord, ReportEvaluation, ReportInput } from './report.js';
 export { UsageError, closest, parseArgs, helpText, usageLine } from './internal/args.js';
 export type { CommandSpec, OptionSpec, ParsedArgs, PositionalSpec } from './internal/args.js';
 export { main } from './main.js';

@@ -22,6 +22,7 @@ async function loadRunner(name: string): Promise<CommandRunner> {
     case 'serve': return (await import('./commands/serve.js')).runServe;
     case 'export': return (await import('./commands/export.js')).runExport;
     case 'inspect': return (await import('./commands/inspect.js')).runInspect;
+    case 'report': return (await import('./commands/report.js')).runReport;
     case 'schema': return (await import('./commands/schema.js')).runSchema;
     case 'synthesize': return (await import('./commands/synthesize.js')).runSynthesize;
     case 'pretrain-speech': return (await import('./commands/pretrain-speech.js')).runPretrainSpeech;
@@ -112,6 +113,7 @@ function defaultIo(): CliIo {
     stdout: (t) => { process.stdout.write(t); },
     stderr: (t) => { process.stderr.write(t); },
     cwd: process.cwd(),
+    stderrIsTTY: process.stderr.isTTY === true,
   };
 }
 

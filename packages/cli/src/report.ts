@@ -1,6 +1,8 @@
 /**
  * The training report: one self-contained HTML file (no scripts, no external assets) with learning curves
- * as inline SVG, the confusion matrix as a shaded table and per-class precision / recall / F1.
+ * as inline SVG (the best epoch marked), what each input brings (the modality ablation and the mean
+ * per-input contributions), the row-normalized confusion matrix (scrollable, readable at 77 classes) with the
+ * top confusions listed, and per-class precision / recall / F1.
  */
 import { open, writeFile } from 'node:fs/promises';
 import { checkOutputTarget } from '@mmfuse/core/base';
@@ -30,6 +32,13 @@ export interface ReportEvaluation {
   perClass: Record<string, ClassScores>;
   confusion: { labels: string[]; matrix: number[][] };
   skipped: number;
+  /** The scores with each input removed from every sample (input field → scores). */
+  ablation?: Record<string, { accuracy: number; macroF1: number }>;
+  /**
+   * The mean contribution of each input over the samples that have it: how much the predicted label's
+   * probability drops when the input is removed.
+   */
+  contributions?: Record<string, number>;
 }
 
 export interface ReportInput {
@@ -37,6 +46,8 @@ export interface ReportInput {
   /** Key facts shown at the top: config file, engine, epochs, duration, model size. */
   facts: Array<[string, string]>;
   history: EpochRecord[];
+  /** The epoch whose weights the model kept (lowest validation loss); marked on the curves. */
+  bestEpoch?: number;
   evaluations: ReportEvaluation[];
   /** The normalized config, shown at the bottom. */
   config?: unknown;
@@ -98,7 +109,7 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
 /**
  * An SVG line chart of the given series over epochs. Returns an empty string when no series has a point.
  */
-export function lineChartSvg(title: string, history: EpochRecord[], series: string[]): string {
+export function lineChartSvg(title: string, history: EpochRecord[], series: string[], bestEpoch?: number): string {
   const lines = series
     .map((name) => ({ name, points: history.filter((h) => Number.isFinite(h.metrics[name])).map((h) => [h.epoch, h.metrics[name] as number] as const) }))
     .filter((s) => s.points.length > 0);
@@ -124,6 +135,11 @@ export function lineChartSvg(title: string, history: EpochRecord[], series: stri
   }
   out.push(`<text x="${(L + W - R) / 2}" y="${H - B + 32}" text-anchor="middle" font-size="11">epoch</text>`);
   out.push(`<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/>`);
+  if (bestEpoch !== undefined && bestEpoch >= x0 && bestEpoch <= x1) {
+    const bx = sx(bestEpoch).toFixed(1);
+    out.push(`<line x1="${bx}" x2="${bx}" y1="${T}" y2="${H - B}" stroke="#555" stroke-dasharray="4 3" data-marker="best-epoch"><title>best epoch: ${bestEpoch} (the weights kept)</title></line>`);
+    out.push(`<text x="${bx}" y="${T - 2}" text-anchor="middle" font-size="10" fill="#555">best ${bestEpoch}</text>`);
+  }
   lines.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length] as string;
     const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' ');
@@ -136,22 +152,63 @@ export function lineChartSvg(title: string, history: EpochRecord[], series: stri
   return out.join('\n');
 }
 
-/** The confusion matrix as a table; rows are true labels, columns predictions, cells shaded by row share. */
+/** Above this many classes the columns are numbered (the row headers name them), so the matrix stays narrow. */
+const NUMBERED_COLUMNS = 12;
+
+/**
+ * The confusion matrix normalized by row: each cell is the percentage of the true class (row) predicted as
+ * the column's class, shaded by that share, with the count in `data-count` and the tooltip. Rows are true
+ * labels; the last column is the row's sample count. Wrapped in a scrolling box with sticky headers.
+ */
 export function confusionTableHtml(confusion: { labels: string[]; matrix: number[][] }): string {
   const { labels, matrix } = confusion;
-  const head = labels.map((l) => `<th scope="col">${escapeHtml(l)}</th>`).join('');
+  const numbered = labels.length > NUMBERED_COLUMNS;
+  const head = labels.map((l, j) => `<th scope="col" title="${escapeHtml(l)}">${numbered ? j + 1 : escapeHtml(l)}</th>`).join('');
   const rows = labels.map((label, i) => {
     const row = matrix[i] ?? [];
     const total = row.reduce((a, b) => a + b, 0);
-    const cells = labels.map((_, j) => {
+    const cells = labels.map((predicted, j) => {
       const v = row[j] ?? 0;
       const share = total > 0 ? v / total : 0;
       const hue = i === j ? '44, 160, 44' : '214, 39, 40';
-      return `<td style="background: rgba(${hue}, ${(share * 0.85).toFixed(3)})" title="${share > 0 ? (share * 100).toFixed(1) + '% of true ' + escapeHtml(label) : ''}">${v}</td>`;
+      const text = v === 0 ? '' : `${Math.round(share * 100)}`;
+      return `<td data-count="${v}" style="background: rgba(${hue}, ${(share * 0.85).toFixed(3)})" title="${v > 0 ? `${v} of ${total} true ${escapeHtml(label)} (${(share * 100).toFixed(1)}%) predicted ${escapeHtml(predicted)}` : ''}">${text}</td>`;
     }).join('');
-    return `<tr><th scope="row">${escapeHtml(label)}</th>${cells}<td class="total">${total}</td></tr>`;
+    return `<tr><th scope="row">${numbered ? `${i + 1}. ` : ''}${escapeHtml(label)}</th>${cells}<td class="total">${total}</td></tr>`;
   }).join('\n');
-  return `<table class="confusion"><thead><tr><th>true \\ predicted</th>${head}<th>total</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`;
+  return `<div class="confusion-scroll"><table class="confusion${numbered ? ' numbered' : ''}"><thead><tr><th>true \\ predicted (% of row)</th>${head}<th>n</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table></div>`;
+}
+
+/** The most frequent confusions (true → predicted, off the diagonal), most first. */
+export function topConfusions(confusion: { labels: string[]; matrix: number[][] }, count = 10): Array<{ actual: string; predicted: string; n: number; share: number }> {
+  const out: Array<{ actual: string; predicted: string; n: number; share: number }> = [];
+  confusion.matrix.forEach((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    row.forEach((v, j) => { if (i !== j && v > 0) out.push({ actual: confusion.labels[i] as string, predicted: confusion.labels[j] as string, n: v, share: v / total }); });
+  });
+  return out.sort((a, b) => b.n - a.n || b.share - a.share || a.actual.localeCompare(b.actual)).slice(0, count);
+}
+
+function topConfusionsHtml(confusion: { labels: string[]; matrix: number[][] }): string {
+  const top = topConfusions(confusion);
+  if (top.length === 0) return '<p>No confusions: every sample was predicted as its true class.</p>';
+  return `<table class="top-confusions"><thead><tr><th>true</th><th>predicted</th><th>samples</th><th>% of true</th></tr></thead>\n<tbody>\n${top.map((c) =>
+    `<tr><th scope="row">${escapeHtml(c.actual)}</th><td>${escapeHtml(c.predicted)}</td><td>${c.n}</td><td>${fmt(c.share * 100)}</td></tr>`).join('\n')}\n</tbody></table>`;
+}
+
+/** What each input brings: the scores without it (ablation) and its mean contribution. */
+export function inputsTableHtml(e: Pick<ReportEvaluation, 'accuracy' | 'macroF1' | 'ablation' | 'contributions'>): string {
+  const fields = [...new Set([...Object.keys(e.ablation ?? {}), ...Object.keys(e.contributions ?? {})])];
+  if (fields.length === 0) return '';
+  const delta = (v: number | undefined, full: number): string => (v === undefined ? '–' : `${fmt(v)} (${v - full >= 0 ? '+' : '−'}${fmt(Math.abs(v - full))})`);
+  const rows = fields.map((f) => {
+    const a = e.ablation?.[f];
+    const c = e.contributions?.[f];
+    return `<tr data-input="${escapeHtml(f)}"><th scope="row">${escapeHtml(f)}</th><td>${delta(a?.accuracy, e.accuracy)}</td><td>${delta(a?.macroF1, e.macroF1)}</td><td>${c === undefined ? '–' : fmt(c)}</td></tr>`;
+  }).join('\n');
+  return `<h3>Inputs: ablation and contributions</h3>
+<p>Accuracy and macro F1 with the input removed from every sample (change from all inputs), and the input's mean contribution: how much the predicted label's probability drops without it.</p>
+<table class="inputs"><thead><tr><th>input</th><th>accuracy without</th><th>macro F1 without</th><th>mean contribution</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`;
 }
 
 /** Per-class precision, recall, F1 (with a bar) and support. */
@@ -168,14 +225,17 @@ export function renderReport(input: ReportInput): string {
   const metricNames = [...new Set(input.history.flatMap((h) => Object.keys(h.metrics)))];
   const lossSeries = metricNames.filter((m) => /loss/i.test(m));
   const otherSeries = metricNames.filter((m) => !/loss/i.test(m) && !/(rate|lr|seconds|millis|time)$/i.test(m));
-  const charts = [lineChartSvg('Loss', input.history, lossSeries), lineChartSvg('Metrics', input.history, otherSeries)].filter((s) => s !== '');
+  const charts = [lineChartSvg('Loss', input.history, lossSeries, input.bestEpoch), lineChartSvg('Metrics', input.history, otherSeries, input.bestEpoch)].filter((s) => s !== '');
   const facts = input.facts.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('\n');
   const evals = input.evaluations.map((e) => `
 <section class="evaluation">
 <h2>Evaluation: ${escapeHtml(e.name)}</h2>
 <p>n = ${e.n}, accuracy = ${fmt(e.accuracy)}, macro F1 = ${fmt(e.macroF1)}${e.skipped > 0 ? `, ${e.skipped} bad samples skipped` : ''}</p>
+${inputsTableHtml(e)}
 <h3>Confusion matrix</h3>
 ${confusionTableHtml(e.confusion)}
+<h3>Top confusions</h3>
+${topConfusionsHtml(e.confusion)}
 <h3>Per-class scores</h3>
 ${perClassTableHtml(e.perClass)}
 </section>`).join('\n');
@@ -194,6 +254,11 @@ th[scope="row"], .facts td { text-align: left; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
 pre { background: #f6f6f6; padding: 1rem; overflow: auto; }
 td.total { color: #666; }
+.confusion-scroll { max-width: 100%; max-height: 36rem; overflow: auto; border: 1px solid #ccc; margin: 0.5rem 0 1.5rem; }
+.confusion-scroll table { margin: 0; }
+table.confusion thead th { position: sticky; top: 0; background: #fff; z-index: 1; }
+table.confusion th[scope="row"] { position: sticky; left: 0; background: #fff; white-space: nowrap; }
+table.confusion.numbered td, table.confusion.numbered thead th { min-width: 1.6rem; padding: 0.1rem 0.2rem; font-size: 0.75rem; }
 </style>
 </head>
 <body>
@@ -207,6 +272,88 @@ ${charts.length > 0 ? charts.join('\n') : '<p>No epochs were logged.</p>'}
 </div>
 ${evals}
 ${input.config !== undefined ? `<h2>Config</h2>\n<pre>${escapeHtml(JSON.stringify(input.config, null, 2))}</pre>` : ''}
+</body>
+</html>
+`;
+}
+
+/** One trained run as `mmfuse report` compares it (from the model folder's run.json). */
+export interface ComparedRun {
+  /** How the page names the run (the model folder's name). */
+  name: string;
+  history: EpochRecord[];
+  bestEpoch?: number;
+  evaluations: Array<{ name: string; n: number; accuracy: number; macroF1: number; perClass?: Record<string, ClassScores> }>;
+  facts: Array<[string, string]>;
+}
+
+/** Each run's value of `metric` as its own series, for one chart (series named after the runs). */
+function runSeries(runs: readonly ComparedRun[], metric: string): { history: EpochRecord[]; series: string[] } {
+  const epochs = [...new Set(runs.flatMap((r) => r.history.map((h) => h.epoch)))].sort((a, b) => a - b);
+  const history = epochs.map((epoch) => ({
+    epoch,
+    metrics: Object.fromEntries(runs.map((r) => [r.name, r.history.find((h) => h.epoch === epoch)?.metrics[metric] ?? Number.NaN])),
+  }));
+  return { history, series: runs.map((r) => r.name) };
+}
+
+/**
+ * A page comparing runs side by side (as `ludwig visualize compare_performance` does): each curve metric
+ * with one line per run, the held-out scores of every run in one table, and per-class F1 by run.
+ */
+export function renderComparison(title: string, runs: readonly ComparedRun[]): string {
+  const metrics = [...new Set(runs.flatMap((r) => r.history.flatMap((h) => Object.keys(h.metrics))))].filter((m) => !/(rate|lr|seconds|millis|time)$/i.test(m));
+  const charts = metrics.map((m) => { const { history, series } = runSeries(runs, m); return lineChartSvg(m, history, series); }).filter((s) => s !== '');
+  const head = runs.map((r) => `<th scope="col">${escapeHtml(r.name)}</th>`).join('');
+  const factKeys = [...new Set(runs.flatMap((r) => r.facts.map(([k]) => k)))];
+  const factRows = factKeys.map((k) => `<tr><th scope="row">${escapeHtml(k)}</th>${runs.map((r) => `<td>${escapeHtml(r.facts.find(([f]) => f === k)?.[1] ?? '–')}</td>`).join('')}</tr>`);
+  const sets = [...new Set(runs.flatMap((r) => r.evaluations.map((e) => e.name)))];
+  const best = (values: number[]): number => Math.max(...values.filter((v) => Number.isFinite(v)));
+  const scoreRows = sets.flatMap((set) => (['accuracy', 'macroF1'] as const).map((k) => {
+    const values = runs.map((r) => r.evaluations.find((e) => e.name === set)?.[k] ?? Number.NaN);
+    const top = best(values);
+    return `<tr data-set="${escapeHtml(set)}" data-metric="${k}"><th scope="row">${escapeHtml(set)} ${k === 'macroF1' ? 'macro F1' : k}</th>${values.map((v) => `<td${v === top ? ' class="best"' : ''}>${fmt(v)}</td>`).join('')}</tr>`;
+  }));
+  // Per-class F1 on the first set every run scored (validation when there is one).
+  const set = sets.find((s) => runs.every((r) => r.evaluations.some((e) => e.name === s && e.perClass !== undefined)));
+  const perClass = set === undefined ? [] : [...new Set(runs.flatMap((r) => Object.keys(r.evaluations.find((e) => e.name === set)?.perClass ?? {})))];
+  const f1Rows = perClass.map((label) => {
+    const values = runs.map((r) => r.evaluations.find((e) => e.name === set)?.perClass?.[label]?.f1 ?? Number.NaN);
+    const top = best(values);
+    return `<tr><th scope="row">${escapeHtml(label)}</th>${values.map((v) => `<td${v === top && runs.length > 1 ? ' class="best"' : ''}>${fmt(v)}</td>`).join('')}</tr>`;
+  });
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 70rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }
+th[scope="row"] { text-align: left; }
+td.best { font-weight: bold; background: #e8f4e8; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+.scroll { max-width: 100%; max-height: 36rem; overflow: auto; }
+</style>
+</head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+<table class="runs"><thead><tr><th></th>${head}</tr></thead>
+<tbody>
+${factRows.join('\n')}
+</tbody></table>
+<h2>Held-out scores</h2>
+<table class="scores"><thead><tr><th></th>${head}</tr></thead>
+<tbody>
+${scoreRows.join('\n')}
+</tbody></table>
+<h2>Learning curves</h2>
+<div class="charts">
+${charts.length > 0 ? charts.join('\n') : '<p>No epochs were logged.</p>'}
+</div>
+${set === undefined ? '' : `<h2>Per-class F1 (${escapeHtml(set)})</h2>\n<div class="scroll"><table class="per-class-f1"><thead><tr><th>class</th>${head}</tr></thead>\n<tbody>\n${f1Rows.join('\n')}\n</tbody></table></div>`}
 </body>
 </html>
 `;

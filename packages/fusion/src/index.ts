@@ -71,7 +71,7 @@ export type { TrainFromConfigFileOptions, TrainFromManifestOptions } from './tra
 export { compareStrategies } from './compare.js';
 export type { StrategyResult } from './compare.js';
 export { Progress } from './train/progress.js';
-export type { ProgressMode } from './train/progress.js';
+export type { ProgressMode, ProgressStream } from './train/progress.js';
 export { LOGITS, ONNX_FORMAT, ONNX_FORMAT_VERSION, ONNX_METADATA_KEY, exportOnnx } from './onnx/export.js';
 export type { OnnxExport, OnnxExportOptions, OnnxInputMetadata, OnnxModelMetadata } from './onnx/export.js';
 export { ONNX_IR_VERSION, ONNX_OPSET, OnnxGraph, readOnnxMetadata } from './onnx/graph-builder.js';

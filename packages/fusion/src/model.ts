@@ -38,6 +38,8 @@ export interface PredictOptions {
    * model's own threshold (chosen on validation data or set in the config); null: no out-of-scope answers.
    */
   outOfScopeThreshold?: number | null;
+  /** `predict`: the request's name in errors (`sample`), e.g. a request id or a file name. Default `"input"`. */
+  sampleId?: string | number;
 }
 
 
@@ -134,8 +136,8 @@ export class FusionModel {
   async predict(input: Record<string, unknown>, options: PredictOptions = {}): Promise<Prediction> {
     this.state.requireNetwork();
     const decode = decodeOptions(options);
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${[...new Set(this.state.sources)].join(', ')}), got ${describe(input)}`, { sample: 0 });
-    const values = await prepareFields(input, '0', this.prepareOptions(this.cache, options.baseDir));
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${[...new Set(this.state.sources)].join(', ')}), got ${describe(input)}`, { sample: options.sampleId ?? 'input' });
+    const values = await prepareFields(input, options.sampleId ?? 'input', this.prepareOptions(this.cache, options.baseDir));
     return predictValues(this.state, [values], options.contributions ?? true, decode)[0] as Prediction;
   }
 

@@ -144,6 +144,7 @@ export class FusionState {
     return this.network !== undefined;
   }
 
+  /** @internal The fusion network, or a StateError before fit/load (the guard of predict, evaluate and export). */
   requireNetwork(): FusionNetwork {
     if (this.network === undefined) throw new StateError('the model has no weights yet: call fit() or FusionModel.load() first');
     return this.network;
@@ -157,6 +158,7 @@ export class FusionState {
   /**
    * Parse a sample's target (`output.field`) and, once the output is fitted, check that its labels (or value
    * count) are known. Throws `InvalidInputError` naming the sample and field.
+   * @internal used by sample preparation; targets reach users through `fit` and `evaluate`.
    */
   target(raw: unknown, sample: string | number): Target {
     const loc = { sample, field: this.config.output.field };

@@ -1,13 +1,25 @@
 /** Helpers shared by the commands. */
 import * as path from 'node:path';
 import type { SkippedSample } from '@mmfuse/core';
+import type { ProgressStream } from '@mmfuse/fusion';
 import type { ParsedArgs } from '../internal/args.js';
 import { isPathSpecifier } from '../internal/config-file.js';
 import type { CliIo } from '../internal/io.js';
 
-/** A stderr logger with the command's prefix. */
+/**
+ * A stderr logger with the command's prefix; each line is one write. On a terminal the line first erases
+ * the row it starts on, so a line logged while a progress bar is drawn (e.g. "SIGINT: stopping") replaces the
+ * bar instead of being appended to it; the next step draws the bar again.
+ */
 export function logger(io: CliIo, command: string): (line: string) => void {
-  return (line) => io.stderr(`mmfuse ${command}: ${line}\n`);
+  const erase = io.stderrIsTTY === true ? '\r\x1b[K' : '';
+  return (line) => io.stderr(`${erase}mmfuse ${command}: ${line}\n`);
+}
+
+/** Training progress for fit's options: a live bar with ETA when stderr is a terminal, plain lines otherwise. */
+export function progressOptions(io: CliIo): { progress: 'bar' | 'lines'; progressStream: ProgressStream } {
+  const isTTY = io.stderrIsTTY === true;
+  return { progress: isTTY ? 'bar' : 'lines', progressStream: { isTTY, write: (text: string) => { io.stderr(text); } } };
 }
 
 /** A command-line path, absolute (relative to the working folder). */

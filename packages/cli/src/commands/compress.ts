@@ -14,7 +14,7 @@ import type { ParsedArgs } from '../internal/args.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
 import { loadPlugins, readSamples, startEngine, toInputs } from '../internal/model.js';
 import { checkModelOutput, writeModelOutput } from '../internal/model-output.js';
-import { describeSkipped, fromCwd, logger, pluginArgs, round } from './common.js';
+import { describeSkipped, fromCwd, logger, pluginArgs, progressOptions, round } from './common.js';
 
 const COMMAND = 'compress';
 const usage = (reason: string): UsageError => new UsageError(reason, { command: COMMAND });
@@ -131,7 +131,7 @@ export async function runCompress(args: ParsedArgs, io: CliIo): Promise<CommandR
           const validationFile = o.validation === undefined ? undefined : fromCwd(io, o.validation as string);
           const validation = validationFile === undefined ? undefined : await manifest(state, validationFile, true, log);
           log(`fine-tuning for ${plan.finetuneEpochs} epochs at learning rate ${learningRate}`);
-          const history = await runTraining(state, train as Sample[], { ...(validation === undefined ? {} : { validation }), log, progress: 'lines', onSkip });
+          const history = await runTraining(state, train as Sample[], { ...(validation === undefined ? {} : { validation }), log, ...progressOptions(io), onSkip });
           step.finetune = { epochs: history.epochs.length, learningRate, bestEpoch: history.bestEpoch ?? null, history: history.epochs };
         } finally {
           Object.assign(training, saved); // the saved config keeps the model's own training section

@@ -13,7 +13,7 @@ import { loadConfig } from '../internal/config-file.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
 import { createModel, loadModel, loadPlugins, manifestFields, startEngine, toInputs } from '../internal/model.js';
 import { checkModelOutput, writeModelOutput } from '../internal/model-output.js';
-import { describeSkipped, fromCwd, logger, pluginArgs, round, skippedJson } from './common.js';
+import { describeSkipped, fromCwd, logger, pluginArgs, progressOptions, round, skippedJson } from './common.js';
 
 const COMMAND = 'distill';
 
@@ -79,7 +79,7 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
       ...(unlabeled.length === 0 ? {} : { unlabeled: toInputs(unlabeled) }),
       ...(o.temperature === undefined ? {} : { temperature: o.temperature as number }),
       ...(o.alpha === undefined ? {} : { alpha: o.alpha as number }),
-      log, progress: 'lines',
+      log, ...progressOptions(io),
       onSkip: (s) => {
         if (s.file === 'unlabeled') skip('unlabeled', unlabeledFiles.join(', '))(s);
         else if (validationIds.has(s.sample ?? '') && cli.data.validation !== undefined) skip('validation', cli.data.validation)(s);

@@ -36,6 +36,14 @@ function nothingToScore(manifest: string, skipped: readonly SkippedSample[]): In
   return new InvalidInputError(`nothing to score: all ${skipped.length} samples were skipped (${most})`, { file: manifest });
 }
 
+/**
+ * The ablation as eval reports it: `without.<field>` is the score with that input removed from every sample
+ * (the library's `EvaluationReport.ablation` is keyed by the bare field name).
+ */
+export function ablationJson(a: Evaluation['ablation']): Record<string, NonNullable<Evaluation['ablation']>[string]> | undefined {
+  return a === undefined ? undefined : Object.fromEntries(Object.entries(a).map(([field, score]) => [`without.${field}`, score]));
+}
+
 export function evaluationText(e: Evaluation, skipped: number): string {
   const tail = skipped > 0 ? `   skipped: ${skipped}` : '';
   const lines = e.regression !== undefined
@@ -45,6 +53,11 @@ export function evaluationText(e: Evaluation, skipped: number): string {
     const parts = [`ECE: ${round(e.ece, 3)}${e.eceUncalibrated !== undefined ? ` (uncalibrated ${round(e.eceUncalibrated, 3)})` : ''}`];
     if (e.outOfScope !== undefined) parts.push(`out of scope: ${round(100 * e.outOfScope, 1)}%`);
     lines.push(parts.join('   '));
+  }
+  for (const [field, a] of Object.entries(e.ablation ?? {})) {
+    lines.push(a.regression !== undefined
+      ? `without ${field}: MAE ${round(a.regression.mae)} (${signed(a.regression.mae - (e.regression?.mae ?? 0))})`
+      : `without ${field}: accuracy ${round(a.accuracy)} (${signed(a.accuracy - e.accuracy)})   macro F1: ${round(a.macroF1)} (${signed(a.macroF1 - e.macroF1)})`);
   }
   const labels = Object.keys(e.perClass ?? {});
   if (labels.length > 0) {
@@ -58,6 +71,10 @@ export function evaluationText(e: Evaluation, skipped: number): string {
   return lines.join('\n');
 }
 
+function signed(d: number): string {
+  return `${d >= 0 ? '+' : '−'}${Math.abs(round(d))}`;
+}
+
 export async function runEval(args: ParsedArgs, io: CliIo): Promise<CommandResult> {
   const log = logger(io, 'eval');
   await startEngine(log);
@@ -66,8 +83,8 @@ export async function runEval(args: ParsedArgs, io: CliIo): Promise<CommandResul
   try {
     const manifest = fromCwd(io, args.options.data as string);
     const { evaluation, skipped } = await evaluateManifest(model, manifest, log);
-    const { skipped: _s, ...rest } = evaluation;
-    const json = { ...rest, n: evaluation.n, accuracy: evaluation.accuracy, macroF1: evaluation.macroF1, perClass: evaluation.perClass, confusion: evaluation.confusion, skipped };
+    const { skipped: _s, ablation, ...rest } = evaluation;
+    const json = { ...rest, ...(ablation === undefined ? {} : { ablation: ablationJson(ablation) }), n: evaluation.n, accuracy: evaluation.accuracy, macroF1: evaluation.macroF1, perClass: evaluation.perClass, confusion: evaluation.confusion, skipped };
     return { json, human: evaluationText(evaluation, skipped.length) };
   } finally {
     model.dispose();

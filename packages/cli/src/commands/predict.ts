@@ -81,11 +81,17 @@ function predictionJson(p: Prediction): Record<string, unknown> {
   return { ...p, label: p.label, probabilities: p.probabilities, contributions: p.contributions ?? {}, modalitiesUsed: p.modalitiesUsed };
 }
 
-function predictionText(p: Prediction): string {
+/** Labels printed by default: enough to see the runners-up, few enough to read at 77 classes. */
+const DEFAULT_TOP = 5;
+
+/** A prediction for people: the label, the `top` most probable labels (all when `top` is undefined), contributions. */
+export function predictionText(p: Prediction, top?: number): string {
   const lines = [`label: ${Array.isArray(p.label) ? p.label.join(', ') : String(p.label)}`];
   if (p.probabilities !== undefined && !Array.isArray(p.probabilities)) {
     const sorted = Object.entries(p.probabilities).sort((a, b) => b[1] - a[1]);
-    lines.push('probabilities:', ...sorted.map(([l, v]) => `  ${l}: ${round(v)}`));
+    const shown = top === undefined ? sorted : sorted.slice(0, top);
+    const rest = sorted.length - shown.length;
+    lines.push(rest > 0 ? `probabilities (top ${shown.length} of ${sorted.length}; --all for every label):` : 'probabilities:', ...shown.map(([l, v]) => `  ${l}: ${round(v)}`));
   }
   if (p.contributions !== undefined) {
     lines.push('contributions:', ...Object.entries(p.contributions).map(([f, v]) => `  ${f}: ${round(v)}`));
@@ -115,8 +121,9 @@ export async function runPredict(args: ParsedArgs, io: CliIo): Promise<CommandRe
   try {
     if (data === undefined) {
       const fields = inputFields(model, args, io);
-      const p = await model.predict(fields, { contributions: true, ...oos });
-      return { json: predictionJson(p), human: predictionText(p) };
+      // Errors name the sample "command line" (the values came from the options), not an index.
+      const p = await model.predict(fields, { contributions: true, sampleId: 'command line', ...oos });
+      return { json: predictionJson(p), human: predictionText(p, args.options.all === true ? undefined : (args.options.top as number | undefined) ?? DEFAULT_TOP) };
     }
     // --redis / MMFUSE_REDIS_URL: the same chunks, predicted on workers (distributed/predict-remote.ts).
     if (redis !== undefined) {

@@ -57,12 +57,14 @@ export const predictSpec: CommandSpec = {
     input: { type: 'string', valueName: 'FIELD=VALUE', description: 'Value for an input field by name, read as its encoder declares (a file path, text, JSON, or base64 bytes)', repeatable: true },
     data: { type: 'string', valueName: 'MANIFEST', description: 'Predict every sample of a manifest; one JSON line per sample' },
     'oos-threshold': { type: 'number', valueName: 'P', description: 'Out-of-scope threshold on the calibrated top probability, instead of the model\'s (chosen on validation data when it was trained)', min: 0, max: 1 },
+    top: { type: 'integer', valueName: 'K', description: 'Print the K most probable labels (default 5); --json always has every probability', min: 1 },
+    all: { type: 'boolean', description: 'Print the probability of every label' },
     redis: { ...redisOption, description: 'With --data: predict on mmfuse workers through this Redis (same output, in manifest order); default: MMFUSE_REDIS_URL' },
     ...runtimeOptions,
     plugin,
     json,
   },
-  epilog: 'Output: label, probabilities, modality contributions, and outOfScope (true: no label fits well enough; hand the request over) when the model has a threshold. With --data, bad samples give a line with "error" and the rest go on.',
+  epilog: 'Output: label, the most probable labels, modality contributions (--json: every probability), and outOfScope (true: no label fits well enough; hand the request over) when the model has a threshold. With --data, bad samples give a line with "error" and the rest go on.',
 };
 
 export const serveSpec: CommandSpec = {
@@ -106,4 +108,14 @@ export const exportSpec: CommandSpec = {
   epilog: 'Graph inputs per input field F: F.<tensor> (its encoder\'s collate tensors) and F.present [batch]; output: logits [batch, outDim].\nRun it: mmfuse serve --model FILE.onnx (or predict / eval), or in a browser with onnxruntime-web.',
 };
 
-export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec, prepareSpec, workerSpec, hyperoptSpec];
+export const reportSpec: CommandSpec = {
+  name: 'report',
+  summary: 'Compare trained runs side by side in one HTML page: curves, held-out metrics, per-class F1.',
+  positionals: [{ name: 'MODEL_DIR', description: 'Model folder written by "mmfuse train" (its run.json); give several to compare them', variadic: true }],
+  options: {
+    out: { type: 'string', valueName: 'FILE', description: 'Where to write the page (default mmfuse-compare.html in the working folder)' },
+    json,
+  },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [trainSpec, evalSpec, predictSpec, serveSpec, exportSpec, inspectSpec, reportSpec, schemaSpec, synthesizeSpec, pretrainSpeechSpec, compressSpec, distillSpec, prepareSpec, workerSpec, hyperoptSpec];

@@ -13,7 +13,7 @@ import type { Evaluation } from '../internal/model.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
 import { renderReport, reportFileRule, writeReportFile } from '../report.js';
 import type { EpochRecord } from '../report.js';
-import { describeSkipped, fromCwd, logger, pluginArgs, round, skippedJson } from './common.js';
+import { describeSkipped, fromCwd, logger, pluginArgs, progressOptions, round, skippedJson } from './common.js';
 import { cacheDirOf, redisUrlOf } from '../distributed/setup.js';
 
 /** A report point from fusion's epoch metrics: every finite number but `epoch`. */
@@ -33,10 +33,28 @@ class SkipLog {
   }
 }
 
-interface HeldOut { set: 'validation' | 'test' | 'train'; manifest: string; evaluation: Evaluation }
+interface HeldOut { set: 'validation' | 'test' | 'train'; manifest: string; evaluation: Evaluation; contributions?: Record<string, number> }
+
+/** Each input's mean contribution over the samples that have it (predictions with contributions). */
+async function meanContributions(model: FusionModel, samples: ManifestSample[]): Promise<Record<string, number>> {
+  const sums: Record<string, { total: number; n: number }> = {};
+  for (let start = 0; start < samples.length; start += 256) {
+    const chunk = samples.slice(start, start + 256);
+    const outcomes = await model.predictBatch(chunk.map((s) => s.fields), { contributions: true, sampleIds: chunk.map((s) => s.id ?? s.line) });
+    for (const o of outcomes) {
+      if (!o.ok) continue;
+      for (const [field, v] of Object.entries(o.value.contributions ?? {})) {
+        const acc = (sums[field] ??= { total: 0, n: 0 });
+        acc.total += v;
+        acc.n++;
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(sums).map(([f, { total, n }]) => [f, total / n]));
+}
 
 /** Train with fit's abort signal wired to SIGINT / SIGTERM: training stops after the current step. */
-async function fitInterruptibly(model: FusionModel, train: ManifestSample[], validation: ManifestSample[] | undefined, cli: LoadedConfig, skips: SkipLog, log: (line: string) => void, checkpoint: { checkpointDir?: string; resume?: boolean; cacheDir?: string }): Promise<TrainingHistory> {
+async function fitInterruptibly(model: FusionModel, train: ManifestSample[], validation: ManifestSample[] | undefined, cli: LoadedConfig, skips: SkipLog, log: (line: string) => void, checkpoint: { checkpointDir?: string; resume?: boolean; cacheDir?: string }, io: CliIo): Promise<TrainingHistory> {
   const abort = new AbortController();
   const onSignal = (signal: string) => () => { log(`${signal}: stopping after the current step`); abort.abort(); };
   const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
@@ -49,7 +67,7 @@ async function fitInterruptibly(model: FusionModel, train: ManifestSample[], val
       signal: abort.signal,
       ...checkpoint,
       log,
-      progress: 'lines',
+      ...progressOptions(io),
       onSkip: (s) => {
         if (validationIds.has(s.sample ?? '') && cli.data.validation !== undefined) skips.add('validation', cli.data.validation, s);
         else skips.add('train', cli.data.train as string, s);
@@ -79,6 +97,15 @@ async function evaluateHeldOut(model: FusionModel, cli: LoadedConfig, train: Man
   if (out.length === 0) {
     out.push({ set: 'train', manifest: cli.data.train as string, evaluation: await model.evaluate(toInputs(train), { ablation: false }) });
     log('no validation or test manifest; the report scores the training data');
+  }
+  // What each input brings, on the first scored set: the ablation (scores without each input) and the mean
+  // per-input contributions (with more than one input; a single input's ablation says nothing new).
+  const first = out[0] as HeldOut;
+  if (model.inputs.length > 1) {
+    const samples = first.set === 'validation' ? validation ?? [] : first.set === 'train' ? train : (await readSamples(first.manifest, model, true)).samples;
+    const withAblation = await model.evaluate(toInputs(samples), {});
+    if (withAblation.ablation !== undefined) first.evaluation = { ...first.evaluation, ablation: withAblation.ablation };
+    first.contributions = await meanContributions(model, samples);
   }
   for (const h of out) log(`${h.set === 'train' ? 'training data' : h.set}: accuracy ${round(h.evaluation.accuracy)}, macro F1 ${round(h.evaluation.macroF1)} (n ${h.evaluation.n})`);
   return out;
@@ -148,7 +175,7 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     log(`training on ${train.samples.length} samples${validation ? `, validating on ${validation.length}` : ''}; ${config.training.epochs} epochs, batch ${config.training.batchSize}, seed ${config.training.seed}`);
 
     if (redis !== undefined) await (await import('../distributed/prepare-run.js')).prepareForTraining({ cli, cacheDir: cacheDir as string, redis, plugins: pluginArgs(args, io), log });
-    const history = await fitInterruptibly(model, train.samples, validation, cli, skips, log, { ...checkpoint, ...(cacheDir !== undefined ? { cacheDir } : {}) });
+    const history = await fitInterruptibly(model, train.samples, validation, cli, skips, log, { ...checkpoint, ...(cacheDir !== undefined ? { cacheDir } : {}) }, io);
     const epochs = history.epochs.map(toEpochRecord);
     await model.save(out);
     log(`saved the model to ${out}`);
@@ -173,13 +200,20 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
         ['finished', new Date().toISOString()],
       ],
       history: epochs,
-      evaluations: heldOut.map(({ set, manifest, evaluation: e }) => ({
+      ...(history.bestEpoch === undefined ? {} : { bestEpoch: history.bestEpoch }),
+      evaluations: heldOut.map(({ set, manifest, evaluation: e, contributions }) => ({
         name: `${set} (${path.basename(manifest)})`, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1, perClass: e.perClass, confusion: e.confusion, skipped: e.skipped.length,
+        ...(e.ablation === undefined ? {} : { ablation: e.ablation }), ...(contributions === undefined ? {} : { contributions }),
       })),
       config,
     }), '--out');
     // What inspect shows besides the model itself: where it came from and how it scored.
-    const run = { configFile: cli.file, plugins: [...cli.plugins, ...pluginArgs(args, io)], engine, seconds, trainSamples: history.trainSamples, epochs: epochs.length, interrupted: history.interrupted, skipped: skips.entries.length, evaluations: scores, finishedAt: new Date().toISOString() };
+    // `history`, `bestEpoch` and each evaluation's per-class scores are what `mmfuse report` compares.
+    const run = {
+      configFile: cli.file, plugins: [...cli.plugins, ...pluginArgs(args, io)], engine, seconds, trainSamples: history.trainSamples, epochs: epochs.length, interrupted: history.interrupted, skipped: skips.entries.length,
+      evaluations: heldOut.map(({ set, manifest, evaluation: e }) => ({ name: set, manifest, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1, perClass: e.perClass })),
+      history: epochs, ...(history.bestEpoch === undefined ? {} : { bestEpoch: history.bestEpoch }), finishedAt: new Date().toISOString(),
+    };
     await writeFile(path.join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
     log(`wrote the report to ${reportFile}`);
 

@@ -37,6 +37,8 @@ export interface PositionalSpec {
   description: string;
   /** Default `true`. */
   required?: boolean;
+  /** The last positional only: it also takes every further argument (`ParsedArgs.rest`). Default false. */
+  variadic?: boolean;
 }
 
 export interface CommandSpec {
@@ -58,6 +60,8 @@ export interface ParsedArgs {
   options: Record<string, OptionValue>;
   /** `--help` / `-h` was given: print help and exit 0, whatever else is wrong. */
   help: boolean;
+  /** The arguments after a variadic last positional's first value. */
+  rest?: string[];
 }
 
 /** Edit distance, for "did you mean" hints. */
@@ -168,7 +172,8 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
       options[name] = value;
     }
   }
-  if (positionals.length > spec.positionals.length) {
+  const variadic = spec.positionals.at(-1)?.variadic === true;
+  if (!variadic && positionals.length > spec.positionals.length) {
     throw usage(`unexpected argument ${JSON.stringify(positionals[spec.positionals.length])}`, spec);
   }
   const named: Record<string, string> = {};
@@ -183,13 +188,13 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
   for (const [name, opt] of Object.entries(spec.options)) {
     if (opt.required && !Object.hasOwn(options, name)) throw usage(`missing required option --${name}`, spec);
   }
-  return { positionals: named, options, help: false };
+  return { positionals: named, options, help: false, ...(variadic ? { rest: positionals.slice(spec.positionals.length) } : {}) };
 }
 
 /** The one-line usage of a command, e.g. `mmfuse eval --model DIR --data MANIFEST [--json]`. */
 export function usageLine(spec: CommandSpec, program = 'mmfuse'): string {
   const parts = [program, spec.name];
-  for (const p of spec.positionals) parts.push(p.required === false ? `[${p.name}]` : p.name);
+  for (const p of spec.positionals) parts.push(`${p.required === false ? `[${p.name}]` : p.name}${p.variadic === true ? ` [${p.name}...]` : ''}`);
   for (const [name, opt] of Object.entries(spec.options)) {
     const v = opt.type === 'boolean' ? `--${name}` : `--${name} ${opt.valueName ?? opt.type.toUpperCase()}`;
     const r = opt.repeatable ? `${v} ...` : v;

@@ -7,6 +7,11 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** Folder that relative command-line paths resolve against. */
   cwd: string;
+  /**
+   * stderr is a terminal: training draws a live bar with ETA there. Default false: one plain line per
+   * event, each written whole (logs redirected to a file or a pipe never get half lines or bar redraws).
+   */
+  stderrIsTTY?: boolean;
 }
 
 /** What a command returns: the JSON object for `--json`, and the text printed otherwise. */

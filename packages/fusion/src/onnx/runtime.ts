@@ -227,9 +227,9 @@ export class OnnxFusionModel {
 
   /** As `FusionModel.predict`. */
   async predict(input: Record<string, unknown>, options: PredictOptions = {}): Promise<Prediction> {
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${this.state.fields.join(', ')}), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`, { sample: 0 });
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${this.state.fields.join(', ')}), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`, { sample: options.sampleId ?? 'input' });
     const decode = decodeOptions(options);
-    const values = await prepareFields(input, '0', this.prepareOptions(this.cache, options.baseDir));
+    const values = await prepareFields(input, options.sampleId ?? 'input', this.prepareOptions(this.cache, options.baseDir));
     return (await this.predictValues([values], options.contributions ?? true, decode))[0] as Prediction;
   }
 

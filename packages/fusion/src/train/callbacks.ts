@@ -10,7 +10,7 @@ import type { TrainerState } from './checkpoint.js';
 import type { EpochMetrics, TrainingHistory } from './history.js';
 import { epochLine } from './log-lines.js';
 import { Progress } from './progress.js';
-import type { ProgressMode } from './progress.js';
+import type { ProgressMode, ProgressStream } from './progress.js';
 
 /** The run a callback watches. */
 export interface TrainingRun {
@@ -106,8 +106,13 @@ export class ProgressCallback implements TrainingCallback {
   private startBatch = 0;
   private epoch = 0;
 
-  constructor(mode: ProgressMode, log: (line: string) => void, stream?: NodeJS.WriteStream) {
+  constructor(mode: ProgressMode, log: (line: string) => void, stream?: ProgressStream) {
     this.progress = new Progress(mode, log, stream);
+  }
+
+  /** A log line of the run, written so that it does not land on the bar's row. */
+  log(line: string): void {
+    this.progress.line(line);
   }
 
   onEpochStart(info: EpochStartInfo): void {
@@ -122,6 +127,10 @@ export class ProgressCallback implements TrainingCallback {
 
   onEpochEnd(m: EpochMetrics, run: TrainingRun): void {
     this.progress.epoch(epochLine(m, run.epochs, run.progress.stoppedEarly));
+  }
+
+  onTrainEnd(): void {
+    this.progress.clear();
   }
 }
 

@@ -34,7 +34,7 @@ import type { EpochMetrics, TrainingHistory } from './history.js';
 import { calibrationLine, interruptedLine, restoredLine, resumeLine, stoppedLine } from './log-lines.js';
 import { outputRows } from '../infer.js';
 import type { LossTerm, TrainingSample } from './loss-terms.js';
-import type { ProgressMode } from './progress.js';
+import type { ProgressMode, ProgressStream } from './progress.js';
 import { trainStep } from './step.js';
 import type { StepContext } from './step.js';
 import { validate } from './validate.js';
@@ -62,6 +62,8 @@ export interface FitOptions {
   log?: (line: string) => void;
   /** `auto` (default): a bar on a terminal, lines otherwise. */
   progress?: ProgressMode;
+  /** Where the bar goes, and whether it is a terminal (`isTTY`, which `auto` reads). Default `process.stderr`. */
+  progressStream?: ProgressStream;
   /** On-disk cache of prepared inputs. */
   cacheDir?: string;
   onSkip?: (s: SkippedSample) => void;
@@ -322,12 +324,15 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   train = dropUnknownTargets(state, train, 'train', onSkip);
   validation = dropUnknownTargets(state, validation, 'validation', onSkip);
 
-  const run = new Run(state, train, validation, options, epochs, skipped, log, resumed);
+  const progress = new ProgressCallback(options.progress ?? 'auto', log, options.progressStream);
+  // The run's own lines (resume, interrupted, restored) clear the bar first instead of landing on its row.
+  const runLog = (line: string): void => progress.log(line);
+  const run = new Run(state, train, validation, options, epochs, skipped, runLog, resumed);
   run.raw = rawTrain;
   run.cache = cache;
-  if (resumed !== undefined) log(resumeLine(options.checkpointDir as string, run.trainer));
+  if (resumed !== undefined) runLog(resumeLine(options.checkpointDir as string, run.trainer));
   const callbacks = new CallbackList([
-    new ProgressCallback(options.progress ?? 'auto', log),
+    progress,
     ...(options.checkpointDir === undefined ? [] : [new CheckpointCallback(options.checkpointDir)]),
     ...(options.onEpoch === undefined ? [] : [{ onEpochEnd: (m: EpochMetrics) => options.onEpoch?.(m) }]),
     ...(options.callbacks ?? []),

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse/sync';
 import { createRng } from '@mmfuse/core';
 import type { Sample } from '@mmfuse/fusion';
 
@@ -19,20 +20,8 @@ export interface Row { id: string; text: string; label: string }
 /** RFC 4180 CSV (quoted fields, doubled quotes, CRLF) with a header `text,category`. */
 export function readBanking77(split: 'train' | 'test', dir = BANKING77_DIR): Row[] {
   const file = path.join(dir, `${split}.csv`);
-  const src = readFileSync(file, 'utf8');
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < src.length; i++) {
-    const ch = src[i] as string;
-    if (quoted) {
-      if (ch !== '"') field += ch;
-      else if (src[i + 1] === '"') { field += '"'; i++; } else quoted = false;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') { row.push(field); field = ''; } else if (ch === '\n') { row.push(field); rows.push(row); row = []; field = ''; } else if (ch !== '\r') field += ch;
-  }
-  if (field !== '' || row.length > 0) { row.push(field); rows.push(row); }
+  // RFC 4180 (quoted fields, doubled quotes, CRLF) by csv-parse, the parser @mmfuse/core reads CSV manifests with.
+  const rows = parse(readFileSync(file, 'utf8'), { relaxColumnCount: true }) as string[][];
   const [header, ...body] = rows;
   if (header?.[0] !== 'text' || header[1] !== 'category') throw new Error(`${file}: expected the header text,category`);
   return body.filter((r) => r.length === 2).map((r, i) => ({ id: `${split}.csv:${i + 2}`, text: r[0] as string, label: r[1] as string }));

@@ -22,6 +22,7 @@ import type { TextRnnEncoderConfig } from '@mmfuse/text-rnn';
 import { FusionModel } from '@mmfuse/fusion';
 import type { FusionModelConfig, Sample } from '@mmfuse/fusion';
 import type { BenchFigure, Benchmark } from './types.js';
+import { readBanking77 } from './text-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DATA = path.resolve(here, '../../shared/datasets/banking77');
@@ -58,26 +59,6 @@ const CONFIG: FusionModelConfig = {
 
 interface Row { text: string; label: string }
 
-/** RFC 4180 CSV (quoted fields, doubled quotes, CRLF) with a header `text,category`. */
-function readCsv(file: string): Row[] {
-  const src = readFileSync(file, 'utf8');
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < src.length; i++) {
-    const ch = src[i] as string;
-    if (quoted) {
-      if (ch !== '"') field += ch;
-      else if (src[i + 1] === '"') { field += '"'; i++; } else quoted = false;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') { row.push(field); field = ''; } else if (ch === '\n') { row.push(field); rows.push(row); row = []; field = ''; } else if (ch !== '\r') field += ch;
-  }
-  if (field !== '' || row.length > 0) { row.push(field); rows.push(row); }
-  const [header, ...body] = rows;
-  if (header?.[0] !== 'text' || header[1] !== 'category') throw new Error(`${file}: expected the header text,category`);
-  return body.filter((r) => r.length === 2).map((r) => ({ text: r[0] as string, label: r[1] as string }));
-}
 
 /** Accuracy and macro-F1 (mean over the classes of the test set's labels ∪ predictions). */
 function scores(truth: string[], pred: string[]): { accuracy: number; macroF1: number } {
@@ -207,8 +188,8 @@ export const benchmark: Benchmark = {
     if (!existsSync(path.join(DATA, 'train.csv'))) throw new Error(`Banking77 not found at ${DATA}`);
     if (getEngineInfo() === undefined) await initEngine();
     const engine = getEngineInfo();
-    const allTrain = readCsv(path.join(DATA, 'train.csv'));
-    const allTest = readCsv(path.join(DATA, 'test.csv'));
+    const allTrain = readBanking77('train', DATA);
+    const allTest = readBanking77('test', DATA);
     // MMFUSE_BENCH_TEXT_LIMIT: a quick partial run (no peer; figures not comparable).
     const train = LIMIT === undefined ? allTrain : allTrain.slice(0, LIMIT);
     const test = LIMIT === undefined ? allTest : allTest.slice(0, LIMIT);

@@ -48,9 +48,9 @@ export function lastJson(r: RunResult): any {
 }
 
 /** Start a long-running CLI (serve); resolves once a stderr line matches `ready`. */
-export function startCli(args: string[], ready: RegExp, options: { cwd?: string; timeoutMillis?: number } = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; stdout: () => string; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+export function startCli(args: string[], ready: RegExp, options: { cwd?: string; timeoutMillis?: number; env?: Record<string, string> } = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; stdout: () => string; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? repoRoot, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? repoRoot, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';
     let done = false;

@@ -3,7 +3,7 @@
 // (413), batching of concurrent requests, a stable tensor count, and graceful shutdown on SIGTERM.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from 'mmfuse';
@@ -58,6 +58,21 @@ afterAll(async () => {
 });
 
 describe('mmfuse serve (spawned)', () => {
+  it('leaves a core to the server: wasm on every core but one unless MMFUSE_THREADS says otherwise', async () => {
+    const stop = async (srv: Awaited<ReturnType<typeof startCli>>): Promise<void> => {
+      srv.child.kill('SIGTERM');
+      await srv.exited;
+    };
+    const cores = availableParallelism();
+    const expected = Math.min(9, Math.max(1, cores - 1)); // 9: the wasm engine's thread cap
+    const auto = await startCli(['serve', '--model', 'model', '--host', '127.0.0.1', '--port', '0'], /listening on/, { cwd: dir, env: { MMFUSE_THREADS: '' } });
+    await stop(auto);
+    expect(auto.stderr()).toContain(`engine: wasm (${expected} thread${expected === 1 ? '' : 's'}`);
+    const chosen = await startCli(['serve', '--model', 'model', '--host', '127.0.0.1', '--port', '0'], /listening on/, { cwd: dir, env: { MMFUSE_THREADS: '2' } });
+    await stop(chosen);
+    expect(chosen.stderr()).toContain('engine: wasm (2 threads');
+  });
+
   it('answers /healthz and /metrics', async () => {
     const h = await request(`${base}/healthz`);
     expect(h.status).toBe(200);

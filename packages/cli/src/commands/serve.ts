@@ -27,7 +27,7 @@ export function modelPredictor(model: FusionModelApi, info: Record<string, unkno
 
 export async function runServe(args: ParsedArgs, io: CliIo): Promise<CommandResult> {
   const log = logger(io, 'serve');
-  const engine = await startEngine(log);
+  const engine = await startEngine(log, { serving: true });
   const dir = fromCwd(io, args.options.model as string);
   await loadPlugins(pluginArgs(args, io), log);
   const model = await loadModelFor(args, io, 'serve', log);

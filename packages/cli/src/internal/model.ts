@@ -25,8 +25,9 @@ export type { Prediction };
 /**
  * The wasm threads `serve` asks for when `MMFUSE_THREADS` is not set: every core but one. The server's own
  * work (HTTP, decoding, features, JSON) runs on the main thread beside the model's batches, and its batches
- * are small: on 2 cores, 2 wasm threads gave 489 requests/s and p99 43 ms in the load benchmark where 1
- * thread gave 642 requests/s and p99 19.7 ms (same run, quiet machine).
+ * are small. Load benchmark on 2 cores, quiet machine (single runs, noisy): server on 2 threads 489 requests/s,
+ * p99 43 ms; on 1 thread 504 and 615 requests/s, p99 26.7 and 20.3 ms (round 1, single-threaded engine: 657,
+ * p99 19 ms).
  */
 export function servingThreads(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env[THREADS_ENV_VAR]?.trim();

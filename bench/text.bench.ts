@@ -22,7 +22,7 @@ import type { TextRnnEncoderConfig } from '@mmfuse/text-rnn';
 import { FusionModel } from '@mmfuse/fusion';
 import type { FusionModelConfig, Sample } from '@mmfuse/fusion';
 import type { BenchFigure, Benchmark } from './types.js';
-import { readBanking77 } from './text-data.js';
+import { readBanking77, scores } from './text-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DATA = path.resolve(here, '../../shared/datasets/banking77');
@@ -60,24 +60,6 @@ const CONFIG: FusionModelConfig = {
 interface Row { text: string; label: string }
 
 
-/** Accuracy and macro-F1 (mean over the classes of the test set's labels ∪ predictions). */
-function scores(truth: string[], pred: string[]): { accuracy: number; macroF1: number } {
-  const classes = [...new Set([...truth, ...pred])];
-  let correct = 0;
-  const tp = new Map<string, number>();
-  const fp = new Map<string, number>();
-  const fn = new Map<string, number>();
-  truth.forEach((t, i) => {
-    const p = pred[i] as string;
-    if (t === p) { correct++; tp.set(t, (tp.get(t) ?? 0) + 1); } else { fp.set(p, (fp.get(p) ?? 0) + 1); fn.set(t, (fn.get(t) ?? 0) + 1); }
-  });
-  const f1 = classes.map((c) => {
-    const a = tp.get(c) ?? 0;
-    const denom = 2 * a + (fp.get(c) ?? 0) + (fn.get(c) ?? 0);
-    return denom === 0 ? 0 : (2 * a) / denom;
-  });
-  return { accuracy: correct / truth.length, macroF1: f1.reduce((s, v) => s + v, 0) / classes.length };
-}
 
 /**
  * Training order for `fit(..., { shuffle: false })`: batches of similar length (sorted within chunks of 50

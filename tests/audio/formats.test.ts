@@ -175,9 +175,9 @@ describe('decodeAudio: committed tiny files (no ffmpeg needed)', () => {
       }
       // amplitude 0.5: mean square 0.125 over the middle (lossy codecs lose a little)
       const mid = x.subarray(800, x.length - 800);
-      const ms = mid.reduce((s, v) => s + v * v, 0) / mid.length;
-      expect(ms).toBeGreaterThan(0.1);
-      expect(ms).toBeLessThan(0.14);
+      const meanSquare = mid.reduce((s, v) => s + v * v, 0) / mid.length; // signal power, not a time
+      expect(meanSquare).toBeGreaterThan(0.1);
+      expect(meanSquare).toBeLessThan(0.14);
     });
   }
 });

@@ -37,7 +37,9 @@ export async function isCheckpoint(dir: string): Promise<boolean> {
   return (await isModelFolder(dir)) && (await lstat(path.join(dir, 'trainer.json')).then((s) => s.isFile(), () => false));
 }
 
-const CHECKPOINT_ENTRY = /^(last|\.last\.(tmp|old)-\d+-[0-9a-f]+)$/;
+// `last`, its write/replace temporaries, and the writability probe of core's checkOutputTarget (a process killed
+// between creating and removing the probe leaves it behind; its name is mmfuse's own).
+const CHECKPOINT_ENTRY = /^(last|\.last\.(tmp|old)-\d+-[0-9a-f]+|\.mmfuse-write-check-[A-Za-z0-9]+)$/;
 
 /**
  * The rule of a checkpoint folder (`checkpointDir`, `--checkpoint`): it holds only `last` (a checkpoint)

@@ -189,26 +189,32 @@ describe('`mmfuse train --out` a folder that is not mmfuse\'s', () => {
 
 describe('an unwritable output location', () => {
   it('fails before training with the real errno (EACCES), through the library check and `mmfuse train`', async () => {
-    // Permissions bind only a user without CAP_DAC_OVERRIDE: as root, the child runs as nobody.
+    // Permissions bind only a process without CAP_DAC_OVERRIDE. As root, the children run as root without the
+    // capabilities that bypass file permissions (util-linux `setpriv`), on a folder owned by nobody; running
+    // them as nobody instead would also need the checkout readable by nobody, which a clone under a private
+    // folder (/root, `mktemp -d`) is not.
     const asRoot = process.getuid?.() === 0;
-    const ids = asRoot ? { uid: 65534, gid: 65534 } : {};
     const root = mkdtempSync(path.join(tmpdir(), 'mmfuse-unwritable-'));
     try {
       writeUserProject(root);
       const locked = path.join(root, 'locked');
       mkdirSync(locked);
-      if (asRoot) for (const p of [root, locked, ...readdirSync(root, { recursive: true }).map((r) => path.join(root, String(r)))]) chownSync(p, 65534, 65534);
+      if (asRoot) chownSync(locked, 65534, 65534);
       chmodSync(locked, 0o555);
+      const dropped = ['--inh-caps=-all', '--bounding-set=-dac_override,-dac_read_search,-fowner'];
       const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => new Promise((resolve) => {
-        const child = spawn(process.execPath, args, { cwd: root, env: { ...cliEnv(), HOME: root }, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
+        const [cmd, argv] = asRoot ? ['setpriv', [...dropped, process.execPath, ...args]] : [process.execPath, args];
+        const child = spawn(cmd, argv, { cwd: root, env: { ...cliEnv(), HOME: root }, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
         child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+        child.on('error', (err) => resolve({ code: null, stdout, stderr: `${stderr}${String(err)}` }));
         child.on('close', (code) => resolve({ code, stdout, stderr }));
       });
       const r = await run([bin, 'train', 'model.yaml', '--out', 'locked/model', '--json']);
       expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout.trim(), `no JSON error on stdout; stderr: ${r.stderr}`).not.toBe('');
       const error = JSON.parse(r.stdout.trim().split('\n').at(-1) as string).error;
       expect(error.code).toBe('IO');
       expect(error.details.errno).toBe('EACCES');

@@ -30,6 +30,7 @@ const { values: o } = parseArgs({
     encoder: { type: 'string' }, 'train-voice': { type: 'string' }, 'valid-voice': { type: 'string' }, 'test-voice': { type: 'string' },
     epochs: { type: 'string', default: '30' }, cache: { type: 'string' }, reader: { type: 'string', default: '64' },
     ctc: { type: 'boolean', default: false }, 'no-distill': { type: 'boolean', default: false }, 'no-text-phonemes': { type: 'boolean', default: false },
+    'no-train-voice': { type: 'boolean', default: false }, 'text-encoder': { type: 'string', default: 'config' },
   },
 });
 for (const k of ['encoder', 'train-voice', 'valid-voice', 'test-voice'] as const) if (o[k] === undefined) throw new Error(`--${k} is required`);
@@ -65,7 +66,8 @@ async function main(): Promise<void> {
   for (const f of ['train', 'valid', 'test']) for (const r of jl(path.join(DATA, `${f}.jsonl`))) labels.set(r.id, r.label);
   const trainIds = new Set(jl(path.join(DATA, 'train.jsonl')).map((r) => r.id));
   const trainLabels = new Map([...labels].filter(([id]) => trainIds.has(id)));
-  const train = [...await typed('train'), ...voice(o['train-voice'] as string, trainLabels, true)];
+  // --no-train-voice: the voice branch learns from the typed messages' phonemes alone (no synthesized training speech).
+  const train = [...await typed('train'), ...(o['no-train-voice'] ? [] : voice(o['train-voice'] as string, trainLabels, true))];
   const validation = [...await typed('valid'), ...voice(o['valid-voice'] as string, labels, false)];
   const testVoice = voice(o['test-voice'] as string, labels, false);
   const testTexts = new Map(jl(o['test-voice'] as string).map((r) => [`voice-${r.id}`, r.text]));
@@ -77,6 +79,8 @@ async function main(): Promise<void> {
   const reader = Number(o.reader);
   cfg.inputs.audio = { type: 'audio', encoder: { kind: 'phonetic', pretrained: o.encoder, freeze: true, output: 'phonemes', ...(reader > 0 ? { reader: { hiddenSize: reader } } : {}) } };
   cfg.training.epochs = Number(o.epochs);
+  // --text-encoder ngram: the issue-20 text recipe (text/ngram with learned feature weights) instead of the config's.
+  if (o['text-encoder'] === 'ngram') cfg.inputs.text = { type: 'text', encoder: { kind: 'ngram', featureWeights: true } };
   const model = FusionModel.create({ inputs: cfg.inputs, fusion: cfg.fusion, output: cfg.output, training: cfg.training });
   const terms: LossTerm[] = [];
   if (!o['no-text-phonemes']) terms.push(phonemeTextLoss());

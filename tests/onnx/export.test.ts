@@ -84,6 +84,14 @@ describe('ONNX export equals mmfuse', () => {
     await checkModel(config, ['text', 'audio']);
   });
 
+  it('text/ngram pooled with learned feature weights + audio/cnn; text/ngram per token beside text/rnn on the same field', async () => {
+    const ngram = { type: 'text', encoder: { kind: 'ngram', dim: 8, buckets: 64, wordNgrams: 2, featureWeights: true } };
+    await checkModel({ inputs: { text: ngram, audio }, fusion: fusion('transformer'), output, training } as FusionModelConfig, ['text', 'audio']);
+    const tokens = { type: 'text', encoder: { kind: 'ngram', dim: 6, buckets: 40, output: 'tokens', charNgrams: { minN: 2, maxN: 3 } } };
+    const rnnBeside = { ...text, field: 'text' };
+    await checkModel({ inputs: { text: tokens, textRnn: rnnBeside, image }, fusion: fusion('cross-attention'), output, training } as FusionModelConfig, ['text', 'image']);
+  });
+
   it('image/cnn pooled without batch norm, text/rnn one-hot lookup with a bidirectional 2-layer LSTM', async () => {
     const config = {
       inputs: {

@@ -60,7 +60,7 @@ describe('text/ngram encoder', () => {
     // The last token has no word n-gram after it; "?" is a known word with one character 3-gram "<?>".
     expect(tokens[5]).toBe('?');
     expect(of(5)).toEqual([vocab.idOf('?'), ...chars('?')]);
-    expect(read(batch.present as tf.Tensor).every((v) => v === 1)).toBe(true);
+    expect(read(batch.featureMask as tf.Tensor).every((v) => v === 1)).toBe(true);
     expect(read(batch.lengths as tf.Tensor)).toEqual([6]);
     // An unknown word has no word row, only its hashed pieces.
     const unseen = await enc.prepare('refnd', { sample: 0, field: 'text' });
@@ -71,7 +71,7 @@ describe('text/ngram encoder', () => {
     const pb = pooled.collate([prepared[5] as PreparedText, prepared[1] as PreparedText, prepared[5] as PreparedText]);
     expect(new Set(read(pb.slots as tf.Tensor))).toEqual(new Set([1]));
     const none = pooled.collate([prepared[5] as PreparedText]);
-    expect(read(none.present as tf.Tensor)).toEqual([0]);
+    expect(read(none.featureMask as tf.Tensor)).toEqual([0]);
     tf.dispose([pb, none]);
     pooled.dispose();
     tf.dispose([batch, u]);
@@ -231,7 +231,7 @@ describe('text/ngram encoder', () => {
     expect(() => encoders.create('text/ngram', { bukets: 10 })).toThrow(/did you mean "buckets"/);
     const { enc: built } = await fitted(SMALL);
     expect(() => built.fit([])).toThrow(StateError);
-    expect(() => tf.tidy(() => built.encode({ ids: tf.zeros([2, 3, 4], 'int32') }, { training: false }))).toThrow(/expects \{ rows \[N\], slots \[N\], present \[N\], lengths \[B\] \}/);
+    expect(() => tf.tidy(() => built.encode({ ids: tf.zeros([2, 3, 4], 'int32') }, { training: false }))).toThrow(/expects \{ rows \[N\], slots \[N\], featureMask \[N\], lengths \[B\] \}/);
     built.dispose();
   });
 });

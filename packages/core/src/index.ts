@@ -24,3 +24,4 @@ export { adamwUpdate } from './internal/wasm/adamw.js';
 export type { AdamWUpdateOptions } from './internal/wasm/adamw.js';
 export { registerWasmKernels, unregisterWasmKernels } from './internal/wasm/register.js';
 export type { WasmKernelReport } from './internal/wasm/register.js';
+export { formatClock } from './format-clock.js';

@@ -3,13 +3,7 @@
  * total may be an estimate (e.g. the manifest's line count); the bar never claims more than 100 %.
  */
 import { createReadStream } from 'node:fs';
-
-function clock(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600); const m = Math.floor((s % 3600) / 60); const r = s % 60;
-  return `${h > 0 ? `${h}:` : ''}${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`;
-}
+import { formatClock } from '@mmfuse/core';
 
 export interface FanOutProgressOptions {
   /** What is counted, e.g. `samples`. */
@@ -46,7 +40,7 @@ export class FanOutProgress {
     const shown = Math.max(total, this.done);
     const pct = Math.min(100, (100 * this.done) / shown);
     const eta = this.done === 0 ? Number.NaN : (shown - this.done) / rate;
-    return `${this.done}/${shown} ${this.options.unit} (${pct.toFixed(0)} %), ${rate.toFixed(1)}/s, ETA ${clock(eta)}`;
+    return `${this.done}/${shown} ${this.options.unit} (${pct.toFixed(0)} %), ${rate.toFixed(1)}/s, ETA ${formatClock(eta)}`;
   }
 
   /** Add `n` finished units. */

@@ -15,7 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, dropoutMask, hashString, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import { onnxLengthMask } from '@mmfuse/core/base';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
 import { charNgramIds } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
@@ -203,7 +204,9 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
    * The batch's features as one flat list (no padding): `rows [N] int32`, the table row of each feature, and
    * `slots [N] int32`, the output step it belongs to (`pooled`: the text b; `tokens`: b × T + t), plus
    * `lengths [B] int32` (tokens per text). T = the longest text (at least 1). A batch without any feature
-   * gets one placeholder (row 0, slot 0) that `present [N] float32` (1 = a real feature) zeroes.
+   * gets one placeholder (row 0, slot 0) that `featureMask [N] float32` (1 = a real feature) zeroes. `order [B]
+   * int32` is each text's place in this batch (0..B-1): `encode` does not read it; the ONNX graph does, to
+   * put the texts back on their rows when a runtime spreads the batch-major tensors over a larger batch.
    */
   collate(values: readonly PreparedText[]): TensorMap {
     if (this.vocabulary === undefined) throw new StateError('text/ngram: call fit() (or setState()) before collate()');
@@ -231,18 +234,62 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
     return {
       rows: tf.tensor1d(rows, 'int32'),
       slots: tf.tensor1d(slots, 'int32'),
-      present: tf.tensor1d(present, 'float32'),
+      featureMask: tf.tensor1d(present, 'float32'),
       lengths: tf.tensor1d(lengths, 'int32'),
+      order: tf.tensor1d(Int32Array.from(values, (_, b) => b), 'int32'),
     };
+  }
+
+  /**
+   * The inference-mode `encode` as ONNX. Inputs: `rows`, `slots`, `featureMask` [features] and `lengths`,
+   * `order` [batch] from `collate`. The segment sums are a product with the one-hot matrix slots × steps
+   * (no scatter op, so every ONNX runtime and opset runs it); rows of the batch the collated texts do not
+   * fill are then gathered into place through `order` (a runtime fills absent rows with zeros, and the
+   * fusion masks them out by the input's presence).
+   */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    if (this.table === undefined) throw new StateError('text/ngram: call build() before exportOnnx()');
+    const rows = g.input('rows', 'int32', ['features']);
+    const slots = g.input('slots', 'int32', ['features']);
+    const present = g.input('featureMask', 'float32', ['features']);
+    const lengths = g.input('lengths', 'int32', [g.batch]);
+    const order = g.input('order', 'int32', [g.batch]);
+    const dim = this.config.dim;
+    const pooled = this.config.output === 'pooled';
+    const batch = g.op('Shape', [lengths]); // [1] int64
+    // steps: 1 (pooled) or the longest text, at least 1
+    const steps = pooled
+      ? g.ints([1])
+      : g.op('Max', [g.op('Unsqueeze', [g.op('ReduceMax', [g.op('Cast', [lengths], { to: 7 })], { keepdims: 0 }), g.ints([0])]), g.ints([1])]); // [1] int64
+    const segments = g.op('Squeeze', [g.op('Mul', [batch, steps]), g.ints([0])]); // scalar: B × T
+    const onehot = g.op('Cast', [g.op('Equal', [
+      g.op('Unsqueeze', [g.op('Range', [g.ints(0, []), segments, g.ints(1, [])]), g.ints([1])]), // [B×T, 1]
+      g.op('Unsqueeze', [g.op('Cast', [slots], { to: 7 }), g.ints([0])]), // [1, N]
+    ])], { to: 1 }); // [B×T, N]
+    let w: OnnxValue = g.op('Unsqueeze', [present, g.ints([1])]); // [N, 1]
+    if (this.logWeights !== undefined) w = g.op('Mul', [w, g.op('Exp', [g.op('Clip', [g.gather(this.logWeights, rows), g.floats(-8, []), g.floats(8, [])])])]);
+    const sum = g.op('MatMul', [onehot, g.op('Mul', [g.gather(this.table, rows), w])]); // [B×T, dim]
+    const count = g.op('MatMul', [onehot, w]); // [B×T, 1]
+    const shape = g.op('Concat', [batch, steps, g.ints([dim])], { axis: 0 });
+    const collated = g.op('Reshape', [g.op('Div', [sum, g.op('Max', [count, g.floats(1, [])])]), shape]); // [B, T, dim], texts in collate order
+    const features = g.op('Gather', [collated, order], { axis: 0 });
+    let mask: OnnxValue;
+    if (pooled) {
+      const has = g.op('Cast', [g.op('Greater', [g.op('MatMul', [onehot, g.op('Unsqueeze', [present, g.ints([1])])]), g.floats(0, [])])], { to: 1 }); // [B, 1]
+      mask = g.op('Gather', [has, order], { axis: 0 });
+    } else {
+      mask = onnxLengthMask(g, lengths, steps);
+    }
+    return { features, mask, ...(pooled ? { maxSteps: 1 } : { maxSteps: this.config.tokenizer.maxLength }) };
   }
 
   encode(batch: TensorMap, options: EncodeOptions): EncoderOutput {
     if (this.table === undefined) throw new StateError('text/ngram: call build() before encode()');
     const { rows, lengths } = batch;
     const slots = batch.slots as tf.Tensor1D | undefined;
-    let present = batch.present;
+    let present = batch.featureMask;
     if (rows === undefined || slots === undefined || present === undefined || lengths === undefined || rows.rank !== 1 || rows.dtype !== 'int32' || slots.shape[0] !== rows.shape[0] || present.shape[0] !== rows.shape[0] || lengths.rank !== 1) {
-      throw new ConfigError('text/ngram: encode expects { rows [N], slots [N], present [N], lengths [B] } from collate()');
+      throw new ConfigError('text/ngram: encode expects { rows [N], slots [N], featureMask [N], lengths [B] } from collate()');
     }
     const training = options.training;
     if (training && (this.config.featureDropout > 0 || this.config.dropout > 0) && options.rng === undefined) {
@@ -266,7 +313,7 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
     // pooled: a real step when the text has any feature (an empty text, or one of only unknown words too
     // short for character n-grams, has none); tokens: the true lengths.
     const mask = (pooled
-      ? tf.unsortedSegmentSum(batch.present as tf.Tensor1D, slots, b).greater(0).toFloat().reshape([b, 1])
+      ? tf.unsortedSegmentSum(batch.featureMask as tf.Tensor1D, slots, b).greater(0).toFloat().reshape([b, 1])
       : tf.range(0, steps, 1, 'int32').expandDims(0).less(lengths.expandDims(1)).toFloat()) as tf.Tensor2D; // [B, T]
     features = dropout(features, this.config.dropout, training, rng);
     return { features, mask };

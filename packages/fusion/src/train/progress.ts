@@ -1,4 +1,5 @@
 /** Training progress: a bar with ETA on a terminal, plain log lines otherwise, or nothing. */
+import { formatClock } from '@mmfuse/core';
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
@@ -6,13 +7,6 @@ export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 export interface ProgressStream {
   write(text: string): unknown;
   readonly isTTY?: boolean;
-}
-
-function clock(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600); const m = Math.floor((s % 3600) / 60); const r = s % 60;
-  return `${h > 0 ? `${h}:` : ''}${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`;
 }
 
 export class Progress {
@@ -44,12 +38,12 @@ export class Progress {
     if (this.mode === 'bar') {
       const width = 24;
       const filled = Math.round((width * info.done) / info.total);
-      const line = `epoch ${info.epoch}/${info.epochs} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${info.done}/${info.total} loss ${info.loss.toFixed(4)} ETA ${clock(eta)}`;
+      const line = `epoch ${info.epoch}/${info.epochs} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${info.done}/${info.total} loss ${info.loss.toFixed(4)} ETA ${formatClock(eta)}`;
       this.stream.write(`\r${line}\x1b[K`);
       this.barShown = true;
     } else if (now - this.lastLine >= 10_000 || info.done === info.total) {
       this.lastLine = now;
-      if (info.done < info.total) this.log(`epoch ${info.epoch}/${info.epochs} step ${info.done}/${info.total} loss ${info.loss.toFixed(4)} eta ${clock(eta)}`);
+      if (info.done < info.total) this.log(`epoch ${info.epoch}/${info.epochs} step ${info.done}/${info.total} loss ${info.loss.toFixed(4)} eta ${formatClock(eta)}`);
     }
   }
 

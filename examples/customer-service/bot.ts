@@ -16,10 +16,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initEngine } from '@mmfuse/core';
+import { createRng, initEngine } from '@mmfuse/core';
 import type { ManifestSample } from '@mmfuse/core';
 import '@mmfuse/text-rnn';
-import '@mmfuse/audio';
+import { corruptText } from '@mmfuse/text-rnn/tokenizers';
+import { addNoise, decodeWavFile, encodeWav, whiteNoise } from '@mmfuse/audio';
 import { FusionModel, normalizeConfig } from '@mmfuse/fusion';
 import { loadSamples, percent, readExampleConfig, seconds } from '../common/example-config.js';
 
@@ -82,7 +83,8 @@ async function train(): Promise<FusionModel> {
   const started = Date.now();
   const model = FusionModel.create(config);
   // fit logs one line per epoch (loss, accuracy, validation) to stderr.
-  const history = await model.fit(splits.train, { validation: splits.validation });
+  // The audio encoder's `augment` (noise in half the clips) draws fresh noise every epoch.
+  const history = await model.fit(splits.train, { validation: splits.validation, augmentEachEpoch: ['audio'] });
   const trainMs = Date.now() - started;
   mkdirSync(opts.model!, { recursive: true });
   await model.save(opts.model!);
@@ -99,6 +101,52 @@ interface TestMetrics {
   macroF1: number;
   bySubset: Record<string, { n: number; accuracy: number }>;
   ablation?: unknown;
+  robustness: Robustness;
+}
+
+/** Accuracy of the fused model and of each input alone, on one damaged copy of the test requests. */
+interface RobustnessCase { n: number; fused: number; textOnly: number; voiceOnly: number }
+interface Robustness {
+  /** The typed-only requests, each corrupted once as people type (typos, missing spaces, caps, emoji, mixed Chinese/English). */
+  typedCorrupted: { n: number; clean: number; corrupted: number };
+  /** The voice + transcript requests: white noise in the clip at 10 and 0 dB SNR with the text intact; the clean clip with corrupted text. */
+  noisyVoice10dB: RobustnessCase;
+  noisyVoice0dB: RobustnessCase;
+  corruptedText: RobustnessCase;
+}
+
+/** The clip of `file` with seeded white noise at `snrDb`, as WAV bytes (float32, so nothing is clipped). */
+function noisyClip(file: string, snrDb: number, seed: number): Uint8Array {
+  const wav = decodeWavFile(file, { mono: true });
+  const clean = wav.channels[0] as Float32Array;
+  return encodeWav(addNoise(clean, whiteNoise(clean.length, createRng(seed)), { snrDb }), { sampleRateHz: wav.sampleRateHz, encoding: 'float32' });
+}
+
+/** Seeded corrupted copies of texts (`corruptText` at its default rates): the same seed, the same damage. */
+function corrupted(texts: readonly string[], seed: number): string[] {
+  const rng = createRng(seed).fork('bot-robustness');
+  return texts.map((t) => corruptText(t, rng));
+}
+
+async function robustness(model: FusionModel, test: ManifestSample[]): Promise<Robustness> {
+  const acc = async (samples: ManifestSample[]): Promise<number> => (await model.evaluate(samples)).accuracy;
+  const typed = test.filter((s) => kindOf(s) === 'text');
+  const typedBad = corrupted(typed.map((s) => String(s.fields.text)), 1);
+  const both = test.filter((s) => kindOf(s) === 'both');
+  const only = (s: ManifestSample, fields: Record<string, unknown>): ManifestSample => ({ ...s, fields: { label: s.fields.label, ...fields } });
+  const runCase = async (text: (s: ManifestSample, i: number) => string, audio: (s: ManifestSample, i: number) => unknown): Promise<RobustnessCase> => ({
+    n: both.length,
+    fused: await acc(both.map((s, i) => only(s, { text: text(s, i), audio: audio(s, i) }))),
+    textOnly: await acc(both.map((s, i) => only(s, { text: text(s, i) }))),
+    voiceOnly: await acc(both.map((s, i) => only(s, { audio: audio(s, i) }))),
+  });
+  const bothBad = corrupted(both.map((s) => String(s.fields.text)), 2);
+  return {
+    typedCorrupted: { n: typed.length, clean: await acc(typed), corrupted: await acc(typed.map((s, i) => only(s, { text: typedBad[i] }))) },
+    noisyVoice10dB: await runCase((s) => String(s.fields.text), (s, i) => noisyClip(String(s.fields.audio), 10, 100 + i)),
+    noisyVoice0dB: await runCase((s) => String(s.fields.text), (s, i) => noisyClip(String(s.fields.audio), 0, 200 + i)),
+    corruptedText: await runCase((_, i) => bothBad[i] as string, (s) => s.fields.audio),
+  };
 }
 
 async function testMetrics(model: FusionModel, test: ManifestSample[]): Promise<TestMetrics> {
@@ -110,12 +158,17 @@ async function testMetrics(model: FusionModel, test: ManifestSample[]): Promise<
     const r = await model.evaluate(subset);
     bySubset[kind] = { n: r.n, accuracy: r.accuracy };
   }
-  return { n: all.n, accuracy: all.accuracy, macroF1: all.macroF1, bySubset, ablation: all.ablation };
+  return { n: all.n, accuracy: all.accuracy, macroF1: all.macroF1, bySubset, ablation: all.ablation, robustness: await robustness(model, test) };
 }
 
 function printMetrics(m: TestMetrics): void {
   console.log(`test accuracy ${percent(m.accuracy)} on ${m.n} samples (macro-F1 ${m.macroF1.toFixed(3)})`);
   for (const [kind, r] of Object.entries(m.bySubset)) console.log(`  ${kind.padEnd(5)} requests: ${percent(r.accuracy)} of ${r.n}`);
+  const r = m.robustness;
+  console.log(`robustness: typed requests corrupted as people type ${percent(r.typedCorrupted.corrupted)} (clean ${percent(r.typedCorrupted.clean)}, ${r.typedCorrupted.n})`);
+  for (const [name, c] of [['voice + text, clip at 10 dB SNR', r.noisyVoice10dB], ['voice + text, clip at 0 dB SNR', r.noisyVoice0dB], ['voice + text, text corrupted', r.corruptedText]] as const) {
+    console.log(`  ${name}: fused ${percent(c.fused)}, text alone ${percent(c.textOnly)}, voice alone ${percent(c.voiceOnly)} (${c.n})`);
+  }
 }
 
 async function loadOrTrain(): Promise<{ model: FusionModel; trained: boolean }> {

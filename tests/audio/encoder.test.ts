@@ -212,6 +212,28 @@ describe('audio/cnn encoder', () => {
     enc.dispose();
   });
 
+  it('augments the waveform in prepare only while training, reproducibly from the rng; needs the rng; round-trips in getConfig()', async () => {
+    const augment = { noise: { probability: 1, snrDb: [0, 5] as [number, number], types: ['white' as const] } };
+    const enc = new AudioCnnEncoder({ ...small, augment });
+    const clip = { samples: sine(440, 16000, 0.4), sampleRateHz: 16000 };
+    const ctx = { sample: 's0', field: 'audio' };
+    const clean = await enc.prepare(clip, ctx);
+    expect((await enc.prepare(clip, { ...ctx, training: false, rng: createRng(1) })).features).toEqual(clean.features);
+    const a = await enc.prepare(clip, { ...ctx, training: true, rng: createRng(1) });
+    const b = await enc.prepare(clip, { ...ctx, training: true, rng: createRng(1) });
+    const c = await enc.prepare(clip, { ...ctx, training: true, rng: createRng(2) });
+    expect(a.frames).toBe(clean.frames);
+    expect(Array.from(a.features)).toEqual(Array.from(b.features));
+    expect(Array.from(a.features)).not.toEqual(Array.from(c.features));
+    // noise at 0-5 dB SNR raises the quiet mel bins of a pure tone
+    const mean = (x: Float32Array): number => x.reduce((s, v) => s + v, 0) / x.length;
+    expect(mean(a.features)).toBeGreaterThan(mean(clean.features));
+    await expect(enc.prepare(clip, { ...ctx, training: true })).rejects.toThrow(/augmentation needs ctx.rng/);
+    expect(enc.getConfig().augment).toEqual(augment);
+    expect(new AudioCnnEncoder().getConfig().augment).toBeNull();
+    expect(() => new AudioCnnEncoder({ augment: { noise: { snrDb: [0] } } } as unknown as AudioCnnEncoderConfig)).toThrow(ConfigError);
+  });
+
   it('rebuilds from getConfig() + getState() through the registry with identical outputs (global normalization)', async () => {
     const enc = new AudioCnnEncoder({ ...small, normalization: 'global', features: 'mfcc', nMels: 40, nMfcc: 13 });
     const values = await prepareAll(enc, [noise(0.3, 14), noise(0.2, 15), noise(0.5, 16)]);

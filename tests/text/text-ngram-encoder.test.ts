@@ -30,6 +30,19 @@ const read = (t: tf.Tensor): number[] => Array.from(t.dataSync());
 const SMALL = { dim: 6, buckets: 257 };
 
 describe('text/ngram encoder', () => {
+  it('describes its weights for int8: one scale per table row; learned feature weights stay float32', async () => {
+    const plain = (await fitted(SMALL)).enc;
+    const weighted = (await fitted({ ...SMALL, featureWeights: true })).enc;
+    try {
+      expect(plain.describeWeights()).toEqual([{ name: 'table', outputAxis: 0 }]);
+      expect(weighted.describeWeights()).toEqual([{ name: 'table', outputAxis: 0 }, { name: 'featureWeights', outputAxis: null }]);
+      expect(weighted.describeWeights().length).toBe(weighted.weights.length);
+    } finally {
+      plain.dispose();
+      weighted.dispose();
+    }
+  });
+
   it('is registered and documents its defaults in getConfig()', () => {
     const enc = encoders.create('text/ngram');
     expect(enc).toBeInstanceOf(TextNgramEncoder);

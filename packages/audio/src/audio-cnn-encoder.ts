@@ -18,6 +18,10 @@ import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEnco
 import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
 import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
+import { augmentChain } from './augment-chain.js';
+import type { AugmentChainOptions } from './augment-chain.js';
+import { augmentOptionsSchema } from './internal/augment-options.js';
+import type { AudioAugmentOptions } from './internal/augment-options.js';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
 import type { AudioInput } from './internal/load-audio.js';
@@ -42,6 +46,12 @@ export interface AudioCnnEncoderConfig {
   normalization?: 'utterance' | 'global' | 'none';
   /** SpecAugment masks applied in `encode` when training (seeded by the encode rng); null = off. Default null. */
   specAugment?: SpecAugmentOptions | null;
+  /**
+   * Channel/room augmentation of the waveform (`augmentChain`: speed, reverberation, noise at an SNR range,
+   * telephone band and codecs, gain) in `prepare` when `ctx.training` (needs `ctx.rng`); with
+   * `augmentEachEpoch` each epoch hears a fresh version. null = off. Default null.
+   */
+  augment?: AudioAugmentOptions | null;
   /** Cut leading/trailing silence (60 dB below the loudest frame) before feature extraction. Default false. */
   trimSilence?: boolean;
   /** Longer inputs are refused with a LimitExceededError. Default 30. */
@@ -75,6 +85,7 @@ export const audioCnnOptionsSchema = z.strictObject({
   hopLength: int(1).default(160).describe('Hop for log-mel and mfcc, samples. Default 160.'),
   normalization: z.enum(['utterance', 'global', 'none']).default('utterance').describe('utterance: per clip and bin; global: training-set statistics; none. Default utterance.'),
   specAugment: specAugmentOptionsSchema.nullable().default(null).describe('SpecAugment masks while training; null = off. Default null.'),
+  augment: augmentOptionsSchema.nullable().default(null).describe('Channel/room augmentation (augmentChain options) of the waveform in prepare when training; null = off. Default null.'),
   trimSilence: z.boolean().default(false).describe('Cut leading/trailing silence before feature extraction. Default false.'),
   maxDurationSeconds: z.number().gt(0).default(30).describe('Longer inputs are refused with LimitExceededError. Default 30.'),
   channels: z.array(int(1)).min(1).default([16, 32]).describe('Output channels of each conv block. Default [16, 32].'),
@@ -95,7 +106,7 @@ export interface PreparedAudio {
 // The documented interface and the declared schema accept the same options (checked by tsc).
 type _SameOptions = ExpectTrue<OptionsMatch<AudioCnnEncoderConfig, z.input<typeof audioCnnOptionsSchema>>>;
 
-type Resolved = Required<Omit<AudioCnnEncoderConfig, 'specAugment'>> & { specAugment: Required<SpecAugmentOptions> | null };
+type Resolved = Required<Omit<AudioCnnEncoderConfig, 'specAugment' | 'augment'>> & { specAugment: Required<SpecAugmentOptions> | null; augment: AudioAugmentOptions | null };
 
 function resolveConfig(config: AudioCnnEncoderConfig): Resolved {
   const o = parseOptions(audioCnnOptionsSchema, config);
@@ -153,7 +164,11 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     const loc = { sample: ctx.sample, field: ctx.field };
     try {
       checkRawInput(raw, this.input, ctx);
-      const samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
+      let samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
+      if (ctx.training === true && this.cfg.augment !== null) {
+        if (ctx.rng === undefined) throw new ConfigError('audio/cnn augmentation needs ctx.rng while training', { path: 'augment' });
+        samples = augmentChain(samples, { ...this.cfg.augment, sampleRateHz: this.cfg.sampleRateHz } as AugmentChainOptions, ctx.rng).samples;
+      }
       return audioFeatureFrames(samples, this.cfg, loc);
     } catch (err) {
       if (isMmfuseError(err)) throw (err as MmfuseError).locate(loc);
@@ -327,7 +342,8 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     const c = this.cfg;
     return {
       sampleRateHz: c.sampleRateHz, features: c.features, nMels: c.nMels, nMfcc: c.nMfcc, nFft: c.nFft, hopLength: c.hopLength,
-      normalization: c.normalization, specAugment: c.specAugment === null ? null : { ...c.specAugment }, trimSilence: c.trimSilence,
+      normalization: c.normalization, specAugment: c.specAugment === null ? null : { ...c.specAugment },
+      augment: c.augment === null ? null : (JSON.parse(JSON.stringify(c.augment)) as JsonObject), trimSilence: c.trimSilence,
       maxDurationSeconds: c.maxDurationSeconds, channels: [...c.channels], kernelSize: c.kernelSize, timeStride: [...c.timeStride],
       melStride: [...c.melStride], dropout: c.dropout, maxBytes: c.maxBytes,
     };

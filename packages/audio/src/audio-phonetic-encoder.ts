@@ -34,6 +34,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, RecurrentLayer, StateError, createRng, ctcGreedyDecode, isMmfuseError, z } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, JsonValue, MmfuseError, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { augmentChain } from './augment-chain.js';
+import { augmentOptionsSchema } from './internal/augment-options.js';
+import type { AudioAugmentOptions } from './internal/augment-options.js';
 import type { AugmentChainOptions } from './augment-chain.js';
 import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
 import { checkBoolean, checkInteger, checkNumber, checkOneOf, onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
@@ -94,16 +96,8 @@ export interface PhoneticReaderConfig {
   layers?: number;
 }
 
-const range = z.tuple([z.number(), z.number()]);
 /** `augmentChain` options of `augment` (checked again, with value ranges, when they are used). */
-export type PhoneticAugmentOptions = z.input<typeof augmentSchema>;
-const augmentSchema = z.strictObject({
-  speed: z.strictObject({ probability: z.number().min(0).max(1).optional(), factor: range.optional() }).nullable().optional(),
-  reverb: z.strictObject({ probability: z.number().min(0).max(1).optional(), rt60Seconds: range.optional(), directToReverberantDb: range.optional() }).nullable().optional(),
-  noise: z.strictObject({ probability: z.number().min(0).max(1).optional(), snrDb: range.optional(), types: z.array(z.enum(['white', 'pink', 'babble'])).optional() }).nullable().optional(),
-  telephone: z.strictObject({ probability: z.number().min(0).max(1).optional(), codecProbability: z.number().min(0).max(1).optional() }).nullable().optional(),
-  gain: z.strictObject({ probability: z.number().min(0).max(1).optional(), gainDb: range.optional() }).nullable().optional(),
-});
+export type PhoneticAugmentOptions = AudioAugmentOptions;
 
 /**
  * The declared options of `audio/phonetic` (no defaults here: with `pretrained`, the architecture comes from
@@ -117,7 +111,7 @@ export const audioPhoneticOptionsSchema = z.strictObject({
   nMels: z.int().min(1).optional().describe('Mel bins. Default 40.'),
   nFft: z.int().min(2).optional().describe('FFT size (log-mel). Default 400.'),
   hopLength: z.int().min(1).optional().describe('Hop (log-mel), samples. Default 160.'),
-  augment: augmentSchema.nullable().optional().describe('Channel/room augmentation (augmentChain options) in prepare when training; null = off. Default null.'),
+  augment: augmentOptionsSchema.nullable().optional().describe('Channel/room augmentation (augmentChain options) in prepare when training; null = off. Default null.'),
   specAugment: specAugmentOptionsSchema.nullable().optional().describe('SpecAugment masks in encode when training; null = off. Default null.'),
   maxDurationSeconds: z.number().gt(0).optional().describe('Longer inputs are refused with LimitExceededError. Default 30.'),
   convChannels: z.array(z.int().min(1)).min(1).optional().describe('Output channels of each conv block (stride 2 each). Default [128, 128].'),

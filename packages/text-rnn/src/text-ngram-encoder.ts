@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, dropoutMask, hashString, parseOptions } from '@mmfuse/core';
 import { onnxLengthMask } from '@mmfuse/core/base';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
 import { charNgramIds } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
@@ -326,6 +326,12 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
 
   get weights(): tf.Variable[] {
     return this.trainableWeights;
+  }
+
+  /** The table gets one int8 scale per row (word / hashed n-gram); the learned feature weights stay float32. */
+  describeWeights(): WeightDescription[] {
+    if (this.table === undefined) return [];
+    return [{ name: 'table', outputAxis: 0 }, ...(this.logWeights !== undefined ? [{ name: 'featureWeights', outputAxis: null }] : [])];
   }
 
   getConfig(): JsonObject {

@@ -3,14 +3,14 @@
  * (wasm backend), with mmfuse's own preparation code from the side-effect-free entries (tokenizers and
  * text batches from `@mmfuse/text-rnn/tokenizers`, WAV decoding and features from `@mmfuse/audio/dsp`, graph
  * feeds from `@mmfuse/fusion/feeds`), so an answer equals `FusionModel.predict`'s for the same input.
- * Encoders handled: `text/rnn`, `audio/cnn` and `audio/phonetic` (the bot's); a category output.
+ * Encoders handled: `text/rnn`, `text/ngram`, `audio/cnn` and `audio/phonetic`; a category output.
  */
 import { audioFeatureFrames, decodeWav, padFeatureBatch } from '@mmfuse/audio/dsp';
 import type { AudioFeatureOptions } from '@mmfuse/audio/dsp';
 import { buildFeeds, softmaxRow } from '@mmfuse/fusion/feeds';
 import type { CollatedField, OnnxInputMetadata, OnnxModelMetadata } from '@mmfuse/fusion/feeds';
-import { Vocabulary, collateTexts, createTokenizer } from '@mmfuse/text-rnn/tokenizers';
-import type { Tokenizer, TokenizerConfig } from '@mmfuse/text-rnn/tokenizers';
+import { Vocabulary, collateNgrams, collateTexts, createTokenizer } from '@mmfuse/text-rnn/tokenizers';
+import type { NgramFeatureOptions, Tokenizer, TokenizerConfig } from '@mmfuse/text-rnn/tokenizers';
 
 /** The part of onnxruntime-web's API used here. */
 export interface OrtWeb {
@@ -57,6 +57,26 @@ function textPreparer(input: OnnxInputMetadata): Preparer {
   };
 }
 
+function ngramPreparer(input: OnnxInputMetadata): Preparer {
+  const config = input.config as unknown as NgramFeatureOptions & { tokenizer: TokenizerConfig };
+  const vocab = Vocabulary.fromJSON(input.state.vocabulary as never);
+  let tokenizer: Promise<Tokenizer> | undefined;
+  const cache = new Map<string, number[]>();
+  return {
+    async prepare(raw) {
+      if (typeof raw !== 'string') throw new Error(`${input.field}: expected text`);
+      tokenizer ??= createTokenizer(config.tokenizer);
+      return (await tokenizer).tokenize(raw);
+    },
+    collate(values) {
+      const c = collateNgrams(values as { tokens: string[] }[], vocab, config, cache);
+      const n = c.rows.length;
+      const b = values.length;
+      return { rows: { data: c.rows, dims: [n] }, slots: { data: c.slots, dims: [n] }, featureMask: { data: c.featureMask, dims: [n] }, lengths: { data: c.lengths, dims: [b] }, order: { data: c.order, dims: [b] } };
+    },
+  };
+}
+
 function audioPreparer(input: OnnxInputMetadata): Preparer {
   const phonetic = input.kind === 'audio/phonetic';
   const config = input.config as unknown as AudioFeatureOptions & { maxDurationSeconds: number; nMfcc?: number };
@@ -79,6 +99,7 @@ function audioPreparer(input: OnnxInputMetadata): Preparer {
 
 const PREPARERS: Record<string, (input: OnnxInputMetadata) => Preparer> = {
   'text/rnn': textPreparer,
+  'text/ngram': ngramPreparer,
   'audio/cnn': audioPreparer,
   'audio/phonetic': audioPreparer,
 };

@@ -35,6 +35,7 @@ function manifest(file: string): { id: string; fields: Record<string, unknown> }
 }
 
 const text = { type: 'text', encoder: { kind: 'rnn', embeddingDim: 16, hiddenSize: 16, cell: 'gru', bidirectional: true, charNgrams: { buckets: 2000 } }, preprocessing: { tokenizer: { type: 'cjk', lowercase: true, maxLength: 24 } } };
+const textNgram = { type: 'text', encoder: { kind: 'ngram', dim: 16, buckets: 2000, featureWeights: true } };
 const audioCnn = { type: 'audio', encoder: { kind: 'cnn', channels: [8, 8], dropout: 0.1 }, preprocessing: { sampleRateHz: 8000, nMels: 24, nFft: 200, hopLength: 80, normalization: 'global' }, maxTokens: 12 };
 const audioPhonetic = { type: 'audio', encoder: { kind: 'phonetic', sampleRateHz: 8000, nMels: 24, nFft: 200, hopLength: 80, convChannels: [16], hiddenSize: 12, layers: 1 } };
 
@@ -60,11 +61,15 @@ async function ask(page: Page, request: { text?: string; wav?: string }): Promis
 }
 
 describe('the bot page in headless chromium', () => {
-  for (const [name, audio] of [['audio/cnn', audioCnn], ['audio/phonetic', audioPhonetic]] as const) {
-    it(`answers typed and spoken requests in the page as Node does (text/rnn + ${name})`, async () => {
+  const cases = [
+    ['text/ngram + audio/cnn, late fusion (the bot\'s encoders)', textNgram, audioCnn, 'late'],
+    ['text/rnn + audio/phonetic, Transformer fusion', text, audioPhonetic, 'transformer'],
+  ] as const;
+  for (const [name, textInput, audio, strategy] of cases) {
+    it(`answers typed and spoken requests in the page as Node does (${name})`, async () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-browser-bot-'));
       dirs.push(dir);
-      const config = { inputs: { text, audio }, fusion: { dModel: 32, layers: 1, heads: 4, modalityDropout: 0.3 }, output: { field: 'label', type: 'category' }, training: { epochs: 1, batchSize: 32, learningRate: 3e-3, seed: 7, validationSplit: 0 } } as FusionModelConfig;
+      const config = { inputs: { text: textInput, audio }, fusion: { strategy, dModel: 32, layers: 1, heads: 4, modalityDropout: 0.3 }, output: { field: 'label', type: 'category' }, training: { epochs: 1, batchSize: 32, learningRate: 3e-3, seed: 7, validationSplit: 0 } } as FusionModelConfig;
       const model = FusionModel.create(config);
       let context: BrowserContext | undefined;
       let server: Awaited<ReturnType<typeof serveStatic>> | undefined;

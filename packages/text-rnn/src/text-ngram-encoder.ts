@@ -14,17 +14,17 @@
  * zero features.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, dropoutMask, hashString, parseOptions } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, dropoutMask, parseOptions } from '@mmfuse/core';
 import { onnxLengthMask } from '@mmfuse/core/base';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
-import { charNgramIds } from './char-ngrams.js';
+import { collateNgrams } from './collate-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
 import type { TokenizerConfig } from './create-tokenizer.js';
 import { TEXT_MAX_BYTES, textNgramOptionsSchema } from './options.js';
 import type { PreparedText } from './text-rnn-encoder.js';
 import type { Tokenizer } from './tokenizer.js';
-import { UNKNOWN_ID, Vocabulary } from './vocabulary.js';
+import { Vocabulary } from './vocabulary.js';
 
 /** Character n-gram options of `text/ngram` (the buckets are the encoder's shared `buckets`). */
 export interface NgramCharOptions {
@@ -79,9 +79,6 @@ export type ResolvedTextNgramConfig = Required<Omit<TextNgramEncoderConfig, 'tok
   tokenizer: ResolvedTokenizer;
   charNgrams: Required<NgramCharOptions> | false;
 };
-
-/** Salt of the word n-gram hashes, so a word pair and a character n-gram that spell alike land apart. */
-const WORD_NGRAM_SEED = 0x5bd1e995;
 
 function resolveConfig(config: TextNgramEncoderConfig): ResolvedTextNgramConfig {
   const o = parseOptions(textNgramOptionsSchema, config);
@@ -179,27 +176,6 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
     if (this.config.featureWeights) this.logWeights = tf.variable(tf.zeros([rows, 1]), true);
   }
 
-  /** Table rows of one token's features at position t: its word, the word n-grams starting at t, its character n-grams. */
-  private featuresAt(tokens: readonly string[], t: number, out: number[]): void {
-    const vocab = this.vocabulary as Vocabulary;
-    const base = vocab.size - 1; // hashed id h (1..buckets) is row base + h
-    const token = tokens[t] as string;
-    const word = vocab.idOf(token);
-    if (word !== UNKNOWN_ID) out.push(word);
-    const { wordNgrams, buckets, charNgrams } = this.config;
-    for (let n = 2; n <= wordNgrams && t + n <= tokens.length; n++) {
-      out.push(base + 1 + (hashString(tokens.slice(t, t + n).join(' '), WORD_NGRAM_SEED) % buckets));
-    }
-    if (charNgrams !== false) {
-      let ids = this.charCache.get(token);
-      if (ids === undefined) {
-        ids = charNgramIds(token, { ...charNgrams, buckets });
-        if (this.charCache.size < 200_000) this.charCache.set(token, ids);
-      }
-      for (const h of ids) out.push(base + h);
-    }
-  }
-
   /**
    * The batch's features as one flat list (no padding): `rows [N] int32`, the table row of each feature, and
    * `slots [N] int32`, the output step it belongs to (`pooled`: the text b; `tokens`: b × T + t), plus
@@ -210,33 +186,16 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
    */
   collate(values: readonly PreparedText[]): TensorMap {
     if (this.vocabulary === undefined) throw new StateError('text/ngram: call fit() (or setState()) before collate()');
-    let steps = 1;
     values.forEach((v, i) => {
       if (!isPreparedText(v)) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text`, { sample: i });
-      steps = Math.max(steps, v.tokens.length);
     });
-    const pooled = this.config.output === 'pooled';
-    const rows: number[] = [];
-    const slots: number[] = [];
-    const lengths = new Int32Array(values.length);
-    values.forEach((v, b) => {
-      lengths[b] = v.tokens.length;
-      for (let t = 0; t < v.tokens.length; t++) {
-        const before = rows.length;
-        this.featuresAt(v.tokens, t, rows);
-        const slot = pooled ? b : b * steps + t;
-        for (let i = before; i < rows.length; i++) slots.push(slot);
-      }
-    });
-    const n = rows.length;
-    const present = new Float32Array(Math.max(1, n)).fill(n === 0 ? 0 : 1);
-    if (n === 0) { rows.push(0); slots.push(0); }
+    const c = collateNgrams(values, this.vocabulary, this.config, this.charCache);
     return {
-      rows: tf.tensor1d(rows, 'int32'),
-      slots: tf.tensor1d(slots, 'int32'),
-      featureMask: tf.tensor1d(present, 'float32'),
-      lengths: tf.tensor1d(lengths, 'int32'),
-      order: tf.tensor1d(Int32Array.from(values, (_, b) => b), 'int32'),
+      rows: tf.tensor1d(c.rows, 'int32'),
+      slots: tf.tensor1d(c.slots, 'int32'),
+      featureMask: tf.tensor1d(c.featureMask, 'float32'),
+      lengths: tf.tensor1d(c.lengths, 'int32'),
+      order: tf.tensor1d(c.order, 'int32'),
     };
   }
 

@@ -24,3 +24,5 @@ export type { ResolvedTextCorruption, TextCorruptionOptions } from './corrupt-te
 export { collateTexts } from './collate-texts.js';
 export type { CollateTextsOptions } from './collate-texts.js';
 export { resolveCharNgramOptions } from './char-ngrams.js';
+export { collateNgrams } from './collate-ngrams.js';
+export type { CollatedNgrams, NgramFeatureOptions } from './collate-ngrams.js';

@@ -50,15 +50,18 @@ async function trainRecipe(v: Variant, train: Row[], validation: Row[], log: str
   return { model, history, trainSeconds: (performance.now() - t0) / 1000, trainCpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-async function main(): Promise<void> {
-  const { values: opts } = parseArgs({ options: { variants: { type: 'string' }, only: { type: 'string' }, 'skip-oos': { type: 'boolean', default: false }, out: { type: 'string', default: path.join(here, 'selection', 'text-runs.jsonl') } } });
-  let variant: Variant = { name: 'ngram-base' };
-  if (opts.variants !== undefined) {
-    const all = JSON.parse(readFileSync(opts.variants, 'utf8')) as Variant[];
-    const found = all.find((v) => v.name === (opts.only ?? all[0]?.name));
-    if (found === undefined) throw new Error(`no variant ${opts.only}`);
-    variant = found;
-  }
+/** What one run records (a line of bench/selection/text-runs.jsonl). */
+export type TextRecipeRecord = Record<string, unknown> & {
+  closed: { accuracy: number; macroF1: number; ece: number | null; eceUncalibrated: number | null; trainSeconds: number; trainCpuSeconds: number; epochs: number; parameters: number };
+  outOfScope: null | { auroc: number; inScopeAccuracy: number; inScopeAccuracyAfterThreshold: number; outOfScopeRecall: number; inScopeFlagged: number; testInScope: number; testOutOfScope: number; trainSeconds: number; oosIntents: string[] };
+  peers: Record<string, Record<string, { trainSeconds: number; tests: Record<string, { accuracy: number; macroF1: number }>; outOfScope?: { auroc: number; inScopeAccuracy: number } }>>;
+  peerNames: Record<string, string>;
+  loadAverage: number[];
+};
+
+/** One run of `variant` and the peers (closed set, then Banking77-OOS unless `skipOos`); see the module doc. */
+export async function runTextRecipe(variant: Variant, options: { skipOos?: boolean } = {}): Promise<TextRecipeRecord> {
+  const opts = { 'skip-oos': options.skipOos === true };
   await initEngine();
   const load0 = loadavg()[0] as number;
   const all = readBanking77('train');
@@ -129,6 +132,19 @@ async function main(): Promise<void> {
     closed: closedResult, outOfScope: oosResult, peers: peers.tasks, peerNames: peers.names, peerSeconds,
     loadAverage: [load0, loadavg()[0] as number], cpus: (await import('node:os')).cpus().length,
   };
+  return record as unknown as TextRecipeRecord;
+}
+
+async function main(): Promise<void> {
+  const { values: opts } = parseArgs({ options: { variants: { type: 'string' }, only: { type: 'string' }, 'skip-oos': { type: 'boolean', default: false }, out: { type: 'string', default: path.join(here, 'selection', 'text-runs.jsonl') } } });
+  let variant: Variant = { name: 'ngram-base' };
+  if (opts.variants !== undefined) {
+    const all = JSON.parse(readFileSync(opts.variants, 'utf8')) as Variant[];
+    const found = all.find((v) => v.name === (opts.only ?? all[0]?.name));
+    if (found === undefined) throw new Error(`no variant ${opts.only}`);
+    variant = found;
+  }
+  const record = await runTextRecipe(variant, { skipOos: opts['skip-oos'] });
   mkdirSync(path.dirname(opts.out as string), { recursive: true });
   appendFileSync(opts.out as string, `${JSON.stringify(record)}\n`);
   console.log(`[done] appended to ${opts.out}`);

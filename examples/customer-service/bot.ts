@@ -99,7 +99,8 @@ interface TestMetrics {
   n: number;
   accuracy: number;
   macroF1: number;
-  bySubset: Record<string, { n: number; accuracy: number }>;
+  /** Per kind of request: accuracy of the top intent, and the share the bot hands over (below its out-of-scope threshold). */
+  bySubset: Record<string, { n: number; accuracy: number; handedOver: number }>;
   ablation?: unknown;
   robustness: Robustness;
 }
@@ -156,14 +157,14 @@ async function testMetrics(model: FusionModel, test: ManifestSample[]): Promise<
     const subset = test.filter((s) => kindOf(s) === kind);
     if (subset.length === 0) continue;
     const r = await model.evaluate(subset);
-    bySubset[kind] = { n: r.n, accuracy: r.accuracy };
+    bySubset[kind] = { n: r.n, accuracy: r.accuracy, handedOver: r.outOfScope ?? 0 };
   }
   return { n: all.n, accuracy: all.accuracy, macroF1: all.macroF1, bySubset, ablation: all.ablation, robustness: await robustness(model, test) };
 }
 
 function printMetrics(m: TestMetrics): void {
   console.log(`test accuracy ${percent(m.accuracy)} on ${m.n} samples (macro-F1 ${m.macroF1.toFixed(3)})`);
-  for (const [kind, r] of Object.entries(m.bySubset)) console.log(`  ${kind.padEnd(5)} requests: ${percent(r.accuracy)} of ${r.n}`);
+  for (const [kind, r] of Object.entries(m.bySubset)) console.log(`  ${kind.padEnd(5)} requests: ${percent(r.accuracy)} of ${r.n} (handed over: ${percent(r.handedOver)})`);
   const r = m.robustness;
   console.log(`robustness: typed requests corrupted as people type ${percent(r.typedCorrupted.corrupted)} (clean ${percent(r.typedCorrupted.clean)}, ${r.typedCorrupted.n})`);
   for (const [name, c] of [['voice + text, clip at 10 dB SNR', r.noisyVoice10dB], ['voice + text, clip at 0 dB SNR', r.noisyVoice0dB], ['voice + text, text corrupted', r.corruptedText]] as const) {

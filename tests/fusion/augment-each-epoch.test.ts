@@ -65,6 +65,18 @@ describe('augmentEachEpoch', () => {
       v.forEach((x, i) => expect(Math.abs(x - (clean.get(id) as number[])[i]!)).toBeLessThan(1));
     }
     expect((a[2] as Map<string, number[]>).size).toBe(48);
+    // The same from the config (what `mmfuse train` reads); fit's option, when given, wins.
+    const fromConfig: Map<string, number[]>[] = [];
+    const c = FusionModel.create({ ...config(3), training: { ...config(3).training, augmentEachEpoch: ['a'] } });
+    await c.fit(data, { progress: 'none', lossTerms: [recorder(fromConfig)] });
+    c.dispose();
+    expect(fromConfig).toEqual(a);
+    const overridden: Map<string, number[]>[] = [];
+    const o = FusionModel.create({ ...config(3), training: { ...config(3).training, augmentEachEpoch: ['a'] } });
+    await o.fit(data, { progress: 'none', lossTerms: [recorder(overridden)], augmentEachEpoch: false });
+    o.dispose();
+    expect(overridden).toEqual(plain);
+    expect(() => FusionModel.create({ ...config(1), training: { ...config(1).training, augmentEachEpoch: 'yes' as unknown as boolean } })).toThrow(ConfigError);
     // Unknown input names and other values are refused; repeated runs leak no tensors.
     const m = FusionModel.create(config(1));
     await expect(m.fit(data, { progress: 'none', augmentEachEpoch: ['nope'] })).rejects.toThrow(ConfigError);

@@ -162,6 +162,12 @@ export interface TrainingConfig {
   seed?: number;
   /** Fraction of the training data held out for validation when no validation set is given (only with >= 10 samples). Default 0.1. */
   validationSplit?: number;
+  /**
+   * Prepare the training inputs again each epoch, so augmentation in an encoder's `prepare` (`audio/cnn` and
+   * `audio/phonetic`'s `augment`) is drawn fresh every epoch: true for every input, or the input fields.
+   * `fit`'s `augmentEachEpoch` option, when given, wins. Default absent: inputs prepared once, clean.
+   */
+  augmentEachEpoch?: boolean | string[];
 }
 
 /**
@@ -215,7 +221,9 @@ export interface ResolvedConfig {
   inputs: Record<string, ResolvedInputConfig>;
   fusion: Required<Omit<FusionConfig, 'blockShapes'>> & { blockShapes?: Record<string, BlockShape> };
   output: OutputConfig;
-  training: Required<Omit<TrainingConfig, 'warmupSteps' | 'clipNorm' | 'earlyStoppingPatience' | 'classWeights'>> & {
+  training: Required<Omit<TrainingConfig, 'warmupSteps' | 'clipNorm' | 'earlyStoppingPatience' | 'classWeights' | 'augmentEachEpoch'>> & {
+    /** Absent when off, so configs and saved models written before it existed stay byte-identical. */
+    augmentEachEpoch?: boolean | string[];
     warmupSteps: number | null;
     clipNorm: number | null;
     earlyStoppingPatience: number | null;
@@ -291,6 +299,7 @@ export const trainingSchema = z.strictObject({
   earlyStoppingPatience: int(1).nullable().default(3).describe('Epochs without a better validation loss before stopping; null: off. Default 3.'),
   seed: int(0).default(42).describe('Seed of every random choice. Default 42.'),
   validationSplit: z.number().min(0).lt(1).default(0.1).describe('Fraction held out for validation when no validation set is given. Default 0.1.'),
+  augmentEachEpoch: z.union([z.boolean(), z.array(z.string().min(1))]).optional().describe('Prepare the training inputs again each epoch (fresh augmentation in prepare): true, or the input fields. Default: off (absent).'),
 });
 
 // ---------------------------------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ export interface FitOptions {
    * Prepare the training samples' inputs again at the start of every epoch as training data (encoders'
    * `prepare` gets `ctx.training` and a random stream per seed, epoch, sample and field), so augmentation
    * in `prepare` (e.g. `audio/phonetic`'s `augment`) is fresh each epoch: `true` for every input, or the
-   * input fields to prepare again. Not cached; validation is prepared once, clean. Default false.
+   * input fields to prepare again. Not cached; validation is prepared once, clean. Default: the config's
+   * `training.augmentEachEpoch` (false).
    */
   augmentEachEpoch?: boolean | readonly string[];
 }
@@ -91,7 +92,7 @@ function checkOptions(state: FusionState, options: FitOptions): number {
   const epochs = options.epochs ?? state.config.training.epochs;
   if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError(`must be a positive integer, got ${epochs}`, { path: 'epochs' });
   if (options.resume === true && options.checkpointDir === undefined) throw new ConfigError('resume: true needs a checkpointDir', { path: 'resume' });
-  const aug = options.augmentEachEpoch;
+  const aug = options.augmentEachEpoch ?? state.config.training.augmentEachEpoch;
   if (Array.isArray(aug)) {
     for (const f of aug) if (!state.fields.includes(f)) throw new ConfigError(`"${String(f)}" is not an input of this model (inputs: ${state.fields.join(', ')})`, { path: 'augmentEachEpoch' });
   } else if (aug !== undefined && typeof aug !== 'boolean') {
@@ -215,7 +216,7 @@ async function runEpoch(run: Run, callbacks: CallbackList): Promise<boolean> {
   const epoch = t.epoch;
   const bs = run.state.config.training.batchSize;
   const order = epochOrder(run, epoch);
-  const aug = run.options.augmentEachEpoch;
+  const aug = run.options.augmentEachEpoch ?? run.state.config.training.augmentEachEpoch;
   if (aug !== undefined && aug !== false) {
     const fields = aug === true ? run.state.fields : aug;
     const r = await augmentTraining(run.state, run.raw, run.train, { fields, epoch, seed: run.state.config.training.seed, cache: run.cache as PrepareCache, ...(run.options.baseDir === undefined ? {} : { baseDir: run.options.baseDir }) });

@@ -27,7 +27,7 @@ import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { loadManifest } from '@mmfuse/core';
+import { getEngineInfo, initEngine, loadManifest } from '@mmfuse/core';
 import type { FieldKind, ManifestSample } from '@mmfuse/core';
 import '@mmfuse/text-rnn';
 import '@mmfuse/audio';
@@ -325,14 +325,23 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
   return { markdown: lines, figures };
 }
 
+function engineLine(): string {
+  const e = getEngineInfo();
+  return e === undefined ? 'unknown' : `${e.engine}${e.threads === undefined ? '' : ` (${e.threads} thread${e.threads === 1 ? '' : 's'})`}`;
+}
+
 export const benchmark: Benchmark = {
   id: 'compress',
   title: 'Compression: int8, float16, pruning, distillation (bot and Banking77)',
   async run() {
     mkdirSync(work, { recursive: true });
+    // The engine users get (the CLI calls that make variants start it too, but cached variants make none, and
+    // TensorFlow.js's own default in Node is the pure-JS cpu backend).
+    await initEngine();
     const markdown = [
+      `Engine: ${engineLine()}.`,
       'Each variant is made by `mmfuse compress` / `mmfuse distill` from the float32 model and loaded with `FusionModel.load`',
-      '(TensorFlow.js, wasm engine). Size on disk: model.json + weights.bin; gzip: the same two files gzipped (what a',
+      '(TensorFlow.js). Size on disk: model.json + weights.bin; gzip: the same two files gzipped (what a',
       'download costs; magnitude pruning only shrinks this). Inference p50: one prepared request at a time (decoding and',
       'features excluded), the median over rounds in which the variants take turns; end-to-end p50: one raw request',
       '(decoding, features, tokens, model) each; throughput: the prepared test set in batches of 32, median of the rounds.',

@@ -34,8 +34,12 @@ interface Preparer {
   collate(values: unknown[]): CollatedField['tensors'];
 }
 
-function textPreparer(input: OnnxInputMetadata): Preparer {
-  const config = input.config as unknown as { tokenizer: TokenizerConfig; addCls: boolean; charNgrams: false | { minN: number; maxN: number; buckets: number; maxPerToken: number } };
+/**
+ * A text input's preparer: the tokenizer of its config, the vocabulary of its saved state, and `collate`
+ * over the tokenized texts (with a cache of character n-gram ids per token).
+ */
+function textInputPreparer<C extends { tokenizer: TokenizerConfig }>(input: OnnxInputMetadata, collate: (texts: { tokens: string[] }[], vocab: Vocabulary, config: C, cache: Map<string, number[]>) => CollatedField['tensors']): Preparer {
+  const config = input.config as unknown as C;
   const vocab = Vocabulary.fromJSON(input.state.vocabulary as never);
   let tokenizer: Promise<Tokenizer> | undefined;
   const cache = new Map<string, number[]>();
@@ -45,36 +49,33 @@ function textPreparer(input: OnnxInputMetadata): Preparer {
       tokenizer ??= createTokenizer(config.tokenizer);
       return (await tokenizer).tokenize(raw);
     },
-    collate(values) {
-      const c = collateTexts(values as { tokens: string[] }[], vocab, { addCls: config.addCls, charNgrams: config.charNgrams, ngramCache: cache });
-      const b = values.length;
-      const out: CollatedField['tensors'] = { ids: { data: c.ids, dims: [b, c.steps] }, lengths: { data: c.lengths, dims: [b] } };
-      if (c.ngrams !== undefined && c.ngramIndex !== undefined) {
-        return { ...out, ngrams: { data: c.ngrams.data, dims: [c.ngrams.rows, c.ngrams.perToken] }, ngramIndex: { data: c.ngramIndex, dims: [b, c.steps] } };
-      }
-      return out;
-    },
+    collate: (values) => collate(values as { tokens: string[] }[], vocab, config, cache),
   };
 }
 
+type RnnTextConfig = { tokenizer: TokenizerConfig; addCls: boolean; charNgrams: false | { minN: number; maxN: number; buckets: number; maxPerToken: number } };
+
+/** `text/rnn`: token ids and lengths (+ character n-gram ids per token). */
+function textPreparer(input: OnnxInputMetadata): Preparer {
+  return textInputPreparer<RnnTextConfig>(input, (texts, vocab, config, cache) => {
+    const c = collateTexts(texts, vocab, { addCls: config.addCls, charNgrams: config.charNgrams, ngramCache: cache });
+    const b = texts.length;
+    const out: CollatedField['tensors'] = { ids: { data: c.ids, dims: [b, c.steps] }, lengths: { data: c.lengths, dims: [b] } };
+    if (c.ngrams !== undefined && c.ngramIndex !== undefined) {
+      return { ...out, ngrams: { data: c.ngrams.data, dims: [c.ngrams.rows, c.ngrams.perToken] }, ngramIndex: { data: c.ngramIndex, dims: [b, c.steps] } };
+    }
+    return out;
+  });
+}
+
+/** `text/ngram`: every feature's table row and output step, as the encoder's `collate` computes them. */
 function ngramPreparer(input: OnnxInputMetadata): Preparer {
-  const config = input.config as unknown as NgramFeatureOptions & { tokenizer: TokenizerConfig };
-  const vocab = Vocabulary.fromJSON(input.state.vocabulary as never);
-  let tokenizer: Promise<Tokenizer> | undefined;
-  const cache = new Map<string, number[]>();
-  return {
-    async prepare(raw) {
-      if (typeof raw !== 'string') throw new Error(`${input.field}: expected text`);
-      tokenizer ??= createTokenizer(config.tokenizer);
-      return (await tokenizer).tokenize(raw);
-    },
-    collate(values) {
-      const c = collateNgrams(values as { tokens: string[] }[], vocab, config, cache);
-      const n = c.rows.length;
-      const b = values.length;
-      return { rows: { data: c.rows, dims: [n] }, slots: { data: c.slots, dims: [n] }, featureMask: { data: c.featureMask, dims: [n] }, lengths: { data: c.lengths, dims: [b] }, order: { data: c.order, dims: [b] } };
-    },
-  };
+  return textInputPreparer<NgramFeatureOptions & { tokenizer: TokenizerConfig }>(input, (texts, vocab, config, cache) => {
+    const c = collateNgrams(texts, vocab, config, cache);
+    const n = c.rows.length;
+    const b = texts.length;
+    return { rows: { data: c.rows, dims: [n] }, slots: { data: c.slots, dims: [n] }, featureMask: { data: c.featureMask, dims: [n] }, lengths: { data: c.lengths, dims: [b] }, order: { data: c.order, dims: [b] } };
+  });
 }
 
 function audioPreparer(input: OnnxInputMetadata): Preparer {

@@ -7,6 +7,8 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     setupFiles: ['tests/setup.ts'],
+    // A temporary folder of the run's own (TMPDIR), removed at the end.
+    globalSetup: ['tests/global-setup.ts'],
     pool: 'forks',
     // Hang detection only (no test may depend on speed): long enough for a fully loaded machine.
     testTimeout: 900_000,

@@ -12,11 +12,10 @@
  * of each clip's T' real steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
+import { ConfigError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
-import { fbank } from './fbank.js';
 import { featureStatistics } from './feature-statistics.js';
 import { augmentChain } from './augment-chain.js';
 import type { AugmentChainOptions } from './augment-chain.js';

@@ -14,7 +14,7 @@
  * zero features.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, dropoutMask, parseOptions } from '@mmfuse/core';
+import { ConfigError, ModelFormatError, StateError, dropout, dropoutMask, parseOptions } from '@mmfuse/core';
 import { onnxLengthMask } from '@mmfuse/core/base';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
@@ -22,7 +22,8 @@ import { collateNgrams } from './collate-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
 import type { TokenizerConfig } from './create-tokenizer.js';
 import { TEXT_MAX_BYTES, textNgramOptionsSchema } from './options.js';
-import type { PreparedText } from './text-rnn-encoder.js';
+import { checkPreparedTexts, fitVocabulary, tokenizeInput } from './prepared-text.js';
+import type { PreparedText } from './prepared-text.js';
 import type { Tokenizer } from './tokenizer.js';
 import { Vocabulary } from './vocabulary.js';
 
@@ -113,10 +114,6 @@ function resolveConfig(config: TextNgramEncoderConfig): ResolvedTextNgramConfig 
   };
 }
 
-function isPreparedText(v: unknown): v is PreparedText {
-  return typeof v === 'object' && v !== null && Array.isArray((v as PreparedText).tokens) && typeof (v as PreparedText).truncated === 'boolean';
-}
-
 export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
   static readonly kind = 'text/ngram';
   readonly kind = TextNgramEncoder.kind;
@@ -150,21 +147,13 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
   }
 
   async prepare(raw: string, ctx: PrepareContext): Promise<PreparedText> {
-    if (typeof raw !== 'string') {
-      throw new InvalidInputError(`expected text (a string), got ${describeValue(raw)}`, { sample: ctx.sample, field: ctx.field });
-    }
-    checkRawInput(raw, this.input, ctx);
-    return (await this.tokenizer()).tokenize(raw);
+    return tokenizeInput(raw, ctx, this.input, () => this.tokenizer());
   }
 
   /** Fit the word vocabulary on the training set's prepared texts. */
   fit(values: readonly PreparedText[]): void {
-    values.forEach((v, i) => {
-      if (!isPreparedText(v)) throw new InvalidInputError(`fit: value ${i} is ${describeValue(v)}, not a prepared text (call prepare first)`, { sample: i });
-    });
     if (this.table !== undefined) throw new StateError('text/ngram: fit() must come before build(); the table size depends on the vocabulary');
-    const { minFrequency, maxVocabSize } = this.config.tokenizer;
-    this.vocabulary = Vocabulary.fit(values.map((v) => v.tokens), { minFrequency, maxVocabSize });
+    this.vocabulary = fitVocabulary(values, this.config.tokenizer);
   }
 
   build(rng: Rng): void {
@@ -186,9 +175,7 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
    */
   collate(values: readonly PreparedText[]): TensorMap {
     if (this.vocabulary === undefined) throw new StateError('text/ngram: call fit() (or setState()) before collate()');
-    values.forEach((v, i) => {
-      if (!isPreparedText(v)) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text`, { sample: i });
-    });
+    checkPreparedTexts(values, 'collate');
     const c = collateNgrams(values, this.vocabulary, this.config, this.charCache);
     return {
       rows: tf.tensor1d(c.rows, 'int32'),

@@ -8,10 +8,12 @@
  * time step). Consumers must handle a sample whose mask row is all zero.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, ModelFormatError, StateError, checkRawInput, describeValue, dropout, parseOptions } from '@mmfuse/core';
+import { ConfigError, ModelFormatError, StateError, dropout, parseOptions } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { collateTexts } from './collate-texts.js';
+import { checkPreparedTexts, fitVocabulary, tokenizeInput } from './prepared-text.js';
+import type { PreparedText } from './prepared-text.js';
 import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
@@ -63,13 +65,7 @@ export interface TextRnnEncoderConfig {
   maxBytes?: number;
 }
 
-/** What `prepare` returns: plain data, so it can be cached and sent to workers. */
-export interface PreparedText {
-  /** Tokens after cleaning, at most `tokenizer.maxLength`. */
-  tokens: string[];
-  /** True when the text was longer than `tokenizer.maxLength` tokens (the rest was dropped). */
-  truncated: boolean;
-}
+export type { PreparedText } from './prepared-text.js';
 
 type ResolvedConfig = Required<Omit<TextRnnEncoderConfig, 'tokenizer' | 'charNgrams'>> & {
   tokenizer: TokenizerConfig & Required<Omit<TokenizerConfig, 'path' | 'maxInputChars' | 'cjkSplit' | 'locale'>>;
@@ -104,10 +100,6 @@ function resolveConfig(config: TextRnnEncoderConfig): ResolvedConfig {
     embeddingLookup: o.embeddingLookup ?? 'auto',
     maxBytes: o.maxBytes ?? TEXT_MAX_BYTES,
   };
-}
-
-function isPreparedText(v: unknown): v is PreparedText {
-  return typeof v === 'object' && v !== null && Array.isArray((v as PreparedText).tokens) && typeof (v as PreparedText).truncated === 'boolean';
 }
 
 export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
@@ -156,24 +148,15 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   }
 
   async prepare(raw: string, ctx: PrepareContext): Promise<PreparedText> {
-    if (typeof raw !== 'string') {
-      throw new InvalidInputError(`expected text (a string), got ${describeValue(raw)}`, { sample: ctx.sample, field: ctx.field });
-    }
-    checkRawInput(raw, this.input, ctx);
-    const tokenizer = await this.tokenizer();
-    return tokenizer.tokenize(raw);
+    return tokenizeInput(raw, ctx, this.input, () => this.tokenizer());
   }
 
   /** Fit the vocabulary on the training set's prepared texts. */
   fit(values: readonly PreparedText[]): void {
-    values.forEach((v, i) => {
-      if (!isPreparedText(v)) throw new InvalidInputError(`fit: value ${i} is ${describeValue(v)}, not a prepared text (call prepare first)`, { sample: i });
-    });
     if (this.embedding !== undefined) {
       throw new StateError('text/rnn: fit() must come before build(); the embedding size depends on the vocabulary');
     }
-    const { minFrequency, maxVocabSize } = this.config.tokenizer;
-    this.vocabulary = Vocabulary.fit(values.map((v) => v.tokens), { minFrequency, maxVocabSize });
+    this.vocabulary = fitVocabulary(values, this.config.tokenizer);
   }
 
   build(rng: Rng): void {
@@ -201,9 +184,7 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   collate(values: readonly PreparedText[]): TensorMap {
     const vocab = this.vocabulary;
     if (vocab === undefined) throw new StateError('text/rnn: call fit() (or setState()) before collate()');
-    values.forEach((v, i) => {
-      if (!isPreparedText(v)) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text`, { sample: i });
-    });
+    checkPreparedTexts(values, 'collate');
     const c = collateTexts(values, vocab, { addCls: this.config.addCls, charNgrams: this.config.charNgrams, ngramCache: this.ngramCache });
     const out: TensorMap = { ids: tf.tensor2d(c.ids, [values.length, c.steps], 'int32'), lengths: tf.tensor1d(c.lengths, 'int32') };
     if (c.ngrams !== undefined && c.ngramIndex !== undefined) {

@@ -22,6 +22,17 @@ class JitterEncoder extends VecEncoder {
 }
 registerEncoderOnce(JitterEncoder.kind, 'vec', (c) => new JitterEncoder(c), 'test: numbers as tokens, jittered in training');
 
+/** `vec/linear` whose training-time augmentation is misconfigured (as a bad `augment` range would be). */
+class MisconfiguredEncoder extends VecEncoder {
+  static override readonly kind: string = 'vec/misconfigured';
+  override readonly kind: string = MisconfiguredEncoder.kind;
+  override async prepare(raw: number[], ctx: PrepareContext): Promise<Float32Array> {
+    if (ctx.training === true) throw new ConfigError('must be [min, max] with min <= max, got [30, 0]', { path: 'augment.noise.snrDb' });
+    return super.prepare(raw, ctx);
+  }
+}
+registerEncoderOnce(MisconfiguredEncoder.kind, 'vec', (c) => new MisconfiguredEncoder(c), 'test: augmentation settings refused in training');
+
 function config(epochs: number) {
   const cfg = tinyConfig({ epochs });
   return { ...cfg, inputs: { a: { type: 'vec', encoder: { kind: 'jitter', dim: 8 } }, b: { type: 'vec', encoder: { kind: 'linear', dim: 8 } } } };
@@ -77,6 +88,13 @@ describe('augmentEachEpoch', () => {
     o.dispose();
     expect(overridden).toEqual(plain);
     expect(() => FusionModel.create({ ...config(1), training: { ...config(1).training, augmentEachEpoch: 'yes' as unknown as boolean } })).toThrow(ConfigError);
+    const unknown = FusionModel.create({ ...config(1), training: { ...config(1).training, augmentEachEpoch: ['nope'] } });
+    await expect(unknown.fit(data, { progress: 'none' })).rejects.toMatchObject({ name: 'ConfigError', path: 'training.augmentEachEpoch' });
+    unknown.dispose();
+    // A bad augmentation setting fails the run with its ConfigError, instead of leaving every sample unaugmented.
+    const bad = FusionModel.create({ ...config(2), inputs: { a: { type: 'vec', encoder: { kind: 'misconfigured', dim: 8 } }, b: { type: 'vec', encoder: { kind: 'linear', dim: 8 } } } });
+    await expect(bad.fit(data, { progress: 'none', augmentEachEpoch: ['a'] })).rejects.toThrow(/augment\.noise\.snrDb/);
+    bad.dispose();
     // Unknown input names and other values are refused; repeated runs leak no tensors.
     const m = FusionModel.create(config(1));
     await expect(m.fit(data, { progress: 'none', augmentEachEpoch: ['nope'] })).rejects.toThrow(ConfigError);

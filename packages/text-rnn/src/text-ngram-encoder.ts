@@ -191,7 +191,9 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
    * `order` [batch] from `collate`. The segment sums are a product with the one-hot matrix slots × steps
    * (no scatter op, so every ONNX runtime and opset runs it); rows of the batch the collated texts do not
    * fill are then gathered into place through `order` (a runtime fills absent rows with zeros, and the
-   * fusion masks them out by the input's presence).
+   * fusion masks them out by the input's presence). The one-hot matrix is [batch × steps, features]: small for
+   * `pooled` (one step per text); with `tokens` it grows with the square of the text length, so keep ONNX batches
+   * of long texts small there.
    */
   exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
     if (this.table === undefined) throw new StateError('text/ngram: call build() before exportOnnx()');

@@ -1,5 +1,5 @@
 /** The data steps of a training run: prepare the labeled sets, split off validation, drop unknown targets. */
-import { InvalidInputError, Rng, createRng, hashString } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, Rng, createRng, hashString } from '@mmfuse/core';
 import type { MmfuseError, ModalityEncoder, SkippedSample } from '@mmfuse/core';
 import type { ResolvedConfig } from '../config.js';
 import type { PrepareCache } from '../pipeline/cache.js';
@@ -132,6 +132,9 @@ export async function augmentTraining(state: FusionState, raw: readonly Sample[]
         ms.forEach((m, k) => { if (values[m] !== undefined) values[m] = fresh[k]; });
         out[i] = { ...s, values };
       } catch (err) {
+        // A bad setting (e.g. an encoder's augmentation options) fails the run; only a sample's own
+        // problem keeps its unaugmented inputs.
+        if (err instanceof ConfigError) throw err;
         failed++;
         firstError ??= (err as Error).message;
       }

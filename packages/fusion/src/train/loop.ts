@@ -93,10 +93,12 @@ function checkOptions(state: FusionState, options: FitOptions): number {
   if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError(`must be a positive integer, got ${epochs}`, { path: 'epochs' });
   if (options.resume === true && options.checkpointDir === undefined) throw new ConfigError('resume: true needs a checkpointDir', { path: 'resume' });
   const aug = options.augmentEachEpoch ?? state.config.training.augmentEachEpoch;
+  // Name the setting where it came from: fit's option, or the config's training section.
+  const augPath = options.augmentEachEpoch !== undefined ? 'augmentEachEpoch' : 'training.augmentEachEpoch';
   if (Array.isArray(aug)) {
-    for (const f of aug) if (!state.fields.includes(f)) throw new ConfigError(`"${String(f)}" is not an input of this model (inputs: ${state.fields.join(', ')})`, { path: 'augmentEachEpoch' });
+    for (const f of aug) if (!state.fields.includes(f)) throw new ConfigError(`"${String(f)}" is not an input of this model (inputs: ${state.fields.join(', ')})`, { path: augPath });
   } else if (aug !== undefined && typeof aug !== 'boolean') {
-    throw new ConfigError(`must be true, false or a list of input fields, got ${JSON.stringify(aug)}`, { path: 'augmentEachEpoch' });
+    throw new ConfigError(`must be true, false or a list of input fields, got ${JSON.stringify(aug)}`, { path: augPath });
   }
   const w = options.headLossWeight ?? 1;
   if (!Number.isFinite(w) || w < 0) throw new ConfigError(`must be a finite number >= 0, got ${w}`, { path: 'headLossWeight' });

@@ -116,12 +116,17 @@ export async function runHyperopt(args: ParsedArgs, io: CliIo): Promise<CommandR
           const row: TrialRow = { ...r, ...(space.includeConfig && r.trial === 1 ? { baseline: true } : {}) };
           rows.push(row);
           log(`trial ${r.trial}/${trials}: ${space.metric} ${r.metric.toFixed(4)} (epoch ${r.bestEpoch} of ${r.epochs}${r.status === 'stopped' ? ', stopped by asha' : ''}) in ${r.seconds.toFixed(0)} s on ${r.worker}: ${Object.keys(r.params).length > 0 ? d.describeParams(r.params) : 'the config as written'}`);
+          // Decide and record the new best before awaiting anything: trials end concurrently, and a check
+          // followed by an await let two of them both beat the same old best, leaving a model behind (and the
+          // later, possibly worse, one as "best").
+          let beaten: string | undefined;
           if (better(r, best)) {
-            if (best !== undefined) await removeTrialModel(trialsDir, best.model);
+            beaten = best?.model;
             best = r;
           } else {
-            await removeTrialModel(trialsDir, r.model);
+            beaten = r.model;
           }
+          if (beaten !== undefined) await removeTrialModel(trialsDir, beaten);
         } else {
           const e: MmfuseError = outcome.error;
           rows.push({ trial: job.trial, params: job.params, status: 'failed', error: { code: e.code, message: e.message }, ...(space.includeConfig && job.trial === 1 ? { baseline: true } : {}) });

@@ -1,4 +1,4 @@
-// Slice, Unpack, SplitV and Identity on wasm (mmfuse's heap-to-heap versions) agree with the cpu backend on
+// Slice, Unpack, SplitV, Identity and GatherV2 on wasm (mmfuse's heap-to-heap versions) agree with the cpu backend on
 // awkward shapes and every dtype, and leak neither tensors nor backend buffers.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -87,3 +87,39 @@ describe('Identity on wasm', () => {
   });
 });
 
+
+describe('GatherV2 on wasm', () => {
+  const gatherCases: { shape: number[]; indices: number[]; indexShape: number[]; axis: number }[] = [
+    { shape: [20, 8], indices: [5, 0, 19, 5], indexShape: [4], axis: 0 }, // short rows, a repeated index
+    { shape: [300, 40], indices: [299, 3, 3, 150, 0, 7], indexShape: [2, 3], axis: 0 }, // long rows, rank-2 indices
+    { shape: [3, 7, 5], indices: [6, 0, 2], indexShape: [3], axis: 1 },
+    { shape: [2, 3, 4, 17], indices: [16, 1], indexShape: [2], axis: -1 },
+    { shape: [9, 4], indices: [], indexShape: [0], axis: 0 }, // nothing gathered
+  ];
+  for (const c of gatherCases) {
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      it(`matches cpu: ${dtype} [${c.shape}] indices [${c.indexShape}] axis ${c.axis}`, () => {
+        const make = (): tf.Tensor => (dtype === 'float32' ? randn(`g${c.shape}`, c.shape) : dtype === 'int32' ? ints(c.shape) : bools(c.shape));
+        const run = (): tf.Tensor => tf.gather(make(), tf.tensor(c.indices, c.indexShape, 'int32'), c.axis);
+        compareBackends(run, 0, `gather ${dtype}`);
+        expectNoLeak(() => tf.dispose(tf.tidy(run)));
+      });
+    }
+  }
+
+  it('refuses an index out of range, as the stock kernel does', () => {
+    const x = randn('gr', [5, 3]);
+    expect(() => tf.gather(x, tf.tensor1d([1, 5], 'int32'))).toThrow(/index value 5 is not in \[0, 4\]/);
+    expect(() => tf.gather(x, tf.tensor1d([-1], 'int32'))).toThrow(/index value -1/);
+    x.dispose();
+  });
+
+  it('keeps the gradient of an embedding lookup (values equal cpu)', () => {
+    const ids = [3, 1, 3, 0, 7];
+    compareBackends(() => tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d(ids, 'int32')).square().sum())(randn('gg', [8, 6])), 1e-6);
+  });
+
+  it('passes batchDims to the stock kernel', () => {
+    compareBackends(() => tf.gather(randn('gb', [2, 5, 3]), tf.tensor([[4, 0], [1, 1]], [2, 2], 'int32'), 1, 1), 0);
+  });
+});

@@ -5,6 +5,7 @@
  * - BatchMatMul and _FusedMatMul with a transposed operand, rerouted to the fast untransposed path, and
  *   batches of small products split into single products (4x faster on wasm);
  * - Transpose above rank 4 (a generic slow path in the stock kernel);
+ * - GatherV2 (every embedding lookup), whose stock kernel takes about 55 ns per gathered element;
  * - Slice, Unpack and SplitV, whose stock kernels copy the whole input through JavaScript for every slice,
  *   and Identity, which copied what it can share;
  * - Conv2DBackpropInput with stride 1, as a Conv2D (XNNPACK) of the padded output gradient;
@@ -32,6 +33,7 @@ import { geluConfig, geluGradConfig, registerGeluFlag, registerGeluGradient } fr
 import { layerNormConfig, layerNormGradConfig, registerLayerNormGradient } from './layer_norm.js';
 import { lstmCellConfig, lstmCellGradConfig, registerLstmCellGradient } from './lstm_cell.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
+import { fastGather } from './gather.js';
 import { fastSlice, fastSplitV, fastUnpack, sharedIdentity } from './slice.js';
 import { fastTranspose } from './transpose.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
@@ -61,7 +63,7 @@ export const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
  * Stock kernels wrapped: the wrapper takes over the cases the stock kernel runs slowly or gets wrong and
  * passes every other call to it.
  */
-export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D', 'Slice', 'Unpack', 'SplitV', 'Identity'] as const;
+export const WRAPPED_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Conv2DBackpropInput', 'Conv2D', 'FusedConv2D', 'Slice', 'Unpack', 'SplitV', 'Identity', 'GatherV2'] as const;
 
 const WRAPPERS: Record<(typeof WRAPPED_KERNELS)[number], (stock: never) => tf.KernelFunc> = {
   BatchMatMul: fastBatchMatMul,
@@ -74,6 +76,7 @@ const WRAPPERS: Record<(typeof WRAPPED_KERNELS)[number], (stock: never) => tf.Ke
   Unpack: fastUnpack,
   SplitV: fastSplitV,
   Identity: sharedIdentity,
+  GatherV2: fastGather,
 };
 
 /** What `registerWasmKernels` did, for logs and tests. */

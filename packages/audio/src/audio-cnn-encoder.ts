@@ -233,9 +233,10 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     for (let i = 0; i < this.kernels.length; i++) {
       const st = c.timeStride[i] as number;
       const sm = c.melStride[i] as number;
-      const padded = x.pad([[0, 0], [pad, k - 1 - pad], [pad, k - 1 - pad], [0, 0]]) as tf.Tensor4D; // [B, T + k - 1, F + k - 1, C]
-      // One fused kernel for convolution, bias and ReLU (three separate kernels cost a single request twice as much).
-      let y = tf.fused.conv2d({ x: padded, filter: this.kernels[i] as tf.Variable as tf.Tensor4D, strides: [st, sm], pad: 'valid', bias: this.biases[i] as tf.Variable, activation: 'relu' }); // [B, T', F', cout]
+      // One fused kernel for zero padding, convolution, bias and ReLU: a separate pad (the wasm PadV2 kernel is
+      // slow), bias add and ReLU took more time than the convolution itself.
+      const explicit: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [pad, k - 1 - pad], [pad, k - 1 - pad], [0, 0]];
+      let y = tf.fused.conv2d({ x, filter: this.kernels[i] as tf.Variable as tf.Tensor4D, strides: [st, sm], pad: explicit, bias: this.biases[i] as tf.Variable, activation: 'relu' }); // [B, T', F', cout]
       y = dropout(y, c.dropout, options.training, rng);
       T = y.shape[1];
       lengths = lengths.map((l) => convLength(l, k, st));

@@ -240,7 +240,8 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
       y = dropout(y, c.dropout, options.training, rng);
       T = y.shape[1];
       lengths = lengths.map((l) => convLength(l, k, st));
-      x = y.mul(this.timeMask(lengths, T).reshape([B, T, 1, 1])) as tf.Tensor4D; // padded frames back to exactly 0
+      // Padded frames back to exactly 0 (nothing to do when every clip fills the batch, e.g. a single request).
+      x = lengths.every((l) => l >= T) ? y : (y.mul(this.timeMask(lengths, T).reshape([B, T, 1, 1])) as tf.Tensor4D);
     }
     const [, Tn, Fn, Cn] = x.shape;
     const out = x.reshape([B, Tn, Fn * Cn]) as tf.Tensor3D; // [B, T', F' * C]

@@ -191,6 +191,8 @@ describe('Transpose on wasm (rank > 4 collapsed or done in one pass)', () => {
     [[2, 1, 3, 1, 2], [4, 3, 2, 1, 0], 'bool'],
     [[7, 5], [1, 0], 'float32'],
     [[1, 1, 1, 1, 1], [4, 2, 0, 1, 3], 'float32'],
+    [[6, 4], [0, 1], 'float32'], // identity: shares the buffer
+    [[2, 1, 3], [1, 0, 2], 'int32'], // only a size-1 axis moves: shares the buffer
   ];
   for (const [shape, perm, dtype] of cases) {
     it(`matches cpu: [${shape}] perm [${perm}] ${dtype}`, () => {
@@ -203,6 +205,19 @@ describe('Transpose on wasm (rank > 4 collapsed or done in one pass)', () => {
       expectNoLeak(() => tf.dispose(tf.tidy(run)));
     });
   }
+});
+
+describe('Transpose on wasm that moves nothing', () => {
+  it('outlives its input and leaks nothing', () => {
+    expectNoLeak(() => {
+      const x = randn('tid', [5, 3]);
+      const values = x.dataSync().slice();
+      const y = tf.transpose(x, [0, 1]);
+      x.dispose();
+      expect(Array.from(y.dataSync())).toEqual(Array.from(values));
+      y.dispose();
+    });
+  });
 });
 
 describe('MaxPoolGrad on wasm (replaces a stock kernel that gave wrong gradients)', () => {
@@ -240,6 +255,15 @@ describe('UnsortedSegmentSum on wasm', () => {
     const add = (...rs: number[]): number[] => [0, 1, 2, 3].map((j) => rs.reduce((s, r) => s + row(r)[j]!, 0));
     expect(out!.shape).toEqual([3, 4]);
     expect(Array.from(out!.values)).toEqual([...add(0, 5), ...add(2), ...add(1, 3, 4)]);
+  });
+
+  it('has a gradient equal to cpu (TensorFlow.js\'s own) with and without dropped negative ids, multi-dimensional values', () => {
+    for (const [name, ids] of [['non-negative', [3, 0, 3, 6, 1, 2, 0, 2, 6]], ['with -1 and -4', [3, -1, 3, 6, 1, -4, 0, 2, 6]]] as const) {
+      const run = (): tf.Tensor => tf.grad((x: tf.Tensor) => tf.unsortedSegmentSum(x, tf.tensor1d(ids as unknown as number[], 'int32'), 7).mul(randn('usw', [7, 5, 3])).sum())(randn('usg', [9, 5, 3]));
+      const [g] = compareBackends(run, 1e-6, `segment sum gradient, ${name}`);
+      if (name !== 'non-negative') expect(Array.from(g!.values.slice(15, 30)).every((v) => v === 0)).toBe(true); // row 1 (id -1): no gradient
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+    }
   });
 
   it('is the gradient of gather (embedding lookups) on wasm, equal to cpu', () => {

@@ -1,7 +1,8 @@
 /**
  * Kernels that the wasm backend lacks or runs slowly, registered when mmfuse starts the wasm engine:
  * - missing gradients: Conv2DBackpropFilter (conv1d/conv2d weights), DepthwiseConv2dNativeBackpropFilter/Input,
- *   UnsortedSegmentSum (the gradient of gather, i.e. of embeddings);
+ *   UnsortedSegmentSum (the gradient of gather, i.e. of embeddings), and its own gradient without the stock
+ *   gradient's broadcast logicalAnd (slow on wasm);
  * - BatchMatMul and _FusedMatMul with a transposed operand, rerouted to the fast untransposed path, and
  *   batches of small products split into single products (4x faster on wasm);
  * - Transpose above rank 4 (a generic slow path in the stock kernel);
@@ -36,7 +37,7 @@ import { maxPoolGradConfig } from './max_pool_grad.js';
 import { fastGather } from './gather.js';
 import { fastSlice, fastSplitV, fastUnpack, sharedIdentity } from './slice.js';
 import { fastTranspose } from './transpose.js';
-import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
+import { registerUnsortedSegmentSumGradient, unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
 /** Kernels added where the wasm backend has none. */
 export const ADDED_KERNELS: readonly tf.KernelConfig[] = [
@@ -127,6 +128,7 @@ export function registerWasmKernels(): WasmKernelReport {
   registerLayerNormGradient();
   registerGeluGradient();
   registerDropoutGradient();
+  registerUnsortedSegmentSumGradient();
   for (const config of ADDED_KERNELS) {
     if (tf.getKernel(config.kernelName, 'wasm') !== undefined) {
       report.present.push(config.kernelName);

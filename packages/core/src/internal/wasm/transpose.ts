@@ -76,6 +76,12 @@ export function fastTranspose(original: Original): tf.KernelFunc {
     if (x === undefined) throw new Error('Transpose: input x is required');
     const outShape = attrs.perm.map((a) => x.shape[a]!);
     const c = collapseTranspose(x.shape, attrs.perm);
+    if (c.perm.every((a, i) => a === i) && x.dtype !== 'string') {
+      // Nothing moves (e.g. the identity permutation in gather's gradient, over a whole embedding table):
+      // the same buffer under one more reference, as Reshape and Identity do, instead of a copy.
+      (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: outShape, dtype: x.dtype };
+    }
     if (c.perm.length <= 4 || x.dtype === 'string' || x.dtype === 'complex64') {
       const out = original({ inputs: { x: withShape(x, c.shape) }, backend, attrs: { perm: c.perm } });
       return withShape(out, outShape);

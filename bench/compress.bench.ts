@@ -19,7 +19,7 @@
  * two blocks at half their channels and a time/mel stride of 4 in the second; audio/phonetic at half its
  * hidden size, one layer; other encoders unchanged. COMPRESS_STUDENT_<BOT|BANKING77>=file.json replaces it.
  *
- * Environment: COMPRESS_ONLY=bot|banking77; COMPRESS_ROUNDS (timing rounds, default 5);
+ * Environment: COMPRESS_ONLY=bot|banking77; COMPRESS_ROUNDS (timing rounds, default 15);
  * COMPRESS_FINETUNE_EPOCHS_<BOT|BANKING77> (default 8 / 3); COMPRESS_BANKING77_LIMIT (training samples,
  * default all); COMPRESS_FORCE=1 re-makes every variant.
  */
@@ -45,7 +45,7 @@ import type { BenchFigure, Benchmark } from './types.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const work = path.join(here, '.work', 'compress');
-const ROUNDS = Number(process.env.COMPRESS_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.COMPRESS_ROUNDS ?? 15);
 const FORCE = process.env.COMPRESS_FORCE === '1';
 const LATENCY_REQUESTS = 40;
 const BATCH = 32;
@@ -245,7 +245,7 @@ async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: s
     // End to end, each request once (raw value: decoding, features, tokens, then the model); first a warm-up
     // on other requests (a model caches what it prepared, and the variant measured first would otherwise pay
     // for compiling the feature code).
-    for (const r of requests.slice(-10)) await v.model.predict(r, { contributions: false });
+    for (const r of requests.slice(-20)) await v.model.predict(r, { contributions: false });
     for (const r of requests.slice(0, LATENCY_REQUESTS)) {
       const t0 = performance.now();
       await v.model.predict(r, { contributions: false });

@@ -240,17 +240,17 @@ async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: s
   for (const v of variants) {
     v.model = await FusionModel.load(v.dir);
     v.size = sizes(v.dir);
-    const e = await v.model.evaluate(samples, { ablation: false });
-    v.accuracy = e.accuracy;
-    // End to end, each request once (raw value: decoding, features, tokens, then the model); first a warm-up
-    // on other requests (a model caches what it prepared, and the variant measured first would otherwise pay
-    // for compiling the feature code).
+    // End to end, each request once (raw value: decoding, features, tokens, then the model), on a fresh model:
+    // a model keeps what it prepared, so this comes before the evaluation below. First a warm-up on other
+    // requests (the variant measured first would otherwise pay for compiling the feature code).
     for (const r of requests.slice(-20)) await v.model.predict(r, { contributions: false });
     for (const r of requests.slice(0, LATENCY_REQUESTS)) {
       const t0 = performance.now();
       await v.model.predict(r, { contributions: false });
       v.endToEnd.push(performance.now() - t0);
     }
+    const e = await v.model.evaluate(samples, { ablation: false });
+    v.accuracy = e.accuracy;
     v.prepared = (await v.model.prepareInputs(requests)).flatMap((o) => (o.ok ? [o.value] : []));
     for (let i = 0; i < 3; i++) v.model.predictPrepared([v.prepared[i] as PreparedInput], { contributions: false }); // warm-up
     log(`${d.id} ${v.id}: accuracy ${(100 * e.accuracy).toFixed(1)}% (n ${e.n}), ${v.size.bytes} bytes`);

@@ -288,6 +288,11 @@ async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: s
 const mb = (b: number): string => (b / 2 ** 20).toFixed(2);
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
+/** What the CLI reported when it made a variant, without its bulky parts (per-sample evaluations, history, weight lists). */
+function compactMade(made: Json): Json {
+  return Object.fromEntries(Object.entries(made).filter(([, value]) => JSON.stringify(value ?? null).length <= 2000));
+}
+
 function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAfter: string; testSamples: number }): { markdown: string[]; figures: BenchFigure[] } {
   const base = variants.find((v) => v.id === 'fp32') as Variant;
   const baseLat = median(base.latency);
@@ -307,7 +312,7 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
     const size = v.size as { bytes: number; gzip: number };
     const delta = 100 * ((v.accuracy as number) - (base.accuracy as number));
     lines.push(`| ${v.label} | ${mb(size.bytes)} MB | ${pct(size.bytes / (base.size as { bytes: number }).bytes)} | ${mb(size.gzip)} MB | ${pct(v.accuracy as number)} | ${v.id === 'fp32' ? '' : `${delta >= 0 ? '+' : ''}${delta.toFixed(1)} pt`} | ${lat.toFixed(2)} ms | ${median(v.endToEnd).toFixed(1)} ms | ${thr.toFixed(0)} /s | ${v.id === 'fp32' ? '1×' : `${(baseLat / lat).toFixed(2)}× / ${(thr / baseThr).toFixed(2)}×`} | ${v.made?.load ?? '(trained earlier)'} |`);
-    const details = { latencyRuns: v.latency.length, throughputRuns: v.throughput, endToEndRuns: v.endToEnd.length, bytes: size.bytes, gzipBytes: size.gzip, accuracy: v.accuracy, loadBefore: m.loadBefore, loadAfter: m.loadAfter, made: v.made ?? null };
+    const details = { latencyRuns: v.latency.length, throughputRuns: v.throughput, endToEndRuns: v.endToEnd.length, bytes: size.bytes, gzipBytes: size.gzip, accuracy: v.accuracy, loadBefore: m.loadBefore, loadAfter: m.loadAfter, made: v.made === undefined ? null : compactMade(v.made) };
     if (v.id === 'fp32') {
       figures.push({ name: `compress.${d.id}.fp32.accuracy`, value: v.accuracy as number, unit: 'accuracy', details });
       figures.push({ name: `compress.${d.id}.fp32.latency`, value: lat, unit: 'ms', higherIsBetter: false, details });

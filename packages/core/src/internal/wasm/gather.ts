@@ -3,7 +3,7 @@
  * 55 ns per gathered element (0.8 ms to look up 112 rows of 128 floats, whatever the table's size), which made
  * the embedding lookup most of a text request's latency. Here each gathered run is one contiguous copy
  * (`copyWithin`, a memmove; short runs element by element). Indices out of range throw as the stock kernel
- * does; `batchDims` other than 0 and string tensors go to the stock kernel.
+ * does; `batchDims` other than 0, string and complex tensors go to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Info, KernelArgs, WasmBackend } from './heap.js';
@@ -21,7 +21,7 @@ export function fastGather(stock: StockFunc): tf.KernelFunc {
   return ((args: KernelArgs<{ axis: number; batchDims: number }>) => {
     const x = args.inputs['x']!;
     const indices = args.inputs['indices']!;
-    if (x.dtype === 'string' || (args.attrs.batchDims ?? 0) !== 0 || indices.dtype !== 'int32') return stock(args);
+    if (x.dtype === 'string' || x.dtype === 'complex64' || (args.attrs.batchDims ?? 0) !== 0 || indices.dtype !== 'int32') return stock(args);
     const { backend } = args;
     const axis = tf.util.parseAxisParam(args.attrs.axis, x.shape)[0]!;
     const dim = x.shape[axis]!;

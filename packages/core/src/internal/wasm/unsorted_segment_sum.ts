@@ -34,8 +34,8 @@ export function unsortedSegmentSum(args: KernelArgs<{ numSegments: number }>): I
   return out;
 }
 
-// One function per element type, so that each loop stays monomorphic (a loop over a Float32Array | Int32Array
-// union ran about 3x slower).
+// One function per element type, so that each loop stays monomorphic (the one loop over a Float32Array |
+// Int32Array union measured 2.1 ms against 1.5 ms for [3200, 128] into 32 segments, on a loaded machine).
 function scatterAddF32(dst: Float32Array, src: Float32Array, seg: Int32Array, rows: number, row: number, numSegments: number): void {
   dst.fill(0);
   for (let r = 0; r < rows; r++) {

@@ -29,33 +29,18 @@ export function unsortedSegmentSum(args: KernelArgs<{ numSegments: number }>): I
   const rows = sizeOf(ids.shape);
   const out = backend.makeOutput([numSegments, ...rowShape], x.dtype);
   // Views after the allocation (it may have moved the heap).
-  if (x.dtype === 'float32') scatterAddF32(f32(backend, out), f32(backend, x), i32(backend, ids), rows, row, numSegments);
-  else scatterAddI32(i32(backend, out), i32(backend, x), i32(backend, ids), rows, row, numSegments);
+  const dst = x.dtype === 'float32' ? f32(backend, out) : i32(backend, out);
+  const src = x.dtype === 'float32' ? f32(backend, x) : i32(backend, x);
+  const seg = i32(backend, ids);
+  dst.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const s = seg[r]!;
+    if (s < 0 || s >= numSegments) continue;
+    const o = s * row;
+    const i = r * row;
+    for (let j = 0; j < row; j++) dst[o + j]! += src[i + j]!;
+  }
   return out;
-}
-
-// One function per element type, so that each loop stays monomorphic (the one loop over a Float32Array |
-// Int32Array union measured 2.1 ms against 1.5 ms for [3200, 128] into 32 segments, on a loaded machine).
-function scatterAddF32(dst: Float32Array, src: Float32Array, seg: Int32Array, rows: number, row: number, numSegments: number): void {
-  dst.fill(0);
-  for (let r = 0; r < rows; r++) {
-    const s = seg[r]!;
-    if (s < 0 || s >= numSegments) continue;
-    const o = s * row;
-    const i = r * row;
-    for (let j = 0; j < row; j++) dst[o + j]! += src[i + j]!;
-  }
-}
-
-function scatterAddI32(dst: Int32Array, src: Int32Array, seg: Int32Array, rows: number, row: number, numSegments: number): void {
-  dst.fill(0);
-  for (let r = 0; r < rows; r++) {
-    const s = seg[r]!;
-    if (s < 0 || s >= numSegments) continue;
-    const o = s * row;
-    const i = r * row;
-    for (let j = 0; j < row; j++) dst[o + j]! += src[i + j]!;
-  }
 }
 
 export const unsortedSegmentSumConfig: tf.KernelConfig = {

@@ -140,6 +140,18 @@ const kernelCases: KernelCase[] = [
       return [normal([1024, 64]), tf.tensor1d(Int32Array.from({ length: 1024 }, () => rng.int(5000)), 'int32')];
     },
     run: ([g, ids]) => tf.unsortedSegmentSum(g!, ids as tf.Tensor1D, 5000) },
+  { id: 'embedding_lookup', what: 'GatherV2 [20000,128] by 3584 ids (the n-gram lookup of a batch of 32 texts)', before: 'stock', reps: { before: 5, after: 9 },
+    inputs: () => {
+      const rng = createRng(6);
+      return [normal([20000, 128]), tf.tensor1d(Int32Array.from({ length: 3584 }, () => rng.int(20000)), 'int32')];
+    },
+    run: ([table, ids]) => tf.gather(table!, ids as tf.Tensor1D) },
+  { id: 'segment_sum_grad', what: 'gradient of UnsortedSegmentSum [11000,128] into 64 rows (n-gram pooling, backward)', before: 'stock', reps: { before: 5, after: 9 },
+    inputs: () => {
+      const rng = createRng(7);
+      return [normal([11000, 128]), tf.tensor1d(Int32Array.from({ length: 11000 }, () => rng.int(64)), 'int32'), normal([64, 128])];
+    },
+    run: ([x, ids, w]) => tf.grad((a: tf.Tensor) => tf.unsortedSegmentSum(a, ids as tf.Tensor1D, 64).mul(w!).sum())(x!) },
   { id: 'maxpool_grad', what: 'MaxPoolGrad 2×2, x [32,64,64,16] (stock wasm values are wrong)', before: 'stock', reps: { before: 3, after: 9 },
     inputs: () => {
       const x = normal([32, 64, 64, 16]);

@@ -367,6 +367,9 @@ describe('registerWasmKernels', () => {
       const touched = unregisterWasmKernels();
       expect(touched).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'UnsortedSegmentSum', 'MaxPoolGrad', 'BatchMatMul', 'Transpose']));
       expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+      // TensorFlow.js's own segment-sum gradient is back too (the stock engine's step times include it).
+      expect(touched).toContain('UnsortedSegmentSum (gradient)');
+      expect((tf.getGradient('UnsortedSegmentSum') as unknown as Record<symbol, unknown>)[Symbol.for('mmfuse.unsortedSegmentSumGrad')]).toBeUndefined();
       expect(tf.getKernel('BatchMatMul', 'wasm')).not.toBe(wrapped);
       // The stock kernels work again (the transposed product through the stock slow path).
       compareBackends(() => tf.matMul(randn('ua', [6, 4]), randn('ub', [6, 3]), true, false), 1e-5, 'stock');
@@ -374,6 +377,7 @@ describe('registerWasmKernels', () => {
       const report = registerWasmKernels();
       expect(report.added).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'BatchMatMul', 'MaxPoolGrad']));
     }
+    expect((tf.getGradient('UnsortedSegmentSum') as unknown as Record<symbol, unknown>)[Symbol.for('mmfuse.unsortedSegmentSumGrad')]).toBe(true);
     expect(registerWasmKernels().added).toEqual([]);
     compareBackends(() => tf.matMul(randn('ra', [6, 4]), randn('rb', [6, 3]), true, false), 1e-5, 'redone');
   });

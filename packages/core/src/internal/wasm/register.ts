@@ -37,7 +37,7 @@ import { maxPoolGradConfig } from './max_pool_grad.js';
 import { fastGather } from './gather.js';
 import { fastSlice, fastSplitV, fastUnpack, sharedIdentity } from './slice.js';
 import { fastTranspose } from './transpose.js';
-import { registerUnsortedSegmentSumGradient, unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
+import { registerUnsortedSegmentSumGradient, unregisterUnsortedSegmentSumGradient, unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
 /** Kernels added where the wasm backend has none. */
 export const ADDED_KERNELS: readonly tf.KernelConfig[] = [
@@ -172,5 +172,6 @@ export function unregisterWasmKernels(): string[] {
     touched.push(name);
   }
   stockConfigs.clear();
+  if (unregisterUnsortedSegmentSumGradient()) touched.push('UnsortedSegmentSum (gradient)');
   return touched;
 }

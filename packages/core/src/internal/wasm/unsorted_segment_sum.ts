@@ -60,9 +60,12 @@ const MMFUSE_GRAD = Symbol.for('mmfuse.unsortedSegmentSumGrad');
  * (they are on the heap; a copy of N ints) and the zeroing is done only when an id is negative, by a
  * multiply with a [N, 1, ...] 0/1 column. Other backends keep TensorFlow.js's gradient.
  */
+let stockGradient: tf.GradConfig | undefined;
+
 export function registerUnsortedSegmentSumGradient(): void {
   const stock = tf.getGradient('UnsortedSegmentSum');
   if (stock === undefined || (stock as unknown as Record<symbol, unknown>)[MMFUSE_GRAD] === true) return;
+  stockGradient = stock;
   const config: tf.GradConfig = {
     kernelName: 'UnsortedSegmentSum',
     inputsToSave: ['segmentIds'],
@@ -85,4 +88,12 @@ export function registerUnsortedSegmentSumGradient(): void {
   };
   Object.defineProperty(config, MMFUSE_GRAD, { value: true });
   tf.registerGradient(config);
+}
+
+/** Put TensorFlow.js's gradient back (benchmarks time the stock engine); true when there was one to restore. */
+export function unregisterUnsortedSegmentSumGradient(): boolean {
+  const current = tf.getGradient('UnsortedSegmentSum');
+  if (stockGradient === undefined || current === undefined || (current as unknown as Record<symbol, unknown>)[MMFUSE_GRAD] !== true) return false;
+  tf.registerGradient(stockGradient);
+  return true;
 }

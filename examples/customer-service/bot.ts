@@ -130,7 +130,7 @@ function corrupted(texts: readonly string[], seed: number): string[] {
   return texts.map((t) => corruptText(t, rng));
 }
 
-async function robustness(model: FusionModel, test: ManifestSample[]): Promise<Robustness> {
+async function robustness(model: FusionModel, test: ManifestSample[], typedClean: number): Promise<Robustness> {
   const acc = async (samples: ManifestSample[]): Promise<number> => (await model.evaluate(samples)).accuracy;
   const typed = test.filter((s) => kindOf(s) === 'text');
   const typedBad = corrupted(typed.map((s) => String(s.fields.text)), 1);
@@ -144,7 +144,7 @@ async function robustness(model: FusionModel, test: ManifestSample[]): Promise<R
   });
   const bothBad = corrupted(both.map((s) => String(s.fields.text)), 2);
   return {
-    typedCorrupted: { n: typed.length, clean: await acc(typed), corrupted: await acc(typed.map((s, i) => only(s, { text: typedBad[i] }))) },
+    typedCorrupted: { n: typed.length, clean: typedClean, corrupted: await acc(typed.map((s, i) => only(s, { text: typedBad[i] }))) },
     noisyVoice10dB: await runCase((s) => String(s.fields.text), (s, i) => noisyClip(String(s.fields.audio), 10, 100 + i)),
     noisyVoice0dB: await runCase((s) => String(s.fields.text), (s, i) => noisyClip(String(s.fields.audio), 0, 200 + i)),
     corruptedText: await runCase((_, i) => bothBad[i] as string, (s) => s.fields.audio),
@@ -160,7 +160,7 @@ async function testMetrics(model: FusionModel, test: ManifestSample[]): Promise<
     const r = await model.evaluate(subset);
     bySubset[kind] = { n: r.n, accuracy: r.accuracy, handedOver: r.outOfScope ?? 0 };
   }
-  return { n: all.n, accuracy: all.accuracy, macroF1: all.macroF1, bySubset, ablation: all.ablation, robustness: await robustness(model, test) };
+  return { n: all.n, accuracy: all.accuracy, macroF1: all.macroF1, bySubset, ablation: all.ablation, robustness: await robustness(model, test, bySubset.text?.accuracy ?? Number.NaN) };
 }
 
 function printMetrics(m: TestMetrics): void {

@@ -4,6 +4,8 @@ import { ConfigError, InvalidInputError, ModelFormatError, StateError, createRng
 import type { JsonObject } from '@mmfuse/core';
 import { TextNgramEncoder, charNgramIds } from '@mmfuse/text-rnn';
 import type { PreparedText, TextNgramEncoderConfig } from '@mmfuse/text-rnn';
+import { collateNgrams } from '@mmfuse/text-rnn/tokenizers';
+import type { Vocabulary } from '@mmfuse/text-rnn/tokenizers';
 
 const TRAIN = [
   'My card has not arrived yet',
@@ -244,6 +246,12 @@ describe('text/ngram encoder', () => {
     expect(() => encoders.create('text/ngram', { bukets: 10 })).toThrow(/did you mean "buckets"/);
     const { enc: built } = await fitted(SMALL);
     expect(() => built.fit([])).toThrow(StateError);
+    // A batch value that is not a prepared text: the encoder's collate and the exported collateNgrams (the
+    // browser's) both name its index, and allocate nothing.
+    const before = tf.memory().numTensors;
+    expect(() => built.collate([{ tokens: ['hi'], truncated: false }, 'hello' as unknown as PreparedText])).toThrow(/collate: value 1 is .*not a prepared text/);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => collateNgrams([{ tokens: ['hi'] }, { words: [] } as unknown as { tokens: string[] }], built.fittedVocabulary as Vocabulary, built.config)).toThrow(InvalidInputError);
     expect(() => tf.tidy(() => built.encode({ ids: tf.zeros([2, 3, 4], 'int32') }, { training: false }))).toThrow(/expects \{ rows \[N\], slots \[N\], featureMask \[N\], lengths \[B\] \}/);
     built.dispose();
   });

@@ -17,9 +17,7 @@ import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
 import { featureStatistics } from './feature-statistics.js';
-import { augmentChain } from './augment-chain.js';
-import type { AugmentChainOptions } from './augment-chain.js';
-import { augmentOptionsSchema } from './internal/augment-options.js';
+import { augmentForTraining, augmentOptionsSchema } from './internal/augment-options.js';
 import type { AudioAugmentOptions } from './internal/augment-options.js';
 import { loadAudio } from './internal/load-audio.js';
 import { AUDIO_MEDIA_TYPES } from './internal/sniff.js';
@@ -163,11 +161,8 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     const loc = { sample: ctx.sample, field: ctx.field };
     try {
       checkRawInput(raw, this.input, ctx);
-      let samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
-      if (ctx.training === true && this.cfg.augment !== null) {
-        if (ctx.rng === undefined) throw new ConfigError('audio/cnn augmentation needs ctx.rng while training', { path: 'augment' });
-        samples = augmentChain(samples, { ...this.cfg.augment, sampleRateHz: this.cfg.sampleRateHz } as AugmentChainOptions, ctx.rng).samples;
-      }
+      const clip = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
+      const samples = augmentForTraining(clip, this.cfg.augment, this.cfg.sampleRateHz, ctx, 'audio/cnn');
       return audioFeatureFrames(samples, this.cfg, loc);
     } catch (err) {
       if (isMmfuseError(err)) throw (err as MmfuseError).locate(loc);

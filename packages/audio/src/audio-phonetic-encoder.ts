@@ -33,8 +33,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, RecurrentLayer, StateError, createRng, ctcGreedyDecode, isMmfuseError, z } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, JsonValue, MmfuseError, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
-import { augmentChain } from './augment-chain.js';
-import { augmentOptionsSchema } from './internal/augment-options.js';
+import { augmentForTraining, augmentOptionsSchema } from './internal/augment-options.js';
 import type { AudioAugmentOptions } from './internal/augment-options.js';
 import type { AugmentChainOptions } from './augment-chain.js';
 import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
@@ -361,11 +360,8 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
   async prepareAudio(raw: AudioInput, ctx: PrepareContext): Promise<PreparedPhoneticAudio> {
     const loc = { sample: ctx.sample, field: ctx.field };
     try {
-      let samples = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
-      if (ctx.training === true && this.cfg.augment !== null) {
-        if (ctx.rng === undefined) throw new ConfigError('audio/phonetic augmentation needs ctx.rng while training', { path: 'augment' });
-        samples = augmentChain(samples, { ...this.cfg.augment, sampleRateHz: this.cfg.sampleRateHz }, ctx.rng).samples;
-      }
+      const clip = await loadAudio(raw, ctx, this.cfg.sampleRateHz, this.cfg.maxDurationSeconds);
+      const samples = augmentForTraining(clip, this.cfg.augment, this.cfg.sampleRateHz, ctx, 'audio/phonetic');
       return audioFeatureFrames(samples, { ...this.cfg, normalization: 'utterance' }, loc);
     } catch (err) {
       if (isMmfuseError(err)) throw (err as MmfuseError).locate(loc);

@@ -6,6 +6,7 @@
  */
 import { hashString } from '@mmfuse/core/base';
 import { charNgramIds } from './char-ngrams.js';
+import { checkTokenized } from './prepared-text.js';
 import { UNKNOWN_ID } from './vocabulary.js';
 import type { Vocabulary } from './vocabulary.js';
 
@@ -52,12 +53,16 @@ function featuresAt(tokens: readonly string[], t: number, vocab: Vocabulary, o: 
 
 /**
  * The batch's features (no padding). A batch without any feature gets one placeholder (row 0, slot 0) with
- * `featureMask` 0. `cache` keeps character n-gram ids per token between calls.
+ * `featureMask` 0. `cache` keeps character n-gram ids per token between calls. A value without a token list is
+ * an InvalidInputError naming its index.
  */
 export function collateNgrams(texts: readonly { tokens: readonly string[] }[], vocab: Vocabulary, options: NgramFeatureOptions, cache: Map<string, number[]> = new Map()): CollatedNgrams {
   const pooled = options.output === 'pooled';
   let longest = 1;
-  for (const v of texts) longest = Math.max(longest, v.tokens.length);
+  texts.forEach((v, i) => {
+    checkTokenized(v, i);
+    longest = Math.max(longest, v.tokens.length);
+  });
   const rows: number[] = [];
   const slots: number[] = [];
   const lengths = new Int32Array(texts.length);

@@ -2,7 +2,7 @@
  * The batch layout of `text/rnn` (what its `collate` stacks into tensors) as a pure function over typed
  * arrays, so every runtime (Node, the browser page of the bot) builds the same graph inputs from tokens.
  */
-import { InvalidInputError, describeValue } from '@mmfuse/core/base';
+import { checkTokenized } from './prepared-text.js';
 import { charNgramIds } from './char-ngrams.js';
 import type { ResolvedCharNgramOptions } from './char-ngrams.js';
 import { CLS_ID } from './vocabulary.js';
@@ -27,7 +27,7 @@ export function collateTexts(values: readonly { tokens: string[] }[], vocab: Voc
   const extra = options.addCls ? 1 : 0;
   let steps = 1;
   values.forEach((v, i) => {
-    if (typeof v !== 'object' || v === null || !Array.isArray(v.tokens)) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text`, { sample: i });
+    checkTokenized(v, i);
     steps = Math.max(steps, v.tokens.length + extra);
   });
   const ids = new Int32Array(values.length * steps);

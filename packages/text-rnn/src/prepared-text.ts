@@ -19,11 +19,9 @@ export function isPreparedText(v: unknown): v is PreparedText {
   return typeof v === 'object' && v !== null && Array.isArray((v as PreparedText).tokens) && typeof (v as PreparedText).truncated === 'boolean';
 }
 
-/** Refuse (InvalidInputError naming the value's index) anything in `values` that is not a prepared text. */
-export function checkPreparedTexts(values: readonly unknown[], step: 'fit' | 'collate'): void {
-  values.forEach((v, i) => {
-    if (!isPreparedText(v)) throw new InvalidInputError(`${step}: value ${i} is ${describeValue(v)}, not a prepared text${step === 'fit' ? ' (call prepare first)' : ''}`, { sample: i });
-  });
+/** Refuse (InvalidInputError naming the value's index) a batch value that has no token list: what `collate` needs. */
+export function checkTokenized(v: unknown, i: number): asserts v is { tokens: string[] } {
+  if (typeof v !== 'object' || v === null || !Array.isArray((v as PreparedText).tokens)) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text`, { sample: i });
 }
 
 /** A raw text input tokenized: refused (naming sample and field) when it is not a string or is over `input.maxBytes`. */
@@ -37,6 +35,8 @@ export async function tokenizeInput(raw: unknown, ctx: PrepareContext, input: Ra
 
 /** The word vocabulary of a training set's prepared texts. */
 export function fitVocabulary(values: readonly PreparedText[], options: { minFrequency: number; maxVocabSize: number }): Vocabulary {
-  checkPreparedTexts(values, 'fit');
+  values.forEach((v, i) => {
+    if (!isPreparedText(v)) throw new InvalidInputError(`fit: value ${i} is ${describeValue(v)}, not a prepared text (call prepare first)`, { sample: i });
+  });
   return Vocabulary.fit(values.map((v) => v.tokens), { minFrequency: options.minFrequency, maxVocabSize: options.maxVocabSize });
 }

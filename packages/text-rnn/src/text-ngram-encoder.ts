@@ -22,7 +22,7 @@ import { collateNgrams } from './collate-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
 import type { TokenizerConfig } from './create-tokenizer.js';
 import { TEXT_MAX_BYTES, textNgramOptionsSchema } from './options.js';
-import { checkPreparedTexts, fitVocabulary, tokenizeInput } from './prepared-text.js';
+import { fitVocabulary, tokenizeInput } from './prepared-text.js';
 import type { PreparedText } from './prepared-text.js';
 import type { Tokenizer } from './tokenizer.js';
 import { Vocabulary } from './vocabulary.js';
@@ -175,7 +175,6 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
    */
   collate(values: readonly PreparedText[]): TensorMap {
     if (this.vocabulary === undefined) throw new StateError('text/ngram: call fit() (or setState()) before collate()');
-    checkPreparedTexts(values, 'collate');
     const c = collateNgrams(values, this.vocabulary, this.config, this.charCache);
     return {
       rows: tf.tensor1d(c.rows, 'int32'),

@@ -12,9 +12,9 @@ import { ConfigError, ModelFormatError, StateError, dropout, parseOptions } from
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { collateTexts } from './collate-texts.js';
-import { checkPreparedTexts, fitVocabulary, tokenizeInput } from './prepared-text.js';
+import { fitVocabulary, tokenizeInput } from './prepared-text.js';
 import type { PreparedText } from './prepared-text.js';
-import { charNgramIds, resolveCharNgramOptions } from './char-ngrams.js';
+import { resolveCharNgramOptions } from './char-ngrams.js';
 import type { CharNgramOptions, ResolvedCharNgramOptions } from './char-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
 import type { TokenizerConfig } from './create-tokenizer.js';
@@ -184,7 +184,6 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
   collate(values: readonly PreparedText[]): TensorMap {
     const vocab = this.vocabulary;
     if (vocab === undefined) throw new StateError('text/rnn: call fit() (or setState()) before collate()');
-    checkPreparedTexts(values, 'collate');
     const c = collateTexts(values, vocab, { addCls: this.config.addCls, charNgrams: this.config.charNgrams, ngramCache: this.ngramCache });
     const out: TensorMap = { ids: tf.tensor2d(c.ids, [values.length, c.steps], 'int32'), lengths: tf.tensor1d(c.lengths, 'int32') };
     if (c.ngrams !== undefined && c.ngramIndex !== undefined) {

@@ -1,5 +1,8 @@
 /** The `augment` option of the audio encoders: `augmentChain` options (checked again, with value ranges, when they are used). */
-import { z } from '@mmfuse/core';
+import { ConfigError, z } from '@mmfuse/core';
+import type { PrepareContext } from '@mmfuse/core';
+import { augmentChain } from '../augment-chain.js';
+import type { AugmentChainOptions } from '../augment-chain.js';
 
 const range = z.tuple([z.number(), z.number()]);
 
@@ -13,3 +16,13 @@ export const augmentOptionsSchema = z.strictObject({
 
 /** `augmentChain` options of an audio encoder's `augment`. */
 export type AudioAugmentOptions = z.input<typeof augmentOptionsSchema>;
+
+/**
+ * What an audio encoder's `prepare` hears: the clip itself, or, while training with `augment` set, a version
+ * drawn from `ctx.rng` (a ConfigError naming `augment` when a training context has no rng).
+ */
+export function augmentForTraining(samples: Float32Array, augment: AudioAugmentOptions | Omit<AugmentChainOptions, 'sampleRateHz' | 'noiseClips'> | null, sampleRateHz: number, ctx: PrepareContext, kind: string): Float32Array {
+  if (ctx.training !== true || augment === null) return samples;
+  if (ctx.rng === undefined) throw new ConfigError(`${kind} augmentation needs ctx.rng while training`, { path: 'augment' });
+  return augmentChain(samples, { ...augment, sampleRateHz } as AugmentChainOptions, ctx.rng).samples;
+}

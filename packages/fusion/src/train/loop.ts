@@ -88,11 +88,16 @@ export interface FitOptions {
 }
 
 /** The epochs of a run, checked. */
+/** Which inputs are prepared again each epoch: fit's option, else the config's `training.augmentEachEpoch`. */
+function augmentSetting(state: FusionState, options: FitOptions): boolean | readonly string[] | undefined {
+  return options.augmentEachEpoch ?? state.config.training.augmentEachEpoch;
+}
+
 function checkOptions(state: FusionState, options: FitOptions): number {
   const epochs = options.epochs ?? state.config.training.epochs;
   if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError(`must be a positive integer, got ${epochs}`, { path: 'epochs' });
   if (options.resume === true && options.checkpointDir === undefined) throw new ConfigError('resume: true needs a checkpointDir', { path: 'resume' });
-  const aug = options.augmentEachEpoch ?? state.config.training.augmentEachEpoch;
+  const aug = augmentSetting(state, options);
   // Name the setting where it came from: fit's option, or the config's training section.
   const augPath = options.augmentEachEpoch !== undefined ? 'augmentEachEpoch' : 'training.augmentEachEpoch';
   if (Array.isArray(aug)) {
@@ -218,7 +223,7 @@ async function runEpoch(run: Run, callbacks: CallbackList): Promise<boolean> {
   const epoch = t.epoch;
   const bs = run.state.config.training.batchSize;
   const order = epochOrder(run, epoch);
-  const aug = run.options.augmentEachEpoch ?? run.state.config.training.augmentEachEpoch;
+  const aug = augmentSetting(run.state, run.options);
   if (aug !== undefined && aug !== false) {
     const fields = aug === true ? run.state.fields : aug;
     const r = await augmentTraining(run.state, run.raw, run.train, { fields, epoch, seed: run.state.config.training.seed, cache: run.cache as PrepareCache, ...(run.options.baseDir === undefined ? {} : { baseDir: run.options.baseDir }) });

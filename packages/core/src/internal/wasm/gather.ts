@@ -6,16 +6,8 @@
  * does; `batchDims` other than 0, string and complex tensors go to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Info, KernelArgs, WasmBackend } from './heap.js';
-
-type StockFunc = (args: KernelArgs) => Info | Info[];
-type View = Float32Array | Int32Array | Uint8Array;
-
-function heapView(backend: WasmBackend, x: Info): { heap: View; base: number } {
-  const view = backend.typedArrayFromHeap(x);
-  const Ctor = view.constructor as new (buffer: ArrayBufferLike) => View;
-  return { heap: new Ctor(view.buffer), base: view.byteOffset / view.BYTES_PER_ELEMENT };
-}
+import { copyRun, heapView, sizeOf } from './heap.js';
+import type { KernelArgs, StockFunc } from './heap.js';
 
 export function fastGather(stock: StockFunc): tf.KernelFunc {
   return ((args: KernelArgs<{ axis: number; batchDims: number }>) => {
@@ -25,8 +17,8 @@ export function fastGather(stock: StockFunc): tf.KernelFunc {
     const { backend } = args;
     const axis = tf.util.parseAxisParam(args.attrs.axis, x.shape)[0]!;
     const dim = x.shape[axis]!;
-    const outer = x.shape.slice(0, axis).reduce((a, b) => a * b, 1);
-    const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const outer = sizeOf(x.shape.slice(0, axis));
+    const inner = sizeOf(x.shape.slice(axis + 1));
     const ids = backend.typedArrayFromHeap(indices) as Int32Array;
     const n = ids.length;
     for (let j = 0; j < n; j++) {
@@ -44,9 +36,7 @@ export function fastGather(stock: StockFunc): tf.KernelFunc {
     for (let a = 0; a < outer; a++) {
       const rowBase = src.base + a * dim * inner;
       for (let j = 0; j < n; j++) {
-        const s = rowBase + at[j]! * inner;
-        if (inner >= 16) heap.copyWithin(o, s, s + inner);
-        else for (let i = 0; i < inner; i++) heap[o + i] = heap[s + i]!;
+        copyRun(heap, o, rowBase + at[j]! * inner, inner);
         o += inner;
       }
     }

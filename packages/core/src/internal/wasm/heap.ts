@@ -83,3 +83,30 @@ export function sizeOf(shape: readonly number[]): number {
   for (const d of shape) n *= d;
   return n;
 }
+
+/** A stock kernel function as a wrapper receives it. */
+export type StockFunc = (args: KernelArgs) => Info | Info[];
+
+type View = Float32Array | Int32Array | Uint8Array;
+
+/**
+ * A tensor's heap view, a whole-heap view of the same element type, and the tensor's offset in it (in
+ * elements). Same caveat as `f32`: take it after the kernel's last allocation.
+ */
+export function heapView(backend: WasmBackend, x: Info): { view: View; heap: View; base: number } {
+  const view = backend.typedArrayFromHeap(x);
+  const Ctor = view.constructor as new (buffer: ArrayBufferLike) => View;
+  return { view, heap: new Ctor(view.buffer), base: view.byteOffset / view.BYTES_PER_ELEMENT };
+}
+
+/** heap[to .. to + n) = heap[from .. from + n): one memmove for a long run, element by element for a short one. */
+export function copyRun(heap: View, to: number, from: number, n: number): void {
+  if (n >= 16) heap.copyWithin(to, from, from + n);
+  else for (let i = 0; i < n; i++) heap[to + i] = heap[from + i]!;
+}
+
+/** `x`'s buffer under one more reference, seen with `shape` (tensors are immutable, so sharing is safe). */
+export function shareBuffer(backend: WasmBackend, x: Info, shape: number[]): Info {
+  (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape, dtype: x.dtype };
+}

@@ -9,16 +9,8 @@
  * clone) shares the input's buffer by reference count, as Reshape does, instead of copying it.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Info, KernelArgs, WasmBackend } from './heap.js';
-
-type View = Float32Array | Int32Array | Uint8Array;
-
-/** The tensor's heap view and, over the same heap, a whole-heap view of the same element type. */
-function heapView(backend: WasmBackend, x: Info): { view: View; heap: View; base: number } {
-  const view = backend.typedArrayFromHeap(x);
-  const Ctor = view.constructor as new (buffer: ArrayBufferLike) => View;
-  return { view, heap: new Ctor(view.buffer), base: view.byteOffset / view.BYTES_PER_ELEMENT };
-}
+import { copyRun, heapView, shareBuffer } from './heap.js';
+import type { Info, KernelArgs, StockFunc, WasmBackend } from './heap.js';
 
 /** Row-major strides of `shape`. */
 function stridesOf(shape: readonly number[]): number[] {
@@ -64,8 +56,7 @@ export function sliceInto(backend: WasmBackend, x: Info, begin: readonly number[
   for (let r = 0; r < count; r++) {
     let s = start;
     for (let a = 0; a < inner; a++) s += idx[a]! * xs[a]!;
-    if (run >= 16) heap.copyWithin(o, s, s + run);
-    else for (let i = 0; i < run; i++) heap[o + i] = heap[s + i]!;
+    copyRun(heap, o, s, run);
     o += run;
     for (let a = inner - 1; a >= 0; a--) {
       if (++idx[a]! < outer[a]!) break;
@@ -79,8 +70,6 @@ function sliceOne(backend: WasmBackend, x: Info, begin: number[], size: number[]
   sliceInto(backend, x, begin, size, out);
   return out;
 }
-
-type StockFunc = (args: KernelArgs) => Info | Info[];
 
 /** Slice: strings go to the stock kernel; everything else is copied run by run. */
 export function fastSlice(stock: StockFunc): tf.KernelFunc {
@@ -135,7 +124,6 @@ export function sharedIdentity(stock: StockFunc): tf.KernelFunc {
   return ((args: KernelArgs) => {
     const x = args.inputs['x']!;
     if (x.dtype === 'string') return stock(args);
-    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+    return shareBuffer(args.backend, x, x.shape.slice());
   }) as unknown as tf.KernelFunc;
 }

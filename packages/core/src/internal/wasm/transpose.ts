@@ -7,7 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { MMFUSE_WRAPPED } from './batch_matmul.js';
-import { type Info, type KernelArgs, sizeOf, withShape } from './heap.js';
+import { type Info, type KernelArgs, shareBuffer, sizeOf, withShape } from './heap.js';
 
 type Original = (args: KernelArgs<{ perm: number[] }>) => Info;
 
@@ -79,8 +79,7 @@ export function fastTranspose(original: Original): tf.KernelFunc {
     if (c.perm.every((a, i) => a === i) && x.dtype !== 'string') {
       // Nothing moves (e.g. the identity permutation in gather's gradient, over a whole embedding table):
       // the same buffer under one more reference, as Reshape and Identity do, instead of a copy.
-      (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: outShape, dtype: x.dtype };
+      return shareBuffer(backend, x, outShape);
     }
     if (c.perm.length <= 4 || x.dtype === 'string' || x.dtype === 'complex64') {
       const out = original({ inputs: { x: withShape(x, c.shape) }, backend, attrs: { perm: c.perm } });

@@ -45,7 +45,7 @@ async function heard(enc: AudioPhoneticEncoder, manifest: string): Promise<(Row 
   const out: (Row & { heard: string })[] = [];
   for (let i = 0; i < rows.length; i += 32) {
     const chunk = rows.slice(i, i + 32);
-    const prepared = [];
+    const prepared: Awaited<ReturnType<AudioPhoneticEncoder["prepareAudio"]>>[] = [];
     for (const r of chunk) prepared.push(await enc.prepareAudio(String(r.audio), { sample: r.id, field: 'audio', baseDir: path.dirname(manifest), allowOutsideBaseDir: true }));
     const ids = tf.tidy(() => {
       const e = enc.encode(enc.collate(prepared), { training: false });

@@ -5,6 +5,8 @@
  *
  *   node --conditions=source --import tsx scripts/speech/pretrain-english.ts OUT [--banking DIR] [--step all|synthesize|pretrain|evaluate]
  *        [--epochs N] [--per-text N] [--jobs N]
+ *   ... --step lexicon: OUT/lexicon.json, every word of the training texts (Banking77 less the validation
+ *        queries, and the bot's training messages) phonemized by Flite, for `SpeechRecognizer`.
  *
  * Texts (never a test text of either example):
  * - Banking77 `train.csv` (10,003 queries; CC BY 4.0, read in place from --banking, $BANKING77_DIR or
@@ -15,14 +17,14 @@
  * validation messages in `validationVoices()`; test corpus (`--step evaluate`, reported, never used for
  * choices) = the same texts in `testVoices()`.
  * Writes only under OUT: the texts-NAME.jsonl files, the speech-NAME folders (synthesize outputs), corpus.jsonl, encoder/ (the
- * pretrained folder, checkpoint/ inside while training) and evaluate.json.
+ * pretrained folder, checkpoint/ inside while training), evaluate.json and lexicon.json.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRng, initEngine, loadManifest } from '@mmfuse/core';
-import { synthesizeCorpus } from '@mmfuse/speech';
+import { buildLexicon, synthesizeCorpus } from '@mmfuse/speech';
 import { TEST_SPEAKERS, VALIDATION_SPEAKERS, testVoices, trainVoices, validationVoices } from '../../examples/common/speech-voices.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -122,13 +124,23 @@ async function evaluate(): Promise<void> {
   writeFileSync(path.join(OUT, 'evaluate.json'), `${JSON.stringify({ per: r.per, clips: r.clips, bySpeaker, examples: r.examples }, null, 1)}\n`);
 }
 
+async function lexicon(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  if (!existsSync(path.join(OUT, 'texts-banking.jsonl'))) await texts();
+  const read = (f: string): string[] => readFileSync(path.join(OUT, f), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
+  const lex = await buildLexicon([...read('texts-banking.jsonl'), ...read('texts-bot.jsonl')]);
+  writeFileSync(path.join(OUT, 'lexicon.json'), `${JSON.stringify(lex)}\n`);
+  console.log(`lexicon: ${lex.words.length} words -> ${path.join(OUT, 'lexicon.json')}`);
+}
+
 async function main(): Promise<void> {
   await initEngine();
   const step = opts.step!;
-  if (!['all', 'synthesize', 'pretrain', 'evaluate'].includes(step)) throw new Error(`--step must be all, synthesize, pretrain or evaluate, got ${step}`);
+  if (!['all', 'synthesize', 'pretrain', 'evaluate', 'lexicon'].includes(step)) throw new Error(`--step must be all, synthesize, pretrain, evaluate or lexicon, got ${step}`);
   if (step === 'all' || step === 'synthesize') await synthesize();
   if (step === 'all' || step === 'pretrain') await pretrain();
   if (step === 'all' || step === 'evaluate') await evaluate();
+  if (step === 'all' || step === 'lexicon') await lexicon();
 }
 
 main().catch((err: unknown) => {

@@ -9,9 +9,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, createRng, encoders } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, createRng, encoders } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
-import { PHONEMES, evaluateSpeechEncoder, pretrainSpeechEncoder, synthesizeCorpus } from '@mmfuse/speech';
+import { PHONEMES, SpeechRecognizer, buildLexicon, decodeWords, evaluateSpeechEncoder, pretrainSpeechEncoder, synthesizeCorpus } from '@mmfuse/speech';
+import type { Transcript } from '@mmfuse/speech';
 import { main } from 'mmfuse';
 
 const WORDS = ['yes', 'no', 'card', 'money', 'help', 'stop'];
@@ -47,13 +48,36 @@ describe('pretrainSpeechEncoder', () => {
     expect(enc.ctcSymbols).toEqual(PHONEMES);
     expect(enc.trainableWeights).toHaveLength(0);
     expect(enc.pretrainedMetrics).toMatchObject({ heldOutPer: result.heldOutPer, inventory: 'cmu-arpabet-39' });
-    const rows = readFileSync(corpus.manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { audio: string; phonemes: string; voice: string });
+    const rows = readFileSync(corpus.manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { audio: string; phonemes: string; voice: string; text: string });
     const held = rows.filter((r) => r.voice === 'flite:awb');
     const prepared = await Promise.all(held.map((r, i) => enc.prepare(r.audio, { sample: i, field: 'audio', baseDir: path.dirname(corpus.manifest) })));
     const heard = tf.tidy(() => enc.transcribe(enc.encode(enc.collate(prepared), { training: false })))!;
     const exact = heard.filter((h, i) => h.join(' ') === held[i]?.phonemes).length;
     expect(exact, JSON.stringify(heard)).toBeGreaterThanOrEqual(2);
     enc.dispose();
+
+    // SpeechRecognizer: the same phonemes as the encoder's own transcription, words from a lexicon of the
+    // corpus's words; a clip that cannot be read is its typed error in its place, the others transcribed.
+    const lexicon = await buildLexicon(WORDS);
+    const rec = await SpeechRecognizer.load({ encoder: out, lexicon, batchSize: 2 });
+    const before = tf.memory().numTensors;
+    const inputs = [...held.map((r, i) => ({ sample: `held-${i}`, audio: r.audio })), { sample: 'gone', audio: 'clips/missing.wav' }];
+    const got = await rec.transcribe(inputs, { baseDir: path.dirname(corpus.manifest) });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(got).toHaveLength(held.length + 1);
+    for (const [i, t] of got.slice(0, held.length).entries()) {
+      expect(t).not.toBeInstanceOf(Error);
+      const tr = t as Transcript;
+      expect(tr.phonemes).toEqual(heard[i]);
+      expect(tr.words).toEqual(decodeWords(tr.phonemes, lexicon));
+    }
+    const words = got.slice(0, held.length).filter((t, i) => (t as Transcript).words?.join(' ') === held[i]?.text).length;
+    expect(words, JSON.stringify(got)).toBeGreaterThanOrEqual(2);
+    expect(got[held.length]).toBeInstanceOf(InvalidInputError);
+    expect(String(got[held.length])).toMatch(/gone/);
+    rec.dispose();
+    await expect(SpeechRecognizer.load({ encoder: out, lexicon: { ...lexicon, version: 2 as 1 } })).rejects.toThrow(ConfigError);
+    await expect(SpeechRecognizer.load({ encoder: out, lexicon, decode: { wordPenalty: -1 } })).rejects.toThrow(/wordPenalty/);
   }, 600_000);
 
   it('refuses a folder it did not write and a corpus without voice ids; the CLI reports usage errors', async () => {

@@ -125,4 +125,46 @@ export class FliteEngine implements SpeechEngine {
       await rm(dir, { recursive: true, force: true });
     }
   }
+
+  /**
+   * Phonemes of each word of `words`, many words per Flite run (a run costs ~0.1 s whatever its length): the
+   * words are read as separate sentences and Flite's pauses split the output back. A chunk whose pause count
+   * does not match (a word Flite reads as several, e.g. a number) falls back to one run per word.
+   */
+  async phonemizeWords(words: readonly string[]): Promise<string[][]> {
+    for (const [i, w] of words.entries()) {
+      checkText(w, 'flite phonemizer');
+      if (!/^[\p{L}\p{M}']+$/u.test(w)) throw new InvalidInputError(`word ${i} (${JSON.stringify(w.slice(0, 40))}) must be letters and apostrophes only`, { details: { index: i } });
+    }
+    const out: string[][] = [];
+    const CHUNK = 200;
+    for (let start = 0; start < words.length; start += CHUNK) {
+      const chunk = words.slice(start, start + CHUNK);
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'mmfuse-flite-'));
+      let parts: string[][] | undefined;
+      try {
+        const file = path.join(dir, 'stdout.txt');
+        await runFlite(['-ps', '-t', chunk.join('. '), '-o', 'none'], undefined, file);
+        const segments = (await readFile(file, 'utf8')).trim().split(/\s+/);
+        const groups: string[][] = [];
+        let current: string[] = [];
+        for (const seg of segments) {
+          if (seg.toLowerCase() === 'pau') {
+            if (current.length > 0) groups.push(current);
+            current = [];
+          } else current.push(seg);
+        }
+        if (current.length > 0) groups.push(current);
+        if (groups.length === chunk.length) parts = groups.map((g, k) => normalizeArpabet(g.join(' '), chunk[k]));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      if (parts === undefined) {
+        parts = [];
+        for (const w of chunk) parts.push(await this.phonemize(w));
+      }
+      out.push(...parts);
+    }
+    return out;
+  }
 }

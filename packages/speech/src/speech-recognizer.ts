@@ -1,0 +1,109 @@
+/**
+ * `SpeechRecognizer`: what a pretrained `audio/phonetic` folder hears in a clip (greedy CTC phonemes) and,
+ * with a lexicon, the words those phonemes spell (`decodeWords`). This is the voice half of the cascade that
+ * lets a voice request reach a model trained on typed text: clip -> phonemes -> words -> text model.
+ */
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, createRng, isMmfuseError } from '@mmfuse/core';
+import type { MmfuseError, PrepareContext } from '@mmfuse/core';
+import { AudioPhoneticEncoder } from '@mmfuse/audio';
+import type { AudioInput, PreparedPhoneticAudio } from '@mmfuse/audio';
+import { PHONEMES } from './phonemes.js';
+import { checkLexicon, decodeWords } from './word-decoder.js';
+import type { DecodeWordsOptions, Lexicon } from './word-decoder.js';
+
+/** Options of `SpeechRecognizer.load`. */
+export interface SpeechRecognizerOptions {
+  /** A folder written by `pretrainSpeechEncoder` (CTC head over `PHONEMES`). */
+  encoder: string;
+  /** A lexicon (or the path of its JSON file) to decode words; without one, only phonemes are returned. */
+  lexicon?: Lexicon | string;
+  /** Options of `decodeWords`. */
+  decode?: DecodeWordsOptions;
+  /** Clips per forward pass. Default 16. */
+  batchSize?: number;
+}
+
+/** What the recognizer heard in one clip. */
+export interface Transcript {
+  phonemes: string[];
+  /** The lexicon words (`null` without a lexicon). */
+  words: string[] | null;
+}
+
+/** One clip to transcribe: the audio (a path, resolved against `baseDir`, or bytes / samples) and its name in errors. */
+export interface RecognizerInput {
+  sample: string | number;
+  audio: AudioInput;
+}
+
+export class SpeechRecognizer {
+  private constructor(
+    private readonly encoder: AudioPhoneticEncoder,
+    readonly lexicon: Lexicon | null,
+    private readonly decode: DecodeWordsOptions,
+    private readonly batchSize: number,
+  ) {}
+
+  /**
+   * Loads the encoder (frozen, inference only) and the lexicon.
+   * @throws ConfigError when the folder has no phoneme CTC head or the lexicon is malformed.
+   */
+  static async load(options: SpeechRecognizerOptions): Promise<SpeechRecognizer> {
+    if (options === null || typeof options !== 'object' || typeof options.encoder !== 'string') throw new ConfigError('options { encoder: DIR } are required', { path: 'encoder' });
+    const batchSize = options.batchSize ?? 16;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`must be a positive integer, got ${String(batchSize)}`, { path: 'batchSize' });
+    let lexicon: Lexicon | null = null;
+    if (typeof options.lexicon === 'string') {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readFileSync(options.lexicon, 'utf8'));
+      } catch (err) {
+        throw new ConfigError(`cannot read the lexicon ${options.lexicon}: ${(err as Error).message}`, { path: 'lexicon', cause: err });
+      }
+      lexicon = checkLexicon(raw, 'lexicon');
+    } else if (options.lexicon !== undefined) lexicon = checkLexicon(options.lexicon, 'lexicon');
+    if (lexicon !== null) decodeWords([], lexicon, options.decode); // checks the options now, not per clip
+    const encoder = new AudioPhoneticEncoder({ pretrained: options.encoder, freeze: true });
+    try {
+      encoder.build(createRng(0));
+      if (encoder.ctcSymbols === null || encoder.ctcSymbols.join(' ') !== PHONEMES.join(' ')) throw new ConfigError(`${options.encoder} has no CTC head over the ${PHONEMES.length} phonemes`, { path: 'encoder' });
+    } catch (err) {
+      encoder.dispose();
+      throw err;
+    }
+    return new SpeechRecognizer(encoder, lexicon, options.decode ?? {}, batchSize);
+  }
+
+  /**
+   * Transcribes every clip; a clip that cannot be read gives its typed error (naming the sample) in its place
+   * and the others are still transcribed. `context.baseDir` resolves relative paths.
+   */
+  async transcribe(inputs: readonly RecognizerInput[], context: Pick<PrepareContext, 'baseDir' | 'allowOutsideBaseDir'> = {}): Promise<(Transcript | MmfuseError)[]> {
+    const out: (Transcript | MmfuseError)[] = new Array(inputs.length);
+    const ready: { i: number; prepared: PreparedPhoneticAudio }[] = [];
+    for (const [i, input] of inputs.entries()) {
+      try {
+        ready.push({ i, prepared: await this.encoder.prepareAudio(input.audio, { ...context, sample: input.sample, field: 'audio' }) });
+      } catch (err) {
+        if (!isMmfuseError(err)) throw err;
+        out[i] = err as MmfuseError;
+      }
+    }
+    for (let start = 0; start < ready.length; start += this.batchSize) {
+      const chunk = ready.slice(start, start + this.batchSize);
+      const heard = tf.tidy(() => this.encoder.transcribe(this.encoder.encode(this.encoder.collate(chunk.map((c) => c.prepared)), { training: false }))) as string[][];
+      chunk.forEach((c, k) => {
+        const phonemes = heard[k] as string[];
+        out[c.i] = { phonemes, words: this.lexicon === null ? null : decodeWords(phonemes, this.lexicon, this.decode) };
+      });
+    }
+    return out;
+  }
+
+  /** Frees the encoder's weights. */
+  dispose(): void {
+    this.encoder.dispose();
+  }
+}

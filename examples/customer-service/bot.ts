@@ -8,6 +8,10 @@
  *   node --conditions=source --import tsx examples/customer-service/bot.ts ask --audio examples/customer-service/data/clips/0001.wav
  *   node --conditions=source --import tsx examples/customer-service/bot.ts ask --text "我的卡丢了" --audio some.wav
  *
+ * A spoken English request without a transcript is first heard by the shipped speech recognizer (`speech/`: an
+ * `audio/phonetic` encoder pretrained with CTC on synthesized English, and a lexicon of training words): the words
+ * it hears go to the model's text input beside the clip (issue 16's cascade). `--speech none` turns that off.
+ *
  * Options: --model DIR (default examples/customer-service/model, git-ignored), --lang en|zh (answer language;
  * default: zh when the typed text has Chinese characters, else en), --oos-threshold P (hand a request over when
  * the calibrated confidence is below P; default: the model's threshold, chosen on the validation split).
@@ -22,6 +26,8 @@ import '@mmfuse/text-rnn';
 import { corruptText } from '@mmfuse/text-rnn/tokenizers';
 import { addNoise, decodeWavFile, encodeWav, whiteNoise } from '@mmfuse/audio';
 import { FusionModel, normalizeConfig } from '@mmfuse/fusion';
+import { SpeechRecognizer } from '@mmfuse/speech';
+import type { Transcript } from '@mmfuse/speech';
 import { loadSamples, percent, readExampleConfig, seconds } from '../common/example-config.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -41,8 +47,36 @@ const { positionals, values: opts } = parseArgs({
     epochs: { type: 'string' },
     lang: { type: 'string' },
     'oos-threshold': { type: 'string' },
+    speech: { type: 'string', default: path.join(HERE, 'speech') },
   },
 });
+
+let recognizer: Promise<SpeechRecognizer | null> | undefined;
+/** The shipped speech recognizer (`--speech DIR`: `encoder/` + `lexicon.json`), or null with `--speech none` or without the folder. */
+function speechRecognizer(): Promise<SpeechRecognizer | null> {
+  recognizer ??= (async () => {
+    const dir = opts.speech!;
+    if (dir === 'none') return null;
+    if (!existsSync(path.join(dir, 'encoder', 'phonetic-encoder.json'))) {
+      console.log(`(no speech recognizer in ${path.relative(process.cwd(), dir)}: voice requests go to the audio model alone)`);
+      return null;
+    }
+    return SpeechRecognizer.load({ encoder: path.join(dir, 'encoder'), lexicon: path.join(dir, 'lexicon.json') });
+  })();
+  return recognizer;
+}
+
+/** What the recognizer hears in English voice-only samples (words joined by spaces; '' when it hears nothing). */
+async function hear(samples: readonly ManifestSample[]): Promise<string[]> {
+  const rec = await speechRecognizer();
+  if (rec === null) return samples.map(() => '');
+  const got = await rec.transcribe(samples.map((s) => ({ sample: s.id, audio: path.resolve(String(s.fields.audio)) })));
+  return got.map((t) => (t instanceof Error ? '' : ((t as Transcript).words ?? []).join(' ')));
+}
+
+/** A voice-only English sample with what the recognizer heard as its text (unchanged when it heard nothing). */
+const withHeard = (s: ManifestSample, heard: string): ManifestSample => (heard === '' ? s : { ...s, fields: { ...s.fields, text: heard } });
+const englishVoice = (s: ManifestSample): boolean => kindOf(s) === 'voice' && s.fields.lang === 'en';
 
 /** `--oos-threshold P`: a probability in [0, 1]; absent: the model's own threshold. */
 function oosThreshold(): { outOfScopeThreshold?: number } {
@@ -102,6 +136,8 @@ interface TestMetrics {
   macroF1: number;
   /** Per kind of request: accuracy of the top intent, and the share the bot hands over (below its out-of-scope threshold). */
   bySubset: Record<string, { n: number; accuracy: number; handedOver: number }>;
+  /** English voice-only requests as the bot answers them: the clip plus what the speech recognizer heard (absent without one). */
+  voiceHeard?: { n: number; accuracy: number; audioAlone: number };
   ablation?: unknown;
   robustness: Robustness;
 }
@@ -160,12 +196,19 @@ async function testMetrics(model: FusionModel, test: ManifestSample[]): Promise<
     const r = await model.evaluate(subset);
     bySubset[kind] = { n: r.n, accuracy: r.accuracy, handedOver: r.outOfScope ?? 0 };
   }
-  return { n: all.n, accuracy: all.accuracy, macroF1: all.macroF1, bySubset, ablation: all.ablation, robustness: await robustness(model, test, bySubset.text?.accuracy ?? Number.NaN) };
+  const spoken = test.filter(englishVoice);
+  let voiceHeard: TestMetrics['voiceHeard'];
+  if (spoken.length > 0 && (await speechRecognizer()) !== null) {
+    const heard = await hear(spoken);
+    voiceHeard = { n: spoken.length, accuracy: (await model.evaluate(spoken.map((s, i) => withHeard(s, heard[i] as string)))).accuracy, audioAlone: (await model.evaluate(spoken)).accuracy };
+  }
+  return { n: all.n, accuracy: all.accuracy, macroF1: all.macroF1, bySubset, ...(voiceHeard === undefined ? {} : { voiceHeard }), ablation: all.ablation, robustness: await robustness(model, test, bySubset.text?.accuracy ?? Number.NaN) };
 }
 
 function printMetrics(m: TestMetrics): void {
   console.log(`test accuracy ${percent(m.accuracy)} on ${m.n} samples (macro-F1 ${m.macroF1.toFixed(3)})`);
   for (const [kind, r] of Object.entries(m.bySubset)) console.log(`  ${kind.padEnd(5)} requests: ${percent(r.accuracy)} of ${r.n} (handed over: ${percent(r.handedOver)})`);
+  if (m.voiceHeard !== undefined) console.log(`  English voice requests through the speech recognizer: ${percent(m.voiceHeard.accuracy)} of ${m.voiceHeard.n} (the clip alone: ${percent(m.voiceHeard.audioAlone)})`);
   const r = m.robustness;
   console.log(`robustness: typed requests corrupted as people type ${percent(r.typedCorrupted.corrupted)} (clean ${percent(r.typedCorrupted.clean)}, ${r.typedCorrupted.n})`);
   for (const [name, c] of [['voice + text, clip at 10 dB SNR', r.noisyVoice10dB], ['voice + text, clip at 0 dB SNR', r.noisyVoice0dB], ['voice + text, text corrupted', r.corruptedText]] as const) {
@@ -185,6 +228,16 @@ async function answer(model: FusionModel, request: { text?: string; audio?: stri
   const fields: Record<string, unknown> = {};
   if (request.text !== undefined) fields.text = request.text;
   if (request.audio !== undefined) fields.audio = path.resolve(request.audio);
+  let heard: string | undefined;
+  if (request.text === undefined && request.audio !== undefined && lang !== 'zh') {
+    const rec = await speechRecognizer();
+    if (rec !== null) {
+      const [t] = await rec.transcribe([{ sample: path.basename(request.audio), audio: fields.audio as string }]);
+      if (t instanceof Error) throw t;
+      heard = ((t as Transcript).words ?? []).join(' ');
+      if (heard !== '') fields.text = heard;
+    }
+  }
   const p = await model.predict(fields, { contributions: true, ...oosThreshold() });
   const label = String(p.label);
   const confidence = p.probabilities?.[label] ?? NaN;
@@ -193,6 +246,7 @@ async function answer(model: FusionModel, request: { text?: string; audio?: stri
   const reply = p.outOfScope === true ? HANDOVER[lang2] : ANSWERS[label]?.[lang2] ?? '(no answer configured for this intent)';
   if (request.text !== undefined) console.log(`  typed : ${request.text}`);
   if (request.audio !== undefined) console.log(`  voice : ${path.relative(process.cwd(), path.resolve(request.audio))}`);
+  if (heard !== undefined) console.log(`  heard : ${heard === '' ? '(nothing)' : heard}`);
   console.log(`  intent: ${label} (confidence ${percent(confidence)}; inputs used: ${p.modalitiesUsed.join(' + ')})${p.outOfScope === true ? ' -> out of scope: handing over' : ''}`);
   if (p.contributions !== undefined) {
     // A contribution is how much the intent's probability drops when that input is removed.

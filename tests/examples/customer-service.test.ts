@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@mmfuse/text-rnn';
 import { FusionModel } from '@mmfuse/fusion';
 import type { Sample } from '@mmfuse/fusion';
+import { SpeechRecognizer } from '@mmfuse/speech';
+import type { Transcript } from '@mmfuse/speech';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const here = path.join(root, 'examples/customer-service');
@@ -46,8 +48,8 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function ask(text: string, extra: string[] = []): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', bot, 'ask', '--model', path.join(dir, 'model'), '--text', text, ...extra], {
+async function ask(text: string | null, extra: string[] = []): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', bot, 'ask', '--model', path.join(dir, 'model'), ...(text === null ? [] : ['--text', text]), ...extra], {
     cwd: root, env: { ...process.env, MMFUSE_ENGINE: 'wasm' }, maxBuffer: 1 << 20,
   });
   return stdout;
@@ -87,5 +89,20 @@ describe('the customer-service bot and out-of-scope requests', () => {
 
   it('refuses a threshold outside [0, 1]', { timeout: 600_000 }, async () => {
     await expect(ask(IN_SCOPE, ['--oos-threshold', '2'])).rejects.toThrow(/--oos-threshold must be a probability in \[0, 1\], got "2"/);
+  });
+});
+
+describe('the customer-service bot and spoken requests', () => {
+  it('hears an English voice request with the shipped recognizer and answers the words it heard', { timeout: 600_000 }, async () => {
+    const clip = path.join(here, 'data', 'clips', '0084.wav'); // a voice-only English test request
+    const rec = await SpeechRecognizer.load({ encoder: path.join(here, 'speech', 'encoder'), lexicon: path.join(here, 'speech', 'lexicon.json') });
+    const [t] = await rec.transcribe([{ sample: 'clip', audio: clip }]);
+    rec.dispose();
+    const heard = ((t as Transcript).words ?? []).join(' ');
+    const out = await ask(null, ['--audio', clip]);
+    expect(out).toContain(`heard : ${heard === '' ? '(nothing)' : heard}`);
+    if (heard !== '') expect(out).toContain(`intent: ${String((await model.predict({ text: heard })).label)}`);
+    // Without the recognizer the clip goes to the model alone, and this text-only model has no audio input.
+    await expect(ask(null, ['--audio', clip, '--speech', 'none'])).rejects.toThrow(/none of the inputs "text" is present/);
   });
 });

@@ -17,13 +17,12 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
-import { createRng, ctcGreedyDecode, initEngine } from '@mmfuse/core';
-import { AudioPhoneticEncoder } from '@mmfuse/audio';
+import { createRng, initEngine } from '@mmfuse/core';
 import '@mmfuse/text-rnn';
 import { FusionModel } from '@mmfuse/fusion';
 import type { FusionModelConfig, Sample } from '@mmfuse/fusion';
-import { PHONEMES, corruptPhonemes, phonemize } from '@mmfuse/speech';
+import { PHONEMES, SpeechRecognizer, corruptPhonemes, phonemize } from '@mmfuse/speech';
+import type { Transcript } from '@mmfuse/speech';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DATA = path.join(REPO, 'examples/customer-service/data');
@@ -39,21 +38,15 @@ type Row = Record<string, unknown> & { id: string };
 const jl = (f: string): Row[] => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
 const sourceOf = (r: Row): string => String(r.sourceId).replace(/^cs-/, '');
 
-/** Each clip of `manifest` with what the encoder hears (greedy CTC), in batches of 32. */
-async function heard(enc: AudioPhoneticEncoder, manifest: string): Promise<(Row & { heard: string })[]> {
+/** Each clip of `manifest` with what the recognizer hears (greedy CTC phonemes). */
+async function heard(rec: SpeechRecognizer, manifest: string): Promise<(Row & { heard: string })[]> {
   const rows = jl(manifest);
-  const out: (Row & { heard: string })[] = [];
-  for (let i = 0; i < rows.length; i += 32) {
-    const chunk = rows.slice(i, i + 32);
-    const prepared: Awaited<ReturnType<AudioPhoneticEncoder["prepareAudio"]>>[] = [];
-    for (const r of chunk) prepared.push(await enc.prepareAudio(String(r.audio), { sample: r.id, field: 'audio', baseDir: path.dirname(manifest), allowOutsideBaseDir: true }));
-    const ids = tf.tidy(() => {
-      const e = enc.encode(enc.collate(prepared), { training: false });
-      return ctcGreedyDecode(e.aux?.ctcLogits as tf.Tensor3D, { lengths: (e.aux?.ctcLengths as tf.Tensor1D).dataSync() });
-    });
-    chunk.forEach((r, b) => out.push({ ...r, heard: (ids[b] as number[]).map((id) => PHONEMES[id - 1]).join(' ') }));
-  }
-  return out;
+  const got = await rec.transcribe(rows.map((r) => ({ sample: r.id, audio: String(r.audio) })), { baseDir: path.dirname(manifest), allowOutsideBaseDir: true });
+  return rows.map((r, i) => {
+    const t = got[i];
+    if (t instanceof Error) throw t;
+    return { ...r, heard: (t as Transcript).phonemes.join(' ') };
+  });
 }
 
 async function main(): Promise<void> {
@@ -62,8 +55,7 @@ async function main(): Promise<void> {
   for (const f of ['train', 'valid', 'test']) for (const r of jl(path.join(DATA, `${f}.jsonl`))) labels.set(r.id, r.label);
   const trainRows = jl(path.join(DATA, 'train.jsonl'));
   const trainIds = new Set(trainRows.map((r) => r.id));
-  const enc = new AudioPhoneticEncoder({ pretrained: o.encoder as string, freeze: true });
-  enc.build(createRng(0));
+  const enc = await SpeechRecognizer.load({ encoder: o.encoder as string });
   const rng = createRng(1).fork('phoneme-copies');
   const train: Sample[] = [];
   for (const r of trainRows) {

@@ -75,6 +75,7 @@ describe('pretrainSpeechEncoder', () => {
     expect(words, JSON.stringify(got)).toBeGreaterThanOrEqual(2);
     expect(got[held.length]).toBeInstanceOf(InvalidInputError);
     expect(String(got[held.length])).toMatch(/gone/);
+    await expect(rec.transcribe('clip.wav' as unknown as [])).rejects.toThrow(InvalidInputError);
     rec.dispose();
     await expect(SpeechRecognizer.load({ encoder: out, lexicon: { ...lexicon, version: 2 as 1 } })).rejects.toThrow(ConfigError);
     await expect(SpeechRecognizer.load({ encoder: out, lexicon, decode: { wordPenalty: -1 } })).rejects.toThrow(/wordPenalty/);

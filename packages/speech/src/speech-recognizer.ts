@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, createRng, isMmfuseError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, createRng, isMmfuseError } from '@mmfuse/core';
 import type { MmfuseError, PrepareContext } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
 import type { AudioInput, PreparedPhoneticAudio } from '@mmfuse/audio';
 import { PHONEMES } from './phonemes.js';
-import { checkLexicon, decodeWords } from './word-decoder.js';
+import { checkLexicon, decodeWords, resolveDecodeOptions } from './word-decoder.js';
 import type { DecodeWordsOptions, Lexicon } from './word-decoder.js';
 
 /** Options of `SpeechRecognizer.load`. */
@@ -64,7 +64,7 @@ export class SpeechRecognizer {
       }
       lexicon = checkLexicon(raw, 'lexicon');
     } else if (options.lexicon !== undefined) lexicon = checkLexicon(options.lexicon, 'lexicon');
-    if (lexicon !== null) decodeWords([], lexicon, options.decode); // checks the options now, not per clip
+    const decode = resolveDecodeOptions(options.decode); // checked now, not per clip
     const encoder = new AudioPhoneticEncoder({ pretrained: options.encoder, freeze: true });
     try {
       encoder.build(createRng(0));
@@ -73,7 +73,7 @@ export class SpeechRecognizer {
       encoder.dispose();
       throw err;
     }
-    return new SpeechRecognizer(encoder, lexicon, options.decode ?? {}, batchSize);
+    return new SpeechRecognizer(encoder, lexicon, decode, batchSize);
   }
 
   /**
@@ -81,6 +81,7 @@ export class SpeechRecognizer {
    * and the others are still transcribed. `context.baseDir` resolves relative paths.
    */
   async transcribe(inputs: readonly RecognizerInput[], context: Pick<PrepareContext, 'baseDir' | 'allowOutsideBaseDir'> = {}): Promise<(Transcript | MmfuseError)[]> {
+    if (!Array.isArray(inputs)) throw new InvalidInputError(`inputs must be an array of { sample, audio }, got ${typeof inputs}`, { field: 'audio' });
     const out: (Transcript | MmfuseError)[] = new Array(inputs.length);
     const ready: { i: number; prepared: PreparedPhoneticAudio }[] = [];
     for (const [i, input] of inputs.entries()) {

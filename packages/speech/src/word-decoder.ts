@@ -42,6 +42,7 @@ export interface DecodeWordsOptions {
 }
 
 const VOWELS = new Set(['aa', 'ae', 'ah', 'ao', 'aw', 'ay', 'eh', 'er', 'ey', 'ih', 'iy', 'ow', 'oy', 'uh', 'uw']);
+const IS_VOWEL = Uint8Array.from(PHONEMES, (p) => (VOWELS.has(p) ? 1 : 0));
 const SYMBOL = new Map(PHONEMES.map((p, i) => [p, i]));
 
 /** The words of a text as the lexicon sees them: lower case runs of Latin letters and apostrophes. */
@@ -122,17 +123,25 @@ function option(value: number | undefined, fallback: number, name: string): numb
 }
 
 /**
- * The lexicon words that best explain `phonemes` (inventory symbols), in order. An empty sequence gives no words.
- * @throws InvalidInputError for a symbol outside the inventory (naming its position).
+ * The decoder's options with their defaults, checked.
+ * @throws ConfigError naming an option that is not a finite number ≥ 0.
  */
-export function decodeWords(phonemes: readonly string[], lexicon: Lexicon, options: DecodeWordsOptions = {}): string[] {
-  const o: Required<DecodeWordsOptions> = {
+export function resolveDecodeOptions(options: DecodeWordsOptions = {}): Required<DecodeWordsOptions> {
+  return {
     wordPenalty: option(options.wordPenalty, 0.5, 'wordPenalty'),
     lmWeight: option(options.lmWeight, 0.1, 'lmWeight'),
     skipCost: option(options.skipCost, 2, 'skipCost'),
     vowelSubstitution: option(options.vowelSubstitution, 0.6, 'vowelSubstitution'),
     maxEditRatio: option(options.maxEditRatio, 0.5, 'maxEditRatio'),
   };
+}
+
+/**
+ * The lexicon words that best explain `phonemes` (inventory symbols), in order. An empty sequence gives no words.
+ * @throws InvalidInputError for a symbol outside the inventory (naming its position).
+ */
+export function decodeWords(phonemes: readonly string[], lexicon: Lexicon, options: DecodeWordsOptions = {}): string[] {
+  const o = resolveDecodeOptions(options);
   const heard = Int8Array.from(phonemes, (p, i) => {
     const id = SYMBOL.get(p);
     if (id === undefined) throw new InvalidInputError(`phoneme ${i} (${JSON.stringify(p)}) is not in the inventory`, { details: { index: i } });
@@ -140,8 +149,7 @@ export function decodeWords(phonemes: readonly string[], lexicon: Lexicon, optio
   });
   const n = heard.length;
   if (n === 0 || lexicon.words.length === 0) return [];
-  const vowel = Uint8Array.from(PHONEMES, (p) => (VOWELS.has(p) ? 1 : 0));
-  const sub = (a: number, b: number): number => (a === b ? 0 : vowel[a] === 1 && vowel[b] === 1 ? o.vowelSubstitution : 1);
+  const sub = (a: number, b: number): number => (a === b ? 0 : IS_VOWEL[a] === 1 && IS_VOWEL[b] === 1 ? o.vowelSubstitution : 1);
   const lex = compile(lexicon, o);
   const best = new Float64Array(n + 1).fill(Number.POSITIVE_INFINITY);
   const fromPos = new Int32Array(n + 1).fill(-1);

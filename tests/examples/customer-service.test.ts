@@ -2,7 +2,7 @@
 // when the model calls it out of scope: a small text model trained here on the bot's typed English requests,
 // asked through the bot as a user runs it (a spawned `bot.ts ask`).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -104,5 +104,42 @@ describe('the customer-service bot and spoken requests', () => {
     if (heard !== '') expect(out).toContain(`intent: ${String((await model.predict({ text: heard })).label)}`);
     // Without the recognizer the clip goes to the model alone, and this text-only model has no audio input.
     await expect(ask(null, ['--audio', clip, '--speech', 'none'])).rejects.toThrow(/none of the inputs "text" is present/);
+  });
+});
+
+describe('the customer-service bot evaluating a manifest of requests (e.g. recordings of real people)', () => {
+  it('answers each request as `ask` does, reports accuracy per kind, and names a request it cannot answer', { timeout: 600_000 }, async () => {
+    const work = path.join(dir, 'evaluate');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(work, { recursive: true });
+    copyFileSync(path.join(here, 'data', 'clips', '0084.wav'), path.join(work, 'spoken.wav'));
+    const requests = typed('test').slice(0, 6);
+    const rows = [
+      ...requests.map((s) => ({ id: s.id, text: s.fields.text, label: s.fields.label })),
+      { id: 'spoken', audio: 'spoken.wav', label: 'pin_change' },
+      { id: 'gone', audio: 'missing.wav', label: 'pin_change' },
+    ];
+    writeFileSync(path.join(work, 'requests.jsonl'), `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', bot, 'evaluate', '--model', path.join(dir, 'model'), '--data', path.join(work, 'requests.jsonl'), '--out', path.join(work, 'results.jsonl')], {
+      cwd: root, env: { ...process.env, MMFUSE_ENGINE: 'wasm' }, maxBuffer: 1 << 20,
+    });
+    // What the library says for the same requests: typed ones as they are, the clip through the recognizer.
+    const rec = await SpeechRecognizer.load({ encoder: path.join(here, 'speech', 'encoder'), lexicon: path.join(here, 'speech', 'lexicon.json') });
+    const [t] = await rec.transcribe([{ sample: 'spoken', audio: path.join(work, 'spoken.wav') }]);
+    rec.dispose();
+    const heard = ((t as Transcript).words ?? []).join(' ');
+    expect(heard).not.toBe('');
+    const typedRight = (await Promise.all(requests.map(async (s) => (await model.predict({ text: s.fields.text })).label === s.fields.label))).filter(Boolean).length;
+    const spokenRight = (await model.predict({ text: heard })).label === 'pin_change' ? 1 : 0;
+    const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+    expect(stdout).toContain(`${pct((typedRight + spokenRight) / (requests.length + 1))} of ${requests.length + 1} requests answered with the right intent`);
+    expect(stdout).toContain(`typed        ${pct(typedRight / requests.length)} of ${requests.length}`);
+    expect(stdout).toContain(`voice only   ${pct(spokenRight)} of 1`);
+    expect(stdout).toMatch(/gone: not answered: .*missing\.wav.*does not exist/);
+    expect(stdout).toContain('1 could not be answered');
+    const results = readFileSync(path.join(work, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(results.map((r) => r.id)).toEqual(rows.map((r) => r.id));
+    expect(results.find((r) => r.id === 'spoken')).toMatchObject({ kind: 'voice', heard, intent: (await model.predict({ text: heard })).label });
+    expect(results.find((r) => r.id === 'gone')?.error).toMatch(/does not exist/);
   });
 });

@@ -135,6 +135,36 @@ describe('audio/phonetic encoder', () => {
     await expect(enc.prepare(clip, { sample: 'x', field: 'audio', training: true })).rejects.toThrow(/ctx.rng/);
   });
 
+  it('cuts silent edges before the features by default (a recording that starts with a second of silence); a silent clip is a typed error', async () => {
+    const speech = noise(0.5, 21);
+    const padded = new Float32Array(16000 + speech.length + 12000);
+    padded.set(speech, 16000);
+    const trimmed = new AudioPhoneticEncoder(small);
+    const kept = new AudioPhoneticEncoder({ ...small, trimSilence: false });
+    expect(trimmed.getConfig().trimSilence).toBe(true);
+    const [a, b] = await prepareAll(trimmed, [speech, padded]);
+    const [c, d] = await prepareAll(kept, [speech, padded]);
+    expect(c?.frames).toBe(a?.frames); // nothing to cut in a clip without silent edges
+    expect(Math.abs((b?.frames ?? 0) - (a?.frames ?? 0))).toBeLessThanOrEqual(4); // the edges are gone...
+    expect(d?.frames).toBeGreaterThan((c?.frames ?? 0) + 160); // ...and without the cut, 1.75 s of zeros stay in
+    // Per-utterance normalization: silent frames pull every speech frame's values away; cut, they stay close.
+    // (Best alignment of 20 speech frames, over the few frames the cut may leave or take at the start.)
+    const distance = (x: PreparedPhoneticAudio, y: PreparedPhoneticAudio, offsets: number[]): number => Math.min(...offsets.map((o) => {
+      let sum = 0;
+      for (let i = 0; i < 16 * 20; i++) sum += Math.abs((x.features[16 * 10 + i] as number) - (y.features[16 * (10 + o) + i] as number));
+      return sum / (16 * 20);
+    }));
+    const near = [0, 1, 2, 3, 4];
+    expect(distance(a as PreparedPhoneticAudio, b as PreparedPhoneticAudio, near)).toBeLessThan(0.5 * distance(c as PreparedPhoneticAudio, d as PreparedPhoneticAudio, near.map((o) => o + 98)));
+    await expect(trimmed.prepareAudio({ samples: new Float32Array(16000), sampleRateHz: 16000 }, { sample: 'quiet', field: 'audio' })).rejects.toThrow(/sample "quiet", field "audio".*silent/);
+    const dir = tmp();
+    trimmed.build(createRng(3));
+    await trimmed.save(dir);
+    expect((JSON.parse(readFileSync(path.join(dir, 'phonetic-encoder.json'), 'utf8')) as { config: { trimSilence: boolean } }).config.trimSilence).toBe(true);
+    expect(new AudioPhoneticEncoder({ pretrained: dir, trimSilence: false }).getConfig().trimSilence).toBe(false);
+    trimmed.dispose();
+  });
+
   it('getConfig rebuilds an equivalent encoder; save/load a pretrained folder; freeze; typed errors for bad folders', async () => {
     const enc = new AudioPhoneticEncoder(small);
     enc.build(createRng(6));

@@ -2,8 +2,8 @@
  * `audio/phonetic`: a speech encoder that learns what was said, pretrained to recognise phonemes with a
  * CTC loss (see `@mmfuse/speech`'s `pretrainSpeechEncoder`) and then used as a fusion encoder.
  *
- * prepare: decode -> resample -> (training: random channel/room `augmentChain`) -> log-mel or Kaldi fbank
- *   frames [frames, bins] -> per-utterance mean/variance normalization per bin (cepstral mean and variance
+ * prepare: decode -> resample -> (training: random channel/room `augmentChain`) -> leading/trailing silence
+ *   cut (`trimSilence`, default on) -> log-mel or Kaldi fbank frames [frames, bins] -> per-utterance mean/variance normalization per bin (cepstral mean and variance
  *   normalization: removes a fixed channel response, one reason it transfers from synthetic to real speech).
  * collate: pad to the longest clip -> { features [B, T, bins], lengths [B] } (plus the phoneme sequences of
  *   a batch that has some, see below).
@@ -23,7 +23,7 @@
  * Pretrained folders (`pretrained: DIR`, written by `save`): `phonetic-encoder.json` (format, config,
  * weight names and shapes, metrics) and `weights.bin` (float32, little-endian, in `weights` order) of the
  * acoustic model. The folder fixes the acoustic architecture; a config may still set `freeze`, `dropout`,
- * `specAugment`, `augment`, `maxDurationSeconds`, `output` and `reader`. `freeze: true` keeps the acoustic
+ * `specAugment`, `augment`, `maxDurationSeconds`, `trimSilence`, `output` and `reader`. `freeze: true` keeps the acoustic
  * weights fixed and runs them in inference mode (no dropout); only the reader, if any, trains.
  */
 import { createHash } from 'node:crypto';
@@ -69,6 +69,12 @@ export interface AudioPhoneticEncoderConfig {
   specAugment?: SpecAugmentOptions | null;
   /** Longer inputs are refused with a LimitExceededError. Default 30. */
   maxDurationSeconds?: number;
+  /**
+   * Cut leading and trailing audio more than 60 dB below the loudest frame (digital silence included) before
+   * the features. Per-utterance normalization makes a clip's long silent edges shift every frame's features:
+   * a real recording that starts with a second of silence was heard as other words without it. Default true.
+   */
+  trimSilence?: boolean;
   /** Output channels of each conv block (each halves the frame rate with stride 2). Default [128, 128]. */
   convChannels?: number[];
   /** Kernel size (frames) of every conv block. Default 3. */
@@ -113,6 +119,7 @@ export const audioPhoneticOptionsSchema = z.strictObject({
   augment: augmentOptionsSchema.nullable().optional().describe('Channel/room augmentation (augmentChain options) in prepare when training; null = off. Default null.'),
   specAugment: specAugmentOptionsSchema.nullable().optional().describe('SpecAugment masks in encode when training; null = off. Default null.'),
   maxDurationSeconds: z.number().gt(0).optional().describe('Longer inputs are refused with LimitExceededError. Default 30.'),
+  trimSilence: z.boolean().optional().describe('Cut leading/trailing audio more than 60 dB below the loudest frame before the features. Default true.'),
   convChannels: z.array(z.int().min(1)).min(1).optional().describe('Output channels of each conv block (stride 2 each). Default [128, 128].'),
   kernelSize: z.int().min(1).max(31).optional().describe('Kernel size (frames) of every conv block. Default 3.'),
   hiddenSize: z.int().min(1).optional().describe('GRU state size per direction. Default 128.'),
@@ -149,7 +156,7 @@ const FORMAT_VERSION = 1;
 const CONFIG_FILE = 'phonetic-encoder.json';
 const WEIGHTS_FILE = 'weights.bin';
 /** Keys a config may set on top of a pretrained folder. */
-const OVERRIDABLE = new Set(['pretrained', 'freeze', 'dropout', 'specAugment', 'augment', 'maxDurationSeconds', 'output', 'reader']);
+const OVERRIDABLE = new Set(['pretrained', 'freeze', 'dropout', 'specAugment', 'augment', 'maxDurationSeconds', 'trimSilence', 'output', 'reader']);
 /** Keys of the acoustic model's architecture (what a pretrained folder holds). */
 const ACOUSTIC_KEYS = ['sampleRateHz', 'features', 'nMels', 'nFft', 'hopLength', 'convChannels', 'kernelSize', 'hiddenSize', 'layers', 'ctcSymbols'] as const;
 
@@ -197,6 +204,7 @@ function resolveConfig(config: AudioPhoneticEncoderConfig): Resolved {
     augment: augment === null ? null : { ...augment },
     specAugment: config.specAugment === undefined || config.specAugment === null ? null : resolveSpecAugment(config.specAugment),
     maxDurationSeconds: checkNumber(config.maxDurationSeconds ?? 30, 'maxDurationSeconds', 0, Number.POSITIVE_INFINITY, true),
+    trimSilence: checkBoolean(config.trimSilence ?? true, 'trimSilence'),
     convChannels: [...convChannels],
     kernelSize: checkInteger(config.kernelSize ?? 3, 'kernelSize', 1, 31),
     hiddenSize: checkInteger(config.hiddenSize ?? 128, 'hiddenSize', 1),
@@ -356,7 +364,7 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
     }
   }
 
-  /** Decode, resample, (training) augment, features, per-utterance normalization: `{ features, frames }`. */
+  /** Decode, resample, (training) augment, silence cut, features, per-utterance normalization: `{ features, frames }`. */
   async prepareAudio(raw: AudioInput, ctx: PrepareContext): Promise<PreparedPhoneticAudio> {
     const loc = { sample: ctx.sample, field: ctx.field };
     try {
@@ -473,7 +481,7 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
     }
     const names = this.acousticWeightNames();
     const full = this.getConfig();
-    const config: JsonObject = { dropout: full.dropout as number, maxDurationSeconds: full.maxDurationSeconds as number };
+    const config: JsonObject = { dropout: full.dropout as number, maxDurationSeconds: full.maxDurationSeconds as number, trimSilence: full.trimSilence as boolean };
     for (const key of ACOUSTIC_KEYS) config[key] = full[key] as JsonValue;
     const doc = { format: FORMAT, version: FORMAT_VERSION, kind: this.kind, config, weights: vars.map((v, i) => ({ name: names[i] as string, shape: v.shape })), metrics };
     const w = path.join(dir, WEIGHTS_FILE);
@@ -749,7 +757,7 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
     return {
       freeze: c.freeze, sampleRateHz: c.sampleRateHz, features: c.features, nMels: c.nMels, nFft: c.nFft, hopLength: c.hopLength,
       augment: c.augment === null ? null : (JSON.parse(JSON.stringify(c.augment)) as JsonObject),
-      specAugment: c.specAugment === null ? null : { ...c.specAugment }, maxDurationSeconds: c.maxDurationSeconds,
+      specAugment: c.specAugment === null ? null : { ...c.specAugment }, maxDurationSeconds: c.maxDurationSeconds, trimSilence: c.trimSilence,
       convChannels: [...c.convChannels], kernelSize: c.kernelSize, hiddenSize: c.hiddenSize, layers: c.layers, dropout: c.dropout,
       ctcSymbols: c.ctcSymbols === null ? null : [...c.ctcSymbols],
       output: c.output,

@@ -10,8 +10,8 @@
  * voices). Early stopping on the validation clips (validation messages in validation voices). Reported: the
  * test clips (test messages — wording never trained on — in held-out voices at held-out rates and pitches),
  * the same messages typed, and their reference phonemes (a perfect recogniser). With --bot-model DIR (a trained
- * bot, `bot.ts train`), also the bot's own fused model on the same test clips as `bot.ts` answers them: the clip
- * plus the heard words as its text.
+ * bot, `bot.ts train`), also the bot's own fused model on the same test clips as `bot.ts` answers them (the heard
+ * words as its text, the clip only when nothing was heard), with the clip beside the words, and the clip alone.
  *
  *   node --conditions=source --import tsx scripts/speech/measure-bot-cascade.ts --encoder DIR --lexicon FILE \
  *     --train-voice MANIFEST --valid-voice MANIFEST --test-voice MANIFEST [--copies 4] [--noise 0.15] [--out FILE]
@@ -123,11 +123,16 @@ async function main(): Promise<void> {
   if (o['bot-model'] !== undefined) {
     const bot = await FusionModel.load(o['bot-model']);
     const manifestDir = path.dirname(o['test-voice'] as string);
-    const asked = (words: boolean): Sample[] => testHeard.map(({ row, t }) => ({ id: row.id, fields: { ...(words && (t.words ?? []).length > 0 ? { text: (t.words ?? []).join(' ') } : {}), audio: path.resolve(manifestDir, String(row.audio)), label: label.get(sourceOf(row)) } }));
-    const botHeard = (await bot.evaluate(asked(true), { ablation: false })).accuracy;
-    const botAudio = (await bot.evaluate(asked(false), { ablation: false })).accuracy;
-    Object.assign(result, { botModelHeard: botHeard, botModelAudioAlone: botAudio });
-    console.log(`RESULT the bot's fused model on the same clips: clip + heard words ${pct(botHeard)}, the clip alone ${pct(botAudio)}`);
+    // words: the heard words as text; clip: the clip (always when nothing was heard). bot.ts sends the words alone.
+    const asked = (words: boolean, clip: boolean): Sample[] => testHeard.map(({ row, t }) => {
+      const heard = (t.words ?? []).join(' ');
+      return { id: row.id, fields: { ...(words && heard !== '' ? { text: heard } : {}), ...(clip || !words || heard === '' ? { audio: path.resolve(manifestDir, String(row.audio)) } : {}), label: label.get(sourceOf(row)) } };
+    });
+    const botHeard = (await bot.evaluate(asked(true, false), { ablation: false })).accuracy;
+    const botHeardClip = (await bot.evaluate(asked(true, true), { ablation: false })).accuracy;
+    const botAudio = (await bot.evaluate(asked(false, true), { ablation: false })).accuracy;
+    Object.assign(result, { botModelHeard: botHeard, botModelHeardWithClip: botHeardClip, botModelAudioAlone: botAudio });
+    console.log(`RESULT the bot's fused model on the same clips: the heard words (as bot.ts) ${pct(botHeard)}, heard words + clip ${pct(botHeardClip)}, the clip alone ${pct(botAudio)}`);
     bot.dispose();
   }
   if (o.out !== undefined) writeFileSync(o.out, `${JSON.stringify(result, null, 1)}\n`);

@@ -100,7 +100,7 @@ describe('the customer-service bot and spoken requests', () => {
     rec.dispose();
     const heard = ((t as Transcript).words ?? []).join(' ');
     const out = await ask(null, ['--audio', clip]);
-    expect(out).toContain(`heard : ${heard === '' ? '(nothing)' : heard}`);
+    expect(out).toContain(`heard : ${heard === '' ? '(nothing: the clip goes to the model alone)' : `${heard} (the words go to the model instead of the clip)`}`);
     if (heard !== '') expect(out).toContain(`intent: ${String((await model.predict({ text: heard })).label)}`);
     // Without the recognizer the clip goes to the model alone, and this text-only model has no audio input.
     await expect(ask(null, ['--audio', clip, '--speech', 'none'])).rejects.toThrow(/none of the inputs "text" is present/);

@@ -6,8 +6,11 @@
  * trained on typed train.csv queries (the benchmark's seeded 15% validation split for early stopping). With
  * --noisy-copies N, the text model also learns from N copies of each training query whose phonemes (the
  * lexicon's pronunciations of its words) were corrupted at --noise and decoded back into words.
- * Reported: the same queries typed, heard (voice only), the ratio, and typed + heard fused late (the text model's
- * two distributions multiplied, equal weights, nothing tuned): a request that comes typed and spoken.
+ * Reported: the same queries typed, heard (voice only), the ratio, and typed + heard fused late (a request that
+ * comes typed and spoken): log p(y | typed) + w log p(y | heard), with w = 1 (the two distributions multiplied)
+ * and with w chosen on validation clips — --fusion-validation N queries of the text model's validation split
+ * (never trained on by it; the speech encoder heard these texts in other voices) spoken by the pretraining's
+ * validation speakers.
  *
  *   node --conditions=source --import tsx scripts/speech/measure-banking-voice.ts --encoder DIR --lexicon FILE \
  *     --work DIR [--limit 1000] [--noisy-copies 0] [--noise 0.15] [--banking DIR]
@@ -27,12 +30,12 @@ import type { Transcript } from '@mmfuse/speech';
 import { holdOut, readBanking77, samplesOf } from '../../bench/text-data.js';
 import { configOf } from '../../bench/text-select.js';
 import type { Variant } from '../../bench/text-select.js';
-import { testVoices } from '../../examples/common/speech-voices.js';
+import { testVoices, validationVoices } from '../../examples/common/speech-voices.js';
 
 const { values: o } = parseArgs({
   options: {
     encoder: { type: 'string' }, lexicon: { type: 'string' }, work: { type: 'string' }, banking: { type: 'string' },
-    limit: { type: 'string', default: '1000' }, 'noisy-copies': { type: 'string', default: '0' }, noise: { type: 'string', default: '0.15' },
+    limit: { type: 'string', default: '1000' }, 'fusion-validation': { type: 'string', default: '400' }, 'noisy-copies': { type: 'string', default: '0' }, noise: { type: 'string', default: '0.15' },
   },
 });
 for (const k of ['encoder', 'lexicon', 'work'] as const) if (o[k] === undefined) throw new Error(`--${k} is required`);
@@ -84,34 +87,59 @@ async function main(): Promise<void> {
     return { id: r.id, fields: { text: words.length === 0 ? '(nothing heard)' : words.join(' '), intent: label(i) } };
   });
   const voice = await model.evaluate(spoken, { ablation: false });
-  // Typed + spoken: log p(y | typed) + log p(y | heard), equal weights (a product of experts; no weight tuned).
+  // Typed + spoken: log p(y | typed) + w log p(y | heard).
   const probs = async (texts: string[]): Promise<Record<string, number>[]> =>
     (await model.predictBatch(texts.map((text) => ({ text })), { contributions: false })).map((o, i) => {
       if (!o.ok) throw new Error(`request ${i}: ${o.error.message}`);
       return o.value.probabilities as Record<string, number>;
     });
-  const pTyped = await probs(rows.map((r) => r.text));
-  const pHeard = await probs(spoken.map((s) => s.fields.text));
-  const fusedRight = rows.filter((_, i) => {
+  const fusedAccuracyOf = (pTyped: Record<string, number>[], pHeard: Record<string, number>[], truth: string[], w: number): number => truth.filter((t, i) => {
     const a = pTyped[i] as Record<string, number>;
     const b = pHeard[i] as Record<string, number>;
     let best = '';
     let bestScore = -Infinity;
     for (const l of Object.keys(a)) {
-      const s = Math.log(Math.max(a[l] as number, 1e-12)) + Math.log(Math.max(b[l] as number, 1e-12));
+      const s = Math.log(Math.max(a[l] as number, 1e-12)) + w * Math.log(Math.max(b[l] as number, 1e-12));
       if (s > bestScore) { bestScore = s; best = l; }
     }
-    return best === label(i);
-  }).length;
-  const fusedAccuracy = fusedRight / rows.length;
+    return best === t;
+  }).length / truth.length;
+  const heardText = (t: Transcript | Error | undefined): string => {
+    const words = t === undefined || t instanceof Error ? [] : (t.words ?? []);
+    return words.length === 0 ? '(nothing heard)' : words.join(' ');
+  };
+  // The weight, chosen on validation clips (ties: the smaller weight).
+  let weight = 0;
+  let validationFused: { w: number; accuracy: number }[] = [];
+  const nValidation = Math.min(Number(o['fusion-validation']), heldOut.length);
+  if (nValidation > 0) {
+    const vOrder = createRng(78).fork('voice-validation-subset').permutation(heldOut.length);
+    const vRows = vOrder.slice(0, nValidation).map((i) => heldOut[i] as (typeof heldOut)[number]);
+    writeFileSync(path.join(WORK, 'texts-validation.jsonl'), `${vRows.map((r) => JSON.stringify({ id: r.id, text: r.text, intent: r.label })).join('\n')}\n`);
+    const vCorpus = await synthesizeCorpus({ manifest: path.join(WORK, 'texts-validation.jsonl'), out: path.join(WORK, 'speech-validation'), voices: validationVoices(), perText: 1, concurrency: 2 });
+    const vClips = readFileSync(vCorpus.manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; text: string; intent: string; audio: string });
+    const rec2 = await SpeechRecognizer.load({ encoder: o.encoder as string, lexicon: o.lexicon as string });
+    const vHeard = await rec2.transcribe(vClips.map((r) => ({ sample: r.id, audio: r.audio })), { baseDir: path.dirname(vCorpus.manifest) });
+    rec2.dispose();
+    const vTyped = await probs(vClips.map((r) => r.text));
+    const vSpoken = await probs(vClips.map((_, i) => heardText(vHeard[i])));
+    validationFused = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1].map((w) => ({ w, accuracy: fusedAccuracyOf(vTyped, vSpoken, vClips.map((r) => r.intent), w) }));
+    weight = validationFused.reduce((b, c) => (c.accuracy > b.accuracy ? c : b)).w;
+    console.log(`fusion weight on validation (${vClips.length} clips, validation speakers): ${validationFused.map((v) => `${v.w}: ${pct(v.accuracy)}`).join(', ')} -> ${weight}`);
+  }
+  const pTyped = await probs(rows.map((r) => r.text));
+  const pHeard = await probs(spoken.map((s) => s.fields.text));
+  const truth = rows.map((_, i) => label(i));
+  const fusedAccuracy = fusedAccuracyOf(pTyped, pHeard, truth, 1);
+  const fusedWeightedAccuracy = fusedAccuracyOf(pTyped, pHeard, truth, weight);
   model.dispose();
   const result = {
-    clips: rows.length, failed: heard.filter((t) => t instanceof Error).length, typedAccuracy: typed.accuracy, voiceAccuracy: voice.accuracy, ratio: voice.accuracy / typed.accuracy, fusedAccuracy,
+    clips: rows.length, failed: heard.filter((t) => t instanceof Error).length, typedAccuracy: typed.accuracy, voiceAccuracy: voice.accuracy, ratio: voice.accuracy / typed.accuracy, fusedAccuracy, fusionWeight: weight, fusedWeightedAccuracy, validationFused,
     noisyCopies: copies, noise: Number(o.noise), variant: variant.name, seconds: (Date.now() - t0) / 1000,
     examples: rows.slice(0, 20).map((r, i) => ({ voice: r.voice, text: r.text, heard: spoken[i]?.fields.text })),
   };
   writeFileSync(path.join(WORK, 'result.json'), `${JSON.stringify(result, null, 1)}\n`);
-  console.log(`RESULT Banking77 voice only (${rows.length} test queries, held-out voices): ${pct(voice.accuracy)}; the same queries typed ${pct(typed.accuracy)}; ratio ${result.ratio.toFixed(2)}; typed + heard fused ${pct(fusedAccuracy)}`);
+  console.log(`RESULT Banking77 voice only (${rows.length} test queries, held-out voices): ${pct(voice.accuracy)}; the same queries typed ${pct(typed.accuracy)}; ratio ${result.ratio.toFixed(2)}; typed + heard fused ${pct(fusedAccuracy)} (equal weights), ${pct(fusedWeightedAccuracy)} (heard weighted ${weight}, chosen on validation)`);
   for (const e of result.examples.slice(0, 6)) console.log(`  ${e.voice}: "${e.text}" -> "${String(e.heard)}"`);
 }
 

@@ -309,7 +309,7 @@ async function evaluateFile(file: string): Promise<void> {
   for (const l of new Set(samples.map((s) => String(s.fields.label)))) {
     if (!intents.has(l)) console.log(`warning: label "${l}" is not one of the bot's intents; its requests count as wrong`);
   }
-  // As `ask`: a voice-only request is heard first (English unless marked Chinese) and the words join the clip.
+  // As `ask`: a voice-only request is heard first (English unless marked Chinese); the words replace the clip.
   const spoken = samples.filter((s) => kindOf(s) === 'voice' && s.fields.lang !== 'zh');
   const heardList = await hearOrError(spoken);
   const heard = new Map(spoken.map((s, i) => [s, heardList[i] as string | Error]));
@@ -371,6 +371,7 @@ async function main(): Promise<void> {
     await demo();
   } else if (command === 'evaluate') {
     if (opts.data === undefined) throw new Error('evaluate needs --data requests.jsonl (lines with "text" and/or "audio", and "label")');
+    if (opts.out !== undefined && path.resolve(opts.out) === path.resolve(opts.data)) throw new Error(`--out ${opts.out} is the manifest itself; name another file for the results`);
     await evaluateFile(path.resolve(opts.data));
   } else {
     throw new Error(`unknown command "${command}"; use train, ask, evaluate or demo`);

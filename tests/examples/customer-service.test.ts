@@ -141,5 +141,11 @@ describe('the customer-service bot evaluating a manifest of requests (e.g. recor
     expect(results.map((r) => r.id)).toEqual(rows.map((r) => r.id));
     expect(results.find((r) => r.id === 'spoken')).toMatchObject({ kind: 'voice', heard, intent: (await model.predict({ text: heard })).label });
     expect(results.find((r) => r.id === 'gone')?.error).toMatch(/does not exist/);
+    // --out naming the manifest itself is refused before anything is written.
+    const manifest = path.join(work, 'requests.jsonl');
+    const before = readFileSync(manifest, 'utf8');
+    await expect(promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', bot, 'evaluate', '--model', path.join(dir, 'model'), '--data', manifest, '--out', manifest], { cwd: root, env: { ...process.env, MMFUSE_ENGINE: 'wasm' } }))
+      .rejects.toThrow(/is the manifest itself/);
+    expect(readFileSync(manifest, 'utf8')).toBe(before);
   });
 });

@@ -13,10 +13,10 @@
  * validation speakers.
  *
  *   node --conditions=source --import tsx scripts/speech/measure-banking-voice.ts --encoder DIR --lexicon FILE \
- *     --work DIR [--limit 1000] [--noisy-copies 0] [--noise 0.15] [--banking DIR]
+ *     --work DIR [--limit 1000] [--fusion-validation 400] [--noisy-copies 0] [--noise 0.15] [--banking DIR]
  *
- * Writes only under --work: texts-test.jsonl, speech-test/ (a synthesizeCorpus output; rerunning reuses its
- * clips) and result.json. Banking77 (CC BY 4.0, PolyAI) is read in place.
+ * Writes only under --work: texts-test.jsonl, speech-test/, texts-validation.jsonl, speech-validation/
+ * (synthesizeCorpus outputs; rerunning reuses their clips) and result.json. Banking77 (CC BY 4.0, PolyAI) is read in place.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';

@@ -43,6 +43,12 @@ const ANSWERS = JSON.parse(readFileSync(path.join(HERE, 'answers.json'), 'utf8')
 const HANDOVER = { en: "Sorry, I am not sure I understood. Let me pass you to a colleague who can help.", zh: '抱歉，我不太确定您的意思。我为您转接人工客服。' };
 /** A request none of the 20 intents covers, for the demo. */
 const OUT_OF_SCOPE_DEMO = 'can you recommend a good pizza place near the station';
+/**
+ * A spoken request of wording never trained on, in a voice never trained on: the test message
+ * `what day will my order be delivered` (order_status) by Flite's `awb` at 0.8x rate and 1.2x pitch — the first of
+ * the 160 held-out clips of `npm run bench speech` (taken in order, not picked for being answered right).
+ */
+const UNSEEN_VOICE_DEMO = { audio: path.join(HERE, 'data', 'unseen-wording.wav'), label: 'order_status', said: 'what day will my order be delivered', voice: 'Flite awb, rate 0.8, pitch 1.2' };
 
 const { positionals, values: opts } = parseArgs({
   allowPositionals: true,
@@ -292,6 +298,8 @@ async function demo(): Promise<void> {
     console.log(`\nvoice request from the test split (true intent: ${String(voice.fields.label)}; ${String(voice.fields.voice)} at ${String(voice.fields.speedWpm)} wpm)`);
     await answer(model, { audio: String(voice.fields.audio) }, voice.fields.lang === 'zh' ? 'zh' : 'en');
   }
+  console.log(`\nvoice request of wording never trained on, in a held-out voice (true intent: ${UNSEEN_VOICE_DEMO.label}; says "${UNSEEN_VOICE_DEMO.said}"; ${UNSEEN_VOICE_DEMO.voice})`);
+  await answer(model, { audio: path.relative(process.cwd(), UNSEEN_VOICE_DEMO.audio) }, 'en');
   console.log('\ntyped request that no intent covers');
   await answer(model, { text: OUT_OF_SCOPE_DEMO });
   // Training already printed the test figures.

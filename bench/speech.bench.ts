@@ -29,6 +29,8 @@ import type { Sample } from '@mmfuse/fusion';
 import { EspeakNgEngine, SpeechRecognizer, lexiconWords, synthesizeCorpus } from '@mmfuse/speech';
 import type { Transcript } from '@mmfuse/speech';
 import { testVoices } from '../examples/common/speech-voices.js';
+import { askVoice } from '../examples/customer-service/heard.js';
+import type { VoiceAsk } from '../examples/customer-service/heard.js';
 import type { BenchFigure, BenchSection, Benchmark } from './types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -109,12 +111,10 @@ async function run(): Promise<BenchSection> {
   rmSync(modelDir, { recursive: true, force: true });
   await runScript([path.join(bot, 'bot.ts'), 'train', '--model', modelDir]);
   const model = await FusionModel.load(modelDir);
-  const asked = (withWords: boolean, withClip = true): Sample[] => transcripts.map(({ clip, words }) => ({
-    id: clip.id, fields: { ...(withWords && words.length > 0 ? { text: words.join(' ') } : {}), ...(withClip || words.length === 0 ? { audio: path.join(clipDir, String(clip.audio)) } : {}), label: clip.label },
-  }));
-  const botHeard = (await model.evaluate(asked(true, false), { ablation: false })).accuracy; // as bot.ts: the words, not the clip
-  const botHeardClip = (await model.evaluate(asked(true), { ablation: false })).accuracy;
-  const botClip = (await model.evaluate(asked(false), { ablation: false })).accuracy;
+  const asked = (how: VoiceAsk): Sample[] => transcripts.map(({ clip, words }) => ({ id: clip.id, fields: askVoice(how, { audio: path.join(clipDir, String(clip.audio)), label: clip.label }, words.join(' ')) }));
+  const botHeard = (await model.evaluate(asked('bot'), { ablation: false })).accuracy;
+  const botHeardClip = (await model.evaluate(asked('words+clip'), { ablation: false })).accuracy;
+  const botClip = (await model.evaluate(asked('clip'), { ablation: false })).accuracy;
   const botTyped = (await model.evaluate(messages.map((r) => ({ id: r.id, fields: { text: r.text, label: r.label } })), { ablation: false })).accuracy;
   model.dispose();
   log(`bot: heard words ${pct(botHeard)}, heard words + clip ${pct(botHeardClip)}, clip alone ${pct(botClip)}, typed ${pct(botTyped)}`);

@@ -36,6 +36,7 @@ import { FusionModel, normalizeConfig } from '@mmfuse/fusion';
 import { SpeechRecognizer } from '@mmfuse/speech';
 import type { Transcript } from '@mmfuse/speech';
 import { loadSamples, percent, readExampleConfig, seconds } from '../common/example-config.js';
+import { heardFields } from './heard.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ANSWERS = JSON.parse(readFileSync(path.join(HERE, 'answers.json'), 'utf8')) as Record<string, { en: string; zh: string }>;
@@ -94,19 +95,10 @@ async function hear(samples: readonly ManifestSample[]): Promise<string[]> {
   return (await hearOrError(samples)).map((t) => (t instanceof Error ? '' : t));
 }
 
-/**
- * A voice-only English request as the bot answers it: the words the recognizer heard as its text, *instead of*
- * the clip (unchanged when it heard nothing). Chosen on the validation voices (bot validation messages in the
- * pretraining's validation speakers, 60 clips): the words alone 91.7%, the words + the clip 86.7% — the
- * clip model (`audio/cnn`, trained on six espeak-ng voices of known phrases) pulls answers away on voices it never heard.
- */
-function heardFields<T extends Record<string, unknown>>(fields: T, heard: string): Record<string, unknown> {
-  if (heard === '') return fields;
-  const { audio: _clip, ...rest } = fields;
-  return { ...rest, text: heard };
-}
+/** A voice-only request as the bot answers it (`heardFields`: the words heard instead of the clip). */
 const withHeard = (s: ManifestSample, heard: string): ManifestSample => ({ ...s, fields: heardFields(s.fields, heard) });
-const englishVoice = (s: ManifestSample): boolean => kindOf(s) === 'voice' && s.fields.lang === 'en';
+/** A voice-only request the recognizer hears: English unless marked Chinese (`lang: zh`). */
+const heardAsEnglish = (s: ManifestSample): boolean => kindOf(s) === 'voice' && s.fields.lang !== 'zh';
 
 /** `--oos-threshold P`: a probability in [0, 1]; absent: the model's own threshold. */
 function oosThreshold(): { outOfScopeThreshold?: number } {
@@ -226,7 +218,7 @@ async function testMetrics(model: FusionModel, test: ManifestSample[]): Promise<
     const r = await model.evaluate(subset);
     bySubset[kind] = { n: r.n, accuracy: r.accuracy, handedOver: r.outOfScope ?? 0 };
   }
-  const spoken = test.filter(englishVoice);
+  const spoken = test.filter(heardAsEnglish);
   let voiceHeard: TestMetrics['voiceHeard'];
   if (spoken.length > 0 && (await speechRecognizer()) !== null) {
     const heard = await hear(spoken);
@@ -313,12 +305,12 @@ async function demo(): Promise<void> {
 async function evaluateFile(file: string): Promise<void> {
   const { model } = await loadOrTrain();
   const samples = await loadSamples(file, ['audio']);
-  const intents = new Set(model.labels ?? []);
+  const intents = new Set(model.labels);
   for (const l of new Set(samples.map((s) => String(s.fields.label)))) {
     if (!intents.has(l)) console.log(`warning: label "${l}" is not one of the bot's intents; its requests count as wrong`);
   }
   // As `ask`: a voice-only request is heard first (English unless marked Chinese); the words replace the clip.
-  const spoken = samples.filter((s) => kindOf(s) === 'voice' && s.fields.lang !== 'zh');
+  const spoken = samples.filter(heardAsEnglish);
   const heardList = await hearOrError(spoken);
   const heard = new Map(spoken.map((s, i) => [s, heardList[i] as string | Error]));
   const asked = samples.map((s) => {

@@ -57,7 +57,6 @@ async function main(): Promise<void> {
   const rec = await SpeechRecognizer.load({ encoder: o.encoder as string, lexicon: o.lexicon as string });
   const lexicon = rec.lexicon!;
   const heard = await rec.transcribe(rows.map((r) => ({ sample: r.id, audio: r.audio })), { baseDir: path.dirname(corpus.manifest) });
-  rec.dispose();
   console.log(`transcribed ${rows.length} clips; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
   const variant = (JSON.parse(readFileSync(new URL('../../bench/selection/banking77-measure.json', import.meta.url), 'utf8')) as Variant[])[0] as Variant;
@@ -80,12 +79,13 @@ async function main(): Promise<void> {
   const h = await model.fit(trainSamples, { validation: samplesOf(heldOut), progress: 'none', log: () => undefined });
   console.log(`text model (${variant.name}, ${trainSamples.length} training texts): ${h.epochs.length} epochs; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const label = (i: number): string => (rows[i] as (typeof rows)[number]).intent;
+  /** The words a clip was heard as, for the text model ('(nothing heard)' for none or an unreadable clip). */
+  const heardText = (t: Transcript | Error | undefined): string => {
+    const words = t === undefined || t instanceof Error ? [] : (t.words ?? []);
+    return words.length === 0 ? '(nothing heard)' : words.join(' ');
+  };
   const typed = await model.evaluate(rows.map((r, i) => ({ id: r.id, fields: { text: r.text, intent: label(i) } })), { ablation: false });
-  const spoken = rows.map((r, i) => {
-    const t = heard[i];
-    const words = t instanceof Error ? [] : ((t as Transcript).words ?? []);
-    return { id: r.id, fields: { text: words.length === 0 ? '(nothing heard)' : words.join(' '), intent: label(i) } };
-  });
+  const spoken = rows.map((r, i) => ({ id: r.id, fields: { text: heardText(heard[i]), intent: label(i) } }));
   const voice = await model.evaluate(spoken, { ablation: false });
   // Typed + spoken: log p(y | typed) + w log p(y | heard).
   const probs = async (texts: string[]): Promise<Record<string, number>[]> =>
@@ -104,10 +104,6 @@ async function main(): Promise<void> {
     }
     return best === t;
   }).length / truth.length;
-  const heardText = (t: Transcript | Error | undefined): string => {
-    const words = t === undefined || t instanceof Error ? [] : (t.words ?? []);
-    return words.length === 0 ? '(nothing heard)' : words.join(' ');
-  };
   // The weight, chosen on validation clips (ties: the smaller weight).
   let weight = 0;
   let validationFused: { w: number; accuracy: number }[] = [];
@@ -118,9 +114,7 @@ async function main(): Promise<void> {
     writeFileSync(path.join(WORK, 'texts-validation.jsonl'), `${vRows.map((r) => JSON.stringify({ id: r.id, text: r.text, intent: r.label })).join('\n')}\n`);
     const vCorpus = await synthesizeCorpus({ manifest: path.join(WORK, 'texts-validation.jsonl'), out: path.join(WORK, 'speech-validation'), voices: validationVoices(), perText: 1, concurrency: 2 });
     const vClips = readFileSync(vCorpus.manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; text: string; intent: string; audio: string });
-    const rec2 = await SpeechRecognizer.load({ encoder: o.encoder as string, lexicon: o.lexicon as string });
-    const vHeard = await rec2.transcribe(vClips.map((r) => ({ sample: r.id, audio: r.audio })), { baseDir: path.dirname(vCorpus.manifest) });
-    rec2.dispose();
+    const vHeard = await rec.transcribe(vClips.map((r) => ({ sample: r.id, audio: r.audio })), { baseDir: path.dirname(vCorpus.manifest) });
     const vTyped = await probs(vClips.map((r) => r.text));
     const vSpoken = await probs(vClips.map((_, i) => heardText(vHeard[i])));
     validationFused = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1].map((w) => ({ w, accuracy: fusedAccuracyOf(vTyped, vSpoken, vClips.map((r) => r.intent), w) }));
@@ -133,6 +127,7 @@ async function main(): Promise<void> {
   const fusedAccuracy = fusedAccuracyOf(pTyped, pHeard, truth, 1);
   const fusedWeightedAccuracy = fusedAccuracyOf(pTyped, pHeard, truth, weight);
   model.dispose();
+  rec.dispose();
   const result = {
     clips: rows.length, failed: heard.filter((t) => t instanceof Error).length, typedAccuracy: typed.accuracy, voiceAccuracy: voice.accuracy, ratio: voice.accuracy / typed.accuracy, fusedAccuracy, fusionWeight: weight, fusedWeightedAccuracy, validationFused,
     noisyCopies: copies, noise: Number(o.noise), variant: variant.name, seconds: (Date.now() - t0) / 1000,

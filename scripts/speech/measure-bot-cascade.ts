@@ -30,6 +30,8 @@ import { FusionModel } from '@mmfuse/fusion';
 import type { FusionModelConfig, Sample } from '@mmfuse/fusion';
 import { PHONEMES, SpeechRecognizer, corruptPhonemes, decodeWords, phonemize } from '@mmfuse/speech';
 import type { Transcript } from '@mmfuse/speech';
+import { askVoice } from '../../examples/customer-service/heard.js';
+import type { VoiceAsk } from '../../examples/customer-service/heard.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DATA = path.join(REPO, 'examples/customer-service/data');
@@ -123,14 +125,10 @@ async function main(): Promise<void> {
   if (o['bot-model'] !== undefined) {
     const bot = await FusionModel.load(o['bot-model']);
     const manifestDir = path.dirname(o['test-voice'] as string);
-    // words: the heard words as text; clip: the clip (always when nothing was heard). bot.ts sends the words alone.
-    const asked = (words: boolean, clip: boolean): Sample[] => testHeard.map(({ row, t }) => {
-      const heard = (t.words ?? []).join(' ');
-      return { id: row.id, fields: { ...(words && heard !== '' ? { text: heard } : {}), ...(clip || !words || heard === '' ? { audio: path.resolve(manifestDir, String(row.audio)) } : {}), label: label.get(sourceOf(row)) } };
-    });
-    const botHeard = (await bot.evaluate(asked(true, false), { ablation: false })).accuracy;
-    const botHeardClip = (await bot.evaluate(asked(true, true), { ablation: false })).accuracy;
-    const botAudio = (await bot.evaluate(asked(false, true), { ablation: false })).accuracy;
+    const asked = (how: VoiceAsk): Sample[] => testHeard.map(({ row, t }) => ({ id: row.id, fields: askVoice(how, { audio: path.resolve(manifestDir, String(row.audio)), label: label.get(sourceOf(row)) }, (t.words ?? []).join(' ')) }));
+    const botHeard = (await bot.evaluate(asked('bot'), { ablation: false })).accuracy;
+    const botHeardClip = (await bot.evaluate(asked('words+clip'), { ablation: false })).accuracy;
+    const botAudio = (await bot.evaluate(asked('clip'), { ablation: false })).accuracy;
     Object.assign(result, { botModelHeard: botHeard, botModelHeardWithClip: botHeardClip, botModelAudioAlone: botAudio });
     console.log(`RESULT the bot's fused model on the same clips: the heard words (as bot.ts) ${pct(botHeard)}, heard words + clip ${pct(botHeardClip)}, the clip alone ${pct(botAudio)}`);
     bot.dispose();

@@ -11,6 +11,7 @@ import '@mmfuse/text-rnn';
 import { FusionModel } from '@mmfuse/fusion';
 import type { Sample } from '@mmfuse/fusion';
 import { SpeechRecognizer } from '@mmfuse/speech';
+import { askVoice, heardFields } from '../../examples/customer-service/heard.js';
 import type { Transcript } from '@mmfuse/speech';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -93,6 +94,16 @@ describe('the customer-service bot and out-of-scope requests', () => {
 });
 
 describe('the customer-service bot and spoken requests', () => {
+  it('sends the words heard instead of the clip, and the clip alone when nothing was heard', () => {
+    const clip = { audio: 'a.wav', label: 'pin_change' };
+    expect(heardFields(clip, 'change pin')).toEqual({ text: 'change pin', label: 'pin_change' });
+    expect(heardFields(clip, '')).toBe(clip);
+    expect(askVoice('bot', clip, 'change pin')).toEqual(heardFields(clip, 'change pin'));
+    expect(askVoice('words+clip', clip, 'change pin')).toEqual({ ...clip, text: 'change pin' });
+    expect(askVoice('words+clip', clip, '')).toEqual(clip);
+    expect(askVoice('clip', clip, 'change pin')).toBe(clip);
+  });
+
   it('hears an English voice request with the shipped recognizer and answers the words it heard', { timeout: 600_000 }, async () => {
     const clip = path.join(here, 'data', 'clips', '0084.wav'); // a voice-only English test request
     const rec = await SpeechRecognizer.load({ encoder: path.join(here, 'speech', 'encoder'), lexicon: path.join(here, 'speech', 'lexicon.json') });

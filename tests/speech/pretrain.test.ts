@@ -76,6 +76,12 @@ describe('pretrainSpeechEncoder', () => {
     expect(got[held.length]).toBeInstanceOf(InvalidInputError);
     expect(String(got[held.length])).toMatch(/gone/);
     await expect(rec.transcribe('clip.wav' as unknown as [])).rejects.toThrow(InvalidInputError);
+    // Malformed entries are typed errors in their place; the well-formed clip beside them is still heard.
+    const mixed = await rec.transcribe([null, { sample: 'no-audio' }, inputs[0]] as unknown as typeof inputs, { baseDir: path.dirname(corpus.manifest) });
+    expect(mixed[0]).toBeInstanceOf(InvalidInputError);
+    expect(String(mixed[0])).toMatch(/sample 0, field "audio".*got null/);
+    expect(String(mixed[1])).toMatch(/sample 1, field "audio".*no audio/);
+    expect((mixed[2] as Transcript).phonemes).toEqual(heard[0]);
     rec.dispose();
     await expect(SpeechRecognizer.load({ encoder: out, lexicon: { ...lexicon, version: 2 as 1 } })).rejects.toThrow(ConfigError);
     await expect(SpeechRecognizer.load({ encoder: out, lexicon, decode: { wordPenalty: -1 } })).rejects.toThrow(/wordPenalty/);

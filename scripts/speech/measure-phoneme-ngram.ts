@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   for (const f of ['train', 'valid', 'test']) for (const r of jl(path.join(DATA, `${f}.jsonl`))) labels.set(r.id, r.label);
   const trainRows = jl(path.join(DATA, 'train.jsonl'));
   const trainIds = new Set(trainRows.map((r) => r.id));
-  const enc = await SpeechRecognizer.load({ encoder: o.encoder as string });
+  const rec = await SpeechRecognizer.load({ encoder: o.encoder as string });
   const rng = createRng(1).fork('phoneme-copies');
   const train: Sample[] = [];
   for (const r of trainRows) {
@@ -67,12 +67,12 @@ async function main(): Promise<void> {
     }
   }
   if (!o['typed-only']) {
-    for (const r of await heard(enc, o['train-voice'] as string)) if (trainIds.has(sourceOf(r))) train.push({ id: `voice-${r.id}`, fields: { text: r.heard, intent: labels.get(sourceOf(r)) } });
+    for (const r of await heard(rec, o['train-voice'] as string)) if (trainIds.has(sourceOf(r))) train.push({ id: `voice-${r.id}`, fields: { text: r.heard, intent: labels.get(sourceOf(r)) } });
   }
-  const validation = (await heard(enc, o['valid-voice'] as string)).filter((r) => labels.has(sourceOf(r)) && !trainIds.has(sourceOf(r)))
+  const validation = (await heard(rec, o['valid-voice'] as string)).filter((r) => labels.has(sourceOf(r)) && !trainIds.has(sourceOf(r)))
     .map((r) => ({ id: r.id, fields: { text: r.heard, intent: labels.get(sourceOf(r)) } }));
-  const testRows = await heard(enc, o['test-voice'] as string);
-  enc.dispose();
+  const testRows = await heard(rec, o['test-voice'] as string);
+  rec.dispose();
   const test = testRows.map((r) => ({ id: r.id, fields: { text: r.heard, intent: labels.get(sourceOf(r)) } }));
   const reference = testRows.map((r) => ({ id: r.id, fields: { text: String(r.phonemes), intent: labels.get(sourceOf(r)) } }));
   console.log(`train ${train.length} transcripts, validation ${validation.length} clips, test ${test.length} clips`);

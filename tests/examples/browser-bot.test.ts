@@ -61,15 +61,17 @@ async function ask(page: Page, request: { text?: string; wav?: string }): Promis
 }
 
 describe('the bot page in headless chromium', () => {
+  // The first is the bot's: text/ngram and text/use reading one field (the sentence encoder runs in the page
+  // on TensorFlow.js, its files served under use/), and audio/cnn.
   const cases = [
-    ['text/ngram + audio/cnn, late fusion (the bot\'s encoders)', textNgram, audioCnn, 'late'],
-    ['text/rnn + audio/phonetic, Transformer fusion', text, audioPhonetic, 'transformer'],
+    ['text/ngram + text/use + audio/cnn, late fusion (the bot\'s encoders)', { text: textNgram, sentence: { type: 'text', field: 'text', encoder: { kind: 'use', scale: 8 } }, audio: audioCnn }, 'late'],
+    ['text/rnn + audio/phonetic, Transformer fusion', { text, audio: audioPhonetic }, 'transformer'],
   ] as const;
-  for (const [name, textInput, audio, strategy] of cases) {
+  for (const [name, inputs, strategy] of cases) {
     it(`answers typed and spoken requests in the page as Node does (${name})`, async () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-browser-bot-'));
       dirs.push(dir);
-      const config = { inputs: { text: textInput, audio }, fusion: { strategy, dModel: 32, layers: 1, heads: 4, modalityDropout: 0.3 }, output: { field: 'label', type: 'category' }, training: { epochs: 1, batchSize: 32, learningRate: 3e-3, seed: 7, validationSplit: 0 } } as FusionModelConfig;
+      const config = { inputs, fusion: { strategy, dModel: 32, layers: 1, heads: 4, modalityDropout: 0.3 }, output: { field: 'label', type: 'category' }, training: { epochs: 1, batchSize: 32, learningRate: 3e-3, seed: 7, validationSplit: 0 } } as FusionModelConfig;
       const model = FusionModel.create(config);
       let context: BrowserContext | undefined;
       let server: Awaited<ReturnType<typeof serveStatic>> | undefined;

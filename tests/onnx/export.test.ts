@@ -114,6 +114,14 @@ describe('ONNX export equals mmfuse', () => {
     await checkModel(config, ['text', 'image']);
   });
 
+  it('text/use beside text/ngram on one field (the bot\'s text inputs): the sentence encoder runs in prepare, its vector is a graph input', async () => {
+    const config = {
+      inputs: { text: { type: 'text', encoder: { kind: 'ngram', dim: 8, buckets: 500 } }, sentence: { type: 'text', field: 'text', encoder: { kind: 'use' } }, audio },
+      fusion: fusion('late'), output, training,
+    } as FusionModelConfig;
+    await checkModel(config, ['text', 'audio']);
+  });
+
   it('a third-party plugin (examples/tabular-plugin.ts) exports through its own exportOnnx', async () => {
     const data = Array.from({ length: 12 }, (_, i) => ({ id: `t${i}`, fields: { stats: [i % 3, (i * 7) % 5, i / 4], text: i % 2 ? 'card lost' : 'refund please', label: ['card', 'refund', 'order'][i % 3] as string } }));
     const config = { inputs: { stats: { type: 'tabular', encoder: { kind: 'linear', columns: 3, dim: 4 } }, text }, fusion: fusion('transformer'), output, training } as FusionModelConfig;

@@ -77,15 +77,21 @@ describe('text/use encoder (Universal Sentence Encoder lite)', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
   const embed = async (texts: string[]): Promise<PreparedTextEmbedding[]> => Promise.all(texts.map((t, i) => enc.prepare(t, { sample: i, field: 'text' })));
-  const cos = (a: Float32Array, b: Float32Array): number => a.reduce((s, v, i) => s + v * (b[i] as number), 0);
+  const dot = (a: Float32Array, b: Float32Array): number => a.reduce((s, v, i) => s + v * (b[i] as number), 0);
+  const cos = (a: Float32Array, b: Float32Array): number => dot(a, b) / Math.sqrt(dot(a, a) * dot(b, b));
 
-  it('segments with the model vocabulary and embeds a text as one unit vector of 512 values', async () => {
+  it('segments with the model vocabulary and embeds a text as one vector of 512 values, unit length times scale (default 8)', async () => {
     const { ids } = await enc.tokenize('I lost my card, what should I do?');
     expect(ids.length).toBe(10);
     const [v] = await embed(['I lost my card, what should I do?']);
     expect(v?.length).toBe(1);
     expect(v?.embeddings.length).toBe(USE_DIM);
-    expect(Math.hypot(...(v?.embeddings ?? []))).toBeCloseTo(1, 4);
+    expect(Math.hypot(...(v?.embeddings ?? []))).toBeCloseTo(8, 3);
+    const unit = new TextUseEncoder({ scale: 1 });
+    const u = await unit.prepare('I lost my card, what should I do?', { sample: 0, field: 'text' });
+    unit.dispose();
+    expect(Math.hypot(...u.embeddings)).toBeCloseTo(1, 4);
+    u.embeddings.forEach((x, i) => expect(Math.abs(8 * x - (v?.embeddings[i] as number))).toBeLessThan(1e-5));
   });
 
   it('places paraphrases closer than unrelated requests', async () => {
@@ -143,7 +149,7 @@ describe('text/use encoder (Universal Sentence Encoder lite)', () => {
 
   it('round-trips its config through the registry; the installed package is looked up again, a given folder kept', () => {
     const made = encoders.create('text/use', { maxTokens: 64 }) as TextUseEncoder;
-    expect(made.getConfig()).toEqual({ maxTokens: 64, batchSize: 32, maxBytes: 1024 * 1024 });
+    expect(made.getConfig()).toEqual({ maxTokens: 64, scale: 8, batchSize: 32, maxBytes: 1024 * 1024 });
     const given = encoders.create('text/use', { modelPath: defaultUseModelPath() }) as TextUseEncoder;
     expect(given.getConfig().modelPath).toBe(defaultUseModelPath());
     expect(() => encoders.create('text/use', { pooling: 'mean' })).toThrow(ConfigError);

@@ -1,5 +1,6 @@
 /**
  * `@mmfuse/text-rnn/tokenizers`: text normalization, the word, character, CJK and subword tokenizers, the
+ * SentencePiece unigram segmenter and the input side of the Universal Sentence Encoder lite, the
  * vocabulary and hashed character n-grams. Side-effect free: importing it registers no encoder and does
  * not load TensorFlow.js (a subword tokenizer loads transformers.js only when created).
  */
@@ -28,3 +29,4 @@ export { collateNgrams } from './collate-ngrams.js';
 export type { CollatedNgrams, NgramFeatureOptions } from './collate-ngrams.js';
 export { SENTENCEPIECE_SPACE, SentencePieceUnigram } from './sentencepiece.js';
 export type { SentencePieceOptions } from './sentencepiece.js';
+export { USE_RESERVED_PIECES, useSparseInputs, useTokenIds } from './use-input.js';

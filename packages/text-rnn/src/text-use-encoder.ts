@@ -212,7 +212,10 @@ export class TextUseEncoder implements ModalityEncoder<string, PreparedTextEmbed
   private async flush(): Promise<void> {
     const { model } = await this.load();
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.batchSize);
+      // Texts of one token count per run: no padding, so a text's vector does not depend on its batch.
+      const n = (this.queue[0] as Pending).ids.length;
+      const batch: Pending[] = [];
+      this.queue = this.queue.filter((p) => (p.ids.length === n && batch.length < this.batchSize ? (batch.push(p), false) : true));
       try {
         const out = await this.embedIds(model, batch.map((p) => p.ids));
         batch.forEach((p, i) => p.resolve(out.subarray(i * USE_DIM, (i + 1) * USE_DIM).map((v) => v * this.scale)));

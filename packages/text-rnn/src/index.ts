@@ -27,7 +27,7 @@ export { TextNgramEncoder } from './text-ngram-encoder.js';
 export type { NgramCharOptions, NgramOutput, ResolvedTextNgramConfig, TextNgramEncoderConfig } from './text-ngram-encoder.js';
 export { TextPretrainedEncoder } from './text-pretrained-encoder.js';
 export type { TextPooling, TextPretrainedEncoderConfig } from './text-pretrained-encoder.js';
-export type { PreparedTextEmbedding } from './prepared-embedding.js';
+export type { PreparedTextEmbedding } from './frozen-text-encoder.js';
 export { TextUseEncoder, USE_DIM, USE_MODEL_PACKAGE, defaultUseModelPath } from './text-use-encoder.js';
 export type { TextUseEncoderConfig } from './text-use-encoder.js';
 

@@ -6,14 +6,13 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, checkRawInput, describeValue, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { JsonObject, PrepareContext, RawInputSpec } from '@mmfuse/core';
 import { loadHfModel, loadHfTokenizer, readJsonFile } from './internal/hf.js';
 import type { HfModel, HfTensor, HfTokenizer } from './internal/hf.js';
 import { normalizeText } from './normalize-text.js';
-import { collateEmbeddings, encodeEmbeddings, exportEmbeddingsOnnx } from './prepared-embedding.js';
-import type { PreparedTextEmbedding } from './prepared-embedding.js';
+import { FrozenTextEncoder } from './frozen-text-encoder.js';
+import type { PreparedTextEmbedding } from './frozen-text-encoder.js';
 import { TEXT_MAX_BYTES, textPretrainedOptionsSchema } from './options.js';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
 
@@ -41,10 +40,9 @@ interface Loaded {
   model: HfModel;
 }
 
-export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTextEmbedding> {
+export class TextPretrainedEncoder extends FrozenTextEncoder<Loaded> {
   static readonly kind = 'text/pretrained';
   readonly kind = TextPretrainedEncoder.kind;
-  readonly modality = 'text';
   /** A string of up to `maxBytes` bytes of UTF-8. */
   readonly input: RawInputSpec;
   readonly outputDim: number;
@@ -52,9 +50,9 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
   readonly pooling: TextPooling;
   readonly maxLength: number;
   readonly quantized: boolean;
-  private loaded: Promise<Loaded> | undefined;
 
   constructor(config: TextPretrainedEncoderConfig) {
+    super();
     if (typeof config?.modelPath !== 'string' || config.modelPath.length === 0) {
       throw new ConfigError('text/pretrained needs the folder of a local transformers.js model', { path: 'modelPath' });
     }
@@ -82,15 +80,14 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
     this.quantized = o.quantized ?? false;
   }
 
-  private load(): Promise<Loaded> {
-    this.loaded ??= (async () => {
-      const tokenizer = await loadHfTokenizer(this.modelPath);
-      const model = await loadHfModel(this.modelPath, this.quantized);
-      return { tokenizer, model };
-    })();
-    // A failed load may be retried (e.g. after the folder is fixed).
-    this.loaded.catch(() => { this.loaded = undefined; });
-    return this.loaded;
+  protected get maxSteps(): number {
+    return this.pooling === 'none' ? this.maxLength : 1;
+  }
+
+  protected async loadModel(): Promise<Loaded> {
+    const tokenizer = await loadHfTokenizer(this.modelPath);
+    const model = await loadHfModel(this.modelPath, this.quantized);
+    return { tokenizer, model };
   }
 
   async prepare(raw: string, ctx: PrepareContext): Promise<PreparedTextEmbedding> {
@@ -126,49 +123,9 @@ export class TextPretrainedEncoder implements ModalityEncoder<string, PreparedTe
     return { embeddings: mean, length: 1, truncated };
   }
 
-  /** Frozen: nothing to create. */
-  build(_rng: Rng): void {}
-
-  /** `{ features [B, T, D] float32 (zero padded), lengths [B] int32 }`. */
-  collate(values: readonly PreparedTextEmbedding[]): TensorMap {
-    return collateEmbeddings(values, this.outputDim);
-  }
-
-  encode(batch: TensorMap, _options: EncodeOptions): EncoderOutput {
-    return encodeEmbeddings(batch, this.kind);
-  }
-
-  /**
-   * The tensor part as ONNX: `features` [batch, time, dim] float32 and `lengths` [batch] int32 (the
-   * pretrained model itself runs in `prepare`, chained before the graph on every runtime).
-   */
-  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
-    return exportEmbeddingsOnnx(g, this.outputDim, this.pooling === 'none' ? this.maxLength : 1);
-  }
-
-  get trainableWeights(): tf.Variable[] {
-    return [];
-  }
-
-  get weights(): tf.Variable[] {
-    return [];
-  }
 
   getConfig(): JsonObject {
     return { modelPath: this.modelPath, pooling: this.pooling, maxLength: this.maxLength, quantized: this.quantized, maxBytes: this.input.maxBytes };
-  }
-
-  /** Nothing is fitted: the model is frozen. */
-  getState(): JsonObject {
-    return {};
-  }
-
-  setState(_state: JsonObject): void {}
-
-  dispose(): void {
-    const loaded = this.loaded;
-    this.loaded = undefined;
-    void loaded?.then((l) => l.model.dispose()).catch(() => undefined);
   }
 }
 

@@ -7,7 +7,8 @@
  *
  * Like `text/pretrained`, the model runs in `prepare` (on the TensorFlow.js engine), off the tensor path: its
  * output is plain data the pipeline caches, so training costs one embedding per text, and the ONNX export
- * takes the vector as its input. Concurrent `prepare` calls are run as one batch. English only: text in other
+ * takes the vector as its input. Concurrent `prepare` calls are run together, in runs of one token count (no
+ * padding, so a text's vector never depends on its batch). English only: text in other
  * scripts gets an embedding of unknown pieces, so pair it with `text/ngram` on the same field (two inputs may
  * read one field) when a dataset mixes languages.
  */
@@ -17,11 +18,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, checkRawInput, describeValue, parseOptions } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, RawInputSpec, Rng, TensorMap } from '@mmfuse/core';
+import type { JsonObject, PrepareContext, RawInputSpec } from '@mmfuse/core';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
 import { TEXT_MAX_BYTES, textUseOptionsSchema } from './options.js';
-import { collateEmbeddings, encodeEmbeddings, exportEmbeddingsOnnx } from './prepared-embedding.js';
-import type { PreparedTextEmbedding } from './prepared-embedding.js';
+import { FrozenTextEncoder } from './frozen-text-encoder.js';
+import type { PreparedTextEmbedding } from './frozen-text-encoder.js';
 import { SentencePieceUnigram } from './sentencepiece.js';
 import { USE_RESERVED_PIECES, useSparseInputs, useTokenIds } from './use-input.js';
 
@@ -135,10 +136,9 @@ async function loadUse(folder: string): Promise<Loaded> {
   return { model, tokenizer };
 }
 
-export class TextUseEncoder implements ModalityEncoder<string, PreparedTextEmbedding> {
+export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
   static readonly kind = 'text/use';
   readonly kind = TextUseEncoder.kind;
-  readonly modality = 'text';
   /** A string of up to `maxBytes` bytes of UTF-8. */
   readonly input: RawInputSpec;
   readonly outputDim = USE_DIM;
@@ -149,11 +149,12 @@ export class TextUseEncoder implements ModalityEncoder<string, PreparedTextEmbed
   readonly maxTokens: number;
   readonly batchSize: number;
   readonly scale: number;
-  private loaded: Promise<Loaded> | undefined;
+  protected readonly maxSteps = 1;
   private queue: Pending[] = [];
   private scheduled = false;
 
   constructor(config: TextUseEncoderConfig = {}) {
+    super();
     const o = parseOptions(textUseOptionsSchema, config ?? {});
     this.input = { kind: 'text', maxBytes: o.maxBytes ?? TEXT_MAX_BYTES };
     this.explicitPath = o.modelPath !== undefined;
@@ -168,11 +169,8 @@ export class TextUseEncoder implements ModalityEncoder<string, PreparedTextEmbed
     this.scale = o.scale ?? 8;
   }
 
-  private load(): Promise<Loaded> {
-    this.loaded ??= loadUse(this.modelPath);
-    // A failed load may be retried (e.g. after the folder is fixed).
-    this.loaded.catch(() => { this.loaded = undefined; });
-    return this.loaded;
+  protected loadModel(): Promise<Loaded> {
+    return loadUse(this.modelPath);
   }
 
   /** The SentencePiece ids the model sees for `text` (after mmfuse's clean-up), and whether they were truncated. */
@@ -210,7 +208,13 @@ export class TextUseEncoder implements ModalityEncoder<string, PreparedTextEmbed
   }
 
   private async flush(): Promise<void> {
-    const { model } = await this.load();
+    let model: tf.GraphModel;
+    try {
+      ({ model } = await this.load());
+    } catch (err) {
+      for (const p of this.queue.splice(0)) p.reject(err);
+      return;
+    }
     while (this.queue.length > 0) {
       // Texts of one token count per run: no padding, so a text's vector does not depend on its batch.
       const n = (this.queue[0] as Pending).ids.length;
@@ -243,47 +247,10 @@ export class TextUseEncoder implements ModalityEncoder<string, PreparedTextEmbed
     }
   }
 
-  /** Frozen: nothing to create. */
-  build(_rng: Rng): void {}
-
-  /** `{ features [B, 1, 512] float32, lengths [B] int32 }`. */
-  collate(values: readonly PreparedTextEmbedding[]): TensorMap {
-    return collateEmbeddings(values, USE_DIM);
-  }
-
-  encode(batch: TensorMap, _options: EncodeOptions): EncoderOutput {
-    return encodeEmbeddings(batch, this.kind);
-  }
-
-  /** The tensor part as ONNX: `features` [batch, time, 512] float32 and `lengths` [batch] int32 (the sentence encoder runs in `prepare`, before the graph, on every runtime). */
-  exportOnnx(g: OnnxGraphBuilder, _context: OnnxExportContext): OnnxEncoderGraph {
-    return exportEmbeddingsOnnx(g, USE_DIM, 1);
-  }
-
-  get trainableWeights(): tf.Variable[] {
-    return [];
-  }
-
-  get weights(): tf.Variable[] {
-    return [];
-  }
 
   /** The options; `modelPath` only when it was given (else the installed package is looked up again where the model is loaded). */
   getConfig(): JsonObject {
     return { ...(this.explicitPath ? { modelPath: this.modelPath } : {}), maxTokens: this.maxTokens, scale: this.scale, batchSize: this.batchSize, maxBytes: this.input.maxBytes };
-  }
-
-  /** Nothing is fitted: the model is frozen. */
-  getState(): JsonObject {
-    return {};
-  }
-
-  setState(_state: JsonObject): void {}
-
-  dispose(): void {
-    const loaded = this.loaded;
-    this.loaded = undefined;
-    void loaded?.then((l) => l.model.dispose()).catch(() => undefined);
   }
 }
 

@@ -48,6 +48,32 @@ describe.each(strategies)('%s fusion', (strategy) => {
   });
 });
 
+describe('modality dropout', () => {
+  it('hides the inputs that read one field together (a field is one modality) and always leaves one field', async () => {
+    const base = tinyConfig({ strategy: 'late', epochs: 1, modalityDropout: 0.5 });
+    const config = { ...base, inputs: { a: base.inputs.a, a2: { ...base.inputs.a, field: 'a' }, b: base.inputs.b } };
+    const m = FusionModel.create(config);
+    await m.fit(xorSamples(16, 3), { progress: 'none' });
+    const net = m.state.requireNetwork() as unknown as { modalityKeep(batch: unknown, rng: unknown): number[][] };
+    const rows = Array.from({ length: 400 }, (_, i) => i);
+    const field = { rows, values: rows.map(() => new Float32Array([0.5])) };
+    const keep = net.modalityKeep({ size: rows.length, fields: [field, field, field] }, createRng(9));
+    const [a, a2, b] = keep as [number[], number[], number[]];
+    expect(a).toEqual(a2);
+    rows.forEach((r) => expect((a[r] as number) + (b[r] as number)).toBeGreaterThan(0));
+    const hiddenA = rows.filter((r) => a[r] === 0).length;
+    const hiddenB = rows.filter((r) => b[r] === 0).length;
+    // Two fields at p = 0.5, one always kept: each field is hidden in about a third of the rows... here within wide bounds.
+    expect(hiddenA).toBeGreaterThan(100);
+    expect(hiddenB).toBeGreaterThan(100);
+    // A row without field b: the two inputs of field a are the only modality and are never hidden.
+    const onlyA = net.modalityKeep({ size: 4, fields: [{ rows: [0, 1, 2, 3], values: [0, 1, 2, 3].map(() => new Float32Array([0.5])) }, { rows: [0, 1, 2, 3], values: [0, 1, 2, 3].map(() => new Float32Array([0.5])) }, null] }, createRng(2));
+    expect(onlyA[0]).toEqual([1, 1, 1, 1]);
+    expect(onlyA[1]).toEqual([1, 1, 1, 1]);
+    m.dispose();
+  });
+});
+
 describe('strategies compared on the same data and budget (transformer: model.test.ts)', () => {
   it('late and cross-attention both learn a xor b, through compareStrategies', async () => {
     const results = await compareStrategies(tinyConfig({ epochs: 25 }), xorSamples(192, 1), xorSamples(96, 2), { strategies: ['late', 'cross-attention'], fit: { progress: 'none' } });

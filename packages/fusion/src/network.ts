@@ -7,6 +7,7 @@ import { ConfigError } from '@mmfuse/core';
 import type { EncoderOutput, ModalityEncoder, Rng } from '@mmfuse/core';
 import { Alignment } from './alignment.js';
 import type { ModalityTokens } from './alignment.js';
+import { inputField } from './config.js';
 import type { ResolvedConfig } from './config.js';
 import { Head } from './heads.js';
 import { Module } from './layers/module.js';
@@ -59,6 +60,8 @@ export class FusionNetwork extends Module {
   readonly strategy: FusionStrategy;
   readonly head: Head;
   readonly modalityDropout: number;
+  /** The sample field each input reads, as an index: inputs that read one field are one modality for modality dropout. */
+  private readonly sourceOf: readonly number[];
 
   constructor(config: ResolvedConfig, encoders: readonly ModalityEncoder[], outDim: number, rng: Rng) {
     super();
@@ -66,6 +69,8 @@ export class FusionNetwork extends Module {
     const fields = Object.keys(config.inputs);
     this.encoders = encoders;
     this.modalityDropout = f.modalityDropout;
+    const sources = fields.map((name) => inputField(name, config.inputs[name] as { field?: string }));
+    this.sourceOf = sources.map((source) => sources.indexOf(source));
     this.alignment = this.child('alignment', new Alignment({
       dModel: f.dModel,
       inputs: fields.map((field, m) => {
@@ -98,7 +103,8 @@ export class FusionNetwork extends Module {
 
   /**
    * Logits [B, outDim]. In training, modality dropout hides each present modality of each sample with
-   * probability `modalityDropout`, always leaving one.
+   * probability `modalityDropout`, always leaving one. A modality is a sample field: inputs that read one field
+   * (e.g. `text/ngram` and `text/use` on `text`) are hidden together, as they are missing together in a request.
    */
   forward(batch: BatchInput, options: ForwardOptions): tf.Tensor2D {
     return this.forwardWithEncoders(batch, options).logits;
@@ -127,11 +133,16 @@ export class FusionNetwork extends Module {
     const r = rng.fork('modalityDropout');
     const keep = batch.fields.map(() => new Array<number>(batch.size).fill(1));
     for (let row = 0; row < batch.size; row++) {
-      const present = batch.fields.flatMap((f, m) => (f !== null && f.rows.includes(row) ? [m] : []));
+      const inputs = batch.fields.flatMap((f, m) => (f !== null && f.rows.includes(row) ? [m] : []));
+      // One draw per present field (the first input reading it stands for the field).
+      const present = [...new Set(inputs.map((m) => this.sourceOf[m] as number))];
       if (present.length < 2) continue;
       const kept = present.filter(() => !r.bernoulli(this.modalityDropout));
       const survivor = kept.length > 0 ? undefined : present[r.int(present.length)];
-      for (const m of present) if (!kept.includes(m) && m !== survivor) (keep[m] as number[])[row] = 0;
+      for (const m of inputs) {
+        const source = this.sourceOf[m] as number;
+        if (!kept.includes(source) && source !== survivor) (keep[m] as number[])[row] = 0;
+      }
     }
     return keep;
   }

@@ -38,10 +38,10 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     external,
-    // @mmfuse/speech finds its bundled Flite build, and core the wasm engine's worker script, through
-    // import.meta.url, which the CJS build must shim (tsup's CJS output keeps `import.meta` otherwise, a
-    // syntax error under require()).
-    shims: name === 'speech' || name === 'core',
+    // @mmfuse/speech finds its bundled Flite build, core the wasm engine's worker script, and text-rnn the
+    // installed sentence-encoder package through import.meta.url, which the CJS build must shim (tsup's CJS
+    // output keeps `import.meta` otherwise, a syntax error under require()).
+    shims: name === 'speech' || name === 'core' || name === 'text-rnn',
     // The wasm engine's pthread worker script is a plain file that worker_threads loads by path.
     // (Its loader finds the script from `__dirname` in the CJS build and `import.meta.url` in the ESM build;
     // the CJS build never reads the latter, so esbuild's warning that it is empty there is silenced.)

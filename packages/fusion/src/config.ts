@@ -73,7 +73,10 @@ export interface FusionConfig {
   ffDim?: number;
   /** Dropout in the fusion layers. Default 0.1. */
   dropout?: number;
-  /** Probability, per sample and per present modality in training, of hiding that modality (one always stays). Default 0.1. */
+  /**
+   * Probability, per sample and per present modality in training, of hiding that modality (one always stays). A
+   * modality is a sample field: inputs that read one field are hidden together. Default 0.1.
+   */
   modalityDropout?: number;
   /**
    * Per-block sizes that differ from `heads` / `ffDim`, as structured pruning (`mmfuse compress --prune`)
@@ -265,7 +268,7 @@ export const fusionSchema = z.strictObject({
   heads: int(1).max(FUSION_LIMITS.heads).default(4).describe(`Attention heads; must divide dModel (at most ${FUSION_LIMITS.heads}). Default 4.`),
   ffDim: int(1).max(FUSION_LIMITS.ffDim).optional().describe(`Feed-forward width (at most ${FUSION_LIMITS.ffDim}). Default 2 x dModel.`),
   dropout: z.number().min(0).lt(1).default(0.1).describe('Dropout in the fusion layers. Default 0.1.'),
-  modalityDropout: z.number().min(0).lt(1).default(0.1).describe('Probability of hiding a present modality of a sample in training (one always stays). Default 0.1.'),
+  modalityDropout: z.number().min(0).lt(1).default(0.1).describe('Probability of hiding a present modality (a sample field: inputs reading one field together) of a sample in training (one always stays). Default 0.1.'),
   blockShapes: z.record(z.string().regex(/^(block\d+|stream\d+\.block\d+|hidden)$/, 'a block path: blockN, streamM.blockN or hidden'), z.strictObject({
     heads: int(1).optional().describe('Attention heads kept, each dModel / heads wide.'),
     ffDim: int(1).optional().describe('Feed-forward (or late-fusion hidden) width.'),

@@ -7,8 +7,8 @@
  * round by round so that load on a shared machine hits all of them alike.
  *
  * Models: the bot's float32 model is `examples/customer-service/model` when it has been trained (`npm run
- * demo`), else the example's config trained into bench/.work/compress/bot (reused by later runs while the
- * config is unchanged). Banking77: the recommended text recipe (the first variant of
+ * demo`) with the inputs of the example's config, else that config trained into bench/.work/compress/bot
+ * (reused by later runs while the config is unchanged). Banking77: the recommended text recipe (the first variant of
  * bench/selection/banking77-measure.json, the model the text-recipe benchmark scores), trained on the same
  * seeded 85% of `../shared/datasets/banking77/train.csv` (BANKING77_DIR elsewhere) with the other 15% for
  * validation, into bench/.work/compress/banking77. Nothing is re-trained while its inputs are unchanged, so a
@@ -85,6 +85,18 @@ async function cli(argv: string[], cwd: string): Promise<Json> {
   return JSON.parse(stdout.trim().split('\n').at(-1) as string) as Json;
 }
 
+/**
+ * Whether `dir` holds a model trained with the inputs of `config` (a model from an older config is not the bot's
+ * teacher: its student, derived from the config, would read inputs it lacks); one that is not is trained again here.
+ */
+function trainedUnderThisConfig(dir: string, config: Json): boolean {
+  if (!existsSync(path.join(dir, 'model.json'))) return false;
+  const saved = (JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { config?: { inputs?: Json } }).config?.inputs ?? {};
+  const same = JSON.stringify(Object.keys(saved)) === JSON.stringify(Object.keys(config.inputs ?? {}));
+  if (!same) log(`${dir} was trained with inputs ${Object.keys(saved).join(', ')}, not those of config.json (${Object.keys(config.inputs ?? {}).join(', ')}): training the bot again`);
+  return same;
+}
+
 function datasets(): Dataset[] {
   const bot = path.join(root, 'examples/customer-service');
   const botConfig = JSON.parse(readFileSync(path.join(bot, 'config.json'), 'utf8')) as Json;
@@ -92,7 +104,7 @@ function datasets(): Dataset[] {
   const out: Dataset[] = [{
     id: 'bot', title: 'customer-service bot (text + voice)', config: path.join(bot, 'config.json'),
     train: path.join(bot, botConfig.data.train), validation: path.join(bot, botConfig.data.validation), test: path.join(bot, botConfig.data.test),
-    ...(existsSync(path.join(bot, 'model', 'model.json')) ? { existing: path.join(bot, 'model') } : {}),
+    ...(trainedUnderThisConfig(path.join(bot, 'model'), botConfig) ? { existing: path.join(bot, 'model') } : {}),
     fields: { text: 'string', audio: 'path', label: 'label' },
     finetuneEpochs: Number(process.env.COMPRESS_FINETUNE_EPOCHS_BOT ?? 8),
   }];

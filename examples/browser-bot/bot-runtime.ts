@@ -12,7 +12,7 @@ import { audioFeatureFrames, decodeWav, padFeatureBatch } from '@mmfuse/audio/ds
 import type { AudioFeatureOptions } from '@mmfuse/audio/dsp';
 import { buildFeeds, softmaxRow } from '@mmfuse/fusion/feeds';
 import type { CollatedField, OnnxInputMetadata, OnnxModelMetadata } from '@mmfuse/fusion/feeds';
-import { SentencePieceUnigram, USE_RESERVED_PIECES, Vocabulary, collateNgrams, collateTexts, createTokenizer, useSparseInputs, useTokenIds } from '@mmfuse/text-rnn/tokenizers';
+import { SentencePieceUnigram, USE_DIM, USE_RESERVED_PIECES, Vocabulary, collateNgrams, collateTexts, createTokenizer, useSparseInputs, useTokenIds } from '@mmfuse/text-rnn/tokenizers';
 import type { NgramFeatureOptions, Tokenizer, TokenizerConfig } from '@mmfuse/text-rnn/tokenizers';
 
 /** The part of onnxruntime-web's API used here. */
@@ -107,8 +107,6 @@ export interface BrowserBotOptions {
   baseUrl?: string;
 }
 
-const USE_DIM = 512;
-
 /** `text/use`: the sentence embedding computed in the page (ids as in Node, the model on TensorFlow.js's CPU backend). */
 function usePreparer(input: OnnxInputMetadata, options: BrowserBotOptions): Preparer {
   const config = input.config as { maxTokens: number; scale: number };
@@ -127,10 +125,13 @@ function usePreparer(input: OnnxInputMetadata, options: BrowserBotOptions): Prep
       const { model, tokenizer } = await load();
       const { indices, values, total } = useSparseInputs([useTokenIds(tokenizer, raw, config.maxTokens).ids]);
       const feeds = { indices: tf.tensor2d(indices, [total, 2], 'int32'), values: tf.tensor1d(values, 'int32') };
-      const out = (await model.executeAsync(feeds)) as tf.Tensor;
-      const v = (await out.data()) as Float32Array;
-      tf.dispose([feeds.indices, feeds.values, out]);
-      return v.map((x) => x * config.scale);
+      let out: tf.Tensor | undefined;
+      try {
+        out = (await model.executeAsync(feeds)) as tf.Tensor;
+        return ((await out.data()) as Float32Array).map((x) => x * config.scale);
+      } finally {
+        tf.dispose([feeds.indices, feeds.values, ...(out === undefined ? [] : [out])]);
+      }
     },
     collate(values) {
       const b = values.length;

@@ -113,6 +113,16 @@ describe('text/use encoder (Universal Sentence Encoder lite)', () => {
     }
   });
 
+  it('answers texts queued while a run is in flight (one flush at a time takes them all)', async () => {
+    const first = ['where is my parcel', 'refund please', 'I lost my card'].map((t, i) => enc.prepare(t, { sample: i, field: 'text' }));
+    await new Promise((r) => setImmediate(r)); // the first flush has started its run
+    const later = ['I lost my card', 'ok', 'where is my parcel'].map((t, i) => enc.prepare(t, { sample: 10 + i, field: 'text' }));
+    const [a, b] = [await Promise.all(first), await Promise.all(later)];
+    expect(Array.from(b[0]!.embeddings)).toEqual(Array.from(a[2]!.embeddings));
+    expect(Array.from(b[2]!.embeddings)).toEqual(Array.from(a[0]!.embeddings));
+    expect(b[1]!.embeddings.length).toBe(USE_DIM);
+  });
+
   it('truncates a text longer than maxTokens and says so', async () => {
     const short = new TextUseEncoder({ maxTokens: 3 });
     try {

@@ -28,7 +28,7 @@ export type { NgramCharOptions, NgramOutput, ResolvedTextNgramConfig, TextNgramE
 export { TextPretrainedEncoder } from './text-pretrained-encoder.js';
 export type { TextPooling, TextPretrainedEncoderConfig } from './text-pretrained-encoder.js';
 export type { PreparedTextEmbedding } from './frozen-text-encoder.js';
-export { TextUseEncoder, USE_DIM, USE_MODEL_PACKAGE, defaultUseModelPath } from './text-use-encoder.js';
+export { TextUseEncoder, USE_MODEL_PACKAGE, defaultUseModelPath } from './text-use-encoder.js';
 export type { TextUseEncoderConfig } from './text-use-encoder.js';
 
 declare module '@mmfuse/core' {

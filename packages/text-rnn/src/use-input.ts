@@ -7,6 +7,9 @@ import { normalizeText } from './normalize-text.js';
 import { SENTENCEPIECE_SPACE } from './sentencepiece.js';
 import type { SentencePieceUnigram } from './sentencepiece.js';
 
+/** Width of the Universal Sentence Encoder lite's embedding. */
+export const USE_DIM = 512;
+
 /** Control symbols at the start of the model's vocabulary (`<unk>`, `<s>`, `</s>`, three reserved). */
 export const USE_RESERVED_PIECES = 6;
 

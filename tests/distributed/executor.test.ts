@@ -4,13 +4,14 @@
 // its data, jobs handed back on shutdown, and a worker process that dies mid-job.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InternalError, InvalidInputError } from '@mmfuse/core';
 import { LocalExecutor, RedisExecutor, RedisUnavailableError, runOrdered, startWorker } from '@mmfuse/distributed';
 import type { JobHandlers, WorkerHandle } from '@mmfuse/distributed';
-import { startRedis } from './redis-server.js';
+import { closedPort, startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
 
 // Every test here starts real processes (tsx, the engine, Redis): limits are hang detection only, sized for a
@@ -252,8 +253,36 @@ describe('RedisExecutor and workers on a real redis-server', () => {
     expect(logs.some((l) => /reachable again/.test(l))).toBe(true);
   });
 
+  it('fails the connect with RedisUnavailableError, within its timeout, when Redis stops answering after the first connection', async () => {
+    // A proxy in front of the real server: it forwards the first connection, then accepts the others and
+    // never answers (a Redis that hangs, or a network that drops, between the coordinator's connections).
+    const sockets: net.Socket[] = [];
+    let connections = 0;
+    const proxy = net.createServer((client) => {
+      sockets.push(client);
+      if (connections++ > 0) return;
+      const upstream = net.connect(redis.port, '127.0.0.1');
+      sockets.push(upstream);
+      client.pipe(upstream).pipe(client);
+      const end = (): void => { client.destroy(); upstream.destroy(); };
+      client.on('error', end);
+      upstream.on('error', end);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as net.AddressInfo).port;
+    try {
+      const err = await RedisExecutor.connect({ url: `redis://127.0.0.1:${port}`, connectTimeoutMillis: 10_000 }).catch((e: unknown) => e);
+      expect(connections).toBeGreaterThan(1);
+      expect(err).toBeInstanceOf(RedisUnavailableError);
+      expect((err as Error).message).toMatch(/event stream did not connect within 10 s/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+  }, 300_000);
+
   it('says clearly when Redis is unreachable: the coordinator fails with RedisUnavailableError, a worker waits and retries', async () => {
-    const closed = `redis://127.0.0.1:${redis.port + 1 === 65536 ? 1 : redis.port + 1}`;
+    const closed = `redis://127.0.0.1:${await closedPort()}`;
     const err = await RedisExecutor.connect({ url: closed, connectTimeoutMillis: 1000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RedisUnavailableError);
     expect((err as Error).message).toMatch(/is unreachable \(ECONNREFUSED\).*could not connect within 1 s.*--redis/);

@@ -21,6 +21,24 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
+/**
+ * A loopback port with nothing listening on it, for "Redis is unreachable" cases: a port the OS just handed
+ * out and took back, checked to refuse a connection. (A neighbour of a live server's port is not: parallel
+ * test files start servers on nearby ports.)
+ */
+export async function closedPort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await freePort();
+    const refused = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => { sock.destroy(); resolve(false); });
+      sock.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  throw new Error('no closed loopback port found in 20 tries');
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();

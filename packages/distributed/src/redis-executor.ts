@@ -89,9 +89,11 @@ export class RedisExecutor implements JobExecutor {
   static async connect(options: RedisExecutorOptions): Promise<RedisExecutor> {
     const log = options.log ?? (() => undefined);
     const bull = await loadBullmq();
+    const timeout = options.connectTimeoutMillis ?? 10_000;
+    const deadline = Date.now() + timeout;
     const link = await RedisLink.open(options.url, { log, name: 'mmfuse-coordinator' });
     try {
-      await link.waitReady(options.connectTimeoutMillis ?? 10_000);
+      await link.waitReady(timeout);
     } catch (err) {
       await link.close();
       throw err;
@@ -104,7 +106,20 @@ export class RedisExecutor implements JobExecutor {
     const quiet = (err: Error): void => { if (link.connected) log(`redis: ${err.message}`); };
     queue.on('error', quiet);
     events.on('error', quiet);
-    await events.waitUntilReady();
+    // The event stream's own connection is bounded by the same deadline: a Redis that goes away between
+    // the first connection and this one must fail the connect, not hang it.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now())); });
+    const outcome = await Promise.race([events.waitUntilReady().then(() => 'ready' as const, (err: unknown) => err), late]);
+    clearTimeout(timer);
+    if (outcome !== 'ready') {
+      await settleWithin(events.close(), 2000);
+      await settleWithin(queue.close(), 2000);
+      const cause = outcome instanceof Error ? ` (${outcome.message})` : '';
+      const err = link.unavailable(`the event stream did not connect within ${(timeout / 1000).toFixed(0)} s${cause}`);
+      await link.close();
+      throw err;
+    }
     const ex = new RedisExecutor(bull, link, queue, events, options);
     ex.start();
     return ex;

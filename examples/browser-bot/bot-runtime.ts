@@ -159,6 +159,8 @@ export class BrowserBot {
   /** The model's calibration (temperature scaling, out-of-scope threshold), as `FusionModel.predict` applies it. */
   private readonly temperature: number;
   private readonly threshold: number | null;
+  /** Labels whose answer is a hand-over (the model's out-of-scope labels). */
+  private readonly outOfScopeLabels: Set<string>;
   private readonly preparers: Preparer[];
 
   private constructor(readonly metadata: OnnxModelMetadata, private readonly ort: OrtWeb, private readonly session: Awaited<ReturnType<OrtWeb['InferenceSession']['create']>>, options: BrowserBotOptions) {
@@ -168,6 +170,7 @@ export class BrowserBot {
     this.labels = [...metadata.output.labels];
     this.temperature = metadata.output.calibration?.temperature ?? 1;
     this.threshold = metadata.output.calibration?.outOfScopeThreshold ?? null;
+    this.outOfScopeLabels = new Set(metadata.output.calibration?.outOfScopeLabels ?? []);
     this.preparers = metadata.inputs.map((i) => {
       const make = PREPARERS[i.kind];
       if (make === undefined) throw new Error(`input ${i.field}: encoder ${i.kind} has no browser preparation in this page`);
@@ -217,7 +220,8 @@ export class BrowserBot {
       contributions[this.fields[m] as string] = (probs[top] as number) - (without[top] as number);
     }
     const answer: BotPrediction = { label: this.labels[top] as string, probabilities, modalitiesUsed: this.fields.filter((_, m) => values[m] !== undefined), contributions };
-    if (this.threshold !== null) answer.outOfScope = (probs[top] as number) < this.threshold;
+    const oosLabel = this.outOfScopeLabels.has(answer.label);
+    if (this.threshold !== null || oosLabel) answer.outOfScope = oosLabel || (this.threshold !== null && (probs[top] as number) < this.threshold);
     return answer;
   }
 }

@@ -119,8 +119,16 @@ async function loadSplits(): Promise<Splits> {
   return { train: await load(cfg.data.train), validation: await load(cfg.data.validation), test: await load(cfg.data.test) };
 }
 
-/** Which inputs a sample carries: `text`, `voice` or `both`. */
-function kindOf(s: ManifestSample): 'text' | 'voice' | 'both' {
+/** The model's out-of-scope labels (config `output.outOfScope.labels`: requests the bot hands over); set once a model is loaded or trained. */
+let outOfScopeLabels = new Set<string>();
+const useModel = (model: FusionModel): FusionModel => {
+  outOfScopeLabels = new Set(model.calibration?.outOfScopeLabels ?? []);
+  return model;
+};
+
+/** Which inputs a sample carries (`text`, `voice` or `both`), or `oos`: a request of an out-of-scope label, which the bot should hand over. */
+function kindOf(s: ManifestSample): 'text' | 'voice' | 'both' | 'oos' {
+  if (outOfScopeLabels.has(String(s.fields.label))) return 'oos';
   const t = s.fields.text !== undefined;
   const a = s.fields.audio !== undefined;
   return t && a ? 'both' : a ? 'voice' : 'text';
@@ -145,6 +153,7 @@ async function train(): Promise<FusionModel> {
   const trainMs = Date.now() - started;
   mkdirSync(opts.model!, { recursive: true });
   await model.save(opts.model!);
+  useModel(model);
   const metrics = await testMetrics(model, splits.test);
   writeFileSync(path.join(opts.model!, 'test-metrics.json'), `${JSON.stringify({ trainSeconds: trainMs / 1000, epochs: history.epochs.length, bestEpoch: history.bestEpoch, ...metrics }, null, 2)}\n`);
   console.log(`trained in ${seconds(trainMs)} (${history.epochs.length} epochs, best ${history.bestEpoch ?? '-'}); model saved to ${path.relative(process.cwd(), opts.model!) || '.'}`);
@@ -212,7 +221,7 @@ async function robustness(model: FusionModel, test: ManifestSample[], typedClean
 async function testMetrics(model: FusionModel, test: ManifestSample[]): Promise<TestMetrics> {
   const all = await model.evaluate(test, { ablation: true });
   const bySubset: TestMetrics['bySubset'] = {};
-  for (const kind of ['text', 'voice', 'both'] as const) {
+  for (const kind of ['text', 'voice', 'both', 'oos'] as const) {
     const subset = test.filter((s) => kindOf(s) === kind);
     if (subset.length === 0) continue;
     const r = await model.evaluate(subset);
@@ -229,7 +238,10 @@ async function testMetrics(model: FusionModel, test: ManifestSample[]): Promise<
 
 function printMetrics(m: TestMetrics): void {
   console.log(`test accuracy ${percent(m.accuracy)} on ${m.n} samples (macro-F1 ${m.macroF1.toFixed(3)})`);
-  for (const [kind, r] of Object.entries(m.bySubset)) console.log(`  ${kind.padEnd(5)} requests: ${percent(r.accuracy)} of ${r.n} (handed over: ${percent(r.handedOver)})`);
+  for (const [kind, r] of Object.entries(m.bySubset)) {
+    if (kind === 'oos') console.log(`  out-of-scope requests: handed over ${percent(r.handedOver)} of ${r.n}`);
+    else console.log(`  ${kind.padEnd(5)} requests: ${percent(r.accuracy)} of ${r.n} (handed over: ${percent(r.handedOver)})`);
+  }
   if (m.voiceHeard !== undefined) console.log(`  English voice requests through the speech recognizer: ${percent(m.voiceHeard.accuracy)} of ${m.voiceHeard.n} (the clip alone: ${percent(m.voiceHeard.audioAlone)})`);
   const r = m.robustness;
   console.log(`robustness: typed requests corrupted as people type ${percent(r.typedCorrupted.corrupted)} (clean ${percent(r.typedCorrupted.clean)}, ${r.typedCorrupted.n})`);
@@ -240,10 +252,10 @@ function printMetrics(m: TestMetrics): void {
 
 async function loadOrTrain(): Promise<{ model: FusionModel; trained: boolean }> {
   if (existsSync(path.join(opts.model!, 'model.json'))) {
-    return { model: await FusionModel.load(opts.model!), trained: false };
+    return { model: useModel(await FusionModel.load(opts.model!)), trained: false };
   }
   console.log(`no model in ${path.relative(process.cwd(), opts.model!)}: training one first`);
-  return { model: await train(), trained: true };
+  return { model: useModel(await train()), trained: true };
 }
 
 async function answer(model: FusionModel, request: { text?: string; audio?: string }, lang?: string): Promise<void> {
@@ -346,9 +358,9 @@ async function evaluateFile(file: string): Promise<void> {
     lines.push(JSON.stringify({ id: s.id, kind, label: s.fields.label, ...(typeof h === 'string' ? { heard: h } : {}), intent: p.label, confidence: p.probabilities?.[String(p.label)], outOfScope: p.outOfScope === true }));
   });
   const all = [...tally.values()].reduce((a, t) => ({ n: a.n + t.n, right: a.right + t.right, handedOver: a.handedOver + t.handedOver }), { n: 0, right: 0, handedOver: 0 });
-  const names = { text: 'typed', voice: 'voice only', both: 'voice + text' } as const;
+  const names = { text: 'typed', voice: 'voice only', both: 'voice + text', oos: 'out of scope' } as const;
   console.log(`${opts.data!}: ${percent(all.n === 0 ? Number.NaN : all.right / all.n)} of ${all.n} requests answered with the right intent (handed over: ${all.handedOver})${failed > 0 ? `; ${failed} could not be answered` : ''}`);
-  for (const kind of ['text', 'voice', 'both'] as const) {
+  for (const kind of ['text', 'voice', 'both', 'oos'] as const) {
     const t = tally.get(kind);
     if (t !== undefined) console.log(`  ${names[kind].padEnd(12)} ${percent(t.right / t.n)} of ${t.n} (handed over: ${t.handedOver})`);
   }

@@ -22,10 +22,10 @@ const HANDOVER = 'Let me pass you to a colleague who can help.';
 const IN_SCOPE = 'where is my order';
 const OUT_OF_SCOPE = 'can you recommend a good pizza place near the station';
 
-/** The typed English requests of a split. */
-function typed(split: string): Sample[] {
+/** The typed English requests of a split (without the `out_of_scope` intent's unless `withOutOfScope`). */
+function typed(split: string, withOutOfScope = false): Sample[] {
   return readFileSync(path.join(here, 'data', `${split}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>)
-    .filter((r) => r.text !== undefined && r.lang === 'en')
+    .filter((r) => r.text !== undefined && r.lang === 'en' && (withOutOfScope || r.label !== 'out_of_scope'))
     .map((r) => ({ id: r.id as string, fields: { text: r.text as string, label: r.label as string } }));
 }
 
@@ -42,6 +42,16 @@ beforeAll(async () => {
   });
   await model.fit(typed('train'), { validation: typed('valid'), progress: 'none', log: () => {} });
   await model.save(path.join(dir, 'model'));
+  // As the bot's config.json: the off-topic requests are one more intent, named in outOfScope.labels.
+  const oos = FusionModel.create({
+    inputs: { text: { type: 'text', encoder: { kind: 'ngram', dim: 32, buckets: 4000 } } },
+    fusion: { strategy: 'late', dModel: 32, modalityDropout: 0 },
+    output: { field: 'label', outOfScope: { threshold: 'auto', maxRejectedCorrect: 0.05, labels: ['out_of_scope'] } },
+    training: { epochs: 10, batchSize: 32, learningRate: 0.02, seed: 5, earlyStoppingPatience: null },
+  });
+  await oos.fit(typed('train', true), { validation: typed('valid', true), progress: 'none', log: () => {} });
+  await oos.save(path.join(dir, 'oos-model'));
+  oos.dispose();
 }, 600_000); // generous: a loaded machine must not fail the suite
 
 afterAll(() => {
@@ -49,8 +59,8 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function ask(text: string | null, extra: string[] = []): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', bot, 'ask', '--model', path.join(dir, 'model'), ...(text === null ? [] : ['--text', text]), ...extra], {
+async function ask(text: string | null, extra: string[] = [], modelDir = 'model'): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=source', '--import', 'tsx', bot, 'ask', '--model', path.join(dir, modelDir), ...(text === null ? [] : ['--text', text]), ...extra], {
     cwd: root, env: { ...process.env, MMFUSE_ENGINE: 'wasm' }, maxBuffer: 1 << 20,
   });
   return stdout;
@@ -86,6 +96,24 @@ describe('the customer-service bot and out-of-scope requests', () => {
     expect(handed).toContain('out of scope: handing over');
     expect(handed).toContain(HANDOVER);
     expect(handed).not.toContain(ANSWERS[String(outOfScope.label)]?.en);
+  });
+
+  it('hands over a request the model answers with the out-of-scope intent, whatever its confidence', { timeout: 600_000 }, async () => {
+    const m = await FusionModel.load(path.join(dir, 'oos-model'));
+    try {
+      expect(m.calibration?.outOfScopeLabels).toEqual(['out_of_scope']);
+      // Threshold 0: only the intent can make a request out of scope.
+      const preds = await Promise.all(typed('test', true).map(async (s) => ({ s, p: await m.predict({ text: s.fields.text }, { outOfScopeThreshold: 0 }) })));
+      for (const { p } of preds) expect(p.outOfScope).toBe(p.label === 'out_of_scope');
+      const offTopic = preds.find(({ s, p }) => s.fields.label === 'out_of_scope' && p.label === 'out_of_scope');
+      expect(offTopic).toBeDefined();
+      const out = await ask(String(offTopic!.s.fields.text), ['--oos-threshold', '0'], 'oos-model');
+      expect(out).toContain('intent: out_of_scope');
+      expect(out).toContain('out of scope: handing over');
+      expect(out).toContain(HANDOVER);
+    } finally {
+      m.dispose();
+    }
   });
 
   it('refuses a threshold outside [0, 1]', { timeout: 600_000 }, async () => {

@@ -69,6 +69,7 @@ function main(): void {
     };
     assign(english, 4, 2, 'en');
     assign(chinese, 1, 1, 'zh');
+    assign(source.heldOutTyped ?? [], Infinity, 0, 'en');
 
     // Spoken requests: each phrase in six voices. The voice order is rotated per phrase, so every voice
     // is heard in training, while the (phrase, voice, speed) of each valid/test clip is never trained on.

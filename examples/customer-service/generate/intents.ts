@@ -10,6 +10,8 @@ export interface IntentSource {
   typed: string[];
   /** Short spoken requests (English, then Chinese); each is synthesized in several voices. */
   spoken: string[];
+  /** Chat messages that only go to the test split (topics never trained on; used by `out_of_scope`). */
+  heldOutTyped?: string[];
 }
 
 export const INTENTS: Record<string, IntentSource> = {
@@ -553,6 +555,54 @@ export const INTENTS: Record<string, IntentSource> = {
     ],
     spoken: ['exchange rate', 'dollar to euro', '汇率多少'],
   },
+  // Requests the shop does not handle. The model learns them as one more intent, and the bot's config names
+  // it in `output.outOfScope.labels`, so the bot hands them over. `heldOutTyped` are topics never trained on
+  // (food, directions, pets, cars, home...), so the test split measures hand-over on new kinds of request.
+  out_of_scope: {
+    typed: [
+      'what is the weather going to be like tomorrow',
+      'will it rain this weekend',
+      'who won the football match last night',
+      'tell me a joke',
+      'can you sing me a song',
+      'what is the capital of australia',
+      'help me with my maths homework',
+      'translate good morning into french',
+      'write me a poem about the sea',
+      'what do you think about the election',
+      'I have a headache, what medicine should I take',
+      'which stocks should I buy this year',
+      'how do I fix a python error in my code',
+      'what is my horoscope for today',
+      'recommend a good movie to watch tonight',
+      'who is the best basketball player ever',
+      'how tall is mount everest',
+      'do I need a visa to visit japan',
+      'what is the meaning of life',
+      'can you play some music',
+      'how many hours of sleep do I need',
+      'are you a robot or a person',
+      'what year did the second world war end',
+      'give me tips for a job interview',
+      'how do I learn to play the guitar',
+      'what is the score of the tennis final',
+      'who wrote romeo and juliet',
+      'what should I name my new blog',
+      'is it going to snow in december',
+      'how far away is the moon',
+    ],
+    heldOutTyped: [
+      'can you recommend a nice sushi restaurant around here',
+      'how do I get to the central train station from here',
+      'what should I feed my puppy',
+      'my car makes a strange noise when I brake',
+      'how often should I water my tomato plants',
+      'what is a good recipe for chocolate cake',
+      'when does the next bus to the airport leave',
+      'how do I get red wine out of a carpet',
+    ],
+    spoken: [],
+  },
 };
 
 /** Chinese and mixed Chinese/English chat messages, per intent (added to `typed`). */
@@ -577,4 +627,5 @@ export const TYPED_CHINESE: Record<string, string[]> = {
   speak_to_human: ['我要人工客服', '帮我转人工', '我想和真人说话', '请给我客服电话', '不要机器人，找个 agent'],
   password_reset: ['我忘记密码了', '登录不了 app', '怎么重置密码', '我的账户被锁了', '没有收到重置 password 的邮件'],
   exchange_rate: ['今天的汇率是多少', '一美元换多少欧元', '换汇要手续费吗', '这个 exchange rate 对吗', '人民币兑美元汇率'],
+  out_of_scope: ['明天天气怎么样', '给我讲个笑话', '昨晚的 football 比赛谁赢了', '帮我写一首诗', '今天股市怎么样'],
 };

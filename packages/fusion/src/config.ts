@@ -104,6 +104,12 @@ export interface OutOfScopeConfig {
   threshold?: 'auto' | number | null;
   /** `auto` only: that fraction. Default 0.01 (in-scope accuracy drops by at most 1 point on validation data). */
   maxRejectedCorrect?: number;
+  /**
+   * Labels whose training examples are out-of-scope requests (e.g. an `out_of_scope` intent of off-topic
+   * messages, as CLINC150 and most bot frameworks have): a prediction of one of them is out of scope
+   * whatever its probability. Default none.
+   */
+  labels?: string[];
 }
 
 /** The output as written. */
@@ -126,14 +132,14 @@ export interface OutputConfig {
   field: string;
   type: OutputType;
   calibration?: 'temperature' | 'none';
-  outOfScope?: Required<OutOfScopeConfig>;
+  outOfScope?: Required<Omit<OutOfScopeConfig, 'labels'>> & Pick<OutOfScopeConfig, 'labels'>;
 }
 
 /** The calibration settings of a category output, defaults filled in: temperature scaling, threshold `auto` at 0.01. */
-export function calibrationSettings(output: OutputConfig): { calibration: 'temperature' | 'none'; threshold: 'auto' | number | null; maxRejectedCorrect: number } {
+export function calibrationSettings(output: OutputConfig): { calibration: 'temperature' | 'none'; threshold: 'auto' | number | null; maxRejectedCorrect: number; labels: string[] } {
   const o = output.outOfScope;
   // `threshold: null` (off) must survive: no `??` on it.
-  return { calibration: output.calibration ?? 'temperature', threshold: o === undefined ? 'auto' : o.threshold, maxRejectedCorrect: o?.maxRejectedCorrect ?? 0.01 };
+  return { calibration: output.calibration ?? 'temperature', threshold: o === undefined ? 'auto' : o.threshold, maxRejectedCorrect: o?.maxRejectedCorrect ?? 0.01, labels: [...(o?.labels ?? [])] };
 }
 
 export interface TrainingConfig {
@@ -278,6 +284,7 @@ export const fusionSchema = z.strictObject({
 export const outOfScopeSchema = z.strictObject({
   threshold: z.union([z.literal('auto'), z.number().min(0).max(1), z.null()]).default('auto').describe('auto: chosen on validation data; a calibrated top probability in [0, 1] below which a prediction is out of scope; null: never. Default auto.'),
   maxRejectedCorrect: z.number().min(0).lt(1).default(0.01).describe('auto only: the largest fraction of correctly answered validation samples called out of scope. Default 0.01.'),
+  labels: z.array(z.string().min(1)).min(1).refine((l) => new Set(l).size === l.length, 'each label once').optional().describe('Labels whose training examples are out-of-scope requests (e.g. an out_of_scope intent): a prediction of one is out of scope whatever its probability. Default none.'),
 });
 
 export const outputSchema = z.strictObject({

@@ -17,6 +17,8 @@ export interface CalibrationSettings {
   threshold: 'auto' | number | null;
   /** `auto` only: the largest fraction of correctly answered validation samples the threshold may call out of scope. */
   maxRejectedCorrect: number;
+  /** Labels whose examples are out-of-scope requests: predicting one is out of scope. Default none. */
+  labels?: readonly string[];
 }
 
 /** Figures of the validation data a calibration was fitted on. */
@@ -43,6 +45,8 @@ export interface Calibration {
   outOfScopeThreshold: number | null;
   /** Where the threshold came from: chosen on validation data, set in the config, or none. */
   thresholdSource: 'validation' | 'config' | 'none';
+  /** Labels whose examples are out-of-scope requests (config `outOfScope.labels`): a prediction of one is out of scope. Absent: none. */
+  outOfScopeLabels?: string[];
   /** The validation figures, when validation data was there. */
   validation?: CalibrationValidation;
 }
@@ -129,8 +133,12 @@ export function chooseThreshold(topProbabilities: readonly number[], correct: re
   return scores[Math.min(scores.length - 1, Math.floor(maxRejectedCorrect * scores.length))] as number;
 }
 
-/** Fit a calibration on validation head outputs (raw logits) and true class indices. */
-export function fitCalibration(rows: readonly ArrayLike<number>[], truth: readonly number[], settings: CalibrationSettings): Calibration {
+/**
+ * Fit a calibration on validation head outputs (raw logits) and true class indices. `outOfScopeClasses`:
+ * the indices of `settings.labels`; validation samples of those classes are not answers, so the threshold
+ * is chosen on the correctly answered samples of the other classes.
+ */
+export function fitCalibration(rows: readonly ArrayLike<number>[], truth: readonly number[], settings: CalibrationSettings, outOfScopeClasses: readonly number[] = []): Calibration {
   const temperature = settings.calibration === 'temperature' && rows.length > 0 ? fitTemperature(rows, truth) : 1;
   const method = settings.calibration === 'temperature' && rows.length > 0 ? 'temperature' : 'none';
   const fixed = typeof settings.threshold === 'number' ? settings.threshold : null;
@@ -140,7 +148,8 @@ export function fitCalibration(rows: readonly ArrayLike<number>[], truth: readon
   const before = rows.map((r) => scaledSoftmax(r, 1));
   const after = rows.map((r) => scaledSoftmax(r, temperature));
   const top = after.map((p) => Math.max(...p));
-  const correct = after.map((p, i) => p.indexOf(Math.max(...p)) === truth[i]);
+  const oos = new Set(outOfScopeClasses);
+  const correct = after.map((p, i) => p.indexOf(Math.max(...p)) === truth[i] && !oos.has(truth[i] as number));
   const threshold = fixed ?? (settings.threshold === 'auto' ? chooseThreshold(top, correct, settings.maxRejectedCorrect) : null);
   const validation: CalibrationValidation = {
     n: rows.length,
@@ -164,7 +173,8 @@ export function checkSavedCalibration(saved: unknown): Calibration {
     && (c.method === 'temperature' || c.method === 'none')
     && typeof c.temperature === 'number' && Number.isFinite(c.temperature) && c.temperature > 0
     && (c.outOfScopeThreshold === null || (typeof c.outOfScopeThreshold === 'number' && c.outOfScopeThreshold >= 0 && c.outOfScopeThreshold <= 1))
-    && (c.thresholdSource === 'validation' || c.thresholdSource === 'config' || c.thresholdSource === 'none');
-  if (!ok) throw new ModelFormatError(`a saved calibration needs method, a positive temperature, outOfScopeThreshold (null or in [0, 1]) and thresholdSource, got ${JSON.stringify(saved)}`);
+    && (c.thresholdSource === 'validation' || c.thresholdSource === 'config' || c.thresholdSource === 'none')
+    && (c.outOfScopeLabels === undefined || (Array.isArray(c.outOfScopeLabels) && c.outOfScopeLabels.every((l) => typeof l === 'string')));
+  if (!ok) throw new ModelFormatError(`a saved calibration needs method, a positive temperature, outOfScopeThreshold (null or in [0, 1]), thresholdSource and, when present, outOfScopeLabels (a list of labels), got ${JSON.stringify(saved)}`);
   return JSON.parse(JSON.stringify(c)) as Calibration;
 }

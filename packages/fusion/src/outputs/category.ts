@@ -4,7 +4,7 @@
  * prediction: the most probable label and every label's probability.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InvalidInputError, createRecord } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, createRecord } from '@mmfuse/core';
 import { accuracy, confusionMatrix, macroF1, perClassMetrics } from '../metrics.js';
 import type { ClassMetrics } from '../metrics.js';
 import { NO_CALIBRATION, checkSavedCalibration, expectedCalibrationError, fitCalibration, scaledSoftmax } from './calibration.js';
@@ -82,13 +82,26 @@ class CategoryOutput implements FittedOutput {
     const top = argMax(values);
     const prediction: Prediction = { label: this.labels[top] as string, probabilities, modalitiesUsed };
     const threshold = options.outOfScopeThreshold !== undefined ? options.outOfScopeThreshold : this.calibration.outOfScopeThreshold;
-    if (threshold !== null) prediction.outOfScope = (values[top] as number) < threshold;
+    const oosLabel = this.oosClasses.has(top);
+    if (threshold !== null || oosLabel) prediction.outOfScope = oosLabel || (threshold !== null && (values[top] as number) < threshold);
     return prediction;
   }
 
+  /** Class indices of the calibration's out-of-scope labels. */
+  private get oosClasses(): Set<number> {
+    return new Set((this.calibration.outOfScopeLabels ?? []).map((l) => this.index.get(l) as number));
+  }
+
   calibrate(rows: readonly Float32Array[], targets: readonly Target[], settings: CalibrationSettings): Calibration {
-    this.calibration = fitCalibration(rows, targets.map((t) => this.index.get(t as string) as number), settings);
-    return { ...this.calibration };
+    const labels = [...(settings.labels ?? [])];
+    const classes = labels.map((l) => {
+      const c = this.index.get(l);
+      if (c === undefined) throw new ConfigError(`output.outOfScope.labels names ${JSON.stringify(l)}, which is not one of the model's labels`, { path: 'output.outOfScope.labels' });
+      return c;
+    });
+    const fitted = fitCalibration(rows, targets.map((t) => this.index.get(t as string) as number), settings, classes);
+    this.calibration = labels.length > 0 ? { ...fitted, outOfScopeLabels: labels } : fitted;
+    return JSON.parse(JSON.stringify(this.calibration)) as Calibration;
   }
 
   score(values: readonly (readonly number[])[], targets: readonly Target[]): OutputScores {
@@ -100,7 +113,10 @@ class CategoryOutput implements FittedOutput {
     this.labels.forEach((l, i) => { perClass[l] = per[i] as ClassMetrics; });
     const scores: OutputScores = { accuracy: accuracy(truth, pred), macroF1: macroF1(matrix), perClass, confusion: { labels: [...this.labels], matrix }, ece: expectedCalibrationError(values, truth) };
     const threshold = this.calibration.outOfScopeThreshold;
-    if (threshold !== null) scores.outOfScope = values.filter((v, i) => (v[pred[i] as number] as number) < threshold).length / Math.max(1, values.length);
+    const oos = this.oosClasses;
+    if (threshold !== null || oos.size > 0) {
+      scores.outOfScope = values.filter((v, i) => oos.has(pred[i] as number) || (threshold !== null && (v[pred[i] as number] as number) < threshold)).length / Math.max(1, values.length);
+    }
     return scores;
   }
 
@@ -121,7 +137,7 @@ class CategoryOutput implements FittedOutput {
 
   toJSON(): SavedOutput {
     const saved: SavedOutput = { labels: [...this.labels], outDim: this.outDim };
-    if (this.calibration.method !== 'none' || this.calibration.outOfScopeThreshold !== null) saved.calibration = JSON.parse(JSON.stringify(this.calibration)) as Calibration;
+    if (this.calibration.method !== 'none' || this.calibration.outOfScopeThreshold !== null || this.calibration.outOfScopeLabels !== undefined) saved.calibration = JSON.parse(JSON.stringify(this.calibration)) as Calibration;
     return saved;
   }
 }
@@ -143,6 +159,9 @@ export const categoryOutput: OutputKind = {
   loss: categoryLoss,
   restore(saved: SavedOutput, field: string): FittedOutput {
     const labels = checkSavedLabels(saved, 'category', 2);
-    return new CategoryOutput(labels, field, saved.calibration === undefined ? NO_CALIBRATION : checkSavedCalibration(saved.calibration));
+    const calibration = saved.calibration === undefined ? NO_CALIBRATION : checkSavedCalibration(saved.calibration);
+    const stray = (calibration.outOfScopeLabels ?? []).filter((l) => !labels.includes(l));
+    if (stray.length > 0) throw new ModelFormatError(`the saved calibration names out-of-scope label(s) ${stray.map((l) => JSON.stringify(l)).join(', ')} that are not among the output's labels`);
+    return new CategoryOutput(labels, field, calibration);
   },
 };

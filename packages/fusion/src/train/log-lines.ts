@@ -46,5 +46,6 @@ export function calibrationLine(c: Calibration): string {
   if (c.outOfScopeThreshold !== null) {
     parts.push(`out of scope below ${f3(c.outOfScopeThreshold)} (${c.thresholdSource === 'config' ? 'from the config' : 'chosen on validation'}${v?.rejectedCorrect !== undefined ? `; rejects ${(100 * v.rejectedCorrect).toFixed(1)}% of correct validation answers` : ''})`);
   }
+  if (c.outOfScopeLabels !== undefined) parts.push(`out of scope when the answer is ${c.outOfScopeLabels.map((l) => JSON.stringify(l)).join(' or ')}`);
   return parts.join('; ');
 }

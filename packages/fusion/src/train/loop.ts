@@ -303,7 +303,7 @@ function calibrate(run: Run): void {
   const calibration = output.calibrate(rows, run.validation.map((s) => s.target), calibrationSettings(run.state.config.output));
   run.calibration = calibration;
   // Without validation samples and a threshold from the config there is nothing to say.
-  if (calibration.validation !== undefined || calibration.outOfScopeThreshold !== null) run.log(calibrationLine(calibration));
+  if (calibration.validation !== undefined || calibration.outOfScopeThreshold !== null || calibration.outOfScopeLabels !== undefined) run.log(calibrationLine(calibration));
 }
 
 /** Train a state on `source`; resolves with the history (also stored as `state.history`). */

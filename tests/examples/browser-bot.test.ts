@@ -78,6 +78,13 @@ describe('the bot page in headless chromium', () => {
       try {
         // One epoch on a third of the training set: the answers must equal Node's, not be good.
         await model.fit(manifest('train.jsonl').filter((_, i) => i % 3 === 0), { progress: 'none', log: () => undefined });
+        const test = manifest('test.jsonl');
+        const typed = test.find((s) => s.fields.text !== undefined && s.fields.audio === undefined) as unknown as { fields: { text: string } };
+        // The label Node answers the typed request with becomes an out-of-scope label (as the bot's
+        // `out_of_scope` intent), so the page must hand that request over by its label.
+        const typedLabel = String((await model.predict({ text: typed.fields.text })).label);
+        const output = model.state.output as unknown as { calibration: { outOfScopeLabels?: string[] } };
+        output.calibration = { ...output.calibration, outOfScopeLabels: [typedLabel] };
         const publicDir = path.join(dir, 'public');
         await buildBrowserBot({ model: model.state, outDir: publicDir });
         server = await serveStatic(publicDir);
@@ -94,11 +101,11 @@ describe('the bot page in headless chromium', () => {
         await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 120_000 });
         expect(await page.getAttribute('body', 'data-state'), (await page.textContent('#status')) ?? '').toBe('ready');
 
-        const test = manifest('test.jsonl');
-        const typed = test.find((s) => s.fields.text !== undefined && s.fields.audio === undefined) as unknown as { fields: { text: string } };
         const spoken = test.find((s) => s.fields.audio !== undefined && s.fields.text === undefined) as unknown as { fields: { audio: string } };
         const both = test.find((s) => s.fields.audio !== undefined && s.fields.text !== undefined) as unknown as { fields: { text: string; audio: string } };
-        expectSame(await ask(page, { text: typed.fields.text }), await model.predict({ text: typed.fields.text }));
+        const typedPage = await ask(page, { text: typed.fields.text });
+        expect(typedPage).toMatchObject({ label: typedLabel, outOfScope: true });
+        expectSame(typedPage, await model.predict({ text: typed.fields.text }));
         expectSame(await ask(page, { wav: spoken.fields.audio }), await model.predict({ audio: spoken.fields.audio }));
         expectSame(await ask(page, { text: both.fields.text, wav: both.fields.audio }), await model.predict({ text: both.fields.text, audio: both.fields.audio }));
         expect((await page.textContent('#answer'))?.length ?? 0).toBeGreaterThan(0);

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelFormatError } from '@mmfuse/core';
 import { FusionModel } from '@mmfuse/fusion';
-import { main } from 'mmfuse';
+import { runMain } from './in-process.js';
+import type { InProcessResult } from './in-process.js';
 
 const INTENTS: Record<string, string[]> = {
   card_lost: ['i lost my card', 'my card was stolen', 'card missing', 'someone stole my card', 'lost card please block it', 'where did my card go i lost it', 'block my stolen card', 'my wallet and card are gone', 'i cannot find my card', 'report a lost card'],
@@ -29,12 +30,7 @@ const yaml = (labels: string): string => [
 let dir: string;
 let trained: any;
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, cwd: dir });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]): Promise<InProcessResult> => runMain(argv, dir);
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-cli-oos-labels-'));

@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from 'mmfuse';
 import { request, startCli } from './helpers.js';
+import { runMain } from './in-process.js';
+import type { InProcessResult } from './in-process.js';
 
 // Three intents of typed requests, 10 wordings each: 7 train, 3 validate.
 const INTENTS: Record<string, string[]> = {
@@ -19,12 +20,7 @@ const jsonl = (from: number, to: number): string => Object.entries(INTENTS).flat
 let dir: string;
 let trained: any;
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, cwd: dir });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]): Promise<InProcessResult> => runMain(argv, dir);
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-cli-oos-'));

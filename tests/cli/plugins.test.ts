@@ -4,19 +4,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from 'mmfuse';
 import { jsonl } from './fixtures.js';
 import { lastJson, repoRoot, runCli } from './helpers.js';
+import { runMain } from './in-process.js';
+import type { InProcessResult } from './in-process.js';
 
 const plugin = path.join(repoRoot, 'examples/tabular-plugin.ts');
 let dir: string;
 
-async function inProcess(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, cwd: dir });
-  return { code, stdout, stderr };
-}
+const inProcess = (argv: string[]): Promise<InProcessResult> => runMain(argv, dir);
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-cli-plugins-'));

@@ -82,6 +82,30 @@ describe('an out-of-scope label', () => {
     await expect(FusionModel.load(copy)).rejects.toThrow(/"weather"/);
   });
 
+  it('holds from the first epoch: a checkpoint answers by the label before validation refits the threshold', async () => {
+    const m = FusionModel.create({
+      inputs: { text: { type: 'text', encoder: { kind: 'ngram', dim: 16, buckets: 500 } } },
+      fusion: { strategy: 'late', dModel: 16 },
+      output: { field: 'label', outOfScope: { labels: ['off_topic'] } },
+      training: { epochs: 1, batchSize: 8, seed: 3 },
+    });
+    const rows = (from: number, to: number) => Object.entries(INTENTS).flatMap(([label, texts]) => texts.slice(from, to).map((text, i) => ({ id: `${label}${from + i}`, fields: { text, label } })));
+    await m.fit(rows(0, 7), { validation: rows(7, 10), progress: 'none', log: () => undefined, checkpointDir: path.join(dir, 'checkpoints') });
+    m.dispose();
+    const last = await FusionModel.load(path.join(dir, 'checkpoints', 'last'));
+    try {
+      expect(last.calibration?.outOfScopeLabels).toEqual(['off_topic']);
+      // No threshold yet (it is chosen on validation after the last epoch): only the label decides.
+      expect(last.calibration?.outOfScopeThreshold).toBeNull();
+      for (const text of ['tell me a joke', 'i lost my card', 'refund please', 'sing me a song']) {
+        const p = await last.predict({ text });
+        expect(p.outOfScope === true).toBe(p.label === 'off_topic');
+      }
+    } finally {
+      last.dispose();
+    }
+  });
+
   it('a label that no training sample has is refused before training, naming the key', async () => {
     writeFileSync(path.join(dir, 'typo.yaml'), yaml('[off_topik]'));
     const r = await cli(['train', 'typo.yaml', '--out', 'typo', '--json']);

@@ -7,7 +7,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError, StateError, createRng, isMmfuseError, rawInputOf } from '@mmfuse/core';
 import type { EncoderRegistry, JsonObject, ModalityEncoder, RawInputSpec, Rng } from '@mmfuse/core';
-import { encoderConfig, encoderKind, inputField } from './config.js';
+import { calibrationSettings, encoderConfig, encoderKind, inputField } from './config.js';
 import type { ResolvedConfig } from './config.js';
 import { FusionNetwork } from './network.js';
 import { outputKind } from './outputs/index.js';
@@ -179,6 +179,9 @@ export class FusionState {
     if (unknown.length > 0) {
       throw new ConfigError(`output.outOfScope.labels names ${unknown.map((l) => JSON.stringify(l)).join(', ')}, which no training sample has; out-of-scope labels need training examples (the labels seen: ${[...known].slice(0, 10).map((l) => JSON.stringify(l)).join(', ')}${known.size > 10 ? ', ...' : ''})`, { path: 'output.outOfScope.labels' });
     }
+    // What the config fixes (out-of-scope labels, a threshold given as a number) holds from the start, so a
+    // checkpoint or an interrupted run answers as the finished model will; validation refits the rest at the end.
+    this.output.calibrate?.([], [], calibrationSettings(this.config.output));
     for (let m = 0; m < this.encoders.length; m++) {
       const present = samples.flatMap((s) => (s.values[m] === undefined ? [] : [s.values[m]]));
       await this.encoders[m]?.fit?.(present);

@@ -17,7 +17,7 @@ export function modelPredictor(model: FusionModelApi, info: Record<string, unkno
   for (const input of model.inputs) fields[input.field] = { modality: input.modality, input: input.input };
   return {
     fields,
-    describe: () => ({ labels: model.labels, output: model.config.output, outOfScopeThreshold: options.outOfScopeThreshold ?? model.calibration?.outOfScopeThreshold ?? null, ...info }),
+    describe: () => ({ labels: model.labels, output: model.config.output, outOfScopeThreshold: options.outOfScopeThreshold ?? model.calibration?.outOfScopeThreshold ?? null, outOfScopeLabels: model.calibration?.outOfScopeLabels ?? [], ...info }),
     async predictBatch(requests: PredictRequest[]): Promise<Outcome<PredictResponse>[]> {
       // Errors name each sample by its request id; they reach the client as they were raised.
       return model.predictBatch(requests.map((r) => r.fields), { contributions: true, sampleIds: requests.map((r) => r.id), ...options });

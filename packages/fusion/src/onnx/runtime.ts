@@ -159,7 +159,7 @@ export class OnnxFusionModel {
   /** As `FusionModel.calibration` (carried in the graph's metadata with the fitted output). */
   get calibration(): Calibration | undefined {
     const c = this.state.output?.calibration;
-    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null) ? undefined : { ...c };
+    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null && c.outOfScopeLabels === undefined) ? undefined : { ...c };
   }
 
   private prepareOptions(cache: PrepareCache, baseDir?: string): PrepareInputsOptions {

@@ -16,7 +16,8 @@
  *
  * Options: --model DIR (default examples/customer-service/model, git-ignored), --lang en|zh (answer language;
  * default: zh when the typed text has Chinese characters, else en), --oos-threshold P (hand a request over when
- * the calibrated confidence is below P; default: the model's threshold, chosen on the validation split).
+ * the calibrated confidence is below P; default: the model's threshold, chosen on the validation split). A
+ * request the model answers with its `out_of_scope` intent (config output.outOfScope.labels) is handed over too.
  *
  * `evaluate` answers every request of a JSONL manifest exactly as `ask` does (e.g. your own recordings): each line
  * `{"text"?: "...", "audio"?: "clip.wav" (relative to the manifest), "label": "card_lost", "lang"?: "en"|"zh"}`;

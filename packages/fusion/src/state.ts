@@ -173,14 +173,9 @@ export class FusionState {
    */
   async initialize(samples: readonly { values: readonly unknown[]; target: Target }[]): Promise<void> {
     this.output = this.outputKind.fit(samples.map((s) => s.target), this.config.output.field);
-    const oosLabels = this.config.output.outOfScope?.labels ?? [];
-    const known = new Set(this.output.labels ?? []);
-    const unknown = oosLabels.filter((l) => !known.has(l));
-    if (unknown.length > 0) {
-      throw new ConfigError(`output.outOfScope.labels names ${unknown.map((l) => JSON.stringify(l)).join(', ')}, which no training sample has; out-of-scope labels need training examples (the labels seen: ${[...known].slice(0, 10).map((l) => JSON.stringify(l)).join(', ')}${known.size > 10 ? ', ...' : ''})`, { path: 'output.outOfScope.labels' });
-    }
     // What the config fixes (out-of-scope labels, a threshold given as a number) holds from the start, so a
     // checkpoint or an interrupted run answers as the finished model will; validation refits the rest at the end.
+    // This also refuses, before any training, an out-of-scope label no training sample has (ConfigError).
     this.output.calibrate?.([], [], calibrationSettings(this.config.output));
     for (let m = 0; m < this.encoders.length; m++) {
       const present = samples.flatMap((s) => (s.values[m] === undefined ? [] : [s.values[m]]));

@@ -87,16 +87,26 @@ class CategoryOutput implements FittedOutput {
     return prediction;
   }
 
-  /** Class indices of the calibration's out-of-scope labels. */
+  private oosFor: Calibration | undefined;
+  private oosSet = new Set<number>();
+
+  /** Class indices of the calibration's out-of-scope labels (worked out again only when the calibration is replaced). */
   private get oosClasses(): Set<number> {
-    return new Set((this.calibration.outOfScopeLabels ?? []).map((l) => this.index.get(l) as number));
+    if (this.oosFor !== this.calibration) {
+      this.oosSet = new Set((this.calibration.outOfScopeLabels ?? []).map((l) => this.index.get(l) as number));
+      this.oosFor = this.calibration;
+    }
+    return this.oosSet;
   }
 
   calibrate(rows: readonly Float32Array[], targets: readonly Target[], settings: CalibrationSettings): Calibration {
     const labels = [...(settings.labels ?? [])];
     const classes = labels.map((l) => {
       const c = this.index.get(l);
-      if (c === undefined) throw new ConfigError(`output.outOfScope.labels names ${JSON.stringify(l)}, which is not one of the model's labels`, { path: 'output.outOfScope.labels' });
+      if (c === undefined) {
+        const seen = this.labels.slice(0, 10).map((k) => JSON.stringify(k)).join(', ');
+        throw new ConfigError(`output.outOfScope.labels names ${JSON.stringify(l)}, which no training sample has; out-of-scope labels need training examples (the labels seen: ${seen}${this.labels.length > 10 ? ', ...' : ''})`, { path: 'output.outOfScope.labels' });
+      }
       return c;
     });
     const fitted = fitCalibration(rows, targets.map((t) => this.index.get(t as string) as number), settings, classes);

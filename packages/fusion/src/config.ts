@@ -8,6 +8,8 @@
  */
 import { ConfigError, createRecord, encoders as globalRegistry, optionsJsonSchema, parseOptions, unknownKeyReason, z } from '@mmfuse/core';
 import type { EncoderOptionsByKind, EncoderRegistry, JsonObject, JsonValue, OptionsSchema } from '@mmfuse/core';
+import { SCOPE_SCORES } from './outputs/scope.js';
+import type { ScopeScoreName } from './outputs/scope.js';
 
 export type FusionStrategyName = 'transformer' | 'late' | 'cross-attention';
 export type OutputType = 'category' | 'multi-label' | 'regression';
@@ -110,6 +112,15 @@ export interface OutOfScopeConfig {
    * whatever its probability. Default none.
    */
   labels?: string[];
+  /**
+   * What the threshold applies to. `probability` (default): the calibrated top probability.
+   * `energy+nearest`: how typical the request is of the in-scope data, in [0, 1]: the mean of two
+   * percentiles among the validation requests, the logits' energy (T · logsumexp(logits / T)) and the
+   * cosine similarity of the request's fused vector to the nearest in-scope training sample's. It detects
+   * off-topic requests better (Banking77-OOS, BENCHMARKS.md); the model keeps the training samples' fused
+   * vectors (float16, samples × dModel × 2 bytes) and needs validation data.
+   */
+  score?: ScopeScoreName;
 }
 
 /** The output as written. */
@@ -136,10 +147,10 @@ export interface OutputConfig {
 }
 
 /** The calibration settings of a category output, defaults filled in: temperature scaling, threshold `auto` at 0.01. */
-export function calibrationSettings(output: OutputConfig): { calibration: 'temperature' | 'none'; threshold: 'auto' | number | null; maxRejectedCorrect: number; labels: string[] } {
+export function calibrationSettings(output: OutputConfig): { calibration: 'temperature' | 'none'; threshold: 'auto' | number | null; maxRejectedCorrect: number; labels: string[]; score: ScopeScoreName } {
   const o = output.outOfScope;
   // `threshold: null` (off) must survive: no `??` on it.
-  return { calibration: output.calibration ?? 'temperature', threshold: o === undefined ? 'auto' : o.threshold, maxRejectedCorrect: o?.maxRejectedCorrect ?? 0.01, labels: [...(o?.labels ?? [])] };
+  return { calibration: output.calibration ?? 'temperature', threshold: o === undefined ? 'auto' : o.threshold, maxRejectedCorrect: o?.maxRejectedCorrect ?? 0.01, labels: [...(o?.labels ?? [])], score: o?.score ?? 'probability' };
 }
 
 export interface TrainingConfig {
@@ -285,6 +296,7 @@ export const outOfScopeSchema = z.strictObject({
   threshold: z.union([z.literal('auto'), z.number().min(0).max(1), z.null()]).default('auto').describe('auto: chosen on validation data; a calibrated top probability in [0, 1] below which a prediction is out of scope; null: never. Default auto.'),
   maxRejectedCorrect: z.number().min(0).lt(1).default(0.01).describe('auto only: the largest fraction of correctly answered validation samples called out of scope. Default 0.01.'),
   labels: z.array(z.string().min(1)).min(1).refine((l) => new Set(l).size === l.length, 'each label once').optional().describe('Labels whose training examples are out-of-scope requests (e.g. an out_of_scope intent): a prediction of one is out of scope whatever its probability. Default none.'),
+  score: z.enum(SCOPE_SCORES).default('probability').describe('What the threshold applies to: probability (the calibrated top probability) or energy+nearest (the mean percentile, among the validation requests, of the logits\' energy and of the similarity to the nearest in-scope training sample; keeps the training samples\' fused vectors in the model). Default probability.'),
 });
 
 export const outputSchema = z.strictObject({

@@ -1,7 +1,7 @@
 /** Evaluation of a trained state on prepared samples, with per-input ablation. */
 import { createRecord } from '@mmfuse/core';
 import type { SkippedSample } from '@mmfuse/core';
-import { outputRows } from './infer.js';
+import { outputRows, outputRowsWithNearest, scopeScores } from './infer.js';
 import type { ClassMetrics } from './metrics.js';
 import { expectedCalibrationError, scaledSoftmax } from './outputs/calibration.js';
 import type { FittedOutput, Target } from './outputs/index.js';
@@ -33,9 +33,9 @@ export interface EvaluationReport {
  * A report from head outputs: `full[i]` of sample i with every input and, for the ablation, `ablation[m][i]`
  * with input m hidden from every sample. Shared by every runtime.
  */
-export function reportFromRows(output: FittedOutput, fields: readonly string[], targets: readonly Target[], full: readonly Float32Array[], skipped: SkippedSample[], ablation?: readonly (readonly Float32Array[])[]): EvaluationReport {
-  const score = (rows: readonly Float32Array[]) => output.score(rows.map((r) => output.values(r)), targets);
-  const all = score(full);
+export function reportFromRows(output: FittedOutput, fields: readonly string[], targets: readonly Target[], full: readonly Float32Array[], skipped: SkippedSample[], ablation?: readonly (readonly Float32Array[])[], nearest?: readonly number[]): EvaluationReport {
+  const score = (rows: readonly Float32Array[], scope?: readonly number[]) => output.score(rows.map((r) => output.values(r)), targets, scope);
+  const all = score(full, scopeScores(output, full, nearest));
   const report: EvaluationReport = { n: targets.length, accuracy: all.accuracy, macroF1: all.macroF1, perClass: all.perClass, confusion: all.confusion, skipped };
   if (all.regression !== undefined) report.regression = all.regression;
   if (all.ece !== undefined) report.ece = all.ece;
@@ -58,7 +58,7 @@ export function reportFromRows(output: FittedOutput, fields: readonly string[], 
 export function evaluatePrepared(state: FusionState, samples: readonly { values: unknown[]; target: Target }[], skipped: SkippedSample[], ablation: boolean): EvaluationReport {
   const output = state.requireOutput();
   const values = samples.map((s) => s.values);
-  const full = outputRows(state, values);
+  const full = outputRowsWithNearest(state, values);
   const dropped = ablation && samples.length > 0 ? state.fields.map((_, m) => outputRows(state, values, m)) : undefined;
-  return reportFromRows(output, state.fields, samples.map((s) => s.target), full, skipped, dropped);
+  return reportFromRows(output, state.fields, samples.map((s) => s.target), full.rows, skipped, dropped, full.nearest);
 }

@@ -1,9 +1,10 @@
 /** Inference on prepared values: head outputs in batches, predictions with per-input contributions. */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, createRecord } from '@mmfuse/core';
+import { ConfigError, StateError, createRecord } from '@mmfuse/core';
 import { toBatchInput } from './network.js';
 import type { DecodeOptions, FittedOutput, Prediction } from './outputs/index.js';
-import type { FusionState } from './state.js';
+import { scopeScore } from './outputs/scope.js';
+import type { FusionState, ScopeMemory } from './state.js';
 
 /** The decode options of a predict call: a per-call out-of-scope threshold, checked (a probability or null). */
 export function decodeOptions(options: { outOfScopeThreshold?: number | null }): DecodeOptions {
@@ -22,21 +23,76 @@ export function outputRows(state: FusionState, values: readonly (readonly unknow
 }
 
 /**
+ * `outputRows`, and each row's nearest in-scope similarity when the model keeps a memory for an
+ * `energy+nearest` out-of-scope score (`state.scopeMemory`).
+ */
+export function outputRowsWithNearest(state: FusionState, values: readonly (readonly unknown[])[], drop?: number): { rows: Float32Array[]; nearest?: number[] } {
+  const pass = forwardRows(state, values, drop, false);
+  return pass.nearest === undefined ? { rows: pass.rows } : { rows: pass.rows, nearest: pass.nearest };
+}
+
+/**
+ * The fused representations (what the head reads) of prepared value lists, in inference mode, each scaled to
+ * unit length: the memory an `energy+nearest` out-of-scope score compares requests with.
+ */
+export function fusedVectors(state: FusionState, values: readonly (readonly unknown[])[]): ScopeMemory {
+  const net = state.requireNetwork();
+  const dim = state.config.fusion.dModel;
+  const data = new Float32Array(values.length * dim);
+  for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
+    const chunk = values.slice(start, start + INFERENCE_BATCH);
+    const unit = tf.tidy(() => {
+      const { fused } = net.forwardWithEncoders(toBatchInput(chunk, state.fields.length), { training: false });
+      return fused.div(fused.square().sum(1, true).sqrt().maximum(1e-12));
+    });
+    if (unit.shape[1] !== dim) throw new StateError(`the fused representation has ${unit.shape[1]} values, the config's dModel is ${dim}`);
+    data.set(unit.dataSync() as Float32Array, start * dim);
+    unit.dispose();
+  }
+  return { rows: values.length, dim, data };
+}
+
+/**
+ * Each row's `energy+nearest` score from its head outputs and nearest in-scope similarity (shared by every
+ * runtime); undefined when the output's calibration has no such score. Throws `StateError` when it has one but
+ * the similarities are missing.
+ */
+export function scopeScores(output: FittedOutput, rows: readonly Float32Array[], nearest: readonly number[] | undefined): number[] | undefined {
+  const c = output.calibration;
+  if (c?.score === undefined) return undefined;
+  if (nearest === undefined || nearest.length !== rows.length) throw new StateError('this model scores out-of-scope requests by energy+nearest, but its nearest-neighbour memory is missing (a model folder or ONNX graph written without it?)');
+  return rows.map((r, i) => scopeScore(c.score!, r, nearest[i] as number, c.temperature));
+}
+
+/**
+ * The cosine similarity of each row of `fused` [B, d] to its nearest row of `memory` [N, d] (unit rows): [B].
+ * In the caller's tidy scope.
+ */
+export function nearestSimilarity(fused: tf.Tensor2D, memory: tf.Tensor2D): tf.Tensor1D {
+  const unit = fused.div(fused.square().sum(1, true).sqrt().maximum(1e-12)) as tf.Tensor2D;
+  return tf.matMul(unit, memory, false, true).max(1) as tf.Tensor1D;
+}
+
+/**
  * `outputRows`, and with `transcripts` what each transcribing encoder (`ModalityEncoder.transcribe`, e.g. a
  * speech encoder's phonemes) recognised in each row, from the same forward pass.
  */
-function forwardRows(state: FusionState, values: readonly (readonly unknown[])[], drop: number | undefined, transcripts: boolean): { rows: Float32Array[]; heard: Record<string, string>[] } {
+function forwardRows(state: FusionState, values: readonly (readonly unknown[])[], drop: number | undefined, transcripts: boolean): { rows: Float32Array[]; heard: Record<string, string>[]; nearest?: number[] } {
   const net = state.requireNetwork();
   const k = state.requireOutput().outDim;
   const rows: Float32Array[] = [];
   const heard: Record<string, string>[] = values.map(() => ({}));
   const wants = transcripts && state.encoders.some((e) => e.transcribe !== undefined);
+  const memory = state.scopeMemoryTensor();
+  const nearest: number[] | undefined = memory === undefined ? undefined : [];
   for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
     const chunk = values.slice(start, start + INFERENCE_BATCH);
     const out = tf.tidy(() => {
       const batch = toBatchInput(chunk, state.fields.length, drop);
-      if (!wants) return net.forward(batch, { training: false });
-      const { logits, encoded } = net.forwardWithEncoders(batch, { training: false });
+      if (!wants && memory === undefined) return net.forward(batch, { training: false });
+      const { logits, encoded, fused } = net.forwardWithEncoders(batch, { training: false });
+      if (memory !== undefined) nearest!.push(...nearestSimilarity(fused, memory).dataSync());
+      if (!wants) return logits;
       encoded.forEach((e, m) => {
         const enc = state.encoders[m];
         if (e === null || enc?.transcribe === undefined) return;
@@ -50,7 +106,7 @@ function forwardRows(state: FusionState, values: readonly (readonly unknown[])[]
     out.dispose();
     for (let r = 0; r < chunk.length; r++) rows.push(data.slice(r * k, (r + 1) * k));
   }
-  return { rows, heard };
+  return nearest === undefined ? { rows, heard } : { rows, heard, nearest };
 }
 
 /** One extra pass of a prediction with contributions: input `input` hidden from the rows (indices) that have it. */
@@ -73,11 +129,13 @@ export function contributionPasses(inputs: number, values: readonly (readonly un
  * Predictions from head outputs: `full[i]` of row i with every input, and (for contributions) each pass's
  * head outputs `without[p][j]` of row `passes[p].rows[j]` with the pass's input hidden. Shared by every
  * runtime (TensorFlow.js, onnxruntime), so they answer alike; `options.outOfScopeThreshold` overrides the
- * model's out-of-scope threshold.
+ * model's out-of-scope threshold; `nearest`: each row's nearest in-scope similarity, for a model whose
+ * out-of-scope score is energy+nearest.
  */
-export function decodePredictions(output: FittedOutput, fields: readonly string[], values: readonly (readonly unknown[])[], full: readonly Float32Array[], contributions?: { passes: readonly ContributionPass[]; without: readonly (readonly Float32Array[])[] }, options: DecodeOptions = {}): Prediction[] {
+export function decodePredictions(output: FittedOutput, fields: readonly string[], values: readonly (readonly unknown[])[], full: readonly Float32Array[], contributions?: { passes: readonly ContributionPass[]; without: readonly (readonly Float32Array[])[] }, options: DecodeOptions = {}, nearest?: readonly number[]): Prediction[] {
   const probs = full.map((r) => output.values(r));
-  const preds = values.map((v, i) => output.decode(probs[i] as number[], fields.filter((_, m) => v[m] !== undefined), options));
+  const scope = scopeScores(output, full, nearest);
+  const preds = values.map((v, i) => output.decode(probs[i] as number[], fields.filter((_, m) => v[m] !== undefined), options, scope?.[i]));
   if (contributions === undefined) return preds;
   preds.forEach((p) => { p.contributions = createRecord<number>(); });
   contributions.passes.forEach((pass, k) => {
@@ -104,8 +162,8 @@ export function predictValues(state: FusionState, values: readonly (readonly unk
     preds.forEach((p, i) => { const h = pass.heard[i] as Record<string, string>; if (Object.keys(h).length > 0) p.heard = h; });
     return preds;
   };
-  if (!contributions) return withHeard(decodePredictions(output, state.fields, values, full, undefined, options));
+  if (!contributions) return withHeard(decodePredictions(output, state.fields, values, full, undefined, options, pass.nearest));
   const passes = contributionPasses(state.fields.length, values);
   const without = passes.map((p) => outputRows(state, p.rows.map((i) => values[i] as unknown[]), p.input));
-  return withHeard(decodePredictions(output, state.fields, values, full, { passes, without }, options));
+  return withHeard(decodePredictions(output, state.fields, values, full, { passes, without }, options, pass.nearest));
 }

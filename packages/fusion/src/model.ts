@@ -111,7 +111,7 @@ export class FusionModel {
    */
   get calibration(): Calibration | undefined {
     const c = this.state.output?.calibration;
-    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null && c.outOfScopeLabels === undefined) ? undefined : { ...c };
+    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null && c.outOfScopeLabels === undefined && c.score === undefined) ? undefined : { ...c };
   }
 
   /** History of the last `fit` (or of the loaded model's training, when saved with it). */

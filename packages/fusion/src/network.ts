@@ -110,8 +110,11 @@ export class FusionNetwork extends Module {
     return this.forwardWithEncoders(batch, options).logits;
   }
 
-  /** `forward`, also returning each input's encoder output (null for an input no row has), for auxiliary losses. */
-  forwardWithEncoders(batch: BatchInput, options: ForwardOptions): { logits: tf.Tensor2D; encoded: (EncodedInput | null)[] } {
+  /**
+   * `forward`, also returning each input's encoder output (null for an input no row has), for auxiliary
+   * losses, and the fused representation [B, dModel] the head reads.
+   */
+  forwardWithEncoders(batch: BatchInput, options: ForwardOptions): { logits: tf.Tensor2D; encoded: (EncodedInput | null)[]; fused: tf.Tensor2D } {
     const b = batch.size;
     const keep = options.training && this.modalityDropout > 0 && options.modalityDropout !== false ? this.modalityKeep(batch, options.rng) : undefined;
     const encoded: (EncodedInput | null)[] = [];
@@ -125,7 +128,7 @@ export class FusionNetwork extends Module {
       return this.alignment.apply(m, out, field.rows, b, keep?.[m]);
     });
     const fused = this.strategy.apply(tokens, b, options.rng === undefined ? { training: options.training } : { training: options.training, rng: options.rng.fork('fusion') });
-    return { logits: this.head.apply(fused), encoded };
+    return { logits: this.head.apply(fused), encoded, fused };
   }
 
   private modalityKeep(batch: BatchInput, rng: Rng | undefined): number[][] | undefined {

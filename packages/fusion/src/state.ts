@@ -4,7 +4,7 @@
  * network (encoders -> alignment -> fusion -> head) and the training history. The trainer, evaluator,
  * serializer, checkpoint code (and exporters, distillers) take it; `FusionModel` is a facade over it.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { ConfigError, StateError, createRng, isMmfuseError, rawInputOf } from '@mmfuse/core';
 import type { EncoderRegistry, JsonObject, ModalityEncoder, RawInputSpec, Rng } from '@mmfuse/core';
 import { calibrationSettings, encoderConfig, encoderKind, inputField } from './config.js';
@@ -32,6 +32,14 @@ export interface ModelInput {
   inputs?: string[];
 }
 
+/** The fused vectors an `energy+nearest` out-of-scope score compares a request with (see `FusionState.scopeMemory`). */
+export interface ScopeMemory {
+  rows: number;
+  dim: number;
+  /** Unit-length rows, row-major. */
+  data: Float32Array;
+}
+
 export class FusionState {
   readonly config: ResolvedConfig;
   /** Input names, in config order (the order of `encoders` and of prepared values). */
@@ -51,6 +59,29 @@ export class FusionState {
   history?: TrainingHistory;
   /** How `saveState` stores weights in low precision (int8 / float16 by weight name); unset = float32. */
   weightStorage?: WeightStorage;
+  /**
+   * `outOfScope.score: energy+nearest`: the in-scope training samples' fused vectors, unit length, row-major
+   * [rows, dim] (set after training by calibration, or by a restore); unset otherwise.
+   */
+  get scopeMemory(): ScopeMemory | undefined {
+    return this.memory;
+  }
+
+  set scopeMemory(memory: ScopeMemory | undefined) {
+    this.memoryTensor?.dispose();
+    this.memoryTensor = undefined;
+    this.memory = memory;
+  }
+
+  private memory?: ScopeMemory;
+  private memoryTensor?: tf.Tensor2D;
+
+  /** `scopeMemory` as a [rows, dim] tensor (made once, kept until the memory changes or the state is disposed). */
+  scopeMemoryTensor(): tf.Tensor2D | undefined {
+    if (this.memory === undefined) return undefined;
+    this.memoryTensor ??= tf.keep(tf.tensor2d(this.memory.data, [this.memory.rows, this.memory.dim]));
+    return this.memoryTensor;
+  }
 
   private constructor(config: ResolvedConfig, encoders: ModalityEncoder[], encoderConfigs: JsonObject[]) {
     this.config = config;
@@ -173,6 +204,7 @@ export class FusionState {
    */
   async initialize(samples: readonly { values: readonly unknown[]; target: Target }[]): Promise<void> {
     this.output = this.outputKind.fit(samples.map((s) => s.target), this.config.output.field);
+    this.scopeMemory = undefined;
     // What the config fixes (out-of-scope labels, a threshold given as a number) holds from the start, so a
     // checkpoint or an interrupted run answers as the finished model will; validation refits the rest at the end.
     // This also refuses, before any training, an out-of-scope label no training sample has (ConfigError).
@@ -203,6 +235,7 @@ export class FusionState {
 
   /** Free every weight (encoders included). */
   dispose(): void {
+    this.scopeMemory = undefined;
     this.network?.dispose();
     this.network = undefined;
     for (const e of this.encoders) e.dispose();

@@ -12,6 +12,12 @@ import { checkFinite, checkFusionSize, checkWeightManifest } from './validate.js
 import { alignUp } from './weight-codec.js';
 import { checkEntries, decodeEntry } from './weight-entries.js';
 
+/**
+ * The name of the weights.bin entry holding `state.scopeMemory` (the fused vectors of an `energy+nearest`
+ * out-of-scope score): not a network weight, so it comes last and is not in `namedWeights()`.
+ */
+export const SCOPE_MEMORY_WEIGHT = 'outOfScope.memory';
+
 /** Options of `writeModelFiles`. */
 export interface WriteModelOptions {
   /** Low-precision storage by weight name (int8 with per-channel scales, float16); the rest is float32. Default: all float32. */
@@ -22,7 +28,11 @@ export interface WriteModelOptions {
 export async function writeModelFiles(state: FusionState, dir: string, options: WriteModelOptions = {}): Promise<void> {
   const output = state.requireOutput().toJSON();
   const named = state.namedWeights().map(([name, v]): [string, Float32Array, number[]] => [name, v.dataSync() as Float32Array, [...v.shape]]);
-  const { entries, buffer } = packWeights(named, options.storage);
+  const memory = state.scopeMemory;
+  // An energy+nearest out-of-scope score's memory travels as the last entry of weights.bin, in float16.
+  if (memory !== undefined) named.push([SCOPE_MEMORY_WEIGHT, memory.data, [memory.rows, memory.dim]]);
+  const storage = memory === undefined ? options.storage : { ...(options.storage ?? {}), [SCOPE_MEMORY_WEIGHT]: { dtype: 'float16' } as const };
+  const { entries, buffer } = packWeights(named, storage);
   const body: Omit<ModelFile, 'integrity'> = {
     format: FORMAT_NAME,
     version: versionFor(entries, output.calibration),
@@ -158,7 +168,18 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
   checkFusionSize(file, state.config, state.encoders.map((e) => e.outputDim), path.join(dir, 'model.json'));
   state.build();
   const named = state.namedWeights();
-  if (named.length !== file.weights.length) throw formatError(dir, `holds ${file.weights.length} weights, the model has ${named.length}`);
+  const last = file.weights[file.weights.length - 1];
+  const memoryEntry = last?.name === SCOPE_MEMORY_WEIGHT ? last : undefined;
+  const networkWeights = memoryEntry === undefined ? file.weights.length : file.weights.length - 1;
+  if (named.length !== networkWeights) throw formatError(dir, `holds ${networkWeights} weights, the model has ${named.length}`);
+  const score = (state.output as { calibration?: { score?: unknown } }).calibration?.score;
+  if (score !== undefined && memoryEntry === undefined) throw formatError(dir, `its calibration scores out-of-scope requests by energy+nearest, but weights.bin has no ${SCOPE_MEMORY_WEIGHT} entry`);
+  if (memoryEntry !== undefined) {
+    const dim = state.config.fusion.dModel;
+    if (memoryEntry.shape.length !== 2 || memoryEntry.shape[1] !== dim || !((memoryEntry.shape[0] as number) >= 1)) throw formatError(dir, `${SCOPE_MEMORY_WEIGHT} is [${memoryEntry.shape}], expected [samples, ${dim}]`);
+    if (score === undefined) throw formatError(dir, `weights.bin has a ${SCOPE_MEMORY_WEIGHT} entry, but the calibration has no energy+nearest score`);
+    state.scopeMemory = { rows: memoryEntry.shape[0] as number, dim, data: values[values.length - 1] as Float32Array };
+  }
   tf.tidy(() => {
     named.forEach(([name, v], i) => {
       const w = file.weights[i] as WeightEntry;
@@ -166,7 +187,7 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
       v.assign(tf.tensor(values[i] as Float32Array, v.shape, 'float32'));
     });
   });
-  const stored = Object.fromEntries(file.weights.flatMap((w) => (w.dtype === 'int8' && w.scales !== undefined ? [[w.name, { dtype: 'int8', axis: w.scales.axis }]] : w.dtype === 'float16' ? [[w.name, { dtype: 'float16' }]] : [])));
+  const stored = Object.fromEntries(file.weights.filter((w) => w.name !== SCOPE_MEMORY_WEIGHT).flatMap((w) => (w.dtype === 'int8' && w.scales !== undefined ? [[w.name, { dtype: 'int8', axis: w.scales.axis }]] : w.dtype === 'float16' ? [[w.name, { dtype: 'float16' }]] : [])));
   // Saving the state again keeps the weights' storage (re-quantizing dequantized int8 weights gives the same codes).
   if (Object.keys(stored).length > 0) state.weightStorage = stored as WeightStorage;
   else delete state.weightStorage;

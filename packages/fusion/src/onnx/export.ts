@@ -16,7 +16,7 @@ import type { JsonObject, ModalityEncoder, OnnxGraphBuilder, OnnxValue } from '@
 import type { ResolvedConfig } from '../config.js';
 import type { SavedOutput } from '../outputs/index.js';
 import { sinusoidalTable } from '../layers/positional-encoding.js';
-import type { FusionState } from '../state.js';
+import type { FusionState, ScopeMemory } from '../state.js';
 import { CrossAttentionFusion } from '../strategies/cross-attention.js';
 import { LateFusion } from '../strategies/late.js';
 import { TransformerFusion } from '../strategies/transformer.js';
@@ -30,6 +30,18 @@ export const ONNX_FORMAT = 'mmfuse-onnx';
 export const ONNX_FORMAT_VERSION = 1;
 /** Name of the graph output. */
 export const LOGITS = 'logits';
+/** The graph output of each row's nearest in-scope similarity (models with an `energy+nearest` out-of-scope score). */
+export const NEAREST = 'nearest';
+
+/** unit(fused) · memoryᵀ, its maximum per row: [batch] (as `nearestSimilarity`). */
+function nearestOnnx(g: OnnxGraph, fused: OnnxValue, memory: ScopeMemory): OnnxValue {
+  const transposed = new Float32Array(memory.rows * memory.dim);
+  for (let r = 0; r < memory.rows; r++) for (let c = 0; c < memory.dim; c++) transposed[c * memory.rows + r] = memory.data[r * memory.dim + c] as number;
+  const norm = g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [fused, fused]), g.ints([1])], { keepdims: 1 })]);
+  const unit = g.op('Div', [fused, g.op('Max', [norm, g.floats(1e-12, [])])]);
+  const sims = g.op('MatMul', [unit, g.constant({ data: transposed, dims: [memory.dim, memory.rows] }, 'memory')]);
+  return g.op('ReduceMax', [sims], { axes: [1], keepdims: 0 });
+}
 
 /** One input field of an exported graph. */
 export interface OnnxInputMetadata {
@@ -54,6 +66,11 @@ export interface OnnxModelMetadata {
   inputs: OnnxInputMetadata[];
   /** Graph output name and width. */
   logits: { name: string; outDim: number };
+  /**
+   * With an `energy+nearest` out-of-scope score: the graph output [batch] holding each row's cosine
+   * similarity to its nearest in-scope training sample (the memory is a constant of the graph).
+   */
+  nearest?: { name: string; samples: number };
   /** The batch dimension's name. */
   batch: string;
   /** Integer kernels (`int8`) or float32 (null). */
@@ -190,6 +207,8 @@ export function exportOnnx(state: FusionState, options: OnnxExportOptions = {}):
   const fused = g.scoped('fusion.', () => strategyOnnx(g, state, tokens, like!));
   const logits = g.scoped('head.', () => linearOnnx(g, net.head.linear, fused));
   g.output(logits, LOGITS, 'float32', [g.batch, output.outDim]);
+  const memory = state.scopeMemory;
+  if (memory !== undefined) g.scoped('outOfScope.', () => g.output(nearestOnnx(g, fused, memory), NEAREST, 'float32', [g.batch]));
   const metadata: OnnxModelMetadata = {
     format: ONNX_FORMAT,
     version: ONNX_FORMAT_VERSION,
@@ -197,6 +216,7 @@ export function exportOnnx(state: FusionState, options: OnnxExportOptions = {}):
     output: output.toJSON(),
     inputs,
     logits: { name: LOGITS, outDim: output.outDim },
+    ...(memory === undefined ? {} : { nearest: { name: NEAREST, samples: memory.rows } }),
     batch: g.batch,
     quantize: g.quantize,
     opset: g.opset,

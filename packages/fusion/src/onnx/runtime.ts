@@ -78,6 +78,10 @@ export function onnxMetadata(bytes: Uint8Array, file = '(bytes)'): OnnxModelMeta
   if (meta.format !== ONNX_FORMAT || meta.version !== ONNX_FORMAT_VERSION) {
     throw new ModelFormatError(`metadata format ${JSON.stringify(meta.format)} version ${JSON.stringify(meta.version)}; this mmfuse reads ${ONNX_FORMAT} version ${ONNX_FORMAT_VERSION}`, { file });
   }
+  const scored = (meta.output as { calibration?: { score?: unknown } } | undefined)?.calibration?.score !== undefined;
+  if (scored !== (meta.nearest !== undefined)) {
+    throw new ModelFormatError(scored ? 'its calibration scores out-of-scope requests by energy+nearest, but the graph declares no nearest output' : 'the graph declares a nearest output, but its calibration has no energy+nearest score', { file });
+  }
   return meta;
 }
 
@@ -159,7 +163,7 @@ export class OnnxFusionModel {
   /** As `FusionModel.calibration` (carried in the graph's metadata with the fitted output). */
   get calibration(): Calibration | undefined {
     const c = this.state.output?.calibration;
-    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null && c.outOfScopeLabels === undefined) ? undefined : { ...c };
+    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null && c.outOfScopeLabels === undefined && c.score === undefined) ? undefined : { ...c };
   }
 
   private prepareOptions(cache: PrepareCache, baseDir?: string): PrepareInputsOptions {
@@ -169,14 +173,21 @@ export class OnnxFusionModel {
 
   /** Head outputs of prepared value lists, 64 rows per run (as `outputRows`); `drop` hides input m from every row. */
   async outputRows(values: readonly (readonly unknown[])[], drop?: number): Promise<Float32Array[]> {
+    return (await this.outputRowsWithNearest(values, drop)).rows;
+  }
+
+  /** `outputRows`, and each row's nearest in-scope similarity when the graph has that output (as `outputRowsWithNearest`). */
+  async outputRowsWithNearest(values: readonly (readonly unknown[])[], drop?: number): Promise<{ rows: Float32Array[]; nearest?: number[] }> {
     const k = this.metadata.logits.outDim;
     const rows: Float32Array[] = [];
+    const nearest: number[] | undefined = this.metadata.nearest === undefined ? undefined : [];
     for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
       const chunk = values.slice(start, start + INFERENCE_BATCH);
-      const data = await this.runFeeds(this.batchFeeds(chunk, drop));
-      for (let r = 0; r < chunk.length; r++) rows.push(data.slice(r * k, (r + 1) * k));
+      const out = await this.runBatch(this.batchFeeds(chunk, drop));
+      for (let r = 0; r < chunk.length; r++) rows.push(out.logits.slice(r * k, (r + 1) * k));
+      if (nearest !== undefined) nearest.push(...(out.nearest as Float32Array));
     }
-    return rows;
+    return nearest === undefined ? { rows } : { rows, nearest };
   }
 
   /**
@@ -191,6 +202,11 @@ export class OnnxFusionModel {
 
   /** Run the graph on feeds from `batchFeeds`: the logits [batch, outDim], row-major. */
   async runFeeds(feeds: Record<string, FeedTensor>): Promise<Float32Array> {
+    return (await this.runBatch(feeds)).logits;
+  }
+
+  /** `runFeeds`, with the `nearest` output [batch] when the graph has one. */
+  private async runBatch(feeds: Record<string, FeedTensor>): Promise<{ logits: Float32Array; nearest?: Float32Array }> {
     const session = this.session;
     if (session === undefined) throw new EngineError('this onnx model was disposed');
     const ortFeeds: Record<string, OrtTensor> = {};
@@ -198,7 +214,11 @@ export class OnnxFusionModel {
     const out = await session.run(ortFeeds);
     const logits = out[this.metadata.logits.name];
     if (logits === undefined) throw new EngineError(`the graph gave no ${this.metadata.logits.name} output`);
-    return logits.data as Float32Array;
+    const wanted = this.metadata.nearest?.name;
+    if (wanted === undefined) return { logits: logits.data as Float32Array };
+    const nearest = out[wanted];
+    if (nearest === undefined) throw new EngineError(`the graph gave no ${wanted} output`);
+    return { logits: logits.data as Float32Array, nearest: nearest.data as Float32Array };
   }
 
   /** Field m's collated tensors (read back as typed arrays) for the rows that have it, or null. */
@@ -217,12 +237,12 @@ export class OnnxFusionModel {
 
   private async predictValues(values: readonly (readonly unknown[])[], contributions: boolean, options: DecodeOptions = {}): Promise<Prediction[]> {
     const output = this.state.requireOutput();
-    const full = await this.outputRows(values);
-    if (!contributions) return decodePredictions(output, this.state.fields, values, full, undefined, options);
+    const { rows: full, nearest } = await this.outputRowsWithNearest(values);
+    if (!contributions) return decodePredictions(output, this.state.fields, values, full, undefined, options, nearest);
     const passes = contributionPasses(this.state.fields.length, values);
     const without: Float32Array[][] = [];
     for (const p of passes) without.push(await this.outputRows(p.rows.map((i) => values[i] as unknown[]), p.input));
-    return decodePredictions(output, this.state.fields, values, full, { passes, without }, options);
+    return decodePredictions(output, this.state.fields, values, full, { passes, without }, options, nearest);
   }
 
   /** As `FusionModel.predict`. */
@@ -266,13 +286,13 @@ export class OnnxFusionModel {
       ...(options.onSkip === undefined ? {} : { onSkip: options.onSkip }),
     });
     const values = prepared.map((p) => p.values);
-    const full = await this.outputRows(values);
+    const { rows: full, nearest } = await this.outputRowsWithNearest(values);
     let ablation: Float32Array[][] | undefined;
     if ((options.ablation ?? true) && values.length > 0) {
       ablation = [];
       for (let m = 0; m < this.state.fields.length; m++) ablation.push(await this.outputRows(values, m));
     }
-    return reportFromRows(this.state.requireOutput(), this.state.fields, prepared.map((p) => p.extra), full, skipped as SkippedSample[], ablation);
+    return reportFromRows(this.state.requireOutput(), this.state.fields, prepared.map((p) => p.extra), full, skipped as SkippedSample[], ablation, nearest);
   }
 
   /** Release the session. */

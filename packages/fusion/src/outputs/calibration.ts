@@ -5,6 +5,8 @@
  * changes) and the out-of-scope threshold on the calibrated top probability. Pure functions over float64.
  */
 import { ModelFormatError } from '@mmfuse/core';
+import { fitScopeReference, isScopeReference, scopeScore } from './scope.js';
+import type { ScopeReference, ScopeScoreName } from './scope.js';
 
 /** How a category output is calibrated and when a prediction is out of scope (config `output.calibration` / `output.outOfScope`). */
 export interface CalibrationSettings {
@@ -19,6 +21,11 @@ export interface CalibrationSettings {
   maxRejectedCorrect: number;
   /** Labels whose examples are out-of-scope requests: predicting one is out of scope. Default none. */
   labels?: readonly string[];
+  /**
+   * What the threshold applies to: `probability` (the calibrated top probability; default) or
+   * `energy+nearest` (outputs/scope.ts; needs each validation sample's nearest in-scope training similarity).
+   */
+  score?: ScopeScoreName;
 }
 
 /** Figures of the validation data a calibration was fitted on. */
@@ -49,6 +56,11 @@ export interface Calibration {
   outOfScopeLabels?: string[];
   /** The validation figures, when validation data was there. */
   validation?: CalibrationValidation;
+  /**
+   * `energy+nearest` (outputs/scope.ts): the threshold applies to this score instead of the top probability.
+   * Absent: the calibrated top probability.
+   */
+  score?: ScopeReference;
 }
 
 /** No scaling, no threshold (models saved before calibration existed). */
@@ -138,7 +150,7 @@ export function chooseThreshold(topProbabilities: readonly number[], correct: re
  * the indices of `settings.labels`; validation samples of those classes are not answers, so the threshold
  * is chosen on the correctly answered samples of the other classes.
  */
-export function fitCalibration(rows: readonly ArrayLike<number>[], truth: readonly number[], settings: CalibrationSettings, outOfScopeClasses: readonly number[] = []): Calibration {
+export function fitCalibration(rows: readonly ArrayLike<number>[], truth: readonly number[], settings: CalibrationSettings, outOfScopeClasses: readonly number[] = [], nearest?: readonly number[]): Calibration {
   const temperature = settings.calibration === 'temperature' && rows.length > 0 ? fitTemperature(rows, truth) : 1;
   const method = settings.calibration === 'temperature' && rows.length > 0 ? 'temperature' : 'none';
   const fixed = typeof settings.threshold === 'number' ? settings.threshold : null;
@@ -147,9 +159,20 @@ export function fitCalibration(rows: readonly ArrayLike<number>[], truth: readon
   }
   const before = rows.map((r) => scaledSoftmax(r, 1));
   const after = rows.map((r) => scaledSoftmax(r, temperature));
-  const top = after.map((p) => Math.max(...p));
   const oos = new Set(outOfScopeClasses);
-  const correct = after.map((p, i) => p.indexOf(Math.max(...p)) === truth[i] && !oos.has(truth[i] as number));
+  const inScope = truth.map((t) => !oos.has(t));
+  const correct = after.map((p, i) => p.indexOf(Math.max(...p)) === truth[i] && inScope[i] === true);
+  // The score the threshold applies to: the top probability, or energy+nearest fitted on the in-scope samples.
+  let reference: ScopeReference | undefined;
+  let top = after.map((p) => Math.max(...p));
+  if (settings.score === 'energy+nearest') {
+    if (nearest === undefined || nearest.length !== rows.length) throw new Error('fitCalibration: the energy+nearest score needs one nearest similarity per validation row');
+    const kept = rows.flatMap((r, i) => (inScope[i] ? [i] : []));
+    if (kept.length > 0) {
+      reference = fitScopeReference(kept.map((i) => rows[i] as ArrayLike<number>), kept.map((i) => nearest[i] as number), temperature);
+      top = rows.map((r, i) => scopeScore(reference!, r, nearest[i] as number, temperature));
+    }
+  }
   const threshold = fixed ?? (settings.threshold === 'auto' ? chooseThreshold(top, correct, settings.maxRejectedCorrect) : null);
   const validation: CalibrationValidation = {
     n: rows.length,
@@ -163,7 +186,9 @@ export function fitCalibration(rows: readonly ArrayLike<number>[], truth: readon
     validation.rejected = top.filter((t) => t < threshold).length / rows.length;
     validation.rejectedCorrect = nCorrect === 0 ? 0 : top.filter((t, i) => correct[i] && t < threshold).length / nCorrect;
   }
-  return { method, temperature, outOfScopeThreshold: threshold, thresholdSource: threshold === null ? 'none' : fixed !== null ? 'config' : 'validation', validation };
+  const fitted: Calibration = { method, temperature, outOfScopeThreshold: threshold, thresholdSource: threshold === null ? 'none' : fixed !== null ? 'config' : 'validation', validation };
+  if (reference !== undefined) fitted.score = reference;
+  return fitted;
 }
 
 /** Check a saved calibration (model.json); throws ModelFormatError when it is malformed. */
@@ -174,7 +199,11 @@ export function checkSavedCalibration(saved: unknown): Calibration {
     && typeof c.temperature === 'number' && Number.isFinite(c.temperature) && c.temperature > 0
     && (c.outOfScopeThreshold === null || (typeof c.outOfScopeThreshold === 'number' && c.outOfScopeThreshold >= 0 && c.outOfScopeThreshold <= 1))
     && (c.thresholdSource === 'validation' || c.thresholdSource === 'config' || c.thresholdSource === 'none')
-    && (c.outOfScopeLabels === undefined || (Array.isArray(c.outOfScopeLabels) && c.outOfScopeLabels.every((l) => typeof l === 'string')));
-  if (!ok) throw new ModelFormatError(`a saved calibration needs method, a positive temperature, outOfScopeThreshold (null or in [0, 1]), thresholdSource and, when present, outOfScopeLabels (a list of labels), got ${JSON.stringify(saved)}`);
+    && (c.outOfScopeLabels === undefined || (Array.isArray(c.outOfScopeLabels) && c.outOfScopeLabels.every((l) => typeof l === 'string')))
+    && (c.score === undefined || isScopeReference(c.score));
+  if (!ok) {
+    const shown = JSON.stringify(saved, (k, v: unknown) => (k === 'energy' || k === 'nearest') && Array.isArray(v) ? `[${v.length} numbers]` : v);
+    throw new ModelFormatError(`a saved calibration needs method, a positive temperature, outOfScopeThreshold (null or in [0, 1]), thresholdSource and, when present, outOfScopeLabels (a list of labels) and score (energy+nearest with sorted, finite energy and nearest lists), got ${shown}`);
+  }
   return JSON.parse(JSON.stringify(c)) as Calibration;
 }

@@ -4,7 +4,7 @@
  * prediction: the most probable label and every label's probability.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, ModelFormatError, createRecord } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, StateError, createRecord } from '@mmfuse/core';
 import { accuracy, confusionMatrix, macroF1, perClassMetrics } from '../metrics.js';
 import type { ClassMetrics } from '../metrics.js';
 import { NO_CALIBRATION, checkSavedCalibration, expectedCalibrationError, fitCalibration, scaledSoftmax } from './calibration.js';
@@ -76,15 +76,24 @@ class CategoryOutput implements FittedOutput {
     return argMax(values);
   }
 
-  decode(values: readonly number[], modalitiesUsed: string[], options: DecodeOptions = {}): Prediction {
+  decode(values: readonly number[], modalitiesUsed: string[], options: DecodeOptions = {}, scope?: number): Prediction {
     const probabilities = createRecord<number>(); // a label may be named __proto__
     this.labels.forEach((l, i) => { probabilities[l] = values[i] as number; });
     const top = argMax(values);
     const prediction: Prediction = { label: this.labels[top] as string, probabilities, modalitiesUsed };
+    const measured = this.scopeOf(values[top] as number, scope);
+    if (this.calibration.score !== undefined) prediction.scopeScore = measured;
     const threshold = options.outOfScopeThreshold !== undefined ? options.outOfScopeThreshold : this.calibration.outOfScopeThreshold;
     const oosLabel = this.oosClasses.has(top);
-    if (threshold !== null || oosLabel) prediction.outOfScope = oosLabel || (threshold !== null && (values[top] as number) < threshold);
+    if (threshold !== null || oosLabel) prediction.outOfScope = oosLabel || (threshold !== null && measured < threshold);
     return prediction;
+  }
+
+  /** What the threshold applies to: the top probability, or the row's energy+nearest score when the calibration has one. */
+  private scopeOf(topProbability: number, scope: number | undefined): number {
+    if (this.calibration.score === undefined) return topProbability;
+    if (scope === undefined) throw new StateError('this model scores out-of-scope requests by energy+nearest, but no score reached the decoder (the runtime did not compute the nearest-neighbour similarity)');
+    return scope;
   }
 
   private oosFor: Calibration | undefined;
@@ -99,7 +108,7 @@ class CategoryOutput implements FittedOutput {
     return this.oosSet;
   }
 
-  calibrate(rows: readonly Float32Array[], targets: readonly Target[], settings: CalibrationSettings): Calibration {
+  calibrate(rows: readonly Float32Array[], targets: readonly Target[], settings: CalibrationSettings, nearest?: readonly number[]): Calibration {
     const labels = [...(settings.labels ?? [])];
     const classes = labels.map((l) => {
       const c = this.index.get(l);
@@ -109,12 +118,12 @@ class CategoryOutput implements FittedOutput {
       }
       return c;
     });
-    const fitted = fitCalibration(rows, targets.map((t) => this.index.get(t as string) as number), settings, classes);
+    const fitted = fitCalibration(rows, targets.map((t) => this.index.get(t as string) as number), settings, classes, nearest);
     this.calibration = labels.length > 0 ? { ...fitted, outOfScopeLabels: labels } : fitted;
     return JSON.parse(JSON.stringify(this.calibration)) as Calibration;
   }
 
-  score(values: readonly (readonly number[])[], targets: readonly Target[]): OutputScores {
+  score(values: readonly (readonly number[])[], targets: readonly Target[], scope?: readonly number[]): OutputScores {
     const truth = targets.map((t) => this.index.get(t as string) as number);
     const pred = values.map(argMax);
     const matrix = confusionMatrix(truth, pred, this.labels.length);
@@ -124,8 +133,9 @@ class CategoryOutput implements FittedOutput {
     const scores: OutputScores = { accuracy: accuracy(truth, pred), macroF1: macroF1(matrix), perClass, confusion: { labels: [...this.labels], matrix }, ece: expectedCalibrationError(values, truth) };
     const threshold = this.calibration.outOfScopeThreshold;
     const oos = this.oosClasses;
-    if (threshold !== null || oos.size > 0) {
-      scores.outOfScope = values.filter((v, i) => oos.has(pred[i] as number) || (threshold !== null && (v[pred[i] as number] as number) < threshold)).length / Math.max(1, values.length);
+    // An energy+nearest score without the rows' scores (an ablation pass) leaves the figure out.
+    if ((threshold !== null || oos.size > 0) && (this.calibration.score === undefined || scope !== undefined)) {
+      scores.outOfScope = values.filter((v, i) => oos.has(pred[i] as number) || (threshold !== null && this.scopeOf(v[pred[i] as number] as number, scope?.[i]) < threshold)).length / Math.max(1, values.length);
     }
     return scores;
   }
@@ -147,7 +157,7 @@ class CategoryOutput implements FittedOutput {
 
   toJSON(): SavedOutput {
     const saved: SavedOutput = { labels: [...this.labels], outDim: this.outDim };
-    if (this.calibration.method !== 'none' || this.calibration.outOfScopeThreshold !== null || this.calibration.outOfScopeLabels !== undefined) saved.calibration = JSON.parse(JSON.stringify(this.calibration)) as Calibration;
+    if (this.calibration.method !== 'none' || this.calibration.outOfScopeThreshold !== null || this.calibration.outOfScopeLabels !== undefined || this.calibration.score !== undefined) saved.calibration = JSON.parse(JSON.stringify(this.calibration)) as Calibration;
     return saved;
   }
 }

@@ -19,3 +19,5 @@ export function outputKind(type: OutputType): OutputKind {
 export { NO_CALIBRATION, chooseThreshold, expectedCalibrationError, fitCalibration, fitTemperature, meanNll, scaledSoftmax } from './calibration.js';
 export type { Calibration, CalibrationValidation, CalibrationSettings } from './calibration.js';
 export type { BatchTargets, DecodeOptions, FittedOutput, LossOptions, OutputKind, OutputScores, Prediction, SavedOutput, Target, TargetLocation } from './types.js';
+export { SCOPE_SCORES, energyOf, fitScopeReference, isScopeReference, percentileOf, scopeScore } from './scope.js';
+export type { ScopeReference, ScopeScoreName } from './scope.js';

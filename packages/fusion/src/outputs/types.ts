@@ -29,10 +29,17 @@ export type Prediction = {
   value?: number[];
   /**
    * Category, when the model has an out-of-scope threshold (chosen on validation data, set in the config, or
-   * given at prediction): true when the calibrated probability of `label` is below it, i.e. the request
+   * given at prediction): true when the calibrated probability of `label` (or, with `outOfScope.score:
+   * energy+nearest`, `scopeScore`) is below it, or `label` is one of `outOfScope.labels`, i.e. the request
    * matches none of the labels well enough to be answered (hand it over instead). `label` is still the best guess.
    */
   outOfScope?: boolean;
+  /**
+   * Category with `outOfScope.score: energy+nearest`: how typical the request is of the in-scope training
+   * data, in [0, 1] (the mean of its energy's and its nearest training sample similarity's percentiles
+   * among the validation requests); the out-of-scope threshold applies to it.
+   */
+  scopeScore?: number;
   /**
    * Per input field used: how much it moved the answer, measured by removing it. Category / multi-label:
    * top probability with every input minus the probability of the same label without this field;
@@ -120,10 +127,13 @@ export interface FittedOutput {
   values(row: Float32Array): number[];
   /** The index whose value decides the answer (contributions are measured on it). */
   topIndex(values: readonly number[]): number;
-  /** A prediction from one row's `values`. */
-  decode(values: readonly number[], modalitiesUsed: string[], options?: DecodeOptions): Prediction;
-  /** Metrics of many rows' `values` against targets. */
-  score(values: readonly (readonly number[])[], targets: readonly Target[]): OutputScores;
+  /**
+   * A prediction from one row's `values`; `scope`: the row's `energy+nearest` score (outputs/scope.ts),
+   * required when the calibration has one.
+   */
+  decode(values: readonly number[], modalitiesUsed: string[], options?: DecodeOptions, scope?: number): Prediction;
+  /** Metrics of many rows' `values` against targets (`scope`: each row's score, as for `decode`). */
+  score(values: readonly (readonly number[])[], targets: readonly Target[], scope?: readonly number[]): OutputScores;
   /**
    * Category only: per-row predicted class of training-mode logits ([B] int32, created in the caller's
    * scope) and how many match the targets, for the epoch's training accuracy. Other kinds leave it out.
@@ -140,7 +150,7 @@ export interface FittedOutput {
    * Category only: fit the calibration on validation head outputs (raw logit rows) and targets, and use it
    * from now on (`values` divides logits by the temperature; `decode` flags out-of-scope answers).
    */
-  calibrate?(rows: readonly Float32Array[], targets: readonly Target[], settings: CalibrationSettings): Calibration;
+  calibrate?(rows: readonly Float32Array[], targets: readonly Target[], settings: CalibrationSettings, nearest?: readonly number[]): Calibration;
   /** What `model.json` stores. */
   toJSON(): SavedOutput;
 }

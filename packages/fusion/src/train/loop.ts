@@ -32,7 +32,7 @@ import { augmentTraining, dropUnknownTargets, prepareLabeled, splitValidation } 
 import { EarlyStopping } from './early-stopping.js';
 import type { EpochMetrics, TrainingHistory } from './history.js';
 import { calibrationLine, interruptedLine, restoredLine, resumeLine, stoppedLine } from './log-lines.js';
-import { outputRows } from '../infer.js';
+import { fusedVectors, outputRowsWithNearest } from '../infer.js';
 import type { LossTerm, TrainingSample } from './loss-terms.js';
 import type { ProgressMode, ProgressStream } from './progress.js';
 import { trainStep } from './step.js';
@@ -294,13 +294,26 @@ function finishRun(run: Run): void {
 
 /**
  * After a finished run: fit the output's calibration (temperature, out-of-scope threshold) on the validation
- * samples' head outputs, with the weights the run ends with. Kinds without calibration are left alone.
+ * samples' head outputs, with the weights the run ends with. Kinds without calibration are left alone. An
+ * `energy+nearest` out-of-scope score first keeps the in-scope training samples' fused vectors
+ * (`state.scopeMemory`); it needs validation data, and without any the threshold stays on the probability.
  */
 function calibrate(run: Run): void {
   const output = run.step.output;
   if (run.interrupted || output.calibrate === undefined) return;
-  const rows = outputRows(run.state, run.validation.map((s) => s.values));
-  const calibration = output.calibrate(rows, run.validation.map((s) => s.target), calibrationSettings(run.state.config.output));
+  const settings = calibrationSettings(run.state.config.output);
+  run.state.scopeMemory = undefined;
+  if (settings.score === 'energy+nearest') {
+    if (run.validation.length === 0) {
+      run.log('calibration: the energy+nearest out-of-scope score needs validation data, and this run has none; the threshold applies to the top probability');
+      settings.score = 'probability';
+    } else {
+      const oos = new Set(settings.labels);
+      run.state.scopeMemory = fusedVectors(run.state, run.train.filter((s) => !oos.has(String(s.target))).map((s) => s.values));
+    }
+  }
+  const { rows, nearest } = outputRowsWithNearest(run.state, run.validation.map((s) => s.values));
+  const calibration = output.calibrate(rows, run.validation.map((s) => s.target), settings, nearest);
   run.calibration = calibration;
   // Without validation samples and a threshold from the config there is nothing to say.
   if (calibration.validation !== undefined || calibration.outOfScopeThreshold !== null || calibration.outOfScopeLabels !== undefined) run.log(calibrationLine(calibration));

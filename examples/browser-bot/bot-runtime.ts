@@ -10,8 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { audioFeatureFrames, decodeWav, padFeatureBatch } from '@mmfuse/audio/dsp';
 import type { AudioFeatureOptions } from '@mmfuse/audio/dsp';
-import { buildFeeds, softmaxRow } from '@mmfuse/fusion/feeds';
-import type { CollatedField, OnnxInputMetadata, OnnxModelMetadata } from '@mmfuse/fusion/feeds';
+import { buildFeeds, scopeScore, softmaxRow } from '@mmfuse/fusion/feeds';
+import type { CollatedField, OnnxInputMetadata, OnnxModelMetadata, ScopeReference } from '@mmfuse/fusion/feeds';
 import { SentencePieceUnigram, USE_DIM, USE_RESERVED_PIECES, Vocabulary, collateNgrams, collateTexts, createTokenizer, useSparseInputs, useTokenIds } from '@mmfuse/text-rnn/tokenizers';
 import type { NgramFeatureOptions, Tokenizer, TokenizerConfig } from '@mmfuse/text-rnn/tokenizers';
 
@@ -27,8 +27,13 @@ export interface BotPrediction {
   probabilities: Record<string, number>;
   modalitiesUsed: string[];
   contributions: Record<string, number>;
-  /** When the model was saved with an out-of-scope threshold: true when the top probability is below it (hand over). */
+  /**
+   * When the model was saved with an out-of-scope threshold or labels: true when the top probability (or
+   * `scopeScore`) is below it, or the label is an out-of-scope label (hand over).
+   */
   outOfScope?: boolean;
+  /** With an `energy+nearest` out-of-scope score: how typical the request is of the in-scope data, in [0, 1]. */
+  scopeScore?: number;
 }
 
 /** One input's preparation: a raw value to a prepared value, prepared values to collated tensors. */
@@ -161,6 +166,8 @@ export class BrowserBot {
   private readonly threshold: number | null;
   /** Labels whose answer is a hand-over (the model's out-of-scope labels). */
   private readonly outOfScopeLabels: Set<string>;
+  /** An `energy+nearest` out-of-scope score (the threshold applies to it; the graph outputs the nearest similarity). */
+  private readonly scope: ScopeReference | undefined;
   private readonly preparers: Preparer[];
 
   private constructor(readonly metadata: OnnxModelMetadata, private readonly ort: OrtWeb, private readonly session: Awaited<ReturnType<OrtWeb['InferenceSession']['create']>>, options: BrowserBotOptions) {
@@ -171,6 +178,8 @@ export class BrowserBot {
     this.temperature = metadata.output.calibration?.temperature ?? 1;
     this.threshold = metadata.output.calibration?.outOfScopeThreshold ?? null;
     this.outOfScopeLabels = new Set(metadata.output.calibration?.outOfScopeLabels ?? []);
+    this.scope = metadata.output.calibration?.score;
+    if (this.scope !== undefined && metadata.nearest === undefined) throw new Error('the model scores out-of-scope requests by energy+nearest, but its graph has no nearest output');
     this.preparers = metadata.inputs.map((i) => {
       const make = PREPARERS[i.kind];
       if (make === undefined) throw new Error(`input ${i.field}: encoder ${i.kind} has no browser preparation in this page`);
@@ -191,12 +200,19 @@ export class BrowserBot {
 
   /** Head outputs of one prepared request, `drop` hiding an input (as `outputRows` on a batch of one). */
   private async logits(values: readonly unknown[], drop?: number): Promise<Float32Array> {
+    return (await this.run(values, drop)).logits;
+  }
+
+  /** The graph's outputs for one prepared request: logits, and the nearest in-scope similarity when it has that output. */
+  private async run(values: readonly unknown[], drop?: number): Promise<{ logits: Float32Array; nearest?: number }> {
     const fields = values.map((v, m): CollatedField | null => (v === undefined || m === drop ? null : { rows: [0], tensors: (this.preparers[m] as Preparer).collate([v]) }));
     const feeds = buildFeeds(this.metadata.inputs, this.metadata.batch, 1, fields);
     const ortFeeds: Record<string, unknown> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.ort.Tensor(t.type, t.data, t.dims);
     const out = await this.session.run(ortFeeds);
-    return (out[this.metadata.logits.name] as { data: Float32Array }).data;
+    const logits = (out[this.metadata.logits.name] as { data: Float32Array }).data;
+    const nearest = this.metadata.nearest === undefined ? undefined : (out[this.metadata.nearest.name] as { data: Float32Array }).data[0];
+    return nearest === undefined ? { logits } : { logits, nearest };
   }
 
   /** Answer one request of any subset of the inputs: `{ text: '...', audio: wavBytes }`. */
@@ -208,7 +224,8 @@ export class BrowserBot {
     }
     if (values.every((v) => v === undefined)) throw new Error(`none of the inputs ${this.fields.join(', ')} is present`);
     const calibrated = (logits: Float32Array): number[] => softmaxRow(Array.from(logits, (v) => v / this.temperature));
-    const probs = calibrated(await this.logits(values));
+    const full = await this.run(values);
+    const probs = calibrated(full.logits);
     let top = 0;
     probs.forEach((p, i) => { if (p > (probs[top] as number)) top = i; });
     const probabilities: Record<string, number> = {};
@@ -220,8 +237,14 @@ export class BrowserBot {
       contributions[this.fields[m] as string] = (probs[top] as number) - (without[top] as number);
     }
     const answer: BotPrediction = { label: this.labels[top] as string, probabilities, modalitiesUsed: this.fields.filter((_, m) => values[m] !== undefined), contributions };
+    // What the threshold applies to: the top probability, or the energy+nearest score (as FusionModel.predict).
+    let measured = probs[top] as number;
+    if (this.scope !== undefined) {
+      measured = scopeScore(this.scope, full.logits, full.nearest as number, this.temperature);
+      answer.scopeScore = measured;
+    }
     const oosLabel = this.outOfScopeLabels.has(answer.label);
-    if (this.threshold !== null || oosLabel) answer.outOfScope = oosLabel || (this.threshold !== null && (probs[top] as number) < this.threshold);
+    if (this.threshold !== null || oosLabel) answer.outOfScope = oosLabel || (this.threshold !== null && measured < this.threshold);
     return answer;
   }
 }

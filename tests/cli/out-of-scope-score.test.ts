@@ -156,6 +156,23 @@ describe('the energy+nearest out-of-scope score', () => {
     expect(statSync(path.join(copy, 'weights.bin')).size).toBeGreaterThan(0);
   });
 
+  it('compress: int8 keeps the memory; structured pruning refits it by fine-tuning, and without a fine-tune is refused', async () => {
+    expect((await runMain(['compress', '--model', 'model', '--quantize', 'int8', '--out', 'int8'], dir)).code).toBe(0);
+    const refused = await runMain(['compress', '--model', 'model', '--prune', '0.5', '--out', 'pruned-raw'], dir);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/energy\+nearest[\s\S]*--finetune-epochs/);
+    const tuned = await runMain(['compress', '--model', 'model', '--prune', '0.5', '--data', 'train.jsonl', '--validation', 'valid.jsonl', '--finetune-epochs', '1', '--out', 'pruned'], dir);
+    expect(tuned.code, tuned.stderr).toBe(0);
+    for (const folder of ['int8', 'pruned']) {
+      const m = await FusionModel.load(path.join(dir, folder));
+      expect(m.state.scopeMemory?.rows).toBe(21);
+      const p = await m.predict({ text: 'tell me a joke' });
+      expect(p.scopeScore).toBeGreaterThanOrEqual(0);
+      expect(p.scopeScore).toBeLessThanOrEqual(1);
+      m.dispose();
+    }
+  }, 300_000);
+
   it('an unknown score name is refused by the config, naming the key', async () => {
     writeFileSync(path.join(dir, 'bad.yaml'), YAML.replace('score: energy+nearest', 'score: knn'));
     const r = await runMain(['train', 'bad.yaml', '--out', 'bad-model'], dir);

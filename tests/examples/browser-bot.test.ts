@@ -44,6 +44,9 @@ function expectSame(page: Prediction, node: Prediction): void {
   expect(page.modalitiesUsed).toEqual(node.modalitiesUsed);
   // The page applies the model's calibration (temperature, out-of-scope threshold) as Node does.
   expect(page.outOfScope).toBe(node.outOfScope);
+  // An energy+nearest out-of-scope score: the graph's nearest output and the saved reference, as in Node.
+  expect(page.scopeScore === undefined).toBe(node.scopeScore === undefined);
+  if (node.scopeScore !== undefined) expect(Math.abs((page.scopeScore as number) - node.scopeScore)).toBeLessThan(1e-6);
   for (const [l, v] of Object.entries(node.probabilities ?? {})) expect(Math.abs((page.probabilities?.[l] ?? NaN) - v)).toBeLessThan(1e-4);
   expect(Object.keys(page.contributions ?? {})).toEqual(Object.keys(node.contributions ?? {}));
   for (const [f, v] of Object.entries(node.contributions ?? {})) expect(Math.abs((page.contributions?.[f] ?? NaN) - v)).toBeLessThan(1e-4);
@@ -62,16 +65,18 @@ async function ask(page: Page, request: { text?: string; wav?: string }): Promis
 
 describe('the bot page in headless chromium', () => {
   // The first is the bot's: text/ngram and text/use reading one field (the sentence encoder runs in the page
-  // on TensorFlow.js, its files served under use/), and audio/cnn.
+  // on TensorFlow.js, its files served under use/), and audio/cnn. The second scores out-of-scope requests by
+  // energy+nearest (so it keeps a quarter of its samples for validation, which that score is fitted on).
   const cases = [
-    ['text/ngram + text/use + audio/cnn, late fusion (the bot\'s encoders)', { text: textNgram, sentence: { type: 'text', field: 'text', encoder: { kind: 'use', scale: 8 } }, audio: audioCnn }, 'late'],
-    ['text/rnn + audio/phonetic, Transformer fusion', { text, audio: audioPhonetic }, 'transformer'],
+    ['text/ngram + text/use + audio/cnn, late fusion (the bot\'s encoders)', { text: textNgram, sentence: { type: 'text', field: 'text', encoder: { kind: 'use', scale: 8 } }, audio: audioCnn }, 'late', {}],
+    ['text/rnn + audio/phonetic, Transformer fusion, energy+nearest out-of-scope score', { text, audio: audioPhonetic }, 'transformer', { outOfScope: { threshold: 'auto', score: 'energy+nearest' } }],
   ] as const;
-  for (const [name, inputs, strategy] of cases) {
+  for (const [name, inputs, strategy, outOfScope] of cases) {
     it(`answers typed and spoken requests in the page as Node does (${name})`, async () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-browser-bot-'));
       dirs.push(dir);
-      const config = { inputs, fusion: { strategy, dModel: 32, layers: 1, heads: 4, modalityDropout: 0.3 }, output: { field: 'label', type: 'category' }, training: { epochs: 1, batchSize: 32, learningRate: 3e-3, seed: 7, validationSplit: 0 } } as FusionModelConfig;
+      const scored = 'outOfScope' in outOfScope;
+      const config = { inputs, fusion: { strategy, dModel: 32, layers: 1, heads: 4, modalityDropout: 0.3 }, output: { field: 'label', type: 'category', ...outOfScope }, training: { epochs: 1, batchSize: 32, learningRate: 3e-3, seed: 7, validationSplit: scored ? 0.25 : 0 } } as FusionModelConfig;
       const model = FusionModel.create(config);
       let context: BrowserContext | undefined;
       let server: Awaited<ReturnType<typeof serveStatic>> | undefined;
@@ -103,7 +108,9 @@ describe('the bot page in headless chromium', () => {
 
         const spoken = test.find((s) => s.fields.audio !== undefined && s.fields.text === undefined) as unknown as { fields: { audio: string } };
         const both = test.find((s) => s.fields.audio !== undefined && s.fields.text !== undefined) as unknown as { fields: { text: string; audio: string } };
+        if (scored) expect(model.state.scopeMemory?.rows).toBeGreaterThan(0);
         const typedPage = await ask(page, { text: typed.fields.text });
+        if (scored) expect(typeof typedPage.scopeScore).toBe('number');
         expect(typedPage).toMatchObject({ label: typedLabel, outOfScope: true });
         expectSame(typedPage, await model.predict({ text: typed.fields.text }));
         expectSame(await ask(page, { wav: spoken.fields.audio }), await model.predict({ audio: spoken.fields.audio }));

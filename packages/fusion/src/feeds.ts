@@ -8,3 +8,5 @@ export type { CollatedField, FeedFieldSpec, FeedTensor } from './onnx/feeds.js';
 export type { OnnxInputMetadata, OnnxModelMetadata } from './onnx/export.js';
 export type { GraphInputSpec } from './onnx/graph-builder.js';
 export { softmaxRow } from './outputs/softmax.js';
+export { scopeScore } from './outputs/scope.js';
+export type { ScopeReference } from './outputs/scope.js';

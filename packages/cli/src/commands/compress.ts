@@ -111,6 +111,7 @@ export async function runCompress(args: ParsedArgs, io: CliIo): Promise<CommandR
       log(`magnitude pruning: ${r.zeros} of ${r.parameters} values are 0 (${round((100 * r.zeros) / r.parameters, 1)}%); size-only: the folder shrinks only when compressed`);
       steps.push({ step: 'prune', method: 'magnitude', ratio: r.ratio, zeros: r.zeros, parameters: r.parameters, weights: r.weights });
     } else if (plan.prune !== undefined) {
+      if (state.scopeMemory !== undefined && plan.finetuneEpochs === 0) throw usage('this model scores out-of-scope requests by energy+nearest (output.outOfScope.score), which compares a request\'s fused vector with the training samples\'; structured pruning changes those vectors, so it needs --finetune-epochs N with --data, which refits them and the threshold');
       const data = train === undefined ? undefined : await prepareSet(state, train, { onSkip, file: dataFile as string });
       const importance = plan.prune.importance ?? (data === undefined ? 'norm' : 'taylor');
       const p = planStructuredPruning(state, { ratio: plan.prune.ratio, importance, ...(data === undefined ? {} : { data }) });

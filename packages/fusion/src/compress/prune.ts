@@ -300,7 +300,9 @@ function jsonCopy<T>(v: T): T {
 /**
  * A new, smaller state from a plan: the config with the kept sizes (`fusion.blockShapes`, the encoders'
  * pruned options), the same fitted output and encoder states, and every weight sliced to the kept units.
- * The original state is left as it was.
+ * The original state is left as it was. A model with an `energy+nearest` out-of-scope score loses its memory
+ * (its fused vectors no longer describe the pruned network): fine-tune it (`runTraining`), which refits the
+ * memory and the threshold, before predicting.
  */
 export function pruneStructured(state: FusionState, plan: StructuredPrunePlan, options: { registry?: EncoderRegistry } = {}): FusionState {
   const pairs = groupsOf(state, plan);

@@ -29,6 +29,7 @@ const YAML = [
 const REQUESTS = ['i lost my card yesterday', 'refund please', 'what is the weather tomorrow', 'tell me a joke', 'send money to my mum'];
 
 let dir: string;
+let trainLog = '';
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-cli-oos-score-'));
@@ -37,6 +38,7 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'model.yaml'), YAML);
   const r = await runMain(['train', 'model.yaml', '--out', 'model', '--json'], dir);
   if (r.code !== 0) throw new Error(`train failed (${r.code}): ${r.stderr}`);
+  trainLog = r.stderr;
 }, 600_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,6 +74,7 @@ describe('the energy+nearest out-of-scope score', () => {
     expect(c.score!.energy).toHaveLength(9);
     expect(c.score!.nearest).toHaveLength(9);
     expect(c.thresholdSource).toBe('validation');
+    expect(trainLog).toMatch(/out of scope when the energy\+nearest score is below 0\.\d{3} \(chosen on validation/);
     expect(model.state.scopeMemory?.rows).toBe(21);
     expect(model.state.scopeMemory?.dim).toBe(16);
     // Stored in float16: 21 × 16 × 2 bytes on top of the network's weights.

@@ -44,7 +44,7 @@ export function calibrationLine(c: Calibration): string {
   const parts = [`calibration: ${c.method === 'temperature' ? `temperature ${c.temperature.toFixed(3)}` : 'none'}`];
   if (v !== undefined) parts[0] += ` (validation ECE ${f3(v.eceBefore)} -> ${f3(v.eceAfter)}, NLL ${f4(v.nllBefore)} -> ${f4(v.nllAfter)}, n ${v.n})`;
   if (c.outOfScopeThreshold !== null) {
-    parts.push(`out of scope below ${f3(c.outOfScopeThreshold)} (${c.thresholdSource === 'config' ? 'from the config' : 'chosen on validation'}${v?.rejectedCorrect !== undefined ? `; rejects ${(100 * v.rejectedCorrect).toFixed(1)}% of correct validation answers` : ''})`);
+    parts.push(`out of scope ${c.score === undefined ? '' : 'when the energy+nearest score is '}below ${f3(c.outOfScopeThreshold)} (${c.thresholdSource === 'config' ? 'from the config' : 'chosen on validation'}${v?.rejectedCorrect !== undefined ? `; rejects ${(100 * v.rejectedCorrect).toFixed(1)}% of correct validation answers` : ''})`);
   }
   if (c.outOfScopeLabels !== undefined) parts.push(`out of scope when the answer is ${c.outOfScopeLabels.map((l) => JSON.stringify(l)).join(' or ')}`);
   return parts.join('; ');

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, ModelFormatError, createRng } from '@mmfuse/core';
 import '@mmfuse/text-rnn';
-import { FusionModel, chooseThreshold, expectedCalibrationError, fitCalibration, fitTemperature, manifestFields, meanNll, normalizeConfig, scaledSoftmax } from '@mmfuse/fusion';
+import { FusionModel, chooseThreshold, energyOf, expectedCalibrationError, fitCalibration, fitTemperature, manifestFields, meanNll, normalizeConfig, percentileOf, scaledSoftmax, scopeScore } from '@mmfuse/fusion';
 import type { FusionModelConfig, Sample } from '@mmfuse/fusion';
 import './helpers.js';
 
@@ -187,5 +187,36 @@ describe('a calibrated category model with two inputs on one field', () => {
     // The field is kept only when it differs from the input's name.
     expect(normalizeConfig({ inputs: { a: { type: 'text', field: 'a', encoder: { kind: 'ngram' } } }, output: { field: 'y' } }).inputs.a).toEqual({ type: 'text', encoder: { kind: 'ngram' } });
     expect(normalizeConfig({ inputs: { a: { type: 'text', encoder: { kind: 'ngram' } } }, output: { field: 'y' } }).output).toEqual({ field: 'y', type: 'category' });
+  });
+});
+
+describe('the energy+nearest out-of-scope score (outputs/scope.ts)', () => {
+  it('energy is T · logsumexp(logits / T), stable for large logits; percentiles count values ≤ x', () => {
+    const row = [2, -1, 0.5];
+    expect(energyOf(row, 1)).toBeCloseTo(Math.log(Math.exp(2) + Math.exp(-1) + Math.exp(0.5)), 12);
+    expect(energyOf(row, 0.5)).toBeCloseTo(0.5 * Math.log(Math.exp(4) + Math.exp(-2) + Math.exp(1)), 12);
+    expect(energyOf([1000, 1000], 1)).toBeCloseTo(1000 + Math.log(2), 9);
+    expect(percentileOf([], 3)).toBe(0);
+    expect(percentileOf([1, 2, 2, 3], 0.5)).toBe(0);
+    expect(percentileOf([1, 2, 2, 3], 2)).toBe(0.75);
+    expect(percentileOf([1, 2, 2, 3], 9)).toBe(1);
+  });
+
+  it('fitCalibration: the reference comes from the in-scope samples only, the threshold from their correct answers', () => {
+    // Class 2 is an out-of-scope label. Rows: [logits], truth, nearest similarity.
+    const rows = [[5, 0, 0], [4, 0, 0], [0, 3, 0], [0, 6, 0], [0, 0, 9], [1, 0, 0]];
+    const truth = [0, 0, 1, 1, 2, 1];
+    const nearest = [0.9, 0.8, 0.7, 0.95, 0.1, 0.2];
+    const c = fitCalibration(rows, truth, { calibration: 'none', threshold: 'auto', maxRejectedCorrect: 0.25, score: 'energy+nearest' }, [2], nearest);
+    expect(c.score?.kind).toBe('energy+nearest');
+    // The out-of-scope row (truth 2) is not in the reference: five in-scope rows, sorted.
+    expect(c.score!.nearest).toEqual([0.2, 0.7, 0.8, 0.9, 0.95]);
+    expect(c.score!.energy).toEqual([0, 1, 2, 3, 5].map((k) => Number(energyOf(rows[k] as number[], 1).toPrecision(6))).sort((a, b) => a - b));
+    // Correct in-scope answers: rows 0, 1, 2, 3 (row 5 is wrong); their scores, lowest first; 25% of 4 → the 2nd lowest.
+    const scores = [0, 1, 2, 3].map((i) => scopeScore(c.score!, rows[i] as number[], nearest[i] as number, 1)).sort((a, b) => a - b);
+    expect(c.outOfScopeThreshold).toBe(scores[1]);
+    expect(c.validation?.rejectedCorrect).toBe(0.25);
+    // Without the similarities the score cannot be fitted.
+    expect(() => fitCalibration(rows, truth, { calibration: 'none', threshold: 'auto', maxRejectedCorrect: 0.25, score: 'energy+nearest' }, [2])).toThrow(/nearest similarity/);
   });
 });

@@ -27,7 +27,7 @@ export function outputRows(state: FusionState, values: readonly (readonly unknow
  * `energy+nearest` out-of-scope score (`state.scopeMemory`).
  */
 export function outputRowsWithNearest(state: FusionState, values: readonly (readonly unknown[])[], drop?: number): { rows: Float32Array[]; nearest?: number[] } {
-  const pass = forwardRows(state, values, drop, false);
+  const pass = forwardRows(state, values, drop, false, true);
   return pass.nearest === undefined ? { rows: pass.rows } : { rows: pass.rows, nearest: pass.nearest };
 }
 
@@ -75,15 +75,16 @@ export function nearestSimilarity(fused: tf.Tensor2D, memory: tf.Tensor2D): tf.T
 
 /**
  * `outputRows`, and with `transcripts` what each transcribing encoder (`ModalityEncoder.transcribe`, e.g. a
- * speech encoder's phonemes) recognised in each row, from the same forward pass.
+ * speech encoder's phonemes) recognised in each row, from the same forward pass; `withNearest`: each row's
+ * nearest in-scope similarity too, when the model keeps a memory (`state.scopeMemory`).
  */
-function forwardRows(state: FusionState, values: readonly (readonly unknown[])[], drop: number | undefined, transcripts: boolean): { rows: Float32Array[]; heard: Record<string, string>[]; nearest?: number[] } {
+function forwardRows(state: FusionState, values: readonly (readonly unknown[])[], drop: number | undefined, transcripts: boolean, withNearest = false): { rows: Float32Array[]; heard: Record<string, string>[]; nearest?: number[] } {
   const net = state.requireNetwork();
   const k = state.requireOutput().outDim;
   const rows: Float32Array[] = [];
   const heard: Record<string, string>[] = values.map(() => ({}));
   const wants = transcripts && state.encoders.some((e) => e.transcribe !== undefined);
-  const memory = state.scopeMemoryTensor();
+  const memory = withNearest ? state.scopeMemoryTensor() : undefined;
   const nearest: number[] | undefined = memory === undefined ? undefined : [];
   for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
     const chunk = values.slice(start, start + INFERENCE_BATCH);
@@ -156,7 +157,7 @@ export function decodePredictions(output: FittedOutput, fields: readonly string[
  */
 export function predictValues(state: FusionState, values: readonly (readonly unknown[])[], contributions: boolean, options: DecodeOptions = {}): Prediction[] {
   const output = state.requireOutput();
-  const pass = forwardRows(state, values, undefined, true);
+  const pass = forwardRows(state, values, undefined, true, true);
   const full = pass.rows;
   const withHeard = (preds: Prediction[]): Prediction[] => {
     preds.forEach((p, i) => { const h = pass.heard[i] as Record<string, string>; if (Object.keys(h).length > 0) p.heard = h; });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InvalidInputError } from '@mmfuse/core';
-import { buildLexicon, checkLexicon, decodeWords, getEngine, lexiconWords, phonemize } from '@mmfuse/speech';
+import { buildLexicon, checkLexicon, countBigrams, decodeWords, getEngine, lexiconWords, phonemize } from '@mmfuse/speech';
 import type { FliteEngine, Lexicon } from '@mmfuse/speech';
 
 /** A hand-made lexicon (pronunciations as CMUdict gives them). */
@@ -56,6 +56,36 @@ describe('decodeWords', () => {
   });
 });
 
+describe('decodeWords with bigrams', () => {
+  // "car" is frequent on its own, but "my" is always followed by "card" in the texts.
+  const LEX2: Lexicon = {
+    format: 'mmfuse-lexicon',
+    version: 1,
+    words: ['card', 'car', 'my'],
+    pronunciations: ['k aa r d', 'k aa r', 'm ay'],
+    counts: [8, 30, 8],
+    bigrams: [[-1, 1, 30], [-1, 2, 8], [2, 0, 8]],
+  };
+  const heard = ['m', 'ay', 'k', 'aa', 'r'];
+
+  it('the previous word decides between two close words, where the unigram prior alone picks the frequent one', () => {
+    expect(decodeWords(heard, LEX2, { lmWeight: 1 })).toEqual(['my', 'car']);
+    expect(decodeWords(heard, LEX2, { lmWeight: 1, bigramPrior: 0.5 })).toEqual(['my', 'card']);
+    // A large prior weight falls back to the unigram; a lexicon without bigrams decodes as before.
+    expect(decodeWords(heard, LEX2, { lmWeight: 1, bigramPrior: 1e9 })).toEqual(['my', 'car']);
+    const { bigrams: _b, ...unigram } = LEX2;
+    expect(decodeWords(heard, unigram, { lmWeight: 1, bigramPrior: 0.5 })).toEqual(['my', 'car']);
+    // The bigram search reads back clean sequences as the unigram one does.
+    expect(decodeWords(say('cancel', 'my', 'card'), { ...LEX, bigrams: countBigrams([['cancel', 'my', 'card']], LEX.words) }, { bigramPrior: 2 })).toEqual(['cancel', 'my', 'card']);
+    expect(decodeWords([], LEX2, { bigramPrior: 2 })).toEqual([]);
+    expect(() => decodeWords(heard, LEX2, { bigramPrior: -1 })).toThrow(/bigramPrior/);
+  });
+
+  it('countBigrams: pairs by word index, -1 before a first word, an unknown word breaking the chain', () => {
+    expect(countBigrams([['my', 'card'], ['my', 'card'], ['car', 'zzz', 'my']], ['card', 'car', 'my'])).toEqual([[-1, 1, 1], [-1, 2, 3], [2, 0, 2]]);
+  });
+});
+
 describe('checkLexicon', () => {
   it('accepts a lexicon through JSON and refuses malformed ones with the entry named', () => {
     expect(checkLexicon(JSON.parse(JSON.stringify(LEX)))).toEqual(LEX);
@@ -64,6 +94,8 @@ describe('checkLexicon', () => {
     expect(() => checkLexicon({ ...LEX, pronunciations: ['k ax r', ...LEX.pronunciations.slice(1)] })).toThrow(/entry 0 \("cancel"\)/);
     expect(() => checkLexicon({ ...LEX, counts: [0, ...LEX.counts.slice(1)] })).toThrow(/entry 0 has count 0/);
     expect(() => checkLexicon(null)).toThrow(ConfigError);
+    expect(() => checkLexicon({ ...LEX, bigrams: [[-1, 0, 2], [0, 99, 1]] })).toThrow(/bigram 1 is \[0,99,1\]/);
+    expect(() => checkLexicon({ ...LEX, bigrams: [[-2, 0, 1]] })).toThrow(ConfigError);
   });
 });
 
@@ -72,6 +104,8 @@ describe('buildLexicon (Flite)', () => {
     const lex = await buildLexicon(['Cancel my card', "my card's PIN", '怎么修改 PIN']);
     expect(lex.words).toEqual(['cancel', 'card', "card's", 'my', 'pin']);
     expect(lex.counts).toEqual([1, 1, 1, 2, 2]);
+    // Word pairs of each text (indices into words; -1 before a first word).
+    expect(lex.bigrams).toEqual([[-1, 0, 1], [-1, 3, 1], [-1, 4, 1], [0, 3, 1], [2, 4, 1], [3, 1, 1], [3, 2, 1]]);
     for (const [i, w] of lex.words.entries()) expect(lex.pronunciations[i]).toBe((await phonemize(w)).join(' '));
     expect(checkLexicon(JSON.parse(JSON.stringify(lex)))).toEqual(lex);
     expect(decodeWords(await phonemize('cancel my card'), lex)).toEqual(['cancel', 'my', 'card']);

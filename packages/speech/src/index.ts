@@ -20,7 +20,7 @@ export { evaluateSpeechEncoder } from './evaluate-speech-encoder.js';
 export type { EvaluateSpeechEncoderOptions, SpeechEvaluation } from './evaluate-speech-encoder.js';
 export { corruptPhonemes, ctcAuxLoss, phonemeTextLoss } from './loss-terms.js';
 export type { CtcAuxLossOptions, PhonemeNoiseOptions, PhonemeTextLossOptions } from './loss-terms.js';
-export { buildLexicon, checkLexicon, decodeWords, lexiconWords, resolveDecodeOptions } from './word-decoder.js';
+export { buildLexicon, checkLexicon, countBigrams, decodeWords, lexiconWords, resolveDecodeOptions } from './word-decoder.js';
 export type { DecodeWordsOptions, Lexicon } from './word-decoder.js';
 export { SpeechRecognizer } from './speech-recognizer.js';
 export type { RecognizerInput, SpeechRecognizerOptions, Transcript } from './speech-recognizer.js';

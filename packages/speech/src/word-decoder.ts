@@ -25,6 +25,11 @@ export interface Lexicon {
   readonly pronunciations: readonly string[];
   /** Occurrences of each word in the texts the lexicon was built from (≥ 1). */
   readonly counts: readonly number[];
+  /**
+   * Word pairs of those texts, `[previous, word, count]` with word indices (previous -1: the text's first
+   * word). Absent: the decoder uses unigrams only.
+   */
+  readonly bigrams?: readonly (readonly [number, number, number])[];
 }
 
 /** Options of `decodeWords`. */
@@ -39,6 +44,14 @@ export interface DecodeWordsOptions {
   vowelSubstitution?: number;
   /** Most edits a word may take, as a fraction of its pronunciation's length (at least 1 edit). Default 0.5. */
   maxEditRatio?: number;
+  /**
+   * With a lexicon that has `bigrams`: the prior weight β of the unigram in each word's probability given
+   * the previous word, P(w | u) = (count(u, w) + β P(w)) / (count(u) + β); the LM term is then
+   * `lmWeight` × log P(w | u). Infinity (the default): unigrams only, P(w | u) = P(w).
+   */
+  bigramPrior?: number;
+  /** Previous words kept per phoneme position when bigrams are used (a beam). Default 8. */
+  beam?: number;
 }
 
 const VOWELS = new Set(['aa', 'ae', 'ah', 'ao', 'aw', 'ay', 'eh', 'er', 'ey', 'ih', 'iy', 'ow', 'oy', 'uh', 'uw']);
@@ -56,22 +69,47 @@ export function lexiconWords(text: string): string[] {
  */
 export async function buildLexicon(texts: Iterable<string>): Promise<Lexicon> {
   const counts = new Map<string, number>();
+  const sentences: string[][] = [];
   let i = 0;
   for (const t of texts) {
     if (typeof t !== 'string') throw new InvalidInputError(`text ${i} must be a string, got ${typeof t}`, { details: { index: i } });
-    for (const w of lexiconWords(t)) counts.set(w, (counts.get(w) ?? 0) + 1);
+    const ws = lexiconWords(t);
+    for (const w of ws) counts.set(w, (counts.get(w) ?? 0) + 1);
+    sentences.push(ws);
     i++;
   }
   const words = [...counts.keys()].sort();
   const prons = words.length === 0 ? [] : await (getEngine('flite') as FliteEngine).phonemizeWords(words);
   const keep = words.map((_, k) => (prons[k] as string[]).length > 0);
+  const kept = words.filter((_, k) => keep[k]);
   return {
     format: 'mmfuse-lexicon',
     version: 1,
-    words: words.filter((_, k) => keep[k]),
+    words: kept,
     pronunciations: prons.filter((_, k) => keep[k]).map((p) => p.join(' ')),
-    counts: words.filter((_, k) => keep[k]).map((w) => counts.get(w) as number),
+    counts: kept.map((w) => counts.get(w) as number),
+    bigrams: countBigrams(sentences, kept),
   };
+}
+
+/**
+ * The word pairs of `sentences` as `[previous, word, count]` over `words`' indices (previous -1: a first word),
+ * sorted. A word outside `words` breaks the chain (the next word counts as a first word).
+ */
+export function countBigrams(sentences: Iterable<readonly string[]>, words: readonly string[]): [number, number, number][] {
+  const index = new Map(words.map((w, k) => [w, k]));
+  const pairs = new Map<string, number>();
+  for (const ws of sentences) {
+    let prev = -1;
+    for (const w of ws) {
+      const k = index.get(w);
+      if (k === undefined) { prev = -1; continue; }
+      const key = `${prev},${k}`;
+      pairs.set(key, (pairs.get(key) ?? 0) + 1);
+      prev = k;
+    }
+  }
+  return [...pairs].map(([key, c]): [number, number, number] => { const [u, w] = key.split(',').map(Number) as [number, number]; return [u, w, c]; }).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
 }
 
 /** Checks a lexicon read from JSON; returns it typed. */
@@ -85,6 +123,14 @@ export function checkLexicon(value: unknown, where = 'lexicon'): Lexicon {
   for (const [k, p] of pronunciations.entries()) {
     if (typeof words[k] !== 'string' || typeof p !== 'string' || p.split(' ').some((s) => !SYMBOL.has(s))) throw new ConfigError(`${where}: entry ${k} (${JSON.stringify(words[k])}) has a pronunciation outside the phoneme inventory`, { path: `${where}.pronunciations.${k}` });
     if (!Number.isInteger(counts[k]) || (counts[k] as number) < 1) throw new ConfigError(`${where}: entry ${k} has count ${JSON.stringify(counts[k])}, expected an integer ≥ 1`, { path: `${where}.counts.${k}` });
+  }
+  if (v.bigrams !== undefined) {
+    if (!Array.isArray(v.bigrams)) throw new ConfigError(`${where}: bigrams must be a list of [previous, word, count]`, { path: `${where}.bigrams` });
+    for (const [k, b] of v.bigrams.entries()) {
+      const ok = Array.isArray(b) && b.length === 3 && Number.isInteger(b[0]) && Number.isInteger(b[1]) && Number.isInteger(b[2])
+        && (b[0] as number) >= -1 && (b[0] as number) < words.length && (b[1] as number) >= 0 && (b[1] as number) < words.length && (b[2] as number) >= 1;
+      if (!ok) throw new ConfigError(`${where}: bigram ${k} is ${JSON.stringify(b)}, expected [previous word index or -1, word index, count ≥ 1]`, { path: `${where}.bigrams.${k}` });
+    }
   }
   return v as Lexicon;
 }
@@ -133,6 +179,8 @@ export function resolveDecodeOptions(options: DecodeWordsOptions = {}): Required
     skipCost: option(options.skipCost, 2, 'skipCost'),
     vowelSubstitution: option(options.vowelSubstitution, 0.6, 'vowelSubstitution'),
     maxEditRatio: option(options.maxEditRatio, 0.5, 'maxEditRatio'),
+    bigramPrior: options.bigramPrior === undefined || options.bigramPrior === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : option(options.bigramPrior, 0, 'bigramPrior'),
+    beam: Math.max(1, Math.floor(option(options.beam, 8, 'beam'))),
   };
 }
 
@@ -151,12 +199,11 @@ export function decodeWords(phonemes: readonly string[], lexicon: Lexicon, optio
   if (n === 0 || lexicon.words.length === 0) return [];
   const sub = (a: number, b: number): number => (a === b ? 0 : IS_VOWEL[a] === 1 && IS_VOWEL[b] === 1 ? o.vowelSubstitution : 1);
   const lex = compile(lexicon, o);
+  if (lexicon.bigrams !== undefined && o.bigramPrior !== Number.POSITIVE_INFINITY) return decodeWithBigrams(heard, lexicon, lex, o, sub);
   const best = new Float64Array(n + 1).fill(Number.POSITIVE_INFINITY);
   const fromPos = new Int32Array(n + 1).fill(-1);
   const fromWord = new Int32Array(n + 1).fill(-1);
   best[0] = 0;
-  let prev = new Float64Array(64);
-  let row = new Float64Array(64);
   for (let i = 0; i < n; i++) {
     const base = best[i] as number;
     if (base === Number.POSITIVE_INFINITY) continue;
@@ -165,47 +212,120 @@ export function decodeWords(phonemes: readonly string[], lexicon: Lexicon, optio
       fromPos[i + 1] = i;
       fromWord[i + 1] = -1;
     }
-    for (let w = 0; w < lex.prons.length; w++) {
-      const p = lex.prons[w] as Int8Array;
-      const L = p.length;
-      const maxEdit = lex.maxEdit[w] as number;
-      const M = Math.min(n - i, L + Math.floor(maxEdit));
-      if (M < 1 || L - M > maxEdit) continue;
-      if (prev.length < M + 1) {
-        prev = new Float64Array(2 * (M + 1));
-        row = new Float64Array(2 * (M + 1));
+    forEachSpan(heard, i, lex, sub, (w, m, d) => {
+      const c = base + d + (lex.cost[w] as number);
+      if (c < (best[i + m] as number)) {
+        best[i + m] = c;
+        fromPos[i + m] = i;
+        fromWord[i + m] = w;
       }
-      // Edit distance of the pronunciation's prefixes (rows) to the heard span i..i+m (columns).
-      for (let m = 0; m <= M; m++) prev[m] = m;
-      let alive = true;
-      for (let r = 1; r <= L && alive; r++) {
-        row[0] = r;
-        let rowMin = r;
-        const pr = p[r - 1] as number;
-        for (let m = 1; m <= M; m++) {
-          const v = Math.min((prev[m] as number) + 1, (row[m - 1] as number) + 1, (prev[m - 1] as number) + sub(pr, heard[i + m - 1] as number));
-          row[m] = v;
-          if (v < rowMin) rowMin = v;
-        }
-        alive = rowMin <= maxEdit;
-        const t = prev;
-        prev = row;
-        row = t;
-      }
-      if (!alive) continue;
-      for (let m = 1; m <= M; m++) {
-        const d = prev[m] as number;
-        if (d > maxEdit) continue;
-        const c = base + d + (lex.cost[w] as number);
-        if (c < (best[i + m] as number)) {
-          best[i + m] = c;
-          fromPos[i + m] = i;
-          fromWord[i + m] = w;
-        }
-      }
-    }
+    });
   }
   const words: string[] = [];
   for (let j = n; j > 0; j = fromPos[j] as number) if ((fromWord[j] as number) >= 0) words.push(lexicon.words[fromWord[j] as number] as string);
+  return words.reverse();
+}
+
+/**
+ * Each lexicon word w that may cover the heard span starting at `i` with m phonemes, at edit distance d
+ * within the word's budget: `visit(w, m, d)`.
+ */
+function forEachSpan(heard: Int8Array, i: number, lex: Compiled, sub: (a: number, b: number) => number, visit: (w: number, m: number, d: number) => void): void {
+  const n = heard.length;
+  let prev = new Float64Array(64);
+  let row = new Float64Array(64);
+  for (let w = 0; w < lex.prons.length; w++) {
+    const p = lex.prons[w] as Int8Array;
+    const L = p.length;
+    const maxEdit = lex.maxEdit[w] as number;
+    const M = Math.min(n - i, L + Math.floor(maxEdit));
+    if (M < 1 || L - M > maxEdit) continue;
+    if (prev.length < M + 1) {
+      prev = new Float64Array(2 * (M + 1));
+      row = new Float64Array(2 * (M + 1));
+    }
+    // Edit distance of the pronunciation's prefixes (rows) to the heard span i..i+m (columns).
+    for (let m = 0; m <= M; m++) prev[m] = m;
+    let alive = true;
+    for (let r = 1; r <= L && alive; r++) {
+      row[0] = r;
+      let rowMin = r;
+      const pr = p[r - 1] as number;
+      for (let m = 1; m <= M; m++) {
+        const v = Math.min((prev[m] as number) + 1, (row[m - 1] as number) + 1, (prev[m - 1] as number) + sub(pr, heard[i + m - 1] as number));
+        row[m] = v;
+        if (v < rowMin) rowMin = v;
+      }
+      alive = rowMin <= maxEdit;
+      const t = prev;
+      prev = row;
+      row = t;
+    }
+    if (!alive) continue;
+    for (let m = 1; m <= M; m++) {
+      const d = prev[m] as number;
+      if (d <= maxEdit) visit(w, m, d);
+    }
+  }
+}
+
+/** Bigram counts of a lexicon, by context: context u (-1 = start) → (word → count) and its total. */
+const bigramCache = new WeakMap<Lexicon, { next: Map<number, Map<number, number>>; total: Map<number, number> }>();
+
+function bigramTable(lexicon: Lexicon): { next: Map<number, Map<number, number>>; total: Map<number, number> } {
+  let t = bigramCache.get(lexicon);
+  if (t === undefined) {
+    t = { next: new Map(), total: new Map() };
+    for (const [u, w, c] of lexicon.bigrams ?? []) {
+      const row = t.next.get(u) ?? new Map<number, number>();
+      row.set(w, (row.get(w) ?? 0) + c);
+      t.next.set(u, row);
+      t.total.set(u, (t.total.get(u) ?? 0) + c);
+    }
+    bigramCache.set(lexicon, t);
+  }
+  return t;
+}
+
+/** One hypothesis of the bigram search: the last word (-1 at the start), its cost and its back pointer. */
+interface Hypothesis { word: number; cost: number; fromPos: number; fromIndex: number; emitted: number }
+
+/**
+ * `decodeWords` with P(w | previous word) (see `bigramPrior`): a beam over (phoneme position, previous
+ * word), keeping the `beam` cheapest previous words per position.
+ */
+function decodeWithBigrams(heard: Int8Array, lexicon: Lexicon, lex: Compiled, o: Required<DecodeWordsOptions>, sub: (a: number, b: number) => number): string[] {
+  const n = heard.length;
+  const total = lexicon.counts.reduce((a, b) => a + b, 0);
+  const table = bigramTable(lexicon);
+  const beta = o.bigramPrior;
+  const lmCost = (u: number, w: number): number => {
+    const pw = (lexicon.counts[w] as number) / total;
+    const ctx = table.total.get(u) ?? 0;
+    const c = table.next.get(u)?.get(w) ?? 0;
+    return -o.lmWeight * Math.log((c + beta * pw) / (ctx + beta));
+  };
+  const states: Hypothesis[][] = Array.from({ length: n + 1 }, () => []);
+  const byWord: Map<number, number>[] = Array.from({ length: n + 1 }, () => new Map());
+  const add = (j: number, h: Hypothesis): void => {
+    const at = byWord[j]!.get(h.word);
+    if (at === undefined) { byWord[j]!.set(h.word, states[j]!.length); states[j]!.push(h); } else if (h.cost < states[j]![at]!.cost) states[j]![at] = h;
+  };
+  add(0, { word: -1, cost: 0, fromPos: -1, fromIndex: -1, emitted: -1 });
+  for (let i = 0; i < n; i++) {
+    // The beam: the cheapest previous words at this position (the rest are dropped before they expand).
+    const here = states[i]!.map((h, k) => [h, k] as const).sort((a, b) => a[0].cost - b[0].cost).slice(0, o.beam);
+    if (here.length === 0) continue;
+    const spans: [number, number, number][] = [];
+    forEachSpan(heard, i, lex, sub, (w, m, d) => spans.push([w, m, d]));
+    for (const [h, k] of here) {
+      add(i + 1, { word: h.word, cost: h.cost + o.skipCost, fromPos: i, fromIndex: k, emitted: -1 });
+      for (const [w, m, d] of spans) add(i + m, { word: w, cost: h.cost + d + o.wordPenalty + lmCost(h.word, w), fromPos: i, fromIndex: k, emitted: w });
+    }
+  }
+  let best: Hypothesis | undefined;
+  for (const h of states[n]!) if (best === undefined || h.cost < best.cost) best = h;
+  const words: string[] = [];
+  for (let h = best; h !== undefined && h.fromPos >= 0; h = states[h.fromPos]![h.fromIndex]) if (h.emitted >= 0) words.push(lexicon.words[h.emitted] as string);
   return words.reverse();
 }

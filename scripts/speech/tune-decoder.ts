@@ -1,0 +1,65 @@
+/**
+ * Choose the word decoder's options on validation speakers (issue 16): the bot's English validation messages
+ * and 300 Banking77 validation queries (`texts-validation.jsonl` of `pretrain-english.ts`), spoken in
+ * `validationVoices()`, heard by the shipped encoder (greedy CTC), decoded with each option set; word error
+ * rate against the texts' lexicon words. Never reads a test text or a test voice.
+ *
+ *   node --conditions=source --import tsx scripts/speech/tune-decoder.ts --english OUT --lexicon FILE
+ *
+ * OUT is `pretrain-english.ts`'s folder (its texts-validation.jsonl; the clips are synthesized under
+ * OUT/tune-validation when missing). Prints one line per option set, best first.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { initEngine } from '@mmfuse/core';
+import { SpeechRecognizer, checkLexicon, decodeWords, lexiconWords, synthesizeCorpus } from '@mmfuse/speech';
+import type { DecodeWordsOptions } from '@mmfuse/speech';
+import { validationVoices } from '../../examples/common/speech-voices.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { values: o } = parseArgs({ options: { english: { type: 'string' }, lexicon: { type: 'string' } } });
+if (o.english === undefined || o.lexicon === undefined) throw new Error('--english OUT and --lexicon FILE are required');
+const OUT = path.resolve(o.english as string);
+
+/** Word edit distance. */
+function wordErrors(ref: readonly string[], hyp: readonly string[]): number {
+  let prev = Array.from({ length: hyp.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= ref.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= hyp.length; j++) row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[hyp.length] as number;
+}
+
+async function main(): Promise<void> {
+  await initEngine();
+  const texts = path.join(OUT, 'texts-validation.jsonl');
+  const work = path.join(OUT, 'tune-validation');
+  const manifest = path.join(work, 'manifest.jsonl');
+  if (!existsSync(manifest)) {
+    const r = await synthesizeCorpus({ manifest: texts, out: work, voices: validationVoices(), perText: 1, concurrency: 2 });
+    if (r.failed.length > 0) throw new Error(`${r.failed.length} clips failed`);
+  }
+  const clips = readFileSync(manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; text: string; audio: string });
+  const lexicon = checkLexicon(JSON.parse(readFileSync(path.resolve(o.lexicon as string), 'utf8')));
+  const rec = await SpeechRecognizer.load({ encoder: path.join(REPO, 'examples/customer-service/speech/encoder') });
+  const heard = await rec.transcribe(clips.map((c) => ({ sample: c.id, audio: c.audio })), { baseDir: work });
+  rec.dispose();
+  const refs = clips.map((c) => lexiconWords(c.text));
+  const nRef = refs.reduce((a, r) => a + r.length, 0);
+  const grid: DecodeWordsOptions[] = [{}];
+  for (const bigramPrior of [0.5, 2, 8, 32]) for (const lmWeight of [0.1, 0.3, 0.6, 1]) for (const wordPenalty of [0, 0.5, 1]) grid.push({ bigramPrior, lmWeight, wordPenalty });
+  const rows = grid.map((opts) => {
+    let errors = 0;
+    heard.forEach((h, i) => { if (h instanceof Error) throw h; errors += wordErrors(refs[i] as string[], decodeWords(h.phonemes, lexicon, opts)); });
+    return { opts, wer: errors / nRef };
+  }).sort((a, b) => a.wer - b.wer);
+  console.log(`${clips.length} validation clips, ${nRef} words`);
+  for (const r of rows.slice(0, 15)) console.log(`WER ${(100 * r.wer).toFixed(2)}% ${JSON.stringify(r.opts)}`);
+  console.log(`defaults (unigram): WER ${(100 * (rows.find((r) => Object.keys(r.opts).length === 0)?.wer ?? NaN)).toFixed(2)}%`);
+}
+
+main().catch((err: unknown) => { console.error(err); process.exit(1); });

@@ -51,7 +51,10 @@ async function main(): Promise<void> {
   const refs = clips.map((c) => lexiconWords(c.text));
   const nRef = refs.reduce((a, r) => a + r.length, 0);
   const grid: DecodeWordsOptions[] = [{}];
-  for (const bigramPrior of [0.5, 2, 8, 32]) for (const lmWeight of [0.1, 0.3, 0.6, 1]) for (const wordPenalty of [0, 0.5, 1]) grid.push({ bigramPrior, lmWeight, wordPenalty });
+  // Stop 28: a first grid (bigramPrior 0.5..32, lmWeight 0.1..1, wordPenalty 0..1) put the best at its edge
+  // (lmWeight 0.1, wordPenalty 0); this one is centred there, with the unigram decoder at the same settings.
+  for (const lmWeight of [0.05, 0.1]) for (const wordPenalty of [0, 0.5]) grid.push({ lmWeight, wordPenalty });
+  for (const bigramPrior of [4, 8, 16]) for (const lmWeight of [0.05, 0.1, 0.15]) for (const wordPenalty of [0, 0.25]) grid.push({ bigramPrior, lmWeight, wordPenalty });
   const rows = grid.map((opts) => {
     let errors = 0;
     heard.forEach((h, i) => { if (h instanceof Error) throw h; errors += wordErrors(refs[i] as string[], decodeWords(h.phonemes, lexicon, opts)); });

@@ -14,7 +14,7 @@
  * The bench picks the one with the best validation AUROC and reports its test AUROC beside the others'.
  */
 import * as tf from '@tensorflow/tfjs';
-import { INFERENCE_BATCH, outputRows, toBatchInput } from '@mmfuse/fusion';
+import { INFERENCE_BATCH, energyOf, outputRows, toBatchInput } from '@mmfuse/fusion';
 import type { FusionModel } from '@mmfuse/fusion';
 
 /** Head logits and each input's masked-mean encoder features of prepared value lists. */
@@ -54,14 +54,6 @@ function maskedMean(features: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D {
   return sums.div(tf.maximum(mask.sum(1), 1).expandDims(1));
 }
 
-function logSumExp(row: ArrayLike<number>, t: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) max = Math.max(max, (row[i] as number) / t);
-  let s = 0;
-  for (let i = 0; i < row.length; i++) s += Math.exp((row[i] as number) / t - max);
-  return max + Math.log(s);
-}
-
 function unit(v: Float32Array): Float32Array {
   let n = 0;
   for (const x of v) n += x * x;
@@ -97,14 +89,10 @@ export function candidateScores(rows: { logits: Float32Array[]; features: Float3
   const out: Record<string, number[]> = {};
   const temps: [string, number][] = [['msp@calibrated', temperature], ['msp@1', 1], ['msp@4T', 4 * temperature], ['msp@1000', 1000]];
   for (const [name, t] of temps) {
-    out[name] = rows.logits.map((l) => {
-      const lse = logSumExp(l, t);
-      let max = -Infinity;
-      for (const v of l) max = Math.max(max, v / t);
-      return Math.exp(max - lse);
-    });
+    // The top probability of softmax(l / t) = exp(max / t − logsumexp(l / t)).
+    out[name] = rows.logits.map((l) => Math.exp((Math.max(...l) - energyOf(l, t)) / t));
   }
-  out.energy = rows.logits.map((l) => temperature * logSumExp(l, temperature));
+  out.energy = rows.logits.map((l) => energyOf(l, temperature));
   out.maxLogit = rows.logits.map((l) => Math.max(...l));
   fields.forEach((f, m) => {
     const q = rows.features[m] as Float32Array[];

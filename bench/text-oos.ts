@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { initEngine } from '@mmfuse/core';
 import '@mmfuse/text-rnn';
-import { FusionModel } from '@mmfuse/fusion';
+import { FusionModel, percentileOf } from '@mmfuse/fusion';
 import { chooseLabels, holdOut, readBanking77, samplesOf } from './text-data.js';
 import type { Row } from './text-data.js';
 import { candidateScores, logitsAndFeatures } from './oos-scores.js';
@@ -63,13 +63,12 @@ export async function compareScores(model: FusionModel, trainRows: Row[], valida
   const valOos = validation.map((r) => !inScope(r));
   const testOos = test.map((r) => !inScope(r));
   const reference = (name: string): number[] => (val[name] as number[]).filter((_, i) => !valOos[i]).sort((a, b) => a - b);
-  const percentile = (sorted: number[], x: number): number => { let lo = 0; let hi = sorted.length; while (lo < hi) { const mid = (lo + hi) >> 1; if ((sorted[mid] as number) <= x) lo = mid + 1; else hi = mid; } return lo / sorted.length; };
   const singles = Object.keys(val);
   for (const a of singles.filter((n) => n === "msp@calibrated" || n === "msp@1" || n === "energy")) {
     for (const b of singles.filter((n) => n.startsWith("knn"))) {
       const ra = reference(a);
       const rb = reference(b);
-      const mix = (set: Record<string, number[]>) => (set[a] as number[]).map((x, i) => (percentile(ra, x) + percentile(rb, (set[b] as number[])[i] as number)) / 2);
+      const mix = (set: Record<string, number[]>) => (set[a] as number[]).map((x, i) => (percentileOf(ra, x) + percentileOf(rb, (set[b] as number[])[i] as number)) / 2);
       const name = `${a}+${b}`;
       const v = mix(val);
       const t = mix(tst);

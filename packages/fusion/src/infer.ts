@@ -41,10 +41,7 @@ export function fusedVectors(state: FusionState, values: readonly (readonly unkn
   const data = new Float32Array(values.length * dim);
   for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
     const chunk = values.slice(start, start + INFERENCE_BATCH);
-    const unit = tf.tidy(() => {
-      const { fused } = net.forwardWithEncoders(toBatchInput(chunk, state.fields.length), { training: false });
-      return fused.div(fused.square().sum(1, true).sqrt().maximum(1e-12));
-    });
+    const unit = tf.tidy(() => unitRows(net.forwardWithEncoders(toBatchInput(chunk, state.fields.length), { training: false }).fused));
     if (unit.shape[1] !== dim) throw new StateError(`the fused representation has ${unit.shape[1]} values, the config's dModel is ${dim}`);
     data.set(unit.dataSync() as Float32Array, start * dim);
     unit.dispose();
@@ -69,8 +66,12 @@ export function scopeScores(output: FittedOutput, rows: readonly Float32Array[],
  * In the caller's tidy scope.
  */
 export function nearestSimilarity(fused: tf.Tensor2D, memory: tf.Tensor2D): tf.Tensor1D {
-  const unit = fused.div(fused.square().sum(1, true).sqrt().maximum(1e-12)) as tf.Tensor2D;
-  return tf.matMul(unit, memory, false, true).max(1) as tf.Tensor1D;
+  return tf.matMul(unitRows(fused), memory, false, true).max(1) as tf.Tensor1D;
+}
+
+/** Each row scaled to unit length (a zero row stays zero). In the caller's tidy scope. */
+function unitRows(x: tf.Tensor2D): tf.Tensor2D {
+  return x.div(x.square().sum(1, true).sqrt().maximum(1e-12));
 }
 
 /**

@@ -210,31 +210,13 @@ export function decodeWords(phonemes: readonly string[], lexicon: Lexicon, optio
   if (n === 0 || lexicon.words.length === 0) return [];
   const sub = (a: number, b: number): number => (a === b ? 0 : IS_VOWEL[a] === 1 && IS_VOWEL[b] === 1 ? o.vowelSubstitution : 1);
   const lex = compile(lexicon, o);
-  if (lexicon.bigrams !== undefined && o.bigramPrior !== Number.POSITIVE_INFINITY) return decodeWithBigrams(heard, lexicon, lex, { ...o, wordPenalty: options.wordPenalty ?? BIGRAM_WORD_PENALTY }, sub);
-  const best = new Float64Array(n + 1).fill(Number.POSITIVE_INFINITY);
-  const fromPos = new Int32Array(n + 1).fill(-1);
-  const fromWord = new Int32Array(n + 1).fill(-1);
-  best[0] = 0;
-  for (let i = 0; i < n; i++) {
-    const base = best[i] as number;
-    if (base === Number.POSITIVE_INFINITY) continue;
-    if (base + o.skipCost < (best[i + 1] as number)) {
-      best[i + 1] = base + o.skipCost;
-      fromPos[i + 1] = i;
-      fromWord[i + 1] = -1;
-    }
-    forEachSpan(heard, i, lex, sub, (w, m, d) => {
-      const c = base + d + (lex.cost[w] as number);
-      if (c < (best[i + m] as number)) {
-        best[i + m] = c;
-        fromPos[i + m] = i;
-        fromWord[i + m] = w;
-      }
-    });
+  if (lexicon.bigrams === undefined || o.bigramPrior === Number.POSITIVE_INFINITY) {
+    // Unigrams: a word's cost does not depend on the previous word, so one hypothesis per position (a shortest path).
+    return searchWords(heard, lexicon, lex, o, sub, (_, w) => lex.cost[w] as number, false);
   }
-  const words: string[] = [];
-  for (let j = n; j > 0; j = fromPos[j] as number) if ((fromWord[j] as number) >= 0) words.push(lexicon.words[fromWord[j] as number] as string);
-  return words.reverse();
+  const wordPenalty = options.wordPenalty ?? BIGRAM_WORD_PENALTY;
+  const lm = bigramCost(lexicon, o);
+  return searchWords(heard, lexicon, lex, o, sub, (u, w) => wordPenalty + lm(u, w), true);
 }
 
 /**
@@ -298,29 +280,35 @@ function bigramTable(lexicon: Lexicon): { next: Map<number, Map<number, number>>
   return t;
 }
 
-/** One hypothesis of the bigram search: the last word (-1 at the start), its cost and its back pointer. */
+/** One hypothesis of the search: the last word (-1 at the start), its cost and its back pointer. */
 interface Hypothesis { word: number; cost: number; fromPos: number; fromIndex: number; emitted: number }
 
-/**
- * `decodeWords` with P(w | previous word) (see `bigramPrior`): a beam over (phoneme position, previous
- * word), keeping the `beam` cheapest previous words per position.
- */
-function decodeWithBigrams(heard: Int8Array, lexicon: Lexicon, lex: Compiled, o: Required<DecodeWordsOptions>, sub: (a: number, b: number) => number): string[] {
-  const n = heard.length;
+/** −lmWeight · log P(w | u), with P(w | u) = (count(u, w) + β P(w)) / (count(u) + β) (see `bigramPrior`). */
+function bigramCost(lexicon: Lexicon, o: Required<DecodeWordsOptions>): (u: number, w: number) => number {
   const total = lexicon.counts.reduce((a, b) => a + b, 0);
   const table = bigramTable(lexicon);
   const beta = o.bigramPrior;
-  const lmCost = (u: number, w: number): number => {
+  return (u, w) => {
     const pw = (lexicon.counts[w] as number) / total;
     const ctx = table.total.get(u) ?? 0;
     const c = table.next.get(u)?.get(w) ?? 0;
     return -o.lmWeight * Math.log((c + beta * pw) / (ctx + beta));
   };
+}
+
+/**
+ * The cheapest segmentation of `heard` into lexicon words (and skipped phonemes), a word costing its edit
+ * distance plus `wordCost(previous word, word)`. With `byPrevious`, hypotheses are kept per (position,
+ * previous word), the `beam` cheapest expanding; without it, one per position (the cost ignores the previous word).
+ */
+function searchWords(heard: Int8Array, lexicon: Lexicon, lex: Compiled, o: Required<DecodeWordsOptions>, sub: (a: number, b: number) => number, wordCost: (u: number, w: number) => number, byPrevious: boolean): string[] {
+  const n = heard.length;
   const states: Hypothesis[][] = Array.from({ length: n + 1 }, () => []);
-  const byWord: Map<number, number>[] = Array.from({ length: n + 1 }, () => new Map());
+  const byKey: Map<number, number>[] = Array.from({ length: n + 1 }, () => new Map());
   const add = (j: number, h: Hypothesis): void => {
-    const at = byWord[j]!.get(h.word);
-    if (at === undefined) { byWord[j]!.set(h.word, states[j]!.length); states[j]!.push(h); } else if (h.cost < states[j]![at]!.cost) states[j]![at] = h;
+    const key = byPrevious ? h.word : -1;
+    const at = byKey[j]!.get(key);
+    if (at === undefined) { byKey[j]!.set(key, states[j]!.length); states[j]!.push(h); } else if (h.cost < states[j]![at]!.cost) states[j]![at] = h;
   };
   add(0, { word: -1, cost: 0, fromPos: -1, fromIndex: -1, emitted: -1 });
   for (let i = 0; i < n; i++) {
@@ -331,7 +319,7 @@ function decodeWithBigrams(heard: Int8Array, lexicon: Lexicon, lex: Compiled, o:
     forEachSpan(heard, i, lex, sub, (w, m, d) => spans.push([w, m, d]));
     for (const [h, k] of here) {
       add(i + 1, { word: h.word, cost: h.cost + o.skipCost, fromPos: i, fromIndex: k, emitted: -1 });
-      for (const [w, m, d] of spans) add(i + m, { word: w, cost: h.cost + d + o.wordPenalty + lmCost(h.word, w), fromPos: i, fromIndex: k, emitted: w });
+      for (const [w, m, d] of spans) add(i + m, { word: w, cost: h.cost + d + wordCost(h.word, w), fromPos: i, fromIndex: k, emitted: w });
     }
   }
   let best: Hypothesis | undefined;

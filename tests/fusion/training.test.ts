@@ -127,6 +127,58 @@ describe('training loop', () => {
     m.dispose();
   });
 
+  it('averageEpochs without validation: the weights are the mean of the last N epochs of the same trajectory', async () => {
+    const cfg = tinyConfig({ epochs: 6 });
+    const data = xorSamples(24, 3);
+    // The plain run's weights at every epoch end.
+    const plain = FusionModel.create(cfg);
+    const snapshots: Float32Array[][] = [];
+    await plain.fit(data, { progress: 'none', callbacks: [{ onEpochEnd: () => { snapshots.push(plain.state.namedWeights().map(([, w]) => w.dataSync().slice() as Float32Array)); } }] });
+    const averaged = FusionModel.create({ ...cfg, training: { ...cfg.training, averageEpochs: 3 } });
+    const lines: string[] = [];
+    const h = await averaged.fit(data, { progress: 'none', log: (l) => lines.push(l) });
+    expect(h.averaged).toEqual({ from: 4, to: 6, kept: true });
+    expect(lines).toContain('averaged the weights of epochs 4-6');
+    const got = averaged.state.namedWeights().map(([, w]) => w.dataSync());
+    let moved = 0;
+    got.forEach((g, i) => {
+      const last3 = snapshots.slice(3).map((s) => s[i] as Float32Array);
+      for (let j = 0; j < g.length; j++) {
+        const mean = ((last3[0]?.[j] ?? 0) + (last3[1]?.[j] ?? 0) + (last3[2]?.[j] ?? 0)) / 3;
+        expect(Math.abs((g[j] as number) - mean)).toBeLessThan(1e-6);
+        moved = Math.max(moved, Math.abs((g[j] as number) - ((snapshots[5]?.[i] as Float32Array)[j] as number)));
+      }
+    });
+    expect(moved).toBeGreaterThan(1e-4); // the mean is not the last epoch's weights
+    plain.dispose(); averaged.dispose();
+  });
+
+  it('averageEpochs with validation: the window ends at the best epoch and is kept only when its validation loss is lower', async () => {
+    const cfg = tinyConfig({ epochs: 12 });
+    const m = FusionModel.create({ ...cfg, training: { ...cfg.training, learningRate: 0.05, validationSplit: 0.3, earlyStoppingPatience: 3, averageEpochs: 4 } });
+    const snapshots: Float32Array[][] = [];
+    const lines: string[] = [];
+    const h = await m.fit(xorSamples(40, 10), { progress: 'none', log: (l) => lines.push(l), callbacks: [{ onEpochEnd: () => { snapshots.push(m.state.namedWeights().map(([, w]) => w.dataSync().slice() as Float32Array)); } }] });
+    const a = h.averaged;
+    expect(a).toBeDefined();
+    if (a === undefined) return;
+    const best = h.bestEpoch as number;
+    expect(a.to).toBe(best);
+    expect(a.from).toBe(Math.max(1, best - 3));
+    expect(a.kept).toBe((a.validationLoss as number) < (h.epochs[best - 1]?.valLoss as number));
+    expect(lines.some((l) => l.startsWith(`averaged the weights of epochs ${a.from}-${a.to} (validation loss`))).toBe(true);
+    // The model holds the mean of the window when kept, else the best epoch's weights.
+    const window = snapshots.slice(a.from - 1, a.to);
+    m.state.namedWeights().forEach(([, w], i) => {
+      const g = w.dataSync();
+      for (let j = 0; j < g.length; j++) {
+        const want = a.kept ? window.reduce((acc, s) => acc + ((s[i] as Float32Array)[j] as number), 0) / window.length : ((snapshots[best - 1]?.[i] as Float32Array)[j] as number);
+        expect(Math.abs((g[j] as number) - want)).toBeLessThan(1e-6);
+      }
+    });
+    m.dispose();
+  });
+
   it('warmup then cosine schedule', () => {
     const s = { base: 1, warmupSteps: 4, totalSteps: 14, min: 0, schedule: 'cosine' as const };
     expect([0, 1, 2, 3].map((i) => learningRateAt(i, s))).toEqual([0.25, 0.5, 0.75, 1]);

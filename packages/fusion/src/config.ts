@@ -180,6 +180,12 @@ export interface TrainingConfig {
   earlyStoppingPatience?: number | null;
   /** Seed of every random choice. Default 42. */
   seed?: number;
+  /**
+   * Average the weights of the last N epochs (stochastic weight averaging, Izmailov et al. 2018): the epochs
+   * ending at the best validation epoch, or the last N without validation data. With validation data the
+   * average is kept only when its validation loss is lower than the best epoch's. 1: off. Default 1.
+   */
+  averageEpochs?: number;
   /** Fraction of the training data held out for validation when no validation set is given (only with >= 10 samples). Default 0.1. */
   validationSplit?: number;
   /**
@@ -320,6 +326,7 @@ export const trainingSchema = z.strictObject({
   classWeights: z.union([z.literal('balanced'), z.record(z.string(), z.number().min(0)), z.null()]).default(null).describe('balanced, { label: weight }, or null. Default null.'),
   earlyStoppingPatience: int(1).nullable().default(3).describe('Epochs without a better validation loss before stopping; null: off. Default 3.'),
   seed: int(0).default(42).describe('Seed of every random choice. Default 42.'),
+  averageEpochs: int(1).default(1).describe('Average the weights of the last N epochs ending at the best validation epoch (kept only when its validation loss is lower); 1: off. Default 1.'),
   validationSplit: z.number().min(0).lt(1).default(0.1).describe('Fraction held out for validation when no validation set is given. Default 0.1.'),
   augmentEachEpoch: z.union([z.boolean(), z.array(z.string().min(1))]).optional().describe('Prepare the training inputs again each epoch (fresh augmentation in prepare): true, or the input fields. Default: off (absent).'),
 });

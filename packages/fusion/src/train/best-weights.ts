@@ -9,7 +9,7 @@ export class BestWeights {
 
   /** Copy the state's weights as those of `epoch`. */
   save(state: FusionState, epoch: number): void {
-    this.values = state.namedWeights().map(([, w]) => w.dataSync().slice() as Float32Array);
+    this.values = copyWeights(state);
     this.epoch = epoch;
   }
 
@@ -19,9 +19,57 @@ export class BestWeights {
 
   /** Put the copied values back into the state's weights. */
   restore(state: FusionState): void {
-    const values = this.values;
-    if (values === undefined) return;
-    const named = state.namedWeights();
-    tf.tidy(() => named.forEach(([, w], i) => w.assign(tf.tensor(values[i] as Float32Array, w.shape))));
+    if (this.values !== undefined) assignWeights(state, this.values);
+  }
+}
+
+/** Every weight of a state, copied out. */
+export function copyWeights(state: FusionState): Float32Array[] {
+  return state.namedWeights().map(([, w]) => w.dataSync().slice() as Float32Array);
+}
+
+/** Put copied values (from `copyWeights` of the same state) into the state's weights. */
+export function assignWeights(state: FusionState, values: readonly Float32Array[]): void {
+  const named = state.namedWeights();
+  tf.tidy(() => named.forEach(([, w], i) => w.assign(tf.tensor(values[i] as Float32Array, w.shape))));
+}
+
+/**
+ * The weights at the end of the last `size` epochs (`training.averageEpochs`), and the window that ended at
+ * the best validation epoch: stochastic weight averaging over a run's closing epochs. Not carried over a
+ * resumed run (a resumed run averages the epochs it has seen itself), as the best epoch's copy is not.
+ */
+export class EpochAverage {
+  private ring: { epoch: number; values: Float32Array[] }[] = [];
+  private best: { epoch: number; values: Float32Array[] }[] = [];
+
+  constructor(readonly size: number) {}
+
+  /** The state's weights at the end of `epoch` (1-based). */
+  push(state: FusionState, epoch: number): void {
+    this.ring.push({ epoch, values: copyWeights(state) });
+    if (this.ring.length > this.size) this.ring.shift();
+  }
+
+  /** The window now held is the one to average if this stays the best epoch. */
+  markBest(): void {
+    this.best = this.ring.slice();
+  }
+
+  /** The epochs to average: the window at the best epoch (`atBest`) or the last one; null when under two epochs. */
+  window(atBest: boolean): { from: number; to: number; values: Float32Array[] } | null {
+    const w = atBest ? this.best : this.ring;
+    if (w.length < 2) return null;
+    const first = w[0] as { values: Float32Array[] };
+    const values = first.values.map((v, i) => {
+      const mean = new Float32Array(v.length);
+      for (const s of w) {
+        const x = s.values[i] as Float32Array;
+        for (let j = 0; j < x.length; j++) mean[j] = (mean[j] as number) + (x[j] as number);
+      }
+      for (let j = 0; j < mean.length; j++) mean[j] = (mean[j] as number) / w.length;
+      return mean;
+    });
+    return { from: (w[0] as { epoch: number }).epoch, to: (w[w.length - 1] as { epoch: number }).epoch, values };
   }
 }

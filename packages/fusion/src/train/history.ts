@@ -39,4 +39,9 @@ export interface TrainingHistory {
    * out-of-scope threshold, expected calibration error before and after). Absent when the run was interrupted.
    */
   calibration?: Calibration;
+  /**
+   * `training.averageEpochs` > 1: the epochs (1-based, inclusive) whose weights were averaged, the average's
+   * validation loss, and whether the model holds it (with validation data, only when that loss was lower).
+   */
+  averaged?: { from: number; to: number; validationLoss?: number; kept: boolean };
 }

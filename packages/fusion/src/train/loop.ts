@@ -23,7 +23,7 @@ import { calibrationSettings } from '../config.js';
 import type { Calibration } from '../outputs/calibration.js';
 import { restoreState } from '../io/load-save.js';
 import { checkpointFolderRule } from '../io/folder.js';
-import { BestWeights } from './best-weights.js';
+import { BestWeights, EpochAverage, assignWeights, copyWeights } from './best-weights.js';
 import { CallbackList, CheckpointCallback, ProgressCallback } from './callbacks.js';
 import type { StepInfo, TrainingCallback, TrainingRun } from './callbacks.js';
 import { readCheckpoint } from './checkpoint.js';
@@ -31,7 +31,7 @@ import type { TrainerState } from './checkpoint.js';
 import { augmentTraining, dropUnknownTargets, prepareLabeled, splitValidation } from './data.js';
 import { EarlyStopping } from './early-stopping.js';
 import type { EpochMetrics, TrainingHistory } from './history.js';
-import { calibrationLine, interruptedLine, restoredLine, resumeLine, stoppedLine } from './log-lines.js';
+import { averagedLine, calibrationLine, interruptedLine, restoredLine, resumeLine, stoppedLine } from './log-lines.js';
 import { fusedVectors, outputRowsWithNearest } from '../infer.js';
 import type { LossTerm, TrainingSample } from './loss-terms.js';
 import type { ProgressMode, ProgressStream } from './progress.js';
@@ -151,6 +151,9 @@ class Run implements TrainingRun {
   readonly step: StepContext;
   readonly earlyStopping: EarlyStopping;
   readonly best = new BestWeights();
+  /** The closing epochs' weights (`training.averageEpochs` > 1). */
+  readonly average: EpochAverage | undefined;
+  averaged: TrainingHistory['averaged'];
   interrupted = false;
   stopReason: string | undefined;
   calibration: Calibration | undefined;
@@ -184,6 +187,7 @@ class Run implements TrainingRun {
       ...(classWeights === undefined ? {} : { classWeights }),
     };
     this.earlyStopping = new EarlyStopping(cfg.earlyStoppingPatience, this.trainer);
+    this.average = cfg.averageEpochs > 1 ? new EpochAverage(cfg.averageEpochs) : undefined;
   }
 
   get trainSamples(): number { return this.train.length; }
@@ -204,6 +208,7 @@ class Run implements TrainingRun {
     if (t.bestEpoch !== null) h.bestEpoch = t.bestEpoch;
     if (this.stopReason !== undefined) h.stopReason = this.stopReason;
     if (this.calibration !== undefined) h.calibration = this.calibration;
+    if (this.averaged !== undefined) h.averaged = this.averaged;
     return h;
   }
 
@@ -265,12 +270,16 @@ function finishEpoch(run: Run, started: number): EpochMetrics {
   const m: EpochMetrics = { epoch: t.epoch + 1, trainLoss: p.lossSum / seen, learningRate: learningRateAt(Math.max(0, t.step - 1), run.schedule), seconds: 0 };
   if (p.terms !== undefined) m.losses = Object.fromEntries(Object.entries(p.terms).map(([k, v]) => [k, v / seen]));
   if (run.step.output.trainingAccuracy !== undefined) m.trainAccuracy = p.correct / seen;
+  run.average?.push(run.state, t.epoch + 1);
   if (run.validation.length > 0) {
     const v = validate(run.state, run.validation);
     m.valLoss = v.loss;
     if (v.accuracy !== undefined) m.valAccuracy = v.accuracy;
     if (v.macroF1 !== undefined) m.valMacroF1 = v.macroF1;
-    if (run.earlyStopping.update(t.epoch + 1, v.loss)) run.best.save(run.state, t.epoch + 1);
+    if (run.earlyStopping.update(t.epoch + 1, v.loss)) {
+      run.best.save(run.state, t.epoch + 1);
+      run.average?.markBest();
+    }
   }
   m.seconds = (performance.now() - started) / 1000;
   t.history.push(m);
@@ -290,6 +299,35 @@ function finishRun(run: Run): void {
     run.best.restore(run.state);
     run.log(restoredLine(t.bestEpoch, t.bestValLoss));
   }
+  averageWeights(run);
+}
+
+/**
+ * `training.averageEpochs`: the mean of the closing epochs' weights (those ending at the best validation epoch,
+ * or the last ones). With validation data the mean replaces the weights only when its validation loss is lower
+ * than that of the weights the run holds (the best epoch's); either way the history says what happened.
+ */
+function averageWeights(run: Run): void {
+  const t = run.trainer;
+  if (run.average === undefined || run.interrupted || t.batch !== 0) return;
+  const validated = run.validation.length > 0;
+  const atBest = validated && run.best.saved;
+  const w = run.average.window(atBest);
+  if (w === null) return;
+  const held = copyWeights(run.state);
+  assignWeights(run.state, w.values);
+  if (!validated) {
+    run.averaged = { from: w.from, to: w.to, kept: true };
+    run.log(averagedLine(run.averaged));
+    return;
+  }
+  // The weights held: the best epoch's when the run saw it, else the last epoch's (a resumed run).
+  const heldLoss = atBest ? (t.bestValLoss as number) : (t.history[t.history.length - 1]?.valLoss ?? Number.POSITIVE_INFINITY);
+  const v = validate(run.state, run.validation);
+  const kept = v.loss < heldLoss;
+  if (!kept) assignWeights(run.state, held);
+  run.averaged = { from: w.from, to: w.to, validationLoss: v.loss, kept };
+  run.log(averagedLine(run.averaged, heldLoss));
 }
 
 /**

@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(), commit: commit(), data, variant: v.name, config: configOf(v), augment: v.augment ?? null,
       train: trainRows.length, validation: validation.length,
       valAccuracy: report.accuracy, valMacroF1: report.macroF1, valLoss: best?.valLoss ?? null,
-      epochs: history.epochs.length, bestEpoch: history.bestEpoch ?? null, steps: history.steps,
+      epochs: history.epochs.length, bestEpoch: history.bestEpoch ?? null, averaged: history.averaged ?? null, steps: history.steps,
       calibration: (model.state.output?.toJSON() as { calibration?: unknown } | undefined)?.calibration ?? null,
       trainSeconds, trainCpuSeconds: (cpu.user + cpu.system) / 1e6, loadAverage: [load0, loadavg()[0] as number],
       parameters: model.summary().parameters,

@@ -33,7 +33,7 @@ import { getEngineInfo, initEngine, loadManifest } from '@mmfuse/core';
 import type { FieldKind, ManifestSample } from '@mmfuse/core';
 import '@mmfuse/text-rnn';
 import '@mmfuse/audio';
-import { FusionModel } from '@mmfuse/fusion';
+import { FusionModel, OnnxFusionModel } from '@mmfuse/fusion';
 import type { PreparedInput } from '@mmfuse/fusion';
 import { main } from 'mmfuse';
 import { holdOut, readBanking77 } from './text-data.js';
@@ -174,8 +174,12 @@ function studentConfig(teacher: Json, d: Dataset): Json {
   return s;
 }
 
-/** Bytes of a model folder's model.json + weights.bin, and of the two gzipped. */
+/** Bytes of a model folder's model.json + weights.bin (or of one .onnx file), and of the two gzipped. */
 function sizes(dir: string): { bytes: number; gzip: number } {
+  if (dir.endsWith('.onnx')) {
+    const data = readFileSync(dir);
+    return { bytes: data.byteLength, gzip: gzipSync(data, { level: 6 }).byteLength };
+  }
   let bytes = 0;
   let gzip = 0;
   for (const f of ['model.json', 'weights.bin']) {
@@ -186,14 +190,58 @@ function sizes(dir: string): { bytes: number; gzip: number } {
   return { bytes, gzip };
 }
 
+/** What the timing loop needs of a model on either runtime (onnxruntime's calls are async). */
+interface Runner {
+  evaluate(samples: ManifestSample[]): Promise<{ accuracy: number; n: number }>;
+  prepareInputs(requests: Record<string, unknown>[]): Promise<PreparedInput[]>;
+  predictPrepared(inputs: PreparedInput[]): unknown;
+  predict(request: Record<string, unknown>): Promise<unknown>;
+  dispose(): void;
+}
+
+async function tfjsRunner(dir: string): Promise<Runner> {
+  const m = await FusionModel.load(dir);
+  return {
+    evaluate: (samples) => m.evaluate(samples, { ablation: false }),
+    prepareInputs: async (requests) => (await m.prepareInputs(requests)).flatMap((o) => (o.ok ? [o.value] : [])),
+    predictPrepared: (inputs) => m.predictPrepared(inputs, { contributions: false }),
+    predict: (request) => m.predict(request, { contributions: false }),
+    dispose: () => m.dispose(),
+  };
+}
+
+/** The exported graph on onnxruntime-node, one intra-op thread (as the wasm engine's one thread). */
+async function onnxRunner(file: string): Promise<Runner> {
+  const m = await OnnxFusionModel.load(file, { threads: 1 });
+  return {
+    evaluate: (samples) => m.evaluate(samples, { ablation: false }),
+    prepareInputs: async (requests) => (await m.prepareInputs(requests)).flatMap((o) => (o.ok ? [o.value] : [])),
+    predictPrepared: (inputs) => m.predictPrepared(inputs, { contributions: false }),
+    predict: (request) => m.predict(request, { contributions: false }),
+    dispose: () => m.dispose(),
+  };
+}
+
+/** Whether onnxruntime-node (an optional peer) can be imported here. */
+async function hasOnnxRuntime(): Promise<boolean> {
+  try {
+    await import('onnxruntime-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 interface Variant {
   id: string;
   label: string;
+  /** The model folder (tfjs) or the exported .onnx file (onnxruntime). */
   dir: string;
+  runtime: 'tfjs' | 'onnx';
   made?: Json;
-  model?: FusionModel;
+  model?: Runner;
   /** A second instance for end-to-end requests, never evaluated (a model keeps what it prepared). */
-  fresh?: FusionModel;
+  fresh?: Runner;
   prepared?: PreparedInput[];
   accuracy?: number;
   latency: number[];
@@ -232,15 +280,34 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   const studentFile = path.join(dir, 'student.json');
   writeFileSync(studentFile, JSON.stringify(studentConfig(cfgJson, d), null, 2));
   await once('student', path.join(dir, 'student'), () => cli(['distill', '--teacher', fp32, '--config', studentFile, '--out', path.join(dir, 'student')], dir));
-  const rows: [string, string, string][] = [
-    ['fp32', 'fp32 (tfjs)', fp32],
-    ['int8', 'int8 weights (tfjs, dequantized at load)', path.join(dir, 'int8')],
-    ['fp16', 'float16 weights (tfjs)', path.join(dir, 'fp16')],
-    ['pruned', `structured pruning 50% + ${d.finetuneEpochs}-epoch fine-tune`, path.join(dir, 'pruned')],
-    ['magnitude', 'magnitude pruning 50% (size-only)', path.join(dir, 'magnitude')],
-    ['student', 'distilled student', path.join(dir, 'student')],
+  const rows: [string, string, string, 'tfjs' | 'onnx'][] = [
+    ['fp32', 'fp32 (tfjs)', fp32, 'tfjs'],
+    ['int8', 'int8 weights (tfjs, dequantized at load)', path.join(dir, 'int8'), 'tfjs'],
+    ['fp16', 'float16 weights (tfjs)', path.join(dir, 'fp16'), 'tfjs'],
+    ['pruned', `structured pruning 50% + ${d.finetuneEpochs}-epoch fine-tune`, path.join(dir, 'pruned'), 'tfjs'],
+    ['magnitude', 'magnitude pruning 50% (size-only)', path.join(dir, 'magnitude'), 'tfjs'],
+    ['student', 'distilled student', path.join(dir, 'student'), 'tfjs'],
   ];
-  return rows.map(([id, label, folder]) => ({ id, label, dir: folder, ...(made[id] === undefined ? {} : { made: made[id] as Json }), latency: [], endToEnd: [], throughput: [] }));
+  // The same models exported (`mmfuse export`) and run on onnxruntime: fp32, int8 integer kernels, the student.
+  if (await hasOnnxRuntime()) {
+    const exportOnce = async (id: string, model: string, file: string, extra: string[]): Promise<void> => {
+      if (made[id] !== undefined && existsSync(file)) return;
+      const started = Date.now();
+      made[id] = { ...(await cli(['export', '--model', model, '--format', 'onnx', '--out', file, ...extra], dir)), seconds: (Date.now() - started) / 1000, load: load() };
+      save();
+    };
+    await exportOnce('onnx-fp32', fp32, path.join(dir, 'fp32.onnx'), []);
+    await exportOnce('onnx-int8', fp32, path.join(dir, 'int8.onnx'), ['--quantize', 'int8']);
+    await exportOnce('onnx-student', path.join(dir, 'student'), path.join(dir, 'student.onnx'), []);
+    rows.push(
+      ['onnx-fp32', 'fp32 (onnxruntime, 1 thread)', path.join(dir, 'fp32.onnx'), 'onnx'],
+      ['onnx-int8', 'int8 integer kernels (onnxruntime, 1 thread)', path.join(dir, 'int8.onnx'), 'onnx'],
+      ['onnx-student', 'distilled student (onnxruntime, 1 thread)', path.join(dir, 'student.onnx'), 'onnx'],
+    );
+  } else {
+    log('onnxruntime-node is not installed (npm install onnxruntime-node): the onnxruntime rows are left out');
+  }
+  return rows.map(([id, label, folder, runtime]) => ({ id, label, dir: folder, runtime, ...(made[id] === undefined ? {} : { made: made[id] as Json }), latency: [], endToEnd: [], throughput: [] }));
 }
 
 const median = (xs: readonly number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2; };
@@ -258,14 +325,15 @@ async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: s
   const pool = requests.slice(0, requests.length - warm.length);
   const perRound = Math.max(1, Math.min(10, Math.floor(pool.length / ROUNDS)));
   for (const v of variants) {
-    v.model = await FusionModel.load(v.dir);
-    v.fresh = await FusionModel.load(v.dir);
+    const open = v.runtime === 'onnx' ? onnxRunner : tfjsRunner;
+    v.model = await open(v.dir);
+    v.fresh = await open(v.dir);
     v.size = sizes(v.dir);
-    for (const r of warm) await v.fresh.predict(r, { contributions: false });
-    const e = await v.model.evaluate(samples, { ablation: false });
+    for (const r of warm) await v.fresh.predict(r);
+    const e = await v.model.evaluate(samples);
     v.accuracy = e.accuracy;
-    v.prepared = (await v.model.prepareInputs(requests)).flatMap((o) => (o.ok ? [o.value] : []));
-    for (let i = 0; i < 3; i++) v.model.predictPrepared([v.prepared[i] as PreparedInput], { contributions: false }); // warm-up
+    v.prepared = await v.model.prepareInputs(requests);
+    for (let i = 0; i < 3; i++) await v.model.predictPrepared([v.prepared[i] as PreparedInput]); // warm-up
     log(`${d.id} ${v.id}: accuracy ${(100 * e.accuracy).toFixed(1)}% (n ${e.n}), ${v.size.bytes} bytes`);
   }
   const single = requests.length === 0 ? [] : Array.from({ length: LATENCY_REQUESTS }, (_, i) => Math.floor((i * requests.length) / LATENCY_REQUESTS));
@@ -273,19 +341,23 @@ async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: s
     for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
       for (const r of pool.slice(round * perRound, (round + 1) * perRound)) {
         const t0 = performance.now();
-        await (v.fresh as FusionModel).predict(r, { contributions: false });
+        await (v.fresh as Runner).predict(r);
         v.endToEnd.push(performance.now() - t0);
       }
-      const m = v.model as FusionModel;
+      const m = v.model as Runner;
       const prepared = v.prepared as PreparedInput[];
       for (const i of single) {
         const p = prepared[i % prepared.length] as PreparedInput;
         const t0 = performance.now();
-        m.predictPrepared([p], { contributions: false });
+        const out = m.predictPrepared([p]);
+        if (out instanceof Promise) await out; // onnxruntime; tfjs answers synchronously
         v.latency.push(performance.now() - t0);
       }
       const t0 = performance.now();
-      for (let i = 0; i < prepared.length; i += BATCH) m.predictPrepared(prepared.slice(i, i + BATCH), { contributions: false });
+      for (let i = 0; i < prepared.length; i += BATCH) {
+        const out = m.predictPrepared(prepared.slice(i, i + BATCH));
+        if (out instanceof Promise) await out;
+      }
       v.throughput.push(prepared.length / ((performance.now() - t0) / 1000));
     }
     log(`${d.id}: timing round ${round + 1}/${ROUNDS} (load ${load()})`);
@@ -337,7 +409,9 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
   }
   lines.push(
     '',
-    'onnxruntime (fp32 and int8 with integer kernels, `mmfuse export` + `--runtime onnx`): the ONNX section below, measured on the reference model and through `mmfuse serve`.',
+    variants.some((v) => v.runtime === 'onnx')
+      ? 'The onnxruntime rows: the fp32 model, the fp32 model exported with `--quantize int8` (integer kernels) and the student, each exported by `mmfuse export` and run by `OnnxFusionModel` (what `--runtime onnx` uses) on one intra-op thread; size is the one .onnx file. The reference model on onnxruntime against PyTorch: the ONNX section below.'
+      : 'onnxruntime rows left out: onnxruntime-node is not installed.',
     '',
   );
   if (d.id === 'bot') {
@@ -353,8 +427,13 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
       'Goals (issue 17):',
       `- int8 ≤ 30% of the fp32 size: ${pct(sizeRatio)} — **${sizeRatio <= 0.3 ? 'met' : 'not met'}**; accuracy within 1 point: ${moved(int8Drop)} — **${int8Drop <= 1 ? 'met' : 'not met'}**.`,
       `- distilled student ≥ 3× faster: ${speed.toFixed(2)}× single-request, ${speedThr.toFixed(2)}× throughput — **${speed >= 3 ? 'met' : 'not met'}** (single request); accuracy within 2 points of its teacher: ${moved(studentDrop)} — **${studentDrop <= 2 ? 'met' : 'not met'}**.`,
-      '',
     );
+    const ortBase = variants.find((v) => v.id === 'onnx-fp32');
+    const ortStudent = variants.find((v) => v.id === 'onnx-student');
+    if (ortBase !== undefined && ortStudent !== undefined) {
+      lines.push(`- the same student against the same teacher, both on onnxruntime: ${(median(ortBase.latency) / median(ortStudent.latency)).toFixed(2)}× single-request, ${(median(ortStudent.throughput) / median(ortBase.throughput)).toFixed(2)}× throughput.`);
+    }
+    lines.push('');
   }
   return { markdown: lines, figures };
 }
@@ -381,7 +460,7 @@ export const benchmark: Benchmark = {
       '(decoding, features, tokens, model) each, different requests each round, on a second instance of the model; throughput: the prepared test set in batches of 32, median of the rounds.',
       'Speed vs fp32: single-request / throughput ratios in the same run. int8 and float16 weights are dequantized at',
       'load and computed in float32, so on this runtime they are smaller, not faster; integer kernels are the onnxruntime',
-      'rows, measured by the ONNX export work (left blank here). Figures on a shared, loaded machine are noisy: the load',
+      'rows (the same models exported; all speed ratios are against fp32 tfjs). Figures on a shared, loaded machine are noisy: the load',
       'average is beside every table and, per variant, the load while it was made.',
       '',
     ];

@@ -6,7 +6,7 @@
  *   rates and pitches (`testVoices()`: Flite `awb`, espeak-ng West Midlands and unseen variants): phoneme and
  *   word error rates, transcription speed, and the bot's own fused model answering them as `bot.ts` does
  *   (the words heard) against the same model on the messages typed; also with the clip beside the words;
- * - Banking77 voice only: `scripts/speech/measure-banking-voice.ts` (1,000 test queries in the same held-out
+ * - Banking77 voice only: `scripts/speech/measure-banking-voice.ts` (the whole test split, 3,080 queries, in the same held-out
  *   voices, heard, classified by the text recipe trained on typed queries) against the same queries typed,
  *   and typed + heard fused.
  *
@@ -148,7 +148,7 @@ async function run(): Promise<BenchSection> {
   let banking: { clips: number; typedAccuracy: number; voiceAccuracy: number; fusedAccuracy: number; fusionWeight: number; fusedWeightedAccuracy: number; ratio: number; seconds: number } | undefined;
   if (existsSync(path.join(bankingDir, 'test.csv'))) {
     const bw = path.join(work, 'banking77');
-    await runScript(['scripts/speech/measure-banking-voice.ts', '--encoder', encoder, '--lexicon', lexiconFile, '--work', bw, '--banking', bankingDir, '--limit', '1000']);
+    await runScript(['scripts/speech/measure-banking-voice.ts', '--encoder', encoder, '--lexicon', lexiconFile, '--work', bw, '--banking', bankingDir, '--limit', '3080']);
     banking = JSON.parse(readFileSync(path.join(bw, 'result.json'), 'utf8')) as typeof banking & object;
     figures.push(
       { name: 'speech.banking77.voice_only_accuracy', value: banking.voiceAccuracy, unit: 'accuracy', peer: 'the same text model, the same queries typed', peerValue: banking.typedAccuracy, details: { clips: banking.clips } },

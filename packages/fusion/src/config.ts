@@ -247,9 +247,11 @@ export interface ResolvedConfig {
   inputs: Record<string, ResolvedInputConfig>;
   fusion: Required<Omit<FusionConfig, 'blockShapes'>> & { blockShapes?: Record<string, BlockShape> };
   output: OutputConfig;
-  training: Required<Omit<TrainingConfig, 'warmupSteps' | 'clipNorm' | 'earlyStoppingPatience' | 'classWeights' | 'augmentEachEpoch'>> & {
+  training: Required<Omit<TrainingConfig, 'warmupSteps' | 'clipNorm' | 'earlyStoppingPatience' | 'classWeights' | 'augmentEachEpoch' | 'averageEpochs'>> & {
     /** Absent when off, so configs and saved models written before it existed stay byte-identical. */
     augmentEachEpoch?: boolean | string[];
+    /** Absent when off (1), for the same reason. */
+    averageEpochs?: number;
     warmupSteps: number | null;
     clipNorm: number | null;
     earlyStoppingPatience: number | null;
@@ -326,7 +328,7 @@ export const trainingSchema = z.strictObject({
   classWeights: z.union([z.literal('balanced'), z.record(z.string(), z.number().min(0)), z.null()]).default(null).describe('balanced, { label: weight }, or null. Default null.'),
   earlyStoppingPatience: int(1).nullable().default(3).describe('Epochs without a better validation loss before stopping; null: off. Default 3.'),
   seed: int(0).default(42).describe('Seed of every random choice. Default 42.'),
-  averageEpochs: int(1).default(1).describe('Average the weights of the last N epochs ending at the best validation epoch (kept only when its validation loss is lower); 1: off. Default 1.'),
+  averageEpochs: int(1).optional().describe('Average the weights of the last N epochs ending at the best validation epoch (kept only when its validation loss is lower); 1: off. Default: off (absent).'),
   validationSplit: z.number().min(0).lt(1).default(0.1).describe('Fraction held out for validation when no validation set is given. Default 0.1.'),
   augmentEachEpoch: z.union([z.boolean(), z.array(z.string().min(1))]).optional().describe('Prepare the training inputs again each epoch (fresh augmentation in prepare): true, or the input fields. Default: off (absent).'),
 });

@@ -187,7 +187,7 @@ class Run implements TrainingRun {
       ...(classWeights === undefined ? {} : { classWeights }),
     };
     this.earlyStopping = new EarlyStopping(cfg.earlyStoppingPatience, this.trainer);
-    this.average = cfg.averageEpochs > 1 ? new EpochAverage(cfg.averageEpochs) : undefined;
+    this.average = (cfg.averageEpochs ?? 1) > 1 ? new EpochAverage(cfg.averageEpochs as number) : undefined;
   }
 
   get trainSamples(): number { return this.train.length; }

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng, EngineError, initEngine, lstmCell } from '@mmfuse/core';
 import { AdamW, LayerNorm, Linear, TransformerBlock } from '@mmfuse/fusion';
-import { describeAdapter } from '../../packages/core/src/internal/webgpu/start.js';
+import { describeAdapter, hasGpuDevice, prepareWebGpu, WebGpuUnavailable } from '../../packages/core/src/internal/webgpu/start.js';
 
 /** The adapter Dawn offers here (null: no Vulkan driver). Probed in this process before any engine test. */
 async function probe(): Promise<{ label: string; software: boolean } | null> {
@@ -40,6 +40,32 @@ describe('WebGPU engine: selection', () => {
     expect(err).toBeInstanceOf(EngineError);
     expect((err as Error).message).toMatch(/forced engine "webgpu" could not start/);
     expect((err as Error).message).toContain(`npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@${tf.version_core}`);
+  });
+});
+
+describe('WebGPU engine: no GPU device', () => {
+  it('finds a GPU device node on Linux (DRM render node or card, /dev/nvidia0, /dev/dxg), and assumes one elsewhere', () => {
+    const fake = (files: string[], dri?: string[]) => ({ exists: (p: string) => files.includes(p), list: (p: string) => { if (p !== '/dev/dri' || dri === undefined) throw new Error('ENOENT'); return dri; } });
+    expect(hasGpuDevice('linux', fake([]))).toBe(false);
+    expect(hasGpuDevice('linux', fake([], ['by-path']))).toBe(false);
+    expect(hasGpuDevice('linux', fake([], ['card0', 'renderD128']))).toBe(true);
+    expect(hasGpuDevice('linux', fake([], ['renderD128']))).toBe(true);
+    expect(hasGpuDevice('linux', fake(['/dev/nvidia0']))).toBe(true);
+    expect(hasGpuDevice('linux', fake(['/dev/dxg']))).toBe(true);
+    expect(hasGpuDevice('darwin', fake([]))).toBe(true);
+    expect(hasGpuDevice('win32', fake([]))).toBe(true);
+  });
+
+  it('automatic selection does not start Dawn without a GPU device; a forced engine still does', async () => {
+    const asked: string[] = [];
+    const importModule = async (s: string): Promise<unknown> => { asked.push(s); throw Object.assign(new Error(`Cannot find package '${s}'`), { code: 'ERR_MODULE_NOT_FOUND' }); };
+    const auto = await prepareWebGpu(importModule, false, () => false).catch((e: unknown) => e);
+    expect(auto).toBeInstanceOf(WebGpuUnavailable);
+    expect((auto as Error).message).toMatch(/no GPU device on this machine .*only a software adapter .*force it with MMFUSE_ENGINE=webgpu/);
+    expect(asked).toEqual([]);
+    const forced = await prepareWebGpu(importModule, true, () => false).catch((e: unknown) => e);
+    expect((forced as WebGpuUnavailable).reason).toBe('not-installed');
+    expect(asked).toEqual(['webgpu']);
   });
 });
 

@@ -7,6 +7,7 @@
  * llvmpipe/lavapipe, SwiftShader) runs every shader on the CPU and is far slower than the wasm engine. A
  * forced `MMFUSE_ENGINE=webgpu` accepts a software adapter too (that is how CI checks correctness).
  */
+import { existsSync, readdirSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 
 /** The npm packages the WebGPU engine needs (named in every "not installed" message). */
@@ -69,11 +70,31 @@ function isMissing(err: unknown, specifier: string): boolean {
 }
 
 /**
+ * Whether this machine has a GPU device a hardware Vulkan driver could drive. On Linux a hardware adapter needs a
+ * device node: a DRM render node or card (`/dev/dri/renderD*`, `/dev/dri/card*`: Mesa's AMD/Intel/... drivers), the
+ * NVIDIA driver's `/dev/nvidia0`, or WSL's `/dev/dxg`. Without one only a software adapter (lavapipe, SwiftShader)
+ * can exist, so automatic selection need not start Dawn at all (its adapter enumeration costs start-up time and, on
+ * a software driver, prints warnings). Other platforms: true (Dawn is asked).
+ */
+export function hasGpuDevice(platform: string = process.platform, fs: { exists(p: string): boolean; list(p: string): string[] } = { exists: existsSync, list: (p) => readdirSync(p) }): boolean {
+  if (platform !== 'linux') return true;
+  if (fs.exists('/dev/nvidia0') || fs.exists('/dev/dxg')) return true;
+  try {
+    return fs.list('/dev/dri').some((n) => n.startsWith('renderD') || n.startsWith('card'));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Start the WebGPU engine's backend factory. `allowSoftware`: accept a software adapter (forced engine).
  * Throws `WebGpuUnavailable` with the reason when it cannot or should not run; on success the "webgpu"
  * backend is registered (not yet active) and the adapter described.
  */
-export async function prepareWebGpu(importModule: (s: string) => Promise<unknown>, allowSoftware: boolean): Promise<AdapterDescription> {
+export async function prepareWebGpu(importModule: (s: string) => Promise<unknown>, allowSoftware: boolean, gpuDevice: () => boolean = hasGpuDevice): Promise<AdapterDescription> {
+  if (!allowSoftware && !gpuDevice()) {
+    throw new WebGpuUnavailable('load-failed', 'no GPU device on this machine (no /dev/dri render node, /dev/nvidia0 or /dev/dxg), so only a software adapter could run it, slower than the wasm engine; force it with MMFUSE_ENGINE=webgpu');
+  }
   const install = `npm install ${WEBGPU_PACKAGES.map((p) => `${p}@${p === 'webgpu' ? '0.6.2' : tf.version_core}`).join(' ')}`;
   let dawn: DawnModule;
   try {

@@ -199,8 +199,8 @@ interface Runner {
   dispose(): void;
 }
 
-async function tfjsRunner(dir: string): Promise<Runner> {
-  const m = await FusionModel.load(dir);
+/** The runner of a model with either runtime's API (`FusionModel`, or `OnnxFusionModel` whose calls are async). */
+function runner(m: FusionModel | OnnxFusionModel): Runner {
   return {
     evaluate: (samples) => m.evaluate(samples, { ablation: false }),
     prepareInputs: async (requests) => (await m.prepareInputs(requests)).flatMap((o) => (o.ok ? [o.value] : [])),
@@ -210,17 +210,9 @@ async function tfjsRunner(dir: string): Promise<Runner> {
   };
 }
 
+const tfjsRunner = async (dir: string): Promise<Runner> => runner(await FusionModel.load(dir));
 /** The exported graph on onnxruntime-node, one intra-op thread (as the wasm engine's one thread). */
-async function onnxRunner(file: string): Promise<Runner> {
-  const m = await OnnxFusionModel.load(file, { threads: 1 });
-  return {
-    evaluate: (samples) => m.evaluate(samples, { ablation: false }),
-    prepareInputs: async (requests) => (await m.prepareInputs(requests)).flatMap((o) => (o.ok ? [o.value] : [])),
-    predictPrepared: (inputs) => m.predictPrepared(inputs, { contributions: false }),
-    predict: (request) => m.predict(request, { contributions: false }),
-    dispose: () => m.dispose(),
-  };
-}
+const onnxRunner = async (file: string): Promise<Runner> => runner(await OnnxFusionModel.load(file, { threads: 1 }));
 
 /** Whether onnxruntime-node (an optional peer) can be imported here. */
 async function hasOnnxRuntime(): Promise<boolean> {

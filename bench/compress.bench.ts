@@ -2,9 +2,11 @@
  * Compression (issue 17, item 7's table): for the customer-service bot (text + voice) and Banking77 (text),
  * model size on disk, test accuracy, single-request latency and throughput of the float32 model and of
  * what `mmfuse compress` / `mmfuse distill` make of it: int8, float16, structured pruning at 50% with a
- * fine-tune, magnitude pruning at 50% (size-only), and a distilled student. Every variant is made through
- * the CLI (`main`), loaded with `FusionModel.load` and timed in the same process, variants interleaved
- * round by round so that load on a shared machine hits all of them alike.
+ * fine-tune, magnitude pruning at 50% (size-only), and a distilled student; and, where onnxruntime-node is
+ * installed, the fp32 model, its int8 export (integer kernels) and the student exported with `mmfuse export`
+ * and run by `OnnxFusionModel` on one intra-op thread. Every variant is made through the CLI (`main`), loaded
+ * (`FusionModel.load` / `OnnxFusionModel.load`) and timed in the same process, variants interleaved round by
+ * round so that load on a shared machine hits all of them alike.
  *
  * Models: the bot's float32 model is `examples/customer-service/model` when it has been trained (`npm run
  * demo`) with the inputs of the example's config, else that config trained into bench/.work/compress/bot

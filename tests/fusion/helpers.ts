@@ -38,8 +38,9 @@ export class VecEncoder implements ModalityEncoder<number[], Float32Array> {
 
   build(rng: Rng): void {
     if (this.w !== undefined) return;
-    this.w = tf.variable(tf.tensor1d(Array.from({ length: this.outputDim }, () => rng.normal(0, 1))));
-    this.b = tf.variable(tf.tensor1d(Array.from({ length: this.outputDim }, () => rng.normal(0, 0.1))));
+    // tf.variable copies its initial value: the temporary tensors are freed here.
+    this.w = tf.tidy(() => tf.variable(tf.tensor1d(Array.from({ length: this.outputDim }, () => rng.normal(0, 1)))));
+    this.b = tf.tidy(() => tf.variable(tf.tensor1d(Array.from({ length: this.outputDim }, () => rng.normal(0, 0.1)))));
   }
 
   collate(values: readonly Float32Array[]): TensorMap {

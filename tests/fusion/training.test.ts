@@ -131,12 +131,16 @@ describe('training loop', () => {
     const cfg = tinyConfig({ epochs: 6 });
     const data = xorSamples(24, 3);
     // The plain run's weights at every epoch end.
+    const start = tf.memory().numTensors;
     const plain = FusionModel.create(cfg);
     const snapshots: Float32Array[][] = [];
     await plain.fit(data, { progress: 'none', callbacks: [{ onEpochEnd: () => { snapshots.push(plain.state.namedWeights().map(([, w]) => w.dataSync().slice() as Float32Array)); } }] });
+    const held = tf.memory().numTensors - start; // what a trained model of this config holds
+    const before = tf.memory().numTensors;
     const averaged = FusionModel.create({ ...cfg, training: { ...cfg.training, averageEpochs: 3 } });
     const lines: string[] = [];
     const h = await averaged.fit(data, { progress: 'none', log: (l) => lines.push(l) });
+    expect(tf.memory().numTensors - before).toBe(held); // averaging leaves no tensor behind
     expect(h.averaged).toEqual({ from: 4, to: 6, kept: true });
     expect(lines).toContain('averaged the weights of epochs 4-6');
     const got = averaged.state.namedWeights().map(([, w]) => w.dataSync());
@@ -151,6 +155,8 @@ describe('training loop', () => {
     });
     expect(moved).toBeGreaterThan(1e-4); // the mean is not the last epoch's weights
     plain.dispose(); averaged.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    expect(() => FusionModel.create({ ...cfg, training: { ...cfg.training, averageEpochs: 0 } })).toThrow(/training\.averageEpochs/);
   });
 
   it('averageEpochs with validation: the window ends at the best epoch and is kept only when its validation loss is lower', async () => {

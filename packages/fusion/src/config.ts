@@ -143,7 +143,7 @@ export interface OutputConfig {
   field: string;
   type: OutputType;
   calibration?: 'temperature' | 'none';
-  outOfScope?: Required<Omit<OutOfScopeConfig, 'labels'>> & Pick<OutOfScopeConfig, 'labels'>;
+  outOfScope?: Required<Omit<OutOfScopeConfig, 'labels' | 'score'>> & Pick<OutOfScopeConfig, 'labels' | 'score'>;
 }
 
 /** The calibration settings of a category output, defaults filled in: temperature scaling, threshold `auto` at 0.01. */
@@ -304,7 +304,7 @@ export const outOfScopeSchema = z.strictObject({
   threshold: z.union([z.literal('auto'), z.number().min(0).max(1), z.null()]).default('auto').describe('auto: chosen on validation data; a calibrated top probability in [0, 1] below which a prediction is out of scope; null: never. Default auto.'),
   maxRejectedCorrect: z.number().min(0).lt(1).default(0.01).describe('auto only: the largest fraction of correctly answered validation samples called out of scope. Default 0.01.'),
   labels: z.array(z.string().min(1)).min(1).refine((l) => new Set(l).size === l.length, 'each label once').optional().describe('Labels whose training examples are out-of-scope requests (e.g. an out_of_scope intent): a prediction of one is out of scope whatever its probability. Default none.'),
-  score: z.enum(SCOPE_SCORES).default('probability').describe('What the threshold applies to: probability (the calibrated top probability) or energy+nearest (the mean percentile, among the validation requests, of the logits\' energy and of the similarity to the nearest in-scope training sample; keeps the training samples\' fused vectors in the model). Default probability.'),
+  score: z.enum(SCOPE_SCORES).optional().describe('What the threshold applies to: probability (the calibrated top probability) or energy+nearest (the mean percentile, among the validation requests, of the logits\' energy and of the similarity to the nearest in-scope training sample; keeps the training samples\' fused vectors in the model). Default: probability (absent, so configs and models written before it stay byte-identical).'),
 });
 
 export const outputSchema = z.strictObject({

@@ -13,6 +13,7 @@ import type { EvaluationReport } from './evaluate.js';
 import { decodeOptions, predictValues } from './infer.js';
 import { loadState, saveState } from './io/state-folder.js';
 import type { Calibration, Prediction } from './outputs/index.js';
+import { isCalibrated } from './outputs/calibration.js';
 import { PrepareCache } from './pipeline/cache.js';
 import { collectSamples, prepareAll, prepareFields, prepareSamples } from './pipeline/prepare.js';
 import type { PrepareInputsOptions, SampleSource } from './pipeline/prepare.js';
@@ -111,7 +112,7 @@ export class FusionModel {
    */
   get calibration(): Calibration | undefined {
     const c = this.state.output?.calibration;
-    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null && c.outOfScopeLabels === undefined && c.score === undefined) ? undefined : { ...c };
+    return c === undefined || !isCalibrated(c) ? undefined : { ...c };
   }
 
   /** History of the last `fit` (or of the loaded model's training, when saved with it). */

@@ -172,7 +172,7 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
   const memoryEntry = last?.name === SCOPE_MEMORY_WEIGHT ? last : undefined;
   const networkWeights = memoryEntry === undefined ? file.weights.length : file.weights.length - 1;
   if (named.length !== networkWeights) throw formatError(dir, `holds ${networkWeights} weights, the model has ${named.length}`);
-  const score = (state.output as { calibration?: { score?: unknown } }).calibration?.score;
+  const score = state.output?.calibration?.score;
   if (score !== undefined && memoryEntry === undefined) throw formatError(dir, `its calibration scores out-of-scope requests by energy+nearest, but weights.bin has no ${SCOPE_MEMORY_WEIGHT} entry`);
   if (memoryEntry !== undefined) {
     const dim = state.config.fusion.dModel;

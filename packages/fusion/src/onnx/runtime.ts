@@ -17,6 +17,7 @@ import type { EvaluationReport } from '../evaluate.js';
 import { INFERENCE_BATCH, contributionPasses, decodeOptions, decodePredictions } from '../infer.js';
 import type { EvaluateOptions, PredictOptions, PreparedInput } from '../model.js';
 import type { Calibration, DecodeOptions, Prediction, Target } from '../outputs/index.js';
+import { isCalibrated } from '../outputs/calibration.js';
 import { PrepareCache } from '../pipeline/cache.js';
 import { collectSamples, prepareAll, prepareFields, prepareSamples } from '../pipeline/prepare.js';
 import type { PrepareInputsOptions, SampleSource } from '../pipeline/prepare.js';
@@ -163,7 +164,7 @@ export class OnnxFusionModel {
   /** As `FusionModel.calibration` (carried in the graph's metadata with the fitted output). */
   get calibration(): Calibration | undefined {
     const c = this.state.output?.calibration;
-    return c === undefined || (c.method === 'none' && c.outOfScopeThreshold === null && c.outOfScopeLabels === undefined && c.score === undefined) ? undefined : { ...c };
+    return c === undefined || !isCalibrated(c) ? undefined : { ...c };
   }
 
   private prepareOptions(cache: PrepareCache, baseDir?: string): PrepareInputsOptions {

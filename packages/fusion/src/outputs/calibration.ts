@@ -4,7 +4,7 @@
  * logits, fitted by minimizing the validation negative log-likelihood; the argmax, so accuracy, never
  * changes) and the out-of-scope threshold on the calibrated top probability. Pure functions over float64.
  */
-import { ModelFormatError } from '@mmfuse/core';
+import { ModelFormatError, StateError } from '@mmfuse/core';
 import { fitScopeReference, isScopeReference, scopeScore } from './scope.js';
 import type { ScopeReference, ScopeScoreName } from './scope.js';
 
@@ -61,6 +61,11 @@ export interface Calibration {
    * Absent: the calibrated top probability.
    */
   score?: ScopeReference;
+}
+
+/** Whether a calibration does anything (scaling, a threshold, out-of-scope labels or a score): what is saved and shown. */
+export function isCalibrated(c: Calibration): boolean {
+  return c.method !== 'none' || c.outOfScopeThreshold !== null || c.outOfScopeLabels !== undefined || c.score !== undefined;
 }
 
 /** No scaling, no threshold (models saved before calibration existed). */
@@ -166,7 +171,7 @@ export function fitCalibration(rows: readonly ArrayLike<number>[], truth: readon
   let reference: ScopeReference | undefined;
   let top = after.map((p) => Math.max(...p));
   if (settings.score === 'energy+nearest') {
-    if (nearest === undefined || nearest.length !== rows.length) throw new Error('fitCalibration: the energy+nearest score needs one nearest similarity per validation row');
+    if (nearest === undefined || nearest.length !== rows.length) throw new StateError('fitCalibration: the energy+nearest score needs one nearest similarity per validation row');
     const kept = rows.flatMap((r, i) => (inScope[i] ? [i] : []));
     if (kept.length > 0) {
       reference = fitScopeReference(kept.map((i) => rows[i] as ArrayLike<number>), kept.map((i) => nearest[i] as number), temperature);

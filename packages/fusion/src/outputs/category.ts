@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, InvalidInputError, ModelFormatError, StateError, createRecord } from '@mmfuse/core';
 import { accuracy, confusionMatrix, macroF1, perClassMetrics } from '../metrics.js';
 import type { ClassMetrics } from '../metrics.js';
-import { NO_CALIBRATION, checkSavedCalibration, expectedCalibrationError, fitCalibration, scaledSoftmax } from './calibration.js';
+import { NO_CALIBRATION, checkSavedCalibration, isCalibrated, expectedCalibrationError, fitCalibration, scaledSoftmax } from './calibration.js';
 import type { Calibration, CalibrationSettings } from './calibration.js';
 import { softmaxRow } from './softmax.js';
 import { checkSavedLabels, labelOf, labelWeights, requireKnown, sortedLabels } from './labels.js';
@@ -157,7 +157,7 @@ class CategoryOutput implements FittedOutput {
 
   toJSON(): SavedOutput {
     const saved: SavedOutput = { labels: [...this.labels], outDim: this.outDim };
-    if (this.calibration.method !== 'none' || this.calibration.outOfScopeThreshold !== null || this.calibration.outOfScopeLabels !== undefined || this.calibration.score !== undefined) saved.calibration = JSON.parse(JSON.stringify(this.calibration)) as Calibration;
+    if (isCalibrated(this.calibration)) saved.calibration = JSON.parse(JSON.stringify(this.calibration)) as Calibration;
     return saved;
   }
 }

@@ -4,7 +4,7 @@
  *
  * - the bot's English test messages (wording never trained on) synthesized in held-out speakers at held-out
  *   rates and pitches (`testVoices()`: Flite `awb`, espeak-ng West Midlands and unseen variants): phoneme and
- *   word error rates, transcription speed, and the bot's own fused model answering them as `bot.ts` does
+ *   word error rates (the beam search and, on the same clips, the greedy decoder), transcription speed, and the bot's own fused model answering them as `bot.ts` does
  *   (the words heard) against the same model on the messages typed; also with the clip beside the words;
  * - Banking77 voice only: `scripts/speech/measure-banking-voice.ts` (the whole test split, 3,080 queries, in the same held-out
  *   voices, heard, classified by the text recipe trained on typed queries) against the same queries typed,
@@ -87,6 +87,10 @@ async function run(): Promise<BenchSection> {
   const heard = await rec.transcribe(clips.map((c) => ({ sample: c.id, audio: String(c.audio) })), { baseDir: clipDir });
   const transcribeSeconds = (performance.now() - t0) / 1000;
   rec.dispose();
+  // The decoder before stop 30, on the same clips: the greedy phonemes read by decodeWords.
+  const greedyRec = await SpeechRecognizer.load({ encoder, lexicon: lexiconFile, search: 'greedy' });
+  const heardGreedy = await greedyRec.transcribe(clips.map((c) => ({ sample: c.id, audio: String(c.audio) })), { baseDir: clipDir });
+  greedyRec.dispose();
   // The bot's out-of-scope intent (config output.outOfScope.labels): its messages are off-topic, many of their
   // words are outside the lexicon, and the right answer is a hand-over. They are measured on their own; the
   // recognition and accuracy figures are over the in-scope messages, as in earlier runs.
@@ -97,6 +101,7 @@ async function run(): Promise<BenchSection> {
   let phonemeRef = 0;
   let wordErrors = 0;
   let wordRef = 0;
+  let greedyWordErrors = 0;
   const transcripts = clips.map((c, i) => {
     const t = heard[i];
     if (t === undefined || t instanceof Error) throw new Error(`clip ${c.id}: ${t instanceof Error ? t.message : 'no transcript'}`);
@@ -107,15 +112,19 @@ async function run(): Promise<BenchSection> {
       const refWords = lexiconWords(String(c.text));
       wordErrors += editDistance(refWords, (t as Transcript).words ?? []);
       wordRef += refWords.length;
+      const g = heardGreedy[i];
+      if (g === undefined || g instanceof Error) throw new Error(`clip ${c.id}: ${g instanceof Error ? g.message : 'no greedy transcript'}`);
+      greedyWordErrors += editDistance(refWords, (g as Transcript).words ?? []);
     }
-    return { clip: c, words: (t as Transcript).words ?? [] };
+    return { clip: c, words: (t as Transcript).words ?? [], greedyWords: ((heardGreedy[i] as Transcript).words ?? []) };
   });
   const inScope = transcripts.filter((t) => !isOos(t.clip.label));
   const inScopeMessages = messages.filter((r) => !isOos(r.label));
   const offTopic = transcripts.filter((t) => isOos(t.clip.label));
   const per = phonemeErrors / phonemeRef;
   const wer = wordErrors / wordRef;
-  log(`${clips.length} clips (${audioSeconds.toFixed(0)} s of audio) heard in ${transcribeSeconds.toFixed(1)} s; the ${inScope.length} in scope: PER ${pct(per)}, WER ${pct(wer)}`);
+  const werGreedy = greedyWordErrors / wordRef;
+  log(`${clips.length} clips (${audioSeconds.toFixed(0)} s of audio) heard in ${transcribeSeconds.toFixed(1)} s; the ${inScope.length} in scope: PER ${pct(per)}, WER ${pct(wer)} (greedy phonemes + decodeWords: ${pct(werGreedy)})`);
 
   // The bot's fused model, trained from scratch (seeded), answering the clips as bot.ts does.
   const modelDir = path.join(work, 'bot-model');
@@ -124,6 +133,7 @@ async function run(): Promise<BenchSection> {
   const model = await FusionModel.load(modelDir);
   const asked = (how: VoiceAsk, list = inScope): Sample[] => list.map(({ clip, words }) => ({ id: clip.id, fields: askVoice(how, { audio: path.join(clipDir, String(clip.audio)), label: clip.label }, words.join(' ')) }));
   const botHeard = (await model.evaluate(asked('bot'), { ablation: false })).accuracy;
+  const botHeardGreedy = (await model.evaluate(inScope.map(({ clip, greedyWords }) => ({ id: clip.id, fields: askVoice('bot', { audio: path.join(clipDir, String(clip.audio)), label: clip.label }, greedyWords.join(' ')) })), { ablation: false })).accuracy;
   const botHeardClip = (await model.evaluate(asked('words+clip'), { ablation: false })).accuracy;
   const botClip = (await model.evaluate(asked('clip'), { ablation: false })).accuracy;
   const botTyped = (await model.evaluate(inScopeMessages.map((r) => ({ id: r.id, fields: { text: r.text, label: r.label } })), { ablation: false })).accuracy;
@@ -134,9 +144,9 @@ async function run(): Promise<BenchSection> {
 
   figures.push(
     { name: 'speech.recognizer.per_held_out_voices', value: per, unit: 'PER', higherIsBetter: false, details: { clips: clips.length, phonemes: phonemeRef } },
-    { name: 'speech.recognizer.wer_held_out_voices', value: wer, unit: 'WER', higherIsBetter: false, details: { words: wordRef } },
+    { name: 'speech.recognizer.wer_held_out_voices', value: wer, unit: 'WER', higherIsBetter: false, peer: 'greedy phonemes + decodeWords', peerValue: werGreedy, details: { words: wordRef, search: 'beam' } },
     { name: 'speech.recognizer.realtime_factor', value: audioSeconds / transcribeSeconds, unit: 'audio-s/s', details: { audioSeconds, transcribeSeconds } },
-    { name: 'speech.bot.voice_only_accuracy', value: botHeard, unit: 'accuracy', peer: 'the same model, the same messages typed', peerValue: botTyped, details: { clips: inScope.length, clipAlone: botClip, heardWordsWithClip: botHeardClip } },
+    { name: 'speech.bot.voice_only_accuracy', value: botHeard, unit: 'accuracy', peer: 'the same model, the same messages typed', peerValue: botTyped, details: { clips: inScope.length, clipAlone: botClip, heardWordsWithClip: botHeardClip, heardGreedy: botHeardGreedy } },
     ...(offTopicHandedOver === null ? [] : [{ name: 'speech.bot.off_topic_voice_handed_over', value: offTopicHandedOver, unit: 'share', details: { clips: offTopic.length } }]),
     { name: 'speech.bot.voice_clip_alone_accuracy', value: botClip, unit: 'accuracy', peer: 'the same model, the heard words', peerValue: botHeard },
     { name: 'speech.encoder.size', value: statSync(path.join(encoder, 'weights.bin')).size, unit: 'bytes', higherIsBetter: false, details: { parameters: report.parameters } },
@@ -160,14 +170,16 @@ async function run(): Promise<BenchSection> {
 
   const examples = transcripts.slice(0, 6).map(({ clip, words }) => `| ${String(clip.voice)} | ${String(clip.text)} | ${words.join(' ')} |`);
   const markdown = [
-    `The recognizer the customer-service bot ships (\`examples/customer-service/speech/\`: an \`audio/phonetic\` encoder pretrained with CTC on ${report.trainClips.toLocaleString('en')} synthesized clips, ${report.parameters.toLocaleString('en')} parameters, ${(statSync(path.join(encoder, 'weights.bin')).size / 2 ** 20).toFixed(1)} MiB of weights, ${report.epochs.length} epochs in ${(pretrainSeconds / 60).toFixed(0)} min on two wasm threads (recorded in its pretrain report when it was pretrained, not re-run here), and a lexicon of the training words), on speech it never heard: the bot's ${inScopeMessages.length} English typed in-scope test messages (wording never trained on) spoken by **held-out speakers at held-out rates and pitches** (${inScope.length} clips; with its ${offTopic.length} clips of off-topic requests, measured apart, ${audioSeconds.toFixed(0)} s of audio; one wasm engine, greedy CTC then the lexicon decoder). The bot model is trained from scratch by \`bot.ts train\` in this run (seeded, as \`npm run demo\`). All of it is synthetic speech: no figure here says how well real people are heard.`,
+    `The recognizer the customer-service bot ships (\`examples/customer-service/speech/\`: an \`audio/phonetic\` encoder pretrained with CTC on ${report.trainClips.toLocaleString('en')} synthesized clips, ${report.parameters.toLocaleString('en')} parameters, ${(statSync(path.join(encoder, 'weights.bin')).size / 2 ** 20).toFixed(1)} MiB of weights, ${report.epochs.length} epochs in ${(pretrainSeconds / 60).toFixed(0)} min on two wasm threads (recorded in its pretrain report when it was pretrained, not re-run here), and a lexicon of the training words), on speech it never heard: the bot's ${inScopeMessages.length} English typed in-scope test messages (wording never trained on) spoken by **held-out speakers at held-out rates and pitches** (${inScope.length} clips; with its ${offTopic.length} clips of off-topic requests, measured apart, ${audioSeconds.toFixed(0)} s of audio; one wasm engine; words by the CTC beam search through the lexicon and its word bigrams, \`SpeechRecognizer\`'s default since stop 30, with the greedy phonemes read by the stop-28 decoder beside it on the same clips). The bot model is trained from scratch by \`bot.ts train\` in this run (seeded, as \`npm run demo\`). All of it is synthetic speech: no figure here says how well real people are heard.`,
     '',
     '| measure | value |',
     '| --- | --- |',
     `| phoneme error rate | ${pct(per)} |`,
-    `| word error rate (lexicon words) | ${pct(wer)} |`,
+    `| word error rate (lexicon words), CTC beam search through the lexicon | ${pct(wer)} |`,
+    `| word error rate, greedy phonemes + \`decodeWords\` (stop 28's decoder) | ${pct(werGreedy)} |`,
     `| transcription speed | ${(audioSeconds / transcribeSeconds).toFixed(1)}× real time |`,
     `| the bot's model, voice only: the words heard (as \`bot.ts\` answers; the clip only when nothing is heard) | **${pct(botHeard)}** |`,
+    `| the bot's model, voice only, the words the greedy decoder heard | ${pct(botHeardGreedy)} |`,
     `| the bot's model, the words heard + the clip | ${pct(botHeardClip)} |`,
     `| the bot's model, the clip alone (\`audio/cnn\`) | ${pct(botClip)} |`,
     `| the bot's model, the same messages typed | ${pct(botTyped)} |`,

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InvalidInputError, createRng, encoders } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
-import { PHONEMES, SpeechRecognizer, buildLexicon, decodeWords, evaluateSpeechEncoder, pretrainSpeechEncoder, synthesizeCorpus } from '@mmfuse/speech';
+import { PHONEMES, SpeechRecognizer, buildLexicon, decodeWords, evaluateSpeechEncoder, pretrainSpeechEncoder, searchCtcWords, synthesizeCorpus } from '@mmfuse/speech';
 import type { Transcript } from '@mmfuse/speech';
 import { main } from 'mmfuse';
 
@@ -54,12 +54,11 @@ describe('pretrainSpeechEncoder', () => {
     const heard = tf.tidy(() => enc.transcribe(enc.encode(enc.collate(prepared), { training: false })))!;
     const exact = heard.filter((h, i) => h.join(' ') === held[i]?.phonemes).length;
     expect(exact, JSON.stringify(heard)).toBeGreaterThanOrEqual(2);
-    enc.dispose();
 
     // SpeechRecognizer: the same phonemes as the encoder's own transcription, words from a lexicon of the
     // corpus's words; a clip that cannot be read is its typed error in its place, the others transcribed.
     const lexicon = await buildLexicon(WORDS);
-    const rec = await SpeechRecognizer.load({ encoder: out, lexicon, batchSize: 2 });
+    const rec = await SpeechRecognizer.load({ encoder: out, lexicon, batchSize: 2, search: 'greedy' });
     const before = tf.memory().numTensors;
     const inputs = [...held.map((r, i) => ({ sample: `held-${i}`, audio: r.audio })), { sample: 'gone', audio: 'clips/missing.wav' }];
     const got = await rec.transcribe(inputs, { baseDir: path.dirname(corpus.manifest) });
@@ -83,6 +82,30 @@ describe('pretrainSpeechEncoder', () => {
     expect(String(mixed[1])).toMatch(/sample 1, field "audio".*no audio/);
     expect((mixed[2] as Transcript).phonemes).toEqual(heard[0]);
     rec.dispose();
+    // The default search reads the frame posteriors through the lexicon: the same words as searchCtcWords on
+    // the encoder's own log-softmax CTC logits, no tensor left behind.
+    const beam = await SpeechRecognizer.load({ encoder: out, lexicon, batchSize: 2 });
+    const beforeBeam = tf.memory().numTensors;
+    const viaBeam = await beam.transcribe(inputs, { baseDir: path.dirname(corpus.manifest) });
+    expect(tf.memory().numTensors).toBe(beforeBeam);
+    beam.dispose();
+    const posteriors = tf.tidy(() => {
+      const o = enc.encode(enc.collate(prepared), { training: false });
+      const lp = tf.logSoftmax(o.aux!.ctcLogits as tf.Tensor3D);
+      const [, T, C] = lp.shape;
+      const lengths = o.aux!.ctcLengths!.dataSync();
+      const v = lp.dataSync();
+      return held.map((_, i) => ({ logProbs: v.slice(i * T * C, (i * T + Math.min(T, lengths[i] as number)) * C) as Float32Array, frames: Math.min(T, lengths[i] as number), classes: C }));
+    });
+    enc.dispose();
+    for (const [i, t] of viaBeam.slice(0, held.length).entries()) {
+      expect((t as Transcript).phonemes).toEqual(heard[i]);
+      expect((t as Transcript).words).toEqual(searchCtcWords(posteriors[i]!, lexicon));
+    }
+    expect(viaBeam.slice(0, held.length).filter((t, i) => (t as Transcript).words?.join(' ') === held[i]?.text).length, JSON.stringify(viaBeam)).toBeGreaterThanOrEqual(2);
+    expect(viaBeam[held.length]).toBeInstanceOf(InvalidInputError);
+    await expect(SpeechRecognizer.load({ encoder: out, lexicon, search: 'exhaustive' as 'beam' })).rejects.toThrow(/search/);
+    await expect(SpeechRecognizer.load({ encoder: out, lexicon, beam: { lmWeight: -1 } })).rejects.toThrow(/lmWeight/);
     await expect(SpeechRecognizer.load({ encoder: out, lexicon: { ...lexicon, version: 2 as 1 } })).rejects.toThrow(ConfigError);
     await expect(SpeechRecognizer.load({ encoder: out, lexicon, decode: { wordPenalty: -1 } })).rejects.toThrow(/wordPenalty/);
   }, 600_000);

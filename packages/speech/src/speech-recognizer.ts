@@ -1,6 +1,7 @@
 /**
  * `SpeechRecognizer`: what a pretrained `audio/phonetic` folder hears in a clip (greedy CTC phonemes) and,
- * with a lexicon, the words those phonemes spell (`decodeWords`). This is the voice half of the cascade that
+ * with a lexicon, its words: a beam search of the CTC posteriors through the lexicon (`searchCtcWords`, the
+ * default) or the words the greedy phonemes spell (`decodeWords`). This is the voice half of the cascade that
  * lets a voice request reach a model trained on typed text: clip -> phonemes -> words -> text model.
  */
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import type { AudioInput, PreparedPhoneticAudio } from '@mmfuse/audio';
 import { PHONEMES } from './phonemes.js';
 import { checkLexicon, decodeWords, resolveDecodeOptions } from './word-decoder.js';
 import type { DecodeWordsOptions, Lexicon } from './word-decoder.js';
+import { resolveCtcWordSearchOptions, searchCtcWords } from './ctc-word-search.js';
+import type { CtcPosteriors, CtcWordSearchOptions } from './ctc-word-search.js';
 
 /** Options of `SpeechRecognizer.load`. */
 export interface SpeechRecognizerOptions {
@@ -19,8 +22,17 @@ export interface SpeechRecognizerOptions {
   encoder: string;
   /** A lexicon (or the path of its JSON file) to decode words; without one, only phonemes are returned. */
   lexicon?: Lexicon | string;
-  /** Options of `decodeWords`. */
+  /** Options of `decodeWords` (words from the greedy phonemes; `search: 'greedy'`). */
   decode?: DecodeWordsOptions;
+  /**
+   * How words are found: `'beam'` searches the frame posteriors through the lexicon with its word bigrams
+   * (`searchCtcWords`; word error rate 7.7% on validation speakers, 20.8% on the bot's held-out test voices);
+   * `'greedy'` reads the greedy CTC phonemes with `decodeWords` (9.1% and 25.5%, the decoder before stop 30).
+   * Default `'beam'`.
+   */
+  search?: 'greedy' | 'beam';
+  /** Options of `searchCtcWords` (`search: 'beam'`). */
+  beam?: CtcWordSearchOptions;
   /** Clips per forward pass. Default 16. */
   batchSize?: number;
 }
@@ -44,6 +56,8 @@ export class SpeechRecognizer {
     readonly lexicon: Lexicon | null,
     private readonly decode: DecodeWordsOptions,
     private readonly batchSize: number,
+    private readonly search: 'greedy' | 'beam',
+    private readonly beam: CtcWordSearchOptions,
   ) {}
 
   /**
@@ -65,6 +79,9 @@ export class SpeechRecognizer {
       lexicon = checkLexicon(raw, 'lexicon');
     } else if (options.lexicon !== undefined) lexicon = checkLexicon(options.lexicon, 'lexicon');
     const decode = resolveDecodeOptions(options.decode); // checked now, not per clip
+    const search = options.search ?? 'beam';
+    if (search !== 'greedy' && search !== 'beam') throw new ConfigError(`must be "greedy" or "beam", got ${JSON.stringify(search)}`, { path: 'search' });
+    const beam = resolveCtcWordSearchOptions(options.beam);
     const encoder = new AudioPhoneticEncoder({ pretrained: options.encoder, freeze: true });
     try {
       encoder.build(createRng(0));
@@ -73,7 +90,7 @@ export class SpeechRecognizer {
       encoder.dispose();
       throw err;
     }
-    return new SpeechRecognizer(encoder, lexicon, decode, batchSize);
+    return new SpeechRecognizer(encoder, lexicon, decode, batchSize, search, beam);
   }
 
   /**
@@ -98,13 +115,39 @@ export class SpeechRecognizer {
     }
     for (let start = 0; start < ready.length; start += this.batchSize) {
       const chunk = ready.slice(start, start + this.batchSize);
-      const heard = tf.tidy(() => this.encoder.transcribe(this.encoder.encode(this.encoder.collate(chunk.map((c) => c.prepared)), { training: false }))) as string[][];
+      const { heard, posteriors } = this.forward(chunk.map((c) => c.prepared), this.search === 'beam' && this.lexicon !== null);
       chunk.forEach((c, k) => {
         const phonemes = heard[k] as string[];
-        out[c.i] = { phonemes, words: this.lexicon === null ? null : decodeWords(phonemes, this.lexicon, this.decode) };
+        let words: string[] | null = null;
+        if (this.lexicon !== null) words = posteriors === null ? decodeWords(phonemes, this.lexicon, this.decode) : searchCtcWords(posteriors[k] as CtcPosteriors, this.lexicon, this.beam);
+        out[c.i] = { phonemes, words };
       });
     }
     return out;
+  }
+
+  /** Greedy phonemes of each clip and, when asked, its frame log-posteriors (blank first). */
+  private forward(prepared: PreparedPhoneticAudio[], withPosteriors: boolean): { heard: string[][]; posteriors: CtcPosteriors[] | null } {
+    let heard: string[][] = [];
+    const kept = tf.tidy(() => {
+      const out = this.encoder.encode(this.encoder.collate(prepared), { training: false });
+      heard = this.encoder.transcribe(out) as string[][];
+      if (!withPosteriors) return [];
+      return [tf.logSoftmax(out.aux?.ctcLogits as tf.Tensor3D), (out.aux?.ctcLengths as tf.Tensor1D).clone(), (out.aux?.ctcRows as tf.Tensor1D).clone()];
+    });
+    if (kept.length === 0) return { heard, posteriors: null };
+    const [logProbs, lengthsT, rowsT] = kept as [tf.Tensor3D, tf.Tensor1D, tf.Tensor1D];
+    const [, T, C] = logProbs.shape;
+    const lp = logProbs.dataSync() as Float32Array;
+    const lengths = lengthsT.dataSync();
+    const rows = rowsT.dataSync();
+    tf.dispose(kept);
+    const posteriors: CtcPosteriors[] = new Array(prepared.length);
+    rows.forEach((r, i) => {
+      const frames = Math.min(T, lengths[i] as number);
+      posteriors[r] = { logProbs: lp.slice(i * T * C, (i * T + frames) * C), frames, classes: C };
+    });
+    return { heard, posteriors };
   }
 
   /** Frees the encoder's weights. */

@@ -283,16 +283,26 @@ function bigramTable(lexicon: Lexicon): { next: Map<number, Map<number, number>>
 /** One hypothesis of the search: the last word (-1 at the start), its cost and its back pointer. */
 interface Hypothesis { word: number; cost: number; fromPos: number; fromIndex: number; emitted: number }
 
-/** −lmWeight · log P(w | u), with P(w | u) = (count(u, w) + β P(w)) / (count(u) + β) (see `bigramPrior`). */
+/** −lmWeight · log P(w | u) (see `bigramLogProbability`). */
 function bigramCost(lexicon: Lexicon, o: Required<DecodeWordsOptions>): (u: number, w: number) => number {
+  const lp = bigramLogProbability(lexicon, o.bigramPrior);
+  return (u, w) => -o.lmWeight * lp(u, w);
+}
+
+/**
+ * log P(w | u) with P(w | u) = (count(u, w) + β P(w)) / (count(u) + β), β = `bigramPrior` (u = -1: a first
+ * word); the unigram log P(w) when β is Infinity or the lexicon has no bigrams.
+ */
+export function bigramLogProbability(lexicon: Lexicon, bigramPrior: number): (u: number, w: number) => number {
   const total = lexicon.counts.reduce((a, b) => a + b, 0);
+  if (lexicon.bigrams === undefined || bigramPrior === Number.POSITIVE_INFINITY) return (_u, w) => Math.log((lexicon.counts[w] as number) / total);
   const table = bigramTable(lexicon);
-  const beta = o.bigramPrior;
+  const beta = bigramPrior;
   return (u, w) => {
     const pw = (lexicon.counts[w] as number) / total;
     const ctx = table.total.get(u) ?? 0;
     const c = table.next.get(u)?.get(w) ?? 0;
-    return -o.lmWeight * Math.log((c + beta * pw) / (ctx + beta));
+    return Math.log((c + beta * pw) / (ctx + beta));
   };
 }
 

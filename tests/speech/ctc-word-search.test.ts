@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InvalidInputError } from '@mmfuse/core';
-import { PHONEMES, searchCtcWords } from '@mmfuse/speech';
+import { PHONEMES, searchCtcWords, searchCtcWordsNBest } from '@mmfuse/speech';
 import type { CtcPosteriors, Lexicon } from '@mmfuse/speech';
 
 const C = PHONEMES.length + 1;
@@ -74,6 +74,11 @@ function viterbi(post: CtcPosteriors, labels: number[]): number {
 
 /** Exhaustive decoding over every word sequence of at most `maxWords` words. */
 function exhaustive(post: CtcPosteriors, lex: Lexicon, lmWeight: number, wordBonus: number, beta: number, maxWords: number): string[] {
+  return (ranked(post, lex, lmWeight, wordBonus, beta, maxWords)[0] as { words: string[] }).words;
+}
+
+/** Every word sequence of at most `maxWords` words that fits the frames, with its score, best first. */
+function ranked(post: CtcPosteriors, lex: Lexicon, lmWeight: number, wordBonus: number, beta: number, maxWords: number): { words: string[]; score: number }[] {
   const total = lex.counts.reduce((a, b) => a + b, 0);
   const lm = (u: number, w: number): number => {
     const pw = (lex.counts[w] as number) / total;
@@ -82,18 +87,16 @@ function exhaustive(post: CtcPosteriors, lex: Lexicon, lmWeight: number, wordBon
     for (const [a, b, n] of lex.bigrams ?? []) if (a === u) { ctx += n; if (b === w) c += n; }
     return Math.log((c + beta * pw) / (ctx + beta));
   };
-  let best: { words: number[]; score: number } = { words: [], score: viterbi(post, []) };
+  const all: { words: string[]; score: number }[] = [];
   const visit = (words: number[]): void => {
-    if (words.length > 0) {
-      const labels = words.flatMap((w) => (lex.pronunciations[w] as string).split(' ').map(id));
-      let score = viterbi(post, labels);
-      words.forEach((w, i) => { score += lmWeight * lm(i === 0 ? -1 : (words[i - 1] as number), w) + wordBonus; });
-      if (score > best.score) best = { words, score };
-    }
+    const labels = words.flatMap((w) => (lex.pronunciations[w] as string).split(' ').map(id));
+    let score = viterbi(post, labels);
+    words.forEach((w, i) => { score += lmWeight * lm(i === 0 ? -1 : (words[i - 1] as number), w) + wordBonus; });
+    if (score > Number.NEGATIVE_INFINITY) all.push({ words: words.map((w) => lex.words[w] as string), score });
     if (words.length < maxWords) for (let w = 0; w < lex.words.length; w++) visit([...words, w]);
   };
   visit([]);
-  return best.words.map((w) => lex.words[w] as string);
+  return all.sort((a, b) => b.score - a.score);
 }
 
 describe('searchCtcWords', () => {
@@ -110,6 +113,20 @@ describe('searchCtcWords', () => {
       if (expected.length > 0) nonEmpty++;
     }
     expect(nonEmpty).toBeGreaterThan(12); // the comparison is about words, not mostly empty answers
+  });
+
+  it('N-best: the best distinct word sequences with their scores, as the exhaustive search ranks them', () => {
+    const wide = { beam: 1e6, beamThreshold: Number.POSITIVE_INFINITY, skipCost: Number.POSITIVE_INFINITY };
+    for (let seed = 1; seed <= 12; seed++) {
+      const post = randomPosteriors(3 + (seed % 4), 100 + seed);
+      const expected = ranked(post, LEX, 0.7, 0.5, 8, 4).slice(0, 5);
+      const got = searchCtcWordsNBest(post, LEX, 5, { ...wide, lmWeight: 0.7, wordBonus: 0.5 });
+      expect(got.map((h) => h.words), `seed ${seed}`).toEqual(expected.map((h) => h.words));
+      got.forEach((h, i) => expect(h.score).toBeCloseTo(expected[i]!.score, 9));
+      expect(got[0]!.words).toEqual(searchCtcWords(post, LEX, { ...wide, lmWeight: 0.7, wordBonus: 0.5 }));
+    }
+    expect(searchCtcWordsNBest({ logProbs: new Float32Array(0), frames: 0, classes: C }, LEX, 3)).toEqual([{ words: [], score: 0 }]);
+    expect(() => searchCtcWordsNBest(spell(['k']), LEX, 0)).toThrow(/n must be a positive integer/);
   });
 
   it('reads words spelled by the frames, with repeats and blanks collapsed', () => {

@@ -104,6 +104,21 @@ describe('pretrainSpeechEncoder', () => {
     }
     expect(viaBeam.slice(0, held.length).filter((t, i) => (t as Transcript).words?.join(' ') === held[i]?.text).length, JSON.stringify(viaBeam)).toBeGreaterThanOrEqual(2);
     expect(viaBeam[held.length]).toBeInstanceOf(InvalidInputError);
+    // nBest: the best distinct readings with their scores, best first, beside the same words.
+    const nBest = await SpeechRecognizer.load({ encoder: out, lexicon, batchSize: 2, nBest: 3 });
+    const withAlternatives = await nBest.transcribe(inputs.slice(0, held.length), { baseDir: path.dirname(corpus.manifest) });
+    nBest.dispose();
+    for (const [i, t] of withAlternatives.entries()) {
+      const tr = t as Transcript;
+      expect(tr.words).toEqual((viaBeam[i] as Transcript).words);
+      expect(tr.alternatives!.length).toBeGreaterThanOrEqual(1);
+      expect(tr.alternatives!.length).toBeLessThanOrEqual(3);
+      expect(new Set(tr.alternatives!.map((a) => a.words.join(' '))).size).toBe(tr.alternatives!.length);
+      tr.alternatives!.forEach((a, k) => { if (k > 0) expect(a.score).toBeLessThanOrEqual(tr.alternatives![k - 1]!.score); });
+    }
+    expect((viaBeam[0] as Transcript).alternatives).toBeUndefined();
+    await expect(SpeechRecognizer.load({ encoder: out, lexicon, search: 'greedy', nBest: 2 })).rejects.toThrow(/nBest.*beam/);
+    await expect(SpeechRecognizer.load({ encoder: out, lexicon, nBest: 0 })).rejects.toThrow(/nBest/);
     await expect(SpeechRecognizer.load({ encoder: out, lexicon, search: 'exhaustive' as 'beam' })).rejects.toThrow(/search/);
     await expect(SpeechRecognizer.load({ encoder: out, lexicon, beam: { lmWeight: -1 } })).rejects.toThrow(/lmWeight/);
     await expect(SpeechRecognizer.load({ encoder: out, lexicon: { ...lexicon, version: 2 as 1 } })).rejects.toThrow(ConfigError);

@@ -108,16 +108,38 @@ export function resolveCtcWordSearchOptions(options: CtcWordSearchOptions = {}):
   };
 }
 
+/** One hypothesis of `searchCtcWordsNBest`: its words and its score (acoustic log-posteriors + LM + bonuses). */
+export interface CtcWordHypothesis {
+  words: string[];
+  score: number;
+}
+
 /**
  * The lexicon words that best explain one clip's CTC posteriors, in order. No frames, or an empty lexicon, give no words.
  * @throws InvalidInputError when the posteriors' shape does not match (`classes` must be 1 + the phoneme inventory).
  */
 export function searchCtcWords(posteriors: CtcPosteriors, lexicon: Lexicon, options: CtcWordSearchOptions = {}): string[] {
-  const o = resolveCtcWordSearchOptions(options);
+  return search(posteriors, lexicon, resolveCtcWordSearchOptions(options), 1, false)[0]?.words ?? [];
+}
+
+/**
+ * The `n` best distinct word sequences of one clip, best first, each with its score. Hypotheses merge only when
+ * their word sequences are equal (not, as in `searchCtcWords`, when their last words are), so the beam holds
+ * different readings; its best is usually, not always, `searchCtcWords`'s answer. No frames give `[{ words: [] }]`
+ * with score 0; an empty lexicon gives no hypotheses.
+ * @throws InvalidInputError as `searchCtcWords`; ConfigError when `n` is not a positive integer.
+ */
+export function searchCtcWordsNBest(posteriors: CtcPosteriors, lexicon: Lexicon, n: number, options: CtcWordSearchOptions = {}): CtcWordHypothesis[] {
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`n must be a positive integer, got ${String(n)}`, { path: 'nBest' });
+  return search(posteriors, lexicon, resolveCtcWordSearchOptions(options), n, true);
+}
+
+function search(posteriors: CtcPosteriors, lexicon: Lexicon, o: Required<CtcWordSearchOptions>, n: number, distinct: boolean): CtcWordHypothesis[] {
   const { logProbs, frames: T, classes: C } = posteriors;
   if (C !== PHONEMES.length + 1) throw new InvalidInputError(`posteriors have ${C} classes, expected ${PHONEMES.length + 1} (blank + the phoneme inventory)`, { field: 'classes' });
   if (!Number.isInteger(T) || T < 0 || logProbs.length < T * C) throw new InvalidInputError(`posteriors hold ${logProbs.length} values, fewer than ${T} frames × ${C} classes`, { field: 'logProbs' });
-  if (T === 0 || lexicon.words.length === 0) return [];
+  if (lexicon.words.length === 0) return [];
+  if (T === 0) return [{ words: [], score: 0 }];
   const tree = lexiconTree(lexicon, C);
   const lm = bigramLogProbability(lexicon, o.bigramPrior);
   const lmCache = new Map<number, number>();
@@ -128,9 +150,15 @@ export function searchCtcWords(posteriors: CtcPosteriors, lexicon: Lexicon, opti
     if (s === undefined) lmCache.set(key, (s = o.lmWeight * lm(u, w) + o.wordBonus));
     return s;
   };
-  // Word history: a shared linked list (word, previous entry); -1 ends it.
+  // Word history: a shared linked list (word, previous entry); -1 ends it. With `distinct`, each entry also
+  // has the id of its word sequence (equal sequences, equal ids), which then takes the previous word's place in
+  // the merge key.
   const histWord: number[] = [];
   const histPrev: number[] = [];
+  const histSeq: number[] = [];
+  const seqIds = new Map<string, number>();
+  const seqOf = (h: number): number => (h < 0 ? 0 : (histSeq[h] as number));
+  const nodes = tree.child.length;
 
   // Hypotheses of one frame, struct of arrays; `at` merges equal states.
   class Frame {
@@ -141,7 +169,8 @@ export function searchCtcWords(posteriors: CtcPosteriors, lexicon: Lexicon, opti
     add(node: number, prev: number, last: number, blank: number, score: number, hist: number): void {
       if (score < this.floor) return;
       // The last symbol matters only at the root (inside the tree it is the node's own label).
-      const key = ((node * (W + 1) + prev + 1) * C + (node === 0 ? last : 0)) * 2 + blank;
+      const context = distinct ? seqOf(hist) * nodes : (prev + 1) * nodes;
+      const key = ((context + node) * C + (node === 0 ? last : 0)) * 2 + blank;
       const k = this.at.get(key);
       if (k === undefined) {
         this.at.set(key, this.node.length);
@@ -160,6 +189,12 @@ export function searchCtcWords(posteriors: CtcPosteriors, lexicon: Lexicon, opti
           const u = this.prev[k] as number;
           histWord.push(w);
           histPrev.push(this.hist[k] as number);
+          if (distinct) {
+            const id = `${seqOf(this.hist[k] as number)},${w}`;
+            let seq = seqIds.get(id);
+            if (seq === undefined) seqIds.set(id, (seq = seqIds.size + 1));
+            histSeq.push(seq);
+          }
           this.add(0, w, this.last[k] as number, this.blank[k] as number, (this.score[k] as number) + wordScore(u, w), histWord.length - 1);
         }
       }
@@ -208,11 +243,17 @@ export function searchCtcWords(posteriors: CtcPosteriors, lexicon: Lexicon, opti
     next.closeWords();
     cur = next;
   }
-  // The best hypothesis between words at the end.
-  let best = -1;
-  for (let k = 0; k < cur.node.length; k++) if (cur.node[k] === 0 && (best < 0 || (cur.score[k] as number) > (cur.score[best] as number))) best = k;
-  if (best < 0) return [];
-  const words: string[] = [];
-  for (let h = cur.hist[best] as number; h >= 0; h = histPrev[h] as number) words.push(lexicon.words[histWord[h] as number] as string);
-  return words.reverse();
+  // The best hypotheses between words at the end, one per word sequence.
+  const finals = new Map<number, number>();
+  for (let k = 0; k < cur.node.length; k++) {
+    if (cur.node[k] !== 0) continue;
+    const seq = distinct ? seqOf(cur.hist[k] as number) : 0;
+    const at = finals.get(seq);
+    if (at === undefined || (cur.score[k] as number) > (cur.score[at] as number)) finals.set(seq, k);
+  }
+  return [...finals.values()].sort((a, b) => (cur.score[b] as number) - (cur.score[a] as number)).slice(0, n).map((k) => {
+    const words: string[] = [];
+    for (let h = cur.hist[k] as number; h >= 0; h = histPrev[h] as number) words.push(lexicon.words[histWord[h] as number] as string);
+    return { words: words.reverse(), score: cur.score[k] as number };
+  });
 }

@@ -13,8 +13,8 @@ import type { AudioInput, PreparedPhoneticAudio } from '@mmfuse/audio';
 import { PHONEMES } from './phonemes.js';
 import { checkLexicon, decodeWords, resolveDecodeOptions } from './word-decoder.js';
 import type { DecodeWordsOptions, Lexicon } from './word-decoder.js';
-import { resolveCtcWordSearchOptions, searchCtcWords } from './ctc-word-search.js';
-import type { CtcPosteriors, CtcWordSearchOptions } from './ctc-word-search.js';
+import { resolveCtcWordSearchOptions, searchCtcWords, searchCtcWordsNBest } from './ctc-word-search.js';
+import type { CtcPosteriors, CtcWordHypothesis, CtcWordSearchOptions } from './ctc-word-search.js';
 
 /** Options of `SpeechRecognizer.load`. */
 export interface SpeechRecognizerOptions {
@@ -33,6 +33,11 @@ export interface SpeechRecognizerOptions {
   search?: 'greedy' | 'beam';
   /** Options of `searchCtcWords` (`search: 'beam'`). */
   beam?: CtcWordSearchOptions;
+  /**
+   * With `search: 'beam'` and n > 1: each transcript also lists the n best distinct word sequences
+   * (`alternatives`, `searchCtcWordsNBest`); `words` stays `searchCtcWords`'s answer. Default 1.
+   */
+  nBest?: number;
   /** Clips per forward pass. Default 16. */
   batchSize?: number;
 }
@@ -42,6 +47,8 @@ export interface Transcript {
   phonemes: string[];
   /** The lexicon words (`null` without a lexicon). */
   words: string[] | null;
+  /** The `nBest` best distinct word sequences with their scores, best first (only with `nBest` > 1). */
+  alternatives?: CtcWordHypothesis[];
 }
 
 /** One clip to transcribe: the audio (a path, resolved against `baseDir`, or bytes / samples) and its name in errors. */
@@ -58,6 +65,7 @@ export class SpeechRecognizer {
     private readonly batchSize: number,
     private readonly search: 'greedy' | 'beam',
     private readonly beam: CtcWordSearchOptions,
+    private readonly nBest: number,
   ) {}
 
   /**
@@ -82,6 +90,9 @@ export class SpeechRecognizer {
     const search = options.search ?? 'beam';
     if (search !== 'greedy' && search !== 'beam') throw new ConfigError(`must be "greedy" or "beam", got ${JSON.stringify(search)}`, { path: 'search' });
     const beam = resolveCtcWordSearchOptions(options.beam);
+    const nBest = options.nBest ?? 1;
+    if (!Number.isInteger(nBest) || nBest < 1) throw new ConfigError(`must be a positive integer, got ${String(options.nBest)}`, { path: 'nBest' });
+    if (nBest > 1 && search !== 'beam') throw new ConfigError('alternatives need search: "beam"', { path: 'nBest' });
     const encoder = new AudioPhoneticEncoder({ pretrained: options.encoder, freeze: true });
     try {
       encoder.build(createRng(0));
@@ -90,7 +101,7 @@ export class SpeechRecognizer {
       encoder.dispose();
       throw err;
     }
-    return new SpeechRecognizer(encoder, lexicon, decode, batchSize, search, beam);
+    return new SpeechRecognizer(encoder, lexicon, decode, batchSize, search, beam, nBest);
   }
 
   /**
@@ -120,7 +131,9 @@ export class SpeechRecognizer {
         const phonemes = heard[k] as string[];
         let words: string[] | null = null;
         if (this.lexicon !== null) words = posteriors === null ? decodeWords(phonemes, this.lexicon, this.decode) : searchCtcWords(posteriors[k] as CtcPosteriors, this.lexicon, this.beam);
-        out[c.i] = { phonemes, words };
+        const t: Transcript = { phonemes, words };
+        if (this.nBest > 1 && posteriors !== null && this.lexicon !== null) t.alternatives = searchCtcWordsNBest(posteriors[k] as CtcPosteriors, this.lexicon, this.nBest, this.beam);
+        out[c.i] = t;
       });
     }
     return out;

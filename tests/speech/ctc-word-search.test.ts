@@ -171,6 +171,9 @@ describe('searchCtcWords', () => {
     expect(() => searchCtcWords(spell(['k']), LEX, { lmWeight: -1 })).toThrow(ConfigError);
     expect(() => searchCtcWords(spell(['k']), LEX, { wordBonus: Number.NaN })).toThrow(/wordBonus/);
     expect(() => searchCtcWords(spell(['k']), LEX, { beam: Number.POSITIVE_INFINITY })).toThrow(/beam/);
+    expect(() => searchCtcWords(spell(['k']), LEX, { bigramPrior: 0 })).toThrow(/bigramPrior must be > 0/);
+    // Posteriors that are not numbers (a broken model) give no words rather than NaN-scored ones.
+    expect(searchCtcWords({ logProbs: new Float32Array(3 * C).fill(Number.NaN), frames: 3, classes: C }, LEX)).toEqual([]);
   });
 
   it('a narrow beam is deterministic and still reads clear speech', () => {

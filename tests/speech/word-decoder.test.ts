@@ -78,6 +78,7 @@ describe('decodeWords with bigrams', () => {
     // The bigram search reads back clean sequences as the unigram one does.
     expect(decodeWords(say('cancel', 'my', 'card'), { ...LEX, bigrams: countBigrams([['cancel', 'my', 'card']], LEX.words) }, { bigramPrior: 2 })).toEqual(['cancel', 'my', 'card']);
     expect(decodeWords([], LEX2, { bigramPrior: 2 })).toEqual([]);
+    expect(() => decodeWords(heard, LEX2, { bigramPrior: 0 })).toThrow(/bigramPrior must be > 0/);
     expect(() => decodeWords(heard, LEX2, { bigramPrior: -1 })).toThrow(/bigramPrior/);
   });
 

@@ -94,6 +94,12 @@ function option(value: number | undefined, fallback: number, name: string, allow
   return v;
 }
 
+/** β = 0 would give an unseen word pair probability 0 and an unseen context 0/0. */
+function positive(v: number, name: string): number {
+  if (v <= 0) throw new ConfigError(`${name} must be > 0, got ${v}`, { path: name });
+  return v;
+}
+
 /** The options with their defaults, checked. @throws ConfigError naming a bad option. */
 export function resolveCtcWordSearchOptions(options: CtcWordSearchOptions = {}): Required<CtcWordSearchOptions> {
   const wordBonus = options.wordBonus ?? 0.5;
@@ -101,7 +107,7 @@ export function resolveCtcWordSearchOptions(options: CtcWordSearchOptions = {}):
   return {
     lmWeight: option(options.lmWeight, 0.7, 'lmWeight'),
     wordBonus,
-    bigramPrior: option(options.bigramPrior, 8, 'bigramPrior', true),
+    bigramPrior: positive(option(options.bigramPrior, 8, 'bigramPrior', true), 'bigramPrior'),
     skipCost: option(options.skipCost, 10, 'skipCost', true),
     beam: Math.max(1, Math.floor(option(options.beam, 128, 'beam'))),
     beamThreshold: option(options.beamThreshold, 16, 'beamThreshold', true),

@@ -173,6 +173,12 @@ function compile(lexicon: Lexicon, o: Required<DecodeWordsOptions>): Compiled {
   return c;
 }
 
+/** β = 0 would give an unseen word pair probability 0 and an unseen context 0/0 (NaN costs). */
+function positivePrior(v: number): number {
+  if (v <= 0) throw new ConfigError(`bigramPrior must be > 0, got ${v}`, { path: 'bigramPrior' });
+  return v;
+}
+
 function option(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback;
   if (!Number.isFinite(v) || v < 0) throw new ConfigError(`${name} must be a finite number ≥ 0, got ${String(value)}`, { path: name });
@@ -190,7 +196,7 @@ export function resolveDecodeOptions(options: DecodeWordsOptions = {}): Required
     skipCost: option(options.skipCost, 2, 'skipCost'),
     vowelSubstitution: option(options.vowelSubstitution, 0.6, 'vowelSubstitution'),
     maxEditRatio: option(options.maxEditRatio, 0.5, 'maxEditRatio'),
-    bigramPrior: options.bigramPrior === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : option(options.bigramPrior, 8, 'bigramPrior'),
+    bigramPrior: options.bigramPrior === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : positivePrior(option(options.bigramPrior, 8, 'bigramPrior')),
     beam: Math.max(1, Math.floor(option(options.beam, 8, 'beam'))),
   };
 }

@@ -69,7 +69,7 @@ async function main(): Promise<void> {
 }
 
 /**
- * Stop 30: the beam search's options. A first grid (lmWeight 0.3–1, wordBonus −1–2, skipCost 5–∞, beam 64–256,
+ * Stop 30: the beam search's options (the first grid ran with the lexicon before its word triples). A first grid (lmWeight 0.3–1, wordBonus −1–2, skipCost 5–∞, beam 64–256,
  * bigramPrior 2–32) put the best near lmWeight 0.7, wordBonus 0.5; this one is centred there. Differences under
  * 0.2 point (8 words of 4,047) are noise; the defaults are the simplest of the best.
  */
@@ -82,6 +82,11 @@ async function tuneBeam(clips: { id: string; text: string; audio: string }[], wo
   for (const skipCost of [5, 7]) grid.push({ skipCost });
   for (const beam of [64, 256]) grid.push({ beam });
   for (const bigramPrior of [4, 16]) grid.push({ bigramPrior });
+  // Stop 30, with the rebuilt lexicon's word triples: trigramPrior (Infinity = pairs only; chosen: 2).
+  if (lexicon.trigrams !== undefined) {
+    for (const trigramPrior of [Number.POSITIVE_INFINITY, 0.5, 1, 2, 8, 32]) grid.push({ trigramPrior });
+    for (const lmWeight of [0.6, 0.8]) for (const wordBonus of [0.5, 1]) grid.push({ trigramPrior: 2, lmWeight, wordBonus });
+  }
   const rows: { opts: CtcWordSearchOptions | null; wer: number }[] = [];
   for (const opts of grid) {
     const rec = await SpeechRecognizer.load({ encoder, lexicon, ...(opts === null ? { search: 'greedy' as const } : { beam: opts }) });

@@ -78,7 +78,7 @@ function exhaustive(post: CtcPosteriors, lex: Lexicon, lmWeight: number, wordBon
 }
 
 /** Every word sequence of at most `maxWords` words that fits the frames, with its score, best first. */
-function ranked(post: CtcPosteriors, lex: Lexicon, lmWeight: number, wordBonus: number, beta: number, maxWords: number): { words: string[]; score: number }[] {
+function ranked(post: CtcPosteriors, lex: Lexicon, lmWeight: number, wordBonus: number, beta: number, maxWords: number, gamma = Number.POSITIVE_INFINITY): { words: string[]; score: number }[] {
   const total = lex.counts.reduce((a, b) => a + b, 0);
   const lm = (u: number, w: number): number => {
     const pw = (lex.counts[w] as number) / total;
@@ -87,11 +87,20 @@ function ranked(post: CtcPosteriors, lex: Lexicon, lmWeight: number, wordBonus: 
     for (const [a, b, n] of lex.bigrams ?? []) if (a === u) { ctx += n; if (b === w) c += n; }
     return Math.log((c + beta * pw) / (ctx + beta));
   };
+  // Trigrams over the bigram: P(w | t, u) = (c(t, u, w) + γ P(w | u)) / (c(t, u) + γ) when (t, u) was seen.
+  const lm3 = (t: number, u: number, w: number): number => {
+    const pb = Math.exp(lm(u, w));
+    if (gamma === Number.POSITIVE_INFINITY || u < 0) return Math.log(pb);
+    let ctx = 0;
+    let c = 0;
+    for (const [a, b, x, n] of lex.trigrams ?? []) if (a === t && b === u) { ctx += n; if (x === w) c += n; }
+    return ctx === 0 ? Math.log(pb) : Math.log((c + gamma * pb) / (ctx + gamma));
+  };
   const all: { words: string[]; score: number }[] = [];
   const visit = (words: number[]): void => {
     const labels = words.flatMap((w) => (lex.pronunciations[w] as string).split(' ').map(id));
     let score = viterbi(post, labels);
-    words.forEach((w, i) => { score += lmWeight * lm(i === 0 ? -1 : (words[i - 1] as number), w) + wordBonus; });
+    words.forEach((w, i) => { score += lmWeight * lm3(i < 2 ? -1 : (words[i - 2] as number), i === 0 ? -1 : (words[i - 1] as number), w) + wordBonus; });
     if (score > Number.NEGATIVE_INFINITY) all.push({ words: words.map((w) => lex.words[w] as string), score });
     if (words.length < maxWords) for (let w = 0; w < lex.words.length; w++) visit([...words, w]);
   };
@@ -127,6 +136,26 @@ describe('searchCtcWords', () => {
     }
     expect(searchCtcWordsNBest({ logProbs: new Float32Array(0), frames: 0, classes: C }, LEX, 3)).toEqual([{ words: [], score: 0 }]);
     expect(() => searchCtcWordsNBest(spell(['k']), LEX, 0)).toThrow(/n must be a positive integer/);
+  });
+
+  it('with word triples (trigramPrior): the best sequence and the N best of the exhaustive search under the trigram LM', () => {
+    const tri: Lexicon = { ...LEX, trigrams: [[-1, 3, 0, 3], [3, 0, 1, 2], [-1, 0, 1, 1], [0, 1, 3, 1], [-1, 4, 1, 1]] };
+    const wide = { beam: 1e6, beamThreshold: Number.POSITIVE_INFINITY, skipCost: Number.POSITIVE_INFINITY, lmWeight: 1.5, wordBonus: 1 };
+    let differs = 0;
+    for (let seed = 1; seed <= 16; seed++) {
+      const post = randomPosteriors(3 + (seed % 4), 200 + seed);
+      const expected = ranked(post, tri, 1.5, 1, 2, 4, 0.5);
+      expect(searchCtcWords(post, tri, { ...wide, bigramPrior: 2, trigramPrior: 0.5 }), `seed ${seed}`).toEqual(expected[0]!.words);
+      const nBest = searchCtcWordsNBest(post, tri, 4, { ...wide, bigramPrior: 2, trigramPrior: 0.5 });
+      expect(nBest.map((h) => h.words), `seed ${seed}`).toEqual(expected.slice(0, 4).map((h) => h.words));
+      nBest.forEach((h, i) => expect(h.score).toBeCloseTo(expected[i]!.score, 9));
+      if (JSON.stringify(expected.slice(0, 4)) !== JSON.stringify(ranked(post, tri, 1.5, 1, 2, 4).slice(0, 4))) differs++;
+    }
+    expect(differs).toBeGreaterThan(3); // the triples change rankings, so the comparison tests them
+    // trigramPrior Infinity reads the pairs only, as a lexicon without triples does (whatever trigramPrior says).
+    const post = randomPosteriors(6, 7);
+    expect(searchCtcWordsNBest(post, tri, 4, { ...wide, bigramPrior: 2, trigramPrior: Number.POSITIVE_INFINITY })).toEqual(searchCtcWordsNBest(post, LEX, 4, { ...wide, bigramPrior: 2 }));
+    expect(() => searchCtcWords(post, tri, { trigramPrior: 0 })).toThrow(/trigramPrior must be > 0/);
   });
 
   it('reads words spelled by the frames, with repeats and blanks collapsed', () => {

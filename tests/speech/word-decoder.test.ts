@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InvalidInputError } from '@mmfuse/core';
-import { buildLexicon, checkLexicon, countBigrams, decodeWords, getEngine, lexiconWords, phonemize } from '@mmfuse/speech';
+import { buildLexicon, checkLexicon, countBigrams, countTrigrams, decodeWords, getEngine, lexiconWords, phonemize } from '@mmfuse/speech';
 import type { FliteEngine, Lexicon } from '@mmfuse/speech';
 
 /** A hand-made lexicon (pronunciations as CMUdict gives them). */
@@ -85,6 +85,13 @@ describe('decodeWords with bigrams', () => {
   it('countBigrams: pairs by word index, -1 before a first word, an unknown word breaking the chain', () => {
     expect(countBigrams([['my', 'card'], ['my', 'card'], ['car', 'zzz', 'my']], ['card', 'car', 'my'])).toEqual([[-1, 1, 1], [-1, 2, 3], [2, 0, 2]]);
   });
+
+  it('countTrigrams: triples by word index, -1 before a first word, an unknown word breaking the chain', () => {
+    const words = ['card', 'car', 'my', 'lost'];
+    expect(countTrigrams([['lost', 'my', 'card'], ['lost', 'my', 'card'], ['my', 'car', 'zzz', 'lost', 'my', 'car']], words))
+      .toEqual([[-1, 2, 1, 1], [-1, 3, 2, 3], [3, 2, 0, 2], [3, 2, 1, 1]]);
+    expect(countTrigrams([['my'], []], words)).toEqual([]);
+  });
 });
 
 describe('checkLexicon', () => {
@@ -97,6 +104,9 @@ describe('checkLexicon', () => {
     expect(() => checkLexicon(null)).toThrow(ConfigError);
     expect(() => checkLexicon({ ...LEX, bigrams: [[-1, 0, 2], [0, 99, 1]] })).toThrow(/bigram 1 is \[0,99,1\]/);
     expect(() => checkLexicon({ ...LEX, bigrams: [[-2, 0, 1]] })).toThrow(ConfigError);
+    expect(checkLexicon({ ...LEX, trigrams: [[-1, 0, 1, 2]] }).trigrams).toEqual([[-1, 0, 1, 2]]);
+    expect(() => checkLexicon({ ...LEX, trigrams: [[-1, 0, 1, 2], [0, -1, 1, 1]] })).toThrow(/trigram 1 is \[0,-1,1,1\]/);
+    expect(() => checkLexicon({ ...LEX, trigrams: {} })).toThrow(/trigrams must be a list/);
   });
 });
 
@@ -107,6 +117,7 @@ describe('buildLexicon (Flite)', () => {
     expect(lex.counts).toEqual([1, 1, 1, 2, 2]);
     // Word pairs of each text (indices into words; -1 before a first word).
     expect(lex.bigrams).toEqual([[-1, 0, 1], [-1, 3, 1], [-1, 4, 1], [0, 3, 1], [2, 4, 1], [3, 1, 1], [3, 2, 1]]);
+    expect(lex.trigrams).toEqual([[-1, 0, 3, 1], [-1, 3, 2, 1], [0, 3, 1, 1], [3, 2, 4, 1]]);
     for (const [i, w] of lex.words.entries()) expect(lex.pronunciations[i]).toBe((await phonemize(w)).join(' '));
     expect(checkLexicon(JSON.parse(JSON.stringify(lex)))).toEqual(lex);
     expect(decodeWords(await phonemize('cancel my card'), lex)).toEqual(['cancel', 'my', 'card']);

@@ -20,7 +20,7 @@ export { evaluateSpeechEncoder } from './evaluate-speech-encoder.js';
 export type { EvaluateSpeechEncoderOptions, SpeechEvaluation } from './evaluate-speech-encoder.js';
 export { corruptPhonemes, ctcAuxLoss, phonemeTextLoss } from './loss-terms.js';
 export type { CtcAuxLossOptions, PhonemeNoiseOptions, PhonemeTextLossOptions } from './loss-terms.js';
-export { bigramLogProbability, buildLexicon, checkLexicon, countBigrams, decodeWords, lexiconWords, resolveDecodeOptions } from './word-decoder.js';
+export { bigramLogProbability, buildLexicon, checkLexicon, countBigrams, countTrigrams, decodeWords, trigramLogProbability, lexiconWords, resolveDecodeOptions } from './word-decoder.js';
 export type { DecodeWordsOptions, Lexicon } from './word-decoder.js';
 export { resolveCtcWordSearchOptions, searchCtcWords, searchCtcWordsNBest } from './ctc-word-search.js';
 export type { CtcPosteriors, CtcWordHypothesis, CtcWordSearchOptions } from './ctc-word-search.js';

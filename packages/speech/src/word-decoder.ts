@@ -37,6 +37,11 @@ export interface Lexicon {
    * word). Absent: the decoder uses unigrams only.
    */
   readonly bigrams?: readonly (readonly [number, number, number])[];
+  /**
+   * Word triples of those texts, `[first, second, word, count]` with word indices (first -1: `second` is the
+   * text's first word). Read by `searchCtcWords` (`trigramPrior`); absent: it uses the pairs only.
+   */
+  readonly trigrams?: readonly (readonly [number, number, number, number])[];
 }
 
 /** Options of `decodeWords`. */
@@ -100,7 +105,33 @@ export async function buildLexicon(texts: Iterable<string>): Promise<Lexicon> {
     pronunciations: prons.filter((_, k) => keep[k]).map((p) => p.join(' ')),
     counts: kept.map((w) => counts.get(w) as number),
     bigrams: countBigrams(sentences, kept),
+    trigrams: countTrigrams(sentences, kept),
   };
+}
+
+/**
+ * The word triples of `sentences` as `[first, second, word, count]` over `words`' indices (first -1: `second`
+ * begins the sentence), sorted. A word outside `words` breaks the chain, as in `countBigrams`.
+ */
+export function countTrigrams(sentences: Iterable<readonly string[]>, words: readonly string[]): [number, number, number, number][] {
+  const index = new Map(words.map((w, k) => [w, k]));
+  const triples = new Map<string, number>();
+  for (const ws of sentences) {
+    let u = -1;
+    let v: number | undefined;
+    for (const w of ws) {
+      const k = index.get(w);
+      if (k === undefined) { u = -1; v = undefined; continue; }
+      if (v !== undefined) {
+        const key = `${u},${v},${k}`;
+        triples.set(key, (triples.get(key) ?? 0) + 1);
+        u = v;
+      }
+      v = k;
+    }
+  }
+  return [...triples].map(([key, c]): [number, number, number, number] => { const [u, v, w] = key.split(',').map(Number) as [number, number, number]; return [u, v, w, c]; })
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
 }
 
 /**
@@ -141,6 +172,15 @@ export function checkLexicon(value: unknown, where = 'lexicon'): Lexicon {
       const ok = Array.isArray(b) && b.length === 3 && Number.isInteger(b[0]) && Number.isInteger(b[1]) && Number.isInteger(b[2])
         && (b[0] as number) >= -1 && (b[0] as number) < words.length && (b[1] as number) >= 0 && (b[1] as number) < words.length && (b[2] as number) >= 1;
       if (!ok) throw new ConfigError(`${where}: bigram ${k} is ${JSON.stringify(b)}, expected [previous word index or -1, word index, count ≥ 1]`, { path: `${where}.bigrams.${k}` });
+    }
+  }
+  if (v.trigrams !== undefined) {
+    if (!Array.isArray(v.trigrams)) throw new ConfigError(`${where}: trigrams must be a list of [first, second, word, count]`, { path: `${where}.trigrams` });
+    const isWord = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0 && (x as number) < words.length;
+    for (const [k, t] of v.trigrams.entries()) {
+      const ok = Array.isArray(t) && t.length === 4 && Number.isInteger(t[0]) && (t[0] as number) >= -1 && (t[0] as number) < words.length
+        && isWord(t[1]) && isWord(t[2]) && Number.isInteger(t[3]) && (t[3] as number) >= 1;
+      if (!ok) throw new ConfigError(`${where}: trigram ${k} is ${JSON.stringify(t)}, expected [first word index or -1, second word index, word index, count ≥ 1]`, { path: `${where}.trigrams.${k}` });
     }
   }
   return v as Lexicon;
@@ -294,6 +334,40 @@ function bigramCost(lexicon: Lexicon, o: Required<DecodeWordsOptions>): (u: numb
   const lp = bigramLogProbability(lexicon, o.bigramPrior);
   return (u, w) => -o.lmWeight * lp(u, w);
 }
+
+/**
+ * log P(w | t, u) with P(w | t, u) = (count(t, u, w) + γ P(w | u)) / (count(t, u) + γ), γ = `trigramPrior`, over
+ * the bigram probability of `bigramLogProbability` (t = -1: u is a first word; u = -1: w is a first word, and
+ * the bigram probability is used). The bigram log P(w | u) when γ is Infinity or the lexicon has no trigrams.
+ */
+export function trigramLogProbability(lexicon: Lexicon, bigramPrior: number, trigramPrior: number): (t: number, u: number, w: number) => number {
+  const bigram = bigramLogProbability(lexicon, bigramPrior);
+  if (lexicon.trigrams === undefined || trigramPrior === Number.POSITIVE_INFINITY) return (_t, u, w) => bigram(u, w);
+  let table = trigramCache.get(lexicon);
+  if (table === undefined) {
+    table = { next: new Map(), total: new Map() };
+    for (const [t, u, w, c] of lexicon.trigrams) {
+      const ctx = `${t},${u}`;
+      const row = table.next.get(ctx) ?? new Map<number, number>();
+      row.set(w, (row.get(w) ?? 0) + c);
+      table.next.set(ctx, row);
+      table.total.set(ctx, (table.total.get(ctx) ?? 0) + c);
+    }
+    trigramCache.set(lexicon, table);
+  }
+  const tb = table;
+  return (t, u, w) => {
+    const pb = Math.exp(bigram(u, w));
+    if (u < 0) return Math.log(pb);
+    const ctx = `${t},${u}`;
+    const n = tb.total.get(ctx) ?? 0;
+    if (n === 0) return Math.log(pb);
+    const c = tb.next.get(ctx)?.get(w) ?? 0;
+    return Math.log((c + trigramPrior * pb) / (n + trigramPrior));
+  };
+}
+
+const trigramCache = new WeakMap<Lexicon, { next: Map<string, Map<number, number>>; total: Map<string, number> }>();
 
 /**
  * log P(w | u) with P(w | u) = (count(u, w) + β P(w)) / (count(u) + β), β = `bigramPrior` (u = -1: a first

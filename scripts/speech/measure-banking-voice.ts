@@ -107,6 +107,7 @@ async function main(): Promise<void> {
   // The weight, chosen on validation clips (ties: the smaller weight).
   let weight = 0;
   let validationFused: { w: number; accuracy: number }[] = [];
+  let validationVoice: number | null = null;
   const nValidation = Math.min(Number(o['fusion-validation']), heldOut.length);
   if (nValidation > 0) {
     const vOrder = createRng(78).fork('voice-validation-subset').permutation(heldOut.length);
@@ -119,7 +120,9 @@ async function main(): Promise<void> {
     const vSpoken = await probs(vClips.map((_, i) => heardText(vHeard[i])));
     validationFused = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1].map((w) => ({ w, accuracy: fusedAccuracyOf(vTyped, vSpoken, vClips.map((r) => r.intent), w) }));
     weight = validationFused.reduce((b, c) => (c.accuracy > b.accuracy ? c : b)).w;
-    console.log(`fusion weight on validation (${vClips.length} clips, validation speakers): ${validationFused.map((v) => `${v.w}: ${pct(v.accuracy)}`).join(', ')} -> ${weight}`);
+    // Voice only on the validation clips: what a decoder change should be chosen by.
+    validationVoice = vClips.filter((r, i) => Object.entries(vSpoken[i] as Record<string, number>).reduce((b, c) => (c[1] > b[1] ? c : b))[0] === r.intent).length / vClips.length;
+    console.log(`fusion weight on validation (${vClips.length} clips, validation speakers): ${validationFused.map((v) => `${v.w}: ${pct(v.accuracy)}`).join(', ')} -> ${weight}; voice only ${pct(validationVoice)}`);
   }
   const pTyped = await probs(rows.map((r) => r.text));
   const pHeard = await probs(spoken.map((s) => s.fields.text));
@@ -129,7 +132,7 @@ async function main(): Promise<void> {
   model.dispose();
   rec.dispose();
   const result = {
-    clips: rows.length, failed: heard.filter((t) => t instanceof Error).length, typedAccuracy: typed.accuracy, voiceAccuracy: voice.accuracy, ratio: voice.accuracy / typed.accuracy, fusedAccuracy, fusionWeight: weight, fusedWeightedAccuracy, validationFused,
+    clips: rows.length, failed: heard.filter((t) => t instanceof Error).length, typedAccuracy: typed.accuracy, voiceAccuracy: voice.accuracy, ratio: voice.accuracy / typed.accuracy, fusedAccuracy, fusionWeight: weight, fusedWeightedAccuracy, validationFused, validationVoice,
     noisyCopies: copies, noise: Number(o.noise), variant: variant.name, seconds: (Date.now() - t0) / 1000,
     examples: rows.slice(0, 20).map((r, i) => ({ voice: r.voice, text: r.text, heard: spoken[i]?.fields.text })),
   };

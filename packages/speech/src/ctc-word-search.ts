@@ -11,7 +11,7 @@
  * across word boundaries too), plus `lmWeight · log P(word | previous word)` plus `wordBonus`. A phoneme
  * outside any word may be heard between words for `skipCost` (so a word missing from the lexicon does not
  * force a wrong long word). Viterbi: each hypothesis keeps its best alignment; hypotheses in the same state
- * (tree node, previous word, last symbol, whether a blank followed it) merge, the best survives.
+ * (tree node, LM context: the previous word or two, last symbol, whether a blank followed it) merge, the best survives.
  *
  * With a lexicon that has word triples (`trigrams`), a word's probability is conditioned on the two words before
  * it, smoothed towards the pair probability (`trigramPrior`); hypotheses then merge on their last two words.
@@ -182,7 +182,7 @@ function search(posteriors: CtcPosteriors, lexicon: Lexicon, o: Required<CtcWord
     return s;
   };
   // Word history: a shared linked list (word, previous entry); -1 ends it. With `distinct`, each entry also
-  // has the id of its word sequence (equal sequences, equal ids), which then takes the previous word's place in
+  // has the id of its word sequence (equal sequences, equal ids), which then takes the LM context's place in
   // the merge key.
   const histWord: number[] = [];
   const histPrev: number[] = [];
@@ -193,19 +193,19 @@ function search(posteriors: CtcPosteriors, lexicon: Lexicon, o: Required<CtcWord
 
   // Hypotheses of one frame, struct of arrays; `at` merges equal states.
   class Frame {
-    node: number[] = []; prev: number[] = []; last: number[] = []; blank: number[] = []; score: number[] = []; hist: number[] = [];
+    node: number[] = []; ctx: number[] = []; last: number[] = []; blank: number[] = []; score: number[] = []; hist: number[] = [];
     at = new Map<number, number>();
     floor = Number.NEGATIVE_INFINITY;
     best = Number.NEGATIVE_INFINITY;
-    add(node: number, prev: number, last: number, blank: number, score: number, hist: number): void {
+    add(node: number, ctx: number, last: number, blank: number, score: number, hist: number): void {
       if (score < this.floor) return;
       // The last symbol matters only at the root (inside the tree it is the node's own label).
-      const context = distinct ? seqOf(hist) * nodes : prev * nodes;
+      const context = distinct ? seqOf(hist) * nodes : ctx * nodes;
       const key = ((context + node) * C + (node === 0 ? last : 0)) * 2 + blank;
       const k = this.at.get(key);
       if (k === undefined) {
         this.at.set(key, this.node.length);
-        this.node.push(node); this.prev.push(prev); this.last.push(last); this.blank.push(blank); this.score.push(score); this.hist.push(hist);
+        this.node.push(node); this.ctx.push(ctx); this.last.push(last); this.blank.push(blank); this.score.push(score); this.hist.push(hist);
       } else if (score > (this.score[k] as number)) {
         this.score[k] = score; this.last[k] = last; this.hist[k] = hist;
       } else return;
@@ -217,7 +217,6 @@ function search(posteriors: CtcPosteriors, lexicon: Lexicon, o: Required<CtcWord
       for (let k = 0; k < n; k++) {
         const ends = tree.words[this.node[k] as number] as number[];
         for (const w of ends) {
-          const ctx = this.prev[k] as number;
           histWord.push(w);
           histPrev.push(this.hist[k] as number);
           if (distinct) {
@@ -226,6 +225,7 @@ function search(posteriors: CtcPosteriors, lexicon: Lexicon, o: Required<CtcWord
             if (seq === undefined) seqIds.set(id, (seq = seqIds.size + 1));
             histSeq.push(seq);
           }
+          const ctx = this.ctx[k] as number;
           this.add(0, nextContext(ctx, w), this.last[k] as number, this.blank[k] as number, (this.score[k] as number) + wordScore(ctx, w), histWord.length - 1);
         }
       }
@@ -251,23 +251,23 @@ function search(posteriors: CtcPosteriors, lexicon: Lexicon, o: Required<CtcWord
     const blankLp = logProbs[base] as number;
     for (const k of keep) {
       const node = cur.node[k] as number;
-      const prev = cur.prev[k] as number;
+      const ctx = cur.ctx[k] as number;
       const last = cur.last[k] as number;
       const blank = cur.blank[k] as number;
       const s = cur.score[k] as number;
       const h = cur.hist[k] as number;
-      next.add(node, prev, last, 1, s + blankLp, h); // a blank
-      if (blank === 0 && last !== 0) next.add(node, prev, last, 0, s + (logProbs[base + last] as number), h); // the same symbol again
+      next.add(node, ctx, last, 1, s + blankLp, h); // a blank
+      if (blank === 0 && last !== 0) next.add(node, ctx, last, 0, s + (logProbs[base + last] as number), h); // the same symbol again
       const row = tree.child[node] as Int32Array;
       for (const c of tree.labels[node] as Int8Array) {
         if (c === last && blank === 0) continue; // two copies of a symbol need a blank between them
-        next.add(row[c] as number, prev, c, 0, s + (logProbs[base + c] as number), h);
+        next.add(row[c] as number, ctx, c, 0, s + (logProbs[base + c] as number), h);
       }
       if (node === 0 && o.skipCost !== Number.POSITIVE_INFINITY) {
         // A phoneme no word explains, heard between words.
         for (let c = 1; c < C; c++) {
           if (c === last && blank === 0) continue;
-          next.add(0, prev, c, 0, s + (logProbs[base + c] as number) - o.skipCost, h);
+          next.add(0, ctx, c, 0, s + (logProbs[base + c] as number) - o.skipCost, h);
         }
       }
     }

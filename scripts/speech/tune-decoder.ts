@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initEngine } from '@mmfuse/core';
+import { editDistance, initEngine } from '@mmfuse/core';
 import { SpeechRecognizer, checkLexicon, decodeWords, lexiconWords, synthesizeCorpus } from '@mmfuse/speech';
 import type { CtcWordSearchOptions, DecodeWordsOptions } from '@mmfuse/speech';
 import { validationVoices } from '../../examples/common/speech-voices.js';
@@ -24,17 +24,6 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const { values: o } = parseArgs({ options: { english: { type: 'string' }, lexicon: { type: 'string' }, search: { type: 'string', default: 'greedy' } } });
 if (o.english === undefined || o.lexicon === undefined) throw new Error('--english OUT and --lexicon FILE are required');
 const OUT = path.resolve(o.english as string);
-
-/** Word edit distance. */
-function wordErrors(ref: readonly string[], hyp: readonly string[]): number {
-  let prev = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= hyp.length; j++) row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[hyp.length] as number;
-}
 
 async function main(): Promise<void> {
   await initEngine();
@@ -60,7 +49,7 @@ async function main(): Promise<void> {
   for (const bigramPrior of [4, 8, 16]) for (const lmWeight of [0.05, 0.1, 0.15]) for (const wordPenalty of [0, 0.25]) grid.push({ bigramPrior, lmWeight, wordPenalty });
   const rows = grid.map((opts) => {
     let errors = 0;
-    heard.forEach((h, i) => { if (h instanceof Error) throw h; errors += wordErrors(refs[i] as string[], decodeWords(h.phonemes, lexicon, opts)); });
+    heard.forEach((h, i) => { if (h instanceof Error) throw h; errors += editDistance(refs[i] as string[], decodeWords(h.phonemes, lexicon, opts)); });
     return { opts, wer: errors / nRef };
   }).sort((a, b) => a.wer - b.wer);
   console.log(`${clips.length} validation clips, ${nRef} words`);
@@ -93,7 +82,7 @@ async function tuneBeam(clips: { id: string; text: string; audio: string }[], wo
     const heard = await rec.transcribe(clips.map((c) => ({ sample: c.id, audio: c.audio })), { baseDir: work });
     rec.dispose();
     let errors = 0;
-    heard.forEach((h, i) => { if (h instanceof Error) throw h; errors += wordErrors(refs[i] as string[], h.words ?? []); });
+    heard.forEach((h, i) => { if (h instanceof Error) throw h; errors += editDistance(refs[i] as string[], h.words ?? []); });
     rows.push({ opts, wer: errors / nRef });
     console.log(`WER ${(100 * errors / nRef).toFixed(2)}% ${opts === null ? 'greedy phonemes + decodeWords defaults' : JSON.stringify(opts)}`);
   }

@@ -155,7 +155,7 @@ describe('searchCtcWords', () => {
     // trigramPrior Infinity reads the pairs only, as a lexicon without triples does (whatever trigramPrior says).
     const post = randomPosteriors(6, 7);
     expect(searchCtcWordsNBest(post, tri, 4, { ...wide, bigramPrior: 2, trigramPrior: Number.POSITIVE_INFINITY })).toEqual(searchCtcWordsNBest(post, LEX, 4, { ...wide, bigramPrior: 2 }));
-    expect(() => searchCtcWords(post, tri, { trigramPrior: 0 })).toThrow(/trigramPrior must be > 0/);
+    expect(() => searchCtcWords(post, tri, { trigramPrior: 0 })).toThrow(/trigramPrior: must be a finite number > 0/);
   });
 
   it('reads words spelled by the frames, with repeats and blanks collapsed', () => {
@@ -200,7 +200,9 @@ describe('searchCtcWords', () => {
     expect(() => searchCtcWords(spell(['k']), LEX, { lmWeight: -1 })).toThrow(ConfigError);
     expect(() => searchCtcWords(spell(['k']), LEX, { wordBonus: Number.NaN })).toThrow(/wordBonus/);
     expect(() => searchCtcWords(spell(['k']), LEX, { beam: Number.POSITIVE_INFINITY })).toThrow(/beam/);
-    expect(() => searchCtcWords(spell(['k']), LEX, { bigramPrior: 0 })).toThrow(/bigramPrior must be > 0/);
+    expect(() => searchCtcWords(spell(['k']), LEX, { bigramPrior: 0 })).toThrow(/bigramPrior: must be a finite number > 0, got 0/);
+    // A malformed lexicon is refused, naming the entry (checked once per lexicon object).
+    expect(() => searchCtcWords(spell(['k']), { ...LEX, pronunciations: ['k ax t', ...LEX.pronunciations.slice(1)] })).toThrow(/entry 0 \("cat"\)/);
     // Posteriors that are not numbers (a broken model) give no words rather than NaN-scored ones.
     expect(searchCtcWords({ logProbs: new Float32Array(3 * C).fill(Number.NaN), frames: 3, classes: C }, LEX)).toEqual([]);
   });

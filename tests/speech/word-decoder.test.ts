@@ -46,6 +46,7 @@ describe('decodeWords', () => {
     expect(() => decodeWords(['k', 'ax', 'r'], LEX)).toThrow(/phoneme 1 \("ax"\)/);
     expect(() => decodeWords(say('card'), LEX, { wordPenalty: -1 })).toThrow(ConfigError);
     expect(() => decodeWords(say('card'), LEX, { skipCost: Number.NaN })).toThrow(/skipCost/);
+    expect(() => decodeWords(say('card'), { ...LEX, counts: [0, ...LEX.counts.slice(1)] })).toThrow(/entry 0 has count 0/);
   });
 
   it('is deterministic and does not depend on earlier calls with other options', () => {
@@ -78,7 +79,7 @@ describe('decodeWords with bigrams', () => {
     // The bigram search reads back clean sequences as the unigram one does.
     expect(decodeWords(say('cancel', 'my', 'card'), { ...LEX, bigrams: countBigrams([['cancel', 'my', 'card']], LEX.words) }, { bigramPrior: 2 })).toEqual(['cancel', 'my', 'card']);
     expect(decodeWords([], LEX2, { bigramPrior: 2 })).toEqual([]);
-    expect(() => decodeWords(heard, LEX2, { bigramPrior: 0 })).toThrow(/bigramPrior must be > 0/);
+    expect(() => decodeWords(heard, LEX2, { bigramPrior: 0 })).toThrow(/bigramPrior: must be a finite number > 0, got 0/);
     expect(() => decodeWords(heard, LEX2, { bigramPrior: -1 })).toThrow(/bigramPrior/);
   });
 

@@ -22,8 +22,10 @@
  * triples, against 9.1% for the greedy phonemes through `decodeWords` with the same encoder and lexicon.
  */
 import { ConfigError, InvalidInputError } from '@mmfuse/core';
+import { checkNumber } from '@mmfuse/core/base';
+import { decoderOption } from './internal/check.js';
 import { PHONEMES } from './phonemes.js';
-import { trigramLogProbability } from './word-decoder.js';
+import { checkLexiconOnce, trigramLogProbability } from './word-decoder.js';
 import type { Lexicon } from './word-decoder.js';
 
 /** Options of `searchCtcWords`. */
@@ -57,8 +59,6 @@ export interface CtcPosteriors {
 interface Tree {
   /** Per node: child node by class id (0 = none). */
   child: Int32Array[];
-  /** Per node: the class id of the edge into it (0 for the root). */
-  label: Int8Array;
   /** Per node: the words whose pronunciation ends there. */
   words: number[][];
   /** Per node: the class ids of its children (for iteration). */
@@ -67,22 +67,22 @@ interface Tree {
 
 const treeCache = new WeakMap<Lexicon, Tree>();
 
-function lexiconTree(lexicon: Lexicon, classes: number): Tree {
+/** The prefix tree of a lexicon's pronunciations over the CTC classes (blank 0, `PHONEMES[k - 1]` as k), built once. */
+function lexiconTree(lexicon: Lexicon): Tree {
   const hit = treeCache.get(lexicon);
-  if (hit !== undefined && hit.child[0]!.length === classes) return hit;
+  if (hit !== undefined) return hit;
+  const classes = PHONEMES.length + 1;
   const symbol = new Map(PHONEMES.map((p, i) => [p, i + 1]));
   const child: Int32Array[] = [new Int32Array(classes)];
-  const label: number[] = [0];
   const words: number[][] = [[]];
   lexicon.pronunciations.forEach((pron, w) => {
     let node = 0;
     for (const s of pron.split(' ')) {
-      const c = symbol.get(s) as number;
+      const c = symbol.get(s) as number; // checkLexicon: every symbol is in the inventory
       let next = child[node]![c] as number;
       if (next === 0) {
         next = child.length;
         child.push(new Int32Array(classes));
-        label.push(c);
         words.push([]);
         child[node]![c] = next;
       }
@@ -91,35 +91,22 @@ function lexiconTree(lexicon: Lexicon, classes: number): Tree {
     if (node !== 0) words[node]!.push(w);
   });
   const labels = child.map((row) => Int8Array.from([...row.keys()].filter((c) => row[c] !== 0)));
-  const tree: Tree = { child, label: Int8Array.from(label), words, labels };
+  const tree: Tree = { child, words, labels };
   treeCache.set(lexicon, tree);
   return tree;
 }
 
-function option(value: number | undefined, fallback: number, name: string, allowInfinity = false): number {
-  const v = value ?? fallback;
-  if (Number.isNaN(v) || v < 0 || (!allowInfinity && !Number.isFinite(v))) throw new ConfigError(`${name} must be a finite number ≥ 0, got ${String(value)}`, { path: name });
-  return v;
-}
-
-/** β = 0 would give an unseen word pair probability 0 and an unseen context 0/0. */
-function positive(v: number, name: string): number {
-  if (v <= 0) throw new ConfigError(`${name} must be > 0, got ${v}`, { path: name });
-  return v;
-}
-
 /** The options with their defaults, checked. @throws ConfigError naming a bad option. */
 export function resolveCtcWordSearchOptions(options: CtcWordSearchOptions = {}): Required<CtcWordSearchOptions> {
-  const wordBonus = options.wordBonus ?? 0.5;
-  if (!Number.isFinite(wordBonus)) throw new ConfigError(`wordBonus must be a finite number, got ${String(options.wordBonus)}`, { path: 'wordBonus' });
   return {
-    lmWeight: option(options.lmWeight, 0.7, 'lmWeight'),
-    wordBonus,
-    bigramPrior: positive(option(options.bigramPrior, 8, 'bigramPrior', true), 'bigramPrior'),
-    trigramPrior: positive(option(options.trigramPrior, 2, 'trigramPrior', true), 'trigramPrior'),
-    skipCost: option(options.skipCost, 10, 'skipCost', true),
-    beam: Math.max(1, Math.floor(option(options.beam, 128, 'beam'))),
-    beamThreshold: option(options.beamThreshold, 16, 'beamThreshold', true),
+    lmWeight: decoderOption(options.lmWeight, 0.7, 'lmWeight'),
+    wordBonus: checkNumber(options.wordBonus ?? 0.5, 'wordBonus'),
+    // > 0: a prior of 0 would give an unseen word pair (triple) probability 0 and an unseen context 0/0.
+    bigramPrior: decoderOption(options.bigramPrior, 8, 'bigramPrior', { positive: true, infinite: true }),
+    trigramPrior: decoderOption(options.trigramPrior, 2, 'trigramPrior', { positive: true, infinite: true }),
+    skipCost: decoderOption(options.skipCost, 10, 'skipCost', { infinite: true }),
+    beam: Math.max(1, Math.floor(decoderOption(options.beam, 128, 'beam'))),
+    beamThreshold: decoderOption(options.beamThreshold, 16, 'beamThreshold', { infinite: true }),
   };
 }
 
@@ -153,9 +140,10 @@ function search(posteriors: CtcPosteriors, lexicon: Lexicon, o: Required<CtcWord
   const { logProbs, frames: T, classes: C } = posteriors;
   if (C !== PHONEMES.length + 1) throw new InvalidInputError(`posteriors have ${C} classes, expected ${PHONEMES.length + 1} (blank + the phoneme inventory)`, { field: 'classes' });
   if (!Number.isInteger(T) || T < 0 || logProbs.length < T * C) throw new InvalidInputError(`posteriors hold ${logProbs.length} values, fewer than ${T} frames × ${C} classes`, { field: 'logProbs' });
+  checkLexiconOnce(lexicon);
   if (lexicon.words.length === 0) return [];
   if (T === 0) return [{ words: [], score: 0 }];
-  const tree = lexiconTree(lexicon, C);
+  const tree = lexiconTree(lexicon);
   const lm = trigramLogProbability(lexicon, o.bigramPrior, o.trigramPrior);
   const useTrigrams = lexicon.trigrams !== undefined && o.trigramPrior !== Number.POSITIVE_INFINITY;
   // LM contexts, interned: the last word (and, with trigrams, the one before it); id 0 is the start.

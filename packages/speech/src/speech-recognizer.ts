@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, createRng, isMmfuseError } from '@mmfuse/core';
-import type { MmfuseError, PrepareContext } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, createRng, ctcGreedyDecode, isMmfuseError } from '@mmfuse/core';
+import type { EncoderOutput, MmfuseError, PrepareContext } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
 import type { AudioInput, PreparedPhoneticAudio } from '@mmfuse/audio';
 import { PHONEMES } from './phonemes.js';
@@ -35,7 +35,8 @@ export interface SpeechRecognizerOptions {
   beam?: CtcWordSearchOptions;
   /**
    * With `search: 'beam'` and n > 1: each transcript also lists the n best distinct word sequences
-   * (`alternatives`, `searchCtcWordsNBest`); `words` stays `searchCtcWords`'s answer. Default 1.
+   * (`alternatives`, `searchCtcWordsNBest`), and `words` is the first of them (one search per clip; it may differ
+   * from `searchCtcWords`'s answer, whose beam merges hypotheses by their last words). Default 1.
    */
   nBest?: number;
   /** Clips per forward pass. Default 16. */
@@ -129,36 +130,44 @@ export class SpeechRecognizer {
       const { heard, posteriors } = this.forward(chunk.map((c) => c.prepared), this.search === 'beam' && this.lexicon !== null);
       chunk.forEach((c, k) => {
         const phonemes = heard[k] as string[];
-        let words: string[] | null = null;
-        if (this.lexicon !== null) words = posteriors === null ? decodeWords(phonemes, this.lexicon, this.decode) : searchCtcWords(posteriors[k] as CtcPosteriors, this.lexicon, this.beam);
-        const t: Transcript = { phonemes, words };
-        if (this.nBest > 1 && posteriors !== null && this.lexicon !== null) t.alternatives = searchCtcWordsNBest(posteriors[k] as CtcPosteriors, this.lexicon, this.nBest, this.beam);
-        out[c.i] = t;
+        if (this.lexicon === null) {
+          out[c.i] = { phonemes, words: null };
+        } else if (posteriors === null) {
+          out[c.i] = { phonemes, words: decodeWords(phonemes, this.lexicon, this.decode) };
+        } else if (this.nBest > 1) {
+          const alternatives = searchCtcWordsNBest(posteriors[k] as CtcPosteriors, this.lexicon, this.nBest, this.beam);
+          out[c.i] = { phonemes, words: alternatives[0]?.words ?? [], alternatives };
+        } else {
+          out[c.i] = { phonemes, words: searchCtcWords(posteriors[k] as CtcPosteriors, this.lexicon, this.beam) };
+        }
       });
     }
     return out;
   }
 
-  /** Greedy phonemes of each clip and, when asked, its frame log-posteriors (blank first). */
+  /**
+   * Greedy phonemes of each clip and, when asked, its frame log-posteriors (blank first). With posteriors, the
+   * greedy phonemes are decoded from the same downloaded values (one read back from the engine, not two).
+   */
   private forward(prepared: PreparedPhoneticAudio[], withPosteriors: boolean): { heard: string[][]; posteriors: CtcPosteriors[] | null } {
-    let heard: string[][] = [];
+    const batch = (): EncoderOutput => this.encoder.encode(this.encoder.collate(prepared), { training: false });
+    if (!withPosteriors) return { heard: tf.tidy(() => this.encoder.transcribe(batch())) as string[][], posteriors: null };
     const kept = tf.tidy(() => {
-      const out = this.encoder.encode(this.encoder.collate(prepared), { training: false });
-      heard = this.encoder.transcribe(out) as string[][];
-      if (!withPosteriors) return [];
+      const out = batch();
       return [tf.logSoftmax(out.aux?.ctcLogits as tf.Tensor3D), (out.aux?.ctcLengths as tf.Tensor1D).clone(), (out.aux?.ctcRows as tf.Tensor1D).clone()];
     });
-    if (kept.length === 0) return { heard, posteriors: null };
     const [logProbs, lengthsT, rowsT] = kept as [tf.Tensor3D, tf.Tensor1D, tf.Tensor1D];
-    const [, T, C] = logProbs.shape;
+    const [N, T, C] = logProbs.shape;
     const lp = logProbs.dataSync() as Float32Array;
-    const lengths = lengthsT.dataSync();
+    const lengths = Array.from(lengthsT.dataSync(), (l) => Math.min(T, l));
     const rows = rowsT.dataSync();
     tf.dispose(kept);
+    const greedy = ctcGreedyDecode({ data: lp, shape: [N, T, C] }, { lengths });
+    const heard: string[][] = prepared.map(() => []);
     const posteriors: CtcPosteriors[] = new Array(prepared.length);
     rows.forEach((r, i) => {
-      const frames = Math.min(T, lengths[i] as number);
-      posteriors[r] = { logProbs: lp.slice(i * T * C, (i * T + frames) * C), frames, classes: C };
+      heard[r] = (greedy[i] as number[]).map((id) => PHONEMES[id - 1] as string);
+      posteriors[r] = { logProbs: lp.slice(i * T * C, (i * T + (lengths[i] as number)) * C), frames: lengths[i] as number, classes: C };
     });
     return { heard, posteriors };
   }

@@ -21,6 +21,7 @@ import { ConfigError, InvalidInputError } from '@mmfuse/core';
 import { getEngine } from './engines.js';
 import type { FliteEngine } from './flite.js';
 import { PHONEMES } from './phonemes.js';
+import { decoderOption } from './internal/check.js';
 
 /** A pronunciation lexicon with unigram counts. JSON-serializable (save it beside a model). */
 export interface Lexicon {
@@ -114,24 +115,7 @@ export async function buildLexicon(texts: Iterable<string>): Promise<Lexicon> {
  * begins the sentence), sorted. A word outside `words` breaks the chain, as in `countBigrams`.
  */
 export function countTrigrams(sentences: Iterable<readonly string[]>, words: readonly string[]): [number, number, number, number][] {
-  const index = new Map(words.map((w, k) => [w, k]));
-  const triples = new Map<string, number>();
-  for (const ws of sentences) {
-    let u = -1;
-    let v: number | undefined;
-    for (const w of ws) {
-      const k = index.get(w);
-      if (k === undefined) { u = -1; v = undefined; continue; }
-      if (v !== undefined) {
-        const key = `${u},${v},${k}`;
-        triples.set(key, (triples.get(key) ?? 0) + 1);
-        u = v;
-      }
-      v = k;
-    }
-  }
-  return [...triples].map(([key, c]): [number, number, number, number] => { const [u, v, w] = key.split(',').map(Number) as [number, number, number]; return [u, v, w, c]; })
-    .sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  return countNgrams(sentences, words, 3) as [number, number, number, number][];
 }
 
 /**
@@ -139,19 +123,38 @@ export function countTrigrams(sentences: Iterable<readonly string[]>, words: rea
  * sorted. A word outside `words` breaks the chain (the next word counts as a first word).
  */
 export function countBigrams(sentences: Iterable<readonly string[]>, words: readonly string[]): [number, number, number][] {
+  return countNgrams(sentences, words, 2) as [number, number, number][];
+}
+
+/** n-grams of word indices (the sentence start as -1 before the first word) with their counts, sorted. */
+function countNgrams(sentences: Iterable<readonly string[]>, words: readonly string[], n: number): number[][] {
   const index = new Map(words.map((w, k) => [w, k]));
-  const pairs = new Map<string, number>();
+  const counts = new Map<string, number>();
   for (const ws of sentences) {
-    let prev = -1;
+    let chain = [-1];
     for (const w of ws) {
       const k = index.get(w);
-      if (k === undefined) { prev = -1; continue; }
-      const key = `${prev},${k}`;
-      pairs.set(key, (pairs.get(key) ?? 0) + 1);
-      prev = k;
+      if (k === undefined) { chain = [-1]; continue; }
+      if (chain.length >= n - 1) {
+        const key = [...chain.slice(chain.length - (n - 1)), k].join(',');
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      chain.push(k);
     }
   }
-  return [...pairs].map(([key, c]): [number, number, number] => { const [u, w] = key.split(',').map(Number) as [number, number]; return [u, w, c]; }).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const byIndices = (a: number[], b: number[]): number => { for (let i = 0; i < n; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number); return 0; };
+  return [...counts].map(([key, c]) => [...key.split(',').map(Number), c]).sort(byIndices);
+}
+
+const checked = new WeakSet<object>();
+
+/** `checkLexicon` once per lexicon object (the decoders call it on every clip; a lexicon is not changed in place). */
+export function checkLexiconOnce(lexicon: Lexicon): Lexicon {
+  if (lexicon === null || typeof lexicon !== 'object' || !checked.has(lexicon)) {
+    checkLexicon(lexicon);
+    checked.add(lexicon);
+  }
+  return lexicon;
 }
 
 /** Checks a lexicon read from JSON; returns it typed. */
@@ -213,31 +216,20 @@ function compile(lexicon: Lexicon, o: Required<DecodeWordsOptions>): Compiled {
   return c;
 }
 
-/** β = 0 would give an unseen word pair probability 0 and an unseen context 0/0 (NaN costs). */
-function positivePrior(v: number): number {
-  if (v <= 0) throw new ConfigError(`bigramPrior must be > 0, got ${v}`, { path: 'bigramPrior' });
-  return v;
-}
-
-function option(value: number | undefined, fallback: number, name: string): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < 0) throw new ConfigError(`${name} must be a finite number ≥ 0, got ${String(value)}`, { path: name });
-  return v;
-}
-
 /**
  * The decoder's options with their defaults, checked.
  * @throws ConfigError naming an option that is not a finite number ≥ 0.
  */
 export function resolveDecodeOptions(options: DecodeWordsOptions = {}): Required<DecodeWordsOptions> {
   return {
-    wordPenalty: option(options.wordPenalty, 0.5, 'wordPenalty'),
-    lmWeight: option(options.lmWeight, 0.1, 'lmWeight'),
-    skipCost: option(options.skipCost, 2, 'skipCost'),
-    vowelSubstitution: option(options.vowelSubstitution, 0.6, 'vowelSubstitution'),
-    maxEditRatio: option(options.maxEditRatio, 0.5, 'maxEditRatio'),
-    bigramPrior: options.bigramPrior === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : positivePrior(option(options.bigramPrior, 8, 'bigramPrior')),
-    beam: Math.max(1, Math.floor(option(options.beam, 8, 'beam'))),
+    wordPenalty: decoderOption(options.wordPenalty, 0.5, 'wordPenalty'),
+    lmWeight: decoderOption(options.lmWeight, 0.1, 'lmWeight'),
+    skipCost: decoderOption(options.skipCost, 2, 'skipCost'),
+    vowelSubstitution: decoderOption(options.vowelSubstitution, 0.6, 'vowelSubstitution'),
+    maxEditRatio: decoderOption(options.maxEditRatio, 0.5, 'maxEditRatio'),
+    // > 0: β = 0 would give an unseen pair probability 0 and an unseen context 0/0.
+    bigramPrior: decoderOption(options.bigramPrior, 8, 'bigramPrior', { positive: true, infinite: true }),
+    beam: Math.max(1, Math.floor(decoderOption(options.beam, 8, 'beam'))),
   };
 }
 
@@ -252,6 +244,7 @@ export function decodeWords(phonemes: readonly string[], lexicon: Lexicon, optio
     if (id === undefined) throw new InvalidInputError(`phoneme ${i} (${JSON.stringify(p)}) is not in the inventory`, { details: { index: i } });
     return id;
   });
+  checkLexiconOnce(lexicon);
   const n = heard.length;
   if (n === 0 || lexicon.words.length === 0) return [];
   const sub = (a: number, b: number): number => (a === b ? 0 : IS_VOWEL[a] === 1 && IS_VOWEL[b] === 1 ? o.vowelSubstitution : 1);
@@ -308,22 +301,35 @@ function forEachSpan(heard: Int8Array, i: number, lex: Compiled, sub: (a: number
   }
 }
 
-/** Bigram counts of a lexicon, by context: context u (-1 = start) → (word → count) and its total. */
-const bigramCache = new WeakMap<Lexicon, { next: Map<number, Map<number, number>>; total: Map<number, number> }>();
+/** n-gram counts by context (the leading word indices joined by ","): context → (word → count), and its total. */
+interface NgramTable { next: Map<string, Map<number, number>>; total: Map<string, number> }
 
-function bigramTable(lexicon: Lexicon): { next: Map<number, Map<number, number>>; total: Map<number, number> } {
-  let t = bigramCache.get(lexicon);
+const tableCache = new WeakMap<object, NgramTable>();
+
+/** The table of a lexicon's `bigrams` or `trigrams` (`[...context, word, count]` entries), built once. */
+function ngramTable(entries: readonly (readonly number[])[]): NgramTable {
+  let t = tableCache.get(entries);
   if (t === undefined) {
     t = { next: new Map(), total: new Map() };
-    for (const [u, w, c] of lexicon.bigrams ?? []) {
-      const row = t.next.get(u) ?? new Map<number, number>();
+    for (const e of entries) {
+      const ctx = e.slice(0, -2).join(',');
+      const w = e[e.length - 2] as number;
+      const c = e[e.length - 1] as number;
+      const row = t.next.get(ctx) ?? new Map<number, number>();
       row.set(w, (row.get(w) ?? 0) + c);
-      t.next.set(u, row);
-      t.total.set(u, (t.total.get(u) ?? 0) + c);
+      t.next.set(ctx, row);
+      t.total.set(ctx, (t.total.get(ctx) ?? 0) + c);
     }
-    bigramCache.set(lexicon, t);
+    tableCache.set(entries, t);
   }
   return t;
+}
+
+/** (count(ctx, w) + prior · p) / (count(ctx) + prior): `p`, the shorter context's probability, for an unseen context. */
+function smoothed(table: NgramTable, ctx: string, w: number, prior: number, p: number): number {
+  const n = table.total.get(ctx) ?? 0;
+  if (n === 0) return p;
+  return ((table.next.get(ctx)?.get(w) ?? 0) + prior * p) / (n + prior);
 }
 
 /** One hypothesis of the search: the last word (-1 at the start), its cost and its back pointer. */
@@ -343,31 +349,9 @@ function bigramCost(lexicon: Lexicon, o: Required<DecodeWordsOptions>): (u: numb
 export function trigramLogProbability(lexicon: Lexicon, bigramPrior: number, trigramPrior: number): (t: number, u: number, w: number) => number {
   const bigram = bigramLogProbability(lexicon, bigramPrior);
   if (lexicon.trigrams === undefined || trigramPrior === Number.POSITIVE_INFINITY) return (_t, u, w) => bigram(u, w);
-  let table = trigramCache.get(lexicon);
-  if (table === undefined) {
-    table = { next: new Map(), total: new Map() };
-    for (const [t, u, w, c] of lexicon.trigrams) {
-      const ctx = `${t},${u}`;
-      const row = table.next.get(ctx) ?? new Map<number, number>();
-      row.set(w, (row.get(w) ?? 0) + c);
-      table.next.set(ctx, row);
-      table.total.set(ctx, (table.total.get(ctx) ?? 0) + c);
-    }
-    trigramCache.set(lexicon, table);
-  }
-  const tb = table;
-  return (t, u, w) => {
-    const pb = Math.exp(bigram(u, w));
-    if (u < 0) return Math.log(pb);
-    const ctx = `${t},${u}`;
-    const n = tb.total.get(ctx) ?? 0;
-    if (n === 0) return Math.log(pb);
-    const c = tb.next.get(ctx)?.get(w) ?? 0;
-    return Math.log((c + trigramPrior * pb) / (n + trigramPrior));
-  };
+  const table = ngramTable(lexicon.trigrams);
+  return (t, u, w) => (u < 0 ? bigram(u, w) : Math.log(smoothed(table, `${t},${u}`, w, trigramPrior, Math.exp(bigram(u, w)))));
 }
-
-const trigramCache = new WeakMap<Lexicon, { next: Map<string, Map<number, number>>; total: Map<string, number> }>();
 
 /**
  * log P(w | u) with P(w | u) = (count(u, w) + β P(w)) / (count(u) + β), β = `bigramPrior` (u = -1: a first
@@ -375,15 +359,10 @@ const trigramCache = new WeakMap<Lexicon, { next: Map<string, Map<number, number
  */
 export function bigramLogProbability(lexicon: Lexicon, bigramPrior: number): (u: number, w: number) => number {
   const total = lexicon.counts.reduce((a, b) => a + b, 0);
-  if (lexicon.bigrams === undefined || bigramPrior === Number.POSITIVE_INFINITY) return (_u, w) => Math.log((lexicon.counts[w] as number) / total);
-  const table = bigramTable(lexicon);
-  const beta = bigramPrior;
-  return (u, w) => {
-    const pw = (lexicon.counts[w] as number) / total;
-    const ctx = table.total.get(u) ?? 0;
-    const c = table.next.get(u)?.get(w) ?? 0;
-    return Math.log((c + beta * pw) / (ctx + beta));
-  };
+  const unigram = (w: number): number => (lexicon.counts[w] as number) / total;
+  if (lexicon.bigrams === undefined || bigramPrior === Number.POSITIVE_INFINITY) return (_u, w) => Math.log(unigram(w));
+  const table = ngramTable(lexicon.bigrams);
+  return (u, w) => Math.log(smoothed(table, String(u), w, bigramPrior, unigram(w)));
 }
 
 /**

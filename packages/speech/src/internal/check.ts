@@ -1,5 +1,6 @@
 /** Option checks shared by the speech functions. */
 import { ConfigError } from '@mmfuse/core';
+import { checkNumber } from '@mmfuse/core/base';
 import type { EngineName, VoiceSettings } from '../types.js';
 
 export const ENGINE_NAMES: readonly EngineName[] = ['espeak-ng', 'flite'];
@@ -20,4 +21,14 @@ export function resolveSettings(s: VoiceSettings): Required<VoiceSettings> {
   if (typeof rate !== 'number' || !(rate >= 0.5 && rate <= 2)) throw new ConfigError(`must be a number in 0.5..2, got ${String(rate)}`, { path: 'voice.rate' });
   if (typeof pitch !== 'number' || !(pitch >= 0.5 && pitch <= 1.9)) throw new ConfigError(`must be a number in 0.5..1.9, got ${String(pitch)}`, { path: 'voice.pitch' });
   return { engine: s.engine, voice: s.voice, rate, pitch };
+}
+
+/**
+ * A decoder option: a finite number ≥ 0 (> 0 with `positive`; also Infinity with `infinite`), `fallback` when
+ * absent. @throws ConfigError naming the option.
+ */
+export function decoderOption(value: number | undefined, fallback: number, path: string, o: { positive?: boolean; infinite?: boolean } = {}): number {
+  const v = value ?? fallback;
+  if (o.infinite === true && v === Number.POSITIVE_INFINITY) return v;
+  return checkNumber(v, path, 0, Number.POSITIVE_INFINITY, o.positive === true);
 }

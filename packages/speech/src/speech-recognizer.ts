@@ -87,7 +87,10 @@ export class SpeechRecognizer {
       }
       lexicon = checkLexicon(raw, 'lexicon');
     } else if (options.lexicon !== undefined) lexicon = checkLexicon(options.lexicon, 'lexicon');
-    const decode = resolveDecodeOptions(options.decode); // checked now, not per clip
+    // Checked now, not per clip; passed on as given, so decodeWords applies its own defaults (the resolved ones
+    // would pin wordPenalty to the unigram default 0.5 where a lexicon with word pairs takes 0.25).
+    resolveDecodeOptions(options.decode);
+    const decode = { ...options.decode };
     const search = options.search ?? 'beam';
     if (search !== 'greedy' && search !== 'beam') throw new ConfigError(`must be "greedy" or "beam", got ${JSON.stringify(search)}`, { path: 'search' });
     const beam = resolveCtcWordSearchOptions(options.beam);

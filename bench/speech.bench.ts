@@ -173,7 +173,7 @@ async function run(): Promise<BenchSection> {
     '| --- | --- |',
     `| phoneme error rate | ${pct(per)} |`,
     `| word error rate (lexicon words), CTC beam search through the lexicon | ${pct(wer)} |`,
-    `| word error rate, greedy phonemes + \`decodeWords\` (stop 28's decoder) | ${pct(werGreedy)} |`,
+    `| word error rate, greedy phonemes + \`decodeWords\` at its defaults (the stop-28 decoder) | ${pct(werGreedy)} |`,
     `| transcription speed | ${(audioSeconds / transcribeSeconds).toFixed(1)}× real time |`,
     `| the bot's model, voice only: the words heard (as \`bot.ts\` answers; the clip only when nothing is heard) | **${pct(botHeard)}** |`,
     `| the bot's model, voice only, the words the greedy decoder heard | ${pct(botHeardGreedy)} |`,

@@ -27,7 +27,7 @@ export interface SpeechRecognizerOptions {
   /**
    * How words are found: `'beam'` searches the frame posteriors through the lexicon with its word pairs (and triples)
    * (`searchCtcWords`; word error rate 7.0% on validation speakers, 19.8% on the bot's held-out test voices, with the shipped lexicon's word triples);
-   * `'greedy'` reads the greedy CTC phonemes with `decodeWords` (9.1% and 25.5%, the decoder before stop 30).
+   * `'greedy'` reads the greedy CTC phonemes with `decodeWords` (9.1% and 25.5% as the recognizer ran it before stop 30).
    * Default `'beam'`.
    */
   search?: 'greedy' | 'beam';

@@ -97,7 +97,7 @@ describe('mmfuse prepare (2 workers) and train --cache', () => {
         const { samples } = await loadManifest(file, { fields: manifestFields(cfg.config, { withTarget: true }), onError: 'skip' });
         const good = samples.filter((x) => x.id !== 'bad-train');
         inputs += good.reduce((a, x) => a + s.fields.filter((f) => x.fields[f] !== undefined).length, 0);
-        const outcomes = await prepareAll(good, { fields: s.fields, encoders: s.encoders, encoderConfigs: s.encoderConfigs, cache, concurrency: 1 });
+        const outcomes = await prepareAll(good, { ...s.prepareOptions(cache), concurrency: 1 });
         expect(outcomes.every((o) => o.ok)).toBe(true);
       }
       expect(inputs).toBe(22 * 3);

@@ -16,7 +16,7 @@ import type { Calibration, Prediction } from './outputs/index.js';
 import { isCalibrated } from './outputs/calibration.js';
 import { PrepareCache } from './pipeline/cache.js';
 import { collectSamples, prepareAll, prepareFields, prepareSamples } from './pipeline/prepare.js';
-import type { PrepareInputsOptions, SampleSource } from './pipeline/prepare.js';
+import type { SampleSource } from './pipeline/prepare.js';
 import { FusionState } from './state.js';
 import type { ModelInput } from './state.js';
 import { runTraining } from './train/loop.js';
@@ -120,10 +120,6 @@ export class FusionModel {
     return this.state.history;
   }
 
-  private prepareOptions(cache: PrepareCache, baseDir?: string): PrepareInputsOptions {
-    const s = this.state;
-    return { fields: s.fields, sources: s.sources, encoders: s.encoders, encoderConfigs: s.encoderConfigs, cache, ...(baseDir === undefined ? {} : { baseDir }) };
-  }
 
   /**
    * Train on `train` (any iterable of `{ id?, fields }`, e.g. `readManifest(...)`). Bad samples are skipped
@@ -138,7 +134,7 @@ export class FusionModel {
     this.state.requireNetwork();
     const decode = decodeOptions(options);
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${[...new Set(this.state.sources)].join(', ')}), got ${describe(input)}`, { sample: options.sampleId ?? 'input' });
-    const values = await prepareFields(input, options.sampleId ?? 'input', this.prepareOptions(this.cache, options.baseDir));
+    const values = await prepareFields(input, options.sampleId ?? 'input', this.state.prepareOptions(this.cache, options.baseDir));
     return predictValues(this.state, [values], options.contributions ?? true, decode)[0] as Prediction;
   }
 
@@ -147,7 +143,7 @@ export class FusionModel {
    * `predictPrepared`: one outcome per request, a refused one carrying its typed error (sample = its index).
    */
   async prepareInputs(inputs: Record<string, unknown>[], options: { baseDir?: string } = {}): Promise<Outcome<PreparedInput>[]> {
-    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.prepareOptions(this.cache, options.baseDir), sampleName: (i) => i });
+    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.state.prepareOptions(this.cache, options.baseDir), sampleName: (i) => i });
     return outcomes.map((o) => (o.ok ? { ok: true, value: { kind: 'mmfuse-prepared-input', values: o.value.values } } : o));
   }
 
@@ -165,7 +161,7 @@ export class FusionModel {
     this.state.requireNetwork();
     const decode = decodeOptions(options);
     const ids = options.sampleIds;
-    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.prepareOptions(this.cache, options.baseDir), sampleName: (i) => ids?.[i] ?? i });
+    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.state.prepareOptions(this.cache, options.baseDir), sampleName: (i) => ids?.[i] ?? i });
     const ready = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     const preds = predictValues(this.state, ready.map((p) => p.values), options.contributions ?? true, decode);
     const byIndex = new Map(ready.map((p, j) => [p.index, preds[j] as Prediction]));
@@ -179,7 +175,7 @@ export class FusionModel {
     const cache = options.cacheDir === undefined ? this.cache : new PrepareCache(options.cacheDir);
     const field = this.state.config.output.field;
     const { prepared, skipped } = await prepareSamples(all, {
-      ...this.prepareOptions(cache, options.baseDir),
+      ...this.state.prepareOptions(cache, options.baseDir),
       check: (s, id) => this.state.target(ownValue(s.fields, field), id),
       ...(options.onSkip === undefined ? {} : { onSkip: options.onSkip }),
     });

@@ -12,6 +12,8 @@ import type { ResolvedConfig } from './config.js';
 import { FusionNetwork } from './network.js';
 import { outputKind } from './outputs/index.js';
 import type { FittedOutput, OutputKind, Target } from './outputs/index.js';
+import type { PrepareCache } from './pipeline/cache.js';
+import type { PrepareInputsOptions } from './pipeline/prepare.js';
 import type { TrainingHistory } from './train/history.js';
 import type { WeightStorage } from './io/format.js';
 
@@ -90,6 +92,14 @@ export class FusionState {
     this.encoders = encoders;
     this.encoderConfigs = encoderConfigs;
     this.outputKind = outputKind(config.output.type);
+  }
+
+  /**
+   * How raw samples are prepared for this state's inputs: each input's encoder reads its source field
+   * (`inputs.<name>.field`). Every caller that prepares samples for a model goes through here.
+   */
+  prepareOptions(cache: PrepareCache, baseDir?: string): PrepareInputsOptions {
+    return { fields: this.fields, sources: this.sources, encoders: this.encoders, encoderConfigs: this.encoderConfigs, cache, ...(baseDir === undefined ? {} : { baseDir }) };
   }
 
   /** Build the encoders of a resolved config through the registry (no weights yet). Throws `ConfigError` naming the input. */

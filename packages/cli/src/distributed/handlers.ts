@@ -150,7 +150,7 @@ export function mmfuseHandlers(options: HandlerOptions): JobHandlers {
       // A cache per job: values are written to disk, not held by a long-lived worker.
       const cache = new PrepareCache(job.cacheDir);
       // The calls `fit` makes on the training set (same keys, same checks, target parsed), so `train` hits.
-      const outcomes = await prepareAll(samples, { fields: s.fields, encoders: s.encoders, encoderConfigs: s.encoderConfigs, cache, check: (sample, id) => s.target(sample.fields[outField], id) });
+      const outcomes = await prepareAll(samples, { ...s.prepareOptions(cache), check: (sample, id) => s.target(sample.fields[outField], id) });
       const skipped: SkippedSample[] = [];
       let k = 0;
       for (const e of entries) {

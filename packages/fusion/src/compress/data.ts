@@ -33,9 +33,8 @@ export async function prepareSet(state: FusionState, source: SampleSource, optio
   if (options.maxSamples !== undefined) samples = samples.slice(0, options.maxSamples);
   const field = state.config.output.field;
   const { prepared, skipped } = await prepareSamples(samples, {
-    fields: state.fields, encoders: state.encoders, encoderConfigs: state.encoderConfigs, cache: new PrepareCache(options.cacheDir),
+    ...state.prepareOptions(new PrepareCache(options.cacheDir), options.baseDir),
     file: options.file ?? 'data',
-    ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
     ...(options.onSkip === undefined ? {} : { onSkip: options.onSkip }),
     check: (s, id): Target | undefined => (s.fields[field] === undefined || s.fields[field] === null ? undefined : state.target(s.fields[field], id)),
   });

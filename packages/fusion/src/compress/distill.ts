@@ -69,7 +69,7 @@ function softmax(logits: ArrayLike<number>, temperature: number): number[] {
 
 /** The teacher's logits of raw samples (undefined where it cannot read one), and the refused samples. */
 async function teacherLogits(teacher: FusionState, samples: readonly Sample[], baseDir: string | undefined, file: string): Promise<{ logits: (Float32Array | undefined)[]; skipped: SkippedSample[] }> {
-  const outcomes = await prepareAll(samples, { fields: teacher.fields, encoders: teacher.encoders, encoderConfigs: teacher.encoderConfigs, cache: new PrepareCache(), ...(baseDir === undefined ? {} : { baseDir }) });
+  const outcomes = await prepareAll(samples, teacher.prepareOptions(new PrepareCache(), baseDir));
   const ok = outcomes.flatMap((o, i) => (o.ok ? [{ i, values: o.value.values }] : []));
   const rows = outputRows(teacher, ok.map((o) => o.values));
   const logits: (Float32Array | undefined)[] = new Array(samples.length).fill(undefined);

@@ -20,7 +20,7 @@ import type { Calibration, DecodeOptions, Prediction, Target } from '../outputs/
 import { isCalibrated } from '../outputs/calibration.js';
 import { PrepareCache } from '../pipeline/cache.js';
 import { collectSamples, prepareAll, prepareFields, prepareSamples } from '../pipeline/prepare.js';
-import type { PrepareInputsOptions, SampleSource } from '../pipeline/prepare.js';
+import type { SampleSource } from '../pipeline/prepare.js';
 import { FusionState } from '../state.js';
 import type { ModelInput } from '../state.js';
 import { ONNX_FORMAT, ONNX_FORMAT_VERSION, ONNX_METADATA_KEY, exportOnnx } from './export.js';
@@ -167,10 +167,6 @@ export class OnnxFusionModel {
     return c === undefined || !isCalibrated(c) ? undefined : { ...c };
   }
 
-  private prepareOptions(cache: PrepareCache, baseDir?: string): PrepareInputsOptions {
-    const s = this.state;
-    return { fields: s.fields, sources: s.sources, encoders: s.encoders, encoderConfigs: s.encoderConfigs, cache, ...(baseDir === undefined ? {} : { baseDir }) };
-  }
 
   /** Head outputs of prepared value lists, 64 rows per run (as `outputRows`); `drop` hides input m from every row. */
   async outputRows(values: readonly (readonly unknown[])[], drop?: number): Promise<Float32Array[]> {
@@ -250,13 +246,13 @@ export class OnnxFusionModel {
   async predict(input: Record<string, unknown>, options: PredictOptions = {}): Promise<Prediction> {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${this.state.fields.join(', ')}), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`, { sample: options.sampleId ?? 'input' });
     const decode = decodeOptions(options);
-    const values = await prepareFields(input, options.sampleId ?? 'input', this.prepareOptions(this.cache, options.baseDir));
+    const values = await prepareFields(input, options.sampleId ?? 'input', this.state.prepareOptions(this.cache, options.baseDir));
     return (await this.predictValues([values], options.contributions ?? true, decode))[0] as Prediction;
   }
 
   /** As `FusionModel.prepareInputs`. */
   async prepareInputs(inputs: Record<string, unknown>[], options: { baseDir?: string } = {}): Promise<Outcome<PreparedInput>[]> {
-    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.prepareOptions(this.cache, options.baseDir), sampleName: (i) => i });
+    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.state.prepareOptions(this.cache, options.baseDir), sampleName: (i) => i });
     return outcomes.map((o) => (o.ok ? { ok: true, value: { kind: 'mmfuse-prepared-input', values: o.value.values } } : o));
   }
 
@@ -269,7 +265,7 @@ export class OnnxFusionModel {
   async predictBatch(inputs: Record<string, unknown>[], options: PredictOptions = {}): Promise<Outcome<Prediction>[]> {
     const decode = decodeOptions(options);
     const ids = options.sampleIds;
-    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.prepareOptions(this.cache, options.baseDir), sampleName: (i) => ids?.[i] ?? i });
+    const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.state.prepareOptions(this.cache, options.baseDir), sampleName: (i) => ids?.[i] ?? i });
     const ready = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
     const preds = await this.predictValues(ready.map((p) => p.values), options.contributions ?? true, decode);
     const byIndex = new Map(ready.map((p, j) => [p.index, preds[j] as Prediction]));
@@ -282,7 +278,7 @@ export class OnnxFusionModel {
     const cache = options.cacheDir === undefined ? this.cache : new PrepareCache(options.cacheDir);
     const field = this.state.config.output.field;
     const { prepared, skipped } = await prepareSamples<Target>(all, {
-      ...this.prepareOptions(cache, options.baseDir),
+      ...this.state.prepareOptions(cache, options.baseDir),
       check: (s, id) => this.state.target(ownValue(s.fields, field), id),
       ...(options.onSkip === undefined ? {} : { onSkip: options.onSkip }),
     });

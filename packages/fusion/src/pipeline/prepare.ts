@@ -40,8 +40,12 @@ export interface PreparedSample<T = undefined> {
 export interface PrepareInputsOptions {
   /** Input names (in the order of `encoders`). */
   fields: readonly string[];
-  /** The sample field each input reads, in the order of `fields`. Default: `fields`. */
-  sources?: readonly string[];
+  /**
+   * The sample field each input reads (`inputs.<name>.field`), in the order of `fields`. Required: an input
+   * that reads another input's field (e.g. `sentence` reading `text`) would find nothing under its own name.
+   * `FusionState.prepareOptions` fills it.
+   */
+  sources: readonly string[];
   encoders: readonly ModalityEncoder[];
   /** Encoder configs, part of the cache key. */
   encoderConfigs: readonly unknown[];
@@ -77,7 +81,7 @@ export async function prepareFields(fieldsIn: Record<string, unknown>, sample: s
   const values: unknown[] = [];
   const baseDir = where.baseDir ?? opts.baseDir;
   for (let m = 0; m < opts.fields.length; m++) {
-    const field = (opts.sources ?? opts.fields)[m] as string;
+    const field = opts.sources[m] as string;
     // Own properties only: a field named `constructor` is not Object's.
     const raw = Object.hasOwn(fieldsIn, field) ? fieldsIn[field] : undefined;
     if (raw === undefined || raw === null) { values.push(undefined); continue; }
@@ -103,7 +107,7 @@ export async function prepareFields(fieldsIn: Record<string, unknown>, sample: s
     }
   }
   if (values.every((v) => v === undefined)) {
-    throw new InvalidInputError(`none of the inputs ${[...new Set(opts.sources ?? opts.fields)].map((f) => `"${f}"`).join(', ')} is present`, { sample });
+    throw new InvalidInputError(`none of the inputs ${[...new Set(opts.sources)].map((f) => `"${f}"`).join(', ')} is present`, { sample });
   }
   return values;
 }

@@ -49,8 +49,7 @@ export async function prepareLabeled(state: FusionState, source: SampleSource, o
   const samples = await collectSamples(source);
   const outField = state.config.output.field;
   const { prepared, skipped } = await prepareSamples(samples, {
-    fields: state.fields, sources: state.sources, encoders: state.encoders, encoderConfigs: state.encoderConfigs, cache: o.cache, file: o.file, onSkip: o.onSkip,
-    ...(o.baseDir === undefined ? {} : { baseDir: o.baseDir }),
+    ...state.prepareOptions(o.cache, o.baseDir), file: o.file, onSkip: o.onSkip,
     check: (s, id) => state.target(Object.hasOwn(s.fields, outField) ? s.fields[outField] : undefined, id),
   });
   reportSkips(state, o.file, samples, skipped, o.log);
@@ -111,7 +110,7 @@ export interface AugmentTrainingOptions {
 export async function augmentTraining(state: FusionState, raw: readonly Sample[], train: readonly TrainingSample[], o: AugmentTrainingOptions): Promise<{ train: TrainingSample[]; failed: number; firstError?: string }> {
   const ms = o.fields.map((f) => state.fields.indexOf(f)).filter((m) => m >= 0);
   const opts = {
-    fields: ms.map((m) => state.fields[m] as string), encoders: ms.map((m) => state.encoders[m] as ModalityEncoder), encoderConfigs: ms.map((m) => state.encoderConfigs[m]), cache: o.cache,
+    fields: ms.map((m) => state.fields[m] as string), sources: ms.map((m) => state.sources[m] as string), encoders: ms.map((m) => state.encoders[m] as ModalityEncoder), encoderConfigs: ms.map((m) => state.encoderConfigs[m]), cache: o.cache,
     ...(o.baseDir === undefined ? {} : { baseDir: o.baseDir }),
   };
   const out = [...train];

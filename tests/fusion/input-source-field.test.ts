@@ -57,6 +57,13 @@ describe('an input that reads another field (inputs.<name>.field)', () => {
     expect(rows.map((r) => Array.from(r))).toEqual(expected.map((r) => Array.from(r)));
   });
 
+  it('training refuses to go on when no sample\'s source field can be read, naming the field and the input', async () => {
+    const m = FusionModel.create(wordsConfig(1));
+    const bad = train.map((s) => ({ ...s, fields: { ...s.fields, text: 42 } }));
+    await expect(m.fit(bad, { progress: 'none', log: () => {} })).rejects.toThrow(/field "text" \(input "words"\) could not be read in any of the 32 train samples that have it/);
+    m.dispose();
+  });
+
   it('augmentEachEpoch prepares it again from its source field', async () => {
     const m = FusionModel.create(wordsConfig(2));
     const lines: string[] = [];

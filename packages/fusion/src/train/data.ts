@@ -35,11 +35,14 @@ function describeSkip(s: SkippedSample): string {
 function reportSkips(state: FusionState, set: string, samples: readonly { fields: Record<string, unknown> }[], skipped: readonly SkippedSample[], log: ((line: string) => void) | undefined): void {
   if (skipped.length === 0) return;
   log?.(`${set}: skipped ${skipped.length} of ${samples.length} samples (first: ${skipped.slice(0, QUOTED_REASONS).map(describeSkip).join('; ')})${skipped.length > QUOTED_REASONS ? '; onSkip lists every one' : ''}`);
-  for (const field of state.fields) {
+  // By the field each input reads (`inputs.<name>.field`): that is where a sample has it, and what a refusal names.
+  for (const field of new Set(state.sources)) {
     const present = samples.filter((s) => Object.hasOwn(s.fields, field) && s.fields[field] !== null && s.fields[field] !== undefined).length;
     const refused = skipped.filter((s) => s.field === field);
     if (present > 0 && refused.length >= present) {
-      throw new InvalidInputError(`input "${field}" could not be read in any of the ${present} ${set} samples that have it, so the model would train without it (first: ${refused.slice(0, QUOTED_REASONS).map(describeSkip).join('; ')}); relative paths resolve against each manifest's folder (or the baseDir option)`, { field });
+      const inputs = state.fields.filter((_, m) => state.sources[m] === field);
+      const named = inputs.length === 1 && inputs[0] === field ? `input "${field}"` : `field "${field}" (input ${inputs.map((i) => `"${i}"`).join(', ')})`;
+      throw new InvalidInputError(`${named} could not be read in any of the ${present} ${set} samples that have it, so the model would train without it (first: ${refused.slice(0, QUOTED_REASONS).map(describeSkip).join('; ')}); relative paths resolve against each manifest's folder (or the baseDir option)`, { field });
     }
   }
 }

@@ -7,9 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FusionModel, distill, prepareSet } from '@mmfuse/fusion';
+import { FusionModel, distill, outputRows, prepareSet } from '@mmfuse/fusion';
 import type { FusionModelConfig, Sample } from '@mmfuse/fusion';
-import { outputRows } from '../../packages/fusion/src/infer.js';
 import { writeBotData } from './compress-helpers.js';
 
 let work: string;

@@ -120,7 +120,6 @@ export class FusionModel {
     return this.state.history;
   }
 
-
   /**
    * Train on `train` (any iterable of `{ id?, fields }`, e.g. `readManifest(...)`). Bad samples are skipped
    * and reported through `onSkip`. Resolves with the per-epoch history.

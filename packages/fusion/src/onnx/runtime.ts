@@ -167,7 +167,6 @@ export class OnnxFusionModel {
     return c === undefined || !isCalibrated(c) ? undefined : { ...c };
   }
 
-
   /** Head outputs of prepared value lists, 64 rows per run (as `outputRows`); `drop` hides input m from every row. */
   async outputRows(values: readonly (readonly unknown[])[], drop?: number): Promise<Float32Array[]> {
     return (await this.outputRowsWithNearest(values, drop)).rows;

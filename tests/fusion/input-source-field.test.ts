@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FusionModel, distill, outputRows, prepareSet } from '@mmfuse/fusion';
+import { ConfigError } from '@mmfuse/core';
+import { FusionModel, PrepareCache, distill, outputRows, prepareAll, prepareSet } from '@mmfuse/fusion';
 import type { FusionModelConfig, Sample } from '@mmfuse/fusion';
 import { writeBotData } from './compress-helpers.js';
 
@@ -69,5 +70,11 @@ describe('an input that reads another field (inputs.<name>.field)', () => {
     await m.fit(train, { progress: 'none', log: (l) => lines.push(l), augmentEachEpoch: ['words'] });
     expect(lines.filter((l) => /kept their unaugmented inputs/.test(l))).toEqual([]);
     m.dispose();
+  });
+
+  it('prepareAll refuses options without the source fields (a plain JavaScript caller)', async () => {
+    const { sources: _dropped, ...rest } = teacher.state.prepareOptions(new PrepareCache());
+    await expect(prepareAll(train, rest as never)).rejects.toThrow(ConfigError);
+    await expect(prepareAll(train, rest as never)).rejects.toThrow(/sources: must list the field each of the 1 inputs reads, got undefined/);
   });
 });

@@ -4,7 +4,7 @@
  * bounded concurrency (file reads and native decoders such as sharp run on libuv's thread pool meanwhile)
  * and the prepared-value cache. A bad value refuses its sample alone with a typed, located error.
  */
-import { InvalidInputError, isMmfuseError, rawInputOf, skippedFromError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, isMmfuseError, rawInputOf, skippedFromError } from '@mmfuse/core';
 import type { MmfuseError, ModalityEncoder, Outcome, Rng, SkippedSample } from '@mmfuse/core';
 import type { PrepareCache } from './cache.js';
 import { checkRawInput } from './raw-input.js';
@@ -118,6 +118,10 @@ export async function prepareFields(fieldsIn: Record<string, unknown>, sample: s
  * to refuse it; `sampleName` names a sample without an id in errors (default: its index as a string).
  */
 export async function prepareAll<T = undefined>(samples: readonly Sample[], opts: PrepareInputsOptions & { check?: (s: Sample, id: string) => T; sampleName?: (index: number) => string | number }): Promise<Outcome<PreparedSample<T>>[]> {
+  // A caller from plain JavaScript may leave `sources` out: refuse the call, not every sample one by one.
+  if (!Array.isArray(opts.sources) || opts.sources.length !== opts.fields.length) {
+    throw new ConfigError(`must list the field each of the ${opts.fields.length} inputs reads, got ${JSON.stringify(opts.sources)}; FusionState.prepareOptions builds these options`, { path: 'sources' });
+  }
   const results: Outcome<PreparedSample<T>>[] = new Array(samples.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -183,6 +183,14 @@ describe('mmfuse distill', () => {
     expect(p.json.modalitiesUsed).toEqual(['audio']);
   });
 
+  it('distills from an ensemble: --teacher repeated', async () => {
+    const r = await cli(['distill', '--teacher', 'teacher', '--teacher', 'teacher', '--config', 'student.yaml', '--out', 'ensemble-student', '--epochs', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json.teachers).toEqual([path.join(dir, 'teacher'), path.join(dir, 'teacher')]);
+    expect(r.json.evaluations.map((e: { model: string }) => e.model)).toEqual(['teacher', 'teacher 2', 'student']);
+    expect(r.stderr).toMatch(/distilling an ensemble of 2 teachers/);
+  });
+
   it('refuses a student that reads an input the teacher does not have', async () => {
     writeFileSync(path.join(dir, 'bad-student.yaml'), [
       'inputs:',

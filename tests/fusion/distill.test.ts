@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '@mmfuse/core';
-import { FusionModel, checkStudent, distill } from '@mmfuse/fusion';
+import { FusionModel, checkStudent, distill, outputRows, teacherSoftTargets } from '@mmfuse/fusion';
 import type { Sample } from '@mmfuse/fusion';
 import type { SkippedSample } from '@mmfuse/core';
 import { botConfig, trainBot, writeBotData } from './compress-helpers.js';
@@ -67,6 +67,44 @@ describe('distillation', () => {
     const agree = t.filter((o, i) => o.ok && s[i]!.ok && o.value.label === (s[i] as { value: { label: unknown } }).value.label).length / t.length;
     expect(agree).toBeGreaterThan(0.5);
     student.dispose();
+  });
+
+  it('an ensemble teaches with the mean of its softened outputs', async () => {
+    const second = await trainBot({ ...botConfig({ epochs: 6 }), training: { ...botConfig({ epochs: 6 }).training, seed: 11 } }, train);
+    try {
+      // Independently: each teacher's head outputs on what predict prepares, softened, mapped by label name, averaged.
+      const requests = test.map((s) => ({ ...s.fields }));
+      const expected = await Promise.all([teacher, second].map(async (t) => {
+        const prepared = (await t.prepareInputs(requests)).map((o) => (o.ok ? o.value.values : []));
+        return outputRows(t.state, prepared).map((row) => {
+          const z = Array.from(row, (v) => v / 2);
+          const max = Math.max(...z);
+          const e = z.map((v) => Math.exp(v - max));
+          const sum = e.reduce((a, b) => a + b, 0);
+          return Object.fromEntries(t.labels.map((l, i) => [l, (e[i] as number) / sum]));
+        });
+      }));
+      const got = await teacherSoftTargets([teacher.state, second.state], test, { temperature: 2 });
+      expect(got.skipped).toEqual([]);
+      expect(got.labels).toEqual(teacher.labels);
+      got.probabilities.forEach((p, i) => {
+        expect(p).toBeDefined();
+        p!.forEach((v, c) => expect(v).toBeCloseTo(((expected[0]![i]![got.labels[c]!] as number) + (expected[1]![i]![got.labels[c]!] as number)) / 2, 6));
+      });
+      // The two teachers disagree somewhere, so the mean is not either one's.
+      expect(got.probabilities.some((p, i) => Math.abs(p![0]! - (expected[0]![i]![got.labels[0]!] as number)) > 1e-3)).toBe(true);
+
+      const student = FusionModel.create(voiceStudent(2));
+      const result = await distill([teacher.state, second.state], student.state, train, { progress: 'none', log: () => {} });
+      expect(result.taught).toBe(48);
+      expect(result.history.epochs.at(-1)!.losses).toHaveProperty('distill');
+      student.dispose();
+      const none = FusionModel.create(voiceStudent(1));
+      await expect(distill([], none.state, train)).rejects.toThrow(/teacher: needs at least one teacher/);
+      none.dispose();
+    } finally {
+      second.dispose();
+    }
   });
 
   it('refuses students that cannot learn from the teacher', async () => {

@@ -99,5 +99,5 @@ export { planStructuredPruning, pruneStructured, zeroPrunedUnits } from './compr
 export type { Importance, PrunedGroup, StructuredPrunePlan, StructuredPruneOptions } from './compress/prune.js';
 export { pruneMagnitude } from './compress/magnitude.js';
 export type { MagnitudePruneOptions, MagnitudePruneReport } from './compress/magnitude.js';
-export { checkStudent, distill } from './compress/distill.js';
+export { checkStudent, distill, teacherSoftTargets } from './compress/distill.js';
 export type { DistillOptions, DistillResult } from './compress/distill.js';

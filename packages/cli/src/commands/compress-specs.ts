@@ -40,7 +40,7 @@ export const distillSpec: CommandSpec = {
   summary: 'Train a smaller student model (its own config; any subset of the teacher\'s inputs) on a trained teacher\'s softened outputs and the labels.',
   positionals: [],
   options: {
-    teacher: { type: 'string', valueName: 'DIR', description: 'Trained teacher model folder', required: true },
+    teacher: { type: 'string', valueName: 'DIR', description: 'Trained teacher model folder; repeat it for an ensemble (the soft targets are the mean of the teachers\')', required: true, repeatable: true },
     config: { type: 'string', valueName: 'FILE', description: 'The student\'s config file (inputs, fusion, training, data.train; data.validation / data.test optional)', required: true },
     out: { type: 'string', valueName: 'DIR', description: 'Student model folder to write (new, empty, or an earlier model folder, which is replaced)', required: true },
     unlabeled: { type: 'string', valueName: 'MANIFEST', description: 'Samples without labels: the teacher labels them and they join the training data', repeatable: true },

@@ -1,7 +1,8 @@
 /**
- * `mmfuse distill --teacher DIR --config STUDENT.yaml --out DIR2 [--unlabeled MANIFEST ...] [--temperature T]
+ * `mmfuse distill --teacher DIR [--teacher DIR ...] --config STUDENT.yaml --out DIR2 [--unlabeled MANIFEST ...] [--temperature T]
  * [--alpha A] [--epochs N] [--seed N] [--json]`: a student model (its own config, reading any subset of the
- * teacher's inputs) trained on the teacher's softened outputs and the labels of `data.train`.
+ * teacher's inputs) trained on the teacher's softened outputs and the labels of `data.train`. Several
+ * `--teacher`s teach as an ensemble: the soft targets are the mean of theirs.
  */
 import * as path from 'node:path';
 import { ConfigError, getEngineInfo, isMmfuseError, loadManifest } from '@mmfuse/core';
@@ -18,8 +19,16 @@ import { describeSkipped, fromCwd, logger, pluginArgs, progressOptions, round, s
 const COMMAND = 'distill';
 
 /** How to read a manifest for both models: the student's fields and the teacher's (which may read more inputs). */
-function unionFields(teacher: FusionModel, student: FusionModel, withTarget: boolean): Record<string, FieldKind> {
-  const t = manifestFields(teacher, withTarget);
+function unionFields(teachers: readonly FusionModel[], student: FusionModel, withTarget: boolean): Record<string, FieldKind> {
+  const t: Record<string, FieldKind> = {};
+  for (const teacher of teachers) {
+    for (const [field, kind] of Object.entries(manifestFields(teacher, withTarget))) {
+      if (t[field] !== undefined && JSON.stringify(t[field]) !== JSON.stringify(kind)) {
+        throw new ConfigError(`the teachers read "${field}" in different ways (${JSON.stringify(t[field])} and ${JSON.stringify(kind)}); they must read a field the same way`, { path: `inputs.${field}` });
+      }
+      t[field] = kind;
+    }
+  }
   const s = manifestFields(student, withTarget);
   for (const [field, kind] of Object.entries(s)) {
     if (t[field] !== undefined && JSON.stringify(t[field]) !== JSON.stringify(kind)) {
@@ -39,9 +48,10 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
   const log = logger(io, COMMAND);
   const started = Date.now();
   const o = args.options;
-  const teacherDir = fromCwd(io, o.teacher as string);
+  const teacherDirs = (Array.isArray(o.teacher) ? (o.teacher as string[]) : [o.teacher as string]).map((d) => fromCwd(io, d));
+  const teacherDir = teacherDirs[0] as string;
   const out = fromCwd(io, o.out as string).replace(/[\\/]+$/, '');
-  await checkModelOutput(out, [{ dir: teacherDir, option: '--teacher' }], COMMAND);
+  await checkModelOutput(out, teacherDirs.map((dir) => ({ dir, option: '--teacher' })), COMMAND);
   const overrides: { seed?: number; epochs?: number } = {};
   if (o.seed !== undefined) overrides.seed = o.seed as number;
   if (o.epochs !== undefined) overrides.epochs = o.epochs as number;
@@ -49,12 +59,14 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
   if (cli.data.train === undefined) throw new ConfigError('is required by "mmfuse distill": the training manifest, relative to the config file', { file: cli.file, path: 'data.train' });
   await startEngine(log);
   await loadPlugins([...cli.plugins, ...pluginArgs(args, io)], log);
-  const teacher = await loadModel(teacherDir);
+  const teachers: FusionModel[] = [];
+  for (const dir of teacherDirs) teachers.push(await loadModel(dir));
+  const teacher = teachers[0] as FusionModel;
   let student: FusionModel | undefined;
   try {
     try {
       student = createModel(cli.config);
-      checkStudent(teacher.state, student.state);
+      for (const t of teachers) checkStudent(t.state, student.state);
     } catch (err) {
       throw isMmfuseError(err) ? err.locate({ file: cli.file }) : err;
     }
@@ -64,17 +76,17 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
       skipped.push({ set, ...skippedJson(s, manifest) });
     };
     const target = cli.config.output.field;
-    const labeledFields = unionFields(teacher, student, true);
+    const labeledFields = unionFields(teachers, student, true);
     const train = await read(cli.data.train, labeledFields, target, skip('train', cli.data.train));
     const validation = cli.data.validation === undefined ? undefined : await read(cli.data.validation, labeledFields, target, skip('validation', cli.data.validation));
     const unlabeledFiles = ((o.unlabeled as string[] | undefined) ?? []).map((f) => fromCwd(io, f));
     const unlabeled: ManifestSample[] = [];
-    const plainFields = unionFields(teacher, student, false);
+    const plainFields = unionFields(teachers, student, false);
     for (const f of unlabeledFiles) unlabeled.push(...(await read(f, plainFields, undefined, skip('unlabeled', f))).map((s, i) => ({ ...s, id: s.id ?? `${path.basename(f)}:${i + 1}` })));
     const studentParams = (m: FusionModel): number => m.summary().parameters;
-    log(`distilling ${teacherDir} (${teacher.inputs.map((i) => i.field).join(' + ')}) into a student of ${student.inputs.map((i) => i.field).join(' + ')}: ${train.length} labeled${unlabeled.length > 0 ? ` + ${unlabeled.length} unlabeled` : ''} samples`);
+    log(`distilling ${teacherDirs.length > 1 ? `an ensemble of ${teacherDirs.length} teachers: ${teacherDirs.join(', ')}` : teacherDir} (${teacher.inputs.map((i) => i.field).join(' + ')}) into a student of ${student.inputs.map((i) => i.field).join(' + ')}: ${train.length} labeled${unlabeled.length > 0 ? ` + ${unlabeled.length} unlabeled` : ''} samples`);
     const validationIds = new Set((validation ?? []).map((v) => v.id));
-    const result = await distill(teacher.state, student.state, toInputs(train), {
+    const result = await distill(teachers.map((t) => t.state), student.state, toInputs(train), {
       ...(validation === undefined ? {} : { validation: toInputs(validation) }),
       ...(unlabeled.length === 0 ? {} : { unlabeled: toInputs(unlabeled) }),
       ...(o.temperature === undefined ? {} : { temperature: o.temperature as number }),
@@ -86,12 +98,13 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
         else skip('train', cli.data.train as string)(s);
       },
     });
-    for (const s of result.teacherSkipped) log(`teacher could not read train line ${s.line} (${s.reason}); it trains on its label alone`);
+    for (const s of result.teacherSkipped) log(`${teachers.length > 1 ? 'no teacher' : 'teacher'} could not read train line ${s.line} (${s.reason}); it trains on its label alone`);
 
     const evaluations: Record<string, unknown>[] = [];
     if (cli.data.test !== undefined) {
       const test = await read(cli.data.test, labeledFields, target, skip('test', cli.data.test));
-      for (const [name, model] of [['teacher', teacher], ['student', student]] as const) {
+      const named: [string, FusionModel][] = [...teachers.map((t, k): [string, FusionModel] => [k === 0 ? 'teacher' : `teacher ${k + 1}`, t]), ['student', student]];
+      for (const [name, model] of named) {
         const e = await model.evaluate(toInputs(test), { ablation: false });
         evaluations.push({ model: name, manifest: cli.data.test, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1 });
         log(`test: ${name} accuracy ${round(e.accuracy)} (n ${e.n}${e.skipped.length > 0 ? `, ${e.skipped.length} it cannot read` : ''})`);
@@ -99,7 +112,7 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
     }
     const seconds = (Date.now() - started) / 1000;
     const report = {
-      teacher: teacherDir, configFile: cli.file, engine: getEngineInfo()?.engine ?? 'unknown',
+      teacher: teacherDir, ...(teacherDirs.length > 1 ? { teachers: teacherDirs } : {}), configFile: cli.file, engine: getEngineInfo()?.engine ?? 'unknown',
       temperature: (o.temperature as number | undefined) ?? 2, alpha: (o.alpha as number | undefined) ?? 0.5,
       parameters: { teacher: studentParams(teacher), student: studentParams(student) },
       inputs: { teacher: teacher.inputs.map((i) => i.field), student: student.inputs.map((i) => i.field) },
@@ -117,6 +130,6 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
     return { json: { model: out, ...report }, human };
   } finally {
     student?.dispose();
-    teacher.dispose();
+    for (const t of teachers) t.dispose();
   }
 }

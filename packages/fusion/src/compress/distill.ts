@@ -4,7 +4,8 @@
  *
  *   loss = (1 − alpha) · CE(student, label) + alpha · T² · CE(softmax(teacher / T), softmax(student / T))
  *
- * through the trainer's `distillationLoss` term. The teacher reads each training sample with all of its own
+ * through the trainer's `distillationLoss` term. Several teachers (an ensemble, e.g. one config trained with
+ * different seeds) teach together: the soft target is the mean of their softened outputs. The teacher reads each training sample with all of its own
  * inputs; the student may read a subset of them (a voice-only student of a text + voice teacher learns from
  * answers the teacher gave with the text too). Unlabeled samples are labeled by the teacher (its top label
  * as the hard label, its probabilities as the soft one) and join the training data.
@@ -67,46 +68,104 @@ function softmax(logits: ArrayLike<number>, temperature: number): number[] {
   return e.map((v) => v / sum);
 }
 
-/** The teacher's logits of raw samples (undefined where it cannot read one), and the refused samples. */
-async function teacherLogits(teacher: FusionState, samples: readonly Sample[], baseDir: string | undefined, file: string): Promise<{ logits: (Float32Array | undefined)[]; skipped: SkippedSample[] }> {
-  const outcomes = await prepareAll(samples, teacher.prepareOptions(new PrepareCache(), baseDir));
-  const ok = outcomes.flatMap((o, i) => (o.ok ? [{ i, values: o.value.values }] : []));
-  const rows = outputRows(teacher, ok.map((o) => o.values));
-  const logits: (Float32Array | undefined)[] = new Array(samples.length).fill(undefined);
-  ok.forEach((o, j) => { logits[o.i] = rows[j]; });
-  const skipped = outcomes.flatMap((o, i) => (o.ok ? [] : [skippedFromError(o.error, { file, line: samples[i]?.line ?? i + 1 })]));
+/**
+ * The teachers' logits of raw samples, each row in the first teacher's label order (undefined where the
+ * teacher cannot read the sample), and the samples no teacher could read.
+ */
+async function teacherLogits(teachers: readonly FusionState[], order: readonly number[][], samples: readonly Sample[], baseDir: string | undefined, file: string): Promise<{ logits: (Float32Array | undefined)[][]; skipped: SkippedSample[] }> {
+  const logits: (Float32Array | undefined)[][] = [];
+  const refused = new Map<number, SkippedSample>();
+  for (const [k, teacher] of teachers.entries()) {
+    const outcomes = await prepareAll(samples, teacher.prepareOptions(new PrepareCache(), baseDir));
+    const ok = outcomes.flatMap((o, i) => (o.ok ? [{ i, values: o.value.values }] : []));
+    const rows = outputRows(teacher, ok.map((o) => o.values));
+    const mine: (Float32Array | undefined)[] = new Array(samples.length).fill(undefined);
+    const perm = order[k] as number[];
+    ok.forEach((o, j) => { const r = rows[j] as Float32Array; mine[o.i] = Float32Array.from(perm, (c) => r[c] as number); });
+    logits.push(mine);
+    outcomes.forEach((o, i) => { if (!o.ok && !refused.has(i)) refused.set(i, skippedFromError(o.error, { file, line: samples[i]?.line ?? i + 1 })); });
+  }
+  const skipped = [...refused.entries()].filter(([i]) => logits.every((l) => l[i] === undefined)).sort((a, b) => a[0] - b[0]).map(([, s]) => s);
   return { logits, skipped };
 }
 
-/** Train an untrained (or trained, to continue) student on the teacher's softened outputs. */
-export async function distill(teacher: FusionState, student: FusionState, train: SampleSource, options: DistillOptions = {}): Promise<DistillResult> {
-  checkStudent(teacher, student);
+/** The mean over the teachers that read sample i of softmax(logits / T); undefined when none did. */
+function meanSoftmax(logits: readonly (Float32Array | undefined)[][], i: number, temperature: number): number[] | undefined {
+  const rows = logits.flatMap((l) => (l[i] === undefined ? [] : [l[i] as Float32Array]));
+  if (rows.length === 0) return undefined;
+  const sum = softmax(rows[0] as Float32Array, temperature);
+  for (const r of rows.slice(1)) softmax(r, temperature).forEach((v, c) => { sum[c] = (sum[c] as number) + v; });
+  return sum.map((v) => v / rows.length);
+}
+
+/**
+ * The soft targets `distill` trains on, for inspection: per sample, the mean over the teachers that read it of
+ * softmax(logits / temperature), in `labels` order (the first teacher's); undefined where no teacher could
+ * read the sample (those are in `skipped`).
+ */
+export async function teacherSoftTargets(teacher: FusionState | readonly FusionState[], samples: SampleSource, options: { temperature?: number; baseDir?: string } = {}): Promise<{ labels: string[]; probabilities: (number[] | undefined)[]; skipped: SkippedSample[] }> {
+  const temperature = options.temperature ?? 2;
+  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new ConfigError(`must be a positive number, got ${temperature}`, { path: 'temperature' });
+  const { teachers, order } = teacherList(teacher);
+  const raw = await collectSamples(samples);
+  const t = await teacherLogits(teachers, order, raw, options.baseDir, 'samples');
+  return { labels: [...(teachers[0] as FusionState).requireOutput().labels], probabilities: raw.map((_, i) => meanSoftmax(t.logits, i, temperature)), skipped: t.skipped };
+}
+
+/** The teachers as a list, each checked against the student, and each one's label order mapped onto the first's. */
+function teacherList(teacher: FusionState | readonly FusionState[], student?: FusionState): { teachers: FusionState[]; order: number[][] } {
+  const teachers: FusionState[] = Array.isArray(teacher) ? [...(teacher as readonly FusionState[])] : [teacher as FusionState];
+  if (teachers.length === 0) throw new ConfigError('needs at least one teacher', { path: 'teacher' });
+  for (const t of teachers) {
+    if (student !== undefined) checkStudent(t, student);
+    else {
+      t.requireNetwork();
+      if (t.config.output.type !== 'category') throw new ConfigError(`soft targets are class probabilities, so the teacher needs a category output; it has ${t.config.output.type}`, { path: 'output.type' });
+    }
+  }
+  const labels = (teachers[0] as FusionState).requireOutput().labels;
+  const order = teachers.map((t, k) => {
+    const own = t.requireOutput().labels;
+    const perm = labels.map((l) => own.indexOf(l));
+    if (own.length !== labels.length || perm.some((j) => j < 0)) {
+      throw new ConfigError(`teacher ${k + 1} knows the labels ${own.join(', ')}; teacher 1 knows ${labels.join(', ')}: an ensemble's teachers must know the same labels`, { path: 'teacher' });
+    }
+    return perm;
+  });
+  return { teachers, order };
+}
+
+/**
+ * Train an untrained (or trained, to continue) student on the teacher's softened outputs; given several
+ * teachers, on the mean of theirs (each sample: the teachers that can read it).
+ */
+export async function distill(teacher: FusionState | readonly FusionState[], student: FusionState, train: SampleSource, options: DistillOptions = {}): Promise<DistillResult> {
+  const { teachers, order } = teacherList(teacher, student);
   const temperature = options.temperature ?? 2;
   const alpha = options.alpha ?? 0.5;
   if (!(temperature > 0) || !Number.isFinite(temperature)) throw new ConfigError(`must be a positive number, got ${temperature}`, { path: 'temperature' });
   if (!(alpha >= 0 && alpha <= 1)) throw new ConfigError(`must be a number in [0, 1], got ${alpha}`, { path: 'alpha' });
-  const teacherOut = teacher.requireOutput();
-  const field = teacher.config.output.field;
+  const teacherOut = (teachers[0] as FusionState).requireOutput();
+  const field = (teachers[0] as FusionState).config.output.field;
 
   const labeled = await collectSamples(train);
-  const taughtLabeled = await teacherLogits(teacher, labeled, options.baseDir, 'train');
-  let pseudo: Sample[] = [];
-  let pseudoLogits: Float32Array[] = [];
+  const taughtLabeled = await teacherLogits(teachers, order, labeled, options.baseDir, 'train');
+  const soft: (number[] | undefined)[] = labeled.map((_, i) => meanSoftmax(taughtLabeled.logits, i, temperature));
+  const pseudo: Sample[] = [];
   let unlabeledSkipped: SkippedSample[] = [];
   if (options.unlabeled !== undefined) {
     const raw = await collectSamples(options.unlabeled);
-    const t = await teacherLogits(teacher, raw, options.baseDir, 'unlabeled');
+    const t = await teacherLogits(teachers, order, raw, options.baseDir, 'unlabeled');
     unlabeledSkipped = t.skipped;
     raw.forEach((s, i) => {
-      const l = t.logits[i];
-      if (l === undefined) return;
-      const label = teacherOut.labels[teacherOut.topIndex(softmax(l, 1))] as string;
+      const p = meanSoftmax(t.logits, i, 1);
+      if (p === undefined) return;
+      const label = teacherOut.labels[teacherOut.topIndex(p)] as string;
       pseudo.push({ ...s, ...(s.id === undefined ? { id: `unlabeled-${i}` } : {}), fields: { ...s.fields, [field]: label } });
-      pseudoLogits.push(l);
+      soft.push(meanSoftmax(t.logits, i, temperature));
     });
     for (const s of unlabeledSkipped) options.onSkip?.(s);
   }
-  const soft: (number[] | undefined)[] = [...taughtLabeled.logits, ...pseudoLogits].map((l) => (l === undefined ? undefined : softmax(l, temperature)));
 
   // The student's labels are fitted on its own training data: map the teacher's probabilities by label name.
   let mapping: number[] | undefined;

@@ -5,8 +5,8 @@
  *   loss = (1 − alpha) · CE(student, label) + alpha · T² · CE(softmax(teacher / T), softmax(student / T))
  *
  * through the trainer's `distillationLoss` term. Several teachers (an ensemble, e.g. one config trained with
- * different seeds) teach together: the soft target is the mean of their softened outputs. The teacher reads each training sample with all of its own
- * inputs; the student may read a subset of them (a voice-only student of a text + voice teacher learns from
+ * different seeds) teach together: the soft target is the mean of their softened outputs. The teacher reads
+ * each training sample with all of its own inputs; the student may read a subset of them (a voice-only student of a text + voice teacher learns from
  * answers the teacher gave with the text too). Unlabeled samples are labeled by the teacher (its top label
  * as the hard label, its probabilities as the soft one) and join the training data.
  */
@@ -89,6 +89,13 @@ async function teacherLogits(teachers: readonly FusionState[], order: readonly n
   return { logits, skipped };
 }
 
+/** The softmax temperature option (default 2), checked. */
+function temperatureOf(t: number | undefined): number {
+  const temperature = t ?? 2;
+  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new ConfigError(`must be a positive number, got ${temperature}`, { path: 'temperature' });
+  return temperature;
+}
+
 /** The mean over the teachers that read sample i of softmax(logits / T); undefined when none did. */
 function meanSoftmax(logits: readonly (Float32Array | undefined)[][], i: number, temperature: number): number[] | undefined {
   const rows = logits.flatMap((l) => (l[i] === undefined ? [] : [l[i] as Float32Array]));
@@ -104,8 +111,7 @@ function meanSoftmax(logits: readonly (Float32Array | undefined)[][], i: number,
  * read the sample (those are in `skipped`).
  */
 export async function teacherSoftTargets(teacher: FusionState | readonly FusionState[], samples: SampleSource, options: { temperature?: number; baseDir?: string } = {}): Promise<{ labels: string[]; probabilities: (number[] | undefined)[]; skipped: SkippedSample[] }> {
-  const temperature = options.temperature ?? 2;
-  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new ConfigError(`must be a positive number, got ${temperature}`, { path: 'temperature' });
+  const temperature = temperatureOf(options.temperature);
   const { teachers, order } = teacherList(teacher);
   const raw = await collectSamples(samples);
   const t = await teacherLogits(teachers, order, raw, options.baseDir, 'samples');
@@ -141,9 +147,8 @@ function teacherList(teacher: FusionState | readonly FusionState[], student?: Fu
  */
 export async function distill(teacher: FusionState | readonly FusionState[], student: FusionState, train: SampleSource, options: DistillOptions = {}): Promise<DistillResult> {
   const { teachers, order } = teacherList(teacher, student);
-  const temperature = options.temperature ?? 2;
+  const temperature = temperatureOf(options.temperature);
   const alpha = options.alpha ?? 0.5;
-  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new ConfigError(`must be a positive number, got ${temperature}`, { path: 'temperature' });
   if (!(alpha >= 0 && alpha <= 1)) throw new ConfigError(`must be a number in [0, 1], got ${alpha}`, { path: 'alpha' });
   const teacherOut = (teachers[0] as FusionState).requireOutput();
   const field = (teachers[0] as FusionState).config.output.field;

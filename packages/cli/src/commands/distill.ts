@@ -60,10 +60,10 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
   await startEngine(log);
   await loadPlugins([...cli.plugins, ...pluginArgs(args, io)], log);
   const teachers: FusionModel[] = [];
-  for (const dir of teacherDirs) teachers.push(await loadModel(dir));
-  const teacher = teachers[0] as FusionModel;
   let student: FusionModel | undefined;
   try {
+    for (const dir of teacherDirs) teachers.push(await loadModel(dir)); // disposed below, also when a later one fails
+    const teacher = teachers[0] as FusionModel;
     try {
       student = createModel(cli.config);
       for (const t of teachers) checkStudent(t.state, student.state);

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '@mmfuse/core';
 import { FusionModel, checkStudent, distill, outputRows, teacherSoftTargets } from '@mmfuse/fusion';
@@ -85,6 +86,9 @@ describe('distillation', () => {
         });
       }));
       const got = await teacherSoftTargets([teacher.state, second.state], test, { temperature: 2 });
+      const tensors = tf.memory().numTensors;
+      await teacherSoftTargets([teacher.state, second.state], test, { temperature: 2 });
+      expect(tf.memory().numTensors).toBe(tensors);
       expect(got.skipped).toEqual([]);
       expect(got.labels).toEqual(teacher.labels);
       got.probabilities.forEach((p, i) => {
@@ -99,6 +103,11 @@ describe('distillation', () => {
       expect(result.taught).toBe(48);
       expect(result.history.epochs.at(-1)!.losses).toHaveProperty('distill');
       student.dispose();
+      // Teachers that know different labels cannot be averaged.
+      const firstLabel = teacher.labels[0];
+      const fewer = await trainBot(botConfig({ epochs: 1 }), train.filter((x) => x.fields.label !== firstLabel));
+      await expect(teacherSoftTargets([teacher.state, fewer.state], test)).rejects.toThrow(/teacher 2 knows the labels .*an ensemble's teachers must know the same labels/);
+      fewer.dispose();
       const none = FusionModel.create(voiceStudent(1));
       await expect(distill([], none.state, train)).rejects.toThrow(/teacher: needs at least one teacher/);
       none.dispose();

@@ -75,8 +75,12 @@ function softmax(logits: ArrayLike<number>, temperature: number): number[] {
 async function teacherLogits(teachers: readonly FusionState[], order: readonly number[][], samples: readonly Sample[], baseDir: string | undefined, file: string): Promise<{ logits: (Float32Array | undefined)[][]; skipped: SkippedSample[] }> {
   const logits: (Float32Array | undefined)[][] = [];
   const refused = new Map<number, SkippedSample>();
+  // One cache for all teachers: a prepared value depends on the encoder's kind and config and the raw value
+  // only (encoders fit after preparing), so teachers with the same encoder (one config, several seeds) prepare
+  // each sample once.
+  const cache = new PrepareCache();
   for (const [k, teacher] of teachers.entries()) {
-    const outcomes = await prepareAll(samples, teacher.prepareOptions(new PrepareCache(), baseDir));
+    const outcomes = await prepareAll(samples, teacher.prepareOptions(cache, baseDir));
     const ok = outcomes.flatMap((o, i) => (o.ok ? [{ i, values: o.value.values }] : []));
     const rows = outputRows(teacher, ok.map((o) => o.values));
     const mine: (Float32Array | undefined)[] = new Array(samples.length).fill(undefined);

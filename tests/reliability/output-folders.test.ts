@@ -3,7 +3,7 @@
 // (core's `checkOutputTarget`): `mmfuse train --out` a folder holding other files, the project folder, `.`
 // or `/` exits 1 before training and leaves every file as it was; an earlier model folder is replaced; an
 // unwritable place fails before training with the real errno.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -143,6 +143,28 @@ describe('FusionModel.save and the other library writers', () => {
     mkdirSync(path.join(fake, 'last'), { recursive: true });
     writeFileSync(path.join(fake, 'last', 'notes.txt'), 'mine');
     await expect(checkOutputTarget(fake, checkpointFolderRule())).rejects.toThrow(/holds files mmfuse did not write \(last\)/);
+  });
+});
+
+describe('a writability probe left by a killed process', () => {
+  it('is removed by the next probe in that folder when its process is gone; nothing else is touched', async () => {
+    const place = path.join(dir, 'probes');
+    mkdirSync(place);
+    // The pid of a process that has exited.
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    expect(gone).toBeGreaterThan(0);
+    const stale = `.mmfuse-write-check-${gone}-a1B2c3`;
+    const full = `.mmfuse-write-check-${gone}-d4E5f6`;
+    const live = `.mmfuse-write-check-${process.pid}-g7H8i9`;
+    const unnumbered = '.mmfuse-write-check-j0K1l2';
+    for (const name of [stale, full, live, unnumbered]) mkdirSync(path.join(place, name));
+    writeFileSync(path.join(place, full, 'notes.txt'), 'not empty: not removed');
+    expect(await checkOutputTarget(path.join(place, 'model'), modelFolderRule())).toBe('absent');
+    expect(readdirSync(place).sort()).toEqual([full, live, unnumbered].sort());
+    // A checkpoint folder holding such a probe is still the trainer's own.
+    const ckpt = path.join(dir, 'ckpt-probe');
+    mkdirSync(path.join(ckpt, `.mmfuse-write-check-${gone}-m3N4o5`), { recursive: true });
+    expect(await checkOutputTarget(ckpt, checkpointFolderRule())).toBe('owned');
   });
 });
 

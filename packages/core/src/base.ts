@@ -63,7 +63,7 @@ export type { FieldKind, ManifestOptions, ManifestSample, SkippedSample } from '
 export { checkRawInput } from './raw-input.js';
 export { resolveDataPath } from './paths.js';
 export { createRecord, ownValue } from './records.js';
-export { checkOutputTarget, checkWritable } from './output-target.js';
+export { checkOutputTarget, checkWritable, processAlive } from './output-target.js';
 export type { OutputRule, OutputState } from './output-target.js';
 export type { ResolvePathOptions } from './paths.js';
 export { Rng, createRng, hashString } from './random.js';

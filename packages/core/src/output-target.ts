@@ -75,16 +75,46 @@ async function nearestExisting(p: string): Promise<string> {
   }
 }
 
+/** The name prefix of a writability probe; the creating process's pid follows it (`.mmfuse-write-check-<pid>-XXXXXX`). */
+const WRITE_PROBE_PREFIX = '.mmfuse-write-check-';
+const PROBE_NAME = /^\.mmfuse-write-check-(\d+)-[A-Za-z0-9]+$/;
+
+/** Whether a process with this pid exists (one of another user counts: `EPERM`). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove the probes that processes killed between making and removing them (SIGKILL, power) left in
+ * `place`: a probe is provably ours (its name, with the pid of a process that is gone, and it is empty:
+ * `rmdir` removes nothing else). Best effort: a probe that cannot be removed stays.
+ */
+async function removeStaleProbes(place: string): Promise<void> {
+  for (const name of await readdir(place).catch(() => [] as string[])) {
+    const m = PROBE_NAME.exec(name);
+    if (m === null) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && !processAlive(pid)) await rmdir(path.join(place, name)).catch(() => undefined);
+  }
+}
+
 /**
  * Probe that entries can be made in `dir` (or, when it does not exist yet, in the nearest folder above it,
  * where the writer will create it): make a temp folder and remove it. Throws `IoError` with the errno.
+ * Probes left there by killed processes are removed first (see `removeStaleProbes`).
  */
 export async function checkWritable(dir: string): Promise<void> {
   const target = path.resolve(dir);
   const place = await nearestExisting(target);
+  await removeStaleProbes(place);
   let probe: string;
   try {
-    probe = await mkdtemp(path.join(place, '.mmfuse-write-check-'));
+    probe = await mkdtemp(path.join(place, `${WRITE_PROBE_PREFIX}${process.pid}-`));
   } catch (err) {
     throw ioError(err, 'write in', place === target ? target : `${place} (to create ${target})`);
   }

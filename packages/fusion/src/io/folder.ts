@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { IoError, checkOutputTarget, isMmfuseError } from '@mmfuse/core';
+import { IoError, checkOutputTarget, isMmfuseError, processAlive } from '@mmfuse/core';
 import type { OutputRule } from '@mmfuse/core';
 import { FORMAT_NAME } from './format.js';
 
@@ -39,7 +39,7 @@ export async function isCheckpoint(dir: string): Promise<boolean> {
 
 // `last`, its write/replace temporaries, and the writability probe of core's checkOutputTarget (a process killed
 // between creating and removing the probe leaves it behind; its name is mmfuse's own).
-const CHECKPOINT_ENTRY = /^(last|\.last\.(tmp|old)-\d+-[0-9a-f]+|\.mmfuse-write-check-[A-Za-z0-9]+)$/;
+const CHECKPOINT_ENTRY = /^(last|\.last\.(tmp|old)-\d+-[0-9a-f]+|\.mmfuse-write-check-(\d+-)?[A-Za-z0-9]+)$/;
 
 /**
  * The rule of a checkpoint folder (`checkpointDir`, `--checkpoint`): it holds only `last` (a checkpoint)
@@ -109,15 +109,6 @@ export async function recoverFolder(dir: string): Promise<boolean> {
     await rename(path.join(parent, old), target);
   }
   return true;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Remove the temp and old folders that writers killed mid-write left beside `target` (their pid is gone). */

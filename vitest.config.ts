@@ -13,6 +13,7 @@ export default defineConfig({
     // Hang detection only (no test may depend on speed): long enough for a fully loaded machine.
     testTimeout: 900_000,
     hookTimeout: 900_000,
-    reporters: ['default'],
+    // The second names any test file whose worker died before it finished (see the file).
+    reporters: ['default', './tests/unfinished-reporter.ts'],
   },
 });

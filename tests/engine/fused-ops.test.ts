@@ -78,6 +78,51 @@ describe('dropout (fused) against multiplying by the uploaded mask', () => {
     expect(Array.from(parts)).toEqual(Array.from(whole));
   });
 
+  it('is the xorshift32 stream of its definition (unsigned arithmetic, two 16-bit draws per state)', () => {
+    // The definition written out with unsigned 32-bit states, as the stream was first written: the kernels
+    // keep the state as an int32 for speed, and must draw the same masks.
+    const reference = (size: number, rate: number, seed: number): Float32Array => {
+      const out = new Float32Array(size);
+      const threshold = Math.round(rate * 65536);
+      let s = (seed ^ 0x9e3779b9) >>> 0 || 1;
+      for (let i = 0; i < size; i += 2) {
+        s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+        out[i] = (s & 0xffff) < threshold ? 0 : 1 / (1 - rate);
+        if (i + 1 < size) out[i + 1] = (s >>> 16) < threshold ? 0 : 1 / (1 - rate);
+      }
+      return out;
+    };
+    for (const [size, rate, seed] of [[4099, 0.1, 0], [1000, 0.5, 0x9e3779b9], [333, 0.9, -7], [2, 0.3, 123456789]]) {
+      expect(Array.from(dropoutMask(size!, rate!, seed!)), `size ${size} rate ${rate} seed ${seed}`).toEqual(Array.from(reference(size!, rate!, seed!)));
+    }
+  });
+
+  it('multiplies in one pass exactly as the mask times x, -0 and NaN included, from any position of the stream', () => {
+    const n = 1001;
+    const x = Float32Array.from({ length: n }, (_, i) => (i % 97 === 0 ? Number.NaN : i % 89 === 0 ? -0 : Math.sin(i * 0.37) * 3));
+    for (const skip of [0, 1, 2, 7]) {
+      const masks = new DropoutStream(0.4, 5);
+      const fused = new DropoutStream(0.4, 5);
+      const scratch = new Float32Array(skip);
+      masks.fill(scratch, 0, skip);
+      fused.fill(scratch, 0, skip); // an odd skip leaves half a state pending
+      const mask = new Float32Array(n);
+      masks.fill(mask, 0, n);
+      const expected = Float32Array.from(x, (v, i) => mask[i]! * v);
+      const out = new Float32Array(n);
+      fused.multiply(x, out);
+      const differ = Array.from(out).findIndex((v, i) => !Object.is(v, expected[i]));
+      expect(differ, `skip ${skip}: first difference at ${differ}`).toBe(-1);
+      expect(out.some((v) => Object.is(v, -0))).toBe(true);
+      // Both streams continue from the same place.
+      const a = new Float32Array(3);
+      const b = new Float32Array(3);
+      masks.fill(a, 0, 3);
+      fused.fill(b, 0, 3);
+      expect(Array.from(b)).toEqual(Array.from(a));
+    }
+  });
+
   it('keeps about 1 - rate of the values, scaled by 1 / (1 - rate)', () => {
     const m = dropoutMask(100_000, 0.25, 3);
     const kept = m.filter((v) => v !== 0);

@@ -16,10 +16,9 @@ function dropoutKernel(args: KernelArgs<Attrs>): Info {
   const { inputs, backend, attrs } = args;
   const x = inputs['x']!;
   const out = backend.makeOutput([...x.shape], 'float32');
+  // x is read after the output is made: making it may grow the wasm heap, which detaches earlier views.
   const y = f32(backend, out);
-  new DropoutStream(attrs.rate, attrs.seed).fill(y, 0, y.length);
-  const xv = f32(backend, x);
-  for (let i = 0; i < y.length; i++) y[i] = y[i]! * xv[i]!;
+  new DropoutStream(attrs.rate, attrs.seed).multiply(f32(backend, x), y);
   return out;
 }
 

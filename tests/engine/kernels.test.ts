@@ -226,6 +226,9 @@ describe('MaxPoolGrad on wasm (replaces a stock kernel that gave wrong gradients
     { x: [1, 9, 7, 5], size: [3, 3], strides: [2, 2], pad: 'same' },
     { x: [3, 1, 11, 4], size: [1, 2], strides: [1, 2], pad: 'valid' }, // maxPooling1d
     { x: [2, 7, 10, 2], size: [3, 2], strides: [1, 3], pad: 'same' },
+    // The unrolled 2×2 / stride 2 path: odd sizes (the last row and column in no window), and 'same' on even sizes.
+    { x: [2, 9, 7, 3], size: [2, 2], strides: [2, 2], pad: 'valid' },
+    { x: [1, 8, 8, 4], size: [2, 2], strides: [2, 2], pad: 'same' },
   ];
   for (const c of cases) {
     it(`matches cpu: x ${c.x} pool ${c.size} strides ${c.strides} ${c.pad}`, () => {
@@ -234,6 +237,33 @@ describe('MaxPoolGrad on wasm (replaces a stock kernel that gave wrong gradients
       expectNoLeak(() => tf.dispose(tf.tidy(run)));
     });
   }
+});
+
+describe('MaxPoolGrad on wasm: ties and windows without a maximum', () => {
+  it('routes a tie to the first maximum in row-major order, as cpu, on both the general and the 2×2 path', () => {
+    // Values in {0, 1, 2}: most windows hold ties.
+    const x = (): tf.Tensor4D => randn('mpties', [2, 6, 6, 3]).mul(1.2).round().clipByValue(0, 2) as tf.Tensor4D;
+    for (const [size, strides] of [[[2, 2], [2, 2]], [[3, 3], [2, 2]]] as [[number, number], [number, number]][]) {
+      compareBackends(() => tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, size, strides, 'valid').mul(randn('mptw', [2, size[0] === 2 ? 3 : 2, size[0] === 2 ? 3 : 2, 3])).sum())(x()), 1e-6, `ties ${size}`); // overlapping windows sum in another order; a tie sent elsewhere is off by O(1)
+    }
+  });
+
+  it('gives no gradient to a window whose values are all −∞ or NaN, on both paths', () => {
+    const values = new Float32Array(16).fill(Number.NEGATIVE_INFINITY);
+    values[5] = Number.NaN; // window (0, 0) of 2×2: positions 0, 1, 4, 5
+    values[2] = 1; // window (0, 1): positions 2, 3, 6, 7
+    for (const [size, strides] of [[[2, 2], [2, 2]], [[2, 2], [1, 1]]] as [[number, number], [number, number]][]) {
+      const [g] = runOn('wasm', () => {
+        const x = tf.tensor4d(values, [1, 4, 4, 1]);
+        const dy = tf.onesLike(tf.maxPool(x, size, strides, 'valid'));
+        return tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: tf.maxPool(x, size, strides, 'valid') }, { filterSize: size, strides, pad: 'valid' } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      });
+      const got = Array.from(g!.values);
+      expect(got.filter((v) => v !== 0).length, `strides ${strides}: ${got}`).toBeGreaterThan(0);
+      // Position 2 (the only finite value) gets every window that holds it; no other position gets anything.
+      got.forEach((v, i) => { if (i !== 2) expect(v, `strides ${strides}, position ${i}`).toBe(0); });
+    }
+  });
 });
 
 describe('UnsortedSegmentSum on wasm', () => {

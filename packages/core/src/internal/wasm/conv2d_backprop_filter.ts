@@ -1,8 +1,8 @@
 /**
  * Conv2DBackpropFilter, the weight gradient of conv2d (and of conv1d, which tfjs runs as a conv2d):
  *   dW[fh, fw, c, o] = Σ_{b, oh, ow} x[b, oh·sh − padTop + fh, ow·sw − padLeft + fw, c] · dy[b, oh, ow, o].
- * Computed as im2col + one matrix product on the wasm backend's XNNPACK path: the patches are laid out
- * already transposed, cols [K = fH·fW·inC, N = batch·outH·outW], so that dW [K, outC] = cols · dy[N, outC]
+ * Computed as im2col + one matrix product on the wasm backend's XNNPACK path: x is split into channel
+ * planes first (one pass), then the patches are laid out already transposed, cols [K = fH·fW·inC, N = batch·outH·outW], so that dW [K, outC] = cols · dy[N, outC]
  * needs no transposed operand (the slow path of the stock BatchMatMul). Large batches are processed in
  * chunks of whole samples so the patch matrix stays under `MAX_COL_FLOATS`, accumulating into dW.
  */
@@ -31,37 +31,50 @@ interface Attrs {
 }
 
 /**
- * Fill cols [K, (b1 − b0)·outH·outW] from NHWC `xv` for samples b0..b1 (row k = (fh·fW + fw)·inC + c,
- * the filter's own layout; column n = ((b − b0)·outH + oh)·outW + ow).
+ * Channel planes of samples b0..b1 of NHWC `xv`: planes[c·P + p] = x[b0·H·W + p, c], P = (b1 − b0)·H·W. One
+ * strided pass over x, so that building the patch rows reads each plane with unit stride (from cache, for
+ * the fH·fW rows of its channel) instead of gathering every row from all of x at a stride of inC floats.
  */
-function im2colTransposed(xv: Float32Array, cols: Float32Array, info: Conv2DInfo, b0: number, b1: number): void {
+function toPlanes(xv: Float32Array, planes: Float32Array, C: number, pixel0: number, P: number): void {
+  for (let c = 0; c < C; c++) {
+    const out = c * P;
+    let i = pixel0 * C + c;
+    for (let p = 0; p < P; p++, i += C) planes[out + p] = xv[i]!;
+  }
+}
+
+/**
+ * Fill cols [K, (b1 − b0)·outH·outW] from the channel planes of samples b0..b1 (row k = (fh·fW + fw)·inC + c,
+ * the filter's own layout; column n = ((b − b0)·outH + oh)·outW + ow). Rows are built channel by channel, so
+ * the fH·fW rows of a channel read one plane.
+ */
+function im2colTransposed(planes: Float32Array, cols: Float32Array, info: Conv2DInfo, samples: number): void {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw,
     dilationHeight: dh, dilationWidth: dw, filterHeight: FH, filterWidth: FW } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
-  const n = (b1 - b0) * OH * OW;
-  for (let fh = 0; fh < FH; fh++) {
-    for (let fw = 0; fw < FW; fw++) {
-      // The range of ow whose input column is inside the image, so the inner loop has no branch.
-      const owLo = Math.max(0, Math.ceil((left - fw * dw) / sw));
-      const owHi = Math.min(OW, Math.floor((W - 1 + left - fw * dw) / sw) + 1);
-      for (let c = 0; c < C; c++) {
-        const row = ((fh * FW + fw) * C + c) * n;
-        let col = row;
-        for (let b = b0; b < b1; b++) {
-          for (let oh = 0; oh < OH; oh++) {
+  const n = samples * OH * OW;
+  const P = samples * H * W;
+  for (let c = 0; c < C; c++) {
+    const plane = c * P;
+    for (let fh = 0; fh < FH; fh++) {
+      for (let fw = 0; fw < FW; fw++) {
+        // The range of ow whose input column is inside the image, so the inner loop has no branch.
+        const owLo = Math.max(0, Math.ceil((left - fw * dw) / sw));
+        const owHi = Math.min(OW, Math.floor((W - 1 + left - fw * dw) / sw) + 1);
+        let col = ((fh * FW + fw) * C + c) * n;
+        for (let b = 0; b < samples; b++) {
+          for (let oh = 0; oh < OH; oh++, col += OW) {
             const ih = oh * sh - top + fh * dh;
             if (ih < 0 || ih >= H || owHi <= owLo) {
-              cols.fill(0, col, col + OW);
-              col += OW;
+              for (let k = col; k < col + OW; k++) cols[k] = 0;
               continue;
             }
-            if (owLo > 0) cols.fill(0, col, col + owLo);
-            const base = (b * H + ih) * W * C + c;
+            for (let k = col; k < col + owLo; k++) cols[k] = 0;
+            const src = plane + (b * H + ih) * W;
             let iw = owLo * sw - left + fw * dw;
-            for (let ow = owLo; ow < owHi; ow++, iw += sw) cols[col + ow] = xv[base + iw * C]!;
-            if (owHi < OW) cols.fill(0, col + owHi, col + OW);
-            col += OW;
+            for (let ow = owLo; ow < owHi; ow++, iw += sw) cols[col + ow] = planes[src + iw]!;
+            for (let k = col + owHi; k < col + OW; k++) cols[k] = 0;
           }
         }
       }
@@ -70,7 +83,7 @@ function im2colTransposed(xv: Float32Array, cols: Float32Array, info: Conv2DInfo
 }
 
 function backpropFilterNhwc(backend: WasmBackend, x: Info, dy: Info, info: Conv2DInfo): Info {
-  const { batchSize: B, outHeight: OH, outWidth: OW, outChannels: O, inChannels: C, filterHeight: FH, filterWidth: FW } = info;
+  const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, outChannels: O, inChannels: C, filterHeight: FH, filterWidth: FW } = info;
   const K = FH * FW * C;
   const perSample = OH * OW;
   const maxFloats = tf.env().getNumber(IM2COL_FLAG);
@@ -80,6 +93,8 @@ function backpropFilterNhwc(backend: WasmBackend, x: Info, dy: Info, info: Conv2
     const b1 = Math.min(B, b0 + chunk);
     const n = (b1 - b0) * perSample;
     const cols = backend.makeOutput([K, n], 'float32');
+    const pixels = (b1 - b0) * H * W;
+    const planes = backend.makeOutput([C, pixels], 'float32');
     let dyChunk: Info = withShape(dy, [n, O]);
     let ownDy = false;
     if (b1 - b0 !== B) {
@@ -87,7 +102,10 @@ function backpropFilterNhwc(backend: WasmBackend, x: Info, dy: Info, info: Conv2
       ownDy = true;
     }
     // Views only after every allocation of this round.
-    im2colTransposed(f32(backend, x), f32(backend, cols), info, b0, b1);
+    const planeView = f32(backend, planes);
+    toPlanes(f32(backend, x), planeView, C, b0 * H * W, pixels);
+    im2colTransposed(planeView, f32(backend, cols), info, b1 - b0);
+    backend.disposeData(planes.dataId);
     if (ownDy) f32(backend, dyChunk).set(f32(backend, dy).subarray(b0 * perSample * O, b1 * perSample * O));
     const part = plainMatMul(backend, cols, dyChunk); // [K, O]
     backend.disposeData(cols.dataId);

@@ -33,6 +33,10 @@ export function maxPoolGrad(args: KernelArgs<Attrs>): Info {
   const xv = f32(backend, x);
   const dyv = f32(backend, dy);
   dx.fill(0);
+  if (FH === 2 && FW === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && 2 * OH <= H && 2 * OW <= W) {
+    pool2x2Grad(xv, dyv, dx, B, H, W, C, OH, OW);
+    return out;
+  }
   for (let b = 0; b < B; b++) {
     for (let oh = 0; oh < OH; oh++) {
       const h0 = Math.max(0, oh * sh - top);
@@ -60,6 +64,38 @@ export function maxPoolGrad(args: KernelArgs<Attrs>): Info {
     }
   }
   return out;
+}
+
+/**
+ * The common 2×2 pool of stride 2 with every window inside the image, unrolled: the same choice as the
+ * general loop (the first of the four values, in row-major order, greater than all before it and than −∞;
+ * none when all are −∞ or NaN). Windows do not overlap, so each input position gets at most one gradient.
+ */
+function pool2x2Grad(xv: Float32Array, dyv: Float32Array, dx: Float32Array, B: number, H: number, W: number, C: number, OH: number, OW: number): void {
+  const rowStep = W * C;
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const i00 = ((b * H + 2 * oh) * W + 2 * ow) * C;
+        const i01 = i00 + C;
+        const i10 = i00 + rowStep;
+        const i11 = i10 + C;
+        const y = ((b * OH + oh) * OW + ow) * C;
+        for (let c = 0; c < C; c++) {
+          let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          const v00 = xv[i00 + c]!;
+          if (v00 > best) { best = v00; at = i00 + c; }
+          const v01 = xv[i01 + c]!;
+          if (v01 > best) { best = v01; at = i01 + c; }
+          const v10 = xv[i10 + c]!;
+          if (v10 > best) { best = v10; at = i10 + c; }
+          if (xv[i11 + c]! > best) at = i11 + c;
+          if (at >= 0) dx[at] = dyv[y + c]!;
+        }
+      }
+    }
+  }
 }
 
 export const maxPoolGradConfig: tf.KernelConfig = {

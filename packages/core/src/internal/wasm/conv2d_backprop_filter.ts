@@ -2,9 +2,10 @@
  * Conv2DBackpropFilter, the weight gradient of conv2d (and of conv1d, which tfjs runs as a conv2d):
  *   dW[fh, fw, c, o] = Σ_{b, oh, ow} x[b, oh·sh − padTop + fh, ow·sw − padLeft + fw, c] · dy[b, oh, ow, o].
  * Computed as im2col + one matrix product on the wasm backend's XNNPACK path: x is split into channel
- * planes first (one pass), then the patches are laid out already transposed, cols [K = fH·fW·inC, N = batch·outH·outW], so that dW [K, outC] = cols · dy[N, outC]
- * needs no transposed operand (the slow path of the stock BatchMatMul). Large batches are processed in
- * chunks of whole samples so the patch matrix stays under `MAX_COL_FLOATS`, accumulating into dW.
+ * planes first (one pass), then the patches are laid out already transposed, cols [K = fH·fW·inC,
+ * N = batch·outH·outW], so that dW [K, outC] = cols · dy[N, outC] needs no transposed operand (the slow path
+ * of the stock BatchMatMul). Large batches are processed in chunks of whole samples so the patch matrix
+ * stays under `MMFUSE_IM2COL_MAX_FLOATS` (the chunk's planes, the size of its x, come on top), accumulating into dW.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type Conv2DInfo, convInfo, type PadAttr, toChannelsLast } from './conv_info.js';

@@ -2,7 +2,8 @@
  * Conv2DBackpropFilter, the weight gradient of conv2d (and of conv1d, which tfjs runs as a conv2d):
  *   dW[fh, fw, c, o] = Σ_{b, oh, ow} x[b, oh·sh − padTop + fh, ow·sw − padLeft + fw, c] · dy[b, oh, ow, o].
  * Computed as im2col + one matrix product on the wasm backend's XNNPACK path: x is split into channel
- * planes first (one pass), then the patches are laid out already transposed, cols [K = fH·fW·inC,
+ * planes first (one pass; for stride 1 across the width and more than one channel), then the patches are
+ * laid out already transposed, cols [K = fH·fW·inC,
  * N = batch·outH·outW], so that dW [K, outC] = cols · dy[N, outC] needs no transposed operand (the slow path
  * of the stock BatchMatMul). Large batches are processed in chunks of whole samples so the patch matrix
  * stays under `MMFUSE_IM2COL_MAX_FLOATS` (the chunk's planes, the size of its x, come on top), accumulating into dW.
@@ -45,19 +46,26 @@ function toPlanes(xv: Float32Array, planes: Float32Array, C: number, pixel0: num
 }
 
 /**
- * Fill cols [K, (b1 − b0)·outH·outW] from the channel planes of samples b0..b1 (row k = (fh·fW + fw)·inC + c,
- * the filter's own layout; column n = ((b − b0)·outH + oh)·outW + ow). Rows are built channel by channel, so
- * the fH·fW rows of a channel read one plane.
+ * Where im2col reads x: value (b, ih, iw, c) of the chunk is src[offset + c·channelStride + ((b·H + ih)·W + iw)·pixelStride].
+ * NHWC x itself: pixelStride inC, channelStride 1; channel planes: pixelStride 1, channelStride P.
  */
-function im2colTransposed(planes: Float32Array, cols: Float32Array, info: Conv2DInfo, samples: number): void {
+interface Source { src: Float32Array; offset: number; pixelStride: number; channelStride: number }
+
+/**
+ * Fill cols [K, samples·outH·outW] (row k = (fh·fW + fw)·inC + c, the filter's own layout; column
+ * n = (b·outH + oh)·outW + ow). Rows are built channel by channel, so the fH·fW rows of a channel read the
+ * same values (from cache, when they are a plane).
+ */
+function im2colTransposed(x: Source, cols: Float32Array, info: Conv2DInfo, samples: number): void {
   const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw,
     dilationHeight: dh, dilationWidth: dw, filterHeight: FH, filterWidth: FW } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const n = samples * OH * OW;
-  const P = samples * H * W;
+  const { src, pixelStride } = x;
+  const step = sw * pixelStride;
   for (let c = 0; c < C; c++) {
-    const plane = c * P;
+    const channel = x.offset + c * x.channelStride;
     for (let fh = 0; fh < FH; fh++) {
       for (let fw = 0; fw < FW; fw++) {
         // The range of ow whose input column is inside the image, so the inner loop has no branch.
@@ -72,9 +80,8 @@ function im2colTransposed(planes: Float32Array, cols: Float32Array, info: Conv2D
               continue;
             }
             for (let k = col; k < col + owLo; k++) cols[k] = 0;
-            const src = plane + (b * H + ih) * W;
-            let iw = owLo * sw - left + fw * dw;
-            for (let ow = owLo; ow < owHi; ow++, iw += sw) cols[col + ow] = planes[src + iw]!;
+            let at = channel + ((b * H + ih) * W + owLo * sw - left + fw * dw) * pixelStride;
+            for (let ow = owLo; ow < owHi; ow++, at += step) cols[col + ow] = src[at]!;
             for (let k = col + owHi; k < col + OW; k++) cols[k] = 0;
           }
         }
@@ -95,7 +102,9 @@ function backpropFilterNhwc(backend: WasmBackend, x: Info, dy: Info, info: Conv2
     const n = (b1 - b0) * perSample;
     const cols = backend.makeOutput([K, n], 'float32');
     const pixels = (b1 - b0) * H * W;
-    const planes = backend.makeOutput([C, pixels], 'float32');
+    // Planes pay when rows read runs of neighbouring pixels (stride 1 across the width) of several channels;
+    // with one channel x is its own plane, and with a wider stride the extra pass costs more than it saves.
+    const planes = C > 1 && info.strideWidth === 1 ? backend.makeOutput([C, pixels], 'float32') : undefined;
     let dyChunk: Info = withShape(dy, [n, O]);
     let ownDy = false;
     if (b1 - b0 !== B) {
@@ -103,10 +112,15 @@ function backpropFilterNhwc(backend: WasmBackend, x: Info, dy: Info, info: Conv2
       ownDy = true;
     }
     // Views only after every allocation of this round.
-    const planeView = f32(backend, planes);
-    toPlanes(f32(backend, x), planeView, C, b0 * H * W, pixels);
-    im2colTransposed(planeView, f32(backend, cols), info, b1 - b0);
-    backend.disposeData(planes.dataId);
+    const xv = f32(backend, x);
+    let source: Source = { src: xv, offset: b0 * H * W * C, pixelStride: C, channelStride: 1 };
+    if (planes !== undefined) {
+      const planeView = f32(backend, planes);
+      toPlanes(xv, planeView, C, b0 * H * W, pixels);
+      source = { src: planeView, offset: 0, pixelStride: 1, channelStride: pixels };
+    }
+    im2colTransposed(source, f32(backend, cols), info, b1 - b0);
+    if (planes !== undefined) backend.disposeData(planes.dataId);
     if (ownDy) f32(backend, dyChunk).set(f32(backend, dy).subarray(b0 * perSample * O, b1 * perSample * O));
     const part = plainMatMul(backend, cols, dyChunk); // [K, O]
     backend.disposeData(cols.dataId);

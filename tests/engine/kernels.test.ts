@@ -35,6 +35,8 @@ const convCases: ConvCase[] = [
   { x: [2, 3, 9, 11], f: [3, 3, 3, 6], strides: [2, 1], pad: 'same', format: 'NCHW' },
   // conv1d as tfjs runs it: a height-1 conv2d
   { x: [3, 1, 13, 6], f: [1, 5, 6, 4], strides: [1, 2], pad: 'same' },
+  // one input channel (a spectrogram): the filter gradient reads x as its own plane
+  { x: [2, 8, 6, 1], f: [3, 3, 1, 4], strides: [1, 1], pad: 'same' },
 ];
 
 function label(c: ConvCase): string {
@@ -59,19 +61,23 @@ describe('Conv2DBackpropFilter on wasm', () => {
     });
   }
 
-  it('gives the same result when the patch matrix is built in chunks of samples', () => {
-    const c: ConvCase = { x: [5, 8, 6, 3], f: [3, 3, 3, 4], strides: [1, 1], pad: 'same' };
-    const run = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropFilter',
-      { x: randn('cx', c.x), dy: randn('cdy', convOutShape(c, false)) },
-      { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const whole = runOn('wasm', run);
-    tf.env().set('MMFUSE_IM2COL_MAX_FLOATS', 27 * 48 * 2); // two samples per chunk: chunks of 2, 2, 1
-    compareBackends(run, 1e-4, 'chunked');
-    expectNoLeak(() => tf.dispose(tf.tidy(run)));
-    const chunked = runOn('wasm', run);
-    expect(Array.from(chunked[0]!.values)).not.toEqual(new Array(chunked[0]!.values.length).fill(0));
-    for (let i = 0; i < whole[0]!.values.length; i++) expect(chunked[0]!.values[i]).toBeCloseTo(whole[0]!.values[i]!, 4);
-  });
+  // Stride 1 across the width reads channel planes; stride 2 reads x in place (both from a chunk's first sample on).
+  for (const strides of [[1, 1], [2, 2]] as [number, number][]) {
+    it(`gives the same result when the patch matrix is built in chunks of samples (strides ${strides})`, () => {
+      const c: ConvCase = { x: [5, 8, 6, 3], f: [3, 3, 3, 4], strides, pad: 'same' };
+      const perSample = 27 * convOutShape(c, false).slice(1, 3).reduce((a, b) => a * b, 1);
+      const run = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropFilter',
+        { x: randn('cx', c.x), dy: randn(`cdy${strides}`, convOutShape(c, false)) },
+        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const whole = runOn('wasm', run);
+      tf.env().set('MMFUSE_IM2COL_MAX_FLOATS', perSample * 2); // two samples per chunk: chunks of 2, 2, 1 (afterEach resets it)
+      compareBackends(run, 1e-4, 'chunked');
+      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+      const chunked = runOn('wasm', run);
+      expect(Array.from(chunked[0]!.values)).not.toEqual(new Array(chunked[0]!.values.length).fill(0));
+      for (let i = 0; i < whole[0]!.values.length; i++) expect(chunked[0]!.values[i]).toBeCloseTo(whole[0]!.values[i]!, 4);
+    });
+  }
 
   it('gives conv2d weight and input gradients equal to cpu through tf.grads', () => {
     const f = (): tf.Tensor[] => {

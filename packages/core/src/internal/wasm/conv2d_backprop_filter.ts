@@ -1,12 +1,12 @@
 /**
  * Conv2DBackpropFilter, the weight gradient of conv2d (and of conv1d, which tfjs runs as a conv2d):
  *   dW[fh, fw, c, o] = Σ_{b, oh, ow} x[b, oh·sh − padTop + fh, ow·sw − padLeft + fw, c] · dy[b, oh, ow, o].
- * Computed as im2col + one matrix product on the wasm backend's XNNPACK path: x is split into channel
- * planes first (one pass; for stride 1 across the width and more than one channel), then the patches are
- * laid out already transposed, cols [K = fH·fW·inC,
- * N = batch·outH·outW], so that dW [K, outC] = cols · dy[N, outC] needs no transposed operand (the slow path
- * of the stock BatchMatMul). Large batches are processed in chunks of whole samples so the patch matrix
- * stays under `MMFUSE_IM2COL_MAX_FLOATS` (the chunk's planes, the size of its x, come on top), accumulating into dW.
+ * Computed as im2col + one matrix product on the wasm backend's XNNPACK path. The patches are laid out
+ * already transposed, cols [K = fH·fW·inC, N = batch·outH·outW], so that dW [K, outC] = cols · dy[N, outC]
+ * needs no transposed operand (the slow path of the stock BatchMatMul); for stride 1 across the width and
+ * more than one channel they are read from channel planes of x made in one pass first. Large batches are
+ * processed in chunks of whole samples so the patch matrix stays under `MMFUSE_IM2COL_MAX_FLOATS` (a chunk's
+ * planes, the size of its x, come on top), accumulating into dW.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type Conv2DInfo, convInfo, type PadAttr, toChannelsLast } from './conv_info.js';
@@ -33,9 +33,10 @@ interface Attrs {
 }
 
 /**
- * Channel planes of samples b0..b1 of NHWC `xv`: planes[c·P + p] = x[b0·H·W + p, c], P = (b1 − b0)·H·W. One
- * strided pass over x, so that building the patch rows reads each plane with unit stride (from cache, for
- * the fH·fW rows of its channel) instead of gathering every row from all of x at a stride of inC floats.
+ * Channel planes of the P pixels of NHWC `xv` from pixel `pixel0` on (a chunk's samples):
+ * planes[c·P + p] = x[pixel0 + p, c]. One strided pass over x, so that building the patch rows reads each
+ * plane with unit stride (from cache, for the fH·fW rows of its channel) instead of gathering every row from
+ * all of x at a stride of inC floats.
  */
 function toPlanes(xv: Float32Array, planes: Float32Array, C: number, pixel0: number, P: number): void {
   for (let c = 0; c < C; c++) {

@@ -191,18 +191,20 @@ describe('mmfuse distill', () => {
     expect(r.stderr).toMatch(/distilling an ensemble of 2 teachers/);
   });
 
-  it('refuses a student that reads an input the teacher does not have', async () => {
-    writeFileSync(path.join(dir, 'bad-student.yaml'), [
-      'inputs:',
-      '  voice: { type: audio, encoder: { kind: cnn, channels: [4] } }',
-      'output: { field: label }',
-      'data: { train: train.jsonl }',
-    ].join('\n'));
-    const r = await cli(['distill', '--teacher', 'teacher', '--config', 'bad-student.yaml', '--out', 'bad', '--json']);
-    expect(r.code).toBe(1);
-    expect(r.json.error).toMatchObject({ code: 'CONFIG', path: 'inputs.voice' });
-    expect(r.json.error.message).toMatch(/the teacher has no input "voice"/);
-    expect(existsSync(path.join(dir, 'bad'))).toBe(false);
+  it('refuses a student that reads an input the teacher does not have, or a field the teacher reads as another kind', async () => {
+    /** `mmfuse distill` with a student of this one input: exit 1, a ConfigError at `path` matching `message`, no output folder. */
+    const refused = async (name: string, input: string, errorPath: string, message: RegExp): Promise<void> => {
+      writeFileSync(path.join(dir, `${name}.yaml`), ['inputs:', `  ${input}`, 'output: { field: label }', 'data: { train: train.jsonl }'].join('\n'));
+      const r = await cli(['distill', '--teacher', 'teacher', '--config', `${name}.yaml`, '--out', name, '--json']);
+      expect(r.code).toBe(1);
+      expect(r.json.error).toMatchObject({ code: 'CONFIG', path: errorPath });
+      expect(r.json.error.message).toMatch(message);
+      expect(existsSync(path.join(dir, name))).toBe(false);
+    };
+    await refused('bad-student', 'voice: { type: audio, encoder: { kind: cnn, channels: [4] } }', 'inputs.voice', /the teacher has no input "voice"/);
+    // An input the teacher has, reading a field the teacher reads as another kind (audio from its text field).
+    await refused('crossed-student', 'audio: { type: audio, field: text, encoder: { kind: cnn, channels: [4] } }', 'inputs.text',
+      /the student reads "text" as .*, the teacher as .*; they must read a field the same way/);
     const u = await cli(['distill', '--teacher', 'teacher', '--config', 'student.yaml', '--out', 'teacher']);
     expect(u.code).toBe(2);
     expect(u.stderr).toMatch(/--out must differ from --teacher/);

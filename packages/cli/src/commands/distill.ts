@@ -18,24 +18,25 @@ import { describeSkipped, fromCwd, logger, pluginArgs, progressOptions, round, s
 
 const COMMAND = 'distill';
 
-/** How to read a manifest for both models: the student's fields and the teacher's (which may read more inputs). */
+/**
+ * How to read a manifest for every model: the union of the teachers' fields and the student's (a teacher may
+ * read more inputs). Models that read one field in different ways are refused, naming both.
+ */
 function unionFields(teachers: readonly FusionModel[], student: FusionModel, withTarget: boolean): Record<string, FieldKind> {
-  const t: Record<string, FieldKind> = {};
-  for (const teacher of teachers) {
-    for (const [field, kind] of Object.entries(manifestFields(teacher, withTarget))) {
-      if (t[field] !== undefined && JSON.stringify(t[field]) !== JSON.stringify(kind)) {
-        throw new ConfigError(`the teachers read "${field}" in different ways (${JSON.stringify(t[field])} and ${JSON.stringify(kind)}); they must read a field the same way`, { path: `inputs.${field}` });
+  const fields: Record<string, FieldKind> = {};
+  const readBy: Record<string, string> = {};
+  const readers: [string, FusionModel][] = [...teachers.map((m, k): [string, FusionModel] => [teachers.length > 1 ? `teacher ${k + 1}` : 'the teacher', m]), ['the student', student]];
+  for (const [who, model] of readers) {
+    for (const [field, kind] of Object.entries(manifestFields(model, withTarget))) {
+      const had = fields[field];
+      if (had !== undefined && JSON.stringify(had) !== JSON.stringify(kind)) {
+        throw new ConfigError(`${who} reads "${field}" as ${JSON.stringify(kind)}, ${readBy[field]} as ${JSON.stringify(had)}; they must read a field the same way`, { path: `inputs.${field}` });
       }
-      t[field] = kind;
+      fields[field] = kind;
+      readBy[field] ??= who;
     }
   }
-  const s = manifestFields(student, withTarget);
-  for (const [field, kind] of Object.entries(s)) {
-    if (t[field] !== undefined && JSON.stringify(t[field]) !== JSON.stringify(kind)) {
-      throw new ConfigError(`the student reads "${field}" as ${JSON.stringify(kind)}, the teacher as ${JSON.stringify(t[field])}; they must read a field the same way`, { path: `inputs.${field}` });
-    }
-  }
-  return { ...t, ...s };
+  return fields;
 }
 
 async function read(file: string, fields: Record<string, FieldKind>, target: string | undefined, onSkip: (s: SkippedSample) => void): Promise<ManifestSample[]> {

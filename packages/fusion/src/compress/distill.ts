@@ -47,10 +47,9 @@ export interface DistillResult {
 
 /** Check that the student can learn from the teacher: same output; every student input is a teacher input of the same type. */
 export function checkStudent(teacher: FusionState, student: FusionState): void {
-  teacher.requireNetwork();
+  checkTeacher(teacher);
   const to = teacher.config.output;
   const so = student.config.output;
-  if (to.type !== 'category') throw new ConfigError(`distillation learns from the teacher's class probabilities, so it needs a category output; the teacher's is ${to.type}`, { path: 'output.type' });
   if (so.field !== to.field || so.type !== to.type) throw new ConfigError(`must be the teacher's output { field: "${to.field}", type: "${to.type}" }, got { field: "${so.field}", type: "${so.type}" }`, { path: 'output' });
   for (const field of student.fields) {
     const t = teacher.config.inputs[field];
@@ -58,6 +57,13 @@ export function checkStudent(teacher: FusionState, student: FusionState): void {
     const s = student.config.inputs[field];
     if (s?.type !== t.type) throw new ConfigError(`is "${s?.type}", but the teacher's input "${field}" is "${t.type}"`, { path: `inputs.${field}.type` });
   }
+}
+
+/** A teacher is trained and answers with class probabilities. */
+function checkTeacher(teacher: FusionState): void {
+  teacher.requireNetwork();
+  const type = teacher.config.output.type;
+  if (type !== 'category') throw new ConfigError(`distillation learns from the teacher's class probabilities, so it needs a category output; the teacher's is ${type}`, { path: 'output.type' });
 }
 
 function softmax(logits: ArrayLike<number>, temperature: number): number[] {
@@ -128,10 +134,7 @@ function teacherList(teacher: FusionState | readonly FusionState[], student?: Fu
   if (teachers.length === 0) throw new ConfigError('needs at least one teacher', { path: 'teacher' });
   for (const t of teachers) {
     if (student !== undefined) checkStudent(t, student);
-    else {
-      t.requireNetwork();
-      if (t.config.output.type !== 'category') throw new ConfigError(`soft targets are class probabilities, so the teacher needs a category output; it has ${t.config.output.type}`, { path: 'output.type' });
-    }
+    else checkTeacher(t);
   }
   const labels = (teachers[0] as FusionState).requireOutput().labels;
   const order = teachers.map((t, k) => {

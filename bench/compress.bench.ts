@@ -343,14 +343,12 @@ async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: s
       for (const i of single) {
         const p = prepared[i % prepared.length] as PreparedInput;
         const t0 = performance.now();
-        const out = m.predictPrepared([p]);
-        if (out instanceof Promise) await out; // onnxruntime; tfjs answers synchronously
+        await m.predictPrepared([p]);
         v.latency.push(performance.now() - t0);
       }
       const t0 = performance.now();
       for (let i = 0; i < prepared.length; i += BATCH) {
-        const out = m.predictPrepared(prepared.slice(i, i + BATCH));
-        if (out instanceof Promise) await out;
+        await m.predictPrepared(prepared.slice(i, i + BATCH));
       }
       v.throughput.push(prepared.length / ((performance.now() - t0) / 1000));
     }

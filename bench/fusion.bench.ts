@@ -184,11 +184,11 @@ export async function measureMmfuse(): Promise<MmfuseResult> {
   // Inference: prepared once (decoding is not timed, as the peer's tensors are ready), 3 warm-up batches, 5 passes.
   const prepared: PreparedInput[] = (await model.prepareInputs(samples.map((s) => ({ text: s.fields.text, audio: s.fields.audio, image: s.fields.image })))).map((o) => { if (!o.ok) throw o.error; return o.value; });
   const batches = Array.from({ length: BATCHES }, (_, i) => prepared.slice(i * B, (i + 1) * B));
-  for (let i = 0; i < 3; i++) model.predictPrepared(batches[i % BATCHES] as PreparedInput[], { contributions: false });
+  for (let i = 0; i < 3; i++) await model.predictPrepared(batches[i % BATCHES] as PreparedInput[], { contributions: false });
   const infer: number[] = [];
   for (let p = 0; p < (SMOKE ? 1 : 5); p++) {
     const t0 = performance.now();
-    for (const b of batches) model.predictPrepared(b, { contributions: false });
+    for (const b of batches) await model.predictPrepared(b, { contributions: false });
     infer.push((B * BATCHES) / ((performance.now() - t0) / 1000));
   }
 

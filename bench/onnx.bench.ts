@@ -165,7 +165,7 @@ async function run(): Promise<BenchSection> {
   pa.forEach((r, i) => { const x = softmax(r); const y = softmax(pq[i] as Float32Array); if (argmax(x) === argmax(y)) agree++; x.forEach((v, j) => { maxProbDiff = Math.max(maxProbDiff, Math.abs(v - (y[j] as number))); }); });
   // tfjs, for context: one pass.
   const t0 = performance.now();
-  for (const b of batches) model.predictPrepared(b.map((values) => ({ kind: 'mmfuse-prepared-input', values })), { contributions: false });
+  for (const b of batches) await model.predictPrepared(b.map((values) => ({ kind: 'mmfuse-prepared-input', values })), { contributions: false });
   const tfjsInfer = (B * BATCHES) / ((performance.now() - t0) / 1000);
   model.dispose();
 

@@ -18,10 +18,10 @@ import { INFERENCE_BATCH, energyOf, outputRows, toBatchInput } from '@mmfuse/fus
 import type { FusionModel } from '@mmfuse/fusion';
 
 /** Head logits and each input's masked-mean encoder features of prepared value lists. */
-export function logitsAndFeatures(model: FusionModel, values: readonly (readonly unknown[])[]): { logits: Float32Array[]; features: Float32Array[][]; fused: Float32Array[] } {
+export async function logitsAndFeatures(model: FusionModel, values: readonly (readonly unknown[])[]): Promise<{ logits: Float32Array[]; features: Float32Array[][]; fused: Float32Array[] }> {
   const state = model.state;
   const net = state.requireNetwork();
-  const logits = outputRows(state, values);
+  const logits = await outputRows(state, values);
   const features: Float32Array[][] = state.fields.map(() => []);
   const fused: Float32Array[] = [];
   for (let start = 0; start < values.length; start += INFERENCE_BATCH) {

@@ -57,9 +57,9 @@ export async function compareScores(model: FusionModel, trainRows: Row[], valida
   const fields = model.state.fields;
   const temperature = model.calibration?.temperature ?? 1;
   const labelIndex = new Map(model.labels.map((l, i) => [l, i]));
-  const trainSet = { ...logitsAndFeatures(model, await preparedValues(model, trainRows)), labels: trainRows.map((r) => labelIndex.get(r.label) as number) };
-  const val = candidateScores(logitsAndFeatures(model, await preparedValues(model, validation)), trainSet, fields, temperature);
-  const tst = candidateScores(logitsAndFeatures(model, await preparedValues(model, test)), trainSet, fields, temperature);
+  const trainSet = { ...(await logitsAndFeatures(model, await preparedValues(model, trainRows))), labels: trainRows.map((r) => labelIndex.get(r.label) as number) };
+  const val = candidateScores((await logitsAndFeatures(model, await preparedValues(model, validation))), trainSet, fields, temperature);
+  const tst = candidateScores((await logitsAndFeatures(model, await preparedValues(model, test))), trainSet, fields, temperature);
   const valOos = validation.map((r) => !inScope(r));
   const testOos = test.map((r) => !inScope(r));
   const reference = (name: string): number[] => (val[name] as number[]).filter((_, i) => !valOos[i]).sort((a, b) => a - b);

@@ -78,8 +78,8 @@ export async function trainBot(config: FusionModelConfig, data: Sample[]): Promi
 }
 
 /** Head outputs of prepared samples, flattened. */
-export function logitsOf(state: FusionState, values: unknown[][]): number[] {
-  return outputRows(state, values).flatMap((r) => Array.from(r));
+export async function logitsOf(state: FusionState, values: unknown[][]): Promise<number[]> {
+  return (await outputRows(state, values)).flatMap((r) => Array.from(r));
 }
 
 /** Bytes of every file of a folder. */

@@ -77,7 +77,7 @@ describe('distillation', () => {
       const requests = test.map((s) => ({ ...s.fields }));
       const expected = await Promise.all([teacher, second].map(async (t) => {
         const prepared = (await t.prepareInputs(requests)).map((o) => (o.ok ? o.value.values : []));
-        return outputRows(t.state, prepared).map((row) => {
+        return (await outputRows(t.state, prepared)).map((row) => {
           const z = Array.from(row, (v) => v / 2);
           const max = Math.max(...z);
           const e = z.map((v) => Math.exp(v - max));

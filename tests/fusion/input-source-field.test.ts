@@ -52,8 +52,8 @@ describe('an input that reads another field (inputs.<name>.field)', () => {
     expect(set.skipped).toEqual([]);
     expect(set.values).toHaveLength(train.length);
     const prepared = await teacher.prepareInputs(train.map((s) => ({ text: s.fields.text })));
-    const rows = outputRows(teacher.state, set.values);
-    const expected = outputRows(teacher.state, prepared.map((o) => (o.ok ? o.value.values : [])));
+    const rows = await outputRows(teacher.state, set.values);
+    const expected = await outputRows(teacher.state, prepared.map((o) => (o.ok ? o.value.values : [])));
     expect(rows.map((r) => Array.from(r))).toEqual(expected.map((r) => Array.from(r)));
   });
 

@@ -27,7 +27,7 @@ describe('FusionModel on a task only fusion can solve (label = a xor b)', () => 
     expect(p.contributions?.a).toBeGreaterThan(0.2);
     const only = await model.predict({ a: [1] });
     expect(only.modalitiesUsed).toEqual(['a']);
-    // Prepared once, predicted synchronously: the same answers as predictBatch.
+    // Prepared once, predicted without decoding again: the same answers as predictBatch.
     const requests = [{ a: [1], b: [1] }, { b: [-1] }, { a: 'bad' }];
     const prepared = await model.prepareInputs(requests);
     expect(prepared[2]).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', sample: 2, field: 'a' } });
@@ -35,7 +35,7 @@ describe('FusionModel on a task only fusion can solve (label = a xor b)', () => 
     const ok = prepared.flatMap((p) => (p.ok ? [p.value] : []));
     expect(ok).toHaveLength(2);
     const batch = await model.predictBatch(requests);
-    expect(model.predictPrepared(ok)).toEqual(batch.slice(0, 2).map((o) => (o.ok ? o.value : o.error)));
+    expect(await model.predictPrepared(ok)).toEqual(batch.slice(0, 2).map((o) => (o.ok ? o.value : o.error)));
     // The refused request keeps the typed error of the encoder that refused it.
     expect(batch[2]).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', sample: 2, field: 'a' } });
     expect((batch[2] as { error: unknown }).error).toBeInstanceOf(InvalidInputError);

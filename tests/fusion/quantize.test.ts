@@ -70,9 +70,9 @@ describe('quantize -> save -> load', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  async function quantized(dtype: 'int8' | 'float16', dir: string): Promise<{ state: FusionState; report: ReturnType<typeof quantizeState> }> {
+  async function quantized(dtype: 'int8' | 'float16', dir: string): Promise<{ state: FusionState; report: Awaited<ReturnType<typeof quantizeState>> }> {
     const state = await loadState(path.join(work, 'fp32'));
-    const report = quantizeState(state, { dtype });
+    const report = await quantizeState(state, { dtype });
     await saveState(state, path.join(work, dir));
     return { state, report };
   }
@@ -100,9 +100,9 @@ describe('quantize -> save -> load', () => {
 
     const loaded = await loadState(path.join(work, 'int8'));
     // In-process quantized weights are exactly what the folder holds.
-    expect(logitsOf(loaded, testValues)).toEqual(logitsOf(state, testValues));
-    const agree = (a: FusionState, b: FusionState) => {
-      const pa = (a.output!).labels; const ra = logitsOf(a, testValues); const rb = logitsOf(b, testValues);
+    expect(await logitsOf(loaded, testValues)).toEqual(await logitsOf(state, testValues));
+    const agree = async (a: FusionState, b: FusionState) => {
+      const pa = (a.output!).labels; const ra = await logitsOf(a, testValues); const rb = await logitsOf(b, testValues);
       let same = 0;
       for (let i = 0; i < testValues.length; i++) {
         const k = pa.length;
@@ -111,8 +111,8 @@ describe('quantize -> save -> load', () => {
       }
       return same / testValues.length;
     };
-    expect(agree(loaded, fp32.state)).toBeGreaterThanOrEqual(0.95);
-    expect(maxAbsDiff(logitsOf(loaded, testValues), logitsOf(fp32.state, testValues))).toBeLessThan(0.5);
+    expect(await agree(loaded, fp32.state)).toBeGreaterThanOrEqual(0.95);
+    expect(maxAbsDiff(await logitsOf(loaded, testValues), await logitsOf(fp32.state, testValues))).toBeLessThan(0.5);
     expect(loaded.weightStorage).toEqual(state.weightStorage);
 
     // Saving the loaded model again keeps int8 and writes the same weights.
@@ -133,8 +133,8 @@ describe('quantize -> save -> load', () => {
     expect(json.version).toBe(2);
     expect(json.weights.filter((w: { dtype: string }) => w.dtype === 'float16').length).toBeGreaterThan(5);
     const loaded = await loadState(path.join(work, 'fp16'));
-    expect(logitsOf(loaded, testValues)).toEqual(logitsOf(state, testValues));
-    expect(maxAbsDiff(logitsOf(loaded, testValues), logitsOf(fp32.state, testValues))).toBeLessThan(1e-2);
+    expect(await logitsOf(loaded, testValues)).toEqual(await logitsOf(state, testValues));
+    expect(maxAbsDiff(await logitsOf(loaded, testValues), await logitsOf(fp32.state, testValues))).toBeLessThan(1e-2);
     loaded.dispose();
     state.dispose();
   });
@@ -204,7 +204,7 @@ describe('quantize -> save -> load', () => {
   it('calibration keeps the most sensitive weights float32 until the accuracy is within the tolerance', async () => {
     const state = await loadState(path.join(work, 'fp32'));
     const data = await prepareSet(state, test);
-    const report = quantizeState(state, { dtype: 'int8', minSize: 16, calibrate: { data, tolerance: 0 } });
+    const report = await quantizeState(state, { dtype: 'int8', minSize: 16, calibrate: { data, tolerance: 0 } });
     const cal = report.calibration!;
     expect(cal.metric).toBe('accuracy');
     expect(cal.labeled).toBe(test.length);
@@ -215,7 +215,7 @@ describe('quantize -> save -> load', () => {
     // Without labels: agreement with the float32 answers.
     const unlabeled = await prepareSet(state, test.map((s) => ({ ...s, fields: { text: s.fields.text, audio: s.fields.audio } })));
     const state2 = await loadState(path.join(work, 'fp32'));
-    const r2 = quantizeState(state2, { dtype: 'int8', calibrate: { data: unlabeled, tolerance: 0 } });
+    const r2 = await quantizeState(state2, { dtype: 'int8', calibrate: { data: unlabeled, tolerance: 0 } });
     expect(r2.calibration!.metric).toBe('agreement');
     expect(r2.calibration!.float32).toBe(1);
     expect(r2.calibration!.chosen).toBe(1);
@@ -225,9 +225,9 @@ describe('quantize -> save -> load', () => {
 
   it('refuses unknown names to keep in float32 and other dtypes', async () => {
     const state = await loadState(path.join(work, 'fp32'));
-    expect(() => quantizeState(state, { dtype: 'int8', keepFloat32: ['fusion.nope'] })).toThrow(ConfigError);
-    expect(() => quantizeState(state, { dtype: 'int4' as 'int8' })).toThrow(/must be "int8" or "float16"/);
-    const kept = quantizeState(state, { dtype: 'int8', keepFloat32: ['fusion.head.linear.kernel'] });
+    await expect(quantizeState(state, { dtype: 'int8', keepFloat32: ['fusion.nope'] })).rejects.toThrow(ConfigError);
+    await expect(quantizeState(state, { dtype: 'int4' as 'int8' })).rejects.toThrow(/must be "int8" or "float16"/);
+    const kept = await quantizeState(state, { dtype: 'int8', keepFloat32: ['fusion.head.linear.kernel'] });
     expect(kept.weights.find((w) => w.name === 'fusion.head.linear.kernel')!.dtype).toBe('float32');
     state.dispose();
   });

@@ -18,15 +18,15 @@ const image = { type: 'image', encoder: { kind: 'cnn', width: 16, height: 16, bl
 /** Every head output of `requests` (with each input hidden in turn too) equal within 1e-4 on both runtimes. */
 async function expectSameOutputs(model: FusionModel, onnx: OnnxFusionModel, requests: Record<string, unknown>[]): Promise<void> {
   const prepared = (await model.prepareInputs(requests)).map((o) => { if (!o.ok) throw o.error; return o.value.values; });
-  expect(maxDiff(outputRows(model.state, prepared), await onnx.outputRows(prepared))).toBeLessThan(1e-4);
+  expect(maxDiff(await outputRows(model.state, prepared), await onnx.outputRows(prepared))).toBeLessThan(1e-4);
   for (let m = 0; m < model.state.fields.length; m++) {
-    expect(maxDiff(outputRows(model.state, prepared, m), await onnx.outputRows(prepared, m))).toBeLessThan(1e-4);
+    expect(maxDiff(await outputRows(model.state, prepared, m), await onnx.outputRows(prepared, m))).toBeLessThan(1e-4);
   }
   // A batch where one input is absent from every row (its graph inputs are zero-filled and masked out).
   for (const field of model.state.fields) {
     const without = prepared.map((v) => v.map((x, m) => (model.state.fields[m] === field ? undefined : x)));
     const kept = without.filter((v) => v.some((x) => x !== undefined));
-    expect(maxDiff(outputRows(model.state, kept), await onnx.outputRows(kept))).toBeLessThan(1e-4);
+    expect(maxDiff(await outputRows(model.state, kept), await onnx.outputRows(kept))).toBeLessThan(1e-4);
   }
 }
 

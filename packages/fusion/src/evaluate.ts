@@ -55,10 +55,14 @@ export function reportFromRows(output: FittedOutput, fields: readonly string[], 
 }
 
 /** Score prepared labeled samples (and, with `ablation`, the same samples without each input). */
-export function evaluatePrepared(state: FusionState, samples: readonly { values: unknown[]; target: Target }[], skipped: SkippedSample[], ablation: boolean): EvaluationReport {
+export async function evaluatePrepared(state: FusionState, samples: readonly { values: unknown[]; target: Target }[], skipped: SkippedSample[], ablation: boolean): Promise<EvaluationReport> {
   const output = state.requireOutput();
   const values = samples.map((s) => s.values);
-  const full = outputRowsWithNearest(state, values);
-  const dropped = ablation && samples.length > 0 ? state.fields.map((_, m) => outputRows(state, values, m)) : undefined;
+  const full = await outputRowsWithNearest(state, values);
+  let dropped: Float32Array[][] | undefined;
+  if (ablation && samples.length > 0) {
+    dropped = [];
+    for (let m = 0; m < state.fields.length; m++) dropped.push(await outputRows(state, values, m));
+  }
   return reportFromRows(output, state.fields, samples.map((s) => s.target), full.rows, skipped, dropped, full.nearest);
 }

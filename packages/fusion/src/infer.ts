@@ -17,17 +17,20 @@ export function decodeOptions(options: { outOfScopeThreshold?: number | null }):
 /** Rows predicted at once. */
 export const INFERENCE_BATCH = 64;
 
-/** Head outputs [N][outDim] of prepared value lists, in inference mode; `drop` hides input m from every row. */
-export function outputRows(state: FusionState, values: readonly (readonly unknown[])[], drop?: number): Float32Array[] {
-  return forwardRows(state, values, drop, false).rows;
+/**
+ * Head outputs [N][outDim] of prepared value lists, in inference mode; `drop` hides input m from every row.
+ * Asynchronous, as every read of this module: the WebGPU engine can only read GPU data asynchronously in Node.
+ */
+export async function outputRows(state: FusionState, values: readonly (readonly unknown[])[], drop?: number): Promise<Float32Array[]> {
+  return (await forwardRows(state, values, drop, false)).rows;
 }
 
 /**
  * `outputRows`, and each row's nearest in-scope similarity when the model keeps a memory for an
  * `energy+nearest` out-of-scope score (`state.scopeMemory`).
  */
-export function outputRowsWithNearest(state: FusionState, values: readonly (readonly unknown[])[], drop?: number): { rows: Float32Array[]; nearest?: number[] } {
-  const pass = forwardRows(state, values, drop, false, true);
+export async function outputRowsWithNearest(state: FusionState, values: readonly (readonly unknown[])[], drop?: number): Promise<{ rows: Float32Array[]; nearest?: number[] }> {
+  const pass = await forwardRows(state, values, drop, false, true);
   return pass.nearest === undefined ? { rows: pass.rows } : { rows: pass.rows, nearest: pass.nearest };
 }
 
@@ -35,7 +38,7 @@ export function outputRowsWithNearest(state: FusionState, values: readonly (read
  * The fused representations (what the head reads) of prepared value lists, in inference mode, each scaled to
  * unit length: the memory an `energy+nearest` out-of-scope score compares requests with.
  */
-export function fusedVectors(state: FusionState, values: readonly (readonly unknown[])[]): ScopeMemory {
+export async function fusedVectors(state: FusionState, values: readonly (readonly unknown[])[]): Promise<ScopeMemory> {
   const net = state.requireNetwork();
   const dim = state.config.fusion.dModel;
   const data = new Float32Array(values.length * dim);
@@ -43,8 +46,11 @@ export function fusedVectors(state: FusionState, values: readonly (readonly unkn
     const chunk = values.slice(start, start + INFERENCE_BATCH);
     const unit = tf.tidy(() => unitRows(net.forwardWithEncoders(toBatchInput(chunk, state.fields.length), { training: false }).fused));
     if (unit.shape[1] !== dim) throw new StateError(`the fused representation has ${unit.shape[1]} values, the config's dModel is ${dim}`);
-    data.set(unit.dataSync() as Float32Array, start * dim);
-    unit.dispose();
+    try {
+      data.set(await unit.data() as Float32Array, start * dim);
+    } finally {
+      unit.dispose();
+    }
   }
   return { rows: values.length, dim, data };
 }
@@ -79,7 +85,7 @@ function unitRows(x: tf.Tensor2D): tf.Tensor2D {
  * speech encoder's phonemes) recognised in each row, from the same forward pass; `withNearest`: each row's
  * nearest in-scope similarity too, when the model keeps a memory (`state.scopeMemory`).
  */
-function forwardRows(state: FusionState, values: readonly (readonly unknown[])[], drop: number | undefined, transcripts: boolean, withNearest = false): { rows: Float32Array[]; heard: Record<string, string>[]; nearest?: number[] } {
+async function forwardRows(state: FusionState, values: readonly (readonly unknown[])[], drop: number | undefined, transcripts: boolean, withNearest = false): Promise<{ rows: Float32Array[]; heard: Record<string, string>[]; nearest?: number[] }> {
   const net = state.requireNetwork();
   const k = state.requireOutput().outDim;
   const rows: Float32Array[] = [];
@@ -89,11 +95,12 @@ function forwardRows(state: FusionState, values: readonly (readonly unknown[])[]
   const nearest: number[] | undefined = memory === undefined ? undefined : [];
   for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
     const chunk = values.slice(start, start + INFERENCE_BATCH);
+    let near: tf.Tensor1D | undefined;
     const out = tf.tidy(() => {
       const batch = toBatchInput(chunk, state.fields.length, drop);
       if (!wants && memory === undefined) return net.forward(batch, { training: false });
       const { logits, encoded, fused } = net.forwardWithEncoders(batch, { training: false });
-      if (memory !== undefined) nearest!.push(...nearestSimilarity(fused, memory).dataSync());
+      if (memory !== undefined) near = tf.keep(nearestSimilarity(fused, memory));
       if (!wants) return logits;
       encoded.forEach((e, m) => {
         const enc = state.encoders[m];
@@ -104,8 +111,13 @@ function forwardRows(state: FusionState, values: readonly (readonly unknown[])[]
       });
       return logits;
     });
-    const data = out.dataSync() as Float32Array;
-    out.dispose();
+    let data: Float32Array;
+    try {
+      data = await out.data() as Float32Array;
+      if (near !== undefined) nearest!.push(...await near.data());
+    } finally {
+      tf.dispose([out, ...(near === undefined ? [] : [near])]);
+    }
     for (let r = 0; r < chunk.length; r++) rows.push(data.slice(r * k, (r + 1) * k));
   }
   return nearest === undefined ? { rows, heard } : { rows, heard, nearest };
@@ -156,9 +168,9 @@ export function decodePredictions(output: FittedOutput, fields: readonly string[
  * Predictions of prepared value lists (`options.outOfScopeThreshold` overrides the model's threshold). With `contributions`, each present input is removed in turn (one
  * extra pass per input) and the drop of the deciding value is its contribution.
  */
-export function predictValues(state: FusionState, values: readonly (readonly unknown[])[], contributions: boolean, options: DecodeOptions = {}): Prediction[] {
+export async function predictValues(state: FusionState, values: readonly (readonly unknown[])[], contributions: boolean, options: DecodeOptions = {}): Promise<Prediction[]> {
   const output = state.requireOutput();
-  const pass = forwardRows(state, values, undefined, true, true);
+  const pass = await forwardRows(state, values, undefined, true, true);
   const full = pass.rows;
   const withHeard = (preds: Prediction[]): Prediction[] => {
     preds.forEach((p, i) => { const h = pass.heard[i] as Record<string, string>; if (Object.keys(h).length > 0) p.heard = h; });
@@ -166,6 +178,7 @@ export function predictValues(state: FusionState, values: readonly (readonly unk
   };
   if (!contributions) return withHeard(decodePredictions(output, state.fields, values, full, undefined, options, pass.nearest));
   const passes = contributionPasses(state.fields.length, values);
-  const without = passes.map((p) => outputRows(state, p.rows.map((i) => values[i] as unknown[]), p.input));
+  const without: Float32Array[][] = [];
+  for (const p of passes) without.push(await outputRows(state, p.rows.map((i) => values[i] as unknown[]), p.input));
   return withHeard(decodePredictions(output, state.fields, values, full, { passes, without }, options, pass.nearest));
 }

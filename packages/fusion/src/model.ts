@@ -134,7 +134,7 @@ export class FusionModel {
     const decode = decodeOptions(options);
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInputError(`a prediction request must be an object of input fields (${[...new Set(this.state.sources)].join(', ')}), got ${describe(input)}`, { sample: options.sampleId ?? 'input' });
     const values = await prepareFields(input, options.sampleId ?? 'input', this.state.prepareOptions(this.cache, options.baseDir));
-    return predictValues(this.state, [values], options.contributions ?? true, decode)[0] as Prediction;
+    return (await predictValues(this.state, [values], options.contributions ?? true, decode))[0] as Prediction;
   }
 
   /**
@@ -146,8 +146,11 @@ export class FusionModel {
     return outcomes.map((o) => (o.ok ? { ok: true, value: { kind: 'mmfuse-prepared-input', values: o.value.values } } : o));
   }
 
-  /** Predict from inputs prepared by `prepareInputs` (no decoding; synchronous). */
-  predictPrepared(inputs: readonly PreparedInput[], options: { contributions?: boolean; outOfScopeThreshold?: number | null } = {}): Prediction[] {
+  /**
+   * Predict from inputs prepared by `prepareInputs` (no decoding). Asynchronous since the WebGPU engine reads
+   * its results back asynchronously; on the CPU engines it resolves as soon as the forward pass is done.
+   */
+  predictPrepared(inputs: readonly PreparedInput[], options: { contributions?: boolean; outOfScopeThreshold?: number | null } = {}): Promise<Prediction[]> {
     this.state.requireNetwork();
     return predictValues(this.state, inputs.map((p) => p.values), options.contributions ?? true, decodeOptions(options));
   }
@@ -162,7 +165,7 @@ export class FusionModel {
     const ids = options.sampleIds;
     const outcomes = await prepareAll(inputs.map((fields) => ({ fields })), { ...this.state.prepareOptions(this.cache, options.baseDir), sampleName: (i) => ids?.[i] ?? i });
     const ready = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
-    const preds = predictValues(this.state, ready.map((p) => p.values), options.contributions ?? true, decode);
+    const preds = await predictValues(this.state, ready.map((p) => p.values), options.contributions ?? true, decode);
     const byIndex = new Map(ready.map((p, j) => [p.index, preds[j] as Prediction]));
     return outcomes.map((o, i) => (o.ok ? { ok: true, value: byIndex.get(i) as Prediction } : o));
   }
@@ -178,7 +181,7 @@ export class FusionModel {
       check: (s, id) => this.state.target(ownValue(s.fields, field), id),
       ...(options.onSkip === undefined ? {} : { onSkip: options.onSkip }),
     });
-    return evaluatePrepared(this.state, prepared.map((p) => ({ values: p.values, target: p.extra })), skipped, options.ablation ?? true);
+    return await evaluatePrepared(this.state, prepared.map((p) => ({ values: p.values, target: p.extra })), skipped, options.ablation ?? true);
   }
 
   /** Write the model folder atomically (temp folder, then rename). */

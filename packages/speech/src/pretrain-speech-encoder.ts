@@ -134,7 +134,7 @@ async function writeCheckpoint(out: string, encoder: AudioPhoneticEncoder, optim
   await rm(next, { recursive: true, force: true });
   await mkdir(next, { recursive: true });
   await encoder.save(next);
-  const state = optimizer.getState();
+  const state = await optimizer.getState();
   const parts = [...state.m, ...state.v];
   const buf = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;

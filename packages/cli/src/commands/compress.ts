@@ -72,12 +72,12 @@ function labeledOnly(set: PreparedSet): { values: unknown[]; target: Target }[] 
 }
 
 /** Accuracy of a state on a prepared test set, and agreement of its answers with `reference` answers. */
-function score(state: FusionState, set: PreparedSet, reference?: string[]): { accuracy: number; macroF1: number; n: number; answers: string[]; agreement?: number } {
+async function score(state: FusionState, set: PreparedSet, reference?: string[]): Promise<{ accuracy: number; macroF1: number; n: number; answers: string[]; agreement?: number }> {
   const labeled = labeledOnly(set);
-  const report = evaluatePrepared(state, labeled, [], false);
+  const report = await evaluatePrepared(state, labeled, [], false);
   const output = state.requireOutput();
   // The answers themselves, for the agreement with the uncompressed model's.
-  const answers = outputRows(state, labeled.map((s) => s.values)).map((row) => JSON.stringify(output.decode(output.values(row), []).label));
+  const answers = (await outputRows(state, labeled.map((s) => s.values))).map((row) => JSON.stringify(output.decode(output.values(row), []).label));
   const out: { accuracy: number; macroF1: number; n: number; answers: string[]; agreement?: number } = { accuracy: report.accuracy, macroF1: report.macroF1, n: report.n, answers };
   if (reference !== undefined) out.agreement = answers.filter((a, i) => a === reference[i]).length / Math.max(1, answers.length);
   return out;
@@ -101,7 +101,7 @@ export async function runCompress(args: ParsedArgs, io: CliIo): Promise<CommandR
     const sizeBefore = await folderBytes(source);
     const testFile = o.test === undefined ? undefined : fromCwd(io, o.test as string);
     const testSet = testFile === undefined ? undefined : await prepareSet(state, await manifest(state, testFile, true, log), { onSkip, file: testFile });
-    const before = testSet === undefined ? undefined : score(state, testSet);
+    const before = testSet === undefined ? undefined : await score(state, testSet);
     if (before !== undefined) log(`before: accuracy ${round(before.accuracy)} on ${before.n} test samples`);
     const dataFile = o.data === undefined ? undefined : fromCwd(io, o.data as string);
     const train = dataFile === undefined ? undefined : await manifest(state, dataFile, true, log);
@@ -144,7 +144,7 @@ export async function runCompress(args: ParsedArgs, io: CliIo): Promise<CommandR
     if (plan.quantize !== undefined) {
       const calibrateFile = o.calibrate === undefined ? undefined : fromCwd(io, o.calibrate as string);
       const calibration = calibrateFile === undefined ? undefined : await prepareSet(state, await manifest(state, calibrateFile, false, log), { onSkip, file: calibrateFile, maxSamples: 512 });
-      const r = quantizeState(state, {
+      const r = await quantizeState(state, {
         dtype: plan.quantize,
         ...(o['min-size'] === undefined ? {} : { minSize: o['min-size'] as number }),
         ...(o['keep-float32'] === undefined ? {} : { keepFloat32: o['keep-float32'] as string[] }),
@@ -155,7 +155,7 @@ export async function runCompress(args: ParsedArgs, io: CliIo): Promise<CommandR
       steps.push({ step: 'quantize', dtype: plan.quantize, float32Bytes: r.float32Bytes, storedBytes: r.storedBytes, weights: r.weights, ...(r.calibration === undefined ? {} : { calibration: r.calibration }) });
     }
 
-    const testAfter = testSet === undefined || before === undefined ? undefined : score(state, await prepareSet(state, await manifest(state, testFile as string, true, () => {}), { file: testFile as string }), before.answers);
+    const testAfter = testSet === undefined || before === undefined ? undefined : await score(state, await prepareSet(state, await manifest(state, testFile as string, true, () => {}), { file: testFile as string }), before.answers);
     const evaluation = before === undefined || testAfter === undefined ? undefined : {
       manifest: testFile, n: testAfter.n,
       before: { accuracy: before.accuracy, macroF1: before.macroF1 },

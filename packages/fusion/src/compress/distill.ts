@@ -88,7 +88,7 @@ async function teacherLogits(teachers: readonly FusionState[], order: readonly n
   for (const [k, teacher] of teachers.entries()) {
     const outcomes = await prepareAll(samples, teacher.prepareOptions(cache, baseDir));
     const ok = outcomes.flatMap((o, i) => (o.ok ? [{ i, values: o.value.values }] : []));
-    const rows = outputRows(teacher, ok.map((o) => o.values));
+    const rows = await outputRows(teacher, ok.map((o) => o.values));
     const mine: (Float32Array | undefined)[] = new Array(samples.length).fill(undefined);
     const perm = order[k] as number[];
     ok.forEach((o, j) => { const r = rows[j] as Float32Array; mine[o.i] = Float32Array.from(perm, (c) => r[c] as number); });

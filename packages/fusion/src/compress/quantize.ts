@@ -132,9 +132,9 @@ function assignStored(state: FusionState, originals: ReadonlyMap<string, Float32
 }
 
 /** Decoded output values of every sample (probabilities for category / multi-label). */
-function outputValues(state: FusionState, data: PreparedSet): number[][] {
+async function outputValues(state: FusionState, data: PreparedSet): Promise<number[][]> {
   const output = state.requireOutput();
-  return outputRows(state, data.values).map((r) => output.values(r));
+  return (await outputRows(state, data.values)).map((r) => output.values(r));
 }
 
 function labelOf(state: FusionState, values: readonly number[]): string {
@@ -162,7 +162,7 @@ function meanMaxChange(values: number[][], reference: number[][]): number {
   return sum / Math.max(1, values.length);
 }
 
-function calibrate(state: FusionState, originals: ReadonlyMap<string, Float32Array>, candidates: WeightStorage, data: PreparedSet, tolerance: number, infos: readonly WeightInfo[]): { storage: WeightStorage; report: CalibrationReport } {
+async function calibrate(state: FusionState, originals: ReadonlyMap<string, Float32Array>, candidates: WeightStorage, data: PreparedSet, tolerance: number, infos: readonly WeightInfo[]): Promise<{ storage: WeightStorage; report: CalibrationReport }> {
   const type = state.config.output.type;
   if (type === 'regression') throw new ConfigError('calibration compares answers, so it needs a category or multi-label output; quantize a regression model without it', { path: 'calibrate' });
   if (data.values.length === 0) throw new ConfigError('calibration needs at least one usable sample', { path: 'calibrate' });
@@ -170,23 +170,25 @@ function calibrate(state: FusionState, originals: ReadonlyMap<string, Float32Arr
   const labeled = data.targets.flatMap((t, i) => (t === undefined ? [] : [i]));
   const label = new Map(infos.map((i) => [i.name, i.label]));
   assignStored(state, originals, {});
-  const reference = outputValues(state, data);
+  const reference = await outputValues(state, data);
   const float32 = quality(state, data, reference, reference, labeled);
   const names = Object.keys(candidates);
-  const sensitivity = names.map((name) => {
+  const sensitivity: { name: string; label: string; meanMaxChange: number }[] = [];
+  for (const name of names) {
     assignStored(state, originals, { [name]: candidates[name] as StoredAs });
-    return { name, label: label.get(name) ?? name, meanMaxChange: meanMaxChange(outputValues(state, data), reference) };
-  }).sort((a, b) => b.meanMaxChange - a.meanMaxChange);
+    sensitivity.push({ name, label: label.get(name) ?? name, meanMaxChange: meanMaxChange(await outputValues(state, data), reference) });
+  }
+  sensitivity.sort((a, b) => b.meanMaxChange - a.meanMaxChange);
   const chosen: Record<string, StoredAs> = { ...candidates };
   const keptFloat32: string[] = [];
-  const measure = (): number => { assignStored(state, originals, chosen); return quality(state, data, outputValues(state, data), reference, labeled); };
-  const allQuantized = measure();
+  const measure = async (): Promise<number> => { assignStored(state, originals, chosen); return quality(state, data, await outputValues(state, data), reference, labeled); };
+  const allQuantized = await measure();
   let current = allQuantized;
   for (const s of sensitivity) {
     if (float32 - current <= tolerance) break;
     delete chosen[s.name];
     keptFloat32.push(s.name);
-    current = measure();
+    current = await measure();
   }
   return {
     storage: chosen,
@@ -198,14 +200,14 @@ function calibrate(state: FusionState, originals: ReadonlyMap<string, Float32Arr
  * Quantize a trained state in place: its weights become their stored low-precision values and
  * `state.weightStorage` records how `saveState` writes them.
  */
-export function quantizeState(state: FusionState, options: QuantizeOptions): QuantizationReport {
+export async function quantizeState(state: FusionState, options: QuantizeOptions): Promise<QuantizationReport> {
   const infos = describeStateWeights(state);
   let storage = planQuantization(state, options);
   const originals = snapshot(state);
   let calibration: CalibrationReport | undefined;
   try {
     if (options.calibrate !== undefined) {
-      ({ storage, report: calibration } = calibrate(state, originals, storage, options.calibrate.data, options.calibrate.tolerance ?? 0.005, infos));
+      ({ storage, report: calibration } = await calibrate(state, originals, storage, options.calibrate.data, options.calibrate.tolerance ?? 0.005, infos));
     }
   } catch (err) {
     assignStored(state, originals, {});

@@ -27,7 +27,7 @@ export interface WriteModelOptions {
 /** Write model.json, weights.bin (and metrics.json) of a trained state into an existing folder. */
 export async function writeModelFiles(state: FusionState, dir: string, options: WriteModelOptions = {}): Promise<void> {
   const output = state.requireOutput().toJSON();
-  const named = state.namedWeights().map(([name, v]): [string, Float32Array, number[]] => [name, v.dataSync() as Float32Array, [...v.shape]]);
+  const named = await Promise.all(state.namedWeights().map(async ([name, v]): Promise<[string, Float32Array, number[]]> => [name, await v.data() as Float32Array, [...v.shape]]));
   const memory = state.scopeMemory;
   // An energy+nearest out-of-scope score's memory travels as the last entry of weights.bin, in float16.
   if (memory !== undefined) named.push([SCOPE_MEMORY_WEIGHT, memory.data, [memory.rows, memory.dim]]);

@@ -50,8 +50,11 @@ export class AdamW {
     });
   }
 
-  getState(): AdamWState {
-    return { t: this.t, m: this.m.map((x) => x.dataSync() as Float32Array), v: this.v.map((x) => x.dataSync() as Float32Array) };
+  /** The moments and step count, copied out (read asynchronously, as the WebGPU engine needs). */
+  async getState(): Promise<AdamWState> {
+    const read = (xs: readonly tf.Tensor[]): Promise<Float32Array[]> => Promise.all(xs.map(async (x) => await x.data() as Float32Array));
+    const [m, v] = await Promise.all([read(this.m), read(this.v)]);
+    return { t: this.t, m, v };
   }
 
   setState(state: AdamWState): void {

@@ -8,8 +8,8 @@ export class BestWeights {
   epoch?: number;
 
   /** Copy the state's weights as those of `epoch`. */
-  save(state: FusionState, epoch: number): void {
-    this.values = copyWeights(state);
+  async save(state: FusionState, epoch: number): Promise<void> {
+    this.values = await copyWeights(state);
     this.epoch = epoch;
   }
 
@@ -23,9 +23,10 @@ export class BestWeights {
   }
 }
 
-/** Every weight of a state, copied out. */
-export function copyWeights(state: FusionState): Float32Array[] {
-  return state.namedWeights().map(([, w]) => w.dataSync().slice() as Float32Array);
+/** Every weight of a state, copied out (read asynchronously, as the WebGPU engine needs). */
+export async function copyWeights(state: FusionState): Promise<Float32Array[]> {
+  // Copied: on the cpu engine `data()` resolves to the tensor's own array, which a later `assign` may reuse.
+  return Promise.all(state.namedWeights().map(async ([, w]) => Float32Array.from(await w.data() as Float32Array)));
 }
 
 /** Put copied values (from `copyWeights` of the same state) into the state's weights. */
@@ -46,8 +47,8 @@ export class EpochAverage {
   constructor(readonly size: number) {}
 
   /** The state's weights at the end of `epoch` (1-based). */
-  push(state: FusionState, epoch: number): void {
-    this.ring.push({ epoch, values: copyWeights(state) });
+  async push(state: FusionState, epoch: number): Promise<void> {
+    this.ring.push({ epoch, values: await copyWeights(state) });
     if (this.ring.length > this.size) this.ring.shift();
   }
 

@@ -25,7 +25,7 @@ export interface TrainingRun {
   /** The history so far. */
   history(): TrainingHistory;
   /** The optimizer's moments (for a checkpoint). */
-  optimizerState(): AdamWState;
+  optimizerState(): Promise<AdamWState>;
   /**
    * Stop the run: after the current step when called from `onStep` (the unfinished epoch's steps stay in
    * the weights, as with an interruption), after the current epoch from `onEpochStart` / `onEpochEnd` (the
@@ -143,7 +143,7 @@ export class CheckpointCallback implements TrainingCallback {
 
   private async write(run: TrainingRun): Promise<void> {
     run.state.history = { ...run.history(), interrupted: false };
-    await writeCheckpoint(this.dir, run.state, run.optimizerState(), run.progress);
+    await writeCheckpoint(this.dir, run.state, await run.optimizerState(), run.progress);
   }
 
   async onEpochEnd(_m: EpochMetrics, run: TrainingRun): Promise<void> {

@@ -194,7 +194,7 @@ class Run implements TrainingRun {
   get validationSamples(): number { return this.validation.length; }
   get progress(): Readonly<TrainerState> { return this.trainer; }
   learningRate(): number { return learningRateAt(this.trainer.step, this.schedule); }
-  optimizerState(): AdamWState { return this.step.optimizer.getState(); }
+  optimizerState(): Promise<AdamWState> { return this.step.optimizer.getState(); }
   stop(reason: string): void { this.stopReason ??= reason; }
 
   /** Another epoch is due: epochs left, no early stop, no stop request. */
@@ -241,7 +241,7 @@ async function runEpoch(run: Run, callbacks: CallbackList): Promise<boolean> {
     if (run.stopReason !== undefined) return false;
     const samples = order.slice(b * bs, (b + 1) * bs).map((i) => run.train[i] as TrainingSample);
     const learningRate = run.learningRate();
-    const r = trainStep(run.step, { samples, epoch, step: t.step, learningRate, rng: new Rng(hashString(`step:${t.step}`, run.state.config.training.seed)) });
+    const r = await trainStep(run.step, { samples, epoch, step: t.step, learningRate, rng: new Rng(hashString(`step:${t.step}`, run.state.config.training.seed)) });
     if (!Number.isFinite(r.loss)) {
       throw new StateError(`training diverged at step ${t.step + 1} (loss ${r.loss}); lower training.learningRate (now ${run.state.config.training.learningRate}) or set training.clipNorm`);
     }
@@ -262,7 +262,7 @@ async function runEpoch(run: Run, callbacks: CallbackList): Promise<boolean> {
 }
 
 /** Close a finished epoch: metrics, validation, early stopping, best weights; the trainer moves to the next epoch. */
-function finishEpoch(run: Run, started: number): EpochMetrics {
+async function finishEpoch(run: Run, started: number): Promise<EpochMetrics> {
   const t = run.trainer;
   const p = t.partial;
   const seen = Math.max(1, p.seen);
@@ -270,14 +270,14 @@ function finishEpoch(run: Run, started: number): EpochMetrics {
   const m: EpochMetrics = { epoch: t.epoch + 1, trainLoss: p.lossSum / seen, learningRate: learningRateAt(Math.max(0, t.step - 1), run.schedule), seconds: 0 };
   if (p.terms !== undefined) m.losses = Object.fromEntries(Object.entries(p.terms).map(([k, v]) => [k, v / seen]));
   if (run.step.output.trainingAccuracy !== undefined) m.trainAccuracy = p.correct / seen;
-  run.average?.push(run.state, t.epoch + 1);
+  await run.average?.push(run.state, t.epoch + 1);
   if (run.validation.length > 0) {
-    const v = validate(run.state, run.validation);
+    const v = await validate(run.state, run.validation);
     m.valLoss = v.loss;
     if (v.accuracy !== undefined) m.valAccuracy = v.accuracy;
     if (v.macroF1 !== undefined) m.valMacroF1 = v.macroF1;
     if (run.earlyStopping.update(t.epoch + 1, v.loss)) {
-      run.best.save(run.state, t.epoch + 1);
+      await run.best.save(run.state, t.epoch + 1);
       run.average?.markBest();
     }
   }
@@ -288,7 +288,7 @@ function finishEpoch(run: Run, started: number): EpochMetrics {
 }
 
 /** After the last epoch: the best validation weights back (when the run saw them), or say why it ended early. */
-function finishRun(run: Run): void {
+async function finishRun(run: Run): Promise<void> {
   const t = run.trainer;
   if (run.interrupted) {
     run.log(interruptedLine(t, run.options.checkpointDir));
@@ -299,7 +299,7 @@ function finishRun(run: Run): void {
     run.best.restore(run.state);
     run.log(restoredLine(t.bestEpoch, t.bestValLoss));
   }
-  averageWeights(run);
+  await averageWeights(run);
 }
 
 /**
@@ -307,14 +307,14 @@ function finishRun(run: Run): void {
  * or the last ones). With validation data the mean replaces the weights only when its validation loss is lower
  * than that of the weights the run holds (the best epoch's); either way the history says what happened.
  */
-function averageWeights(run: Run): void {
+async function averageWeights(run: Run): Promise<void> {
   const t = run.trainer;
   if (run.average === undefined || run.interrupted || t.batch !== 0) return;
   const validated = run.validation.length > 0;
   const atBest = validated && run.best.saved;
   const w = run.average.window(atBest);
   if (w === null) return;
-  const held = copyWeights(run.state);
+  const held = await copyWeights(run.state);
   assignWeights(run.state, w.values);
   if (!validated) {
     run.averaged = { from: w.from, to: w.to, kept: true };
@@ -323,7 +323,7 @@ function averageWeights(run: Run): void {
   }
   // The weights held: the best epoch's when the run saw it, else the last epoch's (a resumed run).
   const heldLoss = atBest ? (t.bestValLoss as number) : (t.history[t.history.length - 1]?.valLoss ?? Number.POSITIVE_INFINITY);
-  const v = validate(run.state, run.validation);
+  const v = await validate(run.state, run.validation);
   const kept = v.loss < heldLoss;
   if (!kept) assignWeights(run.state, held);
   run.averaged = { from: w.from, to: w.to, validationLoss: v.loss, kept };
@@ -336,7 +336,7 @@ function averageWeights(run: Run): void {
  * `energy+nearest` out-of-scope score first keeps the in-scope training samples' fused vectors
  * (`state.scopeMemory`); it needs validation data, and without any the threshold stays on the probability.
  */
-function calibrate(run: Run): void {
+async function calibrate(run: Run): Promise<void> {
   const output = run.step.output;
   if (run.interrupted || output.calibrate === undefined) return;
   const settings = calibrationSettings(run.state.config.output);
@@ -347,10 +347,10 @@ function calibrate(run: Run): void {
       settings.score = 'probability';
     } else {
       const oos = new Set(settings.labels);
-      run.state.scopeMemory = fusedVectors(run.state, run.train.filter((s) => !oos.has(String(s.target))).map((s) => s.values));
+      run.state.scopeMemory = await fusedVectors(run.state, run.train.filter((s) => !oos.has(String(s.target))).map((s) => s.values));
     }
   }
-  const { rows, nearest } = outputRowsWithNearest(run.state, run.validation.map((s) => s.values));
+  const { rows, nearest } = await outputRowsWithNearest(run.state, run.validation.map((s) => s.values));
   const calibration = output.calibrate(rows, run.validation.map((s) => s.target), settings, nearest);
   run.calibration = calibration;
   // Without validation samples and a threshold from the config there is nothing to say.
@@ -401,11 +401,11 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
     while (run.wantsEpoch) {
       const started = performance.now();
       if (!(await runEpoch(run, callbacks))) break;
-      await callbacks.epochEnd(finishEpoch(run, started), run);
+      await callbacks.epochEnd(await finishEpoch(run, started), run);
       if (options.signal?.aborted === true) { run.interrupted = run.wantsEpoch; break; }
     }
-    finishRun(run);
-    calibrate(run);
+    await finishRun(run);
+    await calibrate(run);
     const history = run.history();
     state.history = history;
     await callbacks.trainEnd(history, run);

@@ -48,7 +48,11 @@ export interface StepResult {
   losses?: Record<string, number>;
 }
 
-export function trainStep(ctx: StepContext, batch: StepBatch): StepResult {
+/**
+ * One optimizer step. Its numbers are read back asynchronously (the WebGPU engine in Node has no synchronous
+ * read of GPU data); the update itself is queued before the first read.
+ */
+export async function trainStep(ctx: StepContext, batch: StepBatch): Promise<StepResult> {
   const { state, network, output } = ctx;
   const samples = batch.samples;
   const input = toBatchInput(samples.map((s) => s.values), state.fields.length);
@@ -75,14 +79,19 @@ export function trainStep(ctx: StepContext, batch: StepBatch): StepResult {
   const list = ctx.trainable.map((v) => grads[v.name]);
   const clipped = ctx.clipNorm === null ? undefined : clipByGlobalNorm(list.filter((g): g is tf.Tensor => g !== undefined), ctx.clipNorm);
   ctx.optimizer.step(list, batch.learningRate, clipped?.scale);
-  const result: StepResult = { loss: value.dataSync()[0] as number, correct: 0 };
-  if (pred !== undefined && output.trainingAccuracy !== undefined) result.correct = output.trainingAccuracy.correct(pred.dataSync(), samples.map((s) => s.target));
-  if (parts.length > 0) {
-    result.losses = { head: parts[0]!.dataSync()[0] as number };
-    ctx.lossTerms.forEach((t, i) => { result.losses![t.name] = parts[i + 1]!.dataSync()[0] as number; });
+  tf.dispose([...Object.values(grads), ...(clipped === undefined ? [] : [clipped.norm, clipped.scale])]);
+  try {
+    const result: StepResult = { loss: (await value.data())[0] as number, correct: 0 };
+    if (pred !== undefined && output.trainingAccuracy !== undefined) result.correct = output.trainingAccuracy.correct(await pred.data(), samples.map((s) => s.target));
+    if (parts.length > 0) {
+      const read = await Promise.all(parts.map(async (p) => (await p.data())[0] as number));
+      result.losses = { head: read[0] as number };
+      ctx.lossTerms.forEach((t, i) => { result.losses![t.name] = read[i + 1] as number; });
+    }
+    return result;
+  } finally {
+    tf.dispose([value, ...(pred === undefined ? [] : [pred]), ...parts]);
   }
-  tf.dispose([value, ...Object.values(grads), ...(pred === undefined ? [] : [pred]), ...parts, ...(clipped === undefined ? [] : [clipped.norm, clipped.scale])]);
-  return result;
 }
 
 /** The loss terms' view of a step (without the per-term rng). */

@@ -10,7 +10,7 @@ import type { TrainingSample } from './loss-terms.js';
 
 export interface ValidationResult { loss: number; accuracy?: number; macroF1?: number }
 
-export function validate(state: FusionState, samples: readonly TrainingSample[]): ValidationResult {
+export async function validate(state: FusionState, samples: readonly TrainingSample[]): Promise<ValidationResult> {
   const net = state.requireNetwork();
   const output = state.requireOutput();
   const k = output.outDim;
@@ -23,9 +23,13 @@ export function validate(state: FusionState, samples: readonly TrainingSample[])
       return [out, output.loss(out, output.encode(chunk.map((s) => s.target)))];
     });
     // Every kind's loss is a mean over the chunk's rows (and labels), so chunk means weight by rows.
-    lossSum += (loss.dataSync()[0] as number) * chunk.length;
-    const data = logits.dataSync() as Float32Array;
-    tf.dispose([logits, loss]);
+    let data: Float32Array;
+    try {
+      lossSum += ((await loss.data())[0] as number) * chunk.length;
+      data = await logits.data() as Float32Array;
+    } finally {
+      tf.dispose([logits, loss]);
+    }
     if (output.validationScores !== undefined) for (let r = 0; r < chunk.length; r++) values.push(output.values(data.subarray(r * k, (r + 1) * k)));
   }
   const result: ValidationResult = { loss: lossSum / Math.max(1, samples.length) };

@@ -10,8 +10,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRng, EngineError, initEngine, lstmCell } from '@mmfuse/core';
 import { AdamW, FusionModel, LayerNorm, Linear, TransformerBlock, clipByGlobalNorm } from '@mmfuse/fusion';
 import type { FusionModelConfig, Prediction } from '@mmfuse/fusion';
-import '@mmfuse/text-rnn';
+import { SpeechRecognizer } from '@mmfuse/speech';
+import { TextUseEncoder } from '@mmfuse/text-rnn';
 import { describeAdapter, hasGpuDevice, prepareWebGpu, WebGpuUnavailable } from '../../packages/core/src/internal/webgpu/start.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** The adapter Dawn offers here (null: no Vulkan driver). Probed in this process before any engine test. */
 async function probe(): Promise<{ label: string; software: boolean } | null> {
@@ -102,6 +105,54 @@ describe.skipIf(adapter === null)('WebGPU engine on this machine\'s adapter', ()
     expect((await x.data())[4095]).toBe(8190);
     x.dispose();
   });
+
+  it('still reads small tensors synchronously after they were uploaded to the GPU (lengths, a graph model\'s constants)', async () => {
+    await initEngine({ engine: 'webgpu' });
+    // 1024 values: over the size tfjs computes on the CPU, so `mul` uploads `x` (and the backend drops its CPU copy).
+    const x = tf.tensor1d(Float32Array.from({ length: 1024 }, (_, i) => i));
+    const y = x.mul(2);
+    expect(x.dataSync()[1023]).toBe(1023);
+    expect(() => y.dataSync()).toThrow(/not possible on the WebGPU engine in Node/); // computed on the GPU
+    expect((await y.data())[1023]).toBe(2046); // after an asynchronous read the backend keeps the values
+    expect(y.dataSync()[1023]).toBe(2046);
+    const big = tf.tensor1d(new Float32Array(4096).fill(1));
+    const z = big.mul(3);
+    await z.data();
+    expect(() => big.dataSync()).toThrow(/not possible on the WebGPU engine in Node/); // too large to keep a copy of
+    tf.dispose([x, y, big, z]);
+  });
+
+  it('embeds text with the Universal Sentence Encoder (a graph model that reads its shape parameters with dataSync) as wasm does', async () => {
+    const texts = ['i lost my card', 'where is my parcel', 'REFUND please 🙂', '我的卡丢了'];
+    const embed = async (engine: 'webgpu' | 'wasm'): Promise<Float32Array[]> => {
+      await initEngine({ engine });
+      const enc = new TextUseEncoder();
+      return Promise.all(texts.map(async (t, i) => (await enc.prepare(t, { sample: i, field: 'text' })).embeddings));
+    };
+    const gpu = await embed('webgpu');
+    const wasm = await embed('wasm');
+    gpu.forEach((g, i) => { let worst = 0; g.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - wasm[i]![j]!)); }); expect(worst, texts[i]).toBeLessThan(1e-4); });
+  }, 120_000);
+
+  it('hears the bot\'s held-out-voice clip with the shipped speech recognizer as wasm does (posteriors read asynchronously)', async () => {
+    const speech = path.join(ROOT, 'examples/customer-service/speech');
+    const clip = [{ sample: 'unseen-wording', audio: path.join(ROOT, 'examples/customer-service/data/unseen-wording.wav') }];
+    const hear = async (engine: 'webgpu' | 'wasm'): Promise<unknown[]> => {
+      await initEngine({ engine });
+      const heard: unknown[] = [];
+      for (const search of ['beam', 'greedy'] as const) {
+        const rec = await SpeechRecognizer.load({ encoder: path.join(speech, 'encoder'), lexicon: path.join(speech, 'lexicon.json'), search });
+        const [t] = await rec.transcribe(clip);
+        expect(t).not.toBeInstanceOf(Error);
+        heard.push(t);
+        rec.dispose();
+      }
+      return heard;
+    };
+    const gpu = await hear('webgpu');
+    expect(gpu).toEqual(await hear('wasm'));
+    expect((gpu[0] as { words: string[] }).words.join(' ')).toMatch(/my order be delivered/);
+  }, 120_000);
 
   it('runs mmfuse\'s LSTM step as WebGPU shaders, values and gradients equal to cpu', async () => {
     const gv = Float32Array.from({ length: 5 * 28 }, (_, i) => Math.sin(i * 1.3) * 3);

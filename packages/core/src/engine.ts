@@ -217,19 +217,43 @@ function withoutEngineErrorListeners<T>(start: () => Promise<T>): Promise<T> {
   return start().finally(restore);
 }
 
-interface SyncReader { readSync(dataId: object): unknown; tensorMap?: { get(dataId: object): { values?: unknown } | undefined }; [key: symbol]: unknown }
+interface SyncReader {
+  readSync(dataId: object): unknown;
+  uploadToGPU?(dataId: object): void;
+  tensorMap?: { get(dataId: object): { values?: unknown; shape?: number[] } | undefined };
+  [key: symbol]: unknown;
+}
 const EXPLAINED = Symbol.for('mmfuse.webgpu.syncReads');
+
+/** Values kept on the CPU when a tensor this small (or smaller) is uploaded to the GPU. */
+export const WEBGPU_SHADOW_MAX_VALUES = 1024;
 
 /**
  * tfjs-backend-webgpu reads GPU data synchronously through an OffscreenCanvas, which Node does not have
- * (`dataSync()` fails with "OffscreenCanvas is not defined"). Values already on the CPU still read
- * synchronously; anything else gets an EngineError that says what to do instead.
+ * (`dataSync()` fails with "OffscreenCanvas is not defined"). Values still on the CPU read synchronously,
+ * and so do small tensors that were uploaded from the CPU: the backend drops a tensor's CPU values once it
+ * uploads them, so this keeps a copy of those of at most WEBGPU_SHADOW_MAX_VALUES values (shapes, lengths,
+ * a graph model's constant parameters, which tfjs-converter reads with `dataSync`). Anything else — data
+ * computed on the GPU — gets an EngineError that says what to do instead.
  */
 function explainSyncReads(backend: SyncReader): void {
   if (backend[EXPLAINED] === true || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return;
   const stock = backend.readSync.bind(backend);
+  // Keyed by the tensor's data id: dropped with it (a disposed id is never reused).
+  const shadows = new WeakMap<object, unknown>();
+  const upload = backend.uploadToGPU?.bind(backend);
+  if (upload !== undefined) {
+    backend.uploadToGPU = (dataId: object) => {
+      const data = backend.tensorMap?.get(dataId);
+      const values = data?.values as ArrayLike<number> | null | undefined;
+      if (values != null && values.length <= WEBGPU_SHADOW_MAX_VALUES) shadows.set(dataId, values);
+      upload(dataId);
+    };
+  }
   backend.readSync = (dataId: object) => {
     if (backend.tensorMap?.get(dataId)?.values != null) return stock(dataId);
+    const shadow = shadows.get(dataId);
+    if (shadow !== undefined) return shadow;
     throw new EngineError('a synchronous read (dataSync/arraySync) of GPU data is not possible on the WebGPU engine in Node: use `await tensor.data()` (or run on the wasm engine: MMFUSE_ENGINE=wasm)');
   };
   backend[EXPLAINED] = true;

@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, createRng, ctcGreedyDecode, isMmfuseError } from '@mmfuse/core';
-import type { EncoderOutput, MmfuseError, PrepareContext } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, StateError, createRng, ctcGreedyDecode, isMmfuseError } from '@mmfuse/core';
+import type { MmfuseError, PrepareContext } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
 import type { AudioInput, PreparedPhoneticAudio } from '@mmfuse/audio';
 import { PHONEMES } from './phonemes.js';
@@ -130,7 +130,7 @@ export class SpeechRecognizer {
     }
     for (let start = 0; start < ready.length; start += this.batchSize) {
       const chunk = ready.slice(start, start + this.batchSize);
-      const { heard, posteriors } = this.forward(chunk.map((c) => c.prepared), this.search === 'beam' && this.lexicon !== null);
+      const { heard, posteriors } = await this.forward(chunk.map((c) => c.prepared), this.search === 'beam' && this.lexicon !== null);
       chunk.forEach((c, k) => {
         const phonemes = heard[k] as string[];
         if (this.lexicon === null) {
@@ -150,27 +150,34 @@ export class SpeechRecognizer {
 
   /**
    * Greedy phonemes of each clip and, when asked, its frame log-posteriors (blank first). With posteriors, the
-   * greedy phonemes are decoded from the same downloaded values (one read back from the engine, not two).
+   * greedy phonemes are decoded from the same downloaded values (one read back from the engine, not two);
+   * without, from the CTC logits, as `AudioPhoneticEncoder.transcribe` does. Read back asynchronously, so the
+   * recognizer also runs on the WebGPU engine.
    */
-  private forward(prepared: PreparedPhoneticAudio[], withPosteriors: boolean): { heard: string[][]; posteriors: CtcPosteriors[] | null } {
-    const batch = (): EncoderOutput => this.encoder.encode(this.encoder.collate(prepared), { training: false });
-    if (!withPosteriors) return { heard: tf.tidy(() => this.encoder.transcribe(batch())) as string[][], posteriors: null };
+  private async forward(prepared: PreparedPhoneticAudio[], withPosteriors: boolean): Promise<{ heard: string[][]; posteriors: CtcPosteriors[] | null }> {
     const kept = tf.tidy(() => {
-      const out = batch();
-      return [tf.logSoftmax(out.aux?.ctcLogits as tf.Tensor3D), (out.aux?.ctcLengths as tf.Tensor1D).clone(), (out.aux?.ctcRows as tf.Tensor1D).clone()];
+      const out = this.encoder.encode(this.encoder.collate(prepared), { training: false });
+      const logits = out.aux?.ctcLogits as tf.Tensor3D | undefined;
+      const lengths = out.aux?.ctcLengths as tf.Tensor1D | undefined;
+      if (logits === undefined || lengths === undefined) throw new StateError('the speech encoder has no CTC head, so it recognises nothing');
+      const rows = (out.aux?.ctcRows as tf.Tensor1D | undefined) ?? tf.range(0, logits.shape[0], 1, 'int32');
+      return [withPosteriors ? tf.logSoftmax(logits) : logits.clone(), lengths.clone(), rows.clone()];
     });
-    const [logProbs, lengthsT, rowsT] = kept as [tf.Tensor3D, tf.Tensor1D, tf.Tensor1D];
-    const [N, T, C] = logProbs.shape;
-    const lp = logProbs.dataSync() as Float32Array;
-    const lengths = Array.from(lengthsT.dataSync(), (l) => Math.min(T, l));
-    const rows = rowsT.dataSync();
-    tf.dispose(kept);
-    const greedy = ctcGreedyDecode({ data: lp, shape: [N, T, C] }, { lengths });
+    const [scoresT, lengthsT, rowsT] = kept as [tf.Tensor3D, tf.Tensor1D, tf.Tensor1D];
+    const [N, T, C] = scoresT.shape;
+    let scores: Float32Array; let lengthValues: ArrayLike<number>; let rows: ArrayLike<number>;
+    try {
+      [scores, lengthValues, rows] = await Promise.all([scoresT.data() as Promise<Float32Array>, lengthsT.data(), rowsT.data()]);
+    } finally {
+      tf.dispose(kept);
+    }
+    const lengths = Array.from(lengthValues, (l) => Math.min(T, l));
+    const greedy = ctcGreedyDecode({ data: scores, shape: [N, T, C] }, { lengths });
     const heard: string[][] = prepared.map(() => []);
-    const posteriors: CtcPosteriors[] = new Array(prepared.length);
-    rows.forEach((r, i) => {
+    const posteriors: CtcPosteriors[] | null = withPosteriors ? new Array(prepared.length) : null;
+    Array.from(rows).forEach((r, i) => {
       heard[r] = (greedy[i] as number[]).map((id) => PHONEMES[id - 1] as string);
-      posteriors[r] = { logProbs: lp.slice(i * T * C, (i * T + (lengths[i] as number)) * C), frames: lengths[i] as number, classes: C };
+      if (posteriors !== null) posteriors[r] = { logProbs: scores.slice(i * T * C, (i * T + (lengths[i] as number)) * C), frames: lengths[i] as number, classes: C };
     });
     return { heard, posteriors };
   }

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { EngineError, ENGINE_ORDER, getEngineInfo, initEngine } from '@mmfuse/core';
+import type { EngineInfo, InitEngineOptions } from '@mmfuse/core';
+import { startEngine } from '../../packages/cli/src/internal/model.js';
 import { hasGpuDevice } from '../../packages/core/src/internal/webgpu/start.js';
 
 // Where the native engines cannot install (this machine, CI), automatic selection falls through to wasm.
@@ -94,5 +96,25 @@ describe('engine selection', () => {
     const y = tf.tidy(() => tf.tensor2d([[1, 2], [3, 4]]).matMul(tf.tensor2d([[5], [6]])));
     expect(Array.from(await y.data())).toEqual([17, 39]);
     y.dispose();
+  });
+});
+
+describe('CLI commands that read weights synchronously (export, compress)', () => {
+  it('move from an automatic WebGPU choice to wasm and say why; a forced WebGPU and other commands stay', async () => {
+    const calls: string[] = [];
+    const fake = (async (o: InitEngineOptions = {}) => {
+      calls.push(o.engine ?? 'auto');
+      return (o.engine === 'wasm' || o.env?.MMFUSE_ENGINE === 'wasm' ? { engine: 'wasm', summary: 'engine: wasm (2 threads)' } : { engine: 'webgpu', summary: 'engine: webgpu on NVIDIA H100' }) as EngineInfo;
+    }) as typeof initEngine;
+    const log: string[] = [];
+    const info = await startEngine((l) => log.push(l), { syncReads: 'mmfuse export', env: {}, init: fake });
+    expect(info.engine).toBe('wasm');
+    expect(calls).toEqual(['auto', 'wasm']);
+    expect(log).toEqual(['engine: webgpu on NVIDIA H100; mmfuse export reads weights synchronously, which the WebGPU engine cannot do in Node: using wasm', 'engine: wasm (2 threads)']);
+    calls.length = 0;
+    expect((await startEngine(() => {}, { syncReads: 'mmfuse export', env: { MMFUSE_ENGINE: 'webgpu' }, init: fake })).engine).toBe('webgpu');
+    expect((await startEngine(() => {}, { syncReads: 'mmfuse compress', env: { MMFUSE_ENGINE: 'auto' }, init: fake })).engine).toBe('wasm');
+    expect((await startEngine(() => {}, { env: {}, init: fake })).engine).toBe('webgpu'); // mmfuse train
+    expect(calls).toEqual(['auto', 'auto', 'wasm', 'auto']);
   });
 });

@@ -90,7 +90,7 @@ export async function runCompress(args: ParsedArgs, io: CliIo): Promise<CommandR
   const source = fromCwd(io, o.model as string);
   const out = fromCwd(io, o.out as string).replace(/[\\/]+$/, '');
   await checkModelOutput(out, [{ dir: source, option: '--model' }], COMMAND);
-  await startEngine(log);
+  await startEngine(log, { syncReads: 'mmfuse compress' });
   await loadPlugins(pluginArgs(args, io), log);
   const skipped: SkippedSample[] = [];
   const onSkip = (s: SkippedSample): void => { skipped.push(s); log(describeSkipped(s, s.file)); };

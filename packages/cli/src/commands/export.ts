@@ -30,7 +30,7 @@ export async function runExport(args: ParsedArgs, io: CliIo): Promise<CommandRes
   if (existing !== undefined && (!existing.isFile() || !isMmfuseExport(out))) {
     throw new IoError(`${args.options.out as string} exists and is not an ONNX model written by mmfuse; refusing to replace it (choose another --out)`, { file: out });
   }
-  await startEngine(log);
+  await startEngine(log, { syncReads: 'mmfuse export' });
   await loadPlugins(pluginArgs(args, io), log);
   const dir = fromCwd(io, args.options.model as string);
   const model = await loadModel(dir);

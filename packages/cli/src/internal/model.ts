@@ -38,11 +38,21 @@ export function servingThreads(env: NodeJS.ProcessEnv = process.env): number | u
 
 /**
  * Start the engine (automatic choice, or `MMFUSE_ENGINE`) and say which on stderr. `serving`: leave a core
- * to the server's main thread (`servingThreads`).
+ * to the server's main thread (`servingThreads`). `syncReads`: the command reads weights or gradients
+ * synchronously (ONNX export, quantization, pruning), which the WebGPU engine cannot do in Node; when the
+ * automatic choice lands on WebGPU it moves to the wasm engine and says why (a forced `MMFUSE_ENGINE=webgpu`
+ * stays, and stops with the engine's error at the first such read).
  */
-export async function startEngine(log: (line: string) => void, options: { serving?: boolean } = {}): Promise<EngineInfo> {
-  const threads = options.serving === true ? servingThreads() : undefined;
-  const info = await initEngine(threads === undefined ? {} : { threads });
+export async function startEngine(log: (line: string) => void, options: { serving?: boolean; syncReads?: string; env?: NodeJS.ProcessEnv; init?: typeof initEngine } = {}): Promise<EngineInfo> {
+  const env = options.env ?? process.env;
+  const init = options.init ?? initEngine;
+  const threads = options.serving === true ? servingThreads(env) : undefined;
+  let info = await init(threads === undefined ? { env } : { threads, env });
+  const forced = (env.MMFUSE_ENGINE ?? '').trim();
+  if (info.engine === 'webgpu' && options.syncReads !== undefined && (forced === '' || forced === 'auto')) {
+    log(`${info.summary}; ${options.syncReads} reads weights synchronously, which the WebGPU engine cannot do in Node: using wasm`);
+    info = await init({ engine: 'wasm', env });
+  }
   log(info.summary);
   return info;
 }

@@ -1,7 +1,9 @@
 /**
  * `npm run check:gpu`: a one-command check of the WebGPU engine on a machine with a GPU (NVIDIA: the driver's
- * Vulkan ICD and `libvulkan1`; nothing else, `webgpu` ships Dawn). Prints the adapter, matMul GFLOP/s and
- * BENCHMARK-SPEC reference-model training samples/s, then one JSON line with the same figures.
+ * Vulkan ICD and `libvulkan1`; nothing else, `webgpu` ships Dawn). Prints the adapter, matMul GFLOP/s,
+ * BENCHMARK-SPEC reference-model training samples/s (the model in TensorFlow.js ops, and the same model through
+ * mmfuse's `FusionModel.fit`, the path `mmfuse train` takes, with its epoch losses compared to the wasm engine's
+ * from the same seed), then one JSON line with the same figures.
  *
  * On a software adapter (Mesa llvmpipe) it runs tiny sizes and says so: those figures say nothing about a GPU.
  * Options (environment): CHECK_GPU_MATMUL=4096 (matrix size), CHECK_GPU_STEPS=10 (timed training steps).
@@ -9,6 +11,7 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '@mmfuse/core';
+import { FusionModel } from '@mmfuse/fusion';
 import { B, disposeBatches, makeBatches, ReferenceModel } from '../bench/engine_reference_model.js';
 
 function median(xs: number[]): number {
@@ -58,6 +61,30 @@ async function referenceTraining(warmup: number, steps: number): Promise<{ stepM
   return { stepMs, samplesPerSecond: (1000 * B) / stepMs, loss };
 }
 
+/**
+ * The reference model through `FusionModel.fit` (bench/fusion.bench.ts's config and seeded data), two epochs on
+ * WebGPU then on wasm from the same seed: the second epoch's samples/s on each, and the largest relative
+ * difference between the two engines' epoch losses (a GPU's arithmetic differs from wasm's only in rounding).
+ * On a software adapter, 2 batches instead of 20.
+ */
+async function fusionFit(software: boolean): Promise<{ samples: number; webgpu: { samplesPerSecond: number; losses: number[] }; wasm: { samplesPerSecond: number; losses: number[] }; maxRelativeLossDifference: number }> {
+  if (software) process.env['FUSION_BENCH_SMOKE'] = '1'; // read when the module loads
+  const { config, makeSamples } = await import('../bench/fusion.bench.js');
+  const samples = await makeSamples();
+  const run = async (engine: 'webgpu' | 'wasm'): Promise<{ samplesPerSecond: number; losses: number[] }> => {
+    await initEngine({ engine });
+    const model = FusionModel.create({ ...config, training: { ...config.training, epochs: 2 } });
+    const seconds: number[] = [];
+    const history = await model.fit(samples, { shuffle: false, progress: 'none', log: () => undefined, onEpoch: (m) => seconds.push(m.seconds) });
+    model.dispose();
+    return { samplesPerSecond: samples.length / (seconds.at(-1) as number), losses: history.epochs.map((e) => e.trainLoss) };
+  };
+  const webgpu = await run('webgpu');
+  const wasm = await run('wasm');
+  const maxRelativeLossDifference = Math.max(...webgpu.losses.map((l, i) => Math.abs(l - (wasm.losses[i] as number)) / Math.max(1e-12, Math.abs(wasm.losses[i] as number))));
+  return { samples: samples.length, webgpu, wasm, maxRelativeLossDifference };
+}
+
 async function main(): Promise<void> {
   const info = await initEngine({ engine: 'webgpu' });
   const software = info.adapter?.includes('(software)') ?? false;
@@ -69,7 +96,9 @@ async function main(): Promise<void> {
   console.log(`matMul ${n}×${n}: ${mm.ms.toFixed(2)} ms, ${mm.gflops.toFixed(1)} GFLOP/s`);
   const train = await referenceTraining(software ? 1 : 3, steps);
   console.log(`reference model training (batch ${B}): ${train.stepMs.toFixed(1)} ms/step, ${train.samplesPerSecond.toFixed(1)} samples/s (loss ${train.loss.toFixed(3)})`);
-  console.log(JSON.stringify({ engine: info.engine, adapter: info.adapter, software, host: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}`, matMul: mm, training: train }));
+  const fit = await fusionFit(software);
+  console.log(`reference model through FusionModel.fit (${fit.samples} samples, epoch 2): webgpu ${fit.webgpu.samplesPerSecond.toFixed(1)} samples/s, wasm ${fit.wasm.samplesPerSecond.toFixed(1)} samples/s; epoch losses webgpu ${fit.webgpu.losses.map((l) => l.toFixed(5)).join(' ')}, wasm ${fit.wasm.losses.map((l) => l.toFixed(5)).join(' ')} (largest relative difference ${fit.maxRelativeLossDifference.toExponential(1)})`);
+  console.log(JSON.stringify({ engine: info.engine, adapter: info.adapter, software, host: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}`, matMul: mm, training: train, fit }));
 }
 
 await main();

@@ -220,13 +220,13 @@ function withoutEngineErrorListeners<T>(start: () => Promise<T>): Promise<T> {
 interface SyncReader {
   readSync(dataId: object): unknown;
   uploadToGPU?(dataId: object): void;
-  tensorMap?: { get(dataId: object): { values?: unknown; shape?: number[] } | undefined };
+  tensorMap?: { get(dataId: object): { values?: unknown } | undefined };
   [key: symbol]: unknown;
 }
 const EXPLAINED = Symbol.for('mmfuse.webgpu.syncReads');
 
 /** Values kept on the CPU when a tensor this small (or smaller) is uploaded to the GPU. */
-export const WEBGPU_SHADOW_MAX_VALUES = 1024;
+const WEBGPU_SHADOW_MAX_VALUES = 1024;
 
 /**
  * tfjs-backend-webgpu reads GPU data synchronously through an OffscreenCanvas, which Node does not have

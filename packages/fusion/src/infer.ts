@@ -95,28 +95,28 @@ async function forwardRows(state: FusionState, values: readonly (readonly unknow
   const nearest: number[] | undefined = memory === undefined ? undefined : [];
   for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
     const chunk = values.slice(start, start + INFERENCE_BATCH);
-    let near: tf.Tensor1D | undefined;
-    const out = tf.tidy(() => {
+    // [logits] or [logits, nearest similarity]: what the tidy returns is all that outlives it.
+    const kept = tf.tidy((): tf.Tensor[] => {
       const batch = toBatchInput(chunk, state.fields.length, drop);
-      if (!wants && memory === undefined) return net.forward(batch, { training: false });
+      if (!wants && memory === undefined) return [net.forward(batch, { training: false })];
       const { logits, encoded, fused } = net.forwardWithEncoders(batch, { training: false });
-      if (memory !== undefined) near = tf.keep(nearestSimilarity(fused, memory));
-      if (!wants) return logits;
-      encoded.forEach((e, m) => {
-        const enc = state.encoders[m];
-        if (e === null || enc?.transcribe === undefined) return;
-        const said = enc.transcribe(e.output);
-        if (said === undefined) return;
-        e.rows.forEach((r, i) => { (heard[start + r] as Record<string, string>)[state.fields[m] as string] = (said[i] ?? []).join(' '); });
-      });
-      return logits;
+      if (wants) {
+        encoded.forEach((e, m) => {
+          const enc = state.encoders[m];
+          if (e === null || enc?.transcribe === undefined) return;
+          const said = enc.transcribe(e.output);
+          if (said === undefined) return;
+          e.rows.forEach((r, i) => { (heard[start + r] as Record<string, string>)[state.fields[m] as string] = (said[i] ?? []).join(' '); });
+        });
+      }
+      return memory === undefined ? [logits] : [logits, nearestSimilarity(fused, memory)];
     });
     let data: Float32Array;
     try {
-      data = await out.data() as Float32Array;
-      if (near !== undefined) nearest!.push(...await near.data());
+      data = await (kept[0] as tf.Tensor).data() as Float32Array;
+      if (kept[1] !== undefined) nearest!.push(...await kept[1].data());
     } finally {
-      tf.dispose([out, ...(near === undefined ? [] : [near])]);
+      tf.dispose(kept);
     }
     for (let r = 0; r < chunk.length; r++) rows.push(data.slice(r * k, (r + 1) * k));
   }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, StateError, createRng, ctcGreedyDecode, isMmfuseError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, createRng, ctcGreedyDecode, isMmfuseError } from '@mmfuse/core';
 import type { MmfuseError, PrepareContext } from '@mmfuse/core';
 import { AudioPhoneticEncoder } from '@mmfuse/audio';
 import type { AudioInput, PreparedPhoneticAudio } from '@mmfuse/audio';
@@ -157,11 +157,9 @@ export class SpeechRecognizer {
   private async forward(prepared: PreparedPhoneticAudio[], withPosteriors: boolean): Promise<{ heard: string[][]; posteriors: CtcPosteriors[] | null }> {
     const kept = tf.tidy(() => {
       const out = this.encoder.encode(this.encoder.collate(prepared), { training: false });
-      const logits = out.aux?.ctcLogits as tf.Tensor3D | undefined;
-      const lengths = out.aux?.ctcLengths as tf.Tensor1D | undefined;
-      if (logits === undefined || lengths === undefined) throw new StateError('the speech encoder has no CTC head, so it recognises nothing');
-      const rows = (out.aux?.ctcRows as tf.Tensor1D | undefined) ?? tf.range(0, logits.shape[0], 1, 'int32');
-      return [withPosteriors ? tf.logSoftmax(logits) : logits.clone(), lengths.clone(), rows.clone()];
+      // `load` checked that the encoder has a CTC head, and every clip has audio, so all three are there.
+      const logits = out.aux?.ctcLogits as tf.Tensor3D;
+      return [withPosteriors ? tf.logSoftmax(logits) : logits, out.aux?.ctcLengths as tf.Tensor1D, out.aux?.ctcRows as tf.Tensor1D];
     });
     const [scoresT, lengthsT, rowsT] = kept as [tf.Tensor3D, tf.Tensor1D, tf.Tensor1D];
     const [N, T, C] = scoresT.shape;

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelFormatError, isMmfuseError } from '@mmfuse/core';
 import type { ModalityEncoder } from '@mmfuse/core';
+import { readCopies } from '../read-tensors.js';
 import type { FusionState } from '../state.js';
 import { FORMAT_NAME, READABLE_VERSIONS, integrityOf, packWeights, sha256, versionFor } from './format.js';
 import type { ModelFile, WeightEntry, WeightStorage } from './format.js';
@@ -27,7 +28,9 @@ export interface WriteModelOptions {
 /** Write model.json, weights.bin (and metrics.json) of a trained state into an existing folder. */
 export async function writeModelFiles(state: FusionState, dir: string, options: WriteModelOptions = {}): Promise<void> {
   const output = state.requireOutput().toJSON();
-  const named = await Promise.all(state.namedWeights().map(async ([name, v]): Promise<[string, Float32Array, number[]]> => [name, await v.data() as Float32Array, [...v.shape]]));
+  const weights = state.namedWeights();
+  const values = await readCopies(weights.map(([, v]) => v));
+  const named = weights.map(([name, v], i): [string, Float32Array, number[]] => [name, values[i] as Float32Array, [...v.shape]]);
   const memory = state.scopeMemory;
   // An energy+nearest out-of-scope score's memory travels as the last entry of weights.bin, in float16.
   if (memory !== undefined) named.push([SCOPE_MEMORY_WEIGHT, memory.data, [memory.rows, memory.dim]]);

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { StateError, adamwUpdate } from '@mmfuse/core';
+import { readCopies } from '../read-tensors.js';
 
 export interface AdamWArgs {
   /** Default 0.9. */
@@ -52,8 +53,7 @@ export class AdamW {
 
   /** The moments and step count, copied out (read asynchronously, as the WebGPU engine needs). */
   async getState(): Promise<AdamWState> {
-    const read = (xs: readonly tf.Tensor[]): Promise<Float32Array[]> => Promise.all(xs.map(async (x) => await x.data() as Float32Array));
-    const [m, v] = await Promise.all([read(this.m), read(this.v)]);
+    const [m, v] = await Promise.all([readCopies(this.m), readCopies(this.v)]);
     return { t: this.t, m, v };
   }
 

@@ -1,5 +1,6 @@
 /** A copy of every weight at the best validation epoch, put back at the end of training. */
 import * as tf from '@tensorflow/tfjs';
+import { readCopies } from '../read-tensors.js';
 import type { FusionState } from '../state.js';
 
 export class BestWeights {
@@ -23,10 +24,9 @@ export class BestWeights {
   }
 }
 
-/** Every weight of a state, copied out (read asynchronously, as the WebGPU engine needs). */
-export async function copyWeights(state: FusionState): Promise<Float32Array[]> {
-  // Copied: on the cpu engine `data()` resolves to the tensor's own array, which a later `assign` may reuse.
-  return Promise.all(state.namedWeights().map(async ([, w]) => Float32Array.from(await w.data() as Float32Array)));
+/** Every weight of a state, copied out. */
+export function copyWeights(state: FusionState): Promise<Float32Array[]> {
+  return readCopies(state.namedWeights().map(([, w]) => w));
 }
 
 /** Put copied values (from `copyWeights` of the same state) into the state's weights. */

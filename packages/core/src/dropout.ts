@@ -10,16 +10,14 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError, StateError } from './errors.js';
 import type { Rng } from './random.js';
-import { DropoutStream } from './internal/wasm/dropout_mask.js';
+import { dropoutMask as drawMask } from './internal/wasm/dropout_mask.js';
 import { dropout as seededDropout } from './internal/wasm/dropout.js';
 
 /** A keep mask of `size` values: 0 with probability `rate` (to 1/65536), else 1 / (1 - rate). */
 export function dropoutMask(size: number, rate: number, seed: number): Float32Array {
   if (!Number.isInteger(size) || size < 0) throw new ConfigError(`must be an integer >= 0, got ${size}`, { path: 'size' });
   if (!(rate >= 0 && rate < 1)) throw new ConfigError(`must be a number >= 0 and < 1, got ${rate}`, { path: 'rate' });
-  const out = new Float32Array(size);
-  new DropoutStream(rate, seed).fill(out, 0, size);
-  return out;
+  return drawMask(size, rate, seed);
 }
 
 /**

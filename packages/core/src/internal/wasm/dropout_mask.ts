@@ -22,23 +22,11 @@ export class DropoutStream {
     this.s = ((seed ^ 0x9e3779b9) | 0) || 1;
   }
 
-  /** Write the next `count` mask values into `out` from `offset`. */
+  /** Write the next `count` mask values into `out` from `offset` (the mask times ones: exactly the mask). */
   fill(out: Float32Array, offset: number, count: number): void {
-    const { keep, threshold } = this;
-    let s = this.s;
-    let i = offset;
-    const end = offset + count;
-    if (i < end && this.pending >= 0) {
-      out[i++] = this.pending < threshold ? 0 : keep;
-      this.pending = -1;
-    }
-    while (i < end) {
-      s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-      out[i++] = (s & 0xffff) < threshold ? 0 : keep;
-      if (i < end) out[i++] = (s >>> 16) < threshold ? 0 : keep;
-      else this.pending = s >>> 16;
-    }
-    this.s = s;
+    const view = out.subarray(offset, offset + count);
+    view.fill(1);
+    this.multiply(view, view);
   }
 
   /**

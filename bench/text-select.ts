@@ -89,8 +89,8 @@ async function main(): Promise<void> {
     const record = {
       date: new Date().toISOString(), commit: commit(), data, variant: v.name, config: configOf(v), augment: v.augment ?? null,
       train: trainRows.length, validation: validation.length,
-      valAccuracy: report.accuracy, valMacroF1: report.macroF1, valLoss: best?.valLoss ?? null,
-      epochs: history.epochs.length, bestEpoch: history.bestEpoch ?? null, averaged: history.averaged ?? null, steps: history.steps,
+      valAccuracy: report.accuracy, valMacroF1: report.macroF1, valLoss: history.ensemble?.validation?.loss ?? best?.valLoss ?? null,
+      epochs: history.epochs.length, bestEpoch: history.bestEpoch ?? null, averaged: history.averaged ?? null, ensemble: history.ensemble ?? null, steps: history.steps,
       calibration: (model.state.output?.toJSON() as { calibration?: unknown } | undefined)?.calibration ?? null,
       trainSeconds, trainCpuSeconds: (cpu.user + cpu.system) / 1e6, loadAverage: [load0, loadavg()[0] as number],
       parameters: model.summary().parameters,

@@ -186,6 +186,14 @@ export interface TrainingConfig {
    * average is kept only when its validation loss is lower than the best epoch's. 1: off. Default 1.
    */
   averageEpochs?: number;
+  /**
+   * Train N models, member k with seed `seed + k` (its own initial weights, batch order and dropout), one after
+   * another on the same prepared data, and answer with the mean of their logits (a deep ensemble,
+   * Lakshminarayanan et al. 2017). Member 0 is the model `ensemble: 1` trains. Calibration and the out-of-scope
+   * threshold are fitted on the ensemble. N times the training time, parameters and inference cost. 1: off.
+   * Default 1.
+   */
+  ensemble?: number;
   /** Fraction of the training data held out for validation when no validation set is given (only with >= 10 samples). Default 0.1. */
   validationSplit?: number;
   /**
@@ -247,11 +255,13 @@ export interface ResolvedConfig {
   inputs: Record<string, ResolvedInputConfig>;
   fusion: Required<Omit<FusionConfig, 'blockShapes'>> & { blockShapes?: Record<string, BlockShape> };
   output: OutputConfig;
-  training: Required<Omit<TrainingConfig, 'warmupSteps' | 'clipNorm' | 'earlyStoppingPatience' | 'classWeights' | 'augmentEachEpoch' | 'averageEpochs'>> & {
+  training: Required<Omit<TrainingConfig, 'warmupSteps' | 'clipNorm' | 'earlyStoppingPatience' | 'classWeights' | 'augmentEachEpoch' | 'averageEpochs' | 'ensemble'>> & {
     /** Absent when off, so configs and saved models written before it existed stay byte-identical. */
     augmentEachEpoch?: boolean | string[];
     /** Absent when off (1), for the same reason. */
     averageEpochs?: number;
+    /** Absent when off (1), for the same reason. */
+    ensemble?: number;
     warmupSteps: number | null;
     clipNorm: number | null;
     earlyStoppingPatience: number | null;
@@ -329,6 +339,7 @@ export const trainingSchema = z.strictObject({
   earlyStoppingPatience: int(1).nullable().default(3).describe('Epochs without a better validation loss before stopping; null: off. Default 3.'),
   seed: int(0).default(42).describe('Seed of every random choice. Default 42.'),
   averageEpochs: int(1).optional().describe('Average the weights of the last N epochs ending at the best validation epoch (kept only when its validation loss is lower); 1: off. Default: off (absent).'),
+  ensemble: int(1).max(16).optional().describe('Train N members (seeds seed..seed+N-1) and answer with the mean of their logits; 1: off. Default: off (absent).'),
   validationSplit: z.number().min(0).lt(1).default(0.1).describe('Fraction held out for validation when no validation set is given. Default 0.1.'),
   augmentEachEpoch: z.union([z.boolean(), z.array(z.string().min(1))]).optional().describe('Prepare the training inputs again each epoch (fresh augmentation in prepare): true, or the input fields. Default: off (absent).'),
 });

@@ -40,12 +40,12 @@ export async function outputRowsWithNearest(state: FusionState, values: readonly
  */
 export async function fusedVectors(state: FusionState, values: readonly (readonly unknown[])[]): Promise<ScopeMemory> {
   const net = state.requireNetwork();
-  const dim = state.config.fusion.dModel;
+  const dim = net.fusedDim;
   const data = new Float32Array(values.length * dim);
   for (let start = 0; start < values.length; start += INFERENCE_BATCH) {
     const chunk = values.slice(start, start + INFERENCE_BATCH);
     const unit = tf.tidy(() => unitRows(net.forwardWithEncoders(toBatchInput(chunk, state.fields.length), { training: false }).fused));
-    if (unit.shape[1] !== dim) throw new StateError(`the fused representation has ${unit.shape[1]} values, the config's dModel is ${dim}`);
+    if (unit.shape[1] !== dim) throw new StateError(`the fused representation has ${unit.shape[1]} values, the network's is ${dim}`);
     try {
       data.set(await unit.data() as Float32Array, start * dim);
     } finally {

@@ -63,6 +63,8 @@ export interface ModelSummary {
   labels: string[];
   engine: string;
   trained: boolean;
+  /** `training.ensemble`: the members the model answers with, when more than one (parameters count them all). */
+  ensemble?: number;
 }
 
 /** A request prepared by `FusionModel.prepareInputs` (opaque: the encoders' prepared values). */
@@ -196,7 +198,8 @@ export class FusionModel {
     const net = s.network;
     return {
       parameters: net === undefined ? 0 : count(s.namedWeights().map(([, v]) => v)),
-      trainableParameters: net === undefined ? 0 : count(net.trainableWeights),
+      trainableParameters: net === undefined ? 0 : count([net, ...net.otherMembers].flatMap((n) => n.trainableWeights)),
+      ...(s.members > 1 ? { ensemble: s.members } : {}),
       inputs: s.fields.map((field, m) => {
         const enc = s.encoders[m] as ModalityEncoder;
         const cap = s.config.inputs[field]?.maxTokens;

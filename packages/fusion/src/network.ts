@@ -2,8 +2,8 @@
  * The whole differentiable model: encoders (plugins) -> alignment -> fusion strategy -> head.
  * `forward` is synchronous and allocates only inside the caller's tidy / gradient scope.
  */
-import type * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '@mmfuse/core';
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, StateError } from '@mmfuse/core';
 import type { EncoderOutput, ModalityEncoder, Rng } from '@mmfuse/core';
 import { Alignment } from './alignment.js';
 import type { ModalityTokens } from './alignment.js';
@@ -60,8 +60,12 @@ export class FusionNetwork extends Module {
   readonly strategy: FusionStrategy;
   readonly head: Head;
   readonly modalityDropout: number;
+  /** Width of the fused representation of one member (`fusion.dModel`). */
+  readonly dModel: number;
   /** The sample field each input reads, as an index: inputs that read one field are one modality for modality dropout. */
   private readonly sourceOf: readonly number[];
+  /** The other members of an ensemble (`training.ensemble`), each with its own encoders; empty for one model. */
+  private others: readonly FusionNetwork[] = [];
 
   constructor(config: ResolvedConfig, encoders: readonly ModalityEncoder[], outDim: number, rng: Rng) {
     super();
@@ -69,6 +73,7 @@ export class FusionNetwork extends Module {
     const fields = Object.keys(config.inputs);
     this.encoders = encoders;
     this.modalityDropout = f.modalityDropout;
+    this.dModel = f.dModel;
     const sources = fields.map((name) => inputField(name, config.inputs[name] as { field?: string }));
     this.sourceOf = sources.map((source) => sources.indexOf(source));
     this.alignment = this.child('alignment', new Alignment({
@@ -115,6 +120,42 @@ export class FusionNetwork extends Module {
    * losses, and the fused representation [B, dModel] the head reads.
    */
   forwardWithEncoders(batch: BatchInput, options: ForwardOptions): { logits: tf.Tensor2D; encoded: (EncodedInput | null)[]; fused: tf.Tensor2D } {
+    if (this.others.length === 0) return this.forwardMember(batch, options);
+    if (options.training) throw new StateError(`this network is an ensemble of ${this.members} members, which train one at a time (training.ensemble); it cannot take a training step as a whole`);
+    // The ensemble: the mean of the members' logits; the fused representation is the members' unit-length
+    // vectors side by side, scaled by 1/sqrt(N), so its cosine similarity is the mean of the members'.
+    const outs = [this, ...this.others].map((net) => net.forwardMember(batch, options));
+    const n = outs.length;
+    const logits = tf.addN(outs.map((o) => o.logits)).div(n) as tf.Tensor2D;
+    const fused = tf.concat(outs.map((o) => o.fused.div(o.fused.square().sum(1, true).sqrt().maximum(1e-12))), 1).mul(1 / Math.sqrt(n)) as tf.Tensor2D;
+    return { logits, encoded: (outs[0] as { encoded: (EncodedInput | null)[] }).encoded, fused };
+  }
+
+  /** Members of the ensemble this network answers for (1 for one model). */
+  get members(): number {
+    return 1 + this.others.length;
+  }
+
+  /** Width of the fused representation `forwardWithEncoders` returns: dModel, times the members of an ensemble. */
+  get fusedDim(): number {
+    return this.dModel * this.members;
+  }
+
+  /** The other members' networks (each over its own encoders), in member order. */
+  get otherMembers(): readonly FusionNetwork[] {
+    return this.others;
+  }
+
+  /**
+   * @internal Make this network (member 0) answer for an ensemble with `others` (members 1..N-1). The networks
+   * stay owned by their states; disposing this network does not dispose them.
+   */
+  setOtherMembers(others: readonly FusionNetwork[]): void {
+    this.others = [...others];
+  }
+
+  /** One member's forward pass (this network's own encoders and weights). */
+  private forwardMember(batch: BatchInput, options: ForwardOptions): { logits: tf.Tensor2D; encoded: (EncodedInput | null)[]; fused: tf.Tensor2D } {
     const b = batch.size;
     const keep = options.training && this.modalityDropout > 0 && options.modalityDropout !== false ? this.modalityKeep(batch, options.rng) : undefined;
     const encoded: (EncodedInput | null)[] = [];

@@ -85,7 +85,13 @@ export class FusionState {
     return this.memoryTensor;
   }
 
-  private constructor(config: ResolvedConfig, encoders: ModalityEncoder[], encoderConfigs: JsonObject[]) {
+  /** The registry the encoders came from (an ensemble's members are built through it). */
+  private readonly registry: EncoderRegistry;
+  /** Members 1..N-1 of an ensemble (`training.ensemble`), each a whole state of its own; empty for one model. */
+  private memberStates: FusionState[] = [];
+
+  private constructor(config: ResolvedConfig, encoders: ModalityEncoder[], encoderConfigs: JsonObject[], registry: EncoderRegistry) {
+    this.registry = registry;
     this.config = config;
     this.fields = Object.keys(config.inputs);
     this.sources = this.fields.map((f) => inputField(f, config.inputs[f] as { field?: string }));
@@ -137,7 +143,7 @@ export class FusionState {
       for (const e of encoders) e.dispose();
       throw err;
     }
-    return new FusionState(config, encoders, configs);
+    return new FusionState(config, encoders, configs, registry);
   }
 
   /**
@@ -154,7 +160,13 @@ export class FusionState {
       const { preprocessing: _p, ...rest } = input;
       inputs[field] = { ...rest, encoder: { kind: input.encoder.kind, ...saved } };
     });
-    return { ...this.config, inputs };
+    // A trained ensemble records the members it holds (fewer than asked when its training was interrupted).
+    const asked = this.config.training.ensemble ?? 1;
+    if (this.network === undefined || asked === this.members) return { ...this.config, inputs };
+    const training = { ...this.config.training };
+    if (this.members > 1) training.ensemble = this.members;
+    else delete training.ensemble;
+    return { ...this.config, inputs, training };
   }
 
   /** The encoder options a model folder records for input m (see `savedConfig`). */
@@ -229,23 +241,88 @@ export class FusionState {
   /** Create the encoders' and the fusion network's weights (replacing earlier ones). The output must be fitted. */
   build(rng: Rng = createRng(this.config.training.seed)): void {
     const output = this.requireOutput();
+    for (const m of this.memberStates) m.dispose();
+    this.memberStates = [];
     this.network?.dispose();
     this.encoders.forEach((e, m) => e.build(rng.fork(`encoder:${this.fields[m]}`)));
     this.network = new FusionNetwork(this.config, this.encoders, output.outDim, rng.fork('fusion'));
   }
 
-  /** Every weight with its saved name (`encoders.<field>.<i>`, then `fusion.<path>`), in save order. */
+  /**
+   * Every weight with its saved name (`encoders.<field>.<i>`, then `fusion.<path>`), in save order; an
+   * ensemble's members 1..N-1 follow, each under `members.<k>.`.
+   */
   namedWeights(): [string, tf.Variable][] {
     const net = this.requireNetwork();
     return [
       ...this.encoders.flatMap((e, m) => e.weights.map((w, i): [string, tf.Variable] => [`encoders.${this.fields[m]}.${i}`, w])),
       ...net.namedWeights('fusion.'),
+      ...this.memberStates.flatMap((member, j) => member.namedWeights().map(([name, w]): [string, tf.Variable] => [`members.${j + 1}.${name}`, w])),
     ];
   }
 
-  /** Free every weight (encoders included). */
+  /**
+   * @internal Refuse an ensemble (`training.ensemble` > 1) where one network is needed (`what`: ONNX export,
+   * quantization, pruning), with what to do instead.
+   */
+  requireOneModel(what: string): void {
+    if (this.members > 1) throw new StateError(`${what} takes one model, and this one is an ensemble of ${this.members} members (training.ensemble); distill it into one model (mmfuse distill --teacher DIR) and ${what.startsWith('ONNX') ? 'export' : 'compress'} that`);
+  }
+
+  /** Members of the ensemble this state answers for: `training.ensemble` once built (1 for one model). */
+  get members(): number {
+    return 1 + this.memberStates.length;
+  }
+
+  /**
+   * @internal Member k (>= 1) of an ensemble, untrained: the config with seed `seed + k` and no ensemble, the
+   * fitted output and encoder states of this state (member 0), so it reads the values this state prepares, and
+   * fresh weights from its own seed.
+   */
+  createMember(k: number): FusionState {
+    const training = { ...this.config.training, seed: this.config.training.seed + k };
+    delete training.ensemble;
+    const member = FusionState.create({ ...this.config, training }, this.registry);
+    try {
+      member.output = this.outputKind.restore(this.requireOutput().toJSON(), this.config.output.field);
+      member.encoders.forEach((e, m) => e.setState((this.encoders[m] as ModalityEncoder).getState()));
+      member.build();
+    } catch (err) {
+      member.dispose();
+      throw err;
+    }
+    return member;
+  }
+
+  /**
+   * @internal This state (member 0) answers for an ensemble with `members` (1..N-1, trained or to be restored):
+   * its network averages their logits. The state owns them from here (disposed with it).
+   */
+  adoptMembers(members: readonly FusionState[]): void {
+    const net = this.requireNetwork();
+    for (const m of this.memberStates) if (!members.includes(m)) m.dispose();
+    this.memberStates = [...members];
+    net.setOtherMembers(members.map((m) => m.requireNetwork()));
+  }
+
+  /** @internal Members 1..N-1 of a restored ensemble, built untrained for their saved weights (after `build`). */
+  buildMembers(): void {
+    const n = this.config.training.ensemble ?? 1;
+    const members: FusionState[] = [];
+    try {
+      for (let k = 1; k < n; k++) members.push(this.createMember(k));
+    } catch (err) {
+      for (const m of members) m.dispose();
+      throw err;
+    }
+    this.adoptMembers(members);
+  }
+
+  /** Free every weight (encoders and ensemble members included). */
   dispose(): void {
     this.scopeMemory = undefined;
+    for (const m of this.memberStates) m.dispose();
+    this.memberStates = [];
     this.network?.dispose();
     this.network = undefined;
     for (const e of this.encoders) e.dispose();

@@ -28,6 +28,7 @@ export interface MagnitudePruneReport {
 
 /** Zero the smallest-magnitude values of every kernel and embedding table, in place. */
 export function pruneMagnitude(state: FusionState, options: MagnitudePruneOptions): MagnitudePruneReport {
+  state.requireOneModel('pruning');
   const ratio = options.ratio;
   if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1)) throw new ConfigError(`must be a number between 0 and 1 (the share of values zeroed), got ${ratio}`, { path: 'ratio' });
   const minSize = options.minSize ?? DEFAULT_MIN_QUANTIZED_SIZE;

@@ -86,6 +86,7 @@ function storedBytes(info: WeightInfo, as: StoredAs | undefined): number {
 
 /** Which weights go to low precision: rank >= 2 with an output axis, at least `minSize` values, not kept. */
 export function planQuantization(state: FusionState, options: Omit<QuantizeOptions, 'calibrate'>): WeightStorage {
+  state.requireOneModel('quantization');
   if (options.dtype !== 'int8' && options.dtype !== 'float16') throw new ConfigError(`must be "int8" or "float16", got ${JSON.stringify(options.dtype)}`, { path: 'dtype' });
   const minSize = options.minSize ?? DEFAULT_MIN_QUANTIZED_SIZE;
   if (!Number.isInteger(minSize) || minSize < 1) throw new ConfigError(`must be a positive integer, got ${minSize}`, { path: 'minSize' });

@@ -170,6 +170,7 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
   // Nothing is built that the file could not fill: refused before a single weight exists.
   checkFusionSize(file, state.config, state.encoders.map((e) => e.outputDim), path.join(dir, 'model.json'));
   state.build();
+  if ((state.config.training.ensemble ?? 1) > 1) state.buildMembers();
   const named = state.namedWeights();
   const last = file.weights[file.weights.length - 1];
   const memoryEntry = last?.name === SCOPE_MEMORY_WEIGHT ? last : undefined;
@@ -178,7 +179,7 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
   const score = state.output?.calibration?.score;
   if (score !== undefined && memoryEntry === undefined) throw formatError(dir, `its calibration scores out-of-scope requests by energy+nearest, but weights.bin has no ${SCOPE_MEMORY_WEIGHT} entry`);
   if (memoryEntry !== undefined) {
-    const dim = state.config.fusion.dModel;
+    const dim = state.requireNetwork().fusedDim;
     if (memoryEntry.shape.length !== 2 || memoryEntry.shape[1] !== dim || !((memoryEntry.shape[0] as number) >= 1)) throw formatError(dir, `${SCOPE_MEMORY_WEIGHT} is [${memoryEntry.shape}], expected [samples, ${dim}]`);
     if (score === undefined) throw formatError(dir, `weights.bin has a ${SCOPE_MEMORY_WEIGHT} entry, but the calibration has no energy+nearest score`);
     state.scopeMemory = { rows: memoryEntry.shape[0] as number, dim, data: values[values.length - 1] as Float32Array };

@@ -99,11 +99,6 @@ function valuesOf(w: WeightEntry): number {
   return w.shape.reduce((a, d) => a * d, 1);
 }
 
-/** Values held by the weights (manifest entries) whose name starts with `prefix`. */
-export function valuesUnder(model: ModelFile, prefix: string): number {
-  return model.weights.filter((w) => w.name.startsWith(prefix)).reduce((a, w) => a + valuesOf(w), 0);
-}
-
 /**
  * A lower bound on the fusion weights (alignment, strategy, head) the config describes: the matrices alone,
  * biases and norms left out, so it never exceeds the true count. `inputDims` are the encoders' output widths.
@@ -127,12 +122,17 @@ export function minimumFusionParameters(config: ResolvedConfig, inputDims: reado
   return m * d + projections + strategy + d * outDim;
 }
 
-/** Refuse a config whose fusion network would be larger than the fusion weights the file holds. */
+/** The name of a fusion weight: `fusion.<path>`, or an ensemble member's `members.<k>.fusion.<path>`. */
+const FUSION_WEIGHT = /^(members\.\d+\.)?fusion\./;
+
+/** Refuse a config whose fusion network(s) would be larger than the fusion weights the file holds. */
 export function checkFusionSize(model: ModelFile, config: ResolvedConfig, inputDims: readonly number[], file: string): void {
-  const needed = minimumFusionParameters(config, inputDims, model.outDim);
-  const held = valuesUnder(model, 'fusion.');
+  // An ensemble (training.ensemble) holds one fusion network per member: `fusion.` and `members.<k>.fusion.`.
+  const members = config.training.ensemble ?? 1;
+  const needed = members * minimumFusionParameters(config, inputDims, model.outDim);
+  const held = model.weights.filter((w) => FUSION_WEIGHT.test(w.name)).reduce((a, w) => a + valuesOf(w), 0);
   if (!Number.isFinite(needed) || needed > held) {
-    throw refuse(file, `its config describes a fusion network of at least ${needed} values (fusion ${JSON.stringify(config.fusion)}, inputs of width ${inputDims.join(', ')}), but the file holds ${held}`);
+    throw refuse(file, `its config describes ${members === 1 ? 'a fusion network' : `${members} fusion networks`} of at least ${needed} values (fusion ${JSON.stringify(config.fusion)}, inputs of width ${inputDims.join(', ')}), but the file holds ${held}`);
   }
 }
 

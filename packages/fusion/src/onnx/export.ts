@@ -183,6 +183,7 @@ function strategyOnnx(g: OnnxGraph, state: FusionState, tokens: AlignedTokens[],
 /** Export a trained state as one ONNX graph (see the file comment). Throws `ConfigError` naming an input whose encoder cannot export. */
 export function exportOnnx(state: FusionState, options: OnnxExportOptions = {}): OnnxExport {
   const net = state.requireNetwork();
+  state.requireOneModel('ONNX export');
   const output = state.requireOutput();
   const g = new OnnxGraph({ quantize: options.quantize ?? null });
   const inputs: OnnxInputMetadata[] = [];

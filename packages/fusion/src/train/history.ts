@@ -44,4 +44,24 @@ export interface TrainingHistory {
    * validation loss, and whether the model holds it (with validation data, only when that loss was lower).
    */
   averaged?: { from: number; to: number; validationLoss?: number; kept: boolean };
+  /**
+   * `training.ensemble` > 1: each member's run (member 0's epochs are `epochs` above), and the ensemble's
+   * validation loss / accuracy / macro-F1 before calibration (the mean of the members' logits).
+   */
+  ensemble?: { members: EnsembleMemberSummary[]; validation?: { loss: number; accuracy?: number; macroF1?: number } };
+}
+
+/** How one member of an ensemble trained (`TrainingHistory.ensemble`). */
+export interface EnsembleMemberSummary {
+  /** The member's seed: `training.seed + k` for member k. */
+  seed: number;
+  /** Epochs run, and steps. */
+  epochs: number;
+  steps: number;
+  stoppedEarly: boolean;
+  /** The epoch whose weights the member holds, when validation chose it. */
+  bestEpoch?: number;
+  /** Validation loss and accuracy of the weights the member holds. */
+  valLoss?: number;
+  valAccuracy?: number;
 }

@@ -30,7 +30,7 @@ import { readCheckpoint } from './checkpoint.js';
 import type { TrainerState } from './checkpoint.js';
 import { augmentTraining, dropUnknownTargets, prepareLabeled, splitValidation } from './data.js';
 import { EarlyStopping } from './early-stopping.js';
-import type { EpochMetrics, TrainingHistory } from './history.js';
+import type { EnsembleMemberSummary, EpochMetrics, TrainingHistory } from './history.js';
 import { averagedLine, calibrationLine, interruptedLine, restoredLine, resumeLine, stoppedLine } from './log-lines.js';
 import { fusedVectors, outputRowsWithNearest } from '../infer.js';
 import type { LossTerm, TrainingSample } from './loss-terms.js';
@@ -105,6 +105,9 @@ function checkOptions(state: FusionState, options: FitOptions): number {
   } else if (aug !== undefined && typeof aug !== 'boolean') {
     throw new ConfigError(`must be true, false or a list of input fields, got ${JSON.stringify(aug)}`, { path: augPath });
   }
+  const members = state.config.training.ensemble ?? 1;
+  if (members > 1 && options.checkpointDir !== undefined) throw new ConfigError(`checkpoints (and resume) are not supported with training.ensemble > 1 (here ${members}); train without a checkpoint folder`, { path: 'training.ensemble' });
+  if (state.members > 1) throw new StateError(`this model is an ensemble of ${state.members} members, which fit() cannot train further; train a new model (FusionModel.create) instead`);
   const w = options.headLossWeight ?? 1;
   if (!Number.isFinite(w) || w < 0) throw new ConfigError(`must be a finite number >= 0, got ${w}`, { path: 'headLossWeight' });
   const names = new Set<string>(['head']);
@@ -287,6 +290,77 @@ async function finishEpoch(run: Run, started: number): Promise<EpochMetrics> {
   return m;
 }
 
+/** A run's epochs until it is done, stops or is interrupted; then its closing steps (`finishRun`). */
+async function trainEpochs(run: Run, callbacks: CallbackList): Promise<void> {
+  while (run.wantsEpoch) {
+    const started = performance.now();
+    if (!(await runEpoch(run, callbacks))) break;
+    await callbacks.epochEnd(await finishEpoch(run, started), run);
+    if (run.options.signal?.aborted === true) { run.interrupted = run.wantsEpoch; break; }
+  }
+  await finishRun(run);
+}
+
+/** What a member's run ended with (`TrainingHistory.ensemble`). */
+function memberSummary(run: Run): EnsembleMemberSummary {
+  const h = run.history();
+  const best = h.bestEpoch === undefined ? h.epochs[h.epochs.length - 1] : h.epochs[h.bestEpoch - 1];
+  return {
+    seed: run.state.config.training.seed, epochs: h.epochs.length, steps: h.steps, stoppedEarly: h.stoppedEarly,
+    ...(h.bestEpoch === undefined ? {} : { bestEpoch: h.bestEpoch }),
+    ...(best?.valLoss === undefined ? {} : { valLoss: best.valLoss }),
+    ...(best?.valAccuracy === undefined ? {} : { valAccuracy: best.valAccuracy }),
+  };
+}
+
+/**
+ * `training.ensemble` > 1, after member 0 (the run's own state) finished: members 1..N-1 trained one after
+ * another on the same prepared samples, each a state of its own (`FusionState.createMember`: seed + k), then
+ * adopted by the run's state, whose network answers with the mean of their logits. An abort keeps the members
+ * that finished (the model is their ensemble; the saved config says how many). Undefined for one model.
+ */
+async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, log: (line: string) => void): Promise<TrainingHistory['ensemble']> {
+  const n = run.state.config.training.ensemble ?? 1;
+  if (n <= 1) return undefined;
+  const summaries = [memberSummary(run)];
+  const members: FusionState[] = [];
+  try {
+    for (let k = 1; k < n && !run.interrupted; k++) {
+      if (run.options.signal?.aborted === true) { run.interrupted = true; break; }
+      const member = run.state.createMember(k);
+      const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
+      memberLog(`training with seed ${member.config.training.seed}`);
+      const mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog);
+      mrun.raw = run.raw;
+      mrun.cache = run.cache;
+      try {
+        await trainEpochs(mrun, callbacks);
+      } finally {
+        mrun.dispose();
+      }
+      if (mrun.interrupted) {
+        member.dispose();
+        run.interrupted = true;
+        log(`member ${k + 1}/${n} was interrupted and is left out: the model is the ensemble of the ${k} member(s) that finished`);
+        break;
+      }
+      members.push(member);
+      summaries.push(memberSummary(mrun));
+    }
+  } catch (err) {
+    for (const m of members) m.dispose();
+    throw err;
+  }
+  run.state.adoptMembers(members);
+  const result: NonNullable<TrainingHistory['ensemble']> = { members: summaries };
+  if (run.validation.length > 0 && members.length > 0) {
+    result.validation = await validate(run.state, run.validation);
+    const v = result.validation;
+    log(`ensemble of ${run.state.members}: validation loss ${v.loss.toFixed(4)}${v.accuracy === undefined ? '' : `, accuracy ${(100 * v.accuracy).toFixed(2)}%`} (members: ${summaries.map((s) => (s.valAccuracy === undefined ? s.valLoss?.toFixed(4) ?? '-' : `${(100 * s.valAccuracy).toFixed(2)}%`)).join(', ')})`);
+  }
+  return result;
+}
+
 /** After the last epoch: the best validation weights back (when the run saw them), or say why it ended early. */
 async function finishRun(run: Run): Promise<void> {
   const t = run.trainer;
@@ -398,15 +472,11 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   ]);
   try {
     await callbacks.trainStart(run);
-    while (run.wantsEpoch) {
-      const started = performance.now();
-      if (!(await runEpoch(run, callbacks))) break;
-      await callbacks.epochEnd(await finishEpoch(run, started), run);
-      if (options.signal?.aborted === true) { run.interrupted = run.wantsEpoch; break; }
-    }
-    await finishRun(run);
+    await trainEpochs(run, callbacks);
+    const ensemble = await trainMembers(run, callbacks, epochs, runLog);
     await calibrate(run);
     const history = run.history();
+    if (ensemble !== undefined) history.ensemble = ensemble;
     state.history = history;
     await callbacks.trainEnd(history, run);
     return history;

@@ -1,0 +1,168 @@
+// training.ensemble: N members, member k trained with seed + k on the same data, answering with the mean of
+// their logits; saved and loaded as one model folder; refused where one network is needed.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FusionModel, energyOf, exportOnnx, percentileOf, quantizeState, toBatchInput } from '@mmfuse/fusion';
+import type { FusionModelConfig, Prediction } from '@mmfuse/fusion';
+import { tinyConfig, xorSamples } from './helpers.js';
+
+const work = mkdtempSync(path.join(tmpdir(), 'mmfuse-ensemble-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const train = xorSamples(48, 3);
+const validation = xorSamples(16, 4);
+const requests = xorSamples(12, 5).map((s) => ({ a: s.fields.a, b: s.fields.b }));
+
+function config(ensemble: number | undefined, seed = 7, extra: Partial<FusionModelConfig['output']> = {}): FusionModelConfig {
+  const c = tinyConfig({ epochs: 4, dropout: 0.1, seed });
+  return {
+    ...c,
+    output: { ...c.output, calibration: 'none', ...extra },
+    training: { ...c.training, ...(ensemble === undefined ? {} : { ensemble }) },
+  } as FusionModelConfig;
+}
+
+const weights = (m: FusionModel, prefix = ''): [string, Float32Array][] =>
+  m.state.namedWeights().filter(([n]) => n.startsWith(prefix)).map(([n, w]) => [n.slice(prefix.length), w.dataSync() as Float32Array]);
+
+async function probabilities(m: FusionModel): Promise<number[][]> {
+  const prepared = (await m.prepareInputs(requests)).map((o) => { if (!o.ok) throw new Error('unprepared'); return o.value; });
+  const predictions = await m.predictPrepared(prepared, { contributions: false });
+  return predictions.map((p: Prediction) => m.labels.map((l) => (p.probabilities as Record<string, number>)[l] as number));
+}
+
+describe('training.ensemble', () => {
+  it('member k is the model seed + k trains alone, and the ensemble answers with the mean of their logits', async () => {
+    const start = tf.memory().numTensors;
+    const singles: FusionModel[] = [];
+    for (const seed of [7, 8, 9]) {
+      const m = FusionModel.create(config(undefined, seed));
+      await m.fit(train, { validation, progress: 'none' });
+      singles.push(m);
+    }
+    const lines: string[] = [];
+    const ensemble = FusionModel.create(config(3));
+    const h = await ensemble.fit(train, { validation, progress: 'none', log: (l) => lines.push(l) });
+
+    // Bit for bit: member 0 under the usual names, members 1 and 2 under members.<k>.
+    expect(weights(ensemble).filter(([n]) => !n.startsWith('members.'))).toEqual(weights(singles[0] as FusionModel));
+    expect(weights(ensemble, 'members.1.')).toEqual(weights(singles[1] as FusionModel));
+    expect(weights(ensemble, 'members.2.')).toEqual(weights(singles[2] as FusionModel));
+    expect(h.ensemble?.members.map((s) => s.seed)).toEqual([7, 8, 9]);
+    expect(h.ensemble?.members.map((s) => s.epochs)).toEqual([4, 4, 4]);
+    expect(h.ensemble?.validation?.accuracy).toBeGreaterThanOrEqual(0);
+    expect(lines.some((l) => l.startsWith('member 2/3: training with seed 8'))).toBe(true);
+    expect(lines.some((l) => /^ensemble of 3: validation loss \d/.test(l))).toBe(true);
+    const summary = ensemble.summary();
+    expect(summary.ensemble).toBe(3);
+    expect(summary.parameters).toBe(3 * singles[0]!.summary().parameters);
+
+    // softmax(mean of logits) = the normalized geometric mean of the members' probabilities (no calibration).
+    const got = await probabilities(ensemble);
+    const each = await Promise.all(singles.map((m) => probabilities(m)));
+    got.forEach((row, r) => {
+      const logMean = row.map((_, j) => each.reduce((a, p) => a + Math.log((p[r] as number[])[j] as number), 0) / each.length);
+      const z = logMean.map((v) => Math.exp(v));
+      const sum = z.reduce((a, v) => a + v, 0);
+      row.forEach((p, j) => expect(Math.abs(p - (z[j] as number) / sum)).toBeLessThan(1e-5));
+    });
+
+    // One folder, loaded whole: the same answers; no tensor left behind by repeated predictions.
+    const dir = path.join(work, 'ens3');
+    await ensemble.save(dir);
+    const loaded = await FusionModel.load(dir);
+    expect(loaded.summary().ensemble).toBe(3);
+    expect(loaded.config.training.ensemble).toBe(3);
+    expect(await probabilities(loaded)).toEqual(got);
+    const held = tf.memory().numTensors;
+    await probabilities(loaded);
+    expect(tf.memory().numTensors).toBe(held);
+    for (const m of [...singles, ensemble, loaded]) m.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('calibration and the energy+nearest out-of-scope memory are fitted on the ensemble, and travel with it', async () => {
+    const c = config(2, 7, { calibration: 'temperature', outOfScope: { threshold: 'auto', maxRejectedCorrect: 0.05, score: 'energy+nearest' } });
+    const m = FusionModel.create(c);
+    await m.fit(train, { validation, progress: 'none' });
+    expect(m.calibration?.temperature).toBeGreaterThan(0);
+    // The memory holds each member's unit-length fused vector side by side: 2 x dModel values per sample.
+    expect(m.state.scopeMemory?.dim).toBe(2 * 16);
+    const dir = path.join(work, 'ens2-oos');
+    await m.save(dir);
+    const loaded = await FusionModel.load(dir);
+    expect(loaded.state.scopeMemory?.dim).toBe(32);
+    const a = await m.predict(requests[0] as Record<string, unknown>);
+    const b = await loaded.predict(requests[0] as Record<string, unknown>);
+    expect(b.label).toBe(a.label);
+    // The loaded model's score recomputed from its parts: the ensemble's logits, its fused vector (unit length:
+    // the members' unit vectors side by side over sqrt(2)), the float16 memory and the saved reference.
+    const state = loaded.state;
+    const cal = loaded.calibration!;
+    const memory = state.scopeMemory!;
+    const prepared = (await loaded.prepareInputs([requests[0] as Record<string, unknown>])).map((o) => { if (!o.ok) throw o.error; return o.value.values; });
+    const { logits, fused } = tf.tidy(() => {
+      const out = state.requireNetwork().forwardWithEncoders(toBatchInput(prepared, state.fields.length), { training: false });
+      return { logits: out.logits.arraySync()[0] as number[], fused: out.fused.arraySync()[0] as number[] };
+    });
+    expect(fused).toHaveLength(32);
+    expect(Math.abs(Math.hypot(...fused) - 1)).toBeLessThan(1e-5);
+    let nearest = -Infinity;
+    for (let r = 0; r < memory.rows; r++) nearest = Math.max(nearest, fused.reduce((acc, v, j) => acc + v * (memory.data[r * memory.dim + j] as number), 0));
+    const want = (percentileOf(cal.score!.energy, energyOf(logits, cal.temperature)) + percentileOf(cal.score!.nearest, nearest)) / 2;
+    expect(b.scopeScore).toBeCloseTo(want, 5);
+    m.dispose(); loaded.dispose();
+  });
+
+  it('an aborted ensemble keeps the members that finished, and its saved config says how many', async () => {
+    const controller = new AbortController();
+    const m = FusionModel.create(config(3));
+    const lines: string[] = [];
+    const h = await m.fit(train, {
+      validation, progress: 'none', signal: controller.signal, log: (l) => lines.push(l),
+      // Abort in member 3's second epoch.
+      callbacks: [{ onEpochEnd: (e, run) => { if (run.state.config.training.seed === 9 && e.epoch === 2) controller.abort(); } }],
+    });
+    expect(h.interrupted).toBe(true);
+    expect(m.summary().ensemble).toBe(2);
+    expect(lines).toContain('member 3/3 was interrupted and is left out: the model is the ensemble of the 2 member(s) that finished');
+    const dir = path.join(work, 'ens-aborted');
+    await m.save(dir);
+    const loaded = await FusionModel.load(dir);
+    expect(loaded.config.training.ensemble).toBe(2);
+    expect(await probabilities(loaded)).toEqual(await probabilities(m));
+    m.dispose(); loaded.dispose();
+  });
+
+  it('a model.json that claims more members than its weights hold is refused before any member is built', async () => {
+    const one = FusionModel.create(config(undefined));
+    await one.fit(train, { progress: 'none' });
+    const dir = path.join(work, 'claims-three');
+    await one.save(dir);
+    one.dispose();
+    const j = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    j.config.training.ensemble = 3;
+    const { integrity: _i, ...rest } = j;
+    j.integrity = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
+    writeFileSync(path.join(dir, 'model.json'), JSON.stringify(j));
+    const start = tf.memory().numTensors;
+    await expect(FusionModel.load(dir)).rejects.toThrow(/its config describes 3 fusion networks of at least \d+ values .* but the file holds \d+/);
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('is refused where one network is needed, and checked in the config', async () => {
+    expect(() => FusionModel.create(config(0))).toThrow(/training\.ensemble/);
+    expect(() => FusionModel.create(config(17))).toThrow(/training\.ensemble/);
+    const m = FusionModel.create(config(2));
+    await expect(m.fit(train, { progress: 'none', checkpointDir: path.join(work, 'ckpt') })).rejects.toThrow(/checkpoints \(and resume\) are not supported with training\.ensemble > 1/);
+    await m.fit(train, { validation, progress: 'none' });
+    expect(() => exportOnnx(m.state)).toThrow(/ONNX export takes one model, and this one is an ensemble of 2 members .*mmfuse distill/);
+    await expect(quantizeState(m.state, { dtype: 'int8' })).rejects.toThrow(/quantization takes one model/);
+    await expect(m.fit(train, { progress: 'none' })).rejects.toThrow(/ensemble of 2 members, which fit\(\) cannot train further/);
+    m.dispose();
+  });
+});

@@ -140,6 +140,9 @@ function teacherConfig(d: Dataset, dir: string): string {
     // The recipe (a text-select variant over its base config), the CSV's `category` as the label.
     ? { ...configOf((JSON.parse(readFileSync(d.config, 'utf8')) as RecipeVariant[])[0] as RecipeVariant), output: { field: 'category', type: 'category' } }
     : JSON.parse(readFileSync(d.config, 'utf8'))) as Json;
+  // One model: compression and export take one network, so the recipe's `training.ensemble` (its members'
+  // mean, scored by the text-recipe benchmark) is left out; member 0 is the model trained here.
+  if (cfg.training !== undefined) delete (cfg.training as Json).ensemble;
   cfg.data = { train: d.train, ...(d.validation === undefined ? {} : { validation: d.validation }), test: d.test };
   const file = path.join(dir, 'teacher.json');
   writeFileSync(file, JSON.stringify(cfg, null, 2));

@@ -101,7 +101,7 @@ async function trainRecipe(v: Variant, train: Row[], validation: Row[], log: str
 
 /** What one run records (a line of bench/selection/text-runs.jsonl). */
 export type TextRecipeRecord = Record<string, unknown> & {
-  closed: null | { accuracy: number; macroF1: number; ece: number | null; eceUncalibrated: number | null; trainSeconds: number; trainCpuSeconds: number; epochs: number; parameters: number };
+  closed: null | { accuracy: number; macroF1: number; ece: number | null; eceUncalibrated: number | null; trainSeconds: number; trainCpuSeconds: number; epochs: number; parameters: number; members?: number; ensemble?: { members: { seed: number; valAccuracy?: number }[]; validation?: { loss: number; accuracy?: number } } | null };
   outOfScope: null | { score: string; aurocProbability: number; scores: { validationInScope: number; validationOutOfScope: number; table: { name: string; validation: number; test: number }[]; chosen: string }; auroc: number; inScopeAccuracy: number; inScopeAccuracyAfterThreshold: number; outOfScopeRecall: number; inScopeFlagged: number; testInScope: number; testOutOfScope: number; trainSeconds: number; oosIntents: string[] };
   peers: Record<string, Record<string, { trainSeconds: number; tests: Record<string, { accuracy: number; macroF1: number }>; outOfScope?: { auroc: number; inScopeAccuracy: number } }>>;
   peerNames: Record<string, string>;
@@ -142,6 +142,7 @@ export async function runTextRecipe(variant: Variant, options: { skipOos?: boole
       accuracy: report.accuracy, macroF1: report.macroF1, ece: report.ece ?? null, eceUncalibrated: report.eceUncalibrated ?? null,
       calibration: closed.model.calibration ?? null, epochs: closed.history.epochs.length, bestEpoch: closed.history.bestEpoch ?? null,
       trainSeconds: closed.trainSeconds, trainCpuSeconds: closed.trainCpuSeconds, parameters: closed.model.summary().parameters,
+      members: closed.model.summary().ensemble ?? 1, ensemble: closed.history.ensemble ?? null,
     };
     closed.model.dispose();
     console.log(`[closed] test accuracy ${(100 * report.accuracy).toFixed(2)}%, ECE ${report.ece?.toFixed(3)} (uncalibrated ${report.eceUncalibrated?.toFixed(3)}), ${closed.trainSeconds.toFixed(0)} s`);

@@ -46,7 +46,7 @@ export const benchmark: Benchmark = {
     }
     const encoders = Object.values((r.config as { inputs: Record<string, { encoder?: { kind?: string } }> }).inputs).map((i) => `\`text/${i.encoder?.kind ?? '?'}\``).join(' + ');
     const rows = [
-      `| mmfuse ${encoders} (${c.epochs} epochs, ${c.parameters.toLocaleString('en-US')} parameters, one wasm thread) | ${pct(c.accuracy)} | ${c.trainSeconds.toFixed(0)} s | ${o === null ? 'n/a' : o.auroc.toFixed(3)} | ${o === null ? 'n/a' : pct(o.inScopeAccuracy)} |`,
+      `| mmfuse ${encoders} (${(c.members ?? 1) > 1 ? `ensemble of ${c.members} (\`training.ensemble\`), ${c.epochs} epochs each` : `${c.epochs} epochs`}, ${c.parameters.toLocaleString('en-US')} parameters, one wasm thread) | ${pct(c.accuracy)} | ${c.trainSeconds.toFixed(0)} s | ${o === null ? 'n/a' : o.auroc.toFixed(3)} | ${o === null ? 'n/a' : pct(o.inScopeAccuracy)} |`,
       `| ${svmName} | ${pct(svm.tests.test?.accuracy ?? Number.NaN)} | ${svm.trainSeconds.toFixed(1)} s | ${svmOos === undefined ? 'n/a' : svmOos.auroc.toFixed(3)} | ${svmOos === undefined ? 'n/a' : pct(svmOos.inScopeAccuracy)} |`,
       `| ${nbName} | ${pct(nb.tests.test?.accuracy ?? Number.NaN)} | ${nb.trainSeconds.toFixed(1)} s | ${nbOos === undefined ? 'n/a' : nbOos.auroc.toFixed(3)} | ${nbOos === undefined ? 'n/a' : pct(nbOos.inScopeAccuracy)} |`,
     ];
@@ -61,6 +61,7 @@ export const benchmark: Benchmark = {
       '| --- | --- | --- | --- | --- |',
       ...rows,
       '',
+      ...(c.ensemble === undefined || c.ensemble === null ? [] : [`Ensemble (mmfuse): validation accuracy of the members (seeds ${c.ensemble.members.map((m) => m.seed).join(', ')}) ${c.ensemble.members.map((m) => (m.valAccuracy === undefined ? '-' : pct(m.valAccuracy))).join(', ')}; of their mean ${c.ensemble.validation?.accuracy === undefined ? '-' : pct(c.ensemble.validation.accuracy)} (chosen on validation: bench/selection/banking77-ensemble-stop34.json). The train time covers every member.`, '']),
       `Calibration (mmfuse, temperature fitted on validation): test ECE ${c.eceUncalibrated?.toFixed(3)} before, ${c.ece?.toFixed(3)} after.`,
       o === null ? '' : `Banking77-OOS: ${o.testOutOfScope} test queries of the ${o.oosIntents.length} held-out intents, ${o.testInScope} in scope. The mmfuse model scores a request with \`output.outOfScope.score: ${o.score}\` (the mean of two percentiles among the in-scope validation requests: the logits' energy and the cosine similarity of the fused vector to the nearest in-scope training query's); ranked by its calibrated top probability instead, the same model's AUROC is ${o.aurocProbability.toFixed(3)}. At the threshold chosen on validation (reject at most 1% of correct validation answers) mmfuse flags ${pct(o.outOfScopeRecall)} of the out-of-scope queries and ${pct(o.inScopeFlagged)} of the in-scope ones; in-scope accuracy counting a flagged query as wrong ${pct(o.inScopeAccuracyAfterThreshold)}.`,
       o === null ? '' : '',

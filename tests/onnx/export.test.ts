@@ -67,6 +67,15 @@ async function checkModel(config: FusionModelConfig, inputs: string[]): Promise<
 }
 
 describe('ONNX export equals mmfuse', () => {
+  it('an ensemble (training.ensemble 3): every member on the same graph inputs, the mean of their logits', async () => {
+    await checkModel({ inputs: { text, audio }, fusion: fusion('transformer'), output, training: { ...training, ensemble: 3 } } as FusionModelConfig, ['text', 'audio']);
+  });
+
+  it('an ensemble with an energy+nearest out-of-scope score: the same nearest similarity and score', async () => {
+    const scored = { ...output, outOfScope: { threshold: 'auto', maxRejectedCorrect: 0.2, score: 'energy+nearest' } };
+    await checkModel({ inputs: { text, image }, fusion: fusion('late'), output: scored, training: { ...training, epochs: 2, validationSplit: 0.3, ensemble: 2 } } as FusionModelConfig, ['text', 'image']);
+  });
+
   for (const strategy of ['transformer', 'late', 'cross-attention'] as const) {
     it(`${strategy}: text/rnn (BiLSTM, char n-grams) + audio/cnn (pooled to maxTokens, global stats) + image/cnn (batch norm, residual)`, async () => {
       await checkModel({ inputs: { text, audio, image }, fusion: fusion(strategy), output, training } as FusionModelConfig, ['text', 'audio', 'image']);

@@ -262,11 +262,16 @@ export class FusionState {
   }
 
   /**
-   * @internal Refuse an ensemble (`training.ensemble` > 1) where one network is needed (`what`: ONNX export,
-   * quantization, pruning), with what to do instead.
+   * @internal Refuse an ensemble (`training.ensemble` > 1) where one network is needed (`what`: quantization
+   * or pruning of the tfjs weights), with what to do instead.
    */
   requireOneModel(what: string): void {
-    if (this.members > 1) throw new StateError(`${what} takes one model, and this one is an ensemble of ${this.members} members (training.ensemble); distill it into one model (mmfuse distill --teacher DIR) and ${what.startsWith('ONNX') ? 'export' : 'compress'} that`);
+    if (this.members > 1) throw new StateError(`${what} takes one model, and this one is an ensemble of ${this.members} members (training.ensemble); distill it into one model (mmfuse distill --teacher DIR) and compress that, or export it with integer kernels (mmfuse export --quantize int8)`);
+  }
+
+  /** Members 1..N-1 of an ensemble (each a state of its own), in member order; empty for one model. */
+  get otherMembers(): readonly FusionState[] {
+    return this.memberStates;
   }
 
   /** Members of the ensemble this state answers for: `training.ensemble` once built (1 for one model). */

@@ -180,13 +180,18 @@ function strategyOnnx(g: OnnxGraph, state: FusionState, tokens: AlignedTokens[],
   throw new ConfigError(`ONNX export: the fusion strategy ${state.config.fusion.strategy} has no ONNX form`, { path: 'fusion.strategy' });
 }
 
-/** Export a trained state as one ONNX graph (see the file comment). Throws `ConfigError` naming an input whose encoder cannot export. */
-export function exportOnnx(state: FusionState, options: OnnxExportOptions = {}): OnnxExport {
+/** x / max(|x|, 1e-12) row by row. */
+function unitRowsOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+  const norm = g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [x, x]), g.ints([1])], { keepdims: 1 })]);
+  return g.op('Div', [x, g.op('Max', [norm, g.floats(1e-12, [])])]);
+}
+
+/**
+ * One model's (or one ensemble member's) encoders, alignment, fusion and head on the graph inputs: member 0
+ * declares the inputs (listed in `inputs`), members k >= 1 read them (`OnnxGraph.forField`).
+ */
+function memberOnnx(g: OnnxGraph, state: FusionState, k: number, inputs: OnnxInputMetadata[] | undefined): { logits: OnnxValue; fused: OnnxValue } {
   const net = state.requireNetwork();
-  state.requireOneModel('ONNX export');
-  const output = state.requireOutput();
-  const g = new OnnxGraph({ quantize: options.quantize ?? null });
-  const inputs: OnnxInputMetadata[] = [];
   const tokens: AlignedTokens[] = [];
   let like: OnnxValue | undefined;
   state.fields.forEach((field, m) => {
@@ -198,15 +203,37 @@ export function exportOnnx(state: FusionState, options: OnnxExportOptions = {}):
       const out = enc.exportOnnx!(g, { field });
       const present = g.input('present', 'float32', [g.batch]);
       return { aligned: alignOnnx(g, net.alignment, m, out, present, enc.outputDim), present };
-    });
+    }, k);
     like ??= result.present;
     tokens.push(result.aligned);
+    if (inputs === undefined) return;
     const presentSpec = tensors.pop() as GraphInputSpec; // `present`, declared last
     inputs.push({ field, modality: enc.modality, kind: enc.kind, config: enc.getConfig(), state: enc.getState(), present: presentSpec.graphName, tensors });
   });
   if (like === undefined) throw new ConfigError('ONNX export: the model has no inputs', { path: 'inputs' });
-  const fused = g.scoped('fusion.', () => strategyOnnx(g, state, tokens, like!));
-  const logits = g.scoped('head.', () => linearOnnx(g, net.head.linear, fused));
+  const scope = k === 0 ? '' : `members.${k}.`;
+  const fused = g.scoped(`${scope}fusion.`, () => strategyOnnx(g, state, tokens, like!));
+  const logits = g.scoped(`${scope}head.`, () => linearOnnx(g, net.head.linear, fused));
+  return { logits, fused };
+}
+
+/** Export a trained state as one ONNX graph (see the file comment). Throws `ConfigError` naming an input whose encoder cannot export. */
+export function exportOnnx(state: FusionState, options: OnnxExportOptions = {}): OnnxExport {
+  state.requireNetwork();
+  const output = state.requireOutput();
+  const g = new OnnxGraph({ quantize: options.quantize ?? null });
+  const inputs: OnnxInputMetadata[] = [];
+  // One model, or every member of an ensemble on the same graph inputs (members 1..N-1 under `members.<k>.`).
+  const members = [state, ...state.otherMembers];
+  const passes = members.map((member, k) => memberOnnx(g, member, k, k === 0 ? inputs : undefined));
+  const n = passes.length;
+  let logits = (passes[0] as { logits: OnnxValue }).logits;
+  let fused = (passes[0] as { fused: OnnxValue }).fused;
+  if (n > 1) {
+    // The mean of the members' logits; their unit-length fused vectors side by side over sqrt(N) (as FusionNetwork).
+    logits = g.scoped('ensemble.', () => g.op('Mul', [g.op('Sum', passes.map((p) => p.logits)), g.floats(1 / n, [])]));
+    fused = g.scoped('ensemble.', () => g.op('Mul', [g.op('Concat', passes.map((p) => unitRowsOnnx(g, p.fused)), { axis: 1 }), g.floats(1 / Math.sqrt(n), [])]));
+  }
   g.output(logits, LOGITS, 'float32', [g.batch, output.outDim]);
   const memory = state.scopeMemory;
   if (memory !== undefined) g.scoped('outOfScope.', () => g.output(nearestOnnx(g, fused, memory), NEAREST, 'float32', [g.batch]));

@@ -74,6 +74,8 @@ export class OnnxGraph implements OnnxGraphBuilder {
   private readonly used = new Set<string>();
   private prefix = '';
   private fieldInputs: GraphInputSpec[] | undefined;
+  /** Inside `forField` for member k >= 1 of an ensemble: the field's graph inputs (declared by member 0) are reused. */
+  private inputPrefix: string | undefined;
   private counter = 0;
 
   constructor(options: GraphBuilderOptions = {}) {
@@ -89,11 +91,14 @@ export class OnnxGraph implements OnnxGraphBuilder {
   }
 
   /**
-   * Run `fn` with names prefixed by `<field>.`; returns its result and the graph inputs it declared.
+   * Run `fn` with names prefixed by `<field>.`; returns its result and the graph inputs it declared. For member
+   * k >= 1 of an ensemble (`member`), names are prefixed by `members.<k>.<field>.` and every `input` is the
+   * graph input member 0 declared for the field (the members read the same prepared values); none is declared.
    */
-  forField<T>(field: string, fn: () => T): { result: T; inputs: GraphInputSpec[] } {
+  forField<T>(field: string, fn: () => T, member = 0): { result: T; inputs: GraphInputSpec[] } {
     const saved = this.prefix;
-    this.prefix = `${field}.`;
+    this.prefix = member === 0 ? `${field}.` : `members.${member}.${field}.`;
+    this.inputPrefix = member === 0 ? undefined : `${field}.`;
     this.fieldInputs = [];
     try {
       const result = fn();
@@ -101,6 +106,7 @@ export class OnnxGraph implements OnnxGraphBuilder {
     } finally {
       this.prefix = saved;
       this.fieldInputs = undefined;
+      this.inputPrefix = undefined;
     }
   }
 
@@ -121,6 +127,11 @@ export class OnnxGraph implements OnnxGraphBuilder {
   }
 
   input(name: string, type: OnnxElementType, dims: readonly OnnxDim[]): OnnxValue {
+    if (this.inputPrefix !== undefined) {
+      const shared = `${this.inputPrefix}${name}`;
+      if (!this.inputs.some((i) => i.name === shared)) throw new ConfigError(`ONNX export: an ensemble member reads the graph input ${JSON.stringify(shared)}, which member 0 did not declare`, { path: 'exportOnnx' });
+      return { name: shared };
+    }
     const graphName = `${this.prefix}${name}`;
     if (this.used.has(graphName)) throw new ConfigError(`ONNX export: the graph input ${JSON.stringify(graphName)} is declared twice`, { path: 'exportOnnx' });
     this.used.add(graphName);

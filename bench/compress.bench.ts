@@ -9,7 +9,8 @@
  * round so that load on a shared machine hits all of them alike.
  *
  * Models: the bot's float32 model is `examples/customer-service/model` when it has been trained (`npm run
- * demo`) with the inputs of the example's config, else that config trained into bench/.work/compress/bot
+ * demo`) with the inputs of the example's config and is one model, else that config (without `training.ensemble`:
+ * compression takes one model) trained into bench/.work/compress/bot
  * (reused by later runs while the config is unchanged). Banking77: the recommended text recipe (the first variant of
  * bench/selection/banking77-measure.json, the model the text-recipe benchmark scores), trained on the same
  * seeded 85% of `../shared/datasets/banking77/train.csv` (BANKING77_DIR elsewhere) with the other 15% for
@@ -93,10 +94,14 @@ async function cli(argv: string[], cwd: string): Promise<Json> {
  */
 function trainedUnderThisConfig(dir: string, config: Json): boolean {
   if (!existsSync(path.join(dir, 'model.json'))) return false;
-  const saved = (JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { config?: { inputs?: Json } }).config?.inputs ?? {};
+  const savedConfig = (JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { config?: { inputs?: Json; training?: Json } }).config;
+  const saved = savedConfig?.inputs ?? {};
   const same = JSON.stringify(Object.keys(saved)) === JSON.stringify(Object.keys(config.inputs ?? {}));
   if (!same) log(`${dir} was trained with inputs ${Object.keys(saved).join(', ')}, not those of config.json (${Object.keys(config.inputs ?? {}).join(', ')}): training the bot again`);
-  return same;
+  // Compression takes one model: an ensemble (training.ensemble) is not the teacher; its config's member 0 is trained here.
+  const members = Number(savedConfig?.training?.ensemble ?? 1);
+  if (same && members > 1) log(`${dir} is an ensemble of ${members} members: training one model of config.json (without training.ensemble) as the float32 model`);
+  return same && members === 1;
 }
 
 function datasets(): Dataset[] {

@@ -156,8 +156,11 @@ async function train(): Promise<FusionModel> {
   await model.save(opts.model!);
   useModel(model);
   const metrics = await testMetrics(model, splits.test);
-  writeFileSync(path.join(opts.model!, 'test-metrics.json'), `${JSON.stringify({ trainSeconds: trainMs / 1000, epochs: history.epochs.length, bestEpoch: history.bestEpoch, ...metrics }, null, 2)}\n`);
-  console.log(`trained in ${seconds(trainMs)} (${history.epochs.length} epochs, best ${history.bestEpoch ?? '-'}); model saved to ${path.relative(process.cwd(), opts.model!) || '.'}`);
+  const members = history.ensemble?.members;
+  writeFileSync(path.join(opts.model!, 'test-metrics.json'), `${JSON.stringify({ trainSeconds: trainMs / 1000, epochs: history.epochs.length, bestEpoch: history.bestEpoch, ...(members === undefined ? {} : { ensemble: members }), ...metrics }, null, 2)}\n`);
+  // config.json's training.ensemble: the members train one after another (seed, seed + 1, ...).
+  const runs = members === undefined ? `${history.epochs.length} epochs, best ${history.bestEpoch ?? '-'}` : `an ensemble of ${members.length}: ${members.map((m) => `${m.epochs} epochs, best ${m.bestEpoch ?? '-'}`).join('; ')}`;
+  console.log(`trained in ${seconds(trainMs)} (${runs}); model saved to ${path.relative(process.cwd(), opts.model!) || '.'}`);
   printMetrics(metrics);
   return model;
 }

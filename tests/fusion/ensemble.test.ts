@@ -139,6 +139,21 @@ describe('training.ensemble', () => {
     m.dispose(); loaded.dispose();
   });
 
+  it("a callback's stop ends the ensemble's training: the stopped member stays, no further one is trained", async () => {
+    const m = FusionModel.create(config(3));
+    const seeds: number[] = [];
+    const h = await m.fit(train, {
+      validation, progress: 'none', log: () => {},
+      callbacks: [{ onEpochEnd: (e, run) => { seeds.push(run.state.config.training.seed); if (run.state.config.training.seed === 8 && e.epoch === 2) run.stop('budget spent'); } }],
+    });
+    expect(h.stopReason).toBe('budget spent');
+    expect(h.interrupted).toBe(false);
+    expect(m.summary().ensemble).toBe(2);
+    expect(h.ensemble?.members.map((s) => [s.seed, s.epochs])).toEqual([[7, 4], [8, 2]]);
+    expect(seeds).not.toContain(9);
+    m.dispose();
+  });
+
   it('a model.json that claims more members than its weights hold is refused before any member is built', async () => {
     const one = FusionModel.create(config(undefined));
     await one.fit(train, { progress: 'none' });

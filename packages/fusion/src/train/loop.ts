@@ -317,7 +317,8 @@ function memberSummary(run: Run): EnsembleMemberSummary {
  * `training.ensemble` > 1, after member 0 (the run's own state) finished: members 1..N-1 trained one after
  * another on the same prepared samples, each a state of its own (`FusionState.createMember`: seed + k), then
  * adopted by the run's state, whose network answers with the mean of their logits. An abort keeps the members
- * that finished (the model is their ensemble; the saved config says how many). Undefined for one model.
+ * that finished (the model is their ensemble; the saved config says how many); a callback's stop keeps the
+ * stopped member too and trains no further one. Undefined for one model.
  */
 async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, log: (line: string) => void): Promise<TrainingHistory['ensemble']> {
   const n = run.state.config.training.ensemble ?? 1;
@@ -325,7 +326,8 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
   const summaries = [memberSummary(run)];
   const members: FusionState[] = [];
   try {
-    for (let k = 1; k < n && !run.interrupted; k++) {
+    // A callback's stop (`TrainingRun.stop`) ends the ensemble's training too: the members trained so far remain.
+    for (let k = 1; k < n && !run.interrupted && run.stopReason === undefined; k++) {
       if (run.options.signal?.aborted === true) { run.interrupted = true; break; }
       const member = run.state.createMember(k);
       const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
@@ -346,6 +348,7 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
       }
       members.push(member);
       summaries.push(memberSummary(mrun));
+      if (mrun.stopReason !== undefined) run.stop(mrun.stopReason);
     }
   } catch (err) {
     for (const m of members) m.dispose();

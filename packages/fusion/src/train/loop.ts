@@ -330,15 +330,21 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
     for (let k = 1; k < n && !run.interrupted && run.stopReason === undefined; k++) {
       if (run.options.signal?.aborted === true) { run.interrupted = true; break; }
       const member = run.state.createMember(k);
-      const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
-      memberLog(`training with seed ${member.config.training.seed}`);
-      const mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog);
-      mrun.raw = run.raw;
-      mrun.cache = run.cache;
+      let mrun: Run;
       try {
-        await trainEpochs(mrun, callbacks);
-      } finally {
-        mrun.dispose();
+        const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
+        memberLog(`training with seed ${member.config.training.seed}`);
+        mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog);
+        mrun.raw = run.raw;
+        mrun.cache = run.cache;
+        try {
+          await trainEpochs(mrun, callbacks);
+        } finally {
+          mrun.dispose();
+        }
+      } catch (err) {
+        member.dispose();
+        throw err;
       }
       if (mrun.interrupted) {
         member.dispose();

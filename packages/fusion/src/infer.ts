@@ -1,7 +1,7 @@
 /** Inference on prepared values: head outputs in batches, predictions with per-input contributions. */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, StateError, createRecord } from '@mmfuse/core';
-import { toBatchInput } from './network.js';
+import { toBatchInput, unitRows } from './network.js';
 import type { DecodeOptions, FittedOutput, Prediction } from './outputs/index.js';
 import { scopeScore } from './outputs/scope.js';
 import type { FusionState, ScopeMemory } from './state.js';
@@ -73,11 +73,6 @@ export function scopeScores(output: FittedOutput, rows: readonly Float32Array[],
  */
 export function nearestSimilarity(fused: tf.Tensor2D, memory: tf.Tensor2D): tf.Tensor1D {
   return tf.matMul(unitRows(fused), memory, false, true).max(1) as tf.Tensor1D;
-}
-
-/** Each row scaled to unit length (a zero row stays zero). In the caller's tidy scope. */
-function unitRows(x: tf.Tensor2D): tf.Tensor2D {
-  return x.div(x.square().sum(1, true).sqrt().maximum(1e-12));
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, StateError } from '@mmfuse/core';
-import type { EncoderOutput, ModalityEncoder, Rng } from '@mmfuse/core';
+import type { EncoderOutput, ModalityEncoder, Rng, TensorMap } from '@mmfuse/core';
 import { Alignment } from './alignment.js';
 import type { ModalityTokens } from './alignment.js';
 import { inputField } from './config.js';
@@ -34,6 +34,11 @@ export function toBatchInput(samples: readonly (readonly unknown[])[], inputs: n
     fields.push(rows.length > 0 ? { rows, values } : null);
   }
   return { size: samples.length, fields };
+}
+
+/** Each row scaled to unit length (a zero row stays zero). In the caller's tidy scope. */
+export function unitRows(x: tf.Tensor2D): tf.Tensor2D {
+  return x.div(x.square().sum(1, true).sqrt().maximum(1e-12));
 }
 
 /** One input's encoder output in a forward pass: `output` covers the batch rows listed in `rows`. */
@@ -112,7 +117,7 @@ export class FusionNetwork extends Module {
    * (e.g. `text/ngram` and `text/use` on `text`) are hidden together, as they are missing together in a request.
    */
   forward(batch: BatchInput, options: ForwardOptions): tf.Tensor2D {
-    return this.forwardWithEncoders(batch, options).logits;
+    return this.others.length === 0 ? this.forwardMember(batch, options).logits : this.forwardEnsemble(batch, options, false).logits;
   }
 
   /**
@@ -121,14 +126,25 @@ export class FusionNetwork extends Module {
    */
   forwardWithEncoders(batch: BatchInput, options: ForwardOptions): { logits: tf.Tensor2D; encoded: (EncodedInput | null)[]; fused: tf.Tensor2D } {
     if (this.others.length === 0) return this.forwardMember(batch, options);
+    const out = this.forwardEnsemble(batch, options, true);
+    return { logits: out.logits, encoded: out.encoded, fused: out.fused as tf.Tensor2D };
+  }
+
+  /**
+   * The ensemble's pass, in inference only: the mean of the members' logits and, with `withFused`, the members'
+   * unit-length fused vectors side by side over sqrt(N) (so its cosine similarity is the mean of the members').
+   * Each input is collated once, by member 0's encoder, for every member: the members' encoders hold the same
+   * fitted state (`FusionState.createMember`) and `encode` never disposes its inputs (the plugin contract).
+   */
+  private forwardEnsemble(batch: BatchInput, options: ForwardOptions, withFused: boolean): { logits: tf.Tensor2D; encoded: (EncodedInput | null)[]; fused?: tf.Tensor2D } {
     if (options.training) throw new StateError(`this network is an ensemble of ${this.members} members, which train one at a time (training.ensemble); it cannot take a training step as a whole`);
-    // The ensemble: the mean of the members' logits; the fused representation is the members' unit-length
-    // vectors side by side, scaled by 1/sqrt(N), so its cosine similarity is the mean of the members'.
-    const outs = [this, ...this.others].map((net) => net.forwardMember(batch, options));
+    const collated = batch.fields.map((field, m) => (field === null ? null : (this.encoders[m] as ModalityEncoder).collate(field.values)));
+    const outs = [this, ...this.others].map((net) => net.forwardMember(batch, options, collated));
     const n = outs.length;
     const logits = tf.addN(outs.map((o) => o.logits)).div(n) as tf.Tensor2D;
-    const fused = tf.concat(outs.map((o) => o.fused.div(o.fused.square().sum(1, true).sqrt().maximum(1e-12))), 1).mul(1 / Math.sqrt(n)) as tf.Tensor2D;
-    return { logits, encoded: (outs[0] as { encoded: (EncodedInput | null)[] }).encoded, fused };
+    const encoded = (outs[0] as { encoded: (EncodedInput | null)[] }).encoded;
+    if (!withFused) return { logits, encoded };
+    return { logits, encoded, fused: tf.concat(outs.map((o) => unitRows(o.fused)), 1).mul(1 / Math.sqrt(n)) as tf.Tensor2D };
   }
 
   /** Members of the ensemble this network answers for (1 for one model). */
@@ -154,17 +170,17 @@ export class FusionNetwork extends Module {
     this.others = [...others];
   }
 
-  /** One member's forward pass (this network's own encoders and weights). */
-  private forwardMember(batch: BatchInput, options: ForwardOptions): { logits: tf.Tensor2D; encoded: (EncodedInput | null)[]; fused: tf.Tensor2D } {
+  /** One member's forward pass (this network's own encoders and weights), on `collated` inputs when given. */
+  private forwardMember(batch: BatchInput, options: ForwardOptions, collated?: readonly (TensorMap | null)[]): { logits: tf.Tensor2D; encoded: (EncodedInput | null)[]; fused: tf.Tensor2D } {
     const b = batch.size;
     const keep = options.training && this.modalityDropout > 0 && options.modalityDropout !== false ? this.modalityKeep(batch, options.rng) : undefined;
     const encoded: (EncodedInput | null)[] = [];
     const tokens: (ModalityTokens | null)[] = batch.fields.map((field, m) => {
       if (field === null) { encoded.push(null); return null; }
       const enc = this.encoders[m] as ModalityEncoder;
-      const collated = enc.collate(field.values);
+      const inputs = collated?.[m] ?? enc.collate(field.values);
       const encRng = options.rng?.fork(`encoder${m}`);
-      const out = enc.encode(collated, encRng === undefined ? { training: options.training } : { training: options.training, rng: encRng });
+      const out = enc.encode(inputs, encRng === undefined ? { training: options.training } : { training: options.training, rng: encRng });
       encoded.push({ rows: field.rows, output: out });
       return this.alignment.apply(m, out, field.rows, b, keep?.[m]);
     });

@@ -33,13 +33,17 @@ export const LOGITS = 'logits';
 /** The graph output of each row's nearest in-scope similarity (models with an `energy+nearest` out-of-scope score). */
 export const NEAREST = 'nearest';
 
+/** x / max(|x|, 1e-12) row by row (as `unitRows`). */
+function unitRowsOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
+  const norm = g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [x, x]), g.ints([1])], { keepdims: 1 })]);
+  return g.op('Div', [x, g.op('Max', [norm, g.floats(1e-12, [])])]);
+}
+
 /** unit(fused) · memoryᵀ, its maximum per row: [batch] (as `nearestSimilarity`). */
 function nearestOnnx(g: OnnxGraph, fused: OnnxValue, memory: ScopeMemory): OnnxValue {
   const transposed = new Float32Array(memory.rows * memory.dim);
   for (let r = 0; r < memory.rows; r++) for (let c = 0; c < memory.dim; c++) transposed[c * memory.rows + r] = memory.data[r * memory.dim + c] as number;
-  const norm = g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [fused, fused]), g.ints([1])], { keepdims: 1 })]);
-  const unit = g.op('Div', [fused, g.op('Max', [norm, g.floats(1e-12, [])])]);
-  const sims = g.op('MatMul', [unit, g.constant({ data: transposed, dims: [memory.dim, memory.rows] }, 'memory')]);
+  const sims = g.op('MatMul', [unitRowsOnnx(g, fused), g.constant({ data: transposed, dims: [memory.dim, memory.rows] }, 'memory')]);
   return g.op('ReduceMax', [sims], { axes: [1], keepdims: 0 });
 }
 
@@ -178,12 +182,6 @@ function strategyOnnx(g: OnnxGraph, state: FusionState, tokens: AlignedTokens[],
     return linearOnnx(g, strategy.out, g.op('Concat', pooled, { axis: 1 }));
   }
   throw new ConfigError(`ONNX export: the fusion strategy ${state.config.fusion.strategy} has no ONNX form`, { path: 'fusion.strategy' });
-}
-
-/** x / max(|x|, 1e-12) row by row. */
-function unitRowsOnnx(g: OnnxGraph, x: OnnxValue): OnnxValue {
-  const norm = g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [x, x]), g.ints([1])], { keepdims: 1 })]);
-  return g.op('Div', [x, g.op('Max', [norm, g.floats(1e-12, [])])]);
 }
 
 /**

@@ -330,29 +330,24 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
     for (let k = 1; k < n && !run.interrupted && run.stopReason === undefined; k++) {
       if (run.options.signal?.aborted === true) { run.interrupted = true; break; }
       const member = run.state.createMember(k);
-      let mrun: Run;
+      members.push(member); // from here disposed by the catch below if anything throws
+      const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
+      memberLog(`training with seed ${member.config.training.seed}`);
+      const mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog);
+      mrun.raw = run.raw;
+      mrun.cache = run.cache;
       try {
-        const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
-        memberLog(`training with seed ${member.config.training.seed}`);
-        mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog);
-        mrun.raw = run.raw;
-        mrun.cache = run.cache;
-        try {
-          await trainEpochs(mrun, callbacks);
-        } finally {
-          mrun.dispose();
-        }
-      } catch (err) {
-        member.dispose();
-        throw err;
+        await trainEpochs(mrun, callbacks);
+      } finally {
+        mrun.dispose();
       }
       if (mrun.interrupted) {
+        members.pop();
         member.dispose();
         run.interrupted = true;
         log(`member ${k + 1}/${n} was interrupted and is left out: the model is the ensemble of the ${k} member(s) that finished`);
         break;
       }
-      members.push(member);
       summaries.push(memberSummary(mrun));
       if (mrun.stopReason !== undefined) run.stop(mrun.stopReason);
     }

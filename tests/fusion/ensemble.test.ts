@@ -1,13 +1,13 @@
 // training.ensemble: N members, member k trained with seed + k on the same data, answering with the mean of
-// their logits; saved and loaded as one model folder; refused where one network is needed (ONNX export of an
-// ensemble: tests/onnx/export.test.ts).
+// their logits; saved and loaded as one model folder; one teacher for `distill`; refused where one network is
+// needed (quantization, pruning, checkpoints). ONNX export of an ensemble: tests/onnx/export.test.ts.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FusionModel, energyOf, percentileOf, quantizeState, toBatchInput } from '@mmfuse/fusion';
+import { FusionModel, distill, energyOf, percentileOf, quantizeState, teacherSoftTargets, toBatchInput } from '@mmfuse/fusion';
 import type { FusionModelConfig, Prediction } from '@mmfuse/fusion';
 import { tinyConfig, xorSamples } from './helpers.js';
 
@@ -168,6 +168,34 @@ describe('training.ensemble', () => {
     const start = tf.memory().numTensors;
     await expect(FusionModel.load(dir)).rejects.toThrow(/its config describes 3 fusion networks of at least \d+ values .* but the file holds \d+/);
     expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('teaches one student as one teacher: its soft targets are softmax(mean of the members\' logits / T)', async () => {
+    const ensemble = FusionModel.create(config(3));
+    await ensemble.fit(train, { validation, progress: 'none' });
+    const start = tf.memory().numTensors;
+    const samples = xorSamples(12, 5);
+    // No calibration: the ensemble's probabilities are softmax(z) for its mean logits z, so softmax(z / T) is
+    // p^(1/T) normalized.
+    const p = await probabilities(ensemble);
+    const t = await teacherSoftTargets(ensemble.state, samples, { temperature: 2 });
+    expect(t.labels).toEqual(ensemble.labels);
+    expect(t.skipped).toEqual([]);
+    t.probabilities.forEach((row, r) => {
+      const z = (p[r] as number[]).map((v) => Math.sqrt(v));
+      const sum = z.reduce((a, v) => a + v, 0);
+      (row as number[]).forEach((v, j) => expect(Math.abs(v - (z[j] as number) / sum)).toBeLessThan(1e-5));
+    });
+    // The student is one model of the members' config, trained on those targets.
+    const student = FusionModel.create(config(undefined, 11));
+    const result = await distill(ensemble.state, student.state, train, { validation, temperature: 2, alpha: 0.5, progress: 'none', log: () => {} });
+    expect(result.taught).toBe(train.length);
+    expect(result.history.epochs.length).toBe(4);
+    expect(student.summary().ensemble).toBeUndefined();
+    expect(student.summary().parameters * 3).toBe(ensemble.summary().parameters);
+    student.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    ensemble.dispose();
   });
 
   it('is refused where one network is needed, and checked in the config', async () => {

@@ -8,9 +8,10 @@
  * (`FusionModel.load` / `OnnxFusionModel.load`) and timed in the same process, variants interleaved round by
  * round so that load on a shared machine hits all of them alike.
  *
- * Models: the float32 model is one model of the config (without `training.ensemble`): quantization and pruning
- * take one network. When the config trains an ensemble (`training.ensemble: N`, the bot's and the Banking77
- * recipe's do), that ensemble, the model users get, is a row too and it is the student's teacher. The bot's
+ * Models: the float32 model is one model of the config (without `training.ensemble`), which every variant is
+ * made from (structured pruning takes one network). When the config trains an ensemble (`training.ensemble: N`,
+ * the bot's and the Banking77 recipe's do), that ensemble, the model users get, is a row too, with its int8
+ * weights, and it is the student's teacher. The bot's
  * models are `examples/customer-service/model` when it has been trained (`npm run demo`) with the inputs of the
  * example's config (as the ensemble or the one model, whichever it is), the others trained into
  * bench/.work/compress/bot (reused by later runs while the config is unchanged). Banking77: the recommended text
@@ -312,13 +313,17 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   const members = configs.ensemble === undefined ? 1 : membersOf(JSON.parse(readFileSync(configs.ensemble, 'utf8')) as Json);
   const ensemble = configs.ensemble === undefined ? undefined : (d.existingEnsemble ?? path.join(dir, 'ensemble'));
   if (configs.ensemble !== undefined && d.existingEnsemble === undefined) await once('ensemble', ensemble as string, () => cli(['train', configs.ensemble as string, '--out', ensemble as string], dir));
+  if (ensemble !== undefined) await once('ensemble-int8', path.join(dir, 'ensemble-int8'), () => cli(['compress', '--model', ensemble, '--quantize', 'int8', '--out', path.join(dir, 'ensemble-int8')], dir));
   const teacher = ensemble ?? fp32;
   const studentFile = path.join(dir, 'student.json');
   writeFileSync(studentFile, JSON.stringify(studentConfig(cfgJson, d, ensemble !== undefined), null, 2));
   await once('student', path.join(dir, 'student'), () => cli(['distill', '--teacher', teacher, '--config', studentFile, '--out', path.join(dir, 'student')], dir));
   const rows: [string, string, string, 'tfjs' | 'onnx'][] = [
     ['fp32', 'fp32 (tfjs)', fp32, 'tfjs'],
-    ...(ensemble === undefined ? [] : [['ensemble', `fp32 ensemble of ${members} (tfjs; the student's teacher)`, ensemble, 'tfjs'] as [string, string, string, 'tfjs']]),
+    ...(ensemble === undefined ? [] : [
+      ['ensemble', `fp32 ensemble of ${members} (tfjs; the student's teacher)`, ensemble, 'tfjs'],
+      ['ensemble-int8', `int8 weights of the ensemble (tfjs, dequantized at load)`, path.join(dir, 'ensemble-int8'), 'tfjs'],
+    ] as [string, string, string, 'tfjs'][]),
     ['int8', 'int8 weights (tfjs, dequantized at load)', path.join(dir, 'int8'), 'tfjs'],
     ['fp16', 'float16 weights (tfjs)', path.join(dir, 'fp16'), 'tfjs'],
     ['pruned', `structured pruning 50% + ${d.finetuneEpochs}-epoch fine-tune`, path.join(dir, 'pruned'), 'tfjs'],
@@ -469,6 +474,12 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
       `- distilled student ≥ 3× faster than its teacher (${teacherName}): ${speed.toFixed(2)}× single-request, ${speedThr.toFixed(2)}× throughput — **${speed >= 3 ? 'met' : 'not met'}** (single request); accuracy within 2 points of its teacher: ${moved(studentDrop)} — **${studentDrop <= 2 ? 'met' : 'not met'}**.`,
     );
     if (teacher !== base) lines.push(`- the same student against one model of the teacher's config (fp32): ${(baseLat / median(student.latency)).toFixed(2)}× single-request, ${(median(student.throughput) / baseThr).toFixed(2)}× throughput, ${moved(100 * ((base.accuracy as number) - (student.accuracy as number)))}.`);
+    const ensembleInt8 = variants.find((v) => v.id === 'ensemble-int8');
+    if (teacher !== base && ensembleInt8 !== undefined) {
+      const ratio = (ensembleInt8.size as { bytes: number }).bytes / (teacher.size as { bytes: number }).bytes;
+      const drop = 100 * ((teacher.accuracy as number) - (ensembleInt8.accuracy as number));
+      lines.push(`- the ensemble (the model users get) with int8 weights: ${pct(ratio)} of its size — **${ratio <= 0.3 ? 'met' : 'not met'}**; accuracy ${moved(drop)} — **${drop <= 1 ? 'met' : 'not met'}**.`);
+    }
     const ortTeacher = variants.find((v) => v.id === (teacher === base ? 'onnx-fp32' : 'onnx-ensemble'));
     const ortStudent = variants.find((v) => v.id === 'onnx-student');
     if (ortTeacher !== undefined && ortStudent !== undefined) {

@@ -1,13 +1,14 @@
 // training.ensemble: N members, member k trained with seed + k on the same data, answering with the mean of
-// their logits; saved and loaded as one model folder; one teacher for `distill`; refused where one network is
-// needed (quantization, pruning, checkpoints). ONNX export of an ensemble: tests/onnx/export.test.ts.
+// their logits; saved and loaded as one model folder; one teacher for `distill`; int8 / float16 storage and
+// magnitude pruning of every member; refused where one network is needed (structured pruning, checkpoints).
+// ONNX export of an ensemble: tests/onnx/export.test.ts.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FusionModel, distill, energyOf, percentileOf, quantizeState, teacherSoftTargets, toBatchInput } from '@mmfuse/fusion';
+import { FusionModel, distill, energyOf, percentileOf, planStructuredPruning, pruneMagnitude, quantizeState, teacherSoftTargets, toBatchInput } from '@mmfuse/fusion';
 import type { FusionModelConfig, Prediction } from '@mmfuse/fusion';
 import { tinyConfig, xorSamples } from './helpers.js';
 
@@ -198,13 +199,48 @@ describe('training.ensemble', () => {
     ensemble.dispose();
   });
 
+  it('int8 storage and magnitude pruning take an ensemble: every member alike, reloaded as quantized', async () => {
+    const m = FusionModel.create(config(2));
+    await m.fit(train, { validation, progress: 'none' });
+    const float = await probabilities(m);
+    const floatDir = path.join(work, 'ens-float');
+    await m.save(floatDir);
+    const start = tf.memory().numTensors;
+    const report = await quantizeState(m.state, { dtype: 'int8', minSize: 64 });
+    const int8 = report.weights.filter((w) => w.dtype === 'int8').map((w) => w.name);
+    const own = int8.filter((n) => !n.startsWith('members.'));
+    expect(own.length).toBeGreaterThan(0);
+    // Member 1's weights are stored as member 0's are, each with its own scales.
+    expect(int8.filter((n) => n.startsWith('members.1.')).sort()).toEqual(own.map((n) => `members.1.${n}`).sort());
+    expect(report.weights.length).toBe(m.state.namedWeights().length);
+    const quantized = await probabilities(m);
+    const moved = Math.max(...quantized.flatMap((row, r) => row.map((p, j) => Math.abs(p - ((float[r] as number[])[j] as number)))));
+    expect(moved).toBeGreaterThan(0);
+    expect(moved).toBeLessThan(0.05);
+    const dir = path.join(work, 'ens-int8');
+    await m.save(dir);
+    const json = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    for (const name of int8) expect(json.weights.find((w: { name: string }) => w.name === name)).toMatchObject({ dtype: 'int8' });
+    expect(readFileSync(path.join(dir, 'weights.bin')).byteLength).toBeLessThan(readFileSync(path.join(floatDir, 'weights.bin')).byteLength);
+    const loaded = await FusionModel.load(dir);
+    expect(loaded.summary().ensemble).toBe(2);
+    (await probabilities(loaded)).forEach((row, r) => row.forEach((p, j) => expect(Math.abs(p - ((quantized[r] as number[])[j] as number))).toBeLessThan(1e-6)));
+    // Magnitude pruning zeroes the same share in every member's kernels.
+    const pruned = pruneMagnitude(loaded.state, { ratio: 0.5, minSize: 64 });
+    expect(pruned.weights.map((w) => w.name).filter((n) => n.startsWith('members.1.')).sort()).toEqual(pruned.weights.map((w) => w.name).filter((n) => !n.startsWith('members.')).map((n) => `members.1.${n}`).sort());
+    for (const w of pruned.weights) expect(w.zeros).toBeGreaterThanOrEqual(Math.floor(w.size / 2));
+    loaded.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    m.dispose();
+  });
+
   it('is refused where one network is needed, and checked in the config', async () => {
     expect(() => FusionModel.create(config(0))).toThrow(/training\.ensemble/);
     expect(() => FusionModel.create(config(17))).toThrow(/training\.ensemble/);
     const m = FusionModel.create(config(2));
     await expect(m.fit(train, { progress: 'none', checkpointDir: path.join(work, 'ckpt') })).rejects.toThrow(/checkpoints \(and resume\) are not supported with training\.ensemble > 1/);
     await m.fit(train, { validation, progress: 'none' });
-    await expect(quantizeState(m.state, { dtype: 'int8' })).rejects.toThrow(/quantization takes one model, and this one is an ensemble of 2 members .*mmfuse distill/);
+    expect(() => planStructuredPruning(m.state, { ratio: 0.5 })).toThrow(/structured pruning takes one model, and this one is an ensemble of 2 members .*mmfuse distill.*--quantize int8/);
     await expect(m.fit(train, { progress: 'none' })).rejects.toThrow(/ensemble of 2 members, which fit\(\) cannot train further/);
     m.dispose();
   });

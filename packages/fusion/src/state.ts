@@ -262,11 +262,11 @@ export class FusionState {
   }
 
   /**
-   * @internal Refuse an ensemble (`training.ensemble` > 1) where one network is needed (`what`: quantization
-   * or pruning of the tfjs weights), with what to do instead.
+   * @internal Refuse an ensemble (`training.ensemble` > 1) where one network is needed (`what`: structured
+   * pruning, which reshapes one network's layers), with what to do instead.
    */
   requireOneModel(what: string): void {
-    if (this.members > 1) throw new StateError(`${what} takes one model, and this one is an ensemble of ${this.members} members (training.ensemble); distill it into one model (mmfuse distill --teacher DIR) and compress that, or export it with integer kernels (mmfuse export --quantize int8)`);
+    if (this.members > 1) throw new StateError(`${what} takes one model, and this one is an ensemble of ${this.members} members (training.ensemble); distill it into one model (mmfuse distill --teacher DIR) and prune that, or make the ensemble smaller without pruning (mmfuse compress --quantize int8, or magnitude pruning: --prune-method magnitude)`);
   }
 
   /** Members 1..N-1 of an ensemble (each a state of its own), in member order; empty for one model. */

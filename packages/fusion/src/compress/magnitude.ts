@@ -2,7 +2,8 @@
  * Unstructured magnitude pruning: in every kernel and embedding table (the weights quantization would also
  * take: rank >= 2 with an output axis, at least `minSize` values), the `ratio` share of values smallest in
  * magnitude is set to 0. Shapes do not change, so the model is exactly as fast on dense kernels and its
- * folder exactly as large; only a compressed copy (gzip, or int8 + gzip) is smaller. Size-only.
+ * folder exactly as large; only a compressed copy (gzip, or int8 + gzip) is smaller. Size-only. Every member
+ * of an ensemble is pruned alike.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '@mmfuse/core';
@@ -28,7 +29,6 @@ export interface MagnitudePruneReport {
 
 /** Zero the smallest-magnitude values of every kernel and embedding table, in place. */
 export function pruneMagnitude(state: FusionState, options: MagnitudePruneOptions): MagnitudePruneReport {
-  state.requireOneModel('pruning');
   const ratio = options.ratio;
   if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1)) throw new ConfigError(`must be a number between 0 and 1 (the share of values zeroed), got ${ratio}`, { path: 'ratio' });
   const minSize = options.minSize ?? DEFAULT_MIN_QUANTIZED_SIZE;

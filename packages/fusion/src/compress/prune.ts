@@ -228,7 +228,7 @@ function taylorScores(state: FusionState, resolved: readonly Resolved[], values:
 
 /** Decide which units of every group stay. Reads weights (and, for Taylor scores, runs the data); changes nothing. */
 export function planStructuredPruning(state: FusionState, options: StructuredPruneOptions): StructuredPrunePlan {
-  state.requireOneModel('pruning');
+  state.requireOneModel('structured pruning');
   const ratio = options.ratio;
   if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1)) throw new ConfigError(`must be a number between 0 and 1 (the share of units removed), got ${ratio}`, { path: 'ratio' });
   const importance = options.importance ?? (options.data !== undefined ? 'taylor' : 'norm');

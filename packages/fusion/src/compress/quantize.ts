@@ -6,7 +6,8 @@
  * - `float16`: half precision, 2× smaller.
  *
  * Biases, LayerNorm and batch-norm parameters, tokens, and every weight with fewer than `minSize` values stay
- * float32. The state's weights are replaced by their decoded low-precision values, so predictions in this
+ * float32. An ensemble's members are quantized alike, each weight with its own scales; calibration measures
+ * the ensemble's answers. The state's weights are replaced by their decoded low-precision values, so predictions in this
  * process equal those of the saved and reloaded folder (the tfjs runtime dequantizes at load and computes in
  * float32: int8 storage makes the model smaller, not faster; integer kernels are the ONNX runtime's part).
  *
@@ -86,7 +87,6 @@ function storedBytes(info: WeightInfo, as: StoredAs | undefined): number {
 
 /** Which weights go to low precision: rank >= 2 with an output axis, at least `minSize` values, not kept. */
 export function planQuantization(state: FusionState, options: Omit<QuantizeOptions, 'calibrate'>): WeightStorage {
-  state.requireOneModel('quantization');
   if (options.dtype !== 'int8' && options.dtype !== 'float16') throw new ConfigError(`must be "int8" or "float16", got ${JSON.stringify(options.dtype)}`, { path: 'dtype' });
   const minSize = options.minSize ?? DEFAULT_MIN_QUANTIZED_SIZE;
   if (!Number.isInteger(minSize) || minSize < 1) throw new ConfigError(`must be a positive integer, got ${minSize}`, { path: 'minSize' });

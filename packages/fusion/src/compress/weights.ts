@@ -1,6 +1,6 @@
 /**
  * What every weight of a trained state is, for compression: its saved name, shape, and the axis of its
- * output channels (or null: stays float32).
+ * output channels (or null: stays float32). An ensemble's members are described one after another.
  *
  * - Fusion weights (`fusion.*`): the `[in, out]` kernels of `Linear` layers and the packed attention
  *   projection `inKernel [d, 3·inner]` have their output channels on the last axis; biases, LayerNorm
@@ -46,8 +46,21 @@ function encoderDescriptions(enc: ModalityEncoder, field: string): WeightDescrip
   return described;
 }
 
-/** Every weight of a built state, in save order. */
+/**
+ * Every weight of a built state, in save order: an ensemble's members 1..N-1 follow member 0, their names
+ * and labels prefixed `members.<k>.` as `namedWeights()` saves them.
+ */
 export function describeStateWeights(state: FusionState): WeightInfo[] {
+  const out = describeOneModel(state);
+  state.otherMembers.forEach((member, j) => {
+    const prefix = `members.${j + 1}.`;
+    for (const info of describeOneModel(member)) out.push({ ...info, name: prefix + info.name, label: prefix + info.label });
+  });
+  return out;
+}
+
+/** The weights of one network (member 0 of an ensemble), in save order. */
+function describeOneModel(state: FusionState): WeightInfo[] {
   const net = state.requireNetwork();
   const out: WeightInfo[] = [];
   state.encoders.forEach((enc, m) => {

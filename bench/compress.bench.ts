@@ -157,9 +157,9 @@ function datasets(): Dataset[] {
 }
 
 /**
- * A dataset's configs as files in the work folder (absolute data paths): the float32 model's (one model:
- * quantization and pruning take one network, so `training.ensemble` is left out and member 0 is the model
- * trained), and the ensemble's when the config trains one.
+ * A dataset's configs as files in the work folder (absolute data paths): the float32 model's (one model, which
+ * every variant is made from: `training.ensemble` is left out, so member 0 is the model trained), and the
+ * ensemble's when the config trains one.
  */
 function teacherConfigs(d: Dataset, dir: string): { single: string; ensemble?: string } {
   const cfg = (d.id === 'banking77'
@@ -330,7 +330,7 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
     ['magnitude', 'magnitude pruning 50% (size-only)', path.join(dir, 'magnitude'), 'tfjs'],
     ['student', `distilled student${ensemble === undefined ? '' : ' (one model)'}`, path.join(dir, 'student'), 'tfjs'],
   ];
-  // The same models exported (`mmfuse export`) and run on onnxruntime: fp32, int8 integer kernels, the student.
+  // The same models exported (`mmfuse export`) and run on onnxruntime: fp32, the ensemble, int8 integer kernels, the student.
   if (await hasOnnxRuntime()) {
     const exportOnce = async (id: string, model: string, file: string, extra: string[]): Promise<void> => {
       if (made[id] !== undefined && existsSync(file)) return;

@@ -1,6 +1,6 @@
 // `mmfuse compress` and `mmfuse distill` as a user runs them (in process: the same `main` the binary runs;
-// one spawned run checks the binary's exit codes): quantize, prune + fine-tune, magnitude, a voice-only
-// student, usage errors (exit 2) and output folders that are not ours (refused, untouched).
+// one spawned run checks the binary's exit codes): quantize, prune + fine-tune, magnitude, an ensemble, a
+// voice-only student, usage errors (exit 2) and output folders that are not ours (refused, untouched).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -106,6 +106,26 @@ describe('mmfuse compress', () => {
     expect(r.stderr).toMatch(/size-only/);
     expect(r.json.steps[0].zeros / r.json.steps[0].parameters).toBeGreaterThan(0.5);
     expect(r.json.sizeBytes.ratio).toBeGreaterThan(0.95);
+  });
+
+  it('an ensemble (training.ensemble): --quantize int8 stores every member; structured --prune is refused with what to do', async () => {
+    writeFileSync(path.join(dir, 'ensemble.yaml'), `${teacherYaml.replace('epochs: 6,', 'epochs: 3, ensemble: 2,')}\n`);
+    const t = await cli(['train', 'ensemble.yaml', '--out', 'ensemble', '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    const r = await cli(['compress', '--model', 'ensemble', '--quantize', 'int8', '--out', 'ensemble-int8', '--test', 'test.jsonl', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json.sizeBytes.ratio).toBeLessThan(0.45);
+    expect(r.json.evaluation.agreement).toBeGreaterThanOrEqual(0.9);
+    const json = JSON.parse(readFileSync(path.join(dir, 'ensemble-int8', 'model.json'), 'utf8'));
+    expect(json.config.training.ensemble).toBe(2);
+    expect(json.weights.some((w: { name: string; dtype?: string }) => w.name.startsWith('members.1.') && w.dtype === 'int8')).toBe(true);
+    const e = await cli(['eval', '--model', 'ensemble-int8', '--data', 'test.jsonl', '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.json.accuracy).toBeCloseTo(r.json.evaluation.after.accuracy, 10);
+    const p = await cli(['compress', '--model', 'ensemble', '--prune', '0.5', '--out', 'ensemble-pruned', '--json']);
+    expect(p.code).toBe(1);
+    expect(JSON.parse(p.stdout.trim().split('\n').at(-1) as string).error.message).toMatch(/structured pruning takes one model, and this one is an ensemble of 2 members .*mmfuse distill/);
+    expect(existsSync(path.join(dir, 'ensemble-pruned'))).toBe(false);
   });
 
   it('usage mistakes exit 2 before anything is loaded', async () => {

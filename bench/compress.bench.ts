@@ -517,8 +517,8 @@ export const benchmark: Benchmark = {
     await initEngine();
     const markdown = [
       `Engine: ${engineLine()}.`,
-      'Each variant is made by `mmfuse compress` / `mmfuse distill` from the float32 model (one network; when the config trains an ensemble, the',
-      'student learns from the ensemble, which is a row too) and loaded with `FusionModel.load`',
+      'Each variant is made by `mmfuse compress` / `mmfuse distill` from the float32 model (one network; when the config trains an ensemble, that',
+      'ensemble is a row too, with its int8 weights and its integer-kernel export, and the student learns from it) and loaded with `FusionModel.load`',
       '(TensorFlow.js). Size on disk: model.json + weights.bin; gzip: the same two files gzipped (what a',
       'download costs; magnitude pruning only shrinks this). Inference p50: one prepared request at a time (decoding and',
       'features excluded), the median over rounds in which the variants take turns; end-to-end p50: one raw request',

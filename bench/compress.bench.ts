@@ -330,7 +330,7 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
     ['magnitude', 'magnitude pruning 50% (size-only)', path.join(dir, 'magnitude'), 'tfjs'],
     ['student', `distilled student${ensemble === undefined ? '' : ' (one model)'}`, path.join(dir, 'student'), 'tfjs'],
   ];
-  // The same models exported (`mmfuse export`) and run on onnxruntime: fp32, the ensemble, int8 integer kernels, the student.
+  // The same models exported (`mmfuse export`) and run on onnxruntime: fp32, the ensemble (float32 and integer kernels), int8 integer kernels, the student.
   if (await hasOnnxRuntime()) {
     const exportOnce = async (id: string, model: string, file: string, extra: string[]): Promise<void> => {
       if (made[id] !== undefined && existsSync(file)) return;

@@ -161,7 +161,7 @@ function datasets(): Dataset[] {
  * every variant is made from: `training.ensemble` is left out, so member 0 is the model trained), and the
  * ensemble's when the config trains one.
  */
-function teacherConfigs(d: Dataset, dir: string): { single: string; ensemble?: string } {
+function teacherConfigs(d: Dataset, dir: string): { single: string; ensemble?: { file: string; members: number } } {
   const cfg = (d.id === 'banking77'
     // The recipe (a text-select variant over its base config), the CSV's `category` as the label.
     ? { ...configOf((JSON.parse(readFileSync(d.config, 'utf8')) as RecipeVariant[])[0] as RecipeVariant), output: { field: 'category', type: 'category' } }
@@ -172,10 +172,10 @@ function teacherConfigs(d: Dataset, dir: string): { single: string; ensemble?: s
     writeFileSync(file, JSON.stringify(c, null, 2));
     return file;
   };
-  const ensemble = membersOf(cfg) > 1 ? write('ensemble.json', cfg) : undefined;
+  const members = membersOf(cfg);
   const single = JSON.parse(JSON.stringify(cfg)) as Json;
   if (single.training !== undefined) delete (single.training as Json).ensemble;
-  return { single: write('teacher.json', single), ...(ensemble === undefined ? {} : { ensemble }) };
+  return { single: write('fp32.json', single), ...(members > 1 ? { ensemble: { file: write('ensemble.json', cfg), members } } : {}) };
 }
 
 const half = (n: number, min = 8): number => Math.max(min, Math.round(n / 2));
@@ -289,10 +289,10 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   const config = configs.single;
   const configText = readFileSync(config, 'utf8');
   const modelJson = (m: string | undefined): string => (m === undefined ? '' : readFileSync(path.join(m, 'model.json'), 'utf8'));
-  const key = hash(configText, modelJson(d.existing), configs.ensemble === undefined ? '' : readFileSync(configs.ensemble, 'utf8'), modelJson(d.existingEnsemble));
+  const key = hash(configText, modelJson(d.existing), configs.ensemble === undefined ? '' : readFileSync(configs.ensemble.file, 'utf8'), modelJson(d.existingEnsemble));
   const stamp = path.join(dir, 'stamp.json');
   const fresh = FORCE || !existsSync(stamp) || (JSON.parse(readFileSync(stamp, 'utf8')) as Json).key !== key;
-  if (fresh) for (const f of readdirSync(dir)) if (!['teacher.json', 'ensemble.json', 'train.jsonl', 'validation.jsonl'].includes(f)) rmSync(path.join(dir, f), { recursive: true, force: true });
+  if (fresh) for (const f of readdirSync(dir)) if (!['fp32.json', 'ensemble.json', 'train.jsonl', 'validation.jsonl'].includes(f)) rmSync(path.join(dir, f), { recursive: true, force: true });
   const made: Json = fresh ? {} : (JSON.parse(readFileSync(stamp, 'utf8')) as Json).made;
   const save = (): void => writeFileSync(stamp, JSON.stringify({ key, made }, null, 2));
   const once = async (id: string, out: string, make: () => Promise<Json>): Promise<void> => {
@@ -310,9 +310,12 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   const train = cfgJson.data.train as string;
   await once('pruned', path.join(dir, 'pruned'), () => cli(['compress', '--model', fp32, '--prune', '0.5', '--data', train, ...(d.validation === undefined ? [] : ['--validation', d.validation]), '--finetune-epochs', String(d.finetuneEpochs), '--out', path.join(dir, 'pruned')], dir));
   // The ensemble the config trains (the model users get), the student's teacher.
-  const members = configs.ensemble === undefined ? 1 : membersOf(JSON.parse(readFileSync(configs.ensemble, 'utf8')) as Json);
+  const members = configs.ensemble?.members ?? 1;
   const ensemble = configs.ensemble === undefined ? undefined : (d.existingEnsemble ?? path.join(dir, 'ensemble'));
-  if (configs.ensemble !== undefined && d.existingEnsemble === undefined) await once('ensemble', ensemble as string, () => cli(['train', configs.ensemble as string, '--out', ensemble as string], dir));
+  if (configs.ensemble !== undefined && d.existingEnsemble === undefined) {
+    const file = configs.ensemble.file;
+    await once('ensemble', ensemble as string, () => cli(['train', file, '--out', ensemble as string], dir));
+  }
   if (ensemble !== undefined) await once('ensemble-int8', path.join(dir, 'ensemble-int8'), () => cli(['compress', '--model', ensemble, '--quantize', 'int8', '--out', path.join(dir, 'ensemble-int8')], dir));
   const teacher = ensemble ?? fp32;
   const studentFile = path.join(dir, 'student.json');

@@ -17,6 +17,11 @@ import type { PrepareInputsOptions } from './pipeline/prepare.js';
 import type { TrainingHistory } from './train/history.js';
 import type { WeightStorage } from './io/format.js';
 
+/** The saved name of member k's weight `name` in an ensemble (member 0's weights keep their own names). */
+export function memberWeightName(k: number, name: string): string {
+  return k === 0 ? name : `members.${k}.${name}`;
+}
+
 /**
  * One sample field a model reads: the field, its modality, the encoder reading it and what its raw value
  * is. A field read by several inputs (`inputs.<name>.field`) is listed once, with the first input's encoder
@@ -257,7 +262,7 @@ export class FusionState {
     return [
       ...this.encoders.flatMap((e, m) => e.weights.map((w, i): [string, tf.Variable] => [`encoders.${this.fields[m]}.${i}`, w])),
       ...net.namedWeights('fusion.'),
-      ...this.memberStates.flatMap((member, j) => member.namedWeights().map(([name, w]): [string, tf.Variable] => [`members.${j + 1}.${name}`, w])),
+      ...this.memberStates.flatMap((member, j) => member.namedWeights().map(([name, w]): [string, tf.Variable] => [memberWeightName(j + 1, name), w])),
     ];
   }
 

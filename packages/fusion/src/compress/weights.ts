@@ -11,6 +11,7 @@
  */
 import { StateError } from '@mmfuse/core';
 import type { ModalityEncoder, WeightDescription } from '@mmfuse/core';
+import { memberWeightName } from '../state.js';
 import type { FusionState } from '../state.js';
 
 export interface WeightInfo {
@@ -53,8 +54,7 @@ function encoderDescriptions(enc: ModalityEncoder, field: string): WeightDescrip
 export function describeStateWeights(state: FusionState): WeightInfo[] {
   const out = describeOneModel(state);
   state.otherMembers.forEach((member, j) => {
-    const prefix = `members.${j + 1}.`;
-    for (const info of describeOneModel(member)) out.push({ ...info, name: prefix + info.name, label: prefix + info.label });
+    for (const info of describeOneModel(member)) out.push({ ...info, name: memberWeightName(j + 1, info.name), label: memberWeightName(j + 1, info.label) });
   });
   return out;
 }

@@ -108,7 +108,7 @@ describe('mmfuse compress', () => {
     expect(r.json.sizeBytes.ratio).toBeGreaterThan(0.95);
   });
 
-  it('an ensemble (training.ensemble): --quantize int8 stores every member; structured --prune is refused with what to do', async () => {
+  it('an ensemble (training.ensemble): --quantize int8 stores every member; structured --prune prunes and fine-tunes every member', async () => {
     writeFileSync(path.join(dir, 'ensemble.yaml'), `${teacherYaml.replace('epochs: 6,', 'epochs: 3, ensemble: 2,')}\n`);
     const t = await cli(['train', 'ensemble.yaml', '--out', 'ensemble', '--json']);
     expect(t.code, t.stderr).toBe(0);
@@ -122,10 +122,22 @@ describe('mmfuse compress', () => {
     const e = await cli(['eval', '--model', 'ensemble-int8', '--data', 'test.jsonl', '--json']);
     expect(e.code, e.stderr).toBe(0);
     expect(e.json.accuracy).toBeCloseTo(r.json.evaluation.after.accuracy, 10);
-    const p = await cli(['compress', '--model', 'ensemble', '--prune', '0.5', '--out', 'ensemble-pruned', '--json']);
-    expect(p.code).toBe(1);
-    expect(JSON.parse(p.stdout.trim().split('\n').at(-1) as string).error.message).toMatch(/structured pruning takes one model, and this one is an ensemble of 2 members .*mmfuse distill/);
-    expect(existsSync(path.join(dir, 'ensemble-pruned'))).toBe(false);
+    // Structured pruning takes each member's own units to one shape, and the fine-tune trains every member further.
+    const p = await cli(['compress', '--model', 'ensemble', '--prune', '0.5', '--data', 'train.jsonl', '--finetune-epochs', '1', '--out', 'ensemble-pruned', '--test', 'test.jsonl', '--json']);
+    expect(p.code, p.stderr).toBe(0);
+    const step = p.json.steps[0];
+    expect(step.members).toHaveLength(1);
+    expect(step.members[0].groups.map((g: { name: string; kept: number[] }) => [g.name, g.kept.length])).toEqual(step.groups.map((g: { name: string; kept: number[] }) => [g.name, g.kept.length]));
+    expect(step.parametersAfter).toBeLessThan(step.parametersBefore);
+    expect(step.finetune.epochs).toBe(1);
+    expect(p.stderr).toMatch(/in each of the 2 members of the ensemble/);
+    expect(p.stderr).toMatch(/member 2\/2: training further/);
+    const pruned = JSON.parse(readFileSync(path.join(dir, 'ensemble-pruned', 'model.json'), 'utf8'));
+    expect(pruned.config.training.ensemble).toBe(2);
+    expect(pruned.config.training.epochs).toBe(3); // the model's own schedule, not the fine-tune's
+    const pe = await cli(['eval', '--model', 'ensemble-pruned', '--data', 'test.jsonl', '--json']);
+    expect(pe.code, pe.stderr).toBe(0);
+    expect(pe.json.accuracy).toBeCloseTo(p.json.evaluation.after.accuracy, 10);
   });
 
   it('usage mistakes exit 2 before anything is loaded', async () => {

@@ -181,3 +181,60 @@ describe('importance and fine-tuning', () => {
     state.dispose();
   });
 });
+
+describe('structured pruning of an ensemble (training.ensemble)', () => {
+  it('prunes each member by its own units to one shape, equals the masked ensemble, saves, loads and trains further', async () => {
+    const config = botConfig({ strategy: 'late', epochs: 2 });
+    const model = await trainBot({ ...config, training: { ...config.training, ensemble: 2 } }, train);
+    const dir = path.join(work, 'ensemble');
+    await model.save(dir);
+    const values = (await prepareSet(model.state, test)).values;
+    const start = tf.memory().numTensors;
+
+    const plan = planStructuredPruning(model.state, { ratio: 0.5, importance: 'norm' });
+    expect(model.state.members).toBe(2); // planning puts the members back
+    expect(plan.members).toHaveLength(1);
+    const other = plan.members![0]!;
+    // The same groups and kept counts (one shape), each ranked on its own member's weights.
+    expect(other.groups.map((g) => [g.name, g.kept.length])).toEqual(plan.groups.map((g) => [g.name, g.kept.length]));
+    expect(other.groups.map((g) => g.scores)).not.toEqual(plan.groups.map((g) => g.scores));
+    expect(plan.groups.map((g) => g.name)).toEqual(expect.arrayContaining(['fusion.hidden', 'encoders.audio:conv1.channels']));
+
+    const pruned = pruneStructured(model.state, plan);
+    expect(pruned.members).toBe(2);
+    expect(pruned.otherMembers[0]!.config.fusion.blockShapes).toEqual(pruned.config.fusion.blockShapes);
+    expect(pruned.config.inputs.audio!.encoder.channels).toEqual([3, 4]);
+    expect(params(pruned)).toBeLessThan(params(model.state));
+    // Exact: the pruned ensemble answers as the original one with every member's removed units zeroed.
+    const masked = await loadState(dir);
+    zeroPrunedUnits(masked, plan);
+    const expected = await logitsOf(masked, values);
+    expect(maxAbsDiff(await logitsOf(model.state, values), expected)).toBeGreaterThan(1e-3);
+    const got = await logitsOf(pruned, values);
+    expect(maxAbsDiff(got, expected)).toBeLessThan(1e-4);
+    // A plan for another number of members is refused.
+    expect(() => pruneStructured(model.state, { ...plan, members: [] })).toThrow(/the pruning plan is for one model, and this model is an ensemble of 2/);
+
+    const prunedDir = path.join(work, 'ensemble-pruned');
+    await saveState(pruned, prunedDir);
+    const loaded = await loadState(prunedDir);
+    expect(loaded.members).toBe(2);
+    expect(maxAbsDiff(await logitsOf(loaded, values), got)).toBeLessThan(1e-6);
+
+    // Training further (the fine-tune after pruning) continues every member from its own weights.
+    const before = loaded.namedWeights().map(([n, v]) => [n, (v.dataSync() as Float32Array).slice()] as const);
+    const lines: string[] = [];
+    const history = await runTraining(loaded, train, { epochs: 1, validation: test, progress: 'none', log: (l) => lines.push(l) });
+    expect(loaded.members).toBe(2);
+    expect(history.ensemble?.members).toHaveLength(2);
+    expect(lines).toContain('member 2/2: training further with seed 6');
+    const after = new Map(loaded.namedWeights().map(([n, v]) => [n, v.dataSync() as Float32Array]));
+    for (const prefix of ['fusion.', 'members.1.fusion.']) {
+      const moved = before.filter(([n]) => n.startsWith(prefix)).some(([n, v]) => maxAbsDiff(Array.from(v), Array.from(after.get(n)!)) > 0);
+      expect(moved).toBe(true);
+    }
+    for (const s of [pruned, masked, loaded]) s.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    model.dispose();
+  });
+});

@@ -267,11 +267,15 @@ export class FusionState {
   }
 
   /**
-   * @internal Refuse an ensemble (`training.ensemble` > 1) where one network is needed (`what`: structured
-   * pruning, which reshapes one network's layers), with what to do instead.
+   * @internal Members 1..N-1 taken out of this ensemble without being disposed: from here the network answers
+   * alone (member 0) until `adoptMembers` puts them, or replacements, back. For work done one member at a time:
+   * structured pruning and continued training (fine-tuning) of an ensemble.
    */
-  requireOneModel(what: string): void {
-    if (this.members > 1) throw new StateError(`${what} takes one model, and this one is an ensemble of ${this.members} members (training.ensemble); distill it into one model (mmfuse distill --teacher DIR) and prune that, or make the ensemble smaller without pruning (mmfuse compress --quantize int8, or magnitude pruning: --prune-method magnitude)`);
+  detachMembers(): FusionState[] {
+    const members = this.memberStates;
+    this.memberStates = [];
+    this.network?.setOtherMembers([]);
+    return members;
   }
 
   /** Members 1..N-1 of an ensemble (each a state of its own), in member order; empty for one model. */

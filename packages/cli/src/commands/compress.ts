@@ -121,13 +121,19 @@ export async function runCompress(args: ParsedArgs, io: CliIo): Promise<CommandR
       state.dispose();
       state = pruned;
       const paramsAfter = state.namedWeights().reduce((a, [, v]) => a + v.size, 0);
-      log(`structured pruning (${importance}): ${p.groups.map((g) => `${g.name} ${g.kept.length}/${g.size}`).join(', ')}; ${paramsBefore} -> ${paramsAfter} parameters`);
-      const step: Record<string, unknown> = { step: 'prune', method: 'structured', ratio: p.ratio, importance, parametersBefore: paramsBefore, parametersAfter: paramsAfter, groups: p.groups.map((g) => ({ name: g.name, size: g.size, kept: g.kept })), skippedInputs: p.skippedInputs };
+      const members = p.members === undefined ? '' : ` in each of the ${p.members.length + 1} members of the ensemble (each its own units)`;
+      log(`structured pruning (${importance}): ${p.groups.map((g) => `${g.name} ${g.kept.length}/${g.size}`).join(', ')}${members}; ${paramsBefore} -> ${paramsAfter} parameters`);
+      const kept = (q: typeof p) => q.groups.map((g) => ({ name: g.name, size: g.size, kept: g.kept }));
+      const step: Record<string, unknown> = {
+        step: 'prune', method: 'structured', ratio: p.ratio, importance, parametersBefore: paramsBefore, parametersAfter: paramsAfter, groups: kept(p), skippedInputs: p.skippedInputs,
+        ...(p.members === undefined ? {} : { members: p.members.map((q) => ({ groups: kept(q) })) }),
+      };
       if (plan.finetuneEpochs > 0) {
-        const training = state.config.training;
-        const saved = { epochs: training.epochs, learningRate: training.learningRate, minLearningRate: training.minLearningRate };
-        const learningRate = (o['finetune-learning-rate'] as number | undefined) ?? training.learningRate / 2;
-        Object.assign(training, { epochs: plan.finetuneEpochs, learningRate, minLearningRate: Math.min(training.minLearningRate, learningRate) });
+        // The fine-tune's schedule, for every member of an ensemble (each trains further in turn).
+        const sections = [state, ...state.otherMembers].map((s) => s.config.training);
+        const saved = sections.map((t) => ({ epochs: t.epochs, learningRate: t.learningRate, minLearningRate: t.minLearningRate }));
+        const learningRate = (o['finetune-learning-rate'] as number | undefined) ?? state.config.training.learningRate / 2;
+        for (const t of sections) Object.assign(t, { epochs: plan.finetuneEpochs, learningRate, minLearningRate: Math.min(t.minLearningRate, learningRate) });
         try {
           const validationFile = o.validation === undefined ? undefined : fromCwd(io, o.validation as string);
           const validation = validationFile === undefined ? undefined : await manifest(state, validationFile, true, log);
@@ -135,7 +141,7 @@ export async function runCompress(args: ParsedArgs, io: CliIo): Promise<CommandR
           const history = await runTraining(state, train as Sample[], { ...(validation === undefined ? {} : { validation }), log, ...progressOptions(io), onSkip });
           step.finetune = { epochs: history.epochs.length, learningRate, bestEpoch: history.bestEpoch ?? null, history: history.epochs };
         } finally {
-          Object.assign(training, saved); // the saved config keeps the model's own training section
+          sections.forEach((t, k) => Object.assign(t, saved[k])); // the saved config keeps the model's own training section
         }
       }
       steps.push(step);

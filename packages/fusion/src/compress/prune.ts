@@ -14,6 +14,10 @@
  * columns and output-projection rows; a neuron's first-layer column and bias and second-layer row; an
  * encoder unit's slices and, when it feeds the encoder output, the alignment projection's rows), so the
  * pruned model computes exactly what the original computes with those slices zeroed (`zeroPrunedUnits`).
+ *
+ * An ensemble (`training.ensemble`) is pruned member by member: each member's units are ranked on its own
+ * weights (Taylor scores: on its own loss, not the ensemble's), and every member keeps the same count per group,
+ * so the pruned members share one config as before.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, StateError, encoders as globalRegistry } from '@mmfuse/core';
@@ -63,6 +67,12 @@ export interface StructuredPrunePlan {
   groups: PrunedGroup[];
   /** Inputs whose encoders are kept whole, and why (no pruning groups declared, `project: false`). */
   skippedInputs: { field: string; reason: string }[];
+  /**
+   * An ensemble's members 1..N-1 (`training.ensemble`), each planned on its own weights (and, with Taylor
+   * scores, its own loss); `groups` above are member 0's. Every member keeps the same number of units per group,
+   * so all members keep one shape, but each its own units.
+   */
+  members?: StructuredPrunePlan[];
 }
 
 export interface StructuredPruneOptions {
@@ -226,9 +236,37 @@ function taylorScores(state: FusionState, resolved: readonly Resolved[], values:
   return scores;
 }
 
-/** Decide which units of every group stay. Reads weights (and, for Taylor scores, runs the data); changes nothing. */
+/**
+ * Take an ensemble's members 1..N-1 out while `fn` runs on member 0 and on each of them (`fn(member, k)`, k = 0
+ * for member 0), then put them back; one model runs `fn(state, 0)` only.
+ */
+function perMember<T>(state: FusionState, fn: (member: FusionState, k: number) => T): T[] {
+  if (state.members === 1) return [fn(state, 0)];
+  const others = state.detachMembers();
+  try {
+    return [fn(state, 0), ...others.map((m, j) => fn(m, j + 1))];
+  } finally {
+    state.adoptMembers(others);
+  }
+}
+
+/** The plan of member k (0: the plan itself), checked against the ensemble's size. */
+function memberPlan(plan: StructuredPrunePlan, k: number, members: number): StructuredPrunePlan {
+  const n = 1 + (plan.members?.length ?? 0);
+  if (n !== members) throw new StateError(`the pruning plan is for ${n === 1 ? 'one model' : `an ensemble of ${n}`}, and this model ${members === 1 ? 'is one model' : `is an ensemble of ${members}`}`);
+  return k === 0 ? plan : (plan.members as StructuredPrunePlan[])[k - 1] as StructuredPrunePlan;
+}
+
+/**
+ * Decide which units of every group stay (for an ensemble: in every member). Reads weights (and, for Taylor
+ * scores, runs the data); changes nothing.
+ */
 export function planStructuredPruning(state: FusionState, options: StructuredPruneOptions): StructuredPrunePlan {
-  state.requireOneModel('structured pruning');
+  const [own, ...members] = perMember(state, (member) => planOne(member, options));
+  return members.length === 0 ? own as StructuredPrunePlan : { ...own as StructuredPrunePlan, members };
+}
+
+function planOne(state: FusionState, options: StructuredPruneOptions): StructuredPrunePlan {
   const ratio = options.ratio;
   if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1)) throw new ConfigError(`must be a number between 0 and 1 (the share of units removed), got ${ratio}`, { path: 'ratio' });
   const importance = options.importance ?? (options.data !== undefined ? 'taylor' : 'norm');
@@ -259,8 +297,16 @@ function groupsOf(state: FusionState, plan: StructuredPrunePlan): { group: Group
   });
 }
 
-/** The masked computation of a plan: zero, in place, every slice of every removed unit (the model keeps its shapes). */
+/**
+ * The masked computation of a plan: zero, in place, every slice of every removed unit (the model keeps its
+ * shapes; an ensemble's members each by their own plan).
+ */
 export function zeroPrunedUnits(state: FusionState, plan: StructuredPrunePlan): void {
+  const n = state.members;
+  perMember(state, (member, k) => zeroOne(member, memberPlan(plan, k, n)));
+}
+
+function zeroOne(state: FusionState, plan: StructuredPrunePlan): void {
   const named = new Map(state.namedWeights());
   const values = new Map([...named].map(([name, v]) => [name, (v.dataSync() as Float32Array).slice()]));
   const shapes = new Map([...named].map(([name, v]) => [name, [...v.shape]]));
@@ -301,11 +347,26 @@ function jsonCopy<T>(v: T): T {
 /**
  * A new, smaller state from a plan: the config with the kept sizes (`fusion.blockShapes`, the encoders'
  * pruned options), the same fitted output and encoder states, and every weight sliced to the kept units.
- * The original state is left as it was. A model with an `energy+nearest` out-of-scope score loses its memory
+ * An ensemble's members are pruned each by its own plan (`plan.members`), and the new member 0 answers for the
+ * pruned members. The original state is left as it was. A model with an `energy+nearest` out-of-scope score loses its memory
  * (its fused vectors no longer describe the pruned network): fine-tune it (`runTraining`), which refits the
  * memory and the threshold, before predicting.
  */
 export function pruneStructured(state: FusionState, plan: StructuredPrunePlan, options: { registry?: EncoderRegistry } = {}): FusionState {
+  const n = state.members;
+  const pruned: FusionState[] = [];
+  try {
+    perMember(state, (member, k) => pruned.push(pruneOne(member, memberPlan(plan, k, n), options)));
+    const [head, ...others] = pruned as [FusionState, ...FusionState[]];
+    if (others.length > 0) head.adoptMembers(others);
+    return head;
+  } catch (err) {
+    for (const p of pruned) p.dispose();
+    throw err;
+  }
+}
+
+function pruneOne(state: FusionState, plan: StructuredPrunePlan, options: { registry?: EncoderRegistry }): FusionState {
   const pairs = groupsOf(state, plan);
   const config: ResolvedConfig = jsonCopy(state.config);
   const shapes: Record<string, BlockShape> = { ...(config.fusion.blockShapes ?? {}) };

@@ -107,7 +107,6 @@ function checkOptions(state: FusionState, options: FitOptions): number {
   }
   const members = state.config.training.ensemble ?? 1;
   if (members > 1 && options.checkpointDir !== undefined) throw new ConfigError(`checkpoints (and resume) are not supported with training.ensemble > 1 (here ${members}); train without a checkpoint folder`, { path: 'training.ensemble' });
-  if (state.members > 1) throw new StateError(`this model is an ensemble of ${state.members} members, which fit() cannot train further; train a new model (FusionModel.create) instead`);
   const w = options.headLossWeight ?? 1;
   if (!Number.isFinite(w) || w < 0) throw new ConfigError(`must be a finite number >= 0, got ${w}`, { path: 'headLossWeight' });
   const names = new Set<string>(['head']);
@@ -315,13 +314,16 @@ function memberSummary(run: Run): EnsembleMemberSummary {
 
 /**
  * `training.ensemble` > 1, after member 0 (the run's own state) finished: members 1..N-1 trained one after
- * another on the same prepared samples, each a state of its own (`FusionState.createMember`: seed + k), then
- * adopted by the run's state, whose network answers with the mean of their logits. An abort keeps the members
- * that finished (the model is their ensemble; the saved config says how many); a callback's stop keeps the
- * stopped member too and trains no further one. Undefined for one model.
+ * another on the same prepared samples, each a state of its own, then adopted by the run's state, whose
+ * network answers with the mean of their logits. New members come from `FusionState.createMember` (seed + k);
+ * a trained ensemble trained further (a fine-tune) passes its own members as `existing`, and each continues
+ * from its weights. An abort keeps the members that finished (a new ensemble is their ensemble, and the saved
+ * config says how many; a fine-tuned one keeps every member, the interrupted one and those after it with the
+ * weights they had); a callback's stop keeps the stopped member too and trains no further one. Undefined for
+ * one model.
  */
-async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, log: (line: string) => void): Promise<TrainingHistory['ensemble']> {
-  const n = run.state.config.training.ensemble ?? 1;
+async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, log: (line: string) => void, existing?: FusionState[]): Promise<TrainingHistory['ensemble']> {
+  const n = existing === undefined ? run.state.config.training.ensemble ?? 1 : existing.length + 1;
   if (n <= 1) return undefined;
   const summaries = [memberSummary(run)];
   const members: FusionState[] = [];
@@ -329,10 +331,10 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
     // A callback's stop (`TrainingRun.stop`) ends the ensemble's training too: the members trained so far remain.
     for (let k = 1; k < n && !run.interrupted && run.stopReason === undefined; k++) {
       if (run.options.signal?.aborted === true) { run.interrupted = true; break; }
-      const member = run.state.createMember(k);
-      members.push(member); // from here disposed by the catch below if anything throws
+      const member = existing?.[k - 1] ?? run.state.createMember(k);
+      members.push(member); // from here disposed by the catch below if anything throws (a new member only)
       const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
-      memberLog(`training with seed ${member.config.training.seed}`);
+      memberLog(`${existing === undefined ? 'training' : 'training further'} with seed ${member.config.training.seed}`);
       const mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog);
       mrun.raw = run.raw;
       mrun.cache = run.cache;
@@ -342,9 +344,13 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
         mrun.dispose();
       }
       if (mrun.interrupted) {
+        run.interrupted = true;
+        if (existing !== undefined) {
+          log(`member ${k + 1}/${n} was interrupted: it keeps the weights it had then, and the members after it were not trained further`);
+          break;
+        }
         members.pop();
         member.dispose();
-        run.interrupted = true;
         log(`member ${k + 1}/${n} was interrupted and is left out: the model is the ensemble of the ${k} member(s) that finished`);
         break;
       }
@@ -352,9 +358,10 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
       if (mrun.stopReason !== undefined) run.stop(mrun.stopReason);
     }
   } catch (err) {
-    for (const m of members) m.dispose();
+    if (existing === undefined) for (const m of members) m.dispose();
     throw err;
   }
+  if (existing !== undefined) members.splice(0, members.length, ...existing);
   run.state.adoptMembers(members);
   const result: NonNullable<TrainingHistory['ensemble']> = { members: summaries };
   if (run.validation.length > 0 && members.length > 0) {
@@ -464,6 +471,8 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   const progress = new ProgressCallback(options.progress ?? 'auto', log, options.progressStream);
   // The run's own lines (resume, interrupted, restored) clear the bar first instead of landing on its row.
   const runLog = (line: string): void => progress.log(line);
+  // A trained ensemble trains further one member at a time: member 0 alone first, then each of the others.
+  const existing = state.members > 1 ? state.detachMembers() : undefined;
   const run = new Run(state, train, validation, options, epochs, skipped, runLog, resumed);
   run.raw = rawTrain;
   run.cache = cache;
@@ -477,7 +486,7 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   try {
     await callbacks.trainStart(run);
     await trainEpochs(run, callbacks);
-    const ensemble = await trainMembers(run, callbacks, epochs, runLog);
+    const ensemble = await trainMembers(run, callbacks, epochs, runLog, existing);
     await calibrate(run);
     const history = run.history();
     if (ensemble !== undefined) history.ensemble = ensemble;
@@ -486,5 +495,7 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
     return history;
   } finally {
     run.dispose();
+    // A failure before the members were trained further leaves the ensemble whole, as it was.
+    if (existing !== undefined && state.members === 1) state.adoptMembers(existing);
   }
 }

@@ -124,7 +124,8 @@ export class FusionModel {
 
   /**
    * Train on `train` (any iterable of `{ id?, fields }`, e.g. `readManifest(...)`). Bad samples are skipped
-   * and reported through `onSkip`. Resolves with the per-epoch history.
+   * and reported through `onSkip`. Resolves with the per-epoch history. A trained model trains further from its
+   * weights; a trained ensemble does so one member after another (member 0, then each other member).
    */
   fit(train: SampleSource, options: FitOptions = {}): Promise<TrainingHistory> {
     return runTraining(this.state, train, options);

@@ -132,6 +132,8 @@ describe('mmfuse compress', () => {
     expect(step.finetune.epochs).toBe(1);
     expect(p.stderr).toMatch(/in each of the 2 members of the ensemble/);
     expect(p.stderr).toMatch(/member 2\/2: training further/);
+    // Every epoch line names its member.
+    expect(p.stderr.match(/^mmfuse compress: member [12]\/2: epoch 1\/1 loss \d/gm)).toHaveLength(2);
     const pruned = JSON.parse(readFileSync(path.join(dir, 'ensemble-pruned', 'model.json'), 'utf8'));
     expect(pruned.config.training.ensemble).toBe(2);
     expect(pruned.config.training.epochs).toBe(3); // the model's own schedule, not the fine-tune's

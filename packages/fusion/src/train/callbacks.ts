@@ -37,6 +37,8 @@ export interface TrainingRun {
   readonly stopReason: string | undefined;
   /** The run's log (FitOptions.log). */
   log(line: string): void;
+  /** The ensemble member this run trains (`training.ensemble` > 1): `index` 1..`members`; absent for one model. */
+  readonly member?: { index: number; members: number };
 }
 
 /** After each optimizer step. */
@@ -126,7 +128,8 @@ export class ProgressCallback implements TrainingCallback {
   }
 
   onEpochEnd(m: EpochMetrics, run: TrainingRun): void {
-    this.progress.epoch(epochLine(m, run.epochs, run.progress.stoppedEarly));
+    const line = epochLine(m, run.epochs, run.progress.stoppedEarly);
+    this.progress.epoch(run.member === undefined ? line : `member ${run.member.index}/${run.member.members}: ${line}`);
   }
 
   onTrainEnd(): void {

@@ -159,6 +159,8 @@ class Run implements TrainingRun {
   interrupted = false;
   stopReason: string | undefined;
   calibration: Calibration | undefined;
+  /** The ensemble member trained (1-based, of `members`); undefined for one model. */
+  member: { index: number; members: number } | undefined;
   readonly schedule: Parameters<typeof learningRateAt>[1];
 
   /** The raw training samples (for `augmentEachEpoch`), by `TrainingSample.index`. */
@@ -336,6 +338,7 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
       const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
       memberLog(`${existing === undefined ? 'training' : 'training further'} with seed ${member.config.training.seed}`);
       const mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog);
+      mrun.member = { index: k + 1, members: n };
       mrun.raw = run.raw;
       mrun.cache = run.cache;
       try {
@@ -474,6 +477,8 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   // A trained ensemble trains further one member at a time: member 0 alone first, then each of the others.
   const existing = state.members > 1 ? state.detachMembers() : undefined;
   const run = new Run(state, train, validation, options, epochs, skipped, runLog, resumed);
+  const members = existing === undefined ? state.config.training.ensemble ?? 1 : existing.length + 1;
+  if (members > 1) run.member = { index: 1, members };
   run.raw = rawTrain;
   run.cache = cache;
   if (resumed !== undefined) runLog(resumeLine(options.checkpointDir as string, run.trainer));

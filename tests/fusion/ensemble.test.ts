@@ -235,6 +235,17 @@ describe('training.ensemble', () => {
     m.dispose();
   });
 
+  it('a trained ensemble that fails while training further keeps every member, as it was', async () => {
+    const m = FusionModel.create(config(2));
+    await m.fit(train, { validation, progress: 'none' });
+    const before = await probabilities(m);
+    const boom = { onEpochStart: () => { throw new Error('boom'); } };
+    await expect(m.fit(train, { epochs: 1, progress: 'none', callbacks: [boom] })).rejects.toThrow('boom');
+    expect(m.state.members).toBe(2);
+    expect(await probabilities(m)).toEqual(before);
+    m.dispose();
+  });
+
   it('refuses checkpoints, and is checked in the config', async () => {
     expect(() => FusionModel.create(config(0))).toThrow(/training\.ensemble/);
     expect(() => FusionModel.create(config(17))).toThrow(/training\.ensemble/);

@@ -476,19 +476,20 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   const runLog = (line: string): void => progress.log(line);
   // A trained ensemble trains further one member at a time: member 0 alone first, then each of the others.
   const existing = state.members > 1 ? state.detachMembers() : undefined;
-  const run = new Run(state, train, validation, options, epochs, skipped, runLog, resumed);
-  const members = existing === undefined ? state.config.training.ensemble ?? 1 : existing.length + 1;
-  if (members > 1) run.member = { index: 1, members };
-  run.raw = rawTrain;
-  run.cache = cache;
-  if (resumed !== undefined) runLog(resumeLine(options.checkpointDir as string, run.trainer));
-  const callbacks = new CallbackList([
-    progress,
-    ...(options.checkpointDir === undefined ? [] : [new CheckpointCallback(options.checkpointDir)]),
-    ...(options.onEpoch === undefined ? [] : [{ onEpochEnd: (m: EpochMetrics) => options.onEpoch?.(m) }]),
-    ...(options.callbacks ?? []),
-  ]);
+  let run: Run | undefined;
   try {
+    run = new Run(state, train, validation, options, epochs, skipped, runLog, resumed);
+    const members = existing === undefined ? state.config.training.ensemble ?? 1 : existing.length + 1;
+    if (members > 1) run.member = { index: 1, members };
+    run.raw = rawTrain;
+    run.cache = cache;
+    if (resumed !== undefined) runLog(resumeLine(options.checkpointDir as string, run.trainer));
+    const callbacks = new CallbackList([
+      progress,
+      ...(options.checkpointDir === undefined ? [] : [new CheckpointCallback(options.checkpointDir)]),
+      ...(options.onEpoch === undefined ? [] : [{ onEpochEnd: (m: EpochMetrics) => options.onEpoch?.(m) }]),
+      ...(options.callbacks ?? []),
+    ]);
     await callbacks.trainStart(run);
     await trainEpochs(run, callbacks);
     const ensemble = await trainMembers(run, callbacks, epochs, runLog, existing);
@@ -499,7 +500,7 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
     await callbacks.trainEnd(history, run);
     return history;
   } finally {
-    run.dispose();
+    run?.dispose();
     // A failure before the members were trained further leaves the ensemble whole, as it was.
     if (existing !== undefined && state.members === 1) state.adoptMembers(existing);
   }

@@ -1,6 +1,7 @@
 // Structured pruning: the pruned (smaller) model computes exactly what the original computes with the
 // removed units' weights zeroed, for every fusion strategy and for the text/rnn (GRU and 2-layer LSTM) and
-// audio/cnn encoders' units; the config and shapes shrink; it saves, loads and fine-tunes. Magnitude pruning.
+// audio/cnn encoders' units; the config and shapes shrink; it saves, loads and fine-tunes; an ensemble member by
+// member, each by its own units. Magnitude pruning.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';

@@ -1,12 +1,14 @@
 // ONNX export: the exported graph, run by onnxruntime-node, gives mmfuse's head outputs within 1e-4 for
 // every fusion strategy and every built-in encoder, with inputs missing from some rows, from whole batches
 // and hidden for contributions; the files pass the ONNX checker (Debian python3-onnx).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EngineError, ModelFormatError, registerEncoderOnce } from '@mmfuse/core';
 import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, PrepareContext, Rng, TensorMap } from '@mmfuse/core';
-import { FusionModel, OnnxFusionModel, exportOnnx, outputRows, quantizeColumns, readOnnxMetadata } from '@mmfuse/fusion';
+import { FusionModel, OnnxFusionModel, exportOnnx, outputRows, planStructuredPruning, pruneStructured, quantizeColumns, readOnnxMetadata, saveState } from '@mmfuse/fusion';
 import '../../examples/tabular-plugin.js';
 import type { FusionModelConfig, Prediction } from '@mmfuse/fusion';
 import { fixtures, fusion, maxDiff, onnxChecker, output, samples, trainTiny, training, withMissing } from './helpers.js';
@@ -43,10 +45,15 @@ function expectSamePredictions(a: Prediction[], b: Prediction[]): void {
   });
 }
 
-async function checkModel(config: FusionModelConfig, inputs: string[]): Promise<void> {
+async function checkModel(config: FusionModelConfig, inputs: string[], transform?: (m: FusionModel) => Promise<FusionModel>): Promise<void> {
   const data = await samples(12, 5, inputs);
-  const model = await trainTiny(config, data);
+  const trained = await trainTiny(config, data);
+  let model = trained;
   try {
+    if (transform !== undefined) {
+      model = await transform(trained);
+      trained.dispose();
+    }
     const { bytes } = exportOnnx(model.state);
     const checked = onnxChecker(bytes);
     expect(checked.message).toBe('');
@@ -63,12 +70,32 @@ async function checkModel(config: FusionModelConfig, inputs: string[]): Promise<
     }
   } finally {
     model.dispose();
+    if (model !== trained) trained.dispose();
+  }
+}
+
+/** The model with half of every group's units pruned (structured, by weight norm), saved and loaded back. */
+async function pruneHalf(m: FusionModel): Promise<FusionModel> {
+  const pruned = pruneStructured(m.state, planStructuredPruning(m.state, { ratio: 0.5, importance: 'norm' }));
+  expect(pruned.members).toBe(m.state.members);
+  expect(Object.keys(pruned.config.fusion.blockShapes ?? {}).length).toBeGreaterThan(0);
+  const dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-onnx-pruned-'));
+  try {
+    await saveState(pruned, dir);
+    return await FusionModel.load(dir);
+  } finally {
+    pruned.dispose();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 describe('ONNX export equals mmfuse', () => {
   it('an ensemble (training.ensemble 3): every member on the same graph inputs, the mean of their logits', async () => {
     await checkModel({ inputs: { text, audio }, fusion: fusion('transformer'), output, training: { ...training, ensemble: 3 } } as FusionModelConfig, ['text', 'audio']);
+  });
+
+  it('a structurally pruned ensemble: every member with its own units, in one pruned shape', async () => {
+    await checkModel({ inputs: { text, audio }, fusion: fusion('transformer'), output, training: { ...training, ensemble: 2 } } as FusionModelConfig, ['text', 'audio'], pruneHalf);
   });
 
   it('an ensemble with an energy+nearest out-of-scope score: the same nearest similarity and score', async () => {

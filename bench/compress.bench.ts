@@ -308,7 +308,9 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   await once('magnitude', path.join(dir, 'magnitude'), () => cli(['compress', '--model', fp32, '--prune', '0.5', '--prune-method', 'magnitude', '--out', path.join(dir, 'magnitude')], dir));
   const cfgJson = JSON.parse(configText) as Json;
   const train = cfgJson.data.train as string;
-  await once('pruned', path.join(dir, 'pruned'), () => cli(['compress', '--model', fp32, '--prune', '0.5', '--data', train, ...(d.validation === undefined ? [] : ['--validation', d.validation]), '--finetune-epochs', String(d.finetuneEpochs), '--out', path.join(dir, 'pruned')], dir));
+  // Structured pruning at 50% with the dataset's fine-tune, of one model or of the ensemble (every member).
+  const prune = (model: string, id: string): Promise<void> => once(id, path.join(dir, id), () => cli(['compress', '--model', model, '--prune', '0.5', '--data', train, ...(d.validation === undefined ? [] : ['--validation', d.validation]), '--finetune-epochs', String(d.finetuneEpochs), '--out', path.join(dir, id)], dir));
+  await prune(fp32, 'pruned');
   // The ensemble the config trains (the model users get), the student's teacher.
   const members = configs.ensemble?.members ?? 1;
   const ensemble = configs.ensemble === undefined ? undefined : (d.existingEnsemble ?? path.join(dir, 'ensemble'));
@@ -318,7 +320,7 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   }
   if (ensemble !== undefined) {
     await once('ensemble-int8', path.join(dir, 'ensemble-int8'), () => cli(['compress', '--model', ensemble, '--quantize', 'int8', '--out', path.join(dir, 'ensemble-int8')], dir));
-    await once('ensemble-pruned', path.join(dir, 'ensemble-pruned'), () => cli(['compress', '--model', ensemble, '--prune', '0.5', '--data', train, ...(d.validation === undefined ? [] : ['--validation', d.validation]), '--finetune-epochs', String(d.finetuneEpochs), '--out', path.join(dir, 'ensemble-pruned')], dir));
+    await prune(ensemble, 'ensemble-pruned');
   }
   const teacher = ensemble ?? fp32;
   const studentFile = path.join(dir, 'student.json');
@@ -427,6 +429,16 @@ async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: s
 const mb = (b: number): string => (b / 2 ** 20).toFixed(2);
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
+/** Variant `v` against `ref` in the same run: its share of the size, accuracy points lost, single-request and throughput speed-ups. */
+function against(v: Variant, ref: Variant): { size: number; drop: number; speed: number; throughput: number } {
+  return {
+    size: (v.size as { bytes: number }).bytes / (ref.size as { bytes: number }).bytes,
+    drop: 100 * ((ref.accuracy as number) - (v.accuracy as number)),
+    speed: median(ref.latency) / median(v.latency),
+    throughput: median(v.throughput) / median(ref.throughput),
+  };
+}
+
 /** What the CLI reported when it made a variant, without its bulky parts (per-sample evaluations, history, weight lists). */
 function compactMade(made: Json): Json {
   return Object.fromEntries(Object.entries(made).filter(([, value]) => JSON.stringify(value ?? null).length <= 2000));
@@ -470,44 +482,45 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
     '',
   );
   if (d.id === 'bot') {
-    const int8 = variants.find((v) => v.id === 'int8') as Variant;
-    const student = variants.find((v) => v.id === 'student') as Variant;
+    const find = (id: string): Variant | undefined => variants.find((v) => v.id === id);
+    const student = find('student') as Variant;
     // The student's teacher: the ensemble when the config trains one, else the float32 model.
-    const teacher = variants.find((v) => v.id === 'ensemble') ?? base;
+    const teacher = find('ensemble') ?? base;
     const teacherName = teacher === base ? 'fp32' : 'the ensemble';
-    const sizeRatio = (int8.size as { bytes: number }).bytes / (base.size as { bytes: number }).bytes;
-    const int8Drop = 100 * ((base.accuracy as number) - (int8.accuracy as number));
-    const speed = median(teacher.latency) / median(student.latency);
-    const speedThr = median(student.throughput) / median(teacher.throughput);
-    const studentDrop = 100 * ((teacher.accuracy as number) - (student.accuracy as number));
     const moved = (drop: number): string => (drop >= 0 ? `${drop.toFixed(1)} points lower` : `${(-drop).toFixed(1)} points higher`);
+    const met = (ok: boolean): string => `**${ok ? 'met' : 'not met'}**`;
+    const int8 = against(find('int8') as Variant, base);
+    const taught = against(student, teacher);
     lines.push(
       'Goals (issue 17):',
-      `- int8 ≤ 30% of the fp32 size: ${pct(sizeRatio)} — **${sizeRatio <= 0.3 ? 'met' : 'not met'}**; accuracy within 1 point: ${moved(int8Drop)} — **${int8Drop <= 1 ? 'met' : 'not met'}**.`,
-      `- distilled student ≥ 3× faster than its teacher (${teacherName}): ${speed.toFixed(2)}× single-request, ${speedThr.toFixed(2)}× throughput — **${speed >= 3 ? 'met' : 'not met'}** (single request); accuracy within 2 points of its teacher: ${moved(studentDrop)} — **${studentDrop <= 2 ? 'met' : 'not met'}**.`,
+      `- int8 ≤ 30% of the fp32 size: ${pct(int8.size)} — ${met(int8.size <= 0.3)}; accuracy within 1 point: ${moved(int8.drop)} — ${met(int8.drop <= 1)}.`,
+      `- distilled student ≥ 3× faster than its teacher (${teacherName}): ${taught.speed.toFixed(2)}× single-request, ${taught.throughput.toFixed(2)}× throughput — ${met(taught.speed >= 3)} (single request); accuracy within 2 points of its teacher: ${moved(taught.drop)} — ${met(taught.drop <= 2)}.`,
     );
-    if (teacher !== base) lines.push(`- the same student against one model of the teacher's config (fp32): ${(baseLat / median(student.latency)).toFixed(2)}× single-request, ${(median(student.throughput) / baseThr).toFixed(2)}× throughput, ${moved(100 * ((base.accuracy as number) - (student.accuracy as number)))}.`);
-    const ensembleInt8 = variants.find((v) => v.id === 'ensemble-int8');
-    if (teacher !== base && ensembleInt8 !== undefined) {
-      const ratio = (ensembleInt8.size as { bytes: number }).bytes / (teacher.size as { bytes: number }).bytes;
-      const drop = 100 * ((teacher.accuracy as number) - (ensembleInt8.accuracy as number));
-      lines.push(`- the ensemble (the model users get) with int8 weights: ${pct(ratio)} of its size — **${ratio <= 0.3 ? 'met' : 'not met'}**; accuracy ${moved(drop)} — **${drop <= 1 ? 'met' : 'not met'}**.`);
+    if (teacher !== base) {
+      const c = against(student, base);
+      lines.push(`- the same student against one model of the teacher's config (fp32): ${c.speed.toFixed(2)}× single-request, ${c.throughput.toFixed(2)}× throughput, ${moved(c.drop)}.`);
+      const ensembleInt8 = find('ensemble-int8');
+      if (ensembleInt8 !== undefined) {
+        const e = against(ensembleInt8, teacher);
+        lines.push(`- the ensemble (the model users get) with int8 weights: ${pct(e.size)} of its size — ${met(e.size <= 0.3)}; accuracy ${moved(e.drop)} — ${met(e.drop <= 1)}.`);
+      }
+      const ensemblePruned = find('ensemble-pruned');
+      if (ensemblePruned !== undefined) {
+        const e = against(ensemblePruned, teacher);
+        lines.push(`- the ensemble with structured pruning at 50% (every member pruned and fine-tuned): ${pct(e.size)} of its size, accuracy ${moved(e.drop)}, ${e.speed.toFixed(2)}× single-request / ${e.throughput.toFixed(2)}× throughput against the ensemble.`);
+      }
     }
-    const ensemblePruned = variants.find((v) => v.id === 'ensemble-pruned');
-    if (teacher !== base && ensemblePruned !== undefined) {
-      const ratio = (ensemblePruned.size as { bytes: number }).bytes / (teacher.size as { bytes: number }).bytes;
-      lines.push(`- the ensemble with structured pruning at 50% (every member pruned and fine-tuned): ${pct(ratio)} of its size, accuracy ${moved(100 * ((teacher.accuracy as number) - (ensemblePruned.accuracy as number)))}, ${(median(teacher.latency) / median(ensemblePruned.latency)).toFixed(2)}× single-request / ${(median(ensemblePruned.throughput) / median(teacher.throughput)).toFixed(2)}× throughput against the ensemble.`);
-    }
-    const ortEnsemble = variants.find((v) => v.id === 'onnx-ensemble');
-    const ortEnsembleInt8 = variants.find((v) => v.id === 'onnx-ensemble-int8');
+    const ortEnsemble = find('onnx-ensemble');
+    const ortEnsembleInt8 = find('onnx-ensemble-int8');
     if (ortEnsemble !== undefined && ortEnsembleInt8 !== undefined) {
-      const ratio = (ortEnsembleInt8.size as { bytes: number }).bytes / (ortEnsemble.size as { bytes: number }).bytes;
-      lines.push(`- the ensemble exported with integer kernels (what the browser page can load): ${pct(ratio)} of its .onnx size, accuracy ${moved(100 * ((ortEnsemble.accuracy as number) - (ortEnsembleInt8.accuracy as number)))}, ${(median(ortEnsemble.latency) / median(ortEnsembleInt8.latency)).toFixed(2)}× single-request / ${(median(ortEnsembleInt8.throughput) / median(ortEnsemble.throughput)).toFixed(2)}× throughput against its float32 export.`);
+      const e = against(ortEnsembleInt8, ortEnsemble);
+      lines.push(`- the ensemble exported with integer kernels (what the browser page can load): ${pct(e.size)} of its .onnx size, accuracy ${moved(e.drop)}, ${e.speed.toFixed(2)}× single-request / ${e.throughput.toFixed(2)}× throughput against its float32 export.`);
     }
-    const ortTeacher = variants.find((v) => v.id === (teacher === base ? 'onnx-fp32' : 'onnx-ensemble'));
-    const ortStudent = variants.find((v) => v.id === 'onnx-student');
+    const ortTeacher = find(teacher === base ? 'onnx-fp32' : 'onnx-ensemble');
+    const ortStudent = find('onnx-student');
     if (ortTeacher !== undefined && ortStudent !== undefined) {
-      lines.push(`- the same student against the same teacher, both on onnxruntime: ${(median(ortTeacher.latency) / median(ortStudent.latency)).toFixed(2)}× single-request, ${(median(ortStudent.throughput) / median(ortTeacher.throughput)).toFixed(2)}× throughput.`);
+      const e = against(ortStudent, ortTeacher);
+      lines.push(`- the same student against the same teacher, both on onnxruntime: ${e.speed.toFixed(2)}× single-request, ${e.throughput.toFixed(2)}× throughput.`);
     }
     lines.push('');
   }

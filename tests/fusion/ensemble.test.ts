@@ -32,6 +32,20 @@ function config(ensemble: number | undefined, seed = 7, extra: Partial<FusionMod
 const weights = (m: FusionModel, prefix = ''): [string, Float32Array][] =>
   m.state.namedWeights().filter(([n]) => n.startsWith(prefix)).map(([n, w]) => [n.slice(prefix.length), w.dataSync() as Float32Array]);
 
+/** An ensemble of 2 of the tiny config, trained. */
+async function trainedPair(): Promise<FusionModel> {
+  const m = FusionModel.create(config(2));
+  await m.fit(train, { validation, progress: 'none' });
+  return m;
+}
+
+/** Member 1's weights among `names` are exactly member 0's (those without a `members.` prefix) under `members.1.`. */
+function expectMemberOneMirrors(names: string[]): void {
+  const own = names.filter((n) => !n.startsWith('members.'));
+  expect(own.length).toBeGreaterThan(0);
+  expect(names.filter((n) => n.startsWith('members.1.')).sort()).toEqual(own.map((n) => `members.1.${n}`).sort());
+}
+
 async function probabilities(m: FusionModel): Promise<number[][]> {
   const prepared = (await m.prepareInputs(requests)).map((o) => { if (!o.ok) throw new Error('unprepared'); return o.value; });
   const predictions = await m.predictPrepared(prepared, { contributions: false });
@@ -201,18 +215,15 @@ describe('training.ensemble', () => {
   });
 
   it('int8 storage and magnitude pruning take an ensemble: every member alike, reloaded as quantized', async () => {
-    const m = FusionModel.create(config(2));
-    await m.fit(train, { validation, progress: 'none' });
+    const m = await trainedPair();
     const float = await probabilities(m);
     const floatDir = path.join(work, 'ens-float');
     await m.save(floatDir);
     const start = tf.memory().numTensors;
     const report = await quantizeState(m.state, { dtype: 'int8', minSize: 64 });
     const int8 = report.weights.filter((w) => w.dtype === 'int8').map((w) => w.name);
-    const own = int8.filter((n) => !n.startsWith('members.'));
-    expect(own.length).toBeGreaterThan(0);
     // Member 1's weights are stored as member 0's are, each with its own scales.
-    expect(int8.filter((n) => n.startsWith('members.1.')).sort()).toEqual(own.map((n) => `members.1.${n}`).sort());
+    expectMemberOneMirrors(int8);
     expect(report.weights.length).toBe(m.state.namedWeights().length);
     const quantized = await probabilities(m);
     const moved = Math.max(...quantized.flatMap((row, r) => row.map((p, j) => Math.abs(p - ((float[r] as number[])[j] as number)))));
@@ -228,21 +239,34 @@ describe('training.ensemble', () => {
     (await probabilities(loaded)).forEach((row, r) => row.forEach((p, j) => expect(Math.abs(p - ((quantized[r] as number[])[j] as number))).toBeLessThan(1e-6)));
     // Magnitude pruning zeroes the same share in every member's kernels.
     const pruned = pruneMagnitude(loaded.state, { ratio: 0.5, minSize: 64 });
-    expect(pruned.weights.map((w) => w.name).filter((n) => n.startsWith('members.1.')).sort()).toEqual(pruned.weights.map((w) => w.name).filter((n) => !n.startsWith('members.')).map((n) => `members.1.${n}`).sort());
+    expectMemberOneMirrors(pruned.weights.map((w) => w.name));
     for (const w of pruned.weights) expect(w.zeros).toBeGreaterThanOrEqual(Math.floor(w.size / 2));
     loaded.dispose();
     expect(tf.memory().numTensors).toBe(start);
     m.dispose();
   });
 
-  it('a trained ensemble that fails while training further keeps every member, as it was', async () => {
-    const m = FusionModel.create(config(2));
-    await m.fit(train, { validation, progress: 'none' });
+  it('a trained ensemble that fails while training further keeps every member, as it was, and no tensor', async () => {
+    const m = await trainedPair();
     const before = await probabilities(m);
+    const start = tf.memory().numTensors;
     const boom = { onEpochStart: () => { throw new Error('boom'); } };
     await expect(m.fit(train, { epochs: 1, progress: 'none', callbacks: [boom] })).rejects.toThrow('boom');
+    expect(tf.memory().numTensors).toBe(start);
     expect(m.state.members).toBe(2);
     expect(await probabilities(m)).toEqual(before);
+    m.dispose();
+  });
+
+  it('a trained ensemble interrupted while training further keeps every member', async () => {
+    const m = await trainedPair();
+    const abort = new AbortController();
+    const lines: string[] = [];
+    // Stop in member 2's first step: member 1 has trained further, member 2 keeps what it had.
+    const stopper = { onStep: (_i: unknown, run: { member?: { index: number } }) => { if (run.member?.index === 2) abort.abort(); } };
+    await m.fit(train, { epochs: 2, progress: 'none', signal: abort.signal, callbacks: [stopper], log: (l) => lines.push(l) });
+    expect(m.state.members).toBe(2);
+    expect(lines).toContain('member 2/2 was interrupted: it keeps the weights it had then, and the members after it were not trained further');
     m.dispose();
   });
 

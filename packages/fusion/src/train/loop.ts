@@ -325,16 +325,16 @@ function memberSummary(run: Run): EnsembleMemberSummary {
  * one model.
  */
 async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, log: (line: string) => void, existing?: FusionState[]): Promise<TrainingHistory['ensemble']> {
-  const n = existing === undefined ? run.state.config.training.ensemble ?? 1 : existing.length + 1;
+  const n = run.member?.members ?? 1;
   if (n <= 1) return undefined;
   const summaries = [memberSummary(run)];
-  const members: FusionState[] = [];
+  const created: FusionState[] = []; // new members, disposed if anything throws
   try {
     // A callback's stop (`TrainingRun.stop`) ends the ensemble's training too: the members trained so far remain.
     for (let k = 1; k < n && !run.interrupted && run.stopReason === undefined; k++) {
       if (run.options.signal?.aborted === true) { run.interrupted = true; break; }
-      const member = existing?.[k - 1] ?? run.state.createMember(k);
-      members.push(member); // from here disposed by the catch below if anything throws (a new member only)
+      let member = existing?.[k - 1];
+      if (member === undefined) created.push(member = run.state.createMember(k));
       const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
       memberLog(`${existing === undefined ? 'training' : 'training further'} with seed ${member.config.training.seed}`);
       const mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog);
@@ -350,21 +350,20 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
         run.interrupted = true;
         if (existing !== undefined) {
           log(`member ${k + 1}/${n} was interrupted: it keeps the weights it had then, and the members after it were not trained further`);
-          break;
+        } else {
+          (created.pop() as FusionState).dispose();
+          log(`member ${k + 1}/${n} was interrupted and is left out: the model is the ensemble of the ${k} member(s) that finished`);
         }
-        members.pop();
-        member.dispose();
-        log(`member ${k + 1}/${n} was interrupted and is left out: the model is the ensemble of the ${k} member(s) that finished`);
         break;
       }
       summaries.push(memberSummary(mrun));
       if (mrun.stopReason !== undefined) run.stop(mrun.stopReason);
     }
   } catch (err) {
-    if (existing === undefined) for (const m of members) m.dispose();
+    for (const m of created) m.dispose();
     throw err;
   }
-  if (existing !== undefined) members.splice(0, members.length, ...existing);
+  const members = existing ?? created;
   run.state.adoptMembers(members);
   const result: NonNullable<TrainingHistory['ensemble']> = { members: summaries };
   if (run.validation.length > 0 && members.length > 0) {

@@ -50,10 +50,7 @@ async function checkModel(config: FusionModelConfig, inputs: string[], transform
   const trained = await trainTiny(config, data);
   let model = trained;
   try {
-    if (transform !== undefined) {
-      model = await transform(trained);
-      trained.dispose();
-    }
+    if (transform !== undefined) model = await transform(trained);
     const { bytes } = exportOnnx(model.state);
     const checked = onnxChecker(bytes);
     expect(checked.message).toBe('');

@@ -1,10 +1,10 @@
 // training.ensemble: N members, member k trained with seed + k on the same data, answering with the mean of
 // their logits; saved and loaded as one model folder; one teacher for `distill`; int8 / float16 storage and
-// magnitude pruning of every member; checkpoints refused. Structured pruning and further training of an ensemble:
+// magnitude pruning of every member; checkpoints and resume (each member its own). Structured pruning and further training of an ensemble:
 // tests/fusion/prune.test.ts.
 // ONNX export of an ensemble: tests/onnx/export.test.ts.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -270,11 +270,69 @@ describe('training.ensemble', () => {
     m.dispose();
   });
 
-  it('refuses checkpoints, and is checked in the config', async () => {
+  it('is checked in the config', () => {
     expect(() => FusionModel.create(config(0))).toThrow(/training\.ensemble/);
     expect(() => FusionModel.create(config(17))).toThrow(/training\.ensemble/);
+  });
+
+  it('resumes from checkpoints after an interruption inside member 3, giving the uninterrupted ensemble', async () => {
+    const start = tf.memory().numTensors;
+    // 8 epochs at a high rate: the validation loss turns up before the end, so members end with an earlier epoch's weights.
+    const c = config(3);
+    const cfg = { ...c, training: { ...c.training, epochs: 8, learningRate: 3e-2 } } as FusionModelConfig;
+    const reference = FusionModel.create(cfg);
+    const full = await reference.fit(train, { validation, progress: 'none' });
+    const members = full.ensemble?.members ?? [];
+    // Member 3 ends with the weights of an epoch before the one the interruption below falls in.
+    const best3 = members[2]?.bestEpoch as number;
+    expect(best3).toBeLessThan(7);
+
+    const dir = path.join(work, 'ckpt-ensemble');
+    const abort = new AbortController();
+    const first = FusionModel.create(cfg);
+    // Abort in member 3's 7th epoch, after its first step: the checkpoint is taken inside that epoch.
+    const stopper = { onStep: (i: { epoch: number; batch: number }, run: { member?: { index: number } }) => { if (run.member?.index === 3 && i.epoch === 7 && i.batch === 1) abort.abort(); } };
+    const h1 = await first.fit(train, { validation, progress: 'none', checkpointDir: dir, signal: abort.signal, callbacks: [stopper], log: () => undefined });
+    expect(h1.interrupted).toBe(true);
+    expect(first.state.members).toBe(2); // member 3 was left out of the model the interrupted run holds
+    first.dispose();
+    expect(readdirSync(dir).sort()).toEqual(['last', 'member-2', 'member-3']);
+    // Its checkpoint: inside epoch 7, with the best epoch's weights beside the current ones.
+    const member3 = JSON.parse(readFileSync(path.join(dir, 'member-3', 'last', 'trainer.json'), 'utf8')) as { state: { epoch: number; batch: number }; best?: { epoch: number } };
+    expect([member3.state.epoch, member3.state.batch, member3.best?.epoch]).toEqual([6, 1, best3]);
+    expect(existsSync(path.join(dir, 'member-3', 'last', 'best.bin'))).toBe(true);
+
+    const lines: string[] = [];
+    const second = FusionModel.create(cfg);
+    const h2 = await second.fit(train, { validation, progress: 'none', checkpointDir: dir, resume: true, log: (l) => lines.push(l) });
+    expect(h2.interrupted).toBe(false);
+    expect(lines).toContain(`resuming from ${dir}: its 8 epochs were done (step 24)`);
+    expect(lines).toContain(`member 2/3: resuming from ${path.join(dir, 'member-2')}: its 8 epochs were done (step 24)`);
+    expect(lines).toContain(`member 3/3: resuming from ${path.join(dir, 'member-3')}: epoch 7, step 19`);
+    expect(lines).toContain(`member 3/3: restored the weights of epoch ${best3} (best validation loss ${members[2]?.valLoss?.toFixed(4)})`);
+    expect(second.state.members).toBe(3);
+    // Bit for bit the uninterrupted ensemble: every member's weights (the best epoch's), calibration, answers.
+    expect(weights(second)).toEqual(weights(reference));
+    expect(h2.ensemble?.members).toEqual(members);
+    expect(h2.calibration).toEqual(full.calibration);
+    expect(await probabilities(second)).toEqual(await probabilities(reference));
+    second.dispose(); reference.dispose();
+
+    // A run that does not resume starts the folder afresh: the members' checkpoints of the earlier run go.
+    const single = FusionModel.create(config(undefined));
+    await single.fit(train, { progress: 'none', checkpointDir: dir, epochs: 1 });
+    expect(readdirSync(dir)).toEqual(['last']);
+    single.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('refuses a checkpoint folder whose member folder holds something not mmfuse\'s, and leaves it untouched', async () => {
+    const dir = path.join(work, 'ckpt-foreign');
+    mkdirSync(path.join(dir, 'member-2'), { recursive: true });
+    writeFileSync(path.join(dir, 'member-2', 'notes.txt'), 'mine');
     const m = FusionModel.create(config(2));
-    await expect(m.fit(train, { progress: 'none', checkpointDir: path.join(work, 'ckpt') })).rejects.toThrow(/checkpoints \(and resume\) are not supported with training\.ensemble > 1/);
+    await expect(m.fit(train, { progress: 'none', checkpointDir: dir })).rejects.toThrow(/checkpoint folder/);
+    expect(readFileSync(path.join(dir, 'member-2', 'notes.txt'), 'utf8')).toBe('mine');
     m.dispose();
   });
 });

@@ -59,6 +59,33 @@ describe('training loop', () => {
     fromCkpt.dispose(); second.dispose(); full.dispose();
   });
 
+  it('a resumed run ends with the best epoch\'s weights when that epoch came before the interruption (best.bin)', async () => {
+    const base = tinyConfig({ epochs: 8, seed: 3 });
+    const config = { ...base, training: { ...base.training, learningRate: 3e-2 } };
+    const data = xorSamples(48, 3);
+    const validation = xorSamples(16, 4);
+    const full = FusionModel.create(config);
+    const reference = await full.fit(data, { validation, progress: 'none' });
+    const best = reference.bestEpoch as number;
+    expect(best).toBeLessThan(7); // the case under test: the weights the run ends with are from before epoch 7
+
+    const dir = path.join(work, 'ckpt-best');
+    const controller = new AbortController();
+    const first = FusionModel.create(config);
+    const h1 = await first.fit(data, { validation, progress: 'none', checkpointDir: dir, signal: controller.signal, log: () => undefined, callbacks: [{ onEpochEnd: (m) => { if (m.epoch === 7) controller.abort(); } }] });
+    expect(h1.interrupted).toBe(true);
+    expect(readdirSync(path.join(dir, 'last')).sort()).toEqual(['best.bin', 'metrics.json', 'model.json', 'optimizer.bin', 'trainer.json', 'weights.bin']);
+    first.dispose();
+
+    const lines: string[] = [];
+    const second = FusionModel.create(config);
+    await second.fit(data, { validation, progress: 'none', checkpointDir: dir, resume: true, log: (l) => lines.push(l) });
+    expect(lines).toContain(`restored the weights of epoch ${best} (best validation loss ${reference.epochs[best - 1]?.valLoss?.toFixed(4)})`);
+    const values = (m: FusionModel) => m.state.namedWeights().map(([, w]) => Array.from(w.dataSync()));
+    expect(values(second)).toEqual(values(full));
+    second.dispose(); full.dispose();
+  });
+
   it('keeps tf.memory().numTensors stable over training steps and predictions', async () => {
     const m = FusionModel.create(tinyConfig({ epochs: 1, dropout: 0.1, modalityDropout: 0.3 }));
     const data = xorSamples(40, 4);

@@ -127,7 +127,7 @@ describe('an edited model folder with recomputed checksums', () => {
 
 describe('an edited trainer.json', () => {
   /** A copy of the checkpoint folder with trainer.json (and optimizer.bin) changed. */
-  function editedCheckpoint(name: string, edit: (file: any) => void, optimizer?: (b: Buffer) => Buffer): string {
+  function editedCheckpoint(name: string, edit: (file: any, folder: string) => void, optimizer?: (b: Buffer) => Buffer): string {
     const out = path.join(dir, `ckpt-${name}`);
     cpSync(ckpt, out, { recursive: true });
     const trainer = JSON.parse(readFileSync(path.join(out, 'last', 'trainer.json'), 'utf8'));
@@ -136,13 +136,20 @@ describe('an edited trainer.json', () => {
       writeFileSync(path.join(out, 'last', 'optimizer.bin'), b);
       trainer.optimizer.sha256 = sha(b);
     }
-    edit(trainer);
+    edit(trainer, path.join(out, 'last'));
     writeFileSync(path.join(out, 'last', 'trainer.json'), JSON.stringify(trainer));
     return out;
   }
 
-  it('refuses the resume with CheckpointError: state null, history a string, epoch -5, wrong optimizer sizes, mismatched history', async () => {
-    const cases: Array<[string, (f: any) => void, RegExp, ((b: Buffer) => Buffer)?]> = [
+  it('refuses the resume with CheckpointError: state null, history a string, epoch -5, wrong optimizer sizes, mismatched history, best weights that do not fit', async () => {
+    /** best.bin: `n` float32 values, listed in trainer.json as the weights of epoch 1. */
+    const best = (f: any, folder: string, n: number): void => {
+      const b = Buffer.alloc(4 * n);
+      writeFileSync(path.join(folder, 'best.bin'), b);
+      f.best = { epoch: 1, sizes: [n], sha256: sha(b) };
+      f.state.bestEpoch = 1;
+    };
+    const cases: Array<[string, (f: any, folder: string) => void, RegExp, ((b: Buffer) => Buffer)?]> = [
       ['state-null', (f) => { f.state = null; }, /trainer\.json: state: /],
       ['history-string', (f) => { f.state.history = 'x'; }, /trainer\.json: state\.history: /],
       ['epoch-negative', (f) => { f.state.epoch = -5; }, /trainer\.json: state\.epoch: /],
@@ -152,6 +159,9 @@ describe('an edited trainer.json', () => {
       ['sizes-vs-file', (f) => { f.optimizer.sizes.push(10); }, /optimizer\.bin has \d+ bytes, but trainer\.json lists moments of \d+ bytes/],
       ['steps-disagree', (f) => { f.optimizer.t += 3; }, /the optimizer made \d+ steps but the trainer counts \d+/],
       ['batch-beyond', (f) => { f.state.batch = 99; f.state.partial.seen = 4; }, /stopped after batch 99 of an epoch, but this data has \d+ batches/],
+      ['best-vs-trainer', (f, folder) => { best(f, folder, 4); f.state.bestEpoch = 2; }, /best\.bin holds epoch 1, but the best epoch is 2/],
+      ['best-missing', (f, folder) => { best(f, folder, 4); f.best.sizes = [5]; }, /best\.bin has 16 bytes, but trainer\.json lists best weights of 20 bytes/],
+      ['best-unfit', (f, folder) => { best(f, folder, 4); }, /best\.bin in .* holds 1 weights that do not fit this model's \d+/],
     ];
     for (const [name, edit, reason, optimizer] of cases) {
       const folder = editedCheckpoint(name, edit, optimizer);

@@ -240,7 +240,10 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       ...(model.calibration === undefined ? [] : [calibrationLine(model.calibration)]),
     ].join('\n');
     if (history.interrupted) {
-      log(`training was interrupted after ${epochs.length} of ${config.training.epochs} epochs; the model as trained so far is in ${out}`);
+      const asked = config.training.ensemble ?? 1;
+      // An ensemble's epochs above are member 1's: say how many members the saved model holds instead.
+      const done = asked > 1 ? `training of the ensemble of ${asked} was interrupted (the model holds ${model.state.members} member(s))` : `training was interrupted after ${epochs.length} of ${config.training.epochs} epochs`;
+      log(`${done}; the model as trained so far is in ${out}`);
       return { json, human, exitCode: 1 };
     }
     return { json, human };

@@ -40,21 +40,27 @@ export async function isCheckpoint(dir: string): Promise<boolean> {
 // `last`, its write/replace temporaries, and the writability probe of core's checkOutputTarget (a process killed
 // between creating and removing the probe leaves it behind; its name is mmfuse's own).
 const CHECKPOINT_ENTRY = /^(last|\.last\.(tmp|old)-\d+-[0-9a-f]+|\.mmfuse-write-check-(\d+-)?[A-Za-z0-9]+)$/;
+// An ensemble member's checkpoint folder (member k >= 2), itself holding only checkpoint entries.
+const MEMBER_ENTRY = /^member-\d+$/;
+
+/** A folder holding only `last` (a checkpoint) and the temp folders of checkpoint writes; `members`: also members' such folders. */
+async function holdsCheckpoint(dir: string, members: boolean): Promise<boolean> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  for (const e of entries) {
+    if (CHECKPOINT_ENTRY.test(e)) continue;
+    if (!(members && MEMBER_ENTRY.test(e))) return false;
+    const member = path.join(dir, e);
+    if (!(await lstat(member).then((s) => s.isDirectory(), () => false)) || !(await holdsCheckpoint(member, false))) return false;
+  }
+  return !entries.includes('last') || isCheckpoint(path.join(dir, 'last'));
+}
 
 /**
- * The rule of a checkpoint folder (`checkpointDir`, `--checkpoint`): it holds only `last` (a checkpoint)
- * and the temp folders of checkpoint writes.
+ * The rule of a checkpoint folder (`checkpointDir`, `--checkpoint`): it holds only `last` (a checkpoint),
+ * the temp folders of checkpoint writes, and an ensemble's `member-<k>` folders holding the same.
  */
 export function checkpointFolderRule(option = 'checkpointDir'): OutputRule {
-  return {
-    what: 'checkpoint folder',
-    option,
-    async isOwned(dir: string): Promise<boolean> {
-      const entries = await readdir(dir).catch(() => [] as string[]);
-      if (!entries.every((e) => CHECKPOINT_ENTRY.test(e))) return false;
-      return !entries.includes('last') || isCheckpoint(path.join(dir, 'last'));
-    },
-  };
+  return { what: 'checkpoint folder', option, isOwned: (dir: string) => holdsCheckpoint(dir, true) };
 }
 
 /**

@@ -147,9 +147,10 @@ function formatError(dir: string, reason: string, cause?: unknown): ModelFormatE
 /**
  * Set a state's output (labels / target statistics), encoder states and weights from a read model file
  * (`readModelFolder`). The state must be built from the file's config. Throws `ModelFormatError` naming
- * `dir` when the file does not fit it.
+ * `dir` when the file does not fit it. `members: false` restores one model even where the config asks for an
+ * ensemble (a training checkpoint holds one member).
  */
-export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8Array, dir: string): void {
+export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8Array, dir: string, options: { members?: boolean } = {}): void {
   // Every weight decoded (and its scales checked) before anything is built.
   const values = file.weights.map((w) => decodeEntry(w, buffer, dir));
   try {
@@ -168,9 +169,11 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
     try { enc.setState(e.state); } catch (err) { throw formatError(dir, `encoder ${e.kind} refused its saved state: ${(err as Error).message}`, err); }
   });
   // Nothing is built that the file could not fill: refused before a single weight exists.
-  checkFusionSize(file, state.config, state.encoders.map((e) => e.outputDim), path.join(dir, 'model.json'));
+  const one = options.members === false && state.config.training.ensemble !== undefined;
+  const sized = one ? { ...state.config, training: { ...state.config.training, ensemble: 1 } } : state.config;
+  checkFusionSize(file, sized, state.encoders.map((e) => e.outputDim), path.join(dir, 'model.json'));
   state.build();
-  if ((state.config.training.ensemble ?? 1) > 1) state.buildMembers();
+  if (options.members !== false && (state.config.training.ensemble ?? 1) > 1) state.buildMembers();
   const named = state.namedWeights();
   const last = file.weights[file.weights.length - 1];
   const memoryEntry = last?.name === SCOPE_MEMORY_WEIGHT ? last : undefined;

@@ -18,6 +18,17 @@ export class BestWeights {
     return this.values !== undefined;
   }
 
+  /** The copy and its epoch (for a checkpoint), or undefined before any. */
+  copy(): { epoch: number; values: readonly Float32Array[] } | undefined {
+    return this.values === undefined || this.epoch === undefined ? undefined : { epoch: this.epoch, values: this.values };
+  }
+
+  /** Take a copy made earlier (a resumed run's, from its checkpoint). */
+  set(copy: { epoch: number; values: readonly Float32Array[] }): void {
+    this.values = [...copy.values];
+    this.epoch = copy.epoch;
+  }
+
   /** Put the copied values back into the state's weights. */
   restore(state: FusionState): void {
     if (this.values !== undefined) assignWeights(state, this.values);

@@ -5,8 +5,8 @@
  */
 import type { AdamWState } from '../optim/adamw.js';
 import type { FusionState } from '../state.js';
-import { writeCheckpoint } from './checkpoint.js';
-import type { TrainerState } from './checkpoint.js';
+import { memberCheckpointDir, writeCheckpoint } from './checkpoint.js';
+import type { BestCopy, TrainerState } from './checkpoint.js';
 import type { EpochMetrics, TrainingHistory } from './history.js';
 import { epochLine } from './log-lines.js';
 import { Progress } from './progress.js';
@@ -39,6 +39,8 @@ export interface TrainingRun {
   log(line: string): void;
   /** The ensemble member this run trains (`training.ensemble` > 1): `index` 1..`members`; absent for one model. */
   readonly member?: { index: number; members: number };
+  /** @internal The best validation epoch's weights so far (for a checkpoint); undefined before any. */
+  bestCopy?(): BestCopy | undefined;
 }
 
 /** After each optimizer step. */
@@ -139,14 +141,15 @@ export class ProgressCallback implements TrainingCallback {
 
 /**
  * A checkpoint in `dir` after every epoch, and at the end of a run that stopped inside an epoch
- * (interrupted or stopped), so `resume` continues exactly where it was.
+ * (interrupted or stopped), so `resume` continues exactly where it was. Ensemble member k (2..N) writes
+ * to `dir/member-<k>`.
  */
 export class CheckpointCallback implements TrainingCallback {
   constructor(readonly dir: string) {}
 
   private async write(run: TrainingRun): Promise<void> {
     run.state.history = { ...run.history(), interrupted: false };
-    await writeCheckpoint(this.dir, run.state, await run.optimizerState(), run.progress);
+    await writeCheckpoint(memberCheckpointDir(this.dir, run.member?.index ?? 1), run.state, await run.optimizerState(), run.progress, run.bestCopy?.());
   }
 
   async onEpochEnd(_m: EpochMetrics, run: TrainingRun): Promise<void> {

@@ -1,10 +1,13 @@
 /**
  * Training checkpoints: `<checkpointDir>/last/` is a complete model folder (loadable with
- * FusionModel.load) plus `optimizer.bin` (AdamW moments m then v, float32, in trainable-weight order) and
- * `trainer.json` (epoch, step, position in the epoch, history, early-stopping state). Written to a temp
- * folder and renamed, so an interruption at any moment leaves the previous checkpoint intact.
+ * FusionModel.load) plus `optimizer.bin` (AdamW moments m then v, float32, in trainable-weight order),
+ * `trainer.json` (epoch, step, position in the epoch, history, early-stopping state) and, when the best
+ * validation epoch's weights are not the folder's own, `best.bin` (those weights, float32, in save order), so a
+ * resumed run still ends with them. Written to a temp folder and renamed, so an interruption at any moment
+ * leaves the previous checkpoint intact. Member k (2..N) of an ensemble has its own checkpoint in
+ * `<checkpointDir>/member-<k>/last`; member 1's is `<checkpointDir>/last`.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CheckpointError, ModelFormatError, isMmfuseError, z } from '@mmfuse/core';
 import { isCheckpoint, recoverFolder, writeFolderAtomically } from '../io/folder.js';
@@ -28,7 +31,15 @@ export interface TrainerState extends EarlyStoppingState {
   partial: { lossSum: number; seen: number; correct: number; terms?: Record<string, number> };
 }
 
-interface TrainerFile { state: Readonly<TrainerState>; optimizer: { t: number; sizes: number[]; sha256: string } }
+/** The best validation epoch's weights, in save order (`FusionState.namedWeights`). */
+export interface BestCopy { epoch: number; values: readonly Float32Array[] }
+
+interface TrainerFile {
+  state: Readonly<TrainerState>;
+  optimizer: { t: number; sizes: number[]; sha256: string };
+  /** `best.bin`: the weights of the best epoch when they are not the folder's (absent when they are, or without validation). */
+  best?: { epoch: number; sizes: number[]; sha256: string };
+}
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 const count = z.int().min(0);
@@ -56,6 +67,7 @@ const trainerFileSchema = z.object({
     stoppedEarly: z.boolean(),
   }),
   optimizer: z.object({ t: count, sizes: z.array(count), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  best: z.object({ epoch: z.int().min(1), sizes: z.array(count), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 
 /** Check trainer.json's content and how its parts agree; throws `CheckpointError` naming the problem. */
@@ -73,6 +85,7 @@ function checkTrainerFile(raw: unknown, file: string): TrainerFile {
   t.history.forEach((h, i) => { if (h.epoch !== i + 1) throw bad(`history entry ${i} is epoch ${h.epoch}, expected ${i + 1}`); });
   if (t.bestEpoch !== null && t.bestEpoch > t.epoch) throw bad(`bestEpoch ${t.bestEpoch} is after the ${t.epoch} completed epochs`);
   if (f.optimizer.t !== t.step) throw bad(`the optimizer made ${f.optimizer.t} steps but the trainer counts ${t.step}`);
+  if (f.best !== undefined && f.best.epoch !== t.bestEpoch) throw bad(`best.bin holds epoch ${f.best.epoch}, but the best epoch is ${t.bestEpoch}`);
   return f;
 }
 
@@ -80,25 +93,68 @@ export function checkpointFolder(dir: string): string {
   return path.join(dir, 'last');
 }
 
+/** The checkpoint folder of ensemble member `index` (1-based): member 1's is `dir` itself, member k's `dir/member-<k>`. */
+export function memberCheckpointDir(dir: string, index: number): string {
+  return index <= 1 ? dir : path.join(dir, `member-${index}`);
+}
+
+/**
+ * Remove the ensemble members' checkpoints (`dir/member-<k>`) of an earlier run, so that a run starting afresh
+ * never resumes a member trained alongside another member 1. Only folders the checkpoint rule owns are
+ * removed (the caller checked `dir` with it).
+ */
+export async function clearMemberCheckpoints(dir: string): Promise<void> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  for (const e of entries) if (/^member-\d+$/.test(e)) await rm(path.join(dir, e), { recursive: true, force: true });
+}
+
+/** Float32 arrays concatenated into one buffer, with their lengths and the buffer's sha256. */
+function pack(parts: readonly Float32Array[]): { buf: Uint8Array; sizes: number[]; sha256: string } {
+  const total = parts.reduce((a, p) => a + p.byteLength, 0);
+  const buf = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) { buf.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), off); off += p.byteLength; }
+  return { buf, sizes: parts.map((p) => p.length), sha256: sha256(buf) };
+}
+
+/** A float32 file written by `pack`, checked against its size and checksum, split by `sizes`. */
+async function unpack(file: string, sizes: readonly number[], sum: string, what: string): Promise<Float32Array[]> {
+  const expected = 4 * sizes.reduce((a, n) => a + n, 0);
+  const bytes = await stat(file).then((st) => (st.isFile() ? st.size : -1), () => -1);
+  if (bytes !== expected) throw new CheckpointError(`${path.basename(file)} has ${bytes < 0 ? 'no regular file' : `${bytes} bytes`}, but trainer.json lists ${what} of ${expected} bytes`, { file });
+  const buf = new Uint8Array(await readFile(file));
+  if (sha256(buf) !== sum) throw new ModelFormatError(`${path.basename(file)} fails its checksum`, { file: path.dirname(file) });
+  const f32 = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  const out: Float32Array[] = [];
+  let off = 0;
+  for (const n of sizes) { out.push(f32.slice(off, off + n)); off += n; }
+  return out;
+}
+
 /** `<checkpointDir>/last` may be replaced only by another checkpoint. */
 const LAST_RULE = { what: 'checkpoint', option: 'checkpointDir', isOwned: isCheckpoint };
 
-export async function writeCheckpoint(dir: string, model: FusionState, optimizer: AdamWState, trainer: Readonly<TrainerState>): Promise<void> {
+/**
+ * Write `dir/last`. `best`: the best epoch's weights; written to `best.bin` unless they are the folder's own
+ * (the best epoch is the one just finished).
+ */
+export async function writeCheckpoint(dir: string, model: FusionState, optimizer: AdamWState, trainer: Readonly<TrainerState>, best?: BestCopy): Promise<void> {
   await writeFolderAtomically(checkpointFolder(dir), async (tmp) => {
     await writeModelFiles(model, tmp);
-    const parts = [...optimizer.m, ...optimizer.v];
-    const total = parts.reduce((a, p) => a + p.byteLength, 0);
-    const buf = new Uint8Array(total);
-    let off = 0;
-    for (const p of parts) { buf.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), off); off += p.byteLength; }
-    await writeFile(path.join(tmp, 'optimizer.bin'), buf);
-    const file: TrainerFile = { state: trainer, optimizer: { t: optimizer.t, sizes: optimizer.m.map((x) => x.length), sha256: sha256(buf) } };
+    const moments = pack([...optimizer.m, ...optimizer.v]);
+    await writeFile(path.join(tmp, 'optimizer.bin'), moments.buf);
+    const file: TrainerFile = { state: trainer, optimizer: { t: optimizer.t, sizes: optimizer.m.map((x) => x.length), sha256: moments.sha256 } };
+    if (best !== undefined && !(best.epoch === trainer.epoch && trainer.batch === 0)) {
+      const b = pack(best.values);
+      await writeFile(path.join(tmp, 'best.bin'), b.buf);
+      file.best = { epoch: best.epoch, sizes: b.sizes, sha256: b.sha256 };
+    }
     await writeFile(path.join(tmp, 'trainer.json'), `${JSON.stringify(file)}\n`);
   }, LAST_RULE);
 }
 
 /** The last checkpoint, or undefined when there is none. */
-export async function readCheckpoint(dir: string): Promise<{ model: ModelFile; buffer: Uint8Array; state: TrainerState; optimizer: AdamWState } | undefined> {
+export async function readCheckpoint(dir: string): Promise<{ model: ModelFile; buffer: Uint8Array; state: TrainerState; optimizer: AdamWState; best?: BestCopy } | undefined> {
   const folder = checkpointFolder(dir);
   await recoverFolder(folder);
   const exists = await stat(path.join(folder, 'trainer.json')).then(() => true, () => false);
@@ -115,18 +171,9 @@ export async function readCheckpoint(dir: string): Promise<{ model: ModelFile; b
     throw new CheckpointError(`trainer.json is unreadable: ${(err as Error).message}`, { file: trainerFile, cause: err });
   }
   const file = checkTrainerFile(raw, trainerFile);
-  const optimizerFile = path.join(folder, 'optimizer.bin');
-  const expected = 2 * 4 * file.optimizer.sizes.reduce((a, n) => a + n, 0);
-  const optimizerBytes = await stat(optimizerFile).then((st) => (st.isFile() ? st.size : -1), () => -1);
-  if (optimizerBytes !== expected) {
-    throw new CheckpointError(`optimizer.bin has ${optimizerBytes < 0 ? 'no regular file' : `${optimizerBytes} bytes`}, but trainer.json lists moments of ${expected} bytes`, { file: optimizerFile });
-  }
-  const buf = new Uint8Array(await readFile(optimizerFile));
-  if (sha256(buf) !== file.optimizer.sha256) throw new ModelFormatError('optimizer.bin fails its checksum', { file: folder });
-  const f32 = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-  const m: Float32Array[] = []; const v: Float32Array[] = [];
-  let off = 0;
-  for (const n of file.optimizer.sizes) { m.push(f32.slice(off, off + n)); off += n; }
-  for (const n of file.optimizer.sizes) { v.push(f32.slice(off, off + n)); off += n; }
-  return { model, buffer, state: file.state as TrainerState, optimizer: { t: file.optimizer.t, m, v } };
+  const moments = await unpack(path.join(folder, 'optimizer.bin'), [...file.optimizer.sizes, ...file.optimizer.sizes], file.optimizer.sha256, 'moments');
+  const n = file.optimizer.sizes.length;
+  const optimizer: AdamWState = { t: file.optimizer.t, m: moments.slice(0, n), v: moments.slice(n) };
+  const best = file.best === undefined ? undefined : { epoch: file.best.epoch, values: await unpack(path.join(folder, 'best.bin'), file.best.sizes, file.best.sha256, 'best weights') };
+  return { model, buffer, state: file.state as TrainerState, optimizer, ...(best === undefined ? {} : { best }) };
 }

@@ -22,7 +22,10 @@ function currentEpoch(p: { epoch: number; batch: number }): number {
   return p.epoch + (p.batch > 0 ? 1 : 0);
 }
 
-export function resumeLine(dir: string, p: { epoch: number; batch: number; step: number }): string {
+/** `resuming from DIR: epoch 3, step 40`; a checkpoint of a run that had ended: `its 8 epochs were done (step 64)`. */
+export function resumeLine(dir: string, p: { epoch: number; batch: number; step: number; stoppedEarly?: boolean }, epochs?: number): string {
+  if (p.batch === 0 && p.stoppedEarly === true) return `resuming from ${dir}: it had stopped early after epoch ${p.epoch} (step ${p.step})`;
+  if (p.batch === 0 && epochs !== undefined && p.epoch >= epochs) return `resuming from ${dir}: its ${p.epoch} epochs were done (step ${p.step})`;
   return `resuming from ${dir}: epoch ${currentEpoch(p)}, step ${p.step}`;
 }
 

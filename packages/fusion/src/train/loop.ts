@@ -26,8 +26,8 @@ import { checkpointFolderRule } from '../io/folder.js';
 import { BestWeights, EpochAverage, assignWeights, copyWeights } from './best-weights.js';
 import { CallbackList, CheckpointCallback, ProgressCallback } from './callbacks.js';
 import type { StepInfo, TrainingCallback, TrainingRun } from './callbacks.js';
-import { readCheckpoint } from './checkpoint.js';
-import type { TrainerState } from './checkpoint.js';
+import { clearMemberCheckpoints, memberCheckpointDir, readCheckpoint } from './checkpoint.js';
+import type { BestCopy, TrainerState } from './checkpoint.js';
 import { augmentTraining, dropUnknownTargets, prepareLabeled, splitValidation } from './data.js';
 import { EarlyStopping } from './early-stopping.js';
 import type { EnsembleMemberSummary, EpochMetrics, TrainingHistory } from './history.js';
@@ -105,8 +105,6 @@ function checkOptions(state: FusionState, options: FitOptions): number {
   } else if (aug !== undefined && typeof aug !== 'boolean') {
     throw new ConfigError(`must be true, false or a list of input fields, got ${JSON.stringify(aug)}`, { path: augPath });
   }
-  const members = state.config.training.ensemble ?? 1;
-  if (members > 1 && options.checkpointDir !== undefined) throw new ConfigError(`checkpoints (and resume) are not supported with training.ensemble > 1 (here ${members}); train without a checkpoint folder`, { path: 'training.ensemble' });
   const w = options.headLossWeight ?? 1;
   if (!Number.isFinite(w) || w < 0) throw new ConfigError(`must be a finite number >= 0, got ${w}`, { path: 'headLossWeight' });
   const names = new Set<string>(['head']);
@@ -118,22 +116,56 @@ function checkOptions(state: FusionState, options: FitOptions): number {
   return epochs;
 }
 
-/** Weights from the checkpoint (resume), from an earlier fit or load, or fitted fresh on the training set. */
-async function initOrResume(state: FusionState, train: readonly TrainingSample[], options: FitOptions): Promise<{ trainer: TrainerState; optimizer: AdamWState } | undefined> {
-  const checkpoint = options.resume === true ? await readCheckpoint(options.checkpointDir as string) : undefined;
-  if (checkpoint !== undefined) {
-    if (JSON.stringify(checkpoint.model.config) !== JSON.stringify(state.savedConfig())) {
-      throw new CheckpointError(`the checkpoint in ${options.checkpointDir} was written for a different config; remove it or train without resume`, { file: options.checkpointDir as string });
-    }
-    restoreState(state, checkpoint.model, checkpoint.buffer, options.checkpointDir as string);
-    return { trainer: checkpoint.state, optimizer: checkpoint.optimizer };
+/** What a run continues from: a checkpoint's trainer state, optimizer moments and best weights, and its folder. */
+interface Resumed { trainer: TrainerState; optimizer: AdamWState; best?: BestCopy; dir: string }
+
+/** A config as a checkpoint compares it: an ensemble member's checkpoint is that of one model (`training.ensemble` left out). */
+function comparable(config: object): string {
+  const c = config as { training?: Record<string, unknown> };
+  if (c.training === undefined) return JSON.stringify(config);
+  const { ensemble: _e, ...training } = c.training;
+  return JSON.stringify({ ...config, training });
+}
+
+/**
+ * The checkpoint in `dir` restored into `state` (one model: an ensemble member), or undefined when there is
+ * none. The best epoch's weights come from `best.bin`, or are the restored weights when that epoch was the
+ * checkpoint's last.
+ */
+async function resumeFrom(state: FusionState, dir: string): Promise<Resumed | undefined> {
+  const checkpoint = await readCheckpoint(dir);
+  if (checkpoint === undefined) return undefined;
+  if (comparable(checkpoint.model.config) !== comparable(state.savedConfig())) {
+    throw new CheckpointError(`the checkpoint in ${dir} was written for a different config; remove it or train without resume`, { file: dir });
   }
+  restoreState(state, checkpoint.model, checkpoint.buffer, dir, { members: false });
+  const t = checkpoint.state;
+  let best = checkpoint.best;
+  if (best === undefined && t.bestEpoch !== null && t.bestEpoch === t.epoch && t.batch === 0) best = { epoch: t.bestEpoch, values: await copyWeights(state) };
+  if (best !== undefined) {
+    const sizes = state.namedWeights().map(([, w]) => w.size);
+    if (best.values.length !== sizes.length || best.values.some((v, i) => v.length !== sizes[i])) {
+      throw new CheckpointError(`best.bin in ${dir} holds ${best.values.length} weights that do not fit this model's ${sizes.length}; remove the checkpoint or train without resume`, { file: dir });
+    }
+  }
+  return { trainer: t, optimizer: checkpoint.optimizer, ...(best === undefined ? {} : { best }), dir };
+}
+
+/**
+ * Weights from the checkpoint (resume), from an earlier fit or load, or fitted fresh on the training set. A run
+ * that does not resume starts its checkpoint folder afresh: an earlier run's ensemble members' checkpoints go.
+ */
+async function initOrResume(state: FusionState, train: readonly TrainingSample[], options: FitOptions): Promise<Resumed | undefined> {
+  const dir = options.checkpointDir;
+  const resumed = options.resume === true && dir !== undefined ? await resumeFrom(state, dir) : undefined;
+  if (resumed !== undefined) return resumed;
+  if (dir !== undefined) await clearMemberCheckpoints(dir);
   if (!state.trained) await state.initialize(train);
   return undefined;
 }
 
 /** A checkpoint's optimizer and position must fit this model and data; otherwise it belongs to another run. */
-function checkResumable(resumed: { trainer: TrainerState; optimizer: AdamWState }, sizes: readonly number[], stepsPerEpoch: number, dir: string): void {
+function checkResumable(resumed: Resumed, sizes: readonly number[], stepsPerEpoch: number, dir: string): void {
   const m = resumed.optimizer.m.map((x) => x.length);
   if (m.length !== sizes.length || m.some((n, i) => n !== sizes[i])) {
     throw new CheckpointError(`the optimizer state in ${dir} has moments for ${m.length} weights (${m.slice(0, 4).join(', ')}${m.length > 4 ? ', ...' : ''} values), but this model has ${sizes.length} (${sizes.slice(0, 4).join(', ')}${sizes.length > 4 ? ', ...' : ''}); remove the checkpoint or train without resume`, { file: dir });
@@ -167,7 +199,7 @@ class Run implements TrainingRun {
   raw: readonly Sample[] = [];
   cache: PrepareCache | undefined;
 
-  constructor(readonly state: FusionState, public train: TrainingSample[], readonly validation: TrainingSample[], readonly options: FitOptions, epochs: number, readonly skipped: SkippedSample[], readonly log: (line: string) => void, resumed?: { trainer: TrainerState; optimizer: AdamWState }) {
+  constructor(readonly state: FusionState, public train: TrainingSample[], readonly validation: TrainingSample[], readonly options: FitOptions, epochs: number, readonly skipped: SkippedSample[], readonly log: (line: string) => void, resumed?: Resumed) {
     const cfg = state.config.training;
     const network = state.requireNetwork();
     const output = state.requireOutput();
@@ -180,9 +212,10 @@ class Run implements TrainingRun {
     this.trainer = resumed?.trainer ?? freshTrainer();
     if (resumed !== undefined) {
       try {
-        checkResumable(resumed, trainable.map((w) => w.size), this.stepsPerEpoch, options.checkpointDir as string);
+        checkResumable(resumed, trainable.map((w) => w.size), this.stepsPerEpoch, resumed.dir);
         optimizer.setState(resumed.optimizer);
       } catch (err) { optimizer.dispose(); throw err; }
+      if (resumed.best !== undefined) this.best.set(resumed.best);
     }
     const classWeights = output.classWeights(cfg.classWeights, train.map((s) => s.target));
     this.step = {
@@ -199,6 +232,7 @@ class Run implements TrainingRun {
   get progress(): Readonly<TrainerState> { return this.trainer; }
   learningRate(): number { return learningRateAt(this.trainer.step, this.schedule); }
   optimizerState(): Promise<AdamWState> { return this.step.optimizer.getState(); }
+  bestCopy(): BestCopy | undefined { return this.best.copy(); }
   stop(reason: string): void { this.stopReason ??= reason; }
 
   /** Another epoch is due: epochs left, no early stop, no stop request. */
@@ -321,10 +355,11 @@ function memberSummary(run: Run): EnsembleMemberSummary {
  * a trained ensemble trained further (a fine-tune) passes its own members as `existing`, and each continues
  * from its weights. An abort keeps the members that finished (a new ensemble is their ensemble, and the saved
  * config says how many; a fine-tuned one keeps every member, the interrupted one and those after it with the
- * weights they had); a callback's stop keeps the stopped member too and trains no further one. Undefined for
- * one model.
+ * weights they had); a callback's stop keeps the stopped member too and trains no further one. With a
+ * checkpoint folder member k writes its own (`member-<k>`), and a resumed run continues each member from it (a
+ * finished member trains no further). Undefined for one model.
  */
-async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, log: (line: string) => void, existing?: FusionState[]): Promise<TrainingHistory['ensemble']> {
+async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, log: (line: string) => void, existing?: FusionState[], checkpoint?: CheckpointCallback): Promise<TrainingHistory['ensemble']> {
   const n = run.member?.members ?? 1;
   if (n <= 1) return undefined;
   const summaries = [memberSummary(run)];
@@ -337,12 +372,18 @@ async function trainMembers(run: Run, callbacks: CallbackList, epochs: number, l
       if (member === undefined) created.push(member = run.state.createMember(k));
       const memberLog = (line: string): void => log(`member ${k + 1}/${n}: ${line}`);
       memberLog(`${existing === undefined ? 'training' : 'training further'} with seed ${member.config.training.seed}`);
-      const mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog);
+      // Its own checkpoint (`<checkpointDir>/member-<k>`) when the run resumes.
+      const dir = run.options.checkpointDir === undefined ? undefined : memberCheckpointDir(run.options.checkpointDir, k + 1);
+      const resumed = run.options.resume === true && dir !== undefined ? await resumeFrom(member, dir) : undefined;
+      const mrun = new Run(member, run.train, run.validation, run.options, epochs, run.skipped, memberLog, resumed);
       mrun.member = { index: k + 1, members: n };
       mrun.raw = run.raw;
       mrun.cache = run.cache;
+      if (resumed !== undefined) memberLog(resumeLine(resumed.dir, mrun.trainer, epochs));
       try {
         await trainEpochs(mrun, callbacks);
+        // A member that stopped inside an epoch leaves its checkpoint there, as the run's own does at its end.
+        await checkpoint?.onTrainEnd(mrun.history(), mrun);
       } finally {
         mrun.dispose();
       }
@@ -466,10 +507,6 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   }
   if (options.validation === undefined) ({ train, validation } = splitValidation(train, state.config.training));
 
-  const resumed = await initOrResume(state, train, options);
-  train = dropUnknownTargets(state, train, 'train', onSkip);
-  validation = dropUnknownTargets(state, validation, 'validation', onSkip);
-
   const progress = new ProgressCallback(options.progress ?? 'auto', log, options.progressStream);
   // The run's own lines (resume, interrupted, restored) clear the bar first instead of landing on its row.
   const runLog = (line: string): void => progress.log(line);
@@ -477,21 +514,25 @@ export async function runTraining(state: FusionState, source: SampleSource, opti
   const existing = state.members > 1 ? state.detachMembers() : undefined;
   let run: Run | undefined;
   try {
+    const resumed = await initOrResume(state, train, options);
+    train = dropUnknownTargets(state, train, 'train', onSkip);
+    validation = dropUnknownTargets(state, validation, 'validation', onSkip);
     run = new Run(state, train, validation, options, epochs, skipped, runLog, resumed);
     const members = existing === undefined ? state.config.training.ensemble ?? 1 : existing.length + 1;
     if (members > 1) run.member = { index: 1, members };
     run.raw = rawTrain;
     run.cache = cache;
-    if (resumed !== undefined) runLog(resumeLine(options.checkpointDir as string, run.trainer));
+    if (resumed !== undefined) runLog(resumeLine(resumed.dir, run.trainer, epochs));
+    const checkpoint = options.checkpointDir === undefined ? undefined : new CheckpointCallback(options.checkpointDir);
     const callbacks = new CallbackList([
       progress,
-      ...(options.checkpointDir === undefined ? [] : [new CheckpointCallback(options.checkpointDir)]),
+      ...(checkpoint === undefined ? [] : [checkpoint]),
       ...(options.onEpoch === undefined ? [] : [{ onEpochEnd: (m: EpochMetrics) => options.onEpoch?.(m) }]),
       ...(options.callbacks ?? []),
     ]);
     await callbacks.trainStart(run);
     await trainEpochs(run, callbacks);
-    const ensemble = await trainMembers(run, callbacks, epochs, runLog, existing);
+    const ensemble = await trainMembers(run, callbacks, epochs, runLog, existing, checkpoint);
     await calibrate(run);
     const history = run.history();
     if (ensemble !== undefined) history.ensemble = ensemble;

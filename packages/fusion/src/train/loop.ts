@@ -52,9 +52,12 @@ export interface FitOptions {
   epochs?: number;
   /** When aborted, training stops after the current step and writes a checkpoint (if `checkpointDir`). */
   signal?: AbortSignal;
-  /** Write a checkpoint here after every epoch (and on abort). */
+  /**
+   * Write a checkpoint here after every epoch (and on abort): `last/`, and an ensemble member k's in `member-<k>/last`.
+   * A run that does not resume removes an earlier run's `member-<k>` folders.
+   */
   checkpointDir?: string;
-  /** Continue from the checkpoint in `checkpointDir` if there is one. */
+  /** Continue from the checkpoint in `checkpointDir` if there is one (an ensemble: each member from its own). */
   resume?: boolean;
   /** Called after each epoch (after its checkpoint), as the `onEpochEnd` of a callback. */
   onEpoch?: (m: EpochMetrics) => void;

@@ -326,6 +326,28 @@ describe('training.ensemble', () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 
+  it('a trained ensemble trained further resumes from its checkpoints too, giving the uninterrupted fine-tune', async () => {
+    const start = tf.memory().numTensors;
+    const reference = await trainedPair();
+    await reference.fit(train, { validation, epochs: 3, progress: 'none' });
+
+    const m = await trainedPair();
+    const dir = path.join(work, 'ckpt-further');
+    const abort = new AbortController();
+    const stopper = { onStep: (i: { epoch: number; batch: number }, run: { member?: { index: number } }) => { if (run.member?.index === 2 && i.epoch === 2 && i.batch === 2) abort.abort(); } };
+    const h1 = await m.fit(train, { validation, epochs: 3, progress: 'none', checkpointDir: dir, signal: abort.signal, callbacks: [stopper], log: () => undefined });
+    expect(h1.interrupted).toBe(true);
+    expect(m.state.members).toBe(2);
+    const lines: string[] = [];
+    await m.fit(train, { validation, epochs: 3, progress: 'none', checkpointDir: dir, resume: true, log: (l) => lines.push(l) });
+    expect(lines).toContain(`resuming from ${dir}: its 3 epochs were done (step 9)`);
+    expect(lines).toContain(`member 2/2: resuming from ${path.join(dir, 'member-2')}: epoch 2, step 5`);
+    expect(weights(m)).toEqual(weights(reference));
+    expect(await probabilities(m)).toEqual(await probabilities(reference));
+    m.dispose(); reference.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
   it('refuses a checkpoint folder whose member folder holds something not mmfuse\'s, and leaves it untouched', async () => {
     const dir = path.join(work, 'ckpt-foreign');
     mkdirSync(path.join(dir, 'member-2'), { recursive: true });

@@ -1,6 +1,7 @@
 // Faults: training processes SIGKILLed at seeded random moments (one of them while a checkpoint is being
 // written) always leave a loadable latest checkpoint, and a resumed run (library, and `mmfuse train
-// --checkpoint DIR --resume`) continues from it to the end, cleaning up the temp folders of cut writes; a
+// --checkpoint DIR --resume`, an ensemble killed inside its second member too) continues from it to the end,
+// cleaning up the temp folders of cut writes; a
 // crash between the two renames of a checkpoint swap loses nothing; a model folder with one flipped byte in
 // its weights is refused at load (library and CLI); two processes filling the same feature cache at once
 // leave every entry readable and equal to an uncontended run's, and a truncated entry is rewritten.
@@ -84,6 +85,19 @@ async function until(check: () => boolean, run: Run, timeoutMillis: number): Pro
 const epochsPrinted = (run: Run): number => (run.stdout().match(/^epoch \d+$/gm) ?? []).length;
 const checkpointEpoch = (ckpt: string): number => (JSON.parse(readFileSync(path.join(ckpt, 'last', 'trainer.json'), 'utf8')) as { state: { epoch: number } }).state.epoch;
 
+/** `mmfuse train ARGS --json` in a child: the CLI's own entry point, not the launcher, so SIGKILL reaches the process that trains. */
+function cliTrain(args: string[]): Run {
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', pathToFileURL(path.join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href, path.join(repoRoot, 'packages/cli/src/main.ts'), 'train', ...args, '--json'], { cwd: dir, env: { ...process.env, MMFUSE_ENGINE: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout?.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+  proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
+  const timer = setTimeout(() => proc.kill('SIGKILL'), HANG_MILLIS);
+  void exited.then(() => clearTimeout(timer));
+  return { proc, stdout: () => stdout, stderr: () => stderr, epochTimes: [], exited };
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'mmfuse-faults-'));
   const rows = await writeSamples(dir, 's', 32);
@@ -154,18 +168,7 @@ describe('training killed with SIGKILL', () => {
 
   it('`mmfuse train --checkpoint DIR --resume` continues a run killed with SIGKILL', async () => {
     writeFileSync(path.join(dir, 'cli.yaml'), 'inputs:\n  text: { type: text, encoder: { kind: rnn, cell: gru, embeddingDim: 8, hiddenSize: 8, bidirectional: false } }\noutput: { field: label }\nfusion: { dModel: 8, heads: 2, layers: 1, ffDim: 16 }\ntraining: { epochs: 12, batchSize: 8, earlyStoppingPatience: null }\ndata: { train: train.jsonl }\n');
-    // The CLI's own entry point, not the launcher: SIGKILL must reach the process that trains.
-    const cliRun = (extra: string[]): Run => {
-      const proc = spawn(process.execPath, ['--conditions=source', '--import', pathToFileURL(path.join(repoRoot, 'node_modules/tsx/dist/loader.mjs')).href, path.join(repoRoot, 'packages/cli/src/main.ts'), 'train', 'cli.yaml', '--out', 'cli-model', '--checkpoint', 'cli-ckpt', '--json', ...extra], { cwd: dir, env: { ...process.env, MMFUSE_ENGINE: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      proc.stdout?.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
-      proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
-      const timer = setTimeout(() => proc.kill('SIGKILL'), HANG_MILLIS);
-      void exited.then(() => clearTimeout(timer));
-      return { proc, stdout: () => stdout, stderr: () => stderr, epochTimes: [], exited };
-    };
+    const cliRun = (extra: string[]): Run => cliTrain(['cli.yaml', '--out', 'cli-model', '--checkpoint', 'cli-ckpt', ...extra]);
     const first = cliRun([]);
     expect(await until(() => /epoch 2\/12 /.test(first.stderr()), first, HANG_MILLIS), first.stderr()).toBe(true);
     first.proc.kill('SIGKILL');
@@ -186,6 +189,30 @@ describe('training killed with SIGKILL', () => {
     const code = await main(['train', 'cli.yaml', '--out', 'x', '--resume'], { stdout: () => {}, stderr: (t) => { stderr += t; }, cwd: dir });
     expect(code).toBe(2);
     expect(stderr).toMatch(/--resume needs --checkpoint DIR/);
+  });
+
+  it('an ensemble killed with SIGKILL inside member 2 resumes with `--resume` to the model an uninterrupted run gives', async () => {
+    writeFileSync(path.join(dir, 'ens.yaml'), 'inputs:\n  text: { type: text, encoder: { kind: rnn, cell: gru, embeddingDim: 8, hiddenSize: 8, bidirectional: false } }\noutput: { field: label }\nfusion: { dModel: 8, heads: 2, layers: 1, ffDim: 16 }\ntraining: { epochs: 8, batchSize: 8, earlyStoppingPatience: null, ensemble: 2 }\ndata: { train: train.jsonl }\n');
+    const first = cliTrain(['ens.yaml', '--out', 'ens-model', '--checkpoint', 'ens-ckpt']);
+    expect(await until(() => /member 2\/2: epoch 2\/8 /.test(first.stderr()), first, HANG_MILLIS), first.stderr()).toBe(true);
+    first.proc.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    const ckpt = path.join(dir, 'ens-ckpt');
+    expect(checkpointEpoch(ckpt)).toBe(8); // member 1 had finished
+    const saved = checkpointEpoch(path.join(ckpt, 'member-2'));
+    expect(saved).toBeGreaterThanOrEqual(1); // the epoch line comes before that epoch's checkpoint is written
+    expect(saved).toBeLessThan(8);
+    const second = cliTrain(['ens.yaml', '--out', 'ens-model', '--checkpoint', 'ens-ckpt', '--resume']);
+    expect((await second.exited).code, second.stderr()).toBe(0);
+    expect(second.stderr()).toMatch(/resuming from .*ens-ckpt: its 8 epochs were done/);
+    expect(second.stderr()).toMatch(new RegExp(`member 2/2: resuming from .*member-2: epoch ${saved},`));
+    // Member 1 trained no further; member 2 ran only the epochs after its checkpoint.
+    expect(second.stderr().match(/member 1\/2: epoch \d+\/8 /g)).toBeNull();
+    expect(second.stderr().match(/member 2\/2: epoch \d+\/8 /g)).toHaveLength(8 - saved);
+    // The same weights, byte for byte, as a run that was never killed.
+    const reference = cliTrain(['ens.yaml', '--out', 'ens-reference']);
+    expect((await reference.exited).code, reference.stderr()).toBe(0);
+    expect(readFileSync(path.join(dir, 'ens-model', 'weights.bin')).equals(readFileSync(path.join(dir, 'ens-reference', 'weights.bin')))).toBe(true);
   });
 
   it('loses nothing when killed between the two renames that swap in a new checkpoint', async () => {

@@ -112,6 +112,7 @@ describe('mmfuse compress', () => {
     writeFileSync(path.join(dir, 'ensemble.yaml'), `${teacherYaml.replace('epochs: 6,', 'epochs: 3, ensemble: 2,')}\n`);
     const t = await cli(['train', 'ensemble.yaml', '--out', 'ensemble', '--json']);
     expect(t.code, t.stderr).toBe(0);
+    expect((await cli(['inspect', 'ensemble'])).stdout).toMatch(/^members: 2 \(an ensemble/m);
     const r = await cli(['compress', '--model', 'ensemble', '--quantize', 'int8', '--out', 'ensemble-int8', '--test', 'test.jsonl', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json.sizeBytes.ratio).toBeLessThan(0.45);

@@ -57,6 +57,7 @@ export async function runInspect(args: ParsedArgs, io: CliIo): Promise<CommandRe
       `fusion:  ${fusion.strategy}, dModel ${fusion.dModel}, layers ${fusion.layers}, heads ${fusion.heads}`,
       `output:  ${model.config.output.field} (${model.config.output.type})`,
       `labels:  ${model.labels.join(', ') || '(regression)'}`,
+      ...((summary.ensemble ?? 1) > 1 ? [`members: ${summary.ensemble} (an ensemble: it answers with the mean of their logits; params counts every member)`] : []),
       `params:  ${String(summary.parameters)}`,
       `engine:  ${engine.engine} (now)${trainedWith !== null ? `, trained with ${trainedWith}` : ''}`,
       `size:    ${sizeBytes} bytes in ${Object.keys(files).length} files (${Object.keys(files).join(', ')})`,

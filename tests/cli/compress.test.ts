@@ -113,6 +113,11 @@ describe('mmfuse compress', () => {
     const t = await cli(['train', 'ensemble.yaml', '--out', 'ensemble', '--json']);
     expect(t.code, t.stderr).toBe(0);
     expect((await cli(['inspect', 'ensemble'])).stdout).toMatch(/^members: 2 \(an ensemble/m);
+    // The training report says whose curves it shows and how each member trained.
+    const report = readFileSync(path.join(dir, 'ensemble.report.html'), 'utf8');
+    expect(report).toContain('epochs run (member 1; its curves are below)');
+    expect(report).toMatch(/<th scope="row">member 2<\/th><td>seed 4, 3 epochs/);
+    expect(report).toMatch(/<th scope="row">ensemble validation<\/th><td>loss \d/);
     const r = await cli(['compress', '--model', 'ensemble', '--quantize', 'int8', '--out', 'ensemble-int8', '--test', 'test.jsonl', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json.sizeBytes.ratio).toBeLessThan(0.45);

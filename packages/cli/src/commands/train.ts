@@ -23,6 +23,17 @@ export function toEpochRecord(m: EpochMetrics): EpochRecord {
   return { epoch: m.epoch, metrics };
 }
 
+/** The report's lines on an ensemble (`training.ensemble` > 1): its members' runs and its own validation figures. */
+function ensembleFacts(history: TrainingHistory, asked: number): Array<[string, string]> {
+  const e = history.ensemble;
+  if (e === undefined) return [];
+  const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(100 * v).toFixed(1)}%`);
+  const facts: Array<[string, string]> = [['ensemble', `${e.members.length} of ${asked} members trained; the model answers with the mean of their logits`]];
+  e.members.forEach((m, k) => facts.push([`member ${k + 1}`, `seed ${m.seed}, ${m.epochs} epochs${m.stoppedEarly ? ' (stopped early)' : ''}, best epoch ${m.bestEpoch ?? '-'}, validation loss ${m.valLoss?.toFixed(4) ?? '-'}, accuracy ${pct(m.valAccuracy)}`]));
+  if (e.validation !== undefined) facts.push(['ensemble validation', `loss ${e.validation.loss.toFixed(4)}, accuracy ${pct(e.validation.accuracy)}`]);
+  return facts;
+}
+
 /** Collects skipped samples of every set, for stderr, the JSON output and the report. */
 class SkipLog {
   readonly entries: Array<Record<string, unknown>> = [];
@@ -192,7 +203,8 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
         ['model folder', out],
         ['engine', engine],
         ['training samples', String(history.trainSamples)],
-        ['epochs run', `${epochs.length} of ${config.training.epochs}${status}`],
+        ...ensembleFacts(history, config.training.ensemble ?? 1),
+        [history.ensemble === undefined ? 'epochs run' : 'epochs run (member 1; its curves are below)', `${epochs.length} of ${config.training.epochs}${status}`],
         ['parameters', String(model.summary().parameters)],
         ['labels', model.labels.join(', ')],
         ['skipped samples', String(skips.entries.length)],

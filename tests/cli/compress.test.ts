@@ -112,6 +112,8 @@ describe('mmfuse compress', () => {
     writeFileSync(path.join(dir, 'ensemble.yaml'), `${teacherYaml.replace('epochs: 6,', 'epochs: 3, ensemble: 2,')}\n`);
     const t = await cli(['train', 'ensemble.yaml', '--out', 'ensemble', '--json']);
     expect(t.code, t.stderr).toBe(0);
+    expect(t.json.ensemble.members.map((m: { seed: number }) => m.seed)).toEqual([3, 4]);
+    expect(JSON.parse(readFileSync(path.join(dir, 'ensemble', 'run.json'), 'utf8')).ensemble.members).toHaveLength(2);
     expect((await cli(['inspect', 'ensemble'])).stdout).toMatch(/^members: 2 \(an ensemble/m);
     // The training report says whose curves it shows and how each member trained.
     const report = readFileSync(path.join(dir, 'ensemble.report.html'), 'utf8');

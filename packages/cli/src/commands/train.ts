@@ -224,7 +224,8 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
     const run = {
       configFile: cli.file, plugins: [...cli.plugins, ...pluginArgs(args, io)], engine, seconds, trainSamples: history.trainSamples, epochs: epochs.length, interrupted: history.interrupted, skipped: skips.entries.length,
       evaluations: heldOut.map(({ set, manifest, evaluation: e }) => ({ name: set, manifest, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1, perClass: e.perClass })),
-      history: epochs, ...(history.bestEpoch === undefined ? {} : { bestEpoch: history.bestEpoch }), finishedAt: new Date().toISOString(),
+      history: epochs, ...(history.bestEpoch === undefined ? {} : { bestEpoch: history.bestEpoch }),
+      ...(history.ensemble === undefined ? {} : { ensemble: history.ensemble }), finishedAt: new Date().toISOString(),
     };
     await writeFile(path.join(out, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
     log(`wrote the report to ${reportFile}`);
@@ -237,6 +238,8 @@ export async function runTrain(args: ParsedArgs, io: CliIo): Promise<CommandResu
       trainSamples: history.trainSamples,
       epochs: epochs.length,
       history: epochs,
+      // An ensemble (training.ensemble): each member's run and the ensemble's validation figures; `history` is member 1's.
+      ...(history.ensemble === undefined ? {} : { ensemble: history.ensemble }),
       evaluations: heldOut.map(({ set, evaluation: e }) => ({ set, n: e.n, accuracy: e.accuracy, macroF1: e.macroF1, perClass: e.perClass, confusion: e.confusion })),
       skipped: skips.entries,
       calibration: model.calibration ?? null,

@@ -63,9 +63,10 @@ function timeKernel(c: KernelCase, reps: number, warmUp: boolean, before = false
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     const y = tf.tidy(f);
-    tf.tidy(() => y.reshape([-1]).slice(0, 1)).dataSync();
+    const first = tf.tidy(() => y.reshape([-1]).slice(0, 1));
+    first.dataSync();
     times.push(performance.now() - t0);
-    y.dispose();
+    tf.dispose([first, y]);
   }
   tf.dispose(inputs);
   return median(times);

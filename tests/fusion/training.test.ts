@@ -154,6 +154,26 @@ describe('training loop', () => {
     m.dispose();
   });
 
+  it('resuming a run that stopped early trains no further and ends with the same (best) weights', async () => {
+    const cfg = tinyConfig({ epochs: 30 });
+    const config = { ...cfg, training: { ...cfg.training, learningRate: 0.05, validationSplit: 0.3, earlyStoppingPatience: 2 } };
+    // Labels unrelated to the inputs: the validation loss soon rises, and training stops early.
+    const data = xorSamples(40, 10).map((r, i) => ({ ...r, fields: { ...r.fields, label: (i * 7) % 3 === 0 ? 'same' : 'diff' } }));
+    const dir = path.join(work, 'ckpt-early');
+    const first = FusionModel.create(config);
+    const h = await first.fit(data, { progress: 'none', checkpointDir: dir });
+    expect(h.stoppedEarly).toBe(true);
+    const lines: string[] = [];
+    const second = FusionModel.create(config);
+    const h2 = await second.fit(data, { progress: 'lines', checkpointDir: dir, resume: true, log: (l) => lines.push(l) });
+    expect(lines[0]).toBe(`resuming from ${dir}: it had stopped early after epoch ${h.epochs.length} (step ${h.steps})`);
+    expect(lines.some((l) => /^epoch \d+\/30 /.test(l))).toBe(false);
+    expect(h2.epochs).toEqual(h.epochs);
+    const values = (m: FusionModel) => m.state.namedWeights().map(([, w]) => Array.from(w.dataSync()));
+    expect(values(second)).toEqual(values(first));
+    first.dispose(); second.dispose();
+  });
+
   it('averageEpochs without validation: the weights are the mean of the last N epochs of the same trajectory', async () => {
     const cfg = tinyConfig({ epochs: 6 });
     const data = xorSamples(24, 3);

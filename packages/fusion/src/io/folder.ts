@@ -40,15 +40,15 @@ export async function isCheckpoint(dir: string): Promise<boolean> {
 // `last`, its write/replace temporaries, and the writability probe of core's checkOutputTarget (a process killed
 // between creating and removing the probe leaves it behind; its name is mmfuse's own).
 const CHECKPOINT_ENTRY = /^(last|\.last\.(tmp|old)-\d+-[0-9a-f]+|\.mmfuse-write-check-(\d+-)?[A-Za-z0-9]+)$/;
-// An ensemble member's checkpoint folder (member k >= 2), itself holding only checkpoint entries.
-const MEMBER_ENTRY = /^member-\d+$/;
+/** An ensemble member's checkpoint folder in a checkpoint folder (`member-<k>`, k >= 2), itself holding only checkpoint entries. */
+export const MEMBER_CHECKPOINT_ENTRY = /^member-\d+$/;
 
 /** A folder holding only `last` (a checkpoint) and the temp folders of checkpoint writes; `members`: also members' such folders. */
 async function holdsCheckpoint(dir: string, members: boolean): Promise<boolean> {
   const entries = await readdir(dir).catch(() => [] as string[]);
   for (const e of entries) {
     if (CHECKPOINT_ENTRY.test(e)) continue;
-    if (!(members && MEMBER_ENTRY.test(e))) return false;
+    if (!(members && MEMBER_CHECKPOINT_ENTRY.test(e))) return false;
     const member = path.join(dir, e);
     if (!(await lstat(member).then((s) => s.isDirectory(), () => false)) || !(await holdsCheckpoint(member, false))) return false;
   }

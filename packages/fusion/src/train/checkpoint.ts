@@ -7,10 +7,11 @@
  * leaves the previous checkpoint intact. Member k (2..N) of an ensemble has its own checkpoint in
  * `<checkpointDir>/member-<k>/last`; member 1's is `<checkpointDir>/last`.
  */
-import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CheckpointError, ModelFormatError, isMmfuseError, z } from '@mmfuse/core';
-import { isCheckpoint, recoverFolder, writeFolderAtomically } from '../io/folder.js';
+import { MEMBER_CHECKPOINT_ENTRY, isCheckpoint, recoverFolder, writeFolderAtomically } from '../io/folder.js';
 import { sha256 } from '../io/format.js';
 import type { ModelFile } from '../io/format.js';
 import { readModelFolder, writeModelFiles } from '../io/load-save.js';
@@ -105,19 +106,37 @@ export function memberCheckpointDir(dir: string, index: number): string {
  */
 export async function clearMemberCheckpoints(dir: string): Promise<void> {
   const entries = await readdir(dir).catch(() => [] as string[]);
-  for (const e of entries) if (/^member-\d+$/.test(e)) await rm(path.join(dir, e), { recursive: true, force: true });
+  for (const e of entries) if (MEMBER_CHECKPOINT_ENTRY.test(e)) await rm(path.join(dir, e), { recursive: true, force: true });
 }
 
-/** Float32 arrays concatenated into one buffer, with their lengths and the buffer's sha256. */
-function pack(parts: readonly Float32Array[]): { buf: Uint8Array; sizes: number[]; sha256: string } {
+const bytesOf = (p: Float32Array): Uint8Array => new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
+
+/** The sha256 of float32 arrays written one after another. */
+function hashParts(parts: readonly Float32Array[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(bytesOf(p));
+  return h.digest('hex');
+}
+
+/**
+ * The hash of the best weights by the array `BestWeights` holds (a new array for each new best epoch): the
+ * epochs after the best one write the same `best.bin`, hashed once.
+ */
+const bestHashes = new WeakMap<readonly Float32Array[], string>();
+
+/** Write float32 arrays one after another to `file`, without concatenating them into one copy first. */
+async function writeParts(file: string, parts: readonly Float32Array[]): Promise<void> {
   const total = parts.reduce((a, p) => a + p.byteLength, 0);
-  const buf = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) { buf.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), off); off += p.byteLength; }
-  return { buf, sizes: parts.map((p) => p.length), sha256: sha256(buf) };
+  const handle = await open(file, 'w');
+  try {
+    const { bytesWritten } = await handle.writev(parts.map(bytesOf));
+    if (bytesWritten !== total) throw new CheckpointError(`wrote ${bytesWritten} of ${total} bytes`, { file });
+  } finally {
+    await handle.close();
+  }
 }
 
-/** A float32 file written by `pack`, checked against its size and checksum, split by `sizes`. */
+/** A float32 file written by `writeParts`, checked against its size and checksum, split by `sizes` (views of one read, not copies). */
 async function unpack(file: string, sizes: readonly number[], sum: string, what: string): Promise<Float32Array[]> {
   const expected = 4 * sizes.reduce((a, n) => a + n, 0);
   const bytes = await stat(file).then((st) => (st.isFile() ? st.size : -1), () => -1);
@@ -127,7 +146,7 @@ async function unpack(file: string, sizes: readonly number[], sum: string, what:
   const f32 = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
   const out: Float32Array[] = [];
   let off = 0;
-  for (const n of sizes) { out.push(f32.slice(off, off + n)); off += n; }
+  for (const n of sizes) { out.push(f32.subarray(off, off + n)); off += n; }
   return out;
 }
 
@@ -141,13 +160,14 @@ const LAST_RULE = { what: 'checkpoint', option: 'checkpointDir', isOwned: isChec
 export async function writeCheckpoint(dir: string, model: FusionState, optimizer: AdamWState, trainer: Readonly<TrainerState>, best?: BestCopy): Promise<void> {
   await writeFolderAtomically(checkpointFolder(dir), async (tmp) => {
     await writeModelFiles(model, tmp);
-    const moments = pack([...optimizer.m, ...optimizer.v]);
-    await writeFile(path.join(tmp, 'optimizer.bin'), moments.buf);
-    const file: TrainerFile = { state: trainer, optimizer: { t: optimizer.t, sizes: optimizer.m.map((x) => x.length), sha256: moments.sha256 } };
+    const parts = [...optimizer.m, ...optimizer.v];
+    await writeParts(path.join(tmp, 'optimizer.bin'), parts);
+    const file: TrainerFile = { state: trainer, optimizer: { t: optimizer.t, sizes: optimizer.m.map((x) => x.length), sha256: hashParts(parts) } };
     if (best !== undefined && !(best.epoch === trainer.epoch && trainer.batch === 0)) {
-      const b = pack(best.values);
-      await writeFile(path.join(tmp, 'best.bin'), b.buf);
-      file.best = { epoch: best.epoch, sizes: b.sizes, sha256: b.sha256 };
+      let sum = bestHashes.get(best.values);
+      if (sum === undefined) bestHashes.set(best.values, sum = hashParts(best.values));
+      await writeParts(path.join(tmp, 'best.bin'), best.values);
+      file.best = { epoch: best.epoch, sizes: best.values.map((v) => v.length), sha256: sum };
     }
     await writeFile(path.join(tmp, 'trainer.json'), `${JSON.stringify(file)}\n`);
   }, LAST_RULE);

@@ -168,24 +168,44 @@ describe("Conv2D / FusedConv2D with 'same' padding and a stride wider than the f
   });
 });
 
-describe('Conv2DBackpropInput on wasm (stride 1 as a conv of the padded gradient)', () => {
+describe('Conv2DBackpropInput on wasm (stride 1 as a conv of the padded gradient; other strides as a product and col2im)', () => {
   const cases: ConvCase[] = [
     { x: [2, 9, 7, 3], f: [3, 3, 3, 4], strides: [1, 1], pad: 'same' },
     { x: [1, 8, 6, 5], f: [2, 4, 5, 3], strides: [1, 1], pad: 'same' }, // even filter: asymmetric padding
     { x: [3, 7, 9, 2], f: [3, 2, 2, 6], strides: [1, 1], pad: 'valid' },
     { x: [2, 6, 5, 4], f: [3, 3, 4, 2], strides: [1, 1], pad: 2 },
     { x: [2, 6, 5, 4], f: [3, 3, 4, 2], strides: [1, 1], pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
-    { x: [2, 9, 7, 3], f: [3, 3, 3, 4], strides: [2, 2], pad: 'same' }, // strided: stock kernel
+    // Strided and wide-padded: product + col2im.
+    { x: [2, 9, 7, 3], f: [3, 3, 3, 4], strides: [2, 2], pad: 'same' },
+    { x: [3, 10, 8, 1], f: [3, 3, 1, 5], strides: [2, 2], pad: 'same' }, // one input channel (the audio encoders' first conv)
+    { x: [2, 11, 9, 4], f: [3, 2, 4, 3], strides: [2, 3], pad: 'valid' }, // rows and columns the output never reads
+    { x: [2, 8, 7, 2], f: [2, 4, 2, 6], strides: [3, 1], pad: 'same' }, // stride wider than the filter's height
+    { x: [1, 5, 6, 3], f: [3, 3, 3, 2], strides: [1, 1], pad: 3 }, // padding wider than the filter
+    { x: [2, 7, 9, 3], f: [3, 3, 3, 4], strides: [2, 2], pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
   ];
+  const run = (c: ConvCase) => (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropInput',
+    { dy: randn(`idy${label(c)}`, convOutShape(c, false)), filter: randn(`if${label(c)}`, c.f) },
+    { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
   for (const c of cases) {
     it(`matches cpu: ${label(c)}`, () => {
-      const run = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropInput',
-        { dy: randn(`idy${label(c)}`, convOutShape(c, false)), filter: randn(`if${label(c)}`, c.f) },
-        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
-      compareBackends(run, 1e-4, label(c));
-      expectNoLeak(() => tf.dispose(tf.tidy(run)));
+      compareBackends(run(c), 1e-4, label(c));
+      expectNoLeak(() => tf.dispose(tf.tidy(run(c))));
     });
   }
+
+  it('a strided gradient done in chunks of samples equals one done at once', () => {
+    const c: ConvCase = { x: [5, 9, 7, 3], f: [3, 3, 3, 4], strides: [2, 2], pad: 'same' };
+    const whole = tf.tidy(run(c));
+    // One sample's cols is 5·4·27 = 540 floats: chunks of 1 sample, and of 2 (uneven: 2, 2, 1).
+    for (const max of [600, 1100]) {
+      tf.env().set('MMFUSE_IM2COL_MAX_FLOATS', max);
+      const chunked = tf.tidy(run(c));
+      expect(Array.from(chunked.dataSync())).toEqual(Array.from(whole.dataSync()));
+      chunked.dispose();
+      expectNoLeak(() => tf.dispose(tf.tidy(run(c))));
+    }
+    whole.dispose();
+  });
 });
 
 describe('Transpose on wasm (rank > 4 collapsed or done in one pass)', () => {

@@ -118,7 +118,12 @@ export async function prepareWebGpu(importModule: (s: string) => Promise<unknown
   }
   const adapter = st.adapter;
   if (adapter === null) {
-    throw new WebGpuUnavailable('load-failed', 'no WebGPU adapter: Dawn found no Vulkan driver (on Linux install the GPU\'s Vulkan driver and libvulkan1; Debian\'s software driver is mesa-vulkan-drivers from bookworm-backports)');
+    const noAdapter = 'no WebGPU adapter: Dawn found no Vulkan driver (on Linux install the GPU\'s Vulkan driver and libvulkan1; Debian\'s software driver is mesa-vulkan-drivers from bookworm-backports)';
+    // Name a missing backend package too, so that installing the driver is not followed by a second error.
+    // (Importing it without navigator.gpu registers nothing; with no adapter this Dawn instance never runs.)
+    const backendMissing = await importModule('@tensorflow/tfjs-backend-webgpu').then(() => false, (err: unknown) => isMissing(err, '@tensorflow/tfjs-backend-webgpu'));
+    if (backendMissing) throw new WebGpuUnavailable('not-installed', `the npm package "@tensorflow/tfjs-backend-webgpu" is not installed: ${install}; and ${noAdapter}`);
+    throw new WebGpuUnavailable('load-failed', noAdapter);
   }
   if (adapter.software && !allowSoftware) {
     throw new WebGpuUnavailable('load-failed', `only a software adapter (${adapter.label}), slower than the wasm engine; force it with MMFUSE_ENGINE=webgpu`);

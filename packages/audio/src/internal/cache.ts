@@ -1,7 +1,18 @@
-/** A small bounded cache of precomputed tables (windows, filterbanks, kernels) keyed by parameter set. */
+/**
+ * A small bounded cache of precomputed tables (windows, filterbanks, kernels) keyed by parameter set,
+ * least recently used first out. Bounded by entry count and, with a `size` function, by the entries'
+ * total size too.
+ */
 export class TableCache<T> {
   private readonly map = new Map<string, T>();
-  constructor(private readonly capacity = 32) {}
+  private total = 0;
+
+  /**
+   * @param capacity most entries kept.
+   * @param weight optional `{ size, max }`: an entry's size (e.g. its table's length) and the most the kept
+   *   entries may add up to (the newest entry is always kept, whatever its size).
+   */
+  constructor(private readonly capacity = 32, private readonly weight?: { size: (value: T) => number; max: number }) {}
 
   get(key: string, make: () => T): T {
     const hit = this.map.get(key);
@@ -13,8 +24,10 @@ export class TableCache<T> {
     }
     const value = make();
     this.map.set(key, value);
-    if (this.map.size > this.capacity) {
+    if (this.weight !== undefined) this.total += this.weight.size(value);
+    while (this.map.size > 1 && (this.map.size > this.capacity || (this.weight !== undefined && this.total > this.weight.max))) {
       const oldest = this.map.keys().next().value as string;
+      if (this.weight !== undefined) this.total -= this.weight.size(this.map.get(oldest) as T);
       this.map.delete(oldest);
     }
     return value;

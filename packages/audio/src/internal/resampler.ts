@@ -28,7 +28,12 @@ export interface ResampleKernel {
   weights: Float64Array;
 }
 
-const kernels = new TableCache<ResampleKernel>(16);
+/**
+ * Speed perturbation draws a factor per clip (rounded to 0.001: 201 rates in [0.9, 1.1]) and each rate has its
+ * own table (~14k taps at 8 kHz), so the cache holds every rate a training run draws: up to 1024 tables and
+ * 4 M taps (32 MiB). With 16 entries, building tables was most of the time of speed perturbation.
+ */
+const kernels = new TableCache<ResampleKernel>(1024, { size: (k) => k.weights.length, max: 2 ** 22 });
 /** 32 M taps = 256 MiB of weights. */
 const MAX_TAPS = 2 ** 25;
 

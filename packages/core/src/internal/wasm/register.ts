@@ -9,7 +9,8 @@
  * - GatherV2 (every embedding lookup), whose stock kernel takes about 55 ns per gathered element;
  * - Slice, Unpack and SplitV, whose stock kernels copy the whole input through JavaScript for every slice,
  *   and Identity, which copied what it can share;
- * - Conv2DBackpropInput with stride 1, as a Conv2D (XNNPACK) of the padded output gradient;
+ * - Conv2DBackpropInput: with stride 1 a Conv2D (XNNPACK) of the padded output gradient, with a wider stride one
+ *   product dy·Wᵀ and a col2im (the stock kernel is a direct loop);
  * - Conv2D / FusedConv2D with 'same' padding and a stride wider than the filter, which the stock kernel
  *   gets wrong;
  * - _FusedMatMul with a bias on a batch of matrices, which the stock kernel gets wrong;

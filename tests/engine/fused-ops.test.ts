@@ -8,6 +8,9 @@ import { GELU, geluComposed, geluFused } from '../../packages/core/src/internal/
 import { dropout, dropoutComposed, DROPOUT } from '../../packages/core/src/internal/wasm/dropout.js';
 import { DropoutStream } from '../../packages/core/src/internal/wasm/dropout_mask.js';
 import { LAYER_NORM, layerNorm, layerNormComposed } from '../../packages/core/src/internal/wasm/layer_norm.js';
+import { ADAMW_SIMD_FLAG, engineMemory } from '../../packages/core/src/internal/wasm/adamw.js';
+import { adamwSimdFor } from '../../packages/core/src/internal/wasm/adamw-simd.js';
+import type { WasmBackend } from '../../packages/core/src/internal/wasm/heap.js';
 import { expectNoLeak, randn, relativeError } from './helpers.js';
 
 // These tests are about the wasm engine, whichever engine MMFUSE_ENGINE gave tests/setup.ts.
@@ -216,6 +219,49 @@ describe('adamwUpdate (one kernel for every variable) against per-variable tf op
     expect(Array.from(fused.m[1]!.dataSync())).toEqual(new Array(7).fill(0));
     expectNoLeak(() => tf.tidy(() => adamwUpdate(fused.p, fused.p.map((p) => tf.onesLike(p)), fused.m, fused.v, { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: 4 })), 1);
     tf.dispose([...fused.p, ...fused.m, ...fused.v, ...composed.p, ...composed.m, ...composed.v, scale]);
+  });
+
+  it('the WebAssembly SIMD loop gives the JavaScript loop\'s results bit for bit', () => {
+    expect(adamwSimdFor(engineMemory(tf.backend() as unknown as WasmBackend))).toBeTypeOf('function');
+    // Odd and even sizes (the SIMD loop takes pairs, the last odd weight is JavaScript's), and values that
+    // stress rounding: tiny (float32 subnormal moments), huge, zero gradients, signs mixed.
+    const shapes = [[1001], [64, 3], [5], [2], [1]];
+    const values = (name: string, s: number[]): tf.Tensor => tf.tidy(() => {
+      const r = randn(name, s);
+      const scale = tf.pow(10, randn(`${name}e`, s).mul(25).round().clipByValue(-44, 30)); // 1e-44 (subnormal) .. 1e30
+      return r.mul(scale).mul(randn(`${name}z`, s).greater(-1.5).toFloat()); // some exact zeros
+    });
+    const make = (): { p: tf.Variable[]; m: tf.Variable[]; v: tf.Variable[] } => ({
+      p: shapes.map((s, i) => tf.variable(randn(`sp${i}`, s))),
+      m: shapes.map((s) => tf.variable(tf.zeros(s))),
+      v: shapes.map((s) => tf.variable(tf.zeros(s))),
+    });
+    const simd = make();
+    const js = make();
+    const scale = tf.scalar(0.37);
+    try {
+      for (let step = 1; step <= 4; step++) {
+        const grads = shapes.map((s, i) => values(`sg${i}${step}`, s));
+        const options = { learningRate: 0.003, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01, step, ...(step === 3 ? { gradScale: scale } : {}) };
+        tf.env().set(ADAMW_SIMD_FLAG, true);
+        adamwUpdate(simd.p, grads, simd.m, simd.v, options);
+        tf.env().set(ADAMW_SIMD_FLAG, false);
+        adamwUpdate(js.p, grads, js.m, js.v, options);
+        tf.dispose(grads);
+      }
+    } finally {
+      tf.env().set(ADAMW_SIMD_FLAG, true);
+    }
+    for (const k of ['p', 'm', 'v'] as const) {
+      simd[k].forEach((x, i) => {
+        const a = new Uint32Array(x.dataSync().buffer.slice(0));
+        const b = new Uint32Array(js[k][i]!.dataSync().buffer.slice(0));
+        expect(Array.from(a), `${k}${i}`).toEqual(Array.from(b));
+      });
+    }
+    // The moments reach float32's subnormal range (the case where a rounding difference would show).
+    expect(Array.from(simd.m[0]!.dataSync()).some((x) => x !== 0 && Math.abs(x) < 1.2e-38)).toBe(true);
+    tf.dispose([...simd.p, ...simd.m, ...simd.v, ...js.p, ...js.m, ...js.v, scale]);
   });
 
   it('refuses mismatched lists', () => {

@@ -7,9 +7,26 @@
  * pass over all of them. On other backends the same update runs as tf ops.
  */
 import * as tf from '@tensorflow/tfjs';
-import { f32, type Info, type KernelArgs } from './heap.js';
+import { adamwSimdFor } from './adamw-simd.js';
+import { f32, type Info, type KernelArgs, type WasmBackend } from './heap.js';
 
 export const ADAMW = 'MmfuseAdamW';
+
+/**
+ * Whether the update loop runs as WebAssembly SIMD (`adamw-simd.ts`, the same results bit for bit) where it
+ * can; false forces the JavaScript loop (tests compare the two). A tfjs environment flag.
+ */
+export const ADAMW_SIMD_FLAG = 'MMFUSE_ADAMW_SIMD';
+
+export function registerAdamwFlag(): void {
+  tf.env().registerFlag(ADAMW_SIMD_FLAG, () => true);
+}
+
+/** The wasm engine's memory: exported by the threaded build's glue, else the instance's own export. */
+export function engineMemory(backend: WasmBackend): { buffer: ArrayBufferLike } | undefined {
+  const module = backend.wasm as unknown as { wasmMemory?: { buffer: ArrayBufferLike }; asm?: { memory?: { buffer: ArrayBufferLike } } };
+  return module.wasmMemory ?? module.asm?.memory;
+}
 
 interface Attrs { count: number; learningRate: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; step: number; [key: string]: unknown }
 
@@ -37,6 +54,7 @@ function adamwKernel(args: KernelArgs<Attrs>): Info[] {
   // bit, which moves every trained model off its recorded run; kept as it is.
   const a1 = 1 - b1;
   const a2 = 1 - b2;
+  const simd = tf.env().getBool(ADAMW_SIMD_FLAG) ? adamwSimdFor(engineMemory(backend)) : undefined;
   for (let k = 0; k < count; k++) {
     const pv = f32(backend, inputs[`p${k}`]!);
     const gv = f32(backend, inputs[`g${k}`]!);
@@ -46,7 +64,12 @@ function adamwKernel(args: KernelArgs<Attrs>): Info[] {
     const mo = f32(backend, outs[3 * k + 1]!);
     const vo = f32(backend, outs[3 * k + 2]!);
     const n = pv.length;
-    for (let i = 0; i < n; i++) {
+    let i0 = 0;
+    if (simd !== undefined && n >= 2) {
+      i0 = n - (n % 2);
+      simd(pv.byteOffset, gv.byteOffset, mv.byteOffset, vv.byteOffset, po.byteOffset, mo.byteOffset, vo.byteOffset, i0, scale, b1, a1, b2, a2, lr, c1, c2, eps, decay);
+    }
+    for (let i = i0; i < n; i++) {
       const g = gv[i]! * scale;
       const m = b1 * mv[i]! + a1 * g;
       const v = b2 * vv[i]! + a2 * g * g;

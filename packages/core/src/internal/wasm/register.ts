@@ -22,7 +22,7 @@
  * backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adamwConfig } from './adamw.js';
+import { adamwConfig, registerAdamwFlag } from './adamw.js';
 import { attentionConfigs, attentionGradConfig, registerAttentionFlag, registerAttentionGradients } from './attention.js';
 import { fastBatchMatMul, MMFUSE_WRAPPED } from './batch_matmul.js';
 import { conv2DBackpropInput } from './conv2d_backprop_input.js';
@@ -122,6 +122,7 @@ function wrapStock(name: (typeof WRAPPED_KERNELS)[number], report: WasmKernelRep
 export function registerWasmKernels(): WasmKernelReport {
   const report: WasmKernelReport = { added: [], present: [] };
   registerIm2colFlag();
+  registerAdamwFlag();
   registerAttentionFlag();
   registerGeluFlag();
   registerLstmCellGradient();

@@ -10,6 +10,7 @@ import { main } from 'mmfuse';
 import { MODALITIES, subsets, writeProject } from './fixtures.js';
 import type { Sample } from './fixtures.js';
 import { lastJson, runCli, startCli } from './helpers.js';
+import { SYSTEM, canRunWith } from '../system.js';
 
 let dir: string;
 let trained: any;
@@ -154,7 +155,7 @@ describe('mmfuse train / eval / predict / inspect (spawned)', () => {
     expect(human.stdout).toMatch(/^label: (yes|no)\nprobabilities:\n {2}(yes|no): [\d.]+\n {2}(yes|no): [\d.]+\ncontributions:\n {2}text: -?[\d.e-]+\nout of scope: (no|yes \(no label fits well enough\))\nmodalities used: text\n$/);
   });
 
-  it.skipIf(!MODALITIES.includes('audio'))('predicts from an MP3 and an Ogg Opus of a WAV as from the WAV (format found from the bytes)', async () => {
+  it.skipIf(!MODALITIES.includes('audio') || !canRunWith(SYSTEM.ffmpeg, 'the MP3 / Ogg Opus predict test'))('predicts from an MP3 and an Ogg Opus of a WAV as from the WAV (format found from the bytes)', async () => {
     const s = samples.valid[0] as Sample;
     const wav = JSON.parse((await inProcess(['predict', '--model', 'model', '--audio', s.audio, '--json'])).stdout) as { label: string };
     for (const [ext, codec] of [['mp3', ['-c:a', 'libmp3lame', '-b:a', '128k']], ['opus', ['-c:a', 'libopus', '-b:a', '64k']]] as const) {

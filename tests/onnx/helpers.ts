@@ -13,6 +13,7 @@ import '@mmfuse/text-rnn';
 import '@mmfuse/vision-cnn';
 import { FusionModel } from '@mmfuse/fusion';
 import type { FusionModelConfig } from '@mmfuse/fusion';
+import { SYSTEM, canRunWith } from '../system.js';
 
 export const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures');
 
@@ -76,8 +77,13 @@ export const fusion = (strategy: 'transformer' | 'late' | 'cross-attention') => 
 export const training = { epochs: 1, batchSize: 8, learningRate: 3e-3, seed: 3, validationSplit: 0, earlyStoppingPatience: null };
 export const output = { field: 'label', type: 'category' as const };
 
-/** Run the ONNX checker (Debian python3-onnx) with full shape inference; returns its stderr on failure. */
+/**
+ * Run the ONNX checker (Debian python3-onnx) with full shape inference; returns its stderr on failure. Where
+ * python3-onnx is not installed (outside CI, which requires it: tests/system.ts) the check is skipped, said
+ * once, and `ok` is true: the tests' other assertions (outputs equal mmfuse's) still run.
+ */
 export function onnxChecker(bytes: Uint8Array): { ok: boolean; message: string } {
+  if (!canRunWith(SYSTEM.onnx, 'the ONNX checker assertions')) return { ok: true, message: 'not checked: python3-onnx is not installed' };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mmfuse-onnx-check-'));
   const file = path.join(dir, 'model.onnx');
   writeFileSync(file, bytes);

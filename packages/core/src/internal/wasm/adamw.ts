@@ -49,9 +49,10 @@ function adamwKernel(args: KernelArgs<Attrs>): Info[] {
   }
   // Views only after every allocation (an allocation may move the heap).
   const scale = scaleInfo === undefined ? 1 : f32(backend, scaleInfo)[0]!;
-  // The update is computed in float64 exactly as written above (three divisions per weight). Folding them
-  // into one (lr / c1 and 1 / c2 out of the loop) is ~1.6x faster here but rounds differently in the last
-  // bit, which moves every trained model off its recorded run; kept as it is.
+  // The update is computed in float64 exactly as written above (three divisions per weight), by the SIMD
+  // loop (adamw-simd.ts: the same operations in the same order) or the JavaScript loop below. Folding the
+  // divisions into one (lr / c1 and 1 / c2 out of the loop) is faster but rounds differently in the last bit,
+  // which moves every trained model off its recorded run.
   const a1 = 1 - b1;
   const a2 = 1 - b2;
   const simd = tf.env().getBool(ADAMW_SIMD_FLAG) ? adamwSimdFor(engineMemory(backend)) : undefined;

@@ -240,8 +240,11 @@ function torchPeer(steps: number, threads: number): { stepMs: number; version: s
     console.error(`[bench] engine: torch peer failed: ${res.stderr?.slice(-500)}`);
     return null;
   }
-  const out = JSON.parse(res.stdout) as { torch: string; runs: { stepMs: number }[] };
-  return { stepMs: out.runs[0]!.stepMs, version: out.torch };
+  const out = JSON.parse(res.stdout) as { torch: string; blas?: string; runs: { stepMs: number }[] };
+  // Debian's torch takes its matrix products from whatever libblas.so.3 points at: the reference BLAS (no
+  // libopenblas0 installed) makes the peer several times slower, so the BLAS is part of the peer's name.
+  if (out.blas === 'reference BLAS') console.error('[bench] engine: PyTorch runs on the reference BLAS; install libopenblas0-pthread for a fair peer');
+  return { stepMs: out.runs[0]!.stepMs, version: `${out.torch}, ${out.blas ?? 'BLAS unknown'}` };
 }
 
 interface ChildStep { summary: string; threads: number; step: StepResult; load: number[] }

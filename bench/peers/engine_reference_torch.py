@@ -41,10 +41,29 @@ def measure(threads: int, steps: int) -> dict:
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
+def blas_library() -> str:
+    """The BLAS this process loaded (Debian's torch links libblas.so.3, which the alternatives system points at
+    OpenBLAS when libopenblas0 is installed, else at the slow reference BLAS)."""
+    try:
+        with open("/proc/self/maps", encoding="utf8") as maps:
+            fields = [line.split() for line in maps]
+        paths = {f[5] for f in fields if len(f) >= 6 and "blas" in f[5]}
+    except OSError:
+        return "unknown"
+    if any("openblas" in p for p in paths):
+        return "OpenBLAS"
+    if any("mkl" in p for p in paths):
+        return "MKL"
+    if any("/blas/libblas" in p for p in paths):
+        return "reference BLAS"
+    return "unknown"
+
+
 def main() -> None:
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     threads = [int(t) for t in (sys.argv[2] if len(sys.argv) > 2 else "1").split(",")]
-    print(json.dumps({"torch": torch.__version__, "runs": [measure(t, steps) for t in threads]}))
+    runs = [measure(t, steps) for t in threads]
+    print(json.dumps({"torch": torch.__version__, "blas": blas_library(), "runs": runs}))
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ export const FILES_NEEDING: Readonly<Record<string, readonly SystemProgram[]>> =
 export const systemRequired = (): boolean => process.env['MMFUSE_TEST_SYSTEM'] === 'require';
 
 const known = new Map<SystemProgram, boolean>();
+const skipSaid = new Set<string>();
 
 /** Whether `p` is installed (probed once per process). */
 export function hasSystem(p: SystemProgram): boolean {
@@ -72,7 +73,9 @@ export function canRunWith(p: SystemProgram, test: string): boolean {
   if (hasSystem(p)) return true;
   const why = `${p.what} is not installed (Debian: apt-get install ${p.debian})`;
   if (systemRequired()) throw new Error(`${test}: ${why}; MMFUSE_TEST_SYSTEM=require (set by .ci/run, which installs it) makes that an error`);
-  console.log(`Skipping ${test}: ${why}.`);
+  const line = `Skipping ${test}: ${why}.`;
+  if (!skipSaid.has(line)) console.log(line);
+  skipSaid.add(line);
   return false;
 }
 

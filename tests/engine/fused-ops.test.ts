@@ -195,15 +195,17 @@ describe('gelu (fused) against 0.5 x (1 + erf(x / sqrt 2)) from tf ops', () => {
 });
 
 describe('adamwUpdate (one kernel for every variable) against per-variable tf ops', () => {
+  /** Weights (seeded by `name`) and zero moments of the given shapes. */
+  const adamState = (shapes: number[][], name: string): { p: tf.Variable[]; m: tf.Variable[]; v: tf.Variable[] } => ({
+    p: shapes.map((s, i) => tf.variable(randn(`${name}${i}`, s))),
+    m: shapes.map((s) => tf.variable(tf.zeros(s))),
+    v: shapes.map((s) => tf.variable(tf.zeros(s))),
+  });
+
   it('moves weights and moments the same way, skips variables without a gradient, honours a gradient scale', () => {
     const shapes = [[3, 5], [7], [2, 2, 3], [1]];
-    const make = (): { p: tf.Variable[]; m: tf.Variable[]; v: tf.Variable[] } => ({
-      p: shapes.map((s, i) => tf.variable(randn(`p${i}`, s))),
-      m: shapes.map((s) => tf.variable(tf.zeros(s))),
-      v: shapes.map((s) => tf.variable(tf.zeros(s))),
-    });
-    const fused = make();
-    const composed = make();
+    const fused = adamState(shapes, 'p');
+    const composed = adamState(shapes, 'p');
     const scale = tf.scalar(0.5);
     for (let step = 1; step <= 3; step++) {
       const grads = shapes.map((s, i) => (i === 1 ? undefined : randn(`g${i}${step}`, s)));
@@ -231,13 +233,8 @@ describe('adamwUpdate (one kernel for every variable) against per-variable tf op
       const scale = tf.pow(10, randn(`${name}e`, s).mul(25).round().clipByValue(-44, 30)); // 1e-44 (subnormal) .. 1e30
       return r.mul(scale).mul(randn(`${name}z`, s).greater(-1.5).toFloat()); // some exact zeros
     });
-    const make = (): { p: tf.Variable[]; m: tf.Variable[]; v: tf.Variable[] } => ({
-      p: shapes.map((s, i) => tf.variable(randn(`sp${i}`, s))),
-      m: shapes.map((s) => tf.variable(tf.zeros(s))),
-      v: shapes.map((s) => tf.variable(tf.zeros(s))),
-    });
-    const simd = make();
-    const js = make();
+    const simd = adamState(shapes, 'sp');
+    const js = adamState(shapes, 'sp');
     const scale = tf.scalar(0.37);
     try {
       for (let step = 1; step <= 4; step++) {
@@ -254,9 +251,9 @@ describe('adamwUpdate (one kernel for every variable) against per-variable tf op
     }
     for (const k of ['p', 'm', 'v'] as const) {
       simd[k].forEach((x, i) => {
-        const a = new Uint32Array(x.dataSync().buffer.slice(0));
-        const b = new Uint32Array(js[k][i]!.dataSync().buffer.slice(0));
-        expect(Array.from(a), `${k}${i}`).toEqual(Array.from(b));
+        const bits = (t: tf.Tensor): number[] => { const d = t.dataSync(); return Array.from(new Uint32Array(d.buffer, d.byteOffset, d.length)); };
+        const [a, b] = [bits(x), bits(js[k][i]!)];
+        expect(a, `${k}${i}`).toEqual(b);
       });
     }
     // The moments reach float32's subnormal range (the case where a rounding difference would show).

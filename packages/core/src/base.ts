@@ -67,5 +67,6 @@ export { checkOutputTarget, checkWritable, processAlive } from './output-target.
 export type { OutputRule, OutputState } from './output-target.js';
 export type { ResolvePathOptions } from './paths.js';
 export { Rng, createRng, hashString } from './random.js';
+export { WASM_HEADER, sleb128, uleb128, wasmName, wasmSection } from './wasm-binary.js';
 export { loadPretrainedModel, withTransformersEnv } from './pretrained.js';
 export type { LoadPretrainedOptions, TransformersModule } from './pretrained.js';

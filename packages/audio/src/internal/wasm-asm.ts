@@ -1,28 +1,9 @@
 /**
  * A minimal WebAssembly binary writer: one exported function over an exported memory, built from
- * expression byte strings. Enough for straight-line SIMD kernels generated at run time.
+ * expression byte strings. Enough for straight-line SIMD kernels generated at run time. The container format
+ * (LEB128, sections, names) is core's, shared with its AdamW kernel.
  */
-
-export function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-export function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) { out.push(b); return out; }
-    out.push(b | 0x80);
-  }
-}
+import { WASM_HEADER, sleb128 as sleb, uleb128 as uleb, wasmName as name, wasmSection as section } from '@mmfuse/core/base';
 
 const f32buf = new Float32Array(1);
 const f32bytes = new Uint8Array(f32buf.buffer);
@@ -74,14 +55,6 @@ export const op = {
   i32Const: (v: number): number[] => [0x41, ...sleb(v)],
 };
 
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function name(s: string): number[] {
-  return [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-}
-
 /**
  * A module exporting `run(i32 x nParams) -> ()` and its memory `mem` (`pages` x 64 KiB, growable).
  * Locals: `i32Locals` i32 then `v128Locals` v128, numbered after the parameters.
@@ -94,5 +67,5 @@ export function buildModule(params: number, i32Locals: number, v128Locals: numbe
   const locals = [2, ...uleb(i32Locals), 0x7f, ...uleb(v128Locals), 0x7b];
   const fn = [...locals, ...body, 0x0b];
   const code = section(10, [1, ...uleb(fn.length), ...fn]);
-  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...type, ...func, ...memory, ...exports, ...code]);
+  return Uint8Array.from([...WASM_HEADER, ...type, ...func, ...memory, ...exports, ...code]);
 }

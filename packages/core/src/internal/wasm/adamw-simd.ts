@@ -9,6 +9,8 @@
  * An odd last weight is left to the caller. Unavailable (undefined) where WebAssembly SIMD is not.
  */
 
+import { WASM_HEADER, uleb128 as uleb, wasmName as name, wasmSection as section } from '../../wasm-binary.js';
+
 // The TypeScript lib here has no WebAssembly declarations: the little that is used, typed locally.
 interface WasmMemory { readonly buffer: ArrayBufferLike }
 interface WasmApi {
@@ -23,20 +25,6 @@ const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
  */
 export type AdamwSimd = (p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number,
   scale: number, b1: number, a1: number, b2: number, a2: number, lr: number, c1: number, c2: number, eps: number, decay: number) => void;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
 
 // Opcodes.
 const I32 = 0x7f;
@@ -106,7 +94,7 @@ function moduleBytes(shared: boolean): Uint8Array {
   const locals = [3, 2, I32, 10, V128, 3, V128];
   const fn = [...locals, ...body];
   const code = section(10, [1, ...uleb(fn.length), ...fn]);
-  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...type, ...imports, ...func, ...exports, ...code]);
+  return Uint8Array.from([...WASM_HEADER, ...type, ...imports, ...func, ...exports, ...code]);
 }
 
 const instances = new WeakMap<object, AdamwSimd | null>();

@@ -24,6 +24,11 @@ export function registerIm2colFlag(): void {
   tf.env().registerFlag(IM2COL_FLAG, () => 1 << 24);
 }
 
+/** Whole samples per chunk, so that a chunk's patch matrix stays under the flag (at least one sample). */
+export function samplesPerChunk(batch: number, floatsPerSample: number): number {
+  return Math.max(1, Math.min(batch, Math.floor(tf.env().getNumber(IM2COL_FLAG) / Math.max(1, floatsPerSample))));
+}
+
 interface Attrs {
   strides: number | [number, number];
   pad: PadAttr;
@@ -95,8 +100,7 @@ function backpropFilterNhwc(backend: WasmBackend, x: Info, dy: Info, info: Conv2
   const { batchSize: B, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, outChannels: O, inChannels: C, filterHeight: FH, filterWidth: FW } = info;
   const K = FH * FW * C;
   const perSample = OH * OW;
-  const maxFloats = tf.env().getNumber(IM2COL_FLAG);
-  const chunk = Math.max(1, Math.min(B, Math.floor(maxFloats / Math.max(1, K * perSample))));
+  const chunk = samplesPerChunk(B, K * perSample);
   let total: Info | undefined;
   for (let b0 = 0; b0 < B; b0 += chunk) {
     const b1 = Math.min(B, b0 + chunk);

@@ -11,11 +11,11 @@
  * where the stock kernel loops over every (dx, filter, output channel) triple directly. Large batches go in
  * chunks of whole samples so cols stays under `MMFUSE_IM2COL_MAX_FLOATS`. NCHW keeps the stock kernel.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { type Conv2DInfo, convInfo, type PadAttr } from './conv_info.js';
-import { IM2COL_FLAG } from './conv2d_backprop_filter.js';
+import { samplesPerChunk } from './conv2d_backprop_filter.js';
 import { MMFUSE_WRAPPED } from './batch_matmul.js';
-import { callKernel, f32, type Info, type KernelArgs, type WasmBackend, withShape } from './heap.js';
+import { callKernel, f32, type Info, type KernelArgs, transpose, type WasmBackend, withShape } from './heap.js';
 import { plainMatMul } from './plain_matmul.js';
 
 interface Attrs {
@@ -35,17 +35,10 @@ function backpropInputCol2im(backend: WasmBackend, dy: Info, filter: Info, info:
   const left = info.padInfo.left;
   const K = FH * FW * C;
   const perSample = OH * OW;
+  const wt = transpose(backend, withShape(filter, [K, O]), [1, 0]); // Wᵀ [O, K]
   const dx = backend.makeOutput([B, H, W, C], 'float32');
-  const wt = backend.makeOutput([O, K], 'float32');
-  {
-    // Wᵀ: the filter [K, O] transposed (small: one pass over the weights).
-    const w = f32(backend, filter);
-    const t = f32(backend, wt);
-    for (let k = 0; k < K; k++) for (let o = 0; o < O; o++) t[o * K + k] = w[k * O + o]!;
-    f32(backend, dx).fill(0);
-  }
-  const maxFloats = tf.env().getNumber(IM2COL_FLAG);
-  const chunk = Math.max(1, Math.min(B, Math.floor(maxFloats / Math.max(1, K * perSample))));
+  f32(backend, dx).fill(0);
+  const chunk = samplesPerChunk(B, K * perSample);
   try {
     for (let b0 = 0; b0 < B; b0 += chunk) {
       const b1 = Math.min(B, b0 + chunk);
@@ -107,7 +100,8 @@ export function conv2DBackpropInput(original: Original): tf.KernelFunc {
     const padRight = FW - 1 - info.padInfo.right;
     if (info.dataFormat !== 'channelsLast') return original(args);
     if (info.strideHeight !== 1 || info.strideWidth !== 1 || Math.min(padTop, padBottom, padLeft, padRight) < 0) {
-      if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== [info.batchSize, info.outHeight, info.outWidth, O][i])) return original(args);
+      const expected = [info.batchSize, info.outHeight, info.outWidth, O];
+      if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== expected[i])) return original(args);
       return backpropInputCol2im(backend, dy, filter, info);
     }
     const rotated = backend.makeOutput([FH, FW, O, C], 'float32');

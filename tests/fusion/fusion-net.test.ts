@@ -1,7 +1,7 @@
 // Masking, gradients and all-missing behaviour of the network for every strategy, plus the heads.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { FusionModel, Alignment, compareStrategies, maskedPool } from '@mmfuse/fusion';
+import { FusionModel, Alignment, capTokens, compareStrategies, maskedPool } from '@mmfuse/fusion';
 import { createRng } from '@mmfuse/core';
 import { tinyConfig, xorSamples } from './helpers.js';
 
@@ -96,6 +96,49 @@ describe('alignment', () => {
     expect(Array.from((f as tf.Tensor).dataSync())).toEqual([2, 5, 0]);
     expect(Array.from((mk as tf.Tensor).dataSync())).toEqual([1, 1, 0]);
     tf.dispose([f as tf.Tensor, mk as tf.Tensor]);
+  });
+
+  it('capTokens pools each sample over windows of its own length, not the batch\'s padded length', () => {
+    // Sample 0: 7 real steps -> windows of ceil(7 / 3) = 3: [1,2,3] [4,5,6] [7]. Sample 1: 2 real steps <= cap: kept.
+    const [f, mk] = tf.tidy(() => {
+      const x = tf.tensor3d([[[1], [2], [3], [4], [5], [6], [7]], [[10], [20], [99], [99], [99], [99], [99]]]); // [2, 7, 1]
+      const r = capTokens(x, tf.tensor2d([[1, 1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0, 0]]), 3);
+      return [r.features, r.mask];
+    });
+    expect(Array.from((f as tf.Tensor).dataSync())).toEqual([2, 5, 7, 10, 20, 0]);
+    expect((mk as tf.Tensor).arraySync()).toEqual([[1, 1, 1], [1, 1, 0]]);
+    tf.dispose([f as tf.Tensor, mk as tf.Tensor]);
+  });
+
+  it('a sample\'s tokens are the same alone and batched with a longer one (values and gradients)', () => {
+    const al = new Alignment({ inputs: [{ field: 'a', inDim: 3, maxTokens: 4 }], dModel: 8 }, createRng(3));
+    const rng = createRng(5);
+    const long = Array.from({ length: 23 * 3 }, () => rng.normal());
+    const short = Array.from({ length: 9 * 3 }, () => rng.normal());
+    const before = tf.memory().numTensors;
+    // Summed over the sample's real tokens (what the strategies read), alone and in a batch padded to 23 steps.
+    const pooled = (x: tf.Tensor3D, mask: tf.Tensor2D, row: number): tf.Tensor1D => {
+      const out = al.apply(0, { features: x, mask }, [...Array(x.shape[0]).keys()], x.shape[0]);
+      return out.x.mul(out.mask.expandDims(2)).slice([row, 0, 0], [1, -1, -1]).sum([0, 1]) as tf.Tensor1D;
+    };
+    const [alone, batched, gradAlone, gradBatched] = tf.tidy(() => {
+      const x1 = tf.tensor3d(short, [1, 9, 3]);
+      const x2 = tf.tensor3d([...long, ...short, ...new Array<number>(14 * 3).fill(7)], [2, 23, 3]);
+      const m2 = tf.tensor2d([...new Array<number>(23).fill(1), ...new Array<number>(9).fill(1), ...new Array<number>(14).fill(0)], [2, 23]);
+      const g1 = tf.grad((x: tf.Tensor) => pooled(x as tf.Tensor3D, tf.ones([1, 9]) as tf.Tensor2D, 0).sum())(x1);
+      const g2 = tf.grad((x: tf.Tensor) => pooled(x as tf.Tensor3D, m2, 1).sum())(x2).slice([1, 0, 0], [1, 9, 3]);
+      return [pooled(x1, tf.ones([1, 9]) as tf.Tensor2D, 0), pooled(x2, m2, 1), g1, g2];
+    });
+    const close = (a: tf.Tensor, b: tf.Tensor): void => {
+      const [x, y] = [a.dataSync(), b.dataSync()];
+      expect(x.length).toBe(y.length);
+      x.forEach((v, i) => expect(Math.abs(v - (y[i] as number))).toBeLessThan(1e-5));
+    };
+    close(alone as tf.Tensor, batched as tf.Tensor);
+    close(gradAlone as tf.Tensor, gradBatched as tf.Tensor);
+    tf.dispose([alone, batched, gradAlone, gradBatched] as tf.Tensor[]);
+    expect(tf.memory().numTensors).toBe(before);
+    al.dispose();
   });
 
   it('scatters the present samples into their rows; absent rows are fully masked', () => {

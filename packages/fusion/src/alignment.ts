@@ -1,6 +1,6 @@
 /**
  * Alignment: turns each modality's encoder output into tokens of one width that a shared Transformer can
- * mix. Per modality: optional pooling to at most `maxTokens` steps, a linear projection to dModel, a learned
+ * mix. Per modality: optional pooling of each sample to at most `maxTokens` steps, a linear projection to dModel, a learned
  * modality embedding and fixed sinusoidal positions counted inside the modality.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -36,6 +36,41 @@ export function maskedPool(features: tf.Tensor3D, mask: tf.Tensor2D, stride: num
   const counts = m.reshape([b, tp, stride]).sum(2); // [B, Tp]
   const pooled = sums.div(tf.maximum(counts, 1).expandDims(2)) as tf.Tensor3D; // [B, Tp, D]
   return { features: pooled, mask: counts.greater(0).cast('float32') as tf.Tensor2D };
+}
+
+/**
+ * Cap each sample's sequence at `cap` tokens, sample by sample: a sample with L real steps (its mask's ones,
+ * which come first) and L > cap is mean-pooled over windows of ceil(L / cap) of its own steps; a sample with
+ * L <= cap keeps its steps. The windows depend on the sample alone, never on the batch's padded length, so a
+ * request gets the same tokens alone or batched with longer ones (pooling by the padded length made a short
+ * clip's answer depend on the clips beside it, and training batches see other windows than a single request).
+ * One batched product [B, T', T] x [B, T, D] with the window weights (differentiable on every engine).
+ * Returns [B, T', D] (T' = the most tokens any sample keeps) and the mask [B, T'] of real tokens.
+ */
+export function capTokens(features: tf.Tensor3D, mask: tf.Tensor2D, cap: number): { features: tf.Tensor3D; mask: tf.Tensor2D } {
+  const [b, t] = features.shape;
+  if (t <= cap) return { features, mask };
+  const m = mask.dataSync();
+  const lengths = Array.from({ length: b }, (_, r) => {
+    let n = 0;
+    for (let i = 0; i < t; i++) n += (m[r * t + i] as number) > 0 ? 1 : 0;
+    return n;
+  });
+  const strides = lengths.map((l) => Math.max(1, Math.ceil(l / cap)));
+  const tokens = Math.max(1, ...lengths.map((l, r) => Math.ceil(l / (strides[r] as number))));
+  const weights = new Float32Array(b * tokens * t);
+  const real = new Float32Array(b * tokens);
+  for (let r = 0; r < b; r++) {
+    const l = lengths[r] as number;
+    const s = strides[r] as number;
+    for (let j = 0; j * s < l; j++) {
+      const n = Math.min(s, l - j * s);
+      real[r * tokens + j] = 1;
+      for (let i = j * s; i < j * s + n; i++) weights[(r * tokens + j) * t + i] = 1 / n;
+    }
+  }
+  const pooled = tf.matMul(tf.tensor3d(weights, [b, tokens, t]), features) as tf.Tensor3D; // [B, T', D]
+  return { features: pooled, mask: tf.tensor2d(real, [b, tokens]) };
 }
 
 export class Alignment extends Module {
@@ -80,9 +115,7 @@ export class Alignment extends Module {
   apply(m: number, enc: { features: tf.Tensor3D; mask: tf.Tensor2D }, rows: number[], batchSize: number, keep?: number[]): ModalityTokens {
     let { features, mask } = enc;
     const cap = this.maxTokens[m];
-    if (cap !== undefined && features.shape[1] > cap) {
-      ({ features, mask } = maskedPool(features, mask, Math.ceil(features.shape[1] / cap)));
-    }
+    if (cap !== undefined) ({ features, mask } = capTokens(features, mask, cap));
     const proj = this.projections[m];
     let x = proj === null || proj === undefined ? features : (proj.apply(features) as tf.Tensor3D); // [P, T, d]
     const [p, t, d] = x.shape;

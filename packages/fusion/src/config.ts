@@ -25,7 +25,7 @@ interface InputCommon {
    * `field: 'text'` through `text/rnn`: their tokens sit side by side in the fusion.
    */
   field?: string;
-  /** Cap on the tokens this input contributes: longer sequences are mean-pooled with stride ceil(T / maxTokens). Default: no cap. */
+  /** Cap on the tokens this input contributes: a sample with L > maxTokens steps is mean-pooled over windows of ceil(L / maxTokens) of its own steps (the same alone or in a batch). Default: no cap. */
   maxTokens?: number | null;
   /** Project the encoder's features to dModel. `false` needs an encoder whose outputDim equals dModel. Default true. */
   project?: boolean;

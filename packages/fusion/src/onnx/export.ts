@@ -107,28 +107,36 @@ function positionsOnnx(g: OnnxGraphBuilder, x: OnnxValue, d: number, bound: numb
   return g.op('Reshape', [pair, g.ints([-1, d])]); // [T, d], sin and cos interleaved
 }
 
-/** Masked mean pooling over windows of ceil(T / cap) steps (as `maskedPool`), in the graph. */
-function poolOnnx(g: OnnxGraphBuilder, features: OnnxValue, mask: OnnxValue, cap: number, dim: number): { features: OnnxValue; mask: OnnxValue } {
+/**
+ * Each sample capped at `cap` tokens (as `capTokens`), in the graph: a sample with L real steps is
+ * mean-pooled over windows of ceil(L / cap) of its own steps (stride 1 when L <= cap), by one batched product
+ * with the window weights [B, min(cap, T), T]. Tokens past a sample's own count are masked.
+ */
+function poolOnnx(g: OnnxGraphBuilder, features: OnnxValue, mask: OnnxValue, cap: number): { features: OnnxValue; mask: OnnxValue } {
   const t = g.op('Gather', [g.op('Shape', [features]), g.ints([1])], { axis: 0 }); // [1] int64
-  const stride = g.op('Div', [g.op('Add', [t, g.ints([cap - 1])]), g.ints([cap])]); // ceil(T / cap)
-  const tp = g.op('Div', [g.op('Sub', [g.op('Add', [t, stride]), g.ints([1])]), stride]); // ceil(T / stride)
-  const pad = g.op('Sub', [g.op('Mul', [tp, stride]), t]);
-  const m = g.op('Pad', [mask, g.op('Concat', [g.ints([0, 0, 0]), pad], { axis: 0 })]); // [B, Tp*s]
-  const f = g.op('Mul', [g.op('Pad', [features, g.op('Concat', [g.ints([0, 0, 0, 0]), pad, g.ints([0])], { axis: 0 })]), g.op('Unsqueeze', [m, g.ints([2])])]); // [B, Tp*s, D]
-  const sums = g.op('ReduceSum', [g.op('Reshape', [f, g.op('Concat', [g.ints([0]), tp, stride, g.ints([dim])], { axis: 0 })]), g.ints([2])], { keepdims: 0 }); // [B, Tp, D]
-  const counts = g.op('ReduceSum', [g.op('Reshape', [m, g.op('Concat', [g.ints([0]), tp, stride], { axis: 0 })]), g.ints([2])], { keepdims: 0 }); // [B, Tp]
+  const lengths = g.op('Cast', [g.op('ReduceSum', [mask, g.ints([1])], { keepdims: 1 })], { to: 7 }); // [B, 1] int64: real steps
+  const stride = g.op('Max', [g.op('Div', [g.op('Add', [lengths, g.ints([cap - 1])]), g.ints([cap])]), g.ints([1])]); // [B, 1]: max(1, ceil(L / cap))
+  const steps = g.op('Range', [g.ints(0, []), g.op('Squeeze', [t, g.ints([0])]), g.ints(1, [])]); // [T]
+  const window = g.op('Div', [g.op('Unsqueeze', [steps, g.ints([0])]), stride]); // [B, T]: each step's window
+  const tokens = g.op('Min', [t, g.ints([cap])]); // [1]
+  const slots = g.op('Range', [g.ints(0, []), g.op('Squeeze', [tokens, g.ints([0])]), g.ints(1, [])]); // [T']
+  const member = g.op('Mul', [
+    g.op('Cast', [g.op('Equal', [g.op('Unsqueeze', [window, g.ints([1])]), g.op('Unsqueeze', [slots, g.ints([0, 2])])])], { to: 1 }), // [B, T', T]
+    g.op('Unsqueeze', [mask, g.ints([1])]),
+  ]);
+  const counts = g.op('ReduceSum', [member, g.ints([2])], { keepdims: 1 }); // [B, T', 1]
   return {
-    features: g.op('Div', [sums, g.op('Unsqueeze', [g.op('Max', [counts, g.floats(1, [])]), g.ints([2])])]),
-    mask: g.op('Cast', [g.op('Greater', [counts, g.floats(0, [])])], { to: 1 }),
+    features: g.op('MatMul', [g.op('Div', [member, g.op('Max', [counts, g.floats(1, [])])]), features]), // [B, T', D]
+    mask: g.op('Cast', [g.op('Greater', [g.op('Squeeze', [counts, g.ints([2])]), g.floats(0, [])])], { to: 1 }),
   };
 }
 
 interface AlignedTokens { x: OnnxValue; mask: OnnxValue }
 
-function alignOnnx(g: OnnxGraphBuilder, alignment: Alignment, m: number, enc: { features: OnnxValue; mask: OnnxValue; maxSteps?: number }, present: OnnxValue, inDim: number): AlignedTokens {
+function alignOnnx(g: OnnxGraphBuilder, alignment: Alignment, m: number, enc: { features: OnnxValue; mask: OnnxValue; maxSteps?: number }, present: OnnxValue): AlignedTokens {
   let { features, mask } = enc;
   const cap = alignment.maxTokens[m];
-  if (cap !== undefined) ({ features, mask } = poolOnnx(g, features, mask, cap, inDim));
+  if (cap !== undefined) ({ features, mask } = poolOnnx(g, features, mask, cap));
   const proj = alignment.projections[m];
   let x = proj === null || proj === undefined ? features : linearOnnx(g, proj, features); // [B, T, d]
   // Absent rows: zero tokens and an all-zero mask, as the scatter of `Alignment.apply` leaves them.
@@ -200,7 +208,7 @@ function memberOnnx(g: OnnxGraph, state: FusionState, k: number, inputs: OnnxInp
     const { result, inputs: tensors } = g.forField(field, () => {
       const out = enc.exportOnnx!(g, { field });
       const present = g.input('present', 'float32', [g.batch]);
-      return { aligned: alignOnnx(g, net.alignment, m, out, present, enc.outputDim), present };
+      return { aligned: alignOnnx(g, net.alignment, m, out, present), present };
     }, k);
     like ??= result.present;
     tokens.push(result.aligned);

@@ -25,7 +25,10 @@
  * ensemble knows, at a member's cost). One model's student is smaller: late fusion at half the width; text/rnn
  * at half its hidden and embedding sizes; audio/cnn with its first two blocks at half their channels and a
  * time/mel stride of 4 in the second; audio/phonetic at half its hidden size, one layer; other encoders
- * unchanged. COMPRESS_STUDENT_<BOT|BANKING77>=file.json replaces it.
+ * unchanged. Every student trains 2.5 times its teacher's epochs without early stopping (a patient schedule), at
+ * temperatures 1 and 2; the one with the lower validation loss is kept and trained at two more seeds, and the
+ * accuracy goal is judged on the three students' mean. COMPRESS_STUDENT_<BOT|BANKING77>=file.json replaces the
+ * config.
  *
  * Environment: COMPRESS_ONLY=bot|banking77; COMPRESS_ROUNDS (timing rounds, default 15);
  * COMPRESS_FINETUNE_EPOCHS_<BOT|BANKING77> (default 8 / 3); COMPRESS_BANKING77_LIMIT (training samples,
@@ -180,6 +183,37 @@ function teacherConfigs(d: Dataset, dir: string): { single: string; ensemble?: {
 
 const half = (n: number, min = 8): number => Math.max(min, Math.round(n / 2));
 
+/** The student's epochs, as a multiple of its teacher's (see `studentConfig`). */
+const STUDENT_EPOCHS = 2.5;
+
+/** The distillation temperatures the benchmark tries (the lower validation loss is kept). */
+const STUDENT_TEMPERATURES = [1, 2] as const;
+
+/** A student folder's distill.json (written by `mmfuse distill`). */
+function distillReport(dir: string): Json {
+  return JSON.parse(readFileSync(path.join(dir, 'distill.json'), 'utf8')) as Json;
+}
+
+/** The validation loss of the epoch whose weights a distillation kept (its last epoch without a best one); NaN without validation. */
+function bestValidationLoss(report: Json): number {
+  const history = report.history as Json[];
+  const epoch = (report.bestEpoch as number | null) ?? history.length;
+  const loss = history[epoch - 1]?.valLoss;
+  return typeof loss === 'number' ? loss : Number.NaN;
+}
+
+/** The student's test accuracy as `mmfuse distill` scored it. */
+function studentTest(report: Json): number {
+  return ((report.evaluations as Json[]).find((e) => e.model === 'student')?.accuracy as number | undefined) ?? Number.NaN;
+}
+
+/** The temperature whose student has the lowest validation loss; the first one when none was validated. */
+function chooseTemperature(runs: { t: number; report: Json }[]): number {
+  const scored = runs.map((r) => ({ t: r.t, loss: bestValidationLoss(r.report) })).filter((r) => Number.isFinite(r.loss));
+  if (scored.length === 0) return (runs[0] as { t: number }).t;
+  return scored.reduce((a, b) => (b.loss < a.loss ? b : a)).t;
+}
+
 /**
  * The student config derived from the teacher's (see the header): `teacher` is the float32 model's config (one
  * model); `ensemble` whether the student learns from the ensemble of that config.
@@ -188,6 +222,11 @@ function studentConfig(teacher: Json, d: Dataset, ensemble: boolean): Json {
   const override = process.env[`COMPRESS_STUDENT_${d.id.toUpperCase()}`];
   if (override !== undefined) return { ...(JSON.parse(readFileSync(override, 'utf8')) as Json), data: teacher.data };
   const s = JSON.parse(JSON.stringify(teacher)) as Json;
+  // A patient schedule (Beyer et al. 2022, "a good teacher is patient and consistent"): matching a teacher's
+  // function takes far longer than fitting labels, so the student trains 2.5 times the teacher's epochs, without
+  // early stopping (the best validation epoch is still kept). The bot's student at T = 1 (stop 39), seeds 7-9, against
+  // the ensemble's 81.5%: 81.5, 76.9, 78.0% at 40 epochs with early stopping; 84.4, 82.1, 84.4% at 100 without.
+  s.training = { ...s.training, epochs: Math.round(STUDENT_EPOCHS * Number(s.training?.epochs ?? 20)), earlyStoppingPatience: null };
   if (ensemble) return s;
   for (const input of Object.values(s.inputs) as Json[]) {
     const e = input.encoder;
@@ -274,6 +313,8 @@ interface Variant {
   fresh?: Runner;
   prepared?: PreparedInput[];
   accuracy?: number;
+  /** Accuracy by request kind (typed only, voice only, both), on a dataset with text and audio. */
+  kinds?: { kind: string; accuracy: number; n: number }[];
   latency: number[];
   endToEnd: number[];
   throughput: number[];
@@ -325,7 +366,23 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   const teacher = ensemble ?? fp32;
   const studentFile = path.join(dir, 'student.json');
   writeFileSync(studentFile, JSON.stringify(studentConfig(cfgJson, d, ensemble !== undefined), null, 2));
-  await once('student', path.join(dir, 'student'), () => cli(['distill', '--teacher', teacher, '--config', studentFile, '--out', path.join(dir, 'student')], dir));
+  // The student: distilled at temperatures 1 and 2 at the config's seed, the one with the lower validation loss
+  // kept (a teacher trained with label smoothing teaches better at a low temperature, Müller et al. 2019: the
+  // bot's T = 2 student lost 5-7 points to its T = 1 one); then that temperature at two more seeds, so that the
+  // student's accuracy is read as a mean over three students, not one draw.
+  const seed = Number(cfgJson.training?.seed ?? 0);
+  const distilled = (t: number, s: number): string => path.join(dir, s === seed ? `student-t${t}` : `student-t${t}-seed${s}`);
+  const distillOnce = (t: number, s: number): Promise<void> => once(path.basename(distilled(t, s)), distilled(t, s), () => cli(['distill', '--teacher', teacher, '--config', studentFile, '--temperature', String(t), '--seed', String(s), '--out', distilled(t, s)], dir));
+  for (const t of STUDENT_TEMPERATURES) await distillOnce(t, seed);
+  const temperature = chooseTemperature(STUDENT_TEMPERATURES.map((t) => ({ t, report: distillReport(distilled(t, seed)) })));
+  for (const s of [seed + 1, seed + 2]) await distillOnce(temperature, s);
+  const studentDir = distilled(temperature, seed);
+  made.student = {
+    ...(made[path.basename(studentDir)] as Json), temperature,
+    tried: STUDENT_TEMPERATURES.map((t) => ({ temperature: t, validationLoss: bestValidationLoss(distillReport(distilled(t, seed))), test: studentTest(distillReport(distilled(t, seed))) })),
+    seeds: [seed, seed + 1, seed + 2].map((s) => ({ seed: s, test: studentTest(distillReport(distilled(temperature, s))) })),
+  };
+  save();
   const rows: [string, string, string, 'tfjs' | 'onnx'][] = [
     ['fp32', 'fp32 (tfjs)', fp32, 'tfjs'],
     ...(ensemble === undefined ? [] : [
@@ -337,7 +394,7 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
     ['fp16', 'float16 weights (tfjs)', path.join(dir, 'fp16'), 'tfjs'],
     ['pruned', `structured pruning 50% + ${d.finetuneEpochs}-epoch fine-tune`, path.join(dir, 'pruned'), 'tfjs'],
     ['magnitude', 'magnitude pruning 50% (size-only)', path.join(dir, 'magnitude'), 'tfjs'],
-    ['student', `distilled student${ensemble === undefined ? '' : ' (one model)'}`, path.join(dir, 'student'), 'tfjs'],
+    ['student', `distilled student${ensemble === undefined ? '' : ' (one model)'}`, studentDir, 'tfjs'],
   ];
   // The same models exported (`mmfuse export`) and run on onnxruntime: fp32, the ensemble (float32 and integer kernels), int8 integer kernels, the student.
   if (await hasOnnxRuntime()) {
@@ -349,7 +406,7 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
     };
     await exportOnce('onnx-fp32', fp32, path.join(dir, 'fp32.onnx'), []);
     await exportOnce('onnx-int8', fp32, path.join(dir, 'int8.onnx'), ['--quantize', 'int8']);
-    await exportOnce('onnx-student', path.join(dir, 'student'), path.join(dir, 'student.onnx'), []);
+    await exportOnce('onnx-student', studentDir, path.join(dir, 'student.onnx'), []);
     if (ensemble !== undefined) {
       await exportOnce('onnx-ensemble', ensemble, path.join(dir, 'ensemble.onnx'), []);
       await exportOnce('onnx-ensemble-int8', ensemble, path.join(dir, 'ensemble-int8.onnx'), ['--quantize', 'int8']);
@@ -391,6 +448,13 @@ async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: s
     for (const r of warm) await v.fresh.predict(r);
     const e = await v.model.evaluate(samples);
     v.accuracy = e.accuracy;
+    if (d.fields.text !== undefined && d.fields.audio !== undefined) {
+      v.kinds = [];
+      for (const [kind, text, audio] of [['typed only', true, false], ['voice only', false, true], ['both', true, true]] as const) {
+        const part = samples.filter((s: ManifestSample) => (s.fields.text !== undefined) === text && (s.fields.audio !== undefined) === audio);
+        if (part.length > 0) v.kinds.push({ kind, accuracy: (await v.model.evaluate(part)).accuracy, n: part.length });
+      }
+    }
     v.prepared = await v.model.prepareInputs(requests);
     for (let i = 0; i < 3; i++) await v.model.predictPrepared([v.prepared[i] as PreparedInput]); // warm-up
     log(`${d.id} ${v.id}: accuracy ${(100 * e.accuracy).toFixed(1)}% (n ${e.n}), ${v.size.bytes} bytes`);
@@ -494,8 +558,20 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
     lines.push(
       'Goals (issue 17):',
       `- int8 ≤ 30% of the fp32 size: ${pct(int8.size)} — ${met(int8.size <= 0.3)}; accuracy within 1 point: ${moved(int8.drop)} — ${met(int8.drop <= 1)}.`,
-      `- distilled student ≥ 3× faster than its teacher (${teacherName}): ${taught.speed.toFixed(2)}× single-request, ${taught.throughput.toFixed(2)}× throughput — ${met(taught.speed >= 3)} (single request); accuracy within 2 points of its teacher: ${moved(taught.drop)} — ${met(taught.drop <= 2)}.`,
     );
+    // The accuracy goal is judged on the mean of the three seeds' students (one draw moves by several points here).
+    const made = student.made as { temperature?: number; tried?: { temperature: number; validationLoss: number; test: number }[]; seeds?: { seed: number; test: number }[] } | undefined;
+    const seeds = made?.seeds ?? [];
+    const meanTest = seeds.length === 0 ? (student.accuracy as number) : seeds.reduce((a, x) => a + x.test, 0) / seeds.length;
+    const meanDrop = ((teacher.accuracy as number) - meanTest) * 100;
+    lines.push(
+      `- distilled student ≥ 3× faster than its teacher (${teacherName}): ${taught.speed.toFixed(2)}× single-request, ${taught.throughput.toFixed(2)}× throughput — ${met(taught.speed >= 3)} (single request); accuracy within 2 points of its teacher: the table's student ${moved(taught.drop)}${seeds.length === 0 ? '' : `; the students of seeds ${seeds.map((x) => x.seed).join(', ')} at T = ${made?.temperature}: ${seeds.map((x) => pct(x.test)).join(', ')}, mean ${pct(meanTest)}, ${moved(meanDrop)}`} — ${met(meanDrop <= 2)}${seeds.length === 0 ? '' : ' (on the mean)'}.`,
+    );
+    const kinds = (v: Variant): string => (v.kinds ?? []).map((k) => `${k.kind} ${pct(k.accuracy)} (${k.n})`).join(', ');
+    if (student.kinds !== undefined && teacher.kinds !== undefined) lines.push(`- by request kind: ${teacherName} ${kinds(teacher)}; the table's student ${kinds(student)}${teacher === base ? '' : `; one model of the teacher's config (fp32) ${kinds(base)}`}.`);
+    if (made?.tried !== undefined) {
+      lines.push(`- the distillation temperature, chosen on validation loss at seed ${seeds[0]?.seed ?? '?'}: ${made.tried.map((x) => `T = ${x.temperature}: ${x.validationLoss.toFixed(3)} (test ${pct(x.test)})`).join('; ')} — T = ${made.temperature} kept.`);
+    }
     if (teacher !== base) {
       const c = against(student, base);
       lines.push(`- the same student against one model of the teacher's config (fp32): ${c.speed.toFixed(2)}× single-request, ${c.throughput.toFixed(2)}× throughput, ${moved(c.drop)}.`);

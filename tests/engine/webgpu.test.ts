@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng, EngineError, initEngine, lstmCell } from '@mmfuse/core';
-import { AdamW, FusionModel, LayerNorm, Linear, TransformerBlock, clipByGlobalNorm } from '@mmfuse/fusion';
+import { AdamW, FusionModel, LayerNorm, Linear, TransformerBlock, capTokens, clipByGlobalNorm } from '@mmfuse/fusion';
 import type { FusionModelConfig, Prediction } from '@mmfuse/fusion';
 import { SpeechRecognizer } from '@mmfuse/speech';
 import { TextUseEncoder } from '@mmfuse/text-rnn';
@@ -104,6 +104,30 @@ describe.skipIf(adapter === null)('WebGPU engine on this machine\'s adapter', ()
     expect(() => x.dataSync()).toThrow(/not possible on the WebGPU engine in Node: use `await tensor.data\(\)`/);
     expect((await x.data())[4095]).toBe(8190);
     x.dispose();
+  });
+
+  it('caps each sample at maxTokens from a mask computed on the GPU (no synchronous read), as wasm does', async () => {
+    // 32 clips of 1..64 frames: the mask [32, 64] has over 1000 values, so it is computed on the GPU.
+    const run = async (gpu: boolean): Promise<{ f: Float32Array; m: Float32Array }> => {
+      const [f, m] = tf.tidy(() => {
+        const lengths = tf.range(1, 33).mul(2); // 2, 4, ..., 64
+        const steps = tf.range(0, 32 * 64).reshape([32, 64]).mod(64); // 2048 values in: computed on the GPU
+        const mask = steps.less(lengths.reshape([32, 1])).cast('float32') as tf.Tensor2D;
+        if (gpu) expect(() => mask.dataSync()).toThrow(/not possible on the WebGPU engine in Node/);
+        const x = tf.range(0, 32 * 64 * 3).reshape([32, 64, 3]).mul(0.01) as tf.Tensor3D;
+        const r = capTokens(x, mask, 5);
+        return [r.features, r.mask];
+      });
+      const out = { f: await (f as tf.Tensor).data() as Float32Array, m: await (m as tf.Tensor).data() as Float32Array };
+      tf.dispose([f as tf.Tensor, m as tf.Tensor]);
+      return out;
+    };
+    await initEngine({ engine: 'webgpu' });
+    const gpu = await run(true);
+    await initEngine({ engine: 'wasm' });
+    const wasm = await run(false);
+    expect(Array.from(gpu.m)).toEqual(Array.from(wasm.m));
+    gpu.f.forEach((v, i) => expect(Math.abs(v - (wasm.f[i] as number))).toBeLessThan(1e-4));
   });
 
   it('still reads small tensors synchronously after they were uploaded to the GPU (lengths, a graph model\'s constants)', async () => {

@@ -44,33 +44,21 @@ export function maskedPool(features: tf.Tensor3D, mask: tf.Tensor2D, stride: num
  * L <= cap keeps its steps. The windows depend on the sample alone, never on the batch's padded length, so a
  * request gets the same tokens alone or batched with longer ones (pooling by the padded length made a short
  * clip's answer depend on the clips beside it, and training batches see other windows than a single request).
- * One batched product [B, T', T] x [B, T, D] with the window weights (differentiable on every engine).
- * Returns [B, T', D] (T' = the most tokens any sample keeps) and the mask [B, T'] of real tokens.
+ * One batched product [B, cap, T] x [B, T, D] with the window weights (differentiable on every engine), as the
+ * ONNX export computes it. Returns [B, cap, D] and the mask [B, cap] of real tokens (a sample that keeps fewer
+ * tokens has its last ones masked).
  */
 export function capTokens(features: tf.Tensor3D, mask: tf.Tensor2D, cap: number): { features: tf.Tensor3D; mask: tf.Tensor2D } {
   const [b, t] = features.shape;
   if (t <= cap) return { features, mask };
-  const m = mask.dataSync();
-  const lengths = Array.from({ length: b }, (_, r) => {
-    let n = 0;
-    for (let i = 0; i < t; i++) n += (m[r * t + i] as number) > 0 ? 1 : 0;
-    return n;
-  });
-  const strides = lengths.map((l) => Math.max(1, Math.ceil(l / cap)));
-  const tokens = Math.max(1, ...lengths.map((l, r) => Math.ceil(l / (strides[r] as number))));
-  const weights = new Float32Array(b * tokens * t);
-  const real = new Float32Array(b * tokens);
-  for (let r = 0; r < b; r++) {
-    const l = lengths[r] as number;
-    const s = strides[r] as number;
-    for (let j = 0; j * s < l; j++) {
-      const n = Math.min(s, l - j * s);
-      real[r * tokens + j] = 1;
-      for (let i = j * s; i < j * s + n; i++) weights[(r * tokens + j) * t + i] = 1 / n;
-    }
-  }
-  const pooled = tf.matMul(tf.tensor3d(weights, [b, tokens, t]), features) as tf.Tensor3D; // [B, T', D]
-  return { features: pooled, mask: tf.tensor2d(real, [b, tokens]) };
+  // On the device, without reading the mask back (the WebGPU engine cannot read synchronously in Node).
+  const lengths = mask.sum(1).round().cast('int32'); // [B]: real steps
+  const stride = tf.maximum(tf.floorDiv(lengths.add(cap - 1), cap), 1).reshape([b, 1, 1]); // [B, 1, 1]: max(1, ceil(L / cap))
+  const window = tf.floorDiv(tf.range(0, t, 1, 'int32').reshape([1, 1, t]), stride); // [B, 1, T]: each step's window
+  const member = tf.equal(window, tf.range(0, cap, 1, 'int32').reshape([1, cap, 1])).cast('float32').mul(mask.reshape([b, 1, t])); // [B, cap, T]
+  const counts = member.sum(2, true); // [B, cap, 1]
+  const pooled = tf.matMul(member.div(tf.maximum(counts, 1)), features) as tf.Tensor3D; // [B, cap, D]
+  return { features: pooled, mask: counts.reshape([b, cap]).greater(0).cast('float32') as tf.Tensor2D };
 }
 
 export class Alignment extends Module {

@@ -44,7 +44,7 @@ import { getEngineInfo, initEngine, loadManifest } from '@mmfuse/core';
 import type { FieldKind, ManifestSample } from '@mmfuse/core';
 import '@mmfuse/text-rnn';
 import '@mmfuse/audio';
-import { FusionModel, OnnxFusionModel } from '@mmfuse/fusion';
+import { FusionModel, OnnxFusionModel, encoderKind } from '@mmfuse/fusion';
 import type { PreparedInput } from '@mmfuse/fusion';
 import { main } from 'mmfuse';
 import { holdOut, readBanking77 } from './text-data.js';
@@ -62,6 +62,9 @@ const LATENCY_REQUESTS = 40;
 const BATCH = 32;
 
 type Json = Record<string, any>;
+
+/** A config input's encoder kind (`cnn` of an audio input: `audio/cnn`). */
+const kindOf = (input: Json): string => encoderKind(input as { type: string; encoder: { kind: string } });
 
 interface Dataset {
   id: 'bot' | 'banking77';
@@ -234,9 +237,8 @@ function studentConfig(teacher: Json, d: Dataset, ensemble: boolean): Json {
     // (stop 39, T = 1, seeds 7-9): 81.5, 82.7, 80.9% against the member-sized student's 84.4, 82.1, 84.4%.
     for (const input of Object.values(s.inputs) as Json[]) {
       const e = input.encoder;
-      const kind = String(e.kind).includes('/') ? e.kind : `${input.type}/${e.kind}`;
       const ch: number[] = e.channels ?? [16, 32];
-      if (kind !== 'audio/cnn' || ch.length < 3) continue;
+      if (kindOf(input) !== 'audio/cnn' || ch.length < 3) continue;
       const product = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
       const t: number[] = e.timeStride ?? ch.map(() => 2);
       const m: number[] = e.melStride ?? ch.map(() => 2);
@@ -248,7 +250,7 @@ function studentConfig(teacher: Json, d: Dataset, ensemble: boolean): Json {
   }
   for (const input of Object.values(s.inputs) as Json[]) {
     const e = input.encoder;
-    const kind = String(e.kind).includes('/') ? e.kind : `${input.type}/${e.kind}`;
+    const kind = kindOf(input);
     if (kind === 'text/rnn') {
       e.hiddenSize = half(e.hiddenSize ?? 64);
       e.embeddingDim = half(e.embeddingDim ?? 64);
@@ -393,12 +395,13 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   const distilled = (t: number, s: number): string => path.join(dir, s === seed ? `student-t${t}` : `student-t${t}-seed${s}`);
   const distillOnce = (t: number, s: number): Promise<void> => once(path.basename(distilled(t, s)), distilled(t, s), () => cli(['distill', '--teacher', teacher, '--config', studentFile, '--temperature', String(t), '--seed', String(s), '--out', distilled(t, s)], dir));
   for (const t of STUDENT_TEMPERATURES) await distillOnce(t, seed);
-  const temperature = chooseTemperature(STUDENT_TEMPERATURES.map((t) => ({ t, report: distillReport(distilled(t, seed)) })));
+  const tried = STUDENT_TEMPERATURES.map((t) => ({ t, report: distillReport(distilled(t, seed)) }));
+  const temperature = chooseTemperature(tried);
   for (const s of [seed + 1, seed + 2]) await distillOnce(temperature, s);
   const studentDir = distilled(temperature, seed);
   made.student = {
     ...(made[path.basename(studentDir)] as Json), temperature,
-    tried: STUDENT_TEMPERATURES.map((t) => ({ temperature: t, validationLoss: bestValidationLoss(distillReport(distilled(t, seed))), test: studentTest(distillReport(distilled(t, seed))) })),
+    tried: tried.map(({ t, report }) => ({ temperature: t, validationLoss: bestValidationLoss(report), test: studentTest(report) })),
     seeds: [seed, seed + 1, seed + 2].map((s) => ({ seed: s, test: studentTest(distillReport(distilled(temperature, s))) })),
   };
   save();

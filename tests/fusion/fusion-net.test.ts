@@ -1,8 +1,8 @@
 // Masking, gradients and all-missing behaviour of the network for every strategy, plus the heads.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { FusionModel, Alignment, capTokens, compareStrategies, maskedPool } from '@mmfuse/fusion';
-import { createRng } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, createRng } from '@mmfuse/core';
+import { FusionModel, Alignment, capTokens, compareStrategies } from '@mmfuse/fusion';
 import { tinyConfig, xorSamples } from './helpers.js';
 
 const strategies = ['transformer', 'late', 'cross-attention'] as const;
@@ -86,18 +86,6 @@ describe('strategies compared on the same data and budget (transformer: model.te
 });
 
 describe('alignment', () => {
-  it('maskedPool averages only real steps and caps the token count', () => {
-    const [f, mk] = tf.tidy(() => {
-      const x = tf.tensor3d([[[1], [3], [5], [100], [100]]]); // [1, 5, 1], last two are padding
-      const mask = tf.tensor2d([[1, 1, 1, 0, 0]]);
-      const r = maskedPool(x, mask, 2);
-      return [r.features, r.mask];
-    });
-    expect(Array.from((f as tf.Tensor).dataSync())).toEqual([2, 5, 0]);
-    expect(Array.from((mk as tf.Tensor).dataSync())).toEqual([1, 1, 0]);
-    tf.dispose([f as tf.Tensor, mk as tf.Tensor]);
-  });
-
   it('capTokens pools each sample over windows of its own length, not the batch\'s padded length', () => {
     // Sample 0: 7 real steps -> windows of ceil(7 / 3) = 3: [1,2,3] [4,5,6] [7]. Sample 1: 2 real steps <= cap: kept.
     const [f, mk] = tf.tidy(() => {
@@ -108,6 +96,24 @@ describe('alignment', () => {
     expect(Array.from((f as tf.Tensor).dataSync())).toEqual([2, 5, 7, 10, 20, 0]);
     expect((mk as tf.Tensor).arraySync()).toEqual([[1, 1, 1], [1, 1, 0]]);
     tf.dispose([f as tf.Tensor, mk as tf.Tensor]);
+  });
+
+  it('capTokens keeps only its two results, and refuses a bad cap or a mask of another shape with a typed error', () => {
+    const x = tf.ones([2, 9, 4]) as tf.Tensor3D;
+    const mask = tf.tensor2d([[1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0, 0, 0]]);
+    const before = tf.memory().numTensors;
+    const r = capTokens(x, mask, 4);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    tf.dispose([r.features, r.mask]);
+    expect(capTokens(x, mask, 9).features).toBe(x); // nothing to pool: the inputs themselves
+    expect(() => capTokens(x, mask, 0)).toThrow(ConfigError);
+    expect(() => capTokens(x, mask, 2.5)).toThrow(/maxTokens.*whole number/);
+    const wrong = tf.ones([2, 8]) as tf.Tensor2D;
+    expect(() => capTokens(x, wrong, 4)).toThrow(InvalidInputError);
+    expect(() => capTokens(x, wrong, 4)).toThrow(/field "mask".*\[2, 8\].*\[2, 9, 4\]/);
+    wrong.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, mask]);
   });
 
   it('a sample\'s tokens are the same alone and batched with a longer one (values and gradients)', () => {

@@ -4,7 +4,7 @@
  * modality embedding and fixed sinusoidal positions counted inside the modality.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError } from '@mmfuse/core';
 import type { Rng } from '@mmfuse/core';
 import { Linear } from './layers/linear.js';
 import { Module } from './layers/module.js';
@@ -23,22 +23,6 @@ export interface AlignmentArgs {
 }
 
 /**
- * Mean-pool features [B, T, D] with mask [B, T] over windows of `stride` steps, counting only real steps.
- * Returns [B, ceil(T/stride), D] and the pooled mask (1 where a window held a real step).
- */
-export function maskedPool(features: tf.Tensor3D, mask: tf.Tensor2D, stride: number): { features: tf.Tensor3D; mask: tf.Tensor2D } {
-  const [b, t, d] = features.shape;
-  const tp = Math.ceil(t / stride);
-  const pad = tp * stride - t;
-  const f = (pad > 0 ? features.pad([[0, 0], [0, pad], [0, 0]]) : features).mul((pad > 0 ? mask.pad([[0, 0], [0, pad]]) : mask).expandDims(2)); // [B, Tp*s, D]
-  const m = pad > 0 ? mask.pad([[0, 0], [0, pad]]) : mask; // [B, Tp*s]
-  const sums = f.reshape([b, tp, stride, d]).sum(2); // [B, Tp, D]
-  const counts = m.reshape([b, tp, stride]).sum(2); // [B, Tp]
-  const pooled = sums.div(tf.maximum(counts, 1).expandDims(2)) as tf.Tensor3D; // [B, Tp, D]
-  return { features: pooled, mask: counts.greater(0).cast('float32') as tf.Tensor2D };
-}
-
-/**
  * Cap each sample's sequence at `cap` tokens, sample by sample: a sample with L real steps (its mask's ones,
  * which come first) and L > cap is mean-pooled over windows of ceil(L / cap) of its own steps; a sample with
  * L <= cap keeps its steps. The windows depend on the sample alone, never on the batch's padded length, so a
@@ -49,16 +33,22 @@ export function maskedPool(features: tf.Tensor3D, mask: tf.Tensor2D, stride: num
  * tokens has its last ones masked).
  */
 export function capTokens(features: tf.Tensor3D, mask: tf.Tensor2D, cap: number): { features: tf.Tensor3D; mask: tf.Tensor2D } {
+  if (!Number.isInteger(cap) || cap < 1) throw new ConfigError(`must be a whole number of at least 1, got ${cap}`, { path: 'maxTokens' });
   const [b, t] = features.shape;
+  if (features.rank !== 3 || mask.rank !== 2 || mask.shape[0] !== b || mask.shape[1] !== t) {
+    throw new InvalidInputError(`the mask [${mask.shape.join(', ')}] must be [batch, steps] of the features [${features.shape.join(', ')}]`, { field: 'mask' });
+  }
   if (t <= cap) return { features, mask };
   // On the device, without reading the mask back (the WebGPU engine cannot read synchronously in Node).
-  const lengths = mask.sum(1).round().cast('int32'); // [B]: real steps
-  const stride = tf.maximum(tf.floorDiv(lengths.add(cap - 1), cap), 1).reshape([b, 1, 1]); // [B, 1, 1]: max(1, ceil(L / cap))
-  const window = tf.floorDiv(tf.range(0, t, 1, 'int32').reshape([1, 1, t]), stride); // [B, 1, T]: each step's window
-  const member = tf.equal(window, tf.range(0, cap, 1, 'int32').reshape([1, cap, 1])).cast('float32').mul(mask.reshape([b, 1, t])); // [B, cap, T]
-  const counts = member.sum(2, true); // [B, cap, 1]
-  const pooled = tf.matMul(member.div(tf.maximum(counts, 1)), features) as tf.Tensor3D; // [B, cap, D]
-  return { features: pooled, mask: counts.reshape([b, cap]).greater(0).cast('float32') as tf.Tensor2D };
+  return tf.tidy(() => {
+    const lengths = mask.sum(1).round().cast('int32'); // [B]: real steps
+    const stride = tf.maximum(tf.floorDiv(lengths.add(cap - 1), cap), 1).reshape([b, 1, 1]); // [B, 1, 1]: max(1, ceil(L / cap))
+    const window = tf.floorDiv(tf.range(0, t, 1, 'int32').reshape([1, 1, t]), stride); // [B, 1, T]: each step's window
+    const member = tf.equal(window, tf.range(0, cap, 1, 'int32').reshape([1, cap, 1])).cast('float32').mul(mask.reshape([b, 1, t])); // [B, cap, T]
+    const counts = member.sum(2, true); // [B, cap, 1]
+    const pooled = tf.matMul(member.div(tf.maximum(counts, 1)), features) as tf.Tensor3D; // [B, cap, D]
+    return { features: pooled, mask: counts.reshape([b, cap]).greater(0).cast('float32') as tf.Tensor2D };
+  });
 }
 
 export class Alignment extends Module {

@@ -51,7 +51,7 @@ export type { PreparedSample, PrepareInputsOptions } from './pipeline/prepare.js
 export { PrepareCache, cacheFolderRule } from './pipeline/cache.js';
 export { checkpointFolderRule, isCheckpoint, isModelFolder, modelFolderRule } from './io/folder.js';
 export { base64Length, checkRawInput, decodeBase64 } from './pipeline/raw-input.js';
-export { Alignment, capTokens, maskedPool } from './alignment.js';
+export { Alignment, capTokens } from './alignment.js';
 export type { ModalityTokens } from './alignment.js';
 export { FusionNetwork, toBatchInput } from './network.js';
 export type { BatchInput, EncodedInput, ForwardOptions } from './network.js';

@@ -233,6 +233,37 @@ describe('mmfuse distill', () => {
     expect(r.stderr).toMatch(/distilling an ensemble of 2 teachers/);
   });
 
+  it('--augment-text N: the teacher labels N corrupted copies of every training text, and the student learns from them', async () => {
+    writeFileSync(path.join(dir, 'typed-student.yaml'), [
+      'inputs:',
+      '  text: { type: text, encoder: { kind: rnn, cell: gru, embeddingDim: 16, hiddenSize: 8, charNgrams: { buckets: 500 } }, preprocessing: { tokenizer: { maxLength: 12 } } }',
+      'fusion: { strategy: late, dModel: 16, ffDim: 16, dropout: 0 }',
+      'output: { field: label }',
+      'training: { epochs: 2, batchSize: 16, learningRate: 0.01, warmupSteps: 2, seed: 3, earlyStoppingPatience: null }',
+      'data: { train: train.jsonl, validation: valid.jsonl }',
+    ].join('\n'));
+    const r = await cli(['distill', '--teacher', 'teacher', '--config', 'typed-student.yaml', '--out', 'typed-student', '--augment-text', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    // 48 training samples: 32 have text (text only or both), 16 are voice only (no input for this student).
+    expect(r.json.augmentedTexts).toBe(64);
+    expect(r.json.pseudoLabeled).toBe(64);
+    expect(r.json.trainSamples).toBe(32 + 64);
+    expect(r.stderr).toMatch(/--augment-text 2: 64 corrupted copies of the training data's text for the teacher to label/);
+    // A student that reads no text has nothing to copy: refused, naming its inputs.
+    writeFileSync(path.join(dir, 'voice-student.yaml'), [
+      'inputs:',
+      '  audio: { type: audio, encoder: { kind: cnn, channels: [4, 4], dropout: 0 }, preprocessing: { sampleRateHz: 8000, nMels: 16, nFft: 200, hopLength: 80 }, maxTokens: 8 }',
+      'output: { field: label }',
+      'training: { epochs: 1 }',
+      'data: { train: train.jsonl }',
+    ].join('\n'));
+    const v = await cli(['distill', '--teacher', 'teacher', '--config', 'voice-student.yaml', '--out', 'voice-student', '--augment-text', '1', '--json']);
+    expect(v.code).toBe(1);
+    expect(v.json.error).toMatchObject({ code: 'CONFIG', path: 'inputs' });
+    expect(v.json.error.message).toMatch(/reads no text \(its inputs: audio \(audio\)\)/);
+    expect(existsSync(path.join(dir, 'voice-student'))).toBe(false);
+  });
+
   it('refuses a student that reads an input the teacher does not have, or a field the teacher reads as another kind', async () => {
     /** `mmfuse distill` with a student of this one input: exit 1, a ConfigError at `path` matching `message`, no output folder. */
     const refused = async (name: string, input: string, errorPath: string, message: RegExp): Promise<void> => {

@@ -46,6 +46,7 @@ export const distillSpec: CommandSpec = {
     unlabeled: { type: 'string', valueName: 'MANIFEST', description: 'Samples without labels: the teacher labels them and they join the training data', repeatable: true },
     temperature: { type: 'number', valueName: 'T', description: 'Softmax temperature of the soft targets (default 2)', min: 0.01, max: 100 },
     alpha: { type: 'number', valueName: 'A', description: 'Weight of the teacher\'s soft targets; the labels get 1 - A (default 0.5)', min: 0, max: 1 },
+    'augment-text': { type: 'integer', valueName: 'N', description: 'Add N corrupted copies (dropped words, typos, emoji...) of every training text, labeled by the teacher (default 0)', min: 0, max: 100 },
     epochs: { type: 'integer', valueName: 'N', description: 'Override the student\'s training.epochs', min: 1 },
     seed: { type: 'integer', valueName: 'N', description: 'Override the student\'s training.seed', min: 0 },
     plugin,

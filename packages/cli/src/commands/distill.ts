@@ -1,8 +1,9 @@
 /**
  * `mmfuse distill --teacher DIR [--teacher DIR ...] --config STUDENT.yaml --out DIR2 [--unlabeled MANIFEST ...] [--temperature T]
- * [--alpha A] [--epochs N] [--seed N] [--json]`: a student model (its own config, reading any subset of the
- * teacher's inputs) trained on the teacher's softened outputs and the labels of `data.train`. Several
- * `--teacher`s teach as an ensemble: the soft targets are the mean of theirs.
+ * [--alpha A] [--augment-text N] [--epochs N] [--seed N] [--json]`: a student model (its own config, reading any
+ * subset of the teacher's inputs) trained on the teacher's softened outputs and the labels of `data.train`.
+ * Several `--teacher`s teach as an ensemble: the soft targets are the mean of theirs. `--augment-text N` adds N
+ * corrupted copies of every training text for the teacher to label (internal/augment-text.ts).
  */
 import * as path from 'node:path';
 import { ConfigError, getEngineInfo, isMmfuseError, loadManifest } from '@mmfuse/core';
@@ -12,6 +13,7 @@ import type { FusionModel } from '@mmfuse/fusion';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadConfig } from '../internal/config-file.js';
 import type { CliIo, CommandResult } from '../internal/io.js';
+import { augmentTexts } from '../internal/augment-text.js';
 import { createModel, loadModel, loadPlugins, manifestFields, startEngine, toInputs } from '../internal/model.js';
 import { checkModelOutput, writeModelOutput } from '../internal/model-output.js';
 import { describeSkipped, fromCwd, logger, pluginArgs, progressOptions, round, skippedJson } from './common.js';
@@ -84,6 +86,16 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
     const unlabeled: ManifestSample[] = [];
     const plainFields = unionFields(teachers, student, false);
     for (const f of unlabeledFiles) unlabeled.push(...(await read(f, plainFields, undefined, skip('unlabeled', f))).map((s, i) => ({ ...s, id: s.id ?? `${path.basename(f)}:${i + 1}` })));
+    const copies = (o['augment-text'] as number | undefined) ?? 0;
+    let augmented = 0;
+    if (copies > 0) {
+      const textFields = student.inputs.filter((i) => i.modality === 'text').map((i) => i.field);
+      if (textFields.length === 0) throw new ConfigError(`--augment-text makes copies of typed text, and this student reads no text (its inputs: ${student.inputs.map((i) => `${i.field} (${i.modality})`).join(', ')})`, { file: cli.file, path: 'inputs' });
+      const copiesOf = augmentTexts(train, textFields, copies, cli.config.training?.seed ?? 0);
+      augmented = copiesOf.length;
+      unlabeled.push(...copiesOf);
+      log(`--augment-text ${copies}: ${augmented} corrupted copies of the training data's ${textFields.join(', ')} for the teacher to label`);
+    }
     const studentParams = (m: FusionModel): number => m.summary().parameters;
     log(`distilling ${teacherDirs.length > 1 ? `an ensemble of ${teacherDirs.length} teachers: ${teacherDirs.join(', ')}` : teacherDir} (${teacher.inputs.map((i) => i.field).join(' + ')}) into a student of ${student.inputs.map((i) => i.field).join(' + ')}: ${train.length} labeled${unlabeled.length > 0 ? ` + ${unlabeled.length} unlabeled` : ''} samples`);
     const validationIds = new Set((validation ?? []).map((v) => v.id));
@@ -117,7 +129,7 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
       temperature: (o.temperature as number | undefined) ?? 2, alpha: (o.alpha as number | undefined) ?? 0.5,
       parameters: { teacher: studentParams(teacher), student: studentParams(student) },
       inputs: { teacher: teacher.inputs.map((i) => i.field), student: student.inputs.map((i) => i.field) },
-      trainSamples: result.history.trainSamples, taught: result.taught, pseudoLabeled: result.pseudoLabeled,
+      trainSamples: result.history.trainSamples, taught: result.taught, pseudoLabeled: result.pseudoLabeled, augmentedTexts: augmented,
       epochs: result.history.epochs.length, bestEpoch: result.history.bestEpoch ?? null, history: result.history.epochs,
       evaluations, skipped, seconds, finishedAt: new Date().toISOString(),
     };

@@ -1,0 +1,63 @@
+// `mmfuse distill --augment-text N`: the corrupted copies of the training texts the teacher labels.
+import { describe, expect, it } from 'vitest';
+import { createRecord } from '@mmfuse/core';
+import type { ManifestSample } from '@mmfuse/core';
+import { augmentTexts } from '../../packages/cli/src/internal/augment-text.js';
+
+function sample(id: string, fields: Record<string, unknown>): ManifestSample {
+  const f = createRecord<unknown>();
+  Object.assign(f, fields);
+  return { id, line: Number(id.replace(/\D/g, '')) || 1, fields: f, baseDir: '/data' };
+}
+
+const train = [
+  sample('s1', { text: 'my card was declined at the shop today', audio: '/data/a.wav', label: 'card_declined' }),
+  sample('s2', { audio: '/data/b.wav', label: 'refund' }),
+  sample('s3', { text: 'where is my refund please', label: 'refund' }),
+  sample('s4', { text: 'hi', label: 'greeting' }),
+  sample('s5', { text: '   ', label: 'greeting' }),
+];
+
+describe('augmentTexts', () => {
+  it('makes N copies of each non-empty text, without the label or the other fields', () => {
+    const copies = augmentTexts(train, ['text'], 3, 7);
+    expect(copies.map((c) => c.id)).toEqual(['s1~text1', 's1~text2', 's1~text3', 's3~text1', 's3~text2', 's3~text3', 's4~text1', 's4~text2', 's4~text3']);
+    for (const c of copies) {
+      expect(Object.keys(c.fields)).toEqual(['text']);
+      expect(Object.getPrototypeOf(c.fields)).toBe(null);
+      expect(typeof c.fields.text).toBe('string');
+      expect((c.fields.text as string).trim()).not.toBe('');
+      expect(c.baseDir).toBe('/data');
+    }
+    expect(copies[3]!.line).toBe(3);
+    // Copies are damaged: some differ from their original, and the long text loses words in some copy.
+    const long = copies.slice(0, 3).map((c) => c.fields.text as string);
+    expect(long.some((t) => t !== train[0]!.fields.text)).toBe(true);
+    // A two-word-or-shorter text keeps its words (only corruptText's damage).
+    expect(augmentTexts(train, ['text'], 0, 7)).toEqual([]);
+  });
+
+  it('is seeded: one seed gives the same copies, another seed others', () => {
+    const a = augmentTexts(train, ['text'], 4, 11).map((c) => c.fields.text);
+    expect(augmentTexts(train, ['text'], 4, 11).map((c) => c.fields.text)).toEqual(a);
+    expect(augmentTexts(train, ['text'], 4, 12).map((c) => c.fields.text)).not.toEqual(a);
+  });
+
+  it('drops about a fifth of the words of longer texts, never all of them', () => {
+    const words = 'one two three four five six seven eight nine ten'.split(' ');
+    const many = augmentTexts([sample('s1', { text: words.join(' ') })], ['text'], 400, 3);
+    // Count the original words that survive (a typo can damage a word: count exact and damaged survivors alike by length of the copy).
+    const lengths = many.map((c) => (c.fields.text as string).split(/\s+/).filter((w) => /\p{L}/u.test(w)).length);
+    const mean = lengths.reduce((a, b) => a + b, 0) / lengths.length;
+    expect(mean).toBeGreaterThan(7);
+    expect(mean).toBeLessThan(9);
+    expect(Math.min(...lengths)).toBeGreaterThan(0);
+  });
+
+  it('copies every text field a sample has, in one copy', () => {
+    const two = [sample('s1', { title: 'lost card', body: 'i lost my card yesterday evening', label: 'lost' })];
+    const copies = augmentTexts(two, ['title', 'body'], 2, 5);
+    expect(copies).toHaveLength(2);
+    for (const c of copies) expect(Object.keys(c.fields)).toEqual(['title', 'body']);
+  });
+});

@@ -88,11 +88,13 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
     for (const f of unlabeledFiles) unlabeled.push(...(await read(f, plainFields, undefined, skip('unlabeled', f))).map((s, i) => ({ ...s, id: s.id ?? `${path.basename(f)}:${i + 1}` })));
     const copies = (o['augment-text'] as number | undefined) ?? 0;
     let augmented = 0;
+    const copyIds = new Set<string>();
     if (copies > 0) {
       const textFields = student.inputs.filter((i) => i.modality === 'text').map((i) => i.field);
       if (textFields.length === 0) throw new ConfigError(`--augment-text makes copies of typed text, and this student reads no text (its inputs: ${student.inputs.map((i) => `${i.field} (${i.modality})`).join(', ')})`, { file: cli.file, path: 'inputs' });
       const copiesOf = augmentTexts(train, textFields, copies, cli.config.training?.seed ?? 0);
       augmented = copiesOf.length;
+      for (const c of copiesOf) copyIds.add(c.id);
       unlabeled.push(...copiesOf);
       log(`--augment-text ${copies}: ${augmented} corrupted copies of the training data's ${textFields.join(', ')} for the teacher to label`);
     }
@@ -106,7 +108,8 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
       ...(o.alpha === undefined ? {} : { alpha: o.alpha as number }),
       log, ...progressOptions(io),
       onSkip: (s) => {
-        if (s.file === 'unlabeled') skip('unlabeled', unlabeledFiles.join(', '))(s);
+        if (s.file === 'unlabeled' && copyIds.has(s.sample ?? '')) skip('augment-text', `copies of ${cli.data.train as string}`)(s);
+        else if (s.file === 'unlabeled') skip('unlabeled', unlabeledFiles.join(', '))(s);
         else if (validationIds.has(s.sample ?? '') && cli.data.validation !== undefined) skip('validation', cli.data.validation)(s);
         else skip('train', cli.data.train as string)(s);
       },

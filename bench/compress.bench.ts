@@ -344,7 +344,9 @@ interface Variant {
   prepared?: PreparedInput[];
   accuracy?: number;
   /** Accuracy by request kind (typed only, voice only, both), on a dataset with text and audio. */
-  kinds?: { kind: string; accuracy: number; n: number }[];
+  kinds?: Kinds;
+  /** The student's: accuracy by request kind of each seed's student (the table's one included). */
+  seedKinds?: { seed: number; kinds: Kinds }[];
   latency: number[];
   endToEnd: number[];
   throughput: number[];
@@ -414,7 +416,7 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   made.student = {
     ...(made[path.basename(studentDir)] as Json), temperature, textCopies: copies,
     tried: tried.map(({ t, report }) => ({ temperature: t, validationLoss: bestValidationLoss(report), test: studentTest(report) })),
-    seeds: [seed, seed + 1, seed + 2].map((s) => ({ seed: s, test: studentTest(distillReport(distilled(temperature, s))) })),
+    seeds: [seed, seed + 1, seed + 2].map((s) => ({ seed: s, test: studentTest(distillReport(distilled(temperature, s))), dir: distilled(temperature, s) })),
   };
   save();
   const rows: [string, string, string, 'tfjs' | 'onnx'][] = [
@@ -463,6 +465,19 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
 
 const median = (xs: readonly number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2; };
 
+type Kinds = { kind: string; accuracy: number; n: number }[];
+
+/** Accuracy by request kind (typed only, voice only, both) on a dataset with text and audio; undefined otherwise. */
+async function kindsOf(model: Runner, d: Dataset, samples: ManifestSample[]): Promise<Kinds | undefined> {
+  if (d.fields.text === undefined || d.fields.audio === undefined) return undefined;
+  const out: Kinds = [];
+  for (const [kind, text, audio] of [['typed only', true, false], ['voice only', false, true], ['both', true, true]] as const) {
+    const part = samples.filter((s: ManifestSample) => (s.fields.text !== undefined) === text && (s.fields.audio !== undefined) === audio);
+    if (part.length > 0) out.push({ kind, accuracy: (await model.evaluate(part)).accuracy, n: part.length });
+  }
+  return out;
+}
+
 /** Measure every variant: accuracy once, then timing rounds with the variants interleaved. */
 async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: string; loadAfter: string; testSamples: number }> {
   const target = Object.entries(d.fields).find(([, k]) => k === 'label')?.[0] as string;
@@ -483,11 +498,16 @@ async function measure(d: Dataset, variants: Variant[]): Promise<{ loadBefore: s
     for (const r of warm) await v.fresh.predict(r);
     const e = await v.model.evaluate(samples);
     v.accuracy = e.accuracy;
-    if (d.fields.text !== undefined && d.fields.audio !== undefined) {
-      v.kinds = [];
-      for (const [kind, text, audio] of [['typed only', true, false], ['voice only', false, true], ['both', true, true]] as const) {
-        const part = samples.filter((s: ManifestSample) => (s.fields.text !== undefined) === text && (s.fields.audio !== undefined) === audio);
-        if (part.length > 0) v.kinds.push({ kind, accuracy: (await v.model.evaluate(part)).accuracy, n: part.length });
+    const kinds = await kindsOf(v.model, d, samples);
+    if (kinds !== undefined) v.kinds = kinds;
+    // Every seed's student by request kind, loaded here and let go (only the table's student is timed).
+    const seeds = v.id === 'student' ? (v.made?.seeds as { seed: number; dir?: string }[] | undefined) ?? [] : [];
+    if (kinds !== undefined && seeds.every((x) => x.dir !== undefined && existsSync(x.dir))) {
+      v.seedKinds = [];
+      for (const x of seeds) {
+        const m: Runner = x.dir === v.dir ? v.model : await tfjsRunner(x.dir as string);
+        v.seedKinds.push({ seed: x.seed, kinds: (await kindsOf(m, d, samples)) as Kinds });
+        if (m !== v.model) m.dispose();
       }
     }
     v.prepared = await v.model.prepareInputs(requests);
@@ -604,6 +624,14 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
     );
     const kinds = (v: Variant): string => (v.kinds ?? []).map((k) => `${k.kind} ${pct(k.accuracy)} (${k.n})`).join(', ');
     if (student.kinds !== undefined && teacher.kinds !== undefined) lines.push(`- by request kind: ${teacherName} ${kinds(teacher)}; the table's student ${kinds(student)}${teacher === base ? '' : `; one model of the teacher's config (fp32) ${kinds(base)}`}.`);
+    if (student.seedKinds !== undefined && student.seedKinds.length > 1) {
+      const byKind = (student.seedKinds[0] as { kinds: Kinds }).kinds.map((k) => k.kind);
+      const per = byKind.map((kind) => {
+        const acc = (student.seedKinds as { kinds: Kinds }[]).map((x) => x.kinds.find((k) => k.kind === kind)?.accuracy ?? Number.NaN);
+        return `${kind} ${acc.map(pct).join(', ')} (mean ${pct(acc.reduce((a, b) => a + b, 0) / acc.length)})`;
+      });
+      lines.push(`- by request kind, the students of seeds ${student.seedKinds.map((x) => x.seed).join(', ')}: ${per.join('; ')}.`);
+    }
     if (made?.tried !== undefined) {
       lines.push(`- the distillation temperature, chosen on validation loss at seed ${seeds[0]?.seed ?? '?'}: ${made.tried.map((x) => `T = ${x.temperature}: ${x.validationLoss.toFixed(3)} (test ${pct(x.test)})`).join('; ')} — T = ${made.temperature} kept.`);
     }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRecord } from '@mmfuse/core';
 import type { ManifestSample } from '@mmfuse/core';
-import { augmentTexts } from '../../packages/cli/src/internal/augment-text.js';
+import { AUGMENT_WORD_DROP, augmentTexts } from 'mmfuse';
 
 function sample(id: string, fields: Record<string, unknown>): ManifestSample {
   const f = createRecord<unknown>();
@@ -44,6 +44,7 @@ describe('augmentTexts', () => {
   });
 
   it('drops about a fifth of the words of longer texts, never all of them', () => {
+    expect(AUGMENT_WORD_DROP).toBe(0.2);
     const words = 'one two three four five six seven eight nine ten'.split(' ');
     const many = augmentTexts([sample('s1', { text: words.join(' ') })], ['text'], 400, 3);
     // Count the original words that survive (a typo can damage a word: count exact and damaged survivors alike by length of the copy).

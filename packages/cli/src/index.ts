@@ -15,4 +15,5 @@ export type { ClassScores, ComparedRun, EpochRecord, ReportEvaluation, ReportInp
 export { UsageError, closest, parseArgs, helpText, usageLine } from './internal/args.js';
 export type { CommandSpec, OptionSpec, ParsedArgs, PositionalSpec } from './internal/args.js';
 export { main } from './main.js';
+export { AUGMENT_WORD_DROP, augmentTexts } from './internal/augment-text.js';
 export type { CliIo, CommandResult } from './internal/io.js';

@@ -1,6 +1,6 @@
 // `mmfuse distill --augment-text N`: the corrupted copies of the training texts the teacher labels.
 import { describe, expect, it } from 'vitest';
-import { createRecord } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, createRecord } from '@mmfuse/core';
 import type { ManifestSample } from '@mmfuse/core';
 import { AUGMENT_WORD_DROP, augmentTexts } from 'mmfuse';
 
@@ -60,5 +60,16 @@ describe('augmentTexts', () => {
     const copies = augmentTexts(two, ['title', 'body'], 2, 5);
     expect(copies).toHaveLength(2);
     for (const c of copies) expect(Object.keys(c.fields)).toEqual(['title', 'body']);
+  });
+
+  it('refuses a copy count that is not a whole number >= 0, and a text field that holds no text, naming sample and field', () => {
+    for (const n of [-1, 1.5, Number.NaN]) expect(() => augmentTexts(train, ['text'], n, 1)).toThrow(ConfigError);
+    expect(() => augmentTexts(train, ['text'], -1, 1)).toThrow(/augment-text: must be a whole number of at least 0, got -1/);
+    const bad = [sample('s1', { text: 'fine words here' }), sample('s2', { text: 42 })];
+    let err: unknown;
+    try { augmentTexts(bad, ['text'], 1, 1); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect(err).toMatchObject({ sample: 's2', field: 'text' });
+    expect((err as Error).message).toMatch(/must be text to make corrupted copies of, got number/);
   });
 });

@@ -202,15 +202,19 @@ describe('mmfuse compress', () => {
 });
 
 describe('mmfuse distill', () => {
+  /** A small student config reading one input (its YAML line), with the given epochs and data. */
+  const studentYaml = (file: string, input: string, epochs: number, data: string): void => writeFileSync(path.join(dir, file), [
+    'inputs:',
+    `  ${input}`,
+    'fusion: { strategy: late, dModel: 16, ffDim: 16, dropout: 0 }',
+    'output: { field: label }',
+    `training: { epochs: ${epochs}, batchSize: 16, learningRate: 0.01, warmupSteps: 2, seed: 3, earlyStoppingPatience: null }`,
+    `data: ${data}`,
+  ].join('\n'));
+  const audioInput = 'audio: { type: audio, encoder: { kind: cnn, channels: [4, 4], dropout: 0 }, preprocessing: { sampleRateHz: 8000, nMels: 16, nFft: 200, hopLength: 80 }, maxTokens: 8 }';
+
   it('trains a voice-only student from the text + voice teacher, with unlabeled calls the teacher labels', async () => {
-    writeFileSync(path.join(dir, 'student.yaml'), [
-      'inputs:',
-      '  audio: { type: audio, encoder: { kind: cnn, channels: [4, 4], dropout: 0 }, preprocessing: { sampleRateHz: 8000, nMels: 16, nFft: 200, hopLength: 80 }, maxTokens: 8 }',
-      'fusion: { strategy: late, dModel: 16, ffDim: 16, dropout: 0 }',
-      'output: { field: label }',
-      'training: { epochs: 8, batchSize: 16, learningRate: 0.01, warmupSteps: 2, seed: 3, earlyStoppingPatience: null }',
-      'data: { train: train.jsonl, validation: valid.jsonl, test: test.jsonl }',
-    ].join('\n'));
+    studentYaml('student.yaml', audioInput, 8, '{ train: train.jsonl, validation: valid.jsonl, test: test.jsonl }');
     const r = await cli(['distill', '--teacher', 'teacher', '--config', 'student.yaml', '--out', 'student', '--unlabeled', 'calls.jsonl', '--temperature', '2', '--alpha', '0.7', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json.inputs).toEqual({ teacher: ['text', 'audio'], student: ['audio'] });
@@ -234,14 +238,7 @@ describe('mmfuse distill', () => {
   });
 
   it('--augment-text N: the teacher labels N corrupted copies of every training text, and the student learns from them', async () => {
-    writeFileSync(path.join(dir, 'typed-student.yaml'), [
-      'inputs:',
-      '  text: { type: text, encoder: { kind: rnn, cell: gru, embeddingDim: 16, hiddenSize: 8, charNgrams: { buckets: 500 } }, preprocessing: { tokenizer: { maxLength: 12 } } }',
-      'fusion: { strategy: late, dModel: 16, ffDim: 16, dropout: 0 }',
-      'output: { field: label }',
-      'training: { epochs: 2, batchSize: 16, learningRate: 0.01, warmupSteps: 2, seed: 3, earlyStoppingPatience: null }',
-      'data: { train: train.jsonl, validation: valid.jsonl }',
-    ].join('\n'));
+    studentYaml('typed-student.yaml', 'text: { type: text, encoder: { kind: rnn, cell: gru, embeddingDim: 16, hiddenSize: 8, charNgrams: { buckets: 500 } }, preprocessing: { tokenizer: { maxLength: 12 } } }', 2, '{ train: train.jsonl, validation: valid.jsonl }');
     const r = await cli(['distill', '--teacher', 'teacher', '--config', 'typed-student.yaml', '--out', 'typed-student', '--augment-text', '2', '--json']);
     expect(r.code, r.stderr).toBe(0);
     // 48 training samples: 32 have text (text only or both), 16 are voice only (no input for this student).
@@ -250,13 +247,7 @@ describe('mmfuse distill', () => {
     expect(r.json.trainSamples).toBe(32 + 64);
     expect(r.stderr).toMatch(/--augment-text 2: 64 corrupted copies of the training data's text for the teacher to label/);
     // A student that reads no text has nothing to copy: refused, naming its inputs.
-    writeFileSync(path.join(dir, 'voice-student.yaml'), [
-      'inputs:',
-      '  audio: { type: audio, encoder: { kind: cnn, channels: [4, 4], dropout: 0 }, preprocessing: { sampleRateHz: 8000, nMels: 16, nFft: 200, hopLength: 80 }, maxTokens: 8 }',
-      'output: { field: label }',
-      'training: { epochs: 1 }',
-      'data: { train: train.jsonl }',
-    ].join('\n'));
+    studentYaml('voice-student.yaml', audioInput, 1, '{ train: train.jsonl }');
     const v = await cli(['distill', '--teacher', 'teacher', '--config', 'voice-student.yaml', '--out', 'voice-student', '--augment-text', '1', '--json']);
     expect(v.code).toBe(1);
     expect(v.json.error).toMatchObject({ code: 'CONFIG', path: 'inputs' });

@@ -18,12 +18,17 @@ export interface TextCorruptionOptions {
   emoji?: number;
   /** Probability that a word with an entry in the bilingual list is written in the other language. Default 0.15. */
   mixLanguage?: number;
+  /**
+   * Probability that a space-separated word of a text of three or more words is left out (at least one word
+   * stays), before the other changes. Default 0 (off; draws nothing, so the other changes are as without it).
+   */
+  dropWord?: number;
 }
 
 export type ResolvedTextCorruption = Required<TextCorruptionOptions>;
 
 /** The default corruption rates (about one change per short message). */
-export const DEFAULT_TEXT_CORRUPTION: Readonly<ResolvedTextCorruption> = Object.freeze({ typo: 0.12, dropSpace: 0.08, caps: 0.1, emoji: 0.2, mixLanguage: 0.15 });
+export const DEFAULT_TEXT_CORRUPTION: Readonly<ResolvedTextCorruption> = Object.freeze({ typo: 0.12, dropSpace: 0.08, caps: 0.1, emoji: 0.2, mixLanguage: 0.15, dropWord: 0 });
 
 const EMOJI = ['🙏', '😡', '😢', '🤔', '👍', '💳', '📦', '❗', '😊', '🙄', '💸', '⏰'];
 
@@ -80,6 +85,14 @@ function typo(word: string, rng: Rng): string {
 
 const HAN = /\p{Script=Han}/u;
 
+/** `text` without each space-separated word with probability `p` when it has 3+ words; never empty. */
+function dropWords(text: string, p: number, rng: Rng): string {
+  const words = text.split(' ');
+  if (p === 0 || words.length < 3) return text;
+  const kept = words.filter(() => !rng.bernoulli(p));
+  return kept.length > 0 ? kept.join(' ') : (words[0] as string);
+}
+
 /** Replace dictionary words by their other-language form, each with probability `p`. */
 function mixLanguage(text: string, p: number, rng: Rng): string {
   if (p === 0) return text;
@@ -98,14 +111,15 @@ function mixLanguage(text: string, p: number, rng: Rng): string {
 }
 
 /**
- * A corrupted copy of `text`: each word of 3+ letters gets a typo with probability `typo`, each space
+ * A corrupted copy of `text`: words are left out with probability `dropWord` (default 0), then each word of
+ * 3+ letters gets a typo with probability `typo`, each space
  * between words is dropped with probability `dropSpace`, bilingual-list words switch language with
  * probability `mixLanguage`, the whole text is capitalized with probability `caps`, and an emoji is added
  * with probability `emoji`. Deterministic for a given `rng` state.
  */
 export function corruptText(text: string, rng: Rng, options: TextCorruptionOptions = {}): string {
   const o = resolveTextCorruption(options);
-  let out = mixLanguage(text, o.mixLanguage, rng);
+  let out = mixLanguage(dropWords(text, o.dropWord, rng), o.mixLanguage, rng);
   const words = out.split(' ');
   out = words.map((w) => (/^\p{L}{3,}$/u.test(w) && !HAN.test(w) && rng.bernoulli(o.typo) ? typo(w, rng) : w))
     .reduce((acc, w, i) => (i === 0 ? w : acc + (rng.bernoulli(o.dropSpace) ? '' : ' ') + w), '');

@@ -512,6 +512,15 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   return rows.map(([id, label, folder, runtime]) => ({ id, label, dir: folder, runtime, ...(made[id] === undefined ? {} : { made: made[id] as Json }), latency: [], endToEnd: [], throughput: [] }));
 }
 
+/** What the student learned from besides the training data, for the goals line ('' when nothing else). */
+function studentRecipe(made: { textCopies?: number; transferTexts?: number }): string {
+  const parts = [
+    ...((made.textCopies ?? 0) > 0 ? [`${made.textCopies} teacher-labeled corrupted copies of each training text (\`--augment-text ${made.textCopies}\`)`] : []),
+    ...((made.transferTexts ?? 0) > 0 ? [`the teacher's answers to ${made.transferTexts} Banking77 training queries, unlabeled (\`--unlabeled\`)`] : []),
+  ];
+  return parts.length === 0 ? '' : ` (with ${parts.join(' and ')})`;
+}
+
 const median = (xs: readonly number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2; };
 
 type Kinds = { kind: string; accuracy: number; n: number }[];
@@ -664,12 +673,12 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
       `- int8 ≤ 30% of the fp32 size: ${pct(int8.size)} — ${met(int8.size <= 0.3)}; accuracy within 1 point: ${moved(int8.drop)} — ${met(int8.drop <= 1)}.`,
     );
     // The accuracy goal is judged on the mean of the three seeds' students (one draw moves by several points here).
-    const made = student.made as { temperature?: number; textCopies?: number; tried?: { temperature: number; validationLoss: number; test: number }[]; seeds?: { seed: number; test: number }[] } | undefined;
+    const made = student.made as { temperature?: number; textCopies?: number; transferTexts?: number; tried?: { temperature: number; validationLoss: number; test: number }[]; seeds?: { seed: number; test: number }[] } | undefined;
     const seeds = made?.seeds ?? [];
     const meanTest = seeds.length === 0 ? (student.accuracy as number) : seeds.reduce((a, x) => a + x.test, 0) / seeds.length;
     const meanDrop = ((teacher.accuracy as number) - meanTest) * 100;
     lines.push(
-      `- distilled student ≥ 3× faster than its teacher (${teacherName}): ${taught.speed.toFixed(2)}× single-request, ${taught.throughput.toFixed(2)}× throughput — ${met(taught.speed >= 3)} (single request); accuracy within 2 points of its teacher: the table's student${(made?.textCopies ?? 0) > 0 ? ` (with ${made?.textCopies} teacher-labeled corrupted copies of each training text, \`--augment-text ${made?.textCopies}\`)` : ''} ${moved(taught.drop)}${seeds.length === 0 ? '' : `; the students of seeds ${seeds.map((x) => x.seed).join(', ')} at T = ${made?.temperature}: ${seeds.map((x) => pct(x.test)).join(', ')}, mean ${pct(meanTest)}, ${moved(meanDrop)}`} — ${met(meanDrop <= 2)}${seeds.length === 0 ? '' : ' (on the mean)'}.`,
+      `- distilled student ≥ 3× faster than its teacher (${teacherName}): ${taught.speed.toFixed(2)}× single-request, ${taught.throughput.toFixed(2)}× throughput — ${met(taught.speed >= 3)} (single request); accuracy within 2 points of its teacher: the table's student${studentRecipe(made ?? {})} ${moved(taught.drop)}${seeds.length === 0 ? '' : `; the students of seeds ${seeds.map((x) => x.seed).join(', ')} at T = ${made?.temperature}: ${seeds.map((x) => pct(x.test)).join(', ')}, mean ${pct(meanTest)}, ${moved(meanDrop)}`} — ${met(meanDrop <= 2)}${seeds.length === 0 ? '' : ' (on the mean)'}.`,
     );
     const kinds = (v: Variant): string => (v.kinds ?? []).map((k) => `${k.kind} ${pct(k.accuracy)} (${k.n})`).join(', ');
     if (student.kinds !== undefined && teacher.kinds !== undefined) lines.push(`- by request kind: ${teacherName} ${kinds(teacher)}; the table's student ${kinds(student)}${teacher === base ? '' : `; one model of the teacher's config (fp32) ${kinds(base)}`}.`);

@@ -22,13 +22,11 @@
  *
  * The student config is derived from the teacher's, so the benchmark follows the bot as it changes. An
  * ensemble's student is one model of the members' config (Hinton et al. 2015: one network learns what the
- * ensemble knows, at a member's cost), its audio/cnn cut to two blocks of the same total stride and its late fusion
- * twice as wide (`dModel`; the hidden layer at a member's width). One model's student is smaller: late fusion at half the width; text/rnn
+ * ensemble knows, at a member's cost), its audio/cnn cut to two blocks of the same total stride. One model's student is smaller: late fusion at half the width; text/rnn
  * at half its hidden and embedding sizes; audio/cnn with its first two blocks at half their channels and a
  * time/mel stride of 4 in the second; audio/phonetic at half its hidden size, one layer; other encoders
  * unchanged. Every student trains 2.5 times its teacher's epochs without early stopping (a patient schedule),
- * with the teacher's answers to two corrupted copies of every training text when it reads text (and, for the bot,
- * to 1,500 Banking77 training queries, unlabeled, when Banking77 is there: the transfer set), at
+ * with the teacher's answers to two corrupted copies of every training text when it reads text, at
  * temperatures 1 and 2; the one with the lower validation loss is kept and trained at two more seeds, and the
  * accuracy goal is judged on the three students' mean. COMPRESS_STUDENT_<BOT|BANKING77>=file.json replaces the
  * config.
@@ -43,7 +41,7 @@ import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { createRng, getEngineInfo, initEngine, loadManifest } from '@mmfuse/core';
+import { getEngineInfo, initEngine, loadManifest } from '@mmfuse/core';
 import type { FieldKind, ManifestSample } from '@mmfuse/core';
 import '@mmfuse/text-rnn';
 import '@mmfuse/audio';
@@ -84,11 +82,6 @@ interface Dataset {
   existingEnsemble?: string;
   fields: Record<string, FieldKind>;
   finetuneEpochs: number;
-  /**
-   * The Banking77 folder whose `train.csv` queries the teacher labels for the student, unlabeled (`mmfuse distill
-   * --unlabeled`; see `STUDENT_TRANSFER_TEXTS`); absent: none.
-   */
-  transferDir?: string;
 }
 
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' / ');
@@ -145,7 +138,6 @@ function datasets(): Dataset[] {
     ...existingModel(path.join(bot, 'model'), botConfig),
     fields: { text: 'string', audio: 'path', label: 'label' },
     finetuneEpochs: Number(process.env.COMPRESS_FINETUNE_EPOCHS_BOT ?? 8),
-    ...(existsSync(path.join(bankingDir, 'train.csv')) ? { transferDir: bankingDir } : {}),
   }];
   if (existsSync(path.join(bankingDir, 'train.csv'))) {
     const limit = process.env.COMPRESS_BANKING77_LIMIT === undefined ? undefined : Number(process.env.COMPRESS_BANKING77_LIMIT);
@@ -209,35 +201,6 @@ const STUDENT_EPOCHS = 2.5;
  */
 const STUDENT_TEXT_COPIES = 2;
 
-/**
- * An unlabeled transfer set (Hinton et al. 2015): the bot's student also learns the teacher's answers to this many
- * customer queries of another source, Banking77's training queries (read in place; seeded choice, labels never
- * read). A bank's customers ask about cards, transfers and accounts in other words than the bot's 647 training
- * messages, so the teacher's answers there show the student more of its function than copies of those messages
- * do. Measured at T = 2, seeds 7-9, with the student twice as wide and two copies (stop 41): test 84.4, 85.5, 83.8%
- * (typed-only 88.5, 87.6, 86.7%) against 83.8, 84.4, 81.5% (86.7, 88.5, 86.7%) without it.
- */
-const STUDENT_TRANSFER_TEXTS = 1500;
-
-/** The Banking77 training queries of the transfer set as an unlabeled manifest (`text` only) in `dir`; its path. */
-function writeTransferSet(bankingDir: string, dir: string): string {
-  const rows = readBanking77('train', bankingDir);
-  const order = createRng(0).fork('compress-transfer').permutation(rows.length).slice(0, STUDENT_TRANSFER_TEXTS);
-  const file = path.join(dir, 'transfer.jsonl');
-  const text = order.map((i) => JSON.stringify({ id: (rows[i] as Row).id, text: (rows[i] as Row).text })).join('\n') + '\n';
-  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
-  return file;
-}
-
-/**
- * The width of an ensemble's student's late fusion, as a multiple of a member's `dModel`. The bot, two copies, seeds
- * 7-9: twice as wide (`ffDim` doubled too, T = 2; stop 40) 83.8, 84.4, 81.5% (typed-only 86.7, 88.5, 86.7%) against
- * the benchmark's students of a member's width (T = 1) 80.3, 82.7, 79.2% (83.2, 89.4, 85.8%). With the hidden
- * layer kept at a member's width (`ffDim` 256, not 512), the student with the transfer set was 3.1x faster per
- * request than the ensemble on a quiet machine, against 2.9x with it doubled (stop 41, `predictPrepared`, test split).
- */
-const STUDENT_WIDTH = 2;
-
 /** The distillation temperatures the benchmark tries (the lower validation loss is kept). */
 const STUDENT_TEMPERATURES = [1, 2] as const;
 
@@ -294,14 +257,6 @@ function studentConfig(teacher: Json, d: Dataset, ensemble: boolean): Json {
       e.channels = ch.slice(0, 2);
       e.timeStride = [t[0] as number, product(t.slice(1))];
       e.melStride = [m[0] as number, product(m.slice(1))];
-    }
-    // Late fusion twice as wide (`dModel`), its hidden layer kept at the member's width (`ffDim`, default 2 x dModel):
-    // the wider pooled vectors carry more of what three members know, and the hidden layer, where most of the
-    // fusion's multiply-adds are, costs what a member's does (see `STUDENT_WIDTH`).
-    const f = s.fusion ?? {};
-    if ((f.strategy ?? 'transformer') === 'late') {
-      const dModel = Number(f.dModel ?? 128);
-      s.fusion = { ...f, dModel: STUDENT_WIDTH * dModel, ffDim: Number(f.ffDim ?? 2 * dModel) };
     }
     return s;
   }
@@ -451,19 +406,17 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   // the patient schedule the two are close); then that temperature at two more seeds, so that the student's
   // accuracy is read as a mean over three students, not one draw.
   const seed = Number(cfgJson.training?.seed ?? 0);
-  const readsText = Object.values(cfgJson.inputs as Json).some((i) => (i as Json).type === 'text');
-  const copies = readsText ? STUDENT_TEXT_COPIES : 0;
-  const transfer = readsText && d.transferDir !== undefined ? writeTransferSet(d.transferDir, dir) : undefined;
-  const recipe = ['student', ...(ensemble === undefined ? [] : [`wide${STUDENT_WIDTH}`]), ...(copies > 0 ? [`text${copies}`] : []), ...(transfer === undefined ? [] : [`transfer${STUDENT_TRANSFER_TEXTS}`])].join('-');
+  const copies = Object.values(cfgJson.inputs as Json).some((i) => (i as Json).type === 'text') ? STUDENT_TEXT_COPIES : 0;
+  const recipe = copies > 0 ? `student-text${copies}` : 'student';
   const distilled = (t: number, s: number): string => path.join(dir, s === seed ? `${recipe}-t${t}` : `${recipe}-t${t}-seed${s}`);
-  const distillOnce = (t: number, s: number): Promise<void> => once(path.basename(distilled(t, s)), distilled(t, s), () => cli(['distill', '--teacher', teacher, '--config', studentFile, '--temperature', String(t), '--seed', String(s), ...(copies > 0 ? ['--augment-text', String(copies)] : []), ...(transfer === undefined ? [] : ['--unlabeled', transfer]), '--out', distilled(t, s)], dir));
+  const distillOnce = (t: number, s: number): Promise<void> => once(path.basename(distilled(t, s)), distilled(t, s), () => cli(['distill', '--teacher', teacher, '--config', studentFile, '--temperature', String(t), '--seed', String(s), ...(copies > 0 ? ['--augment-text', String(copies)] : []), '--out', distilled(t, s)], dir));
   for (const t of STUDENT_TEMPERATURES) await distillOnce(t, seed);
   const tried = STUDENT_TEMPERATURES.map((t) => ({ t, report: distillReport(distilled(t, seed)) }));
   const temperature = chooseTemperature(tried);
   for (const s of [seed + 1, seed + 2]) await distillOnce(temperature, s);
   const studentDir = distilled(temperature, seed);
   made.student = {
-    ...(made[path.basename(studentDir)] as Json), temperature, textCopies: copies, transferTexts: transfer === undefined ? 0 : STUDENT_TRANSFER_TEXTS,
+    ...(made[path.basename(studentDir)] as Json), temperature, textCopies: copies,
     tried: tried.map(({ t, report }) => ({ temperature: t, validationLoss: bestValidationLoss(report), test: studentTest(report) })),
     seeds: [seed, seed + 1, seed + 2].map((s) => ({ seed: s, test: studentTest(distillReport(distilled(temperature, s))), dir: distilled(temperature, s) })),
   };
@@ -510,15 +463,6 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
     log('onnxruntime-node is not installed (npm install onnxruntime-node): the onnxruntime rows are left out');
   }
   return rows.map(([id, label, folder, runtime]) => ({ id, label, dir: folder, runtime, ...(made[id] === undefined ? {} : { made: made[id] as Json }), latency: [], endToEnd: [], throughput: [] }));
-}
-
-/** What the student learned from besides the training data, for the goals line ('' when nothing else). */
-function studentRecipe(made: { textCopies?: number; transferTexts?: number }): string {
-  const parts = [
-    ...((made.textCopies ?? 0) > 0 ? [`${made.textCopies} teacher-labeled corrupted copies of each training text (\`--augment-text ${made.textCopies}\`)`] : []),
-    ...((made.transferTexts ?? 0) > 0 ? [`the teacher's answers to ${made.transferTexts} Banking77 training queries, unlabeled (\`--unlabeled\`)`] : []),
-  ];
-  return parts.length === 0 ? '' : ` (with ${parts.join(' and ')})`;
 }
 
 const median = (xs: readonly number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2; };
@@ -673,12 +617,12 @@ function table(d: Dataset, variants: Variant[], m: { loadBefore: string; loadAft
       `- int8 ≤ 30% of the fp32 size: ${pct(int8.size)} — ${met(int8.size <= 0.3)}; accuracy within 1 point: ${moved(int8.drop)} — ${met(int8.drop <= 1)}.`,
     );
     // The accuracy goal is judged on the mean of the three seeds' students (one draw moves by several points here).
-    const made = student.made as { temperature?: number; textCopies?: number; transferTexts?: number; tried?: { temperature: number; validationLoss: number; test: number }[]; seeds?: { seed: number; test: number }[] } | undefined;
+    const made = student.made as { temperature?: number; textCopies?: number; tried?: { temperature: number; validationLoss: number; test: number }[]; seeds?: { seed: number; test: number }[] } | undefined;
     const seeds = made?.seeds ?? [];
     const meanTest = seeds.length === 0 ? (student.accuracy as number) : seeds.reduce((a, x) => a + x.test, 0) / seeds.length;
     const meanDrop = ((teacher.accuracy as number) - meanTest) * 100;
     lines.push(
-      `- distilled student ≥ 3× faster than its teacher (${teacherName}): ${taught.speed.toFixed(2)}× single-request, ${taught.throughput.toFixed(2)}× throughput — ${met(taught.speed >= 3)} (single request); accuracy within 2 points of its teacher: the table's student${studentRecipe(made ?? {})} ${moved(taught.drop)}${seeds.length === 0 ? '' : `; the students of seeds ${seeds.map((x) => x.seed).join(', ')} at T = ${made?.temperature}: ${seeds.map((x) => pct(x.test)).join(', ')}, mean ${pct(meanTest)}, ${moved(meanDrop)}`} — ${met(meanDrop <= 2)}${seeds.length === 0 ? '' : ' (on the mean)'}.`,
+      `- distilled student ≥ 3× faster than its teacher (${teacherName}): ${taught.speed.toFixed(2)}× single-request, ${taught.throughput.toFixed(2)}× throughput — ${met(taught.speed >= 3)} (single request); accuracy within 2 points of its teacher: the table's student${(made?.textCopies ?? 0) > 0 ? ` (with ${made?.textCopies} teacher-labeled corrupted copies of each training text, \`--augment-text ${made?.textCopies}\`)` : ''} ${moved(taught.drop)}${seeds.length === 0 ? '' : `; the students of seeds ${seeds.map((x) => x.seed).join(', ')} at T = ${made?.temperature}: ${seeds.map((x) => pct(x.test)).join(', ')}, mean ${pct(meanTest)}, ${moved(meanDrop)}`} — ${met(meanDrop <= 2)}${seeds.length === 0 ? '' : ' (on the mean)'}.`,
     );
     const kinds = (v: Variant): string => (v.kinds ?? []).map((k) => `${k.kind} ${pct(k.accuracy)} (${k.n})`).join(', ');
     if (student.kinds !== undefined && teacher.kinds !== undefined) lines.push(`- by request kind: ${teacherName} ${kinds(teacher)}; the table's student ${kinds(student)}${teacher === base ? '' : `; one model of the teacher's config (fp32) ${kinds(base)}`}.`);

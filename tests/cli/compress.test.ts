@@ -238,7 +238,9 @@ describe('mmfuse distill', () => {
   });
 
   it('--augment-text N: the teacher labels N corrupted copies of every training text, and the student learns from them', async () => {
-    studentYaml('typed-student.yaml', 'text: { type: text, encoder: { kind: rnn, cell: gru, embeddingDim: 16, hiddenSize: 8, charNgrams: { buckets: 500 } }, preprocessing: { tokenizer: { maxLength: 12 } } }', 2, '{ train: train.jsonl, validation: valid.jsonl }');
+    const typedInput = 'text: { type: text, encoder: { kind: rnn, cell: gru, embeddingDim: 16, hiddenSize: 8, charNgrams: { buckets: 500 } }, preprocessing: { tokenizer: { maxLength: 12 } } }';
+    studentYaml('typed-student.yaml', typedInput, 2, '{ train: train.jsonl, validation: valid.jsonl }');
+    studentYaml('typed-student-split.yaml', typedInput, 1, '{ train: train.jsonl }');
     const r = await cli(['distill', '--teacher', 'teacher', '--config', 'typed-student.yaml', '--out', 'typed-student', '--augment-text', '2', '--json']);
     expect(r.code, r.stderr).toBe(0);
     // 48 training samples: 32 have text (text only or both), 16 are voice only (no input for this student).
@@ -246,6 +248,14 @@ describe('mmfuse distill', () => {
     expect(r.json.pseudoLabeled).toBe(64);
     expect(r.json.trainSamples).toBe(32 + 64);
     expect(r.stderr).toMatch(/--augment-text 2: 64 corrupted copies of the training data's text for the teacher to label/);
+    // Without a validation manifest, training.validationSplit (0.1: 5 of 48) is held out before the copies are made:
+    // no copy of a validation text trains the student.
+    const h = await cli(['distill', '--teacher', 'teacher', '--config', 'typed-student-split.yaml', '--out', 'typed-student-split', '--augment-text', '1', '--json']);
+    expect(h.code, h.stderr).toBe(0);
+    const heldText = 32 - h.json.augmentedTexts;
+    expect(heldText).toBeGreaterThan(0);
+    expect(heldText).toBeLessThanOrEqual(5);
+    expect(h.json.trainSamples).toBe(2 * (32 - heldText));
     // A student that reads no text has nothing to copy: refused, naming its inputs.
     studentYaml('voice-student.yaml', audioInput, 1, '{ train: train.jsonl }');
     const v = await cli(['distill', '--teacher', 'teacher', '--config', 'voice-student.yaml', '--out', 'voice-student', '--augment-text', '1', '--json']);

@@ -59,6 +59,18 @@ describe('distillation', () => {
     student.dispose();
   });
 
+  it('without a validation set, holds training.validationSplit out of the labeled samples only: no sample the teacher labels is in it', async () => {
+    const cfg = botConfig({ dModel: 16, epochs: 1 });
+    const student = FusionModel.create({ ...cfg, training: { ...cfg.training, validationSplit: 0.25 } });
+    const unlabeled = writeBotData(work, 'un2', 24, 24).map((s) => ({ ...s, fields: { text: s.fields.text, audio: s.fields.audio } }));
+    const result = await distill(teacher.state, student.state, train, { unlabeled, progress: 'none', log: () => {} });
+    // 12 of the 48 labeled samples validate; the 36 others and the 24 the teacher labeled train.
+    expect(result.history.validationSamples).toBe(12);
+    expect(result.history.trainSamples).toBe(36 + 24);
+    expect(result.taught).toBe(36 + 24);
+    student.dispose();
+  });
+
   it('soft targets alone (alpha 1) pull the student toward the teacher\'s answers', async () => {
     const student = FusionModel.create(voiceStudent(8));
     await distill(teacher.state, student.state, train, { alpha: 1, temperature: 1, progress: 'none', log: () => {} });

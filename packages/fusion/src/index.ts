@@ -35,6 +35,7 @@ export type { BatchTargets, Calibration, CalibrationSettings, CalibrationValidat
 export { SCOPE_SCORES, energyOf, fitScopeReference, isScopeReference, percentileOf, scopeScore } from './outputs/index.js';
 export type { ScopeReference, ScopeScoreName } from './outputs/index.js';
 export { runTraining } from './train/loop.js';
+export { splitValidation } from './train/data.js';
 export { calibrationLine } from './train/log-lines.js';
 export type { FitOptions, EpochMetrics, TrainingHistory } from './train/loop.js';
 export { distillationLoss, modalityDistillationLoss, selectRows, stopGradient } from './train/loss-terms.js';

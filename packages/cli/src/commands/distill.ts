@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { ConfigError, getEngineInfo, isMmfuseError, loadManifest } from '@mmfuse/core';
 import type { FieldKind, ManifestSample, SkippedSample } from '@mmfuse/core';
-import { checkStudent, distill } from '@mmfuse/fusion';
+import { checkStudent, distill, splitValidation } from '@mmfuse/fusion';
 import type { FusionModel } from '@mmfuse/fusion';
 import type { ParsedArgs } from '../internal/args.js';
 import { loadConfig } from '../internal/config-file.js';
@@ -80,8 +80,13 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
     };
     const target = cli.config.output.field;
     const labeledFields = unionFields(teachers, student, true);
-    const train = await read(cli.data.train, labeledFields, target, skip('train', cli.data.train));
-    const validation = cli.data.validation === undefined ? undefined : await read(cli.data.validation, labeledFields, target, skip('validation', cli.data.validation));
+    const labeledTrain = await read(cli.data.train, labeledFields, target, skip('train', cli.data.train));
+    const validationManifest = cli.data.validation === undefined ? undefined : await read(cli.data.validation, labeledFields, target, skip('validation', cli.data.validation));
+    // Without a validation manifest, `training.validationSplit` of the training data is held out here (as `distill`
+    // would), before any copy is made: no copy of a validation text trains the student.
+    const held = validationManifest === undefined ? splitValidation(labeledTrain, student.state.config.training) : undefined;
+    const train = held?.train ?? labeledTrain;
+    const validation = held?.validation ?? validationManifest;
     const unlabeledFiles = ((o.unlabeled as string[] | undefined) ?? []).map((f) => fromCwd(io, f));
     const unlabeled: ManifestSample[] = [];
     const plainFields = unionFields(teachers, student, false);

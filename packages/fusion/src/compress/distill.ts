@@ -19,6 +19,7 @@ import type { Sample, SampleSource } from '../pipeline/prepare.js';
 import type { FusionState } from '../state.js';
 import { runTraining } from '../train/loop.js';
 import type { FitOptions, TrainingHistory } from '../train/loop.js';
+import { splitValidation } from '../train/data.js';
 import { distillationLoss } from '../train/loss-terms.js';
 
 export interface DistillOptions extends Omit<FitOptions, 'lossTerms' | 'headLossWeight'> {
@@ -160,7 +161,11 @@ export async function distill(teacher: FusionState | readonly FusionState[], stu
   const teacherOut = (teachers[0] as FusionState).requireOutput();
   const field = (teachers[0] as FusionState).config.output.field;
 
-  const labeled = await collectSamples(train);
+  // Without a validation set, `training.validationSplit` is held out of the labeled samples here, as training
+  // would hold it out of all of them: the samples the teacher labels (`unlabeled`) never land in it.
+  const all = await collectSamples(train);
+  const held = options.validation === undefined ? splitValidation(all, student.config.training) : undefined;
+  const labeled = held?.train ?? all;
   const taughtLabeled = await teacherLogits(teachers, order, labeled, options.baseDir, 'train');
   const soft: (number[] | undefined)[] = labeled.map((_, i) => meanSoftmax(taughtLabeled.logits, i, temperature));
   const pseudo: Sample[] = [];
@@ -200,6 +205,7 @@ export async function distill(teacher: FusionState | readonly FusionState[], stu
   const { temperature: _t, alpha: _a, unlabeled: _u, extraLossTerms, ...fit } = options;
   const history = await runTraining(student, [...labeled, ...pseudo], {
     ...fit,
+    ...(held === undefined ? {} : { validation: held.validation }),
     headLossWeight: 1 - alpha,
     lossTerms: [distillationLoss({ teacher: (s) => teacherProbs(s.index), temperature, weight: alpha }), ...(extraLossTerms ?? [])],
   });

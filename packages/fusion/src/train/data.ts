@@ -67,9 +67,10 @@ export async function prepareLabeled(state: FusionState, source: SampleSource, o
 
 /**
  * Hold out `training.validationSplit` of the training samples for validation (a seeded choice), when no
- * validation set was given and there are at least 10 samples.
+ * validation set was given and there are at least 10 samples. Training splits its prepared samples; `distill`
+ * (and `mmfuse distill`) split the labeled raw samples the same way, before adding the samples the teacher labels.
  */
-export function splitValidation(train: TrainingSample[], cfg: ResolvedConfig['training']): { train: TrainingSample[]; validation: TrainingSample[] } {
+export function splitValidation<T>(train: T[], cfg: Pick<ResolvedConfig['training'], 'validationSplit' | 'seed'>): { train: T[]; validation: T[] } {
   if (cfg.validationSplit <= 0 || train.length < 10) return { train, validation: [] };
   const order = createRng(cfg.seed).fork('validation-split').permutation(train.length);
   const nVal = Math.max(1, Math.round(train.length * cfg.validationSplit));

@@ -1,7 +1,7 @@
 // `mmfuse distill --augment-text N`: the corrupted copies of the training texts the teacher labels.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InvalidInputError, createRecord } from '@mmfuse/core';
-import type { ManifestSample } from '@mmfuse/core';
+import type { ManifestSample, SkippedSample } from '@mmfuse/core';
 import { AUGMENT_WORD_DROP, augmentTexts } from 'mmfuse';
 
 function sample(id: string, fields: Record<string, unknown>): ManifestSample {
@@ -73,5 +73,19 @@ describe('augmentTexts', () => {
     expect(err).toBeInstanceOf(InvalidInputError);
     expect(err).toMatchObject({ sample: 's2', field: 'text' });
     expect((err as Error).message).toMatch(/must be text to make corrupted copies of, got number/);
+  });
+
+  it('with onSkip, reports a sample whose text field holds no text and makes the others\' copies', () => {
+    const bad = [sample('s1', { text: 'fine words here' }), sample('s2', { text: 42, label: 'x' }), sample('s3', { text: ['a'] }), sample('s4', { text: 'more fine words' })];
+    const skipped: SkippedSample[] = [];
+    const copies = augmentTexts(bad, ['text'], 2, 1, { onSkip: (s) => skipped.push(s), file: 'train.jsonl' });
+    expect(copies.map((c) => c.id)).toEqual(['s1~text1', 's1~text2', 's4~text1', 's4~text2']);
+    expect(skipped).toHaveLength(2);
+    expect(skipped[0]).toMatchObject({ file: 'train.jsonl', line: 2, sample: 's2', field: 'text', code: 'INVALID_INPUT' });
+    expect(skipped[0]!.message).toMatch(/got number/);
+    expect(skipped[1]).toMatchObject({ sample: 's3', field: 'text' });
+    expect(skipped[1]!.message).toMatch(/got an array/);
+    // The good samples get the copies they get without the bad ones in the list (the same seeded draws).
+    expect(copies.map((c) => c.fields.text)).toEqual(augmentTexts([bad[0]!, bad[3]!], ['text'], 2, 1).map((c) => c.fields.text));
   });
 });

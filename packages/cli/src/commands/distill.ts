@@ -97,7 +97,7 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
     if (copies > 0) {
       const textFields = student.inputs.filter((i) => i.modality === 'text').map((i) => i.field);
       if (textFields.length === 0) throw new ConfigError(`--augment-text makes copies of typed text, and this student reads no text (its inputs: ${student.inputs.map((i) => `${i.field} (${i.modality})`).join(', ')})`, { file: cli.file, path: 'inputs' });
-      const copiesOf = augmentTexts(train, textFields, copies, cli.config.training?.seed ?? 0);
+      const copiesOf = augmentTexts(train, textFields, copies, cli.config.training?.seed ?? 0, { onSkip: skip('augment-text', `copies of ${cli.data.train as string}`) });
       augmented = copiesOf.length;
       for (const c of copiesOf) copyIds.add(c.id);
       unlabeled.push(...copiesOf);

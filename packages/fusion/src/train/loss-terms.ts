@@ -201,3 +201,73 @@ export function stopGradient<T extends tf.Tensor>(x: T): T {
   const f = tf.customGrad((...inputs) => ({ value: (inputs[0] as tf.Tensor).clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
   return f(x) as T;
 }
+
+/** Options of `relationalHintLoss`. */
+export interface RelationalHintOptions {
+  /** The student input whose encoding learns the relations (e.g. `text`, an n-gram text encoder). */
+  input: string;
+  /** The reference vector of a training sample (e.g. a frozen sentence embedding of its text), or undefined to leave it out. */
+  target: (sample: TrainingSample) => ArrayLike<number> | undefined;
+  /** Weight of the term. Default 1. */
+  weight?: number;
+  /** Name in logs. Default `hint`. */
+  name?: string;
+}
+
+/**
+ * Relational knowledge distillation (Park et al. 2019, the angle-free "distance" form with cosines): within each
+ * batch, the cosine similarities between the samples' encodings of `input` (masked mean over time) learn the
+ * cosine similarities between their reference vectors: mean over pairs of (cos(s_i, s_j) − cos(t_i, t_j))².
+ * No projection is learned, so the student's encoding may have any width. E.g. a cheap n-gram text encoder
+ * learns which texts a large frozen sentence encoder puts close together, and the student runs without it.
+ */
+export function relationalHintLoss(options: RelationalHintOptions): LossTerm {
+  if (typeof options.input !== 'string' || options.input === '') throw new ConfigError(`must be an input field, got ${JSON.stringify(options.input)}`, { path: 'input' });
+  const term: LossTerm = {
+    name: options.name ?? 'hint',
+    compute(ctx: LossContext): tf.Scalar {
+      if (!ctx.state.fields.includes(options.input)) throw new ConfigError(`"${options.input}" is not an input of this model (inputs: ${ctx.state.fields.join(', ')})`, { path: 'input' });
+      const enc = ctx.encoded[options.input];
+      if (enc === undefined) return tf.scalar(0);
+      const pick: number[] = [];
+      const refs: ArrayLike<number>[] = [];
+      enc.rows.forEach((r, j) => {
+        const sample = ctx.samples[r] as TrainingSample;
+        const v = options.target(sample);
+        if (v === undefined) return;
+        if (refs.length > 0 && v.length !== (refs[0] as ArrayLike<number>).length) throw new ConfigError(`the reference vector of sample ${JSON.stringify(sample.id)} has ${v.length} values, another of the batch ${(refs[0] as ArrayLike<number>).length}`, { path: 'target' });
+        pick.push(j);
+        refs.push(v);
+      });
+      const n = pick.length;
+      if (n < 2) return tf.scalar(0);
+      // The references' cosine matrix, computed here (they are constants).
+      const d = (refs[0] as ArrayLike<number>).length;
+      const unit = refs.map((v) => {
+        let ss = 0;
+        for (let i = 0; i < d; i++) ss += (v[i] as number) ** 2;
+        const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+        return Float64Array.from({ length: d }, (_, i) => (v[i] as number) * inv);
+      });
+      const gram = new Float32Array(n * n);
+      for (let a = 0; a < n; a++) {
+        for (let b = a; b < n; b++) {
+          const ua = unit[a] as Float64Array;
+          const ub = unit[b] as Float64Array;
+          let s = 0;
+          for (let i = 0; i < d; i++) s += (ua[i] as number) * (ub[i] as number);
+          gram[a * n + b] = s;
+          gram[b * n + a] = s;
+        }
+      }
+      const { features, mask } = enc.output; // [R, T, D], [R, T]
+      const m = mask.expandDims(-1); // [R, T, 1]
+      const pooled = features.mul(m).sum(1).div(mask.sum(1, true).maximum(1)) as tf.Tensor2D; // [R, D]
+      const sel = n === enc.rows.length ? pooled : selectRows(pooled, pick);
+      const u = sel.div(sel.square().sum(1, true).add(1e-12).sqrt()) as tf.Tensor2D;
+      const cos = tf.matMul(u, u, false, true);
+      return cos.sub(tf.tensor2d(gram, [n, n])).square().mean() as tf.Scalar;
+    },
+  };
+  return options.weight === undefined ? term : { ...term, weight: options.weight };
+}

@@ -279,6 +279,18 @@ describe('mmfuse distill', () => {
     // An input the teacher has, reading a field the teacher reads as another kind (audio from its text field).
     await refused('crossed-student', 'audio: { type: audio, field: text, encoder: { kind: cnn, channels: [4] } }', 'inputs.text',
       /the student reads "text" as .*, the teacher as .*; they must read a field the same way/);
+    // --hint: INPUT=TEACHER_INPUT, the teacher's input a frozen embedding (this teacher's text/rnn prepares token ids).
+    for (const [args, errorPath, message] of [
+      [['--hint', 'text'], 'hint', /expected INPUT=TEACHER_INPUT/],
+      [['--hint-weight', '2'], 'hint-weight', /give --hint INPUT=TEACHER_INPUT too/],
+      [['--hint', 'text=text'], 'hint.from', /the teacher's input "text" does not prepare a frozen embedding/],
+    ] as [string[], string, RegExp][]) {
+      const h = await cli(['distill', '--teacher', 'teacher', '--config', 'typed-student.yaml', '--out', 'hinted', '--epochs', '1', ...args, '--json']);
+      expect(h.code, args.join(' ')).toBe(1);
+      expect(h.json.error).toMatchObject({ code: 'CONFIG', path: errorPath });
+      expect(h.json.error.message).toMatch(message);
+      expect(existsSync(path.join(dir, 'hinted'))).toBe(false);
+    }
     const u = await cli(['distill', '--teacher', 'teacher', '--config', 'student.yaml', '--out', 'teacher']);
     expect(u.code).toBe(2);
     expect(u.stderr).toMatch(/--out must differ from --teacher/);

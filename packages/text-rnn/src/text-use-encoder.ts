@@ -138,7 +138,7 @@ async function loadUse(folder: string): Promise<Loaded> {
       throw new ModelFormatError(`${modelFile}: expected the inputs indices and values of the Universal Sentence Encoder lite, got ${names.join(', ')}`, { file: modelFile });
     }
     // The graph's weights, run by mmfuse's own forward pass (internal/use-forward.ts); the graph itself is let go.
-    return { model: new UseForward(model.weights, modelFile), tokenizer };
+    return { model: await UseForward.fromGraphWeights(model.weights, modelFile), tokenizer };
   } finally {
     model.dispose();
   }

@@ -27,6 +27,7 @@ export const USE_GRAPH_MAX_TOKENS = 128;
 
 const K = 'module_apply_default/Encoder_en/KonaTransformer/Encode/';
 const KS = `${K}TransformerStack/`;
+const TIMESCALES = `${KS}Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1`;
 const LN_EPSILON = 1e-6;
 const HEADS = 4;
 
@@ -53,7 +54,14 @@ export class UseForward {
   private readonly tanh: [tf.Tensor2D, tf.Tensor1D];
   private readonly all: tf.Tensor[] = [];
 
-  constructor(weights: Readonly<Record<string, readonly tf.Tensor[]>>, file: string) {
+  /** The forward pass on a loaded graph model's weights (read asynchronously: on WebGPU they live on the GPU). */
+  static async fromGraphWeights(weights: Readonly<Record<string, readonly tf.Tensor[]>>, file: string): Promise<UseForward> {
+    const ts = weights[TIMESCALES]?.[0];
+    if (ts === undefined || ts.size !== 128) throw new ModelFormatError(`${file}: expected the weight ${TIMESCALES} of 128 values; not the Universal Sentence Encoder lite`, { file });
+    return new UseForward(weights, (await ts.data()) as Float32Array, file);
+  }
+
+  private constructor(weights: Readonly<Record<string, readonly tf.Tensor[]>>, invTimescales: Float32Array, file: string) {
     const take = (name: string, shape: readonly number[]): tf.Tensor => {
       const t = weights[name]?.[0];
       if (t === undefined || t.shape.join(',') !== shape.join(',')) {
@@ -67,8 +75,7 @@ export class UseForward {
     const mat = (name: string, r: number, c: number): tf.Tensor2D => take(name, [r, c]) as tf.Tensor2D;
     const conv = (name: string, r: number, c: number): tf.Tensor2D => take(name, [1, 1, r, c]) as tf.Tensor2D;
     this.embeddings = mat('module/Embeddings_en', 8002, 256);
-    const ts = take(`${KS}Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1`, [1, 128]);
-    this.invTimescales = ts.dataSync() as Float32Array;
+    this.invTimescales = Float32Array.from(invTimescales);
     this.layers = [0, 1].map((l): LayerWeights => {
       const dIn = l === 0 ? 256 : 512;
       const p = `${K}Layer_${l}/TransformerLayer/`;

@@ -2,11 +2,12 @@ import { defineConfig } from 'tsup';
 import type { Options } from 'tsup';
 
 // The build entries of each package; each package's `exports` map names exactly these files. The second
-// entry of a plugin package is its side-effect-free one (no encoder registered, no TensorFlow.js loaded).
+// entry of a plugin package is its side-effect-free one (no encoder registered, no TensorFlow.js loaded); text-rnn's
+// third, `use-model`, is the sentence encoder's forward pass (TensorFlow.js only), shared with the browser page.
 const packages: Record<string, string[]> = {
   core: ['index', 'base'],
   audio: ['index', 'dsp'],
-  'text-rnn': ['index', 'tokenizers'],
+  'text-rnn': ['index', 'tokenizers', 'use-model'],
   'vision-cnn': ['index', 'preprocess'],
   fusion: ['index', 'feeds'],
   speech: ['index'],

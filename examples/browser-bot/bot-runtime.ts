@@ -5,14 +5,16 @@
  * feeds from `@mmfuse/fusion/feeds`), so an answer equals `FusionModel.predict`'s for the same input.
  * Encoders handled: `text/rnn`, `text/ngram`, `text/use`, `audio/cnn` and `audio/phonetic`; a category output.
  * `text/use` runs the Universal Sentence Encoder lite in the page with TensorFlow.js (its CPU backend, the
- * model files served beside the page under `use/`), as the encoder's `prepare` does in Node.
+ * model files served beside the page under `use/`) through the forward pass the encoder's `prepare` runs in
+ * Node (`@mmfuse/text-rnn/use-model`).
  */
 import * as tf from '@tensorflow/tfjs';
 import { audioFeatureFrames, decodeWav, padFeatureBatch } from '@mmfuse/audio/dsp';
 import type { AudioFeatureOptions } from '@mmfuse/audio/dsp';
 import { buildFeeds, scopeScore, softmaxRow } from '@mmfuse/fusion/feeds';
 import type { CollatedField, OnnxInputMetadata, OnnxModelMetadata, ScopeReference } from '@mmfuse/fusion/feeds';
-import { SentencePieceUnigram, USE_DIM, USE_RESERVED_PIECES, Vocabulary, collateNgrams, collateTexts, createTokenizer, useSparseInputs, useTokenIds } from '@mmfuse/text-rnn/tokenizers';
+import { SentencePieceUnigram, USE_DIM, USE_RESERVED_PIECES, Vocabulary, collateNgrams, collateTexts, createTokenizer, useTokenIds } from '@mmfuse/text-rnn/tokenizers';
+import { USE_GRAPH_MAX_TOKENS, UseForward } from '@mmfuse/text-rnn/use-model';
 import type { NgramFeatureOptions, Tokenizer, TokenizerConfig } from '@mmfuse/text-rnn/tokenizers';
 
 /** The part of onnxruntime-web's API used here. */
@@ -112,30 +114,34 @@ export interface BrowserBotOptions {
   baseUrl?: string;
 }
 
-/** `text/use`: the sentence embedding computed in the page (ids as in Node, the model on TensorFlow.js's CPU backend). */
+/**
+ * `text/use`: the sentence embedding computed in the page: ids as in Node, and the same forward pass as Node's
+ * encoder (`@mmfuse/text-rnn/use-model`, on the graph's weights), on TensorFlow.js's CPU backend.
+ */
 function usePreparer(input: OnnxInputMetadata, options: BrowserBotOptions): Preparer {
   const config = input.config as { maxTokens: number; scale: number };
   const base = options.baseUrl ?? './';
-  let loaded: Promise<{ model: tf.GraphModel; tokenizer: SentencePieceUnigram }> | undefined;
-  const load = (): Promise<{ model: tf.GraphModel; tokenizer: SentencePieceUnigram }> => (loaded ??= (async () => {
+  let loaded: Promise<{ model: UseForward; tokenizer: SentencePieceUnigram }> | undefined;
+  const load = (): Promise<{ model: UseForward; tokenizer: SentencePieceUnigram }> => (loaded ??= (async () => {
     // The same float32 arithmetic as Node's wasm engine (WebGL could compute in half precision).
     await tf.setBackend('cpu');
     const vocab = (await (await fetch(`${base}use/vocab.json`)).json()) as [string, number | null][];
-    const model = await tf.loadGraphModel(`${base}use/model.json`);
-    return { model, tokenizer: new SentencePieceUnigram(vocab, { reserved: USE_RESERVED_PIECES, unknownId: 0 }) };
+    const graph = await tf.loadGraphModel(`${base}use/model.json`);
+    try {
+      return { model: await UseForward.fromGraphWeights(graph.weights), tokenizer: new SentencePieceUnigram(vocab, { reserved: USE_RESERVED_PIECES, unknownId: 0 }) };
+    } finally {
+      graph.dispose();
+    }
   })());
   return {
     async prepare(raw) {
       if (typeof raw !== 'string') throw new Error(`${input.field}: expected text`);
       const { model, tokenizer } = await load();
-      const { indices, values, total } = useSparseInputs([useTokenIds(tokenizer, raw, config.maxTokens).ids]);
-      const feeds = { indices: tf.tensor2d(indices, [total, 2], 'int32'), values: tf.tensor1d(values, 'int32') };
-      let out: tf.Tensor | undefined;
+      const out = model.embed([useTokenIds(tokenizer, raw, Math.min(config.maxTokens, USE_GRAPH_MAX_TOKENS)).ids]);
       try {
-        out = (await model.executeAsync(feeds)) as tf.Tensor;
         return ((await out.data()) as Float32Array).map((x) => x * config.scale);
       } finally {
-        tf.dispose([feeds.indices, feeds.values, ...(out === undefined ? [] : [out])]);
+        out.dispose();
       }
     },
     collate(values) {

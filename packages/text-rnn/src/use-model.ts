@@ -1,5 +1,7 @@
 /**
- * The Universal Sentence Encoder lite's forward pass written with TensorFlow.js ops, from the weights of its
+ * `@mmfuse/text-rnn/use-model`: the Universal Sentence Encoder lite's forward pass written with TensorFlow.js ops,
+ * shared by the `text/use` encoder (Node) and the browser page. Imports TensorFlow.js only (no engine, no
+ * encoder registered, nothing of Node). From the weights of its
  * graph model, so a text is embedded without the graph executor (whose `executeAsync` — the graph has a
  * dynamic `Where` — and shape bookkeeping cost about as much as the model's arithmetic on a short text).
  *
@@ -20,7 +22,20 @@
  * Checked against the graph model on texts of many lengths (tests/text/text-use-encoder.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ModelFormatError, layerNorm } from '@mmfuse/core';
+
+/** Layer normalization over the last axis: x, gamma, beta, epsilon. */
+export type LayerNormFn = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number) => tf.Tensor;
+
+/** Layer normalization from tf ops (any backend). */
+function composedLayerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return x.sub(mean).mul(tf.rsqrt(variance.add(epsilon))).mul(gamma).add(beta);
+}
+
+/** The weights are not those of the Universal Sentence Encoder lite (a missing or misshapen weight, named). */
+export class UseWeightsError extends Error {
+  override readonly name = 'UseWeightsError';
+}
 
 /** The graph drops every id after the 128th (`ClipToMaxLength/Less/y`). */
 export const USE_GRAPH_MAX_TOKENS = 128;
@@ -54,18 +69,25 @@ export class UseForward {
   private readonly tanh: [tf.Tensor2D, tf.Tensor1D];
   private readonly all: tf.Tensor[] = [];
 
-  /** The forward pass on a loaded graph model's weights (read asynchronously: on WebGPU they live on the GPU). */
-  static async fromGraphWeights(weights: Readonly<Record<string, readonly tf.Tensor[]>>, file: string): Promise<UseForward> {
+  private readonly layerNorm: LayerNormFn;
+
+  /**
+   * The forward pass on a loaded graph model's weights (`GraphModel.weights`; copied, so the graph model may be
+   * disposed after). Read asynchronously: on WebGPU the weights live on the GPU. `layerNorm` replaces the tf-ops
+   * layer normalization (e.g. mmfuse's fused wasm kernel). Throws UseWeightsError for other weights.
+   */
+  static async fromGraphWeights(weights: Readonly<Record<string, readonly tf.Tensor[]>>, options: { layerNorm?: LayerNormFn } = {}): Promise<UseForward> {
     const ts = weights[TIMESCALES]?.[0];
-    if (ts === undefined || ts.size !== 128) throw new ModelFormatError(`${file}: expected the weight ${TIMESCALES} of 128 values; not the Universal Sentence Encoder lite`, { file });
-    return new UseForward(weights, (await ts.data()) as Float32Array, file);
+    if (ts === undefined || ts.size !== 128) throw new UseWeightsError(`expected the weight ${TIMESCALES} of 128 values; not the Universal Sentence Encoder lite`);
+    return new UseForward(weights, (await ts.data()) as Float32Array, options.layerNorm ?? composedLayerNorm);
   }
 
-  private constructor(weights: Readonly<Record<string, readonly tf.Tensor[]>>, invTimescales: Float32Array, file: string) {
+  private constructor(weights: Readonly<Record<string, readonly tf.Tensor[]>>, invTimescales: Float32Array, layerNorm: LayerNormFn) {
+    this.layerNorm = layerNorm;
     const take = (name: string, shape: readonly number[]): tf.Tensor => {
       const t = weights[name]?.[0];
       if (t === undefined || t.shape.join(',') !== shape.join(',')) {
-        throw new ModelFormatError(`${file}: expected the weight ${name} of shape [${shape.join(', ')}]${t === undefined ? '' : `, got [${t.shape.join(', ')}]`}; not the Universal Sentence Encoder lite`, { file });
+        throw new UseWeightsError(`expected the weight ${name} of shape [${shape.join(', ')}]${t === undefined ? '' : `, got [${t.shape.join(', ')}]`}; not the Universal Sentence Encoder lite`);
       }
       const copy = tf.keep(t.reshape(shape.filter((d, i) => !(d === 1 && shape.length === 4 && i < 2)))); // 1×1 conv kernels as matrices
       this.all.push(copy);
@@ -128,7 +150,7 @@ export class UseForward {
       this.layers.forEach((w, l) => {
         const dIn = l === 0 ? 256 : 512;
         const dh = dIn / HEADS;
-        const a = layerNorm(h, w.lnA[0], w.lnA[1], LN_EPSILON) as tf.Tensor2D;
+        const a = this.layerNorm(h, w.lnA[0], w.lnA[1], LN_EPSILON) as tf.Tensor2D;
         const qkv = tf.fused.matMul({ a, b: w.qkv, bias: w.qkvBias }); // [rows, 3·dIn]
         const heads = qkv.reshape([b, n, 3, HEADS, dh]).transpose([2, 0, 3, 1, 4]); // [3, B, H, n, dh]
         const [q, k, v] = tf.unstack(heads, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
@@ -137,7 +159,7 @@ export class UseForward {
         const att = tf.fused.matMul({ a: ctx, b: w.out, bias: w.outBias });
         const res = w.residual === undefined ? h : tf.fused.matMul({ a: h, b: w.residual[0], bias: w.residual[1] });
         h = att.add(res) as tf.Tensor2D;
-        const f = layerNorm(h, w.lnF[0], w.lnF[1], LN_EPSILON) as tf.Tensor2D;
+        const f = this.layerNorm(h, w.lnF[0], w.lnF[1], LN_EPSILON) as tf.Tensor2D;
         const ff = tf.fused.matMul({ a: tf.fused.matMul({ a: f, b: w.ff1, bias: w.ff1Bias, activation: 'relu' }), b: w.ff2, bias: w.ff2Bias });
         h = h.add(ff) as tf.Tensor2D;
       });

@@ -1,9 +1,9 @@
 /**
- * `@mmfuse/text-rnn/use-model`: the Universal Sentence Encoder lite's forward pass written with TensorFlow.js ops,
- * shared by the `text/use` encoder (Node) and the browser page. Imports TensorFlow.js only (no engine, no
- * encoder registered, nothing of Node). From the weights of its
- * graph model, so a text is embedded without the graph executor (whose `executeAsync` — the graph has a
- * dynamic `Where` — and shape bookkeeping cost about as much as the model's arithmetic on a short text).
+ * `@mmfuse/text-rnn/use-model`: the Universal Sentence Encoder lite's forward pass written with TensorFlow.js ops
+ * on the weights of its graph model, shared by the `text/use` encoder (Node) and the browser page. A text is
+ * embedded without the graph executor, whose `executeAsync` (the graph has a dynamic `Where`) and shape
+ * bookkeeping cost about as much as the model's arithmetic on a short text. Imports TensorFlow.js only (no
+ * engine, no encoder registered, nothing of Node).
  *
  * What the graph computes (read from its 317 nodes: tensor2tensor's KonaTransformer, 2 layers, then a tanh
  * layer), for one text of n SentencePiece ids (no padding: texts run together only at one token count):

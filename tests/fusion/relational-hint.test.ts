@@ -101,6 +101,7 @@ describe('distill with a hint from the teacher\'s sentence encoder', () => {
       const other = FusionModel.create(studentConfig);
       await expect(distill(teacher.state, other.state, data, { hint: { input: 'voice', from: 'sentence' }, progress: 'none', log: () => {} })).rejects.toThrow(/student has no input "voice"/);
       await expect(distill(teacher.state, other.state, data, { hint: { input: 'text', from: 'words' }, progress: 'none', log: () => {} })).rejects.toThrow(/no teacher has the input "words"/);
+      await expect(distill(teacher.state, other.state, data, { hint: { input: 'text', from: 'sentence', weight: -1 }, progress: 'none', log: () => {} })).rejects.toMatchObject({ name: ConfigError.name, path: 'hint.weight' });
       // text/ngram prepares token ids, not a frozen embedding: it cannot be a hint's source.
       await expect(distill(teacher.state, other.state, data, { hint: { input: 'text', from: 'text' }, progress: 'none', log: () => {} })).rejects.toThrow(/does not prepare a frozen embedding/);
       other.dispose();

@@ -187,6 +187,7 @@ export async function distill(teacher: FusionState | readonly FusionState[], stu
   if (hint !== undefined) {
     if (!student.fields.includes(hint.input)) throw new ConfigError(`the student has no input "${hint.input}" (its inputs: ${student.fields.join(', ')})`, { path: 'hint.input' });
     if (!teachers.some((t) => t.fields.includes(hint.from))) throw new ConfigError(`no teacher has the input "${hint.from}" (inputs: ${(teachers[0] as FusionState).fields.join(', ')})`, { path: 'hint.from' });
+    if (hint.weight !== undefined && !(Number.isFinite(hint.weight) && hint.weight >= 0)) throw new ConfigError(`must be a number ≥ 0, got ${hint.weight}`, { path: 'hint.weight' });
   }
 
   // Without a validation set, `training.validationSplit` is held out of the labeled samples here, as training

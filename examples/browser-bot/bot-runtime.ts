@@ -14,7 +14,8 @@ import type { AudioFeatureOptions } from '@mmfuse/audio/dsp';
 import { buildFeeds, scopeScore, softmaxRow } from '@mmfuse/fusion/feeds';
 import type { CollatedField, OnnxInputMetadata, OnnxModelMetadata, ScopeReference } from '@mmfuse/fusion/feeds';
 import { SentencePieceUnigram, USE_DIM, USE_RESERVED_PIECES, Vocabulary, collateNgrams, collateTexts, createTokenizer, useTokenIds } from '@mmfuse/text-rnn/tokenizers';
-import { USE_GRAPH_MAX_TOKENS, UseForward } from '@mmfuse/text-rnn/use-model';
+import { USE_EMBEDDING_DIM, USE_GRAPH_MAX_TOKENS, UseForward } from '@mmfuse/text-rnn/use-model';
+import type { UseDepth } from '@mmfuse/text-rnn/use-model';
 import type { NgramFeatureOptions, Tokenizer, TokenizerConfig } from '@mmfuse/text-rnn/tokenizers';
 
 /** The part of onnxruntime-web's API used here. */
@@ -119,7 +120,9 @@ export interface BrowserBotOptions {
  * encoder (`@mmfuse/text-rnn/use-model`, on the graph's weights), on TensorFlow.js's CPU backend.
  */
 function usePreparer(input: OnnxInputMetadata, options: BrowserBotOptions): Preparer {
-  const config = input.config as { maxTokens: number; scale: number };
+  const config = input.config as { maxTokens: number; scale: number; depth?: UseDepth };
+  const depth = config.depth ?? 4;
+  const dim = depth === 0 ? USE_EMBEDDING_DIM : USE_DIM;
   const base = options.baseUrl ?? './';
   let loaded: Promise<{ model: UseForward; tokenizer: SentencePieceUnigram }> | undefined;
   const load = (): Promise<{ model: UseForward; tokenizer: SentencePieceUnigram }> => (loaded ??= (async () => {
@@ -137,7 +140,7 @@ function usePreparer(input: OnnxInputMetadata, options: BrowserBotOptions): Prep
     async prepare(raw) {
       if (typeof raw !== 'string') throw new Error(`${input.field}: expected text`);
       const { model, tokenizer } = await load();
-      const out = model.embed([useTokenIds(tokenizer, raw, Math.min(config.maxTokens, USE_GRAPH_MAX_TOKENS)).ids]);
+      const out = model.embed([useTokenIds(tokenizer, raw, Math.min(config.maxTokens, USE_GRAPH_MAX_TOKENS)).ids], depth);
       try {
         return ((await out.data()) as Float32Array).map((x) => x * config.scale);
       } finally {
@@ -146,9 +149,9 @@ function usePreparer(input: OnnxInputMetadata, options: BrowserBotOptions): Prep
     },
     collate(values) {
       const b = values.length;
-      const data = new Float32Array(b * USE_DIM);
-      values.forEach((v, i) => data.set(v as Float32Array, i * USE_DIM));
-      return { features: { data, dims: [b, 1, USE_DIM] }, lengths: { data: new Int32Array(b).fill(1), dims: [b] } };
+      const data = new Float32Array(b * dim);
+      values.forEach((v, i) => data.set(v as Float32Array, i * dim));
+      return { features: { data, dims: [b, 1, dim] }, lengths: { data: new Int32Array(b).fill(1), dims: [b] } };
     },
   };
 }

@@ -68,7 +68,7 @@ describe('the bot page in headless chromium', () => {
   // on TensorFlow.js, its files served under use/), and audio/cnn. The second scores out-of-scope requests by
   // energy+nearest (so it keeps a quarter of its samples for validation, which that score is fitted on).
   const cases = [
-    ['text/ngram + text/use + audio/cnn, late fusion (the bot\'s encoders)', { text: textNgram, sentence: { type: 'text', field: 'text', encoder: { kind: 'use', scale: 8 } }, audio: audioCnn }, 'late', {}],
+    ['text/ngram + text/use (whole, and depth 0) + audio/cnn, late fusion (the bot\'s encoders)', { text: textNgram, sentence: { type: 'text', field: 'text', encoder: { kind: 'use', scale: 8 } }, pieces: { type: 'text', field: 'text', encoder: { kind: 'use', depth: 0 } }, audio: audioCnn }, 'late', {}],
     ['text/rnn + audio/phonetic, Transformer fusion, energy+nearest out-of-scope score', { text, audio: audioPhonetic }, 'transformer', { outOfScope: { threshold: 'auto', score: 'energy+nearest' } }],
   ] as const;
   for (const [name, inputs, strategy, outOfScope] of cases) {

@@ -147,9 +147,9 @@ describe('ONNX export equals mmfuse', () => {
     await checkModel(config, ['text', 'image']);
   });
 
-  it('text/use beside text/ngram on one field (the bot\'s text inputs): the sentence encoder runs in prepare, its vector is a graph input', async () => {
+  it('text/use beside text/ngram on one field (the bot\'s text inputs), and at depth 0 (256 wide): the sentence encoder runs in prepare, its vector is a graph input', async () => {
     const config = {
-      inputs: { text: { type: 'text', encoder: { kind: 'ngram', dim: 8, buckets: 500 } }, sentence: { type: 'text', field: 'text', encoder: { kind: 'use' } }, audio },
+      inputs: { text: { type: 'text', encoder: { kind: 'ngram', dim: 8, buckets: 500 } }, sentence: { type: 'text', field: 'text', encoder: { kind: 'use' } }, pieces: { type: 'text', field: 'text', encoder: { kind: 'use', depth: 0 } }, audio },
       fusion: fusion('late'), output, training,
     } as FusionModelConfig;
     await checkModel(config, ['text', 'audio']);

@@ -153,6 +153,54 @@ describe('text/use encoder (Universal Sentence Encoder lite)', () => {
     }
   });
 
+  it('depth 0 is the mean of the input layer (2·embedding + timing) at unit length, computed here from the weights; depths 1-3 are 512 wide; all scaled', async () => {
+    const dir = defaultUseModelPath();
+    const json = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+    const bytes = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(path.join(dir, p)))));
+    const graph = await tf.loadGraphModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer }) });
+    const table = (await graph.weights['module/Embeddings_en']![0]!.data()) as Float32Array; // [8002, 256]
+    const w = (await Object.entries(graph.weights).find(([k]) => k.endsWith('AddTimingSignal/TimingSignal/ExpandDims_1'))![1][0]!.data()) as Float32Array;
+    graph.dispose();
+    const d0 = new TextUseEncoder({ depth: 0 });
+    const d1 = new TextUseEncoder({ depth: 2, scale: 1 });
+    try {
+      expect(d0.outputDim).toBe(256);
+      expect(d1.outputDim).toBe(512);
+      const text = 'I lost my card, what should I do?';
+      const { ids } = await d0.tokenize(text);
+      const want = new Float64Array(256);
+      ids.forEach((id, p) => {
+        for (let i = 0; i < 256; i++) {
+          const a = Math.fround(p * (w[i % 128] as number));
+          want[i] = (want[i] as number) + (2 * (table[id * 256 + i] as number) + (i < 128 ? Math.sin(a) : Math.cos(a))) / ids.length;
+        }
+      });
+      const norm = Math.hypot(...want);
+      const got = (await d0.prepare(text, { sample: 0, field: 'text' })).embeddings;
+      expect(got.length).toBe(256);
+      got.forEach((v, i) => expect(Math.abs(v - (8 * (want[i] as number)) / norm)).toBeLessThan(1e-5));
+      const one = (await d1.prepare(text, { sample: 0, field: 'text' })).embeddings;
+      expect(one.length).toBe(512);
+      expect(Math.hypot(...one)).toBeCloseTo(1, 4);
+      const full = (await enc.prepare(text, { sample: 0, field: 'text' })).embeddings;
+      expect(Array.from(one)).not.toEqual(Array.from(full).map((v) => v / 8)); // not the whole model
+      expect(d0.getConfig()).toMatchObject({ depth: 0 });
+      expect(enc.getConfig()).not.toHaveProperty('depth');
+      expect(() => new TextUseEncoder({ depth: 5 as 4 })).toThrow(ConfigError);
+      for (const depth of [1, 3] as const) {
+        const e = new TextUseEncoder({ depth, scale: 1 });
+        const v = (await e.prepare(text, { sample: 0, field: 'text' })).embeddings;
+        expect(v.length).toBe(512);
+        expect(Math.hypot(...v)).toBeCloseTo(1, 4);
+        expect(Array.from(v)).not.toEqual(Array.from(one));
+        e.dispose();
+      }
+    } finally {
+      d0.dispose();
+      d1.dispose();
+    }
+  });
+
   it('flags a text the model cannot read whole (over 128 pieces) as truncated, whatever maxTokens says', async () => {
     const long = `${'please help me with my account '.repeat(30)}end`;
     for (const maxTokens of [undefined, 256]) {

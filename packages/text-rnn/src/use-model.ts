@@ -165,7 +165,7 @@ export class UseForward {
       const meanOf = (h: tf.Tensor2D): tf.Tensor2D => h.reshape([b, n, h.shape[1]]).mean(1) as tf.Tensor2D;
       if (depth === 0) return unit(meanOf(x0));
       let h = x0;
-      let done = 0; // sublayers run
+      let done = 0; // sublayers run (the whole model goes on to its tanh layer)
       for (const [l, w] of this.layers.entries()) {
         const dIn = l === 0 ? 256 : 512;
         const dh = dIn / HEADS;
@@ -178,11 +178,11 @@ export class UseForward {
         const att = tf.fused.matMul({ a: ctx, b: w.out, bias: w.outBias });
         const res = w.residual === undefined ? h : tf.fused.matMul({ a: h, b: w.residual[0], bias: w.residual[1] });
         h = att.add(res) as tf.Tensor2D;
-        if (++done === depth) return unit(meanOf(h));
+        if (++done === depth && depth < 4) return unit(meanOf(h));
         const f = this.layerNorm(h, w.lnF[0], w.lnF[1], LN_EPSILON) as tf.Tensor2D;
         const ff = tf.fused.matMul({ a: tf.fused.matMul({ a: f, b: w.ff1, bias: w.ff1Bias, activation: 'relu' }), b: w.ff2, bias: w.ff2Bias });
         h = h.add(ff) as tf.Tensor2D;
-        if (++done === depth) return unit(meanOf(h));
+        if (++done === depth && depth < 4) return unit(meanOf(h));
       }
       return unit(tf.tanh(tf.fused.matMul({ a: meanOf(h), b: this.tanh[0], bias: this.tanh[1] })));
     });

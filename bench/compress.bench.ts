@@ -203,14 +203,6 @@ const STUDENT_TEXT_COPIES = 2;
 
 /** The distillation temperatures the benchmark tries (the lower validation loss is kept). */
 const STUDENT_TEMPERATURES = [1, 2] as const;
-/**
- * How much of the sentence encoder (`text/use`) an ensemble's student runs (`depth`, in sublayers; the teacher runs
- * all 4): 1 stops after the first layer's attention, about a tenth of the encoder's multiply-adds, so a raw typed
- * request costs the student a fraction of what it costs the teacher, not only the network's part. The bot (stop 43,
- * `--augment-text 2`, T = 2, seeds 7-9, against the ensemble's 81.5%): 83.2, 82.1, 82.1% at depth 1; 86.1, 83.2, 80.9%
- * at depth 2; 79.8% at depth 0 (seed 7); stop 40's whole-encoder students 80.3, 82.7, 79.2% (T = 1).
- */
-const STUDENT_USE_DEPTH = 1;
 
 /** A student folder's distill.json (written by `mmfuse distill`). */
 function distillReport(dir: string): Json {
@@ -257,7 +249,6 @@ function studentConfig(teacher: Json, d: Dataset, ensemble: boolean): Json {
     // (stop 39, T = 1, seeds 7-9): 81.5, 82.7, 80.9% against the member-sized student's 84.4, 82.1, 84.4%.
     for (const input of Object.values(s.inputs) as Json[]) {
       const e = input.encoder;
-      if (kindOf(input) === 'text/use' && e.depth === undefined) e.depth = STUDENT_USE_DEPTH;
       const ch: number[] = e.channels ?? [16, 32];
       if (kindOf(input) !== 'audio/cnn' || ch.length < 3) continue;
       const product = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
@@ -416,8 +407,7 @@ async function makeVariants(d: Dataset): Promise<Variant[]> {
   // accuracy is read as a mean over three students, not one draw.
   const seed = Number(cfgJson.training?.seed ?? 0);
   const copies = Object.values(cfgJson.inputs as Json).some((i) => (i as Json).type === 'text') ? STUDENT_TEXT_COPIES : 0;
-  const useDepth = Object.values((JSON.parse(readFileSync(studentFile, 'utf8')) as Json).inputs as Json).map((i) => (i as Json).encoder?.depth).find((x) => x !== undefined) as number | undefined;
-  const recipe = `${copies > 0 ? `student-text${copies}` : 'student'}${useDepth === undefined ? '' : `-use${useDepth}`}`;
+  const recipe = copies > 0 ? `student-text${copies}` : 'student';
   const distilled = (t: number, s: number): string => path.join(dir, s === seed ? `${recipe}-t${t}` : `${recipe}-t${t}-seed${s}`);
   const distillOnce = (t: number, s: number): Promise<void> => once(path.basename(distilled(t, s)), distilled(t, s), () => cli(['distill', '--teacher', teacher, '--config', studentFile, '--temperature', String(t), '--seed', String(s), ...(copies > 0 ? ['--augment-text', String(copies)] : []), '--out', distilled(t, s)], dir));
   for (const t of STUDENT_TEMPERATURES) await distillOnce(t, seed);

@@ -14,7 +14,7 @@ import type { AudioFeatureOptions } from '@mmfuse/audio/dsp';
 import { buildFeeds, scopeScore, softmaxRow } from '@mmfuse/fusion/feeds';
 import type { CollatedField, OnnxInputMetadata, OnnxModelMetadata, ScopeReference } from '@mmfuse/fusion/feeds';
 import { SentencePieceUnigram, USE_DIM, USE_RESERVED_PIECES, Vocabulary, collateNgrams, collateTexts, createTokenizer, useTokenIds } from '@mmfuse/text-rnn/tokenizers';
-import { USE_EMBEDDING_DIM, USE_GRAPH_MAX_TOKENS, UseForward } from '@mmfuse/text-rnn/use-model';
+import { UseForward, useOutputDim } from '@mmfuse/text-rnn/use-model';
 import type { UseDepth } from '@mmfuse/text-rnn/use-model';
 import type { NgramFeatureOptions, Tokenizer, TokenizerConfig } from '@mmfuse/text-rnn/tokenizers';
 
@@ -122,7 +122,7 @@ export interface BrowserBotOptions {
 function usePreparer(input: OnnxInputMetadata, options: BrowserBotOptions): Preparer {
   const config = input.config as { maxTokens: number; scale: number; depth?: UseDepth };
   const depth = config.depth ?? 4;
-  const dim = depth === 0 ? USE_EMBEDDING_DIM : USE_DIM;
+  const dim = useOutputDim(depth);
   const base = options.baseUrl ?? './';
   let loaded: Promise<{ model: UseForward; tokenizer: SentencePieceUnigram }> | undefined;
   const load = (): Promise<{ model: UseForward; tokenizer: SentencePieceUnigram }> => (loaded ??= (async () => {
@@ -140,7 +140,7 @@ function usePreparer(input: OnnxInputMetadata, options: BrowserBotOptions): Prep
     async prepare(raw) {
       if (typeof raw !== 'string') throw new Error(`${input.field}: expected text`);
       const { model, tokenizer } = await load();
-      const out = model.embed([useTokenIds(tokenizer, raw, Math.min(config.maxTokens, USE_GRAPH_MAX_TOKENS)).ids], depth);
+      const out = model.embed([useTokenIds(tokenizer, raw, config.maxTokens).ids], depth);
       try {
         return ((await out.data()) as Float32Array).map((x) => x * config.scale);
       } finally {

@@ -48,6 +48,9 @@ describe('relationalHintLoss', () => {
     for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) want += (cosine(s[a]!, s[b]!) - cosine(t[a]!, t[b]!)) ** 2;
     expect(value).toBeCloseTo(want / 4, 5);
     expect(value).toBeGreaterThan(0.01);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) tf.tidy(() => { term.compute(ctx); });
+    expect(tf.memory().numTensors).toBe(before);
     tf.dispose([f, m]);
   });
 

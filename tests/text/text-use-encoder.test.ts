@@ -12,6 +12,7 @@ import { FusionModel } from '@mmfuse/fusion';
 import type { FusionModelConfig } from '@mmfuse/fusion';
 import { SentencePieceUnigram, TextUseEncoder, USE_DIM, defaultUseModelPath, useSparseInputs } from '@mmfuse/text-rnn';
 import type { PreparedTextEmbedding } from '@mmfuse/text-rnn';
+import { UseForward, UseWeightsError } from '@mmfuse/text-rnn/use-model';
 
 /** Every segmentation of `s` into pieces of `vocab` (or single unknown characters), best total score first. */
 function bestByExhaustiveSearch(s: string, vocab: [string, number][], unknownScore: number): number {
@@ -147,6 +148,28 @@ describe('text/use encoder (Universal Sentence Encoder lite)', () => {
         ref.forEach((v, k) => { d = Math.max(d, Math.abs(v - (mine[k] as number))); });
         expect(d, t).toBeLessThan(2e-6);
       }
+      // The browser page's path: the same forward pass with the tf-ops layer norm (no @mmfuse/core), on the same weights.
+      const before = tf.memory().numTensors;
+      const page = await UseForward.fromGraphWeights(graph.weights);
+      const { ids } = await unit.tokenize(texts[1] as string);
+      const y = page.embed([ids]);
+      const mine = (await unit.prepare(texts[1] as string, { sample: 0, field: 'text' })).embeddings;
+      (await y.data()).forEach((v, k) => expect(Math.abs(v - (mine[k] as number))).toBeLessThan(2e-6));
+      y.dispose();
+      // Bad ids and depths are refused, naming the list and position; nothing is left behind.
+      expect(() => page.embed([ids, [...ids.slice(1), 8002]])).toThrow(/list 1, position \d+: 8002 is not a piece id \(0\.\.8001\)/);
+      expect(() => page.embed([[1.5]])).toThrow(RangeError);
+      expect(() => page.embed([])).toThrow(RangeError);
+      expect(() => page.embed([ids], 5 as 4)).toThrow(/depth is one of 0, 1, 2, 3, 4/);
+      page.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      // Weights that are not the model's: UseWeightsError naming the weight, and the tensors taken so far released.
+      const timescales = Object.entries(graph.weights).find(([k]) => k.endsWith('AddTimingSignal/TimingSignal/ExpandDims_1'))!;
+      const partial = { [timescales[0]]: timescales[1], 'module/Embeddings_en': graph.weights['module/Embeddings_en']! };
+      await expect(UseForward.fromGraphWeights(partial)).rejects.toThrow(UseWeightsError);
+      await expect(UseForward.fromGraphWeights(partial)).rejects.toThrow(/Layer_0\/TransformerLayer\/layer_prepostprocess/);
+      await expect(UseForward.fromGraphWeights({})).rejects.toThrow(/ExpandDims_1 of 128 values/);
+      expect(tf.memory().numTensors).toBe(before);
     } finally {
       graph.dispose();
       unit.dispose();

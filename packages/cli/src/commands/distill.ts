@@ -58,6 +58,7 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
   const overrides: { seed?: number; epochs?: number } = {};
   if (o.seed !== undefined) overrides.seed = o.seed as number;
   if (o.epochs !== undefined) overrides.epochs = o.epochs as number;
+  const hint = hintOption(o.hint as string | undefined, o['hint-weight'] as number | undefined); // refused before anything is loaded
   const cli = await loadConfig(fromCwd(io, o.config as string), overrides);
   if (cli.data.train === undefined) throw new ConfigError('is required by "mmfuse distill": the training manifest, relative to the config file', { file: cli.file, path: 'data.train' });
   await startEngine(log);
@@ -103,7 +104,6 @@ export async function runDistill(args: ParsedArgs, io: CliIo): Promise<CommandRe
       unlabeled.push(...copiesOf);
       log(`--augment-text ${copies}: ${augmented} corrupted copies of the training data's ${textFields.join(', ')} for the teacher to label`);
     }
-    const hint = hintOption(o.hint as string | undefined, o['hint-weight'] as number | undefined);
     const studentParams = (m: FusionModel): number => m.summary().parameters;
     log(`distilling ${teacherDirs.length > 1 ? `an ensemble of ${teacherDirs.length} teachers: ${teacherDirs.join(', ')}` : teacherDir} (${teacher.inputs.map((i) => i.field).join(' + ')}) into a student of ${student.inputs.map((i) => i.field).join(' + ')}: ${train.length} labeled${unlabeled.length > 0 ? ` + ${unlabeled.length} unlabeled` : ''} samples`);
     const validationIds = new Set((validation ?? []).map((v) => v.id));

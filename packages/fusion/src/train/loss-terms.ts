@@ -241,32 +241,20 @@ export function relationalHintLoss(options: RelationalHintOptions): LossTerm {
       });
       const n = pick.length;
       if (n < 2) return tf.scalar(0);
-      // The references' cosine matrix, computed here (they are constants).
+      // The references' cosine matrix: constants (no gradient reaches them).
       const d = (refs[0] as ArrayLike<number>).length;
-      const unit = refs.map((v) => {
-        let ss = 0;
-        for (let i = 0; i < d; i++) ss += (v[i] as number) ** 2;
-        const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-        return Float64Array.from({ length: d }, (_, i) => (v[i] as number) * inv);
-      });
-      const gram = new Float32Array(n * n);
-      for (let a = 0; a < n; a++) {
-        for (let b = a; b < n; b++) {
-          const ua = unit[a] as Float64Array;
-          const ub = unit[b] as Float64Array;
-          let s = 0;
-          for (let i = 0; i < d; i++) s += (ua[i] as number) * (ub[i] as number);
-          gram[a * n + b] = s;
-          gram[b * n + a] = s;
-        }
-      }
+      const flat = new Float32Array(n * d);
+      refs.forEach((v, a) => flat.set(v, a * d));
+      const cosines = (x: tf.Tensor2D): tf.Tensor2D => {
+        const u = x.div(x.square().sum(1, true).add(1e-12).sqrt()) as tf.Tensor2D;
+        return tf.matMul(u, u, false, true);
+      };
+      const gram = cosines(tf.tensor2d(flat, [n, d]));
       const { features, mask } = enc.output; // [R, T, D], [R, T]
       const m = mask.expandDims(-1); // [R, T, 1]
       const pooled = features.mul(m).sum(1).div(mask.sum(1, true).maximum(1)) as tf.Tensor2D; // [R, D]
       const sel = n === enc.rows.length ? pooled : selectRows(pooled, pick);
-      const u = sel.div(sel.square().sum(1, true).add(1e-12).sqrt()) as tf.Tensor2D;
-      const cos = tf.matMul(u, u, false, true);
-      return cos.sub(tf.tensor2d(gram, [n, n])).square().mean() as tf.Scalar;
+      return cosines(sel).sub(gram).square().mean() as tf.Scalar;
     },
   };
   return options.weight === undefined ? term : { ...term, weight: options.weight };

@@ -22,9 +22,7 @@
  *
  * The student config is derived from the teacher's, so the benchmark follows the bot as it changes. An
  * ensemble's student is one model of the members' config (Hinton et al. 2015: one network learns what the
- * ensemble knows, at a member's cost), its audio/cnn cut to two blocks of the same total stride, its text/use
- * sentence encoder run to its first layer's attention (`depth: 1`) and then late fusion at twice the members' width
- * (ffDim = dModel). One model's student is smaller: late fusion at half the width; text/rnn
+ * ensemble knows, at a member's cost), its audio/cnn cut to two blocks of the same total stride. One model's student is smaller: late fusion at half the width; text/rnn
  * at half its hidden and embedding sizes; audio/cnn with its first two blocks at half their channels and a
  * time/mel stride of 4 in the second; audio/phonetic at half its hidden size, one layer; other encoders
  * unchanged. Every student trains 2.5 times its teacher's epochs without early stopping (a patient schedule),
@@ -259,21 +257,6 @@ function studentConfig(teacher: Json, d: Dataset, ensemble: boolean): Json {
       e.channels = ch.slice(0, 2);
       e.timeStride = [t[0] as number, product(t.slice(1))];
       e.melStride = [m[0] as number, product(m.slice(1))];
-    }
-    // A text/use input runs the sentence encoder's first layer's attention only (`depth: 1`, 512 wide): the whole
-    // encoder is ~3.4 ms of a typed request, depth 1 ~1.0 ms, so the student is 3x faster on a raw request end to
-    // end, not only on a prepared one. The student learns its own projection of that representation, and late fusion
-    // twice the members' width (ffDim = dModel) recovers what the lower depth loses. The bot (stop 43, T = 2, seeds
-    // 7-9, against the ensemble's 81.5%): member width at depth 1 79.8, 83.2, 74.6%; twice the width 83.2, 82.1, 82.1%.
-    let shortened = false;
-    for (const input of Object.values(s.inputs) as Json[]) {
-      if (kindOf(input) !== 'text/use' || (input.encoder.depth ?? 4) <= 1) continue;
-      input.encoder.depth = 1;
-      shortened = true;
-    }
-    if (shortened) {
-      const dModel = 2 * Number(s.fusion?.dModel ?? 128);
-      s.fusion = { ...s.fusion, dModel, ffDim: dModel };
     }
     return s;
   }

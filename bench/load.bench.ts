@@ -30,6 +30,14 @@ const DURATION = Number(process.env.LOAD_SECONDS ?? 25);
 const WARMUP = 4;
 const MIX = { text: 0.6, voice: 0.25, bad: 0.15 };
 
+/** What the served model is, from its model.json: its encoders' kinds, and the ensemble size when there is one. */
+function describeModel(dir: string): string {
+  const m = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { encoders?: { kind: string }[]; config?: { training?: { ensemble?: number } } };
+  const kinds = (m.encoders ?? []).map((e) => e.kind).join(' + ');
+  const members = m.config?.training?.ensemble ?? 1;
+  return members > 1 ? `${kinds}, an ensemble of ${members}` : kinds;
+}
+
 async function modelDir(log: (s: string) => void): Promise<{ dir: string; trainedHere: boolean; epochs?: number }> {
   const own = path.join(example, 'model');
   if (existsSync(path.join(own, 'model.json'))) return { dir: own, trainedHere: false };
@@ -174,7 +182,7 @@ export const benchmark: Benchmark = {
       });
       const markdown = [
         `\`npm run bench load\`: \`mmfuse serve\` (defaults: batches of up to 16, 5 ms window) with the customer-service`,
-        `bot (text/rnn + audio/cnn, ${model.trainedHere ? `the example config trained ${model.epochs} epochs for this run` : 'examples/customer-service/model'}) on 127.0.0.1, wasm engine, one process.`,
+        `bot (${describeModel(model.dir)}; ${model.trainedHere ? `the example config trained ${model.epochs} epochs for this run` : 'examples/customer-service/model'}) on 127.0.0.1, wasm engine, one process.`,
         `${CLIENTS} closed-loop clients (scripts/load/generator.ts: node:http, one keep-alive connection each; ${r.socketsOpened} sockets opened)`,
         `send requests back to back for ${fmt(r.seconds)} s after a ${WARMUP} s warm-up; seeded mix: ${MIX.text * 100}% typed text,`,
         `${MIX.voice * 100}% voice (base64 WAV of the test clips, some with their transcript), ${MIX.bad * 100}% bad (truncated WAV, bad base64, wrong`,

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InvalidInputError, createRng } from '@mmfuse/core';
-import { FusionModel, Alignment, capTokens, compareStrategies } from '@mmfuse/fusion';
+import { FusionModel, Alignment, LateFusion, capTokens, compareStrategies, gelu } from '@mmfuse/fusion';
 import { tinyConfig, xorSamples } from './helpers.js';
 
 const strategies = ['transformer', 'late', 'cross-attention'] as const;
@@ -201,5 +201,43 @@ describe('heads', () => {
     const h = await m.fit(xorSamples(96, 23), { progress: 'none' });
     expect(h.epochs.at(-1)?.trainAccuracy).toBeGreaterThan(0.8);
     m.dispose();
+  });
+});
+
+describe('late fusion over one-step inputs (pooled encoders)', () => {
+  // The masked mean of a one-step input takes a shorter path (x × mask); it must give what the general masked mean
+  // gives, bitwise, forward and backward, with a row whose input is absent (mask 0) in the batch.
+  const general = (x: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D => x.mul(mask.expandDims(2)).sum(1).div(mask.sum(1, true).maximum(1)) as tf.Tensor2D;
+  it('equals the general masked mean, values and gradients, and keeps the tensor count', async () => {
+    const rng = createRng(3);
+    const late = new LateFusion({ modalities: 2, dModel: 4, ffDim: 6, dropout: 0 }, rng);
+    const data = (n: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(1.3 * i + 0.4) * 2);
+    const xs = [tf.tensor3d(data(12), [3, 1, 4]), tf.tensor3d(data(12).map((v) => -v / 3), [3, 1, 4])];
+    const masks = [tf.tensor2d([[1], [0], [1]]), tf.tensor2d([[1], [1], [0]])];
+    const reference = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor => {
+      const z = tf.concat([general(a, masks[0] as tf.Tensor2D), general(b, masks[1] as tf.Tensor2D)], 1);
+      return late.norm.apply(late.out.apply(gelu(late.hidden.apply(z))));
+    };
+    const viaLate = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor => late.apply([{ x: a, mask: masks[0] as tf.Tensor2D }, { x: b, mask: masks[1] as tf.Tensor2D }], 3, { training: false });
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const [y, yRef] = [viaLate(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor3D), reference(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor3D)];
+      expect(Array.from(y.dataSync())).toEqual(Array.from(yRef.dataSync()));
+      const loss = (f: (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor) => (a: tf.Tensor, b: tf.Tensor) => f(a as tf.Tensor3D, b as tf.Tensor3D).square().sum() as tf.Scalar;
+      const g = tf.grads(loss(viaLate))(xs);
+      const gRef = tf.grads(loss(reference))(xs);
+      for (const k of [0, 1]) expect(Array.from((g[k] as tf.Tensor).dataSync())).toEqual(Array.from((gRef[k] as tf.Tensor).dataSync()));
+      // the absent rows get no gradient
+      expect(Array.from((g[0] as tf.Tensor).slice([1, 0, 0], [1, 1, 4]).dataSync())).toEqual([0, 0, 0, 0]);
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    // the shorter path is the one taken: no count, no division
+    const profile = await tf.profile(() => viaLate(xs[0] as tf.Tensor3D, xs[1] as tf.Tensor3D));
+    const kernels = profile.kernels.map((k) => k.name);
+    expect(kernels).not.toContain('RealDiv');
+    expect(kernels).not.toContain('Maximum');
+    tf.dispose(profile.result as tf.Tensor);
+    tf.dispose([...xs, ...masks]);
+    late.dispose();
   });
 });

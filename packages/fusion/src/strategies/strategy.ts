@@ -15,6 +15,9 @@ export abstract class FusionStrategy extends Module {
 
 /** Masked mean over time: x [B, T, d], mask [B, T] -> [B, d]; rows without a real token give zeros. */
 export function maskedMean(x: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D {
+  // One step per row (pooled encoders: text/use, text/ngram, a vector input): a sum of one term divided by
+  // max(count, 1) = 1 is x × mask, the same values and gradient in 2 kernels instead of 6.
+  if (x.shape[1] === 1) return x.reshape([x.shape[0], x.shape[2]]).mul(mask) as tf.Tensor2D;
   const sum = x.mul(mask.expandDims(2)).sum(1); // [B, d]
   const count = mask.sum(1, true); // [B, 1]
   return sum.div(count.maximum(1)) as tf.Tensor2D;

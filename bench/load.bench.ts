@@ -180,9 +180,11 @@ export const benchmark: Benchmark = {
         const s = r.kinds[k];
         return s === undefined ? `| ${k} | 0 | | | | | |` : `| ${k} | ${s.n} | ${fmt(s.n / r.seconds)} | ${fmt(s.p50)} | ${fmt(s.p90)} | ${fmt(s.p99)} | ${Object.entries(s.byStatus).map(([st, n]) => `${st}: ${n}`).join(', ')} |`;
       });
+      // The engine line `mmfuse serve` prints at start (e.g. `wasm (2 threads)`).
+      const engine = /engine: ([^;\n]+)/.exec(stderr)?.[1]?.trim() ?? 'not reported';
       const markdown = [
         `\`npm run bench load\`: \`mmfuse serve\` (defaults: batches of up to 16, 5 ms window) with the customer-service`,
-        `bot (${describeModel(model.dir)}; ${model.trainedHere ? `the example config trained ${model.epochs} epochs for this run` : 'examples/customer-service/model'}) on 127.0.0.1, wasm engine, one process.`,
+        `bot (${describeModel(model.dir)}; ${model.trainedHere ? `the example config trained ${model.epochs} epochs for this run` : 'examples/customer-service/model'}) on 127.0.0.1, one process, engine: ${engine}.`,
         `${CLIENTS} closed-loop clients (scripts/load/generator.ts: node:http, one keep-alive connection each; ${r.socketsOpened} sockets opened)`,
         `send requests back to back for ${fmt(r.seconds)} s after a ${WARMUP} s warm-up; seeded mix: ${MIX.text * 100}% typed text,`,
         `${MIX.voice * 100}% voice (base64 WAV of the test clips, some with their transcript), ${MIX.bad * 100}% bad (truncated WAV, bad base64, wrong`,
@@ -200,7 +202,7 @@ export const benchmark: Benchmark = {
         `(${rssGrowth >= 0 ? '+' : ''}${fmt(rssGrowth)} MiB from start to end).`,
         '',
         `Caveat: a shared 2-core machine (load average ${fmt(load0)} → ${fmt(load1)} during the run, ${cpus().length} cores), with the clients in the same`,
-        'machine as the server. The model runs one batch at a time on one core (wasm, no threads), so throughput is bounded by',
+        `machine as the server. The model runs one batch at a time (engine: ${engine}; a batch's kernels share the threads, batches do not overlap), so throughput is bounded by`,
         'the forward pass; concurrency shows up as batching (larger batches) and queueing (higher p99), not as parallel work.',
       ].join('\n');
       return { id: 'load', title: this.title, markdown, figures };

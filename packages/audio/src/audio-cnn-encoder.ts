@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
-import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
+import type { BuildOptions, EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
 import { featureStatistics } from './feature-statistics.js';
 import { augmentForTraining, augmentOptionsSchema } from './internal/augment-options.js';
@@ -177,14 +177,15 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     this.stats = { mean: s.mean, std: s.std };
   }
 
-  build(rng: Rng): void {
+  build(rng: Rng, options: BuildOptions = {}): void {
     if (this.kernels.length > 0) return;
     const k = this.cfg.kernelSize;
     let cin = 1;
     for (const cout of this.cfg.channels) {
       const seed = rng.nextSeed();
       // He initialization for ReLU: std sqrt(2 / fan_in).
-      this.kernels.push(tf.tidy(() => tf.variable(tf.randomNormal([k, k, cin, cout], 0, Math.sqrt(2 / (k * k * cin)), 'float32', seed))));
+      const shape = [k, k, cin, cout];
+      this.kernels.push(tf.tidy(() => tf.variable(options.weightsFollow === true ? tf.zeros(shape) : tf.randomNormal(shape, 0, Math.sqrt(2 / (k * k * cin)), 'float32', seed))));
       this.biases.push(tf.tidy(() => tf.variable(tf.zeros([cout]))));
       cin = cout;
     }

@@ -5,6 +5,7 @@
  * them never starts an engine. `@mmfuse/core` re-exports all of it.
  */
 export type {
+  BuildOptions,
   EncodeOptions,
   EncoderFactory,
   EncoderOptionsByKind,

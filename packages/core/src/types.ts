@@ -64,6 +64,16 @@ export interface RawInputSpec {
   mediaTypes?: readonly string[];
 }
 
+/** Options of `ModalityEncoder.build`. */
+export interface BuildOptions {
+  /**
+   * The caller assigns every weight right after `build` (loading a saved model): the initial values are never
+   * read, so an encoder may skip drawing them (zeros instead of random normals). It must still create every weight
+   * with its shape, in the same order, and draw from `rng` as it otherwise would. Default false.
+   */
+  weightsFollow?: boolean;
+}
+
 /** Options of `ModalityEncoder.encode`. */
 export interface EncodeOptions {
   /** True in a training step: enables dropout and other train-only behaviour. */
@@ -118,8 +128,8 @@ export interface ModalityEncoder<TRaw = unknown, TPrepared = unknown> {
   prepare(raw: TRaw, ctx: PrepareContext): Promise<TPrepared>;
   /** Fit state on the prepared training values. Optional. */
   fit?(values: readonly TPrepared[]): void | Promise<void>;
-  /** Create weights; calling it twice has no effect. */
-  build(rng: Rng): void;
+  /** Create weights; calling it twice has no effect. `options.weightsFollow`: the values are assigned next (a load). */
+  build(rng: Rng, options?: BuildOptions): void;
   /** Stack prepared values into tensors. The caller disposes the returned tensors. */
   collate(values: readonly TPrepared[]): TensorMap;
   /** Encode a collated batch into a feature sequence and mask. */

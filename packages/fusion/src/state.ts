@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, StateError, createRng, isMmfuseError, rawInputOf } from '@mmfuse/core';
-import type { EncoderRegistry, JsonObject, ModalityEncoder, RawInputSpec, Rng } from '@mmfuse/core';
+import type { BuildOptions, EncoderRegistry, JsonObject, ModalityEncoder, RawInputSpec, Rng } from '@mmfuse/core';
 import { calibrationSettings, encoderConfig, encoderKind, inputField } from './config.js';
 import type { ResolvedConfig } from './config.js';
 import { FusionNetwork } from './network.js';
@@ -243,13 +243,16 @@ export class FusionState {
     this.build();
   }
 
-  /** Create the encoders' and the fusion network's weights (replacing earlier ones). The output must be fitted. */
-  build(rng: Rng = createRng(this.config.training.seed)): void {
+  /**
+   * Create the encoders' and the fusion network's weights (replacing earlier ones). The output must be fitted.
+   * `weightsFollow`: every weight is assigned next (a load), so encoders may skip drawing initial values.
+   */
+  build(rng: Rng = createRng(this.config.training.seed), options: BuildOptions = {}): void {
     const output = this.requireOutput();
     for (const m of this.memberStates) m.dispose();
     this.memberStates = [];
     this.network?.dispose();
-    this.encoders.forEach((e, m) => e.build(rng.fork(`encoder:${this.fields[m]}`)));
+    this.encoders.forEach((e, m) => e.build(rng.fork(`encoder:${this.fields[m]}`), options));
     this.network = new FusionNetwork(this.config, this.encoders, output.outDim, rng.fork('fusion'));
   }
 
@@ -293,14 +296,14 @@ export class FusionState {
    * fitted output and encoder states of this state (member 0), so it reads the values this state prepares, and
    * fresh weights from its own seed.
    */
-  createMember(k: number): FusionState {
+  createMember(k: number, options: BuildOptions = {}): FusionState {
     const training = { ...this.config.training, seed: this.config.training.seed + k };
     delete training.ensemble;
     const member = FusionState.create({ ...this.config, training }, this.registry);
     try {
       member.output = this.outputKind.restore(this.requireOutput().toJSON(), this.config.output.field);
       member.encoders.forEach((e, m) => e.setState((this.encoders[m] as ModalityEncoder).getState()));
-      member.build();
+      member.build(undefined, options);
     } catch (err) {
       member.dispose();
       throw err;
@@ -320,11 +323,11 @@ export class FusionState {
   }
 
   /** @internal Members 1..N-1 of a restored ensemble, built untrained for their saved weights (after `build`). */
-  buildMembers(): void {
+  buildMembers(options: BuildOptions = {}): void {
     const n = this.config.training.ensemble ?? 1;
     const members: FusionState[] = [];
     try {
-      for (let k = 1; k < n; k++) members.push(this.createMember(k));
+      for (let k = 1; k < n; k++) members.push(this.createMember(k, options));
     } catch (err) {
       for (const m of members) m.dispose();
       throw err;

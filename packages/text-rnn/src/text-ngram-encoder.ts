@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, ModelFormatError, StateError, dropout, dropoutMask, parseOptions } from '@mmfuse/core';
 import { onnxLengthMask } from '@mmfuse/core/base';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
+import type { BuildOptions, EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
 import { collateNgrams } from './collate-ngrams.js';
 import { createTokenizer } from './create-tokenizer.js';
@@ -156,12 +156,13 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
     this.vocabulary = fitVocabulary(values, this.config.tokenizer);
   }
 
-  build(rng: Rng): void {
+  build(rng: Rng, options: BuildOptions = {}): void {
     if (this.table !== undefined) return;
     if (this.vocabulary === undefined) throw new StateError('text/ngram: call fit() (or setState()) before build(); the table size depends on the vocabulary');
     const seed = rng.fork('text/ngram').nextSeed();
     const rows = this.vocabulary.size + this.config.buckets;
-    this.table = tf.tidy(() => tf.variable(tf.randomNormal([rows, this.config.dim], 0, 0.1, 'float32', seed), true));
+    // Loading a model (weights assigned next): zeros, not millions of normals drawn for nothing.
+    this.table = tf.tidy(() => tf.variable(options.weightsFollow === true ? tf.zeros([rows, this.config.dim]) : tf.randomNormal([rows, this.config.dim], 0, 0.1, 'float32', seed), true));
     if (this.config.featureWeights) this.logWeights = tf.variable(tf.zeros([rows, 1]), true);
   }
 

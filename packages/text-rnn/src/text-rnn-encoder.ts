@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, ModelFormatError, StateError, dropout, parseOptions } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
-import type { EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
+import type { BuildOptions, EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { collateTexts } from './collate-texts.js';
 import { fitVocabulary, tokenizeInput } from './prepared-text.js';
 import type { PreparedText } from './prepared-text.js';
@@ -159,19 +159,20 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     this.vocabulary = fitVocabulary(values, this.config.tokenizer);
   }
 
-  build(rng: Rng): void {
+  build(rng: Rng, options: BuildOptions = {}): void {
     if (this.embedding !== undefined) return;
     if (this.vocabulary === undefined) throw new StateError('text/rnn: call fit() (or setState()) before build(); the embedding size depends on the vocabulary');
     const r = rng.fork('text/rnn');
     const { embeddingDim } = this.config;
     // Small normal init keeps the first recurrent pre-activations away from saturation.
-    this.embedding = tf.tidy(() => tf.variable(tf.randomNormal([this.vocabulary!.size, embeddingDim], 0, 0.1, 'float32', r.nextSeed()), true));
+    const normal = (shape: number[], seed: number): tf.Tensor => (options.weightsFollow === true ? tf.zeros(shape) : tf.randomNormal(shape, 0, 0.1, 'float32', seed));
+    this.embedding = tf.tidy(() => tf.variable(normal([this.vocabulary!.size, embeddingDim], r.nextSeed()), true));
     const ngrams = this.config.charNgrams;
     if (ngrams !== false) {
       const seed = r.fork('ngrams').nextSeed();
-      this.ngramEmbedding = tf.tidy(() => tf.variable(tf.randomNormal([ngrams.buckets + 1, embeddingDim], 0, 0.1, 'float32', seed), true));
+      this.ngramEmbedding = tf.tidy(() => tf.variable(normal([ngrams.buckets + 1, embeddingDim], seed), true));
     }
-    this.rnn.build(r.fork('recurrent'));
+    this.rnn.build(r.fork('recurrent'), options);
   }
 
   /**

@@ -100,8 +100,8 @@ export class RecurrentLayer {
     return names;
   }
 
-  /** Create the weights, uniform in ±1/√H as PyTorch does. Idempotent. */
-  build(rng: Rng): void {
+  /** Create the weights, uniform in ±1/√H as PyTorch does (zeros with `weightsFollow`: a load assigns them next). Idempotent. */
+  build(rng: Rng, options: { weightsFollow?: boolean } = {}): void {
     if (this.variables !== undefined) return;
     const k = 1 / Math.sqrt(this.hiddenSize);
     const gh = this.gates * this.hiddenSize;
@@ -110,7 +110,8 @@ export class RecurrentLayer {
       const layer = Number(/_l(\d+)/.exec(name)?.[1]);
       const inSize = layer === 0 ? this.inputSize : this.outputSize;
       const shape = name.startsWith('weight_ih') ? [gh, inSize] : name.startsWith('weight_hh') ? [gh, this.hiddenSize] : [gh];
-      vars.set(name, tf.tidy(() => tf.variable(tf.randomUniform(shape, -k, k, 'float32', rng.nextSeed()), true)));
+      const seed = rng.nextSeed();
+      vars.set(name, tf.tidy(() => tf.variable(options.weightsFollow === true ? tf.zeros(shape) : tf.randomUniform(shape, -k, k, 'float32', seed), true)));
     }
     this.variables = vars;
   }

@@ -172,8 +172,9 @@ export function restoreState(state: FusionState, file: ModelFile, buffer: Uint8A
   const one = options.members === false && state.config.training.ensemble !== undefined;
   const sized = one ? { ...state.config, training: { ...state.config.training, ensemble: 1 } } : state.config;
   checkFusionSize(file, sized, state.encoders.map((e) => e.outputDim), path.join(dir, 'model.json'));
-  state.build();
-  if (options.members !== false && (state.config.training.ensemble ?? 1) > 1) state.buildMembers();
+  // Every weight is assigned from the file below: the encoders need not draw initial values.
+  state.build(undefined, { weightsFollow: true });
+  if (options.members !== false && (state.config.training.ensemble ?? 1) > 1) state.buildMembers({ weightsFollow: true });
   const named = state.namedWeights();
   const last = file.weights[file.weights.length - 1];
   const memoryEntry = last?.name === SCOPE_MEMORY_WEIGHT ? last : undefined;

@@ -143,8 +143,16 @@ export function checkFusionSize(model: ModelFile, config: ResolvedConfig, inputD
 export function checkFinite(model: ModelFile, buffer: Uint8Array, file: string): void {
   for (const w of model.weights) {
     if (w.dtype === 'float32') {
-      const values = new Float32Array(buffer.buffer.slice(buffer.byteOffset + w.offset, buffer.byteOffset + w.offset + w.byteLength));
-      const j = values.findIndex((v) => !Number.isFinite(v));
+      // A view where the bytes are 4-aligned (no copy of the file); v - v is 0 for a finite value and NaN otherwise.
+      // Before stop 44: a copy and a findIndex callback per value, 140 ms of the bot's 830 ms load.
+      const start = buffer.byteOffset + w.offset;
+      const n = w.byteLength / 4;
+      const values = start % 4 === 0 ? new Float32Array(buffer.buffer, start, n) : new Float32Array(buffer.buffer.slice(start, start + w.byteLength));
+      let j = -1;
+      for (let i = 0; i < n; i++) {
+        const v = values[i] as number;
+        if (v - v !== 0) { j = i; break; }
+      }
       if (j >= 0) throw new ModelFormatError(`weights.bin holds ${values[j]} at value ${w.offset / 4 + j} (weight ${w.name}); every weight must be finite`, { file });
     } else {
       // float16 infinities/NaNs and int8 scales (checked by decodeEntry) decoded as load reads them.

@@ -1,6 +1,6 @@
 // `build(rng, { weightsFollow: true })` (what loading a saved model asks): the same weights, shapes and order, and the
-// same draws from the seeded stream, without the random values that the load overwrites at once. (audio/cnn builds
-// without fit: its statistics are not weights.)
+// same draws from the seeded stream, without the random values that the load overwrites at once. (The audio encoders build
+// without fit: their statistics are not weights.)
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { createRng, encoders } from '@mmfuse/core';
@@ -11,13 +11,14 @@ import '@mmfuse/audio';
 const TEXTS = ['my card has not arrived', 'where is my new card', 'top up with apple pay', ''];
 
 async function fittedEncoder(kind: string): Promise<ModalityEncoder> {
-  const enc = encoders.create(kind, kind === 'text/ngram' ? { dim: 6, buckets: 64 } : kind === 'text/rnn' ? { embeddingDim: 8, hiddenSize: 8, charNgrams: { buckets: 32 } } : { channels: [4, 8] });
+  const enc = encoders.create(kind, kind === 'text/ngram' ? { dim: 6, buckets: 64 } : kind === 'text/rnn' ? { embeddingDim: 8, hiddenSize: 8, charNgrams: { buckets: 32 } } : kind === 'audio/cnn' ? { channels: [4, 8] } : { hiddenSize: 8, layers: 1, convChannels: [8] });
   if (kind.startsWith('text/') && enc.fit !== undefined) await enc.fit(await Promise.all(TEXTS.map((t, i) => enc.prepare(t, { sample: i, field: 'text' }))));
   return enc;
 }
 
-describe.each(['text/ngram', 'text/rnn', 'audio/cnn'])('%s build with weightsFollow', (kind) => {
+describe.each(['text/ngram', 'text/rnn', 'audio/cnn', 'audio/phonetic'])('%s build with weightsFollow', (kind) => {
   it('creates the same weights (shapes, order) with no random values, and draws the same seeds', async () => {
+    const before = tf.memory().numTensors;
     const drawn = await fittedEncoder(kind);
     const skipped = await fittedEncoder(kind);
     const [a, b] = [createRng(11), createRng(11)];
@@ -32,5 +33,6 @@ describe.each(['text/ngram', 'text/rnn', 'audio/cnn'])('%s build with weightsFol
     expect(b.nextSeed()).toBe(a.nextSeed());
     drawn.dispose?.();
     skipped.dispose?.();
+    expect(tf.memory().numTensors).toBe(before); // only the weights were made, and they are gone
   });
 });

@@ -12,7 +12,7 @@
  * of each clip's T' real steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, z } from '@mmfuse/core';
+import { ConfigError, MmfuseError, StateError, checkRawInput, createRng, dropout, isMmfuseError, maxBytesOption, parseOptions, seededVariable, z } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import type { BuildOptions, EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { audioFeatureFrames, audioFeatureMatrix, padFeatureBatch } from './audio-features.js';
@@ -184,8 +184,7 @@ export class AudioCnnEncoder implements ModalityEncoder<AudioInput, PreparedAudi
     for (const cout of this.cfg.channels) {
       const seed = rng.nextSeed();
       // He initialization for ReLU: std sqrt(2 / fan_in).
-      const shape = [k, k, cin, cout];
-      this.kernels.push(tf.tidy(() => tf.variable(options.weightsFollow === true ? tf.zeros(shape) : tf.randomNormal(shape, 0, Math.sqrt(2 / (k * k * cin)), 'float32', seed))));
+      this.kernels.push(seededVariable([k, k, cin, cout], { normal: Math.sqrt(2 / (k * k * cin)) }, seed, options));
       this.biases.push(tf.tidy(() => tf.variable(tf.zeros([cout]))));
       cin = cout;
     }

@@ -31,8 +31,8 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, InvalidInputError, ModelFormatError, RecurrentLayer, StateError, createRng, ctcGreedyDecode, isMmfuseError, z } from '@mmfuse/core';
-import type { EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, JsonValue, MmfuseError, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
+import { ConfigError, InvalidInputError, ModelFormatError, RecurrentLayer, StateError, createRng, ctcGreedyDecode, isMmfuseError, seededVariable, z } from '@mmfuse/core';
+import type { BuildOptions, EncodeOptions, EncoderOutput, ExpectTrue, JsonObject, JsonValue, MmfuseError, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, OptionsMatch, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { augmentForTraining, augmentOptionsSchema } from './internal/augment-options.js';
 import type { AudioAugmentOptions } from './internal/augment-options.js';
 import type { AugmentChainOptions } from './augment-chain.js';
@@ -388,18 +388,18 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
     return phonemeSequenceOf(transcript, this.cfg.ctcSymbols as string[], smoothing);
   }
 
-  build(rng: Rng): void {
-    this.buildAcoustic(rng);
+  build(rng: Rng, options: BuildOptions = {}): void {
+    this.buildAcoustic(rng, options);
     const r = this.cfg.reader;
     if (r !== null && this.reader === undefined) {
       const inputSize = this.cfg.output === 'phonemes' ? this.ctcClasses - 1 : 2 * this.cfg.hiddenSize;
       this.reader = new RecurrentLayer({ cell: 'gru', inputSize, hiddenSize: r.hiddenSize, numLayers: r.layers, bidirectional: true, dropout: r.layers > 1 ? this.cfg.dropout : 0 });
-      this.reader.build(rng.fork('reader'));
+      this.reader.build(rng.fork('reader'), options);
     }
   }
 
   /** The acoustic model's weights (from the pretrained folder, when there is one); once. */
-  private buildAcoustic(rng: Rng): void {
+  private buildAcoustic(rng: Rng, options: BuildOptions = {}): void {
     if (this.rnn !== undefined) return;
     this.fallbackRng = rng.fork('audio/phonetic/train');
     const k = this.cfg.kernelSize;
@@ -407,17 +407,17 @@ export class AudioPhoneticEncoder implements ModalityEncoder<AudioInput, Prepare
     for (const cout of this.cfg.convChannels) {
       const seed = rng.nextSeed();
       // He initialization for ReLU: std sqrt(2 / fan_in).
-      this.convKernels.push(tf.tidy(() => tf.variable(tf.randomNormal([k, cin, cout], 0, Math.sqrt(2 / (k * cin)), 'float32', seed))));
+      this.convKernels.push(seededVariable([k, cin, cout], { normal: Math.sqrt(2 / (k * cin)) }, seed, options));
       this.convBiases.push(tf.tidy(() => tf.variable(tf.zeros([cout]))));
       cin = cout;
     }
     const rnn = new RecurrentLayer({ cell: 'gru', inputSize: cin, hiddenSize: this.cfg.hiddenSize, numLayers: this.cfg.layers, bidirectional: true, dropout: this.cfg.dropout });
-    rnn.build(rng);
+    rnn.build(rng, options);
     this.rnn = rnn;
     if (this.ctcClasses > 0) {
       const fanIn = 2 * this.cfg.hiddenSize;
       const seed = rng.nextSeed();
-      this.ctcKernel = tf.tidy(() => tf.variable(tf.randomUniform([fanIn, this.ctcClasses], -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn), 'float32', seed)));
+      this.ctcKernel = seededVariable([fanIn, this.ctcClasses], { uniform: 1 / Math.sqrt(fanIn) }, seed, options);
       this.ctcBias = tf.tidy(() => tf.variable(tf.zeros([this.ctcClasses])));
     }
     if (this.pretrained !== undefined) this.loadWeights(this.pretrained);

@@ -13,6 +13,8 @@ export type { CtcGreedyDecodeOptions } from './ops/ctc-greedy-decode.js';
 export { editDistance, errorRate } from './ops/edit-distance.js';
 export type { ErrorRate } from './ops/edit-distance.js';
 export { RecurrentLayer } from './layers/recurrent-layer.js';
+export { seededVariable } from './layers/seeded-variable.js';
+export type { SeededInit } from './layers/seeded-variable.js';
 export type { RecurrentApplyOptions, RecurrentCell, RecurrentLayerArgs, RecurrentOutput } from './layers/recurrent-layer.js';
 export { lstmCell } from './internal/wasm/lstm_cell.js';
 export { attention, MASKED_SCORE } from './internal/wasm/attention.js';

@@ -14,7 +14,7 @@
  * zero features.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ModelFormatError, StateError, dropout, dropoutMask, parseOptions } from '@mmfuse/core';
+import { ConfigError, ModelFormatError, StateError, dropout, dropoutMask, parseOptions, seededVariable } from '@mmfuse/core';
 import { onnxLengthMask } from '@mmfuse/core/base';
 import type { BuildOptions, EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, OnnxValue, PrepareContext, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import type { ExpectTrue, OptionsMatch, z } from '@mmfuse/core/base';
@@ -161,8 +161,7 @@ export class TextNgramEncoder implements ModalityEncoder<string, PreparedText> {
     if (this.vocabulary === undefined) throw new StateError('text/ngram: call fit() (or setState()) before build(); the table size depends on the vocabulary');
     const seed = rng.fork('text/ngram').nextSeed();
     const rows = this.vocabulary.size + this.config.buckets;
-    // Loading a model (weights assigned next): zeros, not millions of normals drawn for nothing.
-    this.table = tf.tidy(() => tf.variable(options.weightsFollow === true ? tf.zeros([rows, this.config.dim]) : tf.randomNormal([rows, this.config.dim], 0, 0.1, 'float32', seed), true));
+    this.table = seededVariable([rows, this.config.dim], { normal: 0.1 }, seed, options);
     if (this.config.featureWeights) this.logWeights = tf.variable(tf.zeros([rows, 1]), true);
   }
 

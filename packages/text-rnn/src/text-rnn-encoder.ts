@@ -8,7 +8,7 @@
  * time step). Consumers must handle a sample whose mask row is all zero.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ModelFormatError, StateError, dropout, parseOptions } from '@mmfuse/core';
+import { ConfigError, ModelFormatError, StateError, dropout, parseOptions, seededVariable } from '@mmfuse/core';
 import { onnxAxisLength, onnxLengthMask } from '@mmfuse/core/base';
 import type { BuildOptions, EncodeOptions, EncoderOutput, JsonObject, ModalityEncoder, OnnxEncoderGraph, OnnxExportContext, OnnxGraphBuilder, PrepareContext, PruningGroup, RawInputSpec, Rng, TensorMap, WeightDescription } from '@mmfuse/core';
 import { collateTexts } from './collate-texts.js';
@@ -165,12 +165,11 @@ export class TextRnnEncoder implements ModalityEncoder<string, PreparedText> {
     const r = rng.fork('text/rnn');
     const { embeddingDim } = this.config;
     // Small normal init keeps the first recurrent pre-activations away from saturation.
-    const normal = (shape: number[], seed: number): tf.Tensor => (options.weightsFollow === true ? tf.zeros(shape) : tf.randomNormal(shape, 0, 0.1, 'float32', seed));
-    this.embedding = tf.tidy(() => tf.variable(normal([this.vocabulary!.size, embeddingDim], r.nextSeed()), true));
+    this.embedding = seededVariable([this.vocabulary.size, embeddingDim], { normal: 0.1 }, r.nextSeed(), options);
     const ngrams = this.config.charNgrams;
     if (ngrams !== false) {
       const seed = r.fork('ngrams').nextSeed();
-      this.ngramEmbedding = tf.tidy(() => tf.variable(normal([ngrams.buckets + 1, embeddingDim], seed), true));
+      this.ngramEmbedding = seededVariable([ngrams.buckets + 1, embeddingDim], { normal: 0.1 }, seed, options);
     }
     this.rnn.build(r.fork('recurrent'), options);
   }

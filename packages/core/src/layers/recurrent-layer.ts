@@ -12,7 +12,8 @@ import { checkInteger, checkOneOf } from '../options.js';
 import { dropout } from '../dropout.js';
 import type { Rng } from '../random.js';
 import type { OnnxGraphBuilder, OnnxValue } from '../onnx-graph.js';
-import type { PruningGroup, WeightDescription } from '../types.js';
+import type { BuildOptions, PruningGroup, WeightDescription } from '../types.js';
+import { seededVariable } from './seeded-variable.js';
 import { gruLoop, lstmLoop, unstackAxis } from '../internal/recurrence.js';
 import type { StackedOutput, StackedWeights } from '../internal/recurrence.js';
 
@@ -101,7 +102,7 @@ export class RecurrentLayer {
   }
 
   /** Create the weights, uniform in ±1/√H as PyTorch does (zeros with `weightsFollow`: a load assigns them next). Idempotent. */
-  build(rng: Rng, options: { weightsFollow?: boolean } = {}): void {
+  build(rng: Rng, options: BuildOptions = {}): void {
     if (this.variables !== undefined) return;
     const k = 1 / Math.sqrt(this.hiddenSize);
     const gh = this.gates * this.hiddenSize;
@@ -110,8 +111,7 @@ export class RecurrentLayer {
       const layer = Number(/_l(\d+)/.exec(name)?.[1]);
       const inSize = layer === 0 ? this.inputSize : this.outputSize;
       const shape = name.startsWith('weight_ih') ? [gh, inSize] : name.startsWith('weight_hh') ? [gh, this.hiddenSize] : [gh];
-      const seed = rng.nextSeed();
-      vars.set(name, tf.tidy(() => tf.variable(options.weightsFollow === true ? tf.zeros(shape) : tf.randomUniform(shape, -k, k, 'float32', seed), true)));
+      vars.set(name, seededVariable(shape, { uniform: k }, rng.nextSeed(), options));
     }
     this.variables = vars;
   }

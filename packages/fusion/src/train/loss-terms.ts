@@ -10,6 +10,7 @@ import { ConfigError } from '@mmfuse/core';
 import type { EncoderOutput, Rng } from '@mmfuse/core';
 import type { BatchTargets, FittedOutput, Target } from '../outputs/index.js';
 import type { FusionState } from '../state.js';
+import { maskedMean } from '../strategies/strategy.js';
 
 /** One prepared sample of a training run. */
 export interface TrainingSample {
@@ -251,8 +252,7 @@ export function relationalHintLoss(options: RelationalHintOptions): LossTerm {
       };
       const gram = cosines(tf.tensor2d(flat, [n, d]));
       const { features, mask } = enc.output; // [R, T, D], [R, T]
-      const m = mask.expandDims(-1); // [R, T, 1]
-      const pooled = features.mul(m).sum(1).div(mask.sum(1, true).maximum(1)) as tf.Tensor2D; // [R, D]
+      const pooled = maskedMean(features, mask); // [R, D]
       const sel = n === enc.rows.length ? pooled : selectRows(pooled, pick);
       return cosines(sel).sub(gram).square().mean() as tf.Scalar;
     },
